@@ -1,0 +1,347 @@
+// workerd side of the dotui peer benchmark.
+//
+// Storage backend: SQLite-backed Durable Objects. run.mjs / scenario.mjs
+// configure every class with `useSQLite: true`, which is miniflare's
+// equivalent of a `new_sqlite_classes` migration in wrangler.toml. The
+// classes below use only the (async) KV-style storage API
+// (ctx.storage.get/put/delete/list/transaction/*Alarm), which on a
+// SQLite-backed object is stored in that object's own SQLite database
+// (one <id>.sqlite file per object in the persist directory).
+//
+// Routes (all benchmark loops run INSIDE the Worker, so the HTTP hop between
+// Node and workerd is outside the loop; run.mjs still subtracts one empty
+// round trip from its outer timing):
+//   GET /empty                         -> "{}" (round-trip baseline)
+//   GET /warm?name=X                   -> one peek() on object X (creates it)
+//   GET /bench/noop?n=N&name=X         -> N sequential noop() RPCs on one object
+//   GET /bench/increment?n=N&name=X    -> N sequential increment() RPCs
+//   GET /bench/concurrent?n=N&name=X   -> N concurrent increment() RPCs (Promise.all)
+//   GET /bench/new_objects?n=N&prefix=P-> increment() once on N fresh objects (sequential)
+//   GET /scenario                      -> storage/id/limit behaviour scenario (JSON)
+//   GET /timer_check                   -> is Date.now()/performance.now() frozen
+//                                         during pure CPU work?
+
+import { DurableObject } from "cloudflare:workers";
+
+// Equivalent of the Python class:
+//   class Counter(DurableObject):
+//       async def increment(self, by=1):
+//           n = self.ctx.storage.get("n", 0) + by
+//           self.ctx.storage.put("n", n)
+//           return n
+//       def peek(self): return self.ctx.storage.get("n", 0)
+//       def noop(self): return None
+// The JS storage API is async; input/output gates make get->put atomic and
+// hold the RPC reply until the put is durable (output gate).
+export class Counter extends DurableObject {
+  async increment(by = 1) {
+    const n = ((await this.ctx.storage.get("n")) ?? 0) + by;
+    this.ctx.storage.put("n", n); // not awaited, like the Python code; output gate covers it
+    return n;
+  }
+  async peek() {
+    return (await this.ctx.storage.get("n")) ?? 0;
+  }
+  noop() {
+    return null;
+  }
+}
+
+// Second namespace: used for cross-namespace id validation, and to observe
+// setAlarm() on a class that has NO alarm() handler.
+export class Other extends DurableObject {
+  async trySetAlarm() {
+    try {
+      await this.ctx.storage.setAlarm(Date.now() + 60_000);
+      const a = await this.ctx.storage.getAlarm();
+      await this.ctx.storage.deleteAlarm();
+      return `no error (getAlarm -> ${typeof a})`;
+    } catch (e) {
+      return errText(e);
+    }
+  }
+}
+
+function errText(e) {
+  return `${e && e.name ? e.name : "Error"}: ${e && e.message !== undefined ? e.message : String(e)}`;
+}
+
+async function attempt(fn) {
+  try {
+    await fn();
+    return "no error";
+  } catch (e) {
+    return errText(e);
+  }
+}
+
+// Storage-semantics scenario; runs inside one SQLite-backed object.
+export class Scenario extends DurableObject {
+  async alarm() {
+    // present so setAlarm() is allowed; never expected to fire during the scenario
+  }
+
+  async run() {
+    const s = this.ctx.storage;
+    const out = {};
+    // true only on a SQLite-backed class (confirms which backend ran)
+    out["backend: ctx.storage.sql.exec(\"SELECT 1\")"] = (() => {
+      try {
+        return this.ctx.storage.sql.exec("SELECT 1 AS one").one().one === 1 ? "works (SQLite-backed)" : "unexpected";
+      } catch (e) {
+        return errText(e);
+      }
+    })();
+    const keysOf = (m) => [...m.keys()];
+
+    // --- list() ---------------------------------------------------------
+    const names = ["a", "b", "c", "d", "e", "aa", "ab", "b/1", "b/2", "é", "z"];
+    for (const k of names) await s.put(k, k);
+    const listCases = [
+      ["list()", undefined],
+      ['list({start:"b"})', { start: "b" }],
+      ['list({startAfter:"b"})', { startAfter: "b" }],
+      ['list({end:"c"})', { end: "c" }],
+      ['list({start:"aa",end:"b"})', { start: "aa", end: "b" }],
+      ['list({prefix:"a"})', { prefix: "a" }],
+      ['list({prefix:"b/"})', { prefix: "b/" }],
+      ["list({reverse:true})", { reverse: true }],
+      ["list({reverse:true,limit:3})", { reverse: true, limit: 3 }],
+      ["list({limit:2})", { limit: 2 }],
+      ['list({prefix:"a",reverse:true,limit:2})', { prefix: "a", reverse: true, limit: 2 }],
+      ['list({start:"b",end:"e",reverse:true})', { start: "b", end: "e", reverse: true }],
+      ['list({startAfter:"aa",limit:2})', { startAfter: "aa", limit: 2 }],
+    ];
+    for (const [label, opts] of listCases) {
+      try {
+        out[label] = keysOf(opts === undefined ? await s.list() : await s.list(opts));
+      } catch (e) {
+        out[label] = { error: errText(e) };
+      }
+    }
+    const errCases = [
+      ['list({start:"a",startAfter:"b"})', { start: "a", startAfter: "b" }],
+      ["list({limit:0})", { limit: 0 }],
+      ["list({limit:-1})", { limit: -1 }],
+    ];
+    for (const [label, opts] of errCases) {
+      try {
+        const m = await s.list(opts);
+        out[label] = { result: "no error", keys: keysOf(m) };
+      } catch (e) {
+        out[label] = { result: errText(e) };
+      }
+    }
+
+    // --- batch get / delete -------------------------------------------------
+    const got = await s.get(["a", "nope", "c"]);
+    out['get(["a","nope","c"])'] = Object.fromEntries(got.entries());
+    out['delete(["a","nope","c"])'] = await s.delete(["a", "nope", "c"]);
+    out['delete("b")'] = await s.delete("b");
+    out['delete("nope")'] = await s.delete("nope");
+
+    // --- transactions ---------------------------------------------------------
+    let thrown = "none";
+    try {
+      await s.transaction(async (txn) => {
+        await txn.put("t1", "t1");
+        throw new Error("boom");
+      });
+    } catch (e) {
+      thrown = errText(e);
+    }
+    out["transaction(put t1; throw)"] = {
+      propagated_error: thrown,
+      t1_exists_after: (await s.get("t1")) !== undefined,
+    };
+    let rbResult;
+    try {
+      rbResult = await s.transaction(async (txn) => {
+        await txn.put("t2", "t2");
+        txn.rollback();
+        return "returned";
+      });
+    } catch (e) {
+      rbResult = errText(e);
+    }
+    out["transaction(put t2; rollback())"] = {
+      transaction_result: rbResult === undefined ? null : rbResult,
+      t2_exists_after: (await s.get("t2")) !== undefined,
+    };
+
+    // --- alarms -----------------------------------------------------------------
+    const a0 = await s.getAlarm();
+    out["getAlarm() initially"] = a0 === undefined ? "undefined" : a0; // workerd returns null when no alarm is set
+    const want = Date.now() + 60_000;
+    await s.setAlarm(want);
+    const a1 = await s.getAlarm();
+    out["setAlarm(now+60s); getAlarm()"] = {
+      type: typeof a1,
+      within_1s: typeof a1 === "number" && Math.abs(a1 - want) <= 1000,
+      exact: a1 === want,
+    };
+    await s.deleteAlarm();
+    const a2 = await s.getAlarm();
+    out["deleteAlarm(); getAlarm()"] = a2 === undefined ? "undefined" : a2; // workerd returns null when no alarm is set
+    out["setAlarm() on class without alarm() handler"] = await this.env.OTHER.get(
+      this.env.OTHER.idFromName("no-alarm-handler"),
+    ).trySetAlarm();
+
+    // --- deleteAll -------------------------------------------------------------
+    // observe whether deleteAll() also clears the alarm (it does for compatibility
+    // dates >= 2026-02-24, both backends; before that it left the alarm in place)
+    await s.setAlarm(Date.now() + 60_000);
+    await s.deleteAll();
+    out["deleteAll(); list().size"] = (await s.list()).size;
+    const a3 = await s.getAlarm();
+    out["deleteAll(); getAlarm() (alarm was set before)"] = a3 === undefined ? "undefined" : a3 === null ? null : typeof a3;
+    await s.deleteAlarm();
+
+    // --- limits -----------------------------------------------------------------
+    out["put(key of 2049 bytes)"] = await attempt(() => s.put("k".repeat(2049), 1));
+    out["put(key of 2048 bytes)"] = await attempt(() => s.put("k".repeat(2048), 1));
+    out["put(value string of 128 KiB + 1)"] = await attempt(() => s.put("big", "v".repeat(128 * 1024 + 1)));
+    out["put(value string of 2 MiB + 1)"] = await attempt(() => s.put("big2", "v".repeat(2 * 1024 * 1024 + 1)));
+    const keys129 = Array.from({ length: 129 }, (_, i) => `k${i}`);
+    out["get(129 keys)"] = await attempt(() => s.get(keys129));
+    out["put(129 entries)"] = await attempt(() => s.put(Object.fromEntries(keys129.map((k) => [k, k]))));
+    out["delete(129 keys)"] = await attempt(() => s.delete(keys129));
+    await s.deleteAll();
+    return out;
+  }
+}
+
+async function idScenario(env) {
+  const out = {};
+  out['COUNTER.idFromString("xyz")'] = await attempt(() => env.COUNTER.idFromString("xyz"));
+  out["COUNTER.idFromString(64 x '0')"] = await attempt(() => env.COUNTER.idFromString("0".repeat(64)));
+  const otherId = env.OTHER.newUniqueId().toString();
+  out["COUNTER.idFromString(id from OTHER namespace)"] = await attempt(() => env.COUNTER.idFromString(otherId));
+  const named = env.COUNTER.idFromName("alice");
+  const hex = named.toString();
+  out['idFromName("alice").toString()'] = {
+    length: hex.length,
+    lowercase_hex: /^[0-9a-f]+$/.test(hex),
+    stable: env.COUNTER.idFromName("alice").toString() === hex,
+    differs_across_namespaces: env.OTHER.idFromName("alice").toString() !== hex,
+  };
+  out["newUniqueId().toString().length"] = env.COUNTER.newUniqueId().toString().length;
+  out['idFromName("alice").name'] = named.name === undefined ? "undefined" : named.name;
+  out["idFromString(idFromName(alice).toString()).name"] = (() => {
+    const v = env.COUNTER.idFromString(hex).name;
+    return v === undefined ? "undefined" : v;
+  })();
+  out['idFromString(idFromName("alice").toString()).equals(idFromName("alice"))'] =
+    env.COUNTER.idFromString(hex).equals(named);
+  return out;
+}
+
+function json(obj, status = 200) {
+  return new Response(JSON.stringify(obj), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const q = url.searchParams;
+    const n = Number(q.get("n") ?? "0");
+    const name = q.get("name") ?? "bench";
+
+    switch (url.pathname) {
+      case "/empty":
+        return json({});
+
+      case "/warm": {
+        const stub = env.COUNTER.get(env.COUNTER.idFromName(name));
+        return json({ peek: await stub.peek() });
+      }
+
+      case "/timer_check": {
+        // Spin ~50 ms of pure CPU with no I/O and see whether the clocks move.
+        const d0 = Date.now();
+        const p0 = performance.now();
+        let x = 0;
+        const end = Date.now() + 50;
+        let spins = 0;
+        // Bound the spin by iterations in case the clock never moves.
+        while (spins < 30_000_000 && Date.now() < end) {
+          x += Math.sqrt(spins++);
+        }
+        const dSpin = Date.now() - d0;
+        const pSpin = performance.now() - p0;
+        // Now do one I/O (an RPC) and look again.
+        await env.COUNTER.get(env.COUNTER.idFromName("timer-check")).noop();
+        return json({
+          spins,
+          date_delta_after_cpu_ms: dSpin,
+          perf_delta_after_cpu_ms: pSpin,
+          date_delta_after_io_ms: Date.now() - d0,
+          perf_delta_after_io_ms: performance.now() - p0,
+          x: x > 0,
+        });
+      }
+
+      case "/bench/noop": {
+        const stub = env.COUNTER.get(env.COUNTER.idFromName(name));
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) await stub.noop();
+        return json({ ops: n, worker_ms: performance.now() - t0 });
+      }
+
+      case "/bench/increment": {
+        const stub = env.COUNTER.get(env.COUNTER.idFromName(name));
+        const before = await stub.peek();
+        const t0 = performance.now();
+        let last = before;
+        for (let i = 0; i < n; i++) last = await stub.increment();
+        const ms = performance.now() - t0;
+        return json({ ops: n, worker_ms: ms, before, final: last, ok: last === before + n });
+      }
+
+      case "/bench/concurrent": {
+        const stub = env.COUNTER.get(env.COUNTER.idFromName(name));
+        const before = await stub.peek();
+        const t0 = performance.now();
+        const results = await Promise.all(Array.from({ length: n }, () => stub.increment()));
+        const ms = performance.now() - t0;
+        const final = await stub.peek();
+        // every increment must have returned a distinct value before+1..before+n
+        const distinct = new Set(results).size;
+        const max = results.reduce((a, b) => Math.max(a, b), -Infinity);
+        return json({
+          ops: n,
+          worker_ms: ms,
+          before,
+          final,
+          ok: final === before + n && distinct === n && max === before + n,
+          distinct_results: distinct,
+        });
+      }
+
+      case "/bench/new_objects": {
+        const prefix = q.get("prefix") ?? "obj";
+        const ids = [];
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+          const id = env.COUNTER.idFromName(`${prefix}-${i}`);
+          const v = await env.COUNTER.get(id).increment();
+          if (v !== 1) return json({ error: `object ${prefix}-${i} was not new (got ${v})` }, 500);
+          ids.push(id.toString());
+        }
+        return json({ ops: n, worker_ms: performance.now() - t0, ids });
+      }
+
+      case "/scenario": {
+        const storage = await env.SCENARIO.get(env.SCENARIO.idFromName(q.get("name") ?? "scenario")).run();
+        const ids = await idScenario(env);
+        return json({ ...storage, ...ids });
+      }
+
+      default:
+        return json({ error: "not found" }, 404);
+    }
+  },
+};

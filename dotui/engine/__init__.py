@@ -1,0 +1,25 @@
+"""The dotui engine. Imports no UI library (textual, prompt_toolkit, rich)."""
+
+from .api import AlarmInfo, DurableObject, ObjectContext
+from .engine import Engine, Namespace, Stub
+from .errors import (
+    BrokenObjectError,
+    CommitFailedError,
+    DurableObjectError,
+    EngineClosedError,
+    EngineLockedError,
+    InvalidIdError,
+    MethodNotFoundError,
+    NamespaceNotFoundError,
+    ObjectAbortedError,
+    ObjectResetError,
+    OverloadedError,
+)
+from .ids import ObjectId
+
+__all__ = [
+    "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DurableObject", "DurableObjectError",
+    "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "MethodNotFoundError",
+    "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
+    "ObjectResetError", "OverloadedError", "Stub",
+]

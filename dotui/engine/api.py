@@ -1,0 +1,62 @@
+"""What an object's code sees: the DurableObject base class and ``self.ctx``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    from .ids import ObjectId
+    from .instance import Instance
+    from .storage import Storage
+
+
+class DurableObject:
+    """Base class of durable objects.
+
+    Subclass it in a top-level ``.py`` file of the objects folder; the class name
+    is the namespace name. Public methods (no leading underscore; not ``alarm``)
+    are callable through stubs. ``concurrency = "serial"`` runs one call at a
+    time, start to finish, instead of interleaving at awaits.
+    """
+
+    concurrency: str = "input-gate"
+
+    def __init__(self, ctx: "ObjectContext", env: Any):
+        self.ctx = ctx
+        self.env = env
+
+
+@dataclass(frozen=True)
+class AlarmInfo:
+    retry_count: int = 0
+
+    @property
+    def is_retry(self) -> bool:
+        return self.retry_count > 0
+
+
+class ObjectContext:
+    """``self.ctx``: the object's id, its storage, and control over its input gate."""
+
+    __slots__ = ("id", "storage", "_instance")
+
+    def __init__(self, instance: "Instance", storage: "Storage"):
+        self._instance = instance
+        self.id: "ObjectId" = instance.id
+        self.storage = storage
+
+    def block_concurrency_while(self, fn: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+        """Run ``fn()`` with every other call kept out until it finishes.
+
+        Returns an awaitable of ``fn``'s result. If ``fn`` raises, or runs past
+        the engine's ``block_timeout`` (30 s), the object is reset: its in-memory
+        state is dropped and the next call constructs it again from storage.
+        Called from the constructor, it holds the object's first calls until
+        ``fn`` is done.
+        """
+        return self._instance.block_concurrency_while(fn)
+
+    def abort(self, reason: str = "aborted") -> None:
+        """Reset the object now: the current call fails with ``ObjectAbortedError(reason)``."""
+        self._instance.abort(reason)

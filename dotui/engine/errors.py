@@ -1,0 +1,75 @@
+"""The errors a caller of the engine can see.
+
+Every message says what was wrong and, where there is one, what to do instead.
+"""
+
+from __future__ import annotations
+
+
+class DurableObjectError(Exception):
+    """Base class of every error the engine raises on its own account."""
+
+
+class InvalidIdError(DurableObjectError, ValueError):
+    """A string is not a Durable Object id of this namespace."""
+
+
+class MethodNotFoundError(DurableObjectError, AttributeError):
+    """A stub was asked for a method the class does not offer to callers."""
+
+    def __init__(self, namespace: str, method: str, callable_methods: list[str]):
+        self.namespace = namespace
+        self.method = method
+        self.callable_methods = list(callable_methods)
+        listed = ", ".join(self.callable_methods) or "(none)"
+        super().__init__(
+            f"{namespace} has no callable method {method!r}; callable methods: {listed}"
+        )
+
+
+class NamespaceNotFoundError(DurableObjectError, LookupError):
+    def __init__(self, name: str, known: list[str]):
+        self.name = name
+        self.known = list(known)
+        listed = ", ".join(self.known) or "(none: the objects folder defines no DurableObject class)"
+        super().__init__(f"no namespace {name!r}; namespaces: {listed}")
+
+
+class OverloadedError(DurableObjectError):
+    def __init__(self) -> None:
+        super().__init__("Durable Object is overloaded. Too many requests queued.")
+
+
+class ObjectResetError(DurableObjectError):
+    """The object was reset while the call was in flight; its in-memory state is gone."""
+
+
+class ObjectAbortedError(ObjectResetError):
+    """The object called ``ctx.abort(reason)``."""
+
+
+class CommitFailedError(ObjectResetError):
+    """Writes could not be made durable; the object was reset to its last durable state."""
+
+
+class BrokenObjectError(DurableObjectError):
+    """The object cannot be brought to life (unreadable file, constructor raised)."""
+
+
+class EngineLockedError(DurableObjectError):
+    """Another engine holds the data folder."""
+
+
+class EngineClosedError(DurableObjectError):
+    """The engine has been closed; no more calls are accepted."""
+
+
+class RemoteError(DurableObjectError):
+    """Raised at a caller when a method raised an exception type that cannot be rebuilt.
+
+    ``type_name`` is the name of the original exception type.
+    """
+
+    def __init__(self, type_name: str, message: str):
+        self.type_name = type_name
+        super().__init__(f"{type_name}: {message}" if message else type_name)

@@ -1,0 +1,117 @@
+"""The event bus: what the engine did, for front ends to watch.
+
+Publishing never blocks and never grows without bound: each subscriber has a
+bounded buffer; when it is full the oldest event is dropped and the subscriber
+is told, with the next event it reads, how many it lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from typing import Any
+
+
+class Subscription:
+    """A bounded, lossy stream of events (dicts with at least ``type`` and ``t``).
+
+    Safe to read from another thread with ``get_nowait``/``drain``; ``get`` awaits
+    on the engine's loop.
+    """
+
+    def __init__(self, bus: "EventBus", maxlen: int, predicate=None):
+        self._bus = bus
+        self._buf: deque[dict] = deque()
+        self._maxlen = maxlen
+        self._predicate = predicate
+        self._lock = threading.Lock()
+        self._waiter: asyncio.Future | None = None
+        self.dropped = 0  # lost and not yet reported
+        self.dropped_total = 0
+        self.closed = False
+
+    def _push(self, event: dict) -> None:
+        if self._predicate is not None and not self._predicate(event):
+            return
+        with self._lock:
+            if len(self._buf) >= self._maxlen:
+                self._buf.popleft()
+                self.dropped += 1
+                self.dropped_total += 1
+            self._buf.append(event)
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def drain(self) -> list[dict]:
+        """Every buffered event, oldest first; a loss is reported as an ``events.lost`` event first."""
+        with self._lock:
+            out = list(self._buf)
+            self._buf.clear()
+            lost, self.dropped = self.dropped, 0
+        if lost:
+            out.insert(0, {"type": "events.lost", "t": time.time(), "count": lost})
+        return out
+
+    def get_nowait(self) -> dict | None:
+        with self._lock:
+            if self.dropped:
+                lost, self.dropped = self.dropped, 0
+                return {"type": "events.lost", "t": time.time(), "count": lost}
+            return self._buf.popleft() if self._buf else None
+
+    async def get(self) -> dict:
+        while True:
+            ev = self.get_nowait()
+            if ev is not None:
+                return ev
+            if self.closed:
+                raise EOFError("subscription closed")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> dict:
+        try:
+            return await self.get()
+        except EOFError:
+            raise StopAsyncIteration from None
+
+    def close(self) -> None:
+        self.closed = True
+        self._bus._remove(self)
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subs: list[Subscription] = []
+        self.active = False  # publishers check this before building an event
+
+    def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
+        sub = Subscription(self, maxlen, predicate)
+        self._subs = [*self._subs, sub]
+        self.active = True
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        self._subs = [s for s in self._subs if s is not sub]
+        self.active = bool(self._subs)
+
+    def publish(self, type: str, **fields: Any) -> None:
+        event = {"type": type, "t": time.time(), **fields}
+        for sub in self._subs:
+            sub._push(event)
+
+    def close(self) -> None:
+        for sub in list(self._subs):
+            sub.close()

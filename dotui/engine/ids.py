@@ -1,0 +1,94 @@
+"""Durable Object ids: 64 lowercase hex digits, bound to their namespace.
+
+An id is 32 bytes: 24 bytes that identify the object and 8 bytes of check value,
+a keyed hash of those 24 bytes under the namespace's key. ``id_from_name`` derives
+the 24 bytes from the name with the same key, so it is deterministic per
+namespace; ``new_unique_id`` takes them from a clock and randomness. The check
+value lets ``id_from_string`` reject an id of another namespace, or a forged one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import time
+
+from .errors import InvalidIdError
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+MALFORMED_ID = "Invalid Durable Object ID: must be 64 hex digits"
+FOREIGN_ID = "Durable Object ID is not valid for this namespace."
+
+
+class ObjectId:
+    """The address of one durable object. Compares with ``==``, hashes, prints as hex."""
+
+    __slots__ = ("hex", "name", "namespace")
+
+    def __init__(self, hex: str, namespace: str, name: str | None = None):
+        self.hex = hex
+        self.namespace = namespace
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.hex
+
+    def __repr__(self) -> str:
+        label = f" name={self.name!r}" if self.name is not None else ""
+        return f"ObjectId({self.namespace}/{self.hex[:12]}…{label})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectId) and other.hex == self.hex
+
+    def __hash__(self) -> int:
+        return hash(self.hex)
+
+    def equals(self, other: "ObjectId") -> bool:
+        """Cloudflare's spelling of ``==``."""
+        return self == other
+
+    def to_string(self) -> str:
+        return self.hex
+
+
+class IdFactory:
+    """Makes and checks the ids of one namespace."""
+
+    def __init__(self, namespace: str):
+        self.namespace = namespace
+        self._key = hashlib.sha256(b"dotui namespace\0" + namespace.encode()).digest()
+
+    def _check(self, body: bytes) -> bytes:
+        return hmac.new(self._key, b"check\0" + body, hashlib.sha256).digest()[:8]
+
+    def _make(self, body: bytes, name: str | None) -> ObjectId:
+        return ObjectId((body + self._check(body)).hex(), self.namespace, name)
+
+    def from_name(self, name: str) -> ObjectId:
+        if not isinstance(name, str):
+            raise TypeError(f"id_from_name takes a str name, not {type(name).__name__}")
+        body = hmac.new(self._key, b"name\0" + name.encode(), hashlib.sha256).digest()[:24]
+        return self._make(body, name)
+
+    def new_unique(self) -> ObjectId:
+        # A time prefix keeps unique ids of one namespace roughly in creation order.
+        body = time.time_ns().to_bytes(8, "big") + os.urandom(16)
+        return self._make(body, None)
+
+    def from_string(self, text: str) -> ObjectId:
+        if not isinstance(text, str) or not _HEX64.fullmatch(text):
+            raise InvalidIdError(MALFORMED_ID)
+        raw = bytes.fromhex(text)
+        if not hmac.compare_digest(raw[24:], self._check(raw[:24])):
+            raise InvalidIdError(FOREIGN_ID)
+        return ObjectId(text, self.namespace, None)
+
+    def is_valid(self, text: str) -> bool:
+        try:
+            self.from_string(text)
+        except InvalidIdError:
+            return False
+        return True

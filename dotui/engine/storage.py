@@ -1,0 +1,456 @@
+"""``ctx.storage``: an object's durable key-value storage, served from memory.
+
+Reads and writes are synchronous and act on memory at once; the engine's output
+gate makes the writes durable (see ``commit.py``) before any result that follows
+them is released. Every value goes in and comes out as a copy.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as _dt
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from . import values
+
+MAX_KEY_BYTES = 2048
+MAX_VALUE_BYTES = 128 * 1024
+MAX_BATCH_KEYS = 128
+
+_MISSING = object()
+
+
+def _key_bytes(key: Any) -> int:
+    if not isinstance(key, str):
+        raise TypeError(f"storage keys must be str, not {type(key).__name__} ({key!r})")
+    if key.isascii() and len(key) <= MAX_KEY_BYTES:
+        return len(key)
+    try:
+        size = len(key.encode())
+    except UnicodeEncodeError:
+        raise TypeError(f"storage key {key[:40]!r}… is not valid Unicode text") from None
+    if size > MAX_KEY_BYTES:
+        raise ValueError(
+            f"Keys cannot be larger than {MAX_KEY_BYTES} bytes; this key is {size} bytes "
+            f"(starts {key[:32]!r}). Use a shorter key, e.g. a hash of it."
+        )
+    return size
+
+
+def _value_text(key: str, value: Any) -> str:
+    try:
+        text = values.encode(value, f"the value of key {key!r}")
+    except values.NotJSONCompatible as exc:
+        raise TypeError(f"cannot store key {key!r}: {exc}") from None
+    if len(text) * 4 > MAX_VALUE_BYTES:
+        size = len(text.encode())
+        if size > MAX_VALUE_BYTES:
+            raise ValueError(
+                f"Values cannot be larger than {MAX_VALUE_BYTES} bytes; the value of key "
+                f"{key!r} is {size} bytes serialized. Split it over several keys."
+            )
+    return text
+
+
+def _check_batch(keys: Any, what: str) -> None:
+    if len(keys) > MAX_BATCH_KEYS:
+        raise ValueError(
+            f"A batch {what} takes at most {MAX_BATCH_KEYS} keys; {len(keys)} given. "
+            f"Split it into batches of {MAX_BATCH_KEYS}."
+        )
+
+
+def _to_epoch(when: Any) -> float:
+    if isinstance(when, _dt.datetime):
+        if when.tzinfo is None:
+            raise ValueError(
+                "set_alarm needs an aware datetime (e.g. datetime.now(timezone.utc)); got a naive one"
+            )
+        return when.timestamp()
+    if isinstance(when, (int, float)) and not isinstance(when, bool):
+        return float(when)
+    raise TypeError(f"set_alarm takes a datetime or epoch seconds, not {type(when).__name__}")
+
+
+class Changes:
+    """What one object wrote since its last commit: the payload of a log record."""
+
+    __slots__ = ("cleared", "puts", "alarm_changed", "alarm")
+
+    def __init__(self, cleared: bool, puts: dict[str, str | None], alarm_changed: bool, alarm: float | None):
+        self.cleared = cleared
+        self.puts = puts  # key -> JSON text, or None for a delete
+        self.alarm_changed = alarm_changed
+        self.alarm = alarm
+
+    def __bool__(self) -> bool:
+        return self.cleared or bool(self.puts) or self.alarm_changed
+
+
+class Storage:
+    """The storage API of DESIGN §3. Created by the engine, one per live object."""
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        alarm: float | None,
+        on_write: Callable[[], None],
+        wait_durable: Callable[[], Any],
+        has_alarm_handler: bool,
+    ):
+        self._data = data  # key -> value (owned; never handed out)
+        self._sizes: dict[str, int] = {}  # key -> bytes of key + JSON text, filled lazily
+        self._bytes: int | None = None
+        self._sorted: list[str] | None = None
+        self._alarm = alarm
+        self._on_write = on_write
+        self._wait_durable = wait_durable
+        self._has_alarm_handler = has_alarm_handler
+        self._dirty: dict[str, str | None] = {}
+        self._cleared = False
+        self._alarm_dirty = False
+        self._undo: list[dict] = []  # one frame per open transaction
+        self._closed = False  # set when the object is reset: its writes would be lost
+
+    def _check_open(self) -> None:
+        if self._closed:
+            from .errors import ObjectResetError
+
+            raise ObjectResetError("this object was reset; a call still running on it cannot write")
+
+    # ---------------------------------------------------------------- reads
+    def get(self, key: str | list[str], default: Any = None) -> Any:
+        """The value of ``key`` (a fresh copy), or ``default``.
+
+        With a list of keys: a dict of those that exist, in key order.
+        """
+        if isinstance(key, (list, tuple)):
+            _check_batch(key, "get")
+            found = {}
+            for k in sorted(set(key)):
+                _key_bytes(k)
+                if k in self._data:
+                    found[k] = values.copy(self._data[k])
+            return found
+        _key_bytes(key)
+        value = self._data.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        return values.copy(value)
+
+    def list(
+        self,
+        *,
+        start: str | None = None,
+        start_after: str | None = None,
+        end: str | None = None,
+        prefix: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """Keys and values in key order (UTF-8 byte order), as a dict.
+
+        ``start`` is inclusive, ``start_after`` exclusive (not both), ``end``
+        exclusive, ``prefix`` filters; ``reverse`` flips the order, not what the
+        bounds mean; ``limit`` (≥ 1) counts from the first key in that order.
+        """
+        if start is not None and start_after is not None:
+            raise ValueError("list() takes start or start_after, not both.")
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int):
+                raise TypeError(f"List limit must be an int, not {type(limit).__name__}.")
+            if limit < 1:
+                raise ValueError("List limit must be positive.")
+        for name, bound in (("start", start), ("start_after", start_after), ("end", end), ("prefix", prefix)):
+            if bound is not None and not isinstance(bound, str):
+                raise TypeError(f"list({name}=…) takes a str, not {type(bound).__name__}")
+        keys = self._keys()
+        lo, hi = 0, len(keys)
+        if start is not None:
+            lo = bisect.bisect_left(keys, start)
+        elif start_after is not None:
+            lo = bisect.bisect_right(keys, start_after)
+        if prefix:
+            lo = max(lo, bisect.bisect_left(keys, prefix))
+            hi = min(hi, bisect.bisect_left(keys, _prefix_end(prefix)) if _prefix_end(prefix) else hi)
+        if end is not None:
+            hi = min(hi, bisect.bisect_left(keys, end))
+        if lo >= hi:
+            return {}
+        if reverse:
+            stop = lo - 1 if lo > 0 else None
+            chosen = keys[hi - 1 : stop : -1] if limit is None else keys[hi - 1 : stop : -1][:limit]
+        else:
+            chosen = keys[lo:hi] if limit is None else keys[lo : min(hi, lo + limit)]
+        data = self._data
+        return {k: values.copy(data[k]) for k in chosen}
+
+    def _keys(self) -> list[str]:
+        if self._sorted is None:
+            # str order is code point order, which is the UTF-8 byte order.
+            self._sorted = sorted(self._data)
+        return self._sorted
+
+    # ---------------------------------------------------------------- writes
+    def put(self, key: str | dict[str, Any], value: Any = _MISSING) -> None:
+        """Write ``key``; or, given a dict, write every entry of it (all or nothing)."""
+        self._check_open()
+        if isinstance(key, dict):
+            if value is not _MISSING:
+                raise TypeError("put(dict) takes no second argument")
+            _check_batch(key, "put")
+            prepared = []
+            for k, v in key.items():
+                ksize = _key_bytes(k)
+                prepared.append((k, v, _value_text(k, v), ksize))
+            for k, v, text, ksize in prepared:
+                self._set(k, v, text, ksize)
+            return
+        if value is _MISSING:
+            raise TypeError("put(key, value) needs a value; to remove a key use delete(key)")
+        ksize = _key_bytes(key)
+        self._set(key, value, _value_text(key, value), ksize)
+
+    def _set(self, key: str, value: Any, text: str, ksize: int) -> None:
+        if self._undo:
+            self._remember(key)
+        data = self._data
+        if key not in data:
+            if self._sorted is not None:
+                bisect.insort(self._sorted, key)
+            old_size = 0
+        else:
+            old_size = self._size_of(key)
+        # Own a private copy: the caller keeps theirs to mutate.
+        data[key] = value if type(value) in values._SCALARS else values.decode(text)
+        size = ksize + (len(text) if text.isascii() else len(text.encode()))
+        self._sizes[key] = size
+        if self._bytes is not None:
+            self._bytes += size - old_size
+        self._mark(key, text)
+
+    def delete(self, key: str | list[str]) -> bool | int:
+        """Remove ``key`` → whether it existed; with a list → how many existed."""
+        self._check_open()
+        if isinstance(key, (list, tuple)):
+            _check_batch(key, "delete")
+            for k in key:
+                _key_bytes(k)
+            return sum(1 for k in set(key) if self._remove(k))
+        _key_bytes(key)
+        return self._remove(key)
+
+    def _remove(self, key: str) -> bool:
+        if key not in self._data:
+            return False
+        if self._undo:
+            self._remember(key)
+        if self._bytes is not None:
+            self._bytes -= self._size_of(key)
+        del self._data[key]
+        self._sizes.pop(key, None)
+        if self._sorted is not None:
+            i = bisect.bisect_left(self._sorted, key)
+            del self._sorted[i]
+        self._mark(key, None)
+        return True
+
+    def delete_all(self) -> None:
+        """Remove every key and the alarm."""
+        self._check_open()
+        if self._undo:
+            for k in list(self._data):
+                self._remember(k)
+            self._remember_alarm()
+        self._data.clear()
+        self._sizes.clear()
+        self._bytes = 0
+        self._sorted = None
+        self._dirty.clear()
+        self._cleared = True
+        if self._alarm is not None:
+            self._alarm = None
+            self._alarm_dirty = True
+        self._on_write()
+
+    def _mark(self, key: str, text: str | None) -> None:
+        first = not self._dirty and not self._cleared and not self._alarm_dirty
+        self._dirty[key] = text
+        if first:
+            self._on_write()
+
+    def _size_of(self, key: str) -> int:
+        size = self._sizes.get(key)
+        if size is None:
+            size = len(key.encode()) + len(values.encode(self._data[key]).encode())
+            self._sizes[key] = size
+        return size
+
+    # ---------------------------------------------------------------- alarm
+    def get_alarm(self) -> _dt.datetime | None:
+        if self._alarm is None:
+            return None
+        return _dt.datetime.fromtimestamp(self._alarm, _dt.timezone.utc)
+
+    def set_alarm(self, when: _dt.datetime | float) -> None:
+        """Set the object's one alarm (a datetime, or epoch seconds); replaces any other."""
+        if not self._has_alarm_handler:
+            raise TypeError(
+                "set_alarm: this class has no alarm() method; define `async def alarm(self, info)` first"
+            )
+        self._set_alarm(_to_epoch(when))
+
+    def delete_alarm(self) -> None:
+        if self._alarm is not None:
+            self._set_alarm(None)
+
+    def _set_alarm(self, when: float | None) -> None:
+        self._check_open()
+        if self._undo:
+            self._remember_alarm()
+        first = not self._dirty and not self._cleared and not self._alarm_dirty
+        self._alarm = when
+        self._alarm_dirty = True
+        if first:
+            self._on_write()
+
+    # ---------------------------------------------------------------- transactions
+    @contextmanager
+    def transaction(self) -> Iterator["Transaction"]:
+        """All-or-nothing writes: an exception inside rolls back and re-raises.
+
+        The writes of an open transaction are never committed half-way: the
+        commit that makes them durable waits until the block ends.
+        """
+        frame: dict = {}
+        self._undo.append(frame)
+        txn = Transaction(self, frame)
+        try:
+            yield txn
+        except BaseException:
+            self._pop_frame(frame, rollback=True)
+            raise
+        else:
+            self._pop_frame(frame, rollback=txn.rolled_back)
+
+    def _pop_frame(self, frame: dict, rollback: bool) -> None:
+        assert self._undo and self._undo[-1] is frame, "transactions must close in order"
+        self._undo.pop()
+        if rollback:
+            self._rollback(frame)
+        elif self._undo:
+            outer = self._undo[-1]
+            for k, old in frame.items():
+                outer.setdefault(k, old)
+        if not self._undo and self:
+            self._on_write()  # writes held back by the transaction may commit now
+
+    def _remember(self, key: str) -> None:
+        frame = self._undo[-1]
+        if key not in frame:
+            frame[key] = (self._data.get(key, _MISSING), self._dirty.get(key, _MISSING))
+
+    def _remember_alarm(self) -> None:
+        frame = self._undo[-1]
+        if _ALARM not in frame:
+            frame[_ALARM] = (self._alarm, self._alarm_dirty)
+
+    def _rollback(self, frame: dict) -> None:
+        for k, (old, old_dirty) in frame.items():
+            if k is _ALARM:
+                self._alarm, self._alarm_dirty = old, old_dirty
+                continue
+            if old is _MISSING:
+                self._data.pop(k, None)
+            else:
+                self._data[k] = old
+            self._sizes.pop(k, None)
+            if old_dirty is _MISSING:
+                self._dirty.pop(k, None)
+            else:
+                self._dirty[k] = old_dirty
+        # A rolled-back delete_all cannot be undone key by key in the log record.
+        # Write back every key the frame restored, so the record's clear is harmless.
+        if self._cleared:
+            for k in self._data:
+                if k not in self._dirty:
+                    self._dirty[k] = values.encode(self._data[k])
+        self._sorted = None
+        self._bytes = None
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self._undo)
+
+    # ---------------------------------------------------------------- durability
+    async def sync(self) -> None:
+        """Return when every earlier write is durable."""
+        await self._wait_durable()
+
+    def __bool__(self) -> bool:  # "has uncommitted writes"
+        return bool(self._dirty) or self._cleared or self._alarm_dirty
+
+    def take_changes(self) -> Changes | None:
+        """Hand the uncommitted writes to the committer; None while a transaction is open."""
+        if self._undo or not self:
+            return None
+        changes = Changes(self._cleared, self._dirty, self._alarm_dirty, self._alarm)
+        self._dirty = {}
+        self._cleared = False
+        self._alarm_dirty = False
+        return changes
+
+    def drop_changes(self) -> None:
+        self._dirty = {}
+        self._cleared = False
+        self._alarm_dirty = False
+
+    # ---------------------------------------------------------------- introspection
+    @property
+    def key_count(self) -> int:
+        return len(self._data)
+
+    @property
+    def byte_size(self) -> int:
+        if self._bytes is None:
+            self._bytes = sum(self._size_of(k) for k in self._data)
+        return self._bytes
+
+    @property
+    def alarm_epoch(self) -> float | None:
+        return self._alarm
+
+    def pending_keys(self) -> list[str]:
+        """Keys written but not yet handed to a commit."""
+        return sorted(self._dirty)
+
+
+_ALARM = object()
+
+
+def _prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``."""
+    for i in range(len(prefix) - 1, -1, -1):
+        c = ord(prefix[i])
+        if c < 0x10FFFF:
+            return prefix[:i] + chr(c + 1)
+    return None
+
+
+class Transaction:
+    """The handle of ``with storage.transaction() as txn``; reads and writes as storage does."""
+
+    def __init__(self, storage: Storage, frame: dict):
+        self._storage = storage
+        self._frame = frame
+        self.rolled_back = False
+
+    def rollback(self) -> None:
+        """Discard this transaction's writes when the block ends."""
+        self.rolled_back = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("get", "put", "delete", "list", "get_alarm", "set_alarm", "delete_alarm", "delete_all"):
+            return getattr(self._storage, name)
+        raise AttributeError(name)
