@@ -1,0 +1,58 @@
+"""ApiUsage: per-user API usage counts, one object per user.
+
+Teaches: addressable compute. Every request a user makes, from any server,
+lands on the one object named after that user, so counting needs no database
+and no locks. An alarm drops days older than the retention window, waking the
+object from hibernation if it has to.
+
+Keys are ``day/<YYYY-MM-DD>/<endpoint>`` so a ``prefix`` list reads one day.
+"""
+
+import datetime as dt
+
+from dotui import DurableObject
+
+RETENTION_DAYS = 7
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.timezone.utc).date().isoformat()
+
+
+class ApiUsage(DurableObject):
+    """Counts one user's API calls per endpoint and day; an alarm drops old days."""
+
+    async def record(self, endpoint: str, day: str | None = None) -> int:
+        """Count one call of `endpoint` (today, or `day` as YYYY-MM-DD); returns that day's count."""
+        if not isinstance(endpoint, str) or not endpoint:
+            raise ValueError("endpoint must be a non-empty str, e.g. '/search'")
+        day = day or _today()
+        dt.date.fromisoformat(day)  # a bad day is an error, not a key
+        key = f"day/{day}/{endpoint}"
+        n = self.ctx.storage.get(key, 0) + 1
+        self.ctx.storage.put(key, n)
+        if self.ctx.storage.get_alarm() is None:
+            self.ctx.storage.set_alarm(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
+        return n
+
+    def usage(self, day: str | None = None) -> dict:
+        """Counts by endpoint for one day (default today)."""
+        prefix = f"day/{day or _today()}/"
+        return {k[len(prefix):]: v for k, v in self.ctx.storage.list(prefix=prefix).items()}
+
+    def totals(self) -> dict:
+        """Counts by day, summed over endpoints."""
+        out: dict[str, int] = {}
+        for key, n in self.ctx.storage.list(prefix="day/").items():
+            day = key.split("/", 2)[1]
+            out[day] = out.get(day, 0) + n
+        return out
+
+    async def alarm(self, info):
+        """Drop days older than the retention window; check again in a day."""
+        cutoff = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=RETENTION_DAYS)).isoformat()
+        old = list(self.ctx.storage.list(prefix="day/", end=f"day/{cutoff}").keys())
+        for i in range(0, len(old), 128):
+            self.ctx.storage.delete(old[i:i + 128])
+        if self.ctx.storage.list(prefix="day/", limit=1):
+            self.ctx.storage.set_alarm(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))

@@ -1,0 +1,43 @@
+"""Interleave: where calls can overlap, and how to stop them.
+
+Teaches the input gate. `bump_racy` reads, awaits a sleep, then writes: the
+await lets the next call in, so two concurrent bumps both read the same value
+and one increment is lost. `bump_blocked` does the same inside
+`block_concurrency_while`, which keeps every other call out until it is done.
+Call each twice at once (e.g. from two REPLs, or with `asyncio.gather`) and
+compare `peek()`.
+"""
+
+import asyncio
+
+from dotui import DurableObject
+
+
+class Interleave(DurableObject):
+    """Shows interleaving at an await, and block_concurrency_while preventing it."""
+
+    async def bump_racy(self, delay: float = 0.05) -> int:
+        """Read, sleep, write: concurrent calls interleave at the sleep and lose updates."""
+        n = self.ctx.storage.get("n", 0)
+        await asyncio.sleep(delay)
+        self.ctx.storage.put("n", n + 1)
+        return n + 1
+
+    async def bump_blocked(self, delay: float = 0.05) -> int:
+        """The same, inside block_concurrency_while: no other call gets in, nothing is lost."""
+
+        async def critical():
+            n = self.ctx.storage.get("n", 0)
+            await asyncio.sleep(delay)
+            self.ctx.storage.put("n", n + 1)
+            return n + 1
+
+        return await self.ctx.block_concurrency_while(critical)
+
+    def peek(self) -> int:
+        """The count."""
+        return self.ctx.storage.get("n", 0)
+
+    def reset(self) -> None:
+        """Back to zero."""
+        self.ctx.storage.put("n", 0)

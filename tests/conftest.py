@@ -1,0 +1,63 @@
+"""Shared fixtures: an objects folder written from source text, and a running engine."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dotui import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_objects(folder: Path, **files: str) -> Path:
+    """Write each ``name=source`` as ``folder/name.py`` (dedented); returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in files.items():
+        (folder / f"{name}.py").write_text(textwrap.dedent(source))
+    return folder
+
+
+COUNTER = """
+    import asyncio
+    from dotui import DurableObject
+
+    class Counter(DurableObject):
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+            self.woken = True
+            self.calls = 0
+
+        async def increment(self, by=1):
+            self.calls += 1
+            n = self.ctx.storage.get("n", 0) + by
+            self.ctx.storage.put("n", n)
+            return n
+
+        def peek(self):
+            return self.ctx.storage.get("n", 0)
+
+        def calls_since_wake(self):
+            return self.calls
+
+        def _private(self):
+            return "secret"
+"""
+
+
+@pytest.fixture
+def objects_dir(tmp_path: Path) -> Path:
+    return write_objects(tmp_path / "objects", counter=COUNTER)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+async def engine(objects_dir: Path, data_dir: Path):
+    async with Engine(objects=str(objects_dir), data=str(data_dir), idle_timeout=60) as e:
+        yield e

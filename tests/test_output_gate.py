@@ -1,0 +1,92 @@
+"""The output gate and group commit, with a commit log that can be held or made to fail."""
+
+import asyncio
+import threading
+
+import pytest
+
+from dotui import CommitFailedError, Engine
+from dotui.engine.commitlog import CommitLog
+from tests.conftest import COUNTER, write_objects
+
+
+class ControlledLog(CommitLog):
+    """A commit log whose fdatasync waits for a gate and can be made to fail."""
+
+    gate = threading.Event()
+    fail = False
+    syncs = 0
+
+    def sync(self, fd):
+        type(self).gate.wait(10)
+        if type(self).fail:
+            raise OSError(28, "No space left on device")
+        super().sync(fd)
+        type(self).syncs += 1
+
+
+@pytest.fixture
+async def held(tmp_path):
+    ControlledLog.gate = threading.Event()
+    ControlledLog.gate.set()
+    ControlledLog.fail = False
+    ControlledLog.syncs = 0
+    objs = write_objects(tmp_path / "objects", counter=COUNTER, relay="""
+        from dotui import DurableObject
+        class Relay(DurableObject):
+            async def write_then_call(self, name):
+                self.ctx.storage.put("sent", True)
+                return await self.env.Counter.get_by_name(name).increment()
+    """)
+    async with Engine(objects=str(objs), data=str(tmp_path / "data"), log_class=ControlledLog) as e:
+        yield e
+        ControlledLog.gate.set()
+        ControlledLog.fail = False
+
+
+async def test_a_result_is_not_released_before_its_write_is_fsynced(held):
+    c = held.env.Counter.get_by_name("a")
+    ControlledLog.gate.clear()
+    call = asyncio.ensure_future(c.increment())
+    await asyncio.sleep(0.2)
+    assert not call.done(), "the result left before its write was durable"
+    info = held.instance_info("Counter", c.id)
+    assert info["output_held"] and info["keys"] == 1  # written in memory, held at the gate
+    ControlledLog.gate.set()
+    assert await call == 1
+    assert ControlledLog.syncs == 1
+
+
+async def test_a_call_to_another_object_waits_for_the_callers_writes(held):
+    ControlledLog.gate.clear()
+    call = asyncio.ensure_future(held.env.Relay.get_by_name("r").write_then_call("target"))
+    await asyncio.sleep(0.2)
+    target = held.instance_info("Counter", held.env.Counter.id_from_name("target"))
+    assert target.get("calls", 0) == 0, "the sub-call left before the caller's write was durable"
+    ControlledLog.gate.set()
+    assert await call == 1
+
+
+async def test_concurrent_calls_share_commits(held):
+    c = held.env.Counter.get_by_name("a")
+    ControlledLog.gate.clear()
+    calls = [asyncio.ensure_future(c.increment()) for _ in range(200)]
+    await asyncio.sleep(0.1)
+    ControlledLog.gate.set()
+    assert sorted(await asyncio.gather(*calls)) == list(range(1, 201))
+    assert ControlledLog.syncs <= 3, f"{ControlledLog.syncs} fsyncs for 200 concurrent writes"
+
+
+async def test_a_commit_failure_fails_held_results_and_resets_the_object(held):
+    c = held.env.Counter.get_by_name("a")
+    assert await c.increment() == 1
+    assert await c.calls_since_wake() == 1
+    ControlledLog.fail = True
+    with pytest.raises(CommitFailedError, match="could not be made durable.*No space left.*reset"):
+        await c.increment(10)
+    ControlledLog.fail = False
+    # Reset: the constructor ran again and the lost write is gone.
+    assert await c.calls_since_wake() == 0
+    assert await c.peek() == 1
+    assert await c.increment() == 2
+    assert held.read_storage("Counter", c.id)["values"] == {"n": 2}
