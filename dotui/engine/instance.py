@@ -178,6 +178,7 @@ class Instance:
         self.broken_reason: str | None = None
         self.stale_code = False
         self.alarm_running = False
+        self.admitted = 0  # let in by pump(), not yet running
         self._waking: asyncio.Future | None = None
         self._blockers: list[asyncio.Task] = []
 
@@ -236,6 +237,7 @@ class Instance:
                 await asyncio.gather(*blockers)
             self.stale_code = False
             self.broken_reason = None
+            self.last_active = time.time()
             self._set_state(State.LIVE)
             self.engine._on_live(self)
         except BaseException as exc:
@@ -294,7 +296,7 @@ class Instance:
 
     @property
     def idle(self) -> bool:
-        return not self.running and not self.queue and not self.alarm_running
+        return not self.running and not self.queue and not self.admitted and not self.alarm_running
 
     # ------------------------------------------------------------ storage hooks
     def _on_write(self) -> None:
@@ -382,6 +384,7 @@ class Instance:
                     return
                 gate.holder = call  # reserved: nobody else gets in before it runs
             self.queue.popleft()
+            self.admitted += 1
             fut.set_result(None)
 
     def _must_queue(self, call: Call) -> bool:
@@ -401,13 +404,13 @@ class Instance:
         call.instance = self
         if self.state is not State.LIVE:
             self.engine._touch(self)
-        if self._must_queue(call):
+        while self._must_queue(call):
             if len(self.queue) >= self.engine.max_queue:
                 raise OverloadedError()
             fut = asyncio.get_running_loop().create_future()
             self.queue.append((call, fut))
             self.emit("call.queued", call, args=list(call.args), kwargs=dict(call.kwargs))
-            if self.state is not State.LIVE and self.state is not State.WAKING:
+            if self.state is State.HIBERNATED or self.state is State.BROKEN:
                 asyncio.get_running_loop().create_task(self._rewake())
             elif self.stale_code and not self.running:
                 self.engine._refresh_code(self)
@@ -416,8 +419,13 @@ class Instance:
             except asyncio.CancelledError:
                 if not fut.done():
                     fut.cancel()
+                else:
+                    self.admitted -= 1
                 self.pump()
                 raise
+            self.admitted -= 1
+            if self.state is State.LIVE and not self.stale_code:
+                break  # admitted (if the object was reset meanwhile, queue again)
         if self.ns.mode == "serial" and self.input_gate.holder is None:
             self.input_gate.holder = call
         return await self._run(call)

@@ -1,0 +1,170 @@
+"""Engine benchmark: each figure measured side by side in one run, printed as ratios.
+
+    python bench/engine.py [--quick]
+
+The machine is shared and noisy, so absolute times vary; the ratios, measured
+in alternating rounds of the same run, are what to compare. Targets (issue 2):
+no-op calls >= 0.4x the bare asyncio queue round trip; 10,000 concurrent durable
+increments >= 5x faster than as many sequential ones; waking a 1,000-key
+object < 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from dotui import Engine  # noqa: E402
+
+OBJECTS = '''
+from dotui import DurableObject
+
+class Counter(DurableObject):
+    def noop(self):
+        return None
+
+    def increment(self, by=1):
+        n = self.ctx.storage.get("n", 0) + by
+        self.ctx.storage.put("n", n)
+        return n
+
+    def fill(self, start, count):
+        self.ctx.storage.put({f"key/{i:06d}": {"i": i, "payload": "x" * 24} for i in range(start, start + count)})
+'''
+
+
+async def bare_queue(n: int) -> float:
+    """The floor: one asyncio.Queue hop to a consumer task and a future back."""
+    q: asyncio.Queue = asyncio.Queue()
+
+    async def consumer():
+        while True:
+            fut = await q.get()
+            fut.set_result(None)
+
+    task = asyncio.ensure_future(consumer())
+    loop = asyncio.get_running_loop()
+    t = time.perf_counter()
+    for _ in range(n):
+        fut = loop.create_future()
+        q.put_nowait(fut)
+        await fut
+    dt = time.perf_counter() - t
+    task.cancel()
+    return dt / n
+
+
+async def noop_calls(e: Engine, n: int) -> float:
+    s = e.env.Counter.get_by_name("noop")
+    await s.noop()
+    t = time.perf_counter()
+    for _ in range(n):
+        await s.noop()
+    return (time.perf_counter() - t) / n
+
+
+async def sequential_increments(e: Engine, n: int) -> float:
+    s = e.env.Counter.get_by_name("seq")
+    t = time.perf_counter()
+    for _ in range(n):
+        await s.increment()
+    return (time.perf_counter() - t) / n
+
+
+async def concurrent_increments(e: Engine, n: int, name: str) -> float:
+    s = e.env.Counter.get_by_name(name)
+    before = await s.increment(0)
+    t = time.perf_counter()
+    results = await asyncio.gather(*(s.increment() for _ in range(n)))
+    dt = time.perf_counter() - t
+    assert sorted(results) == list(range(before + 1, before + n + 1)), "lost or duplicated increments"
+    return dt / n
+
+
+async def new_objects(e: Engine, n: int, round_no: int) -> float:
+    ns = e.env.Counter
+    t = time.perf_counter()
+    for i in range(n):
+        await ns.get_by_name(f"new-{round_no}-{i}").increment()
+    return (time.perf_counter() - t) / n
+
+
+async def wake_1000_keys(e: Engine, repeats: int) -> float:
+    ns = e.env.Counter
+    s = ns.get_by_name("big")
+    if await s.increment(0) == 0:
+        for start in range(0, 1000, 100):
+            await s.fill(start, 100)
+    times = []
+    for _ in range(repeats):
+        await e.hibernate("Counter", s.id)
+        t = time.perf_counter()
+        await e.wake("Counter", s.id)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def fmt(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.1f} µs"
+    return f"{seconds * 1e3:8.2f} ms"
+
+
+async def main(quick: bool) -> int:
+    rounds = 1 if quick else 3
+    n_noop = 5_000 if quick else 20_000
+    n_seq = 500 if quick else 2_000
+    n_conc = 10_000
+    n_new = 500 if quick else 2_000
+    tmp = tempfile.mkdtemp(prefix="dotui-bench-")
+    objs = os.path.join(tmp, "objects")
+    os.makedirs(objs)
+    with open(os.path.join(objs, "counter.py"), "w") as f:
+        f.write(OBJECTS)
+    results: dict[str, list[float]] = {k: [] for k in ("bare", "noop", "seq", "conc", "new", "wake")}
+    started = time.perf_counter()
+    try:
+        async with Engine(objects=objs, data=os.path.join(tmp, "data"), idle_timeout=3600) as e:
+            for r in range(rounds):
+                results["bare"].append(await bare_queue(n_noop))
+                results["noop"].append(await noop_calls(e, n_noop))
+                results["seq"].append(await sequential_increments(e, n_seq))
+                results["conc"].append(await concurrent_increments(e, n_conc, f"conc-{r}"))
+                results["new"].append(await new_objects(e, n_new, r))
+                results["wake"].append(await wake_1000_keys(e, 20))
+            stats = e.stats()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    m = {k: statistics.median(v) for k, v in results.items()}
+    print(f"dotui engine benchmark ({rounds} alternating rounds, medians; {time.perf_counter() - started:.1f} s)")
+    print(f"{'workload':44} {'per op':>11} {'ops/s':>10}  ratio")
+    rows = [
+        ("bare asyncio queue round trip", "bare", "1.00x (the floor)"),
+        ("sequential no-op calls, one object", "noop", f"{m['bare'] / m['noop']:.2f}x bare speed (target >= 0.4x)"),
+        ("sequential durable increments", "seq", f"{m['noop'] / m['seq']:.3f}x no-op speed"),
+        (f"{n_conc:,} concurrent durable increments", "conc",
+         f"{m['seq'] / m['conc']:.1f}x sequential speed (target >= 5x)"),
+        (f"first calls to {n_new:,} new objects", "new", f"{m['seq'] / m['new']:.2f}x sequential increment speed"),
+        ("wake an object with 1,000 keys", "wake", f"{'OK' if m['wake'] < 0.005 else 'OVER'} (target < 5 ms)"),
+    ]
+    for label, key, ratio in rows:
+        print(f"{label:44} {fmt(m[key]):>11} {1 / m[key]:10,.0f}  {ratio}")
+    print(f"commits: {stats['commits']:,} for {stats['calls']:,} calls "
+          f"({stats['calls'] / max(1, stats['commits']):.1f} calls per fsync)")
+    ok = m["bare"] / m["noop"] >= 0.4 and m["seq"] / m["conc"] >= 5 and m["wake"] < 0.005
+    print("targets:", "all met" if ok else "NOT all met")
+    return 0
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="one round, smaller counts (a smoke test)")
+    sys.exit(asyncio.run(main(ap.parse_args().quick)))
