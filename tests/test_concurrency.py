@@ -181,3 +181,12 @@ async def test_abort_fails_the_call_resets_the_object_and_drops_its_unsent_write
         await r.quit("giving up")
     assert await r.marker_value() == "fresh"
     assert "half" not in eng.read_storage("Racy", r.id)["values"]
+
+
+async def test_a_burst_on_a_hibernated_object_wakes_it_once_and_is_not_an_overload(eng):
+    r = eng.env.Turns.get_by_name("cold")
+    sub = eng.subscribe()
+    results = await asyncio.gather(*(r.peek() for _ in range(500)))
+    assert results == [0] * 500
+    wakes = [ev for ev in sub.drain() if ev["type"] == "state" and ev["new"] == "waking"]
+    assert len(wakes) == 1

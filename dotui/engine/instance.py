@@ -402,8 +402,12 @@ class Instance:
     async def invoke(self, call: Call) -> Any:
         """Run ``call`` when its turn comes; return its result once it is durable."""
         call.instance = self
-        if self.state is not State.LIVE:
+        if self.state is State.HIBERNATED or self.state is State.BROKEN:
             self.engine._touch(self)
+            if not self.queue:
+                # Wake in the caller's task: without a blocking constructor this
+                # completes before any other call can arrive and queue behind it.
+                await self.wake()
         while self._must_queue(call):
             if len(self.queue) >= self.engine.max_queue:
                 raise OverloadedError()
