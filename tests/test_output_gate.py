@@ -13,6 +13,7 @@ from tests.conftest import COUNTER, write_objects
 class ControlledLog(CommitLog):
     """A commit log whose fdatasync waits for a gate and can be made to fail."""
 
+    inline_sync = False  # its sync blocks: keep it off the engine's loop
     gate = threading.Event()
     fail = False
     syncs = 0

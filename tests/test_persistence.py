@@ -10,6 +10,7 @@ import pytest
 from tinydb import TinyDB
 
 from dotui import BrokenObjectError, Engine, EngineLockedError
+from dotui.engine.commitlog import read_records
 from tests.conftest import ROOT
 
 
@@ -96,8 +97,10 @@ async def test_a_torn_last_log_record_is_dropped_and_everything_before_recovered
     segments = sorted((data_dir / "log").glob("*.log"))
     last = segments[-1]
     # A kill in the middle of an append: a header promising more bytes than follow.
-    with open(last, "ab") as f:
+    _, end, _ = read_records(str(last))
+    with open(last, "r+b") as f:
         torn = (200).to_bytes(4, "little") + (12345).to_bytes(4, "little") + b'{"t":1,"o":[["Coun'
+        f.seek(end)
         f.write(torn)
     async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
         assert e.stats()["torn_bytes_dropped"] == len(torn)
@@ -105,8 +108,9 @@ async def test_a_torn_last_log_record_is_dropped_and_everything_before_recovered
     # A flipped byte inside the last record: its checksum fails, the 49 before it stand.
     _crash_run(objects_dir, data_dir)  # now at 100
     last = sorted((data_dir / "log").glob("*.log"))[-1]
+    _, end, _ = read_records(str(last))
     raw = bytearray(last.read_bytes())
-    raw[-3] ^= 0xFF
+    raw[end - 3] ^= 0xFF
     last.write_bytes(bytes(raw))
     async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
         assert await e.env.Counter.get_by_name("a").peek() == 99

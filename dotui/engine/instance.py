@@ -51,6 +51,11 @@ class CallStatus(str, enum.Enum):
     FAILED = "failed"
 
 
+_time = time.time
+_SCALARS = values._SCALARS
+_RUNNING = CallStatus.RUNNING
+_DONE = CallStatus.DONE
+
 current_call: ContextVar["Call | None"] = ContextVar("dotui_current_call", default=None)
 _seq = itertools.count(1)
 
@@ -435,75 +440,83 @@ class Instance:
         return await self._run(call)
 
     async def _run(self, call: Call) -> Any:
+        # The hot path of every call: kept flat on purpose (see bench/engine.py).
         engine = self.engine
-        call.started_at = now = time.time()
-        call.status = CallStatus.RUNNING
-        self.running[call.seq] = call
+        call.started_at = now = _time()
+        call.status = _RUNNING
+        running = self.running
+        running[call.seq] = call
         self.calls += 1
         self.last_active = now
-        obj = self.obj
         storage = self.storage
-        self.emit("call.started", call)
+        publish = engine.bus.active
+        if publish:
+            self.emit("call.started", call)
         token = current_call.set(call)
         error: BaseException | None = None
-        result: Any = None
         try:
             if call.fn is not None:
                 result = call.fn(self)
             else:
-                result = getattr(obj, call.method)(*call.args, **call.kwargs)
-            if inspect.isawaitable(result):
-                result = await _Driven(self, call, result)
-            result = values.copy(result, "the result")
+                result = getattr(self.obj, call.method)(*call.args, **call.kwargs)
+            kind = type(result)
+            if kind not in _SCALARS or kind is float:
+                if hasattr(result, "__await__"):
+                    result = await _Driven(self, call, result)
+                result = values.copy(result, "the result")
         except values.NotJSONCompatible as exc:
+            result = None
             error = TypeError(f"{self.ns.name}.{call.method} returned a value that cannot cross the call boundary: {exc}")
         except BaseException as exc:  # noqa: BLE001 - reaches the caller below
+            result = None
             error = exc
         finally:
             current_call.reset(token)
-            call.returned_at = time.time()
-            del self.running[call.seq]
+            del running[call.seq]
             gate = self.input_gate
             if gate.holder is call:
                 gate.release(None)
-            self.pump()
+            if self.queue:
+                self.pump()
+        call.returned_at = call.ended_at = _time()
         # The output gate: nothing leaves before the writes made before it are durable.
         if storage is not None:
             w = self.output_gate.waiter(bool(storage))
             if w is not None:
                 call.status = CallStatus.HELD
-                self.emit("call.held", call)
+                if publish:
+                    self.emit("call.held", call)
                 try:
                     await w
                 except asyncio.CancelledError:
                     raise
                 except BaseException as exc:  # noqa: BLE001 - the commit failed
                     error = exc
-        call.ended_at = time.time()
+                call.ended_at = _time()
         self.last_active = call.ended_at
+        self.history.append(call)
         if error is not None:
             call.status = CallStatus.FAILED
             call.error = error
             self.errors += 1
-            self.history.append(call)
-            if engine.bus.active:
-                self.emit("call.finished", call, ok=False,
-                          error={"type": type(error).__name__, "message": str(error)},
-                          queue_time=call.started_at - call.queued_at,
-                          run_time=call.returned_at - call.started_at)
-            if self.stale_code and not self.running:
-                engine._refresh_code(self)
-            raise error
-        call.status = CallStatus.DONE
-        call.result = result
-        self.history.append(call)
+        else:
+            call.status = _DONE
+            call.result = result
         if engine.bus.active:
-            self.emit("call.finished", call, ok=True, result=result,
-                      queue_time=call.started_at - call.queued_at,
-                      run_time=call.returned_at - call.started_at)
-        if self.stale_code and not self.running:
+            self._emit_finished(call)
+        if self.stale_code and not running:
             engine._refresh_code(self)
+        if error is not None:
+            raise error
         return result
+
+    def _emit_finished(self, call: Call) -> None:
+        fields = {"queue_time": call.started_at - call.queued_at, "run_time": call.returned_at - call.started_at}
+        if call.error is not None:
+            self.emit("call.finished", call, ok=False,
+                      error={"type": type(call.error).__name__, "message": str(call.error)}, **fields)
+        else:
+            self.emit("call.finished", call, ok=True, result=call.result, **fields)
 
     def method_of(self, name: str):
         if name not in self.ns.methods:
