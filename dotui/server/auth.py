@@ -1,0 +1,90 @@
+"""The gateway's bearer token: made at start, kept in ``<data>/serve.token`` (mode 0600).
+
+Every request must carry ``Authorization: Bearer <token>``: none is 401, a
+wrong one 403. Tokens are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+
+TOKEN_FILE = "serve.token"
+TOKEN_ENV = "DOTUI_TOKEN"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_path(data: str) -> str:
+    return os.path.join(os.path.abspath(data), TOKEN_FILE)
+
+
+def write_token(data: str, token: str) -> str:
+    """Write the token where ``--connect`` finds it, readable by this user only; returns the path."""
+    path = token_path(data)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask cannot widen it, and an old file's mode does not survive
+        os.write(fd, (token + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return path
+
+
+def remove_token(data: str, token: str) -> None:
+    """Remove the token file if it still holds this gateway's token."""
+    path = token_path(data)
+    try:
+        with open(path) as f:
+            if f.read().strip() != token:
+                return
+        os.remove(path)
+    except OSError:
+        pass
+
+
+class TokenNotFound(PermissionError):
+    pass
+
+
+def find_token(token: str | None = None, data: str | None = None) -> str:
+    """The token to present: given, else ``$DOTUI_TOKEN``, else ``<data>/serve.token``."""
+    if token:
+        return token
+    env = os.environ.get(TOKEN_ENV)
+    if env:
+        return env.strip()
+    path = token_path(data or ".dotui")
+    try:
+        with open(path) as f:
+            found = f.read().strip()
+    except FileNotFoundError:
+        raise TokenNotFound(
+            f"no token for dotui serve: {path} does not exist. Start the gateway with `dotui serve` "
+            f"(it writes that file), point --data at the gateway's data folder, or pass --token TOKEN "
+            f"(or set {TOKEN_ENV})"
+        ) from None
+    except OSError as exc:
+        raise TokenNotFound(f"cannot read the token file {path}: {exc}; pass --token TOKEN or set {TOKEN_ENV}") from None
+    if not found:
+        raise TokenNotFound(f"the token file {path} is empty; restart `dotui serve`, or pass --token TOKEN")
+    return found
+
+
+def check_bearer(header: str | None, token: str) -> int:
+    """200 when ``header`` carries the token, 401 when it carries none, 403 when it is wrong."""
+    if not header:
+        return 401
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return 401
+    if hmac.compare_digest(given.strip().encode(), token.encode()):
+        return 200
+    return 403

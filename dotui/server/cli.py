@@ -1,0 +1,203 @@
+"""Starting and reaching the gateway: ``dotui serve``, the TUI's ``--serve PORT``, ``--connect URL``.
+
+- ``serve_main(objects, data, idle, host, port, token=None)``: run an engine and
+  its gateway in this process until Ctrl-C or SIGTERM; returns the exit status.
+- ``start_gateway_thread(local_engine, host, port)``: serve a running
+  ``LocalEngine`` (the TUI's) on its own loop; ``.close()`` stops serving.
+- ``connect(url, token=None, data=None)``: a started ``RemoteEngine``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+from aiohttp import web
+
+from ..engine import Engine
+from ..engine.errors import EngineLockedError
+from .app import DEFAULT_MAX_BODY, make_app
+from .auth import find_token, new_token, remove_token, write_token
+from .client import RemoteEngine
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+SHUTDOWN_SECONDS = 10.0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to tell the user when the gateway listens beyond this machine; None on loopback."""
+    if is_loopback(host):
+        return None
+    return (f"warning: serving on {host}, not loopback: anyone who can reach this address and has the token "
+            "can call every method and edit every object's storage; serve on 127.0.0.1 unless you mean it")
+
+
+def url_for(host: str, port: int) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1" if host != "::" else "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@dataclass
+class RunningGateway:
+    """A gateway that is serving: where, with which token, and how to stop it."""
+
+    url: str
+    host: str
+    port: int
+    token: str
+    token_path: str
+    warning: str | None
+    _runner: web.AppRunner = field(repr=False)
+    _data: str = field(repr=False)
+    _submit: Callable[[Any], Any] | None = field(default=None, repr=False)
+
+    async def stop(self) -> None:
+        """Stop accepting requests, let the ones in flight finish, end event streams, remove the token file."""
+        await self._runner.cleanup()
+        remove_token(self._data, self.token)
+
+    def close(self) -> None:
+        """``stop()`` from another thread (for ``start_gateway_thread``)."""
+        if self._submit is None:
+            raise RuntimeError("this gateway runs on your loop: await gateway.stop() there")
+        self._submit(self.stop()).result(SHUTDOWN_SECONDS + 5)
+
+
+async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                        token: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -> RunningGateway:
+    """Serve a started ``engine`` (on the running loop); writes the token to ``<data>/serve.token``.
+
+    Port 0 picks a free port (see ``.port``). Raises OSError if the address is taken.
+    """
+    token = token or new_token()
+    app = make_app(engine, token, max_body=max_body)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0][1]
+    path = write_token(engine.data_dir, token)
+    return RunningGateway(url_for(host, bound), host, bound, token, path, exposure_warning(host),
+                          runner, engine.data_dir)
+
+
+def start_gateway_thread(local_engine: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                         token: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -> RunningGateway:
+    """Serve a started ``LocalEngine`` over HTTP from its own engine thread (the TUI's ``--serve PORT``).
+
+    The gateway runs on the engine's loop, beside the engine, so it costs no
+    thread of its own. ``.url``, ``.token_path`` and ``.warning`` (None on
+    loopback) are for the UI to show; call ``.close()`` before the engine's
+    ``close()``. Raises OSError if the port is taken.
+    """
+    gw = local_engine.run(start_gateway(local_engine.engine, host, port, token, max_body=max_body))
+    gw._submit = local_engine.submit
+    return gw
+
+
+def connect(url: str | None = None, token: str | None = None, data: str | None = None) -> RemoteEngine:
+    """A started ``RemoteEngine`` for the gateway at ``url``.
+
+    The token is ``token``, else ``$DOTUI_TOKEN``, else the one ``dotui serve``
+    wrote in ``<data>/serve.token`` (``data`` defaults to ``.dotui``). Raises
+    ``TokenNotFound``/``GatewayAuthError`` (PermissionError) or
+    ``ServerUnreachableError`` (ConnectionError) with a message saying what to do.
+    """
+    return RemoteEngine(url or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", find_token(token, data)).start()
+
+
+# ================================================================ dotui serve
+def serve_main(objects: str = "objects", data: str = ".dotui", idle: float | None = None,
+               host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None, *,
+               max_body: int = DEFAULT_MAX_BODY, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``dotui serve``: the engine and its gateway in this process until Ctrl-C or SIGTERM.
+
+    The first line on ``out`` is ``dotui serve: <URL>``. Returns 0 after a clean
+    stop, 1 if the engine or the gateway could not start (the reason on ``err``).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        return asyncio.run(_serve(objects, data, 10.0 if idle is None else idle, host, port, token,
+                                  max_body, out, err))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+
+
+async def _serve(objects: str, data: str, idle: float, host: str, port: int, token: str | None,
+                 max_body: int, out: TextIO, err: TextIO) -> int:
+    engine = Engine(objects, data, idle_timeout=idle)
+    try:
+        await engine.start()
+    except (EngineLockedError, OSError) as exc:
+        print(f"dotui serve: cannot start the engine: {exc}", file=err)
+        return 1
+    try:
+        gw = await start_gateway(engine, host, port, token, max_body=max_body)
+    except OSError as exc:
+        print(f"dotui serve: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+              f"pick another --port, or stop what uses it", file=err)
+        await engine.close()
+        return 1
+    _announce(engine, gw, out, err)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        print("dotui serve: stopping (finishing calls in flight, making every write durable)", file=err, flush=True)
+        await gw.stop()
+        await engine.close()
+    return 0
+
+
+def _announce(engine: Engine, gw: RunningGateway, out: TextIO, err: TextIO) -> None:
+    names = [ns["name"] for ns in engine.namespaces()]
+    example = _example_call(engine)
+    print(f"dotui serve: {gw.url}", file=out)
+    print(f"  objects  {engine.objects_dir} ({', '.join(names) or 'no DurableObject classes'})", file=out)
+    print(f"  data     {engine.data_dir}", file=out)
+    print(f"  token    written to {gw.token_path} (mode 0600); `--connect {gw.url}` finds it there "
+          f"when --data points at this data folder, or pass --token", file=out)
+    if example:
+        print(f"  try      curl -X POST -H \"Authorization: Bearer $(cat {gw.token_path})\" {gw.url}{example}",
+              file=out)
+    print("  Ctrl-C stops it.", file=out, flush=True)
+    for e in engine.load_errors:
+        print(f"dotui serve: could not load {e}", file=err)
+    if gw.warning:
+        print(f"dotui serve: {gw.warning}", file=err)
+    err.flush()
+
+
+def _example_call(engine: Engine) -> str | None:
+    namespaces = engine.namespaces()
+    for ns in namespaces:
+        if ns["name"] == "Counter" and any(m["name"] == "increment" for m in ns["methods"]):
+            return "/objects/Counter/alice/increment"
+    for ns in namespaces:
+        if ns["methods"]:
+            return f"/objects/{ns['name']}/alice/{ns['methods'][0]['name']}"
+    return None

@@ -1,0 +1,438 @@
+"""The remote engine facade: ``LocalEngine``'s methods, spoken over HTTP to ``dotui serve``.
+
+``RemoteEngine(url, token).start()`` offers exactly the methods of
+``dotui.engine.facade.LocalEngine``, synchronous and callable from any thread,
+with the same arguments and the same JSON-compatible answers, so the REPL,
+scripts and the TUI work unchanged against an engine in another process.
+
+- An exception raised in the engine comes back as the same engine error class
+  (``MethodNotFoundError``, ``OverloadedError``, ...); one raised by an object's
+  method as a ``RemoteError`` subclass named after the original type (and
+  deriving from the builtin of that name, so ``except ValueError`` works).
+- A gateway that cannot be reached is a ``ServerUnreachableError`` (a
+  ``ConnectionError``) saying so. Reads are retried a few times with backoff;
+  a call or an edit is retried only when the connection failed before the
+  request was sent, never once it may have reached the object.
+- A refused token is a ``GatewayAuthError`` (a ``PermissionError``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+import aiohttp
+
+from ..engine import values
+from ..engine.errors import RemoteError
+from ..engine.facade import parse_when
+from .protocol import BadJSON, dumps, loads, rebuild
+
+DEFAULT_RETRIES = 4  # attempts for a read: after 0.2 s, 0.5 s, 1.25 s
+FIRST_BACKOFF = 0.2
+CONNECT_TIMEOUT = 5.0
+
+
+class ServerUnreachableError(ConnectionError):
+    """``dotui serve`` cannot be reached: not running, a wrong URL, or the connection was lost."""
+
+
+class GatewayAuthError(PermissionError):
+    """``dotui serve`` refused the token (401: none was sent, 403: a wrong one)."""
+
+
+def normalize_url(url: str) -> str:
+    """``http://host:port`` from a URL, ``host:port`` or a bare port (loopback)."""
+    text = url.strip().rstrip("/")
+    if text.isdigit():
+        return f"http://127.0.0.1:{text}"
+    if "://" not in text:
+        text = "http://" + text
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(f"cannot connect to {url!r}: give an http:// URL, e.g. http://127.0.0.1:8787")
+    return text
+
+
+def _check_key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"storage keys must be str, not {type(key).__name__} ({key!r})")  # as ctx.storage says it
+    return key
+
+
+class RemoteSubscription:
+    """The engine's events, read from ``/admin/events`` by the client's background thread.
+
+    Same reading API as ``dotui.engine.events.Subscription``: ``drain()``,
+    ``get_nowait()``, ``close()``. Bounded and lossy the same way: when the
+    buffer is full the oldest event goes, and the next read starts with an
+    ``events.lost`` event counting what was lost here and at the gateway. A lost
+    connection is reported as a ``connection.lost`` event and retried until
+    ``close()``; ``connection.restored`` says the stream is back (events between
+    the two are gone).
+    """
+
+    def __init__(self, remote: "RemoteEngine", maxlen: int, predicate: Callable[[dict], bool] | None = None):
+        self._remote = remote
+        self._maxlen = maxlen
+        self._predicate = predicate
+        self._buf: deque[dict] = deque()
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self.dropped_total = 0
+        self.closed = False
+        self._first: concurrent.futures.Future = concurrent.futures.Future()
+        self._task: asyncio.Task | None = None
+
+    # ------------------------------------------------------------ reading (any thread)
+    def _push(self, event: dict) -> None:
+        if event.get("type") == "events.lost":  # lost at the gateway: counted with ours
+            with self._lock:
+                self.dropped += event.get("count", 0)
+                self.dropped_total += event.get("count", 0)
+            return
+        if self._predicate is not None and not self._predicate(event):
+            return
+        with self._lock:
+            if len(self._buf) >= self._maxlen:
+                self._buf.popleft()
+                self.dropped += 1
+                self.dropped_total += 1
+            self._buf.append(event)
+
+    def drain(self) -> list[dict]:
+        """Every buffered event, oldest first; a loss is reported as an ``events.lost`` event first."""
+        with self._lock:
+            out = list(self._buf)
+            self._buf.clear()
+            lost, self.dropped = self.dropped, 0
+        if lost:
+            out.insert(0, {"type": "events.lost", "t": time.time(), "count": lost})
+        return out
+
+    def get_nowait(self) -> dict | None:
+        with self._lock:
+            if self.dropped:
+                lost, self.dropped = self.dropped, 0
+                return {"type": "events.lost", "t": time.time(), "count": lost}
+            return self._buf.popleft() if self._buf else None
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        task = self._task
+        if task is not None:
+            self._remote._loop.call_soon_threadsafe(task.cancel)
+        self._remote._forget(self)
+
+    # ------------------------------------------------------------ the reader (client loop)
+    def _start(self) -> None:
+        self._task = self._remote._loop.create_task(self._read())
+
+    async def _read(self) -> None:
+        remote = self._remote
+        delay = FIRST_BACKOFF
+        connected_once = False
+        outage = False
+        while not self.closed:
+            try:
+                async with remote._session.ws_connect(
+                    remote.url + "/admin/events", params={"maxlen": str(self._maxlen)}, heartbeat=20.0,
+                ) as ws:
+                    if not connected_once:
+                        connected_once = True
+                        self._first.set_result(None)
+                    elif outage:
+                        self._push({"type": "connection.restored", "t": time.time(), "url": remote.url})
+                    outage = False
+                    delay = FIRST_BACKOFF
+                    async for msg in ws:
+                        if msg.type == aiohttp.WSMsgType.TEXT:
+                            for ev in loads(msg.data):
+                                self._push(ev)
+                        elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                            break
+                    reason = "the gateway closed the event stream (it is stopping?)"
+            except asyncio.CancelledError:
+                raise
+            except aiohttp.WSServerHandshakeError as exc:
+                err: BaseException = (remote._auth_error(exc.status, exc.message) if exc.status in (401, 403)
+                                      else ServerUnreachableError(f"dotui serve at {remote.url} refused the "
+                                                                  f"event stream ({exc.status} {exc.message})"))
+                if not connected_once:
+                    self._first.set_exception(err)
+                    return
+                reason = str(err)
+            except (aiohttp.ClientError, OSError, BadJSON) as exc:
+                if not connected_once:
+                    self._first.set_exception(remote._unreachable(exc))
+                    return
+                reason = f"{type(exc).__name__}: {exc}"
+            if self.closed:
+                return
+            if not outage:
+                outage = True
+                self._push({"type": "connection.lost", "t": time.time(), "url": remote.url,
+                            "error": f"event stream from dotui serve at {remote.url} lost ({reason}); reconnecting"})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+class RemoteEngine:
+    """An engine in another process, behind ``dotui serve``, driven synchronously.
+
+    ``close()`` ends this client only; the gateway and its engine go on.
+    """
+
+    remote = True
+
+    def __init__(self, url: str, token: str, *, retries: int = DEFAULT_RETRIES):
+        self.url = normalize_url(url)
+        self.token = token
+        self.retries = max(1, retries)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="dotui-remote", daemon=True)
+        self._session: aiohttp.ClientSession | None = None
+        self._info: dict[str, Any] = {}
+        self._subs: list[RemoteSubscription] = []
+        self._started = False
+
+    # ------------------------------------------------------------ running
+    def start(self) -> "RemoteEngine":
+        """Connect: check that the gateway answers and accepts the token."""
+        if self._started:
+            return self
+        if not self._thread.is_alive():
+            self._thread.start()
+        if self._session is None:
+            self._session = self._run(self._open_session())
+        try:
+            self._info = self._get("/admin/info")
+        except BaseException:
+            self._shutdown()
+            raise
+        self._started = True
+        return self
+
+    async def _open_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
+        )
+
+    def close(self) -> None:
+        """Stop this client (its event streams too). The gateway keeps running."""
+        self._started = False
+        for sub in list(self._subs):
+            sub.close()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if not self._thread.is_alive():
+            return
+        if self._session is not None:
+            try:
+                self._run(self._session.close(), timeout=5)
+            except Exception:  # noqa: BLE001 - closing; nothing left to tell
+                pass
+            self._session = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "RemoteEngine":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _run(self, coro, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    # ------------------------------------------------------------ HTTP
+    def _unreachable(self, exc: BaseException, tries: int = 1) -> ServerUnreachableError:
+        reason = getattr(exc, "os_error", None) or exc
+        tried = f" (tried {tries} times)" if tries > 1 else ""
+        return ServerUnreachableError(
+            f"cannot reach dotui serve at {self.url}: {reason}{tried}; is it running? "
+            f"Start it with `dotui serve` (or `dotui --serve PORT`), or check --connect URL"
+        )
+
+    def _auth_error(self, status: int, message: str) -> GatewayAuthError:
+        what = "sent no token" if status == 401 else "sent a token it does not accept"
+        return GatewayAuthError(
+            f"dotui serve at {self.url} refused this client ({status}: {what}); pass the token from the "
+            f"gateway's <data>/serve.token with --token or DOTUI_TOKEN, or --data pointing at its data folder "
+            f"(a restarted gateway makes a new token)"
+        )
+
+    def _answer(self, status: int, raw: bytes, verb: str, path: str) -> Any:
+        try:
+            doc = loads(raw) if raw else None
+        except BadJSON:
+            doc = None
+        if status == 200 and isinstance(doc, dict) and "result" in doc:
+            return doc["result"]
+        err = doc.get("error") if isinstance(doc, dict) else None
+        if status in (401, 403):
+            raise self._auth_error(status, err.get("message", "") if isinstance(err, dict) else "")
+        if isinstance(err, dict):
+            raise rebuild(err)
+        raise RemoteError("HTTPError", f"{self.url} answered {verb} {path} with {status}: {raw[:200]!r}; "
+                                       "is that address a dotui gateway?")
+
+    async def _request(self, verb: str, path: str, params: dict[str, Any] | None = None,
+                       body: Any = None, *, idempotent: bool) -> Any:
+        assert self._session is not None, "start() the RemoteEngine first (or use dotui.server.connect)"
+        url = self.url + path
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        data = None if body is None else dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        delay = FIRST_BACKOFF
+        last: BaseException | None = None
+        for attempt in range(1, self.retries + 1):
+            try:
+                async with self._session.request(verb, url, params=query, data=data, headers=headers) as resp:
+                    raw = await resp.read()
+                    return self._answer(resp.status, raw, verb, path)
+            except aiohttp.ClientConnectorError as exc:
+                last = exc  # nothing was sent: trying again cannot run anything twice
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+                if not idempotent:
+                    raise ServerUnreachableError(
+                        f"lost the connection to dotui serve at {self.url} during {verb} {path} ({exc}); "
+                        "it may or may not have been carried out: look (history, storage) before repeating it"
+                    ) from None
+                last = exc
+            if attempt < self.retries:
+                await asyncio.sleep(delay)
+                delay *= 2.5
+        assert last is not None
+        raise self._unreachable(last, self.retries) from None
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self._run(self._request("GET", path, params, idempotent=True))
+
+    def _send(self, verb: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self._run(self._request(verb, path, None, body, idempotent=False))
+
+    # ------------------------------------------------------------ describing
+    @property
+    def data_dir(self) -> str:
+        return self._info.get("data_dir", "")
+
+    @property
+    def objects_dir(self) -> str:
+        return self._info.get("objects_dir", "")
+
+    def load_errors(self) -> list[str]:
+        return self._get("/admin/info")["load_errors"]
+
+    def namespaces(self) -> list[dict[str, Any]]:
+        return self._get("/admin/namespaces")
+
+    def instances(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self._get("/admin/instances", namespace=namespace)
+
+    def instance(self, namespace: str, ref: str) -> dict[str, Any]:
+        return self._get("/admin/instance", namespace=namespace, ref=ref)
+
+    def resolve(self, namespace: str, ref: str) -> dict[str, Any]:
+        """``{"namespace", "id", "name"}`` of a reference; InvalidIdError if none matches."""
+        return self._get("/admin/resolve", namespace=namespace, ref=ref)
+
+    def read_storage(self, namespace: str, ref: str) -> dict[str, Any]:
+        return self._get("/admin/storage", namespace=namespace, ref=ref)
+
+    def queue(self, namespace: str, ref: str) -> list[dict[str, Any]]:
+        return self._get("/admin/queue", namespace=namespace, ref=ref)
+
+    def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]:
+        return self._get("/admin/history", namespace=namespace, ref=ref, n=n)
+
+    def stats(self) -> dict[str, Any]:
+        return self._get("/admin/stats")
+
+    # ------------------------------------------------------------ acting
+    def call(self, namespace: str, ref: str, method: str, args: list | tuple = (), kwargs: dict | None = None,
+             timeout: float | None = None) -> Any:
+        return self.call_async(namespace, ref, method, args, kwargs).result(timeout)
+
+    def call_async(self, namespace: str, ref: str, method: str, args: list | tuple = (),
+                   kwargs: dict | None = None) -> concurrent.futures.Future:
+        try:
+            # The same check, and the same TypeError, as an in-process call.
+            args, kwargs = values.copy_args(tuple(args), kwargs or {}, f"{namespace}.{method}")
+        except TypeError as exc:
+            fut: concurrent.futures.Future = concurrent.futures.Future()
+            fut.set_exception(exc)
+            return fut
+        body = {"namespace": namespace, "ref": ref, "method": method, "args": list(args), "kwargs": kwargs}
+        return asyncio.run_coroutine_threadsafe(
+            self._request("POST", "/admin/call", None, body, idempotent=False), self._loop)
+
+    def _target(self, namespace: str, ref: str, **fields: Any) -> dict[str, Any]:
+        return {"namespace": namespace, "ref": ref, **fields}
+
+    def storage_get(self, namespace: str, ref: str, key: str) -> Any:
+        return self._get("/admin/storage/key", namespace=namespace, ref=ref, key=_check_key(key))
+
+    def storage_put(self, namespace: str, ref: str, key: str, value: Any) -> None:
+        _check_key(key)
+        try:
+            value = values.copy(value, f"the value of key {key!r}")
+        except values.NotJSONCompatible as exc:
+            raise TypeError(f"cannot store key {key!r}: {exc}") from None  # as ctx.storage.put says it
+        return self._send("PUT", "/admin/storage/key", self._target(namespace, ref, key=key, value=value))
+
+    def storage_delete(self, namespace: str, ref: str, key: str) -> bool:
+        return self._send("DELETE", "/admin/storage/key", self._target(namespace, ref, key=_check_key(key)))
+
+    def alarm_get(self, namespace: str, ref: str) -> float | None:
+        return self._get("/admin/alarm", namespace=namespace, ref=ref)
+
+    def alarm_set(self, namespace: str, ref: str, when: Any) -> float:
+        t = parse_when(when)  # +SECONDS counts from now, here, as in-process
+        return self._send("PUT", "/admin/alarm", self._target(namespace, ref, when=t))
+
+    def alarm_delete(self, namespace: str, ref: str) -> None:
+        return self._send("DELETE", "/admin/alarm", self._target(namespace, ref))
+
+    def hibernate(self, namespace: str, ref: str) -> bool:
+        return self._send("POST", "/admin/hibernate", self._target(namespace, ref))
+
+    def hibernate_all(self) -> int:
+        return self._send("POST", "/admin/hibernate-all")
+
+    def wake(self, namespace: str, ref: str) -> dict[str, Any]:
+        return self._send("POST", "/admin/wake", self._target(namespace, ref))
+
+    def reload(self) -> list[str]:
+        return self._send("POST", "/admin/reload")
+
+    def flush(self) -> None:
+        self._send("POST", "/admin/flush")
+
+    def subscribe(self, maxlen: int = 10_000, predicate=None) -> RemoteSubscription:
+        """Events, buffered; read with ``drain()`` or ``get_nowait()`` from any thread.
+
+        Returns once the gateway has subscribed: every event after this is seen.
+        """
+        sub = RemoteSubscription(self, maxlen, predicate)
+        self._subs.append(sub)
+        self._loop.call_soon_threadsafe(sub._start)
+        try:
+            sub._first.result(CONNECT_TIMEOUT + 5)
+        except BaseException:
+            sub.close()
+            raise
+        return sub
+
+    def _forget(self, sub: RemoteSubscription) -> None:
+        try:
+            self._subs.remove(sub)
+        except ValueError:
+            pass

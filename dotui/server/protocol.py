@@ -1,0 +1,132 @@
+"""What crosses the wire between the gateway and its clients: JSON, and errors as JSON.
+
+An error travels as ``{"error": {"type", "message", "engine", "details"?}}``.
+``engine`` is true when the engine itself raised it (an error class of
+``dotui.engine.errors``), so the client rebuilds that very class; any other
+exception (one an object's method raised) is rebuilt as a ``RemoteError``
+subclass carrying the original type's name, which also derives from the
+builtin of that name when there is one (``except ValueError`` still works).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from typing import Any
+
+from ..engine import errors as engine_errors
+from ..engine.errors import (
+    DurableObjectError,
+    EngineClosedError,
+    InvalidIdError,
+    MethodNotFoundError,
+    NamespaceNotFoundError,
+    OverloadedError,
+    RemoteError,
+)
+
+RETRY_AFTER_SECONDS = 1
+
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def dumps(value: Any) -> str:
+    return _encoder.encode(value)
+
+
+class BadJSON(ValueError):
+    """A request body is not the JSON it should be."""
+
+
+def _no_constants(name: str) -> Any:
+    raise BadJSON(f"{name} is not JSON (JSON has no NaN or Infinity); send a number or null")
+
+
+def loads(text: str | bytes) -> Any:
+    """Strict JSON: NaN and Infinity are refused, as they are everywhere else in dotui."""
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except BadJSON:
+        raise
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadJSON(f"the body is not valid JSON ({exc})") from None
+
+
+# ---------------------------------------------------------------- server side
+def status_for(exc: BaseException) -> int:
+    """The HTTP status of an exception raised while serving a request."""
+    if isinstance(exc, (NamespaceNotFoundError, MethodNotFoundError, InvalidIdError)):
+        return 404
+    if isinstance(exc, (OverloadedError, EngineClosedError)):
+        return 503
+    return 500
+
+
+def _is_engine_error(exc: BaseException) -> bool:
+    return type(exc).__module__ == engine_errors.__name__
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    """An exception as JSON: its type and message, never a traceback."""
+    err: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "engine": _is_engine_error(exc)}
+    if isinstance(exc, MethodNotFoundError):
+        err["details"] = {"namespace": exc.namespace, "method": exc.method,
+                          "callable_methods": exc.callable_methods}
+    elif isinstance(exc, NamespaceNotFoundError):
+        err["details"] = {"name": exc.name, "known": exc.known}
+    elif isinstance(exc, RemoteError):
+        err["details"] = {"type_name": exc.type_name}
+    return {"error": err}
+
+
+def request_error(type_name: str, message: str) -> dict[str, Any]:
+    """An error of the request itself (bad JSON, no token, unknown route)."""
+    return {"error": {"type": type_name, "message": message, "engine": False}}
+
+
+# ---------------------------------------------------------------- client side
+def rebuild(err: dict[str, Any]) -> BaseException:
+    """The exception a caller would have seen in-process, from its JSON form."""
+    type_name = str(err.get("type") or "Error")
+    message = str(err.get("message") or "")
+    details = err.get("details") or {}
+    if err.get("engine"):
+        cls = getattr(engine_errors, type_name, None)
+        if isinstance(cls, type) and issubclass(cls, DurableObjectError):
+            exc = cls.__new__(cls)
+            Exception.__init__(exc, message)
+            for k, v in details.items():
+                setattr(exc, k, v)
+            return exc
+    return remote_error_class(type_name)(type_name, message)
+
+
+def _remote_init(self: RemoteError, type_name: str, message: str) -> None:
+    self.type_name = type_name
+    Exception.__init__(self, message)
+
+
+def _remote_str(self: RemoteError) -> str:
+    return str(self.args[0]) if self.args else ""
+
+
+_remote_classes: dict[str, type] = {}
+
+
+def remote_error_class(type_name: str) -> type:
+    """A ``RemoteError`` subclass named ``type_name``; also the builtin of that name, if any."""
+    cls = _remote_classes.get(type_name)
+    if cls is not None:
+        return cls
+    namespace = {"__init__": _remote_init, "__str__": _remote_str, "__module__": "dotui.remote"}
+    name = type_name if type_name.isidentifier() else "RemoteError"
+    builtin = getattr(builtins, type_name, None)
+    bases: tuple[type, ...] = (RemoteError,)
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        bases = (RemoteError, builtin)
+    try:
+        cls = type(name, bases, namespace)
+    except TypeError:  # a builtin whose layout cannot be mixed in
+        cls = type(name, (RemoteError,), namespace)
+    _remote_classes[type_name] = cls
+    return cls
