@@ -1,0 +1,289 @@
+"""The ``dotui`` command: flags, choosing the engine, choosing the front end.
+
+    dotui                      the TUI (./objects, data in ./.dotui)
+    dotui repl                 the REPL
+    dotui -c CMD [-c CMD ...]  run commands and exit
+    dotui run FILE|-           run a script
+    dotui serve                the HTTP gateway (not available yet)
+
+Exit status: 0 all went well, 1 a command failed (or dotui could not start),
+2 bad usage (a flag, or a line that is not a command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Any, Sequence
+
+from .commands import REGISTRY, ErrorInfo
+from .engine.errors import EngineLockedError
+from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
+from .repl.render import Renderer, make_console, relative_path
+
+DEFAULTS: dict[str, Any] = {
+    "objects": "objects",
+    "data": ".dotui",
+    "idle": 10.0,
+    "json": False,
+    "on_error": "stop",
+    "connect": None,
+    "token": None,
+    "serve": None,
+    "commands": [],
+}
+
+EPILOG = """\
+examples:
+  dotui                                  open the TUI on ./objects, data in ./.dotui
+  dotui repl                             the REPL: Tab completes, help lists commands
+  dotui -c 'Counter/alice.increment(5)' -c 'ls'
+  dotui --idle 1 run examples/hibernation.dotui
+  echo 'stats' | dotui --json            a pipe is read as a script
+
+shared flags may come before or after the subcommand.
+exit status: 0 all went well, 1 a command failed, 2 bad usage.
+the command language: dotui -c help, or docs/commands.md.
+"""
+
+
+class StartupError(Exception):
+    """dotui cannot start: the message says why and what to do."""
+
+
+class Unavailable(Exception):
+    """A flag or subcommand of a later release."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        hint = ""
+        if "invalid choice" in message:
+            word = message.split("'")[1] if "'" in message else ""
+            if REGISTRY.get(word) is not None or "/" in word:
+                hint = f"\nto run a command of the command language: dotui -c {word!r} (or dotui repl)"
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"{self.prog}: error: {message}{hint}\n")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds greater than 0")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is 1-65535")
+    return value
+
+
+def _shared_flags() -> argparse.ArgumentParser:
+    """Flags accepted before or after a subcommand (SUPPRESS keeps the later one from erasing the earlier)."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("shared flags")
+    s = argparse.SUPPRESS
+    g.add_argument("--objects", metavar="DIR", default=s, help="the objects folder (default ./objects)")
+    g.add_argument("--data", metavar="DIR", default=s, help="the data folder (default ./.dotui)")
+    g.add_argument("--idle", metavar="SECONDS", type=_positive, default=s,
+                   help="hibernate objects idle this long (default 10)")
+    g.add_argument("--json", action="store_true", default=s,
+                   help="batch: print one JSON document per command (see docs/commands.md)")
+    g.add_argument("--on-error", choices=("stop", "continue"), default=s,
+                   help="batch: stop at the first failed command (default) or go on")
+    g.add_argument("--connect", metavar="URL", default=s, help="use the engine of a `dotui serve` (not available yet)")
+    g.add_argument("--token", metavar="TOKEN", default=s, help="the token for --connect (not available yet)")
+    g.add_argument("--serve", metavar="PORT", type=_port, default=s,
+                   help="TUI: also serve the HTTP gateway on PORT (not available yet)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    shared = _shared_flags()
+    parser = _Parser(
+        prog="dotui",
+        description="A local Durable Objects engine for Python: a TUI, a REPL and scripts to drive it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[shared],
+    )
+    parser.add_argument("-c", dest="commands", metavar="CMD", action="append", default=argparse.SUPPRESS,
+                        help="run a command of the command language, then exit (repeatable)")
+    sub = parser.add_subparsers(dest="subcommand", metavar="{repl,run,serve}", parser_class=_Parser)
+    sub.add_parser(
+        "repl", parents=[shared], help="the interactive REPL",
+        description="The REPL: Tab completes commands, objects and methods; the toolbar shows the engine; "
+                    "Ctrl-C cancels a line, Ctrl-D quits. With a pipe on stdin it runs it as a script.",
+        epilog="example:\n  dotui repl --objects objects --idle 5\n  dotui> Counter/alice.increment(5)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run = sub.add_parser(
+        "run", parents=[shared], help="run a script of commands (- for stdin)",
+        description="Run a script: one command per line; # starts a comment.",
+        epilog="example:\n  dotui --idle 1 run examples/hibernation.dotui\n  dotui run - --json < script.dotui",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("file", metavar="FILE", help="the script, or - for stdin")
+    serve = sub.add_parser(
+        "serve", parents=[shared], help="the HTTP gateway (not available yet)",
+        description="Serve the objects over HTTP (not available yet).",
+        epilog="example:\n  dotui serve --port 8787",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8787, help="default 8787")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    for key, value in DEFAULTS.items():
+        if not hasattr(args, key):
+            setattr(args, key, list(value) if isinstance(value, list) else value)
+    return args
+
+
+# ---------------------------------------------------------------- the engine
+def make_facade(args: argparse.Namespace) -> Any:
+    """The one place choosing the engine: in-process now, a remote client with --connect later.
+
+    Returns a started facade. Raises StartupError (a message for the user) or Unavailable.
+    """
+    if args.connect:
+        raise Unavailable("--connect (driving the engine of a `dotui serve`) is not available yet; "
+                          "leave it out to run the engine here")
+    if args.token:
+        raise Unavailable("--token goes with --connect, which is not available yet")
+    if not os.path.isdir(args.objects):
+        raise StartupError(f"objects folder {args.objects!r} not found: create it and put a DurableObject class "
+                           f"in a .py file there, or pass --objects DIR")
+    from .engine.facade import LocalEngine
+
+    facade = LocalEngine(args.objects, args.data, idle_timeout=args.idle)
+    try:
+        facade.start()
+    except EngineLockedError as exc:
+        raise StartupError(str(exc)) from None
+    except OSError as exc:
+        raise StartupError(f"cannot use the data folder {args.data!r}: {exc.strerror or exc}; "
+                           "pass another one with --data DIR") from None
+    return facade
+
+
+# ---------------------------------------------------------------- front ends
+def _batch_lines(args: argparse.Namespace) -> list[Line] | Any | None:
+    """The lines to run in batch mode, or None for an interactive front end."""
+    if args.commands:
+        return [Line(c) for c in args.commands]
+    if args.subcommand == "run":
+        if args.file == "-":
+            return lines_of(sys.stdin, "<stdin>")
+        return None  # opened by main, which reports a missing file as bad usage
+    if not sys.stdin.isatty():
+        return lines_of(sys.stdin, "<stdin>")
+    return None
+
+
+def _run_batch(facade: Any, args: argparse.Namespace, lines: Any, renderer: Renderer) -> int:
+    runner = BatchRunner(facade, renderer, json_out=sys.stdout if args.json else None, on_error=args.on_error)
+    for e in facade.load_errors():
+        renderer.error(_load_error(e))
+        if not runner.fail(FAILED):
+            return runner.status
+    return runner.run(lines)
+
+
+def _load_error(text: str):
+    return ErrorInfo("LoadError", f"cannot load {relative_path(text)}",
+                     "fix the file; the other classes are loaded")
+
+
+def _run_tui(facade: Any, args: argparse.Namespace, run_tui: Any) -> int:
+    result = run_tui(facade, args)
+    return result if isinstance(result, int) else OK
+
+
+def _tui_entry(err: Renderer) -> Any:
+    """``dotui.tui.app.run_tui`` if this install has the TUI; None (after saying so) if not."""
+    try:
+        module = importlib.import_module("dotui.tui.app")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("dotui.tui", "dotui.tui.app"):
+            raise
+        module = None
+    run_tui = getattr(module, "run_tui", None)
+    if run_tui is None:
+        err.notice("dotui: the TUI is not available in this install yet; use `dotui repl` for the REPL "
+                   "(or `dotui -c CMD`, `dotui run FILE`)", "yellow")
+    return run_tui
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = Renderer(make_console(sys.stdout, sys.stdout.isatty()), make_console(sys.stderr, sys.stderr.isatty()))
+    err = Renderer(out.err)
+    if args.subcommand == "serve" or args.serve is not None:
+        what = "dotui serve" if args.subcommand == "serve" else "--serve PORT"
+        err.notice(f"dotui: error: {what} (the HTTP gateway) is not available yet; issue 5 brings it", "red")
+        return USAGE
+    if args.commands and args.subcommand is not None:
+        err.notice(f"dotui: error: -c runs commands and exits; it does not go with `{args.subcommand}`", "red")
+        return USAGE
+
+    lines = _batch_lines(args)
+    script = None
+    if lines is None and args.subcommand == "run":
+        try:
+            script = open(args.file, encoding="utf-8")
+        except OSError as exc:
+            err.notice(f"dotui: error: cannot read the script {args.file!r}: {exc.strerror or exc}", "red")
+            return USAGE
+        lines = lines_of(script, relative_path(os.path.abspath(args.file)))
+    run_tui = None
+    if lines is None and args.subcommand is None:
+        run_tui = _tui_entry(err)
+        if run_tui is None:
+            return FAILED
+
+    try:
+        facade = make_facade(args)
+    except Unavailable as exc:
+        err.notice(f"dotui: error: {exc}", "red")
+        return USAGE
+    except StartupError as exc:
+        err.notice(f"dotui: error: {exc}", "red")
+        return FAILED
+    try:
+        if lines is not None:
+            return _run_batch(facade, args, lines, out)
+        if run_tui is not None:
+            return _run_tui(facade, args, run_tui)
+        from .repl.prompt import history_for, run_repl
+
+        return run_repl(facade, history=history_for(facade.data_dir))
+    except KeyboardInterrupt:
+        err.notice("dotui: error: interrupted", "red")
+        return FAILED
+    except BrokenPipeError:
+        # The reader of our output went away (`dotui ... | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return FAILED
+    finally:
+        facade.close()
+        if script is not None:
+            script.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

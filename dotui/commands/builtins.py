@@ -1,0 +1,408 @@
+"""Every command of the command language (DESIGN §9), registered once.
+
+Each returns JSON-compatible data; rendering it is the front end's job. Each
+uses only the facade interface, so it works the same against the in-process
+engine and a remote one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from .parsing import ParseError, Ref, did_you_mean, format_ref
+from .registry import Arg, Kind, Option, Registry
+from .runner import CommandError, Context
+
+REGISTRY = Registry()
+command = REGISTRY.command
+
+WATCH_KEEP = 10_000  # events kept in watch's result; the count goes on
+
+
+# ---------------------------------------------------------------- helpers
+def _namespace_names(ctx: Context) -> list[str]:
+    return [ns["name"] for ns in ctx.facade.namespaces()]
+
+
+def _check_namespace(ctx: Context, name: str) -> None:
+    names = _namespace_names(ctx)
+    if name not in names:
+        raise CommandError(f"no namespace {name!r}; namespaces: {', '.join(names) or '(none)'}",
+                           did_you_mean(name, names) or "classes lists the namespaces")
+
+
+def _existing(ctx: Context, ref: Ref) -> dict[str, Any]:
+    """The instance a reference names; CommandError (with the closest name) if it never existed."""
+    info = ctx.facade.instance(ref.namespace, ref.ref)
+    if info.get("state") != "unknown":
+        return info
+    names = [i["name"] for i in ctx.facade.instances(ref.namespace) if i.get("name") is not None]
+    hint = did_you_mean(ref.ref, names) or f"ls {ref.namespace} lists its objects"
+    raise CommandError(f"no {ref.namespace} object named {ref.ref!r} yet; an object comes to exist at its first call",
+                       hint)
+
+
+def _label(info: dict[str, Any]) -> str:
+    return format_ref(info["namespace"], info.get("name"), info["id"])
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _validate_when(text: str) -> None:
+    """Refuse a WHEN that is not +SECONDS, epoch seconds or an ISO time, before touching the object."""
+    body = text[1:] if text.startswith("+") else text
+    try:
+        float(body)
+        return
+    except ValueError:
+        if not text.startswith("+"):
+            try:
+                _dt.datetime.fromisoformat(text)
+                return
+            except ValueError:
+                pass
+    raise ParseError(f"cannot read {text!r} as a time",
+                     "give +SECONDS (e.g. +30), an ISO time (e.g. 2026-12-01T09:00:00Z) or epoch seconds")
+
+
+# ---------------------------------------------------------------- describing
+@command(
+    "classes",
+    aliases=("namespaces",),
+    summary="the namespaces (DurableObject classes), their methods and docs",
+    usage="classes [NS]",
+    args=(Arg("namespace", Kind.NAMESPACE, optional=True, help="only this namespace"),),
+    examples=("classes", "classes Counter"),
+    details="Also lists the class files that could not be loaded, with file and line.",
+)
+def classes(ctx: Context, namespace: str | None = None) -> dict[str, Any]:
+    spaces = ctx.facade.namespaces()
+    if namespace is not None:
+        _check_namespace(ctx, namespace)
+        spaces = [ns for ns in spaces if ns["name"] == namespace]
+    return {"namespaces": spaces, "load_errors": ctx.facade.load_errors()}
+
+
+@command(
+    "ls",
+    aliases=("list",),
+    summary="objects, live or hibernated: state, queue, calls, storage size, alarm",
+    usage="ls [NS] [--live|--hibernated]",
+    args=(Arg("namespace", Kind.NAMESPACE, optional=True, help="only this namespace"),),
+    options=(Option("--live", "live", help="only live objects"),
+             Option("--hibernated", "hibernated", help="only hibernated objects")),
+    examples=("ls", "ls Counter --live"),
+    details="Reads no object file and wakes nothing.",
+)
+def ls(ctx: Context, namespace: str | None = None, live: bool = False, hibernated: bool = False) -> dict[str, Any]:
+    if live and hibernated:
+        raise ParseError("ls takes --live or --hibernated, not both", "leave both out to list every object")
+    objects = ctx.facade.instances(namespace)
+    if namespace is not None and not objects:
+        _check_namespace(ctx, namespace)
+    if live:
+        objects = [o for o in objects if o["state"] == "live"]
+    if hibernated:
+        objects = [o for o in objects if o["state"] == "hibernated"]
+    objects = sorted(objects, key=lambda o: (o["namespace"], o.get("name") is None, o.get("name") or "", o["id"]))
+    return {"objects": [{"ref": _label(o), **o} for o in objects]}
+
+
+@command(
+    "stats",
+    summary="engine totals: live and hibernated objects, queued calls, commits",
+    usage="stats",
+    examples=("stats",),
+)
+def stats(ctx: Context) -> dict[str, Any]:
+    return ctx.facade.stats()
+
+
+# ---------------------------------------------------------------- calling
+@command(
+    "call",
+    summary="call a method of an object; REF.METHOD(ARGS) is the same",
+    usage="call REF METHOD [ARG ...]",
+    args=(Arg("ref", Kind.REF), Arg("method", Kind.METHOD), Arg("args", Kind.ARGS, optional=True)),
+    examples=("call Counter/alice increment 5", "Counter/alice.increment(by=5)", "call Counter/#3f2a peek"),
+    details="Arguments are Python or JSON literals (5, 'text', [1, 2], {'k': 1}, true, null); "
+            "keyword arguments are key=literal. Nothing is evaluated. The result arrives once the "
+            "call's writes are durable.",
+)
+def call(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {})) -> Any:
+    positional, keywords = args
+    return ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)
+
+
+# ---------------------------------------------------------------- storage
+@command(
+    "storage",
+    summary="an object's durable storage, as on disk (wakes nothing)",
+    usage="storage REF [PREFIX]",
+    args=(Arg("ref", Kind.REF), Arg("prefix", Kind.PREFIX, optional=True, help="only keys starting with it")),
+    examples=("storage Counter/alice", "storage ChatRoom/lobby msg:"),
+    details="Shows the values, the alarm, and the path of recent writes: committed to the log "
+            "but not yet in the checkpoint file, and written but not yet committed.",
+)
+def storage(ctx: Context, ref: Ref, prefix: str | None = None) -> dict[str, Any]:
+    _existing(ctx, ref)
+    data = ctx.facade.read_storage(ref.namespace, ref.ref)
+    if prefix:
+        def keep(d: dict) -> dict:
+            return {k: v for k, v in d.items() if k.startswith(prefix)}
+
+        data["values"] = keep(data["values"])
+        data["checkpoint"] = keep(data["checkpoint"])
+        data["logged"]["put"] = keep(data["logged"]["put"])
+        data["logged"]["deleted"] = [k for k in data["logged"]["deleted"] if k.startswith(prefix)]
+        data["pending"]["put"] = keep(data["pending"]["put"])
+        data["pending"]["deleted"] = [k for k in data["pending"]["deleted"] if k.startswith(prefix)]
+    return {"object": format_ref(ref.namespace, data.get("name"), data["id"]), "prefix": prefix,
+            "alarm_iso": _iso(data.get("alarm")), **data}
+
+
+@command(
+    "get",
+    summary="read one storage key, through the object's own queue",
+    usage="get REF KEY",
+    args=(Arg("ref", Kind.REF), Arg("key", Kind.KEY)),
+    examples=("get Counter/alice n",),
+)
+def get(ctx: Context, ref: Ref, key: str) -> dict[str, Any]:
+    _existing(ctx, ref)
+    found = ctx.facade.storage_get(ref.namespace, ref.ref, [key])  # the batch form tells absent from null
+    return {"object": str(ref), "key": key, "found": key in found, "value": found.get(key)}
+
+
+@command(
+    "put",
+    summary="write one storage key, through the object's own queue (durable when it returns)",
+    usage="put REF KEY VALUE",
+    args=(Arg("ref", Kind.REF), Arg("key", Kind.KEY), Arg("value", Kind.VALUE)),
+    examples=("put Counter/alice n 10", "put ChatRoom/lobby topic 'hello'"),
+)
+def put(ctx: Context, ref: Ref, key: str, value: Any) -> dict[str, Any]:
+    ctx.facade.storage_put(ref.namespace, ref.ref, key, value)
+    return {"object": str(ref), "key": key, "value": value}
+
+
+@command(
+    "del",
+    aliases=("delete",),
+    summary="delete one storage key, through the object's own queue",
+    usage="del REF KEY",
+    args=(Arg("ref", Kind.REF), Arg("key", Kind.KEY)),
+    examples=("del Counter/alice n",),
+)
+def delete(ctx: Context, ref: Ref, key: str) -> dict[str, Any]:
+    _existing(ctx, ref)
+    deleted = ctx.facade.storage_delete(ref.namespace, ref.ref, key)
+    return {"object": str(ref), "key": key, "deleted": bool(deleted)}
+
+
+# ---------------------------------------------------------------- calls in flight
+@command(
+    "queue",
+    summary="an object's running and queued calls",
+    usage="queue REF",
+    args=(Arg("ref", Kind.REF),),
+    examples=("queue Counter/alice",),
+)
+def queue(ctx: Context, ref: Ref) -> dict[str, Any]:
+    _existing(ctx, ref)
+    return {"object": str(ref), "calls": ctx.facade.queue(ref.namespace, ref.ref)}
+
+
+@command(
+    "history",
+    summary="an object's finished calls, newest last",
+    usage="history REF [N]",
+    args=(Arg("ref", Kind.REF), Arg("n", Kind.COUNT, optional=True, help="how many (default 20)")),
+    examples=("history Counter/alice", "history Counter/alice 5"),
+)
+def history(ctx: Context, ref: Ref, n: int | None = None) -> dict[str, Any]:
+    _existing(ctx, ref)
+    return {"object": str(ref), "calls": ctx.facade.history(ref.namespace, ref.ref, n or 20)}
+
+
+# ---------------------------------------------------------------- lifecycle
+@command(
+    "hibernate",
+    summary="hibernate an object (or every live one) once its running calls end",
+    usage="hibernate REF|--all",
+    args=(Arg("ref", Kind.REF, optional=True),),
+    options=(Option("--all", "all", help="every live object"),),
+    examples=("hibernate Counter/alice", "hibernate --all"),
+    details="Its in-memory attributes are dropped; storage and alarm stay. The next call runs the constructor again.",
+)
+def hibernate(ctx: Context, ref: Ref | None = None, all: bool = False) -> dict[str, Any]:  # noqa: A002
+    if all and ref is not None:
+        raise ParseError("hibernate takes REF or --all, not both", "usage: hibernate REF|--all")
+    if all:
+        return {"object": None, "all": True, "hibernated": ctx.facade.hibernate_all()}
+    if ref is None:
+        raise ParseError("hibernate needs REF or --all", "usage: hibernate REF|--all; e.g. hibernate Counter/alice")
+    _existing(ctx, ref)
+    return {"object": str(ref), "all": False, "hibernated": int(bool(ctx.facade.hibernate(ref.namespace, ref.ref)))}
+
+
+@command(
+    "wake",
+    summary="bring an object to life now (its constructor runs)",
+    usage="wake REF",
+    args=(Arg("ref", Kind.REF),),
+    examples=("wake Counter/alice",),
+)
+def wake(ctx: Context, ref: Ref) -> dict[str, Any]:
+    info = ctx.facade.wake(ref.namespace, ref.ref)
+    return {"object": _label(info), "instance": info}
+
+
+@command(
+    "alarm",
+    summary="an object's alarm: show it, set it, or delete it",
+    usage="alarm REF [set WHEN|delete]",
+    args=(Arg("ref", Kind.REF), Arg("action", Kind.WORD, optional=True, choices=("set", "delete")),
+          Arg("when", Kind.WHEN, optional=True, help="+SECONDS, an ISO time, or epoch seconds")),
+    examples=("alarm Counter/alice", "alarm RateLimiter/api set +30", "alarm RateLimiter/api delete"),
+    details="WHEN is +SECONDS from now, an ISO 8601 time (UTC unless it says otherwise), or epoch seconds. "
+            "The class needs an alarm(self, info) method.",
+)
+def alarm(ctx: Context, ref: Ref, action: str | None = None, when: str | None = None) -> dict[str, Any]:
+    if action == "set":
+        if when is None:
+            raise ParseError("alarm set needs WHEN", "e.g. alarm Counter/alice set +30")
+        _validate_when(when)
+        epoch = ctx.facade.alarm_set(ref.namespace, ref.ref, when)
+    else:
+        if when is not None:
+            raise ParseError(f"alarm {action or 'REF'} takes no WHEN", "to set it: alarm REF set WHEN")
+        _existing(ctx, ref)
+        if action == "delete":
+            ctx.facade.alarm_delete(ref.namespace, ref.ref)
+            epoch = None
+        else:
+            epoch = ctx.facade.alarm_get(ref.namespace, ref.ref)
+    return {"object": str(ref), "action": action or "get", "alarm": epoch, "alarm_iso": _iso(epoch)}
+
+
+@command(
+    "reload",
+    summary="re-import the objects folder; live objects restart on the new code",
+    usage="reload",
+    examples=("reload",),
+    details="Storage, alarms and queued calls survive. Files that fail to load are listed with file and line.",
+)
+def reload(ctx: Context) -> dict[str, Any]:
+    errors = ctx.facade.reload()
+    return {"namespaces": _namespace_names(ctx), "errors": errors}
+
+
+# ---------------------------------------------------------------- time
+@command(
+    "watch",
+    summary="stream events (calls, commits, state changes, alarms) as they happen",
+    usage="watch [REF|NS] [--for SECONDS]",
+    args=(Arg("target", Kind.TARGET, optional=True, help="one object, or every object of a namespace"),),
+    options=(Option("--for", "seconds", Kind.SECONDS, help="stop after SECONDS (needed in scripts)"),),
+    examples=("watch Counter/alice --for 10", "watch Counter", "watch"),
+    details="At the prompt it runs until Ctrl-C unless --for is given.",
+)
+def watch(ctx: Context, target: Ref | str | None = None, seconds: float | None = None) -> dict[str, Any]:
+    if seconds is None and not ctx.interactive:
+        raise ParseError("watch needs --for SECONDS outside the prompt, or it would never end",
+                         "e.g. watch --for 5")
+    match = _event_filter(ctx, target)
+    sub = ctx.facade.subscribe()
+    kept: list[dict] = []
+    count = lost = 0
+    interrupted = False
+    deadline = None if seconds is None else ctx.clock() + seconds
+    try:
+        while True:
+            for ev in sub.drain():
+                if ev.get("type") == "events.lost":
+                    lost += ev.get("count", 0)
+                elif not match(ev):
+                    continue
+                count += 1
+                kept.append(ev)
+                if len(kept) > WATCH_KEEP:
+                    del kept[0]
+                if ctx.on_event is not None:
+                    ctx.on_event(ev)
+            if deadline is not None:
+                left = deadline - ctx.clock()
+                if left <= 0:
+                    break
+                ctx.sleep(min(0.05, left))
+            else:
+                ctx.sleep(0.05)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        sub.close()
+    label = str(target) if target is not None else None
+    return {"target": label, "seconds": seconds, "count": count, "lost": lost,
+            "interrupted": interrupted, "events": kept}
+
+
+def _event_filter(ctx: Context, target: Ref | str | None):
+    if target is None:
+        return lambda ev: True
+    if isinstance(target, str):
+        _check_namespace(ctx, target)
+        return lambda ev: ev.get("namespace") == target
+    hex_id = ctx.facade.resolve(target.namespace, target.ref)["id"]
+    return lambda ev: ev.get("namespace") == target.namespace and ev.get("id") == hex_id
+
+
+@command(
+    "sleep",
+    summary="wait SECONDS (scripts use it to let objects hibernate or alarms fire)",
+    usage="sleep SECONDS",
+    args=(Arg("seconds", Kind.SECONDS),),
+    examples=("sleep 2",),
+)
+def sleep(ctx: Context, seconds: float) -> dict[str, Any]:
+    ctx.sleep(seconds)
+    return {"seconds": seconds}
+
+
+# ---------------------------------------------------------------- the session
+SYNTAX = (
+    "An object is Namespace/name (Counter/alice) or Namespace/#hex (Counter/#3f2a: a unique prefix of its id).",
+    "Call a method with REF.METHOD(ARGS), e.g. Counter/alice.increment(5, by=2), or call REF METHOD ARGS.",
+    "Values are Python or JSON literals: 5, 2.5, 'text', [1, 2], {'k': 1}, true/True, null/None. Nothing is evaluated.",
+    "A # starts a comment. Tab completes commands, objects and methods.",
+)
+
+
+@command(
+    "help",
+    aliases=("?",),
+    summary="the commands, or one command in detail",
+    usage="help [COMMAND]",
+    args=(Arg("topic", Kind.COMMAND, optional=True),),
+    examples=("help", "help call"),
+)
+def help_(ctx: Context, topic: str | None = None) -> dict[str, Any]:
+    if topic is not None:
+        return {"command": REGISTRY.lookup(topic).describe(), "syntax": list(SYNTAX)}
+    return {"commands": [c.describe() for c in REGISTRY.commands.values()], "syntax": list(SYNTAX)}
+
+
+@command(
+    "quit",
+    aliases=("exit", "q"),
+    summary="leave (every write is made durable first)",
+    usage="quit",
+    examples=("quit",),
+)
+def quit_(ctx: Context) -> None:
+    return None

@@ -1,0 +1,416 @@
+"""Rendering the registry's data with rich: tables, highlighted JSON, one-line errors, events.
+
+The commands return data; this module is the only place that turns it into
+text for a terminal (or, without colour, for a pipe).
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as _dt
+import json
+import os
+import time
+from typing import Any, Callable, TextIO
+
+from rich.console import Console, Group
+from rich.json import JSON
+from rich.table import Table
+from rich.text import Text
+
+from ..commands.parsing import format_call, format_ref
+from ..commands.runner import ErrorInfo, Outcome
+
+STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
+
+
+PIPE_WIDTH = 120  # a pipe has no width; tables are laid out for this one
+
+
+def make_console(file: TextIO | None, terminal: bool, width: int | None = None) -> Console:
+    """A console that colours and highlights only on a terminal."""
+    if width is None and not terminal:
+        width = int(os.environ.get("COLUMNS") or PIPE_WIDTH)
+    return Console(
+        file=file,
+        force_terminal=terminal,
+        no_color=not terminal,
+        highlight=terminal,
+        color_system="auto" if terminal else None,
+        width=width,
+        soft_wrap=False,
+        emoji=False,
+        markup=False,  # user text (docs, names, values) may hold [brackets]; styles come from Text
+    )
+
+
+# ---------------------------------------------------------------- small formats
+def ago(epoch: float | None, now: float | None = None) -> str:
+    if epoch is None:
+        return "-"
+    return _span((now or time.time()) - epoch, "ago")
+
+
+def until(epoch: float | None, now: float | None = None) -> str:
+    if epoch is None:
+        return "-"
+    delta = epoch - (now or time.time())
+    return _span(-delta, "ago") if delta < 0 else "in " + _span(delta, "").strip()
+
+
+def _span(seconds: float, suffix: str) -> str:
+    s = abs(seconds)
+    if s < 1:
+        text = "now" if suffix == "ago" else "<1s"
+        return text
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{int(s // size)}{unit} {suffix}".strip()
+    return f"{int(s)}s {suffix}".strip()
+
+
+def clock(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return _dt.datetime.fromtimestamp(epoch).strftime("%H:%M:%S.%f")[:-3]
+
+
+def alarm_text(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    local = _dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{local} ({until(epoch)})"
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:.2f}"
+
+
+def short_json(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def relative_path(path: str) -> str:
+    cwd = os.getcwd() + os.sep
+    return path[len(cwd):] if path.startswith(cwd) else path
+
+
+def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
+    """(time, object, what happened) of one engine event."""
+    kind = ev.get("type", "?")
+    who = ""
+    if ev.get("namespace") and ev.get("id"):
+        who = format_ref(ev["namespace"], ev.get("name"), ev["id"])
+    method = ev.get("method")
+    what = kind
+    if kind == "call.finished":
+        if ev.get("ok"):
+            what = f"{kind} {method} → {short_json(ev.get('result'))} ({ms(ev.get('run_time'))} ms)"
+        else:
+            err = ev.get("error") or {}
+            what = f"{kind} {method} ✗ {err.get('type')}: {err.get('message')}"
+    elif kind == "call.queued":
+        what = f"{kind} {format_call(method or '?', ev.get('args') or [], ev.get('kwargs') or {})}"
+    elif kind == "call.suspended":
+        what = f"{kind} {method} awaiting {ev.get('awaiting')}"
+    elif kind.startswith("call.") or kind.startswith("gate."):
+        what = f"{kind} {method}" if method else kind
+    elif kind == "commit":
+        keys = ev.get("keys") or []
+        what = f"commit {', '.join(map(str, keys[:5]))}{' …' if len(keys) > 5 else ''} ({ev.get('record_bytes')} bytes)"
+    elif kind == "state":
+        what = f"state {ev.get('old')} → {ev.get('new')}"
+    elif kind.startswith("alarm."):
+        extra = f" retry {ev['retry_count']}" if ev.get("retry_count") else ""
+        if ev.get("error"):
+            extra += f" ✗ {ev['error']}"
+        if ev.get("delay") is not None:
+            extra += f" (next in {ev['delay']:g}s)"
+        what = kind + extra
+    elif kind == "reload":
+        errs = ev.get("errors") or []
+        what = f"reload: {', '.join(ev.get('namespaces') or [])}" + (f" ({len(errs)} file(s) failed)" if errs else "")
+    elif kind == "events.lost":
+        what = f"{ev.get('count')} events lost (the reader fell behind)"
+    elif ev.get("reason") or ev.get("error"):
+        what = f"{kind}: {ev.get('reason') or ev.get('error')}"
+    return clock(ev.get("t")), who, what
+
+
+def event_style(ev: dict[str, Any]) -> str:
+    kind = ev.get("type", "")
+    if kind.startswith("alarm."):
+        return "magenta"
+    if (kind == "call.finished" and not ev.get("ok")) or kind in ("commit.failed", "reset", "checkpoint.failed"):
+        return "red"
+    if kind == "events.lost":
+        return "yellow"
+    if kind == "commit":
+        return "cyan"
+    if kind == "state":
+        return STATE_STYLE.get(ev.get("new", ""), "")
+    return ""
+
+
+# ---------------------------------------------------------------- the renderer
+class Renderer:
+    """Prints outcomes and events: results on ``out``, errors on ``err``."""
+
+    def __init__(self, out: Console, err: Console | None = None):
+        self.out = out
+        self.err = err or out
+        self._by_command: dict[str, Callable[[Any], None]] = {
+            "classes": self.classes, "ls": self.ls, "call": self.value, "storage": self.storage,
+            "get": self.get, "put": self.put, "del": self.delete, "queue": self.queue,
+            "history": self.history, "hibernate": self.hibernate, "wake": self.wake, "alarm": self.alarm,
+            "watch": self.watch_end, "reload": self.reload, "stats": self.stats, "sleep": self.sleep,
+            "help": self.help, "quit": lambda _: None,
+        }
+
+    def outcome(self, outcome: Outcome, where: str | None = None) -> None:
+        if not outcome.ok:
+            assert outcome.error is not None
+            self.error(outcome.error, where)
+            return
+        show = self._by_command.get(outcome.command or "", self.value)
+        show(outcome.result)
+
+    # ------------------------------------------------------------ errors
+    def error(self, error: ErrorInfo, where: str | None = None) -> None:
+        """One red line (what was wrong, and the fix), then the user's own frames if any."""
+        message = error.message
+        if error.traceback or hasattr(builtins, error.type):
+            message = f"{error.type}: {message}"
+        line = Text()
+        if where:
+            line.append(f"{where}: ", style="bold")
+        line.append("error: ", style="bold red")
+        line.append(message, style="red")
+        if error.hint:
+            line.append(f"  ({error.hint})", style="yellow")
+        self.err.print(line, soft_wrap=True)
+        if error.traceback:
+            self.err.print(Text("  your code, most recent call last:", style="dim"))
+            for f in error.traceback:
+                self.err.print(Text.assemble(
+                    ("    ", ""), (relative_path(f["file"]), "bold"), (f":{f['line']}", ""),
+                    (f" in {f['function']}", "dim")), soft_wrap=True)
+                if f.get("code"):
+                    self.err.print(Text("      " + f["code"], style="cyan"), soft_wrap=True)
+
+    def notice(self, text: str, style: str = "dim") -> None:
+        self.out.print(Text(text, style=style), soft_wrap=True)
+
+    def event(self, ev: dict[str, Any]) -> None:
+        t, who, what = event_parts(ev)
+        self.out.print(Text.assemble((t + "  ", "dim"), (who + ("  " if who else ""), "bold"),
+                                     (what, event_style(ev))), soft_wrap=True)
+
+    # ------------------------------------------------------------ values
+    def value(self, value: Any) -> None:
+        self.out.print(JSON.from_data(value, ensure_ascii=False), soft_wrap=True)
+
+    def classes(self, result: dict[str, Any]) -> None:
+        table = Table(title="namespaces", title_justify="left", show_lines=False, expand=False)
+        table.add_column("class", no_wrap=True)
+        table.add_column("method")
+        table.add_column("doc", overflow="fold")
+        for ns in result["namespaces"]:
+            traits = [ns["mode"]] + (["alarm()"] if ns.get("alarm") else [])
+            name = Text(ns["name"], style="bold")
+            name.append("\n" + relative_path(ns["file"]), style="dim")
+            table.add_row(name, Text(", ".join(traits), style="dim"), Text(ns.get("doc") or "", style="italic"))
+            for m in ns["methods"]:
+                sig = Text(m["name"], style="green")
+                sig.append(m["signature"], style="dim")
+                table.add_row("", sig, (m.get("doc") or "").split("\n")[0])
+            table.add_section()
+        if result["namespaces"]:
+            self.out.print(table)
+        else:
+            self.notice("no namespaces: the objects folder defines no DurableObject class")
+        for e in result.get("load_errors") or []:
+            self.error(ErrorInfo("LoadError", f"cannot load {relative_path(e)}", "fix the file, then reload"))
+
+    def ls(self, result: dict[str, Any]) -> None:
+        objects = result["objects"]
+        if not objects:
+            self.notice("no objects; the first call creates one, e.g. Counter/alice.increment()")
+            return
+        counts: dict[str, int] = {}
+        for o in objects:
+            counts[o["state"]] = counts.get(o["state"], 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        table = Table(title=f"{len(objects)} object{'s' if len(objects) != 1 else ''} ({summary})", title_justify="left")
+        for col, justify in (("object", "left"), ("state", "left"), ("queue", "right"), ("calls", "right"),
+                             ("errors", "right"), ("keys", "right"), ("bytes", "right"), ("alarm", "left"),
+                             ("active", "left")):
+            table.add_column(col, justify=justify, no_wrap=col != "alarm")
+        broken = []
+        for o in objects:
+            state = o["state"]
+            if o.get("busy"):
+                state += ", busy"
+            table.add_row(o["ref"], Text(state, style=STATE_STYLE.get(o["state"], "")), str(o.get("queued", 0)),
+                          str(o.get("calls", 0)), str(o.get("errors", 0)), str(o.get("keys", 0)),
+                          str(o.get("bytes", 0)), alarm_text(o.get("alarm")), ago(o.get("last_active")))
+            if o.get("broken"):
+                broken.append((o["ref"], o["broken"]))
+        self.out.print(table)
+        for ref, reason in broken:
+            self.out.print(Text.assemble((f"{ref} is broken: ", "bold red"), (reason, "red")), soft_wrap=True)
+
+    def storage(self, result: dict[str, Any]) -> None:
+        head = Text.assemble((result["object"], "bold"), ("  " + relative_path(result["path"]), "dim"))
+        if result.get("prefix"):
+            head.append(f"  keys starting with {result['prefix']!r}", style="dim")
+        self.out.print(head, soft_wrap=True)
+        if result["values"]:
+            self.value(result["values"])
+        else:
+            self.notice("(no keys)")
+        if result.get("alarm") is not None:
+            self.out.print(Text.assemble(("alarm: ", "bold"), alarm_text(result["alarm"])))
+        logged = result["logged"]
+        if logged["put"] or logged["deleted"] or logged["cleared"]:
+            self.notice("committed to the log, not yet in the checkpoint file: " + _delta_text(logged), "cyan")
+        pending = result["pending"]
+        if pending["put"] or pending["deleted"] or pending["cleared"]:
+            self.notice("written, not yet committed: " + _delta_text(pending), "yellow")
+
+    def get(self, result: dict[str, Any]) -> None:
+        if result["found"]:
+            self.value(result["value"])
+        else:
+            self.notice(f"{result['object']} has no key {result['key']!r}")
+
+    def put(self, result: dict[str, Any]) -> None:
+        self.notice(f"put {result['key']!r} on {result['object']} (durable)")
+
+    def delete(self, result: dict[str, Any]) -> None:
+        if result["deleted"]:
+            self.notice(f"deleted {result['key']!r} from {result['object']} (durable)")
+        else:
+            self.notice(f"{result['object']} had no key {result['key']!r}")
+
+    def queue(self, result: dict[str, Any]) -> None:
+        self._calls(result, f"{result['object']}: no calls running or queued", "queue")
+
+    def history(self, result: dict[str, Any]) -> None:
+        self._calls(result, f"{result['object']}: no finished calls since the engine started", "history")
+
+    def _calls(self, result: dict[str, Any], empty: str, title: str) -> None:
+        calls = result["calls"]
+        if not calls:
+            self.notice(empty)
+            return
+        table = Table(title=f"{title} of {result['object']}", title_justify="left")
+        table.add_column("#", justify="right", style="dim")
+        table.add_column("call", overflow="fold")
+        table.add_column("status")
+        table.add_column("outcome", overflow="fold")
+        for col in ("queued ms", "ran ms", "held ms"):
+            table.add_column(col, justify="right")
+        for c in calls:
+            status = c["status"]
+            style = {"done": "green", "failed": "red", "suspended": "yellow", "queued": "blue", "held": "cyan"}.get(status, "")
+            if "error" in c:
+                outcome = Text(f"{c['error']['type']}: {c['error']['message']}", style="red")
+            elif "result" in c:
+                outcome = Text(short_json(c["result"]))
+            elif c.get("awaiting"):
+                outcome = Text(f"awaiting {c['awaiting']}", style="yellow")
+            else:
+                outcome = Text("")
+            label = format_call(c["method"], c.get("args") or [], c.get("kwargs") or {})
+            if c.get("kind") not in (None, "call"):
+                label = f"[{c['kind']}] {label}"
+            table.add_row(str(c["seq"]), label, Text(status, style=style), outcome,
+                          ms(c.get("queue_time")), ms(c.get("run_time")), ms(c.get("held_time")))
+        self.out.print(table)
+
+    def hibernate(self, result: dict[str, Any]) -> None:
+        if result["all"]:
+            n = result["hibernated"]
+            self.notice(f"hibernated {n} object{'s' if n != 1 else ''}")
+        elif result["hibernated"]:
+            self.notice(f"{result['object']} hibernated: its storage stays on disk; the next call wakes it")
+        else:
+            self.notice(f"{result['object']} was not live")
+
+    def wake(self, result: dict[str, Any]) -> None:
+        info = result["instance"]
+        state = info["state"]
+        line = Text.assemble((result["object"], "bold"), " is ", (state, STATE_STYLE.get(state, "")),
+                             f" ({info.get('keys', 0)} keys, {info.get('bytes', 0)} bytes)")
+        self.out.print(line)
+
+    def alarm(self, result: dict[str, Any]) -> None:
+        if result["action"] == "delete":
+            self.notice(f"alarm of {result['object']} deleted")
+        elif result["alarm"] is None:
+            self.notice(f"{result['object']} has no alarm")
+        else:
+            verb = "set for" if result["action"] == "set" else "is at"
+            self.out.print(Text.assemble(("alarm of ", ""), (result["object"], "bold"), f" {verb} ",
+                                         (alarm_text(result["alarm"]), "magenta")))
+
+    def watch_end(self, result: dict[str, Any]) -> None:
+        how = "stopped" if result["interrupted"] else f"watched {result['seconds']:g}s"
+        text = f"{how}: {result['count']} event{'s' if result['count'] != 1 else ''}"
+        if result["lost"]:
+            text += f", {result['lost']} lost"
+        self.notice(text)
+
+    def reload(self, result: dict[str, Any]) -> None:
+        self.notice("reloaded: " + (", ".join(result["namespaces"]) or "(no namespaces)"), "green")
+        for e in result["errors"]:
+            self.error(ErrorInfo("LoadError", f"cannot load {relative_path(e)}", "fix the file, then reload"))
+
+    def stats(self, result: dict[str, Any]) -> None:
+        table = Table(title="engine", title_justify="left", show_header=False)
+        table.add_column("what", style="bold")
+        table.add_column("value", justify="right")
+        for k, v in result.items():
+            table.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
+        self.out.print(table)
+
+    def sleep(self, result: dict[str, Any]) -> None:
+        self.notice(f"slept {result['seconds']:g}s")
+
+    def help(self, result: dict[str, Any]) -> None:
+        if "command" in result:
+            cmd = result["command"]
+            self.out.print(Text(cmd["usage"], style="bold green"))
+            self.out.print(cmd["summary"])
+            if cmd["details"]:
+                self.out.print(Text(cmd["details"], style="italic"))
+            if cmd["aliases"]:
+                self.notice("also: " + ", ".join(cmd["aliases"]))
+            for opt in cmd["options"]:
+                self.out.print(Text.assemble(("  " + opt["flag"], "cyan"), "  " + opt["help"]))
+            for ex in cmd["examples"]:
+                self.out.print(Text.assemble(("  e.g. ", "dim"), (ex, "bold")))
+            return
+        table = Table(title="commands", title_justify="left", show_header=False, box=None, pad_edge=False)
+        table.add_column("usage", style="bold green", no_wrap=True)
+        table.add_column("what", overflow="fold")
+        for cmd in result["commands"]:
+            table.add_row(cmd["usage"], cmd["summary"])
+        self.out.print(table)
+        self.out.print(Group(*(Text(line, style="dim") for line in result["syntax"])))
+        self.notice("help COMMAND shows one command with examples.")
+
+
+def _delta_text(delta: dict[str, Any]) -> str:
+    parts = []
+    if delta.get("cleared"):
+        parts.append("everything deleted")
+    if delta["put"]:
+        parts.append("put " + ", ".join(map(repr, delta["put"])))
+    if delta["deleted"]:
+        parts.append("deleted " + ", ".join(map(repr, delta["deleted"])))
+    return "; ".join(parts)
