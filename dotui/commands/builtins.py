@@ -175,8 +175,20 @@ def storage(ctx: Context, ref: Ref, prefix: str | None = None) -> dict[str, Any]
 )
 def get(ctx: Context, ref: Ref, key: str) -> dict[str, Any]:
     _existing(ctx, ref)
-    found = ctx.facade.storage_get(ref.namespace, ref.ref, [key])  # the batch form tells absent from null
-    return {"object": str(ref), "key": key, "found": key in found, "value": found.get(key)}
+    value = ctx.facade.storage_get(ref.namespace, ref.ref, key)
+    found = value is not None or _has_key(ctx, ref, key)
+    return {"object": str(ref), "key": key, "found": found, "value": value}
+
+
+def _has_key(ctx: Context, ref: Ref, key: str) -> bool:
+    """Whether ``key`` exists (its value may be null): asked of the storage view, which wakes nothing."""
+    view = ctx.facade.read_storage(ref.namespace, ref.ref)
+    pending = view["pending"]
+    if key in pending["put"]:
+        return True
+    if key in pending["deleted"] or pending["cleared"]:
+        return False
+    return key in view["values"]
 
 
 @command(

@@ -192,6 +192,7 @@ class Repl:
             watching = line.split(maxsplit=1)[:1] == ["watch"]
             if watching:
                 self.events.paused.set()  # watch prints every event itself
+                self.renderer.notice("watching; Ctrl-C stops" if "--for" not in line else "watching; Ctrl-C stops early")
             try:
                 outcome = execute(ctx, line, REGISTRY)
             finally:

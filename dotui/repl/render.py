@@ -119,8 +119,13 @@ def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
     elif kind.startswith("call.") or kind.startswith("gate."):
         what = f"{kind} {method}" if method else kind
     elif kind == "commit":
-        keys = ev.get("keys") or []
-        what = f"commit {', '.join(map(str, keys[:5]))}{' …' if len(keys) > 5 else ''} ({ev.get('record_bytes')} bytes)"
+        keys = [repr(k) for k in ev.get("keys") or []]
+        changed = keys[:5] + (["…"] if len(keys) > 5 else [])
+        if ev.get("cleared"):
+            changed.insert(0, "everything deleted")
+        if ev.get("alarm_changed"):
+            changed.append("the alarm")
+        what = f"commit {', '.join(changed) or '(nothing)'} ({ev.get('record_bytes')} bytes)"
     elif kind == "state":
         what = f"state {ev.get('old')} → {ev.get('new')}"
     elif kind.startswith("alarm."):
