@@ -264,9 +264,10 @@ def fetch_request(request: web.Request, path: str, body: bytes) -> dict[str, Any
     """The request as a JSON-compatible dict, as a Worker hands it to a Durable Object."""
     headers: dict[str, str] = {}
     for k, v in request.headers.items():
+        k = str(k)  # aiohttp's case-insensitive istr is not a plain str
         if k.lower() == "authorization":
             continue  # the gateway's token is not the object's business
-        headers[k] = f"{headers[k]}, {v}" if k in headers else v
+        headers[k] = f"{headers[k]}, {v}" if k in headers else str(v)
     try:
         text, is_b64 = body.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -275,7 +276,7 @@ def fetch_request(request: web.Request, path: str, body: bytes) -> dict[str, Any
         "method": request.method,
         "url": str(request.url),
         "path": "/" + path,
-        "query": dict(request.query),
+        "query": {str(k): v for k, v in request.query.items()},
         "headers": headers,
         "body": text,
         "body_base64": is_b64,
@@ -356,11 +357,39 @@ async def namespaces(engine: Engine, p: dict) -> list:
     return engine.namespaces()
 
 
+def _whole(p: dict, name: str, default: int | None, least: int) -> int | None:
+    raw = p.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        n = least - 1
+    if n < least:
+        raise BadRequest(f"{name!r} must be a whole number >= {least}; got {raw!r}")
+    return n
+
+
 async def instances(engine: Engine, p: dict) -> list:
     namespace = p.get("namespace") or None
     if namespace is not None:
         engine.namespace(namespace)
-    return engine.instances(namespace)
+    paging: dict[str, Any] = {}  # only what was asked for, so an engine without paging still answers
+    if p.get("state"):
+        paging["state"] = p["state"]
+    offset, limit = _whole(p, "offset", 0, 0), _whole(p, "limit", None, 0)
+    if offset:
+        paging["offset"] = offset
+    if limit is not None:
+        paging["limit"] = limit
+    return engine.instances(namespace, **paging)
+
+
+async def count_instances(engine: Engine, p: dict) -> dict:
+    namespace = p.get("namespace") or None
+    if namespace is not None:
+        engine.namespace(namespace)
+    return engine.count_instances(namespace)
 
 
 async def instance(engine: Engine, p: dict) -> dict:
@@ -578,7 +607,9 @@ async def _events_sse(request: web.Request, maxlen: int) -> web.StreamResponse:
 ADMIN_ROUTES: list[tuple[str, str, Callable, str]] = [
     ("GET", "/admin/info", info, "version, pid, data and objects folders, load errors"),
     ("GET", "/admin/namespaces", namespaces, "the classes: methods with signatures and docs, mode, alarm"),
-    ("GET", "/admin/instances", instances, "every known object, live or hibernated [namespace]"),
+    ("GET", "/admin/instances", instances,
+     "known objects, live or hibernated [namespace, state, offset, limit]"),
+    ("GET", "/admin/instances/count", count_instances, "how many objects: total, live, hibernated [namespace]"),
     ("GET", "/admin/instance", instance, "one object's state [namespace, ref]"),
     ("GET", "/admin/resolve", resolve, "a reference's namespace, id and name [namespace, ref]"),
     ("GET", "/admin/storage", read_storage, "durable storage as on disk; wakes nothing [namespace, ref]"),

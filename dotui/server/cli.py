@@ -121,7 +121,10 @@ def connect(url: str | None = None, token: str | None = None, data: str | None =
     ``TokenNotFound``/``GatewayAuthError`` (PermissionError) or
     ``ServerUnreachableError`` (ConnectionError) with a message saying what to do.
     """
-    return RemoteEngine(url or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", find_token(token, data)).start()
+    url = url or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+    if token:
+        return RemoteEngine(url, token).start()
+    return RemoteEngine(url, find_token(None, data), token_loader=lambda: find_token(None, data)).start()
 
 
 # ================================================================ dotui serve

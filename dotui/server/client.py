@@ -142,6 +142,7 @@ class RemoteSubscription:
             try:
                 async with remote._session.ws_connect(
                     remote.url + "/admin/events", params={"maxlen": str(self._maxlen)}, heartbeat=20.0,
+                    headers=remote._auth_header(),
                 ) as ws:
                     if not connected_once:
                         connected_once = True
@@ -160,6 +161,8 @@ class RemoteSubscription:
             except asyncio.CancelledError:
                 raise
             except aiohttp.WSServerHandshakeError as exc:
+                if exc.status in (401, 403) and remote._reload_token():
+                    continue
                 err: BaseException = (remote._auth_error(exc.status, exc.message) if exc.status in (401, 403)
                                       else ServerUnreachableError(f"dotui serve at {remote.url} refused the "
                                                                   f"event stream ({exc.status} {exc.message})"))
@@ -190,9 +193,13 @@ class RemoteEngine:
 
     remote = True
 
-    def __init__(self, url: str, token: str, *, retries: int = DEFAULT_RETRIES):
+    def __init__(self, url: str, token: str, *, retries: int = DEFAULT_RETRIES,
+                 token_loader: Callable[[], str] | None = None):
         self.url = normalize_url(url)
         self.token = token
+        # Where the token came from (e.g. <data>/serve.token): re-read once when the gateway
+        # refuses it, so a client outlives a restart of `dotui serve` (which makes a new token).
+        self._token_loader = token_loader
         self.retries = max(1, retries)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="dotui-remote", daemon=True)
@@ -220,7 +227,6 @@ class RemoteEngine:
 
     async def _open_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
-            headers={"Authorization": f"Bearer {self.token}"},
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
         )
 
@@ -269,6 +275,22 @@ class RemoteEngine:
             f"(a restarted gateway makes a new token)"
         )
 
+    def _auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def _reload_token(self) -> bool:
+        """True if the token's source now holds another token (the gateway was restarted)."""
+        if self._token_loader is None:
+            return False
+        try:
+            token = self._token_loader()
+        except Exception:  # noqa: BLE001 - keep the old one; the refusal is reported
+            return False
+        if token == self.token:
+            return False
+        self.token = token
+        return True
+
     def _answer(self, status: int, raw: bytes, verb: str, path: str) -> Any:
         try:
             doc = loads(raw) if raw else None
@@ -290,13 +312,20 @@ class RemoteEngine:
         url = self.url + path
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         data = None if body is None else dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else None
+        content = {"Content-Type": "application/json"} if data is not None else {}
         delay = FIRST_BACKOFF
         last: BaseException | None = None
-        for attempt in range(1, self.retries + 1):
+        reloaded = False
+        attempt = 0
+        while attempt < self.retries:
+            attempt += 1
             try:
-                async with self._session.request(verb, url, params=query, data=data, headers=headers) as resp:
+                async with self._session.request(verb, url, params=query, data=data,
+                                                 headers={**content, **self._auth_header()}) as resp:
                     raw = await resp.read()
+                    if resp.status in (401, 403) and not reloaded and self._reload_token():
+                        reloaded, attempt = True, attempt - 1  # refused before anything ran: safe to resend
+                        continue
                     return self._answer(resp.status, raw, verb, path)
             except aiohttp.ClientConnectorError as exc:
                 last = exc  # nothing was sent: trying again cannot run anything twice
@@ -334,8 +363,13 @@ class RemoteEngine:
     def namespaces(self) -> list[dict[str, Any]]:
         return self._get("/admin/namespaces")
 
-    def instances(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return self._get("/admin/instances", namespace=namespace)
+    def instances(self, namespace: str | None = None, *, state: str | None = None,
+                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._get("/admin/instances", namespace=namespace, state=state,
+                         offset=offset or None, limit=limit)
+
+    def count_instances(self, namespace: str | None = None) -> dict[str, int]:
+        return self._get("/admin/instances/count", namespace=namespace)
 
     def instance(self, namespace: str, ref: str) -> dict[str, Any]:
         return self._get("/admin/instance", namespace=namespace, ref=ref)
