@@ -23,7 +23,7 @@ from ..engine.errors import (
     NamespaceNotFoundError,
     OverloadedError,
 )
-from .parsing import CallForm, ParseError, Ref, did_you_mean, parse_call_form, strip_comment, tokenize
+from .parsing import CallForm, ParseError, Ref, did_you_mean, parse_call_form, parse_ref, strip_comment, tokenize
 from .registry import Parsed, Registry
 
 
@@ -118,8 +118,6 @@ def call_parsed(form: CallForm, registry: Registry, line: str) -> Parsed:
 
 
 def _not_a_call(text: str, tokens: list[str]) -> ParseError:
-    from .parsing import parse_ref
-
     first = tokens[0]
     ref = parse_ref(first.rstrip("."))  # raises for a malformed reference
     assert isinstance(ref, Ref)

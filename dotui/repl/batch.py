@@ -8,7 +8,6 @@ ends the run; with ``"continue"`` every line runs and the worst status wins.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, TextIO
 
@@ -87,7 +86,3 @@ class BatchRunner:
         if not outcome.ok:
             assert outcome.error is not None
             self.renderer.error(outcome.error, where)
-
-
-def stdin_is_script() -> bool:
-    return not sys.stdin.isatty()
