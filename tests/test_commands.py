@@ -223,6 +223,11 @@ def test_call_never_evaluates_what_it_is_given(facade, tmp_path, monkeypatch):
     assert not (tmp_path / "pwned").exists()
 
 
+def test_call_command_with_parentheses_says_which_form_to_use(facade):
+    error = failed(facade, "call Counter/alice increment(5)")
+    assert error.usage and "Counter/alice.increment(5)" in error.hint
+
+
 def test_call_to_an_unknown_method_suggests_the_closest(facade):
     error = failed(facade, "Counter/alice.incremnt()")
     assert error.type == "MethodNotFoundError" and not error.usage

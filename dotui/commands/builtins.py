@@ -135,6 +135,9 @@ def stats(ctx: Context) -> dict[str, Any]:
             "call's writes are durable.",
 )
 def call(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {})) -> Any:
+    if "(" in method:
+        raise ParseError(f"{method!r} is not a method name",
+                         f"write {ref}.{method} or call {ref} {method.partition('(')[0]} ARG ...")
     positional, keywords = args
     return ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)
 
