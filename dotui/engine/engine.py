@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import heapq
+import itertools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -264,7 +265,7 @@ class Engine:
         work, self._overlay = self._overlay, {}
         failed = self._write_checkpoints(work)
         self._overlay.update(failed)
-        self.index.save()
+        self.index.persist(*self._index_changes())
         if not failed:
             for path in segments:
                 os.remove(path)
@@ -390,9 +391,7 @@ class Engine:
     def _hibernate(self, inst: Instance) -> None:
         inst.hibernate_now()
         self._live.pop(inst.key, None)
-        e = self.index.get(*inst.key)
-        if e is not None:
-            e.last_active = inst.last_active
+        self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active
 
     async def hibernate(self, namespace: str, oid: ObjectId) -> bool:
         """Hibernate one object once its running calls end; False if it was not live."""
@@ -618,10 +617,17 @@ class Engine:
                 if newer is not None:
                     d.merge(newer)
                 self._overlay[key] = d
-            await self._loop.run_in_executor(self._ckpt_io, self.index.save)
+            await self._loop.run_in_executor(self._ckpt_io, self.index.persist, *self._index_changes())
             if not failed:
                 await self._loop.run_in_executor(self._ckpt_io, _remove_all, old_segments, self.log.folder)
             self.stats_counters["checkpoints"] += 1
+
+    def _index_changes(self) -> tuple[list, list | None]:
+        """(Loop thread) What ``Index.persist`` must write: the changed rows, or a snapshot."""
+        rows = self.index.take_changes()
+        if self.index.wants_snapshot(len(rows)):
+            return [], self.index.all_rows()
+        return rows, None
 
     def _write_checkpoints(self, work: dict[tuple[str, str], Delta]) -> dict[tuple[str, str], Delta]:
         """(Thread) Apply each delta to its checkpoint file; returns the ones that failed."""
@@ -753,24 +759,38 @@ class Engine:
     def namespaces(self) -> list[dict[str, Any]]:
         return [info.describe() for info in self._namespaces.values()]
 
-    def instances(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        """Every known object, live or hibernated; reads no object file, wakes nothing."""
-        out = []
-        seen = set()
-        for key, inst in self._instances.items():
-            if namespace is None or key[0] == namespace:
-                out.append(inst.describe())
-                seen.add(key)
+    def instances(self, namespace: str | None = None, *, state: str | None = None,
+                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Known objects, live or hibernated: the ones this engine has touched first, then the
+        rest of the index. Reads no object file, wakes nothing.
+
+        ``state`` keeps one state ("live", "hibernated", ...); ``offset``/``limit`` page.
+        """
+        rows = self._iter_instances(namespace, state)
+        return list(itertools.islice(rows, offset, None if limit is None else offset + limit))
+
+    def count_instances(self, namespace: str | None = None) -> dict[str, int]:
+        """How many objects are known, and how many of them are live (cheap at any scale)."""
+        total = self.index.count(namespace)
+        live = sum(1 for k in self._live if namespace is None or k[0] == namespace)
+        return {"total": total, "live": live, "hibernated": total - live}
+
+    def _iter_instances(self, namespace: str | None, state: str | None):
+        touched = self._instances
+        for key, inst in touched.items():
+            if (namespace is None or key[0] == namespace) and (state is None or inst.state.value == state):
+                yield inst.describe()
+        if state not in (None, "hibernated"):
+            return
         for ns, hx, e in self.index.entries(namespace):
-            if (ns, hx) in seen:
+            if (ns, hx) in touched:
                 continue
-            out.append({
-                "namespace": ns, "id": hx, "name": e.name, "state": State.HIBERNATED.value,
+            yield {
+                "namespace": ns, "id": hx, "name": e.name, "state": "hibernated",
                 "busy": False, "queued": 0, "running": [], "gate_held": False, "output_held": False,
                 "calls": 0, "errors": 0, "last_active": e.last_active, "keys": e.keys, "bytes": e.bytes,
                 "pending_writes": 0, "alarm": e.alarm, "broken": None,
-            })
-        return out
+            }
 
     def object_id(self, namespace: str, ref: str) -> ObjectId:
         """An id from a name, or from ``#hex`` (a unique prefix of a known id is enough)."""

@@ -110,8 +110,12 @@ class LocalEngine:
     def namespaces(self) -> list[dict[str, Any]]:
         return self._sync(self.engine.namespaces)
 
-    def instances(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return self._sync(lambda: self.engine.instances(namespace))
+    def instances(self, namespace: str | None = None, *, state: str | None = None,
+                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._sync(lambda: self.engine.instances(namespace, state=state, offset=offset, limit=limit))
+
+    def count_instances(self, namespace: str | None = None) -> dict[str, int]:
+        return self._sync(lambda: self.engine.count_instances(namespace))
 
     def instance(self, namespace: str, ref: str) -> dict[str, Any]:
         return self._sync(lambda: self.engine.instance_info(namespace, self.engine.object_id(namespace, ref)))
