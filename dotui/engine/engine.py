@@ -85,11 +85,8 @@ class Namespace:
         return self._ids.new_unique()
 
     def id_from_string(self, text: str) -> ObjectId:
-        oid = self._ids.from_string(text)
-        entry = self._engine.index.get(self.name, oid.hex)
-        if entry is not None and entry.name is not None:
-            oid.name = entry.name
-        return oid
+        """The id written as ``text``; its ``name`` is None, as in Cloudflare."""
+        return self._ids.from_string(text)
 
     def get(self, oid: ObjectId) -> Stub:
         if not isinstance(oid, ObjectId):
@@ -799,7 +796,7 @@ class Engine:
             return handle.id_from_name(ref)
         prefix = ref[1:].lower()
         if len(prefix) == 64:
-            return handle.id_from_string(prefix)
+            return self._named(handle.id_from_string(prefix))
         matches = {hx for (ns, hx) in self._instances if ns == namespace and hx.startswith(prefix)}
         matches |= {hx for ns, hx, _ in self.index.entries(namespace) if hx.startswith(prefix)}
         if not matches:
@@ -808,7 +805,14 @@ class Engine:
             raise InvalidIdError(
                 f"{len(matches)} {namespace} objects have ids starting with {prefix!r}; give more digits"
             )
-        return handle.id_from_string(matches.pop())
+        return self._named(handle.id_from_string(matches.pop()))
+
+    def _named(self, oid: ObjectId) -> ObjectId:
+        """For the front ends: an id from ``#hex`` shows the name it was made from, if known."""
+        entry = self.index.get(oid.namespace, oid.hex)
+        if entry is not None and entry.name is not None:
+            oid.name = entry.name
+        return oid
 
     def instance_info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
         inst = self._instances.get((namespace, oid.hex))

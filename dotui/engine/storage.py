@@ -156,7 +156,7 @@ class Storage:
         bounds mean; ``limit`` (≥ 1) counts from the first key in that order.
         """
         if start is not None and start_after is not None:
-            raise ValueError("list() takes start or start_after, not both.")
+            raise ValueError("list() cannot be called with both start and start_after values.")
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int):
                 raise TypeError(f"List limit must be an int, not {type(limit).__name__}.")
@@ -297,7 +297,8 @@ class Storage:
         """Set the object's one alarm (a datetime, or epoch seconds); replaces any other."""
         if not self._has_alarm_handler:
             raise TypeError(
-                "set_alarm: this class has no alarm() method; define `async def alarm(self, info)` first"
+                "Your Durable Object class must have an alarm() handler in order to call set_alarm(); "
+                "this class has no alarm() method: define `async def alarm(self, info)` on it"
             )
         self._set_alarm(_to_epoch(when))
 

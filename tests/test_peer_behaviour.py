@@ -1,0 +1,31 @@
+"""The storage scenario run on dotui and on workerd, diffed (needs bench/peer/node_modules)."""
+
+import shutil
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+PEER = ROOT / "bench" / "peer"
+
+pytestmark = pytest.mark.skipif(
+    not (PEER / "node_modules" / "miniflare").is_dir() or shutil.which("node") is None,
+    reason="the workerd peer is not installed: run `npm ci` in bench/peer (needs Node.js 20+) to compare behaviour",
+)
+
+
+async def test_every_difference_from_workerd_is_deliberate():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import behaviour
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    ours = await behaviour.run_dotui()
+    theirs = behaviour.run_peer()
+    assert set(theirs) - set(ours) == set(behaviour.ONLY_PEER), "steps the dotui side does not run"
+    unexpected = [(k, a, b) for k, a, b in behaviour.diff(ours, theirs) if k not in behaviour.DELIBERATE]
+    assert not unexpected, f"differences from workerd that are neither fixed nor listed as deliberate: {unexpected}"
+    # The deliberate ones are real: dotui enforces the production limits.
+    assert ours["put(key of 2049 bytes)"].startswith("ValueError: Keys cannot be larger than 2048 bytes")
+    assert ours["get(129 keys)"].startswith("ValueError: A batch get takes at most 128 keys")
