@@ -161,6 +161,7 @@ def test_references_by_name_by_id_prefix_and_quoted():
     ("Counter/", "names no object"),
     ("Counter/#xyz", "hex digits"),
     ("9x/alice", "not a namespace"),
+    ("Counter/'#tag'", "marks an id"),
 ])
 def test_bad_references_say_how_to_write_one(text, fragment):
     with pytest.raises(ParseError) as info:

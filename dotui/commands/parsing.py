@@ -275,7 +275,9 @@ def format_name(name: str) -> str:
 
 def format_ref(namespace: str, name: str | None, hex_id: str, digits: int = 12) -> str:
     """How the front ends show an object: its name, or ``#`` and the start of its id."""
-    return f"{namespace}/{format_name(name) if name is not None else '#' + hex_id[:digits]}"
+    if name is None or name.startswith("#"):  # a name starting with # is not addressable by name
+        return f"{namespace}/#{hex_id[:digits]}"
+    return f"{namespace}/{format_name(name)}"
 
 
 def parse_ref(text: str, *, allow_namespace: bool = False) -> Ref | str:
@@ -298,12 +300,16 @@ def parse_ref(text: str, *, allow_namespace: bool = False) -> Ref | str:
         name = parse_value(rest)
         if not isinstance(name, str):
             raise ParseError(f"the object name in {text!r} is not a string")
+        if name.startswith("#"):
+            # The facade reads a reference starting with # as an id prefix.
+            raise ParseError(f"object name {name!r} starts with '#', which marks an id",
+                             f"address it by its id: ls {ns} shows it, then {ns}/#HEX")
         return Ref(ns, name)
     if rest.startswith("#"):
         digits = rest[1:]
         if not _HEX.fullmatch(digits):
             raise ParseError(f"{rest!r} is not an id prefix: after '#' come hex digits",
-                             f"e.g. {ns}/#3f2a; to use a name that starts with '#', quote it: {ns}/{rest!r}")
+                             f"e.g. {ns}/#3f2a; ls {ns} shows the ids")
         return Ref(ns, "#" + digits.lower())
     if re.search(r"\s", rest):
         raise ParseError(f"object name {rest!r} has spaces", f"quote it: {ns}/{rest!r}")
