@@ -157,7 +157,7 @@ class Completer:
                     continue
                 meta = f"{format_name(name)} ({state})" if name is not None else state
             else:
-                shown = format_name(name) if name is not None else "#" + obj["id"][:12]
+                shown = "#" + obj["id"][:12] if name is None or name.startswith("#") else format_name(name)
                 if not shown.startswith(typed):
                     continue
                 meta = state
