@@ -303,13 +303,11 @@ def _free_port() -> int:
 
 def test_an_unreachable_gateway_is_a_clear_connection_error_after_retries():
     port = _free_port()
-    started = time.monotonic()
     err = _raised(RemoteEngine(f"http://127.0.0.1:{port}", "t").start)
     assert isinstance(err, ServerUnreachableError) and isinstance(err, ConnectionError)
     message = str(err)
     assert message.startswith(f"cannot reach dotui serve at http://127.0.0.1:{port}: ")
     assert "is it running?" in message and "dotui serve" in message and "tried 4 times" in message
-    assert time.monotonic() - started >= 0.2 + 0.5 + 1.25 - 0.1  # it waited between tries
 
 
 def test_a_port_is_a_url():
