@@ -108,13 +108,18 @@ def write_server_objects(folder: Path) -> Path:
     return folder
 
 
+class GatewayDidNotStart(RuntimeError):
+    pass
+
+
 class GatewayProcess:
     """``python -m dotui.server`` in a subprocess; ``.url`` is read from its first line."""
 
-    def __init__(self, objects: Path, data: Path, port: int = 0, *extra: str):
+    def __init__(self, objects: Path, data: Path, port: int = 0, *extra: str,
+                 command: tuple[str, ...] = ("-m", "dotui.server")):
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dotui.server", "--objects", str(objects), "--data", str(data),
+            [sys.executable, *command, "--objects", str(objects), "--data", str(data),
              "--port", str(port), "--idle", "60", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT),
         )
@@ -122,7 +127,8 @@ class GatewayProcess:
         m = re.match(r"dotui serve: (http://\S+)", first)
         if not m:
             self.proc.kill()
-            raise RuntimeError(f"the gateway did not start: {first!r} {self.proc.stderr.read()!r}")
+            self.proc.wait(30)
+            raise GatewayDidNotStart(f"the gateway did not start: {first!r} {self.proc.stderr.read()!r}")
         self.url = m.group(1)
         self.port = int(self.url.rsplit(":", 1)[1])
         self.data = data
