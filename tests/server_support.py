@@ -42,6 +42,9 @@ SERVER_OBJECTS = {
                 await self.ctx.block_concurrency_while(lambda: asyncio.sleep(seconds))
                 return "held"
 
+            async def ask_nowhere(self):
+                return await self.env.Nope.get_by_name("x").anything()
+
             def _private(self):
                 return "secret"
 

@@ -176,6 +176,12 @@ async def test_a_method_that_raises_is_500_with_type_and_message_only(client, en
     assert "Traceback" not in text and ".py" not in text
 
 
+async def test_an_engine_error_raised_inside_the_method_is_500_not_404(client):
+    status, body = await post(client, "/objects/Counter/alice/ask_nowhere")
+    assert status == 500  # the URL was right; the method's own call went nowhere
+    assert error_of(body)[0] == "NamespaceNotFoundError" and body["error"]["engine"] is True
+
+
 async def test_a_body_over_the_limit_is_413(engine):
     client = await _client(engine, max_body=1000)
     try:

@@ -31,7 +31,7 @@ from aiohttp import WSMsgType, web
 
 from .. import __version__
 from ..engine import Engine
-from ..engine.errors import MethodNotFoundError
+from ..engine.errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
 from ..engine.facade import parse_when
 from ..engine.ids import ObjectId
 from .auth import check_bearer
@@ -61,6 +61,22 @@ class ClientFault(Exception):
     def __init__(self, original: BaseException):
         super().__init__(str(original))
         self.original = original
+
+
+class MethodRaised(Exception):
+    """The called method itself raised: 500, whatever the type (a 404 type would blame the caller's URL)."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
+
+
+async def run_call(engine: Engine, namespace: str, oid: ObjectId, method: str, args: tuple, kwargs: dict) -> Any:
+    """The call, shielded; the target was checked already, so a 404-type error came from inside it."""
+    try:
+        return await shielded(engine.call(namespace, oid, method, args, kwargs))
+    except (NamespaceNotFoundError, MethodNotFoundError, InvalidIdError) as exc:
+        raise MethodRaised(exc) from None
 
 
 class BadRequest(Exception):
@@ -108,6 +124,8 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
         return error_response(400, request_error("BadRequest", str(exc)))
     except ClientFault as exc:
         return error_response(400, error_body(exc.original))
+    except MethodRaised as exc:
+        return error_response(500, error_body(exc.original))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - the object's error is the answer
@@ -255,7 +273,7 @@ async def _call(request: web.Request, namespace: str, oid: ObjectId, method: str
     engine = request.app[ENGINE]
     args, kwargs = parse_call_body(await request.read())
     check_call(engine, namespace, method, args, kwargs)
-    result = await shielded(engine.call(namespace, oid, method, tuple(args), kwargs))
+    result = await run_call(engine, namespace, oid, method, tuple(args), kwargs)
     return json_response({"result": result})
 
 
@@ -330,7 +348,7 @@ async def fetch(request: web.Request) -> web.Response:
     if "fetch" not in info.methods:
         raise MethodNotFoundError(namespace, "fetch", list(info.methods))
     req = fetch_request(request, mi.get("path", ""), await request.read())
-    answer = await shielded(engine.call(namespace, oid, "fetch", (req,), {}))
+    answer = await run_call(engine, namespace, oid, "fetch", (req,), {})
     try:
         return fetch_response(namespace, answer)
     except BadFetchResponse as exc:
@@ -430,7 +448,7 @@ async def call(engine: Engine, p: dict) -> Any:
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise BadRequest('"args" must be a list and "kwargs" an object, e.g. {"args": [5], "kwargs": {}}')
     check_call(engine, namespace, method, args, kwargs)
-    return await shielded(engine.call(namespace, oid, method, tuple(args), kwargs))
+    return await run_call(engine, namespace, oid, method, tuple(args), kwargs)
 
 
 async def _on(engine: Engine, namespace: str, oid: ObjectId, label: str, fn, args: tuple = ()) -> Any:
