@@ -780,14 +780,8 @@ class Engine:
         if state not in (None, "hibernated"):
             return
         for ns, hx, e in self.index.entries(namespace):
-            if (ns, hx) in touched:
-                continue
-            yield {
-                "namespace": ns, "id": hx, "name": e.name, "state": "hibernated",
-                "busy": False, "queued": 0, "running": [], "gate_held": False, "output_held": False,
-                "calls": 0, "errors": 0, "last_active": e.last_active, "keys": e.keys, "bytes": e.bytes,
-                "pending_writes": 0, "alarm": e.alarm, "broken": None,
-            }
+            if (ns, hx) not in touched:
+                yield _index_row(ns, hx, e)
 
     def object_id(self, namespace: str, ref: str) -> ObjectId:
         """An id from a name, or from ``#hex`` (a unique prefix of a known id is enough)."""
@@ -815,12 +809,13 @@ class Engine:
         return oid
 
     def instance_info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
+        """One object as ``instances()`` shows it; state "unknown" if it never existed."""
         inst = self._instances.get((namespace, oid.hex))
         if inst is not None:
             return inst.describe()
-        for item in self.instances(namespace):
-            if item["id"] == oid.hex:
-                return item
+        e = self.index.get(namespace, oid.hex)
+        if e is not None:
+            return _index_row(namespace, oid.hex, e)
         return {"namespace": namespace, "id": oid.hex, "name": oid.name, "state": "unknown"}
 
     def read_storage(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
@@ -895,6 +890,16 @@ class Engine:
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
         """A bounded event stream; a slow reader loses the oldest events and is told how many."""
         return self.bus.subscribe(maxlen, predicate)
+
+
+def _index_row(ns: str, hx: str, e) -> dict[str, Any]:
+    """How a hibernated object the engine has not touched looks, from its index entry alone."""
+    return {
+        "namespace": ns, "id": hx, "name": e.name, "state": "hibernated",
+        "busy": False, "queued": 0, "running": [], "gate_held": False, "output_held": False,
+        "calls": 0, "errors": 0, "last_active": e.last_active, "keys": e.keys, "bytes": e.bytes,
+        "pending_writes": 0, "alarm": e.alarm, "broken": None,
+    }
 
 
 def _remove_all(paths: list[str], folder: str) -> None:
