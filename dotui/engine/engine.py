@@ -194,6 +194,8 @@ class Engine:
         self._alarms: list[tuple[float, str, str, int, float]] = []
         self._lock = DataLock(self.data_dir)
         self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
+        self._kick_scheduled = False
+        self._committer_busy = False
         self._tasks: list[asyncio.Task] = []
         self._started = False
         self._closed = False
@@ -472,7 +474,9 @@ class Engine:
     # ================================================================ the committer
     def _schedule_commit(self, inst: Instance) -> None:
         self._dirty[inst] = None
-        self._commit_event.set()
+        if not self._kick_scheduled:
+            self._kick_scheduled = True
+            self._loop.call_soon(self._kick)
 
     def _forget_dirty(self, inst: Instance) -> None:
         self._dirty.pop(inst, None)
@@ -490,53 +494,88 @@ class Engine:
                 return
             await asyncio.wait(waits)
 
+    def _kick(self) -> None:
+        """Commit what the calls of this loop iteration wrote (scheduled once per iteration).
+
+        On a fast disk it commits right here, in one callback; otherwise, or
+        while the committer task is mid-commit or rotating, the task does it.
+        """
+        self._kick_scheduled = False
+        if (self._committer_busy or self._rotate_waiters or not self.log.inline_sync
+                or self._sync_ewma >= INLINE_SYNC_BELOW):
+            self._commit_event.set()
+            return
+        batch, parts = self._take_batch()
+        if batch:
+            self._write_batch_inline(batch, parts)
+
+    def _take_batch(self) -> tuple[list, list[str]]:
+        dirty, self._dirty = self._dirty, {}
+        batch = []
+        parts = []
+        for inst in dirty:
+            st = inst.storage
+            if st is None:
+                continue
+            changes = st.take_changes()
+            if changes is None:
+                continue  # a transaction is open: its end schedules the commit again
+            keys, nbytes = st.key_count, st.byte_size
+            parts.append(encode_object(inst.ns.name, inst.id.hex, inst.id.name, changes, keys, nbytes))
+            batch.append((inst, changes, inst.output_gate.begin_commit(), keys, nbytes))
+        return batch, parts
+
+    def _write_batch_inline(self, batch: list, parts: list[str]) -> None:
+        # A fast disk: the hop to a thread and back would cost more than the
+        # fdatasync itself. Calls that arrive meanwhile wait and form the next group.
+        now = time.time()
+        record = encode_record(now, parts)
+        t0 = time.perf_counter()
+        try:
+            self.log.append(record)
+        except Exception as exc:  # noqa: BLE001 - every held result hears of it
+            self._commit_failed(batch, exc)
+            return
+        self._sync_ewma += (time.perf_counter() - t0 - self._sync_ewma) * 0.1
+        self._committed(batch, now, record)
+
+    def _committed(self, batch: list, now: float, record: bytes) -> None:
+        self.stats_counters["commits"] += 1
+        self.stats_counters["commit_bytes"] += len(record)
+        self._commit_succeeded(batch, now, len(record))
+        if self.log.size >= self.checkpoint_log_bytes:
+            self._checkpoint_soon()
+
     async def _committer(self) -> None:
+        """The slow path: commits on a thread (slow disk), and log rotation between commits."""
         loop = self._loop
         while True:
+            self._committer_busy = False
             await self._commit_event.wait()
             self._commit_event.clear()
+            self._committer_busy = True
             if self._rotate_waiters:
                 await self._rotate()
-            if not self._dirty:
-                continue
-            dirty, self._dirty = self._dirty, {}
-            batch = []
-            parts = []
-            for inst in dirty:
-                st = inst.storage
-                if st is None:
-                    continue
-                changes = st.take_changes()
-                if changes is None:
-                    continue
-                keys, nbytes = st.key_count, st.byte_size
-                parts.append(encode_object(inst.ns.name, inst.id.hex, inst.id.name, changes, keys, nbytes))
-                batch.append((inst, changes, inst.output_gate.begin_commit(), keys, nbytes))
+            batch, parts = self._take_batch()
             if not batch:
+                continue
+            if self.log.inline_sync and self._sync_ewma < INLINE_SYNC_BELOW:
+                self._write_batch_inline(batch, parts)
                 continue
             now = time.time()
             record = encode_record(now, parts)
+            t0 = time.perf_counter()
             try:
-                if self.log.inline_sync and self._sync_ewma < INLINE_SYNC_BELOW:
-                    # A fast disk: the hop to a thread and back would cost more than
-                    # the fdatasync itself. Calls that arrive meanwhile wait in the
-                    # socket or the loop and form the next group.
-                    t0 = time.perf_counter()
-                    self.log.append(record)
-                else:
-                    t0 = time.perf_counter()
-                    await loop.run_in_executor(self._log_io, self.log.append, record)
-                self._sync_ewma += (time.perf_counter() - t0 - self._sync_ewma) * 0.1
-            except BaseException as exc:  # noqa: BLE001 - every held result hears of it
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
+                await loop.run_in_executor(self._log_io, self.log.append, record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every held result hears of it
                 self._commit_failed(batch, exc)
                 continue
-            self.stats_counters["commits"] += 1
-            self.stats_counters["commit_bytes"] += len(record)
-            self._commit_succeeded(batch, now, len(record))
-            if self.log.size >= self.checkpoint_log_bytes:
-                self._checkpoint_soon()
+            self._sync_ewma += (time.perf_counter() - t0 - self._sync_ewma) * 0.1
+            self._committed(batch, now, record)
+            if self._dirty:
+                self._commit_event.set()  # written while this commit was on its way
 
     def _commit_succeeded(self, batch: list, now: float, nbytes: int) -> None:
         publish = self.bus.active
