@@ -4,7 +4,7 @@
     dotui repl                 the REPL
     dotui -c CMD [-c CMD ...]  run commands and exit
     dotui run FILE|-           run a script
-    dotui serve                the HTTP gateway (not available yet)
+    dotui serve                the HTTP gateway (default 127.0.0.1:8787)
 
 Exit status: 0 all went well, 1 a command failed (or dotui could not start),
 2 bad usage (a flag, or a line that is not a command).
@@ -83,8 +83,8 @@ def _port(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r}: a port is 1-65535")
+    if not 0 <= value < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is 1-65535 (0 picks a free one)")
     return value
 
 
@@ -101,10 +101,12 @@ def _shared_flags() -> argparse.ArgumentParser:
                    help="batch: print one JSON document per command (see docs/commands.md)")
     g.add_argument("--on-error", choices=("stop", "continue"), default=s,
                    help="batch: stop at the first failed command (default) or go on")
-    g.add_argument("--connect", metavar="URL", default=s, help="use the engine of a `dotui serve` (not available yet)")
-    g.add_argument("--token", metavar="TOKEN", default=s, help="the token for --connect (not available yet)")
+    g.add_argument("--connect", metavar="URL", default=s,
+                   help="drive the engine of a running `dotui serve` at URL instead of one here")
+    g.add_argument("--token", metavar="TOKEN", default=s,
+                   help="the token for --connect (default: $DOTUI_TOKEN, else <data>/serve.token)")
     g.add_argument("--serve", metavar="PORT", type=_port, default=s,
-                   help="TUI: also serve the HTTP gateway on PORT (not available yet)")
+                   help="TUI or REPL: also serve this engine over HTTP on 127.0.0.1:PORT")
     return p
 
 
@@ -135,13 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("file", metavar="FILE", help="the script, or - for stdin")
     serve = sub.add_parser(
-        "serve", parents=[shared], help="the HTTP gateway (not available yet)",
-        description="Serve the objects over HTTP (not available yet).",
-        epilog="example:\n  dotui serve --port 8787",
+        "serve", parents=[shared], help="the HTTP gateway: every object addressable over HTTP",
+        description="Run the engine and serve it over HTTP (on loopback unless --host says otherwise). "
+                    "Every request needs the bearer token written to <data>/serve.token. See docs/server.md.",
+        epilog="example:\n  dotui serve --port 8787\n"
+               "  curl -X POST -H \"Authorization: Bearer $(cat .dotui/serve.token)\" \\\n"
+               "       -d '{\"args\": [5]}' http://127.0.0.1:8787/objects/Counter/alice/increment",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
-    serve.add_argument("--port", type=_port, default=8787, help="default 8787")
+    serve.add_argument("--port", type=_port, default=8787, help="default 8787; 0 picks a free port")
     return parser
 
 
@@ -155,15 +160,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 # ---------------------------------------------------------------- the engine
 def make_facade(args: argparse.Namespace) -> Any:
-    """The one place choosing the engine: in-process now, a remote client with --connect later.
+    """The one place choosing the engine: in-process, or a `dotui serve` with --connect.
 
     Returns a started facade. Raises StartupError (a message for the user) or Unavailable.
     """
     if args.connect:
-        raise Unavailable("--connect (driving the engine of a `dotui serve`) is not available yet; "
-                          "leave it out to run the engine here")
+        from .server.cli import connect
+
+        try:
+            return connect(args.connect, args.token, args.data)
+        except (PermissionError, ConnectionError) as exc:
+            raise StartupError(str(exc)) from None
     if args.token:
-        raise Unavailable("--token goes with --connect, which is not available yet")
+        raise Unavailable("--token goes with --connect URL (the gateway it authenticates to)")
     if not os.path.isdir(args.objects):
         raise StartupError(f"objects folder {args.objects!r} not found: create it and put a DurableObject class "
                            f"in a .py file there, or pass --objects DIR")
@@ -232,9 +241,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out = Renderer(make_console(sys.stdout, sys.stdout.isatty()), make_console(sys.stderr, sys.stderr.isatty()))
     err = Renderer(out.err)
-    if args.subcommand == "serve" or args.serve is not None:
-        what = "dotui serve" if args.subcommand == "serve" else "--serve PORT"
-        err.notice(f"dotui: error: {what} (the HTTP gateway) is not available yet; issue 5 brings it", "red")
+    if args.subcommand == "serve":
+        if args.connect:
+            err.notice("dotui: error: serve runs an engine here; it does not go with --connect", "red")
+            return USAGE
+        if not os.path.isdir(args.objects):
+            err.notice(f"dotui: error: objects folder {args.objects!r} not found: pass --objects DIR", "red")
+            return FAILED
+        from .server.cli import serve_main
+
+        return serve_main(args.objects, args.data, args.idle, args.host, args.port, args.token)
+    if args.serve is not None and (args.connect or args.commands or args.subcommand == "run"):
+        err.notice("dotui: error: --serve PORT goes with the TUI or the REPL of an engine run here", "red")
         return USAGE
     if args.commands and args.subcommand is not None:
         err.notice(f"dotui: error: -c runs commands and exits; it does not go with `{args.subcommand}`", "red")
@@ -263,7 +281,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as exc:
         err.notice(f"dotui: error: {exc}", "red")
         return FAILED
+    gateway = None
     try:
+        if args.serve is not None and lines is None:
+            from .server.cli import start_gateway_thread
+
+            try:
+                gateway = start_gateway_thread(facade, port=args.serve)
+            except OSError as exc:
+                err.notice(f"dotui: error: cannot serve on port {args.serve}: {exc.strerror or exc}; "
+                           "pick another with --serve PORT", "red")
+                return FAILED
+            err.notice(f"dotui: serving {gateway.url} (token in {gateway.token_path})", "green")
         if lines is not None:
             return _run_batch(facade, args, lines, out)
         if run_tui is not None:
@@ -280,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return FAILED
     finally:
+        if gateway is not None:
+            gateway.close()
         facade.close()
         if script is not None:
             script.close()

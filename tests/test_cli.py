@@ -218,12 +218,27 @@ def test_a_locked_data_folder_names_the_holder(workdir):
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("args", [["serve"], ["--connect", "http://127.0.0.1:8787", "-c", "ls"],
-                                  ["--serve", "8787"], ["--token", "t", "-c", "ls"]])
-def test_remote_flags_are_accepted_and_refused_as_not_available_yet(workdir, args):
+def test_connect_to_a_gateway_that_is_not_there_is_a_clear_error(workdir):
+    proc = dotui(workdir, "--connect", "http://127.0.0.1:9", "--token", "t", "-c", "ls")
+    assert proc.returncode == 1
+    assert "cannot reach dotui serve at http://127.0.0.1:9" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--token", "t", "-c", "ls"], "--token goes with --connect"),
+    (["--serve", "8787", "-c", "ls"], "--serve PORT goes with the TUI or the REPL"),
+    (["serve", "--connect", "http://127.0.0.1:8787"], "does not go with --connect"),
+])
+def test_remote_flags_in_the_wrong_company_are_usage_errors(workdir, args, says):
     proc = dotui(workdir, *args)
     assert proc.returncode == 2
-    assert "not available yet" in proc.stderr
+    assert says in proc.stderr
+
+
+def test_serve_without_an_objects_folder_fails_at_once(workdir):
+    proc = dotui(workdir, "serve", "--objects", "nowhere", "--port", "0")
+    assert proc.returncode == 1 and "objects folder 'nowhere' not found" in proc.stderr
 
 
 def test_help_for_dotui_and_each_subcommand_has_an_example(workdir):
