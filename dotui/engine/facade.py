@@ -120,6 +120,23 @@ class LocalEngine:
     def instance(self, namespace: str, ref: str) -> dict[str, Any]:
         return self._sync(lambda: self.engine.instance_info(namespace, self.engine.object_id(namespace, ref)))
 
+    def instances_of(self, keys: list[tuple[str, str]] | list[list[str]]) -> list[dict[str, Any]]:
+        """``instance()`` of each ``(namespace, id hex)`` in one round trip to the engine's thread.
+
+        For a front end refreshing the objects its event stream says changed. Wakes
+        nothing; a key of an unknown namespace or a malformed id is left out.
+        """
+        def go():
+            out = []
+            for namespace, hx in keys:
+                try:
+                    oid = self.engine.object_id(namespace, "#" + hx)
+                except Exception:  # noqa: BLE001 - gone (reloaded away) or malformed: left out
+                    continue
+                out.append(self.engine.instance_info(namespace, oid))
+            return out
+        return self._sync(go)
+
     def resolve(self, namespace: str, ref: str) -> dict[str, Any]:
         """``{"namespace", "id", "name"}`` of a reference; InvalidIdError if none matches."""
         def go():

@@ -1,0 +1,848 @@
+"""The dotui TUI: the App and its main screen.
+
+The main screen shows every instance (left), the selected one in tabs (right),
+and acts on them. It never calls the engine facade on the UI thread: a refresh
+loop asks a ``Gateway`` thread for a ``Snapshot`` about four times a second
+(only the objects the event stream says were touched, or everything after a
+loss), and each action runs as a worker awaiting the gateway. When the engine
+does not answer, the header names the method holding its thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from typing import Any, Callable, Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent
+
+from . import glossary
+from .commands import DotuiCommands
+from .gateway import Detail, Gateway, PollRequest, Snapshot, poll
+from .model import SORTABLE, EngineWatch, InstanceRows, Key, Rate, label_of, ref_of, row_state
+from .screens.alarm import AlarmScreen
+from .screens.help import HelpScreen
+from .screens.invoke import InvokeScreen
+from .screens.new_object import NewObjectScreen
+from .screens.storage_edit import StorageEditScreen
+from .widgets.command_bar import CommandBar
+from .widgets.header import StatusHeader
+from .widgets.instances import InstancesPane, InstanceTable
+from .widgets.object import ObjectView
+from .widgets.object.methods import MethodsView
+from .widgets.object.queue import render_queue
+
+BUSY_AFTER = 0.5  # seconds without an answer before the header says the engine is busy (default)
+FULL_EVERY = 60.0  # seconds between full listings, a safety net for what no event announces
+
+
+class MainScreen(Screen):
+    """Instances, the selected object, and every action on them."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("i", "invoke", "Invoke"),
+        Binding("n", "new_object", "New"),
+        Binding("h", "hibernate", "Hibernate"),
+        Binding("w", "wake", "Wake"),
+        Binding("a", "alarm", "Alarm"),
+        Binding("e", "edit_storage", "Edit"),
+        Binding("r", "reload", "Reload"),
+        Binding("colon", "command_bar", "Cmd"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("S", "reverse", "Reverse", show=False),
+        Binding("g", "next_namespace", "Namespace", show=False),
+        Binding("G", "grouping", "Group", show=False),
+        Binding("H", "hibernate_all", "Hibernate all", show=False),
+        Binding("1", "tab('queue')", "Queue", show=False),
+        Binding("2", "tab('storage')", "Storage", show=False),
+        Binding("3", "tab('methods')", "Methods", show=False),
+        Binding("4", "tab('events')", "Events", show=False),
+        Binding("escape", "escape", "Back", show=False),
+    ]
+
+    def __init__(self, facade: Any, gateway: Gateway, clock: Callable[[], float], refresh_interval: float,
+                 watch_files: bool, busy_after: float = BUSY_AFTER) -> None:
+        super().__init__()
+        self.busy_after = busy_after
+        self.facade = facade
+        self.gateway = gateway
+        self.clock = clock
+        self.refresh_interval = refresh_interval
+        self.watch_files = watch_files
+        self.rows = InstanceRows()
+        self.watch = EngineWatch(clock=clock)
+        self.rate = Rate()
+        self.namespaces: dict[str, dict[str, Any]] = {}
+        self.load_errors: list[str] = []
+        self._shown: Key | None = None  # the instance the object view shows
+        self.detail: Detail | None = None
+        self.stats: dict[str, Any] = {}
+        self.subscription = None
+        self.refreshes = 0  # snapshots applied (tests wait on it)
+        self.last_snapshot: Snapshot | None = None
+        self._touched: set[Key] = set()
+        self._need_full = True
+        self._need_namespaces = True
+        self._need_detail = True
+        self._last_full = 0.0
+        self._poll_since: float | None = None
+        self._kick = asyncio.Event()
+        self._file_marks: dict[str, tuple[int, int]] | None = None
+        self._quitting = False
+        self._completer = None
+        self._last_method: dict[str, str] = {}  # per namespace: the method invoked last, offered first
+
+    # ------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        with Horizontal(id="body"):
+            yield InstancesPane(self.rows, self.clock, id="instances")
+            yield ObjectView(id="object")
+        yield CommandBar(id="command-bar")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> InstanceTable:
+        return self.query_one(InstanceTable)
+
+    @property
+    def pane(self) -> InstancesPane:
+        return self.query_one(InstancesPane)
+
+    @property
+    def object_view(self) -> ObjectView:
+        return self.query_one(ObjectView)
+
+    @property
+    def header(self) -> StatusHeader:
+        return self.query_one(StatusHeader)
+
+    @property
+    def command_bar(self) -> CommandBar:
+        return self.query_one(CommandBar)
+
+    def on_mount(self) -> None:
+        self.header.set_where(getattr(self.facade, "data_dir", None), getattr(self.facade, "objects_dir", None))
+        self.table.focus()
+        self._start()
+        self.set_interval(0.25, self._watchdog)
+        self.set_interval(1.0, self._every_second)
+
+    @work(group="start", exit_on_error=False)
+    async def _start(self) -> None:
+        try:
+            self.subscription = await asyncio.wrap_future(self.gateway.act(self.facade.subscribe))
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"cannot watch the engine's events ({type(exc).__name__}: {exc}); "
+                        "the screen refreshes by listing instead", severity="warning")
+        self._refresh_loop()
+
+    # ------------------------------------------------------------ the refresh loop
+    @work(group="refresh", exclusive=True, exit_on_error=False)
+    async def _refresh_loop(self) -> None:
+        while not self._quitting:
+            try:
+                await self._refresh_once()
+            except Exception as exc:  # noqa: BLE001 - keep refreshing; say what failed
+                self.header.set_busy(f"refresh failed: {type(exc).__name__}: {exc}")
+            self._kick.clear()
+            try:
+                await asyncio.wait_for(self._kick.wait(), self.refresh_interval)
+            except asyncio.TimeoutError:
+                pass
+
+    def kick(self, full: bool = False, detail: bool = True) -> None:
+        """Refresh now rather than at the next tick."""
+        self._need_full = self._need_full or full
+        self._need_detail = self._need_detail or detail
+        self._kick.set()
+
+    def _drain(self) -> None:
+        """Fold new events: touched objects, the call holding the engine, the Events tab."""
+        if self.subscription is None:
+            return
+        events = self.subscription.drain()
+        if not events:
+            return
+        fold = self.watch.fold(events)
+        self._touched |= fold.touched
+        if fold.need_full:
+            self._need_full = True
+        if fold.reloaded:
+            self._need_namespaces = True
+        if self._shown is not None and self._shown in fold.touched:
+            self._need_detail = True
+            mine = [ev for ev in events if ev.get("id") == self._shown[1] and ev.get("namespace") == self._shown[0]]
+            self.object_view.events_view.append(mine)
+
+    def _request(self) -> PollRequest:
+        now = time.monotonic()
+        full = self._need_full or now - self._last_full >= FULL_EVERY
+        keys = [(k, "#" + k[1]) for k in self._touched]
+        req = PollRequest(full=full, keys=keys, namespaces=self._need_namespaces)
+        if self._shown is not None and (self._need_detail or self._shown in self._touched):
+            info = self.rows.rows.get(self._shown)
+            req.selected = self._shown
+            req.selected_ref = ref_of(info) if info else "#" + self._shown[1]
+            tab = self.object_view.active_tab
+            req.want_queue = tab == "queue"
+            req.want_storage = tab == "storage"
+        self._touched = set()
+        self._need_full = self._need_namespaces = self._need_detail = False
+        if full:
+            self._last_full = now
+        return req
+
+    async def _refresh_once(self) -> None:
+        self._drain()
+        req = self._request()
+        self._poll_since = time.monotonic()
+        try:
+            snap = await asyncio.wrap_future(self.gateway.poll(poll, self.facade, req))
+        finally:
+            self._poll_since = None
+        self.header.set_busy(None)
+        self._apply(snap, req)
+
+    def _apply(self, snap: Snapshot, req: PollRequest) -> None:
+        self.last_snapshot = snap
+        if snap.error is not None:
+            self.header.set_busy(f"engine error: {snap.error}")
+            # ask again for what this refresh was to bring
+            self._need_full = self._need_full or req.full
+            self._need_namespaces = self._need_namespaces or req.namespaces
+            self._touched |= {k for k, _ in req.keys}
+        if snap.namespaces is not None:
+            self.namespaces = {ns["name"]: ns for ns in snap.namespaces}
+            errors = snap.load_errors or []
+            if errors and errors != self.load_errors:
+                self.notify("\n".join(errors), title="cannot load some of the objects folder", severity="error",
+                            timeout=10)
+            self.load_errors = errors
+        with self.app.batch_update():
+            if snap.rows is not None:
+                changed = self.rows.replace_all(snap.rows)
+            else:
+                changed = self.rows.update(snap.changed)
+            self.table.apply(changed)
+            self.pane.describe()
+            if snap.stats is not None:
+                self.stats = snap.stats
+                rate = self.rate.add(snap.t, snap.stats.get("calls", 0))
+                self.header.set_stats(snap.stats, self.rows.counts()["busy"], list(self.rate.samples), rate)
+            if self._shown is not None and (self._shown in changed or snap.namespaces is not None):
+                self._show_selected()
+            if snap.detail is not None and snap.detail.key == self._shown:
+                self._show_detail(snap.detail)
+        self.refreshes += 1
+
+    def _watchdog(self) -> None:
+        """Four times a second: is the engine answering? If not, say which method holds it."""
+        self._drain()
+        since = self._poll_since
+        if since is None:
+            return
+        waited = time.monotonic() - since
+        if waited < self.busy_after:
+            return
+        blocking = self.watch.blocking()
+        if blocking is not None:
+            held = max(0.0, self.clock() - blocking.since)
+            self.header.set_busy(
+                f"engine busy {held:.1f} s: {blocking.namespace}/{blocking.label}.{blocking.method} is blocking its "
+                f"object (it has not awaited; every object shares the engine's thread). "
+                f"Keys still work; figures resume when it returns.")
+        else:
+            self.header.set_busy(f"engine busy: no answer for {waited:.1f} s; keys still work")
+
+    def _every_second(self) -> None:
+        self.table.tick()
+        if self.detail is not None and self.object_view.active_tab == "queue":
+            self._render_queue()
+        if self.watch_files:
+            self._check_files()
+
+    # ------------------------------------------------------------ the selected object
+    @property
+    def selected(self) -> Key | None:
+        """The instance under the cursor (read from the table, so a key pressed right after a move acts on it)."""
+        try:
+            return self.table.selected
+        except Exception:  # noqa: BLE001 - not mounted yet
+            return None
+
+    @on(InstanceTable.Highlighted)
+    def _highlighted(self, event: InstanceTable.Highlighted) -> None:
+        if event.key != self._shown:
+            self._shown = event.key
+            self.detail = None
+            self.object_view.key = event.key
+            self.object_view.events_view.replay(self.watch.events_of(event.key) if event.key else [])
+            self.object_view.storage_view.clear("reading storage…" if event.key else "Select an instance to read its storage.")
+            self.object_view.queue_view.show(Text("…", style="dim"))
+            self.kick(detail=True)
+        self._show_selected()
+
+    @on(InstanceTable.Chosen)
+    def _chosen(self, event: InstanceTable.Chosen) -> None:
+        self.action_invoke()
+
+    @on(InstanceTable.SortRequested)
+    def _sort_requested(self, event: InstanceTable.SortRequested) -> None:
+        if self.rows.sort_column == event.column:
+            self.rows.set_sort(event.column, not self.rows.sort_reverse)
+        else:
+            self.rows.set_sort(event.column)
+        self._view_changed()
+
+    @on(InstancesPane.FilterChanged)
+    def _filter_changed(self, event: InstancesPane.FilterChanged) -> None:
+        self.rows.set_filter(event.text)
+        self._view_changed()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.kick(detail=True)
+        if self.detail is not None:
+            self._show_detail(self.detail)
+
+    @on(MethodsView.InvokeRequested)
+    def _invoke_requested(self, event: MethodsView.InvokeRequested) -> None:
+        self.action_invoke(event.method)
+
+    def _view_changed(self) -> None:
+        self.table.apply(set())
+        self.pane.describe()
+
+    @property
+    def selected_info(self) -> dict[str, Any] | None:
+        return self.rows.rows.get(self.selected) if self.selected is not None else None
+
+    def _show_selected(self) -> None:
+        info = self.rows.rows.get(self._shown) if self._shown is not None else None
+        self.object_view.show_title(info)
+        self.object_view.methods_view.show(self.namespaces.get(info["namespace"]) if info else None)
+        self.refresh_bindings()
+
+    def _show_detail(self, detail: Detail) -> None:
+        if self.detail is not None and self.detail.key == detail.key:
+            # keep what this refresh did not ask for
+            if detail.queue is None:
+                detail.queue, detail.history = self.detail.queue, self.detail.history
+            if detail.storage is None and detail.storage_error is None:
+                detail.storage, detail.storage_error = self.detail.storage, self.detail.storage_error
+        self.detail = detail
+        if detail.info is not None and detail.error is None:
+            changed = self.rows.update([detail.info])
+            if changed:
+                self.table.apply(changed)
+                self.object_view.show_title(detail.info)
+                self.refresh_bindings()
+        tab = self.object_view.active_tab
+        if tab == "queue":
+            self._render_queue()
+        elif tab == "storage":
+            view = self.object_view.storage_view
+            if detail.storage_error:
+                view.clear(f"cannot read this object's storage: {detail.storage_error}")
+            elif detail.storage is not None:
+                view.show(detail.storage, self.watch.last_commit.get(detail.key), self.clock())
+
+    def _render_queue(self) -> None:
+        d = self.detail
+        if d is None:
+            return
+        if d.error:
+            self.object_view.queue_view.show(Text(d.error, style="red"))
+            return
+        info = d.info or self.selected_info
+        ns = self.namespaces.get(d.key[0], {})
+        self.object_view.queue_view.show(render_queue(info, d.queue, d.history, ns.get("mode", "input-gate"),
+                                                      self.clock()))
+
+    def go_to(self, key: Key) -> None:
+        """Select ``key``, clearing a filter that hides it."""
+        if not self.table.select_key(key):
+            self.rows.set_filter("")
+            self.rows.set_namespace(None)
+            self.pane.filter_input.value = ""
+            self._view_changed()
+            self.table.select_key(key)
+        self.table.focus()
+
+    # ------------------------------------------------------------ which keys apply now
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        info = self.selected_info
+        if action in ("invoke", "hibernate", "wake", "alarm", "edit_storage"):
+            if info is None:
+                return None
+            ns = self.namespaces.get(info["namespace"])
+            if action == "invoke" and not (ns and ns.get("methods")):
+                return None
+            if action == "hibernate" and info.get("state") != "live":
+                return None
+            if action == "wake" and info.get("state") == "live":
+                return None
+            if action == "alarm" and not (ns and ns.get("alarm")) and info.get("alarm") is None:
+                return None
+        if action == "new_object" and not self.namespaces:
+            return None
+        return True
+
+    # ------------------------------------------------------------ acting
+    def _target(self) -> tuple[str, str, str] | None:
+        info = self.selected_info
+        if info is None:
+            return None
+        return info["namespace"], ref_of(info), f"{info['namespace']}/{label_of(info)}"
+
+    def _act(self, label: str, fn: Callable[..., Any], *args: Any,
+             done: Callable[[Any], None] | None = None) -> None:
+        self.run_worker(self._act_worker(label, fn, args, done), group="act", exit_on_error=False)
+
+    async def _act_worker(self, label: str, fn: Callable[..., Any], args: tuple,
+                          done: Callable[[Any], None] | None) -> None:
+        try:
+            result = await asyncio.wrap_future(self.gateway.act(fn, *args))
+        except Exception as exc:  # noqa: BLE001 - the user sees what failed and why
+            self.notify(f"{label}: {type(exc).__name__}: {exc}", severity="error", timeout=8)
+            return
+        finally:
+            self.kick(detail=True)
+        if done is not None:
+            done(result)
+
+    def action_filter(self) -> None:
+        self.pane.open_filter()
+
+    def action_escape(self) -> None:
+        if self.rows.filter_text:
+            self.pane.close_filter(clear=True)
+        elif self.rows.namespace is not None:
+            self.rows.set_namespace(None)
+            self._view_changed()
+        self.table.focus()
+
+    def action_sort(self) -> None:
+        i = SORTABLE.index(self.rows.sort_column)
+        self.rows.set_sort(SORTABLE[(i + 1) % len(SORTABLE)])
+        self._view_changed()
+
+    def action_reverse(self) -> None:
+        self.rows.set_sort(self.rows.sort_column, not self.rows.sort_reverse)
+        self._view_changed()
+
+    def action_next_namespace(self) -> None:
+        names = sorted(set(self.namespaces) | set(self.rows.namespaces()))
+        if not names:
+            return
+        cur = self.rows.namespace
+        nxt = names[0] if cur is None else (names[names.index(cur) + 1] if cur in names and names.index(cur) + 1 < len(names) else None)
+        self.rows.set_namespace(nxt)
+        self._view_changed()
+        self.notify(f"showing {nxt}: {(self.namespaces.get(nxt) or {}).get('doc') or ''}" if nxt else "showing every namespace",
+                    timeout=3)
+
+    def action_grouping(self) -> None:
+        self.rows.set_grouping(not self.rows.group_by_namespace)
+        self._view_changed()
+
+    def action_tab(self, pane_id: str) -> None:
+        self.object_view.active_tab = pane_id
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_invoke(self, method: str | None = None) -> None:
+        target = self._target()
+        if target is None or self.check_action("invoke", ()) is not True:
+            return
+        ns, ref, label = target
+
+        def invoker(m: str, args: list, kwargs: dict):
+            return self.facade.call_async(ns, ref, m, args, kwargs)
+
+        if method is None and self.object_view.active_tab == "methods":
+            opt = self.object_view.methods_view.highlighted_option
+            method = opt.id if opt is not None and opt.id != "__class__" else None
+        if method is None:
+            method = self._last_method.get(ns)
+
+        def closed(last: str | None) -> None:
+            if last is not None:
+                self._last_method[ns] = last
+            self.kick(detail=True)
+
+        self.app.push_screen(InvokeScreen(label, self.namespaces[ns], invoker, method), callback=closed)
+
+    def action_new_object(self) -> None:
+        if not self.namespaces:
+            return
+        current = self.selected[0] if self.selected else self.rows.namespace
+
+        def made(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            ns, name = result
+
+            def woke(info: dict[str, Any]) -> None:
+                self.rows.update([info])
+                self.table.apply({(info["namespace"], info["id"])})
+                self.go_to((info["namespace"], info["id"]))
+                self.notify(f"{ns}/{name} is live: {glossary.WAKE_NOTE}", timeout=4)
+
+            self._act(f"new {ns}/{name}", self.facade.wake, ns, name, done=woke)
+
+        self.app.push_screen(NewObjectScreen(list(self.namespaces.values()), current), callback=made)
+
+    def action_hibernate(self) -> None:
+        target = self._target()
+        if target is None or self.check_action("hibernate", ()) is not True:
+            return
+        ns, ref, label = target
+
+        def done(hibernated: bool) -> None:
+            if hibernated:
+                self.notify(f"{label} hibernated: {glossary.HIBERNATE_NOTE}", timeout=5)
+            else:
+                self.notify(f"{label} was not live", severity="warning")
+
+        self.notify(f"hibernating {label} (once its running calls end)…", timeout=2)
+        self._act(f"hibernate {label}", self.facade.hibernate, ns, ref, done=done)
+
+    def action_hibernate_all(self) -> None:
+        self._act("hibernate all", self.facade.hibernate_all,
+                  done=lambda n: self.notify(f"{n} object{'s' if n != 1 else ''} hibernated: {glossary.HIBERNATE_NOTE}"))
+
+    def action_wake(self) -> None:
+        target = self._target()
+        if target is None or self.check_action("wake", ()) is not True:
+            return
+        ns, ref, label = target
+
+        def done(info: dict[str, Any]) -> None:
+            self.rows.update([info])
+            self.table.apply({(info["namespace"], info["id"])})
+            self._show_selected()
+            self.notify(f"{label} is live: {glossary.WAKE_NOTE}", timeout=4)
+
+        self._act(f"wake {label}", self.facade.wake, ns, ref, done=done)
+
+    def action_alarm(self) -> None:
+        target = self._target()
+        if target is None or self.check_action("alarm", ()) is not True:
+            return
+        ns, ref, label = target
+        info = self.selected_info or {}
+        has_handler = bool(self.namespaces.get(ns, {}).get("alarm"))
+
+        def chosen(result: tuple[str, str | None] | None) -> None:
+            if result is None:
+                return
+            what, when = result
+            if what == "set":
+                self._act(f"set the alarm of {label}", self.facade.alarm_set, ns, ref, when,
+                          done=lambda t: self.notify(f"alarm of {label} set: it fires {_when(t, self.clock())}"))
+            else:
+                self._act(f"delete the alarm of {label}", self.facade.alarm_delete, ns, ref,
+                          done=lambda _: self.notify(f"alarm of {label} deleted"))
+
+        self.app.push_screen(AlarmScreen(label, info.get("alarm"), has_handler, self.clock), callback=chosen)
+
+    def action_edit_storage(self) -> None:
+        target = self._target()
+        if target is None:
+            return
+        ns, ref, label = target
+        view = self.object_view.storage_view
+        key = view.current_key if self.object_view.active_tab == "storage" else None
+        exists = key is not None
+
+        def chosen(result: tuple[str, str, Any] | None) -> None:
+            if result is None:
+                return
+            what, k, value = result
+            self.object_view.active_tab = "storage"
+            if what == "put":
+                self._act(f"put {k!r} in {label}", self.facade.storage_put, ns, ref, k, value,
+                          done=lambda _: self.notify(f"{label}: put {k!r} (durable: committed)", timeout=3))
+            else:
+                self._act(f"delete {k!r} from {label}", self.facade.storage_delete, ns, ref, k,
+                          done=lambda found: self.notify(f"{label}: {k!r} deleted" if found else f"{label} had no key {k!r}",
+                                                         timeout=3))
+
+        self.app.push_screen(StorageEditScreen(label, key, view.current_value() if exists else None, exists),
+                             callback=chosen)
+
+    def action_reload(self, reason: str | None = None) -> None:
+        def done(errors: list[str]) -> None:
+            self._need_namespaces = True
+            self.kick(full=True)
+            if errors:
+                self.notify("\n".join(errors), title="reloaded, but some files failed", severity="error", timeout=10)
+            else:
+                self.notify((reason + ": " if reason else "") + "reloaded; live objects are reset onto the new code "
+                            "(storage, alarms and queued calls kept)", timeout=4)
+
+        self._act("reload", self.facade.reload, done=done)
+
+    def _check_files(self) -> None:
+        """Reload when a .py file of the objects folder is saved (mtime polling, as wrangler dev reloads)."""
+        folder = getattr(self.facade, "objects_dir", None)
+        if not folder or not os.path.isdir(folder):
+            return
+        marks = {}
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if entry.name.endswith(".py") and entry.is_file():
+                        st = entry.stat()
+                        marks[entry.name] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return
+        old, self._file_marks = self._file_marks, marks
+        if old is not None and marks != old:
+            changed = sorted(n for n in set(marks) | set(old) if marks.get(n) != old.get(n))
+            self.action_reload(reason=f"{', '.join(changed)} changed")
+
+    # ------------------------------------------------------------ command bar
+    def action_command_bar(self) -> None:
+        self.command_bar.open()
+
+    @on(CommandBar.Closed)
+    def _bar_closed(self) -> None:
+        self.table.focus()
+
+    @on(CommandBar.CompletionWanted)
+    def _completion_wanted(self, event: CommandBar.CompletionWanted) -> None:
+        self._complete(event.text)
+
+    @work(group="complete", exclusive=True, exit_on_error=False)
+    async def _complete(self, text: str) -> None:
+        completer = self._get_completer()
+        if completer is None:
+            return
+        try:
+            items = await asyncio.wrap_future(self.gateway.act(completer.complete, text))
+        except Exception:  # noqa: BLE001 - completion never breaks typing
+            return
+        self.command_bar.set_completions(text, items)
+
+    def _get_completer(self):
+        if self._completer is None:
+            try:
+                from ..commands.completion import Completer
+            except ImportError:
+                return None
+            self._completer = Completer(self.facade)
+        return self._completer
+
+    @on(CommandBar.Submitted)
+    def _command_submitted(self, event: CommandBar.Submitted) -> None:
+        self._run_command(event.line, event.mark)
+
+    @work(group="command", exit_on_error=False)
+    async def _run_command(self, line: str, mark: int) -> None:
+        try:
+            from ..commands import Context, execute
+        except ImportError as exc:
+            self.command_bar.show_output(Text(f"the command registry is not available: {exc}", style="red"))
+            return
+        bar = self.command_bar
+        ctx = Context(self.facade, interactive=False)
+        try:
+            outcome = await asyncio.wrap_future(self.gateway.act(execute, ctx, line))
+        except Exception as exc:  # noqa: BLE001
+            bar.show_output(Text(f"error: {type(exc).__name__}: {exc}", style="red"))
+            return
+        finally:
+            self.kick(full=True)
+        if outcome is None:
+            return
+        if outcome.quit:
+            self.action_quit()
+            return
+        if outcome.command == "reload":
+            self._need_namespaces = True
+        if bar.writes != mark:  # something else was written since the line: say what this answers
+            bar.show_output(Text.assemble(("↳ ", "dim"), (line, "dim")))
+        _render_outcome(bar, outcome)
+
+    # ------------------------------------------------------------ palette
+    def palette_commands(self) -> Iterable[tuple[str, str, Callable[[], Any]]]:
+        target = self._target()
+        label = target[2] if target else "the selected object"
+        entries = [
+            ("invoke", f"Invoke a method of {label}", "Call a method through the object's stub", self.action_invoke),
+            ("new_object", "New object by name", "Make an id from a name and wake the object", self.action_new_object),
+            ("hibernate", f"Hibernate {label}", glossary.HIBERNATE_NOTE, self.action_hibernate),
+            ("wake", f"Wake {label}", glossary.WAKE_NOTE, self.action_wake),
+            ("alarm", f"Set or delete the alarm of {label}", "One alarm per object; it wakes the object", self.action_alarm),
+            ("edit_storage", f"Edit a storage key of {label}", "The write goes through the object's queue",
+             self.action_edit_storage),
+            ("reload", "Reload the objects folder", "Re-import the classes; live objects reset onto the new code",
+             self.action_reload),
+            ("hibernate_all", "Hibernate every live object", "Drop every Python object; storage stays",
+             self.action_hibernate_all),
+            ("filter", "Filter instances", "Type a name, #id prefix or Namespace/", self.action_filter),
+            ("command_bar", "Command bar", "Run any REPL command", self.action_command_bar),
+            ("help", "Help: keys and what every glyph means", "", self.action_help),
+            ("quit", "Quit (after a clean flush)", "Every write durable and checkpointed first", self.action_quit),
+        ]
+        for action, name, help_text, fn in entries:
+            if self.check_action(action, ()) is True:
+                yield name, help_text, fn
+        for col in SORTABLE:
+            yield (f"Sort instances by {col.replace('_', ' ')}", "",
+                   lambda c=col: (self.rows.set_sort(c), self._view_changed()))
+        for ns in sorted(self.namespaces):
+            yield (f"Show namespace {ns}", self.namespaces[ns].get("doc") or "",
+                   lambda n=ns: (self.rows.set_namespace(n), self._view_changed()))
+        for tab in ("queue", "storage", "methods", "events"):
+            yield f"Tab: {tab}", glossary.TABS[tab], lambda t=tab: self.action_tab(t)
+
+    def palette_objects(self, query: str, limit: int) -> list[tuple[str, str, Key]]:
+        q = query.strip().lower()
+        out = []
+        for key, info in self.rows.rows.items():
+            label = f"{key[0]}/{label_of(info)}"
+            if q in label.lower() or key[1].startswith(q.lstrip("#")):
+                out.append((label, glossary.STATES[row_state(info)], key))
+                if len(out) >= limit:
+                    break
+        return out
+
+    # ------------------------------------------------------------ quitting
+    @work(group="quit", exit_on_error=False)
+    async def action_quit(self) -> None:
+        if self._quitting:
+            self.notify("quitting without waiting for the engine", severity="warning")
+            self.app.exit(1)
+            return
+        self._quitting = True
+        self._kick.set()
+        self.notify("flushing: making every write durable and checkpointing…", timeout=10)
+        fut = asyncio.wrap_future(self.gateway.act(self.facade.close))
+        done, _ = await asyncio.wait([fut], timeout=2.0)
+        if not done:
+            blocking = self.watch.blocking()
+            what = (f"{blocking.namespace}/{blocking.label}.{blocking.method} is still running" if blocking
+                    else "the engine has not answered")
+            self.notify(f"waiting: {what}. Press q again to quit without a clean flush.", severity="warning",
+                        timeout=30)
+            self._quitting = True
+            await fut
+        else:
+            try:
+                fut.result()
+            except Exception as exc:  # noqa: BLE001
+                self.notify(f"the flush failed: {type(exc).__name__}: {exc}", severity="error")
+                await asyncio.sleep(2)
+                self.app.exit(1)
+                return
+        self.app.exit(0)
+
+
+def _when(t: float, now: float) -> str:
+    from .model import relative
+    return relative(t, now)
+
+
+def _render_outcome(bar: CommandBar, outcome: Any) -> None:
+    try:
+        from ..repl.render import Renderer
+    except ImportError:
+        Renderer = None  # noqa: N806
+    if Renderer is not None:
+        console = bar.console()
+        try:
+            Renderer(console).outcome(outcome)  # type: ignore[arg-type]
+            return
+        except Exception:  # noqa: BLE001 - fall back to the raw data
+            pass
+    from rich.pretty import Pretty
+    if outcome.ok:
+        bar.show_output(Pretty(outcome.result))
+    else:
+        err = outcome.error
+        bar.show_output(Text(f"error: {err.message}" + (f"  ({err.hint})" if err.hint else ""), style="red"))
+
+
+class DotuiApp(App[int]):
+    """The dotui TUI over an engine facade (in-process or remote)."""
+
+    CSS_PATH = "dotui.tcss"
+    TITLE = "dotui"
+    COMMANDS = App.COMMANDS | {DotuiCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, facade: Any, *, clock: Callable[[], float] = time.time, refresh_interval: float = 0.25,
+                 watch_files: bool = True, busy_after: float = BUSY_AFTER) -> None:
+        """``clock`` gives "now" for relative times (tests freeze it); ``refresh_interval`` is the
+        seconds between refreshes; ``watch_files`` reloads when the objects folder changes;
+        ``busy_after`` is how long the engine may take to answer before the header says it is busy."""
+        super().__init__()
+        self.facade = facade
+        self.gateway = Gateway(facade)
+        self.clock = clock
+        self.refresh_interval = refresh_interval
+        self.watch_files = watch_files
+        self.busy_after = busy_after
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen(self.facade, self.gateway, self.clock, self.refresh_interval, self.watch_files,
+                          self.busy_after)
+
+    @property
+    def main(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("the main screen is not running")
+
+    async def action_quit(self) -> None:
+        main = self.main
+        main.action_quit()
+
+    def on_unmount(self) -> None:
+        self.gateway.stop()
+
+
+def run_tui(facade: Any, args: argparse.Namespace | None = None) -> int:
+    """Run the TUI until the user quits; the facade is closed (every write durable) on the way out."""
+    app = DotuiApp(facade)
+    code = app.run()
+    try:
+        facade.close()
+    except Exception:  # noqa: BLE001 - already closed, or the engine is gone
+        pass
+    return code if isinstance(code, int) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dotui.tui.app``: the TUI without the full command line."""
+    from ..engine.facade import LocalEngine
+
+    p = argparse.ArgumentParser(prog="python -m dotui.tui.app", description="the dotui TUI")
+    p.add_argument("--objects", default="objects", help="the objects folder (default: objects)")
+    p.add_argument("--data", default=".dotui", help="the data folder (default: .dotui)")
+    p.add_argument("--idle", type=float, default=10.0, help="seconds before an idle object hibernates (default: 10)")
+    args = p.parse_args(argv)
+    facade = LocalEngine(args.objects, args.data, idle_timeout=args.idle).start()
+    return run_tui(facade, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""The TUI's only way to the engine: facade calls on daemon threads, answered as futures.
+
+A user's method that never awaits (``time.sleep(3)``) holds the engine's
+thread, and every facade call waits behind it. The UI thread therefore never
+calls the facade: it submits work here and awaits the future (``await
+asyncio.wrap_future(...)`` in a Textual worker). The threads are daemons of
+their own, not the event loop's default executor, so a call stuck behind a
+method that never returns cannot keep the app from exiting.
+
+Two lanes: ``poll`` (one thread, the periodic refresh) and ``act`` (a few
+threads, what the user asked for), so a hibernate that waits for a long call to
+end never stops the screen from refreshing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .model import Key
+
+
+class _Lane:
+    def __init__(self, name: str, threads: int):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True) for i in range(threads)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fut, fn, args = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
+                fut.set_exception(exc)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._jobs.put((fut, fn, args))
+        return fut
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+
+
+class Gateway:
+    """Runs facade calls off the UI thread."""
+
+    def __init__(self, facade: Any, act_threads: int = 3):
+        self.facade = facade
+        self._poll = _Lane("dotui-tui-poll", 1)
+        self._act = _Lane("dotui-tui-act", act_threads)
+
+    def poll(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
+        return self._poll.submit(fn, *args)
+
+    def act(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
+        return self._act.submit(fn, *args)
+
+    def stop(self) -> None:
+        self._poll.stop()
+        self._act.stop()
+
+
+# ---------------------------------------------------------------- one refresh
+@dataclass
+class PollRequest:
+    """What one refresh asks the engine for."""
+
+    full: bool = False  # every instance (else only ``keys``)
+    keys: list[tuple[Key, str]] = field(default_factory=list)  # (key, ref)
+    namespaces: bool = False
+    selected: Key | None = None
+    selected_ref: str | None = None
+    want_queue: bool = False
+    want_storage: bool = False
+
+
+@dataclass
+class Detail:
+    key: Key
+    info: dict[str, Any] | None = None
+    queue: list[dict[str, Any]] | None = None
+    history: list[dict[str, Any]] | None = None
+    storage: dict[str, Any] | None = None
+    storage_error: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Snapshot:
+    rows: list[dict[str, Any]] | None = None  # the full list, when asked
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] | None = None
+    namespaces: list[dict[str, Any]] | None = None
+    load_errors: list[str] | None = None
+    detail: Detail | None = None
+    t: float = 0.0
+    took: float = 0.0
+    error: str | None = None
+
+
+# Above this many touched objects, one listing of all is cheaper than one answer each.
+FULL_LISTING_AT = 2000
+# Without ``instances_of`` (an older or remote facade) each touched object is one round trip.
+FULL_LISTING_AT_ONE_BY_ONE = 64
+
+
+def poll(facade: Any, req: PollRequest) -> Snapshot:
+    """(Thread) One refresh: stats, the touched or all instances, the selected object's detail."""
+    t0 = time.perf_counter()
+    snap = Snapshot(t=time.time())
+    try:
+        snap.stats = facade.stats()
+        if req.namespaces:
+            snap.namespaces = facade.namespaces()
+            snap.load_errors = facade.load_errors()
+        batch = getattr(facade, "instances_of", None)
+        limit = FULL_LISTING_AT if batch is not None else FULL_LISTING_AT_ONE_BY_ONE
+        if req.full or len(req.keys) > limit:
+            snap.rows = facade.instances()
+        elif batch is not None:
+            if req.keys:
+                snap.changed = batch([key for key, _ref in req.keys])
+        else:
+            for (ns, _hx), ref in req.keys:
+                try:
+                    snap.changed.append(facade.instance(ns, ref))
+                except Exception:  # noqa: BLE001 - gone (class removed by a reload): the next full listing drops it
+                    pass
+        if req.selected is not None and req.selected_ref is not None:
+            snap.detail = _detail(facade, req)
+    except Exception as exc:  # noqa: BLE001 - shown in the header; the next refresh tries again
+        snap.error = f"{type(exc).__name__}: {exc}"
+    snap.took = time.perf_counter() - t0
+    return snap
+
+
+def _detail(facade: Any, req: PollRequest) -> Detail:
+    ns, _ = req.selected
+    ref = req.selected_ref
+    d = Detail(req.selected)
+    try:
+        d.info = facade.instance(ns, ref)
+        if req.want_queue:
+            d.queue = facade.queue(ns, ref)
+            d.history = facade.history(ns, ref, 30)
+    except Exception as exc:  # noqa: BLE001
+        d.error = f"{type(exc).__name__}: {exc}"
+        return d
+    if req.want_storage:
+        try:
+            d.storage = facade.read_storage(ns, ref)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unreadable checkpoint: say which file
+            d.storage_error = f"{type(exc).__name__}: {exc}"
+    return d

@@ -1,0 +1,522 @@
+"""What the TUI knows about the engine, apart from how it is drawn.
+
+No Textual here: the instance rows (sorted, filtered, diffed by key), the fold
+of the event stream (which call holds the engine, calls per second, each
+object's recent events) and the formatting of times and sizes. The widgets read
+these; tests and ``bench/tui.py`` drive them directly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+Key = tuple[str, str]  # (namespace, id hex)
+
+STATE_RANK = {"busy": 0, "waking": 1, "idle": 2, "broken": 3, "hibernated": 4}
+
+
+def key_of(info: dict[str, Any]) -> Key:
+    return (info["namespace"], info["id"])
+
+
+def row_state(info: dict[str, Any]) -> str:
+    """``busy``, ``idle``, ``waking``, ``hibernated`` or ``broken``."""
+    state = info.get("state")
+    if state == "live":
+        return "busy" if info.get("busy") else "idle"
+    if state in ("waking", "broken"):
+        return state
+    return "hibernated"
+
+
+def label_of(info: dict[str, Any]) -> str:
+    """The name of the object, or ``#`` and the start of its id when it has none."""
+    name = info.get("name")
+    return name if name is not None else "#" + info["id"][:12]
+
+
+def ref_of(info: dict[str, Any]) -> str:
+    """The reference the facade takes: the name, or ``#`` and the full id."""
+    name = info.get("name")
+    return name if name is not None else "#" + info["id"]
+
+
+# ---------------------------------------------------------------- formatting
+def relative(t: float | None, now: float) -> str:
+    """``4s ago``, ``in 2m``; an empty string for no time."""
+    if t is None:
+        return ""
+    d = t - now
+    future = d > 0
+    d = abs(d)
+    if d < 1:
+        text = "now"
+        return text
+    if d < 60:
+        text = f"{int(d)}s"
+    elif d < 3600:
+        text = f"{int(d // 60)}m"
+    elif d < 86400:
+        text = f"{int(d // 3600)}h"
+    else:
+        text = f"{int(d // 86400)}d"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def human_bytes(n: int | None) -> str:
+    if not n:
+        return "0 B" if n == 0 else ""
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n /= 1024
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if n < 10 else f"{n:.0f} {unit}"
+    return f"{n} B"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def short(value: Any, width: int = 60) -> str:
+    """A one-line repr of ``value`` cut to ``width`` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def call_text(method: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None, width: int = 60) -> str:
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()]
+    text = f"{method}({', '.join(parts)})"
+    return text if len(text) <= width else text[: width - 2] + "…)"
+
+
+# ---------------------------------------------------------------- columns
+@dataclass(frozen=True)
+class Column:
+    """One column of the instances table: how to show it and how to sort by it."""
+
+    name: str
+    title: str
+    width: int
+    sort: Callable[[dict[str, Any]], Any]
+    right: bool = False
+    priority: int = 0  # columns with the highest priority are dropped first when narrow
+    descending: bool = False  # the natural order when first sorted by it
+
+
+def _num(field: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda info: info.get(field) or 0
+
+
+def _time(field: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda info: info.get(field) or 0.0
+
+
+def _alarm(info: dict[str, Any]) -> float:
+    a = info.get("alarm")
+    return a if a is not None else math.inf
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("state", "", 2, lambda i: STATE_RANK[row_state(i)]),
+    Column("namespace", "namespace", 12, lambda i: i["namespace"], priority=2),
+    Column("name", "name", 14, lambda i: (i.get("name") is None, i.get("name") or i["id"])),
+    Column("queued", "queue", 5, _num("queued"), right=True, descending=True),
+    Column("calls", "calls", 6, _num("calls"), right=True, descending=True, priority=1),
+    Column("errors", "err", 4, _num("errors"), right=True, descending=True, priority=4),
+    Column("last_active", "active", 8, _time("last_active"), right=True, descending=True),
+    Column("keys", "keys", 5, _num("keys"), right=True, descending=True, priority=3),
+    Column("bytes", "size", 8, _num("bytes"), right=True, descending=True, priority=5),
+    Column("alarm", "alarm", 7, _alarm, right=True),
+)
+COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
+SORTABLE = [c.name for c in COLUMNS]
+
+
+def fit_columns(width: int) -> list[tuple[Column, int]]:
+    """The columns that fit ``width`` cells (one space between), with their widths.
+
+    Columns are dropped by priority; what is left over widens the name column.
+    """
+    cols = list(COLUMNS)
+    def total(cs: list[Column]) -> int:
+        return sum(c.width for c in cs) + len(cs) - 1
+    while total(cols) > width and any(c.priority for c in cols):
+        cols.remove(max(cols, key=lambda c: c.priority))
+    spare = max(0, width - total(cols))
+    out = []
+    for c in cols:
+        w = c.width
+        if c.name == "name":
+            w += min(spare, 24)
+            spare -= min(spare, 24)
+        elif c.name == "namespace":
+            w += min(spare, 4)
+            spare -= min(spare, 4)
+        out.append((c, w))
+    return out
+
+
+def cell_text(column: str, info: dict[str, Any], now: float) -> str:
+    if column == "state":
+        return ""  # drawn by the widget: glyph and gate marks
+    if column == "namespace":
+        return info["namespace"]
+    if column == "name":
+        return label_of(info)
+    if column == "queued":
+        q = info.get("queued") or 0
+        return str(q) if q else "·"
+    if column in ("calls", "errors", "keys"):
+        v = info.get(column) or 0
+        return f"{v:,}" if v else "·"
+    if column == "last_active":
+        return relative(info.get("last_active"), now)
+    if column == "bytes":
+        return human_bytes(info.get("bytes"))
+    if column == "alarm":
+        return relative(info.get("alarm"), now)
+    return str(info.get(column, ""))
+
+
+# ---------------------------------------------------------------- instance rows
+class _Desc:
+    """Reverses the order of a value that cannot be negated (a name, a namespace)."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any):
+        self.v = v
+
+    def __lt__(self, other: "_Desc") -> bool:
+        return other.v < self.v
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and self.v == other.v
+
+    def __hash__(self) -> int:
+        return hash(self.v)
+
+
+class InstanceRows:
+    """Every instance the engine reported, and the filtered, sorted view of them.
+
+    ``update`` and ``replace_all`` diff by key and return the keys whose values
+    changed, so a widget repaints only those. The view is kept sorted by a key
+    tuple per row; a changed row whose sort key moved is taken out and put back
+    with ``bisect`` (a burst that touches a few hundred of 10,000 rows costs
+    those rows), and a new sort or filter rebuilds it once.
+    """
+
+    REBUILD_SHARE = 8  # more moved rows than 1/8 of the view: one sort is cheaper
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, dict[str, Any]] = {}
+        self.sort_column = "last_active"
+        self.sort_reverse = True
+        self.group_by_namespace = True
+        self.filter_text = ""
+        self.namespace: str | None = None
+        self._view: list[Key] = []
+        self._order: list[tuple] = []  # the sort key of each row of the view, sorted
+        self._okey: dict[Key, tuple] = {}  # key -> its sort key, for rows in the view
+        self._pending: set[Key] = set()
+        self._dirty = True
+        self._match: Callable[[Key, dict[str, Any]], bool] | None = None
+        self._counts = {"busy": 0, "idle": 0, "waking": 0, "hibernated": 0, "broken": 0}
+        self.version = 0  # bumped whenever the view's order or membership changes
+
+    # --- data in
+    def replace_all(self, rows: Iterable[dict[str, Any]]) -> set[Key]:
+        """The engine's full list: rows not in it are removed. Returns changed keys."""
+        fresh = {key_of(r): r for r in rows}
+        gone = [k for k in self.rows if k not in fresh]
+        for k in gone:
+            self._counts[row_state(self.rows.pop(k))] -= 1
+            self._pending.add(k)
+        changed = set(gone) | self.update(fresh.values())
+        return changed
+
+    def update(self, rows: Iterable[dict[str, Any]]) -> set[Key]:
+        """New or changed rows; returns the keys whose values changed."""
+        changed: set[Key] = set()
+        counts = self._counts
+        for r in rows:
+            k = key_of(r)
+            old = self.rows.get(k)
+            if old == r:
+                continue
+            self.rows[k] = r
+            changed.add(k)
+            if old is not None:
+                counts[row_state(old)] -= 1
+            counts[row_state(r)] += 1
+        if changed and not self._dirty:
+            self._pending |= changed
+        return changed
+
+    # --- view settings
+    def set_sort(self, column: str, reverse: bool | None = None) -> None:
+        if column not in COLUMN_BY_NAME:
+            raise ValueError(f"no column {column!r}; sortable columns: {', '.join(SORTABLE)}")
+        if reverse is None:
+            reverse = COLUMN_BY_NAME[column].descending
+        self.sort_column, self.sort_reverse = column, reverse
+        self._dirty = True
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._dirty = True
+
+    def set_namespace(self, namespace: str | None) -> None:
+        self.namespace = namespace
+        self._dirty = True
+
+    def set_grouping(self, on: bool) -> None:
+        self.group_by_namespace = on
+        self._dirty = True
+
+    def _matcher(self) -> Callable[[Key, dict[str, Any]], bool] | None:
+        text = self.filter_text.strip().lower()
+        ns_only = self.namespace
+        if not text and ns_only is None:
+            return None
+        ns_part = None
+        if "/" in text:
+            ns_part, text = text.split("/", 1)
+        if text.startswith("#"):
+            id_prefix, text = text[1:], ""
+        else:
+            id_prefix = None
+
+        def match(k: Key, info: dict[str, Any]) -> bool:
+            ns, hx = k
+            if ns_only is not None and ns != ns_only:
+                return False
+            if ns_part and ns_part not in ns.lower():
+                return False
+            if id_prefix is not None:
+                return hx.startswith(id_prefix)
+            if not text:
+                return True
+            name = info.get("name")
+            return (
+                (name is not None and text in name.lower())
+                or hx.startswith(text)
+                or (ns_part is None and text in ns.lower())
+            )
+
+        return match
+
+    def _order_key(self, k: Key, info: dict[str, Any]) -> tuple:
+        v = COLUMN_BY_NAME[self.sort_column].sort(info)
+        if self.sort_reverse:
+            v = -v if isinstance(v, (int, float)) else _Desc(v)
+        name = info.get("name")
+        # ties broken by name then id, always ascending, so the order is stable
+        return (k[0] if self.group_by_namespace else "", v, name if name is not None else "\uffff", k[1])
+
+    # --- the view
+    def view(self) -> list[Key]:
+        """The keys shown, in order (kept sorted as rows change)."""
+        if self._dirty or len(self._pending) * self.REBUILD_SHARE > max(len(self._view), 64):
+            self._rebuild()
+        elif self._pending:
+            self._reposition()
+        return self._view
+
+    def _rebuild(self) -> None:
+        self._dirty = False
+        self._pending.clear()
+        self._match = match = self._matcher()
+        okey = self._order_key
+        items = self.rows.items() if match is None else [(k, r) for k, r in self.rows.items() if match(k, r)]
+        keyed = sorted((okey(k, r), k) for k, r in items)
+        self._order = [o for o, _ in keyed]
+        self._view = [k for _, k in keyed]
+        self._okey = dict(zip(self._view, self._order))
+        self.version += 1
+
+    def _reposition(self) -> None:
+        pending, self._pending = self._pending, set()
+        match = self._match
+        moved = False
+        for k in pending:
+            info = self.rows.get(k)
+            new = None
+            if info is not None and (match is None or match(k, info)):
+                new = self._order_key(k, info)
+            old = self._okey.get(k)
+            if old == new:
+                continue
+            moved = True
+            if old is not None:
+                i = bisect.bisect_left(self._order, old)
+                del self._order[i]
+                del self._view[i]
+                del self._okey[k]
+            if new is not None:
+                i = bisect.bisect_left(self._order, new)
+                self._order.insert(i, new)
+                self._view.insert(i, k)
+                self._okey[k] = new
+        if moved:
+            self.version += 1
+
+    def index_of(self, key: Key | None) -> int | None:
+        """Where ``key`` is in the view; None if it is not shown."""
+        if key is None:
+            return None
+        self.view()
+        o = self._okey.get(key)
+        if o is None:
+            return None
+        i = bisect.bisect_left(self._order, o)
+        return i if i < len(self._view) and self._view[i] == key else None
+
+    def counts(self) -> dict[str, int]:
+        """Instances per ``row_state`` (kept as rows change: free to ask every frame)."""
+        return dict(self._counts)
+
+    def namespaces(self) -> list[str]:
+        return sorted({k[0] for k in self.rows})
+
+
+# ---------------------------------------------------------------- the event fold
+@dataclass
+class Running:
+    """A call that started (or resumed) and has not yet awaited, returned or failed."""
+
+    namespace: str
+    label: str
+    method: str
+    since: float
+
+
+@dataclass
+class Commit:
+    t: float
+    keys: list[str]
+    nbytes: int
+    objects: int
+
+
+@dataclass
+class Fold:
+    """What one drain of the event stream changed."""
+
+    touched: set[Key] = field(default_factory=set)
+    need_full: bool = False
+    reloaded: bool = False
+    lost: int = 0
+    count: int = 0
+
+
+class EngineWatch:
+    """Folds the engine's events: touched objects, the call on the engine's thread, recent events.
+
+    The engine runs every object on one thread; a method that does not await
+    (``time.sleep``, a busy loop) holds that thread. The last call that started
+    or resumed and has not since suspended, returned or failed is the one the
+    TUI names when the engine stops answering.
+    """
+
+    def __init__(self, per_object: int = 200, objects_kept: int = 2000, clock: Callable[[], float] = time.time):
+        self.per_object = per_object
+        self.objects_kept = objects_kept
+        self.clock = clock
+        self.events: OrderedDict[Key, deque[dict]] = OrderedDict()
+        self.on_thread: dict[int, Running] = {}
+        self.last_commit: dict[Key, Commit] = {}
+        self.total = 0
+
+    def fold(self, events: Iterable[dict[str, Any]]) -> Fold:
+        out = Fold()
+        for ev in events:
+            out.count += 1
+            self.total += 1
+            typ = ev.get("type", "")
+            if typ == "events.lost":
+                out.lost += ev.get("count", 0)
+                out.need_full = True
+                continue
+            if typ in ("reload", "reset") and "id" not in ev:
+                out.need_full = True
+                out.reloaded = out.reloaded or typ == "reload"
+                continue
+            ns, hx = ev.get("namespace"), ev.get("id")
+            if ns is None or hx is None:
+                if typ == "reload":
+                    out.need_full = out.reloaded = True
+                continue
+            key = (ns, hx)
+            out.touched.add(key)
+            self._remember(key, ev)
+            seq = ev.get("call")
+            if typ in ("call.started", "call.resumed") and seq is not None:
+                label = ev.get("name") or "#" + hx[:12]
+                self.on_thread[seq] = Running(ns, label, ev.get("method", "?"), ev.get("t", self.clock()))
+            elif typ in ("call.suspended", "call.held", "call.finished") and seq is not None:
+                self.on_thread.pop(seq, None)
+            elif typ == "commit":
+                self.last_commit[key] = Commit(ev.get("t", 0.0), ev.get("keys", []), ev.get("record_bytes", 0),
+                                               ev.get("objects", 1))
+            elif typ == "state" and ev.get("new") in ("hibernated", "broken"):
+                for s in [s for s, r in self.on_thread.items() if r.namespace == ns and r.label == (ev.get("name") or "#" + hx[:12])]:
+                    del self.on_thread[s]
+        return out
+
+    def _remember(self, key: Key, ev: dict[str, Any]) -> None:
+        log = self.events.get(key)
+        if log is None:
+            log = self.events[key] = deque(maxlen=self.per_object)
+            if len(self.events) > self.objects_kept:
+                self.events.popitem(last=False)
+        else:
+            self.events.move_to_end(key)
+        log.append(ev)
+
+    def blocking(self) -> Running | None:
+        """The call most likely holding the engine's thread, if any."""
+        if not self.on_thread:
+            return None
+        return self.on_thread[max(self.on_thread)]
+
+    def events_of(self, key: Key) -> list[dict[str, Any]]:
+        return list(self.events.get(key, ()))
+
+
+class Rate:
+    """Calls per second from the engine's call counter, one sample per refresh."""
+
+    def __init__(self, keep: int = 60):
+        self.samples: deque[float] = deque([0.0] * keep, maxlen=keep)
+        self._last: tuple[float, int] | None = None
+
+    def add(self, t: float, calls: int) -> float:
+        if self._last is None or calls < self._last[1]:
+            self._last = (t, calls)
+            return 0.0
+        t0, c0 = self._last
+        if t - t0 < 0.2:
+            return self.samples[-1]
+        rate = (calls - c0) / (t - t0)
+        self._last = (t, calls)
+        self.samples.append(rate)
+        return rate
+
+    @property
+    def current(self) -> float:
+        return self.samples[-1]

@@ -1,0 +1,84 @@
+"""The header: where the engine keeps things, how many objects are in memory, how busy it is."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Sparkline, Static
+
+from .. import glossary
+
+
+def show_path(path: str | None) -> str:
+    """A folder as the user would type it: relative to here when inside it, ``~`` for home."""
+    if not path:
+        return "?"
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        rel = path
+    if not rel.startswith(".."):
+        return rel
+    home = os.path.expanduser("~")
+    if path.startswith(home + os.sep):
+        path = "~" + path[len(home):]
+    if len(path) > 28:
+        parts = path.rstrip(os.sep).split(os.sep)
+        path = "…" + os.sep + os.sep.join(parts[-2:])
+    return path
+
+
+class StatusHeader(Vertical):
+    """Data and objects folders, live/hibernated counts, calls per second, commits pending."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="header-row"):
+            yield Static(id="header-where")
+            yield Static(id="header-counts")
+            yield Static("calls/s", id="header-rate-label")
+            yield Sparkline([0.0], id="header-rate")
+            yield Static(id="header-rate-value")
+            yield Static(id="header-commits")
+        yield Static(id="header-busy")
+
+    def on_mount(self) -> None:
+        self.query_one("#header-busy").display = False
+        self.query_one("#header-counts").tooltip = (
+            f"{glossary.GLYPHS['idle']} live: {glossary.STATES['idle']}\n"
+            f"{glossary.GLYPHS['hibernated']} {glossary.STATES['hibernated']}"
+        )
+        self.query_one("#header-commits").tooltip = (
+            "objects with writes not yet durable: their results wait at the output gate until the commit lands"
+        )
+        self.query_one("#header-rate").tooltip = "calls per second, the last minute"
+
+    def set_where(self, data_dir: str | None, objects_dir: str | None) -> None:
+        text = Text.assemble(("dotui ", "bold"), ("data ", "dim"), show_path(data_dir), ("  objects ", "dim"),
+                             show_path(objects_dir))
+        self.query_one("#header-where", Static).update(text)
+
+    def set_stats(self, stats: dict[str, Any], busy: int, samples: list[float], rate: float) -> None:
+        live, hib = stats.get("live", 0), stats.get("hibernated", 0)
+        counts = Text.assemble(
+            (glossary.GLYPHS["idle"] + " ", "green"), f"{live:,} live", ("  " + glossary.GLYPHS["hibernated"] + " ", "dim"),
+            f"{hib:,} hibernated",
+        )
+        if busy:
+            counts.append(f"  {glossary.GLYPHS['busy']} {busy:,} busy", "yellow")
+        self.query_one("#header-counts", Static).update(counts)
+        self.query_one("#header-rate", Sparkline).data = list(samples)
+        self.query_one("#header-rate-value", Static).update(f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}")
+        pending = stats.get("commits_pending", 0)
+        self.query_one("#header-commits", Static).update(
+            Text.assemble(("commits pending ", "dim"), (str(pending), "bold yellow" if pending else ""))
+        )
+
+    def set_busy(self, message: str | None) -> None:
+        busy = self.query_one("#header-busy", Static)
+        busy.display = bool(message)
+        if message:
+            busy.update(message)

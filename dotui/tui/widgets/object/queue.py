@@ -1,0 +1,129 @@
+"""The Queue tab: the gates, calls running or suspended, calls waiting, results held, then finished calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ... import glossary
+from ...model import call_text, duration, short
+
+STATUS_GLYPH = {"running": "▶", "suspended": "⏸", "held": glossary.HELD_MARK, "queued": "…", "done": "✓", "failed": "✗"}
+STATUS_STYLE = {"running": "bold yellow", "suspended": "cyan", "held": "magenta", "queued": "dim", "done": "green",
+                "failed": "bold red"}
+
+
+def why_waiting(info: dict[str, Any], mode: str, active: list[dict[str, Any]]) -> str:
+    """Why the first queued call has not started, in the model's words."""
+    state = info.get("state")
+    if state == "hibernated" or state == "broken":
+        return "waits for the object to wake (its constructor runs first)"
+    if state == "waking":
+        return "waits: the object is waking, its constructor is running"
+    if mode == "serial" and active:
+        first = active[0]
+        return f"serial class: waits for #{first['seq']} {first['method']} to finish"
+    if info.get("gate_held"):
+        return "kept out by the input gate: a call is inside block_concurrency_while"
+    holder = next((c for c in active if c.get("status") == "running"), None)
+    if holder is not None:
+        return f"waits for #{holder['seq']} {holder['method']}, which holds the object until it awaits or returns"
+    return "waits its turn in the FIFO queue"
+
+
+def _call_line(c: dict[str, Any], status: str, style: str, took: str, detail: str | None) -> Text:
+    text = Text.assemble((f"#{c['seq']:<4}", "dim"), (status, style), (f" {took}" if took else "", "dim"), "  ",
+                         (call_text(c["method"], c.get("args", ()), c.get("kwargs"), 36), "bold"))
+    if detail:
+        text.append(f"\n      {detail}", "dim italic")
+    return text
+
+
+def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None,
+                 history: list[dict[str, Any]] | None, mode: str, now: float) -> RenderableType:
+    if info is None:
+        return Text("Select an instance to see its call queue.", style="dim")
+    parts: list[RenderableType] = []
+    gates = Table.grid(padding=(0, 1))
+    gates.add_column(no_wrap=True)
+    gates.add_column()
+    if mode == "serial":
+        gates.add_row(Text("input gate", style="bold"), Text(glossary.GATES["input_serial"], style="dim"))
+    if info.get("gate_held") and mode != "serial":
+        gates.add_row(Text(f"{glossary.GATE_MARK} input gate", style="bold red"), Text(glossary.GATES["input_held"]))
+    elif mode != "serial":
+        gates.add_row(Text("input gate", style="bold"), Text(glossary.GATES["input_open"], style="dim"))
+    if info.get("output_held"):
+        gates.add_row(Text(f"{glossary.HELD_MARK} output gate", style="bold magenta"), Text(glossary.GATES["output_held"]))
+    else:
+        gates.add_row(Text("output gate", style="bold"), Text(glossary.GATES["output_clear"], style="dim"))
+    parts.append(gates)
+
+    queue = queue or []
+    active = [c for c in queue if c.get("status") in ("running", "suspended", "held")]
+    waiting = [c for c in queue if c.get("status") == "queued"]
+    parts.append(Text(""))
+    if not active and not waiting:
+        state = info.get("state")
+        idle = "nothing running, nothing queued" + (
+            " (hibernated: the next call wakes it)" if state == "hibernated" else "")
+        parts.append(Text(idle, style="dim"))
+    if active:
+        parts.append(Text("Running", style="bold underline"))
+        for c in active:
+            status = c["status"]
+            detail = glossary.CALL_STATUS[status]
+            if status == "suspended" and c.get("awaiting"):
+                detail = f"awaiting {c['awaiting']}: other calls may run meanwhile"
+            elif status == "held":
+                detail = "returned; its result waits at the output gate for the commit of its writes"
+            since = c.get("started_at")
+            parts.append(_call_line(c, f"{STATUS_GLYPH[status]} {status}", STATUS_STYLE[status],
+                                    duration(max(0.0, now - since)) if since else "", detail))
+    if waiting:
+        parts.append(Text(f"Queued ({len(waiting)}), in arrival order", style="bold underline"))
+        reason = why_waiting(info, mode, active)
+        for i, c in enumerate(waiting[:200]):
+            waited = duration(max(0.0, now - c["queued_at"])) if c.get("queued_at") else ""
+            parts.append(_call_line(c, f"{STATUS_GLYPH['queued']} queued", STATUS_STYLE["queued"], waited,
+                                    reason if i == 0 else None))
+        if len(waiting) > 200:
+            parts.append(Text(f"     … and {len(waiting) - 200} more", style="dim"))
+
+    parts.append(Text(""))
+    history = list(reversed(history or []))
+    parts.append(Text(f"Finished (last {len(history)}, newest first)" if history else "Finished: none yet since it woke",
+                      style="bold underline" if history else "dim"))
+    for c in history:
+        call = call_text(c["method"], c.get("args", ()), c.get("kwargs"), 36)
+        line = Text.assemble((f"#{c['seq']:<4}", "dim"))
+        if c.get("status") == "failed" or "error" in c:
+            err = c.get("error") or {}
+            line.append(f"{STATUS_GLYPH['failed']} ", STATUS_STYLE["failed"])
+            line.append(call, "bold")
+            line.append(f"  {err.get('type', 'Error')}: {err.get('message', '')}", "red")
+        else:
+            line.append(f"{STATUS_GLYPH['done']} ", STATUS_STYLE["done"])
+            line.append(call, "bold")
+            line.append("  → " + short(c.get("result"), 60), "green")
+        times = [f"queued {duration(c.get('queue_time'))}", f"ran {duration(c.get('run_time'))}"]
+        if c.get("held_time") is not None:
+            times.append(f"held {duration(c.get('held_time'))} at the output gate")
+        line.append("\n      " + " · ".join(times), "dim")
+        parts.append(line)
+    return Group(*parts)
+
+
+class QueueView(VerticalScroll):
+    """Shows ``render_queue`` for the selected object."""
+
+    def compose(self):
+        yield Static(Text("Select an instance to see its call queue.", style="dim"), id="queue-body")
+
+    def show(self, renderable: RenderableType) -> None:
+        self.query_one("#queue-body", Static).update(renderable)

@@ -1,0 +1,87 @@
+"""The object view: who the selected object is, and its Queue, Storage, Methods and Events tabs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static, TabbedContent, TabPane
+
+from ... import glossary
+from ...model import Key, label_of, row_state
+from .events import EventsView
+from .methods import MethodsView
+from .queue import QueueView
+from .storage import StorageView
+
+STATE_STYLE = {"busy": "bold yellow", "idle": "green", "waking": "cyan", "hibernated": "", "broken": "bold red"}
+TAB_TITLES = {"queue": "Queue", "storage": "Storage", "methods": "Methods", "events": "Events"}
+
+
+def title_text(info: dict[str, Any] | None) -> Text:
+    if info is None:
+        return Text("No instance selected: pick one on the left, or press n to make one by name.", style="dim")
+    state = row_state(info)
+    name, _, meaning = glossary.STATES[state].partition(": ")
+    text = Text.assemble(
+        (info["namespace"] + "/", "dim"), (label_of(info), "bold"), "  ",
+        (f"{glossary.GLYPHS[state]} {name}", STATE_STYLE[state]), ("  #" + info["id"][:16] + "…", "dim"),
+    )
+    if info.get("broken"):
+        text.append(f"\n{info['broken']}", "red")
+    text.append("\n" + meaning, "dim italic")
+    return text
+
+
+class ObjectView(Vertical):
+    """Everything about one instance."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.key: Key | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(title_text(None), id="object-title")
+        with TabbedContent(id="object-tabs", initial="queue"):
+            with TabPane(TAB_TITLES["queue"], id="queue"):
+                yield QueueView(id="queue-view")
+            with TabPane(TAB_TITLES["storage"], id="storage"):
+                yield StorageView(id="storage-view")
+            with TabPane(TAB_TITLES["methods"], id="methods"):
+                yield MethodsView(id="methods-view")
+            with TabPane(TAB_TITLES["events"], id="events"):
+                yield EventsView(id="events-view")
+
+    def on_mount(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        for pane_id in TAB_TITLES:
+            tabs.get_tab(pane_id).tooltip = glossary.TABS[pane_id]
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active or "queue"
+
+    @active_tab.setter
+    def active_tab(self, pane_id: str) -> None:
+        self.query_one(TabbedContent).active = pane_id
+
+    @property
+    def queue_view(self) -> QueueView:
+        return self.query_one(QueueView)
+
+    @property
+    def storage_view(self) -> StorageView:
+        return self.query_one(StorageView)
+
+    @property
+    def methods_view(self) -> MethodsView:
+        return self.query_one(MethodsView)
+
+    @property
+    def events_view(self) -> EventsView:
+        return self.query_one(EventsView)
+
+    def show_title(self, info: dict[str, Any] | None) -> None:
+        self.query_one("#object-title", Static).update(title_text(info))

@@ -1,0 +1,400 @@
+"""The TUI, driven as a user would: Pilot presses keys, the tests read what the screen shows."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from dotui.engine.facade import LocalEngine
+from dotui.tui.app import DotuiApp
+from dotui.tui.screens.alarm import AlarmScreen
+from dotui.tui.screens.help import HelpScreen
+from dotui.tui.screens.invoke import InvokeScreen
+from dotui.tui.screens.new_object import NewObjectScreen
+from dotui.tui.screens.storage_edit import StorageEditScreen
+from dotui.tui.widgets.command_bar import CommandBar
+from dotui.tui.widgets.instances import InstanceTable
+
+from tui_support import flag_path, key_of, screen_text, until, write_objects
+
+SIZE = (120, 34)
+
+
+@pytest.fixture
+def objects(tmp_path: Path) -> Path:
+    return write_objects(tmp_path / "objects")
+
+
+@pytest.fixture
+def facade(objects: Path, tmp_path: Path):
+    fe = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600).start()
+    yield fe
+    fe.close()
+
+
+def make_app(facade, **kw) -> DotuiApp:
+    kw.setdefault("refresh_interval", 0.05)
+    kw.setdefault("watch_files", False)
+    return DotuiApp(facade, **kw)
+
+
+def listed(app, facade, ns: str, name: str) -> bool:
+    return key_of(facade, ns, name) in app.main.rows.rows
+
+
+def state_of(app, facade, ns: str, name: str) -> str | None:
+    info = app.main.rows.rows.get(key_of(facade, ns, name))
+    return info["state"] if info else None
+
+
+async def select(pilot, app, facade, ns: str, name: str) -> None:
+    key = key_of(facade, ns, name)
+    await until(pilot, lambda: key in app.main.rows.rows, f"{ns}/{name} in the instances")
+    app.main.go_to(key)
+    await until(pilot, lambda: app.main._shown == key, f"{ns}/{name} selected")
+
+
+# ---------------------------------------------------------------- instances pane
+async def test_instances_are_listed_and_arrow_keys_select_them(facade):
+    for name in ("alice", "bob", "carol"):
+        facade.call("Counter", name, "increment", [1])
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all(listed(app, facade, "Counter", n) for n in ("alice", "bob", "carol")),
+                    "three counters")
+        table = app.main.query_one(InstanceTable)
+        first = table.selected
+        await pilot.press("down")
+        await until(pilot, lambda: app.main._shown != first, "the selection moving down")
+        second = table.selected
+        assert second != first
+        title = screen_text(app)
+        assert f"Counter/{app.main.rows.rows[second]['name']}" in title
+        await pilot.press("up")
+        await until(pilot, lambda: app.main._shown == first, "the selection moving back up")
+
+
+async def test_queue_tab_shows_finished_calls_with_results(facade):
+    facade.call("Counter", "alice", "increment", [5])
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Counter", "alice")
+        await until(pilot, lambda: "increment(5)" in screen_text(app) and "→ 5" in screen_text(app),
+                    "the finished call increment(5) → 5 in the Queue tab")
+
+
+async def test_queue_tab_shows_a_suspended_call_and_one_queued_behind_it(facade, tmp_path):
+    flag = flag_path(tmp_path, "gate")
+    first = facade.call_async("Gate", "g", "wait", [flag])
+    second = facade.call_async("Gate", "g", "note", ["after"])
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Gate", "g")
+        await until(pilot, lambda: "⏸ suspended" in screen_text(app), "the first call suspended")
+        text = screen_text(app)
+        assert "Queued (1)" in text and "note('after')" in text
+        assert "serial class: waits for" in text
+        Path(flag).touch()
+        assert await asyncio.wrap_future(first) == "through"
+        assert await asyncio.wrap_future(second) == "after"
+        await until(pilot, lambda: "→ 'after'" in screen_text(app), "both calls finished")
+        assert "nothing running, nothing queued" in screen_text(app)
+
+
+async def test_filter_as_you_type_and_escape_clears_it(facade):
+    for name in ("alice", "bob", "bobby", "carol"):
+        facade.call("Counter", name, "increment")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.main.rows.view()) == 4, "four instances")
+        await pilot.press("slash", "b", "o")
+        await until(pilot, lambda: len(app.main.rows.view()) == 2, "the filter leaving bob and bobby")
+        assert {app.main.rows.rows[k]["name"] for k in app.main.rows.view()} == {"bob", "bobby"}
+        assert "Instances 2 of 4" in screen_text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: len(app.main.rows.view()) == 4, "every instance back")
+
+
+async def test_sort_by_column_and_namespace_filter(facade):
+    facade.call("Counter", "few", "increment")
+    for _ in range(3):
+        facade.call("Counter", "many", "increment")
+    facade.call("Reminder", "r", "touch")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.main.rows.view()) == 3, "three instances")
+        await pilot.press("G")  # no grouping: one order across namespaces
+        while app.main.rows.sort_column != "calls":
+            await pilot.press("s")
+        names = [app.main.rows.rows[k]["name"] for k in app.main.rows.view()]
+        assert names[0] == "many", names
+        await pilot.press("S")
+        names = [app.main.rows.rows[k]["name"] for k in app.main.rows.view()]
+        assert names[-1] == "many", names
+        await pilot.press("g")  # first namespace only
+        assert {k[0] for k in app.main.rows.view()} == {"Blocker"} or len(app.main.rows.view()) <= 2
+        while app.main.rows.namespace != "Reminder":
+            await pilot.press("g")
+        assert [app.main.rows.rows[k]["name"] for k in app.main.rows.view()] == ["r"]
+        assert "ns Reminder" in screen_text(app)
+
+
+# ---------------------------------------------------------------- invoke
+async def test_invoke_with_good_and_bad_arguments(facade):
+    facade.call("Counter", "alice", "increment", [1])
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Counter", "alice")
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, InvokeScreen), "the invoke dialog")
+        dialog = app.screen
+        dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("increment")
+        await pilot.pause()
+        await pilot.press("x")  # a bare word is not a literal
+        await until(pilot, lambda: "not a literal" in screen_text(app) and "quote it" in screen_text(app),
+                    "the argument refused, with the fix")
+        assert dialog.query_one("#invoke-args").has_class("-invalid")
+        await pilot.press("enter")  # refused: nothing is called
+        assert not dialog.running
+        await pilot.press("backspace", "4")
+        assert not dialog.query_one("#invoke-args").has_class("-invalid")
+        await until(pilot, lambda: "✓ increment(4)" in screen_text(app), "the arguments accepted")
+        await pilot.press("enter")
+        await until(pilot, lambda: "increment returned" in screen_text(app), "the result")
+        assert facade.call("Counter", "alice", "peek") == 5
+        # a method that raises: the caller sees the exception's type and message
+        dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("boom")
+        await pilot.pause()
+        dialog.query_one("#invoke-args").value = "'no luck'"
+        await pilot.press("enter")
+        await until(pilot, lambda: "ValueError: no luck" in screen_text(app), "the method's exception")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, InvokeScreen), "the dialog closed")
+
+
+async def test_methods_tab_lists_signatures_and_enter_invokes(facade):
+    facade.call("Counter", "alice", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Counter", "alice")
+        await pilot.press("3")
+        await until(pilot, lambda: "increment(by: int = 1) -> int" in screen_text(app), "the signature")
+        assert "Add `by`; returns the count." in screen_text(app)
+        app.main.object_view.methods_view.focus()
+        await pilot.press("down", "enter")  # boom, then increment
+        await until(pilot, lambda: isinstance(app.screen, InvokeScreen), "the invoke dialog")
+        assert app.screen.method == "increment"
+
+
+# ---------------------------------------------------------------- lifecycle actions
+async def test_hibernate_then_wake(facade):
+    facade.call("Counter", "alice", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Counter", "alice")
+        await until(pilot, lambda: state_of(app, facade, "Counter", "alice") == "live", "alice live")
+        assert app.main.check_action("wake", ()) is None  # greyed: it is awake
+        await pilot.press("h")
+        await until(pilot, lambda: state_of(app, facade, "Counter", "alice") == "hibernated", "alice hibernated")
+        await until(pilot, lambda: "○ hibernated" in screen_text(app), "the hibernated glyph in the title")
+        assert app.main.check_action("hibernate", ()) is None  # greyed: nothing to hibernate
+        assert facade.instance("Counter", "alice")["state"] == "hibernated"
+        await pilot.press("w")
+        await until(pilot, lambda: state_of(app, facade, "Counter", "alice") == "live", "alice live again")
+        assert facade.call("Counter", "alice", "peek") == 1  # storage outlived the Python object
+
+
+async def test_new_object_by_name_wakes_and_selects_it(facade):
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.main.namespaces), "the namespaces")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewObjectScreen), "the new-object dialog")
+        await pilot.press("#")
+        await until(pilot, lambda: "cannot start with #" in screen_text(app), "a name starting with # refused")
+        await pilot.press("backspace", *"zed", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, NewObjectScreen), "the dialog closed")
+        ns = app.main.rows.rows and next(iter({k[0] for k in app.main.rows.rows}), None)
+        await until(pilot, lambda: app.main.selected_info is not None and app.main.selected_info["name"] == "zed",
+                    "zed selected")
+        assert app.main.selected_info["state"] == "live"
+        assert ns is not None
+
+
+async def test_alarm_set_and_delete(facade):
+    facade.call("Reminder", "r", "touch")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Reminder", "r")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AlarmScreen), "the alarm dialog")
+        await pilot.press(*"soon")
+        await until(pilot, lambda: "cannot read 'soon' as a time" in screen_text(app), "'soon' refused")
+        app.screen.query_one("#alarm-when").value = "+3600"
+        await until(pilot, lambda: "✓ fires at" in screen_text(app), "+3600 accepted")
+        await pilot.press("enter")
+        await until(pilot, lambda: (app.main.selected_info or {}).get("alarm") is not None, "the alarm in the row")
+        assert facade.alarm_get("Reminder", "r") is not None
+        await until(pilot, lambda: "in 59m" in screen_text(app) or "in 1h" in screen_text(app), "the alarm column")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AlarmScreen), "the alarm dialog again")
+        await pilot.click("#alarm-delete")
+        await until(pilot, lambda: (app.main.selected_info or {}).get("alarm") is None, "the alarm gone")
+        assert facade.alarm_get("Reminder", "r") is None
+
+
+async def test_alarm_key_is_greyed_for_a_class_without_alarm_handler(facade):
+    facade.call("Counter", "alice", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Counter", "alice")
+        assert app.main.check_action("alarm", ()) is None
+        await pilot.press("a")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, AlarmScreen)
+
+
+# ---------------------------------------------------------------- storage
+async def test_storage_tab_and_editing_a_key(facade):
+    facade.call("Counter", "alice", "increment", [3])
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Counter", "alice")
+        await pilot.press("2")
+        storage = app.main.object_view.storage_view
+        await until(pilot, lambda: "n" in storage._rows, "key n in the Storage tab")
+        assert storage._rows["n"][0] == 3
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, StorageEditScreen), "the edit dialog")
+        dialog = app.screen
+        # the highlighted key is offered for editing
+        assert dialog.query_one("#edit-key").value == "n" and dialog.query_one("#edit-value").value == "3"
+        dialog.query_one("#edit-key").value = "greeting"
+        dialog.query_one("#edit-value").value = ""
+        dialog.query_one("#edit-value").focus()
+        await pilot.press(*"hi")
+        await until(pilot, lambda: "not a literal" in screen_text(app), "unquoted text refused")
+        app.screen.query_one("#edit-value").value = "{'text': 'hi', 'tags': [1, 2]}"
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: "greeting" in storage._rows, "the new key after its commit")
+        assert storage._rows["greeting"][0] == {"text": "hi", "tags": [1, 2]}
+        assert storage._rows["greeting"][1] in ("log", "checkpoint")  # committed: durable
+        assert facade.storage_get("Counter", "alice", "greeting") == {"text": "hi", "tags": [1, 2]}
+        await until(pilot, lambda: "last commit" in screen_text(app), "the last commit line")
+
+
+async def test_events_tab_streams_the_objects_events(facade):
+    facade.call("Counter", "alice", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Counter", "alice")
+        await pilot.press("4")
+        await asyncio.wrap_future(facade.call_async("Counter", "alice", "increment", [2]))
+        await until(pilot, lambda: "call.finished" in screen_text(app) and "→ 3" in screen_text(app),
+                    "call.finished → 3 in the Events tab")
+        assert "commit" in screen_text(app)
+
+
+# ---------------------------------------------------------------- command bar, palette, help, reload, quit
+async def test_command_bar_runs_registry_commands_with_completion(facade):
+    facade.call("Counter", "alice", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.main.rows.rows), "an instance")
+        await pilot.press("colon")
+        bar = app.main.query_one(CommandBar)
+        assert bar.display and bar.input.has_focus
+        await pilot.press(*"Coun")
+        await until(pilot, lambda: bar.completions.display and bar.completions.option_count > 0, "completions")
+        await pilot.press("tab")
+        assert bar.input.value == "Counter/"
+        await pilot.press(*"bob.increment(7)", "enter")
+        await until(pilot, lambda: listed(app, facade, "Counter", "bob"), "bob in the instances")
+        await until(pilot, lambda: "7" in screen_text(app).split(": Counter/bob.increment(7)")[-1], "the result 7")
+        await pilot.press(*"nosuch", "enter")
+        await until(pilot, lambda: "unknown command" in screen_text(app), "the error for a bad command")
+        await pilot.press("escape")
+        assert not bar.display
+
+
+async def test_palette_offers_the_actions(facade):
+    facade.call("Counter", "alice", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Counter", "alice")
+        names = [name for name, _, _ in app.main.palette_commands()]
+        assert "Hibernate Counter/alice" in names and "Reload the objects folder" in names
+        assert not any(n.startswith("Wake") for n in names)  # alice is awake
+        await pilot.press("ctrl+p")
+        await pilot.press(*"hibernate counter")
+        await until(pilot, lambda: "Hibernate Counter/alice" in screen_text(app), "the palette hit")
+        await pilot.press("enter")
+        await until(pilot, lambda: state_of(app, facade, "Counter", "alice") == "hibernated", "alice hibernated")
+
+
+async def test_help_explains_glyphs_and_gates(facade):
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        await until(pilot, lambda: "on disk only" in screen_text(app), "what hibernated means")
+        await pilot.press("end")
+        await until(pilot, lambda: "why a result can arrive" in screen_text(app), "what the output gate does")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), "the help closed")
+
+
+async def test_reload_by_key_and_when_a_file_is_saved(facade, objects):
+    facade.call("Counter", "alice", "increment")
+    app = make_app(facade, watch_files=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, app, facade, "Counter", "alice")
+        await pilot.press("3")
+        source = (objects / "tui_objects.py").read_text()
+        new = source.replace('    def peek(self) -> int:', '    def double(self) -> int:\n        """Twice the count."""\n'
+                             '        return 2 * self.ctx.storage.get("n", 0)\n\n    def peek(self) -> int:')
+        await pilot.pause(1.1)  # the file watcher has taken its first look
+        (objects / "tui_objects.py").write_text(new)
+        await until(pilot, lambda: "double() -> int" in screen_text(app), "the new method after the save", tries=600)
+        assert facade.call("Counter", "alice", "double") == 2
+        await pilot.press("r")
+        await until(pilot, lambda: "reloaded" in screen_text(app), "the reload notice")
+
+
+async def test_quit_flushes_and_closes_the_engine(facade, objects, tmp_path):
+    facade.call("Counter", "alice", "increment", [2])
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.main.rows.rows), "an instance")
+        await pilot.press("q")
+        await until(pilot, lambda: app.return_value is not None, "the app exiting")
+    assert app.return_value == 0
+    # the data folder was released (a second engine may open it) and the write is there
+    with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600) as again:
+        assert again.call("Counter", "alice", "peek") == 2
+
+
+# ---------------------------------------------------------------- responsiveness
+async def test_keys_answered_while_a_method_blocks_the_engine(facade, tmp_path):
+    facade.call("Counter", "alice", "increment")
+    facade.call("Counter", "bob", "increment")
+    flag = flag_path(tmp_path, "block")
+    app = make_app(facade, busy_after=0.3)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.main.rows.view()) == 2, "two counters")
+        blocked = facade.call_async("Blocker", "b", "block", [flag])
+        await until(pilot, lambda: "Blocker/b.block is blocking" in screen_text(app), "the blocking method named")
+        # the engine cannot answer, the screen still does
+        await pilot.press("slash", *"bob")
+        await until(pilot, lambda: len(app.main.rows.view()) == 1, "the filter applied")
+        await pilot.press("escape", "question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help opened")
+        await pilot.press("escape")
+        Path(flag).touch()
+        assert await asyncio.wrap_future(blocked) == "unblocked"
+        await until(pilot, lambda: "is blocking" not in screen_text(app), "the busy line gone")
+        await until(pilot, lambda: listed(app, facade, "Blocker", "b"), "the blocker listed once it answered")

@@ -1,0 +1,78 @@
+"""10,000 hibernated instances and a stream of calls: the screen keeps answering keys."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from pathlib import Path
+
+from dotui.engine.facade import LocalEngine
+from dotui.tui.app import DotuiApp
+from dotui.tui.screens.help import HelpScreen
+from dotui.tui.widgets.instances import InstanceTable
+
+from tui_support import screen_text, until, write_hibernated, write_objects
+
+N = 10_000
+
+
+def test_hibernated_index_is_listed_without_waking(tmp_path: Path):
+    write_hibernated(tmp_path / "data", "Counter", 50)
+    objects = write_objects(tmp_path / "objects")
+    with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600) as fe:
+        rows = fe.instances("Counter")
+        assert len(rows) == 50 and {r["state"] for r in rows} == {"hibernated"}
+
+
+async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(tmp_path: Path):
+    write_hibernated(tmp_path / "data", "Counter", N)
+    objects = write_objects(tmp_path / "objects")
+    fe = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600).start()
+    stop = threading.Event()
+    calls: list[concurrent.futures.Future] = []
+
+    def burst() -> None:
+        # calls keep arriving, spread over 200 objects, until the test has pressed its keys
+        i = 0
+        while not stop.is_set():
+            calls.append(fe.call_async("Counter", f"user-{i % 200:05d}", "increment"))
+            i += 1
+            if i % 50 == 0:
+                concurrent.futures.wait(calls[-50:])
+
+    try:
+        app = DotuiApp(fe, refresh_interval=0.25, watch_files=False)
+        async with app.run_test(size=(120, 34)) as pilot:
+            main = app.main
+            await until(pilot, lambda: len(main.rows.rows) == N, f"{N:,} instances listed")
+            assert f"Instances {N:,}" in screen_text(app)
+            thread = threading.Thread(target=burst, daemon=True)
+            thread.start()
+            await until(pilot, lambda: main.rows.counts()["idle"] + main.rows.counts()["busy"] > 0,
+                        "objects woken by the burst")
+            # filter to one object while calls stream in
+            await pilot.press("slash", *"user-09999")
+            await until(pilot, lambda: len(main.rows.view()) == 1, "the filter narrowing to user-09999")
+            await pilot.press("enter", "escape")
+            await until(pilot, lambda: len(main.rows.view()) == N, "every instance back")
+            # move to the end of 10,000 rows, and back
+            table = main.query_one(InstanceTable)
+            table.focus()
+            await pilot.press("end")
+            await until(pilot, lambda: table.cursor == N - 1, "the cursor on the last row")
+            await pilot.press("home")
+            await until(pilot, lambda: table.cursor == 0, "the cursor on the first row")
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help opened")
+            await pilot.press("escape")
+            assert not stop.is_set() and thread.is_alive()  # the burst was running throughout
+            stop.set()
+            thread.join()
+            done, _ = concurrent.futures.wait(calls)
+            assert all(f.exception() is None for f in done)
+            live = 200
+            await until(pilot, lambda: main.stats.get("live") == live, f"{live} live objects in the header")
+            assert "200 live" in screen_text(app)
+    finally:
+        stop.set()
+        fe.close()

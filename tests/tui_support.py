@@ -1,0 +1,127 @@
+"""Shared set-up for the TUI tests: objects that can be held mid-call, hibernated objects in bulk."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import time
+from pathlib import Path
+from typing import Callable
+
+from dotui.engine.ids import IdFactory
+
+# Methods that wait for a flag file let a test hold a call exactly where it wants
+# it (suspended at an await, or blocking the engine's thread) and release it.
+OBJECTS = '''
+import asyncio
+import os
+import time
+
+from dotui import DurableObject
+
+
+class Counter(DurableObject):
+    """Counts."""
+
+    async def increment(self, by: int = 1) -> int:
+        """Add `by`; returns the count."""
+        n = self.ctx.storage.get("n", 0) + by
+        self.ctx.storage.put("n", n)
+        return n
+
+    def peek(self) -> int:
+        """The count."""
+        return self.ctx.storage.get("n", 0)
+
+    def boom(self, message: str = "boom") -> None:
+        """Raises ValueError."""
+        raise ValueError(message)
+
+
+class Gate(DurableObject):
+    """Serial: one call at a time; `wait` suspends until its flag file exists."""
+
+    concurrency = "serial"
+
+    async def wait(self, flag: str) -> str:
+        """Suspend at an await until `flag` exists."""
+        while not os.path.exists(flag):
+            await asyncio.sleep(0.01)
+        return "through"
+
+    def note(self, text: str) -> str:
+        """Store `text`."""
+        self.ctx.storage.put("note", text)
+        return text
+
+
+class Blocker(DurableObject):
+    """`block` holds the engine's thread (time.sleep, no await) until its flag file exists."""
+
+    def block(self, flag: str) -> str:
+        """Block without awaiting."""
+        while not os.path.exists(flag):
+            time.sleep(0.01)
+        return "unblocked"
+
+
+class Reminder(DurableObject):
+    """Has an alarm handler."""
+
+    def touch(self) -> int:
+        """Make it exist."""
+        self.ctx.storage.put("touched", True)
+        return 1
+
+    async def alarm(self, info):
+        self.ctx.storage.put("fired", True)
+'''
+
+
+def write_objects(folder: Path, source: str = OBJECTS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tui_objects.py").write_text(textwrap.dedent(source))
+    return folder
+
+
+def write_hibernated(data_dir: Path, namespace: str, count: int, last_active: float | None = None,
+                     prefix: str = "user-") -> list[str]:
+    """``count`` hibernated objects in the data folder's index (what listing reads); returns their ids."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ids = IdFactory(namespace)
+    t = time.time() if last_active is None else last_active
+    entries = {}
+    for i in range(count):
+        oid = ids.from_name(f"{prefix}{i:05d}")
+        entries[oid.hex] = [oid.name, 1, 12, None, t - i]
+    path = data_dir / "index.json"
+    doc = {"version": 1, "objects": {}}
+    if path.exists():
+        doc = json.loads(path.read_text())
+    doc["objects"].setdefault(namespace, {}).update(entries)
+    path.write_text(json.dumps(doc))
+    return list(entries)
+
+
+def key_of(facade, namespace: str, name: str) -> tuple[str, str]:
+    return (namespace, facade.resolve(namespace, name)["id"])
+
+
+async def until(pilot, predicate: Callable[[], bool], what: str, tries: int = 500) -> None:
+    """Let the app run until ``predicate()`` holds; fail naming ``what`` if it never does."""
+    for _ in range(tries):
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"the TUI never showed: {what}")
+
+
+def screen_text(app) -> str:
+    """The whole screen as plain text (what a user reads)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+def flag_path(tmp_path: Path, name: str) -> str:
+    return str(tmp_path / f"{name}.flag")
