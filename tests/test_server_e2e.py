@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from dotui.server import ServerUnreachableError, connect
-from server_support import ROOT, GatewayDidNotStart, GatewayProcess, write_server_objects
+from server_support import ROOT, GatewayProcess, write_server_objects
 
 CLIENTS = 50
 PER_CLIENT = 200
@@ -174,8 +174,6 @@ def test_dotui_c_connect_drives_the_gateway(objects, tmp_path):
     with GatewayProcess(objects, data) as gw:
         proc = _cli("--connect", gw.url, "--data", str(data), "--json",
                     "-c", "call Counter/alice increment 5", "-c", "storage Counter/alice")
-        if "not available yet" in proc.stderr:
-            pytest.skip("dotui/cli.py does not wire --connect yet (make_facade raises Unavailable)")
         assert proc.returncode == 0, proc.stderr
         docs = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
         assert docs[0] == {"command": "call", "input": "call Counter/alice increment 5", "ok": True,
@@ -193,12 +191,7 @@ def _free_port() -> int:
 
 def test_dotui_serve_is_the_gateway(objects, tmp_path):
     data = tmp_path / "data"
-    try:
-        gw = GatewayProcess(objects, data, _free_port(), command=("-m", "dotui.cli", "serve"))
-    except GatewayDidNotStart as exc:
-        if "not available yet" in str(exc):
-            pytest.skip("dotui/cli.py does not wire `dotui serve` yet")
-        raise
+    gw = GatewayProcess(objects, data, _free_port(), command=("-m", "dotui.cli", "serve"))
     with gw, connect(gw.url, data=str(data)) as remote:
         assert remote.call("Counter", "alice", "increment", [3]) == 3
         assert gw.stop() == 0
