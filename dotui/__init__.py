@@ -1,6 +1,30 @@
 """dotui: a local Durable Objects engine for Python, with a TUI and a REPL to watch it work."""
 
-from .engine import *  # noqa: F401,F403
-from .engine import __all__  # noqa: F401
+from .engine import (
+    AlarmInfo,
+    BrokenObjectError,
+    CommitFailedError,
+    DurableObject,
+    DurableObjectError,
+    Engine,
+    EngineClosedError,
+    EngineLockedError,
+    InvalidIdError,
+    MethodNotFoundError,
+    Namespace,
+    NamespaceNotFoundError,
+    ObjectAbortedError,
+    ObjectContext,
+    ObjectId,
+    ObjectResetError,
+    OverloadedError,
+    Stub,
+)
 
+__all__ = [
+    "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DurableObject", "DurableObjectError",
+    "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "MethodNotFoundError",
+    "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
+    "ObjectResetError", "OverloadedError", "Stub",
+]
 __version__ = "0.1.0"

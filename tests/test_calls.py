@@ -1,6 +1,5 @@
 """Stubs and calls: what a caller sees."""
 
-import asyncio
 
 import pytest
 

@@ -2,7 +2,6 @@
 
 import asyncio
 
-import pytest
 
 from dotui import Engine
 from tests.conftest import COUNTER, write_objects
