@@ -86,7 +86,7 @@ def test_arguments_follow_their_kind(facade):
     assert texts(facade, "storage Counter/ali") == ["Counter/alice"]
     assert texts(facade, "storage C") == ["Cart/", "Counter/"]
     assert texts(facade, "watch Ca") == ["Cart/", "Cart"]
-    assert texts(facade, "ls --") == ["--live", "--hibernated"]
+    assert texts(facade, "ls --") == ["--live", "--hibernated", "--page", "--all"]
     assert texts(facade, "alarm Counter/alice ") == ["set", "delete"]
     assert texts(facade, "help hi") == ["hibernate", "history"]
     assert texts(facade, "get Counter/alice ") == ["n"]

@@ -157,3 +157,22 @@ async def test_read_storage_shows_what_is_checkpointed_logged_and_pending(object
         assert view["logged"]["put"] == {"n": 2}
         assert view["values"] == {"n": 2}
         assert json.loads(json.dumps(view))  # JSON-compatible for front ends
+
+
+async def test_listing_pages_in_name_order_and_looks_up_objects_by_key(objects_dir, data_dir):
+    async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
+        for name in ["delta", "alpha", "charlie", "bravo"]:
+            await e.env.Counter.get_by_name(name).increment()
+        unnamed = e.env.Counter.new_unique_id()
+        await e.env.Counter.get(unnamed).increment()
+    async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
+        await e.env.Counter.get_by_name("echo").increment()  # live, the others hibernated
+        names = [r["name"] for r in e.instances()]
+        assert names == ["alpha", "bravo", "charlie", "delta", "echo", None]  # unnamed last
+        assert [r["name"] for r in e.instances(offset=1, limit=2)] == ["bravo", "charlie"]
+        assert [r["name"] for r in e.instances(state="live")] == ["echo"]
+        assert len(e.instances(state="hibernated")) == 5
+        assert e.count_instances() == {"total": 6, "live": 1, "hibernated": 5}
+        alpha = e.env.Counter.id_from_name("alpha").hex
+        got = e.instances_of([("Counter", alpha), ("Counter", "0" * 64), ("Nope", alpha)])
+        assert [(r["name"], r["state"]) for r in got] == [("alpha", "hibernated")]

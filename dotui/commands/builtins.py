@@ -88,29 +88,42 @@ def classes(ctx: Context, namespace: str | None = None) -> dict[str, Any]:
     return {"namespaces": spaces, "load_errors": ctx.facade.load_errors()}
 
 
+LS_PAGE = 50
+
+
 @command(
     "ls",
     aliases=("list",),
     summary="objects, live or hibernated: state, queue, calls, storage size, alarm",
-    usage="ls [NS] [--live|--hibernated]",
+    usage="ls [NS] [--live|--hibernated] [--page N|--all]",
     args=(Arg("namespace", Kind.NAMESPACE, optional=True, help="only this namespace"),),
     options=(Option("--live", "live", help="only live objects"),
-             Option("--hibernated", "hibernated", help="only hibernated objects")),
-    examples=("ls", "ls Counter --live"),
-    details="Reads no object file and wakes nothing.",
+             Option("--hibernated", "hibernated", help="only hibernated objects"),
+             Option("--page", "page", kind=Kind.COUNT, help=f"page N of {LS_PAGE} objects (default 1)"),
+             Option("--all", "all", help="every object, not one page")),
+    examples=("ls", "ls Counter --live", "ls --page 2"),
+    details=f"Objects are listed by namespace, then name, {LS_PAGE} to a page. "
+            "Reads no object file and wakes nothing.",
 )
-def ls(ctx: Context, namespace: str | None = None, live: bool = False, hibernated: bool = False) -> dict[str, Any]:
+def ls(ctx: Context, namespace: str | None = None, live: bool = False, hibernated: bool = False,
+       page: int | None = None, all: bool = False) -> dict[str, Any]:  # noqa: A002
     if live and hibernated:
         raise ParseError("ls takes --live or --hibernated, not both", "leave both out to list every object")
-    objects = ctx.facade.instances(namespace)
-    if namespace is not None and not objects:
+    if page is not None and all:
+        raise ParseError("ls takes --page N or --all, not both", "--all lists every object on one page")
+    if page is not None and page < 1:
+        raise ParseError(f"there is no page {page}", "pages count from 1")
+    if namespace is not None:
         _check_namespace(ctx, namespace)
-    if live:
-        objects = [o for o in objects if o["state"] == "live"]
-    if hibernated:
-        objects = [o for o in objects if o["state"] == "hibernated"]
-    objects = sorted(objects, key=lambda o: (o["namespace"], o.get("name") is None, o.get("name") or "", o["id"]))
-    return {"objects": [{"ref": _label(o), **o} for o in objects]}
+    state = "live" if live else "hibernated" if hibernated else None
+    counts = ctx.facade.count_instances(namespace)
+    total = counts[state] if state in ("live", "hibernated") else counts["total"]
+    page = page or 1
+    offset, limit = (0, None) if all else ((page - 1) * LS_PAGE, LS_PAGE)
+    objects = ctx.facade.instances(namespace, state=state, offset=offset, limit=limit)
+    pages = 1 if all else max(1, -(-total // LS_PAGE))
+    return {"objects": [{"ref": _label(o), **o} for o in objects], "total": total,
+            "page": 1 if all else page, "pages": pages}
 
 
 @command(

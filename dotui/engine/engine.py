@@ -196,6 +196,8 @@ class Engine:
         self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
         self._kick_scheduled = False
         self._committer_busy = False
+        self._sorted: list[tuple[str, str]] = []
+        self._sorted_version: tuple | None = None
         self._tasks: list[asyncio.Task] = []
         self._started = False
         self._closed = False
@@ -797,30 +799,63 @@ class Engine:
 
     def instances(self, namespace: str | None = None, *, state: str | None = None,
                   offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        """Known objects, live or hibernated: the ones this engine has touched first, then the
-        rest of the index. Reads no object file, wakes nothing.
+        """Known objects, live or hibernated, ordered by namespace then name (named objects
+        first), then id. Reads no object file, wakes nothing.
 
-        ``state`` keeps one state ("live", "hibernated", ...); ``offset``/``limit`` page.
+        ``state`` keeps one state ("live", "hibernated", ...); ``offset``/``limit`` page,
+        at a cost that follows the page, not the number of objects.
         """
-        rows = self._iter_instances(namespace, state)
-        return list(itertools.islice(rows, offset, None if limit is None else offset + limit))
+        stop = None if limit is None else offset + limit
+        if state is not None and state != "hibernated":
+            # The few objects in memory: sort just them.
+            rows = [i.describe() for k, i in self._instances.items()
+                    if (namespace is None or k[0] == namespace) and i.state.value == state]
+            rows.sort(key=lambda r: _order(r["namespace"], r["name"], r["id"]))
+            return rows[offset:stop]
+        rows = (self._row(k) for k in self._sorted_keys() if namespace is None or k[0] == namespace)
+        if state is not None:
+            rows = (r for r in rows if r["state"] == state)
+        return list(itertools.islice(rows, offset, stop))
+
+    def _sorted_keys(self) -> list[tuple[str, str]]:
+        """Every known object's key in listing order; sorted again only when objects were added."""
+        version = (self.index.version, len(self._instances))
+        if self._sorted_version != version:
+            names = {}
+            for ns, hx, e in self.index.entries():
+                names[(ns, hx)] = e.name
+            for key, inst in self._instances.items():
+                if names.get(key) is None:
+                    names[key] = inst.id.name
+            self._sorted = sorted(names, key=lambda k: _order(k[0], names[k], k[1]))
+            self._sorted_version = version
+        return self._sorted
+
+    def _row(self, key: tuple[str, str]) -> dict[str, Any]:
+        inst = self._instances.get(key)
+        if inst is not None:
+            return inst.describe()
+        return _index_row(key[0], key[1], self.index.get(*key))
+
+    def instances_of(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+        """``instance_info`` of each ``(namespace, id hex)``: for a front end refreshing the
+        objects its event stream says changed. Wakes nothing; unknown or malformed keys are left out."""
+        out = []
+        for namespace, hx in keys:
+            if namespace not in self._namespaces:
+                continue
+            try:
+                oid = self._named(self.namespace(namespace).id_from_string(hx))
+            except InvalidIdError:
+                continue
+            out.append(self.instance_info(namespace, oid))
+        return out
 
     def count_instances(self, namespace: str | None = None) -> dict[str, int]:
         """How many objects are known, and how many of them are live (cheap at any scale)."""
         total = self.index.count(namespace)
         live = sum(1 for k in self._live if namespace is None or k[0] == namespace)
         return {"total": total, "live": live, "hibernated": total - live}
-
-    def _iter_instances(self, namespace: str | None, state: str | None):
-        touched = self._instances
-        for key, inst in touched.items():
-            if (namespace is None or key[0] == namespace) and (state is None or inst.state.value == state):
-                yield inst.describe()
-        if state not in (None, "hibernated"):
-            return
-        for ns, hx, e in self.index.entries(namespace):
-            if (ns, hx) not in touched:
-                yield _index_row(ns, hx, e)
 
     def object_id(self, namespace: str, ref: str) -> ObjectId:
         """An id from a name, or from ``#hex`` (a unique prefix of a known id is enough)."""
@@ -929,6 +964,10 @@ class Engine:
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
         """A bounded event stream; a slow reader loses the oldest events and is told how many."""
         return self.bus.subscribe(maxlen, predicate)
+
+
+def _order(ns: str, name: str | None, hx: str) -> tuple:
+    return (ns, name is None, name or "", hx)
 
 
 def _index_row(ns: str, hx: str, e) -> dict[str, Any]:

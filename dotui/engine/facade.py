@@ -126,16 +126,7 @@ class LocalEngine:
         For a front end refreshing the objects its event stream says changed. Wakes
         nothing; a key of an unknown namespace or a malformed id is left out.
         """
-        def go():
-            out = []
-            for namespace, hx in keys:
-                try:
-                    oid = self.engine.object_id(namespace, "#" + hx)
-                except Exception:  # noqa: BLE001 - gone (reloaded away) or malformed: left out
-                    continue
-                out.append(self.engine.instance_info(namespace, oid))
-            return out
-        return self._sync(go)
+        return self._sync(lambda: self.engine.instances_of([tuple(k) for k in keys]))
 
     def resolve(self, namespace: str, ref: str) -> dict[str, Any]:
         """``{"namespace", "id", "name"}`` of a reference; InvalidIdError if none matches."""

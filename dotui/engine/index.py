@@ -45,6 +45,7 @@ class Index:
         self._by_ns: dict[str, dict[str, Entry]] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._journal_lines = 0
+        self.version = 0  # bumped when an entry is added: sorted views rebuild then
 
     # ------------------------------------------------------------ reading
     def load(self) -> bool:
@@ -71,6 +72,7 @@ class Index:
                 break  # a torn last line: the checkpoints it describes were not yet trusted
             self._by_ns.setdefault(ns, {})[hx] = Entry(*row)
             self._journal_lines += 1
+        self.version += 1
         return True
 
     def get(self, ns: str, hx: str) -> Entry | None:
@@ -100,6 +102,7 @@ class Index:
         entry = entries.get(hx)
         if entry is None:
             entry = entries[hx] = Entry(name)
+            self.version += 1
         elif name is not None and entry.name is None:
             entry.name = name
         self._dirty.add((ns, hx))

@@ -249,7 +249,11 @@ class Renderer:
         for o in objects:
             counts[o["state"]] = counts.get(o["state"], 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        table = Table(title=f"{len(objects)} object{'s' if len(objects) != 1 else ''} ({summary})", title_justify="left")
+        total = result.get("total", len(objects))
+        title = f"{len(objects)} object{'s' if len(objects) != 1 else ''} ({summary})"
+        if total > len(objects):
+            title = f"{title}, page {result['page']} of {result['pages']} ({total:,} in all)"
+        table = Table(title=title, title_justify="left")
         for col, justify in (("object", "left"), ("state", "left"), ("queue", "right"), ("calls", "right"),
                              ("errors", "right"), ("keys", "right"), ("bytes", "right"), ("alarm", "left"),
                              ("active", "left")):
@@ -265,6 +269,8 @@ class Renderer:
             if o.get("broken"):
                 broken.append((o["ref"], o["broken"]))
         self.out.print(table)
+        if result.get("page", 1) < result.get("pages", 1):
+            self.notice(f"ls --page {result['page'] + 1} for the next page, ls --all for every object")
         for ref, reason in broken:
             self.out.print(Text.assemble((f"{ref} is broken: ", "bold red"), (reason, "red")), soft_wrap=True)
 

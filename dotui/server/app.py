@@ -403,6 +403,14 @@ async def instances(engine: Engine, p: dict) -> list:
     return engine.instances(namespace, **paging)
 
 
+async def instances_of(engine: Engine, p: dict) -> list:
+    keys = p.get("keys")
+    if not isinstance(keys, list) or not all(
+            isinstance(k, list) and len(k) == 2 and all(isinstance(x, str) for x in k) for k in keys):
+        raise BadRequest('"keys" must be a list of [namespace, id hex] pairs')
+    return engine.instances_of(keys)
+
+
 async def count_instances(engine: Engine, p: dict) -> dict:
     namespace = p.get("namespace") or None
     if namespace is not None:
@@ -627,6 +635,7 @@ ADMIN_ROUTES: list[tuple[str, str, Callable, str]] = [
     ("GET", "/admin/namespaces", namespaces, "the classes: methods with signatures and docs, mode, alarm"),
     ("GET", "/admin/instances", instances,
      "known objects, live or hibernated [namespace, state, offset, limit]"),
+    ("POST", "/admin/instances/of", instances_of, "the objects with these [namespace, id hex] keys [keys]"),
     ("GET", "/admin/instances/count", count_instances, "how many objects: total, live, hibernated [namespace]"),
     ("GET", "/admin/instance", instance, "one object's state [namespace, ref]"),
     ("GET", "/admin/resolve", resolve, "a reference's namespace, id and name [namespace, ref]"),

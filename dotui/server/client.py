@@ -368,6 +368,10 @@ class RemoteEngine:
         return self._get("/admin/instances", namespace=namespace, state=state,
                          offset=offset or None, limit=limit)
 
+    def instances_of(self, keys: list[tuple[str, str]] | list[list[str]]) -> list[dict[str, Any]]:
+        """``instance()`` of each ``(namespace, id hex)`` in one request."""
+        return self._send("POST", "/admin/instances/of", {"keys": [list(k) for k in keys]})
+
     def count_instances(self, namespace: str | None = None) -> dict[str, int]:
         return self._get("/admin/instances/count", namespace=namespace)
 
