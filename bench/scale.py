@@ -56,6 +56,29 @@ async def generate(objects: str, data: str, n: int) -> float:
     return time.perf_counter() - t
 
 
+def measure_ls(objects: str, data: str) -> dict:
+    """As a user meets it: a LocalEngine (the engine on its thread) and the `ls` command."""
+    from dotui.commands import Context, execute
+    from dotui.engine.facade import LocalEngine
+
+    out = {}
+    t = time.perf_counter()
+    facade = LocalEngine(objects, data, idle_timeout=3600).start()
+    out["facade_start"] = time.perf_counter() - t
+    try:
+        t = time.perf_counter()
+        outcome = execute(Context(facade), "ls")
+        out["ls_first_page"] = time.perf_counter() - t
+        assert outcome.ok and len(outcome.result["objects"]) == 50, outcome
+        out["ls_total"] = outcome.result["total"]
+        t = time.perf_counter()
+        outcome = execute(Context(facade), "ls --page 2")
+        out["ls_next_page"] = time.perf_counter() - t
+    finally:
+        facade.close()
+    return out
+
+
 async def measure(objects: str, data: str, live: int) -> dict:
     out = {}
     gc.collect()
@@ -65,14 +88,10 @@ async def measure(objects: str, data: str, live: int) -> dict:
     out["start"] = time.perf_counter() - t
     try:
         t = time.perf_counter()
-        page = e.instances(limit=50)
-        out["ls_first_page"] = time.perf_counter() - t
-        assert len(page) == 50
-        t = time.perf_counter()
         everything = e.instances()
         out["instances_all"] = time.perf_counter() - t
         out["count"] = len(everything)
-        del everything, page
+        del everything
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
@@ -106,14 +125,20 @@ async def main() -> int:
         f.write(OBJECTS)
     gen = await generate(objects, data, args.objects)
     print(f"data folder: {data} ({args.objects:,} objects; generated or topped up in {gen:.1f} s)")
-    runs = [await measure(objects, data, args.live) for _ in range(args.rounds)]
+    runs = []
+    for _ in range(args.rounds):
+        run = await measure(objects, data, args.live)
+        run.update(await asyncio.to_thread(measure_ls, objects, data))
+        runs.append(run)
 
     def med(k):
         return statistics.median(r[k] for r in runs)
 
     print(f"medians of {args.rounds} fresh engines:")
     print(f"  engine start                         {med('start') * 1e3:8.1f} ms   (target < 1000 ms)")
-    print(f"  first `ls` page (50 rows)            {med('ls_first_page') * 1e3:8.1f} ms   (target < 1000 ms)")
+    print(f"  LocalEngine start (the REPL's)       {med('facade_start') * 1e3:8.1f} ms")
+    print(f"  first `ls` page (50 of {runs[0]['ls_total']:,})      {med('ls_first_page') * 1e3:8.1f} ms   (target < 1000 ms)")
+    print(f"  next `ls` page                       {med('ls_next_page') * 1e3:8.1f} ms")
     print(f"  instances(), all {runs[0]['count']:,} rows       {med('instances_all') * 1e3:8.1f} ms")
     print(f"  wake {args.live:,} objects                  {med('wake_live') * 1e3:8.1f} ms")
     print(f"  memory per live object               {med('bytes_per_live_object') / 1024:8.2f} KiB")
