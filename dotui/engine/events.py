@@ -14,23 +14,17 @@ from collections import deque
 from typing import Any
 
 
-class Subscription:
-    """A bounded, lossy stream of events (dicts with at least ``type`` and ``t``).
+class EventBuffer:
+    """A bounded, lossy, thread-safe buffer of events: when full, the oldest goes,
+    and the next read reports how many went (an ``events.lost`` event)."""
 
-    Safe to read from another thread with ``get_nowait``/``drain``; ``get`` awaits
-    on the engine's loop.
-    """
-
-    def __init__(self, bus: "EventBus", maxlen: int, predicate=None):
-        self._bus = bus
+    def __init__(self, maxlen: int, predicate=None):
         self._buf: deque[dict] = deque()
         self._maxlen = maxlen
         self._predicate = predicate
         self._lock = threading.Lock()
-        self._waiter: asyncio.Future | None = None
         self.dropped = 0  # lost and not yet reported
         self.dropped_total = 0
-        self.closed = False
 
     def _push(self, event: dict) -> None:
         if self._predicate is not None and not self._predicate(event):
@@ -41,9 +35,12 @@ class Subscription:
                 self.dropped += 1
                 self.dropped_total += 1
             self._buf.append(event)
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+
+    def _count_lost(self, n: int) -> None:
+        """Events lost before they reached this buffer (e.g. at a remote gateway)."""
+        with self._lock:
+            self.dropped += n
+            self.dropped_total += n
 
     def drain(self) -> list[dict]:
         """Every buffered event, oldest first; a loss is reported as an ``events.lost`` event first."""
@@ -61,6 +58,26 @@ class Subscription:
                 lost, self.dropped = self.dropped, 0
                 return {"type": "events.lost", "t": time.time(), "count": lost}
             return self._buf.popleft() if self._buf else None
+
+
+class Subscription(EventBuffer):
+    """A bounded, lossy stream of events (dicts with at least ``type`` and ``t``).
+
+    Safe to read from another thread with ``get_nowait``/``drain``; ``get`` awaits
+    on the engine's loop.
+    """
+
+    def __init__(self, bus: "EventBus", maxlen: int, predicate=None):
+        super().__init__(maxlen, predicate)
+        self._bus = bus
+        self._waiter: asyncio.Future | None = None
+        self.closed = False
+
+    def _push(self, event: dict) -> None:
+        super()._push(event)
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
 
     async def get(self) -> dict:
         while True:

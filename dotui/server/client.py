@@ -22,13 +22,13 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections import deque
 from typing import Any, Callable
 
 import aiohttp
 
 from ..engine import values
 from ..engine.errors import RemoteError
+from ..engine.events import EventBuffer
 from ..engine.facade import parse_when
 from .protocol import BadJSON, dumps, loads, rebuild
 
@@ -63,7 +63,7 @@ def _check_key(key: Any) -> str:
     return key
 
 
-class RemoteSubscription:
+class RemoteSubscription(EventBuffer):
     """The engine's events, read from ``/admin/events`` by the client's background thread.
 
     Same reading API as ``dotui.engine.events.Subscription``: ``drain()``,
@@ -76,13 +76,8 @@ class RemoteSubscription:
     """
 
     def __init__(self, remote: "RemoteEngine", maxlen: int, predicate: Callable[[dict], bool] | None = None):
+        super().__init__(maxlen, predicate)
         self._remote = remote
-        self._maxlen = maxlen
-        self._predicate = predicate
-        self._buf: deque[dict] = deque()
-        self._lock = threading.Lock()
-        self.dropped = 0
-        self.dropped_total = 0
         self.closed = False
         self._first: concurrent.futures.Future = concurrent.futures.Future()
         self._task: asyncio.Task | None = None
@@ -90,35 +85,9 @@ class RemoteSubscription:
     # ------------------------------------------------------------ reading (any thread)
     def _push(self, event: dict) -> None:
         if event.get("type") == "events.lost":  # lost at the gateway: counted with ours
-            with self._lock:
-                self.dropped += event.get("count", 0)
-                self.dropped_total += event.get("count", 0)
+            self._count_lost(event.get("count", 0))
             return
-        if self._predicate is not None and not self._predicate(event):
-            return
-        with self._lock:
-            if len(self._buf) >= self._maxlen:
-                self._buf.popleft()
-                self.dropped += 1
-                self.dropped_total += 1
-            self._buf.append(event)
-
-    def drain(self) -> list[dict]:
-        """Every buffered event, oldest first; a loss is reported as an ``events.lost`` event first."""
-        with self._lock:
-            out = list(self._buf)
-            self._buf.clear()
-            lost, self.dropped = self.dropped, 0
-        if lost:
-            out.insert(0, {"type": "events.lost", "t": time.time(), "count": lost})
-        return out
-
-    def get_nowait(self) -> dict | None:
-        with self._lock:
-            if self.dropped:
-                lost, self.dropped = self.dropped, 0
-                return {"type": "events.lost", "t": time.time(), "count": lost}
-            return self._buf.popleft() if self._buf else None
+        super()._push(event)
 
     def close(self) -> None:
         if self.closed:
