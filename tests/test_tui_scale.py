@@ -11,7 +11,7 @@ from dotui.tui.app import DotuiApp
 from dotui.tui.screens.help import HelpScreen
 from dotui.tui.widgets.instances import InstanceTable
 
-from tui_support import screen_text, until, write_hibernated, write_objects
+from tui_support import screen_text, send_keys, until, write_hibernated, write_objects
 
 N = 10_000
 
@@ -50,21 +50,31 @@ async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(t
             thread.start()
             await until(pilot, lambda: main.rows.counts()["idle"] + main.rows.counts()["busy"] > 0,
                         "objects woken by the burst")
-            # filter to one object while calls stream in
-            await pilot.press("slash", *"user-09999")
-            await until(pilot, lambda: len(main.rows.view()) == 1, "the filter narrowing to user-09999")
-            await pilot.press("enter", "escape")
+            # keys go through the driver as a terminal's would (see send_keys) while calls stream in
+            send_keys(app, "slash")
+            await until(pilot, lambda: main.pane.filter_input.has_focus, "the filter field focused")
+            send_keys(app, *"09999")
+            await until(pilot, lambda: [main.rows.rows[k]["name"] for k in main.rows.view()] == ["user-09999"],
+                        "the filter narrowing to user-09999")
+            await until(pilot, lambda: main.selected == main.rows.view()[0], "user-09999 selected")
+            send_keys(app, "escape")
             await until(pilot, lambda: len(main.rows.view()) == N, "every instance back")
-            # move to the end of 10,000 rows, and back
+            await until(pilot, lambda: main.table.has_focus, "the table focused again")
+            # sort by name (an order the calls do not move), one key press at a time
+            while main.rows.sort_column != "name":
+                before = main.rows.sort_column
+                send_keys(app, "s")
+                await until(pilot, lambda: main.rows.sort_column != before, "the next sort column")
+            assert "by name" in screen_text(app)
             table = main.query_one(InstanceTable)
-            table.focus()
-            await pilot.press("end")
-            await until(pilot, lambda: table.cursor == N - 1, "the cursor on the last row")
-            await pilot.press("home")
+            send_keys(app, "end")
+            await until(pilot, lambda: table.cursor == N - 1, "the cursor on the last of 10,000 rows")
+            send_keys(app, "home")
             await until(pilot, lambda: table.cursor == 0, "the cursor on the first row")
-            await pilot.press("question_mark")
+            send_keys(app, "question_mark")
             await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help opened")
-            await pilot.press("escape")
+            send_keys(app, "escape")
+            await until(pilot, lambda: not isinstance(app.screen, HelpScreen), "the help closed")
             assert not stop.is_set() and thread.is_alive()  # the burst was running throughout
             stop.set()
             thread.join()

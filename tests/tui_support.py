@@ -125,3 +125,29 @@ def screen_text(app) -> str:
 
 def flag_path(tmp_path: Path, name: str) -> str:
     return str(tmp_path / f"{name}.flag")
+
+
+def send_keys(app, *keys: str) -> None:
+    """Key presses sent the way the terminal driver sends them, without Pilot's wait for an idle process.
+
+    ``pilot.press`` waits until the whole process stops using the CPU; with the
+    engine busy in the same process that never happens, so each press would
+    wait its full second. These keys go through the same path (driver →
+    app → bindings → focused widget); the test then waits for what they do.
+    """
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        original = REPLACED_KEYS.get(key, key)
+        try:
+            char = unicodedata.lookup(_get_unicode_name_from_key(original))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)

@@ -333,7 +333,15 @@ class MainScreen(Screen):
         info = self.rows.rows.get(self._shown) if self._shown is not None else None
         self.object_view.show_title(info)
         self.object_view.methods_view.show(self.namespaces.get(info["namespace"]) if info else None)
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
+
+    def _refresh_bindings_if_changed(self) -> None:
+        """Grey out or enable the footer's keys when what they depend on changed (not every frame)."""
+        info = self.selected_info
+        sig = (self.selected, info and info.get("state"), info and info.get("alarm") is None, len(self.namespaces))
+        if sig != getattr(self, "_bindings_sig", None):
+            self._bindings_sig = sig
+            self.refresh_bindings()
 
     def _show_detail(self, detail: Detail) -> None:
         if self.detail is not None and self.detail.key == detail.key:
@@ -348,7 +356,7 @@ class MainScreen(Screen):
             if changed:
                 self.table.apply(changed)
                 self.object_view.show_title(detail.info)
-                self.refresh_bindings()
+                self._refresh_bindings_if_changed()
         tab = self.object_view.active_tab
         if tab == "queue":
             self._render_queue()

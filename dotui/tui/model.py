@@ -131,10 +131,10 @@ def _alarm(info: dict[str, Any]) -> float:
 
 COLUMNS: tuple[Column, ...] = (
     Column("state", "", 2, lambda i: STATE_RANK[row_state(i)]),
-    Column("namespace", "namespace", 12, lambda i: i["namespace"], priority=2),
+    Column("namespace", "namespace", 10, lambda i: i["namespace"], priority=1),
     Column("name", "name", 14, lambda i: (i.get("name") is None, i.get("name") or i["id"])),
     Column("queued", "queue", 5, _num("queued"), right=True, descending=True),
-    Column("calls", "calls", 6, _num("calls"), right=True, descending=True, priority=1),
+    Column("calls", "calls", 6, _num("calls"), right=True, descending=True, priority=2),
     Column("errors", "err", 4, _num("errors"), right=True, descending=True, priority=4),
     Column("last_active", "active", 8, _time("last_active"), right=True, descending=True),
     Column("keys", "keys", 5, _num("keys"), right=True, descending=True, priority=3),

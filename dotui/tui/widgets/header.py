@@ -35,6 +35,15 @@ def show_path(path: str | None) -> str:
 class StatusHeader(Vertical):
     """Data and objects folders, live/hibernated counts, calls per second, commits pending."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._shown: dict[str, Any] = {}  # what each part shows now: unchanged parts are not redrawn
+
+    def _put(self, part: str, content: Any, plain: Any) -> None:
+        if self._shown.get(part) != plain:
+            self._shown[part] = plain
+            self.query_one(f"#{part}", Static).update(content)
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="header-row"):
             yield Static(id="header-where")
@@ -63,22 +72,34 @@ class StatusHeader(Vertical):
 
     def set_stats(self, stats: dict[str, Any], busy: int, samples: list[float], rate: float) -> None:
         live, hib = stats.get("live", 0), stats.get("hibernated", 0)
+        compact = self.size.width < 110
         counts = Text.assemble(
             (glossary.GLYPHS["idle"] + " ", "green"), f"{live:,} live", ("  " + glossary.GLYPHS["hibernated"] + " ", "dim"),
-            f"{hib:,} hibernated",
+            f"{hib:,} {'hib.' if compact else 'hibernated'}",
         )
         if busy:
-            counts.append(f"  {glossary.GLYPHS['busy']} {busy:,} busy", "yellow")
-        self.query_one("#header-counts", Static).update(counts)
-        self.query_one("#header-rate", Sparkline).data = list(samples)
-        self.query_one("#header-rate-value", Static).update(f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}")
+            counts.append(f"  {glossary.GLYPHS['busy']} {busy:,}" + ("" if compact else " busy"), "yellow")
+        self._put("header-counts", counts, counts.plain)
+        samples = list(samples)
+        if self._shown.get("header-rate") != samples:
+            self._shown["header-rate"] = samples
+            self.query_one("#header-rate", Sparkline).data = samples
+        value = f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
+        self._put("header-rate-value", value, value)
         pending = stats.get("commits_pending", 0)
-        self.query_one("#header-commits", Static).update(
-            Text.assemble(("commits pending ", "dim"), (str(pending), "bold yellow" if pending else ""))
-        )
+        self._put("header-commits", Text.assemble(("pending " if compact else "commits pending ", "dim"),
+                                                  (str(pending), "bold yellow" if pending else "")), (compact, pending))
 
     def set_busy(self, message: str | None) -> None:
+        if self._shown.get("header-busy") == message:
+            return
+        self._shown["header-busy"] = message
         busy = self.query_one("#header-busy", Static)
         busy.display = bool(message)
         if message:
             busy.update(message)
+
+    @property
+    def busy_message(self) -> str | None:
+        """What the busy line says (None when hidden)."""
+        return self._shown.get("header-busy")

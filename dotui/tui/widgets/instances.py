@@ -87,6 +87,7 @@ class InstanceTable(ScrollView, can_focus=True):
         self._columns: list[tuple[Column, int]] = []
         self._columns_width = -1
         self.lines_rendered = 0  # for bench/tui.py
+        self._styles: dict[str, Style] = {}  # computed styles, cleared when styles change
 
     # ------------------------------------------------------------ data changed
     def apply(self, changed: set[Key] | None = None) -> None:
@@ -214,6 +215,18 @@ class InstanceTable(ScrollView, can_focus=True):
         self.tooltip = tip
 
     # ------------------------------------------------------------ drawing
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        super().notify_style_update()
+
+    def _style(self, name: str) -> Style:
+        """A component's style (partial), or the widget's own for ``""``; cached: asking the DOM each line is slow."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self.rich_style if not name else self.get_component_rich_style(name, partial=True)
+            self._styles[name] = style
+        return style
+
     def _layout(self) -> list[tuple[Column, int]]:
         width = self.scrollable_content_region.width
         if width != self._columns_width:
@@ -222,7 +235,7 @@ class InstanceTable(ScrollView, can_focus=True):
         return self._columns
 
     def _header(self, width: int) -> Strip:
-        style = self.get_component_rich_style("instance-table--header")
+        style = self._style("") + self._style("instance-table--header")
         text = Text(style=style, no_wrap=True, overflow="ellipsis")
         sort = self.rows.sort_column
         for i, (col, w) in enumerate(self._layout()):
@@ -240,7 +253,7 @@ class InstanceTable(ScrollView, can_focus=True):
             return self._header(width)
         idx = int(self.scroll_offset.y) + y - 1
         view = self.rows.view()
-        base = self.rich_style
+        base = self._style("")
         if idx >= len(view):
             return Strip([Segment(" " * width, base)], width)
         self.lines_rendered += 1
@@ -253,8 +266,8 @@ class InstanceTable(ScrollView, can_focus=True):
         state = row_state(info)
         cursor = idx == self.cursor
         text = Text(no_wrap=True, overflow="ellipsis")
-        state_style = self.get_component_rich_style(f"instance-table--{state}", partial=True)
-        dim = self.get_component_rich_style("instance-table--dim", partial=True)
+        state_style = self._style(f"instance-table--{state}")
+        dim = self._style("instance-table--dim")
         layout = self._layout()
         for i, (col, w) in enumerate(layout):
             sep = " " if i < len(layout) - 1 else ""
@@ -262,7 +275,7 @@ class InstanceTable(ScrollView, can_focus=True):
                 mark = glossary.GATE_MARK if info.get("gate_held") else (
                     glossary.HELD_MARK if info.get("output_held") else " ")
                 text.append(glossary.GLYPHS[state], state_style)
-                text.append(mark[: max(0, w - 1)].ljust(w - 1), self.get_component_rich_style("instance-table--mark", partial=True))
+                text.append(mark[: max(0, w - 1)].ljust(w - 1), self._style("instance-table--mark"))
                 text.append(sep)
                 continue
             value = cell_text(col.name, info, now)
@@ -273,18 +286,17 @@ class InstanceTable(ScrollView, can_focus=True):
             if col.name == "namespace" and self.rows.group_by_namespace and idx > 0 and view[idx - 1][0] == key[0]:
                 style = dim
             elif col.name == "errors" and info.get("errors"):
-                style = self.get_component_rich_style("instance-table--error", partial=True)
+                style = self._style("instance-table--error")
             elif col.name == "name" and state == "hibernated":
                 style = dim
             elif col.name == "queued" and info.get("queued"):
                 style = state_style
             text.append(cell + sep, style)
         text.truncate(width, pad=True)
-        line_style = self.rich_style
+        line_style = self._style("")
         if cursor:
-            line_style = line_style + self.get_component_rich_style(
-                "instance-table--cursor" if self.has_focus else "instance-table--cursor-blurred", partial=True
-            )
+            line_style = line_style + self._style(
+                "instance-table--cursor" if self.has_focus else "instance-table--cursor-blurred")
         text.stylize_before(line_style)
         return Strip(text.render(self.app.console), width)
 
@@ -335,7 +347,9 @@ class InstancesPane(Vertical):
         if self.rows.filter_text:
             parts.append(f"/{self.rows.filter_text}")
         parts.append(f"by {col.title or 'state'}{'↓' if self.rows.sort_reverse else '↑'}")
-        self.border_title = " · ".join(parts)
+        title = " · ".join(parts)
+        if title != self.border_title:
+            self.border_title = title
 
     def open_filter(self) -> None:
         self.filter_input.display = True

@@ -113,7 +113,7 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
             line.append("  → " + short(c.get("result"), 60), "green")
         times = [f"queued {duration(c.get('queue_time'))}", f"ran {duration(c.get('run_time'))}"]
         if c.get("held_time") is not None:
-            times.append(f"held {duration(c.get('held_time'))} at the output gate")
+            times.append(f"held {duration(c.get('held_time'))}")
         line.append("\n      " + " · ".join(times), "dim")
         parts.append(line)
     return Group(*parts)

@@ -27,7 +27,7 @@ def title_text(info: dict[str, Any] | None) -> Text:
     name, _, meaning = glossary.STATES[state].partition(": ")
     text = Text.assemble(
         (info["namespace"] + "/", "dim"), (label_of(info), "bold"), "  ",
-        (f"{glossary.GLYPHS[state]} {name}", STATE_STYLE[state]), ("  #" + info["id"][:16] + "…", "dim"),
+        (f"{glossary.GLYPHS[state]} {name}", STATE_STYLE[state]),
     )
     if info.get("broken"):
         text.append(f"\n{info['broken']}", "red")
@@ -84,4 +84,10 @@ class ObjectView(Vertical):
         return self.query_one(EventsView)
 
     def show_title(self, info: dict[str, Any] | None) -> None:
-        self.query_one("#object-title", Static).update(title_text(info))
+        sig = info and (info["namespace"], info["id"], info.get("name"), row_state(info), info.get("broken"))
+        if sig == getattr(self, "_title_sig", 0):
+            return
+        self._title_sig = sig
+        title = self.query_one("#object-title", Static)
+        title.update(title_text(info))
+        title.tooltip = f"id {info['id']}" if info else None
