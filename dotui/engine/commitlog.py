@@ -154,7 +154,6 @@ class CommitLog:
         self._size = 0
         self._allocated = 0
         self.segment = 0
-        self.bytes_written = 0
 
     def segments(self) -> list[str]:
         names = sorted(n for n in os.listdir(self.folder) if n.endswith(".log"))
@@ -199,7 +198,6 @@ class CommitLog:
                 pass
             raise
         self._size += len(record)
-        self.bytes_written += len(record)
 
     # The two steps, separate so a test can make either slow or failing.
     def write(self, fd: int, record: bytes, offset: int) -> None:

@@ -21,7 +21,6 @@ from . import values
 from .api import AlarmInfo, ObjectContext
 from .errors import (
     BrokenObjectError,
-    MethodNotFoundError,
     ObjectAbortedError,
     ObjectResetError,
     OverloadedError,
@@ -517,11 +516,6 @@ class Instance:
                       error={"type": type(call.error).__name__, "message": str(call.error)}, **fields)
         else:
             self.emit("call.finished", call, ok=True, result=call.result, **fields)
-
-    def method_of(self, name: str):
-        if name not in self.ns.methods:
-            raise MethodNotFoundError(self.ns.name, name, list(self.ns.methods))
-        return name
 
     def describe(self) -> dict[str, Any]:
         """What the front ends show for this object (never wakes it)."""

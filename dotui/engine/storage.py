@@ -380,10 +380,6 @@ class Storage:
         self._sorted = None
         self._bytes = None
 
-    @property
-    def in_transaction(self) -> bool:
-        return bool(self._undo)
-
     # ---------------------------------------------------------------- durability
     async def sync(self) -> None:
         """Return when every earlier write is durable."""
@@ -421,10 +417,6 @@ class Storage:
     @property
     def alarm_epoch(self) -> float | None:
         return self._alarm
-
-    def pending_keys(self) -> list[str]:
-        """Keys written but not yet handed to a commit."""
-        return sorted(self._dirty)
 
 
 _ALARM = object()
