@@ -118,28 +118,35 @@ async def test_filter_as_you_type_and_escape_clears_it(facade):
         await until(pilot, lambda: len(app.main.rows.view()) == 4, "every instance back")
 
 
-async def test_sort_by_column_and_namespace_filter(facade):
+async def test_sort_by_column_grouping_and_namespace_filter(facade):
     facade.call("Counter", "few", "increment")
     for _ in range(3):
         facade.call("Counter", "many", "increment")
     facade.call("Reminder", "r", "touch")
     app = make_app(facade)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: len(app.main.rows.view()) == 3, "three instances")
-        await pilot.press("G")  # no grouping: one order across namespaces
-        while app.main.rows.sort_column != "calls":
+        rows = app.main.rows
+
+        def names() -> list[str]:
+            return [rows.rows[k]["name"] for k in rows.view()]
+
+        await until(pilot, lambda: len(rows.view()) == 3, "three instances")
+        assert names()[0] == "r"  # the most recently active first
+        while rows.sort_column != "calls":
             await pilot.press("s")
-        names = [app.main.rows.rows[k]["name"] for k in app.main.rows.view()]
-        assert names[0] == "many", names
+        assert names()[0] == "many" and "by calls↓" in screen_text(app)
         await pilot.press("S")
-        names = [app.main.rows.rows[k]["name"] for k in app.main.rows.view()]
-        assert names[-1] == "many", names
-        await pilot.press("g")  # first namespace only
-        assert {k[0] for k in app.main.rows.view()} == {"Blocker"} or len(app.main.rows.view()) <= 2
-        while app.main.rows.namespace != "Reminder":
+        assert names()[-1] == "many" and "by calls↑" in screen_text(app)
+        await pilot.press("G")  # grouped by namespace: Counter rows together, before Reminder
+        assert [k[0] for k in rows.view()] == ["Counter", "Counter", "Reminder"]
+        await pilot.press("g")  # one namespace at a time, in name order
+        assert rows.namespace == "Blocker" and names() == []
+        while rows.namespace != "Reminder":
             await pilot.press("g")
-        assert [app.main.rows.rows[k]["name"] for k in app.main.rows.view()] == ["r"]
-        assert "ns Reminder" in screen_text(app)
+        assert names() == ["r"]
+        await until(pilot, lambda: "ns Reminder" in screen_text(app), "the namespace in the pane title")
+        await pilot.press("escape")
+        assert rows.namespace is None and len(rows.view()) == 3
 
 
 # ---------------------------------------------------------------- invoke
@@ -398,3 +405,39 @@ async def test_keys_answered_while_a_method_blocks_the_engine(facade, tmp_path):
         assert await asyncio.wrap_future(blocked) == "unblocked"
         await until(pilot, lambda: "is blocking" not in screen_text(app), "the busy line gone")
         await until(pilot, lambda: listed(app, facade, "Blocker", "b"), "the blocker listed once it answered")
+
+
+async def test_selection_follows_its_object_when_rows_reorder(facade):
+    for name in ("a", "b", "c"):
+        facade.call("Counter", name, "increment")
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, facade, "Counter", "a")
+        key = key_of(facade, "Counter", "a")
+        for name in ("x", "y"):  # newer activity goes on top, pushing "a" down
+            facade.call("Counter", name, "increment")
+            await until(pilot, lambda: listed(app, facade, "Counter", name), f"{name} listed")
+        assert app.main.selected == key and app.main.rows.index_of(key) == app.main.table.cursor
+        assert "Counter/a" in screen_text(app)
+
+
+async def test_closing_the_invoke_dialog_does_not_cancel_the_call(facade, tmp_path):
+    flag = flag_path(tmp_path, "slow")
+    facade.call("Gate", "g", "note", ["start"])
+    app = make_app(facade)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, app, facade, "Gate", "g")
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, InvokeScreen), "the invoke dialog")
+        dialog = app.screen
+        dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("wait")
+        dialog.query_one("#invoke-args").value = repr(flag)
+        await pilot.press("enter")
+        await until(pilot, lambda: dialog.running, "the call running")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, InvokeScreen), "the dialog closed")
+        await until(pilot, lambda: "⏸ suspended" in screen_text(app), "the call still suspended in the Queue tab")
+        Path(flag).touch()
+        await until(pilot, lambda: "returned 'through'" in screen_text(app), "the result, told after the dialog closed")
+        await until(pilot, lambda: any(c.get("result") == "through" for c in (app.main.detail.history or [])),
+                    "the call finished in the Queue tab")

@@ -27,7 +27,7 @@ from textual.widgets import Footer, TabbedContent
 from . import glossary
 from .commands import DotuiCommands
 from .gateway import Detail, Gateway, PollRequest, Snapshot, poll
-from .model import SORTABLE, EngineWatch, InstanceRows, Key, Rate, label_of, ref_of, row_state
+from .model import SORTABLE, EngineWatch, InstanceRows, Key, Rate, label_of, ref_of, row_state, short
 from .screens.alarm import AlarmScreen
 from .screens.help import HelpScreen
 from .screens.invoke import InvokeScreen
@@ -131,6 +131,10 @@ class MainScreen(Screen):
     @property
     def command_bar(self) -> CommandBar:
         return self.query_one(CommandBar)
+
+    def on_resize(self, event) -> None:
+        # the palette hint gives its room to the action keys on a narrow terminal
+        self.query_one(Footer).show_command_palette = event.size.width >= 100
 
     def on_mount(self) -> None:
         self.header.set_where(getattr(self.facade, "data_dir", None), getattr(self.facade, "objects_dir", None))
@@ -313,6 +317,7 @@ class MainScreen(Screen):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
         self.kick(detail=True)
         if self.detail is not None:
             self._show_detail(self.detail)
@@ -404,6 +409,8 @@ class MainScreen(Screen):
                 return None
             if action == "alarm" and not (ns and ns.get("alarm")) and info.get("alarm") is None:
                 return None
+        if action == "edit_storage" and self.object_view.active_tab != "storage":
+            return False  # shown (and bound) on the Storage tab, where the key being edited is in view
         if action == "new_object" and not self.namespaces:
             return None
         return True
@@ -492,7 +499,26 @@ class MainScreen(Screen):
                 self._last_method[ns] = last
             self.kick(detail=True)
 
-        self.app.push_screen(InvokeScreen(label, self.namespaces[ns], invoker, method), callback=closed)
+        def left_running(m: str, fut) -> None:
+            self.notify(f"{label}.{m} has not returned yet; its result will show here", timeout=3)
+            self.run_worker(self._await_call(f"{label}.{m}", fut), group="calls", exit_on_error=False)
+
+        self.app.push_screen(InvokeScreen(label, self.namespaces[ns], invoker, method, left_running), callback=closed)
+
+    async def _await_call(self, what: str, fut) -> None:
+        """A call whose dialog was closed: say how it ended."""
+        try:
+            result = await asyncio.shield(asyncio.wrap_future(fut))
+        except asyncio.CancelledError:
+            if fut.cancelled():
+                self.notify(f"{what} was cancelled", severity="warning")
+            raise
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"{what} raised {type(exc).__name__}: {exc}", severity="error", timeout=8)
+        else:
+            self.notify(f"{what} returned {short(result, 80)}", timeout=6)
+        finally:
+            self.kick(detail=True)
 
     def action_new_object(self) -> None:
         if not self.namespaces:
@@ -592,6 +618,10 @@ class MainScreen(Screen):
 
         self.app.push_screen(StorageEditScreen(label, key, view.current_value() if exists else None, exists),
                              callback=chosen)
+
+    def _edit_storage_from_palette(self) -> None:
+        self.object_view.active_tab = "storage"
+        self.action_edit_storage()
 
     def action_reload(self, reason: str | None = None) -> None:
         def done(errors: list[str]) -> None:
@@ -697,8 +727,8 @@ class MainScreen(Screen):
             ("hibernate", f"Hibernate {label}", glossary.HIBERNATE_NOTE, self.action_hibernate),
             ("wake", f"Wake {label}", glossary.WAKE_NOTE, self.action_wake),
             ("alarm", f"Set or delete the alarm of {label}", "One alarm per object; it wakes the object", self.action_alarm),
-            ("edit_storage", f"Edit a storage key of {label}", "The write goes through the object's queue",
-             self.action_edit_storage),
+            ("edit_storage_anywhere", f"Edit a storage key of {label}", "The write goes through the object's queue",
+             self._edit_storage_from_palette),
             ("reload", "Reload the objects folder", "Re-import the classes; live objects reset onto the new code",
              self.action_reload),
             ("hibernate_all", "Hibernate every live object", "Drop every Python object; storage stays",
@@ -709,7 +739,7 @@ class MainScreen(Screen):
             ("quit", "Quit (after a clean flush)", "Every write durable and checkpointed first", self.action_quit),
         ]
         for action, name, help_text, fn in entries:
-            if self.check_action(action, ()) is True:
+            if action == "edit_storage_anywhere" and target is not None or self.check_action(action, ()) is True:
                 yield name, help_text, fn
         for col in SORTABLE:
             yield (f"Sort instances by {col.replace('_', ' ')}", "",

@@ -226,7 +226,7 @@ class InstanceRows:
         self.rows: dict[Key, dict[str, Any]] = {}
         self.sort_column = "last_active"
         self.sort_reverse = True
-        self.group_by_namespace = True
+        self.group_by_namespace = False  # G groups; by default the most recently active come first
         self.filter_text = ""
         self.namespace: str | None = None
         self._view: list[Key] = []

@@ -32,9 +32,14 @@ class InvokeScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "close", "Close")]
 
-    def __init__(self, target: str, namespace: dict[str, Any], invoker: Invoker, method: str | None = None) -> None:
+    def __init__(self, target: str, namespace: dict[str, Any], invoker: Invoker, method: str | None = None,
+                 on_leave_running: Callable[[str, concurrent.futures.Future], None] | None = None) -> None:
+        """``on_leave_running(method, future)`` is told of a call still running when the dialog closes:
+        closing the dialog does not cancel the call (a caller that stops waiting cancels nothing)."""
         super().__init__()
         self.target = target
+        self.on_leave_running = on_leave_running
+        self._future: concurrent.futures.Future | None = None
         self.namespace = namespace
         self.invoker = invoker
         self.methods = {m["name"]: m for m in namespace.get("methods", [])}
@@ -54,7 +59,7 @@ class InvokeScreen(ModalScreen[str | None]):
                     yield Static(id="invoke-check")
                     with VerticalScroll(id="invoke-result-box"):
                         yield Static(id="invoke-result")
-            yield Static(Text("Enter calls · Tab/↑↓ pick a method · Esc closes", style="dim"), id="invoke-hint")
+            yield Static(Text("Enter calls · ↑↓ pick a method · Esc closes (a running call goes on)", style="dim"), id="invoke-hint")
 
     def on_mount(self) -> None:
         methods = self.query_one("#invoke-methods", OptionList)
@@ -128,11 +133,15 @@ class InvokeScreen(ModalScreen[str | None]):
         ticker = self.set_interval(0.5, lambda: result_box.update(
             Text(f"calling {method}… {duration(time.monotonic() - self._started)}", style="yellow")))
         try:
-            fut = self.invoker(method, args, kwargs)
-            result = await asyncio.wrap_future(fut)
-        except Exception as exc:  # noqa: BLE001 - the method's own exception, shown as the caller sees it
+            fut = self._future = self.invoker(method, args, kwargs)
+            # shielded: closing the dialog cancels this wait, never the call itself
+            result = await asyncio.shield(asyncio.wrap_future(fut))
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - shown as the caller sees it
+            if isinstance(exc, asyncio.CancelledError) and not (self._future and self._future.cancelled()):
+                raise  # the dialog is closing; the call goes on
             took = duration(time.monotonic() - self._started)
-            result_box.update(Text.assemble(("✗ ", "bold red"), (type(exc).__name__, "bold red"), f": {exc}",
+            result_box.update(Text.assemble(("✗ ", "bold red"), (type(exc).__name__, "bold red"),
+                                            f": {exc}" if str(exc) else " (the call was cancelled)",
                                             (f"\n  raised after {took}", "dim")))
             self.query_one("#invoke-result-box").add_class("-error")
         else:
@@ -142,9 +151,21 @@ class InvokeScreen(ModalScreen[str | None]):
         finally:
             ticker.stop()
             self.running = False
+            self._future = None
 
     def action_close(self) -> None:
+        fut = self._future
+        if self.running and fut is not None and not fut.done() and self.on_leave_running is not None:
+            self.on_leave_running(self.last_called or "?", fut)
         self.dismiss(self.last_called)
+
+    def on_key(self, event) -> None:
+        # ↑/↓ in the arguments field pick the method, so the hands stay on one field
+        if event.key in ("up", "down") and self.query_one("#invoke-args", Input).has_focus and self.methods:
+            event.stop()
+            methods = self.query_one("#invoke-methods", OptionList)
+            n = len(self.methods)
+            methods.highlighted = ((methods.highlighted or 0) + (1 if event.key == "down" else -1)) % n
 
 
 def _result_renderable(method: str, result: Any, took: str) -> Group:

@@ -36,12 +36,21 @@ def why_waiting(info: dict[str, Any], mode: str, active: list[dict[str, Any]]) -
     return "waits its turn in the FIFO queue"
 
 
-def _call_line(c: dict[str, Any], status: str, style: str, took: str, detail: str | None) -> Text:
-    text = Text.assemble((f"#{c['seq']:<4}", "dim"), (status, style), (f" {took}" if took else "", "dim"), "  ",
+def _call_line(c: dict[str, Any], status: str, style: str, took: str, detail: str | None,
+               result: Text | None = None) -> Table:
+    """One call: its number, then its status and arguments, with ``detail`` below (wrapped under it)."""
+    body = Text.assemble((status, style), (f" {took}" if took else "", "dim"), "  ",
                          (call_text(c["method"], c.get("args", ()), c.get("kwargs"), 36), "bold"))
+    if result is not None:
+        body.append("  ")
+        body.append_text(result)
     if detail:
-        text.append(f"\n      {detail}", "dim italic")
-    return text
+        body.append("\n" + detail, "dim italic")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=4, no_wrap=True, style="dim")
+    grid.add_column(ratio=1)
+    grid.add_row(f"#{c['seq']}", body)
+    return grid
 
 
 def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None,
@@ -49,20 +58,30 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
     if info is None:
         return Text("Select an instance to see its call queue.", style="dim")
     parts: list[RenderableType] = []
-    gates = Table.grid(padding=(0, 1))
-    gates.add_column(no_wrap=True)
-    gates.add_column()
-    if mode == "serial":
-        gates.add_row(Text("input gate", style="bold"), Text(glossary.GATES["input_serial"], style="dim"))
-    if info.get("gate_held") and mode != "serial":
-        gates.add_row(Text(f"{glossary.GATE_MARK} input gate", style="bold red"), Text(glossary.GATES["input_held"]))
-    elif mode != "serial":
-        gates.add_row(Text("input gate", style="bold"), Text(glossary.GATES["input_open"], style="dim"))
-    if info.get("output_held"):
-        gates.add_row(Text(f"{glossary.HELD_MARK} output gate", style="bold magenta"), Text(glossary.GATES["output_held"]))
+    held_in = info.get("gate_held") and mode != "serial"
+    held_out = info.get("output_held")
+    if not held_in and not held_out:
+        # the usual case, in one line; the full explanations are in the help (?)
+        first = ("serial: one call at a time, start to finish" if mode == "serial"
+                 else "open: calls may interleave where a call awaits")
+        parts.append(Text.assemble(("input gate ", "bold"), (first, "dim"), ("  ·  ", "dim"),
+                                   ("output gate ", "bold"), ("clear: results go out as they return", "dim")))
     else:
-        gates.add_row(Text("output gate", style="bold"), Text(glossary.GATES["output_clear"], style="dim"))
-    parts.append(gates)
+        gates = Table.grid(padding=(0, 1))
+        gates.add_column(no_wrap=True)
+        gates.add_column()
+        if mode == "serial":
+            gates.add_row(Text("input gate", style="bold"), Text(glossary.GATES["input_serial"], style="dim"))
+        elif held_in:
+            gates.add_row(Text(f"{glossary.GATE_MARK} input gate", style="bold red"), Text(glossary.GATES["input_held"]))
+        else:
+            gates.add_row(Text("input gate", style="bold"), Text(glossary.GATES["input_open"], style="dim"))
+        if held_out:
+            gates.add_row(Text(f"{glossary.HELD_MARK} output gate", style="bold magenta"),
+                          Text(glossary.GATES["output_held"]))
+        else:
+            gates.add_row(Text("output gate", style="bold"), Text(glossary.GATES["output_clear"], style="dim"))
+        parts.append(gates)
 
     queue = queue or []
     active = [c for c in queue if c.get("status") in ("running", "suspended", "held")]
@@ -79,7 +98,13 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
             status = c["status"]
             detail = glossary.CALL_STATUS[status]
             if status == "suspended" and c.get("awaiting"):
-                detail = f"awaiting {c['awaiting']}: other calls may run meanwhile"
+                if info.get("gate_held") and mode != "serial" and len(active) == 1:
+                    detail = (f"awaiting {c['awaiting']} inside block_concurrency_while: it holds the input gate, "
+                              "so no other call runs meanwhile")
+                elif mode == "serial":
+                    detail = f"awaiting {c['awaiting']}: a serial class lets no other call in meanwhile"
+                else:
+                    detail = f"awaiting {c['awaiting']}: other calls may run meanwhile"
             elif status == "held":
                 detail = "returned; its result waits at the output gate for the commit of its writes"
             since = c.get("started_at")
@@ -100,22 +125,17 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
     parts.append(Text(f"Finished (last {len(history)}, newest first)" if history else "Finished: none yet since it woke",
                       style="bold underline" if history else "dim"))
     for c in history:
-        call = call_text(c["method"], c.get("args", ()), c.get("kwargs"), 36)
-        line = Text.assemble((f"#{c['seq']:<4}", "dim"))
         if c.get("status") == "failed" or "error" in c:
             err = c.get("error") or {}
-            line.append(f"{STATUS_GLYPH['failed']} ", STATUS_STYLE["failed"])
-            line.append(call, "bold")
-            line.append(f"  {err.get('type', 'Error')}: {err.get('message', '')}", "red")
+            glyph, style = f"{STATUS_GLYPH['failed']}", STATUS_STYLE["failed"]
+            result = Text(f"{err.get('type', 'Error')}: {err.get('message', '')}", "red")
         else:
-            line.append(f"{STATUS_GLYPH['done']} ", STATUS_STYLE["done"])
-            line.append(call, "bold")
-            line.append("  → " + short(c.get("result"), 60), "green")
+            glyph, style = f"{STATUS_GLYPH['done']}", STATUS_STYLE["done"]
+            result = Text("→ " + short(c.get("result"), 60), "green")
         times = [f"queued {duration(c.get('queue_time'))}", f"ran {duration(c.get('run_time'))}"]
         if c.get("held_time") is not None:
             times.append(f"held {duration(c.get('held_time'))}")
-        line.append("\n      " + " · ".join(times), "dim")
-        parts.append(line)
+        parts.append(_call_line(c, glyph, style, "", " · ".join(times), result))
     return Group(*parts)
 
 

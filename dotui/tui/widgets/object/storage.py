@@ -8,6 +8,7 @@ checkpoint file. The tree below shows the highlighted value, nested.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from typing import Any
 
 from rich.text import Text
@@ -47,6 +48,15 @@ def storage_rows(doc: dict[str, Any]) -> list[tuple[str, Any, str]]:
     return rows
 
 
+def _show_path(path: str) -> str:
+    """``…/Namespace/3f2a9c01b2d4….json``: short enough for one line (the full path is the tooltip)."""
+    folder, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
+    if len(stem) > 16:
+        name = stem[:12] + "…" + ext
+    return os.path.join("…", os.path.basename(folder), name)
+
+
 def clock_time(t: float | None) -> str:
     if t is None:
         return "never"
@@ -78,7 +88,7 @@ def storage_summary(doc: dict[str, Any], commit: Commit | None, now: float) -> T
                     + (f", shared with {commit.objects - 1} other object{'s' if commit.objects > 2 else ''}"
                        if commit.objects > 1 else ""))
     text.append("\nfile ", "dim")
-    text.append(doc.get("path", "?"), "dim")
+    text.append(_show_path(doc.get("path", "?")), "dim")
     return text
 
 
@@ -100,8 +110,8 @@ class StorageView(Vertical):
         yield Static(Text("Select an instance to read its storage.", style="dim"), id="storage-summary")
         table = DataTable(id="storage-table", cursor_type="row", zebra_stripes=False)
         table.add_column("key", key="key")
-        table.add_column("value", key="value")
         table.add_column("where", key="where")
+        table.add_column("value", key="value")
         yield table
         yield Tree("value", id="storage-tree")
 
@@ -123,7 +133,9 @@ class StorageView(Vertical):
 
     def show(self, doc: dict[str, Any], commit: Commit | None, now: float) -> None:
         """Update in place: changed cells, new rows, removed rows (never a rebuild)."""
-        self.query_one("#storage-summary", Static).update(storage_summary(doc, commit, now))
+        summary = self.query_one("#storage-summary", Static)
+        summary.update(storage_summary(doc, commit, now))
+        summary.tooltip = f"the object's TinyDB file: {doc.get('path')}"
         table = self.table
         fresh = {k: (v, w) for k, v, w in storage_rows(doc)}
         for k in [k for k in self._rows if k not in fresh]:
@@ -134,7 +146,7 @@ class StorageView(Vertical):
             old = self._rows.get(k)
             where = Text(w, style=WHERE_STYLE[w.split("·")[0]])
             if old is None:
-                table.add_row(Text(k, style="bold"), Text(short(v, 60)), where, key=k)
+                table.add_row(Text(k, style="bold"), where, Text(short(v, 60)), key=k)
                 order_changed = True
             elif old != (v, w):
                 if old[0] != v:
