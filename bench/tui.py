@@ -93,6 +93,17 @@ class Probe:
         self.apply, self.render, self.lines, self.poll, self.full = [], [], [], [], []
 
 
+def burst_until(fe, stop: threading.Event, count: list[int]) -> None:
+    """Calls in batches of 50 over 200 objects, as fast as they are answered, until ``stop``."""
+    import concurrent.futures
+    i = 0
+    while not stop.is_set():
+        batch = [fe.call_async("Counter", f"user-{(i + j) % 200:05d}", "increment") for j in range(50)]
+        concurrent.futures.wait(batch)
+        i += 50
+        count[0] += 50
+
+
 async def loop_lag(seconds: float) -> list[float]:
     """How late a 10 ms sleep wakes on this loop: what a key press would wait."""
     lags = []
@@ -136,6 +147,16 @@ async def run(n: int, seconds: float) -> None:
         write_hibernated(tmp / "data", "Counter", n)
         objects = write_objects(tmp / "objects")
         fe = LocalEngine(str(objects), str(tmp / "data"), idle_timeout=600).start()
+
+        # the same burst with no TUI: what the engine alone costs this loop (GIL, GC)
+        stop0 = threading.Event()
+        count0 = [0]
+        th0 = threading.Thread(target=burst_until, args=(fe, stop0, count0), daemon=True)
+        th0.start()
+        lag_alone = await loop_lag(seconds)
+        stop0.set()
+        th0.join()
+
         probe = Probe()
         probe.install()
         t0 = time.perf_counter()
@@ -155,18 +176,8 @@ async def run(n: int, seconds: float) -> None:
             # burst: calls stream in over 200 objects
             stop = threading.Event()
             count = [0]
-
-            def burst() -> None:
-                import concurrent.futures
-                i = 0
-                while not stop.is_set():
-                    batch = [fe.call_async("Counter", f"user-{(i + j) % 200:05d}", "increment") for j in range(50)]
-                    concurrent.futures.wait(batch)
-                    i += 50
-                    count[0] += 50
-
             probe.reset()
-            th = threading.Thread(target=burst, daemon=True)
+            th = threading.Thread(target=burst_until, args=(fe, stop, count), daemon=True)
             th.start()
             lag_burst = await loop_lag(seconds)
             stop.set()
@@ -207,6 +218,10 @@ async def run(n: int, seconds: float) -> None:
         print(f"  UI loop lag for a 10 ms timer (key press wait): median {ms(statistics.median(lag))}, "
               f"p99 {ms(pct(lag, 0.99))}, max {ms(max(lag))}")
         print(f"  refresh share of the UI thread: {sum(fr) / seconds * 100:.1f}%")
+    print(f"  the same burst with no TUI: {count0[0] / seconds:,.0f} calls/s, loop lag median "
+          f"{ms(statistics.median(lag_alone))}, p99 {ms(pct(lag_alone, 0.99))}, max {ms(max(lag_alone))}"
+          f"  (the TUI adds {ms(max(0.0, pct(lag_burst, 0.99) - pct(lag_alone, 0.99)))} at p99;"
+          f" calls/s with the TUI: {count[0] / count0[0]:.2f}x)")
     print(f"  lines rendered per refresh during the burst: median {statistics.median(lines) if lines else 0:.0f}"
           f" (the screen shows {SIZE[1]} lines; {n:,} rows are never all drawn)")
     print(f"  after the burst: {rows_live['idle'] + rows_live['busy']} live, {rows_live['hibernated']:,} hibernated")
