@@ -56,7 +56,7 @@ class MainScreen(Screen):
         Binding("h", "hibernate", "Hibernate"),
         Binding("w", "wake", "Wake"),
         Binding("a", "alarm", "Alarm"),
-        Binding("e", "edit_storage", "Edit"),
+        Binding("e", "edit_storage", "Edit", show=False),  # named on the Storage tab, where it applies
         Binding("r", "reload", "Reload"),
         Binding("colon", "command_bar", "Cmd"),
         Binding("question_mark", "help", "Help"),
@@ -70,6 +70,7 @@ class MainScreen(Screen):
         Binding("2", "tab('storage')", "Storage", show=False),
         Binding("3", "tab('methods')", "Methods", show=False),
         Binding("4", "tab('events')", "Events", show=False),
+        Binding("z", "zoom", "Zoom", show=False),
         Binding("escape", "escape", "Back", show=False),
     ]
 
@@ -451,7 +452,9 @@ class MainScreen(Screen):
         self.pane.open_filter()
 
     def action_escape(self) -> None:
-        if self.rows.filter_text:
+        if self.maximized is not None:
+            self.minimize()
+        elif self.rows.filter_text:
             self.pane.close_filter(clear=True)
         elif self.rows.namespace is not None:
             self.rows.set_namespace(None)
@@ -481,6 +484,13 @@ class MainScreen(Screen):
     def action_grouping(self) -> None:
         self.rows.set_grouping(not self.rows.group_by_namespace)
         self._view_changed()
+
+    def action_zoom(self) -> None:
+        """The selected object's view full screen, and back (for small terminals)."""
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            self.maximize(self.object_view, container=False)
 
     def action_tab(self, pane_id: str) -> None:
         self.object_view.active_tab = pane_id

@@ -20,6 +20,7 @@ KEYS: list[tuple[str, str]] = [
     ("g", "show one namespace, then the next, then all"),
     ("G", "group rows by namespace, or not"),
     ("1 2 3 4", "Queue · Storage · Methods · Events tab"),
+    ("z", "zoom: the selected object full screen, and back (Esc also returns)"),
     ("i", "invoke a method of the selected object"),
     ("n", "new object by name (wakes it)"),
     ("h  w", "hibernate · wake the selected object"),

@@ -60,33 +60,26 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
     parts: list[RenderableType] = []
     held_in = info.get("gate_held") and mode != "serial"
     held_out = info.get("output_held")
-    if not held_in and not held_out:
-        # the usual case, in one line; the full explanations are in the help (?)
-        first = ("serial: one call at a time, start to finish" if mode == "serial"
-                 else "open: calls may interleave where a call awaits")
-        parts.append(Text.assemble(("input gate ", "bold"), (first, "dim"), ("  ·  ", "dim"),
-                                   ("output gate ", "bold"), ("clear: results go out as they return", "dim")))
+    if mode == "serial":
+        gate_in = Text.assemble(("input gate ", "bold"), ("serial: one call at a time, start to finish", "dim"))
+    elif held_in:
+        gate_in = Text.assemble((f"{glossary.GATE_MARK} input gate held", "bold red"),
+                                " (block_concurrency_while): nothing else starts or resumes")
     else:
-        gates = Table.grid(padding=(0, 1))
-        gates.add_column(no_wrap=True)
-        gates.add_column()
-        if mode == "serial":
-            gates.add_row(Text("input gate", style="bold"), Text(glossary.GATES["input_serial"], style="dim"))
-        elif held_in:
-            gates.add_row(Text(f"{glossary.GATE_MARK} input gate", style="bold red"), Text(glossary.GATES["input_held"]))
-        else:
-            gates.add_row(Text("input gate", style="bold"), Text(glossary.GATES["input_open"], style="dim"))
-        if held_out:
-            gates.add_row(Text(f"{glossary.HELD_MARK} output gate", style="bold magenta"),
-                          Text(glossary.GATES["output_held"]))
-        else:
-            gates.add_row(Text("output gate", style="bold"), Text(glossary.GATES["output_clear"], style="dim"))
-        parts.append(gates)
+        gate_in = Text.assemble(("input gate ", "bold"), ("open: calls may interleave where a call awaits", "dim"))
+    if held_out:
+        gate_out = Text.assemble((f"{glossary.HELD_MARK} output gate holding", "bold magenta"),
+                                 " results until their writes are durable")
+    else:
+        gate_out = Text.assemble(("output gate ", "bold"), ("clear: results go out as they return", "dim"))
+    if held_in or held_out:
+        parts.append(Text("\n").join([gate_in, gate_out]))
+    else:
+        parts.append(Text("  ·  ", "dim").join([gate_in, gate_out]))  # the usual case, in one line
 
     queue = queue or []
     active = [c for c in queue if c.get("status") in ("running", "suspended", "held")]
     waiting = [c for c in queue if c.get("status") == "queued"]
-    parts.append(Text(""))
     if not active and not waiting:
         state = info.get("state")
         idle = "nothing running, nothing queued" + (
@@ -99,8 +92,7 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
             detail = glossary.CALL_STATUS[status]
             if status == "suspended" and c.get("awaiting"):
                 if info.get("gate_held") and mode != "serial" and len(active) == 1:
-                    detail = (f"awaiting {c['awaiting']} inside block_concurrency_while: it holds the input gate, "
-                              "so no other call runs meanwhile")
+                    detail = f"awaiting {c['awaiting']}, holding the input gate: no other call runs meanwhile"
                 elif mode == "serial":
                     detail = f"awaiting {c['awaiting']}: a serial class lets no other call in meanwhile"
                 else:

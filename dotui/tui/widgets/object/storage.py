@@ -89,6 +89,7 @@ def storage_summary(doc: dict[str, Any], commit: Commit | None, now: float) -> T
                        if commit.objects > 1 else ""))
     text.append("\nfile ", "dim")
     text.append(_show_path(doc.get("path", "?")), "dim")
+    text.append("  ·  e edits the highlighted key", "dim italic")
     return text
 
 

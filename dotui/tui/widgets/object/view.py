@@ -38,6 +38,8 @@ def title_text(info: dict[str, Any] | None) -> Text:
 class ObjectView(Vertical):
     """Everything about one instance."""
 
+    ALLOW_MAXIMIZE = True  # z: full screen on a small terminal
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.key: Key | None = None
