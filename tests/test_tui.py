@@ -349,8 +349,9 @@ async def test_help_explains_glyphs_and_gates(facade):
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
         await until(pilot, lambda: "on disk only" in screen_text(app), "what hibernated means")
+        assert "why a result can arrive" in screen_text(app)  # what the output gate does
         await pilot.press("end")
-        await until(pilot, lambda: "why a result can arrive" in screen_text(app), "what the output gate does")
+        await until(pilot, lambda: "quit after a clean flush" in screen_text(app), "the keys, further down")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen), "the help closed")
 

@@ -65,10 +65,10 @@ def help_renderable() -> Group:
     for where, text in glossary.STORAGE_WHERE.items():
         tabs.add_row(f"  {where}", text)
     return Group(
-        Text("Keys", style="bold underline"), keys, Text(""),
         Text("Instances", style="bold underline"), states, Text(""),
         Text("Gates and calls", style="bold underline"), gates, Text(""),
         Text("Tabs", style="bold underline"), tabs, Text(""),
+        Text("Keys", style="bold underline"), keys, Text(""),
         Text("Esc, q or ? closes this help.", style="dim"),
     )
 

@@ -37,8 +37,14 @@ def event_line(ev: dict[str, Any]) -> Text:
         text.append(f"  run {duration(ev.get('run_time'))}", "dim")
     elif typ == "commit":
         keys = ev.get("keys", [])
-        text.append(f" {len(keys)} key{'s' if len(keys) != 1 else ''} {short(keys, 40)}, {ev.get('record_bytes', 0)} B"
-                    + (f", with {ev.get('objects', 1) - 1} other objects" if ev.get('objects', 1) > 1 else ""), "dim")
+        what = [f"{len(keys)} key{'s' if len(keys) != 1 else ''} {short(keys, 40)}"] if keys else []
+        if ev.get("alarm_changed"):
+            what.append("the alarm")
+        if ev.get("cleared"):
+            what.insert(0, "delete_all")
+        text.append(f" {' + '.join(what) or 'nothing'}, {ev.get('record_bytes', 0)} B log record"
+                    + (f", shared with {ev.get('objects', 1) - 1} other objects" if ev.get('objects', 1) > 1 else ""),
+                    "dim")
     elif typ == "state":
         text.append(f" {ev.get('old')} → {ev.get('new')}")
     elif typ in ("reset", "commit.failed"):
