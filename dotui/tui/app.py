@@ -843,6 +843,7 @@ class DotuiApp(App[int]):
     TITLE = "dotui"
     COMMANDS = App.COMMANDS | {DotuiCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, facade: Any, *, clock: Callable[[], float] = time.time, refresh_interval: float = 0.25,

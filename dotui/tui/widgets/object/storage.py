@@ -89,7 +89,7 @@ def storage_summary(doc: dict[str, Any], commit: Commit | None, now: float) -> T
                        if commit.objects > 1 else ""))
     text.append("\nfile ", "dim")
     text.append(_show_path(doc.get("path", "?")), "dim")
-    text.append("  ·  e edits the highlighted key", "dim italic")
+    text.append("  ·  e: edit a key", "dim italic")
     return text
 
 
@@ -119,7 +119,7 @@ class StorageView(Vertical):
     def on_mount(self) -> None:
         self.query_one("#storage-table").tooltip = "\n".join(
             f"{w}: {glossary.STORAGE_WHERE[w]}" for w in ("checkpoint", "log", "pending", "deleted"))
-        self.query_one("#storage-tree").display = False
+        self.query_one("#storage-tree").add_class("-empty")
 
     @property
     def table(self) -> DataTable:
@@ -130,7 +130,7 @@ class StorageView(Vertical):
         self.table.clear()
         self._rows = {}
         self.current_key = None
-        self.query_one("#storage-tree").display = False
+        self.query_one("#storage-tree").add_class("-empty")
 
     def show(self, doc: dict[str, Any], commit: Commit | None, now: float) -> None:
         """Update in place: changed cells, new rows, removed rows (never a rebuild)."""
@@ -183,9 +183,9 @@ class StorageView(Vertical):
     def _show_tree(self, key: str, value: Any) -> None:
         tree = self.query_one("#storage-tree", Tree)
         if not isinstance(value, (dict, list)):
-            tree.display = False
+            tree.add_class("-empty")
             return
-        tree.display = True
+        tree.remove_class("-empty")
         tree.clear()
         tree.root.set_label(Text(key, style="bold"))
         _add_nodes(tree.root, value, budget=[500])
