@@ -121,3 +121,35 @@ async def test_a_stub_call_from_inside_an_object_reaches_the_other_object(tmp_pa
     """)
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
         assert await e.env.Caller.get_by_name("c").relay("d", 4) == 8
+
+
+async def test_a_method_may_use_asyncio_timeout_and_a_shielded_call_outlives_its_caller(tmp_path):
+    objs = write_objects(tmp_path / "o", t="""
+        import asyncio
+        from dotui import DurableObject
+        class T(DurableObject):
+            async def bounded(self):
+                try:
+                    async with asyncio.timeout(0.05):
+                        await asyncio.sleep(10)
+                except TimeoutError:
+                    return "timed out inside the method"
+
+            async def slow_write(self):
+                await asyncio.sleep(0.1)
+                self.ctx.storage.put("done", True)
+                return "written"
+
+            def done(self):
+                return self.ctx.storage.get("done", False)
+    """)
+    import asyncio
+
+    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+        t = e.env.T.get_by_name("t")
+        assert await t.bounded() == "timed out inside the method"
+        call = asyncio.ensure_future(t.slow_write())
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(call), 0.01)  # the caller stops waiting...
+        assert await call == "written"  # ...the call goes on
+        assert await t.done() is True

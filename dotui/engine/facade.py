@@ -16,6 +16,7 @@ import threading
 from typing import Any, Callable
 
 from .engine import Engine
+from .errors import EngineClosedError
 from .events import Subscription
 from .instance import Instance
 
@@ -53,6 +54,7 @@ class LocalEngine:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="dotui-engine", daemon=True)
         self._started = False
+        self._closed = False
 
     # ------------------------------------------------------------ running
     def start(self) -> "LocalEngine":
@@ -60,6 +62,7 @@ class LocalEngine:
         try:
             self.run(self.engine.start())
         except BaseException:
+            self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
             raise
@@ -74,6 +77,7 @@ class LocalEngine:
         try:
             self.run(self.engine.close())
         finally:
+            self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
 
@@ -84,6 +88,9 @@ class LocalEngine:
         self.close()
 
     def submit(self, coro) -> concurrent.futures.Future:
+        if self._closed:
+            coro.close()
+            raise EngineClosedError("this engine is closed; start a new one to make more calls")
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def run(self, coro, timeout: float | None = None) -> Any:

@@ -113,41 +113,36 @@ class Call:
 
 
 class _Driven:
-    """Steps a method's coroutine, so the object knows when a call suspends and resumes.
+    """Steps a method's coroutine from its first suspension on, so the object knows
+    when a call suspends and resumes.
 
     On resumption the input gate is consulted: while another call chain holds
     it (``block_concurrency_while``), this call stays suspended.
     """
 
-    __slots__ = ("call", "coro", "instance")
+    __slots__ = ("call", "coro", "instance", "it", "first")
 
-    def __init__(self, instance: "Instance", call: Call, coro):
+    def __init__(self, instance: "Instance", call: Call, coro, it, first):
         self.instance = instance
         self.call = call
         self.coro = coro
+        self.it = it  # coro.__await__(), already stepped once
+        self.first = first  # what that first step yielded
 
     def __await__(self):
-        call, inst, coro = self.call, self.instance, self.coro
+        call, inst, coro, it = self.call, self.instance, self.coro, self.it
         gate = inst.input_gate
-        it = coro.__await__()
-        send: Any = None
-        exc: BaseException | None = None
+        yielded = self.first
         while True:
-            try:
-                if exc is None:
-                    yielded = it.send(send)
-                else:
-                    e, exc = exc, None
-                    yielded = it.throw(e)
-            except StopIteration as stop:
-                return stop.value
             call.status = CallStatus.SUSPENDED
             call.awaiting = describe_await(coro)
             inst.emit("call.suspended", call, awaiting=call.awaiting)
+            exc: BaseException | None = None
+            send: Any = None
             try:
                 send = yield yielded
             except BaseException as e:  # noqa: BLE001 - forwarded into the coroutine
-                exc, send = e, None
+                exc = e
             while exc is None and not gate.admits(call):
                 call.awaiting = "input gate (block_concurrency_while)"
                 try:
@@ -157,6 +152,10 @@ class _Driven:
             call.status = CallStatus.RUNNING
             call.awaiting = None
             inst.emit("call.resumed", call)
+            try:
+                yielded = it.send(send) if exc is None else it.throw(exc)
+            except StopIteration as stop:
+                return stop.value
 
 
 class Instance:
@@ -440,19 +439,17 @@ class Instance:
 
     async def _run(self, call: Call) -> Any:
         # The hot path of every call: kept flat on purpose (see bench/engine.py).
-        engine = self.engine
         call.started_at = now = _time()
         call.status = _RUNNING
-        running = self.running
-        running[call.seq] = call
+        self.running[call.seq] = call
         self.calls += 1
         self.last_active = now
         storage = self.storage
-        publish = engine.bus.active
-        if publish:
+        if self.engine.bus.active:
             self.emit("call.started", call)
         token = current_call.set(call)
         error: BaseException | None = None
+        result: Any = None
         try:
             if call.fn is not None:
                 result = call.fn(self)
@@ -461,37 +458,62 @@ class Instance:
             kind = type(result)
             if kind not in _SCALARS or kind is float:
                 if hasattr(result, "__await__"):
-                    result = await _Driven(self, call, result)
+                    it = result.__await__()
+                    try:
+                        first = it.send(None)
+                    except StopIteration as stop:
+                        result = stop.value  # finished without awaiting anything: no stepping needed
+                    else:
+                        # It runs in the caller's task (so asyncio.timeout and TaskGroup
+                        # inside a method work): cancelling the caller cancels the method at
+                        # its current await, as with any coroutine. asyncio.shield() the call
+                        # to let it finish regardless.
+                        result = await _Driven(self, call, result, it, first)
                 result = values.copy(result, "the result")
         except values.NotJSONCompatible as exc:
-            result = None
-            error = TypeError(f"{self.ns.name}.{call.method} returned a value that cannot cross the call boundary: {exc}")
+            error = self._bad_result(call, exc)
         except BaseException as exc:  # noqa: BLE001 - reaches the caller below
-            result = None
             error = exc
         finally:
-            current_call.reset(token)
-            del running[call.seq]
-            gate = self.input_gate
-            if gate.holder is call:
-                gate.release(None)
-            if self.queue:
-                self.pump()
+            _reset(token)
+            self._returned(call)
+        return await self._finish(call, result, error, storage)
+
+    def _bad_result(self, call: Call, exc: Exception) -> TypeError:
+        return TypeError(f"{self.ns.name}.{call.method} returned a value that cannot cross the call boundary: {exc}")
+
+    def _returned(self, call: Call) -> None:
+        """The method is done: let the next calls in."""
+        del self.running[call.seq]
+        gate = self.input_gate
+        if gate.holder is call:
+            gate.release(None)
+        if self.queue:
+            self.pump()
         call.returned_at = call.ended_at = _time()
-        # The output gate: nothing leaves before the writes made before it are durable.
+
+    async def _finish(self, call: Call, result: Any, error: BaseException | None, storage: Storage | None) -> Any:
+        """The output gate, then the record: nothing leaves before the writes made before it are durable."""
         if storage is not None:
             w = self.output_gate.waiter(bool(storage))
             if w is not None:
                 call.status = CallStatus.HELD
-                if publish:
+                if self.engine.bus.active:
                     self.emit("call.held", call)
                 try:
                     await w
                 except asyncio.CancelledError:
+                    self._record(call, result, error)  # the caller stopped waiting; the commit goes on
                     raise
                 except BaseException as exc:  # noqa: BLE001 - the commit failed
                     error = exc
                 call.ended_at = _time()
+        self._record(call, result, error)
+        if error is not None:
+            raise error
+        return result
+
+    def _record(self, call: Call, result: Any, error: BaseException | None) -> None:
         self.last_active = call.ended_at
         self.history.append(call)
         if error is not None:
@@ -501,13 +523,10 @@ class Instance:
         else:
             call.status = _DONE
             call.result = result
-        if engine.bus.active:
+        if self.engine.bus.active:
             self._emit_finished(call)
-        if self.stale_code and not running:
-            engine._refresh_code(self)
-        if error is not None:
-            raise error
-        return result
+        if self.stale_code and not self.running:
+            self.engine._refresh_code(self)
 
     def _emit_finished(self, call: Call) -> None:
         fields = {"queue_time": call.started_at - call.queued_at, "run_time": call.returned_at - call.started_at}
@@ -555,6 +574,13 @@ class _Constructor:
 
 
 _CONSTRUCTOR: Any = _Constructor()
+
+
+def _reset(token) -> None:
+    try:
+        current_call.reset(token)
+    except ValueError:
+        pass  # a call torn down by the garbage collector, in another context: nothing to restore
 
 
 async def _done() -> None:
