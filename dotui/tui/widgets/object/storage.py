@@ -70,7 +70,7 @@ def storage_summary(doc: dict[str, Any], commit: Commit | None, now: float) -> T
     logged = doc.get("logged", {}) or {}
     nlogged = len(logged.get("put", {})) + len(logged.get("deleted", []))
     text = Text()
-    text.append(f"{len(values)} durable keys", "bold")
+    text.append(f"{len(values)} durable key{'' if len(values) == 1 else 's'}", "bold")
     if doc.get("alarm") is not None:
         text.append(f" · alarm {clock_time(doc['alarm'])} ({relative(doc['alarm'], now)})")
     text.append(" · checkpoint ", "dim")
