@@ -446,9 +446,9 @@ class Engine:
 
     def _refresh_code(self, inst: Instance) -> None:
         """Reset a live object onto reloaded code once its running calls have ended."""
-        if getattr(inst, "_refreshing", False):
+        if inst.refreshing:
             return
-        inst._refreshing = True
+        inst.refreshing = True
 
         async def refresh() -> None:
             try:
@@ -469,7 +469,7 @@ class Engine:
                 if inst.queue:
                     await inst._rewake()
             finally:
-                inst._refreshing = False
+                inst.refreshing = False
 
         self._loop.create_task(refresh())
 

@@ -179,7 +179,8 @@ class Instance:
         self.errors = 0
         self.last_active: float | None = None
         self.broken_reason: str | None = None
-        self.stale_code = False
+        self.stale_code = False  # reloaded: reset onto the new class once running calls end
+        self.refreshing = False
         self.alarm_running = False
         self.admitted = 0  # let in by pump(), not yet running
         self._waking: asyncio.Future | None = None
