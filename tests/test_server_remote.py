@@ -76,6 +76,8 @@ def test_reading_answers_the_same(pair):
     remote.call("Counter", "zed", "peek")
     for paging in ({"state": "live"}, {"state": "hibernated"}, {"offset": 1}, {"limit": 1}, {"offset": 1, "limit": 5}):
         assert strip_times(remote.instances(**paging)) == strip_times(local.instances(**paging)), paging
+    assert strip_times(remote.instance_table()) == strip_times(local.instance_table())
+    assert strip_times(remote.instance_table("Counter")) == strip_times(local.instance_table("Counter"))
     assert remote.count_instances() == local.count_instances()
     assert remote.count_instances("Web") == local.count_instances("Web")
     hx = remote.resolve("Counter", "alice")["id"]

@@ -88,6 +88,10 @@ class Index:
     def namespaces(self) -> list[str]:
         return list(self._by_ns)
 
+    def by_namespace(self) -> dict[str, dict[str, Entry]]:
+        """(Loop thread) The entries, ``{namespace: {id hex: Entry}}``: read them, do not change them."""
+        return self._by_ns
+
     def count(self, ns: str | None = None) -> int:
         if ns is None:
             return sum(len(v) for v in self._by_ns.values())

@@ -411,6 +411,13 @@ async def instances_of(engine: Engine, p: dict) -> list:
     return engine.instances_of(keys)
 
 
+async def instance_table(engine: Engine, p: dict) -> dict:
+    namespace = p.get("namespace") or None
+    if namespace is not None:
+        engine.namespace(namespace)
+    return engine.instance_table(namespace)
+
+
 async def count_instances(engine: Engine, p: dict) -> dict:
     namespace = p.get("namespace") or None
     if namespace is not None:
@@ -637,6 +644,8 @@ ADMIN_ROUTES: list[tuple[str, str, Callable, str]] = [
      "known objects, live or hibernated [namespace, state, offset, limit]"),
     ("POST", "/admin/instances/of", instances_of, "the objects with these [namespace, id hex] keys [keys]"),
     ("GET", "/admin/instances/count", count_instances, "how many objects: total, live, hibernated [namespace]"),
+    ("GET", "/admin/instances/table", instance_table,
+     "every object at once: those in memory, and the hibernated ones as one list per field [namespace]"),
     ("GET", "/admin/instance", instance, "one object's state [namespace, ref]"),
     ("GET", "/admin/resolve", resolve, "a reference's namespace, id and name [namespace, ref]"),
     ("GET", "/admin/storage", read_storage, "durable storage as on disk; wakes nothing [namespace, ref]"),

@@ -341,6 +341,10 @@ class RemoteEngine:
         """``instance()`` of each ``(namespace, id hex)`` in one request."""
         return self._send("POST", "/admin/instances/of", {"keys": [list(k) for k in keys]})
 
+    def instance_table(self, namespace: str | None = None) -> dict[str, Any]:
+        """Every object at once: those in memory, and the hibernated ones as one list per field."""
+        return self._get("/admin/instances/table", namespace=namespace)
+
     def count_instances(self, namespace: str | None = None) -> dict[str, int]:
         return self._get("/admin/instances/count", namespace=namespace)
 
