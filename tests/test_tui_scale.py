@@ -8,6 +8,8 @@ from pathlib import Path
 
 from dotui.engine.facade import LocalEngine
 from dotui.tui.app import DotuiApp
+from dotui.tui.gateway import full_listing
+from dotui.tui.model import SORTABLE, InstanceRows, key_of, lean, rows_from_table
 from dotui.tui.screens.help import HelpScreen
 from dotui.tui.widgets.instances import InstanceTable
 
@@ -22,6 +24,56 @@ def test_hibernated_index_is_listed_without_waking(tmp_path: Path):
     with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600) as fe:
         rows = fe.instances("Counter")
         assert len(rows) == 50 and {r["state"] for r in rows} == {"hibernated"}
+
+
+def test_the_compact_table_lists_what_instances_lists(tmp_path: Path):
+    write_hibernated(tmp_path / "data", "Counter", 300)
+    objects = write_objects(tmp_path / "objects")
+    with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600) as fe:
+        fe.call("Counter", "user-00001", "increment")  # live
+        fe.call("Counter", "user-00002", "increment")
+        fe.hibernate("Counter", "user-00002")  # touched, then hibernated
+        fe.call("Counter", "somebody-new", "increment")  # not in the index yet
+        fe.alarm_set("Reminder", "r", "+3600")
+        table = fe.instance_table()
+        assert len(table["hibernated"]["Counter"]["id"]) == 298  # the other two are in memory
+        assert {r["name"] for r in table["objects"]} == {"user-00001", "user-00002", "somebody-new", "r"}
+        assert fe.instance_table("Reminder")["hibernated"] == {}
+
+        # the TUI's rows from the table are those from the full listing, row for row
+        by_table = rows_from_table(table)
+        by_list = {key_of(r): r for r in map(lean, fe.instances())}
+        assert by_table == by_list and len(by_table) == 302
+
+        class Older:  # a facade without instance_table
+            instances = fe.instances
+
+        assert full_listing(Older()) == by_table == full_listing(fe)
+        # a refresh of a few objects finds nothing changed: the rows compare equal whatever their source
+        rows = InstanceRows()
+        rows.replace_all(by_table)
+        assert rows.update(fe.instances_of(list(by_table))) == set()
+        assert rows.counts() == {"busy": 0, "idle": 3, "waking": 0, "hibernated": 299, "broken": 0}
+
+
+def test_the_view_is_ordered_by_each_rows_order_key():
+    rows = InstanceRows()
+    rows.replace_all([
+        {"namespace": ns, "id": f"{i:064x}", "name": None if i % 7 == 0 else f"n{i % 13}", "state": state,
+         "busy": i % 5 == 0, "calls": i % 4, "errors": i % 3, "last_active": None if i % 11 == 0 else 1000.0 + i % 17,
+         "keys": i % 6, "bytes": (i * 37) % 100, "alarm": None if i % 2 else 2000.0 + i % 9, "queued": i % 2}
+        for i, (ns, state) in enumerate((ns, state) for ns in ("B", "A") for state in ("live", "hibernated"))
+    ] + [{"namespace": "A", "id": f"{i:064x}", "name": f"h{i % 5}", "state": "hibernated", "last_active": 5.0,
+          "keys": 1, "bytes": 12, "alarm": None} for i in range(100, 160)])
+    for column in SORTABLE:
+        for reverse in (False, True):
+            for group in (False, True):
+                rows.set_sort(column, reverse)
+                rows.set_grouping(group)
+                view = rows.view()
+                expected = sorted(rows.rows, key=lambda k: rows._order_key(k, rows.rows[k]))
+                assert view == expected, (column, reverse, group)
+                assert rows._order == [rows._order_key(k, rows.rows[k]) for k in view]
 
 
 async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(tmp_path: Path):
