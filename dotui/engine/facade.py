@@ -21,15 +21,16 @@ from .events import Subscription
 from .instance import Instance
 
 
-def parse_when(when: Any) -> float:
-    """Epoch seconds from epoch seconds, ``+SECONDS``, or an ISO 8601 time (UTC if no zone)."""
+def parse_when(when: Any, now: float | None = None) -> float:
+    """Epoch seconds from epoch seconds, ``+SECONDS`` (after ``now``), or an ISO 8601 time (UTC if no zone)."""
     if isinstance(when, (int, float)) and not isinstance(when, bool):
         return float(when)
     if isinstance(when, str):
         text = when.strip()
         if text.startswith("+"):
             try:
-                return _dt.datetime.now(_dt.timezone.utc).timestamp() + float(text[1:])
+                base = _dt.datetime.now(_dt.timezone.utc).timestamp() if now is None else now
+                return base + float(text[1:])
             except ValueError:
                 pass
         else:

@@ -14,27 +14,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from ...engine.facade import parse_when
 from ..model import relative
 
 
 def read_when(text: str, now: float) -> float:
     """Epoch seconds from ``+SECONDS`` or an ISO time (UTC if no zone); ValueError says what to type."""
-    text = text.strip()
-    if text.startswith("+"):
-        try:
-            return now + float(text[1:])
-        except ValueError:
-            pass
-    elif text:
-        try:
-            t = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            if t.tzinfo is None:
-                t = t.replace(tzinfo=_dt.timezone.utc)
-            return t.timestamp()
-    raise ValueError(f"cannot read {text!r} as a time: type +SECONDS (e.g. +30) or an ISO time (e.g. 2026-12-01T09:00:00Z)")
+    return parse_when(text.strip(), now)
 
 
 class AlarmScreen(ModalScreen[tuple[str, str | None] | None]):
