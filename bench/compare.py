@@ -27,25 +27,10 @@ ROOT = os.path.dirname(HERE)
 PEER = os.path.join(HERE, "peer")
 sys.path.insert(0, ROOT)
 
+from bench_objects import write_counter  # noqa: E402
+
 WORKLOADS = {"noop": 20_000, "increment": 2_000, "concurrent": 10_000, "new_objects": 2_000}
 
-OBJECTS = '''
-from dotui import DurableObject
-
-class Counter(DurableObject):
-    """The same class as bench/peer/worker.js's Counter."""
-
-    def noop(self):
-        return None
-
-    def increment(self, by=1):
-        n = self.ctx.storage.get("n", 0) + by
-        self.ctx.storage.put("n", n)
-        return n
-
-    def peek(self):
-        return self.ctx.storage.get("n", 0)
-'''
 
 
 # ---------------------------------------------------------------- the dotui side
@@ -141,9 +126,7 @@ def main() -> int:
     scale = 10 if args.quick else 1
     started = time.perf_counter()
     tmp = tempfile.mkdtemp(prefix="dotui-compare-")
-    os.makedirs(os.path.join(tmp, "objects"))
-    with open(os.path.join(tmp, "objects", "counter.py"), "w") as f:
-        f.write(OBJECTS)
+    write_counter(os.path.join(tmp, "objects"))
     runs: dict[str, dict[str, list[dict]]] = {w: {"dotui": [], "workerd": []} for w in WORKLOADS}
     try:
         for r in range(rounds):

@@ -22,23 +22,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench_objects import write_counter  # noqa: E402
 from dotui import Engine  # noqa: E402
 
-OBJECTS = '''
-from dotui import DurableObject
-
-class Counter(DurableObject):
-    def noop(self):
-        return None
-
-    def increment(self, by=1):
-        n = self.ctx.storage.get("n", 0) + by
-        self.ctx.storage.put("n", n)
-        return n
-
-    def fill(self, start, count):
-        self.ctx.storage.put({f"key/{i:06d}": {"i": i, "payload": "x" * 24} for i in range(start, start + count)})
-'''
 
 
 async def bare_queue(n: int) -> float:
@@ -125,10 +111,7 @@ async def main(quick: bool) -> int:
     n_conc = 10_000
     n_new = 500 if quick else 2_000
     tmp = tempfile.mkdtemp(prefix="dotui-bench-")
-    objs = os.path.join(tmp, "objects")
-    os.makedirs(objs)
-    with open(os.path.join(objs, "counter.py"), "w") as f:
-        f.write(OBJECTS)
+    objs = write_counter(os.path.join(tmp, "objects"))
     results: dict[str, list[float]] = {k: [] for k in ("bare", "noop", "seq", "conc", "new", "wake")}
     started = time.perf_counter()
     try:

@@ -37,18 +37,9 @@ import aiohttp  # noqa: E402
 from dotui.engine.facade import LocalEngine  # noqa: E402
 from dotui.server import connect  # noqa: E402
 
-OBJECTS = '''
-from dotui import DurableObject
+sys.path.append(_HERE)  # aiohttp has its http package now; our sibling modules may come last
+from bench_objects import write_counter  # noqa: E402
 
-class Counter(DurableObject):
-    def noop(self):
-        return None
-
-    def increment(self, by=1):
-        n = self.ctx.storage.get("n", 0) + by
-        self.ctx.storage.put("n", n)
-        return n
-'''
 
 
 # ---------------------------------------------------------------- in-process
@@ -178,10 +169,7 @@ def main(quick: bool) -> int:
     n_inproc = 5_000 if quick else 20_000
     clients, per = 50, (10 if quick else 40)
     tmp = tempfile.mkdtemp(prefix="dotui-bench-http-")
-    objects = os.path.join(tmp, "objects")
-    os.makedirs(objects)
-    with open(os.path.join(objects, "counter.py"), "w") as f:
-        f.write(OBJECTS)
+    objects = write_counter(os.path.join(tmp, "objects"))
     keys = ("inproc", "facade", "inproc_incr", "bare", "http_seq", "remote", "http_conc", "http_incr")
     results: dict[str, list[float]] = {k: [] for k in keys}
     proc, url = start_gateway(objects, os.path.join(tmp, "served"))

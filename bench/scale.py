@@ -25,20 +25,9 @@ import tracemalloc
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench_objects import write_counter  # noqa: E402
 from dotui import Engine  # noqa: E402
 
-OBJECTS = '''
-from dotui import DurableObject
-
-class Counter(DurableObject):
-    def increment(self, by=1):
-        n = self.ctx.storage.get("n", 0) + by
-        self.ctx.storage.put("n", n)
-        return n
-
-    def peek(self):
-        return self.ctx.storage.get("n", 0)
-'''
 
 
 async def generate(objects: str, data: str, n: int) -> float:
@@ -120,9 +109,7 @@ async def main() -> int:
     args = ap.parse_args()
     objects = os.path.join(args.data, "objects")
     data = os.path.join(args.data, "data")
-    os.makedirs(objects, exist_ok=True)
-    with open(os.path.join(objects, "counter.py"), "w") as f:
-        f.write(OBJECTS)
+    write_counter(objects)
     gen = await generate(objects, data, args.objects)
     print(f"data folder: {data} ({args.objects:,} objects; generated or topped up in {gen:.1f} s)")
     runs = []

@@ -313,15 +313,14 @@ class Engine:
     def namespace(self, name: str) -> Namespace:
         handle = self._ns_handles.get(name)
         if handle is None:
-            if name not in self._namespaces:
-                raise NamespaceNotFoundError(name, list(self._namespaces))
+            self._ns_info(name)
             handle = self._ns_handles[name] = Namespace(self, name)
         return handle
 
     def _ns_info(self, name: str) -> NamespaceInfo:
         info = self._namespaces.get(name)
         if info is None:
-            raise NamespaceNotFoundError(name, list(self._namespaces))
+            raise NamespaceNotFoundError(name, list(self._namespaces), [str(e) for e in self.load_errors])
         return info
 
     def _instance(self, info: NamespaceInfo, oid: ObjectId) -> Instance:
@@ -503,13 +502,17 @@ class Engine:
         while the committer task is mid-commit or rotating, the task does it.
         """
         self._kick_scheduled = False
-        if (self._committer_busy or self._rotate_waiters or not self.log.inline_sync
-                or self._sync_ewma >= INLINE_SYNC_BELOW):
+        if self._committer_busy or self._rotate_waiters or not self._syncs_inline:
             self._commit_event.set()
             return
         batch, parts = self._take_batch()
         if batch:
             self._write_batch_inline(batch, parts)
+
+    @property
+    def _syncs_inline(self) -> bool:
+        """Whether to fdatasync on the loop: the log allows it and syncs have been fast."""
+        return self.log.inline_sync and self._sync_ewma < INLINE_SYNC_BELOW
 
     def _take_batch(self) -> tuple[list, list[str]]:
         dirty, self._dirty = self._dirty, {}
@@ -561,7 +564,7 @@ class Engine:
             batch, parts = self._take_batch()
             if not batch:
                 continue
-            if self.log.inline_sync and self._sync_ewma < INLINE_SYNC_BELOW:
+            if self._syncs_inline:
                 self._write_batch_inline(batch, parts)
                 continue
             now = time.time()

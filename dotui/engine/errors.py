@@ -28,11 +28,12 @@ class MethodNotFoundError(DurableObjectError, AttributeError):
 
 
 class NamespaceNotFoundError(DurableObjectError, LookupError):
-    def __init__(self, name: str, known: list[str]):
+    def __init__(self, name: str, known: list[str], load_errors: list[str] = ()):
         self.name = name
         self.known = list(known)
         listed = ", ".join(self.known) or "(none: the objects folder defines no DurableObject class)"
-        super().__init__(f"no namespace {name!r}; namespaces: {listed}")
+        failed = f"; files that failed to load: {'; '.join(load_errors)}" if load_errors else ""
+        super().__init__(f"no namespace {name!r}; namespaces: {listed}{failed}")
 
 
 class OverloadedError(DurableObjectError):
