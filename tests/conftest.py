@@ -61,3 +61,13 @@ def data_dir(tmp_path: Path) -> Path:
 async def engine(objects_dir: Path, data_dir: Path):
     async with Engine(objects=str(objects_dir), data=str(data_dir), idle_timeout=60) as e:
         yield e
+
+
+@pytest.fixture
+def disk_faults():
+    """The disk's fault plan (``dotui.engine.disk``), emptied after the test."""
+    from dotui.engine import disk
+
+    disk.faults.clear()
+    yield disk.faults
+    disk.faults.clear()
