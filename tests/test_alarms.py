@@ -9,6 +9,7 @@ from dotui import Engine
 from tests.conftest import write_objects
 
 SOURCE = """
+    import asyncio
     import time
     from dotui import DurableObject
 
@@ -32,6 +33,52 @@ SOURCE = """
             self.ctx.storage.put("fired", fired)
             if len(fired) <= self.ctx.storage.get("fail_until", 0):
                 raise RuntimeError(f"failure {len(fired)}")
+
+
+    class Seer(DurableObject):
+        # Notes what get_alarm() says inside alarm(); may hold there, set a new alarm, or fail.
+
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+            self.inside = False
+            self.released = False
+
+        def set_in(self, seconds):
+            self.ctx.storage.set_alarm(time.time() + seconds)
+
+        def plan(self, **plan):
+            self.ctx.storage.put("plan", plan)
+
+        def seen(self):
+            return self.ctx.storage.get("seen", [])
+
+        def alarm_time(self):
+            a = self.ctx.storage.get_alarm()
+            return None if a is None else a.timestamp()
+
+        def inside_alarm(self):
+            return self.inside
+
+        def release(self):
+            self.released = True
+
+        async def alarm(self, info):
+            plan = self.ctx.storage.get("plan", {})
+            seen = self.ctx.storage.get("seen", [])
+            a = self.ctx.storage.get_alarm()
+            seen.append(None if a is None else a.timestamp())
+            self.ctx.storage.put("seen", seen)
+            if plan.get("hold"):
+                self.inside = True
+                while not self.released:
+                    await asyncio.sleep(0.01)
+                self.inside = False
+            if plan.get("again"):
+                self.ctx.storage.set_alarm(plan["again"])
+                seen.append(self.ctx.storage.get_alarm().timestamp())
+                self.ctx.storage.put("seen", seen)
+            if len(seen) <= plan.get("fail", 0):
+                raise RuntimeError(f"failure {len(seen)}")
 """
 
 
@@ -91,9 +138,11 @@ async def test_an_alarm_gives_up_after_six_retries(objs, tmp_path):
 
 async def test_an_overdue_alarm_fires_when_the_engine_starts(objs, tmp_path):
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
-        await e.env.Clock.get_by_name("c").set_in(0.2)
-        e._alarms.clear()  # simulate the engine stopping before the alarm is due
-    await asyncio.sleep(0.3)
+        c = e.env.Clock.get_by_name("c")
+        await c.set_in(0.2)
+        due = await c.alarm_time()
+    # closed before it was due; it falls due while the engine is stopped
+    await asyncio.sleep(max(0.0, due - time.time()) + 0.05)
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
         c = e.env.Clock.get_by_name("c")
         async def fired():
@@ -109,3 +158,73 @@ async def test_an_alarm_survives_reload(objs, tmp_path):
         async def fired():
             return await c.fired() == [[0, False]]
         assert await _until(fired)
+
+
+# ---------------------------------------------------------------- close never hangs on the scheduler
+async def test_close_right_after_a_call_that_set_an_alarm_while_another_is_pending(objs, tmp_path):
+    # Python 3.11's wait_for swallowed the close's cancellation when the alarm loop was woken
+    # at the same moment: close() waited forever for the loop to end.
+    for attempt in range(3):
+        e = Engine(objects=str(objs), data=str(tmp_path / f"d{attempt}"))
+        await e.start()
+        await e.env.Clock.get_by_name("a").set_in(3600)
+        await e.env.Clock.get_by_name("b").set_in(3600)
+        await asyncio.wait_for(e.close(), 30)  # the hang guard: close() returned
+    async with Engine(objects=str(objs), data=str(tmp_path / "d0")) as e:
+        assert await e.env.Clock.get_by_name("b").alarm_time() is not None  # kept
+
+
+# ---------------------------------------------------------------- get_alarm() inside alarm() (as Cloudflare)
+async def test_inside_alarm_get_alarm_is_none(objs, tmp_path):
+    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+        s = e.env.Seer.get_by_name("s")
+        await s.set_in(0)
+        async def fired():
+            return await s.seen() == [None]
+        assert await _until(fired)
+        assert await s.alarm_time() is None
+
+
+async def test_while_alarm_runs_other_calls_read_none_but_the_disk_keeps_the_alarm(objs, tmp_path):
+    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+        s = e.env.Seer.get_by_name("s")
+        await s.plan(hold=True)
+        when = time.time() + 0.05
+        await e.env.Seer.get_by_name("s").set_in(0.05)
+        async def inside():
+            return await s.inside_alarm()
+        assert await _until(inside)
+        assert await s.alarm_time() is None  # as getAlarm() while an alarm runs
+        on_disk = e.read_storage("Seer", s.id)["alarm"]
+        assert on_disk is not None and abs(on_disk - when) < 1  # not cleared before the handler succeeds
+        await s.release()
+        async def cleared():
+            return e.read_storage("Seer", s.id)["alarm"] is None
+        assert await _until(cleared)
+
+
+async def test_an_alarm_set_inside_alarm_is_kept_and_survives_restart(objs, tmp_path):
+    later = float(int(time.time()) + 3600)  # whole seconds: exact through datetime
+    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+        s = e.env.Seer.get_by_name("s")
+        await s.plan(again=later)
+        await s.set_in(0)
+        async def fired():
+            return len(await s.seen()) == 2
+        assert await _until(fired)
+        assert await s.seen() == [None, later]
+        assert await s.alarm_time() == later
+    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+        assert await e.env.Seer.get_by_name("s").alarm_time() == later
+
+
+async def test_a_failing_alarm_is_retried_and_reads_none_each_time(objs, tmp_path):
+    async with Engine(objects=str(objs), data=str(tmp_path / "d"), alarm_retry_base=0.02) as e:
+        s = e.env.Seer.get_by_name("s")
+        await s.plan(fail=2)
+        await s.set_in(0)
+        async def done():
+            return len(await s.seen()) == 3 and await s.alarm_time() is None
+        assert await _until(done)
+        assert await s.seen() == [None, None, None]
+        assert e.read_storage("Seer", s.id)["alarm"] is None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import heapq
 import itertools
 import os
 import time
@@ -17,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
 from . import checkpoint, values
+from .alarms import AlarmScheduler
 from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
 from .errors import (
     BrokenObjectError,
@@ -30,7 +30,7 @@ from .errors import (
 from .events import EventBus, Subscription
 from .ids import IdFactory, ObjectId
 from .index import Index
-from .instance import Call, Instance, State, alarm_call, current_call
+from .instance import Call, Instance, State, current_call
 from .loader import LoadError, NamespaceInfo, load_objects
 
 
@@ -191,7 +191,8 @@ class Engine:
         self._dirty: dict[Instance, None] = {}
         self._overlay: dict[tuple[str, str], Delta] = {}  # committed, not yet checkpointed
         self._checkpointing: dict[tuple[str, str], Delta] = {}
-        self._alarms: list[tuple[float, str, str, int, float]] = []
+        self.alarms = AlarmScheduler(self._alarm_target, self.bus, retry_base=alarm_retry_base,
+                                     max_retries=alarm_max_retries)
         self._lock = DataLock(self.data_dir)
         self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
         self._kick_scheduled = False
@@ -229,19 +230,15 @@ class Engine:
             self._lock.release()
             raise
         self._commit_event = asyncio.Event()
-        self._alarm_event = asyncio.Event()
         self._rotate_waiters: list[asyncio.Future] = []
         self._ckpt_lock = asyncio.Lock()
         self._committer_task = self._loop.create_task(self._committer())
         self._tasks = [
             self._loop.create_task(self._sweeper()),
-            self._loop.create_task(self._alarm_loop()),
             self._loop.create_task(self._checkpointer()),
         ]
         self._started = True
-        for ns, hx, e in self.index.entries():
-            if e.alarm is not None:
-                self._schedule_alarm(e.alarm, ns, hx, 0, e.alarm)
+        self.alarms.start(self._loop, ((ns, hx, e.alarm) for ns, hx, e in self.index.entries() if e.alarm is not None))
 
     def _recover(self) -> None:
         """Bring checkpoints up to date with the log a crash left behind."""
@@ -286,9 +283,11 @@ class Engine:
         if not self._started or self._closed:
             return
         self._closed = True
+        self.alarms.stop()
         deadline = time.monotonic() + 5.0
         while any(i.running or i.queue for i in self._live.values()) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        await self.alarms.close()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -724,77 +723,19 @@ class Engine:
             if evicted:
                 self._checkpoint_soon()
 
-    # ================================================================ alarms
+    # ================================================================ alarms (alarms.py)
     def _schedule_alarm(self, due: float, ns: str, hx: str, retry: int, alarm_time: float) -> None:
-        heapq.heappush(self._alarms, (due, ns, hx, retry, alarm_time))
-        if self._started or hasattr(self, "_alarm_event"):
-            self._alarm_event.set()
+        """A commit made an alarm durable: the scheduler fires it when due."""
+        self.alarms.schedule(ns, hx, alarm_time)
 
-    async def _alarm_loop(self) -> None:
-        while True:
-            now = time.time()
-            while self._alarms and self._alarms[0][0] <= now:
-                due, ns, hx, retry, alarm_time = heapq.heappop(self._alarms)
-                self._fire_alarm(ns, hx, retry, alarm_time)
-            timeout = (self._alarms[0][0] - now) if self._alarms else None
-            self._alarm_event.clear()
-            try:
-                await asyncio.wait_for(self._alarm_event.wait(), timeout)
-            except TimeoutError:
-                pass
-
-    def _fire_alarm(self, ns: str, hx: str, retry: int, alarm_time: float) -> None:
+    def _alarm_target(self, ns: str, hx: str, alarm_time: float) -> Instance | None:
+        """The object an alarm due now fires on; None if it was replaced or deleted, or its class
+        is gone or has no alarm()."""
         info = self._namespaces.get(ns)
         e = self.index.get(ns, hx)
         if info is None or e is None or e.alarm != alarm_time or not info.has_alarm:
-            return  # replaced, deleted, or its class is gone
-        inst = self._instances.get((ns, hx))
-        if inst is None:
-            oid = ObjectId(hx, ns, e.name)
-            inst = self._instance(info, oid)
-        if inst.alarm_running:
-            return
-        inst.alarm_running = True
-        self._loop.create_task(self._run_alarm(inst, retry, alarm_time))
-
-    async def _run_alarm(self, inst: Instance, retry: int, alarm_time: float) -> None:
-        call = alarm_call(retry)
-        base_fn = call.fn
-
-        async def fire_then_clear(i: Instance):
-            result = base_fn(i)
-            if hasattr(result, "__await__"):
-                await result
-            if i.storage is not None and i.storage.alarm_epoch == alarm_time:
-                i.storage._set_alarm(None)  # done: unless the handler set a new one
-
-        call.fn = fire_then_clear
-        inst.emit("alarm.fired", retry_count=retry)
-        try:
-            await inst.invoke(call)
-        except BaseException as exc:  # noqa: BLE001
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            if retry < self.alarm_max_retries:
-                delay = self.alarm_retry_base * (2 ** retry)
-                inst.emit("alarm.retry", retry_count=retry + 1, delay=delay, error=f"{type(exc).__name__}: {exc}")
-                self._schedule_alarm(time.time() + delay, inst.ns.name, inst.id.hex, retry + 1, alarm_time)
-            else:
-                inst.emit("alarm.gave_up", retries=retry, error=f"{type(exc).__name__}: {exc}")
-                await self._drop_alarm(inst, alarm_time)
-        else:
-            inst.emit("alarm.done", retry_count=retry)
-        finally:
-            inst.alarm_running = False
-
-    async def _drop_alarm(self, inst: Instance, alarm_time: float) -> None:
-        def drop(i: Instance):
-            if i.storage.alarm_epoch == alarm_time:
-                i.storage._set_alarm(None)
-        try:
-            await inst.invoke(Call("storage", "storage.delete_alarm", (), {}, (), fn=drop))
-        except BaseException:  # noqa: BLE001 - it stays set, and fires again at start
-            pass
+            return None
+        return self._instances.get((ns, hx)) or self._instance(info, ObjectId(hx, ns, e.name))
 
     # ================================================================ introspection (DESIGN §8)
     def namespaces(self) -> list[dict[str, Any]]:
@@ -995,6 +936,7 @@ class Engine:
             "uncheckpointed_objects": len(self._overlay),
             "log_bytes": self.log.size if self._started else 0,
             **self.stats_counters,
+            **self.alarms.counters,
         }
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
