@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import itertools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from .events import EventBus, Subscription
 from .ids import IdFactory, ObjectId
 from .index import Index
 from .instance import Call, Instance, State, current_call
+from .listing import Listing
 from .loader import LoadError, NamespaceInfo, load_objects
 
 
@@ -197,8 +197,7 @@ class Engine:
         self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
         self._kick_scheduled = False
         self._committer_busy = False
-        self._sorted: list[tuple[str, str]] = []
-        self._sorted_version: tuple | None = None
+        self.listing = Listing(self.index, self._instances, self._live)
         self._tasks: list[asyncio.Task] = []
         self._started = False
         self._closed = False
@@ -749,17 +748,7 @@ class Engine:
         ``state`` keeps one state ("live", "hibernated", ...); ``offset``/``limit`` page,
         at a cost that follows the page, not the number of objects.
         """
-        stop = None if limit is None else offset + limit
-        if state is not None and state != "hibernated":
-            # The few objects in memory: sort just them.
-            rows = [i.describe() for k, i in self._instances.items()
-                    if (namespace is None or k[0] == namespace) and i.state.value == state]
-            rows.sort(key=lambda r: _order(r["namespace"], r["name"], r["id"]))
-            return rows[offset:stop]
-        rows = (self._row(k) for k in self._sorted_keys() if namespace is None or k[0] == namespace)
-        if state is not None:
-            rows = (r for r in rows if r["state"] == state)
-        return list(itertools.islice(rows, offset, stop))
+        return self.listing.instances(namespace, state=state, offset=offset, limit=limit)
 
     def instance_table(self, namespace: str | None = None) -> dict[str, Any]:
         """Every known object, in a compact form for a front end that lists them all at once.
@@ -772,67 +761,24 @@ class Engine:
         file, wakes nothing, and builds no dict per hibernated object, so 100,000 of them
         cost a few lists.
         """
-        objects = [i.describe() for k, i in self._instances.items() if namespace is None or k[0] == namespace]
-        hibernated: dict[str, dict[str, list]] = {}
-        for ns, entries in self.index.by_namespace().items():
-            if not entries or (namespace is not None and ns != namespace):
-                continue
-            held = {hx for (n, hx) in self._instances if n == ns}
-            if held:
-                ids = [hx for hx in entries if hx not in held]
-                es = [entries[hx] for hx in ids]
-            else:
-                ids, es = list(entries), list(entries.values())
-            if ids:
-                hibernated[ns] = {
-                    "id": ids,
-                    "name": [e.name for e in es],
-                    "last_active": [e.last_active for e in es],
-                    "keys": [e.keys for e in es],
-                    "bytes": [e.bytes for e in es],
-                    "alarm": [e.alarm for e in es],
-                }
-        return {"objects": objects, "hibernated": hibernated}
-
-    def _sorted_keys(self) -> list[tuple[str, str]]:
-        """Every known object's key in listing order; sorted again only when objects were added."""
-        version = (self.index.version, len(self._instances))
-        if self._sorted_version != version:
-            names = {}
-            for ns, hx, e in self.index.entries():
-                names[(ns, hx)] = e.name
-            for key, inst in self._instances.items():
-                if names.get(key) is None:
-                    names[key] = inst.id.name
-            self._sorted = sorted(names, key=lambda k: _order(k[0], names[k], k[1]))
-            self._sorted_version = version
-        return self._sorted
-
-    def _row(self, key: tuple[str, str]) -> dict[str, Any]:
-        inst = self._instances.get(key)
-        if inst is not None:
-            return inst.describe()
-        return _index_row(key[0], key[1], self.index.get(*key))
+        return self.listing.table(namespace)
 
     def instances_of(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """``instance_info`` of each ``(namespace, id hex)``: for a front end refreshing the
         objects its event stream says changed. Wakes nothing; unknown or malformed keys are left out."""
-        out = []
-        for namespace, hx in keys:
-            if namespace not in self._namespaces:
-                continue
-            try:
-                oid = self._named(self.namespace(namespace).id_from_string(hx))
-            except InvalidIdError:
-                continue
-            out.append(self.instance_info(namespace, oid))
-        return out
+        return self.listing.instances_of(keys, self._id_of)
+
+    def _id_of(self, namespace: str, hx: str) -> ObjectId | None:
+        if namespace not in self._namespaces:
+            return None
+        try:
+            return self._named(self.namespace(namespace).id_from_string(hx))
+        except InvalidIdError:
+            return None
 
     def count_instances(self, namespace: str | None = None) -> dict[str, int]:
         """How many objects are known, and how many of them are live (cheap at any scale)."""
-        total = self.index.count(namespace)
-        live = sum(1 for k in self._live if namespace is None or k[0] == namespace)
-        return {"total": total, "live": live, "hibernated": total - live}
+        return self.listing.count(namespace)
 
     def object_id(self, namespace: str, ref: str) -> ObjectId:
         """An id from a name, or from ``#hex`` (a unique prefix of a known id is enough)."""
@@ -861,13 +807,7 @@ class Engine:
 
     def instance_info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
         """One object as ``instances()`` shows it; state "unknown" if it never existed."""
-        inst = self._instances.get((namespace, oid.hex))
-        if inst is not None:
-            return inst.describe()
-        e = self.index.get(namespace, oid.hex)
-        if e is not None:
-            return _index_row(namespace, oid.hex, e)
-        return {"namespace": namespace, "id": oid.hex, "name": oid.name, "state": "unknown"}
+        return self.listing.info(namespace, oid)
 
     def read_storage(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
         """An object's storage as on disk: the checkpoint, the log's newer records, what is pending.
@@ -942,20 +882,6 @@ class Engine:
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
         """A bounded event stream; a slow reader loses the oldest events and is told how many."""
         return self.bus.subscribe(maxlen, predicate)
-
-
-def _order(ns: str, name: str | None, hx: str) -> tuple:
-    return (ns, name is None, name or "", hx)
-
-
-def _index_row(ns: str, hx: str, e) -> dict[str, Any]:
-    """How a hibernated object the engine has not touched looks, from its index entry alone."""
-    return {
-        "namespace": ns, "id": hx, "name": e.name, "state": "hibernated",
-        "busy": False, "queued": 0, "running": [], "gate_held": False, "output_held": False,
-        "calls": 0, "errors": 0, "last_active": e.last_active, "keys": e.keys, "bytes": e.bytes,
-        "pending_writes": 0, "alarm": e.alarm, "broken": None,
-    }
 
 
 def _remove_all(paths: list[str], folder: str) -> None:
