@@ -6,6 +6,9 @@ import time
 import pytest
 
 from dotui import Engine
+from dotui.engine.alarms import AlarmScheduler
+from dotui.engine.commitlog import CommitLog
+from dotui.engine.events import EventBus
 from tests.conftest import write_objects
 
 SOURCE = """
@@ -73,7 +76,7 @@ SOURCE = """
                 while not self.released:
                     await asyncio.sleep(0.01)
                 self.inside = False
-            if plan.get("again"):
+            if plan.get("again") and len(seen) == 1:
                 self.ctx.storage.set_alarm(plan["again"])
                 seen.append(self.ctx.storage.get_alarm().timestamp())
                 self.ctx.storage.put("seen", seen)
@@ -161,11 +164,18 @@ async def test_an_alarm_survives_reload(objs, tmp_path):
 
 
 # ---------------------------------------------------------------- close never hangs on the scheduler
+class FastLog(CommitLog):
+    """A disk whose fdatasync takes no time: every commit runs inline, in the loop's callback."""
+
+    def sync(self, fd: int) -> None:
+        pass
+
+
 async def test_close_right_after_a_call_that_set_an_alarm_while_another_is_pending(objs, tmp_path):
     # Python 3.11's wait_for swallowed the close's cancellation when the alarm loop was woken
-    # at the same moment: close() waited forever for the loop to end.
+    # in the same loop iteration (the commit of b's alarm): close() waited forever for the loop.
     for attempt in range(3):
-        e = Engine(objects=str(objs), data=str(tmp_path / f"d{attempt}"))
+        e = Engine(objects=str(objs), data=str(tmp_path / f"d{attempt}"), log_class=FastLog)
         await e.start()
         await e.env.Clock.get_by_name("a").set_in(3600)
         await e.env.Clock.get_by_name("b").set_in(3600)
@@ -228,3 +238,40 @@ async def test_a_failing_alarm_is_retried_and_reads_none_each_time(objs, tmp_pat
         assert await _until(done)
         assert await s.seen() == [None, None, None]
         assert e.read_storage("Seer", s.id)["alarm"] is None
+
+
+async def test_an_alarm_set_inside_alarm_that_is_already_due_fires_after_the_handler(objs, tmp_path):
+    past = float(int(time.time()) - 10)
+    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+        s = e.env.Seer.get_by_name("s")
+        await s.plan(again=past)
+        await s.set_in(0)
+        async def twice():
+            return len(await s.seen()) == 3
+        assert await _until(twice)
+        assert await s.seen() == [None, past, None]
+        assert await s.alarm_time() is None
+
+
+# ---------------------------------------------------------------- the scheduler never dies silently
+async def test_the_scheduler_reports_its_own_failure_and_tries_again(caplog):
+    bus = EventBus()
+    sub = bus.subscribe()
+    asked = []
+    second = asyncio.get_running_loop().create_future()
+
+    def target(ns, hx, alarm_time):
+        asked.append(alarm_time)
+        if len(asked) == 1:
+            raise RuntimeError("the index could not be read")
+        second.set_result(None)
+        return None  # the alarm is gone by now: nothing to fire
+
+    scheduler = AlarmScheduler(target, bus, retry_base=0.01)
+    scheduler.start(asyncio.get_running_loop(), [("Clock", "ab" * 32, time.time() - 1)])
+    await asyncio.wait_for(second, 10)
+    [ev] = [ev for ev in sub.drain() if ev["type"] == "alarm.error"]
+    assert ev["namespace"] == "Clock" and "the index could not be read" in ev["error"]
+    assert scheduler.counters["alarm_errors"] == 1
+    assert "the index could not be read" in caplog.text
+    await scheduler.close()

@@ -26,7 +26,7 @@ import asyncio
 import heapq
 import logging
 import time
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from .events import EventBus
 from .instance import Call, Instance, alarm_call
@@ -194,14 +194,15 @@ class AlarmScheduler:
     async def _try(self, inst: Instance, key: Key, retry: int, alarm_time: float) -> None:
         inst.emit("alarm.fired", retry_count=retry)
         self.counters["alarms_fired"] += 1
+        call, ran = _settling_call(retry, alarm_time)
         try:
-            fired = await inst.invoke(_settling_call(retry, alarm_time))
+            await inst.invoke(call)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the handler failed (or the object could not wake)
             await self._failed(inst, key, retry, alarm_time, exc)
             return
-        if fired:
+        if ran():
             inst.emit("alarm.done", retry_count=retry)
 
     async def _failed(self, inst: Instance, key: Key, retry: int, alarm_time: float, exc: Exception) -> None:
@@ -246,17 +247,20 @@ class AlarmScheduler:
         self._bus.publish(kind, namespace=key[0], id=key[1], error=error)
 
 
-def _settling_call(retry: int, alarm_time: float) -> Call:
+def _settling_call(retry: int, alarm_time: float) -> tuple[Call, Callable[[], bool]]:
     """The call that runs ``alarm(info)``: it hides the fired alarm from ``get_alarm()`` while the
-    handler runs, then deletes it (success) or sets it again for the retry (failure).
-    Its result says whether the handler ran (False: the alarm was replaced since it fell due)."""
+    handler runs, then deletes it (success) or sets it again for the retry (failure); and
+    whether the handler ran (not if the alarm was replaced or deleted since it fell due)."""
     call = alarm_call(retry)
     handler = call.fn
+    ran = False
 
-    async def settle(inst: Instance) -> Any:
+    async def settle(inst: Instance) -> None:
+        nonlocal ran
         storage = inst.storage
         if not storage.begin_fired_alarm(alarm_time):
-            return False
+            return
+        ran = True
         try:
             result = handler(inst)
             if hasattr(result, "__await__"):
@@ -265,7 +269,6 @@ def _settling_call(retry: int, alarm_time: float) -> Call:
             storage.restore_fired_alarm(alarm_time)
             raise
         storage.clear_fired_alarm(alarm_time)
-        return True
 
     call.fn = settle
-    return call
+    return call, lambda: ran
