@@ -7,9 +7,16 @@ A record is ``<length:u32><crc32:u32><payload>``; the payload is JSON::
 
 It carries only the keys a commit changed. The log is a series of segments
 (``log/00000001.log`` …): the engine starts a new segment, writes the objects
-the older segments touched into their checkpoints, then deletes the older
-segments. A record that is cut short or fails its checksum (a kill in the middle
-of an append) ends the log: it was never acknowledged, so it is dropped.
+the older segments touched into their checkpoints, then deletes each older
+segment whose every record is in a durable checkpoint.
+
+Reading (``read_records``) tells a torn last append from damage. A record that
+is cut short or fails its checksum at the very end of the last segment, with
+nothing readable after it, is a kill in the middle of an append: it was never
+acknowledged, so it is dropped. A bad record anywhere else (readable records
+after it, or in a segment that is not the last) is damage: reading stops with
+``LogCorruptError`` naming the segment and the byte offset, and ``dotui
+recover`` is the explicit way out (see README.md, "On disk").
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from . import disk
 from .checkpoint import fsync_dir
+from .errors import LogCorruptError
 
 _HEADER = struct.Struct("<II")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -107,31 +116,100 @@ def decode_payload(payload: bytes) -> tuple[float, list[ObjectRecord]]:
     return doc["t"], out
 
 
-def read_records(path: str) -> tuple[list[tuple[float, list[ObjectRecord]]], int, int]:
-    """(records, bytes of the valid prefix, bytes of a torn tail dropped).
+@dataclass
+class SegmentScan:
+    """What one segment holds: its readable records and, if any, where the damage starts."""
 
-    Stops at the first record that is cut short or fails its checksum, and at
-    the zeroed space a segment is preallocated with.
-    """
-    with open(path, "rb") as f:
-        raw = f.read()
-    records = []
+    path: str
+    records: list[tuple[float, list[ObjectRecord]]]  # the readable prefix
+    end: int  # bytes of the readable prefix
+    bad_at: int | None = None  # where the first bad record starts; None: a clean end
+    reason: str = ""
+    tail: int = 0  # bytes from bad_at to the last non-zero byte (what dropping it drops)
+    after: list[tuple[int, float, list[ObjectRecord]]] = field(default_factory=list)  # readable records after it
+
+
+_MAGIC = b'{"t":'  # every payload starts so: how readable records after damage are found
+
+
+def _record_at(raw: bytes, pos: int) -> tuple[int, tuple[float, list[ObjectRecord]] | None, str]:
+    """(its length on disk, the decoded record or None, why not) of the record at ``pos``."""
+    length, crc = _HEADER.unpack_from(raw, pos)
+    if length == 0:
+        return 0, None, "zeroed bytes followed by data"
+    payload = raw[pos + _HEADER.size : pos + _HEADER.size + length]
+    if len(payload) < length:
+        return 0, None, f"a record of {length} bytes cut short by the end of the file"
+    if zlib.crc32(payload) != crc:
+        return 0, None, "a record whose checksum does not match"
+    try:
+        return _HEADER.size + length, decode_payload(payload), ""
+    except (ValueError, KeyError, TypeError) as exc:
+        return 0, None, f"a record that is not a commit record ({exc})"
+
+
+def _readable_after(raw: bytes, start: int) -> list[tuple[int, float, list[ObjectRecord]]]:
+    """Every readable record starting after ``start`` (found by their payload's first bytes)."""
+    out = []
+    s = raw.find(_MAGIC, start + _HEADER.size)
+    while s != -1:
+        size, rec, _ = _record_at(raw, s - _HEADER.size)
+        if rec is not None:
+            out.append((s - _HEADER.size, *rec))
+            s = raw.find(_MAGIC, s - _HEADER.size + size + _HEADER.size)
+        else:
+            s = raw.find(_MAGIC, s + 1)
+    return out
+
+
+def scan_segment(path: str) -> SegmentScan:
+    """Read a segment without judging it: the readable prefix, and what follows a bad record."""
+    raw = disk.read_file(path)
+    scan = SegmentScan(path, [], 0)
     pos = 0
     while pos + _HEADER.size <= len(raw):
-        length, crc = _HEADER.unpack_from(raw, pos)
-        if length == 0:
-            break  # preallocated space: the end of the log
-        start = pos + _HEADER.size
-        payload = raw[start : start + length]
-        if len(payload) < length or zlib.crc32(payload) != crc:
+        size, rec, reason = _record_at(raw, pos)
+        if rec is None:
+            scan.reason = reason
             break
-        try:
-            records.append(decode_payload(payload))
-        except (ValueError, KeyError, TypeError):
-            break
-        pos = start + length
-    torn = len(raw[pos:].rstrip(b"\0"))
-    return records, pos, torn
+        scan.records.append(rec)
+        pos += size
+    scan.end = pos
+    rest = raw[pos:].rstrip(b"\0")
+    if rest:  # not only the zeroed space a segment is preallocated with
+        scan.bad_at = pos
+        scan.reason = scan.reason or "a record header cut short by the end of the file"
+        scan.tail = len(rest)
+        scan.after = _readable_after(raw, pos + 1)
+    return scan
+
+
+def corrupt_error(scan: SegmentScan, last: bool) -> LogCorruptError:
+    data = os.path.dirname(os.path.dirname(scan.path)) or "."
+    if scan.after:
+        why = f"{len(scan.after)} readable records follow it"
+    else:
+        why = "it is not in the last segment"
+    return LogCorruptError(
+        f"the commit log is damaged: segment {scan.path} at byte {scan.bad_at} holds {scan.reason}, "
+        f"and {why}, so it is not a torn last append. Recovery stopped and changed no file. "
+        f"Run `dotui recover --data {data}` to see what dropping the damaged part would lose, "
+        f"then `dotui recover --data {data} --yes` to drop it.",
+        scan.path, scan.bad_at,
+    )
+
+
+def read_records(path: str, *, last: bool = True) -> tuple[list[tuple[float, list[ObjectRecord]]], int, int]:
+    """(records, bytes of the readable prefix, bytes of a torn tail dropped).
+
+    Only a torn *last* record may be dropped: a bad record with readable records
+    after it, or at the end of a segment that is not the ``last``, raises
+    ``LogCorruptError`` naming the segment and the offset.
+    """
+    scan = scan_segment(path)
+    if scan.bad_at is not None and (scan.after or not last):
+        raise corrupt_error(scan, last)
+    return scan.records, scan.end, scan.tail
 
 
 class CommitLog:
@@ -220,6 +298,9 @@ class CommitLog:
             self._fd = None
 
     def records(self) -> Iterator[tuple[str, list[tuple[float, list[ObjectRecord]]], int, int]]:
-        for path in self.segments():
-            recs, good, torn = read_records(path)
+        """(path, records, readable bytes, torn bytes) of each segment, oldest first;
+        raises ``LogCorruptError`` at damage that is not a torn last append."""
+        paths = self.segments()
+        for i, path in enumerate(paths):
+            recs, good, torn = read_records(path, last=i == len(paths) - 1)
             yield path, recs, good, torn

@@ -143,6 +143,21 @@ def fallocate(fd: int, offset: int, length: int) -> None:
     os.posix_fallocate(fd, offset, length)
 
 
+def ftruncate(fd: int, size: int) -> None:
+    _check("write", _fd_path(fd))
+    os.ftruncate(fd, size)
+
+
+def truncate(path: str, size: int) -> None:
+    _check("write", path)
+    os.truncate(path, size)
+
+
+def pread(fd: int, n: int, offset: int) -> bytes:
+    _check("read", _fd_path(fd))
+    return os.pread(fd, n, offset)
+
+
 def replace(src: str, dst: str) -> None:
     _check("rename", dst)
     os.replace(src, dst)

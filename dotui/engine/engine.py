@@ -16,11 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
-from . import checkpoint, values
+from . import disk, values
 from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
+from .durable import DurableState, check_namespaces
 from .errors import (
     BrokenObjectError,
     CommitFailedError,
+    DataFolderError,
     EngineClosedError,
     EngineLockedError,
     InvalidIdError,
@@ -125,23 +127,37 @@ class DataLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.path.isdir(self.path):
+            raise DataFolderError(
+                f"the lock file {self.path} is a folder; dotui keeps its lock there: "
+                "move that folder out of the data folder, or pass another data folder (--data DIR)"
+            )
+        try:
+            fd = disk.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataFolderError(
+                f"cannot open the lock file {self.path}: {exc.strerror or exc}; "
+                "check its permissions, or pass another data folder (--data DIR)"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
+            disk.close(fd)
             raise EngineLockedError(
                 f"the data folder {os.path.dirname(self.path)} is in use by another dotui engine "
                 f"(pid {holder}); stop that one, or pass another data folder (--data DIR)"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            disk.ftruncate(fd, 0)
+            disk.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError:
+            pass  # the lock is held; only the pid shown to a second engine is missing
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            disk.close(self._fd)
             self._fd = None
 
 
@@ -189,8 +205,8 @@ class Engine:
         self._instances: dict[tuple[str, str], Instance] = {}
         self._live: dict[tuple[str, str], Instance] = {}
         self._dirty: dict[Instance, None] = {}
-        self._overlay: dict[tuple[str, str], Delta] = {}  # committed, not yet checkpointed
-        self._checkpointing: dict[tuple[str, str], Delta] = {}
+        self.durable = DurableState(self.data_dir, self.index, interval=checkpoint_interval,
+                                    publish=self.bus.publish, on_broken=self._on_checkpoint_broken)
         self._alarms: list[tuple[float, str, str, int, float]] = []
         self._lock = DataLock(self.data_dir)
         self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
@@ -201,8 +217,7 @@ class Engine:
         self._tasks: list[asyncio.Task] = []
         self._started = False
         self._closed = False
-        self.stats_counters = {"commits": 0, "commit_bytes": 0, "calls": 0, "checkpoints": 0,
-                               "recovered_records": 0, "torn_bytes_dropped": 0}
+        self.stats_counters = {"commits": 0, "commit_bytes": 0, "calls": 0}
 
     # ================================================================ start / close
     async def __aenter__(self) -> "Engine":
@@ -222,6 +237,7 @@ class Engine:
             self._log_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-log")
             self._ckpt_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-checkpoint")
             self._namespaces, self.load_errors = load_objects(self.objects_dir)
+            check_namespaces({n: i.file for n, i in self._namespaces.items()}, self.data_dir)
             self.log = self._log_class(os.path.join(self.data_dir, "log"))
             self._recover()
             self.log.open_new_segment()
@@ -231,12 +247,12 @@ class Engine:
         self._commit_event = asyncio.Event()
         self._alarm_event = asyncio.Event()
         self._rotate_waiters: list[asyncio.Future] = []
-        self._ckpt_lock = asyncio.Lock()
+        self.durable.start(self._loop, self._ckpt_io, self._rotate_log)
         self._committer_task = self._loop.create_task(self._committer())
         self._tasks = [
             self._loop.create_task(self._sweeper()),
             self._loop.create_task(self._alarm_loop()),
-            self._loop.create_task(self._checkpointer()),
+            self._loop.create_task(self.durable.run()),
         ]
         self._started = True
         for ns, hx, e in self.index.entries():
@@ -244,42 +260,8 @@ class Engine:
                 self._schedule_alarm(e.alarm, ns, hx, 0, e.alarm)
 
     def _recover(self) -> None:
-        """Bring checkpoints up to date with the log a crash left behind."""
-        if not self.index.load():
-            self.index.rebuild_from_files(self.data_dir)
-        segments = []
-        for path, records, good, torn in self.log.records():
-            segments.append(path)
-            self.stats_counters["torn_bytes_dropped"] += torn
-            for t, objs in records:
-                self.stats_counters["recovered_records"] += 1
-                for r in objs:
-                    key = (r.namespace, r.hex)
-                    self._overlay.setdefault(key, Delta()).merge(r.delta)
-                    e = self.index.ensure(r.namespace, r.hex, r.name)
-                    e.keys, e.bytes, e.last_active = r.keys, r.bytes, t
-                    if r.delta.alarm_changed:
-                        e.alarm = r.delta.alarm
-        if not segments:
-            return
-        self._remove_stale_temporaries()
-        work, self._overlay = self._overlay, {}
-        failed = self._write_checkpoints(work)
-        self._overlay.update(failed)
-        self.index.persist(*self._index_changes())
-        if not failed:
-            for path in segments:
-                os.remove(path)
-            checkpoint.fsync_dir(self.log.folder)
-
-    def _remove_stale_temporaries(self) -> None:
-        """A crash in the middle of a checkpoint can leave ``*.json.tmp`` files: never read, removed."""
-        for ns in os.listdir(self.data_dir):
-            folder = os.path.join(self.data_dir, ns)
-            if ns != "log" and os.path.isdir(folder):
-                for name in os.listdir(folder):
-                    if name.endswith(".json.tmp"):
-                        os.remove(os.path.join(folder, name))
+        """Bring checkpoints up to date with the log a crash left behind (README.md, "On disk")."""
+        self.durable.recover(self.log)
 
     async def close(self) -> None:
         """Finish: let running calls end, make every write durable, checkpoint, unlock."""
@@ -300,9 +282,9 @@ class Engine:
         self._committer_task.cancel()
         await asyncio.gather(self._committer_task, return_exceptions=True)
         self.log.close()
-        if self.log.size == 0 and not self._overlay:
-            # Everything is in the checkpoints: leave no empty preallocated segment.
-            _remove_all(self.log.segments(), self.log.folder)
+        if self.log.size == 0:
+            # Leave no empty preallocated segment; keep those holding what is not checkpointed.
+            _remove_all([p for p in self.log.segments() if not self.durable.holds(p)], self.log.folder)
         self._log_io.shutdown(wait=True)
         self._ckpt_io.shutdown(wait=True)
         self.bus.publish("engine.closed")
@@ -374,19 +356,21 @@ class Engine:
         self._live[inst.key] = inst
 
     def checkpoint_path(self, namespace: str, hx: str) -> str:
-        return os.path.join(self.data_dir, namespace, f"{hx}.json")
+        return self.durable.path(namespace, hx)
 
     def load_state(self, inst: Instance) -> tuple[dict[str, Any], float | None]:
         """An object's durable state: its checkpoint plus the log records not yet in it."""
-        data, meta = checkpoint.load(self.checkpoint_path(*inst.key))
-        alarm = meta.get("alarm")
-        for deltas in (self._checkpointing, self._overlay):
-            d = deltas.get(inst.key)
-            if d is not None:
-                alarm = d.apply(data, alarm)
+        data, alarm, meta = self.durable.load(inst.key)
         if inst.id.name is None and meta.get("name"):
             inst.id.name = meta["name"]
         return data, alarm
+
+    def _on_checkpoint_broken(self, key: tuple[str, str], reason: str) -> None:
+        """Its checkpoint cannot be read: a live object is reset, and its next wake says why."""
+        inst = self._instances.get(key)
+        if inst is not None:
+            inst.reset(BrokenObjectError(reason))
+            self._live.pop(key, None)
 
     def _hibernate(self, inst: Instance) -> None:
         inst.hibernate_now()
@@ -588,11 +572,7 @@ class Engine:
             delta = Delta(changes.cleared, {}, changes.alarm_changed, changes.alarm)
             for k, text in changes.puts.items():
                 delta.puts[k] = DELETED if text is None else values.decode(text)
-            old = self._overlay.get(inst.key)
-            if old is None:
-                self._overlay[inst.key] = delta
-            else:
-                old.merge(delta)
+            self.durable.committed(inst.key, delta, self.log.segment)
             e = self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name)
             e.keys, e.bytes, e.last_active = keys, size, now
             if changes.alarm_changed:
@@ -616,17 +596,16 @@ class Engine:
 
     # ================================================================ checkpoints
     def _checkpoint_soon(self) -> None:
-        self._ckpt_wanted = True
+        self.durable.want()
 
-    async def _checkpointer(self) -> None:
-        self._ckpt_wanted = False
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(0.05 if self._ckpt_wanted else 0.25)
-            if self._overlay and (self._ckpt_wanted or time.monotonic() - last >= self.checkpoint_interval):
-                self._ckpt_wanted = False
-                last = time.monotonic()
-                await self.checkpoint()
+    async def _rotate_log(self) -> list[str]:
+        """(For the durable state) Start a new log segment between commits; the older segments."""
+        if self.log.size == 0:
+            return self.log.segments()[:-1]  # the current one holds nothing yet: keep it
+        fut = self._loop.create_future()
+        self._rotate_waiters.append(fut)
+        self._commit_event.set()
+        return await fut
 
     async def _rotate(self) -> None:
         waiters, self._rotate_waiters = self._rotate_waiters, []
@@ -640,72 +619,13 @@ class Engine:
                 if not w.done():
                     w.set_exception(exc)
 
-    async def checkpoint(self) -> None:
-        """Write every committed change into its object's checkpoint; drop the covered log."""
-        async with self._ckpt_lock:
-            fut = self._loop.create_future()
-            self._rotate_waiters.append(fut)
-            self._commit_event.set()
-            old_segments = await fut
-            work, self._overlay = self._overlay, {}
-            self._checkpointing = work
-            try:
-                failed = await self._loop.run_in_executor(self._ckpt_io, self._write_checkpoints, work)
-            finally:
-                self._checkpointing = {}
-            for key, d in failed.items():
-                newer = self._overlay.get(key)
-                if newer is not None:
-                    d.merge(newer)
-                self._overlay[key] = d
-            await self._loop.run_in_executor(self._ckpt_io, self.index.persist, *self._index_changes())
-            if not failed:
-                await self._loop.run_in_executor(self._ckpt_io, _remove_all, old_segments, self.log.folder)
-            self.stats_counters["checkpoints"] += 1
+    async def checkpoint(self) -> bool:
+        """Write every committed change into its object's checkpoint; drop the covered log.
 
-    def _index_changes(self) -> tuple[list, list | None]:
-        """(Loop thread) What ``Index.persist`` must write: the changed rows, or a snapshot."""
-        rows = self.index.take_changes()
-        if self.index.wants_snapshot(len(rows)):
-            return [], self.index.all_rows()
-        return rows, None
-
-    def _write_checkpoints(self, work: dict[tuple[str, str], Delta]) -> dict[tuple[str, str], Delta]:
-        """(Thread) Apply each delta to its checkpoint file; returns the ones that failed."""
-        failed = {}
-        files: dict[str, bytes] = {}
-        removed = set()
-        now = time.time()
-        for (ns, hx), delta in work.items():
-            path = self.checkpoint_path(ns, hx)
-            try:
-                data, meta = checkpoint.load(path)
-                alarm = delta.apply(data, meta.get("alarm"))
-                if not data and alarm is None:
-                    if os.path.exists(path):
-                        os.remove(path)
-                        removed.add(os.path.dirname(path))
-                    continue
-                e = self.index.get(ns, hx)
-                meta = {
-                    "namespace": ns, "id": hx, "name": e.name if e else meta.get("name"),
-                    "alarm": alarm, "keys": len(data), "bytes": e.bytes if e else meta.get("bytes", 0),
-                    "saved_at": now,
-                }
-                files[path] = checkpoint.encode(checkpoint.build(data, meta))
-            except (BrokenObjectError, OSError, ValueError, TypeError) as exc:
-                failed[(ns, hx)] = delta
-                self.bus.publish("checkpoint.failed", namespace=ns, id=hx, error=str(exc))
-        for folder in {os.path.dirname(p) for p in files}:
-            os.makedirs(folder, exist_ok=True)
-        try:
-            checkpoint.replace_many(files, self.data_dir)
-        except OSError as exc:
-            self.bus.publish("checkpoint.failed", error=str(exc))
-            return {**failed, **{k: d for k, d in work.items() if self.checkpoint_path(*k) in files}}
-        for folder in removed:
-            checkpoint.fsync_dir(folder)
-        return failed
+        True when nothing committed is left outside a durable checkpoint; a failure is
+        reported (``checkpoint.failed``) and loses nothing (README.md, "On disk").
+        """
+        return await self.durable.checkpoint()
 
     # ================================================================ idle eviction
     async def _sweeper(self) -> None:
@@ -936,15 +856,9 @@ class Engine:
         self._ns_info(namespace)
         key = (namespace, oid.hex)
         path = self.checkpoint_path(*key)
-        data, meta = checkpoint.load(path)
+        data, meta, logged = self.durable.view(key)
         ckpt = dict(data)
-        alarm = meta.get("alarm")
-        logged = Delta()
-        for deltas in (self._checkpointing, self._overlay):
-            d = deltas.get(key)
-            if d is not None:
-                logged.merge(d)
-        alarm = logged.apply(data, alarm)
+        alarm = logged.apply(data, meta.get("alarm"))
         pending: dict[str, Any] = {"put": {}, "deleted": [], "cleared": False}
         inst = self._instances.get(key)
         if inst is not None and inst.storage is not None:
@@ -992,9 +906,11 @@ class Engine:
             "queued": sum(len(i.queue) for i in self._live.values()),
             "running": sum(len(i.running) for i in self._live.values()),
             "commits_pending": len(self._dirty) + sum(1 for i in self._live.values() if i.output_gate.holding),
-            "uncheckpointed_objects": len(self._overlay),
+            "uncheckpointed_objects": self.durable.held_count,
+            "broken_checkpoints": len(self.durable.broken),
             "log_bytes": self.log.size if self._started else 0,
             **self.stats_counters,
+            **self.durable.counters,
         }
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
@@ -1019,8 +935,8 @@ def _index_row(ns: str, hx: str, e) -> dict[str, Any]:
 def _remove_all(paths: list[str], folder: str) -> None:
     for p in paths:
         try:
-            os.remove(p)
+            disk.remove(p)
         except FileNotFoundError:
             pass
-    checkpoint.fsync_dir(folder)
+    disk.fsync_dir(folder)
 
