@@ -145,7 +145,7 @@ def test_the_start_up_error_tells_the_user_to_run_dotui_recover(objects_dir, dat
     _flip(segment, _offsets(segment)[3] + 20)
     assert main(["--objects", str(objects_dir), "--data", str(data_dir), "-c", "ls"]) == 1
     err = capsys.readouterr().err
-    assert "corrupt" in err and "dotui recover" in err
+    assert "commit log is damaged" in err and "dotui recover" in err
 
 
 def test_recover_is_in_dotui_help(capsys):
