@@ -20,6 +20,8 @@ CHECKPOINT_THEN_CRASH = textwrap.dedent("""
         for name in {names!r}:
             await e.env.Counter.get_by_name(name).increment()
         await e.checkpoint()  # rows in the journal, the log dropped
+        if {snapshot!r}:
+            e.index.persist([], e.index.all_rows())  # a snapshot (index.json) of every row
         print("acked", flush=True)
         os._exit(0)
 
@@ -27,8 +29,9 @@ CHECKPOINT_THEN_CRASH = textwrap.dedent("""
 """)
 
 
-def _checkpoint_then_crash(objects_dir, data_dir, names):
-    code = CHECKPOINT_THEN_CRASH.format(root=str(ROOT), objects=str(objects_dir), data=str(data_dir), names=names)
+def _checkpoint_then_crash(objects_dir, data_dir, names, snapshot=False):
+    code = CHECKPOINT_THEN_CRASH.format(root=str(ROOT), objects=str(objects_dir), data=str(data_dir), names=names,
+                                        snapshot=snapshot)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "acked", out.stderr
 
@@ -59,9 +62,8 @@ async def test_an_empty_journal_without_a_snapshot_is_rebuilt_from_the_checkpoin
 
 
 async def test_a_damaged_snapshot_beside_a_journal_is_rebuilt_from_the_checkpoints(objects_dir, data_dir):
-    async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
-        await e.env.Counter.get_by_name("a").increment()
-        e.index.persist([], e.index.all_rows())  # a snapshot holding a
+    _checkpoint_then_crash(objects_dir, data_dir, ["a"], snapshot=True)  # a in the snapshot only
+    assert (data_dir / "index.json").exists() and not (data_dir / "index.journal").exists()
     _checkpoint_then_crash(objects_dir, data_dir, ["b"])  # b in the journal only
     assert (data_dir / "index.journal").exists()
     (data_dir / "index.json").write_bytes(b'{"version": 1, "objects": {"Coun')
