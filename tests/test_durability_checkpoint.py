@@ -53,7 +53,8 @@ async def test_a_checkpoint_failing_once_loses_no_acknowledged_write(objects_dir
         assert await e.env.Counter.get_by_name("a").peek() == 6
 
 
-async def test_a_checkpoint_failing_until_the_fault_clears_loses_nothing(objects_dir, data_dir, disk_faults, caplog):
+@pytest.mark.parametrize("op", ["mkdir", "write", "fsync", "rename"])
+async def test_a_checkpoint_failing_until_the_fault_clears_loses_nothing(objects_dir, data_dir, disk_faults, caplog, op):
     caplog.set_level(logging.WARNING, logger="dotui")
     loop_thread = threading.get_ident()
     published_on = set()
@@ -61,7 +62,7 @@ async def test_a_checkpoint_failing_until_the_fault_clears_loses_nothing(objects
         c = e.env.Counter.get_by_name("a")
         await c.increment(5)
         sub = e.subscribe(predicate=lambda ev: published_on.add(threading.get_ident()) or True)
-        fault = disk_faults.inject("mkdir", errno.ENOSPC, times=None, match="Counter")
+        fault = disk_faults.inject(op, errno.ENOSPC, times=None, match="Counter")
         await e.hibernate("Counter", c.id)
         await _next(sub, "checkpoint.failed")
         await _next(sub, "checkpoint.failed")  # the checkpointer is still alive: it tried again

@@ -23,7 +23,7 @@ CRASHER = textwrap.dedent("""
         e = Engine(objects={objects!r}, data={data!r}, checkpoint_interval=3600)
         await e.start()
         for i in range({n}):
-            await e.env.Counter.get_by_name("a" if i % 2 == 0 else "b").increment()
+            await e.env.Counter.get_by_name({names!r}[i % {count}]).increment()
         print("acked", flush=True)
         os._exit(0)  # a crash: no checkpoint, no clean close
 
@@ -31,8 +31,9 @@ CRASHER = textwrap.dedent("""
 """)
 
 
-def _crash_run(objects_dir, data_dir, n=20):
-    code = CRASHER.format(root=str(ROOT), objects=str(objects_dir), data=str(data_dir), n=n)
+def _crash_run(objects_dir, data_dir, n=20, names=("a", "b")):
+    code = CRASHER.format(root=str(ROOT), objects=str(objects_dir), data=str(data_dir), n=n,
+                          names=list(names), count=len(names))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "acked", out.stderr
 
@@ -152,3 +153,22 @@ def test_recover_is_in_dotui_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "recover" in capsys.readouterr().out
+
+
+async def test_a_kept_segment_loses_its_torn_tail_so_the_next_start_is_not_stopped(objects_dir, data_dir):
+    from dotui.engine.ids import IdFactory
+
+    _crash_run(objects_dir, data_dir)  # a: 10, b: 10, all in the log
+    segment = sorted((data_dir / "log").glob("*.log"))[-1]
+    _, end, _ = read_records(str(segment))
+    with open(segment, "r+b") as f:
+        f.seek(end)
+        f.write((500).to_bytes(4, "little") + (1).to_bytes(4, "little") + b'{"t":1,"o":[[')
+    damaged = data_dir / "Counter" / f"{IdFactory('Counter').from_name('a').hex}.json"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"{")  # a's checkpoint unreadable: the segment holding its writes is kept
+    _crash_run(objects_dir, data_dir, n=4, names=["b"])  # then a newer segment after it
+    assert len(list((data_dir / "log").glob("*.log"))) == 2
+    assert await _peek(objects_dir, data_dir, "b") == 14
+    damaged.unlink()  # the user moves the damaged file away
+    assert await _peek(objects_dir, data_dir, "a") == 10

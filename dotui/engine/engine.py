@@ -605,7 +605,7 @@ class Engine:
         fut = self._loop.create_future()
         self._rotate_waiters.append(fut)
         self._commit_event.set()
-        return await fut
+        return await asyncio.shield(fut)  # a cancelled checkpoint must not cancel the committer's future
 
     async def _rotate(self) -> None:
         waiters, self._rotate_waiters = self._rotate_waiters, []
