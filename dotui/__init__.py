@@ -4,12 +4,14 @@ from .engine import (
     AlarmInfo,
     BrokenObjectError,
     CommitFailedError,
+    DataFolderError,
     DurableObject,
     DurableObjectError,
     Engine,
     EngineClosedError,
     EngineLockedError,
     InvalidIdError,
+    LogCorruptError,
     MethodNotFoundError,
     Namespace,
     NamespaceNotFoundError,
@@ -22,8 +24,8 @@ from .engine import (
 )
 
 __all__ = [
-    "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DurableObject", "DurableObjectError",
-    "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "MethodNotFoundError",
+    "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DataFolderError", "DurableObject", "DurableObjectError",
+    "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "LogCorruptError", "MethodNotFoundError",
     "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
     "ObjectResetError", "OverloadedError", "Stub",
 ]

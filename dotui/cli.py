@@ -151,11 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8787, help="default 8787; 0 picks a free port")
     recover = sub.add_parser(
         "recover", parents=[shared], help="a damaged commit log: say what dropping it would lose, then drop it",
-        description="When the engine stops at start because a commit log record is damaged (not a torn last "
-                    "append), this says what recovering would drop: the segment and byte offset, how many "
-                    "records and bytes, which objects lose committed writes. With --yes it drops them (keeping "
-                    "the log up to the damage) and replays the rest into the checkpoints. See README.md, "
-                    "\"On disk\".",
+        description="When the engine stops at start because a commit log record is damaged (not a torn\n"
+                    "last append), this says what recovering would drop: the segment and byte offset, how\n"
+                    "many records and bytes, which objects lose committed writes. Nothing is changed unless\n"
+                    "--yes is given: then it keeps the log up to the damage, drops the rest, and replays it\n"
+                    "into the checkpoints. Stop the engine first. See README.md, \"On disk\".",
         epilog="example:\n  dotui recover --data .dotui          look: changes nothing\n"
                "  dotui recover --data .dotui --yes    drop the damaged part and recover",
         formatter_class=argparse.RawDescriptionHelpFormatter,

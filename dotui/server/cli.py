@@ -19,7 +19,7 @@ from typing import Any, Callable, TextIO
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.errors import EngineLockedError
+from ..engine.errors import DataFolderError, EngineLockedError
 from .app import DEFAULT_MAX_BODY, make_app
 from .auth import find_token, new_token, remove_token, write_token
 from .client import RemoteEngine
@@ -150,7 +150,7 @@ async def _serve(objects: str, data: str, idle: float, host: str, port: int, tok
     engine = Engine(objects, data, idle_timeout=idle)
     try:
         await engine.start()
-    except (EngineLockedError, OSError) as exc:
+    except (EngineLockedError, DataFolderError, OSError) as exc:
         print(f"dotui serve: cannot start the engine: {exc}", file=err)
         return 1
     try:
