@@ -173,3 +173,35 @@ async def test_a_class_named_lock_is_a_clear_start_up_error(tmp_path, data_dir):
     with pytest.raises(DataFolderError, match=r"class 'lock'.*rename"):
         async with _engine(objs, data_dir):
             pass
+
+
+@pytest.mark.parametrize("op", ["write", "fsync"])
+async def test_an_index_write_failing_keeps_the_log_until_it_succeeds(objects_dir, data_dir, disk_faults, op):
+    async with _engine(objects_dir, data_dir) as e:
+        await e.env.Counter.get_by_name("a").increment(4)
+        await e.checkpoint()  # the index files exist
+        await e.env.Counter.get_by_name("b").increment(2)
+        assert (data_dir / "index.journal").exists()
+        fault = disk_faults.inject(op, errno.EIO, times=None, match=f"{os.sep}index.journal")
+        assert await e.checkpoint() is False
+        assert fault.hits >= 1 and e.stats()["checkpoint_failures"] >= 1
+        assert list((data_dir / "log").glob("*.log"))  # kept: the index rows are only in the log
+        disk_faults.clear()
+        assert await e.checkpoint() is True
+    async with _engine(objects_dir, data_dir) as e:
+        assert {i["name"]: i["keys"] for i in e.instances()} == {"a": 1, "b": 1}
+        assert await e.env.Counter.get_by_name("b").peek() == 2
+
+
+async def test_recovery_whose_checkpoints_fail_still_starts_and_loses_nothing(objects_dir, data_dir, disk_faults):
+    async with _engine(objects_dir, data_dir) as e:
+        c = e.env.Counter.get_by_name("a")
+        await c.increment(3)
+        disk_faults.inject("rename", errno.ENOSPC, times=None, match="Counter")
+    async with _engine(objects_dir, data_dir) as e:  # recovery cannot write the checkpoint
+        assert e.stats()["checkpoint_failures"] >= 1
+        assert await e.env.Counter.get_by_name("a").increment() == 4
+    disk_faults.clear()
+    async with _engine(objects_dir, data_dir) as e:
+        assert await e.env.Counter.get_by_name("a").peek() == 4
+    assert not list((data_dir / "log").glob("*.log"))  # all checkpointed at the clean close

@@ -190,10 +190,10 @@ class DurableState:
 
     async def checkpoint(self) -> bool:
         """Write every committed change into its object's checkpoint and delete the log
-        segments that made redundant. True when nothing committed is left outside a
-        durable checkpoint (a broken object's changes stay in the log)."""
-        await self._round()
-        return not self.pending
+        segments that made redundant. True when nothing failed and nothing committed is
+        left outside a durable checkpoint (a broken object's changes stay in the log)."""
+        ok = await self._round()
+        return ok and not self.pending
 
     async def _round(self) -> bool:
         """One checkpoint round; False when something failed that may pass (try again later)."""
