@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import heapq
 import itertools
 import os
@@ -283,8 +284,7 @@ class Engine:
         await asyncio.gather(self._committer_task, return_exceptions=True)
         self.log.close()
         if self.log.size == 0:
-            # Leave no empty preallocated segment; keep those holding what is not checkpointed.
-            _remove_all([p for p in self.log.segments() if not self.durable.holds(p)], self.log.folder)
+            self._drop_unneeded_segments()
         self._log_io.shutdown(wait=True)
         self._ckpt_io.shutdown(wait=True)
         self.bus.publish("engine.closed")
@@ -364,6 +364,13 @@ class Engine:
         if inst.id.name is None and meta.get("name"):
             inst.id.name = meta["name"]
         return data, alarm
+
+    def _drop_unneeded_segments(self) -> None:
+        """(At close) Leave no empty preallocated segment; keep those holding what is not checkpointed."""
+        try:
+            _remove_all([p for p in self.log.segments() if not self.durable.holds(p)], self.log.folder)
+        except OSError as exc:  # an empty segment left behind is harmless: the next start drops it
+            logging.getLogger("dotui").warning("could not remove empty log segments at close: %s", exc)
 
     def _on_checkpoint_broken(self, key: tuple[str, str], reason: str) -> None:
         """Its checkpoint cannot be read: a live object is reset, and its next wake says why."""
