@@ -73,6 +73,7 @@ class DurableState:
 
     BACKOFF_BASE = 0.05
     BACKOFF_MAX = 30.0
+    GATHER = 0.05  # after a request, wait this long for more before a round
 
     def __init__(self, data_dir: str, index, *, interval: float,
                  publish: Callable[..., None], on_broken: Callable[[Key, str], None]):
@@ -166,6 +167,8 @@ class DurableState:
         delay = 0.0
         while True:
             await self._sleep(delay or self.interval, wake_on_want=not delay)
+            if not delay:
+                await self._sleep(self.GATHER, wake_on_want=False)  # one round for a burst of requests
             if not self._has_work():
                 delay = 0.0
                 continue
