@@ -1,0 +1,224 @@
+"""An object's lifecycle as one unit: the call queue's order, tasks an object started,
+ctx.abort(), and the engine's counts after every kind of reset (README: "Semantics")."""
+
+import asyncio
+import errno
+
+import pytest
+
+from dotui import Engine, ObjectAbortedError, ObjectResetError
+from dotui.engine.commitlog import CommitLog
+from dotui.engine.errors import CommitFailedError
+from tests.conftest import write_objects
+
+SOURCE = """
+    import asyncio
+    from dotui import DurableObject
+
+    class Order(DurableObject):
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+            self.log = []
+
+        async def bump_blocked(self, label, delay=0.01):
+            self.log.append(f"start {label}")
+
+            async def critical():
+                self.log.append(f"enter {label}")
+                n = self.ctx.storage.get("n", 0)
+                await asyncio.sleep(delay)
+                self.ctx.storage.put("n", n + 1)
+                self.log.append(f"leave {label}")
+                return n + 1
+            return await self.ctx.block_concurrency_while(critical)
+
+        def peek(self):
+            self.log.append("peek")
+            return self.ctx.storage.get("n", 0)
+
+        def story(self):
+            return self.log
+
+    class Bg(DurableObject):
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+            self.go = asyncio.Event()
+
+        async def start_task(self):
+            async def later():
+                await self.go.wait()
+                self.ctx.storage.put("bg", "written")
+            asyncio.create_task(later())
+            return "started"
+
+        async def start_wait_until(self):
+            async def later():
+                await self.go.wait()
+                self.ctx.storage.put("bg", "written")
+            self.ctx.wait_until(later())
+            return "started"
+
+        async def start_sleeper(self):
+            async def later():
+                await asyncio.sleep(0.05)
+                self.ctx.storage.put("bg", "written")
+            asyncio.create_task(later())
+            return "started"
+
+        def release(self):
+            self.go.set()
+
+        def read(self):
+            return self.ctx.storage.get("bg")
+
+    class Quitter(DurableObject):
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+            self.marker = "fresh"
+
+        def mark(self):
+            self.marker = "in memory"
+
+        def marker_value(self):
+            return self.marker
+
+        def swallow(self):
+            self.ctx.storage.put("half", True)
+            try:
+                self.ctx.abort("no way back")
+            except Exception:
+                pass
+            return "carried on"
+
+        def swallow_everything(self):
+            try:
+                self.ctx.abort("really no way back")
+            except BaseException:
+                pass
+            return "carried on"
+
+        def quit(self):
+            self.ctx.abort("giving up")
+
+        async def block_and_fail(self):
+            async def critical():
+                raise RuntimeError("bad setup")
+            return await self.ctx.block_concurrency_while(critical)
+
+        def write(self):
+            self.ctx.storage.put("k", 1)
+            return "written"
+"""
+
+
+@pytest.fixture
+async def eng(tmp_path):
+    objs = write_objects(tmp_path / "objects", order=SOURCE)
+    async with Engine(objects=str(objs), data=str(tmp_path / "data"), idle_timeout=60) as e:
+        yield e
+
+
+# ---------------------------------------------------------------- defect 13: queue order
+async def test_calls_kept_out_by_block_concurrency_while_start_in_order_one_at_a_time(eng):
+    o = eng.env.Order.get_by_name("x")
+    calls = [o.bump_blocked("b1"), o.bump_blocked("b2"), o.bump_blocked("b3"), o.peek()]
+    assert await asyncio.gather(*calls) == [1, 2, 3, 3]
+    assert await o.story() == [
+        "start b1", "enter b1", "leave b1",
+        "start b2", "enter b2", "leave b2",
+        "start b3", "enter b3", "leave b3",
+        "peek",
+    ]
+
+
+async def test_a_call_arriving_while_one_is_let_in_waits_behind_it(eng):
+    o = eng.env.Order.get_by_name("x")
+    first = [asyncio.ensure_future(o.bump_blocked("b1")), asyncio.ensure_future(o.bump_blocked("b2"))]
+    for _ in range(100):
+        if len(eng.queue("Order", o.id)) == 2:
+            break
+        await asyncio.sleep(0)
+    late = asyncio.ensure_future(o.bump_blocked("b3"))
+    assert await asyncio.gather(*first, late) == [1, 2, 3]
+    assert await o.peek() == 3
+
+
+# ---------------------------------------------------------------- defect 14: tasks keep it awake
+@pytest.mark.parametrize("method", ["start_task", "start_wait_until"])
+async def test_a_task_the_object_started_keeps_it_from_hibernating(eng, method):
+    b = eng.env.Bg.get_by_name("x")
+    assert await getattr(b, method)() == "started"
+    hibernating = asyncio.ensure_future(eng.hibernate("Bg", b.id))
+    await asyncio.sleep(0)
+    assert eng.instance_info("Bg", b.id)["state"] == "live"
+    await b.release()
+    assert await hibernating is True
+    assert await b.read() == "written"
+
+
+async def test_close_waits_for_a_task_the_object_started(tmp_path):
+    objs = write_objects(tmp_path / "objects", order=SOURCE)
+    async with Engine(objects=str(objs), data=str(tmp_path / "data")) as e:
+        b = e.env.Bg.get_by_name("x")
+        assert await b.start_sleeper() == "started"
+    async with Engine(objects=str(objs), data=str(tmp_path / "data")) as e:
+        assert await e.env.Bg.get_by_name("x").read() == "written"
+
+
+# ---------------------------------------------------------------- defect 15: abort cannot be caught
+@pytest.mark.parametrize("method", ["swallow", "swallow_everything"])
+async def test_abort_reaches_the_caller_even_if_the_method_catches_it(eng, method):
+    q = eng.env.Quitter.get_by_name("x")
+    await q.mark()
+    with pytest.raises(ObjectAbortedError, match="no way back"):
+        await getattr(q, method)()
+    assert await q.marker_value() == "fresh"
+    assert "half" not in eng.read_storage("Quitter", q.id)["values"]
+
+
+# ---------------------------------------------------------------- defect 17: counts after a reset
+def _counts(e: Engine) -> tuple[int, int, int]:
+    return e.stats()["live"], e.count_instances()["live"], len(e.instances(state="live"))
+
+
+async def test_abort_leaves_the_object_counted_as_hibernated(eng):
+    q = eng.env.Quitter.get_by_name("x")
+    await q.mark()
+    assert _counts(eng) == (1, 1, 1)
+    with pytest.raises(ObjectAbortedError):
+        await q.quit()
+    assert _counts(eng) == (0, 0, 0)
+
+
+async def test_failed_block_concurrency_while_leaves_the_object_counted_as_hibernated(eng):
+    q = eng.env.Quitter.get_by_name("x")
+    with pytest.raises(RuntimeError, match="bad setup"):
+        await q.block_and_fail()
+    assert _counts(eng) == (0, 0, 0)
+
+
+class FailingLog(CommitLog):
+    """A log whose appends fail while ``failing`` is set (a full or broken disk)."""
+
+    failing = False
+
+    def append(self, record: bytes) -> None:
+        if FailingLog.failing:
+            raise OSError(errno.EIO, "injected append failure")
+        super().append(record)
+
+
+async def test_failed_commit_leaves_the_object_counted_as_hibernated(tmp_path):
+    objs = write_objects(tmp_path / "objects", order=SOURCE)
+    async with Engine(objects=str(objs), data=str(tmp_path / "data"), log_class=FailingLog) as e:
+        q = e.env.Quitter.get_by_name("x")
+        await q.mark()
+        FailingLog.failing = True
+        try:
+            with pytest.raises(CommitFailedError):
+                await q.write()
+        finally:
+            FailingLog.failing = False
+        assert _counts(e) == (0, 0, 0)
+        assert await q.write() == "written"
+        assert _counts(e) == (1, 1, 1)
