@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from dotui import Engine, ObjectAbortedError, ObjectResetError
+from dotui import BrokenObjectError, Engine, ObjectAbortedError, ObjectResetError
 from dotui.engine.commitlog import CommitLog
 from dotui.engine.errors import CommitFailedError
 from tests.conftest import write_objects
@@ -65,6 +65,12 @@ SOURCE = """
             asyncio.create_task(later())
             return "started"
 
+        async def start_failing(self):
+            async def later():
+                raise ValueError("lost the thread")
+            asyncio.create_task(later())
+            return "started"
+
         def release(self):
             self.go.set()
 
@@ -108,6 +114,21 @@ SOURCE = """
         def write(self):
             self.ctx.storage.put("k", 1)
             return "written"
+
+        async def linger(self, delay):
+            await asyncio.sleep(delay)
+            return "lingered"
+
+    class Versioned(DurableObject):
+        async def hold(self, delay):
+            await asyncio.sleep(delay)
+            return "old code done"
+
+        async def hold_blocked(self, delay):
+            return await self.ctx.block_concurrency_while(lambda: self.hold(delay))
+
+        def version(self):
+            return 1
 """
 
 
@@ -222,3 +243,61 @@ async def test_failed_commit_leaves_the_object_counted_as_hibernated(tmp_path):
         assert _counts(e) == (0, 0, 0)
         assert await q.write() == "written"
         assert _counts(e) == (1, 1, 1)
+
+
+async def test_a_failing_task_is_reported(eng):
+    b = eng.env.Bg.get_by_name("x")
+    sub = eng.subscribe()
+    await b.start_failing()
+    assert await eng.hibernate("Bg", b.id) is True
+    failed = [ev for ev in sub.drain() if ev["type"] == "task.failed"]
+    assert failed and failed[0]["error"] == {"type": "ValueError", "message": "lost the thread"}
+
+
+async def test_abort_fails_every_call_still_running_on_the_object(eng):
+    q = eng.env.Quitter.get_by_name("x")
+    lingering = asyncio.ensure_future(q.linger(0.05))
+    for _ in range(100):
+        if eng.instance_info("Quitter", q.id).get("busy"):
+            break
+        await asyncio.sleep(0)
+    with pytest.raises(ObjectAbortedError):
+        await q.quit()
+    with pytest.raises(ObjectAbortedError, match="giving up"):
+        await lingering
+
+
+# ---------------------------------------------------------------- reload: draining
+async def test_reload_lets_running_calls_end_on_the_old_code_and_runs_new_calls_on_the_new(tmp_path):
+    objs = write_objects(tmp_path / "objects", order=SOURCE)
+    async with Engine(objects=str(objs), data=str(tmp_path / "data")) as e:
+        v = e.env.Versioned.get_by_name("x")
+        running = asyncio.ensure_future(v.hold(0.05))
+        for _ in range(100):
+            if e.instance_info("Versioned", v.id).get("busy"):
+                break
+            await asyncio.sleep(0)
+        write_objects(objs, order=SOURCE.replace("return 1", "return 2"))
+        assert await e.reload() == []
+        assert _counts(e) == (1, 1, 1)  # draining is still in memory, and counted so everywhere
+        assert await v.version() == 2
+        assert await running == "old code done"
+        assert _counts(e) == (1, 1, 1)
+
+
+async def test_reload_that_removes_a_class_fails_the_calls_waiting_for_it(tmp_path):
+    objs = write_objects(tmp_path / "objects", order=SOURCE)
+    async with Engine(objects=str(objs), data=str(tmp_path / "data")) as e:
+        v = e.env.Versioned.get_by_name("x")
+        running = asyncio.ensure_future(v.hold_blocked(0.05))
+        waiting = asyncio.ensure_future(v.version())
+        for _ in range(100):
+            if len(e.queue("Versioned", v.id)) == 2:
+                break
+            await asyncio.sleep(0)
+        write_objects(objs, order=SOURCE.replace("class Versioned", "class Renamed"))
+        await e.reload()
+        assert await running == "old code done"
+        with pytest.raises(BrokenObjectError, match="no longer defined"):
+            await waiting
+        assert _counts(e) == (0, 0, 0)

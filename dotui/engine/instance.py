@@ -129,6 +129,11 @@ class Call:
         self.instance: "Instance | None" = None
         self.reset_error: BaseException | None = None  # its object was reset while it ran
 
+    @property
+    def shown_state(self) -> str:
+        """The state the front ends show: a draining object is live (it runs its last calls)."""
+        return State.LIVE.value if self.state is State.DRAINING else self.state.value
+
     def describe(self) -> dict[str, Any]:
         out = {
             "seq": self.seq,
@@ -304,9 +309,7 @@ class Instance:
         )
         self.ctx = ObjectContext(self, self.storage)
         self._blockers = []
-        init = Call("init", "__init__", (), {}, ())
-        init.instance = self  # tasks the constructor starts are the object's too
-        token = current_call.set(init)
+        token = current_call.set(_ConstructorCall(self))  # what it starts and calls is the object's
         try:
             self.obj = self.ns.cls(self.ctx, self.host.env)
         except Exception as exc:
@@ -666,6 +669,11 @@ class Instance:
         else:
             self.emit("call.finished", call, ok=True, result=call.result, **fields)
 
+    @property
+    def shown_state(self) -> str:
+        """The state the front ends show: a draining object is live (it runs its last calls)."""
+        return State.LIVE.value if self.state is State.DRAINING else self.state.value
+
     def describe(self) -> dict[str, Any]:
         """What the front ends show for this object (never wakes it). A draining object shows as live."""
         st = self.storage
@@ -681,7 +689,7 @@ class Instance:
             "namespace": self.ns.name,
             "id": self.id.hex,
             "name": self.id.name,
-            "state": State.LIVE.value if self.state is State.DRAINING else self.state.value,
+            "state": self.shown_state,
             "busy": bool(running),
             "queued": len(self.queue),
             "running": [{"seq": c.seq, "method": c.method, "status": c.status.value, "awaiting": c.awaiting}
@@ -707,6 +715,23 @@ def _owner() -> "Instance | None":
 
 class _Constructor:
     seq = 0
+
+
+class _ConstructorCall:
+    """The constructor, as ``current_call`` while it runs: the tasks it starts are its object's.
+
+    Not a ``Call``: it has no number, no record, no place in the queue.
+    """
+
+    __slots__ = ("instance",)
+    seq = 0
+    kind = "init"
+    method = "__init__"
+    chain: tuple = ()
+    reset_error = None
+
+    def __init__(self, instance: "Instance"):
+        self.instance = instance
 
 
 _CONSTRUCTOR: Any = _Constructor()
