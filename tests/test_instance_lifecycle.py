@@ -77,6 +77,26 @@ SOURCE = """
         def read(self):
             return self.ctx.storage.get("bg")
 
+    class BgInit(DurableObject):
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+            self.go = asyncio.Event()
+
+            async def later():
+                await self.go.wait()
+                self.ctx.storage.put("bg", "written")
+            if self.ctx.storage.get("bg") is None:
+                asyncio.create_task(later())
+
+        def start_in_constructor(self):
+            return "started"
+
+        def release(self):
+            self.go.set()
+
+        def read(self):
+            return self.ctx.storage.get("bg")
+
     class Quitter(DurableObject):
         def __init__(self, ctx, env):
             super().__init__(ctx, env)
@@ -165,13 +185,14 @@ async def test_a_call_arriving_while_one_is_let_in_waits_behind_it(eng):
 
 
 # ---------------------------------------------------------------- defect 14: tasks keep it awake
-@pytest.mark.parametrize("method", ["start_task", "start_wait_until"])
-async def test_a_task_the_object_started_keeps_it_from_hibernating(eng, method):
-    b = eng.env.Bg.get_by_name("x")
+@pytest.mark.parametrize("cls, method", [("Bg", "start_task"), ("Bg", "start_wait_until"),
+                                         ("BgInit", "start_in_constructor")])
+async def test_a_task_the_object_started_keeps_it_from_hibernating(eng, cls, method):
+    b = getattr(eng.env, cls).get_by_name("x")
     assert await getattr(b, method)() == "started"
-    hibernating = asyncio.ensure_future(eng.hibernate("Bg", b.id))
+    hibernating = asyncio.ensure_future(eng.hibernate(cls, b.id))
     await asyncio.sleep(0)
-    assert eng.instance_info("Bg", b.id)["state"] == "live"
+    assert eng.instance_info(cls, b.id)["state"] == "live"
     await b.release()
     assert await hibernating is True
     assert await b.read() == "written"

@@ -388,7 +388,7 @@ class Engine:
         if new in IN_MEMORY:
             self._live[inst.key] = inst
         elif old in IN_MEMORY:
-            del self._live[inst.key]
+            self._live.pop(inst.key, None)
             self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active
 
     def schedule_commit(self, inst: Instance) -> None:
