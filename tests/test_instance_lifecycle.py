@@ -322,3 +322,29 @@ async def test_reload_that_removes_a_class_fails_the_calls_waiting_for_it(tmp_pa
         with pytest.raises(BrokenObjectError, match="no longer defined"):
             await waiting
         assert _counts(e) == (0, 0, 0)
+
+
+async def test_a_caller_giving_up_while_the_object_wakes_does_not_break_it(tmp_path):
+    objs = write_objects(tmp_path / "objects", slow="""
+        import asyncio
+        from dotui import DurableObject
+
+        class SlowStart(DurableObject):
+            def __init__(self, ctx, env):
+                super().__init__(ctx, env)
+                ctx.block_concurrency_while(lambda: asyncio.sleep(0.05))
+
+            def hello(self):
+                return "hello"
+    """)
+    async with Engine(objects=str(objs), data=str(tmp_path / "data")) as e:
+        s = e.env.SlowStart.get_by_name("x")
+        first = asyncio.ensure_future(s.hello())
+        second = asyncio.ensure_future(s.hello())
+        for _ in range(100):
+            if e.instance_info("SlowStart", s.id)["state"] == "waking":
+                break
+            await asyncio.sleep(0)
+        first.cancel()
+        assert await second == "hello"
+        assert e.instance_info("SlowStart", s.id)["broken"] is None

@@ -286,6 +286,13 @@ class Instance:
                 await asyncio.gather(*blockers)
             self.last_active = time.time()
             self._become(State.LIVE)
+        except asyncio.CancelledError:
+            # The caller that was waking it stopped waiting: the object is not broken for that.
+            self._drop()
+            self._become(State.HIBERNATED)
+            if self.queue.busy:
+                self._spawn_wake()
+            raise
         except BaseException as exc:
             self._drop()
             self._become(State.BROKEN, str(exc))
