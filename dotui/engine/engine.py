@@ -11,6 +11,7 @@ import asyncio
 import fcntl
 import heapq
 import itertools
+import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +31,11 @@ from .errors import (
 from .events import EventBus, Subscription
 from .ids import IdFactory, ObjectId
 from .index import Index
-from .instance import Call, Instance, State, alarm_call, current_call
+from .instance import IN_MEMORY, Call, Instance, State, alarm_call, current_call
 from .loader import LoadError, NamespaceInfo, load_objects
 
+
+log = logging.getLogger("dotui")
 
 # Below this average, the committer fdatasyncs on the loop instead of on a thread.
 INLINE_SYNC_BELOW = 0.002
@@ -286,16 +289,13 @@ class Engine:
         if not self._started or self._closed:
             return
         self._closed = True
-        deadline = time.monotonic() + 5.0
-        while any(i.running or i.queue for i in self._live.values()) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await self._until_all_idle(5.0)
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.flush()
         for inst in list(self._live.values()):
-            if inst.idle and inst.storage is not None and not inst.storage:
-                self._hibernate(inst)
+            self._hibernate(inst)
         await self.checkpoint()
         self._committer_task.cancel()
         await asyncio.gather(self._committer_task, return_exceptions=True)
@@ -308,6 +308,19 @@ class Engine:
         self.bus.publish("engine.closed")
         self.bus.close()
         self._lock.release()
+
+    async def _until_all_idle(self, timeout: float) -> None:
+        """Let running calls, queued calls and the tasks objects started end, for ``timeout`` seconds."""
+        waits = [self._loop.create_task(inst.until_idle()) for inst in self._live.values()]
+        if not waits:
+            return
+        done, pending = await asyncio.wait(waits, timeout=timeout)
+        for w in pending:
+            w.cancel()
+        busy = [i for i in self._live.values() if not i.may_hibernate()]
+        for inst in busy:
+            log.warning("closing with %s %s still busy: its running work ends with the engine", inst.ns.name, inst.label)
+            self.bus.publish("close.busy", namespace=inst.ns.name, id=inst.id.hex, name=inst.id.name)
 
     # ================================================================ namespaces & calls
     def namespace(self, name: str) -> Namespace:
@@ -366,12 +379,23 @@ class Engine:
         inst = self._instance(info, oid)
         return await inst.invoke(Call("storage", label, args, {}, (), fn=fn))
 
-    # ================================================================ lifecycle hooks
-    def _touch(self, inst: Instance) -> None:
+    # ================================================================ the instances' host (instance.Host)
+    def touch(self, inst: Instance) -> None:
         self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name)
 
-    def _on_live(self, inst: Instance) -> None:
-        self._live[inst.key] = inst
+    def on_state(self, inst: Instance, old: State, new: State) -> None:
+        """Objects in memory (live or draining) are the ones counted live, wherever the change came from."""
+        if new in IN_MEMORY:
+            self._live[inst.key] = inst
+        elif old in IN_MEMORY:
+            self._live.pop(inst.key, None)
+            self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active
+
+    def schedule_commit(self, inst: Instance) -> None:
+        self._schedule_commit(inst)
+
+    def forget(self, inst: Instance) -> None:
+        self._forget_dirty(inst)
 
     def checkpoint_path(self, namespace: str, hx: str) -> str:
         return os.path.join(self.data_dir, namespace, f"{hx}.json")
@@ -388,26 +412,21 @@ class Engine:
             inst.id.name = meta["name"]
         return data, alarm
 
-    def _hibernate(self, inst: Instance) -> None:
-        inst.hibernate_now()
-        self._live.pop(inst.key, None)
-        self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active
+    def _hibernate(self, inst: Instance) -> bool:
+        """Hibernate ``inst`` if it may now (``Instance.may_hibernate``); ``on_state`` does the books."""
+        return inst.hibernate()
 
     async def hibernate(self, namespace: str, oid: ObjectId) -> bool:
-        """Hibernate one object once its running calls end; False if it was not live."""
+        """Hibernate one object once its calls, and the tasks it started, end; False if it was not live."""
         inst = self._instances.get((namespace, oid.hex))
         if inst is None or inst.state is not State.LIVE:
             return False
-        while inst.state is State.LIVE and (not inst.idle or inst.storage or inst.output_gate.holding):
-            if inst.storage:
-                await inst.storage.sync()
-            else:
-                await asyncio.sleep(0.005)
-        if inst.state is not State.LIVE:
-            return False
-        self._hibernate(inst)
-        self._checkpoint_soon()
-        return True
+        while inst.state is State.LIVE:
+            await inst.until_idle()
+            if self._hibernate(inst):
+                self._checkpoint_soon()
+                return True
+        return False
 
     async def hibernate_all(self) -> int:
         n = 0
@@ -419,7 +438,7 @@ class Engine:
 
     async def wake(self, namespace: str, oid: ObjectId) -> None:
         inst = self._instance(self._ns_info(namespace), oid)
-        self._touch(inst)
+        self.touch(inst)
         await inst.ensure_live()
 
     async def reload(self) -> list[LoadError]:
@@ -433,44 +452,10 @@ class Engine:
             if name not in namespaces:
                 del self._ns_handles[name]
         for inst in list(self._instances.values()):
-            new = namespaces.get(inst.ns.name)
-            if new is not None and inst.state is not State.LIVE:
-                inst.ns = new
-            if inst.state is State.LIVE:
-                inst.stale_code = True
-                if not inst.running:
-                    self._refresh_code(inst)
+            inst.reload(namespaces.get(inst.ns.name),
+                        f"class {inst.ns.name} is no longer defined in {self.objects_dir}")
         self.bus.publish("reload", errors=[str(e) for e in errors], namespaces=list(namespaces))
         return errors
-
-    def _refresh_code(self, inst: Instance) -> None:
-        """Reset a live object onto reloaded code once its running calls have ended."""
-        if inst.refreshing:
-            return
-        inst.refreshing = True
-
-        async def refresh() -> None:
-            try:
-                while inst.running:
-                    await asyncio.sleep(0.005)
-                if inst.storage is not None and inst.storage:
-                    await inst.storage.sync()
-                new = self._namespaces.get(inst.ns.name)
-                if inst.state is State.LIVE:
-                    self._hibernate(inst)
-                if new is None:
-                    inst.broken_reason = f"class {inst.ns.name} is no longer defined in {self.objects_dir}"
-                    inst.state = State.BROKEN
-                    inst._fail_queue(BrokenObjectError(inst.broken_reason))
-                    return
-                inst.ns = new
-                inst.stale_code = False
-                if inst.queue:
-                    await inst._rewake()
-            finally:
-                inst.refreshing = False
-
-        self._loop.create_task(refresh())
 
     # ================================================================ the committer
     def _schedule_commit(self, inst: Instance) -> None:
@@ -715,11 +700,7 @@ class Engine:
             now = time.time()
             evicted = False
             for inst in list(self._live.values()):
-                if (inst.state is State.LIVE and inst.idle and not inst.input_gate.held
-                        and inst.storage is not None and not inst.storage
-                        and not inst.output_gate.holding and not inst.stale_code
-                        and (inst.last_active or 0) + self.idle_timeout <= now):
-                    self._hibernate(inst)
+                if (inst.last_active or 0) + self.idle_timeout <= now and self._hibernate(inst):
                     evicted = True
             if evicted:
                 self._checkpoint_soon()
@@ -812,7 +793,7 @@ class Engine:
         if state is not None and state != "hibernated":
             # The few objects in memory: sort just them.
             rows = [i.describe() for k, i in self._instances.items()
-                    if (namespace is None or k[0] == namespace) and i.state.value == state]
+                    if (namespace is None or k[0] == namespace) and i.shown_state == state]
             rows.sort(key=lambda r: _order(r["namespace"], r["name"], r["id"]))
             return rows[offset:stop]
         rows = (self._row(k) for k in self._sorted_keys() if namespace is None or k[0] == namespace)
@@ -976,7 +957,7 @@ class Engine:
         inst = self._instances.get((namespace, oid.hex))
         if inst is None:
             return []
-        return [c.describe() for c in inst.running.values()] + [c.describe() for c, _ in inst.queue]
+        return [c.describe() for c in inst.running.values()] + [c.describe() for c in inst.queue]
 
     def history(self, namespace: str, oid: ObjectId, n: int = 20) -> list[dict[str, Any]]:
         inst = self._instances.get((namespace, oid.hex))
