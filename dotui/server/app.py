@@ -90,18 +90,21 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
             message = (f"the request body is larger than the gateway's limit of {limit:,} bytes; "
                        "send less, or start the gateway with a larger --max-body")
         return error_response(exc.status, request_error(_HTTP_TYPES.get(exc.status, "HTTPError"), message), headers)
-    except BadJSON as exc:
-        return error_response(400, request_error("BadRequest", str(exc)))
-    except BadRequest as exc:
-        return error_response(400, request_error("BadRequest", str(exc)))
-    except ClientFault as exc:
-        return error_response(400, error_body(exc.original))
-    except MethodRaised as exc:
-        return error_response(500, error_body(exc.original))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - the object's error is the answer
-        return error_response(status_for(exc), error_body(exc))
+        return error_response(*answer_for(exc))
+
+
+def answer_for(exc: Exception) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body answering a request that raised ``exc``."""
+    if isinstance(exc, (BadJSON, BadRequest)):
+        return 400, request_error("BadRequest", str(exc))
+    if isinstance(exc, ClientFault):
+        return 400, error_body(exc.original)
+    if isinstance(exc, MethodRaised):
+        return 500, error_body(exc.original)
+    return status_for(exc), error_body(exc)
 
 
 @web.middleware
