@@ -169,3 +169,21 @@ def test_an_unknown_namespace_is_the_same_error_on_both_facades(facades, name):
             vars(type(facade))[name](facade, **args)
         errors[kind] = str(info.value)
     assert errors["remote"] == errors["local"] and "Nope" in errors["local"]
+
+
+def test_every_row_the_engine_lists_has_the_one_row_shape(tmp_path):
+    from dotui.engine.rows import HIBERNATED_FIELDS, hibernated_row
+
+    objects = write_server_objects(tmp_path / "objects")
+    with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=60) as first:
+        first.call("Counter", "sleeper", "increment")
+    with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=60) as again:  # known from the index only
+        again.call("Counter", "awake", "increment")
+        rows = again.instances()
+        table = again.instance_table()
+    assert all(set(r) == ROW_FIELDS for r in rows), rows
+    sleeper = next(r for r in rows if r["name"] == "sleeper")
+    assert sleeper == hibernated_row("Counter", sleeper["id"], "sleeper", sleeper["last_active"], 1,
+                                     sleeper["bytes"], None)
+    assert set(table["hibernated"]["Counter"]) == set(HIBERNATED_FIELDS)
+    assert [set(r) for r in table["objects"]] == [ROW_FIELDS]

@@ -17,6 +17,7 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ..engine.rows import InstanceRow, InstanceTable
 from ..present.formats import human_bytes, relative
 
 Key = tuple[str, str]  # (namespace, id hex)
@@ -24,7 +25,7 @@ Key = tuple[str, str]  # (namespace, id hex)
 STATE_RANK = {"busy": 0, "waking": 1, "idle": 2, "broken": 3, "hibernated": 4}
 
 
-def key_of(info: dict[str, Any]) -> Key:
+def key_of(info: InstanceRow) -> Key:
     return (info["namespace"], info["id"])
 
 
@@ -47,7 +48,7 @@ HIBERNATED_DEFAULTS: tuple[tuple[str, Any], ...] = (
 )
 
 
-def lean(info: dict[str, Any]) -> dict[str, Any]:
+def lean(info: InstanceRow) -> InstanceRow:
     """The row as the model keeps it (changed in place): ``running`` as a count, and a
     hibernated row without the fields that hold their default.
 
@@ -64,10 +65,10 @@ def lean(info: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-def rows_from_table(table: dict[str, Any]) -> dict[Key, dict[str, Any]]:
-    """Every row by key, from the engine's ``instance_table()``: one small dict per
-    hibernated object, built from its columns (no per-row function call)."""
-    out: dict[Key, dict[str, Any]] = {}
+def rows_from_table(table: InstanceTable) -> dict[Key, InstanceRow]:
+    """Every row by key, from the engine's ``instance_table()``: one small ``InstanceRow`` per
+    hibernated object (its ``HIBERNATED_FIELDS``), built from its columns (no per-row function call)."""
+    out: dict[Key, InstanceRow] = {}
     for ns, cols in (table.get("hibernated") or {}).items():
         out.update({
             (ns, hx): {"namespace": ns, "id": hx, "name": name, "state": "hibernated",
