@@ -110,12 +110,13 @@ class CallProtocol(asyncio.Protocol):
 
     async def _answer(self, target: list[str], body: bytes, close: bool) -> None:
         try:
-            status, doc = 200, {"result": await self._call(target, body)}
+            status, payload = 200, dumps({"result": await self._call(target, body)})
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is an answer, as in app.errors_middleware
             status, doc = answer_for(exc)
-        self._respond(status, dumps(doc).encode(), close)
+            payload = dumps(doc)
+        self._respond(status, payload.encode(), close)
         self.busy = False
         if self.paused and self.transport is not None:
             self.paused = False
