@@ -250,7 +250,7 @@ def test_help_for_dotui_and_each_subcommand_has_an_example(workdir):
 
 def test_without_a_tui_dotui_suggests_the_repl(monkeypatch, capsys):
     from dotui import cli
-    from dotui.repl.render import Renderer, make_console
+    from dotui.present.render import Renderer, make_console
 
     monkeypatch.setitem(sys.modules, "dotui.tui.app", None)  # as if the TUI were not installed
     err = Renderer(make_console(sys.stderr, terminal=False))

@@ -278,9 +278,32 @@ function json(obj, status = 200) {
   });
 }
 
+// The dotui gateway's object route, served by the Worker (bench/http_compare.py):
+//   POST /objects/<Namespace>/<name>/<method>  {"args": [...]}  ->  {"result": ...}
+// with the same bearer token check; the Worker calls the object by RPC.
+const NAMESPACES = { Counter: "COUNTER" };
+
+async function objectCall(request, env, parts) {
+  if (request.headers.get("Authorization") !== `Bearer ${env.TOKEN}`) {
+    return json({ error: { type: "Unauthorized", message: "wrong token" } }, 401);
+  }
+  const [, , namespace, name, method] = parts;
+  const binding = env[NAMESPACES[namespace]];
+  if (!binding) return json({ error: { type: "NamespaceNotFoundError", message: namespace } }, 404);
+  const text = await request.text();
+  const args = text ? (JSON.parse(text).args ?? []) : [];
+  const stub = binding.get(binding.idFromName(decodeURIComponent(name)));
+  const result = await stub[method](...args);
+  return json({ result: result ?? null });
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    if (request.method === "POST" && url.pathname.startsWith("/objects/")) {
+      const parts = url.pathname.split("/");
+      if (parts.length === 5) return objectCall(request, env, parts);
+    }
     const q = url.searchParams;
     const n = Number(q.get("n") ?? "0");
     const name = q.get("name") ?? "bench";
