@@ -31,6 +31,7 @@ from ..engine import Engine
 from ..engine.admin import OPERATIONS, Admin, ClientFault, MethodRaised, Operation, Param
 from ..engine.ids import ObjectId
 from .auth import check_bearer
+from .openapi import describe
 from .protocol import (
     RETRY_AFTER_SECONDS,
     BadJSON,
@@ -410,6 +411,7 @@ async def _events_sse(request: web.Request, maxlen: int) -> web.StreamResponse:
 
 # ================================================================ the application
 OBJECT_ROUTES = [
+    ("GET", "/openapi.json", "this gateway's OpenAPI description"),
     ("POST", "/objects/{namespace}/{name}/{method}", "call a method of the object named {name}"),
     ("POST", "/objects/{namespace}/id/{hex}/{method}", "call a method of the object with that 64-hex-digit id"),
     ("*", "/fetch/{namespace}/{name}/{path}", "the raw request, to the object's fetch(request)"),
@@ -421,6 +423,10 @@ async def index(request: web.Request) -> web.Response:
     routes = [{"method": m, "path": p, "what": w} for m, p, w in OBJECT_ROUTES]
     routes += [{"method": op.verb, "path": op.path, "what": op.doc} for op in OPERATIONS.values()]
     return json_response({"dotui": __version__, "routes": routes})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(describe())
 
 
 async def _end_streams(app: web.Application) -> None:
@@ -441,6 +447,7 @@ def make_app(engine: Engine, token: str, *, max_body: int = DEFAULT_MAX_BODY) ->
     app.on_shutdown.append(_end_streams)
     r = app.router
     r.add_get("/", index)
+    r.add_get("/openapi.json", openapi)
     r.add_post("/objects/{namespace}/id/{hex}/{method}", call_by_id)
     r.add_post("/objects/{namespace}/{name}/{method}", call_by_name)
     r.add_route("*", "/fetch/{namespace}/{name}", fetch)
