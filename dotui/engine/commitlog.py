@@ -21,6 +21,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any, Iterator
 
 from . import disk
@@ -29,6 +30,7 @@ log = logging.getLogger("dotui")
 
 _HEADER = struct.Struct("<II")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_quote = encode_basestring  # a str as JSON, as _dumps writes it (ensure_ascii=False), minus the dispatch
 
 
 @dataclass
@@ -80,22 +82,33 @@ class ObjectRecord:
 
 
 def encode_object(namespace: str, hex: str, name: str | None, changes: Any, keys: int, nbytes: int) -> str:
-    """One object's part of a record; ``changes.puts`` maps keys to JSON text or None."""
+    """One object's part of a record; ``changes.puts`` maps keys to JSON text or None.
+
+    The JSON of ``[namespace, hex, name, cleared, {key: value}, [deleted key], alarm_changed,
+    alarm, keys, bytes]``, built from the values' JSON texts (every commit runs this: no
+    encoder objects, just the C string quoting).
+    """
     puts = []
     dels = []
     for k, text in changes.puts.items():
         if text is None:
-            dels.append(k)
+            dels.append(_quote(k))
         else:
-            puts.append(f"{_dumps(k)}:{text}")
+            puts.append(f"{_quote(k)}:{text}")
+    alarm = changes.alarm
     return (
-        f"[{_dumps(namespace)},\"{hex}\",{_dumps(name)},{'true' if changes.cleared else 'false'},"
-        f"{{{','.join(puts)}}},{_dumps(dels)},{'true' if changes.alarm_changed else 'false'},"
-        f"{_dumps(changes.alarm)},{keys},{nbytes}]"
+        f"[{_quote(namespace)},\"{hex}\",{'null' if name is None else _quote(name)},"
+        f"{'true' if changes.cleared else 'false'},{{{','.join(puts)}}},[{','.join(dels)}],"
+        f"{'true' if changes.alarm_changed else 'false'},{'null' if alarm is None else _dumps(alarm)},"
+        f"{keys},{nbytes}]"
     )
 
 
 def encode_record(t: float, parts: list[str]) -> bytes:
+    """A whole record (header and payload) holding the objects' ``parts``.
+
+    ``UnicodeEncodeError`` if a part holds a string UTF-8 cannot encode (a lone surrogate).
+    """
     payload = f'{{"t":{t!r},"o":[{",".join(parts)}]}}'.encode()
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -205,22 +218,20 @@ class CommitLog:
             return 0
         return length
 
-    def _reserve(self, need: int) -> None:
-        if self._size + need > self._allocated:
-            self._allocated += self._preallocate(self._fd, self._allocated, max(self.PREALLOCATE, need))
-
     def append(self, record: bytes) -> None:
         fd = self._fd
         if fd is None:
             raise OSError(errno.EBADF, f"the commit log in {self.folder} is closed")
-        self._reserve(len(record))
+        size = self._size
+        if size + len(record) > self._allocated:
+            self._allocated += self._preallocate(fd, self._allocated, max(self.PREALLOCATE, len(record)))
         try:
-            self.write(fd, record, self._size)
+            self.write(fd, record, size)
             self.sync(fd)
         except BaseException:
             self._unwrite(fd, len(record))
             raise
-        self._size += len(record)
+        self._size = size + len(record)
 
     def _unwrite(self, fd: int, length: int) -> None:
         """Zero a failed record's bytes, so a later record never sits behind them."""
@@ -231,11 +242,14 @@ class CommitLog:
 
     # The two steps, separate so a test can make either slow or failing.
     def write(self, fd: int, record: bytes, offset: int) -> None:
-        view = memoryview(record)
-        while view:
-            n = disk.pwrite(fd, view, offset)
-            view = view[n:]
+        n = disk.pwrite(fd, record, offset)
+        if n < len(record):  # a short write: the rest, piece by piece
+            view = memoryview(record)[n:]
             offset += n
+            while view:
+                n = disk.pwrite(fd, view, offset)
+                view = view[n:]
+                offset += n
 
     def sync(self, fd: int) -> None:
         disk.fdatasync(fd)

@@ -23,12 +23,13 @@ segment, the failure is reported (event ``log.rotate_failed``, counter
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from concurrent.futures import Executor
+from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import values
 from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
 from .errors import CommitFailedError
 from .events import EventBus
@@ -235,7 +236,27 @@ class Committer:
         if not entries:
             return None
         now = time.time()
-        return _Batch(entries, encode_record(now, parts), now)
+        try:
+            record = encode_record(now, parts)
+        except UnicodeEncodeError:
+            entries, parts = self._drop_unencodable(entries, parts)
+            if not entries:
+                return None
+            record = encode_record(now, parts)
+        return _Batch(entries, record, now)
+
+    def _drop_unencodable(self, entries: list, parts: list[str]) -> tuple[list, list[str]]:
+        """Fail the objects whose changes UTF-8 cannot encode (a lone surrogate); keep the rest."""
+        kept, kept_parts = [], []
+        for entry, part in zip(entries, parts):
+            try:
+                part.encode()
+            except UnicodeEncodeError as exc:
+                self._fail(entry[0], entry[2], exc)
+                continue
+            kept.append(entry)
+            kept_parts.append(part)
+        return kept, kept_parts
 
     def _append(self, record: bytes) -> tuple[BaseException | None, float]:
         """(Loop or log thread) Append and fdatasync; (the error or None, seconds it took)."""
@@ -317,6 +338,11 @@ class Committer:
 
 def _delta(changes: Any) -> Delta:
     """The committed form of a storage's ``Changes``: values decoded, deletes marked."""
-    puts = {k: DELETED if text is None else values.decode(text) for k, text in changes.puts.items()}
+    puts = {k: DELETED if text is None else _decode(text, 0)[0] for k, text in changes.puts.items()}
     return Delta(changes.cleared, puts, changes.alarm_changed, changes.alarm)
+
+
+# The texts are storage's own encoding of a value (one JSON value, no whitespace):
+# the C scanner alone reads them, without ``json.loads``'s checks around it.
+_decode = make_scanner(json.JSONDecoder())
 
