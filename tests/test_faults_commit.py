@@ -161,3 +161,18 @@ async def test_every_nth_log_operation_failing_loses_no_acknowledged_write(
         n += 1
         assert n < 200, "the workload never ran out of operations to fail"
     assert n > 0, f"no {op} of the commit log happened: the fault seam is not on the write path"
+
+
+async def test_a_segment_that_cannot_be_preallocated_is_appended_to_and_asked_once(
+        objects_dir, data_dir, disk_faults, caplog):
+    async with Engine(objects=str(objects_dir), data=str(data_dir), idle_timeout=60) as e:
+        c = e.env.Counter.get_by_name("a")
+        fault = disk_faults.inject("fallocate", errno.ENOSPC, match=log_folder(data_dir), times=None)
+        with caplog.at_level(logging.WARNING, logger="dotui"):
+            await e.checkpoint()  # a new segment, which the disk will not preallocate
+            for i in range(1, 51):
+                assert await c.increment() == i
+        assert fault.hits == 1
+        assert caplog.text.count("could not preallocate") == 1
+    async with Engine(objects=str(objects_dir), data=str(data_dir), idle_timeout=60) as e:
+        assert await e.env.Counter.get_by_name("a").peek() == 50

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 from . import disk
 
 log = logging.getLogger("dotui")
+_UNRESERVED = 1 << 62  # "allocated" of a segment that could not be preallocated: never try again
 
 _HEADER = struct.Struct("<II")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -192,7 +193,7 @@ class CommitLog:
         path = os.path.join(self.folder, f"{number:08d}.log")
         fd = disk.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            allocated = self._preallocate(fd, 0, self.PREALLOCATE)
+            allocated = self._preallocate(fd, 0, self.PREALLOCATE) or _UNRESERVED
             disk.fsync(fd)
             disk.fsync_dir(self.folder)
         except BaseException:
@@ -203,8 +204,9 @@ class CommitLog:
         self._fd, self.segment, self._size, self._allocated = fd, number, 0, allocated
 
     def _preallocate(self, fd: int, offset: int, length: int) -> int:
-        """Reserve ``length`` bytes at ``offset``; how many were reserved (0 where it fails:
-        plain appends still work, their fdatasync then also records the file's new size)."""
+        """Reserve ``length`` bytes at ``offset``; how many were reserved. 0 where it fails:
+        plain appends still work (their fdatasync then also records the file's new size),
+        and the segment is not asked again (``_UNRESERVED``), so a full disk costs one try."""
         if not self._can_preallocate:
             return 0
         try:
@@ -224,7 +226,8 @@ class CommitLog:
             raise OSError(errno.EBADF, f"the commit log in {self.folder} is closed")
         size = self._size
         if size + len(record) > self._allocated:
-            self._allocated += self._preallocate(fd, self._allocated, max(self.PREALLOCATE, len(record)))
+            got = self._preallocate(fd, self._allocated, max(self.PREALLOCATE, len(record)))
+            self._allocated = self._allocated + got if got else _UNRESERVED
         try:
             self.write(fd, record, size)
             self.sync(fd)

@@ -92,7 +92,7 @@ class Committer:
         self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self.counters = {"commits": 0, "commit_bytes": 0, "commit_failures": 0,
+        self._counters = {"commits": 0, "commit_bytes": 0, "commit_failures": 0,
                          "log_rotations": 0, "log_rotate_failures": 0, "committer_errors": 0}
 
     # ------------------------------------------------------------ the engine's calls
@@ -153,7 +153,7 @@ class Committer:
         raise AssertionError("unreachable")
 
     def stats(self) -> dict[str, int]:
-        return dict(self.counters)
+        return dict(self._counters)
 
     # ------------------------------------------------------------ the two ways to a commit
     def _kick(self) -> None:
@@ -276,7 +276,7 @@ class Committer:
                 self._fail(inst, fut, error)
             return
         self._sync_ewma += (seconds - self._sync_ewma) * 0.1
-        counters = self.counters
+        counters = self._counters
         counters["commits"] += 1
         counters["commit_bytes"] += len(batch.record)
         publish = self._bus.active
@@ -321,7 +321,7 @@ class Committer:
                     w.set_exception(exc)
                     w.exception()
             return
-        self.counters["log_rotations"] += 1
+        self._counters["log_rotations"] += 1
         for w in waiters:
             if not w.done():
                 w.set_result(old)
@@ -329,7 +329,7 @@ class Committer:
     def _report(self, counter: str, event: str | None, exc: BaseException, message: str) -> None:
         """A failure: a ``stats()`` counter, an event on the bus (unless the objects emit
         their own), a log line."""
-        self.counters[counter] += 1
+        self._counters[counter] += 1
         text = f"{type(exc).__name__}: {exc}"
         if event is not None:
             self._bus.publish(event, error=text, folder=self.log.folder, segment=self.log.segment)
