@@ -23,6 +23,7 @@ segment, the failure is reported (event ``log.rotate_failed``, counter
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
@@ -91,6 +92,7 @@ class Committer:
         self._flushers: list[asyncio.Future] = []
         self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
         self._wake = asyncio.Event()
+        self._context = contextvars.Context()
         self._task: asyncio.Task | None = None
         self._counters = {"commits": 0, "commit_bytes": 0, "commit_failures": 0,
                          "log_rotations": 0, "log_rotate_failures": 0, "committer_errors": 0}
@@ -112,7 +114,9 @@ class Committer:
         self._dirty[inst] = None
         if not self._kick_scheduled:
             self._kick_scheduled = True
-            self._loop.call_soon(self._kick)
+            # In a context of its own: not the first writer's (its current call), and
+            # no copy of that context made for every commit.
+            self._loop.call_soon(self._kick, context=self._context)
 
     def forget(self, inst: "Instance") -> None:
         """``inst`` dropped its uncommitted writes (a reset): nothing of it to commit."""
