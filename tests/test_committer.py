@@ -26,12 +26,13 @@ from dotui.engine.storage import Changes
 class Host:
     def __init__(self):
         self.committed_deltas: dict[str, dict] = {}
+        self.full_sizes: list[int] = []
 
     def committed(self, inst, delta, keys, nbytes, now):
         self.committed_deltas[inst.id.name] = dict(delta.puts)
 
-    def log_grew(self, size):
-        pass
+    def log_full(self, size):
+        self.full_sizes.append(size)
 
 
 class Writer:
@@ -162,3 +163,16 @@ async def test_read_records_sees_each_commit_in_order(committer):
         await answer
     assert [r[0].delta.puts for r in records(committer)] == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert read_records(committer.log.segments()[0])[2] == 0  # no torn bytes
+
+
+async def test_the_host_hears_when_the_log_segment_is_full(committer, host):
+    committer.full_at = 300  # bytes: about two records of this size
+    sizes = []
+    for i in range(3):
+        w = Writer("a", {"n": str(i)})
+        answer = w.answer()
+        committer.schedule(w)
+        await answer
+        sizes.append(committer.log.size)
+    assert sizes[0] < 300 <= sizes[-1]
+    assert host.full_sizes == [s for s in sizes if s >= 300]

@@ -50,8 +50,9 @@ class CommitHost(Protocol):
     def committed(self, inst: "Instance", delta: Delta, keys: int, nbytes: int, now: float) -> None:
         """``inst``'s changes ``delta`` are durable in the log (it now has ``keys`` keys, ``nbytes`` bytes)."""
 
-    def log_grew(self, size: int) -> None:
-        """A commit made the current log segment ``size`` bytes long."""
+    def log_full(self, size: int) -> None:
+        """A commit made the current log segment ``size`` bytes long, past ``full_at``: time for
+        a checkpoint (which starts a new segment and drops the old ones)."""
 
 
 class _Batch:
@@ -78,8 +79,9 @@ class Committer:
     ROTATE_BACKOFF = 0.05  # seconds before the second try; doubles after each failure
 
     def __init__(self, log: CommitLog, host: CommitHost, bus: EventBus,
-                 loop: asyncio.AbstractEventLoop, io: Executor):
+                 loop: asyncio.AbstractEventLoop, io: Executor, *, full_at: int = 16 << 20):
         self.log = log
+        self.full_at = full_at
         self._host = host
         self._bus = bus
         self._loop = loop
@@ -91,6 +93,7 @@ class Committer:
         self._rotations: list[asyncio.Future] = []
         self._flushers: list[asyncio.Future] = []
         self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
+        self._inline = log.inline_sync  # fdatasync on the loop: the log allows it and syncs are fast
         self._wake = asyncio.Event()
         self._context = contextvars.Context()
         self._task: asyncio.Task | None = None
@@ -167,13 +170,14 @@ class Committer:
         while the task is mid-commit or a rotation is wanted, the task does it.
         """
         self._kick_scheduled = False
-        if self._task_busy or self._rotations or not self._syncs_inline:
+        if self._task_busy or self._rotations or not self._inline:
             self._wake.set()
             return
         batch = self._take_batch()
         if batch is not None:
             self._settle(batch, *self._append(batch.record))
-        self._notify_idle()
+        if self._flushers:
+            self._notify_idle()
 
     async def _run(self) -> None:
         """The task: commits on the log's thread (slow disk), and rotations between commits."""
@@ -197,7 +201,7 @@ class Committer:
             await self._rotate()
         batch = self._take_batch()
         if batch is not None:
-            if self._syncs_inline:
+            if self._inline:
                 outcome = self._append(batch.record)
             else:
                 self._writing = True
@@ -211,11 +215,6 @@ class Committer:
             if self._dirty:
                 self._wake.set()  # written while this commit was on its way
         self._notify_idle()
-
-    @property
-    def _syncs_inline(self) -> bool:
-        """Whether to fdatasync on the loop: the log allows it and syncs have been fast."""
-        return self.log.inline_sync and self._sync_ewma < INLINE_SYNC_BELOW
 
     # ------------------------------------------------------------ take, append, settle
     def _take_batch(self) -> _Batch | None:
@@ -279,7 +278,8 @@ class Committer:
             for inst, _changes, fut, _keys, _size in batch.entries:
                 self._fail(inst, fut, error)
             return
-        self._sync_ewma += (seconds - self._sync_ewma) * 0.1
+        ewma = self._sync_ewma = self._sync_ewma + (seconds - self._sync_ewma) * 0.1
+        self._inline = ewma < INLINE_SYNC_BELOW and self.log.inline_sync
         counters = self._counters
         counters["commits"] += 1
         counters["commit_bytes"] += len(batch.record)
@@ -292,7 +292,8 @@ class Committer:
                 inst.emit("commit", keys=sorted(changes.puts), cleared=changes.cleared,
                           alarm_changed=changes.alarm_changed, record_bytes=len(batch.record),
                           objects=len(batch.entries))
-        host.log_grew(self.log.size)
+        if self.log.size >= self.full_at:
+            host.log_full(self.log.size)
 
     def _fail(self, inst: "Instance", fut: asyncio.Future, exc: BaseException) -> None:
         err = CommitFailedError(

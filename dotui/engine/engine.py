@@ -220,7 +220,8 @@ class Engine:
         except BaseException:
             self._lock.release()
             raise
-        self.committer = Committer(self.log, self, self.bus, self._loop, self._log_io)
+        self.committer = Committer(self.log, self, self.bus, self._loop, self._log_io,
+                                   full_at=self.checkpoint_log_bytes)
         self.committer.start()
         self._alarm_event = asyncio.Event()
         self._ckpt_lock = asyncio.Lock()
@@ -487,10 +488,10 @@ class Engine:
             if delta.alarm is not None:
                 self._schedule_alarm(delta.alarm, inst.ns.name, inst.id.hex, 0, delta.alarm)
 
-    def log_grew(self, size: int) -> None:
-        """(The committer's host) The log's current segment is ``size`` bytes long."""
-        if size >= self.checkpoint_log_bytes:
-            self._checkpoint_soon()
+    def log_full(self, size: int) -> None:
+        """(The committer's host) The log's current segment is ``size`` bytes long, past
+        ``checkpoint_log_bytes``."""
+        self._checkpoint_soon()
 
     # ================================================================ checkpoints
     def _checkpoint_soon(self) -> None:
