@@ -29,6 +29,8 @@ class Host:
         self.full_sizes: list[int] = []
 
     def committed(self, inst, delta, keys, nbytes, now):
+        if inst.id.name == "refused":
+            raise RuntimeError("the durable state has a bug")
         self.committed_deltas[inst.id.name] = dict(delta.puts)
 
     def log_full(self, size):
@@ -176,3 +178,17 @@ async def test_the_host_hears_when_the_log_segment_is_full(committer, host):
         sizes.append(committer.log.size)
     assert sizes[0] < 300 <= sizes[-1]
     assert host.full_sizes == [s for s in sizes if s >= 300]
+
+
+async def test_a_durable_state_that_raises_fails_that_object_loudly_and_hangs_nothing(
+        committer, host, caplog):
+    refused, good = Writer("refused", {"n": "1"}), Writer("good", {"n": "1"})
+    answers = [refused.answer(), good.answer()]
+    with caplog.at_level(logging.ERROR, logger="dotui"):
+        committer.schedule(refused)
+        committer.schedule(good)
+        results = await asyncio.wait_for(asyncio.gather(*answers, return_exceptions=True), 60)
+    assert isinstance(results[0], CommitFailedError) and "has a bug" in str(results[0])
+    assert results[1] is None and list(host.committed_deltas) == ["good"]
+    assert committer.stats()["committer_errors"] == 1
+    assert "the durable state refused a commit of Counter refused" in caplog.text

@@ -192,7 +192,7 @@ class Committer:
                 raise
             except Exception as exc:  # noqa: BLE001 - a bug here must not stop every commit
                 self._report("committer_errors", "committer.error", exc,
-                             "the committer failed (%s); it goes on in 0.1 s")
+                             "the committer failed (<error>); it goes on in 0.1 s")
                 await asyncio.sleep(0.1)
                 self._wake.set()
 
@@ -273,7 +273,7 @@ class Committer:
     def _settle(self, batch: _Batch, error: BaseException | None, seconds: float) -> None:
         if error is not None:
             self._report("commit_failures", None, error,
-                         f"a commit of {len(batch.entries)} object(s) failed (%s); "
+                         f"a commit of {len(batch.entries)} object(s) failed (<error>); "
                          "their calls get CommitFailedError and the objects are reset")
             for inst, _changes, fut, _keys, _size in batch.entries:
                 self._fail(inst, fut, error)
@@ -286,7 +286,14 @@ class Committer:
         publish = self._bus.active
         host, now = self._host, batch.now
         for inst, changes, fut, keys, size in batch.entries:
-            host.committed(inst, _delta(changes), keys, size, now)
+            try:
+                host.committed(inst, _delta(changes), keys, size, now)
+            except Exception as exc:  # noqa: BLE001 - a bug: loud, and no answer left hanging
+                self._report("committer_errors", "committer.error", exc,
+                             f"the durable state refused a commit of {inst.ns.name} {inst.label} "
+                             "(<error>); the object is reset")
+                self._fail(inst, fut, exc)
+                continue
             inst.output_gate.end_commit(fut, None)
             if publish:
                 inst.emit("commit", keys=sorted(changes.puts), cleared=changes.cleared,
@@ -319,7 +326,7 @@ class Committer:
             await self._loop.run_in_executor(self._io, self.log.open_new_segment)
         except Exception as exc:  # noqa: BLE001 - the current segment stays in use
             self._report("log_rotate_failures", "log.rotate_failed", exc,
-                         f"could not start a new commit log segment in {self.log.folder} (%s); "
+                         f"could not start a new commit log segment in {self.log.folder} (<error>); "
                          f"commits go on in segment {self.log.segment}, and it is tried again")
             for w in waiters:
                 if not w.done():
@@ -333,12 +340,12 @@ class Committer:
 
     def _report(self, counter: str, event: str | None, exc: BaseException, message: str) -> None:
         """A failure: a ``stats()`` counter, an event on the bus (unless the objects emit
-        their own), a log line."""
+        their own), a log line (``message``, its ``<error>`` replaced by the error)."""
         self._counters[counter] += 1
         text = f"{type(exc).__name__}: {exc}"
         if event is not None:
             self._bus.publish(event, error=text, folder=self.log.folder, segment=self.log.segment)
-        log.error(message, text)
+        log.error("%s", message.replace("<error>", text))
 
 
 def _delta(changes: Any) -> Delta:
