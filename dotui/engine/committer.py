@@ -350,7 +350,9 @@ class Committer:
 
 def _delta(changes: Any) -> Delta:
     """The committed form of a storage's ``Changes``: values decoded, deletes marked."""
-    puts = {k: DELETED if text is None else _decode(text, 0)[0] for k, text in changes.puts.items()}
+    puts = {}
+    for k, text in changes.puts.items():  # a loop, not a comprehension: no frame of its own per commit
+        puts[k] = DELETED if text is None else _decode(text, 0)[0]
     return Delta(changes.cleared, puts, changes.alarm_changed, changes.alarm)
 
 
