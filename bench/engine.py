@@ -97,22 +97,29 @@ async def record_size(e: Engine) -> int:
     return after["commit_bytes"] - before["commit_bytes"]
 
 
-async def sequential_increments(e: Engine, n: int, floor: AppendFloor, slices: int = 10) -> tuple[float, float]:
-    """Seconds per sequential durable increment, and per bare append+fdatasync beside it.
+async def sequential_increments(e: Engine, n: int, floor: AppendFloor,
+                                slices: int = 10) -> tuple[float, float, list[float]]:
+    """Seconds per sequential durable increment, per bare append+fdatasync beside it, and
+    the engine's speed over the floor's in each slice.
 
     The two alternate in ``slices`` slices, so both meet the same disk: on a shared
-    machine the disk's speed moves from one second to the next.
+    machine the disk's speed moves from one second to the next, and a slice pair
+    compares like with like.
     """
     s = e.env.Counter.get_by_name("seq")
     k = n // slices
     t_engine = t_floor = 0.0
+    ratios = []
     for _ in range(slices):
-        t_floor += floor.run(k)
+        f = floor.run(k)
         t = time.perf_counter()
         for _ in range(k):
             await s.increment()
-        t_engine += time.perf_counter() - t
-    return t_engine / (k * slices), t_floor / (k * slices)
+        dt = time.perf_counter() - t
+        t_floor += f
+        t_engine += dt
+        ratios.append(f / dt)
+    return t_engine / (k * slices), t_floor / (k * slices), ratios
 
 
 async def concurrent_increments(e: Engine, n: int, name: str) -> float:
@@ -163,6 +170,7 @@ async def main(quick: bool) -> int:
     tmp = tempfile.mkdtemp(prefix="dotui-bench-")
     objs = write_counter(os.path.join(tmp, "objects"))
     results: dict[str, list[float]] = {k: [] for k in ("bare", "noop", "floor", "seq", "conc", "new", "wake")}
+    slice_ratios: list[float] = []
     started = time.perf_counter()
     try:
         async with Engine(objects=objs, data=os.path.join(tmp, "data"), idle_timeout=3600) as e:
@@ -172,7 +180,8 @@ async def main(quick: bool) -> int:
                 results["bare"].append(await bare_queue(n_noop))
                 results["noop"].append(await noop_calls(e, n_noop))
                 await e.checkpoint()  # the last round's background checkpoint is done: the disk is quiet
-                seq, floor_seconds = await sequential_increments(e, n_seq, floor)
+                seq, floor_seconds, ratios = await sequential_increments(e, n_seq, floor)
+                slice_ratios += ratios
                 results["seq"].append(seq)
                 results["floor"].append(floor_seconds)
                 results["conc"].append(await concurrent_increments(e, n_conc, f"conc-{r}"))
@@ -183,6 +192,7 @@ async def main(quick: bool) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     m = {k: statistics.median(v) for k, v in results.items()}
+    durable = statistics.median(slice_ratios)
     print(f"dotui engine benchmark ({rounds} alternating rounds, medians; {time.perf_counter() - started:.1f} s)")
     print(f"{'workload':44} {'per op':>11} {'ops/s':>10}  ratio")
     rows = [
@@ -190,7 +200,7 @@ async def main(quick: bool) -> int:
         ("sequential no-op calls, one object", "noop", f"{m['bare'] / m['noop']:.2f}x bare speed (target >= 0.4x)"),
         (f"append+fdatasync of a {record_bytes}-byte record", "floor", "1.00x (the durable floor)"),
         ("sequential durable increments", "seq",
-         f"{m['floor'] / m['seq']:.2f}x append+fdatasync speed (target >= 0.8x)"),
+         f"{durable:.2f}x append+fdatasync speed (target >= 0.8x; median of {len(slice_ratios)} paired slices)"),
         (f"{n_conc:,} concurrent durable increments", "conc",
          f"{m['seq'] / m['conc']:.1f}x sequential speed (target >= 5x)"),
         (f"first calls to {n_new:,} new objects", "new", f"{m['seq'] / m['new']:.2f}x sequential increment speed"),
@@ -200,7 +210,7 @@ async def main(quick: bool) -> int:
         print(f"{label:44} {fmt(m[key]):>11} {1 / m[key]:10,.0f}  {ratio}")
     print(f"commits: {stats['commits']:,} for {stats['calls']:,} calls "
           f"({stats['calls'] / max(1, stats['commits']):.1f} calls per fsync)")
-    ok = (m["bare"] / m["noop"] >= 0.4 and m["floor"] / m["seq"] >= 0.8
+    ok = (m["bare"] / m["noop"] >= 0.4 and durable >= 0.8
           and m["seq"] / m["conc"] >= 5 and m["wake"] < 0.005)
     print("targets:", "all met" if ok else "NOT all met")
     return 0
