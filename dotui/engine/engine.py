@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
 from . import checkpoint, values
-from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
+from .commitlog import DELETED, CommitLog, Delta
+from .committer import Committer
 from .errors import (
     BrokenObjectError,
-    CommitFailedError,
     EngineClosedError,
     EngineLockedError,
     InvalidIdError,
@@ -36,9 +36,6 @@ from .loader import LoadError, NamespaceInfo, load_objects
 
 
 log = logging.getLogger("dotui")
-
-# Below this average, the committer fdatasyncs on the loop instead of on a thread.
-INLINE_SYNC_BELOW = 0.002
 
 
 class Stub:
@@ -191,20 +188,16 @@ class Engine:
         self._ns_handles: dict[str, Namespace] = {}
         self._instances: dict[tuple[str, str], Instance] = {}
         self._live: dict[tuple[str, str], Instance] = {}
-        self._dirty: dict[Instance, None] = {}
         self._overlay: dict[tuple[str, str], Delta] = {}  # committed, not yet checkpointed
         self._checkpointing: dict[tuple[str, str], Delta] = {}
         self._alarms: list[tuple[float, str, str, int, float]] = []
         self._lock = DataLock(self.data_dir)
-        self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
-        self._kick_scheduled = False
-        self._committer_busy = False
         self._sorted: list[tuple[str, str]] = []
         self._sorted_version: tuple | None = None
         self._tasks: list[asyncio.Task] = []
         self._started = False
         self._closed = False
-        self.stats_counters = {"commits": 0, "commit_bytes": 0, "calls": 0, "checkpoints": 0,
+        self.stats_counters = {"calls": 0, "checkpoints": 0,
                                "recovered_records": 0, "torn_bytes_dropped": 0}
 
     # ================================================================ start / close
@@ -231,11 +224,11 @@ class Engine:
         except BaseException:
             self._lock.release()
             raise
-        self._commit_event = asyncio.Event()
+        self.committer = Committer(self.log, self, self.bus, self._loop, self._log_io,
+                                   full_at=self.checkpoint_log_bytes)
+        self.committer.start()
         self._alarm_event = asyncio.Event()
-        self._rotate_waiters: list[asyncio.Future] = []
         self._ckpt_lock = asyncio.Lock()
-        self._committer_task = self._loop.create_task(self._committer())
         self._tasks = [
             self._loop.create_task(self._sweeper()),
             self._loop.create_task(self._alarm_loop()),
@@ -297,12 +290,11 @@ class Engine:
         for inst in list(self._live.values()):
             self._hibernate(inst)
         await self.checkpoint()
-        self._committer_task.cancel()
-        await asyncio.gather(self._committer_task, return_exceptions=True)
+        await self.committer.close()
         self.log.close()
         if self.log.size == 0 and not self._overlay:
             # Everything is in the checkpoints: leave no empty preallocated segment.
-            _remove_all(self.log.segments(), self.log.folder)
+            self.log.drop_segments(self.log.segments())
         self._log_io.shutdown(wait=True)
         self._ckpt_io.shutdown(wait=True)
         self.bus.publish("engine.closed")
@@ -457,147 +449,35 @@ class Engine:
         self.bus.publish("reload", errors=[str(e) for e in errors], namespaces=list(namespaces))
         return errors
 
-    # ================================================================ the committer
+    # ================================================================ the committer (committer.py)
     def _schedule_commit(self, inst: Instance) -> None:
-        self._dirty[inst] = None
-        if not self._kick_scheduled:
-            self._kick_scheduled = True
-            self._loop.call_soon(self._kick)
+        self.committer.schedule(inst)
 
     def _forget_dirty(self, inst: Instance) -> None:
-        self._dirty.pop(inst, None)
+        self.committer.forget(inst)
 
     async def flush(self) -> None:
-        """Return when every write made so far is durable."""
-        while True:
-            waits = []
-            for inst in list(self._dirty) + list(self._live.values()):
-                if inst.storage is not None:
-                    w = inst.output_gate.waiter(bool(inst.storage))
-                    if w is not None:
-                        waits.append(w)
-            if not waits:
-                return
-            await asyncio.wait(waits)
+        """Return when every write made so far is durable (or its commit failed and the object was reset)."""
+        await self.committer.flush()
 
-    def _kick(self) -> None:
-        """Commit what the calls of this loop iteration wrote (scheduled once per iteration).
+    def committed(self, inst: Instance, delta: Delta, keys: int, nbytes: int, now: float) -> None:
+        """(The committer's host) ``inst``'s ``delta`` is durable in the log: it joins the durable state."""
+        old = self._overlay.get(inst.key)
+        if old is None:
+            self._overlay[inst.key] = delta
+        else:
+            old.merge(delta)
+        e = self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name)
+        e.keys, e.bytes, e.last_active = keys, nbytes, now
+        if delta.alarm_changed:
+            e.alarm = delta.alarm
+            if delta.alarm is not None:
+                self._schedule_alarm(delta.alarm, inst.ns.name, inst.id.hex, 0, delta.alarm)
 
-        On a fast disk it commits right here, in one callback; otherwise, or
-        while the committer task is mid-commit or rotating, the task does it.
-        """
-        self._kick_scheduled = False
-        if self._committer_busy or self._rotate_waiters or not self._syncs_inline:
-            self._commit_event.set()
-            return
-        batch, parts = self._take_batch()
-        if batch:
-            self._write_batch_inline(batch, parts)
-
-    @property
-    def _syncs_inline(self) -> bool:
-        """Whether to fdatasync on the loop: the log allows it and syncs have been fast."""
-        return self.log.inline_sync and self._sync_ewma < INLINE_SYNC_BELOW
-
-    def _take_batch(self) -> tuple[list, list[str]]:
-        dirty, self._dirty = self._dirty, {}
-        batch = []
-        parts = []
-        for inst in dirty:
-            st = inst.storage
-            if st is None:
-                continue
-            changes = st.take_changes()
-            if changes is None:
-                continue  # a transaction is open: its end schedules the commit again
-            keys, nbytes = st.key_count, st.byte_size
-            parts.append(encode_object(inst.ns.name, inst.id.hex, inst.id.name, changes, keys, nbytes))
-            batch.append((inst, changes, inst.output_gate.begin_commit(), keys, nbytes))
-        return batch, parts
-
-    def _write_batch_inline(self, batch: list, parts: list[str]) -> None:
-        # A fast disk: the hop to a thread and back would cost more than the
-        # fdatasync itself. Calls that arrive meanwhile wait and form the next group.
-        now = time.time()
-        record = encode_record(now, parts)
-        t0 = time.perf_counter()
-        try:
-            self.log.append(record)
-        except Exception as exc:  # noqa: BLE001 - every held result hears of it
-            self._commit_failed(batch, exc)
-            return
-        self._sync_ewma += (time.perf_counter() - t0 - self._sync_ewma) * 0.1
-        self._committed(batch, now, record)
-
-    def _committed(self, batch: list, now: float, record: bytes) -> None:
-        self.stats_counters["commits"] += 1
-        self.stats_counters["commit_bytes"] += len(record)
-        self._commit_succeeded(batch, now, len(record))
-        if self.log.size >= self.checkpoint_log_bytes:
-            self._checkpoint_soon()
-
-    async def _committer(self) -> None:
-        """The slow path: commits on a thread (slow disk), and log rotation between commits."""
-        loop = self._loop
-        while True:
-            self._committer_busy = False
-            await self._commit_event.wait()
-            self._commit_event.clear()
-            self._committer_busy = True
-            if self._rotate_waiters:
-                await self._rotate()
-            batch, parts = self._take_batch()
-            if not batch:
-                continue
-            if self._syncs_inline:
-                self._write_batch_inline(batch, parts)
-                continue
-            now = time.time()
-            record = encode_record(now, parts)
-            t0 = time.perf_counter()
-            try:
-                await loop.run_in_executor(self._log_io, self.log.append, record)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - every held result hears of it
-                self._commit_failed(batch, exc)
-                continue
-            self._sync_ewma += (time.perf_counter() - t0 - self._sync_ewma) * 0.1
-            self._committed(batch, now, record)
-            if self._dirty:
-                self._commit_event.set()  # written while this commit was on its way
-
-    def _commit_succeeded(self, batch: list, now: float, nbytes: int) -> None:
-        publish = self.bus.active
-        for inst, changes, fut, keys, size in batch:
-            delta = Delta(changes.cleared, {}, changes.alarm_changed, changes.alarm)
-            for k, text in changes.puts.items():
-                delta.puts[k] = DELETED if text is None else values.decode(text)
-            old = self._overlay.get(inst.key)
-            if old is None:
-                self._overlay[inst.key] = delta
-            else:
-                old.merge(delta)
-            e = self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name)
-            e.keys, e.bytes, e.last_active = keys, size, now
-            if changes.alarm_changed:
-                e.alarm = changes.alarm
-                if changes.alarm is not None:
-                    self._schedule_alarm(changes.alarm, inst.ns.name, inst.id.hex, 0, changes.alarm)
-            inst.output_gate.end_commit(fut, None)
-            if publish:
-                inst.emit("commit", keys=sorted(changes.puts), cleared=changes.cleared,
-                          alarm_changed=changes.alarm_changed, record_bytes=nbytes, objects=len(batch))
-
-    def _commit_failed(self, batch: list, exc: BaseException) -> None:
-        for inst, changes, fut, keys, size in batch:
-            err = CommitFailedError(
-                f"writes of {inst.ns.name} {inst.label} could not be made durable "
-                f"({type(exc).__name__}: {exc}); the object was reset to its last durable state"
-            )
-            inst.output_gate.end_commit(fut, err)
-            inst.reset(err)
-            inst.emit("commit.failed", error=str(exc))
+    def log_full(self, size: int) -> None:
+        """(The committer's host) The log's current segment is ``size`` bytes long, past
+        ``checkpoint_log_bytes``."""
+        self._checkpoint_soon()
 
     # ================================================================ checkpoints
     def _checkpoint_soon(self) -> None:
@@ -613,25 +493,10 @@ class Engine:
                 last = time.monotonic()
                 await self.checkpoint()
 
-    async def _rotate(self) -> None:
-        waiters, self._rotate_waiters = self._rotate_waiters, []
-        try:
-            old = self.log.segments()
-            await self._loop.run_in_executor(self._log_io, self.log.open_new_segment)
-            for w in waiters:
-                w.set_result(old)
-        except BaseException as exc:  # noqa: BLE001
-            for w in waiters:
-                if not w.done():
-                    w.set_exception(exc)
-
     async def checkpoint(self) -> None:
         """Write every committed change into its object's checkpoint; drop the covered log."""
         async with self._ckpt_lock:
-            fut = self._loop.create_future()
-            self._rotate_waiters.append(fut)
-            self._commit_event.set()
-            old_segments = await fut
+            old_segments = await self.committer.rotate()
             work, self._overlay = self._overlay, {}
             self._checkpointing = work
             try:
@@ -645,7 +510,7 @@ class Engine:
                 self._overlay[key] = d
             await self._loop.run_in_executor(self._ckpt_io, self.index.persist, *self._index_changes())
             if not failed:
-                await self._loop.run_in_executor(self._ckpt_io, _remove_all, old_segments, self.log.folder)
+                await self._loop.run_in_executor(self._ckpt_io, self.log.drop_segments, old_segments)
             self.stats_counters["checkpoints"] += 1
 
     def _index_changes(self) -> tuple[list, list | None]:
@@ -972,10 +837,11 @@ class Engine:
             "hibernated": max(0, self.index.count() - live),
             "queued": sum(len(i.queue) for i in self._live.values()),
             "running": sum(len(i.running) for i in self._live.values()),
-            "commits_pending": len(self._dirty) + sum(1 for i in self._live.values() if i.output_gate.holding),
+            "commits_pending": (self.committer.pending if self._started else 0) + sum(1 for i in self._live.values() if i.output_gate.holding),
             "uncheckpointed_objects": len(self._overlay),
             "log_bytes": self.log.size if self._started else 0,
             **self.stats_counters,
+            **(self.committer.stats() if self._started else {}),
         }
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
@@ -995,13 +861,4 @@ def _index_row(ns: str, hx: str, e) -> dict[str, Any]:
         "calls": 0, "errors": 0, "last_active": e.last_active, "keys": e.keys, "bytes": e.bytes,
         "pending_writes": 0, "alarm": e.alarm, "broken": None,
     }
-
-
-def _remove_all(paths: list[str], folder: str) -> None:
-    for p in paths:
-        try:
-            os.remove(p)
-        except FileNotFoundError:
-            pass
-    checkpoint.fsync_dir(folder)
 
