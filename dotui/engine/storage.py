@@ -29,7 +29,11 @@ def _key_bytes(key: Any) -> int:
     try:
         size = len(key.encode())
     except UnicodeEncodeError:
-        raise TypeError(f"storage key {key[:40]!r}… is not valid Unicode text") from None
+        where = values.find_surrogate(key, "the key")
+        raise TypeError(
+            f"storage key {key[:40]!r} is not valid Unicode text: {where} is a lone surrogate, "
+            "which UTF-8 cannot encode. Keys must be encodable text."
+        ) from None
     if size > MAX_KEY_BYTES:
         raise ValueError(
             f"Keys cannot be larger than {MAX_KEY_BYTES} bytes; this key is {size} bytes "
@@ -38,19 +42,30 @@ def _key_bytes(key: Any) -> int:
     return size
 
 
-def _value_text(key: str, value: Any) -> str:
+def _value_text(key: str, value: Any) -> tuple[str, int]:
+    """The JSON text of the value of ``key`` and its size in UTF-8 bytes, or the error saying why not."""
+    where = f"the value of key {key!r}"
     try:
-        text = values.encode(value, f"the value of key {key!r}")
+        text = values.encode(value, where)
     except values.NotJSONCompatible as exc:
         raise TypeError(f"cannot store key {key!r}: {exc}") from None
-    if len(text) * 4 > MAX_VALUE_BYTES:
-        size = len(text.encode())
-        if size > MAX_VALUE_BYTES:
-            raise ValueError(
-                f"Values cannot be larger than {MAX_VALUE_BYTES} bytes; the value of key "
-                f"{key!r} is {size} bytes serialized. Split it over several keys."
-            )
-    return text
+    if text.isascii():
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode())
+        except UnicodeEncodeError:
+            raise TypeError(
+                f"cannot store key {key!r}: {values.find_surrogate(value, where)} is a lone surrogate, "
+                "which is not valid Unicode text (UTF-8 cannot encode it); nothing was stored. "
+                "Store text only, or bytes as base64 text."
+            ) from None
+    if size > MAX_VALUE_BYTES:
+        raise ValueError(
+            f"Values cannot be larger than {MAX_VALUE_BYTES} bytes; the value of key "
+            f"{key!r} is {size} bytes serialized. Split it over several keys."
+        )
+    return text, size
 
 
 def _check_batch(keys: Any, what: str) -> None:
@@ -200,19 +215,22 @@ class Storage:
             if value is not _MISSING:
                 raise TypeError("put(dict) takes no second argument")
             _check_batch(key, "put")
+            # Every key and value is checked before the first one is stored.
             prepared = []
             for k, v in key.items():
                 ksize = _key_bytes(k)
-                prepared.append((k, v, _value_text(k, v), ksize))
-            for k, v, text, ksize in prepared:
-                self._set(k, v, text, ksize)
+                text, vsize = _value_text(k, v)
+                prepared.append((k, v, text, ksize + vsize))
+            for k, v, text, size in prepared:
+                self._set(k, v, text, size)
             return
         if value is _MISSING:
             raise TypeError("put(key, value) needs a value; to remove a key use delete(key)")
         ksize = _key_bytes(key)
-        self._set(key, value, _value_text(key, value), ksize)
+        text, vsize = _value_text(key, value)
+        self._set(key, value, text, ksize + vsize)
 
-    def _set(self, key: str, value: Any, text: str, ksize: int) -> None:
+    def _set(self, key: str, value: Any, text: str, size: int) -> None:
         if self._undo:
             self._remember(key)
         data = self._data
@@ -224,7 +242,6 @@ class Storage:
             old_size = self._size_of(key)
         # Own a private copy: the caller keeps theirs to mutate.
         data[key] = value if type(value) in values._SCALARS else values.decode(text)
-        size = ksize + (len(text) if text.isascii() else len(text.encode()))
         self._sizes[key] = size
         if self._bytes is not None:
             self._bytes += size - old_size
