@@ -183,6 +183,13 @@ class _Driven:
         gate = inst.input_gate
         yielded = self.first
         while True:
+            st = inst.storage
+            if st is not None and st.in_transaction:  # the await raises instead (README, "Storage")
+                try:
+                    yielded = it.throw(st.await_error(call, coro, yielded))
+                except StopIteration as stop:
+                    return stop.value
+                continue
             call.status = CallStatus.SUSPENDED
             call.awaiting = describe_await(coro)
             inst.emit("call.suspended", call, awaiting=call.awaiting)
