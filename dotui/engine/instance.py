@@ -397,8 +397,7 @@ class Instance:
             return
         storage = self.storage
         if storage is not None:
-            storage.drop_changes()
-            storage._closed = True
+            storage.close()
         self.output_gate.fail_pending(error)
         self.host.forget(self)
         for call in self.running.values():
@@ -715,7 +714,7 @@ class Instance:
             "last_active": self.last_active if self.last_active is not None else (entry.last_active if entry else None),
             "keys": keys,
             "bytes": nbytes,
-            "pending_writes": len(st._dirty) + (1 if st._alarm_dirty else 0) if st is not None else 0,
+            "pending_writes": st.pending_count if st is not None else 0,
             "alarm": alarm,
             "broken": self.broken_reason,
         }

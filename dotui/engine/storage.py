@@ -522,6 +522,24 @@ class Storage:
         self._alarm_dirty = False
         self._owed = False
 
+    def pending(self) -> Changes:
+        """A copy of the uncommitted writes (``puts``: key -> JSON text, or None for a delete)."""
+        return Changes(self._cleared, dict(self._dirty), self._alarm_dirty, self._alarm)
+
+    @property
+    def pending_count(self) -> int:
+        """How many uncommitted changes: keys written or deleted, a delete_all, the alarm."""
+        return len(self._dirty) + self._cleared + self._alarm_dirty
+
+    def close(self) -> None:
+        """The object was reset: drop the uncommitted writes; later writes raise ObjectResetError."""
+        self.drop_changes()
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     # ---------------------------------------------------------------- introspection
     @property
     def key_count(self) -> int:
