@@ -308,3 +308,85 @@ async def test_nested_transactions_in_order_still_work(eng):
     t = eng.env.Txn.get_by_name("t")
     assert await t.nested_ok() == ["j", "o"]
     assert durable(eng) == {"j": 1, "o": 1}
+
+
+def test_transactions_opened_and_ended_in_any_order_keep_storage_consistent():
+    """Random programs of nested transactions, ended in any order: never an assert, and memory and
+    the uncommitted changes always agree with a model of the documented semantics."""
+    import random
+
+    from dotui.engine.storage import Storage
+
+    TransactionError = RuntimeError  # noqa: N806 - what the engine raises is a RuntimeError subclass
+
+    for seed in range(300):
+        rnd = random.Random(seed)
+        st = Storage({"k0": 0}, None, on_write=lambda: None, wait_durable=None, has_alarm_handler=False)
+        model = {"k0": 0}
+        open_txns: list = []  # (context manager, handle, snapshot of the model when opened)
+        aborted: list = []
+        for _ in range(rnd.randint(1, 25)):
+            op = rnd.random()
+            if op < 0.3:
+                t = st.transaction()
+                if aborted:
+                    with pytest.raises(TransactionError):
+                        t.__enter__()
+                    continue
+                handle = t.__enter__()
+                open_txns.append((t, handle, dict(model)))
+            elif op < 0.7:
+                key, value = f"k{rnd.randint(0, 3)}", rnd.randint(0, 9)
+                if aborted:
+                    with pytest.raises(TransactionError):
+                        st.put(key, value)
+                else:
+                    st.put(key, value)
+                    model[key] = value
+            elif op < 0.8:
+                if aborted:
+                    with pytest.raises(TransactionError):
+                        st.delete_all()
+                else:
+                    st.delete_all()
+                    model.clear()
+            elif open_txns or aborted:
+                pick = rnd.randrange(len(open_txns) + len(aborted))
+                if pick >= len(open_txns):
+                    t = aborted.pop(pick - len(open_txns))
+                    with pytest.raises(TransactionError, match="rolled back"):
+                        t.__exit__(None, None, None)
+                    continue
+                t, handle, snapshot = open_txns[pick]
+                rollback = rnd.random() < 0.4
+                if rollback:
+                    handle.rollback()
+                if pick == len(open_txns) - 1:
+                    t.__exit__(None, None, None)
+                    if rollback:
+                        model = snapshot
+                else:
+                    with pytest.raises(TransactionError, match="out of order"):
+                        t.__exit__(None, None, None)
+                    model = snapshot
+                    aborted.extend(x for x, _, _ in open_txns[pick + 1 :])
+                open_txns = open_txns[:pick]
+            assert st.list() == dict(sorted(model.items())), seed
+        for t in reversed(aborted):
+            with pytest.raises(TransactionError):
+                t.__exit__(None, None, None)
+        for t, _, _ in reversed(open_txns):
+            t.__exit__(None, None, None)
+        assert st.list() == dict(sorted(model.items())), seed
+        changes = st.take_changes()
+        durable = {"k0": 0}
+        if changes is not None:
+            if changes.cleared:
+                durable.clear()
+            for k, text in changes.puts.items():
+                if text is None:
+                    durable.pop(k, None)
+                else:
+                    durable[k] = int(text)
+        assert durable == model, seed
+        assert st.byte_size == sum(len(k) + len(str(v)) for k, v in model.items()), seed
