@@ -153,6 +153,18 @@ SOURCE = """
             self.ctx.storage.put("leaked", 1)
             return "returned"
 
+        async def txn_retries_forever(self):
+            with self.ctx.storage.transaction():
+                self.ctx.storage.put("mine", 1)
+                refused = 0
+                while True:
+                    try:
+                        await asyncio.sleep(0)
+                        break
+                    except RuntimeError:
+                        refused += 1
+                self.ctx.storage.put("mine2", 2)
+
         def get(self, key):
             return self.ctx.storage.get(key)
 
@@ -291,6 +303,16 @@ async def test_an_uncaught_out_of_order_end_fails_only_that_call(eng):
         await asyncio.wait_for(t.out_of_order_raises(), GUARD)
     assert await asyncio.wait_for(t.get("a"), GUARD) is None
     assert await asyncio.wait_for(t.write_other(), GUARD) == "ok"
+    assert durable(eng) == {"other": 2}
+
+
+@guarded
+async def test_code_that_keeps_awaiting_inside_a_transaction_does_not_freeze_the_engine(eng):
+    t = eng.env.Txn.get_by_name("t")
+    with pytest.raises(RuntimeError, match=r"rolled back: its code went on awaiting after 100 refusals"):
+        await t.txn_retries_forever()
+    assert await t.keys() == []
+    assert await t.write_other() == "ok"
     assert durable(eng) == {"other": 2}
 
 

@@ -18,6 +18,7 @@ from . import values
 MAX_KEY_BYTES = 2048
 MAX_VALUE_BYTES = 128 * 1024
 MAX_BATCH_KEYS = 128
+MAX_AWAIT_REFUSALS = 100  # awaits refused to one transaction before it is rolled back instead
 
 _MISSING = object()
 _log = logging.getLogger("dotui")
@@ -380,9 +381,16 @@ class Storage:
         """
         if not self._txns:
             return None
+        outermost = self._txns[0]
+        outermost._refusals += 1
+        if outermost._refusals > MAX_AWAIT_REFUSALS:
+            # Its code catches the error and awaits again, and again: let the await
+            # happen rather than spin the loop, and end the transaction instead.
+            self._abort_all(f"its code went on awaiting after {MAX_AWAIT_REFUSALS} refusals")
+            return None
         if getattr(yielded, "_asyncio_future_blocking", False):
             yielded._asyncio_future_blocking = False
-        owner = self._txns[0]._owner
+        owner = outermost._owner
         what = _awaited(coro)
         whose = "" if owner is call else ", which waits on this call"
         return TransactionError(
@@ -448,12 +456,13 @@ class Storage:
         """The event loop ran while ``txn`` was open: it spans an await the engine does not drive
         (a task of the object's own) or was never ended. Roll it back now, so other calls neither
         see its writes nor wait for its commit, and fail its code when it goes on."""
-        if not self._txns or self._txns[0] is not txn:
-            return
-        reason = ("it was still open when the event loop ran other work: it spanned an await (in a "
-                  "task the engine does not drive) or was never ended")
+        if self._txns and self._txns[0] is txn:
+            self._abort_all("it was still open when the event loop ran other work: it spanned an await "
+                            "(in a task the engine does not drive) or was never ended")
+
+    def _abort_all(self, reason: str) -> None:
+        _log.warning("storage.transaction() of %s rolled back: %s", _who(self._txns[0]._owner), reason)
         self._abort_from(0, reason)
-        _log.warning("storage.transaction() of %s rolled back: %s", _who(txn._owner), reason)
         if not self._closed:
             # Results of other calls may wait on the commit it held back: owe them one.
             self._owed = True
@@ -626,7 +635,7 @@ class Transaction:
     is open.
     """
 
-    __slots__ = ("_storage", "_frame", "_owner", "rolled_back", "_state", "_reason")
+    __slots__ = ("_storage", "_frame", "_owner", "rolled_back", "_state", "_reason", "_refusals")
 
     def __init__(self, storage: Storage):
         self._storage = storage
@@ -635,6 +644,7 @@ class Transaction:
         self.rolled_back = False
         self._state = "new"  # -> "open" -> "ended", or "open" -> "aborted" -> "ended"
         self._reason = ""
+        self._refusals = 0  # awaits refused while it was open (Storage.await_error)
 
     def __enter__(self) -> "Transaction":
         if self._state != "new":
