@@ -412,3 +412,38 @@ def test_transactions_opened_and_ended_in_any_order_keep_storage_consistent():
                     durable[k] = int(text)
         assert durable == model, seed
         assert st.byte_size == sum(len(k) + len(str(v)) for k, v in model.items()), seed
+
+
+CONSTRUCTOR = """
+    import asyncio
+    from dotui import DurableObject
+
+    class C(DurableObject):
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+            ctx.block_concurrency_while(self._load)
+
+        async def _load(self):
+            with self.ctx.storage.transaction():
+                self.ctx.storage.put("a", 1)
+                await asyncio.sleep(0)
+                self.ctx.storage.put("b", 1)
+
+        def keys(self):
+            return sorted(self.ctx.storage.list())
+"""
+
+
+@guarded
+async def test_a_constructors_transaction_across_an_await_fails_the_wake_clearly(tmp_path):
+    objs = write_objects(tmp_path / "objects", c=CONSTRUCTOR)
+    e = Engine(objects=str(objs), data=str(tmp_path / "data"))
+    await e.start()
+    try:
+        c = e.env.C.get_by_name("c")
+        for _ in range(2):  # every wake tries again, and fails the same way
+            with pytest.raises(RuntimeError, match="transaction.. of the constructor of C was rolled back"):
+                await c.keys()
+        assert e.read_storage("C", c.id)["values"] == {}
+    finally:
+        await asyncio.wait_for(e.close(), GUARD)

@@ -622,9 +622,11 @@ def _finished(owner: Any) -> bool:
 def _who(owner: Any) -> str:
     seq = getattr(owner, "seq", None)
     if seq is None:
-        return "code outside any call (a constructor, or the engine)"
+        return "code outside any call (the engine, or a task)"
     inst = getattr(owner, "instance", None)
     ns = getattr(getattr(inst, "ns", None), "name", None)
+    if getattr(owner, "kind", None) == "init":
+        return f"the constructor of {ns}"
     return f"call #{seq} ({ns}.{owner.method})" if ns else f"call #{seq} ({owner.method})"
 
 
