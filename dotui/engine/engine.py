@@ -794,9 +794,9 @@ class Engine:
         pending: dict[str, Any] = {"put": {}, "deleted": [], "cleared": False}
         inst = self._instances.get(key)
         if inst is not None and inst.storage is not None:
-            st = inst.storage
-            pending["cleared"] = st._cleared
-            for k, text in st._dirty.items():
+            changes = inst.storage.pending()
+            pending["cleared"] = changes.cleared
+            for k, text in changes.puts.items():
                 if text is None:
                     pending["deleted"].append(k)
                 else:

@@ -183,6 +183,13 @@ class _Driven:
         gate = inst.input_gate
         yielded = self.first
         while True:
+            st = inst.storage
+            if st is not None and st.in_transaction:  # the await raises instead (README, "Storage")
+                try:
+                    yielded = it.throw(st.await_error(call, coro, yielded))
+                except StopIteration as stop:
+                    return stop.value
+                continue
             call.status = CallStatus.SUSPENDED
             call.awaiting = describe_await(coro)
             inst.emit("call.suspended", call, awaiting=call.awaiting)
@@ -390,8 +397,7 @@ class Instance:
             return
         storage = self.storage
         if storage is not None:
-            storage.drop_changes()
-            storage._closed = True
+            storage.close()
         self.output_gate.fail_pending(error)
         self.host.forget(self)
         for call in self.running.values():
@@ -708,7 +714,7 @@ class Instance:
             "last_active": self.last_active if self.last_active is not None else (entry.last_active if entry else None),
             "keys": keys,
             "bytes": nbytes,
-            "pending_writes": len(st._dirty) + (1 if st._alarm_dirty else 0) if st is not None else 0,
+            "pending_writes": st.pending_count if st is not None else 0,
             "alarm": alarm,
             "broken": self.broken_reason,
         }
