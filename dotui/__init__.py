@@ -18,6 +18,7 @@ from .engine import (
     ObjectId,
     ObjectResetError,
     OverloadedError,
+    TransactionError,
     Stub,
 )
 
@@ -25,6 +26,6 @@ __all__ = [
     "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DurableObject", "DurableObjectError",
     "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "MethodNotFoundError",
     "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
-    "ObjectResetError", "OverloadedError", "Stub",
+    "ObjectResetError", "OverloadedError", "Stub", "TransactionError",
 ]
 __version__ = "0.1.0"

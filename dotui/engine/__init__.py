@@ -14,6 +14,7 @@ from .errors import (
     ObjectAbortedError,
     ObjectResetError,
     OverloadedError,
+    TransactionError,
 )
 from .ids import ObjectId
 
@@ -21,5 +22,5 @@ __all__ = [
     "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DurableObject", "DurableObjectError",
     "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "MethodNotFoundError",
     "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
-    "ObjectResetError", "OverloadedError", "Stub",
+    "ObjectResetError", "OverloadedError", "Stub", "TransactionError",
 ]

@@ -74,3 +74,7 @@ class RemoteError(DurableObjectError):
     def __init__(self, type_name: str, message: str):
         self.type_name = type_name
         super().__init__(f"{type_name}: {message}" if message else type_name)
+
+
+class TransactionError(DurableObjectError, RuntimeError):
+    """A ``storage.transaction()`` used in a way that could not be all-or-nothing (README, "Storage")."""

@@ -14,6 +14,7 @@ import logging
 from typing import Any, Callable
 
 from . import values
+from .errors import TransactionError
 
 MAX_KEY_BYTES = 2048
 MAX_VALUE_BYTES = 128 * 1024
@@ -22,10 +23,6 @@ MAX_AWAIT_REFUSALS = 100  # awaits refused to one transaction before it is rolle
 
 _MISSING = object()
 _log = logging.getLogger("dotui")
-
-
-class TransactionError(RuntimeError):
-    """A ``storage.transaction()`` used in a way that could not be all-or-nothing (README, "Storage")."""
 
 
 def _key_bytes(key: Any) -> int:
