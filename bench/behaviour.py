@@ -23,9 +23,28 @@ sys.path.insert(0, os.path.dirname(HERE))
 from dotui import Engine  # noqa: E402
 
 OBJECTS = '''
+import asyncio
 from dotui import DurableObject
 
 class Counter(DurableObject):
+    def peek(self):
+        return self.ctx.storage.get("n", 0)
+
+class Interleave(DurableObject):
+    async def bump_blocked(self, delay=0.02):
+        async def critical():
+            n = self.ctx.storage.get("n", 0)
+            await asyncio.sleep(delay)
+            self.ctx.storage.put("n", n + 1)
+            return n + 1
+        return await self.ctx.block_concurrency_while(critical)
+
+    async def bump_racy(self, delay=0.02):
+        n = self.ctx.storage.get("n", 0)
+        await asyncio.sleep(delay)
+        self.ctx.storage.put("n", n + 1)
+        return n + 1
+
     def peek(self):
         return self.ctx.storage.get("n", 0)
 
@@ -138,8 +157,10 @@ async def run_dotui() -> dict:
         with open(os.path.join(objs, "scenario.py"), "w") as f:
             f.write(OBJECTS)
         async with Engine(objects=objs, data=os.path.join(tmp, "data")) as e:
-            out = await e.env.Scenario.get_by_name(f"scenario-{time.time_ns()}").run()
+            name = f"scenario-{time.time_ns()}"
+            out = await e.env.Scenario.get_by_name(name).run()
             out.update(id_scenario(e))
+            out.update(await ordering_scenario(e, name))
             out["setAlarm() on class without alarm() handler"] = await e.env.Other.get_by_name("x").try_set_alarm()
     return out
 
@@ -167,6 +188,19 @@ def id_scenario(e: Engine) -> dict:
         'idFromName("alice").name': named.name,
         "idFromString(idFromName(alice).toString()).name": C.id_from_string(hx).name,
         'idFromString(idFromName("alice").toString()).equals(idFromName("alice"))': C.id_from_string(hx) == named,
+    }
+
+
+async def ordering_scenario(e: Engine, name: str) -> dict:
+    """The input gate's order: calls kept out by block_concurrency_while start later in arrival
+    order, one at a time; without it, two calls interleave at a sleep and one update is lost."""
+    blocked = e.env.Interleave.get_by_name(f"{name}-blocked")
+    racy = e.env.Interleave.get_by_name(f"{name}-racy")
+    return {
+        "3 overlapping bump_blocked, then peek": list(await asyncio.gather(
+            blocked.bump_blocked(), blocked.bump_blocked(), blocked.bump_blocked(), blocked.peek())),
+        "2 overlapping bump_racy, then peek": list(await asyncio.gather(racy.bump_racy(), racy.bump_racy(), racy.peek())),
+        "2 overlapping bump_racy; peek after both": await racy.peek(),
     }
 
 

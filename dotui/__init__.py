@@ -20,6 +20,7 @@ from .engine import (
     ObjectId,
     ObjectResetError,
     OverloadedError,
+    TransactionError,
     Stub,
 )
 
@@ -27,6 +28,6 @@ __all__ = [
     "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DataFolderError", "DurableObject", "DurableObjectError",
     "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "LogCorruptError", "MethodNotFoundError",
     "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
-    "ObjectResetError", "OverloadedError", "Stub",
+    "ObjectResetError", "OverloadedError", "Stub", "TransactionError",
 ]
 __version__ = "0.1.0"

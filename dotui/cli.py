@@ -17,12 +17,14 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from .engine.facade import EngineFacade
 from .commands import REGISTRY, ErrorInfo
 from .engine.errors import DataFolderError, EngineLockedError
 from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
-from .repl.render import Renderer, make_console, relative_path
+from .present.formats import relative_path
+from .present.render import Renderer, make_console
 
 DEFAULTS: dict[str, Any] = {
     "objects": "objects",
@@ -173,7 +175,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- the engine
-def make_facade(args: argparse.Namespace) -> Any:
+def make_facade(args: argparse.Namespace) -> EngineFacade:
     """The one place choosing the engine: in-process, or a `dotui serve` with --connect.
 
     Returns a started facade. Raises StartupError (a message for the user) or Unavailable.
@@ -217,7 +219,7 @@ def _batch_lines(args: argparse.Namespace) -> list[Line] | Any | None:
     return None
 
 
-def _run_batch(facade: Any, args: argparse.Namespace, lines: Any, renderer: Renderer) -> int:
+def _run_batch(facade: EngineFacade, args: argparse.Namespace, lines: Any, renderer: Renderer) -> int:
     runner = BatchRunner(facade, renderer, json_out=sys.stdout if args.json else None, on_error=args.on_error)
     for e in facade.load_errors():
         renderer.error(_load_error(e))
@@ -231,24 +233,22 @@ def _load_error(text: str):
                      "fix the file; the other classes are loaded")
 
 
-def _run_tui(facade: Any, args: argparse.Namespace, run_tui: Any) -> int:
+def _run_tui(facade: EngineFacade, args: argparse.Namespace, run_tui: Callable[..., int]) -> int:
     result = run_tui(facade, args)
     return result if isinstance(result, int) else OK
 
 
-def _tui_entry(err: Renderer) -> Any:
-    """``dotui.tui.app.run_tui`` if this install has the TUI; None (after saying so) if not."""
+def _tui_entry(err: Renderer) -> Callable[..., int] | None:
+    """``dotui.tui.app.run_tui`` if this install has the TUI (Textual); None (after saying so) if not."""
     try:
         module = importlib.import_module("dotui.tui.app")
     except ModuleNotFoundError as exc:
-        if exc.name not in ("dotui.tui", "dotui.tui.app"):
+        if exc.name not in ("dotui.tui", "dotui.tui.app", "textual"):
             raise
-        module = None
-    run_tui = getattr(module, "run_tui", None)
-    if run_tui is None:
-        err.notice("dotui: the TUI is not available in this install yet; use `dotui repl` for the REPL "
+        err.notice("dotui: the TUI is not available in this install; use `dotui repl` for the REPL "
                    "(or `dotui -c CMD`, `dotui run FILE`)", "yellow")
-    return run_tui
+        return None
+    return module.run_tui
 
 
 def _recover_main(args: argparse.Namespace, err: Renderer) -> int:

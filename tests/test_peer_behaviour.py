@@ -29,3 +29,6 @@ async def test_every_difference_from_workerd_is_deliberate():
     # The deliberate ones are real: dotui enforces the production limits.
     assert ours["put(key of 2049 bytes)"].startswith("ValueError: Keys cannot be larger than 2048 bytes")
     assert ours["get(129 keys)"].startswith("ValueError: A batch get takes at most 128 keys")
+    # The input gate's order (README, "Semantics"), the same on both.
+    assert ours["3 overlapping bump_blocked, then peek"] == theirs["3 overlapping bump_blocked, then peek"] == [1, 2, 3, 3]
+    assert ours["2 overlapping bump_racy, then peek"] == theirs["2 overlapping bump_racy, then peek"] == [1, 1, 0]

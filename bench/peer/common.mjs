@@ -36,6 +36,7 @@ export async function startMiniflare(persistDir, backend = "sqlite", compatibili
       COUNTER: { className: "Counter", useSQLite },
       OTHER: { className: "Other", useSQLite },
       SCENARIO: { className: "Scenario", useSQLite },
+      INTERLEAVE: { className: "Interleave", useSQLite },
     },
     durableObjectsPersist: path.resolve(persistDir),
     // keep miniflare quiet on stdout (we print exactly one JSON line per result)

@@ -211,6 +211,41 @@ export class Scenario extends DurableObject {
   }
 }
 
+// The input gate's ordering (bench/behaviour.py, "ordering" steps): calls kept
+// out by blockConcurrencyWhile start later in arrival order, one at a time;
+// without it, two calls interleave at a timer and one update is lost.
+export class Interleave extends DurableObject {
+  async bumpBlocked(delay = 20) {
+    return await this.ctx.blockConcurrencyWhile(async () => {
+      const n = (await this.ctx.storage.get("n")) ?? 0;
+      await new Promise((r) => setTimeout(r, delay));
+      await this.ctx.storage.put("n", n + 1);
+      return n + 1;
+    });
+  }
+  async bumpRacy(delay = 20) {
+    const n = (await this.ctx.storage.get("n")) ?? 0;
+    await new Promise((r) => setTimeout(r, delay));
+    this.ctx.storage.put("n", n + 1);
+    return n + 1;
+  }
+  async peek() {
+    return (await this.ctx.storage.get("n")) ?? 0;
+  }
+}
+
+async function orderingScenario(env, name) {
+  const out = {};
+  const blocked = env.INTERLEAVE.get(env.INTERLEAVE.idFromName(`${name}-blocked`));
+  out["3 overlapping bump_blocked, then peek"] = await Promise.all([
+    blocked.bumpBlocked(), blocked.bumpBlocked(), blocked.bumpBlocked(), blocked.peek(),
+  ]);
+  const racy = env.INTERLEAVE.get(env.INTERLEAVE.idFromName(`${name}-racy`));
+  out["2 overlapping bump_racy, then peek"] = await Promise.all([racy.bumpRacy(), racy.bumpRacy(), racy.peek()]);
+  out["2 overlapping bump_racy; peek after both"] = await racy.peek();
+  return out;
+}
+
 async function idScenario(env) {
   const out = {};
   out['COUNTER.idFromString("xyz")'] = await attempt(() => env.COUNTER.idFromString("xyz"));
@@ -243,9 +278,32 @@ function json(obj, status = 200) {
   });
 }
 
+// The dotui gateway's object route, served by the Worker (bench/http_compare.py):
+//   POST /objects/<Namespace>/<name>/<method>  {"args": [...]}  ->  {"result": ...}
+// with the same bearer token check; the Worker calls the object by RPC.
+const NAMESPACES = { Counter: "COUNTER" };
+
+async function objectCall(request, env, parts) {
+  if (request.headers.get("Authorization") !== `Bearer ${env.TOKEN}`) {
+    return json({ error: { type: "Unauthorized", message: "wrong token" } }, 401);
+  }
+  const [, , namespace, name, method] = parts;
+  const binding = env[NAMESPACES[namespace]];
+  if (!binding) return json({ error: { type: "NamespaceNotFoundError", message: namespace } }, 404);
+  const text = await request.text();
+  const args = text ? (JSON.parse(text).args ?? []) : [];
+  const stub = binding.get(binding.idFromName(decodeURIComponent(name)));
+  const result = await stub[method](...args);
+  return json({ result: result ?? null });
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    if (request.method === "POST" && url.pathname.startsWith("/objects/")) {
+      const parts = url.pathname.split("/");
+      if (parts.length === 5) return objectCall(request, env, parts);
+    }
     const q = url.searchParams;
     const n = Number(q.get("n") ?? "0");
     const name = q.get("name") ?? "bench";
@@ -337,7 +395,8 @@ export default {
       case "/scenario": {
         const storage = await env.SCENARIO.get(env.SCENARIO.idFromName(q.get("name") ?? "scenario")).run();
         const ids = await idScenario(env);
-        return json({ ...storage, ...ids });
+        const ordering = await orderingScenario(env, q.get("name") ?? "scenario");
+        return json({ ...storage, ...ids, ...ordering });
       }
 
       default:

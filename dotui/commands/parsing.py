@@ -333,14 +333,3 @@ def parse_call_form(text: str) -> CallForm | None:
     assert isinstance(ref, Ref)
     args, kwargs = parse_call_args(m.group("args")) if m.group("args") else ([], {})
     return CallForm(ref, m.group("method"), args, kwargs)
-
-
-def format_call(method: str, args: list, kwargs: dict) -> str:
-    """``method(1, 'x', by=2)``: a call as it would be typed."""
-    parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
-    return f"{method}({', '.join(parts)})"
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -16,6 +16,7 @@ import traceback as tb
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..engine.facade import EngineFacade
 from ..engine.errors import (
     BrokenObjectError,
     InvalidIdError,
@@ -44,7 +45,7 @@ class Context:
     ``on_event`` receives each event ``watch`` streams, as it arrives.
     """
 
-    facade: Any
+    facade: EngineFacade
     interactive: bool = False
     on_event: Callable[[dict], None] | None = None
     sleep: Callable[[float], None] = time.sleep

@@ -16,6 +16,7 @@ from .errors import (
     ObjectAbortedError,
     ObjectResetError,
     OverloadedError,
+    TransactionError,
 )
 from .ids import ObjectId
 
@@ -23,5 +24,5 @@ __all__ = [
     "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DataFolderError", "DurableObject", "DurableObjectError",
     "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "LogCorruptError", "MethodNotFoundError",
     "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
-    "ObjectResetError", "OverloadedError", "Stub",
+    "ObjectResetError", "OverloadedError", "Stub", "TransactionError",
 ]

@@ -58,5 +58,18 @@ class ObjectContext:
         return self._instance.block_concurrency_while(fn)
 
     def abort(self, reason: str = "aborted") -> None:
-        """Reset the object now: the current call fails with ``ObjectAbortedError(reason)``."""
+        """Reset the object now: the current call fails with ``ObjectAbortedError(reason)``.
+
+        The error reaches the caller even if the method catches it (as every call
+        still running on the object does): the object it ran on is gone.
+        """
         self._instance.abort(reason)
+
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        """Keep the object in memory until ``awaitable`` (a coroutine, task or future) is done.
+
+        Cloudflare's ``ctx.waitUntil``. Tasks the object's code starts with
+        ``asyncio.create_task`` are kept track of already; this is for other work,
+        e.g. a future a ``loop.call_later`` callback resolves. A reset cancels it.
+        """
+        self._instance.wait_until(awaitable)

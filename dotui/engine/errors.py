@@ -89,3 +89,7 @@ class LogCorruptError(DataFolderError):
         super().__init__(message)
         self.path = path
         self.offset = offset
+
+
+class TransactionError(DurableObjectError, RuntimeError):
+    """A ``storage.transaction()`` used in a way that could not be all-or-nothing (README, "Storage")."""

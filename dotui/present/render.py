@@ -1,16 +1,14 @@
-"""Rendering the registry's data with rich: tables, highlighted JSON, one-line errors, events.
+"""Rendering the command registry's data with rich: tables, highlighted JSON, one-line errors, events.
 
-The commands return data; this module is the only place that turns it into
-text for a terminal (or, without colour, for a pipe).
+The commands return data; this module turns it into text for a terminal (or,
+without colour, for a pipe): the REPL, batch mode and the TUI's command bar
+all print through ``Renderer``.
 """
 
 from __future__ import annotations
 
 import builtins
-import datetime as _dt
-import json
 import os
-import time
 from typing import Any, Callable, TextIO
 
 from rich.console import Console, Group
@@ -18,8 +16,9 @@ from rich.json import JSON
 from rich.table import Table
 from rich.text import Text
 
-from ..commands.parsing import format_call, format_ref
+from ..commands.parsing import format_ref
 from ..commands.runner import ErrorInfo, Outcome
+from .formats import alarm_text, ago, call_text, clock, ms, relative_path, short_json
 
 STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
 
@@ -44,60 +43,6 @@ def make_console(file: TextIO | None, terminal: bool, width: int | None = None) 
     )
 
 
-# ---------------------------------------------------------------- small formats
-def ago(epoch: float | None, now: float | None = None) -> str:
-    if epoch is None:
-        return "-"
-    return _span((now or time.time()) - epoch, "ago")
-
-
-def until(epoch: float | None, now: float | None = None) -> str:
-    if epoch is None:
-        return "-"
-    delta = epoch - (now or time.time())
-    return _span(-delta, "ago") if delta < 0 else "in " + _span(delta, "").strip()
-
-
-def _span(seconds: float, suffix: str) -> str:
-    s = abs(seconds)
-    if s < 1:
-        text = "now" if suffix == "ago" else "<1s"
-        return text
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            return f"{int(s // size)}{unit} {suffix}".strip()
-    return f"{int(s)}s {suffix}".strip()
-
-
-def clock(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    return _dt.datetime.fromtimestamp(epoch).strftime("%H:%M:%S.%f")[:-3]
-
-
-def alarm_text(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    local = _dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{local} ({until(epoch)})"
-
-
-def ms(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds * 1000:.2f}"
-
-
-def short_json(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def relative_path(path: str) -> str:
-    cwd = os.getcwd() + os.sep
-    return path[len(cwd):] if path.startswith(cwd) else path
-
-
 def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
     """(time, object, what happened) of one engine event."""
     kind = ev.get("type", "?")
@@ -113,7 +58,7 @@ def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
             err = ev.get("error") or {}
             what = f"{kind} {method} ✗ {err.get('type')}: {err.get('message')}"
     elif kind == "call.queued":
-        what = f"{kind} {format_call(method or '?', ev.get('args') or [], ev.get('kwargs') or {})}"
+        what = f"{kind} {call_text(method or '?', ev.get('args') or [], ev.get('kwargs') or {})}"
     elif kind == "call.suspended":
         what = f"{kind} {method} awaiting {ev.get('awaiting')}"
     elif kind.startswith("call.") or kind.startswith("gate."):
@@ -336,7 +281,7 @@ class Renderer:
                 outcome = Text(f"awaiting {c['awaiting']}", style="yellow")
             else:
                 outcome = Text("")
-            label = format_call(c["method"], c.get("args") or [], c.get("kwargs") or {})
+            label = call_text(c["method"], c.get("args") or [], c.get("kwargs") or {})
             if c.get("kind") not in (None, "call"):
                 label = f"[{c['kind']}] {label}"
             table.add_row(str(c["seq"]), label, Text(status, style=style), outcome,
