@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from . import disk, values
 from .commitlog import DELETED, CommitLog, Delta
 from .committer import Committer
-from .durable import DurableState, check_namespaces
+from .durable import DurableState, check_namespaces, segment_number
 from .errors import (
     BrokenObjectError,
     DataFolderError,
@@ -471,8 +471,9 @@ class Engine:
 
     async def _rotate_log(self) -> list[str]:
         """(For the durable state) Start a new log segment between commits; the older segments."""
-        if self.log.size == 0:
-            return self.log.segments()[:-1]  # the current one holds nothing yet: keep it
+        if self.log.size == 0:  # the current one holds nothing yet: keep it, start none
+            current = self.log.segment
+            return [p for p in self.log.segments() if segment_number(p) != current]
         return await self.committer.rotate()
 
     async def checkpoint(self) -> bool:
