@@ -1,4 +1,4 @@
-"""The command registry, as plain functions: every command of DESIGN §9, happy path and bad input."""
+"""The command registry, as plain functions: every command of docs/commands.md, happy path and bad input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every command of the command language (DESIGN §9), registered once.
+"""Every command of the command language (docs/commands.md), registered once.
 
 Each returns JSON-compatible data; rendering it is the front end's job. Each
 uses only the facade interface, so it works the same against the in-process

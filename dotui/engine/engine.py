@@ -642,7 +642,7 @@ class Engine:
         except BaseException:  # noqa: BLE001 - it stays set, and fires again at start
             pass
 
-    # ================================================================ introspection (DESIGN §8)
+    # ================================================================ introspection (what the front ends can see)
     def namespaces(self) -> list[dict[str, Any]]:
         return [info.describe() for info in self._namespaces.values()]
 
