@@ -1,0 +1,153 @@
+"""The gateway's WebSockets to objects: ``GET /ws/{Namespace}/{name}/{path}`` (or the fetch route with
+``Upgrade: websocket``).
+
+The upgrade request goes to the object's ``fetch(request)`` with the new socket
+as ``request["websocket"]``; if ``fetch`` accepts it (``ctx.accept_websocket``),
+the gateway completes the handshake and holds the connection: each message
+becomes a ``websocket_message`` call in the object's queue (waking it if it
+hibernated), a close a ``websocket_close`` call. If ``fetch`` does not accept
+it, its answer is the HTTP response. The object's ``ws.send`` reaches the
+client through ``GatewayPeer``, in order, each send once the writes made before
+it are durable. When the gateway stops, every client gets close code 1001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Awaitable
+
+from aiohttp import WSMsgType, web
+
+from ..engine.websockets import MAX_MESSAGE_BYTES, WebSocket, WebSockets
+
+GOING_AWAY = 1001
+INTERNAL_ERROR = 1011
+
+
+class _Close:
+    __slots__ = ("code", "reason")
+
+    def __init__(self, code: int, reason: str):
+        self.code, self.reason = code, reason
+
+
+class GatewayPeer:
+    """One client connection as the engine sees it (``websockets.Peer``): an ordered queue of sends."""
+
+    __slots__ = ("ws", "out", "ready", "task")
+
+    def __init__(self, ws: web.WebSocketResponse):
+        self.ws = ws
+        self.out: deque[tuple[Any, Any]] = deque()
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    def send(self, data: str | bytes, after: Awaitable[Any] | None) -> None:
+        self.out.append((after, data))
+        self.ready.set()
+
+    def close(self, code: int, reason: str, after: Awaitable[Any] | None = None) -> None:
+        self.out.append((after, _Close(code, reason)))
+        self.ready.set()
+
+    def start(self) -> None:
+        """Start writing (after the handshake): what the object sent from ``fetch`` leaves first."""
+        self.task = asyncio.get_running_loop().create_task(self._write())
+
+    async def stop(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _write(self) -> None:
+        ws = self.ws
+        try:
+            while True:
+                await self.ready.wait()
+                self.ready.clear()
+                while self.out:
+                    after, item = self.out.popleft()
+                    if after is not None and not await _durable(after):
+                        item = _Close(INTERNAL_ERROR, "a write made before this message failed to commit")
+                    if type(item) is _Close:
+                        self.out.clear()
+                        await ws.close(code=item.code, message=item.reason.encode())
+                        return
+                    if type(item) is str:
+                        await ws.send_str(item)
+                    else:
+                        await ws.send_bytes(item)
+        except (ConnectionError, RuntimeError):
+            pass  # the client went away mid-send; the reader sees the connection end
+
+
+async def _durable(after: Any) -> bool:
+    """Wait for the output gate's future without ever cancelling it; False if its commit failed."""
+    if not after.done():
+        await asyncio.wait([after])
+    return after.exception() is None
+
+
+async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str, oid: Any, path: str,
+                          fetch_request: Any, fetch_response: Any, shielded: Any, peers: set) -> web.StreamResponse:
+    """Upgrade ``request`` to a WebSocket held for the object, if its ``fetch`` accepts it."""
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
+    if not ws.can_prepare(request).ok:
+        raise web.HTTPBadRequest(text=f"{request.path} is a WebSocket route: send a GET with "
+                                 "'Connection: Upgrade' and 'Upgrade: websocket' (e.g. `ws REF` in the REPL)")
+    peer = GatewayPeer(ws)
+    sock, answer = await shielded(hub.open(namespace, oid, fetch_request(request, path, b""), peer))
+    if sock is None:
+        return fetch_response(namespace, _refusal(answer))
+    peers.add(peer)
+    code, reason, clean = 1006, "", False
+    try:
+        await ws.prepare(request)
+        peer.start()
+        code, reason, clean = await _read(hub, sock, ws)
+    finally:
+        peers.discard(peer)
+        if sock.state != "closed":
+            await shielded(hub.closed(sock, code, reason, clean))
+        if peer.task is not None:
+            await asyncio.wait([peer.task], timeout=1.0)
+        await peer.stop()
+    return ws
+
+
+def _refusal(answer: Any) -> Any:
+    """What ``fetch`` answered without accepting the socket; a 101 without an accept is a mistake."""
+    if isinstance(answer, dict) and answer.get("status") == 101:
+        return {"status": 500, "body": "fetch answered 101 without self.ctx.accept_websocket(request['websocket'])"}
+    if answer is None:
+        return {"status": 426, "body": "the object did not accept the WebSocket"}
+    return answer
+
+
+async def _read(hub: WebSockets, sock: WebSocket, ws: web.WebSocketResponse) -> tuple[int, str, bool]:
+    """Hand each message to the object, in order; ``(code, reason, was_clean)`` when the connection ends."""
+    while True:
+        msg = await ws.receive()
+        kind = msg.type
+        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+            if sock.state != "open":
+                continue  # closed by the object: later messages are not delivered
+            await asyncio.shield(hub.message(sock, msg.data))
+        elif kind is WSMsgType.CLOSE:
+            return (msg.data if isinstance(msg.data, int) else 1005), msg.extra or "", True
+        elif kind is WSMsgType.ERROR:
+            await asyncio.shield(hub.error(sock, str(ws.exception() or "protocol error")))
+            return ws.close_code or 1006, "", False
+        elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return ws.close_code or 1006, "", bool(ws.close_code and ws.close_code != 1006)
+
+
+async def close_all(hub: WebSockets, peers: set) -> None:
+    """The gateway is stopping: every client gets 1001 (going away), after what was already sent."""
+    hub.drop_all(set(peers))
+    for peer in list(peers):
+        peer.close(GOING_AWAY, "dotui gateway is stopping")
+    tasks = [p.task for p in peers if p.task is not None]
+    if tasks:
+        await asyncio.wait(tasks, timeout=5.0)
