@@ -4,6 +4,7 @@ attachments, auto-responses, close codes, hibernation and reload with sockets op
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 
 import aiohttp
@@ -12,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from conftest import write_objects
 from dotui import Engine
+from dotui.engine.commitlog import CommitLog
 from dotui.server import make_app
 from ws_support import ROOM
 
@@ -187,3 +189,57 @@ async def test_events_for_accept_message_and_close(client, engine):
             break
         await asyncio.sleep(0.01)
     assert types[:3] == ["websocket.accepted", "websocket.message", "websocket.closed"]
+
+
+class FailingLog(CommitLog):
+    """A commit log whose appends fail while ``failing`` is set (a broken disk)."""
+
+    failing = False
+
+    def append(self, record: bytes) -> None:
+        if FailingLog.failing:
+            raise OSError(errno.EIO, "injected append failure")
+        super().append(record)
+
+
+async def test_a_send_after_a_write_never_leaves_if_the_write_fails_to_commit(tmp_path):
+    objects = write_objects(tmp_path / "objects", room=ROOM)
+    async with Engine(objects=str(objects), data=str(tmp_path / "data"), log_class=FailingLog) as engine:
+        client = TestClient(TestServer(make_app(engine, TOKEN)))
+        await client.start_server()
+        try:
+            ws = await connect(client)
+            assert json.loads(await ask(ws, "count"))["n"] == 1
+            FailingLog.failing = True
+            await ws.send_str("count")  # writes n=2, then sends it: held by the output gate; the commit fails
+            msg = await ws.receive(timeout=10)
+        finally:
+            FailingLog.failing = False
+            await client.close()
+        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1011, msg
+        assert await engine.namespace("Room").get_by_name("r").count() == 1
+
+
+async def test_a_thousand_sockets_on_a_hundred_hibernated_objects_all_get_answers(engine):
+    client = TestClient(TestServer(make_app(engine, TOKEN)), connector=aiohttp.TCPConnector(limit=0))
+    await client.start_server()
+    sockets = []
+    for i in range(100):
+        for j in range(10):
+            sockets.append((i, j, await connect(client, name=f"room{i}", user=f"u{j}")))
+    assert await engine.hibernate_all() == 100
+    assert engine.stats()["live"] == 0 and engine.stats()["websockets"] == 1000
+
+    async def one(i, j, ws):
+        return i, j, json.loads(await ask(ws, "count"))
+
+    answers = await asyncio.gather(*(one(i, j, ws) for i, j, ws in sockets))
+    for i, j, answer in answers:
+        assert answer["attachment"]["user"] == f"u{j}"
+    by_room = {}
+    for i, _, answer in answers:
+        by_room.setdefault(i, []).append(answer["n"])
+    assert all(sorted(ns) == list(range(1, 11)) for ns in by_room.values())
+    assert engine.stats()["live"] == 100
+    await asyncio.gather(*(ws.close() for _, _, ws in sockets))
+    await client.close()
