@@ -268,6 +268,18 @@ class Admin:
     async def stats(self) -> dict[str, Any]:
         return self.engine.stats()
 
+    @route("GET", "/admin/websockets", "one object's WebSockets: tags, attachment, last message, auto-response "
+                                       "[namespace, ref]")
+    async def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
+        oid = self.target(namespace, ref)
+        return self.engine.websockets.describe((namespace, oid.hex))
+
+    @route("GET", "/admin/websockets/counts", "open WebSockets per object: [namespace, id hex, count] rows [namespace]")
+    async def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
+        namespace = self._known(namespace)
+        return [[ns, hx, n] for (ns, hx), n in sorted(self.engine.websockets.counts().items())
+                if namespace is None or ns == namespace]
+
     # ------------------------------------------------------------ acting
     @route("POST", "/admin/call", "call a method [namespace, ref, method, args, kwargs]")
     async def call(self, namespace: str, ref: str, method: str, args: list | None = None,

@@ -92,7 +92,9 @@ async def _durable(after: Any) -> bool:
 async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str, oid: Any, path: str,
                           fetch_request: Any, fetch_response: Any, shielded: Any, peers: set) -> web.StreamResponse:
     """Upgrade ``request`` to a WebSocket held for the object, if its ``fetch`` accepts it."""
-    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
+    # autoclose off: a client's close is answered after websocket_close ran, so a client whose
+    # close() returned knows the object has seen it.
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True, autoclose=False)
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text=f"{request.path} is a WebSocket route: send a GET with "
                                  "'Connection: Upgrade' and 'Upgrade: websocket' (e.g. `ws REF` in the REPL)")
@@ -110,6 +112,8 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
         peers.discard(peer)
         if sock.state != "closed":
             await shielded(hub.closed(sock, code, reason, clean))
+        if not ws.closed and ws.prepared:
+            await ws.close(code=code if clean and code not in (1005, 1006) else 1000)
         if peer.task is not None:
             await asyncio.wait([peer.task], timeout=1.0)
         await peer.stop()
