@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dotui")
 
 # Cloudflare's limits (developers.cloudflare.com/durable-objects/platform/limits/).
-MAX_ATTACHMENT_BYTES = 2048  # serialize_attachment
+MAX_ATTACHMENT_BYTES = 16_384  # serialize_attachment (workerd: "cannot be larger than 16384 bytes")
 MAX_TAGS = 10  # per socket
 MAX_TAG_CHARS = 256
 MAX_SOCKETS = 32_768  # per object
@@ -44,6 +44,7 @@ MAX_MESSAGE_BYTES = 1 << 20  # a message received or sent
 MAX_AUTO_RESPONSE_CHARS = 2048  # each of the request and the response
 
 HANDLERS = ("websocket_message", "websocket_close", "websocket_error")
+_RESERVED_CLOSE_CODES = (1004, 1005, 1006, 1015)  # never sent in a close frame (RFC 6455, 7.4.1)
 
 
 class WebSocketError(DurableObjectError):
@@ -86,11 +87,11 @@ class WebSocket:
         self._hub.send(self, message)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection with ``code`` (1000, or 3000-4999) and ``reason`` (at most 123 bytes)."""
+        """Close the connection with ``code`` (1000, or 3000-4999 for your own) and ``reason`` (at most 123 bytes)."""
         self._hub.close(self, code, reason)
 
     def serialize_attachment(self, value: Any) -> None:
-        """Keep a JSON copy of ``value`` with the socket (at most 2,048 bytes): it survives hibernation."""
+        """Keep a JSON copy of ``value`` with the socket (at most 16,384 bytes): it survives hibernation."""
         try:
             text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
             size = len(text.encode("utf-8"))
@@ -98,8 +99,8 @@ class WebSocket:
             raise TypeError(f"serialize_attachment takes a JSON-compatible value (dict, list, str, "
                             f"int, float, bool, None); {exc}") from None
         if size > MAX_ATTACHMENT_BYTES:
-            raise ValueError(f"the attachment serializes to {size:,} bytes; the limit is "
-                             f"{MAX_ATTACHMENT_BYTES:,} bytes (Cloudflare's): keep an id here and the data in storage")
+            raise ValueError(f"A WebSocket 'attachment' cannot be larger than {MAX_ATTACHMENT_BYTES} bytes. "
+                             f"'attachment' was {size} bytes (as JSON); keep an id in it and the data in storage")
         self._attachment = text
 
     def deserialize_attachment(self) -> Any:
@@ -314,8 +315,9 @@ class WebSockets:
         ws.peer.send(message, self._after_writes(ws))
 
     def close(self, ws: WebSocket, code: int, reason: str) -> None:
-        if type(code) is not int or not (code == 1000 or 3000 <= code <= 4999):
-            raise WebSocketError(f"invalid close code {code!r}: use 1000, or one from 3000 to 4999")
+        if type(code) is not int or not 1000 <= code <= 4999 or code in _RESERVED_CLOSE_CODES:
+            raise WebSocketError(f"Invalid WebSocket close code: {code}. Use 1000 (normal), or 3000-4999 "
+                                 "for your application's own codes")
         if not isinstance(reason, str) or len(reason.encode("utf-8")) > 123:
             raise WebSocketError(f"the close reason must be a str of at most 123 bytes; got {reason!r:.80}")
         if ws.state == "closed":
