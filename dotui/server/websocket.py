@@ -33,17 +33,27 @@ class _Close:
 
 
 class GatewayPeer:
-    """One client connection as the engine sees it (``websockets.Peer``): an ordered queue of sends."""
+    """One client connection as the engine sees it (``websockets.Peer``): sends leave in order.
 
-    __slots__ = ("ws", "out", "ready", "task")
+    A send with nothing held before it is written at once (aiohttp writes a frame
+    without suspending unless the socket must drain); one held by the output gate,
+    or queued behind one, waits in ``out`` for the writer task, which then takes
+    over until the queue is empty again.
+    """
+
+    __slots__ = ("ws", "out", "ready", "task", "started")
 
     def __init__(self, ws: web.WebSocketResponse):
         self.ws = ws
         self.out: deque[tuple[Any, Any]] = deque()
         self.ready = asyncio.Event()
         self.task: asyncio.Task | None = None
+        self.started = False
 
     def send(self, data: str | bytes, after: Awaitable[Any] | None) -> None:
+        if after is None and self.started and not self.out and not self.ready.is_set():
+            self._write_now(data)
+            return
         self.out.append((after, data))
         self.ready.set()
 
@@ -53,6 +63,7 @@ class GatewayPeer:
 
     def start(self) -> None:
         """Start writing (after the handshake): what the object sent from ``fetch`` leaves first."""
+        self.started = True
         self.task = asyncio.get_running_loop().create_task(self._write())
 
     async def stop(self) -> None:
@@ -60,12 +71,23 @@ class GatewayPeer:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
 
+    def _write_now(self, data: str | bytes) -> None:
+        """Write a frame without a task switch; if aiohttp must wait (drain), the writer task finishes it."""
+        coro = self.ws.send_str(data) if type(data) is str else self.ws.send_bytes(data)
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return
+        except (ConnectionError, RuntimeError):
+            return  # the client went away; the reader sees the connection end
+        self.out.appendleft((None, _Resume(coro, yielded)))
+        self.ready.set()
+
     async def _write(self) -> None:
         ws = self.ws
         try:
             while True:
                 await self.ready.wait()
-                self.ready.clear()
                 while self.out:
                     after, item = self.out.popleft()
                     if after is not None and not await _durable(after):
@@ -74,12 +96,40 @@ class GatewayPeer:
                         self.out.clear()
                         await ws.close(code=item.code, message=item.reason.encode())
                         return
-                    if type(item) is str:
+                    if type(item) is _Resume:
+                        await item
+                    elif type(item) is str:
                         await ws.send_str(item)
                     else:
                         await ws.send_bytes(item)
+                self.ready.clear()
         except (ConnectionError, RuntimeError):
             pass  # the client went away mid-send; the reader sees the connection end
+
+
+class _Resume:
+    """The rest of a send whose first step suspended: awaited in the writer task, it goes on from there."""
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Any, yielded: Any):
+        self.coro, self.yielded = coro, yielded
+
+    def __await__(self):
+        coro, yielded = self.coro, self.yielded
+        while True:
+            try:
+                value = yield yielded
+            except BaseException as exc:  # noqa: BLE001 - forwarded into the send
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                yielded = coro.send(value)
+            except StopIteration:
+                return
 
 
 async def _durable(after: Any) -> bool:
@@ -137,7 +187,9 @@ async def _read(hub: WebSockets, sock: WebSocket, ws: web.WebSocketResponse) -> 
         if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
             if sock.state != "open":
                 continue  # closed by the object: later messages are not delivered
-            await asyncio.shield(hub.message(sock, msg.data))
+            # Not shielded (a task per message would halve the rate): handlers are cancelled only
+            # when the gateway stops, after every client got its close.
+            await hub.message(sock, msg.data)
         elif kind is WSMsgType.CLOSE:
             return (msg.data if isinstance(msg.data, int) else 1005), msg.extra or "", True
         elif kind is WSMsgType.ERROR:
