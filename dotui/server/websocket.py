@@ -14,6 +14,7 @@ it are durable. When the gateway stops, every client gets close code 1001.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from typing import Any, Awaitable
 
@@ -37,34 +38,40 @@ class GatewayPeer:
 
     A send with nothing held before it is written at once (aiohttp writes a frame
     without suspending unless the socket must drain); one held by the output gate,
-    or queued behind one, waits in ``out`` for the writer task, which then takes
-    over until the queue is empty again.
+    or queued behind one, waits in ``out`` for a writer task, started then and ending
+    when ``out`` is empty: an idle connection holds no task of its own.
     """
 
-    __slots__ = ("ws", "out", "ready", "task", "started")
+    __slots__ = ("ws", "out", "task", "started")
 
     def __init__(self, ws: web.WebSocketResponse):
         self.ws = ws
         self.out: deque[tuple[Any, Any]] = deque()
-        self.ready = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.started = False
 
     def send(self, data: str | bytes, after: Awaitable[Any] | None) -> None:
-        if after is None and self.started and not self.out and not self.ready.is_set():
+        if after is None and self.started and self.task is None:
             self._write_now(data)
             return
         self.out.append((after, data))
-        self.ready.set()
+        self._kick()
 
     def close(self, code: int, reason: str, after: Awaitable[Any] | None = None) -> None:
         self.out.append((after, _Close(code, reason)))
-        self.ready.set()
+        self._kick()
 
     def start(self) -> None:
         """Start writing (after the handshake): what the object sent from ``fetch`` leaves first."""
         self.started = True
-        self.task = asyncio.get_running_loop().create_task(self._write())
+        self._kick()
+
+    def _kick(self) -> None:
+        if self.started and self.task is None and self.out:
+            # Started from an empty context: the object's code may be running (ws.send), and a task
+            # made in its context would count as the object's own and die with it on a reset.
+            loop = asyncio.get_running_loop()
+            self.task = contextvars.Context().run(loop.create_task, self._write())
 
     async def stop(self) -> None:
         if self.task is not None and not self.task.done():
@@ -72,7 +79,7 @@ class GatewayPeer:
             await asyncio.gather(self.task, return_exceptions=True)
 
     def _write_now(self, data: str | bytes) -> None:
-        """Write a frame without a task switch; if aiohttp must wait (drain), the writer task finishes it."""
+        """Write a frame without a task switch; if aiohttp must wait (drain), a writer task finishes it."""
         coro = self.ws.send_str(data) if type(data) is str else self.ws.send_bytes(data)
         try:
             yielded = coro.send(None)
@@ -81,30 +88,29 @@ class GatewayPeer:
         except (ConnectionError, RuntimeError):
             return  # the client went away; the reader sees the connection end
         self.out.appendleft((None, _Resume(coro, yielded)))
-        self.ready.set()
+        self._kick()
 
     async def _write(self) -> None:
         ws = self.ws
         try:
-            while True:
-                await self.ready.wait()
-                while self.out:
-                    after, item = self.out.popleft()
-                    if after is not None and not await _durable(after):
-                        item = _Close(INTERNAL_ERROR, "a write made before this message failed to commit")
-                    if type(item) is _Close:
-                        self.out.clear()
-                        await ws.close(code=item.code, message=item.reason.encode())
-                        return
-                    if type(item) is _Resume:
-                        await item
-                    elif type(item) is str:
-                        await ws.send_str(item)
-                    else:
-                        await ws.send_bytes(item)
-                self.ready.clear()
+            while self.out:
+                after, item = self.out.popleft()
+                if after is not None and not await _durable(after):
+                    item = _Close(INTERNAL_ERROR, "a write made before this message failed to commit")
+                if type(item) is _Close:
+                    self.out.clear()
+                    await ws.close(code=item.code, message=item.reason.encode())
+                    return
+                if type(item) is _Resume:
+                    await item
+                elif type(item) is str:
+                    await ws.send_str(item)
+                else:
+                    await ws.send_bytes(item)
         except (ConnectionError, RuntimeError):
-            pass  # the client went away mid-send; the reader sees the connection end
+            self.out.clear()  # the client went away mid-send; the reader sees the connection end
+        finally:
+            self.task = None
 
 
 class _Resume:
@@ -164,8 +170,9 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
             await shielded(hub.closed(sock, code, reason, clean))
         if not ws.closed and ws.prepared:
             await ws.close(code=code if clean and code not in (1005, 1006) else 1000)
-        if peer.task is not None:
-            await asyncio.wait([peer.task], timeout=1.0)
+        task = peer.task
+        if task is not None:
+            await asyncio.wait([task], timeout=1.0)
         await peer.stop()
     return ws
 
