@@ -234,3 +234,45 @@ async def test_a_thousand_sockets_on_a_hundred_hibernated_objects_all_get_answer
     assert engine.stats()["live"] == 100
     await asyncio.gather(*(ws.close() for _, _, ws in sockets))
     await client.close()
+
+
+async def test_a_message_over_1_mib_ends_the_connection_with_1009(client, engine):
+    ws = await connect(client, user="big")
+    sub = engine.subscribe(predicate=lambda e: e["type"] == "websocket.closed")
+    await ws.send_str("x" * ((1 << 20) + 1))
+    msg = await ws.receive(timeout=10)
+    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1009
+    closed = await asyncio.wait_for(sub.get(), 10)  # the gateway's side of the close, after the client's
+    assert closed["code"] == 1009 and engine.stats()["websockets"] == 0
+    assert await engine.namespace("Room").get_by_name("r").closed() == [1009, "", False, "big"]
+
+
+async def test_close_codes_and_attachment_limits_are_workerds(engine):
+    oid = engine.namespace("Room").id_from_name("limits")
+    got = {}
+
+    class Peer:
+        def send(self, data, after):
+            pass
+
+        def close(self, code, reason, after):
+            got["closed"] = code
+
+    ws, _ = await engine.websockets.open("Room", oid, {"query": {}, "path": "/"}, Peer())
+
+    def attempt(fn):
+        try:
+            fn()
+            return "ok"
+        except Exception as exc:  # noqa: BLE001
+            return str(exc)
+
+    for code in (999, 1004, 1005, 1006, 1015, 5000):
+        assert attempt(lambda: ws.close(code)).startswith(f"Invalid WebSocket close code: {code}.")
+    assert attempt(lambda: ws.serialize_attachment("x" * 16382)) == "ok"  # 16,384 bytes as JSON
+    assert attempt(lambda: ws.serialize_attachment("x" * 16383)).startswith(
+        "A WebSocket 'attachment' cannot be larger than 16384 bytes. 'attachment' was 16385 bytes")
+    assert attempt(lambda: ws.serialize_attachment({1, 2})).startswith("serialize_attachment takes a JSON")
+    ws.close(2999)
+    assert got == {"closed": 2999}
+    assert attempt(lambda: ws.send("late")) == "Can't call WebSocket send() after close()."

@@ -204,14 +204,15 @@ class WebSockets:
         await self._deliver(o, ws, "websocket_message", (ws, data))
 
     async def closed(self, ws: WebSocket, code: int, reason: str, was_clean: bool) -> None:
-        """The client closed (or the connection dropped): forget the socket, then tell the object."""
+        """The client closed (or the connection dropped): forget the socket, tell the object, then the bus."""
         if ws.state == "closed":
             return
+        code, reason = int(code), str(reason)  # a plain int and str for the object (not a library's enum)
         o = self._objects.get(ws.key)
         self._forget(ws)
-        self._emit(ws, "websocket.closed", code=code, reason=reason, was_clean=was_clean, by="client")
         if o is not None:
             await self._deliver(o, ws, "websocket_close", (ws, code, reason, was_clean))
+        self._emit(ws, "websocket.closed", code=code, reason=reason, was_clean=was_clean, by="client")
 
     async def error(self, ws: WebSocket, error: str) -> None:
         o = self._objects.get(ws.key)

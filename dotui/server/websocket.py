@@ -199,9 +199,10 @@ async def _read(hub: WebSockets, sock: WebSocket, ws: web.WebSocketResponse) -> 
             await hub.message(sock, msg.data)
         elif kind is WSMsgType.CLOSE:
             return (msg.data if isinstance(msg.data, int) else 1005), msg.extra or "", True
-        elif kind is WSMsgType.ERROR:
-            await asyncio.shield(hub.error(sock, str(ws.exception() or "protocol error")))
-            return ws.close_code or 1006, "", False
+        elif kind is WSMsgType.ERROR:  # e.g. a message over 1 MiB: aiohttp closed with the error's code
+            exc = ws.exception()
+            await hub.error(sock, str(exc or "protocol error"))
+            return getattr(exc, "code", None) or ws.close_code or 1006, "", False
         elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):
             return ws.close_code or 1006, "", bool(ws.close_code and ws.close_code != 1006)
 
