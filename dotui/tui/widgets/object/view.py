@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TabbedContent, TabPane
 
+from ....engine.facade import EngineFacade
 from ... import glossary
 from ...model import Key, label_of, row_state
 from .events import EventsView
@@ -68,7 +69,7 @@ class ObjectView(Vertical):
         tabs.hide_tab("sockets")
         self._sockets_shown = False
 
-    def poll_sockets(self, facade: Any) -> None:
+    def poll_sockets(self, facade: EngineFacade) -> None:
         """Read the shown object's WebSockets off the UI thread; the tab shows while it has some."""
         key = self.key
         if key is None:
@@ -78,7 +79,7 @@ class ObjectView(Vertical):
         def read() -> None:
             try:
                 doc = facade.websockets(key[0], "#" + key[1])
-            except Exception:  # noqa: BLE001 - e.g. a gateway without this operation: no tab
+            except Exception:  # noqa: BLE001 - e.g. an older gateway without this operation: no tab
                 doc = {"sockets": []}
             self.app.call_from_thread(self._show_sockets, key, doc)
         self.run_worker(read, thread=True, group="sockets", exclusive=True)
