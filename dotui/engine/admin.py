@@ -266,7 +266,8 @@ class Admin:
 
     @route("GET", "/admin/stats", "engine counters")
     async def stats(self) -> dict[str, Any]:
-        return self.engine.stats()
+        ws = self.engine.websockets
+        return {**self.engine.stats(), "websockets": ws.open_count, **ws.counters}
 
     @route("GET", "/admin/websockets", "one object's WebSockets: tags, attachment, last message, auto-response "
                                        "[namespace, ref]")

@@ -977,7 +977,7 @@ class Engine:
             "commits_pending": len(self._dirty) + sum(1 for i in self._live.values() if i.output_gate.holding),
             "uncheckpointed_objects": len(self._overlay),
             "log_bytes": self.log.size if self._started else 0,
-            **self.stats_counters, "websockets": self.websockets.open_count, **self.websockets.counters,
+            **self.stats_counters,
         }
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
