@@ -276,3 +276,20 @@ async def test_close_codes_and_attachment_limits_are_workerds(engine):
     ws.close(2999)
     assert got == {"closed": 2999}
     assert attempt(lambda: ws.send("late")) == "Can't call WebSocket send() after close()."
+
+
+async def test_the_idle_sweeper_hibernates_an_object_with_sockets_open(tmp_path):
+    objects = write_objects(tmp_path / "objects", room=ROOM)
+    async with Engine(objects=str(objects), data=str(tmp_path / "data"), idle_timeout=0.2) as engine:
+        client = TestClient(TestServer(make_app(engine, TOKEN)))
+        await client.start_server()
+        try:
+            ws = await connect(client, user="ann")
+            sub = engine.subscribe(predicate=lambda e: e["type"] == "state" and e["new"] == "hibernated")
+            assert json.loads(await ask(ws, "count"))["seen"] == 1
+            await asyncio.wait_for(sub.get(), 30)  # idle past the timeout, sockets or not
+            again = json.loads(await ask(ws, "count"))
+            assert (again["n"], again["seen"], again["attachment"]["user"]) == (2, 1, "ann")
+            await ws.close()
+        finally:
+            await client.close()
