@@ -33,6 +33,7 @@ from .ids import IdFactory, ObjectId
 from .index import Index
 from .instance import IN_MEMORY, Call, Instance, State, alarm_call, current_call
 from .loader import LoadError, NamespaceInfo, load_objects
+from .websockets import WebSockets
 
 
 log = logging.getLogger("dotui")
@@ -181,6 +182,7 @@ class Engine:
         self._log_class = log_class
 
         self.bus = EventBus()
+        self.websockets = WebSockets(self)  # accepted sockets, held apart from their objects (websockets.py)
         self.env = Env(self)
         self.index = Index(os.path.join(self.data_dir, "index.json"))
         self.load_errors: list[LoadError] = []
@@ -363,13 +365,13 @@ class Engine:
             if w is not None:
                 await w
 
-    async def run_on(self, namespace: str, oid: ObjectId, label: str, fn, args: tuple = ()) -> Any:
+    async def run_on(self, namespace: str, oid: ObjectId, label: str, fn, args: tuple = (), kind: str = "storage") -> Any:
         """Run ``fn(instance)`` in the object's own queue (storage edits from the front ends)."""
         if self._closed or not self._started:
             raise EngineClosedError("the engine is not running")
         info = self._ns_info(namespace)
         inst = self._instance(info, oid)
-        return await inst.invoke(Call("storage", label, args, {}, (), fn=fn))
+        return await inst.invoke(Call(kind, label, args, {}, (), fn=fn))
 
     # ================================================================ the instances' host (instance.Host)
     def touch(self, inst: Instance) -> None:
