@@ -9,11 +9,16 @@ Both servers serve ``POST /objects/<Namespace>/<name>/<method>`` with
 bench/bench_objects.py, and workerd through miniflare listening on a port
 (bench/peer/serve.mjs), whose Worker calls the same Counter (bench/peer/worker.js)
 by RPC, storage SQLite-backed. The client is bench/peer/drive.mjs (Node, undici,
-one keep-alive connection per client), the same for both. Workloads:
+one keep-alive connection per client), the same for both; for WebSockets
+bench/peer/drive_ws.mjs (Node, the ``ws`` package) on ``GET /ws/Sockets/<room>/x``,
+whose object is worker.js's Sockets and its Python twin (bench/behaviour.py). Workloads:
 
 - ``noop``: one client, no-op calls on one object, one after another;
 - ``increment``: 20 clients, durable increments on one object;
-- ``users``: 20 clients, durable increments spread over 200 users' objects.
+- ``users``: 20 clients, durable increments spread over 200 users' objects;
+- ``ws_noop``, ``ws_count``: 20 sockets over 10 objects, each sending a message and
+  waiting for its answer, again and again (``count`` writes first: its answer leaves
+  once the write is durable).
 
 Each round runs every workload on both sides in turn (so the machine's noise hits
 both alike); the medians of the rounds are compared. Every increment's answer
@@ -43,11 +48,15 @@ PEER = os.path.join(HERE, "peer")
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 
 from bench_objects import write_counter  # noqa: E402
+from behaviour import WS_OBJECTS  # noqa: E402
 
 WORKLOADS = [  # (name, clients, calls, what)
     ("noop", 1, 3000, "1 keep-alive client, no-op calls on one object"),
     ("increment", 20, 3000, "20 clients, durable increments on one object"),
     ("users", 20, 4000, "20 clients, durable increments over 200 users' objects"),
+    ("ws_noop", 20, 6000, "WebSocket messages: 20 sockets on 10 objects, each answered before the next"),
+    ("ws_count", 20, 6000, "WebSocket messages: 20 sockets on 10 objects, a durable write each"),
+    ("ws_stream", 20, 20000, "WebSocket messages: 20 sockets on 10 objects, 16 in flight per socket"),
 ]
 
 
@@ -63,9 +72,12 @@ def start(cmd: list[str], prefix: str, cwd: str, env: dict[str, str] | None = No
 
 
 def drive(url: str, token: str, workload: str, clients: int, calls: int, tag: str) -> dict:
+    extra = ["--window", "16"] if workload == "ws_stream" else []
+    if workload == "ws_stream":
+        workload = "ws_noop"
     out = subprocess.run(
-        ["node", "drive.mjs", "--url", url, "--token", token, "--workload", workload,
-         "--clients", str(clients), "--calls", str(calls), "--tag", tag],
+        ["node", "drive_ws.mjs" if workload.startswith("ws_") else "drive.mjs", "--url", url, "--token", token,
+         "--workload", workload, "--clients", str(clients), "--calls", str(calls), "--tag", tag, *extra],
         cwd=PEER, capture_output=True, text=True, timeout=600,
     )
     if out.returncode != 0:
@@ -86,7 +98,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one round, a third of the calls")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma-separated workloads (default: all), e.g. ws_noop,ws_count")
     a = ap.parse_args()
+    if a.only:
+        WORKLOADS[:] = [w for w in WORKLOADS if w[0] in a.only.split(",")]
     if not os.path.isdir(os.path.join(PEER, "node_modules", "miniflare")):
         raise SystemExit("miniflare is not installed: run `cd bench/peer && npm ci` first")
     rounds = 1 if a.quick else a.rounds
@@ -94,6 +109,8 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="dotui-http-compare-")
     token = secrets.token_urlsafe(32)
     objects = write_counter(os.path.join(tmp, "objects"))
+    with open(os.path.join(objects, "sockets.py"), "w") as f:
+        f.write(WS_OBJECTS)  # the Python twin of worker.js's Sockets (WebSocket Hibernation API)
     servers = []
     try:
         dotui, dotui_url = start(

@@ -21,6 +21,7 @@ const mf = new Miniflare({
     COUNTER: { className: "Counter", useSQLite: true },
     OTHER: { className: "Other", useSQLite: true },
     SCENARIO: { className: "Scenario", useSQLite: true },
+    SOCKETS: { className: "Sockets", useSQLite: true },
   },
   durableObjectsPersist: path.resolve(args.persist),
   bindings: { TOKEN: args.token },

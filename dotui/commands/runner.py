@@ -50,6 +50,7 @@ class Context:
     on_event: Callable[[dict], None] | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    read_line: Callable[[str], str | None] | None = None  # at a prompt: one typed line (None at its end), for ws
 
 
 @dataclass

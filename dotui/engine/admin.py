@@ -266,7 +266,20 @@ class Admin:
 
     @route("GET", "/admin/stats", "engine counters")
     async def stats(self) -> dict[str, Any]:
-        return self.engine.stats()
+        ws = self.engine.websockets
+        return {**self.engine.stats(), "websockets": ws.open_count, **ws.counters}
+
+    @route("GET", "/admin/websockets", "one object's WebSockets: tags, attachment, last message, auto-response "
+                                       "[namespace, ref]")
+    async def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
+        oid = self.target(namespace, ref)
+        return self.engine.websockets.describe((namespace, oid.hex))
+
+    @route("GET", "/admin/websockets/counts", "open WebSockets per object: [namespace, id hex, count] rows [namespace]")
+    async def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
+        namespace = self._known(namespace)
+        return [[ns, hx, n] for (ns, hx), n in sorted(self.engine.websockets.counts().items())
+                if namespace is None or ns == namespace]
 
     # ------------------------------------------------------------ acting
     @route("POST", "/admin/call", "call a method [namespace, ref, method, args, kwargs]")

@@ -35,6 +35,7 @@ from .ids import IdFactory, ObjectId
 from .index import Index
 from .instance import IN_MEMORY, Call, Instance, State, alarm_call, current_call
 from .loader import LoadError, NamespaceInfo, load_objects
+from .websockets import WebSockets
 
 
 log = logging.getLogger("dotui")
@@ -197,6 +198,7 @@ class Engine:
         self._log_class = log_class
 
         self.bus = EventBus()
+        self.websockets = WebSockets(self)  # accepted sockets, held apart from their objects (websockets.py)
         self.env = Env(self)
         self.index = Index(os.path.join(self.data_dir, "index.json"))
         self.load_errors: list[LoadError] = []
@@ -344,13 +346,13 @@ class Engine:
             if w is not None:
                 await w
 
-    async def run_on(self, namespace: str, oid: ObjectId, label: str, fn, args: tuple = ()) -> Any:
+    async def run_on(self, namespace: str, oid: ObjectId, label: str, fn, args: tuple = (), kind: str = "storage") -> Any:
         """Run ``fn(instance)`` in the object's own queue (storage edits from the front ends)."""
         if self._closed or not self._started:
             raise EngineClosedError("the engine is not running")
         info = self._ns_info(namespace)
         inst = self._instance(info, oid)
-        return await inst.invoke(Call("storage", label, args, {}, (), fn=fn))
+        return await inst.invoke(Call(kind, label, args, {}, (), fn=fn))
 
     # ================================================================ the instances' host (instance.Host)
     def touch(self, inst: Instance) -> None:
@@ -570,7 +572,7 @@ class Engine:
         except BaseException:  # noqa: BLE001 - it stays set, and fires again at start
             pass
 
-    # ================================================================ introspection (DESIGN §8)
+    # ================================================================ introspection (what the front ends can see)
     def namespaces(self) -> list[dict[str, Any]]:
         return [info.describe() for info in self._namespaces.values()]
 

@@ -23,6 +23,8 @@ from .engine import Engine
 from .errors import EngineClosedError
 from .events import EventBuffer
 from .rows import InstanceRow, InstanceTable
+from .websockets import WebSocketError
+from .wsession import LocalWebSocket, upgrade_request
 
 __all__ = ["EngineFacade", "LocalEngine", "parse_when"]
 
@@ -57,6 +59,8 @@ class EngineFacade(Protocol):
     def queue(self, namespace: str, ref: str) -> list[dict[str, Any]]: ...
     def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any]: ...
+    def websockets(self, namespace: str, ref: str) -> dict[str, Any]: ...
+    def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]: ...
     def call(self, namespace: str, ref: str, method: str, args: list | None = None,
              kwargs: dict | None = None, timeout: float | None = None) -> Any: ...
     def call_async(self, namespace: str, ref: str, method: str, args: list | None = None,
@@ -74,6 +78,7 @@ class EngineFacade(Protocol):
     def flush(self) -> None: ...
     def subscribe(self, maxlen: int = 10_000,
                   predicate: Callable[[dict], bool] | None = None) -> EventBuffer: ...
+    def open_websocket(self, namespace: str, ref: str, path: str = "/") -> Any: ...
 
 
 async def _unwrapped(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -196,6 +201,12 @@ class LocalEngine:
     def stats(self) -> dict[str, Any]:
         return self._do(self.admin.stats())
 
+    def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
+        return self._do(self.admin.websockets(namespace, ref))
+
+    def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
+        return self._do(self.admin.websocket_counts(namespace))
+
     def call(self, namespace: str, ref: str, method: str, args: list | None = None,
              kwargs: dict | None = None, timeout: float | None = None) -> Any:
         return self._do(self.admin.call(namespace, ref, method, list(args or ()), kwargs), timeout)
@@ -242,3 +253,15 @@ class LocalEngine:
         async def go() -> EventBuffer:
             return self.admin.subscribe(maxlen, predicate)
         return self.run(go())
+
+    def open_websocket(self, namespace: str, ref: str, path: str = "/") -> LocalWebSocket:
+        """A WebSocket to the object's ``fetch``, in-process (``wsession.py``); WebSocketError if refused."""
+        label = f"{namespace}/{ref}"
+        sock = LocalWebSocket(self.run, self.engine.websockets, label)
+
+        async def go() -> Any:
+            return await sock.open(namespace, self.admin.target(namespace, ref), upgrade_request(label, path))
+        answer = self.run(_unwrapped(go()))
+        if sock.ws is None:
+            raise WebSocketError(f"{label} did not accept the WebSocket; its fetch answered {answer!r:.200}")
+        return sock

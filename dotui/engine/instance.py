@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .events import EventBus
     from .index import Index
     from .loader import NamespaceInfo
+    from .websockets import WebSockets
 
 log = logging.getLogger("dotui")
 
@@ -66,6 +67,7 @@ class Host(Protocol):
     max_queue: int
     block_timeout: float
     history_size: int
+    websockets: "WebSockets"  # the sockets the object accepted; ctx's WebSocket methods (websockets.py)
 
     def load_state(self, inst: "Instance") -> tuple[dict[str, Any], float | None]:
         """The object's durable values and alarm (raises BrokenObjectError if unreadable)."""

@@ -108,7 +108,7 @@ class Changes:
 
 
 class Storage:
-    """The storage API of DESIGN §3. Created by the engine, one per live object."""
+    """The storage API (README, "Storage"). Created by the engine, one per live object."""
 
     def __init__(
         self,

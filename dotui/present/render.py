@@ -83,11 +83,29 @@ def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
     elif kind == "reload":
         errs = ev.get("errors") or []
         what = f"reload: {', '.join(ev.get('namespaces') or [])}" + (f" ({len(errs)} file(s) failed)" if errs else "")
+    elif kind in ("ws.sent", "ws.received"):
+        what = ("→ " if kind == "ws.sent" else "← ") + str(ev.get("text"))
+    elif kind.startswith("websocket."):
+        what = f"{kind} #{ev.get('seq')}" + _socket_detail(ev)
     elif kind == "events.lost":
         what = f"{ev.get('count')} events lost (the reader fell behind)"
     elif ev.get("reason") or ev.get("error"):
         what = f"{kind}: {ev.get('reason') or ev.get('error')}"
     return clock(ev.get("t")), who, what
+
+
+def _socket_detail(ev: dict[str, Any]) -> str:
+    kind = ev.get("type")
+    if kind == "websocket.accepted":
+        return f" tags {ev.get('tags')}" if ev.get("tags") else ""
+    if kind == "websocket.message":
+        return f" {ev.get('size')} {'bytes' if ev.get('binary') else 'chars'}"
+    if kind == "websocket.closed":
+        return f" {ev.get('code')} {ev.get('reason') or ''} (by the {ev.get('by')})".replace("  ", " ")
+    if kind == "websocket.handler_failed":
+        err = ev.get("error") or {}
+        return f" {ev.get('handler')} ✗ {err.get('type')}: {err.get('message')}"
+    return ""
 
 
 def event_style(ev: dict[str, Any]) -> str:
@@ -117,7 +135,7 @@ class Renderer:
             "get": self.get, "put": self.put, "del": self.delete, "queue": self.queue,
             "history": self.history, "hibernate": self.hibernate, "wake": self.wake, "alarm": self.alarm,
             "watch": self.watch_end, "reload": self.reload, "stats": self.stats, "sleep": self.sleep,
-            "help": self.help, "quit": lambda _: None,
+            "help": self.help, "quit": lambda _: None, "ws": self.ws,
         }
 
     def outcome(self, outcome: Outcome, where: str | None = None) -> None:
@@ -199,18 +217,24 @@ class Renderer:
         if total > len(objects):
             title = f"{title}, page {result['page']} of {result['pages']} ({total:,} in all)"
         table = Table(title=title, title_justify="left")
-        for col, justify in (("object", "left"), ("state", "left"), ("queue", "right"), ("calls", "right"),
-                             ("errors", "right"), ("keys", "right"), ("bytes", "right"), ("alarm", "left"),
-                             ("active", "left")):
+        columns = [("object", "left"), ("state", "left"), ("queue", "right"), ("calls", "right"),
+                   ("errors", "right"), ("keys", "right"), ("bytes", "right"), ("alarm", "left"), ("active", "left")]
+        sockets = any(o.get("websockets") for o in objects)  # the column shows once an object has one
+        if sockets:
+            columns.insert(2, ("sockets", "right"))
+        for col, justify in columns:
             table.add_column(col, justify=justify, no_wrap=col != "alarm")
         broken = []
         for o in objects:
             state = o["state"]
             if o.get("busy"):
                 state += ", busy"
-            table.add_row(o["ref"], Text(state, style=STATE_STYLE.get(o["state"], "")), str(o.get("queued", 0)),
-                          str(o.get("calls", 0)), str(o.get("errors", 0)), str(o.get("keys", 0)),
-                          str(o.get("bytes", 0)), alarm_text(o.get("alarm")), ago(o.get("last_active")))
+            cells = [o["ref"], Text(state, style=STATE_STYLE.get(o["state"], "")), str(o.get("queued", 0)),
+                     str(o.get("calls", 0)), str(o.get("errors", 0)), str(o.get("keys", 0)),
+                     str(o.get("bytes", 0)), alarm_text(o.get("alarm")), ago(o.get("last_active"))]
+            if sockets:
+                cells.insert(2, str(o.get("websockets", 0)))
+            table.add_row(*cells)
             if o.get("broken"):
                 broken.append((o["ref"], o["broken"]))
         self.out.print(table)
@@ -333,6 +357,14 @@ class Renderer:
         for k, v in result.items():
             table.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
         self.out.print(table)
+
+    def ws(self, result: dict[str, Any]) -> None:
+        for m in [] if result.get("streamed") else result["messages"]:
+            arrow = "→" if m["direction"] == "sent" else "←"
+            self.out.print(Text.assemble((f"{arrow} ", "bold"), m["text"]), soft_wrap=True)
+        closed = result.get("closed")
+        if closed:
+            self.notice(f"the object closed the socket: {closed['code']} {closed['reason']}".rstrip())
 
     def sleep(self, result: dict[str, Any]) -> None:
         self.notice(f"slept {result['seconds']:g}s")

@@ -181,9 +181,16 @@ class Repl:
         for e in self.facade.load_errors():
             self.renderer.notice(f"error: cannot load {relative_path(e)} (fix it, then reload)", "red")
 
+    def _read_line(self, message: str) -> str | None:
+        """One line for a command that reads (``ws``); None on an empty line, Ctrl-C or Ctrl-D."""
+        try:
+            return self.session.prompt(message) or None
+        except (KeyboardInterrupt, EOFError):
+            return None
+
     def _loop(self) -> None:
         assert self.renderer is not None and self.events is not None
-        ctx = Context(self.facade, interactive=True, on_event=self.renderer.event)
+        ctx = Context(self.facade, interactive=True, on_event=self.renderer.event, read_line=self._read_line)
         while True:
             try:
                 line = self.session.prompt()

@@ -32,6 +32,7 @@ from ..engine.admin import OPERATIONS, Admin, ClientFault, MethodRaised, Operati
 from ..engine.ids import ObjectId
 from .auth import check_bearer
 from .openapi import describe
+from .websocket import close_all, serve_websocket
 from .protocol import (
     RETRY_AFTER_SECONDS,
     BadJSON,
@@ -50,6 +51,7 @@ ADMIN = web.AppKey("dotui_admin", Admin)
 TOKEN = web.AppKey("dotui_token", str)
 MAX_BODY = web.AppKey("dotui_max_body", int)
 STREAMS = web.AppKey("dotui_event_streams", set)
+PEERS = web.AppKey("dotui_websocket_peers", set)
 
 
 class BadRequest(Exception):
@@ -258,13 +260,35 @@ def fetch_response(namespace: str, answer: Any) -> web.Response:
     return web.Response(body=data, status=status, headers=headers)
 
 
-async def fetch(request: web.Request) -> web.Response:
+async def fetch(request: web.Request) -> web.StreamResponse:
     admin = request.app[ADMIN]
     mi = request.match_info
     namespace = mi["namespace"]
     oid = admin.engine.namespace(namespace).id_from_name(mi["name"])
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await _websocket(request, admin, namespace, oid)
     req = fetch_request(request, mi.get("path", ""), await request.read())
     answer = await shielded(admin.call_id(namespace, oid, "fetch", [req], {}))
+    try:
+        return fetch_response(namespace, answer)
+    except BadFetchResponse as exc:
+        return error_response(502, request_error("BadFetchResponse", str(exc)))
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """``GET /ws/{namespace}/{name}/{path}``: a WebSocket to the object's ``fetch`` (``websocket.py``)."""
+    admin = request.app[ADMIN]
+    namespace = request.match_info["namespace"]
+    oid = admin.engine.namespace(namespace).id_from_name(request.match_info["name"])
+    return await _websocket(request, admin, namespace, oid)
+
+
+async def _websocket(request: web.Request, admin: Admin, namespace: str, oid: ObjectId) -> web.StreamResponse:
+    return await serve_websocket(request, admin.engine.websockets, namespace, oid, request.match_info.get("path", ""),
+                                 fetch_request, _fetch_response_or_502, shielded, request.app[PEERS])
+
+
+def _fetch_response_or_502(namespace: str, answer: Any) -> web.Response:
     try:
         return fetch_response(namespace, answer)
     except BadFetchResponse as exc:
@@ -415,6 +439,7 @@ OBJECT_ROUTES = [
     ("POST", "/objects/{namespace}/{name}/{method}", "call a method of the object named {name}"),
     ("POST", "/objects/{namespace}/id/{hex}/{method}", "call a method of the object with that 64-hex-digit id"),
     ("*", "/fetch/{namespace}/{name}/{path}", "the raw request, to the object's fetch(request)"),
+    ("GET", "/ws/{namespace}/{name}/{path}", "a WebSocket to the object's fetch(request) (Hibernation API)"),
     ("GET", "/admin/events", "the event stream (WebSocket, or server-sent events)"),
 ]
 
@@ -433,6 +458,7 @@ async def _end_streams(app: web.Application) -> None:
     """On shutdown, end the event streams (they would otherwise wait for the next event)."""
     for sub in list(app[STREAMS]):
         sub.close()
+    await close_all(app[ADMIN].engine.websockets, app[PEERS])
 
 
 def make_app(engine: Engine, token: str, *, max_body: int = DEFAULT_MAX_BODY) -> web.Application:
@@ -444,6 +470,7 @@ def make_app(engine: Engine, token: str, *, max_body: int = DEFAULT_MAX_BODY) ->
     app[TOKEN] = token
     app[MAX_BODY] = max_body
     app[STREAMS] = set()
+    app[PEERS] = set()
     app.on_shutdown.append(_end_streams)
     r = app.router
     r.add_get("/", index)
@@ -452,6 +479,8 @@ def make_app(engine: Engine, token: str, *, max_body: int = DEFAULT_MAX_BODY) ->
     r.add_post("/objects/{namespace}/{name}/{method}", call_by_name)
     r.add_route("*", "/fetch/{namespace}/{name}", fetch)
     r.add_route("*", "/fetch/{namespace}/{name}/{path:.*}", fetch)
+    r.add_get("/ws/{namespace}/{name}", websocket)
+    r.add_get("/ws/{namespace}/{name}/{path:.*}", websocket)
     r.add_get("/admin/events", events)
     for op in OPERATIONS.values():
         r.add_route(op.verb, op.path, _operation_handler(admin, op))

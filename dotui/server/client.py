@@ -32,6 +32,7 @@ from ..engine.events import EventBuffer
 from ..engine.admin import OPERATIONS, parse_when
 from ..engine.rows import InstanceRow, InstanceTable
 from .protocol import BadJSON, dumps, loads, rebuild
+from .wsclient import RemoteWebSocket
 
 DEFAULT_RETRIES = 4  # attempts for a read: after 0.2 s, 0.5 s, 1.25 s
 FIRST_BACKOFF = 0.2
@@ -372,6 +373,19 @@ class RemoteEngine:
 
     def stats(self) -> dict[str, Any]:
         return self._op("stats")
+
+    def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
+        return self._op("websockets", namespace=namespace, ref=ref)
+
+    def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
+        return self._op("websocket_counts", namespace=namespace)
+
+    def open_websocket(self, namespace: str, ref: str, path: str = "/") -> RemoteWebSocket:
+        """A WebSocket to the object's ``fetch`` through the gateway (``wsclient.py``); WebSocketError if refused."""
+        assert self._session is not None, "start() the RemoteEngine first (or use dotui.server.connect)"
+        sock = RemoteWebSocket(self._run, f"{namespace}/{ref}")
+        self._run(sock.open(self._session, self.url, namespace, ref, path, self._auth_header()))
+        return sock
 
     def call(self, namespace: str, ref: str, method: str, args: list | None = None,
              kwargs: dict | None = None, timeout: float | None = None) -> Any:

@@ -88,6 +88,12 @@ def describe() -> dict[str, Any]:
                           "responses": _answers()}}
     paths["/openapi.json"] = {"get": {"operationId": "openapi", "summary": "this description",
                                       "responses": _answers()}}
+    for path in ("/ws/{namespace}/{name}", "/ws/{namespace}/{name}/{path}"):
+        paths[path] = {"get": {
+            "operationId": "websocket" + ("_path" if "{path}" in path else ""),
+            "summary": "a WebSocket (Upgrade: websocket) handed to the object's fetch(request) to accept",
+            "parameters": _path_params(path),
+            "responses": {"101": {"description": "accepted by the object"}, **_answers(method_raised=True)}}}
     paths["/admin/events"] = {"get": {
         "operationId": "events", "summary": "the event stream: a WebSocket, or server-sent events",
         "parameters": [{"name": "maxlen", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}],

@@ -282,6 +282,7 @@ class MainScreen(Screen):
 
     def _every_second(self) -> None:
         self.table.tick()
+        self.object_view.poll_sockets(self.facade)
         if self.detail is not None and self.object_view.active_tab == "queue":
             self._render_queue()
         if self.watch_files:
