@@ -86,3 +86,12 @@ def test_the_batch_runner_exits_0_1_or_2_with_a_message_and_no_traceback(tmp_pat
         if proc.returncode:
             assert err.strip(), "a failure with no message"
     check()
+
+
+@pytest.mark.parametrize("line", ["call Counter/alice classes \ud800", 'Counter/alice.increment("\udcff")',
+                                  "put Counter/alice k \ud800"])
+def test_a_line_holding_a_lone_surrogate_is_a_usage_error_naming_it(line):
+    # Invalid UTF-8 on stdin decodes to lone surrogates; the parser must say so, not crash.
+    with pytest.raises(ParseError) as err:
+        parse_line(line)
+    assert "not valid text" in err.value.message and "column" in err.value.message
