@@ -18,14 +18,35 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# bench/http.py would hide the standard library's http package (aiohttp needs it): this folder comes last.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 sys.path.insert(0, os.path.dirname(HERE))
 
 from dotui import Engine  # noqa: E402
 
 OBJECTS = '''
+import asyncio
 from dotui import DurableObject
 
 class Counter(DurableObject):
+    def peek(self):
+        return self.ctx.storage.get("n", 0)
+
+class Interleave(DurableObject):
+    async def bump_blocked(self, delay=0.02):
+        async def critical():
+            n = self.ctx.storage.get("n", 0)
+            await asyncio.sleep(delay)
+            self.ctx.storage.put("n", n + 1)
+            return n + 1
+        return await self.ctx.block_concurrency_while(critical)
+
+    async def bump_racy(self, delay=0.02):
+        n = self.ctx.storage.get("n", 0)
+        await asyncio.sleep(delay)
+        self.ctx.storage.put("n", n + 1)
+        return n + 1
+
     def peek(self):
         return self.ctx.storage.get("n", 0)
 
@@ -127,6 +148,9 @@ DELIBERATE = {
     "put(129 entries)": "dotui enforces the production batch limit (128 keys); the local workerd does not",
     "delete(129 keys)": "dotui enforces the production batch limit (128 keys); the local workerd does not",
 }
+_ATTACHMENT_SIZE = ("dotui measures an attachment as its JSON text (UTF-8), workerd as its V8 serialization "
+                    "(a few bytes of header more); the limit, 16,384 bytes, and the message are workerd's")
+DELIBERATE.update({f"ws: serializeAttachment(string of {n})": _ATTACHMENT_SIZE for n in (16382, 16383, 16384, 20000)})
 # Steps that only one side can have.
 ONLY_PEER = {'backend: ctx.storage.sql.exec("SELECT 1")': "dotui has no SQL API: its storage is the key-value API"}
 
@@ -138,8 +162,10 @@ async def run_dotui() -> dict:
         with open(os.path.join(objs, "scenario.py"), "w") as f:
             f.write(OBJECTS)
         async with Engine(objects=objs, data=os.path.join(tmp, "data")) as e:
-            out = await e.env.Scenario.get_by_name(f"scenario-{time.time_ns()}").run()
+            name = f"scenario-{time.time_ns()}"
+            out = await e.env.Scenario.get_by_name(name).run()
             out.update(id_scenario(e))
+            out.update(await ordering_scenario(e, name))
             out["setAlarm() on class without alarm() handler"] = await e.env.Other.get_by_name("x").try_set_alarm()
     return out
 
@@ -167,6 +193,19 @@ def id_scenario(e: Engine) -> dict:
         'idFromName("alice").name': named.name,
         "idFromString(idFromName(alice).toString()).name": C.id_from_string(hx).name,
         'idFromString(idFromName("alice").toString()).equals(idFromName("alice"))': C.id_from_string(hx) == named,
+    }
+
+
+async def ordering_scenario(e: Engine, name: str) -> dict:
+    """The input gate's order: calls kept out by block_concurrency_while start later in arrival
+    order, one at a time; without it, two calls interleave at a sleep and one update is lost."""
+    blocked = e.env.Interleave.get_by_name(f"{name}-blocked")
+    racy = e.env.Interleave.get_by_name(f"{name}-racy")
+    return {
+        "3 overlapping bump_blocked, then peek": list(await asyncio.gather(
+            blocked.bump_blocked(), blocked.bump_blocked(), blocked.bump_blocked(), blocked.peek())),
+        "2 overlapping bump_racy, then peek": list(await asyncio.gather(racy.bump_racy(), racy.bump_racy(), racy.peek())),
+        "2 overlapping bump_racy; peek after both": await racy.peek(),
     }
 
 
@@ -217,9 +256,200 @@ def diff(dotui: dict, peer: dict) -> list[tuple[str, object, object]]:
     return out
 
 
+# ================================================================ WebSockets (the Hibernation API)
+WS_OBJECTS = '''
+import json
+from dotui import DurableObject
+
+class Sockets(DurableObject):
+    """The Python twin of class Sockets in bench/peer/worker.js: each text message names what to do."""
+
+    def __init__(self, ctx, env):
+        super().__init__(ctx, env)
+        self.seen = 0  # in memory: 1 again after a wake
+
+    def fetch(self, request):
+        ws = request.get("websocket")
+        if ws is None:
+            return {"status": 400, "body": "WebSockets only"}
+        q = request["query"]
+        if q.get("refuse"):
+            return {"status": 403, "body": "go away"}
+        self.ctx.accept_websocket(ws, tags=[t for t in q.get("tags", "").split(",") if t])
+        ws.serialize_attachment({"user": q.get("user")})
+        return {"status": 101}
+
+    def websocket_message(self, ws, message):
+        self.seen += 1
+
+        def attempt(fn):
+            try:
+                fn()
+                return "no error"
+            except Exception as e:
+                return f"{type(e).__name__}: {e}"
+
+        if isinstance(message, bytes):
+            ws.send(message[::-1])
+        elif message == "count":
+            n = self.ctx.storage.get("n", 0) + 1
+            self.ctx.storage.put("n", n)
+            ws.send(json.dumps({"n": n, "seen": self.seen, "attachment": ws.deserialize_attachment()}))
+        elif message == "noop":
+            ws.send("ok")
+        elif message.startswith("tag:"):
+            group = self.ctx.get_websockets(message[4:])
+            for w in group:
+                w.send(f"to {message[4:]}: {len(group)}")
+        elif message == "tags":
+            ws.send(json.dumps(self.ctx.get_tags(ws)))
+        elif message == "all":
+            ws.send(str(len(self.ctx.get_websockets())))
+        elif message == "auto":
+            self.ctx.set_websocket_auto_response("ping", "pong")
+            ws.send("auto set")
+        elif message == "autots":
+            ws.send("none" if self.ctx.get_websocket_auto_response_timestamp(ws) is None else "set")
+        elif message.startswith("rename:"):
+            ws.serialize_attachment({**ws.deserialize_attachment(), "user": message[7:]})
+            ws.send("renamed")
+        elif message.startswith("att:"):
+            ws.send(attempt(lambda: ws.serialize_attachment("x" * int(message[4:]))))
+        elif message.startswith("badclose:"):
+            ws.send(attempt(lambda: self.ctx.get_websockets("victim")[0].close(int(message[9:]), "x")))
+        elif message == "sendafterclose":
+            victim = self.ctx.get_websockets("victim")[0]
+            victim.close(1000, "done")
+            ws.send(attempt(lambda: victim.send("late")))
+        elif message == "lastclose":
+            ws.send(json.dumps(self.ctx.storage.get("closed")))
+        elif message == "close":
+            ws.close(4000, "bye")
+        elif message == "boom":
+            raise RuntimeError("boom")
+        else:
+            ws.send("echo:" + message)
+
+    def websocket_close(self, ws, code, reason, was_clean):
+        att = ws.deserialize_attachment()
+        self.ctx.storage.put("closed", [code, reason, was_clean, att.get("user") if isinstance(att, dict) else None])
+'''
+
+ATTACHMENT_SIZES = (2000, 2046, 2047, 2048, 4096, 16382, 16383, 16384, 20000)
+CLOSE_CODES = (999, 1004, 1005, 1006, 1015, 5000, 2999)  # the last one valid on workerd: it closes the victim
+
+
+async def ws_scenario(url: str, token: str) -> dict:
+    """One scenario, one client (aiohttp), either server: what each step answered."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {token}"}
+    room = f"room-{time.time_ns()}"
+    out: dict = {}
+    async with aiohttp.ClientSession() as session:
+        async def connect(**query):
+            return await session.ws_connect(f"{url}/ws/Sockets/{room}/x", params=query, headers=headers,
+                                            timeout=aiohttp.ClientWSTimeout(ws_close=2.0))
+
+        async def receive(ws):
+            m = await ws.receive(timeout=10)
+            if m.type is aiohttp.WSMsgType.TEXT:
+                return json.loads(m.data) if m.data[:1] in ("[", "{") or m.data == "null" else m.data
+            if m.type is aiohttp.WSMsgType.BINARY:
+                return list(m.data)
+            if m.type is aiohttp.WSMsgType.CLOSE:
+                return {"closed": m.data, "reason": m.extra}
+            return {"ended": m.type.name, "close_code": ws.close_code, "error": str(m.data) if m.data else None}
+
+        async def ask(ws, data):
+            await (ws.send_str(data) if isinstance(data, str) else ws.send_bytes(data))
+            return await receive(ws)
+
+        a = await connect(tags="red,all", user="ann")
+        b = await connect(tags="blue,all", user="bob")
+        c = await connect(tags="red", user="cy")
+        out["ws: getTags(a)"] = await ask(a, "tags")
+        out["ws: getWebSockets().length"] = await ask(a, "all")
+        await a.send_str("tag:red")
+        out["ws: getWebSockets('red') each send"] = [await receive(a), await receive(c)]
+        out["ws: storage + attachment"] = await ask(a, "count")
+        out["ws: serializeAttachment(changed), then count"] = [await ask(a, "rename:zed"), await ask(a, "count")]
+        out["ws: binary message"] = await ask(a, b"abc")
+        out["ws: autots before any auto-response"] = await ask(a, "autots")
+        out["ws: setWebSocketAutoResponse(ping, pong)"] = await ask(a, "auto")
+        out["ws: ping (auto-response)"] = await ask(a, "ping")
+        out["ws: autots after ping"] = await ask(a, "autots")
+        out["ws: PING (not the request)"] = await ask(a, "PING")
+        for n in ATTACHMENT_SIZES:
+            out[f"ws: serializeAttachment(string of {n})"] = await ask(a, f"att:{n}")
+        victim = await connect(tags="victim", user="vic")
+        for code in CLOSE_CODES:
+            out[f"ws: close({code})"] = await ask(a, f"badclose:{code}")
+        out["ws: close(2999): its client sees"] = await receive(victim)
+        victim = await connect(tags="victim", user="vic2")
+        out["ws: send() after close()"] = await ask(a, "sendafterclose")
+        out["ws: the closed socket's client sees"] = await receive(victim)
+        await b.close(code=4321, message=b"leaving")
+        last = None
+        for _ in range(100):  # the close handler runs after the client's close; bounded wait
+            last = await ask(c, "lastclose")
+            if last is not None:
+                break
+            await asyncio.sleep(0.02)
+        out["ws: webSocketClose(code, reason, wasClean) after client close(4321)"] = last
+        out["ws: server close(4000, 'bye')"] = await ask(c, "close")
+        await a.send_str("boom")
+        out["ws: handler throws; the same socket next"] = await ask(a, "after boom")
+        d = await connect(user="dee")
+        out["ws: refused upgrade (fetch answers 403)"] = None
+        for ws in (a, d):
+            await ws.close()
+        try:
+            await connect(refuse="1")
+        except aiohttp.WSServerHandshakeError as exc:
+            out["ws: refused upgrade (fetch answers 403)"] = exc.status
+    return out
+
+
+async def run_ws_dotui() -> dict:
+    from dotui.server.cli import start_gateway
+
+    with tempfile.TemporaryDirectory() as tmp:
+        objs = os.path.join(tmp, "objects")
+        os.makedirs(objs)
+        with open(os.path.join(objs, "sockets.py"), "w") as f:
+            f.write(WS_OBJECTS)
+        async with Engine(objects=objs, data=os.path.join(tmp, "data")) as e:
+            gw = await start_gateway(e, "127.0.0.1", 0)
+            try:
+                return await ws_scenario(gw.url, gw.token)
+            finally:
+                await gw.stop()
+
+
+def run_ws_peer() -> dict:
+    import secrets
+    import signal
+
+    token = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(["node", "serve.mjs", "--persist", tmp, "--token", token], cwd=os.path.join(HERE, "peer"),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = proc.stdout.readline()
+            if not line.startswith("miniflare: "):
+                raise RuntimeError(f"the peer did not start: {line!r}")
+            return asyncio.run(ws_scenario(line.split(": ", 1)[1].strip(), token))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+
+
 def main() -> int:
     dotui = asyncio.run(run_dotui())
     peer = run_peer()
+    dotui.update(asyncio.run(run_ws_dotui()))
+    peer.update(run_ws_peer())
     differences = diff(dotui, peer)
     same = len(set(dotui) & set(peer)) - len(differences)
     print(f"{same} steps behave the same on dotui and workerd; {len(differences)} differ:")

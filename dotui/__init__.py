@@ -4,12 +4,14 @@ from .engine import (
     AlarmInfo,
     BrokenObjectError,
     CommitFailedError,
+    DataFolderError,
     DurableObject,
     DurableObjectError,
     Engine,
     EngineClosedError,
     EngineLockedError,
     InvalidIdError,
+    LogCorruptError,
     MethodNotFoundError,
     Namespace,
     NamespaceNotFoundError,
@@ -18,13 +20,14 @@ from .engine import (
     ObjectId,
     ObjectResetError,
     OverloadedError,
+    TransactionError,
     Stub,
 )
 
 __all__ = [
-    "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DurableObject", "DurableObjectError",
-    "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "MethodNotFoundError",
+    "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DataFolderError", "DurableObject", "DurableObjectError",
+    "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "LogCorruptError", "MethodNotFoundError",
     "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
-    "ObjectResetError", "OverloadedError", "Stub",
+    "ObjectResetError", "OverloadedError", "Stub", "TransactionError",
 ]
 __version__ = "0.1.0"

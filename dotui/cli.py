@@ -5,6 +5,7 @@
     dotui -c CMD [-c CMD ...]  run commands and exit
     dotui run FILE|-           run a script
     dotui serve                the HTTP gateway (default 127.0.0.1:8787)
+    dotui recover [--yes]      say what dropping a damaged commit log would lose; drop it
 
 Exit status: 0 all went well, 1 a command failed (or dotui could not start),
 2 bad usage (a flag, or a line that is not a command).
@@ -16,12 +17,14 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from .engine.facade import EngineFacade
 from .commands import REGISTRY, ErrorInfo
-from .engine.errors import EngineLockedError
+from .engine.errors import DataFolderError, EngineLockedError
 from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
-from .repl.render import Renderer, make_console, relative_path
+from .present.formats import relative_path
+from .present.render import Renderer, make_console
 
 DEFAULTS: dict[str, Any] = {
     "objects": "objects",
@@ -42,6 +45,7 @@ examples:
   dotui -c 'Counter/alice.increment(5)' -c 'ls'
   dotui --idle 1 run examples/hibernation.dotui
   echo 'stats' | dotui --json            a pipe is read as a script
+  dotui recover --data .dotui            a damaged commit log: what would be dropped (--yes drops it)
 
 shared flags may come before or after the subcommand.
 exit status: 0 all went well, 1 a command failed, 2 bad usage.
@@ -121,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-c", dest="commands", metavar="CMD", action="append", default=argparse.SUPPRESS,
                         help="run a command of the command language, then exit (repeatable)")
-    sub = parser.add_subparsers(dest="subcommand", metavar="{repl,run,serve}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="subcommand", metavar="{repl,run,serve,recover}", parser_class=_Parser)
     sub.add_parser(
         "repl", parents=[shared], help="the interactive REPL",
         description="The REPL: Tab completes commands, objects and methods; the toolbar shows the engine; "
@@ -147,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     serve.add_argument("--port", type=_port, default=8787, help="default 8787; 0 picks a free port")
+    recover = sub.add_parser(
+        "recover", parents=[shared], help="a damaged commit log: say what dropping it would lose, then drop it",
+        description="When the engine stops at start because a commit log record is damaged (not a torn\n"
+                    "last append), this says what recovering would drop: the segment and byte offset, how\n"
+                    "many records and bytes, which objects lose committed writes. Nothing is changed unless\n"
+                    "--yes is given: then it keeps the log up to the damage, drops the rest, and replays it\n"
+                    "into the checkpoints. Stop the engine first. See README.md, \"On disk\".",
+        epilog="example:\n  dotui recover --data .dotui          look: changes nothing\n"
+               "  dotui recover --data .dotui --yes    drop the damaged part and recover",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    recover.add_argument("--yes", action="store_true", help="drop what it says, then recover")
     return parser
 
 
@@ -159,7 +175,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- the engine
-def make_facade(args: argparse.Namespace) -> Any:
+def make_facade(args: argparse.Namespace) -> EngineFacade:
     """The one place choosing the engine: in-process, or a `dotui serve` with --connect.
 
     Returns a started facade. Raises StartupError (a message for the user) or Unavailable.
@@ -181,7 +197,7 @@ def make_facade(args: argparse.Namespace) -> Any:
     facade = LocalEngine(args.objects, args.data, idle_timeout=args.idle)
     try:
         facade.start()
-    except EngineLockedError as exc:
+    except (EngineLockedError, DataFolderError) as exc:
         raise StartupError(str(exc)) from None
     except OSError as exc:
         raise StartupError(f"cannot use the data folder {args.data!r}: {exc.strerror or exc}; "
@@ -203,7 +219,7 @@ def _batch_lines(args: argparse.Namespace) -> list[Line] | Any | None:
     return None
 
 
-def _run_batch(facade: Any, args: argparse.Namespace, lines: Any, renderer: Renderer) -> int:
+def _run_batch(facade: EngineFacade, args: argparse.Namespace, lines: Any, renderer: Renderer) -> int:
     runner = BatchRunner(facade, renderer, json_out=sys.stdout if args.json else None, on_error=args.on_error)
     for e in facade.load_errors():
         renderer.error(_load_error(e))
@@ -217,30 +233,53 @@ def _load_error(text: str):
                      "fix the file; the other classes are loaded")
 
 
-def _run_tui(facade: Any, args: argparse.Namespace, run_tui: Any) -> int:
+def _run_tui(facade: EngineFacade, args: argparse.Namespace, run_tui: Callable[..., int]) -> int:
     result = run_tui(facade, args)
     return result if isinstance(result, int) else OK
 
 
-def _tui_entry(err: Renderer) -> Any:
-    """``dotui.tui.app.run_tui`` if this install has the TUI; None (after saying so) if not."""
+def _tui_entry(err: Renderer) -> Callable[..., int] | None:
+    """``dotui.tui.app.run_tui`` if this install has the TUI (Textual); None (after saying so) if not."""
     try:
         module = importlib.import_module("dotui.tui.app")
     except ModuleNotFoundError as exc:
-        if exc.name not in ("dotui.tui", "dotui.tui.app"):
+        if exc.name not in ("dotui.tui", "dotui.tui.app", "textual"):
             raise
-        module = None
-    run_tui = getattr(module, "run_tui", None)
-    if run_tui is None:
-        err.notice("dotui: the TUI is not available in this install yet; use `dotui repl` for the REPL "
+        err.notice("dotui: the TUI is not available in this install; use `dotui repl` for the REPL "
                    "(or `dotui -c CMD`, `dotui run FILE`)", "yellow")
-    return run_tui
+        return None
+    return module.run_tui
+
+
+def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
+    """`dotui recover [--yes]`: with the data folder locked, say (and with --yes do) what repair drops."""
+    from .engine.engine import DataLock
+    from .engine.repair import recover
+
+    data = os.path.abspath(args.data)
+    lock = DataLock(data)
+    try:
+        if os.path.isdir(data):
+            lock.acquire()
+        for line in recover(data, args.yes):
+            print(line)
+    except (EngineLockedError, DataFolderError) as exc:
+        err.notice(f"dotui: error: {exc}", "red")
+        return FAILED
+    except OSError as exc:
+        err.notice(f"dotui: error: cannot repair {data}: {exc}; nothing more was changed", "red")
+        return FAILED
+    finally:
+        lock.release()
+    return OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out = Renderer(make_console(sys.stdout, sys.stdout.isatty()), make_console(sys.stderr, sys.stderr.isatty()))
     err = Renderer(out.err)
+    if args.subcommand == "recover":
+        return _recover_main(args, err)
     if args.subcommand == "serve":
         if args.connect:
             err.notice("dotui: error: serve runs an engine here; it does not go with --connect", "red")

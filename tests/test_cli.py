@@ -250,7 +250,7 @@ def test_help_for_dotui_and_each_subcommand_has_an_example(workdir):
 
 def test_without_a_tui_dotui_suggests_the_repl(monkeypatch, capsys):
     from dotui import cli
-    from dotui.repl.render import Renderer, make_console
+    from dotui.present.render import Renderer, make_console
 
     monkeypatch.setitem(sys.modules, "dotui.tui.app", None)  # as if the TUI were not installed
     err = Renderer(make_console(sys.stderr, terminal=False))
@@ -259,10 +259,12 @@ def test_without_a_tui_dotui_suggests_the_repl(monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------- the worked example
-def test_the_hibernation_example_shows_storage_survives_and_the_constructor_runs_again(tmp_path):
-    proc = dotui(REPO, "--idle", "1", "--data", str(tmp_path / "data"), "--json",
-                 "run", "examples/hibernation.dotui")
-    assert proc.returncode == 0, proc.stderr
+@pytest.mark.parametrize("runs", [1, 2], ids=["fresh data folder", "second run on the same folder"])
+def test_the_hibernation_example_shows_storage_survives_and_the_constructor_runs_again(tmp_path, runs):
+    for _ in range(runs):
+        proc = dotui(REPO, "--idle", "1", "--data", str(tmp_path / "data"), "--json",
+                     "run", "examples/hibernation.dotui")
+        assert proc.returncode == 0, proc.stderr
     docs = documents(proc.stdout)
     calls = [(d["input"].split("#")[0].strip(), d["result"]) for d in docs if d["command"] == "call"]
     assert calls == [

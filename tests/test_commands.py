@@ -1,4 +1,4 @@
-"""The command registry, as plain functions: every command of DESIGN §9, happy path and bad input."""
+"""The command registry, as plain functions: every command of docs/commands.md, happy path and bad input."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def failed(facade, line, **context):
 # ---------------------------------------------------------------- reading lines
 def test_every_command_of_the_design_is_registered_with_help_and_an_example():
     design = ["classes", "ls", "call", "storage", "get", "put", "del", "queue", "history", "hibernate",
-              "wake", "alarm", "watch", "reload", "stats", "sleep", "help", "quit"]
+              "wake", "alarm", "watch", "ws", "reload", "stats", "sleep", "help", "quit"]
     assert sorted(REGISTRY.commands) == sorted(design)
     for name in design:
         cmd = REGISTRY.commands[name]

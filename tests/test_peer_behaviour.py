@@ -1,5 +1,6 @@
 """The storage scenario run on dotui and on workerd, diffed (needs bench/peer/node_modules)."""
 
+import asyncio
 import shutil
 import sys
 
@@ -29,3 +30,24 @@ async def test_every_difference_from_workerd_is_deliberate():
     # The deliberate ones are real: dotui enforces the production limits.
     assert ours["put(key of 2049 bytes)"].startswith("ValueError: Keys cannot be larger than 2048 bytes")
     assert ours["get(129 keys)"].startswith("ValueError: A batch get takes at most 128 keys")
+    # The input gate's order (README, "Semantics"), the same on both.
+    assert ours["3 overlapping bump_blocked, then peek"] == theirs["3 overlapping bump_blocked, then peek"] == [1, 2, 3, 3]
+    assert ours["2 overlapping bump_racy, then peek"] == theirs["2 overlapping bump_racy, then peek"] == [1, 1, 0]
+
+
+async def test_websockets_behave_as_on_workerd():
+    """The Hibernation API scenario (bench/behaviour.py, ws_scenario) through both gateways, one client."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import behaviour
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    ours = await behaviour.run_ws_dotui()
+    theirs = await asyncio.to_thread(behaviour.run_ws_peer)
+    assert set(ours) == set(theirs)
+    unexpected = [(k, a, b) for k, a, b in behaviour.diff(ours, theirs) if k not in behaviour.DELIBERATE]
+    assert not unexpected, f"WebSocket differences from workerd neither fixed nor listed as deliberate: {unexpected}"
+    assert ours["ws: ping (auto-response)"] == theirs["ws: ping (auto-response)"] == "pong"
+    assert ours["ws: server close(4000, 'bye')"] == {"closed": 4000, "reason": "bye"}
+    assert ours["ws: serializeAttachment(string of 20000)"].startswith(
+        "ValueError: A WebSocket 'attachment' cannot be larger than 16384 bytes.")

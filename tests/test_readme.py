@@ -32,3 +32,15 @@ def test_tests_run_with_plain_pytest_from_the_checkout():
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ModuleNotFoundError" not in out.stdout + out.stderr
+
+
+def test_docs_and_comments_cite_only_the_repositorys_own_docs():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    offenders = []
+    for name in tracked:
+        if name.startswith("bench/peer/node_modules") or not name.endswith((".py", ".md", ".tcss", ".js", ".mjs")):
+            continue
+        text = (ROOT / name).read_text(errors="replace")
+        if re.search(r"DESIGN(\.md| §)", text) and name != "tests/test_readme.py":
+            offenders.append(name)
+    assert not offenders, f"these cite a design file that is not in the repository: {offenders}"

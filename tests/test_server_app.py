@@ -8,6 +8,8 @@ import json
 
 import aiohttp
 import pytest
+
+from dotui.engine.admin import OPERATIONS
 from aiohttp.test_utils import TestClient, TestServer
 
 from dotui import Engine
@@ -64,7 +66,7 @@ ROUTES = [
     ("GET", "/fetch/Web/site/text"),
     ("GET", "/admin/events"),
     ("GET", "/no/such/route"),
-] + [(verb, path) for verb, path, _, _ in __import__("dotui.server.app", fromlist=["ADMIN_ROUTES"]).ADMIN_ROUTES]
+] + [(op.verb, op.path) for op in OPERATIONS.values()]
 
 
 @pytest.mark.parametrize("verb,path", ROUTES)

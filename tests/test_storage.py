@@ -1,4 +1,4 @@
-"""The storage API of DESIGN §3, through a real object."""
+"""The storage API (README, "Storage"), through a real object."""
 
 import datetime as dt
 import itertools

@@ -161,12 +161,14 @@ async def test_invoke_with_good_and_bad_arguments(facade):
         dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("increment")
         await pilot.pause()
         await pilot.press("x")  # a bare word is not a literal
-        await until(pilot, lambda: "not a literal" in screen_text(app) and "quote it" in screen_text(app),
+        await until(pilot, lambda: "'x' is not a value" in screen_text(app) and "needs quotes" in screen_text(app),
                     "the argument refused, with the fix")
         assert dialog.query_one("#invoke-args").has_class("-invalid")
         await pilot.press("enter")  # refused: nothing is called
         assert not dialog.running
-        await pilot.press("backspace", "4")
+        await pilot.press("backspace", *"true")  # the command language's literals: JSON's true as well as True
+        await until(pilot, lambda: "✓ increment(true)" in screen_text(app), "true accepted, as by the REPL")
+        await pilot.press(*["backspace"] * 4, "4")
         assert not dialog.query_one("#invoke-args").has_class("-invalid")
         await until(pilot, lambda: "✓ increment(4)" in screen_text(app), "the arguments accepted")
         await pilot.press("enter")
@@ -283,7 +285,7 @@ async def test_storage_tab_and_editing_a_key(facade):
         dialog.query_one("#edit-value").value = ""
         dialog.query_one("#edit-value").focus()
         await pilot.press(*"hi")
-        await until(pilot, lambda: "not a literal" in screen_text(app), "unquoted text refused")
+        await until(pilot, lambda: "'hi' is not a value" in screen_text(app), "unquoted text refused")
         app.screen.query_one("#edit-value").value = "{'text': 'hi', 'tags': [1, 2]}"
         await pilot.pause()
         await pilot.press("enter")
@@ -373,7 +375,7 @@ async def test_reload_by_key_and_when_a_file_is_saved(facade, objects):
         await until(pilot, lambda: "reloaded" in screen_text(app), "the reload notice")
 
 
-async def test_quit_flushes_and_closes_the_engine(facade, objects, tmp_path):
+async def test_quit_flushes_and_leaves_the_engine_to_its_owner(facade, objects, tmp_path):
     facade.call("Counter", "alice", "increment", [2])
     app = make_app(facade)
     async with app.run_test(size=SIZE) as pilot:
@@ -381,6 +383,9 @@ async def test_quit_flushes_and_closes_the_engine(facade, objects, tmp_path):
         await pilot.press("q")
         await until(pilot, lambda: app.return_value is not None, "the app exiting")
     assert app.return_value == 0
+    assert facade.stats()["commits_pending"] == 0  # every write durable before the app exits
+    assert facade.call("Counter", "alice", "peek") == 2  # still open: cli.main (its owner) closes it
+    facade.close()
     # the data folder was released (a second engine may open it) and the write is there
     with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600) as again:
         assert again.call("Counter", "alice", "peek") == 2

@@ -36,6 +36,8 @@ export async function startMiniflare(persistDir, backend = "sqlite", compatibili
       COUNTER: { className: "Counter", useSQLite },
       OTHER: { className: "Other", useSQLite },
       SCENARIO: { className: "Scenario", useSQLite },
+      INTERLEAVE: { className: "Interleave", useSQLite },
+      SOCKETS: { className: "Sockets", useSQLite },
     },
     durableObjectsPersist: path.resolve(persistDir),
     // keep miniflare quiet on stdout (we print exactly one JSON line per result)

@@ -211,6 +211,41 @@ export class Scenario extends DurableObject {
   }
 }
 
+// The input gate's ordering (bench/behaviour.py, "ordering" steps): calls kept
+// out by blockConcurrencyWhile start later in arrival order, one at a time;
+// without it, two calls interleave at a timer and one update is lost.
+export class Interleave extends DurableObject {
+  async bumpBlocked(delay = 20) {
+    return await this.ctx.blockConcurrencyWhile(async () => {
+      const n = (await this.ctx.storage.get("n")) ?? 0;
+      await new Promise((r) => setTimeout(r, delay));
+      await this.ctx.storage.put("n", n + 1);
+      return n + 1;
+    });
+  }
+  async bumpRacy(delay = 20) {
+    const n = (await this.ctx.storage.get("n")) ?? 0;
+    await new Promise((r) => setTimeout(r, delay));
+    this.ctx.storage.put("n", n + 1);
+    return n + 1;
+  }
+  async peek() {
+    return (await this.ctx.storage.get("n")) ?? 0;
+  }
+}
+
+async function orderingScenario(env, name) {
+  const out = {};
+  const blocked = env.INTERLEAVE.get(env.INTERLEAVE.idFromName(`${name}-blocked`));
+  out["3 overlapping bump_blocked, then peek"] = await Promise.all([
+    blocked.bumpBlocked(), blocked.bumpBlocked(), blocked.bumpBlocked(), blocked.peek(),
+  ]);
+  const racy = env.INTERLEAVE.get(env.INTERLEAVE.idFromName(`${name}-racy`));
+  out["2 overlapping bump_racy, then peek"] = await Promise.all([racy.bumpRacy(), racy.bumpRacy(), racy.peek()]);
+  out["2 overlapping bump_racy; peek after both"] = await racy.peek();
+  return out;
+}
+
 async function idScenario(env) {
   const out = {};
   out['COUNTER.idFromString("xyz")'] = await attempt(() => env.COUNTER.idFromString("xyz"));
@@ -236,6 +271,84 @@ async function idScenario(env) {
   return out;
 }
 
+// WebSocket Hibernation API: the same protocol as the Python class Sockets in
+// bench/behaviour.py (each text message names what to do), for the WebSocket
+// scenario and the messages/s workload of bench/http_compare.py.
+export class Sockets extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.seen = 0; // in memory: 1 again after a wake
+  }
+
+  async fetch(request) {
+    const url = new URL(request.url);
+    const q = url.searchParams;
+    if (request.headers.get("Upgrade") !== "websocket") return new Response("WebSockets only", { status: 400 });
+    if (q.get("refuse")) return new Response("go away", { status: 403 });
+    const pair = new WebSocketPair();
+    const tags = (q.get("tags") ?? "").split(",").filter(Boolean);
+    this.ctx.acceptWebSocket(pair[1], tags);
+    pair[1].serializeAttachment({ user: q.get("user") });
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  async webSocketMessage(ws, message) {
+    this.seen += 1;
+    const attempt = (fn) => {
+      try {
+        fn();
+        return "no error";
+      } catch (e) {
+        return `${e.name}: ${e.message}`;
+      }
+    };
+    if (typeof message !== "string") {
+      ws.send(new Uint8Array(message).reverse());
+    } else if (message === "count") {
+      const n = ((await this.ctx.storage.get("n")) ?? 0) + 1;
+      await this.ctx.storage.put("n", n);
+      ws.send(JSON.stringify({ n, seen: this.seen, attachment: ws.deserializeAttachment() }));
+    } else if (message === "noop") {
+      ws.send("ok");
+    } else if (message.startsWith("tag:")) {
+      const group = this.ctx.getWebSockets(message.slice(4));
+      for (const w of group) w.send(`to ${message.slice(4)}: ${group.length}`);
+    } else if (message === "tags") {
+      ws.send(JSON.stringify(this.ctx.getTags(ws)));
+    } else if (message === "all") {
+      ws.send(String(this.ctx.getWebSockets().length));
+    } else if (message === "auto") {
+      this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+      ws.send("auto set");
+    } else if (message === "autots") {
+      ws.send(this.ctx.getWebSocketAutoResponseTimestamp(ws) === null ? "none" : "set");
+    } else if (message.startsWith("rename:")) {
+      ws.serializeAttachment({ ...ws.deserializeAttachment(), user: message.slice(7) });
+      ws.send("renamed");
+    } else if (message.startsWith("att:")) {
+      ws.send(attempt(() => ws.serializeAttachment("x".repeat(Number(message.slice(4))))));
+    } else if (message.startsWith("badclose:")) {
+      ws.send(attempt(() => this.ctx.getWebSockets("victim")[0].close(Number(message.slice(9)), "x")));
+    } else if (message === "sendafterclose") {
+      const victim = this.ctx.getWebSockets("victim")[0];
+      victim.close(1000, "done");
+      ws.send(attempt(() => victim.send("late")));
+    } else if (message === "lastclose") {
+      ws.send(JSON.stringify((await this.ctx.storage.get("closed")) ?? null));
+    } else if (message === "close") {
+      ws.close(4000, "bye");
+    } else if (message === "boom") {
+      throw new Error("boom");
+    } else {
+      ws.send("echo:" + message);
+    }
+  }
+
+  async webSocketClose(ws, code, reason, wasClean) {
+    await this.ctx.storage.put("closed", [code, reason, wasClean, ws.deserializeAttachment().user]);
+  }
+}
+
 function json(obj, status = 200) {
   return new Response(JSON.stringify(obj), {
     status,
@@ -243,9 +356,43 @@ function json(obj, status = 200) {
   });
 }
 
+// The dotui gateway's object route, served by the Worker (bench/http_compare.py):
+//   POST /objects/<Namespace>/<name>/<method>  {"args": [...]}  ->  {"result": ...}
+// with the same bearer token check; the Worker calls the object by RPC.
+const NAMESPACES = { Counter: "COUNTER" };
+
+// The dotui gateway's WebSocket route: GET /ws/Sockets/<name>/<path> with the bearer token,
+// handed to the object's fetch (which accepts with the Hibernation API).
+async function socketRoute(request, env, parts) {
+  if (request.headers.get("Authorization") !== `Bearer ${env.TOKEN}`) {
+    return json({ error: { type: "Unauthorized", message: "wrong token" } }, 401);
+  }
+  if (parts[2] !== "Sockets") return json({ error: { type: "NamespaceNotFoundError", message: parts[2] } }, 404);
+  return env.SOCKETS.get(env.SOCKETS.idFromName(decodeURIComponent(parts[3]))).fetch(request);
+}
+
+async function objectCall(request, env, parts) {
+  if (request.headers.get("Authorization") !== `Bearer ${env.TOKEN}`) {
+    return json({ error: { type: "Unauthorized", message: "wrong token" } }, 401);
+  }
+  const [, , namespace, name, method] = parts;
+  const binding = env[NAMESPACES[namespace]];
+  if (!binding) return json({ error: { type: "NamespaceNotFoundError", message: namespace } }, 404);
+  const text = await request.text();
+  const args = text ? (JSON.parse(text).args ?? []) : [];
+  const stub = binding.get(binding.idFromName(decodeURIComponent(name)));
+  const result = await stub[method](...args);
+  return json({ result: result ?? null });
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    if (url.pathname.startsWith("/ws/")) return socketRoute(request, env, url.pathname.split("/"));
+    if (request.method === "POST" && url.pathname.startsWith("/objects/")) {
+      const parts = url.pathname.split("/");
+      if (parts.length === 5) return objectCall(request, env, parts);
+    }
     const q = url.searchParams;
     const n = Number(q.get("n") ?? "0");
     const name = q.get("name") ?? "bench";
@@ -337,7 +484,8 @@ export default {
       case "/scenario": {
         const storage = await env.SCENARIO.get(env.SCENARIO.idFromName(q.get("name") ?? "scenario")).run();
         const ids = await idScenario(env);
-        return json({ ...storage, ...ids });
+        const ordering = await orderingScenario(env, q.get("name") ?? "scenario");
+        return json({ ...storage, ...ids, ...ordering });
       }
 
       default:

@@ -1,4 +1,4 @@
-"""The one command registry (DESIGN §9): read a line, run it against an engine facade, return data.
+"""The one command registry (docs/commands.md): read a line, run it against an engine facade, return data.
 
 Front ends (the REPL, scripts, the TUI command bar) render what ``execute``
 returns; nothing here renders text or imports a UI library.

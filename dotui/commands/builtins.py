@@ -1,4 +1,4 @@
-"""Every command of the command language (DESIGN §9), registered once.
+"""Every command of the command language (docs/commands.md), registered once.
 
 Each returns JSON-compatible data; rendering it is the front end's job. Each
 uses only the facade interface, so it works the same against the in-process
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from ..engine.facade import parse_when
+from ..engine.admin import parse_when
 from .parsing import ParseError, Ref, did_you_mean, format_ref
 from .registry import Arg, Kind, Option, Registry
 from .runner import CommandError, Context
@@ -19,6 +19,7 @@ REGISTRY = Registry()
 command = REGISTRY.command
 
 WATCH_KEEP = 10_000  # events kept in watch's result; the count goes on
+WS_LISTEN = 1.0  # seconds ws listens after --send
 
 
 # ---------------------------------------------------------------- helpers
@@ -115,7 +116,9 @@ def ls(ctx: Context, namespace: str | None = None, live: bool = False, hibernate
     offset, limit = (0, None) if all else ((page - 1) * LS_PAGE, LS_PAGE)
     objects = ctx.facade.instances(namespace, state=state, offset=offset, limit=limit)
     pages = 1 if all else max(1, -(-total // LS_PAGE))
-    return {"objects": [{"ref": _label(o), **o} for o in objects], "total": total,
+    sockets = {(ns, hx): n for ns, hx, n in ctx.facade.websocket_counts(namespace)}
+    return {"objects": [{"ref": _label(o), **o, "websockets": sockets.get((o["namespace"], o["id"]), 0)}
+                        for o in objects], "total": total,
             "page": 1 if all else page, "pages": pages}
 
 
@@ -381,6 +384,67 @@ def _event_filter(ctx: Context, target: Ref | str | None):
         return lambda ev: ev.get("namespace") == target
     hex_id = ctx.facade.resolve(target.namespace, target.ref)["id"]
     return lambda ev: ev.get("namespace") == target.namespace and ev.get("id") == hex_id
+
+
+@command(
+    "ws",
+    summary="open a WebSocket to an object (its fetch accepts it): send and receive",
+    usage="ws REF [PATH] [--send TEXT] [--for SECONDS]",
+    args=(Arg("ref", Kind.REF),
+          Arg("path", Kind.PREFIX, optional=True, help="path and query handed to fetch, e.g. /?user=ann")),
+    options=(Option("--send", "send", Kind.KEY, help="send this text, then listen"),
+             Option("--for", "seconds", Kind.SECONDS, help=f"listen this long for what arrives (default {WS_LISTEN:g})")),
+    examples=("ws ChatRoom/lobby /?user=ann --send 'hello'", "ws ChatRoom/lobby /?user=ann"),
+    details="The object's fetch(request) gets request['websocket'] and accepts it with "
+            "self.ctx.accept_websocket; each text you send is a websocket_message call. At the prompt, "
+            "without --send, every line you type is sent and what arrives is shown, until an empty line. "
+            "The socket closes (1000) when the command ends. Against dotui serve it is a real WebSocket.",
+)
+def ws(ctx: Context, ref: Ref, path: str | None = None, send: str | None = None,
+       seconds: float | None = None) -> dict[str, Any]:
+    interactive = send is None and ctx.interactive and ctx.read_line is not None
+    if send is None and not interactive and seconds is None:
+        raise ParseError("ws needs --send TEXT or --for SECONDS outside the prompt", "e.g. ws ChatRoom/lobby --send hi")
+    sock = ctx.facade.open_websocket(ref.namespace, ref.ref, path or "/")
+    log: list[dict[str, Any]] = []
+    try:
+        _ws_listen(ctx, sock, log, 0.2)
+        if send is not None:
+            _ws_send(ctx, sock, log, send, WS_LISTEN if seconds is None else seconds)
+        elif interactive:
+            while sock.closed is None and (line := ctx.read_line(f"ws {ref}> ")):  # type: ignore[misc]
+                _ws_send(ctx, sock, log, line, 0.3)
+        else:
+            _ws_listen(ctx, sock, log, seconds or 0.0)
+    finally:
+        closed = sock.closed
+        if closed is None:
+            sock.close(1000, "")
+    return {"ref": str(ref), "path": path or "/", "messages": log,
+            "streamed": ctx.interactive and ctx.on_event is not None,
+            "closed": None if closed is None else {"code": closed[0], "reason": closed[1]}}
+
+
+def _ws_send(ctx: Context, sock: Any, log: list, text: str, listen: float) -> None:
+    sock.send(text)
+    _ws_note(ctx, log, "sent", text)
+    _ws_listen(ctx, sock, log, listen)
+
+
+def _ws_listen(ctx: Context, sock: Any, log: list, seconds: float) -> None:
+    """Record what arrives for ``seconds`` (less if the socket closes)."""
+    deadline = ctx.clock() + seconds
+    while True:
+        for m in sock.receive(max(0.0, min(0.05, deadline - ctx.clock()))):
+            _ws_note(ctx, log, "received", m if isinstance(m, str) else f"<{len(m)} bytes>")
+        if sock.closed is not None or ctx.clock() >= deadline:
+            return
+
+
+def _ws_note(ctx: Context, log: list, direction: str, text: str) -> None:
+    log.append({"direction": direction, "text": text})
+    if ctx.on_event is not None and ctx.interactive:
+        ctx.on_event({"type": f"ws.{direction}", "t": _dt.datetime.now().timestamp(), "text": text})
 
 
 @command(

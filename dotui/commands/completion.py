@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..engine.facade import EngineFacade
 from .parsing import Token, format_name, parse_ref, tokenize
 from .registry import Command, Kind, Registry
 
@@ -46,7 +47,7 @@ _METHOD_PART = re.compile(r"(?P<name>.+)\.(?P<partial>[A-Za-z_0-9]*)", re.DOTALL
 class Completer:
     """Completions against a facade; what it asks the facade is cached for ``ttl`` seconds."""
 
-    def __init__(self, facade: Any, registry: Registry | None = None, ttl: float = 1.0,
+    def __init__(self, facade: EngineFacade, registry: Registry | None = None, ttl: float = 1.0,
                  clock: Callable[[], float] = time.monotonic):
         if registry is None:
             from . import REGISTRY
@@ -258,6 +259,6 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
 
-def complete(facade: Any, text_before_cursor: str, registry: Registry | None = None) -> list[Completion]:
+def complete(facade: EngineFacade, text_before_cursor: str, registry: Registry | None = None) -> list[Completion]:
     """Completions at the end of ``text_before_cursor`` (no caching)."""
     return Completer(facade, registry, ttl=0).complete(text_before_cursor)

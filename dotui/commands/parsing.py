@@ -75,8 +75,20 @@ class Tokens:
     open: bool = False
 
 
+def check_text(text: str) -> None:
+    """ParseError if ``text`` holds a lone surrogate (what invalid UTF-8 bytes decode to): not text at all."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ParseError(
+            f"the line is not valid text: column {exc.start + 1} holds {text[exc.start]!r}, a lone surrogate "
+            "(invalid UTF-8 in the input decodes to one)",
+            "retype that part, or write the character as an escape inside quotes, e.g. '\\u00e9'") from None
+
+
 def tokenize(line: str, strict: bool = True) -> Tokens:
     """Split at whitespace outside quotes and brackets; a token starting with ``#`` starts a comment."""
+    check_text(line)
     items: list[Token] = []
     i, n = 0, len(line)
     while i < n:
@@ -131,6 +143,7 @@ def strip_comment(line: str) -> str:
 def parse_value(text: str) -> Any:
     """A JSON-compatible value from a Python or JSON literal (``true``/``null`` work too)."""
     source = text.strip()
+    check_text(source)
     if not source:
         raise ParseError("expected a value, got nothing", "give a literal: 5, 'text', [1, 2], {'k': 1}, true, null")
     try:
@@ -185,6 +198,7 @@ def literal(node: ast.AST, source: str) -> Any:
 
 def parse_call_args(text: str) -> tuple[list, dict]:
     """``(ARGS)`` of ``REF.METHOD(ARGS)``: literal positional and ``key=literal`` keyword arguments."""
+    check_text(text)
     source = "f" + text
     try:
         node = ast.parse(source, mode="eval").body
@@ -333,14 +347,3 @@ def parse_call_form(text: str) -> CallForm | None:
     assert isinstance(ref, Ref)
     args, kwargs = parse_call_args(m.group("args")) if m.group("args") else ([], {})
     return CallForm(ref, m.group("method"), args, kwargs)
-
-
-def format_call(method: str, args: list, kwargs: dict) -> str:
-    """``method(1, 'x', by=2)``: a call as it would be typed."""
-    parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
-    return f"{method}({', '.join(parts)})"
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

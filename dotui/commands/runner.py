@@ -16,6 +16,7 @@ import traceback as tb
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..engine.facade import EngineFacade
 from ..engine.errors import (
     BrokenObjectError,
     InvalidIdError,
@@ -44,11 +45,12 @@ class Context:
     ``on_event`` receives each event ``watch`` streams, as it arrives.
     """
 
-    facade: Any
+    facade: EngineFacade
     interactive: bool = False
     on_event: Callable[[dict], None] | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    read_line: Callable[[str], str | None] | None = None  # at a prompt: one typed line (None at its end), for ws
 
 
 @dataclass

@@ -5,21 +5,24 @@ from .engine import Engine, Namespace, Stub
 from .errors import (
     BrokenObjectError,
     CommitFailedError,
+    DataFolderError,
     DurableObjectError,
     EngineClosedError,
     EngineLockedError,
     InvalidIdError,
+    LogCorruptError,
     MethodNotFoundError,
     NamespaceNotFoundError,
     ObjectAbortedError,
     ObjectResetError,
     OverloadedError,
+    TransactionError,
 )
 from .ids import ObjectId
 
 __all__ = [
-    "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DurableObject", "DurableObjectError",
-    "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "MethodNotFoundError",
+    "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DataFolderError", "DurableObject", "DurableObjectError",
+    "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "LogCorruptError", "MethodNotFoundError",
     "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
-    "ObjectResetError", "OverloadedError", "Stub",
+    "ObjectResetError", "OverloadedError", "Stub", "TransactionError",
 ]

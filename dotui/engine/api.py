@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from .websockets import WebSocket, timestamp
+
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .ids import ObjectId
     from .instance import Instance
     from .storage import Storage
@@ -58,5 +62,50 @@ class ObjectContext:
         return self._instance.block_concurrency_while(fn)
 
     def abort(self, reason: str = "aborted") -> None:
-        """Reset the object now: the current call fails with ``ObjectAbortedError(reason)``."""
+        """Reset the object now: the current call fails with ``ObjectAbortedError(reason)``.
+
+        The error reaches the caller even if the method catches it (as every call
+        still running on the object does): the object it ran on is gone.
+        """
         self._instance.abort(reason)
+
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        """Keep the object in memory until ``awaitable`` (a coroutine, task or future) is done.
+
+        Cloudflare's ``ctx.waitUntil``. Tasks the object's code starts with
+        ``asyncio.create_task`` are kept track of already; this is for other work,
+        e.g. a future a ``loop.call_later`` callback resolves. A reset cancels it.
+        """
+        self._instance.wait_until(awaitable)
+
+    # ------------------------------------------------------------ WebSockets (Cloudflare's Hibernation API)
+    def accept_websocket(self, ws: WebSocket, tags: list[str] | None = None) -> None:
+        """Accept ``request["websocket"]`` in ``fetch``: the gateway holds it open, this object may hibernate.
+
+        Messages then arrive as ``websocket_message(ws, message)`` calls (waking the
+        object if need be); ``tags`` (at most 10 str) find it again with ``get_websockets(tag)``.
+        """
+        self._instance.host.websockets.accept(self._instance, ws, tags)
+
+    def get_websockets(self, tag: str | None = None) -> list[WebSocket]:
+        """The open sockets this object accepted (those with ``tag``, if given), in the order accepted."""
+        return self._instance.host.websockets.get_websockets(self._instance, tag)
+
+    def get_tags(self, ws: WebSocket) -> list[str]:
+        """The tags ``ws`` was accepted with."""
+        return self._instance.host.websockets.get_tags(self._instance, ws)
+
+    def set_websocket_auto_response(self, request: str | None = None, response: str | None = None) -> None:
+        """Answer the text message ``request`` with ``response`` without waking the object (no arguments: stop).
+
+        The gateway replies itself; ``get_websocket_auto_response_timestamp(ws)`` tells when it last did.
+        """
+        self._instance.host.websockets.set_auto_response(self._instance, request, response)
+
+    def get_websocket_auto_response(self) -> tuple[str, str] | None:
+        """The ``(request, response)`` pair set by ``set_websocket_auto_response``, or None."""
+        return self._instance.host.websockets.get_auto_response(self._instance)
+
+    def get_websocket_auto_response_timestamp(self, ws: WebSocket) -> "datetime | None":
+        """When the gateway last answered ``ws`` with the auto-response (aware UTC), or None."""
+        return timestamp(ws.auto_response_at)

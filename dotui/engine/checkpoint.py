@@ -22,6 +22,7 @@ from typing import Any
 
 from tinydb.storages import Storage
 
+from . import disk
 from .errors import BrokenObjectError
 
 
@@ -42,46 +43,56 @@ _syncfs = _load_syncfs()
 
 def sync_files(paths: list[str], folder: str) -> None:
     """Make the contents of ``paths`` durable: one syncfs for many files, else one fsync each."""
-    if _syncfs is not None and len(paths) > 4:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    if _syncfs is not None and len(paths) > 4 and not disk.faults.active:
+        fd = disk.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         try:
             if _syncfs(fd) == 0:
                 return
         finally:
-            os.close(fd)
+            disk.close(fd)
     for p in paths:
-        fd = os.open(p, os.O_RDONLY)
+        fd = disk.open(p, os.O_RDONLY)
         try:
-            os.fsync(fd)
+            disk.fsync(fd)
         finally:
-            os.close(fd)
+            disk.close(fd)
 
 
 def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    disk.fsync_dir(path)
 
 
 def write_file(path: str, data: bytes, sync: bool = True) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = disk.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        disk.write_all(fd, data)
         if sync:
-            os.fsync(fd)
+            disk.fsync(fd)
     finally:
-        os.close(fd)
+        disk.close(fd)
+
+
+def _discard(paths) -> None:
+    """Remove temporary files a failed write left (best effort: a later start removes the rest)."""
+    for p in paths:
+        try:
+            disk.remove(p)
+        except OSError:
+            pass
 
 
 def atomic_write(path: str, data: bytes, sync_dir: bool = True) -> None:
-    """Replace ``path`` with ``data``: temporary file, fsync, rename, fsync of the folder."""
+    """Replace ``path`` with ``data``: temporary file, fsync, rename, fsync of the folder.
+
+    On failure the old file stands and no temporary file is left behind.
+    """
     tmp = f"{path}.tmp"
-    write_file(tmp, data)
-    os.replace(tmp, path)
+    try:
+        write_file(tmp, data)
+        disk.replace(tmp, path)
+    except BaseException:
+        _discard([tmp])
+        raise
     if sync_dir:
         fsync_dir(os.path.dirname(path) or ".")
 
@@ -90,28 +101,63 @@ def replace_many(files: dict[str, bytes], root: str) -> None:
     """Replace many files atomically each: write every temporary file, make them
     durable together, rename them all, then make the renames durable.
 
-    A kill at any point leaves each file whole: old or new.
+    A kill at any point leaves each file whole: old or new. On failure no
+    temporary file is left behind; some files may be new already, which is why
+    a caller treats every one of them as not (yet) durable.
     """
     tmps = []
-    for path, data in files.items():
-        tmp = f"{path}.tmp"
-        write_file(tmp, data, sync=False)
-        tmps.append(tmp)
-    sync_files(tmps, root)
-    folders = set()
-    for path in files:
-        os.replace(f"{path}.tmp", path)
-        folders.add(os.path.dirname(path))
-    for folder in folders:
+    try:
+        for path, data in files.items():
+            tmp = f"{path}.tmp"
+            tmps.append(tmp)
+            write_file(tmp, data, sync=False)
+        sync_files(tmps, root)
+        for path in files:
+            disk.replace(f"{path}.tmp", path)
+    except BaseException:
+        _discard([t for t in tmps if os.path.exists(t)])
+        raise
+    for folder in {os.path.dirname(p) for p in files}:
         fsync_dir(folder)
+
+
+def _broken(path: str, what: str) -> BrokenObjectError:
+    return BrokenObjectError(
+        f"cannot read {path}: {what}; the file was left as it is: restore it from a backup, "
+        "or move it away to start this object from what the commit log holds"
+    )
+
+
+def read_doc(path: str) -> dict[str, Any] | None:
+    """The JSON document of a checkpoint; None when there is no file.
+
+    Raises ``BrokenObjectError`` naming the file when it exists but is not a JSON
+    object (empty, torn, a folder, unreadable for good), and ``OSError`` for an I/O
+    error that may pass (the caller tries again later).
+    """
+    try:
+        raw = disk.read_file(path)
+    except FileNotFoundError:
+        return None
+    except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        raise _broken(path, exc.strerror or str(exc)) from None
+    if not raw:
+        raise _broken(path, "the file is empty (0 bytes), so it is not a checkpoint")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _broken(path, f"not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise _broken(path, f"expected a JSON object of tables, found {type(doc).__name__}")
+    return doc
 
 
 class CrashSafeStorage(Storage):
     """A TinyDB storage that never leaves a torn file.
 
-    ``read()`` returns None for a missing or empty file and raises
-    ``BrokenObjectError`` naming the file when it is not valid JSON; it never
-    changes the file. ``write()`` replaces the file atomically.
+    ``read()`` returns None for a missing file and raises ``BrokenObjectError``
+    naming the file when it is not a JSON object; it never changes the file.
+    ``write()`` replaces the file atomically.
     """
 
     def __init__(self, path: str, access_mode: str = "r+", sync_dir: bool = True):
@@ -120,26 +166,7 @@ class CrashSafeStorage(Storage):
         self.sync_dir = sync_dir
 
     def read(self) -> dict[str, dict[str, Any]] | None:
-        try:
-            with open(self.path, "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:
-            return None
-        if not raw:
-            return None
-        try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BrokenObjectError(
-                f"cannot read {self.path}: not valid JSON ({exc}); the file was left as it is — "
-                "restore it from a backup or move it away to start this object empty"
-            ) from None
-        if not isinstance(doc, dict):
-            raise BrokenObjectError(
-                f"cannot read {self.path}: expected a JSON object of tables, found {type(doc).__name__}; "
-                "the file was left as it is"
-            )
-        return doc
+        return read_doc(self.path)
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         if self.access_mode == "r":
@@ -155,18 +182,27 @@ def encode(data: dict[str, dict[str, Any]]) -> bytes:
 
 
 def load(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(storage values by key, meta) of a checkpoint; empty for a missing file."""
-    doc = CrashSafeStorage(path, "r").read()
+    """(storage values by key, meta) of a checkpoint; empty for a missing file.
+
+    Anything but a whole dotui checkpoint (both tables, one meta document, every
+    row a document with a string ``key`` and a ``value``) raises
+    ``BrokenObjectError`` naming the file: a damaged file is never read as an
+    empty object.
+    """
+    doc = read_doc(path)
     if doc is None:
         return {}, {}
-    try:
-        table = doc.get("storage") or {}
-        data = {row["key"]: row["value"] for row in table.values()}
-        meta = next(iter((doc.get("meta") or {}).values()), {})
-    except (AttributeError, KeyError, TypeError) as exc:
-        raise BrokenObjectError(
-            f"cannot read {path}: it is JSON but not a dotui checkpoint ({exc!r}); the file was left as it is"
-        ) from None
+    metas, table = doc.get("meta"), doc.get("storage")
+    if not isinstance(metas, dict) or not isinstance(table, dict):
+        raise _broken(path, "it is JSON but not a dotui checkpoint (the \"meta\" and \"storage\" tables are missing)")
+    meta = next(iter(metas.values()), None)
+    if len(metas) != 1 or not isinstance(meta, dict):
+        raise _broken(path, f"it is JSON but its \"meta\" table holds {len(metas)} rows, not one document")
+    data = {}
+    for doc_id, row in table.items():
+        if not isinstance(row, dict) or not isinstance(row.get("key"), str) or "value" not in row:
+            raise _broken(path, f"storage row {doc_id!r} is not a {{\"key\": string, \"value\": ...}} document: {row!r:.80}")
+        data[row["key"]] = row["value"]
     return data, meta
 
 

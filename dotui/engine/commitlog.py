@@ -7,24 +7,39 @@ A record is ``<length:u32><crc32:u32><payload>``; the payload is JSON::
 
 It carries only the keys a commit changed. The log is a series of segments
 (``log/00000001.log`` …): the engine starts a new segment, writes the objects
-the older segments touched into their checkpoints, then deletes the older
-segments. A record that is cut short or fails its checksum (a kill in the middle
-of an append) ends the log: it was never acknowledged, so it is dropped.
+the older segments touched into their checkpoints, then deletes each older
+segment whose every record is in a durable checkpoint.
+
+Reading (``read_records``) tells a torn last append from damage. A record that
+is cut short or fails its checksum at the very end of the last segment, with
+nothing readable after it, is a kill in the middle of an append: it was never
+acknowledged, so it is dropped. A bad record anywhere else (readable records
+after it, or in a segment that is not the last) is damage: reading stops with
+``LogCorruptError`` naming the segment and the byte offset, and ``dotui
+recover`` is the explicit way out (see README.md, "On disk").
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import struct
 import zlib
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any, Iterator
 
-from .checkpoint import fsync_dir
+from . import disk
+from .errors import LogCorruptError
+
+log = logging.getLogger("dotui")
+_UNRESERVED = 1 << 62  # "allocated" of a segment that could not be preallocated: never try again
 
 _HEADER = struct.Struct("<II")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_quote = encode_basestring  # a str as JSON, as _dumps writes it (ensure_ascii=False), minus the dispatch
 
 
 @dataclass
@@ -76,22 +91,33 @@ class ObjectRecord:
 
 
 def encode_object(namespace: str, hex: str, name: str | None, changes: Any, keys: int, nbytes: int) -> str:
-    """One object's part of a record; ``changes.puts`` maps keys to JSON text or None."""
+    """One object's part of a record; ``changes.puts`` maps keys to JSON text or None.
+
+    The JSON of ``[namespace, hex, name, cleared, {key: value}, [deleted key], alarm_changed,
+    alarm, keys, bytes]``, built from the values' JSON texts (every commit runs this: no
+    encoder objects, just the C string quoting).
+    """
     puts = []
     dels = []
     for k, text in changes.puts.items():
         if text is None:
-            dels.append(k)
+            dels.append(_quote(k))
         else:
-            puts.append(f"{_dumps(k)}:{text}")
+            puts.append(f"{_quote(k)}:{text}")
+    alarm = changes.alarm
     return (
-        f"[{_dumps(namespace)},\"{hex}\",{_dumps(name)},{'true' if changes.cleared else 'false'},"
-        f"{{{','.join(puts)}}},{_dumps(dels)},{'true' if changes.alarm_changed else 'false'},"
-        f"{_dumps(changes.alarm)},{keys},{nbytes}]"
+        f"[{_quote(namespace)},\"{hex}\",{'null' if name is None else _quote(name)},"
+        f"{'true' if changes.cleared else 'false'},{{{','.join(puts)}}},[{','.join(dels)}],"
+        f"{'true' if changes.alarm_changed else 'false'},{'null' if alarm is None else _dumps(alarm)},"
+        f"{keys},{nbytes}]"
     )
 
 
 def encode_record(t: float, parts: list[str]) -> bytes:
+    """A whole record (header and payload) holding the objects' ``parts``.
+
+    ``UnicodeEncodeError`` if a part holds a string UTF-8 cannot encode (a lone surrogate).
+    """
     payload = f'{{"t":{t!r},"o":[{",".join(parts)}]}}'.encode()
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -107,31 +133,100 @@ def decode_payload(payload: bytes) -> tuple[float, list[ObjectRecord]]:
     return doc["t"], out
 
 
-def read_records(path: str) -> tuple[list[tuple[float, list[ObjectRecord]]], int, int]:
-    """(records, bytes of the valid prefix, bytes of a torn tail dropped).
+@dataclass
+class SegmentScan:
+    """What one segment holds: its readable records and, if any, where the damage starts."""
 
-    Stops at the first record that is cut short or fails its checksum, and at
-    the zeroed space a segment is preallocated with.
-    """
-    with open(path, "rb") as f:
-        raw = f.read()
-    records = []
+    path: str
+    records: list[tuple[float, list[ObjectRecord]]]  # the readable prefix
+    end: int  # bytes of the readable prefix
+    bad_at: int | None = None  # where the first bad record starts; None: a clean end
+    reason: str = ""
+    tail: int = 0  # bytes from bad_at to the last non-zero byte (what dropping it drops)
+    after: list[tuple[int, float, list[ObjectRecord]]] = field(default_factory=list)  # readable records after it
+
+
+_MAGIC = b'{"t":'  # every payload starts so: how readable records after damage are found
+
+
+def _record_at(raw: bytes, pos: int) -> tuple[int, tuple[float, list[ObjectRecord]] | None, str]:
+    """(its length on disk, the decoded record or None, why not) of the record at ``pos``."""
+    length, crc = _HEADER.unpack_from(raw, pos)
+    if length == 0:
+        return 0, None, "zeroed bytes followed by data"
+    payload = raw[pos + _HEADER.size : pos + _HEADER.size + length]
+    if len(payload) < length:
+        return 0, None, f"a record of {length} bytes cut short by the end of the file"
+    if zlib.crc32(payload) != crc:
+        return 0, None, "a record whose checksum does not match"
+    try:
+        return _HEADER.size + length, decode_payload(payload), ""
+    except (ValueError, KeyError, TypeError) as exc:
+        return 0, None, f"a record that is not a commit record ({exc})"
+
+
+def _readable_after(raw: bytes, start: int) -> list[tuple[int, float, list[ObjectRecord]]]:
+    """Every readable record starting after ``start`` (found by their payload's first bytes)."""
+    out = []
+    s = raw.find(_MAGIC, start + _HEADER.size)
+    while s != -1:
+        size, rec, _ = _record_at(raw, s - _HEADER.size)
+        if rec is not None:
+            out.append((s - _HEADER.size, *rec))
+            s = raw.find(_MAGIC, s - _HEADER.size + size + _HEADER.size)
+        else:
+            s = raw.find(_MAGIC, s + 1)
+    return out
+
+
+def scan_segment(path: str) -> SegmentScan:
+    """Read a segment without judging it: the readable prefix, and what follows a bad record."""
+    raw = disk.read_file(path)
+    scan = SegmentScan(path, [], 0)
     pos = 0
     while pos + _HEADER.size <= len(raw):
-        length, crc = _HEADER.unpack_from(raw, pos)
-        if length == 0:
-            break  # preallocated space: the end of the log
-        start = pos + _HEADER.size
-        payload = raw[start : start + length]
-        if len(payload) < length or zlib.crc32(payload) != crc:
+        size, rec, reason = _record_at(raw, pos)
+        if rec is None:
+            scan.reason = reason
             break
-        try:
-            records.append(decode_payload(payload))
-        except (ValueError, KeyError, TypeError):
-            break
-        pos = start + length
-    torn = len(raw[pos:].rstrip(b"\0"))
-    return records, pos, torn
+        scan.records.append(rec)
+        pos += size
+    scan.end = pos
+    rest = raw[pos:].rstrip(b"\0")
+    if rest:  # not only the zeroed space a segment is preallocated with
+        scan.bad_at = pos
+        scan.reason = scan.reason or "a record header cut short by the end of the file"
+        scan.tail = len(rest)
+        scan.after = _readable_after(raw, pos + 1)
+    return scan
+
+
+def corrupt_error(scan: SegmentScan, last: bool) -> LogCorruptError:
+    data = os.path.dirname(os.path.dirname(scan.path)) or "."
+    if scan.after:
+        why = f"{len(scan.after)} readable records follow it"
+    else:
+        why = "it is not in the last segment"
+    return LogCorruptError(
+        f"the commit log is damaged: segment {scan.path} at byte {scan.bad_at} holds {scan.reason}, "
+        f"and {why}, so it is not a torn last append. Recovery stopped and changed no file. "
+        f"Run `dotui recover --data {data}` to see what dropping the damaged part would lose, "
+        f"then `dotui recover --data {data} --yes` to drop it.",
+        scan.path, scan.bad_at,
+    )
+
+
+def read_records(path: str, *, last: bool = True) -> tuple[list[tuple[float, list[ObjectRecord]]], int, int]:
+    """(records, bytes of the readable prefix, bytes of a torn tail dropped).
+
+    Only a torn *last* record may be dropped: a bad record with readable records
+    after it, or at the end of a segment that is not the ``last``, raises
+    ``LogCorruptError`` naming the segment and the offset.
+    """
+    scan = scan_segment(path)
+    if scan.bad_at is not None and (scan.after or not last):
+        raise corrupt_error(scan, last)
+    return scan.records, scan.end, scan.tail
 
 
 class CommitLog:
@@ -140,8 +235,11 @@ class CommitLog:
     ``append(record)`` returns once the record is on disk (fdatasync). Segments
     are preallocated, so a commit's fdatasync flushes data, not a new file size.
     On failure the record's bytes are zeroed again, so a later record never sits
-    behind a torn one. Subclass to make it slow or failing in tests; a subclass
-    whose ``sync`` may block for long sets ``inline_sync = False``.
+    behind a torn one. ``open_new_segment()`` either starts a complete new
+    segment or, when it fails, leaves the current one open and in use: a disk
+    that refuses a new file for a while never stops commits. Every disk operation
+    goes through ``dotui.engine.disk``. Subclass to make it slow or failing in
+    tests; a subclass whose ``sync`` may block for long sets ``inline_sync = False``.
     """
 
     PREALLOCATE = 4 << 20
@@ -149,10 +247,11 @@ class CommitLog:
 
     def __init__(self, folder: str):
         self.folder = folder
-        os.makedirs(folder, exist_ok=True)
+        disk.makedirs(folder)
         self._fd: int | None = None
         self._size = 0
         self._allocated = 0
+        self._can_preallocate = True
         self.segment = 0
 
     def segments(self) -> list[str]:
@@ -160,55 +259,80 @@ class CommitLog:
         return [os.path.join(self.folder, n) for n in names]
 
     def open_new_segment(self) -> None:
-        """Start a fresh segment after every existing one."""
-        existing = self.segments()
-        last = int(os.path.basename(existing[-1])[:-4]) if existing else 0
-        self.close()
-        self.segment = last + 1
-        path = os.path.join(self.folder, f"{self.segment:08d}.log")
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        self._size = 0
-        self._allocated = 0
-        self._reserve(1)
-        os.fsync(self._fd)
-        fsync_dir(self.folder)
+        """Start a fresh segment after every existing one, and append to it from now on.
 
-    def _reserve(self, need: int) -> None:
-        if self._size + need <= self._allocated:
-            return
-        grow = max(self.PREALLOCATE, need)
+        Raises ``OSError`` if the new segment cannot be made durable (open, fsync of
+        it or of the folder); the current segment then stays open and in use, and
+        the half-made file is removed.
+        """
+        existing = self.segments()
+        number = int(os.path.basename(existing[-1])[:-4]) + 1 if existing else 1
+        path = os.path.join(self.folder, f"{number:08d}.log")
+        fd = disk.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            os.posix_fallocate(self._fd, self._allocated, grow)
-        except OSError:
-            return  # no preallocation here: plain appends still work
-        self._allocated += grow
+            allocated = self._preallocate(fd, 0, self.PREALLOCATE) or _UNRESERVED
+            disk.fsync(fd)
+            disk.fsync_dir(self.folder)
+        except BaseException:
+            disk.close(fd)
+            _remove_quietly(path)
+            raise
+        self.close()
+        self._fd, self.segment, self._size, self._allocated = fd, number, 0, allocated
+
+    def _preallocate(self, fd: int, offset: int, length: int) -> int:
+        """Reserve ``length`` bytes at ``offset``; how many were reserved. 0 where it fails:
+        plain appends still work (their fdatasync then also records the file's new size),
+        and the segment is not asked again (``_UNRESERVED``), so a full disk costs one try."""
+        if not self._can_preallocate:
+            return 0
+        try:
+            disk.fallocate(fd, offset, length)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                self._can_preallocate = False  # this file system cannot: stop asking
+            else:
+                log.warning("could not preallocate %d bytes of the commit log in %s (%s); "
+                            "appending without preallocation", length, self.folder, exc)
+            return 0
+        return length
 
     def append(self, record: bytes) -> None:
         fd = self._fd
         if fd is None:
-            raise OSError("the commit log is closed")
-        self._reserve(len(record))
+            raise OSError(errno.EBADF, f"the commit log in {self.folder} is closed")
+        size = self._size
+        if size + len(record) > self._allocated:
+            got = self._preallocate(fd, self._allocated, max(self.PREALLOCATE, len(record)))
+            self._allocated = self._allocated + got if got else _UNRESERVED
         try:
-            self.write(fd, record, self._size)
+            self.write(fd, record, size)
             self.sync(fd)
         except BaseException:
-            try:
-                os.pwrite(fd, bytes(len(record)), self._size)
-            except OSError:
-                pass
+            self._unwrite(fd, len(record))
             raise
-        self._size += len(record)
+        self._size = size + len(record)
+
+    def _unwrite(self, fd: int, length: int) -> None:
+        """Zero a failed record's bytes, so a later record never sits behind them."""
+        try:
+            self.write(fd, bytes(length), self._size)
+        except OSError:
+            pass  # nothing was written, or the next record overwrites it
 
     # The two steps, separate so a test can make either slow or failing.
     def write(self, fd: int, record: bytes, offset: int) -> None:
-        view = memoryview(record)
-        while view:
-            n = os.pwrite(fd, view, offset)
-            view = view[n:]
+        n = disk.pwrite(fd, record, offset)
+        if n < len(record):  # a short write: the rest, piece by piece
+            view = memoryview(record)[n:]
             offset += n
+            while view:
+                n = disk.pwrite(fd, view, offset)
+                view = view[n:]
+                offset += n
 
     def sync(self, fd: int) -> None:
-        os.fdatasync(fd)
+        disk.fdatasync(fd)
 
     @property
     def size(self) -> int:
@@ -216,10 +340,29 @@ class CommitLog:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            disk.close(self._fd)
             self._fd = None
 
+    def drop_segments(self, paths: list[str]) -> None:
+        """Delete segments whose records are all in durable checkpoints, durably."""
+        for p in paths:
+            try:
+                disk.remove(p)
+            except FileNotFoundError:
+                pass
+        disk.fsync_dir(self.folder)
+
     def records(self) -> Iterator[tuple[str, list[tuple[float, list[ObjectRecord]]], int, int]]:
-        for path in self.segments():
-            recs, good, torn = read_records(path)
+        """(path, records, readable bytes, torn bytes) of each segment, oldest first;
+        raises ``LogCorruptError`` at damage that is not a torn last append."""
+        paths = self.segments()
+        for i, path in enumerate(paths):
+            recs, good, torn = read_records(path, last=i == len(paths) - 1)
             yield path, recs, good, torn
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        disk.remove(path)
+    except OSError:
+        pass  # an empty segment left behind is read as an empty log

@@ -113,7 +113,8 @@ def read_file(path: str) -> bytes:
 
 
 def pwrite(fd: int, data: bytes | memoryview, offset: int) -> int:
-    _check("write", _fd_path(fd))
+    if faults.active:  # every commit comes here: the path only when a fault is planned
+        faults.check("write", _fd_path(fd))
     return os.pwrite(fd, data, offset)
 
 
@@ -129,7 +130,8 @@ def write_all(fd: int, data: bytes) -> None:
 
 
 def fdatasync(fd: int) -> None:
-    _check("fsync", _fd_path(fd))
+    if faults.active:
+        faults.check("fsync", _fd_path(fd))
     os.fdatasync(fd)
 
 
@@ -141,6 +143,21 @@ def fsync(fd: int) -> None:
 def fallocate(fd: int, offset: int, length: int) -> None:
     _check("fallocate", _fd_path(fd))
     os.posix_fallocate(fd, offset, length)
+
+
+def ftruncate(fd: int, size: int) -> None:
+    _check("write", _fd_path(fd))
+    os.ftruncate(fd, size)
+
+
+def truncate(path: str, size: int) -> None:
+    _check("write", path)
+    os.truncate(path, size)
+
+
+def pread(fd: int, n: int, offset: int) -> bytes:
+    _check("read", _fd_path(fd))
+    return os.pread(fd, n, offset)
 
 
 def replace(src: str, dst: str) -> None:

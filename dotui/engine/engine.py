@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
-from . import checkpoint, values
+from . import disk, values
 from .alarms import AlarmScheduler
-from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
+from .commitlog import DELETED, CommitLog, Delta
+from .committer import Committer
+from .durable import DurableState, check_namespaces, segment_number
 from .errors import (
     BrokenObjectError,
-    CommitFailedError,
+    DataFolderError,
     EngineClosedError,
     EngineLockedError,
     InvalidIdError,
@@ -29,13 +32,13 @@ from .errors import (
 from .events import EventBus, Subscription
 from .ids import IdFactory, ObjectId
 from .index import Index
-from .instance import Call, Instance, State, current_call
+from .instance import IN_MEMORY, Call, Instance, State, current_call
 from .listing import Listing
 from .loader import LoadError, NamespaceInfo, load_objects
+from .websockets import WebSockets
 
 
-# Below this average, the committer fdatasyncs on the loop instead of on a thread.
-INLINE_SYNC_BELOW = 0.002
+log = logging.getLogger("dotui")
 
 
 class Stub:
@@ -125,23 +128,37 @@ class DataLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.path.isdir(self.path):
+            raise DataFolderError(
+                f"the lock file {self.path} is a folder; dotui keeps its lock there: "
+                "move that folder out of the data folder, or pass another data folder (--data DIR)"
+            )
+        try:
+            fd = disk.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataFolderError(
+                f"cannot open the lock file {self.path}: {exc.strerror or exc}; "
+                "check its permissions, or pass another data folder (--data DIR)"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
+            disk.close(fd)
             raise EngineLockedError(
                 f"the data folder {os.path.dirname(self.path)} is in use by another dotui engine "
                 f"(pid {holder}); stop that one, or pass another data folder (--data DIR)"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            disk.ftruncate(fd, 0)
+            disk.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError:
+            pass  # the lock is held; only the pid shown to a second engine is missing
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            disk.close(self._fd)
             self._fd = None
 
 
@@ -181,6 +198,7 @@ class Engine:
         self._log_class = log_class
 
         self.bus = EventBus()
+        self.websockets = WebSockets(self)  # accepted sockets, held apart from their objects (websockets.py)
         self.env = Env(self)
         self.index = Index(os.path.join(self.data_dir, "index.json"))
         self.load_errors: list[LoadError] = []
@@ -188,21 +206,16 @@ class Engine:
         self._ns_handles: dict[str, Namespace] = {}
         self._instances: dict[tuple[str, str], Instance] = {}
         self._live: dict[tuple[str, str], Instance] = {}
-        self._dirty: dict[Instance, None] = {}
-        self._overlay: dict[tuple[str, str], Delta] = {}  # committed, not yet checkpointed
-        self._checkpointing: dict[tuple[str, str], Delta] = {}
+        self.durable = DurableState(self.data_dir, self.index, interval=checkpoint_interval,
+                                    publish=self.bus.publish, on_broken=self._on_checkpoint_broken)
         self.alarms = AlarmScheduler(self._alarm_target, self.bus, retry_base=alarm_retry_base,
                                      max_retries=alarm_max_retries)
         self._lock = DataLock(self.data_dir)
-        self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
-        self._kick_scheduled = False
-        self._committer_busy = False
         self.listing = Listing(self.index, self._instances, self._live)
         self._tasks: list[asyncio.Task] = []
         self._started = False
         self._closed = False
-        self.stats_counters = {"commits": 0, "commit_bytes": 0, "calls": 0, "checkpoints": 0,
-                               "recovered_records": 0, "torn_bytes_dropped": 0}
+        self.stats_counters = {"calls": 0}
 
     # ================================================================ start / close
     async def __aenter__(self) -> "Engine":
@@ -222,60 +235,27 @@ class Engine:
             self._log_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-log")
             self._ckpt_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-checkpoint")
             self._namespaces, self.load_errors = load_objects(self.objects_dir)
+            check_namespaces({n: i.file for n, i in self._namespaces.items()}, self.data_dir)
             self.log = self._log_class(os.path.join(self.data_dir, "log"))
             self._recover()
             self.log.open_new_segment()
         except BaseException:
             self._lock.release()
             raise
-        self._commit_event = asyncio.Event()
-        self._rotate_waiters: list[asyncio.Future] = []
-        self._ckpt_lock = asyncio.Lock()
-        self._committer_task = self._loop.create_task(self._committer())
+        self.committer = Committer(self.log, self, self.bus, self._loop, self._log_io,
+                                   full_at=self.checkpoint_log_bytes)
+        self.committer.start()
+        self.durable.start(self._loop, self._ckpt_io, self._rotate_log)
         self._tasks = [
             self._loop.create_task(self._sweeper()),
-            self._loop.create_task(self._checkpointer()),
+            self._loop.create_task(self.durable.run()),
         ]
         self._started = True
         self.alarms.start(self._loop, ((ns, hx, e.alarm) for ns, hx, e in self.index.entries() if e.alarm is not None))
 
     def _recover(self) -> None:
-        """Bring checkpoints up to date with the log a crash left behind."""
-        if not self.index.load():
-            self.index.rebuild_from_files(self.data_dir)
-        segments = []
-        for path, records, good, torn in self.log.records():
-            segments.append(path)
-            self.stats_counters["torn_bytes_dropped"] += torn
-            for t, objs in records:
-                self.stats_counters["recovered_records"] += 1
-                for r in objs:
-                    key = (r.namespace, r.hex)
-                    self._overlay.setdefault(key, Delta()).merge(r.delta)
-                    e = self.index.ensure(r.namespace, r.hex, r.name)
-                    e.keys, e.bytes, e.last_active = r.keys, r.bytes, t
-                    if r.delta.alarm_changed:
-                        e.alarm = r.delta.alarm
-        if not segments:
-            return
-        self._remove_stale_temporaries()
-        work, self._overlay = self._overlay, {}
-        failed = self._write_checkpoints(work)
-        self._overlay.update(failed)
-        self.index.persist(*self._index_changes())
-        if not failed:
-            for path in segments:
-                os.remove(path)
-            checkpoint.fsync_dir(self.log.folder)
-
-    def _remove_stale_temporaries(self) -> None:
-        """A crash in the middle of a checkpoint can leave ``*.json.tmp`` files: never read, removed."""
-        for ns in os.listdir(self.data_dir):
-            folder = os.path.join(self.data_dir, ns)
-            if ns != "log" and os.path.isdir(folder):
-                for name in os.listdir(folder):
-                    if name.endswith(".json.tmp"):
-                        os.remove(os.path.join(folder, name))
+        """Bring checkpoints up to date with the log a crash left behind (README.md, "On disk")."""
+        self.durable.recover(self.log)
 
     async def close(self) -> None:
         """Finish: let running calls end, make every write durable, checkpoint, unlock."""
@@ -283,29 +263,37 @@ class Engine:
             return
         self._closed = True
         self.alarms.stop()
-        deadline = time.monotonic() + 5.0
-        while any(i.running or i.queue for i in self._live.values()) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await self._until_all_idle(5.0)
         await self.alarms.close()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.flush()
         for inst in list(self._live.values()):
-            if inst.idle and inst.storage is not None and not inst.storage:
-                self._hibernate(inst)
+            self._hibernate(inst)
         await self.checkpoint()
-        self._committer_task.cancel()
-        await asyncio.gather(self._committer_task, return_exceptions=True)
+        await self.committer.close()
         self.log.close()
-        if self.log.size == 0 and not self._overlay:
-            # Everything is in the checkpoints: leave no empty preallocated segment.
-            _remove_all(self.log.segments(), self.log.folder)
+        if self.log.size == 0:
+            self._drop_unneeded_segments()
         self._log_io.shutdown(wait=True)
         self._ckpt_io.shutdown(wait=True)
         self.bus.publish("engine.closed")
         self.bus.close()
         self._lock.release()
+
+    async def _until_all_idle(self, timeout: float) -> None:
+        """Let running calls, queued calls and the tasks objects started end, for ``timeout`` seconds."""
+        waits = [self._loop.create_task(inst.until_idle()) for inst in self._live.values()]
+        if not waits:
+            return
+        done, pending = await asyncio.wait(waits, timeout=timeout)
+        for w in pending:
+            w.cancel()
+        busy = [i for i in self._live.values() if not i.may_hibernate()]
+        for inst in busy:
+            log.warning("closing with %s %s still busy: its running work ends with the engine", inst.ns.name, inst.label)
+            self.bus.publish("close.busy", namespace=inst.ns.name, id=inst.id.hex, name=inst.id.name)
 
     # ================================================================ namespaces & calls
     def namespace(self, name: str) -> Namespace:
@@ -356,56 +344,70 @@ class Engine:
             if w is not None:
                 await w
 
-    async def run_on(self, namespace: str, oid: ObjectId, label: str, fn, args: tuple = ()) -> Any:
+    async def run_on(self, namespace: str, oid: ObjectId, label: str, fn, args: tuple = (), kind: str = "storage") -> Any:
         """Run ``fn(instance)`` in the object's own queue (storage edits from the front ends)."""
         if self._closed or not self._started:
             raise EngineClosedError("the engine is not running")
         info = self._ns_info(namespace)
         inst = self._instance(info, oid)
-        return await inst.invoke(Call("storage", label, args, {}, (), fn=fn))
+        return await inst.invoke(Call(kind, label, args, {}, (), fn=fn))
 
-    # ================================================================ lifecycle hooks
-    def _touch(self, inst: Instance) -> None:
+    # ================================================================ the instances' host (instance.Host)
+    def touch(self, inst: Instance) -> None:
         self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name)
 
-    def _on_live(self, inst: Instance) -> None:
-        self._live[inst.key] = inst
+    def on_state(self, inst: Instance, old: State, new: State) -> None:
+        """Objects in memory (live or draining) are the ones counted live, wherever the change came from."""
+        if new in IN_MEMORY:
+            self._live[inst.key] = inst
+        elif old in IN_MEMORY:
+            self._live.pop(inst.key, None)
+            self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active
+
+    def schedule_commit(self, inst: Instance) -> None:
+        self._schedule_commit(inst)
+
+    def forget(self, inst: Instance) -> None:
+        self._forget_dirty(inst)
 
     def checkpoint_path(self, namespace: str, hx: str) -> str:
-        return os.path.join(self.data_dir, namespace, f"{hx}.json")
+        return self.durable.path(namespace, hx)
 
     def load_state(self, inst: Instance) -> tuple[dict[str, Any], float | None]:
         """An object's durable state: its checkpoint plus the log records not yet in it."""
-        data, meta = checkpoint.load(self.checkpoint_path(*inst.key))
-        alarm = meta.get("alarm")
-        for deltas in (self._checkpointing, self._overlay):
-            d = deltas.get(inst.key)
-            if d is not None:
-                alarm = d.apply(data, alarm)
+        data, alarm, meta = self.durable.load(inst.key)
         if inst.id.name is None and meta.get("name"):
             inst.id.name = meta["name"]
         return data, alarm
 
-    def _hibernate(self, inst: Instance) -> None:
-        inst.hibernate_now()
-        self._live.pop(inst.key, None)
-        self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active
+    def _drop_unneeded_segments(self) -> None:
+        """(At close) Leave no empty preallocated segment; keep those holding what is not checkpointed."""
+        try:
+            self.log.drop_segments([p for p in self.log.segments() if not self.durable.holds(p)])
+        except OSError as exc:  # an empty segment left behind is harmless: the next start drops it
+            logging.getLogger("dotui").warning("could not remove empty log segments at close: %s", exc)
+
+    def _on_checkpoint_broken(self, key: tuple[str, str], reason: str) -> None:
+        """Its checkpoint cannot be read: a live object is reset, and its next wake says why."""
+        inst = self._instances.get(key)
+        if inst is not None:
+            inst.reset(BrokenObjectError(reason))
+
+    def _hibernate(self, inst: Instance) -> bool:
+        """Hibernate ``inst`` if it may now (``Instance.may_hibernate``); ``on_state`` does the books."""
+        return inst.hibernate()
 
     async def hibernate(self, namespace: str, oid: ObjectId) -> bool:
-        """Hibernate one object once its running calls end; False if it was not live."""
+        """Hibernate one object once its calls, and the tasks it started, end; False if it was not live."""
         inst = self._instances.get((namespace, oid.hex))
         if inst is None or inst.state is not State.LIVE:
             return False
-        while inst.state is State.LIVE and (not inst.idle or inst.storage or inst.output_gate.holding):
-            if inst.storage:
-                await inst.storage.sync()
-            else:
-                await asyncio.sleep(0.005)
-        if inst.state is not State.LIVE:
-            return False
-        self._hibernate(inst)
-        self._checkpoint_soon()
-        return True
+        while inst.state is State.LIVE:
+            await inst.until_idle()
+            if self._hibernate(inst):
+                self._checkpoint_soon()
+                return True
+        return False
 
     async def hibernate_all(self) -> int:
         n = 0
@@ -417,7 +419,7 @@ class Engine:
 
     async def wake(self, namespace: str, oid: ObjectId) -> None:
         inst = self._instance(self._ns_info(namespace), oid)
-        self._touch(inst)
+        self.touch(inst)
         await inst.ensure_live()
 
     async def reload(self) -> list[LoadError]:
@@ -431,279 +433,57 @@ class Engine:
             if name not in namespaces:
                 del self._ns_handles[name]
         for inst in list(self._instances.values()):
-            new = namespaces.get(inst.ns.name)
-            if new is not None and inst.state is not State.LIVE:
-                inst.ns = new
-            if inst.state is State.LIVE:
-                inst.stale_code = True
-                if not inst.running:
-                    self._refresh_code(inst)
+            inst.reload(namespaces.get(inst.ns.name),
+                        f"class {inst.ns.name} is no longer defined in {self.objects_dir}")
         self.bus.publish("reload", errors=[str(e) for e in errors], namespaces=list(namespaces))
         return errors
 
-    def _refresh_code(self, inst: Instance) -> None:
-        """Reset a live object onto reloaded code once its running calls have ended."""
-        if inst.refreshing:
-            return
-        inst.refreshing = True
-
-        async def refresh() -> None:
-            try:
-                while inst.running:
-                    await asyncio.sleep(0.005)
-                if inst.storage is not None and inst.storage:
-                    await inst.storage.sync()
-                new = self._namespaces.get(inst.ns.name)
-                if inst.state is State.LIVE:
-                    self._hibernate(inst)
-                if new is None:
-                    inst.broken_reason = f"class {inst.ns.name} is no longer defined in {self.objects_dir}"
-                    inst.state = State.BROKEN
-                    inst._fail_queue(BrokenObjectError(inst.broken_reason))
-                    return
-                inst.ns = new
-                inst.stale_code = False
-                if inst.queue:
-                    await inst._rewake()
-            finally:
-                inst.refreshing = False
-
-        self._loop.create_task(refresh())
-
-    # ================================================================ the committer
+    # ================================================================ the committer (committer.py)
     def _schedule_commit(self, inst: Instance) -> None:
-        self._dirty[inst] = None
-        if not self._kick_scheduled:
-            self._kick_scheduled = True
-            self._loop.call_soon(self._kick)
+        self.committer.schedule(inst)
 
     def _forget_dirty(self, inst: Instance) -> None:
-        self._dirty.pop(inst, None)
+        self.committer.forget(inst)
 
     async def flush(self) -> None:
-        """Return when every write made so far is durable."""
-        while True:
-            waits = []
-            for inst in list(self._dirty) + list(self._live.values()):
-                if inst.storage is not None:
-                    w = inst.output_gate.waiter(bool(inst.storage))
-                    if w is not None:
-                        waits.append(w)
-            if not waits:
-                return
-            await asyncio.wait(waits)
+        """Return when every write made so far is durable (or its commit failed and the object was reset)."""
+        await self.committer.flush()
 
-    def _kick(self) -> None:
-        """Commit what the calls of this loop iteration wrote (scheduled once per iteration).
+    def committed(self, inst: Instance, delta: Delta, keys: int, nbytes: int, now: float) -> None:
+        """(The committer's host) ``inst``'s ``delta`` is durable in the log: it joins the durable state."""
+        # Settled right after its append, before any rotation: it is in the current segment.
+        self.durable.committed(inst.key, delta, self.log.segment)
+        e = self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name)
+        e.keys, e.bytes, e.last_active = keys, nbytes, now
+        if delta.alarm_changed:
+            e.alarm = delta.alarm
+            if delta.alarm is not None:
+                self._schedule_alarm(delta.alarm, inst.ns.name, inst.id.hex, 0, delta.alarm)
 
-        On a fast disk it commits right here, in one callback; otherwise, or
-        while the committer task is mid-commit or rotating, the task does it.
-        """
-        self._kick_scheduled = False
-        if self._committer_busy or self._rotate_waiters or not self._syncs_inline:
-            self._commit_event.set()
-            return
-        batch, parts = self._take_batch()
-        if batch:
-            self._write_batch_inline(batch, parts)
+    def log_full(self, size: int) -> None:
+        """(The committer's host) The log's current segment is ``size`` bytes long, past
+        ``checkpoint_log_bytes``."""
+        self._checkpoint_soon()
 
-    @property
-    def _syncs_inline(self) -> bool:
-        """Whether to fdatasync on the loop: the log allows it and syncs have been fast."""
-        return self.log.inline_sync and self._sync_ewma < INLINE_SYNC_BELOW
-
-    def _take_batch(self) -> tuple[list, list[str]]:
-        dirty, self._dirty = self._dirty, {}
-        batch = []
-        parts = []
-        for inst in dirty:
-            st = inst.storage
-            if st is None:
-                continue
-            changes = st.take_changes()
-            if changes is None:
-                continue  # a transaction is open: its end schedules the commit again
-            keys, nbytes = st.key_count, st.byte_size
-            parts.append(encode_object(inst.ns.name, inst.id.hex, inst.id.name, changes, keys, nbytes))
-            batch.append((inst, changes, inst.output_gate.begin_commit(), keys, nbytes))
-        return batch, parts
-
-    def _write_batch_inline(self, batch: list, parts: list[str]) -> None:
-        # A fast disk: the hop to a thread and back would cost more than the
-        # fdatasync itself. Calls that arrive meanwhile wait and form the next group.
-        now = time.time()
-        record = encode_record(now, parts)
-        t0 = time.perf_counter()
-        try:
-            self.log.append(record)
-        except Exception as exc:  # noqa: BLE001 - every held result hears of it
-            self._commit_failed(batch, exc)
-            return
-        self._sync_ewma += (time.perf_counter() - t0 - self._sync_ewma) * 0.1
-        self._committed(batch, now, record)
-
-    def _committed(self, batch: list, now: float, record: bytes) -> None:
-        self.stats_counters["commits"] += 1
-        self.stats_counters["commit_bytes"] += len(record)
-        self._commit_succeeded(batch, now, len(record))
-        if self.log.size >= self.checkpoint_log_bytes:
-            self._checkpoint_soon()
-
-    async def _committer(self) -> None:
-        """The slow path: commits on a thread (slow disk), and log rotation between commits."""
-        loop = self._loop
-        while True:
-            self._committer_busy = False
-            await self._commit_event.wait()
-            self._commit_event.clear()
-            self._committer_busy = True
-            if self._rotate_waiters:
-                await self._rotate()
-            batch, parts = self._take_batch()
-            if not batch:
-                continue
-            if self._syncs_inline:
-                self._write_batch_inline(batch, parts)
-                continue
-            now = time.time()
-            record = encode_record(now, parts)
-            t0 = time.perf_counter()
-            try:
-                await loop.run_in_executor(self._log_io, self.log.append, record)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - every held result hears of it
-                self._commit_failed(batch, exc)
-                continue
-            self._sync_ewma += (time.perf_counter() - t0 - self._sync_ewma) * 0.1
-            self._committed(batch, now, record)
-            if self._dirty:
-                self._commit_event.set()  # written while this commit was on its way
-
-    def _commit_succeeded(self, batch: list, now: float, nbytes: int) -> None:
-        publish = self.bus.active
-        for inst, changes, fut, keys, size in batch:
-            delta = Delta(changes.cleared, {}, changes.alarm_changed, changes.alarm)
-            for k, text in changes.puts.items():
-                delta.puts[k] = DELETED if text is None else values.decode(text)
-            old = self._overlay.get(inst.key)
-            if old is None:
-                self._overlay[inst.key] = delta
-            else:
-                old.merge(delta)
-            e = self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name)
-            e.keys, e.bytes, e.last_active = keys, size, now
-            if changes.alarm_changed:
-                e.alarm = changes.alarm
-                if changes.alarm is not None:
-                    self._schedule_alarm(changes.alarm, inst.ns.name, inst.id.hex, 0, changes.alarm)
-            inst.output_gate.end_commit(fut, None)
-            if publish:
-                inst.emit("commit", keys=sorted(changes.puts), cleared=changes.cleared,
-                          alarm_changed=changes.alarm_changed, record_bytes=nbytes, objects=len(batch))
-
-    def _commit_failed(self, batch: list, exc: BaseException) -> None:
-        for inst, changes, fut, keys, size in batch:
-            err = CommitFailedError(
-                f"writes of {inst.ns.name} {inst.label} could not be made durable "
-                f"({type(exc).__name__}: {exc}); the object was reset to its last durable state"
-            )
-            inst.output_gate.end_commit(fut, err)
-            inst.reset(err)
-            inst.emit("commit.failed", error=str(exc))
-
-    # ================================================================ checkpoints
+    # ================================================================ checkpoints (durable.py)
     def _checkpoint_soon(self) -> None:
-        self._ckpt_wanted = True
+        self.durable.want()
 
-    async def _checkpointer(self) -> None:
-        self._ckpt_wanted = False
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(0.05 if self._ckpt_wanted else 0.25)
-            if self._overlay and (self._ckpt_wanted or time.monotonic() - last >= self.checkpoint_interval):
-                self._ckpt_wanted = False
-                last = time.monotonic()
-                await self.checkpoint()
+    async def _rotate_log(self) -> list[str]:
+        """(For the durable state) Start a new log segment between commits; the older segments."""
+        if self.log.size == 0:  # the current one holds nothing yet: keep it, start none
+            current = self.log.segment
+            return [p for p in self.log.segments() if segment_number(p) != current]
+        return await self.committer.rotate()
 
-    async def _rotate(self) -> None:
-        waiters, self._rotate_waiters = self._rotate_waiters, []
-        try:
-            old = self.log.segments()
-            await self._loop.run_in_executor(self._log_io, self.log.open_new_segment)
-            for w in waiters:
-                w.set_result(old)
-        except BaseException as exc:  # noqa: BLE001
-            for w in waiters:
-                if not w.done():
-                    w.set_exception(exc)
+    async def checkpoint(self) -> bool:
+        """Write every committed change into its object's checkpoint; drop the covered log.
 
-    async def checkpoint(self) -> None:
-        """Write every committed change into its object's checkpoint; drop the covered log."""
-        async with self._ckpt_lock:
-            fut = self._loop.create_future()
-            self._rotate_waiters.append(fut)
-            self._commit_event.set()
-            old_segments = await fut
-            work, self._overlay = self._overlay, {}
-            self._checkpointing = work
-            try:
-                failed = await self._loop.run_in_executor(self._ckpt_io, self._write_checkpoints, work)
-            finally:
-                self._checkpointing = {}
-            for key, d in failed.items():
-                newer = self._overlay.get(key)
-                if newer is not None:
-                    d.merge(newer)
-                self._overlay[key] = d
-            await self._loop.run_in_executor(self._ckpt_io, self.index.persist, *self._index_changes())
-            if not failed:
-                await self._loop.run_in_executor(self._ckpt_io, _remove_all, old_segments, self.log.folder)
-            self.stats_counters["checkpoints"] += 1
-
-    def _index_changes(self) -> tuple[list, list | None]:
-        """(Loop thread) What ``Index.persist`` must write: the changed rows, or a snapshot."""
-        rows = self.index.take_changes()
-        if self.index.wants_snapshot(len(rows)):
-            return [], self.index.all_rows()
-        return rows, None
-
-    def _write_checkpoints(self, work: dict[tuple[str, str], Delta]) -> dict[tuple[str, str], Delta]:
-        """(Thread) Apply each delta to its checkpoint file; returns the ones that failed."""
-        failed = {}
-        files: dict[str, bytes] = {}
-        removed = set()
-        now = time.time()
-        for (ns, hx), delta in work.items():
-            path = self.checkpoint_path(ns, hx)
-            try:
-                data, meta = checkpoint.load(path)
-                alarm = delta.apply(data, meta.get("alarm"))
-                if not data and alarm is None:
-                    if os.path.exists(path):
-                        os.remove(path)
-                        removed.add(os.path.dirname(path))
-                    continue
-                e = self.index.get(ns, hx)
-                meta = {
-                    "namespace": ns, "id": hx, "name": e.name if e else meta.get("name"),
-                    "alarm": alarm, "keys": len(data), "bytes": e.bytes if e else meta.get("bytes", 0),
-                    "saved_at": now,
-                }
-                files[path] = checkpoint.encode(checkpoint.build(data, meta))
-            except (BrokenObjectError, OSError, ValueError, TypeError) as exc:
-                failed[(ns, hx)] = delta
-                self.bus.publish("checkpoint.failed", namespace=ns, id=hx, error=str(exc))
-        for folder in {os.path.dirname(p) for p in files}:
-            os.makedirs(folder, exist_ok=True)
-        try:
-            checkpoint.replace_many(files, self.data_dir)
-        except OSError as exc:
-            self.bus.publish("checkpoint.failed", error=str(exc))
-            return {**failed, **{k: d for k, d in work.items() if self.checkpoint_path(*k) in files}}
-        for folder in removed:
-            checkpoint.fsync_dir(folder)
-        return failed
+        True when nothing failed and nothing committed is left outside a durable
+        checkpoint; a failure is reported (``checkpoint.failed``) and loses nothing
+        (README.md, "On disk").
+        """
+        return await self.durable.checkpoint()
 
     # ================================================================ idle eviction
     async def _sweeper(self) -> None:
@@ -713,11 +493,7 @@ class Engine:
             now = time.time()
             evicted = False
             for inst in list(self._live.values()):
-                if (inst.state is State.LIVE and inst.idle and not inst.input_gate.held
-                        and inst.storage is not None and not inst.storage
-                        and not inst.output_gate.holding and not inst.stale_code
-                        and (inst.last_active or 0) + self.idle_timeout <= now):
-                    self._hibernate(inst)
+                if (inst.last_active or 0) + self.idle_timeout <= now and self._hibernate(inst):
                     evicted = True
             if evicted:
                 self._checkpoint_soon()
@@ -736,7 +512,7 @@ class Engine:
             return None
         return self._instances.get((ns, hx)) or self._instance(info, ObjectId(hx, ns, e.name))
 
-    # ================================================================ introspection (DESIGN §8)
+    # ================================================================ introspection (what the front ends can see)
     def namespaces(self) -> list[dict[str, Any]]:
         return [info.describe() for info in self._namespaces.values()]
 
@@ -817,21 +593,15 @@ class Engine:
         self._ns_info(namespace)
         key = (namespace, oid.hex)
         path = self.checkpoint_path(*key)
-        data, meta = checkpoint.load(path)
+        data, meta, logged = self.durable.view(key)
         ckpt = dict(data)
-        alarm = meta.get("alarm")
-        logged = Delta()
-        for deltas in (self._checkpointing, self._overlay):
-            d = deltas.get(key)
-            if d is not None:
-                logged.merge(d)
-        alarm = logged.apply(data, alarm)
+        alarm = logged.apply(data, meta.get("alarm"))
         pending: dict[str, Any] = {"put": {}, "deleted": [], "cleared": False}
         inst = self._instances.get(key)
         if inst is not None and inst.storage is not None:
-            st = inst.storage
-            pending["cleared"] = st._cleared
-            for k, text in st._dirty.items():
+            changes = inst.storage.pending()
+            pending["cleared"] = changes.cleared
+            for k, text in changes.puts.items():
                 if text is None:
                     pending["deleted"].append(k)
                 else:
@@ -857,7 +627,7 @@ class Engine:
         inst = self._instances.get((namespace, oid.hex))
         if inst is None:
             return []
-        return [c.describe() for c in inst.running.values()] + [c.describe() for c, _ in inst.queue]
+        return [c.describe() for c in inst.running.values()] + [c.describe() for c in inst.queue]
 
     def history(self, namespace: str, oid: ObjectId, n: int = 20) -> list[dict[str, Any]]:
         inst = self._instances.get((namespace, oid.hex))
@@ -872,23 +642,16 @@ class Engine:
             "hibernated": max(0, self.index.count() - live),
             "queued": sum(len(i.queue) for i in self._live.values()),
             "running": sum(len(i.running) for i in self._live.values()),
-            "commits_pending": len(self._dirty) + sum(1 for i in self._live.values() if i.output_gate.holding),
-            "uncheckpointed_objects": len(self._overlay),
+            "commits_pending": (self.committer.pending if self._started else 0) + sum(1 for i in self._live.values() if i.output_gate.holding),
+            "uncheckpointed_objects": self.durable.held_count,
+            "broken_checkpoints": len(self.durable.broken),
             "log_bytes": self.log.size if self._started else 0,
             **self.stats_counters,
+            **self.durable.counters,
             **self.alarms.counters,
+            **(self.committer.stats() if self._started else {}),
         }
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
         """A bounded event stream; a slow reader loses the oldest events and is told how many."""
         return self.bus.subscribe(maxlen, predicate)
-
-
-def _remove_all(paths: list[str], folder: str) -> None:
-    for p in paths:
-        try:
-            os.remove(p)
-        except FileNotFoundError:
-            pass
-    checkpoint.fsync_dir(folder)
-

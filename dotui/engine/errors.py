@@ -74,3 +74,22 @@ class RemoteError(DurableObjectError):
     def __init__(self, type_name: str, message: str):
         self.type_name = type_name
         super().__init__(f"{type_name}: {message}" if message else type_name)
+
+
+class DataFolderError(DurableObjectError):
+    """The data folder cannot be used as it is (a file where a folder must be, or damage);
+    the message names the path and what to do. Nothing in the folder was changed."""
+
+
+class LogCorruptError(DataFolderError):
+    """A record of the commit log is damaged and valid records follow it, so it is not a
+    torn last append. ``path`` and ``offset`` say where; ``dotui recover`` is the way out."""
+
+    def __init__(self, message: str, path: str, offset: int):
+        super().__init__(message)
+        self.path = path
+        self.offset = offset
+
+
+class TransactionError(DurableObjectError, RuntimeError):
+    """A ``storage.transaction()`` used in a way that could not be all-or-nothing (README, "Storage")."""

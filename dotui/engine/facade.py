@@ -1,61 +1,93 @@
 """The engine facade: one interface for front ends, whatever runs the engine.
 
+``EngineFacade`` is that interface: every admin operation of ``Admin``
+(``engine/admin.py``), synchronous and callable from any thread, taking object
+references as strings (``"alice"`` or ``"#3f2a"``) and returning
+JSON-compatible data, plus ``call_async``, ``subscribe`` and ``close``.
+
 ``LocalEngine`` runs an ``Engine`` on its own thread and asyncio loop, so a
-user's method that blocks never freezes a prompt or a screen. Every method is
-synchronous, callable from any thread, takes object references as strings
-(``"alice"`` or ``"#3f2a"``) and returns JSON-compatible data. The remote
-client of ``dotui serve`` offers the same methods.
+user's method that blocks never freezes a prompt or a screen; each of its
+methods runs the ``Admin`` operation of that name there. ``RemoteEngine``
+(``dotui.server``) sends the same operations to ``dotui serve``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import datetime as _dt
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine, Protocol, runtime_checkable
 
+from .admin import Admin, ClientFault, MethodRaised, parse_when
 from .engine import Engine
 from .errors import EngineClosedError
-from .events import Subscription
-from .instance import Instance
-from .storage import alarm_time
+from .events import EventBuffer
+from .rows import InstanceRow, InstanceTable
+from .websockets import WebSocketError
+from .wsession import LocalWebSocket, upgrade_request
+
+__all__ = ["EngineFacade", "LocalEngine", "parse_when"]
 
 
-def parse_when(when: Any, now: float | None = None) -> float:
-    """Epoch seconds from epoch seconds (a number, or a string of one), ``+SECONDS`` (after ``now``),
-    or an ISO 8601 time (UTC if no zone).
+@runtime_checkable
+class EngineFacade(Protocol):
+    """What every front end holds: an engine, here or behind ``dotui serve``.
 
-    The one reader of typed alarm times, for every front end. ValueError, before anything is
-    stored, for what it cannot read and for a time no alarm can hold (NaN, infinite, outside
-    the years 1..9999: see ``storage.alarm_time``).
+    One method per operation of ``dotui.engine.admin.OPERATIONS`` (same name, same
+    parameters), and the rest below. ``tests/test_facades.py`` checks both facades
+    against the table, behaviour and all.
     """
-    if isinstance(when, (int, float)) and not isinstance(when, bool):
-        return alarm_time(when)
-    if isinstance(when, str):
-        t = _read_time(when.strip(), now)
-        if t is not None:
-            return alarm_time(t, when)
-    raise ValueError(f"cannot read {when!r} as a time: give +SECONDS (e.g. +30) or an ISO time (e.g. 2026-12-01T09:00:00Z)")
+
+    remote: bool
+
+    @property
+    def data_dir(self) -> str: ...
+    @property
+    def objects_dir(self) -> str: ...
+    def close(self) -> None: ...
+    def load_errors(self) -> list[str]: ...
+    def info(self) -> dict[str, Any]: ...
+    def namespaces(self) -> list[dict[str, Any]]: ...
+    def instances(self, namespace: str | None = None, state: str | None = None,
+                  offset: int = 0, limit: int | None = None) -> list[InstanceRow]: ...
+    def instances_of(self, keys: list) -> list[InstanceRow]: ...
+    def count_instances(self, namespace: str | None = None) -> dict[str, int]: ...
+    def instance_table(self, namespace: str | None = None) -> InstanceTable: ...
+    def instance(self, namespace: str, ref: str) -> InstanceRow: ...
+    def resolve(self, namespace: str, ref: str) -> dict[str, Any]: ...
+    def read_storage(self, namespace: str, ref: str) -> dict[str, Any]: ...
+    def queue(self, namespace: str, ref: str) -> list[dict[str, Any]]: ...
+    def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]: ...
+    def stats(self) -> dict[str, Any]: ...
+    def websockets(self, namespace: str, ref: str) -> dict[str, Any]: ...
+    def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]: ...
+    def call(self, namespace: str, ref: str, method: str, args: list | None = None,
+             kwargs: dict | None = None, timeout: float | None = None) -> Any: ...
+    def call_async(self, namespace: str, ref: str, method: str, args: list | None = None,
+                   kwargs: dict | None = None) -> concurrent.futures.Future: ...
+    def storage_get(self, namespace: str, ref: str, key: str) -> Any: ...
+    def storage_put(self, namespace: str, ref: str, key: str, value: Any) -> None: ...
+    def storage_delete(self, namespace: str, ref: str, key: str) -> bool: ...
+    def alarm_get(self, namespace: str, ref: str) -> float | None: ...
+    def alarm_set(self, namespace: str, ref: str, when: Any) -> float: ...
+    def alarm_delete(self, namespace: str, ref: str) -> None: ...
+    def hibernate(self, namespace: str, ref: str) -> bool: ...
+    def hibernate_all(self) -> int: ...
+    def wake(self, namespace: str, ref: str) -> InstanceRow: ...
+    def reload(self) -> list[str]: ...
+    def flush(self) -> None: ...
+    def subscribe(self, maxlen: int = 10_000,
+                  predicate: Callable[[dict], bool] | None = None) -> EventBuffer: ...
+    def open_websocket(self, namespace: str, ref: str, path: str = "/") -> Any: ...
 
 
-def _read_time(text: str, now: float | None) -> float | None:
-    """``text`` as epoch seconds, unchecked; None if it is no time at all."""
+async def _unwrapped(coro: Coroutine[Any, Any, Any]) -> Any:
+    """In-process, a caller's mistake or a method's error is the original exception."""
     try:
-        if text.startswith("+"):
-            base = _dt.datetime.now(_dt.timezone.utc).timestamp() if now is None else now
-            return base + float(text[1:])
-        return float(text)
-    except (ValueError, OverflowError):
-        if text.startswith("+"):
-            return None
-    try:
-        t = _dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.timezone.utc)
-    return t.timestamp()
+        return await coro
+    except (ClientFault, MethodRaised) as exc:
+        raise exc.original from None
+
 
 
 class LocalEngine:
@@ -65,6 +97,7 @@ class LocalEngine:
 
     def __init__(self, objects: str = "objects", data: str = ".dotui", **options: Any):
         self.engine = Engine(objects, data, **options)
+        self.admin = Admin(self.engine)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="dotui-engine", daemon=True)
         self._started = False
@@ -101,7 +134,7 @@ class LocalEngine:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def submit(self, coro) -> concurrent.futures.Future:
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
         if self._closed:
             coro.close()
             raise EngineClosedError("this engine is closed; start a new one to make more calls")
@@ -110,11 +143,14 @@ class LocalEngine:
     def run(self, coro, timeout: float | None = None) -> Any:
         return self.submit(coro).result(timeout)
 
-    def _sync(self, fn: Callable[[], Any]) -> Any:
-        """Run a plain function on the engine's thread (its state is not thread-safe)."""
-        async def wrapper():
-            return fn()
-        return self.run(wrapper())
+    def _do(self, coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
+        """An ``Admin`` operation, run on the engine's thread (its state is not thread-safe)."""
+        return self._submit_op(coro).result(timeout)
+
+    def _submit_op(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
+        if self._closed:
+            coro.close()
+        return self.submit(_unwrapped(coro))
 
     # ------------------------------------------------------------ describing
     @property
@@ -126,122 +162,107 @@ class LocalEngine:
         return self.engine.objects_dir
 
     def load_errors(self) -> list[str]:
-        return [str(e) for e in self.engine.load_errors]
+        return self.info()["load_errors"]
+
+    # ------------------------------------------------------------ the operations of Admin
+    def info(self) -> dict[str, Any]:
+        return self._do(self.admin.info())
 
     def namespaces(self) -> list[dict[str, Any]]:
-        return self._sync(self.engine.namespaces)
+        return self._do(self.admin.namespaces())
 
-    def instances(self, namespace: str | None = None, *, state: str | None = None,
-                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        return self._sync(lambda: self.engine.instances(namespace, state=state, offset=offset, limit=limit))
+    def instances(self, namespace: str | None = None, state: str | None = None,
+                  offset: int = 0, limit: int | None = None) -> list[InstanceRow]:
+        return self._do(self.admin.instances(namespace, state, offset, limit))
 
-    def instance_table(self, namespace: str | None = None) -> dict[str, Any]:
-        """Every known object at once, compactly: ``{"objects": [instance dicts of the objects
-        in memory], "hibernated": {namespace: {"id": [...], "name": [...], "last_active": [...],
-        "keys": [...], "bytes": [...], "alarm": [...]}}}`` (one list per field), unordered.
-
-        For a front end listing 100,000 objects: no dict is built per hibernated object.
-        """
-        return self._sync(lambda: self.engine.instance_table(namespace))
+    def instances_of(self, keys: list) -> list[InstanceRow]:
+        return self._do(self.admin.instances_of(keys))
 
     def count_instances(self, namespace: str | None = None) -> dict[str, int]:
-        return self._sync(lambda: self.engine.count_instances(namespace))
+        return self._do(self.admin.count_instances(namespace))
 
-    def instance(self, namespace: str, ref: str) -> dict[str, Any]:
-        return self._sync(lambda: self.engine.instance_info(namespace, self.engine.object_id(namespace, ref)))
+    def instance_table(self, namespace: str | None = None) -> InstanceTable:
+        return self._do(self.admin.instance_table(namespace))
 
-    def instances_of(self, keys: list[tuple[str, str]] | list[list[str]]) -> list[dict[str, Any]]:
-        """``instance()`` of each ``(namespace, id hex)`` in one round trip to the engine's thread.
-
-        For a front end refreshing the objects its event stream says changed. Wakes
-        nothing; a key of an unknown namespace or a malformed id is left out.
-        """
-        return self._sync(lambda: self.engine.instances_of([tuple(k) for k in keys]))
+    def instance(self, namespace: str, ref: str) -> InstanceRow:
+        return self._do(self.admin.instance(namespace, ref))
 
     def resolve(self, namespace: str, ref: str) -> dict[str, Any]:
-        """``{"namespace", "id", "name"}`` of a reference; InvalidIdError if none matches."""
-        def go():
-            oid = self.engine.object_id(namespace, ref)
-            return {"namespace": namespace, "id": oid.hex, "name": oid.name}
-        return self._sync(go)
+        return self._do(self.admin.resolve(namespace, ref))
 
     def read_storage(self, namespace: str, ref: str) -> dict[str, Any]:
-        return self._sync(lambda: self.engine.read_storage(namespace, self.engine.object_id(namespace, ref)))
+        return self._do(self.admin.read_storage(namespace, ref))
 
     def queue(self, namespace: str, ref: str) -> list[dict[str, Any]]:
-        return self._sync(lambda: self.engine.queue(namespace, self.engine.object_id(namespace, ref)))
+        return self._do(self.admin.queue(namespace, ref))
 
     def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]:
-        return self._sync(lambda: self.engine.history(namespace, self.engine.object_id(namespace, ref), n))
+        return self._do(self.admin.history(namespace, ref, n))
 
     def stats(self) -> dict[str, Any]:
-        return self._sync(self.engine.stats)
+        return self._do(self.admin.stats())
 
-    # ------------------------------------------------------------ acting
-    def call(self, namespace: str, ref: str, method: str, args: list | tuple = (), kwargs: dict | None = None,
-             timeout: float | None = None) -> Any:
-        async def go():
-            oid = self.engine.object_id(namespace, ref)
-            return await self.engine.call(namespace, oid, method, tuple(args), kwargs or {})
-        return self.run(go(), timeout)
+    def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
+        return self._do(self.admin.websockets(namespace, ref))
 
-    def call_async(self, namespace: str, ref: str, method: str, args: list | tuple = (),
+    def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
+        return self._do(self.admin.websocket_counts(namespace))
+
+    def call(self, namespace: str, ref: str, method: str, args: list | None = None,
+             kwargs: dict | None = None, timeout: float | None = None) -> Any:
+        return self._do(self.admin.call(namespace, ref, method, list(args or ()), kwargs), timeout)
+
+    def call_async(self, namespace: str, ref: str, method: str, args: list | None = None,
                    kwargs: dict | None = None) -> concurrent.futures.Future:
-        async def go():
-            oid = self.engine.object_id(namespace, ref)
-            return await self.engine.call(namespace, oid, method, tuple(args), kwargs or {})
-        return self.submit(go())
-
-    def _on(self, namespace: str, ref: str, label: str, fn: Callable[[Instance], Any], args: tuple = ()) -> Any:
-        async def go():
-            oid = self.engine.object_id(namespace, ref)
-            return await self.engine.run_on(namespace, oid, label, fn, args)
-        return self.run(go())
+        return self._submit_op(self.admin.call(namespace, ref, method, list(args or ()), kwargs))
 
     def storage_get(self, namespace: str, ref: str, key: str) -> Any:
-        return self._on(namespace, ref, "storage.get", lambda i: i.storage.get(key), (key,))
+        return self._do(self.admin.storage_get(namespace, ref, key))
 
     def storage_put(self, namespace: str, ref: str, key: str, value: Any) -> None:
-        return self._on(namespace, ref, "storage.put", lambda i: i.storage.put(key, value), (key, value))
+        return self._do(self.admin.storage_put(namespace, ref, key, value))
 
     def storage_delete(self, namespace: str, ref: str, key: str) -> bool:
-        return self._on(namespace, ref, "storage.delete", lambda i: i.storage.delete(key), (key,))
+        return self._do(self.admin.storage_delete(namespace, ref, key))
 
     def alarm_get(self, namespace: str, ref: str) -> float | None:
-        return self._on(namespace, ref, "storage.get_alarm", lambda i: i.storage.alarm_epoch)
+        return self._do(self.admin.alarm_get(namespace, ref))
 
     def alarm_set(self, namespace: str, ref: str, when: Any) -> float:
-        t = parse_when(when)
-
-        def set_it(i: Instance) -> float:
-            i.storage.set_alarm(t)
-            return t
-        return self._on(namespace, ref, "storage.set_alarm", set_it, (t,))
+        return self._do(self.admin.alarm_set(namespace, ref, when))
 
     def alarm_delete(self, namespace: str, ref: str) -> None:
-        return self._on(namespace, ref, "storage.delete_alarm", lambda i: i.storage.delete_alarm())
+        return self._do(self.admin.alarm_delete(namespace, ref))
 
     def hibernate(self, namespace: str, ref: str) -> bool:
-        async def go():
-            return await self.engine.hibernate(namespace, self.engine.object_id(namespace, ref))
-        return self.run(go())
+        return self._do(self.admin.hibernate(namespace, ref))
 
     def hibernate_all(self) -> int:
-        return self.run(self.engine.hibernate_all())
+        return self._do(self.admin.hibernate_all())
 
-    def wake(self, namespace: str, ref: str) -> dict[str, Any]:
-        async def go():
-            oid = self.engine.object_id(namespace, ref)
-            await self.engine.wake(namespace, oid)
-            return self.engine.instance_info(namespace, oid)
-        return self.run(go())
+    def wake(self, namespace: str, ref: str) -> InstanceRow:
+        return self._do(self.admin.wake(namespace, ref))
 
     def reload(self) -> list[str]:
-        return [str(e) for e in self.run(self.engine.reload())]
+        return self._do(self.admin.reload())
 
     def flush(self) -> None:
-        self.run(self.engine.flush())
+        return self._do(self.admin.flush())
 
-    def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
+    def subscribe(self, maxlen: int = 10_000, predicate: Callable[[dict], bool] | None = None) -> EventBuffer:
         """Events, buffered; read with ``drain()`` or ``get_nowait()`` from any thread."""
-        return self._sync(lambda: self.engine.subscribe(maxlen, predicate))
+        async def go() -> EventBuffer:
+            return self.admin.subscribe(maxlen, predicate)
+        return self.run(go())
+
+    def open_websocket(self, namespace: str, ref: str, path: str = "/") -> LocalWebSocket:
+        """A WebSocket to the object's ``fetch``, in-process (``wsession.py``); WebSocketError if refused."""
+        label = f"{namespace}/{ref}"
+        sock = LocalWebSocket(self.run, self.engine.websockets, label)
+
+        async def go() -> Any:
+            return await sock.open(namespace, self.admin.target(namespace, ref), upgrade_request(label, path))
+        answer = self.run(_unwrapped(go()))
+        if sock.ws is None:
+            raise WebSocketError(f"{label} did not accept the WebSocket; its fetch answered {answer!r:.200}")
+        return sock

@@ -7,13 +7,14 @@ chain (re-entry: A → B → A) get in.
 
 OutputGate: holds results until the writes made before them are durable. It
 hands out the future of the next commit of this object's writes, or of the
-commit already in flight.
+commit already in flight, and tells its owner (``on_settled``) when the last
+commit on its way has ended, so nobody polls for an object's writes to land.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from .instance import Call
@@ -48,11 +49,12 @@ class InputGate:
 
 
 class OutputGate:
-    __slots__ = ("_pending", "inflight")
+    __slots__ = ("_pending", "inflight", "_on_settled")
 
-    def __init__(self) -> None:
+    def __init__(self, on_settled: Callable[[], None] | None = None) -> None:
         self._pending: asyncio.Future | None = None  # the commit that will take the dirty writes
         self.inflight: asyncio.Future | None = None  # the commit on its way to disk
+        self._on_settled = on_settled  # called when a commit ends and none is left pending
 
     def waiter(self, has_uncommitted: bool) -> asyncio.Future | None:
         """What a result must wait for, or None when everything written is durable."""
@@ -78,6 +80,8 @@ class OutputGate:
                 fut.exception()  # retrieved: a result nobody waits for is not an error to log
         if self.inflight is fut:
             self.inflight = None
+        if self._on_settled is not None and self._pending is None and self.inflight is None:
+            self._on_settled()
 
     def fail_pending(self, error: BaseException) -> None:
         fut, self._pending = self._pending, None

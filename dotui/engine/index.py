@@ -2,25 +2,95 @@
 
 Two files, kept with the log:
 
-- ``<data>/index.json``, a snapshot ``{"version": 1, "objects": {namespace:
-  {id hex: [name, keys, bytes, alarm, last_active]}}}``, rewritten atomically
-  only when the journal has grown large and at shutdown;
-- ``<data>/index.journal``, JSON lines ``[namespace, id hex, name, keys, bytes,
-  alarm, last_active]`` appended (and fsynced) each time checkpoints are
+- ``<data>/index.json``, a snapshot ``{"version": 1, "generation": G, "objects":
+  {namespace: {id hex: [name, keys, bytes, alarm, last_active]}}}``, rewritten
+  atomically when the journal has grown large (and after a rebuild);
+- ``<data>/index.journal``, appended (and fdatasynced) each time checkpoints are
   written, so the cost of keeping the index follows what changed, not how many
-  objects there are.
+  objects there are. Each line is ``<crc32 hex> <JSON>``: the first line
+  ``{"journal": 1, "base": G}`` names the snapshot generation it extends (0: no
+  snapshot), then one row ``[namespace, id hex, name, keys, bytes, alarm,
+  last_active]`` per line.
 
-Commit records carry the same fields, so replaying the log after a crash brings
-the index up to date; if both files are lost it is rebuilt from the checkpoints.
+Only the last line of the journal may be torn (a kill mid-append): it is cut
+off on load, and appends always start at the end of the last whole line. Any
+other damage (a bad line with good lines after it, a damaged snapshot, a journal
+without the snapshot it extends, an empty journal with no snapshot) is never
+trusted partially: the index is rebuilt from the checkpoints, and the log
+replayed at start brings it up to date (commit records carry the same fields).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from typing import Iterator
 
+from . import disk
 from .checkpoint import atomic_write, fsync_dir
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _line(doc) -> bytes:
+    text = _dumps(doc).encode()
+    return b"%08x %s\n" % (zlib.crc32(text), text)
+
+
+class Damaged(Exception):
+    """An index file that must not be trusted."""
+
+
+def read_journal(path: str) -> tuple[int, list[list], int, int] | None:
+    """(base generation, rows, bytes of whole lines, bytes of a torn last line); None
+    when there is no journal or it is empty. Raises ``Damaged`` for anything but a
+    torn last line."""
+    try:
+        raw = disk.read_file(path)
+    except FileNotFoundError:
+        return None
+    if not raw:
+        return None
+    docs, good = [], 0
+    lines = raw.split(b"\n")
+    for i, line in enumerate(lines[:-1]):  # the piece after the last newline is torn (or empty)
+        try:
+            crc, text = line.split(b" ", 1)
+            if int(crc, 16) != zlib.crc32(text):
+                raise ValueError("checksum")
+            docs.append(json.loads(text))
+        except ValueError:
+            if i < len(lines) - 2:
+                raise Damaged(f"{path}: line {i + 1} is damaged and lines follow it") from None
+            break  # a torn last line that happens to end in a newline
+        good += len(line) + 1
+    if not docs or not isinstance(docs[0], dict) or docs[0].get("journal") != 1:
+        if good == 0 and len(lines) <= 2:
+            return None  # only a torn first line: nothing was ever written whole
+        raise Damaged(f"{path}: no journal header (an older format, or damage)")
+    rows = docs[1:]
+    if not all(isinstance(r, list) and len(r) == 7 for r in rows):
+        raise Damaged(f"{path}: a row is not [namespace, id, name, keys, bytes, alarm, last_active]")
+    return int(docs[0].get("base", -1)), rows, good, len(raw) - good
+
+
+def read_snapshot(path: str) -> tuple[int, dict] | None:
+    """(generation, objects) of ``index.json``; None when there is none. Raises ``Damaged``."""
+    try:
+        raw = disk.read_file(path)
+    except FileNotFoundError:
+        return None
+    try:
+        doc = json.loads(raw)
+        objects = doc["objects"]
+        for entries in objects.values():
+            for row in entries.values():
+                if not isinstance(row, list) or len(row) != 5:
+                    raise TypeError("row")
+        return int(doc.get("generation", 0)), objects
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Damaged(f"{path}: not an index snapshot ({exc!r})") from None
 
 
 class Entry:
@@ -45,35 +115,46 @@ class Index:
         self._by_ns: dict[str, dict[str, Entry]] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._journal_lines = 0
+        self._journal_size: int | None = None  # where the next append goes; None: start a new journal
+        self._generation = 0  # of the snapshot the journal extends (0: none)
+        self._needs_snapshot = False  # after a rebuild: replace whatever was on disk
+        self.damage: str | None = None  # why load() refused the files, for a log line
         self.version = 0  # bumped when an entry is added: sorted views rebuild then
 
     # ------------------------------------------------------------ reading
     def load(self) -> bool:
-        """Read the snapshot and the journal; False when there is neither."""
-        found = False
+        """Read the snapshot and the journal; False when they are missing or cannot be
+        trusted whole (then ``rebuild_from_files``). Cuts a torn last journal line off."""
         try:
-            with open(self.path, "rb") as f:
-                doc = json.loads(f.read())
-            self._by_ns = {
-                ns: {hx: Entry(*row) for hx, row in entries.items()} for ns, entries in doc["objects"].items()
-            }
-            found = True
-        except (OSError, ValueError, KeyError, TypeError):
-            self._by_ns = {}
-        try:
-            with open(self.journal_path, "rb") as f:
-                lines = f.read().splitlines()
-        except OSError:
-            return found
-        for line in lines:
-            try:
-                ns, hx, *row = json.loads(line)
-            except (ValueError, TypeError):
-                break  # a torn last line: the checkpoints it describes were not yet trusted
-            self._by_ns.setdefault(ns, {})[hx] = Entry(*row)
-            self._journal_lines += 1
+            snap = read_snapshot(self.path)
+            journal = read_journal(self.journal_path)
+        except (Damaged, OSError) as exc:
+            self.damage = str(exc)
+            return False
+        gen = snap[0] if snap is not None else 0
+        if journal is not None and (journal[0] > gen or (snap is None and journal[0] != 0)):
+            self.damage = f"{self.journal_path} extends a snapshot (generation {journal[0]}) that {self.path} is not"
+            return False
+        if snap is None and journal is None:
+            return False
+        self._by_ns = {ns: {hx: Entry(*row) for hx, row in entries.items()}
+                       for ns, entries in (snap[1] if snap else {}).items()}
+        self._generation = gen
+        if journal is not None and journal[0] == gen:
+            _, rows, good, torn = journal
+            for ns, hx, *row in rows:
+                self._by_ns.setdefault(ns, {})[hx] = Entry(*row)
+            self._journal_lines, self._journal_size = len(rows), good
+            if torn:
+                self._cut_torn_line(good)
         self.version += 1
         return True
+
+    def _cut_torn_line(self, good: int) -> None:
+        try:
+            disk.truncate(self.journal_path, good)
+        except OSError:
+            pass  # appends start at ``good`` and cut what follows anyway
 
     def get(self, ns: str, hx: str) -> Entry | None:
         entries = self._by_ns.get(ns)
@@ -122,51 +203,83 @@ class Index:
                 rows.append([ns, hx, *e.row()])
         return rows
 
+    def restore_changes(self, rows: list[list]) -> None:
+        """(Loop thread) ``persist`` of these rows failed: they are written next time."""
+        for ns, hx, *_ in rows:
+            self._dirty.add((ns, hx))
+
     def persist(self, rows: list[list], snapshot_rows: list | None = None) -> None:
         """(Any thread) Make ``rows`` durable: append them to the journal, or, when
-        ``snapshot_rows`` is given, write a whole new snapshot and empty the journal."""
+        ``snapshot_rows`` is given, write a whole new snapshot and drop the journal.
+        Raises ``OSError``; nothing half-written is ever read back."""
         if snapshot_rows is not None:
-            objects: dict[str, dict[str, list]] = {}
-            for ns, hx, *row in snapshot_rows:
-                objects.setdefault(ns, {})[hx] = row
-            body = json.dumps({"version": 1, "objects": objects}, ensure_ascii=False, separators=(",", ":"))
-            atomic_write(self.path, body.encode())
-            if os.path.exists(self.journal_path):
-                os.remove(self.journal_path)
-                fsync_dir(os.path.dirname(self.journal_path))
-            self._journal_lines = 0
-            return
-        if not rows:
-            return
-        body = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows).encode()
-        new = not os.path.exists(self.journal_path)
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._write_snapshot(snapshot_rows)
+        elif rows:
+            self._append(b"".join(_line(r) for r in rows), len(rows))
+
+    def _write_snapshot(self, snapshot_rows: list) -> None:
+        objects: dict[str, dict[str, list]] = {}
+        for ns, hx, *row in snapshot_rows:
+            objects.setdefault(ns, {})[hx] = row
+        gen = self._generation + 1
+        if self._needs_snapshot:
+            # After a rebuild the journal on disk is not ours: it goes first, so it can
+            # never be read as extending the snapshot written next.
+            self._remove_journal()
+        self._needs_snapshot = True  # until it is durable
+        atomic_write(self.path, _dumps({"version": 1, "generation": gen, "objects": objects}).encode())
+        self._generation, self._journal_size, self._journal_lines = gen, None, 0
+        self._needs_snapshot = False
+        self._remove_journal()  # a stale journal (base < gen) would be ignored anyway
+
+    def _remove_journal(self) -> None:
+        if os.path.exists(self.journal_path):
+            disk.remove(self.journal_path)
+            fsync_dir(os.path.dirname(self.journal_path))
+
+    def _append(self, body: bytes, n: int) -> None:
+        offset = self._journal_size
+        new = offset is None
+        if new:
+            body = _line({"journal": 1, "base": self._generation}) + body
+            offset = 0
+        fd = disk.open(self.journal_path, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
-            os.write(fd, body)
-            os.fdatasync(fd)
+            if new:
+                disk.ftruncate(fd, 0)  # a stale journal's rows must never follow the new header
+            view, pos = memoryview(body), offset
+            while view:
+                written = disk.pwrite(fd, view, pos)
+                view, pos = view[written:], pos + written
+            disk.ftruncate(fd, pos)  # what a failed earlier append left after it
+            disk.fdatasync(fd)
         finally:
-            os.close(fd)
+            disk.close(fd)
         if new:
             fsync_dir(os.path.dirname(self.journal_path))
-        self._journal_lines += len(rows)
+        self._journal_size = pos
+        self._journal_lines += n
 
     def wants_snapshot(self, pending: int) -> bool:
-        """Whether the journal has grown past half the index (then a snapshot is cheaper)."""
-        return self._journal_lines + pending > max(10_000, self.count() // 2)
+        """Whether to write a snapshot: after a rebuild, or when the journal has grown past
+        half the index (then a snapshot is cheaper)."""
+        return self._needs_snapshot or self._journal_lines + pending > max(10_000, self.count() // 2)
 
     def all_rows(self) -> list[list]:
         self._dirty.clear()
         return [[ns, hx, *e.row()] for ns, hx, e in self.entries()]
 
-    def rebuild_from_files(self, data_dir: str) -> None:
-        """Slow path when the index is lost: read the meta of every checkpoint."""
+    def rebuild_from_files(self, data_dir: str, skip: tuple[str, ...] = ("log",)) -> None:
+        """Slow path when the index is lost or damaged: read the meta of every checkpoint.
+        The next ``persist`` writes a whole snapshot in place of the files on disk."""
         from . import checkpoint
         from .errors import BrokenObjectError
 
         self._by_ns = {}
+        self.version += 1
         for ns in sorted(os.listdir(data_dir)):
             folder = os.path.join(data_dir, ns)
-            if not os.path.isdir(folder) or ns == "log":
+            if not os.path.isdir(folder) or ns in skip:
                 continue
             for fname in os.listdir(folder):
                 if not fname.endswith(".json") or len(fname) != 69:
@@ -174,10 +287,12 @@ class Index:
                 hx = fname[:-5]
                 try:
                     data, meta = checkpoint.load(os.path.join(folder, fname))
-                except BrokenObjectError:
-                    data, meta = {}, {}
+                except (BrokenObjectError, OSError):
+                    data, meta = {}, {}  # listed all the same: a call says what is wrong
                 e = self.ensure(ns, hx, meta.get("name"))
                 e.keys = meta.get("keys", len(data))
                 e.bytes = meta.get("bytes", 0)
                 e.alarm = meta.get("alarm")
                 e.last_active = meta.get("saved_at")
+        # Replace what is on disk with a whole snapshot, unless there was nothing at all.
+        self._needs_snapshot = bool(self._by_ns) or self.damage is not None

@@ -2,8 +2,16 @@
 
 A call runs in the caller's own task: that keeps a call to an idle object at
 the cost of a function call plus the copies, and lets the output gate hold the
-caller directly. Calls wait in the object's FIFO queue only while the input gate
-keeps them out (``block_concurrency_while``, serial mode, waking).
+caller directly. Calls wait in the object's FIFO queue (``callqueue.py``) only
+while the input gate keeps them out (``block_concurrency_while``, serial mode)
+or the object is waking or draining.
+
+The instance owns its lifecycle: one method (``_become``) changes its state,
+publishes the ``state`` event and tells the engine, through the small ``Host``
+interface it was given; the engine never writes an instance's state. Whether
+the object may hibernate is one rule (``may_hibernate``), and whoever waits for
+that (``hibernate()``, ``close()``, a reload) waits on a future the instance
+resolves, not on a timer.
 """
 
 from __future__ import annotations
@@ -13,32 +21,68 @@ import enum
 import inspect
 import itertools
 import time
+import logging
 from collections import deque
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from . import values
+from . import tasks, values
 from .api import AlarmInfo, ObjectContext
+from .callqueue import CallQueue
 from .errors import (
     BrokenObjectError,
     ObjectAbortedError,
     ObjectResetError,
-    OverloadedError,
 )
 from .gates import InputGate, OutputGate, describe_await
 from .ids import ObjectId
 from .storage import Storage
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .events import EventBus
+    from .index import Index
     from .loader import NamespaceInfo
+    from .websockets import WebSockets
+
+log = logging.getLogger("dotui")
 
 
 class State(enum.Enum):
     HIBERNATED = "hibernated"  # on disk only
     WAKING = "waking"  # storage loaded, constructor running, calls held
     LIVE = "live"
-    BROKEN = "broken"  # constructor raised, file unreadable, or reset failed; next call retries
+    DRAINING = "draining"  # code reloaded: running calls end on the old class, new calls wait for the new
+    BROKEN = "broken"  # constructor raised, file unreadable, or its class is gone; next call retries
+
+
+IN_MEMORY = (State.LIVE, State.DRAINING)  # a Python object exists: counted as live
+
+
+class Host(Protocol):
+    """What an instance needs from its engine, and how it tells the engine what happened."""
+
+    bus: "EventBus"
+    env: Any
+    index: "Index"
+    max_queue: int
+    block_timeout: float
+    history_size: int
+    websockets: "WebSockets"  # the sockets the object accepted; ctx's WebSocket methods (websockets.py)
+
+    def load_state(self, inst: "Instance") -> tuple[dict[str, Any], float | None]:
+        """The object's durable values and alarm (raises BrokenObjectError if unreadable)."""
+
+    def schedule_commit(self, inst: "Instance") -> None:
+        """The object wrote: commit its writes soon."""
+
+    def forget(self, inst: "Instance") -> None:
+        """The object was reset: its uncommitted writes are gone, commit nothing for it."""
+
+    def touch(self, inst: "Instance") -> None:
+        """The object is about to exist (its first call): list it."""
+
+    def on_state(self, inst: "Instance", old: State, new: State) -> None:
+        """The object's state changed (the ``state`` event is published already)."""
 
 
 class CallStatus(str, enum.Enum):
@@ -65,6 +109,7 @@ class Call:
     __slots__ = (
         "seq", "kind", "method", "args", "kwargs", "chain", "status", "awaiting",
         "queued_at", "started_at", "returned_at", "ended_at", "result", "error", "fn", "instance",
+        "reset_error",
     )
 
     def __init__(self, kind: str, method: str, args: tuple, kwargs: dict, chain: tuple, fn=None):
@@ -84,6 +129,12 @@ class Call:
         self.error: BaseException | None = None
         self.fn = fn  # for kind "storage"/"alarm": fn(instance) -> result
         self.instance: "Instance | None" = None
+        self.reset_error: BaseException | None = None  # its object was reset while it ran
+
+    @property
+    def shown_state(self) -> str:
+        """The state the front ends show: a draining object is live (it runs its last calls)."""
+        return State.LIVE.value if self.state is State.DRAINING else self.state.value
 
     def describe(self) -> dict[str, Any]:
         out = {
@@ -134,6 +185,13 @@ class _Driven:
         gate = inst.input_gate
         yielded = self.first
         while True:
+            st = inst.storage
+            if st is not None and st.in_transaction:  # the await raises instead (README, "Storage")
+                try:
+                    yielded = it.throw(st.await_error(call, coro, yielded))
+                except StopIteration as stop:
+                    return stop.value
+                continue
             call.status = CallStatus.SUSPENDED
             call.awaiting = describe_await(coro)
             inst.emit("call.suspended", call, awaiting=call.awaiting)
@@ -161,34 +219,34 @@ class _Driven:
 class Instance:
     """The engine's record of one object, live or not."""
 
-    def __init__(self, engine: "Engine", ns: "NamespaceInfo", oid: ObjectId):
-        self.engine = engine
+    def __init__(self, host: Host, ns: "NamespaceInfo", oid: ObjectId):
+        self.host = host
         self.ns = ns
         self.id = oid
         self.key = (ns.name, oid.hex)
         self.state = State.HIBERNATED
+        self.broken_reason: str | None = None  # set with State.BROKEN only
         self.obj: Any = None
         self.storage: Storage | None = None
         self.ctx: ObjectContext | None = None
         self.input_gate = InputGate()
-        self.output_gate = OutputGate()
-        self.queue: deque[tuple[Call, asyncio.Future]] = deque()
+        self.output_gate = OutputGate(on_settled=self._settle)
+        self.queue = CallQueue(host.max_queue)
         self.running: dict[int, Call] = {}
-        self.history: deque[Call] = deque(maxlen=engine.history_size)
+        self.history: deque[Call] = deque(maxlen=host.history_size)
         self.calls = 0
         self.errors = 0
         self.last_active: float | None = None
-        self.broken_reason: str | None = None
-        self.stale_code = False  # reloaded: reset onto the new class once running calls end
-        self.refreshing = False
-        self.alarm_running = False
-        self.admitted = 0  # let in by pump(), not yet running
-        self._waking: asyncio.Future | None = None
-        self._blockers: list[asyncio.Task] = []
+        self.alarm_running = False  # written by the alarm scheduler, which fires one alarm at a time
+        self._waking: asyncio.Future | None = None  # resolved when the wake in progress ends
+        self._blockers: list[asyncio.Task] = []  # the constructor's block_concurrency_while
+        self._tasks: set[asyncio.Future] = set()  # started by the object's code, still pending
+        self._idle_waiters: list[asyncio.Future] = []
+        self._reload_to: tuple["NamespaceInfo | None", str] | None = None  # while DRAINING
 
     # ------------------------------------------------------------ events
     def emit(self, type: str, call: Call | None = None, **fields: Any) -> None:
-        bus = self.engine.bus
+        bus = self.host.bus
         if not bus.active:
             return
         if call is not None:
@@ -197,93 +255,86 @@ class Instance:
             fields.setdefault("kind", call.kind)
         bus.publish(type, namespace=self.ns.name, id=self.id.hex, name=self.id.name, **fields)
 
-    def _set_state(self, state: State) -> None:
-        if self.state is not state:
-            old, self.state = self.state, state
-            self.emit("state", old=old.value, new=state.value)
+    def _become(self, new: State, reason: str | None = None) -> None:
+        """The one place the state changes: the ``state`` event, the engine told, idle waiters woken."""
+        old = self.state
+        self.broken_reason = reason if new is State.BROKEN else None
+        if old is new:
+            return
+        self.state = new
+        self.emit("state", old=old.value, new=new.value)
+        self.host.on_state(self, old, new)
+        if new not in IN_MEMORY:
+            self._settle()
 
-    # ------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------ waking
     async def ensure_live(self) -> None:
         while self.state is not State.LIVE:
             if self.state is State.WAKING:
                 await asyncio.shield(self._waking)
+                continue
+            if self.state is State.DRAINING:
+                await self.until_idle()
                 continue
             await self.wake()
 
     async def wake(self) -> None:
         """Load storage, run the constructor; LIVE, or BROKEN with the reason raised."""
         loop = asyncio.get_running_loop()
+        tasks.ensure_installed(loop, _owner)
         self._waking = loop.create_future()
-        self._set_state(State.WAKING)
+        self._become(State.WAKING)
         try:
             inflight = self.output_gate.inflight
             if inflight is not None and not inflight.done():
                 # A reset object's last commit must land before we read durable state.
                 await asyncio.wait([inflight])
-            data, alarm = self.engine.load_state(self)  # may raise BrokenObjectError
-            cls = self.ns.cls
-            self.storage = Storage(
-                data, alarm,
-                on_write=self._on_write,
-                wait_durable=self._wait_durable,
-                has_alarm_handler=self.ns.has_alarm,
-            )
-            self.ctx = ObjectContext(self, self.storage)
-            self._blockers = []
-            try:
-                self.obj = cls(self.ctx, self.engine.env)
-            except Exception as exc:
-                raise BrokenObjectError(
-                    f"{self.ns.name}.__init__ raised {type(exc).__name__}: {exc}"
-                ) from exc
+            self._construct(*self.host.load_state(self))  # may raise BrokenObjectError
             if self._blockers:
                 blockers, self._blockers = self._blockers, []
                 await asyncio.gather(*blockers)
-            self.stale_code = False
-            self.broken_reason = None
             self.last_active = time.time()
-            self._set_state(State.LIVE)
-            self.engine._on_live(self)
+            self._become(State.LIVE)
+        except asyncio.CancelledError:
+            # The caller that was waking it stopped waiting: the object is not broken for that.
+            self._drop()
+            self._become(State.HIBERNATED)
+            if self.queue.busy:
+                self._spawn_wake()
+            raise
         except BaseException as exc:
-            self.obj = None
-            self.storage = None
-            self.ctx = None
-            self.broken_reason = str(exc)
-            self._set_state(State.BROKEN)
-            self._fail_queue(exc if isinstance(exc, BrokenObjectError) else BrokenObjectError(str(exc)))
+            self._drop()
+            self._become(State.BROKEN, str(exc))
+            self.queue.fail_all(exc if isinstance(exc, BrokenObjectError) else BrokenObjectError(str(exc)))
             raise
         finally:
             w, self._waking = self._waking, None
             if not w.done():
                 w.set_result(None)
+        if self._reload_to is not None:  # reloaded while the constructor ran
+            self._become(State.DRAINING)
+            self._settle()
         self.pump()
 
-    def hibernate_now(self) -> None:
-        """Drop the Python object: in-memory attributes go, storage and alarm stay."""
-        assert not self.running and self.storage is not None and not self.storage
-        self.obj = None
-        self.storage = None
-        self.ctx = None
-        self._set_state(State.HIBERNATED)
+    def _construct(self, data: dict[str, Any], alarm: float | None) -> None:
+        self.storage = Storage(
+            data, alarm,
+            on_write=self._on_write,
+            wait_durable=self._wait_durable,
+            has_alarm_handler=self.ns.has_alarm,
+        )
+        self.ctx = ObjectContext(self, self.storage)
+        self._blockers = []
+        token = current_call.set(_ConstructorCall(self))  # what it starts and calls is the object's
+        try:
+            self.obj = self.ns.cls(self.ctx, self.host.env)
+        except Exception as exc:
+            raise BrokenObjectError(f"{self.ns.name}.__init__ raised {type(exc).__name__}: {exc}") from exc
+        finally:
+            _reset(token)
 
-    def reset(self, error: BaseException) -> None:
-        """Drop in-memory state and uncommitted writes; the next call starts from durable state."""
-        if self.state is not State.LIVE:
-            return
-        storage = self.storage
-        if storage is not None:
-            storage.drop_changes()
-            storage._closed = True
-        self.output_gate.fail_pending(error)
-        self.engine._forget_dirty(self)
-        self.obj = None
-        self.storage = None
-        self.ctx = None
-        self.input_gate.release()
-        self._set_state(State.HIBERNATED)
-        self.emit("reset", reason=str(error))
-        if self.queue:
-            asyncio.get_running_loop().create_task(self._rewake())
+    def _spawn_wake(self) -> None:
+        asyncio.get_running_loop().create_task(self._rewake())
 
     async def _rewake(self) -> None:
         try:
@@ -291,20 +342,132 @@ class Instance:
         except BaseException:  # noqa: BLE001 - the queued calls got the error
             pass
 
-    def _fail_queue(self, exc: BaseException) -> None:
-        while self.queue:
-            call, fut = self.queue.popleft()
-            if not fut.done():
-                fut.set_exception(exc)
-                fut.exception()
+    # ------------------------------------------------------------ leaving memory
+    def _quiet(self) -> bool:
+        """Nothing runs, holds the gate, runs in a task it started, or is on its way to disk."""
+        st = self.storage
+        return (not self.running and self.input_gate.holder is None and not self._tasks
+                and st is not None and not st and not self.output_gate.holding)
 
-    @property
-    def idle(self) -> bool:
-        return not self.running and not self.queue and not self.admitted and not self.alarm_running
+    def may_hibernate(self) -> bool:
+        """The one rule for the sweeper, ``hibernate()`` and ``close()``: live, and idle."""
+        return self.state is State.LIVE and not self.queue.busy and self._quiet()
+
+    async def until_idle(self) -> None:
+        """Return once the object may hibernate, or is not in memory any more."""
+        loop = asyncio.get_running_loop()
+        while self.state in IN_MEMORY and not self.may_hibernate():
+            fut = loop.create_future()
+            self._idle_waiters.append(fut)
+            await fut
+
+    def _settle(self) -> None:
+        """Something that kept the object busy ended: finish a drain, wake who waits for idleness."""
+        if self.state is State.DRAINING:
+            if self._quiet():
+                self._finish_drain()
+            return
+        if self._idle_waiters and (self.state not in IN_MEMORY or self.may_hibernate()):
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+    def hibernate(self) -> bool:
+        """Drop the Python object if it may hibernate now: attributes go, storage and alarm stay."""
+        if not self.may_hibernate():
+            return False
+        self._drop()
+        self._become(State.HIBERNATED)
+        return True
+
+    def _drop(self) -> None:
+        """Forget the Python object and cancel the tasks it started (a reset, or nothing is left)."""
+        self.obj = None
+        self.storage = None
+        self.ctx = None
+        pending, self._tasks = self._tasks, set()
+        for task in pending:
+            task.cancel()
+
+    def reset(self, error: BaseException) -> None:
+        """Drop in-memory state and uncommitted writes; the next call starts from durable state.
+
+        Every call still running on the dropped object fails with ``error`` (see ``_run``).
+        """
+        if self.state not in IN_MEMORY:
+            return
+        storage = self.storage
+        if storage is not None:
+            storage.close()
+        self.output_gate.fail_pending(error)
+        self.host.forget(self)
+        for call in self.running.values():
+            call.reset_error = error
+        self._drop()
+        self.input_gate.release()
+        target = self._reload_to
+        if target is not None:
+            self._reload_to = None
+            self.ns = target[0] or self.ns
+        self._become(State.HIBERNATED)
+        self.emit("reset", reason=str(error))
+        if self.queue.busy:
+            self._spawn_wake()
+
+    # ------------------------------------------------------------ reload
+    def reload(self, ns: "NamespaceInfo | None", gone: str) -> None:
+        """Run on reloaded code (``ns``; None: its class is gone, ``gone`` says why).
+
+        Not in memory: at once. Live: DRAINING until its running calls and tasks end
+        and its writes are durable; calls arriving meanwhile wait, then wake it on the new code.
+        """
+        if self.state is State.HIBERNATED or self.state is State.BROKEN:
+            if ns is not None:
+                self.ns = ns
+            return
+        self._reload_to = (ns, gone)
+        if self.state is State.LIVE:
+            self._become(State.DRAINING)
+            self._settle()
+
+    def _finish_drain(self) -> None:
+        ns, gone = self._reload_to or (self.ns, "")
+        self._reload_to = None
+        self._drop()
+        if ns is None:
+            self._become(State.BROKEN, gone)
+            self.queue.fail_all(BrokenObjectError(gone))
+            return
+        self.ns = ns
+        self._become(State.HIBERNATED)
+        if self.queue.busy:
+            self._spawn_wake()
+
+    # ------------------------------------------------------------ tasks the object started
+    def track(self, task: asyncio.Future) -> None:
+        """Keep the object in memory until ``task`` is done (``tasks.py``)."""
+        if self.state is State.HIBERNATED or self.state is State.BROKEN or task.done():
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def wait_until(self, awaitable: Any) -> None:
+        self.track(asyncio.ensure_future(awaitable))
+
+    def _task_done(self, task: asyncio.Future) -> None:
+        if task not in self._tasks:
+            return  # cancelled by a reset: the object it belonged to is gone
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.warning("a task started by %s %s failed: %s: %s", self.ns.name, self.label, type(exc).__name__, exc)
+            self.emit("task.failed", error={"type": type(exc).__name__, "message": str(exc)})
+        self._settle()
 
     # ------------------------------------------------------------ storage hooks
     def _on_write(self) -> None:
-        self.engine._schedule_commit(self)
+        self.host.schedule_commit(self)
 
     def _wait_durable(self):
         w = self.output_gate.waiter(bool(self.storage))
@@ -319,11 +482,11 @@ class Instance:
     # ------------------------------------------------------------ input gate, ctx
     def block_concurrency_while(self, fn: Callable[[], Any]):
         call = current_call.get()
+        if self.state is State.WAKING and call is not None and call.kind == "init" and call.instance is self:
+            task = asyncio.get_running_loop().create_task(self._blocked(None, fn))
+            self._blockers.append(task)
+            return task
         if call is None or self.running.get(call.seq) is not call:
-            if self.state is State.WAKING:
-                task = asyncio.get_running_loop().create_task(self._blocked(None, fn))
-                self._blockers.append(task)
-                return task
             raise RuntimeError("block_concurrency_while must be called from inside one of this object's calls")
         return self._blocked(call, fn)
 
@@ -335,24 +498,15 @@ class Instance:
         gate.holder = call if call is not None else _CONSTRUCTOR
         self.emit("gate.blocked", call)
         try:
-            async with asyncio.timeout(self.engine.block_timeout):
+            async with asyncio.timeout(self.host.block_timeout):
                 result = fn()
                 if inspect.isawaitable(result):
                     result = await result
             return result
         except BaseException as exc:
-            if isinstance(exc, TimeoutError):
-                err = ObjectResetError(
-                    f"block_concurrency_while ran past {self.engine.block_timeout:g} s; "
-                    f"{self.ns.name} {self.label} was reset"
-                )
-            else:
-                err = ObjectResetError(
-                    f"block_concurrency_while raised {type(exc).__name__}: {exc}; "
-                    f"{self.ns.name} {self.label} was reset"
-                )
+            err = self._block_failed(exc)
             gate.release(None)
-            if self.state is State.LIVE:
+            if self.state in IN_MEMORY:
                 self.reset(err)
             if isinstance(exc, TimeoutError):
                 raise err from exc
@@ -361,41 +515,34 @@ class Instance:
             if gate.holder is (call if call is not None else _CONSTRUCTOR):
                 gate.release(previous)
             self.emit("gate.released", call)
-            if self.state is State.LIVE:
-                self.pump()
+            self.pump()
+
+    def _block_failed(self, exc: BaseException) -> ObjectResetError:
+        if isinstance(exc, TimeoutError):
+            what = f"ran past {self.host.block_timeout:g} s"
+        else:
+            what = f"raised {type(exc).__name__}: {exc}"
+        return ObjectResetError(f"block_concurrency_while {what}; {self.ns.name} {self.label} was reset")
 
     def abort(self, reason: str) -> None:
+        """Reset the object; the calls running on it fail with the error, caught or not (``_run``)."""
         err = ObjectAbortedError(f"{self.ns.name} {self.label} aborted: {reason}")
         self.reset(err)
         raise err
 
     # ------------------------------------------------------------ calls
     def pump(self) -> None:
-        """Admit queued calls, in order, for as long as the input gate lets them in."""
-        if self.state is not State.LIVE:
-            return
-        gate = self.input_gate
-        serial = self.ns.mode == "serial"
-        while self.queue:
-            call, fut = self.queue[0]
-            if fut.done():  # cancelled while waiting
-                self.queue.popleft()
-                continue
-            if not gate.admits(call):
-                return
-            if serial and gate.holder is None:
-                if self.running:
-                    return
-                gate.holder = call  # reserved: nobody else gets in before it runs
-            self.queue.popleft()
-            self.admitted += 1
-            fut.set_result(None)
+        """Let the next queued call in, if the object is live and its input gate admits it."""
+        if self.state is State.LIVE:
+            self.queue.admit(self.input_gate, self.ns.mode == "serial", bool(self.running))
 
     def _must_queue(self, call: Call) -> bool:
-        if self.state is not State.LIVE or self.stale_code:
-            return True
+        state = self.state
+        if state is not State.LIVE:
+            # A draining object still takes the calls its running calls make to it (A -> B -> A).
+            return state is not State.DRAINING or not any(seq in self.running for seq in call.chain)
         gate = self.input_gate
-        if self.queue:
+        if self.queue.busy:
             return not (gate.holder is not None and gate.admits(call) and gate.holder is not call)
         if not gate.admits(call):
             return True
@@ -407,33 +554,27 @@ class Instance:
         """Run ``call`` when its turn comes; return its result once it is durable."""
         call.instance = self
         if self.state is State.HIBERNATED or self.state is State.BROKEN:
-            self.engine._touch(self)
-            if not self.queue:
+            self.host.touch(self)
+            if not self.queue.busy:
                 # Wake in the caller's task: without a blocking constructor this
                 # completes before any other call can arrive and queue behind it.
                 await self.wake()
+        front = False
         while self._must_queue(call):
-            if len(self.queue) >= self.engine.max_queue:
-                raise OverloadedError()
-            fut = asyncio.get_running_loop().create_future()
-            self.queue.append((call, fut))
-            self.emit("call.queued", call, args=list(call.args), kwargs=dict(call.kwargs))
             if self.state is State.HIBERNATED or self.state is State.BROKEN:
-                asyncio.get_running_loop().create_task(self._rewake())
-            elif self.stale_code and not self.running:
-                self.engine._refresh_code(self)
+                self._spawn_wake()
+            if not front:
+                self.emit("call.queued", call, args=list(call.args), kwargs=dict(call.kwargs))
             try:
-                await fut
+                await self.queue.wait(call, front=front)
             except asyncio.CancelledError:
-                if not fut.done():
-                    fut.cancel()
-                else:
-                    self.admitted -= 1
                 self.pump()
+                self._settle()
                 raise
-            self.admitted -= 1
-            if self.state is State.LIVE and not self.stale_code:
-                break  # admitted (if the object was reset meanwhile, queue again)
+            if self.state is State.LIVE:
+                break  # admitted; it starts now (if the object was reset meanwhile, wait again, first)
+            self.queue.started(call)
+            front = True
         if self.ns.mode == "serial" and self.input_gate.holder is None:
             self.input_gate.holder = call
         return await self._run(call)
@@ -446,7 +587,7 @@ class Instance:
         self.calls += 1
         self.last_active = now
         storage = self.storage
-        if self.engine.bus.active:
+        if self.host.bus.active:
             self.emit("call.started", call)
         token = current_call.set(call)
         error: BaseException | None = None
@@ -465,6 +606,8 @@ class Instance:
                     except StopIteration as stop:
                         result = stop.value  # finished without awaiting anything: no stepping needed
                     else:
+                        if self.queue.started(call):
+                            self.pump()  # it has started (and taken the gate, if it blocks): the next may
                         # It runs in the caller's task (so asyncio.timeout and TaskGroup
                         # inside a method work): cancelling the caller cancels the method at
                         # its current await, as with any coroutine. asyncio.shield() the call
@@ -478,6 +621,8 @@ class Instance:
         finally:
             _reset(token)
             self._returned(call)
+        if call.reset_error is not None and (error is None or isinstance(call.reset_error, ObjectAbortedError)):
+            error = call.reset_error  # its object is gone: no result of it may count, and abort cannot be caught
         return await self._finish(call, result, error, storage)
 
     def _bad_result(self, call: Call, exc: Exception) -> TypeError:
@@ -489,7 +634,9 @@ class Instance:
         gate = self.input_gate
         if gate.holder is call:
             gate.release(None)
-        if self.queue:
+        queue = self.queue
+        queue.started(call)
+        if queue.busy:
             self.pump()
         call.returned_at = call.ended_at = _time()
 
@@ -499,7 +646,7 @@ class Instance:
             w = self.output_gate.waiter(bool(storage))
             if w is not None:
                 call.status = CallStatus.HELD
-                if self.engine.bus.active:
+                if self.host.bus.active:
                     self.emit("call.held", call)
                 try:
                     await w
@@ -524,10 +671,10 @@ class Instance:
         else:
             call.status = _DONE
             call.result = result
-        if self.engine.bus.active:
+        if self.host.bus.active:
             self._emit_finished(call)
-        if self.stale_code and not self.running:
-            self.engine._refresh_code(self)
+        if self._idle_waiters or self.state is State.DRAINING:
+            self._settle()
 
     def _emit_finished(self, call: Call) -> None:
         fields = {"queue_time": call.started_at - call.queued_at, "run_time": call.returned_at - call.started_at}
@@ -537,10 +684,15 @@ class Instance:
         else:
             self.emit("call.finished", call, ok=True, result=call.result, **fields)
 
+    @property
+    def shown_state(self) -> str:
+        """The state the front ends show: a draining object is live (it runs its last calls)."""
+        return State.LIVE.value if self.state is State.DRAINING else self.state.value
+
     def describe(self) -> dict[str, Any]:
-        """What the front ends show for this object (never wakes it)."""
+        """What the front ends show for this object (never wakes it). A draining object shows as live."""
         st = self.storage
-        entry = self.engine.index.get(*self.key)
+        entry = self.host.index.get(*self.key)
         running = list(self.running.values())
         if st is not None:
             keys, nbytes, alarm = st.key_count, st.byte_size, st.alarm_epoch
@@ -552,7 +704,7 @@ class Instance:
             "namespace": self.ns.name,
             "id": self.id.hex,
             "name": self.id.name,
-            "state": self.state.value,
+            "state": self.shown_state,
             "busy": bool(running),
             "queued": len(self.queue),
             "running": [{"seq": c.seq, "method": c.method, "status": c.status.value, "awaiting": c.awaiting}
@@ -564,14 +716,37 @@ class Instance:
             "last_active": self.last_active if self.last_active is not None else (entry.last_active if entry else None),
             "keys": keys,
             "bytes": nbytes,
-            "pending_writes": len(st._dirty) + (1 if st._alarm_dirty else 0) if st is not None else 0,
+            "pending_writes": st.pending_count if st is not None else 0,
             "alarm": alarm,
             "broken": self.broken_reason,
         }
 
 
+def _owner() -> "Instance | None":
+    """The object whose code is running now (for ``tasks.py``)."""
+    call = current_call.get()
+    return call.instance if call is not None else None
+
+
 class _Constructor:
     seq = 0
+
+
+class _ConstructorCall:
+    """The constructor, as ``current_call`` while it runs: the tasks it starts are its object's.
+
+    Not a ``Call``: it has no number, no record, no place in the queue.
+    """
+
+    __slots__ = ("instance",)
+    seq = 0
+    kind = "init"
+    method = "__init__"
+    chain: tuple = ()
+    reset_error = None
+
+    def __init__(self, instance: "Instance"):
+        self.instance = instance
 
 
 _CONSTRUCTOR: Any = _Constructor()

@@ -39,7 +39,7 @@ class Listing:
         if state is not None and state != "hibernated":
             # The few objects in memory: sort just them.
             rows = [i.describe() for k, i in self._held.items()
-                    if (namespace is None or k[0] == namespace) and i.state.value == state]
+                    if (namespace is None or k[0] == namespace) and i.shown_state == state]
             rows.sort(key=lambda r: order(r["namespace"], r["name"], r["id"]))
             return rows[offset:stop]
         rows = (self._row(k) for k in self._sorted_keys() if namespace is None or k[0] == namespace)

@@ -12,7 +12,7 @@ from typing import Any
 
 from .api import DurableObject
 
-_RESERVED = {"alarm", "fetch_internal"}
+_RESERVED = {"alarm", "fetch_internal", "websocket_message", "websocket_close", "websocket_error"}
 
 
 @dataclass

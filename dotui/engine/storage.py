@@ -7,18 +7,22 @@ them is released. Every value goes in and comes out as a copy.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import datetime as _dt
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+import logging
+from typing import Any, Callable
 
 from . import values
+from .errors import TransactionError
 
 MAX_KEY_BYTES = 2048
 MAX_VALUE_BYTES = 128 * 1024
 MAX_BATCH_KEYS = 128
+MAX_AWAIT_REFUSALS = 100  # awaits refused to one transaction before it is rolled back instead
 
 _MISSING = object()
+_log = logging.getLogger("dotui")
 
 
 def _key_bytes(key: Any) -> int:
@@ -29,7 +33,11 @@ def _key_bytes(key: Any) -> int:
     try:
         size = len(key.encode())
     except UnicodeEncodeError:
-        raise TypeError(f"storage key {key[:40]!r}… is not valid Unicode text") from None
+        where = values.find_surrogate(key, "the key")
+        raise TypeError(
+            f"storage key {key[:40]!r} is not valid Unicode text: {where} is a lone surrogate, "
+            "which UTF-8 cannot encode. Keys must be encodable text."
+        ) from None
     if size > MAX_KEY_BYTES:
         raise ValueError(
             f"Keys cannot be larger than {MAX_KEY_BYTES} bytes; this key is {size} bytes "
@@ -38,19 +46,30 @@ def _key_bytes(key: Any) -> int:
     return size
 
 
-def _value_text(key: str, value: Any) -> str:
+def _value_text(key: str, value: Any) -> tuple[str, int]:
+    """The JSON text of the value of ``key`` and its size in UTF-8 bytes, or the error saying why not."""
+    where = f"the value of key {key!r}"
     try:
-        text = values.encode(value, f"the value of key {key!r}")
+        text = values.encode(value, where)
     except values.NotJSONCompatible as exc:
         raise TypeError(f"cannot store key {key!r}: {exc}") from None
-    if len(text) * 4 > MAX_VALUE_BYTES:
-        size = len(text.encode())
-        if size > MAX_VALUE_BYTES:
-            raise ValueError(
-                f"Values cannot be larger than {MAX_VALUE_BYTES} bytes; the value of key "
-                f"{key!r} is {size} bytes serialized. Split it over several keys."
-            )
-    return text
+    if text.isascii():
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode())
+        except UnicodeEncodeError:
+            raise TypeError(
+                f"cannot store key {key!r}: {values.find_surrogate(value, where)} is a lone surrogate, "
+                "which is not valid Unicode text (UTF-8 cannot encode it); nothing was stored. "
+                "Store text only, or bytes as base64 text."
+            ) from None
+    if size > MAX_VALUE_BYTES:
+        raise ValueError(
+            f"Values cannot be larger than {MAX_VALUE_BYTES} bytes; the value of key "
+            f"{key!r} is {size} bytes serialized. Split it over several keys."
+        )
+    return text, size
 
 
 def _check_batch(keys: Any, what: str) -> None:
@@ -115,7 +134,7 @@ class Changes:
 
 
 class Storage:
-    """The storage API of DESIGN §3. Created by the engine, one per live object."""
+    """The storage API (README, "Storage"). Created by the engine, one per live object."""
 
     def __init__(
         self,
@@ -136,7 +155,9 @@ class Storage:
         self._dirty: dict[str, str | None] = {}
         self._cleared = False
         self._alarm_dirty = False
-        self._undo: list[dict] = []  # one frame per open transaction
+        self._owed = False  # a commit is owed to results held while a transaction was open
+        self._txns: list[Transaction] = []  # open transactions, innermost last; one owner
+        self._aborted: list[Transaction] = []  # rolled back by the engine, not yet ended by their code
         self._closed = False  # set when the object is reset: its writes would be lost
 
     def _check_open(self) -> None:
@@ -144,6 +165,21 @@ class Storage:
             from .errors import ObjectResetError
 
             raise ObjectResetError("this object was reset; a call still running on it cannot write")
+        if self._txns or self._aborted:
+            self._check_writer(_owner())
+
+    def _check_writer(self, owner: Any) -> None:
+        """Only the call that opened the transaction writes while it is open (README, "Storage")."""
+        for txn in self._aborted:
+            if txn._owner is owner:
+                raise txn._ended_error()
+        if self._txns and self._txns[0]._owner is not owner:
+            raise TransactionError(
+                f"{_who(owner)} cannot write to this object while {_who(self._txns[0]._owner)} has a "
+                "storage.transaction() open on it: a transaction undoes only its own call's writes. "
+                "(A call back into an object from inside its transaction is such a case: end the "
+                "transaction before calling out.)"
+            )
 
     # ---------------------------------------------------------------- reads
     def get(self, key: str | list[str], default: Any = None) -> Any:
@@ -226,20 +262,23 @@ class Storage:
             if value is not _MISSING:
                 raise TypeError("put(dict) takes no second argument")
             _check_batch(key, "put")
+            # Every key and value is checked before the first one is stored.
             prepared = []
             for k, v in key.items():
                 ksize = _key_bytes(k)
-                prepared.append((k, v, _value_text(k, v), ksize))
-            for k, v, text, ksize in prepared:
-                self._set(k, v, text, ksize)
+                text, vsize = _value_text(k, v)
+                prepared.append((k, v, text, ksize + vsize))
+            for k, v, text, size in prepared:
+                self._set(k, v, text, size)
             return
         if value is _MISSING:
             raise TypeError("put(key, value) needs a value; to remove a key use delete(key)")
         ksize = _key_bytes(key)
-        self._set(key, value, _value_text(key, value), ksize)
+        text, vsize = _value_text(key, value)
+        self._set(key, value, text, ksize + vsize)
 
-    def _set(self, key: str, value: Any, text: str, ksize: int) -> None:
-        if self._undo:
+    def _set(self, key: str, value: Any, text: str, size: int) -> None:
+        if self._txns:
             self._remember(key)
         data = self._data
         if key not in data:
@@ -250,7 +289,6 @@ class Storage:
             old_size = self._size_of(key)
         # Own a private copy: the caller keeps theirs to mutate.
         data[key] = value if type(value) in values._SCALARS else values.decode(text)
-        size = ksize + (len(text) if text.isascii() else len(text.encode()))
         self._sizes[key] = size
         if self._bytes is not None:
             self._bytes += size - old_size
@@ -270,7 +308,7 @@ class Storage:
     def _remove(self, key: str) -> bool:
         if key not in self._data:
             return False
-        if self._undo:
+        if self._txns:
             self._remember(key)
         if self._bytes is not None:
             self._bytes -= self._size_of(key)
@@ -285,7 +323,7 @@ class Storage:
     def delete_all(self) -> None:
         """Remove every key and the alarm."""
         self._check_open()
-        if self._undo:
+        if self._txns:
             for k in list(self._data):
                 self._remember(k)
             self._remember_alarm()
@@ -365,7 +403,7 @@ class Storage:
 
     def _set_alarm(self, when: float | None) -> None:
         self._check_open()
-        if self._undo:
+        if self._txns:
             self._remember_alarm()
         first = not self._dirty and not self._cleared and not self._alarm_dirty
         self._alarm = when
@@ -374,43 +412,123 @@ class Storage:
             self._on_write()
 
     # ---------------------------------------------------------------- transactions
-    @contextmanager
-    def transaction(self) -> Iterator["Transaction"]:
-        """All-or-nothing writes: an exception inside rolls back and re-raises.
+    def transaction(self) -> "Transaction":
+        """``with storage.transaction() as txn:`` all-or-nothing writes (README, "Storage").
 
-        The writes of an open transaction are never committed half-way: the
-        commit that makes them durable waits until the block ends.
+        An exception inside, or ``txn.rollback()``, undoes the block's writes.
+        Like Cloudflare's ``transactionSync`` it is synchronous: an await inside
+        raises ``TransactionError`` (see ``await_error``). The commit that makes
+        its writes durable waits until the block ends.
         """
-        frame: dict = {}
-        self._undo.append(frame)
-        txn = Transaction(self, frame)
-        try:
-            yield txn
-        except BaseException:
-            self._pop_frame(frame, rollback=True)
-            raise
-        else:
-            self._pop_frame(frame, rollback=txn.rolled_back)
+        return Transaction(self)
 
-    def _pop_frame(self, frame: dict, rollback: bool) -> None:
-        assert self._undo and self._undo[-1] is frame, "transactions must close in order"
-        self._undo.pop()
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self._txns)
+
+    def await_error(self, call: Any, coro: Any = None, yielded: Any = None) -> TransactionError | None:
+        """The error a call's await must raise instead of suspending, or None.
+
+        The call driver asks this at every suspension: an await with a transaction
+        open would let other calls run inside it. ``yielded`` (what the await
+        handed to the task) is released as the task would, so it can be awaited again.
+        """
+        if not self._txns:
+            return None
+        outermost = self._txns[0]
+        outermost._refusals += 1
+        if outermost._refusals > MAX_AWAIT_REFUSALS:
+            # Its code catches the error and awaits again, and again: let the await
+            # happen rather than spin the loop, and end the transaction instead.
+            self._abort_all(f"its code went on awaiting after {MAX_AWAIT_REFUSALS} refusals")
+            return None
+        if getattr(yielded, "_asyncio_future_blocking", False):
+            yielded._asyncio_future_blocking = False
+        owner = outermost._owner
+        what = _awaited(coro)
+        whose = "" if owner is call else ", which waits on this call"
+        return TransactionError(
+            f"storage.transaction() of {_who(owner)}{whose} cannot span an await (of {what}): "
+            "a transaction is synchronous, as Cloudflare's transactionSync, since other calls run at "
+            "an await. The await raises this error instead, so the with block rolls the transaction "
+            "back. Finish the transaction before awaiting, or use ctx.block_concurrency_while to keep "
+            "other calls out across the await and write without a transaction."
+        )
+
+    def _open(self, txn: "Transaction") -> None:
+        owner = _owner()
+        self._check_writer(owner)
+        txn._owner = owner
+        self._txns.append(txn)
+        if len(self._txns) == 1:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            # Runs only once the code that opened it yields to the loop.
+            loop.call_soon(self._loop_ran, txn)
+
+    def _end(self, txn: "Transaction", rollback: bool) -> None:
+        """``txn`` ends; transactions opened inside it and still open are rolled back with it."""
+        txns = self._txns
+        i = next((n for n, t in enumerate(txns) if t is txn), None)
+        if i is None:
+            return
+        inner = len(txns) - i - 1
+        if inner:
+            self._abort_from(i + 1, "it was still open when an enclosing transaction ended (out of order)")
+            rollback = True
+        txns.pop()
         if rollback:
-            self._rollback(frame)
-        elif self._undo:
-            outer = self._undo[-1]
-            for k, old in frame.items():
+            self._rollback(txn._frame)
+        elif txns:
+            outer = txns[-1]._frame
+            for k, old in txn._frame.items():
                 outer.setdefault(k, old)
-        if not self._undo and self:
+        if not txns and self and not self._closed:
             self._on_write()  # writes held back by the transaction may commit now
+        if inner:
+            raise TransactionError(
+                f"storage.transaction() ended out of order: {inner} transaction(s) opened inside it "
+                "were still open. Transactions end innermost first (use with blocks); this one and those "
+                "inside it were rolled back."
+            )
+
+    def _abort_from(self, i: int, reason: str) -> None:
+        """Roll back the open transactions from the ``i``-th on; their code fails when it goes on."""
+        self._aborted = [t for t in self._aborted if not _finished(t._owner)]
+        for t in reversed(self._txns[i:]):
+            self._rollback(t._frame)
+            t._abort(reason)
+            self._aborted.append(t)
+        del self._txns[i:]
+
+    def _forget_aborted(self, txn: "Transaction") -> None:
+        self._aborted = [t for t in self._aborted if t is not txn]
+
+    def _loop_ran(self, txn: "Transaction") -> None:
+        """The event loop ran while ``txn`` was open: it spans an await the engine does not drive
+        (a task of the object's own) or was never ended. Roll it back now, so other calls neither
+        see its writes nor wait for its commit, and fail its code when it goes on."""
+        if self._txns and self._txns[0] is txn:
+            self._abort_all("it was still open when the event loop ran other work: it spanned an await "
+                            "(in a task the engine does not drive) or was never ended")
+
+    def _abort_all(self, reason: str) -> None:
+        _log.warning("storage.transaction() of %s rolled back: %s", _who(self._txns[0]._owner), reason)
+        self._abort_from(0, reason)
+        if not self._closed:
+            # Results of other calls may wait on the commit it held back: owe them one.
+            self._owed = True
+            self._on_write()
 
     def _remember(self, key: str) -> None:
-        frame = self._undo[-1]
+        frame = self._txns[-1]._frame
         if key not in frame:
             frame[key] = (self._data.get(key, _MISSING), self._dirty.get(key, _MISSING))
 
     def _remember_alarm(self) -> None:
-        frame = self._undo[-1]
+        frame = self._txns[-1]._frame
         if _ALARM not in frame:
             frame[_ALARM] = (self._alarm, self._alarm_dirty)
 
@@ -440,25 +558,50 @@ class Storage:
     # ---------------------------------------------------------------- durability
     async def sync(self) -> None:
         """Return when every earlier write is durable."""
+        if self._txns:
+            raise TransactionError(
+                "storage.sync() inside storage.transaction() would wait for the commit that the open "
+                "transaction holds back; call it after the with block"
+            )
         await self._wait_durable()
 
     def __bool__(self) -> bool:  # "has uncommitted writes"
-        return bool(self._dirty) or self._cleared or self._alarm_dirty
+        return bool(self._dirty) or self._cleared or self._alarm_dirty or self._owed
 
     def take_changes(self) -> Changes | None:
         """Hand the uncommitted writes to the committer; None while a transaction is open."""
-        if self._undo or not self:
+        if self._txns or not self:
             return None
         changes = Changes(self._cleared, self._dirty, self._alarm_dirty, self._alarm)
         self._dirty = {}
         self._cleared = False
         self._alarm_dirty = False
+        self._owed = False
         return changes
 
     def drop_changes(self) -> None:
         self._dirty = {}
         self._cleared = False
         self._alarm_dirty = False
+        self._owed = False
+
+    def pending(self) -> Changes:
+        """A copy of the uncommitted writes (``puts``: key -> JSON text, or None for a delete)."""
+        return Changes(self._cleared, dict(self._dirty), self._alarm_dirty, self._alarm)
+
+    @property
+    def pending_count(self) -> int:
+        """How many uncommitted changes: keys written or deleted, a delete_all, the alarm."""
+        return len(self._dirty) + self._cleared + self._alarm_dirty
+
+    def close(self) -> None:
+        """The object was reset: drop the uncommitted writes; later writes raise ObjectResetError."""
+        self.drop_changes()
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     # ---------------------------------------------------------------- introspection
     @property
@@ -488,13 +631,106 @@ def _prefix_end(prefix: str) -> str | None:
     return None
 
 
-class Transaction:
-    """The handle of ``with storage.transaction() as txn``; reads and writes as storage does."""
+_current_call: Any = None
 
-    def __init__(self, storage: Storage, frame: dict):
+
+def _owner() -> Any:
+    """Who is writing: the running call, else the running task (a constructor's, say), else None."""
+    global _current_call
+    if _current_call is None:
+        from .instance import current_call  # instance.py imports this module
+
+        _current_call = current_call
+    call = _current_call.get()
+    if call is not None:
+        return call
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+def _awaited(coro: Any) -> str:
+    """What a method's coroutine awaits directly, in its own words (for error messages)."""
+    inner = getattr(coro, "cr_await", None)
+    code = getattr(inner, "cr_code", None) or getattr(inner, "gi_code", None)
+    if code is None:
+        return "a Future or Task" if type(inner).__name__ == "FutureIter" else type(inner).__name__
+    frame = getattr(inner, "cr_frame", None) or getattr(inner, "gi_frame", None)
+    module = frame.f_globals.get("__name__", "") if frame is not None else ""
+    if module.startswith("asyncio"):
+        return f"asyncio.{code.co_name}"
+    if code.co_qualname == "Engine.call":
+        return "a call to another object"
+    return code.co_qualname
+
+
+def _finished(owner: Any) -> bool:
+    """Whether the call (or task) that owned a transaction can run no more code."""
+    done = getattr(owner, "done", None)
+    if callable(done):
+        return done()
+    return getattr(getattr(owner, "status", None), "value", None) in ("done", "failed")
+
+
+def _who(owner: Any) -> str:
+    seq = getattr(owner, "seq", None)
+    if seq is None:
+        return "code outside any call (the engine, or a task)"
+    inst = getattr(owner, "instance", None)
+    ns = getattr(getattr(inst, "ns", None), "name", None)
+    if getattr(owner, "kind", None) == "init":
+        return f"the constructor of {ns}"
+    return f"call #{seq} ({ns}.{owner.method})" if ns else f"call #{seq} ({owner.method})"
+
+
+class Transaction:
+    """``with storage.transaction() as txn``: reads and writes as storage does; ``txn.rollback()``.
+
+    Entered once; ends innermost first; only its owner (the call that entered it) writes while it
+    is open.
+    """
+
+    __slots__ = ("_storage", "_frame", "_owner", "rolled_back", "_state", "_reason", "_refusals")
+
+    def __init__(self, storage: Storage):
         self._storage = storage
-        self._frame = frame
+        self._frame: dict = {}  # key -> (old value, old uncommitted text): the undo log
+        self._owner: Any = None
         self.rolled_back = False
+        self._state = "new"  # -> "open" -> "ended", or "open" -> "aborted" -> "ended"
+        self._reason = ""
+        self._refusals = 0  # awaits refused while it was open (Storage.await_error)
+
+    def __enter__(self) -> "Transaction":
+        if self._state != "new":
+            raise TransactionError("a storage.transaction() can be entered once; open a new one")
+        self._storage._open(self)
+        self._state = "open"
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        state, self._state = self._state, "ended"
+        if state == "aborted":
+            self._storage._forget_aborted(self)
+            if exc_type is None or not issubclass(exc_type, TransactionError):
+                raise self._ended_error()
+            return False
+        if state != "open":
+            raise TransactionError(f"this storage.transaction() is not open (it is {state})")
+        self._storage._end(self, rollback=exc_type is not None or self.rolled_back)
+        return False
+
+    def _abort(self, reason: str) -> None:
+        """Rolled back by the storage: its code fails when it goes on."""
+        self._state = "aborted"
+        self._reason = reason
+
+    def _ended_error(self) -> TransactionError:
+        return TransactionError(
+            f"storage.transaction() of {_who(self._owner)} was rolled back: {self._reason}. "
+            "Its call may not write until the with block ends."
+        )
 
     def rollback(self) -> None:
         """Discard this transaction's writes when the block ends."""
@@ -502,5 +738,7 @@ class Transaction:
 
     def __getattr__(self, name: str) -> Any:
         if name in ("get", "put", "delete", "list", "get_alarm", "set_alarm", "delete_alarm", "delete_all"):
+            if self._state == "aborted":
+                raise self._ended_error()
             return getattr(self._storage, name)
         raise AttributeError(name)

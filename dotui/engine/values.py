@@ -12,7 +12,7 @@ from typing import Any
 
 _SCALARS = frozenset({int, str, float, bool, type(None)})
 
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_encode_raw = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _decode = json.loads
 
 
@@ -45,13 +45,45 @@ def _check(value: Any, where: str) -> None:
     )
 
 
+def _too_long(exc: ValueError, where: str) -> NotJSONCompatible:
+    return NotJSONCompatible(
+        f"{where} holds an int with more digits than JSON text may carry here ({exc}); store it as a str instead"
+    )
+
+
 def encode(value: Any, where: str = "value") -> str:
-    """The JSON text of ``value``; NotJSONCompatible if it has no faithful one."""
+    """The JSON text of ``value``; NotJSONCompatible if it has no faithful one.
+
+    The text may still hold lone surrogates ("\\ud800"): see ``find_surrogate``.
+    """
     kind = type(value)
-    if kind is int or kind is str or kind is bool or value is None:
-        return _encode(value)
-    _check(value, where)
-    return _encode(value)
+    if not (kind is int or kind is str or kind is bool or value is None):
+        _check(value, where)
+    try:
+        return _encode_raw(value)
+    except ValueError as exc:  # an int longer than Python will write as text
+        raise _too_long(exc, where) from None
+
+
+def find_surrogate(value: Any, where: str = "value") -> str | None:
+    """Where in ``value`` a str (or dict key) holds a lone surrogate, which UTF-8 cannot encode."""
+    kind = type(value)
+    if kind is str:
+        for i, ch in enumerate(value):
+            if "\ud800" <= ch <= "\udfff":
+                return f"{where} (character {i}: {ch!r})"
+        return None
+    if kind is list or kind is tuple:
+        for i, item in enumerate(value):
+            found = find_surrogate(item, f"{where}[{i}]")
+            if found:
+                return found
+    elif kind is dict:
+        for k, item in value.items():
+            found = find_surrogate(k, f"a key of {where} ({k!r})") or find_surrogate(item, f"{where}[{k!r}]")
+            if found:
+                return found
+    return None
 
 
 def decode(text: str) -> Any:
@@ -66,7 +98,10 @@ def copy(value: Any, where: str = "value") -> Any:
             _check(value, where)
         return value
     _check(value, where)
-    return _decode(_encode(value))
+    try:
+        return _decode(_encode_raw(value))
+    except ValueError as exc:
+        raise _too_long(exc, where) from None
 
 
 def copy_args(args: tuple, kwargs: dict, label: str) -> tuple[tuple, dict]:

@@ -11,8 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, TextIO
 
+from ..engine.facade import EngineFacade
 from ..commands import REGISTRY, Context, Outcome, Registry, execute
-from .render import Renderer
+from ..present.render import Renderer
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -46,7 +47,7 @@ def json_document(outcome: Outcome) -> str:
 class BatchRunner:
     """Runs lines against a facade and reports each outcome (rendered, or as JSON)."""
 
-    def __init__(self, facade: Any, renderer: Renderer, *, json_out: TextIO | None = None,
+    def __init__(self, facade: EngineFacade, renderer: Renderer, *, json_out: TextIO | None = None,
                  on_error: str = "stop", registry: Registry = REGISTRY):
         if on_error not in ("stop", "continue"):
             raise ValueError(f"on_error is {on_error!r}; use 'stop' or 'continue'")

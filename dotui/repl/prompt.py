@@ -28,9 +28,11 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.styles import Style
 from rich.console import Console
 
+from ..engine.facade import EngineFacade
 from ..commands import REGISTRY, Context, execute
 from ..commands.completion import Completer
-from .render import Renderer, make_console, relative_path
+from ..present.formats import relative_path
+from ..present.render import Renderer, make_console
 
 HISTORY_FILE = "repl_history"
 
@@ -62,7 +64,7 @@ class PromptCompleter(PTCompleter):
 class Status:
     """The toolbar's figures, asked of the facade at most every ``ttl`` seconds."""
 
-    def __init__(self, facade: Any, ttl: float = 0.5):
+    def __init__(self, facade: EngineFacade, ttl: float = 0.5):
         self.facade = facade
         self.ttl = ttl
         self._at = 0.0
@@ -97,7 +99,7 @@ class Status:
 class EventPrinter:
     """A thread printing background events (alarms, resets) above the prompt."""
 
-    def __init__(self, facade: Any, renderer: Renderer, period: float = 0.1):
+    def __init__(self, facade: EngineFacade, renderer: Renderer, period: float = 0.1):
         self.facade = facade
         self.renderer = renderer
         self.period = period
@@ -131,7 +133,7 @@ class EventPrinter:
 class Repl:
     """One REPL session on a facade. ``run()`` returns the exit status when the user quits."""
 
-    def __init__(self, facade: Any, *, history: History | None = None, console: Console | None = None,
+    def __init__(self, facade: EngineFacade, *, history: History | None = None, console: Console | None = None,
                  input: Any = None, output: Any = None, patch: bool = True, banner: bool = True):
         self.facade = facade
         self.console = console
@@ -179,9 +181,16 @@ class Repl:
         for e in self.facade.load_errors():
             self.renderer.notice(f"error: cannot load {relative_path(e)} (fix it, then reload)", "red")
 
+    def _read_line(self, message: str) -> str | None:
+        """One line for a command that reads (``ws``); None on an empty line, Ctrl-C or Ctrl-D."""
+        try:
+            return self.session.prompt(message) or None
+        except (KeyboardInterrupt, EOFError):
+            return None
+
     def _loop(self) -> None:
         assert self.renderer is not None and self.events is not None
-        ctx = Context(self.facade, interactive=True, on_event=self.renderer.event)
+        ctx = Context(self.facade, interactive=True, on_event=self.renderer.event, read_line=self._read_line)
         while True:
             try:
                 line = self.session.prompt()
@@ -217,6 +226,6 @@ def history_for(data_dir: str) -> History:
     return FileHistory(path)
 
 
-def run_repl(facade: Any, **options: Any) -> int:
+def run_repl(facade: EngineFacade, **options: Any) -> int:
     """Run the REPL until the user quits; 0."""
     return Repl(facade, **options).run()

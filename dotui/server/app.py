@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import inspect
-import os
-import types
 from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
 from .. import __version__
 from ..engine import Engine
-from ..engine.errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
-from ..engine.facade import parse_when
+from ..engine.admin import OPERATIONS, Admin, ClientFault, MethodRaised, Operation, Param
 from ..engine.ids import ObjectId
 from .auth import check_bearer
+from .openapi import describe
+from .websocket import close_all, serve_websocket
 from .protocol import (
     RETRY_AFTER_SECONDS,
     BadJSON,
@@ -49,34 +47,11 @@ DEFAULT_MAX_BODY = 1 << 20  # 1 MiB
 DEFAULT_EVENTS_MAXLEN = 10_000
 SSE_KEEPALIVE_SECONDS = 15.0
 
-ENGINE = web.AppKey("dotui_engine", Engine)
+ADMIN = web.AppKey("dotui_admin", Admin)
 TOKEN = web.AppKey("dotui_token", str)
 MAX_BODY = web.AppKey("dotui_max_body", int)
 STREAMS = web.AppKey("dotui_event_streams", set)
-
-
-class ClientFault(Exception):
-    """The request was wrong (arguments, a storage key): 400, with the original error's type and message."""
-
-    def __init__(self, original: BaseException):
-        super().__init__(str(original))
-        self.original = original
-
-
-class MethodRaised(Exception):
-    """The called method itself raised: 500, whatever the type (a 404 type would blame the caller's URL)."""
-
-    def __init__(self, original: BaseException):
-        super().__init__(str(original))
-        self.original = original
-
-
-async def run_call(engine: Engine, namespace: str, oid: ObjectId, method: str, args: tuple, kwargs: dict) -> Any:
-    """The call, shielded; the target was checked already, so a 404-type error came from inside it."""
-    try:
-        return await shielded(engine.call(namespace, oid, method, args, kwargs))
-    except (NamespaceNotFoundError, MethodNotFoundError, InvalidIdError) as exc:
-        raise MethodRaised(exc) from None
+PEERS = web.AppKey("dotui_websocket_peers", set)
 
 
 class BadRequest(Exception):
@@ -118,18 +93,21 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
             message = (f"the request body is larger than the gateway's limit of {limit:,} bytes; "
                        "send less, or start the gateway with a larger --max-body")
         return error_response(exc.status, request_error(_HTTP_TYPES.get(exc.status, "HTTPError"), message), headers)
-    except BadJSON as exc:
-        return error_response(400, request_error("BadRequest", str(exc)))
-    except BadRequest as exc:
-        return error_response(400, request_error("BadRequest", str(exc)))
-    except ClientFault as exc:
-        return error_response(400, error_body(exc.original))
-    except MethodRaised as exc:
-        return error_response(500, error_body(exc.original))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - the object's error is the answer
-        return error_response(status_for(exc), error_body(exc))
+        return error_response(*answer_for(exc))
+
+
+def answer_for(exc: Exception) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body answering a request that raised ``exc``."""
+    if isinstance(exc, (BadJSON, BadRequest)):
+        return 400, request_error("BadRequest", str(exc))
+    if isinstance(exc, ClientFault):
+        return 400, error_body(exc.original)
+    if isinstance(exc, MethodRaised):
+        return 500, error_body(exc.original)
+    return status_for(exc), error_body(exc)
 
 
 @web.middleware
@@ -150,7 +128,8 @@ async def auth_middleware(request: web.Request, handler: Callable[[web.Request],
 
 # ================================================================ helpers
 async def shielded(coro: Awaitable[Any]) -> Any:
-    """Await ``coro`` in a task of its own that a client disconnect cannot cancel."""
+    """Await ``coro`` in a task of its own that a client disconnect cannot cancel: an object
+    never stops halfway through a method because a socket closed."""
     task = asyncio.ensure_future(coro)
     try:
         return await asyncio.shield(task)
@@ -186,40 +165,6 @@ def parse_call_body(body: bytes) -> tuple[list[Any], dict[str, Any]]:
     return args, kwargs
 
 
-_signatures: dict[Any, inspect.Signature | None] = {}
-
-
-def _call_signature(cls: type, method: str) -> inspect.Signature | None:
-    """The signature a caller must fit (without ``self``); None if it cannot be known."""
-    fn = getattr(cls, method, None)
-    if fn in _signatures:
-        return _signatures[fn]
-    try:
-        sig = inspect.signature(fn)
-        if isinstance(inspect.getattr_static(cls, method, None), types.FunctionType):
-            sig = sig.replace(parameters=list(sig.parameters.values())[1:])
-    except (TypeError, ValueError):
-        sig = None
-    _signatures[fn] = sig
-    return sig
-
-
-def check_call(engine: Engine, namespace: str, method: str, args: list, kwargs: dict) -> None:
-    """404 for a method the class does not offer, 400 for arguments its signature refuses."""
-    info = engine._ns_info(namespace)  # noqa: SLF001 - NamespaceNotFoundError (404) if unknown
-    if method not in info.methods:
-        raise MethodNotFoundError(namespace, method, list(info.methods))
-    sig = _call_signature(info.cls, method)
-    if sig is None:
-        return
-    try:
-        sig.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise ClientFault(TypeError(
-            f"{namespace}.{method}{info.methods[method].signature} cannot take these arguments: {exc}"
-        )) from None
-
-
 async def read_params(request: web.Request) -> dict[str, Any]:
     """Query parameters, overridden by the fields of a JSON object body."""
     params: dict[str, Any] = dict(request.query)
@@ -232,48 +177,24 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     return params
 
 
-def need(params: dict[str, Any], name: str, example: str) -> Any:
-    if name not in params:
-        raise BadRequest(f"missing {name!r}: give it in the query string or the JSON body, e.g. {example}")
-    return params[name]
-
-
-def need_str(params: dict[str, Any], name: str, example: str) -> str:
-    value = need(params, name, example)
-    if not isinstance(value, str):
-        raise BadRequest(f"{name!r} must be a string, e.g. {example}; got {value!r}")
-    return value
-
-
-_TARGET = "?namespace=Counter&ref=alice (or ref=#3f2a for an id prefix)"
-
-
-def target(engine: Engine, params: dict[str, Any]) -> tuple[str, ObjectId]:
-    namespace = need_str(params, "namespace", _TARGET)
-    ref = need_str(params, "ref", _TARGET)
-    return namespace, engine.object_id(namespace, ref)
-
-
 # ================================================================ object calls
 async def call_by_name(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
+    admin = request.app[ADMIN]
     mi = request.match_info
-    oid = engine.namespace(mi["namespace"]).id_from_name(mi["name"])
-    return await _call(request, mi["namespace"], oid, mi["method"])
+    oid = admin.engine.namespace(mi["namespace"]).id_from_name(mi["name"])
+    return await _call(request, admin, mi["namespace"], oid, mi["method"])
 
 
 async def call_by_id(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
+    admin = request.app[ADMIN]
     mi = request.match_info
-    oid = engine.namespace(mi["namespace"]).id_from_string(mi["hex"])
-    return await _call(request, mi["namespace"], oid, mi["method"])
+    oid = admin.engine.namespace(mi["namespace"]).id_from_string(mi["hex"])
+    return await _call(request, admin, mi["namespace"], oid, mi["method"])
 
 
-async def _call(request: web.Request, namespace: str, oid: ObjectId, method: str) -> web.Response:
-    engine = request.app[ENGINE]
+async def _call(request: web.Request, admin: Admin, namespace: str, oid: ObjectId, method: str) -> web.Response:
     args, kwargs = parse_call_body(await request.read())
-    check_call(engine, namespace, method, args, kwargs)
-    result = await run_call(engine, namespace, oid, method, tuple(args), kwargs)
+    result = await shielded(admin.call_id(namespace, oid, method, args, kwargs))
     return json_response({"result": result})
 
 
@@ -339,209 +260,87 @@ def fetch_response(namespace: str, answer: Any) -> web.Response:
     return web.Response(body=data, status=status, headers=headers)
 
 
-async def fetch(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
+async def fetch(request: web.Request) -> web.StreamResponse:
+    admin = request.app[ADMIN]
     mi = request.match_info
     namespace = mi["namespace"]
-    oid = engine.namespace(namespace).id_from_name(mi["name"])
-    info = engine._ns_info(namespace)  # noqa: SLF001
-    if "fetch" not in info.methods:
-        raise MethodNotFoundError(namespace, "fetch", list(info.methods))
+    oid = admin.engine.namespace(namespace).id_from_name(mi["name"])
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await _websocket(request, admin, namespace, oid)
     req = fetch_request(request, mi.get("path", ""), await request.read())
-    answer = await run_call(engine, namespace, oid, "fetch", (req,), {})
+    answer = await shielded(admin.call_id(namespace, oid, "fetch", [req], {}))
     try:
         return fetch_response(namespace, answer)
     except BadFetchResponse as exc:
         return error_response(502, request_error("BadFetchResponse", str(exc)))
 
 
-# ================================================================ admin: reading
-def _admin(fn: Callable[[Engine, dict[str, Any]], Awaitable[Any]]):
-    """A handler answering ``{"result": fn(engine, params)}``."""
-    async def handler(request: web.Request) -> web.Response:
-        params = await read_params(request)
-        return json_response({"result": await fn(request.app[ENGINE], params)})
-    handler.__name__ = fn.__name__
-    handler.__doc__ = fn.__doc__
-    return handler
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """``GET /ws/{namespace}/{name}/{path}``: a WebSocket to the object's ``fetch`` (``websocket.py``)."""
+    admin = request.app[ADMIN]
+    namespace = request.match_info["namespace"]
+    oid = admin.engine.namespace(namespace).id_from_name(request.match_info["name"])
+    return await _websocket(request, admin, namespace, oid)
 
 
-async def info(engine: Engine, p: dict) -> dict[str, Any]:
-    return {"version": __version__, "pid": os.getpid(), "data_dir": engine.data_dir,
-            "objects_dir": engine.objects_dir, "load_errors": [str(e) for e in engine.load_errors]}
+async def _websocket(request: web.Request, admin: Admin, namespace: str, oid: ObjectId) -> web.StreamResponse:
+    return await serve_websocket(request, admin.engine.websockets, namespace, oid, request.match_info.get("path", ""),
+                                 fetch_request, _fetch_response_or_502, shielded, request.app[PEERS])
 
 
-async def namespaces(engine: Engine, p: dict) -> list:
-    return engine.namespaces()
-
-
-def _whole(p: dict, name: str, default: int | None, least: int) -> int | None:
-    raw = p.get(name)
-    if raw is None or raw == "":
-        return default
+def _fetch_response_or_502(namespace: str, answer: Any) -> web.Response:
     try:
-        n = int(raw)
-    except (TypeError, ValueError):
-        n = least - 1
-    if n < least:
-        raise BadRequest(f"{name!r} must be a whole number >= {least}; got {raw!r}")
-    return n
+        return fetch_response(namespace, answer)
+    except BadFetchResponse as exc:
+        return error_response(502, request_error("BadFetchResponse", str(exc)))
 
 
-async def instances(engine: Engine, p: dict) -> list:
-    namespace = p.get("namespace") or None
-    if namespace is not None:
-        engine.namespace(namespace)
-    paging: dict[str, Any] = {}  # only what was asked for, so an engine without paging still answers
-    if p.get("state"):
-        paging["state"] = p["state"]
-    offset, limit = _whole(p, "offset", 0, 0), _whole(p, "limit", None, 0)
-    if offset:
-        paging["offset"] = offset
-    if limit is not None:
-        paging["limit"] = limit
-    return engine.instances(namespace, **paging)
+# ================================================================ admin: the table of Admin's operations
+def _coerce(op: Operation, params: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``op`` from query and body fields (query values are text)."""
+    unknown = sorted(set(params) - {p.name for p in op.params})
+    if unknown:
+        names = ", ".join(p.name for p in op.params) or "none"
+        raise BadRequest(f"{op.verb} {op.path} takes no parameter {unknown[0]!r}; it takes: {names}")
+    out: dict[str, Any] = {}
+    for p in op.params:
+        if p.name not in params or (params[p.name] == "" and not p.required):
+            if p.required:
+                raise BadRequest(f"missing {p.name!r}: give it in the query string or the JSON body "
+                                 f"of {op.verb} {op.path} (it takes: {', '.join(q.name for q in op.params)})")
+            continue
+        out[p.name] = _kind(op, p, params[p.name])
+    return out
 
 
-async def instances_of(engine: Engine, p: dict) -> list:
-    keys = p.get("keys")
-    if not isinstance(keys, list) or not all(
-            isinstance(k, list) and len(k) == 2 and all(isinstance(x, str) for x in k) for k in keys):
-        raise BadRequest('"keys" must be a list of [namespace, id hex] pairs')
-    return engine.instances_of(keys)
-
-
-async def instance_table(engine: Engine, p: dict) -> dict:
-    namespace = p.get("namespace") or None
-    if namespace is not None:
-        engine.namespace(namespace)
-    return engine.instance_table(namespace)
-
-
-async def count_instances(engine: Engine, p: dict) -> dict:
-    namespace = p.get("namespace") or None
-    if namespace is not None:
-        engine.namespace(namespace)
-    return engine.count_instances(namespace)
-
-
-async def instance(engine: Engine, p: dict) -> dict:
-    return engine.instance_info(*target(engine, p))
-
-
-async def resolve(engine: Engine, p: dict) -> dict:
-    namespace, oid = target(engine, p)
-    return {"namespace": namespace, "id": oid.hex, "name": oid.name}
-
-
-async def read_storage(engine: Engine, p: dict) -> dict:
-    return engine.read_storage(*target(engine, p))
-
-
-async def queue(engine: Engine, p: dict) -> list:
-    return engine.queue(*target(engine, p))
-
-
-async def history(engine: Engine, p: dict) -> list:
-    n = p.get("n", 20)
-    try:
-        n = int(n)
-    except (TypeError, ValueError):
-        raise BadRequest(f"'n' must be a whole number, e.g. n=20; got {n!r}") from None
-    return engine.history(*target(engine, p), n)
-
-
-async def stats(engine: Engine, p: dict) -> dict:
-    return engine.stats()
-
-
-# ================================================================ admin: acting
-async def call(engine: Engine, p: dict) -> Any:
-    namespace, oid = target(engine, p)
-    method = need_str(p, "method", '{"method": "increment"}')
-    args, kwargs = p.get("args") or [], p.get("kwargs") or {}
-    if not isinstance(args, list) or not isinstance(kwargs, dict):
-        raise BadRequest('"args" must be a list and "kwargs" an object, e.g. {"args": [5], "kwargs": {}}')
-    check_call(engine, namespace, method, args, kwargs)
-    return await run_call(engine, namespace, oid, method, tuple(args), kwargs)
-
-
-async def _on(engine: Engine, namespace: str, oid: ObjectId, label: str, fn, args: tuple = ()) -> Any:
-    """Run a storage edit in the object's own queue; a bad key or value is the caller's fault (400)."""
-    try:
-        return await shielded(engine.run_on(namespace, oid, label, fn, args))
-    except (TypeError, ValueError) as exc:
-        raise ClientFault(exc) from None
-
-
-async def storage_get(engine: Engine, p: dict) -> Any:
-    namespace, oid = target(engine, p)
-    key = need_str(p, "key", "key=n")
-    return await _on(engine, namespace, oid, "storage.get", lambda i: i.storage.get(key), (key,))
-
-
-async def storage_put(engine: Engine, p: dict) -> None:
-    namespace, oid = target(engine, p)
-    key = need_str(p, "key", '{"key": "n", "value": 5}')
-    value = need(p, "value", '{"key": "n", "value": 5}')
-    return await _on(engine, namespace, oid, "storage.put", lambda i: i.storage.put(key, value), (key, value))
-
-
-async def storage_delete(engine: Engine, p: dict) -> bool:
-    namespace, oid = target(engine, p)
-    key = need_str(p, "key", "key=n")
-    return await _on(engine, namespace, oid, "storage.delete", lambda i: i.storage.delete(key), (key,))
-
-
-async def alarm_get(engine: Engine, p: dict) -> float | None:
-    namespace, oid = target(engine, p)
-    return await _on(engine, namespace, oid, "storage.get_alarm", lambda i: i.storage.alarm_epoch)
-
-
-async def alarm_set(engine: Engine, p: dict) -> float:
-    namespace, oid = target(engine, p)
-    when = need(p, "when", '{"when": "+30"} or an ISO time or epoch seconds')
-    if isinstance(when, str) and not when.strip().startswith("+"):
+def _kind(op: Operation, p: Param, value: Any) -> Any:
+    if p.kind is object or (value is None and not p.required):
+        return value
+    if p.kind is int and isinstance(value, str):
         try:
-            when = float(when)  # epoch seconds in a query string
+            return int(value)
         except ValueError:
             pass
-    try:
-        t = parse_when(when)
-    except ValueError as exc:
-        raise ClientFault(exc) from None
-
-    def set_it(i) -> float:
-        i.storage.set_alarm(t)
-        return t
-    return await _on(engine, namespace, oid, "storage.set_alarm", set_it, (t,))
+    if isinstance(value, p.kind) and not isinstance(value, bool):
+        return value
+    raise BadRequest(f"{p.name!r} must be a {_KIND_NAMES[p.kind]} ({op.verb} {op.path}); got {value!r:.200}")
 
 
-async def alarm_delete(engine: Engine, p: dict) -> None:
-    namespace, oid = target(engine, p)
-    return await _on(engine, namespace, oid, "storage.delete_alarm", lambda i: i.storage.delete_alarm())
+_KIND_NAMES = {str: "string", int: "whole number", list: "JSON list", dict: "JSON object"}
 
 
-async def hibernate(engine: Engine, p: dict) -> bool:
-    return await shielded(engine.hibernate(*target(engine, p)))
+def _operation_handler(admin: Admin, op: Operation) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler serving ``op``: its parameters from the request, ``{"result": ...}`` from Admin."""
+    method = vars(Admin)[op.name]
+    shield = not op.resendable  # an edit or a call runs to its end, whoever went away
 
-
-async def hibernate_all(engine: Engine, p: dict) -> int:
-    return await shielded(engine.hibernate_all())
-
-
-async def wake(engine: Engine, p: dict) -> dict:
-    namespace, oid = target(engine, p)
-    await shielded(engine.wake(namespace, oid))
-    return engine.instance_info(namespace, oid)
-
-
-async def reload(engine: Engine, p: dict) -> list[str]:
-    return [str(e) for e in await shielded(engine.reload())]
-
-
-async def flush(engine: Engine, p: dict) -> None:
-    await shielded(engine.flush())
+    async def handler(request: web.Request) -> web.Response:
+        kwargs = _coerce(op, await read_params(request))
+        work = method(admin, **kwargs)
+        return json_response({"result": await (shielded(work) if shield else work)})
+    handler.__name__ = op.name
+    handler.__doc__ = op.doc
+    return handler
 
 
 # ================================================================ the event stream
@@ -570,9 +369,8 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def _events_ws(request: web.Request, maxlen: int) -> web.WebSocketResponse:
-    engine = request.app[ENGINE]
     ws = web.WebSocketResponse(heartbeat=20.0)
-    sub = engine.subscribe(maxlen)  # before the client's connect returns: no event after it is missed
+    sub = request.app[ADMIN].subscribe(maxlen)  # before the client's connect returns: no event after it is missed
     streams = request.app[STREAMS]
     streams.add(sub)
     try:
@@ -611,9 +409,8 @@ async def _events_ws(request: web.Request, maxlen: int) -> web.WebSocketResponse
 
 
 async def _events_sse(request: web.Request, maxlen: int) -> web.StreamResponse:
-    engine = request.app[ENGINE]
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    sub = engine.subscribe(maxlen)
+    sub = request.app[ADMIN].subscribe(maxlen)
     streams = request.app[STREAMS]
     streams.add(sub)
     try:
@@ -637,53 +434,31 @@ async def _events_sse(request: web.Request, maxlen: int) -> web.StreamResponse:
 
 
 # ================================================================ the application
-ADMIN_ROUTES: list[tuple[str, str, Callable, str]] = [
-    ("GET", "/admin/info", info, "version, pid, data and objects folders, load errors"),
-    ("GET", "/admin/namespaces", namespaces, "the classes: methods with signatures and docs, mode, alarm"),
-    ("GET", "/admin/instances", instances,
-     "known objects, live or hibernated [namespace, state, offset, limit]"),
-    ("POST", "/admin/instances/of", instances_of, "the objects with these [namespace, id hex] keys [keys]"),
-    ("GET", "/admin/instances/count", count_instances, "how many objects: total, live, hibernated [namespace]"),
-    ("GET", "/admin/instances/table", instance_table,
-     "every object at once: those in memory, and the hibernated ones as one list per field [namespace]"),
-    ("GET", "/admin/instance", instance, "one object's state [namespace, ref]"),
-    ("GET", "/admin/resolve", resolve, "a reference's namespace, id and name [namespace, ref]"),
-    ("GET", "/admin/storage", read_storage, "durable storage as on disk; wakes nothing [namespace, ref]"),
-    ("GET", "/admin/queue", queue, "running and queued calls [namespace, ref]"),
-    ("GET", "/admin/history", history, "finished calls [namespace, ref, n]"),
-    ("GET", "/admin/stats", stats, "engine counters"),
-    ("POST", "/admin/call", call, "call a method [namespace, ref, method, args, kwargs]"),
-    ("GET", "/admin/storage/key", storage_get, "one key, through the object's queue [namespace, ref, key]"),
-    ("PUT", "/admin/storage/key", storage_put, "write a key, through the object's queue [namespace, ref, key, value]"),
-    ("DELETE", "/admin/storage/key", storage_delete, "delete a key, through the object's queue [namespace, ref, key]"),
-    ("GET", "/admin/alarm", alarm_get, "the alarm, epoch seconds or null [namespace, ref]"),
-    ("PUT", "/admin/alarm", alarm_set, "set the alarm [namespace, ref, when: epoch, +SECONDS or ISO time]"),
-    ("DELETE", "/admin/alarm", alarm_delete, "delete the alarm [namespace, ref]"),
-    ("POST", "/admin/hibernate", hibernate, "hibernate one object once its calls end [namespace, ref]"),
-    ("POST", "/admin/hibernate-all", hibernate_all, "hibernate every idle object"),
-    ("POST", "/admin/wake", wake, "wake one object [namespace, ref]"),
-    ("POST", "/admin/reload", reload, "re-import the objects folder; answers the load errors"),
-    ("POST", "/admin/flush", flush, "return once every write so far is durable"),
-]
-
 OBJECT_ROUTES = [
+    ("GET", "/openapi.json", "this gateway's OpenAPI description"),
     ("POST", "/objects/{namespace}/{name}/{method}", "call a method of the object named {name}"),
     ("POST", "/objects/{namespace}/id/{hex}/{method}", "call a method of the object with that 64-hex-digit id"),
     ("*", "/fetch/{namespace}/{name}/{path}", "the raw request, to the object's fetch(request)"),
+    ("GET", "/ws/{namespace}/{name}/{path}", "a WebSocket to the object's fetch(request) (Hibernation API)"),
     ("GET", "/admin/events", "the event stream (WebSocket, or server-sent events)"),
 ]
 
 
 async def index(request: web.Request) -> web.Response:
     routes = [{"method": m, "path": p, "what": w} for m, p, w in OBJECT_ROUTES]
-    routes += [{"method": m, "path": p, "what": w} for m, p, _, w in ADMIN_ROUTES]
+    routes += [{"method": op.verb, "path": op.path, "what": op.doc} for op in OPERATIONS.values()]
     return json_response({"dotui": __version__, "routes": routes})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(describe())
 
 
 async def _end_streams(app: web.Application) -> None:
     """On shutdown, end the event streams (they would otherwise wait for the next event)."""
     for sub in list(app[STREAMS]):
         sub.close()
+    await close_all(app[ADMIN].engine.websockets, app[PEERS])
 
 
 def make_app(engine: Engine, token: str, *, max_body: int = DEFAULT_MAX_BODY) -> web.Application:
@@ -691,18 +466,22 @@ def make_app(engine: Engine, token: str, *, max_body: int = DEFAULT_MAX_BODY) ->
     if not token:
         raise ValueError("the gateway needs a token; make one with dotui.server.auth.new_token()")
     app = web.Application(client_max_size=max_body, middlewares=[errors_middleware, auth_middleware])
-    app[ENGINE] = engine
+    app[ADMIN] = admin = Admin(engine)
     app[TOKEN] = token
     app[MAX_BODY] = max_body
     app[STREAMS] = set()
+    app[PEERS] = set()
     app.on_shutdown.append(_end_streams)
     r = app.router
     r.add_get("/", index)
+    r.add_get("/openapi.json", openapi)
     r.add_post("/objects/{namespace}/id/{hex}/{method}", call_by_id)
     r.add_post("/objects/{namespace}/{name}/{method}", call_by_name)
     r.add_route("*", "/fetch/{namespace}/{name}", fetch)
     r.add_route("*", "/fetch/{namespace}/{name}/{path:.*}", fetch)
+    r.add_get("/ws/{namespace}/{name}", websocket)
+    r.add_get("/ws/{namespace}/{name}/{path:.*}", websocket)
     r.add_get("/admin/events", events)
-    for verb, path, fn, _ in ADMIN_ROUTES:
-        r.add_route(verb, path, _admin(fn))
+    for op in OPERATIONS.values():
+        r.add_route(op.verb, op.path, _operation_handler(admin, op))
     return app

@@ -19,10 +19,11 @@ from typing import Any, Callable, TextIO
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.errors import EngineLockedError
-from .app import DEFAULT_MAX_BODY, make_app
+from ..engine.errors import DataFolderError, EngineLockedError
+from .app import ADMIN, DEFAULT_MAX_BODY, make_app
 from .auth import find_token, new_token, remove_token, write_token
 from .client import RemoteEngine
+from .fast import FastCalls
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
@@ -64,10 +65,14 @@ class RunningGateway:
     warning: str | None
     _runner: web.AppRunner = field(repr=False)
     _data: str = field(repr=False)
+    _server: asyncio.AbstractServer = field(repr=False)
+    _fast: FastCalls = field(repr=False)
     _submit: Callable[[Any], Any] | None = field(default=None, repr=False)
 
     async def stop(self) -> None:
         """Stop accepting requests, let the ones in flight finish, end event streams, remove the token file."""
+        self._server.close()
+        await self._fast.stop(SHUTDOWN_SECONDS)
         await self._runner.cleanup()
         remove_token(self._data, self.token)
 
@@ -88,15 +93,17 @@ async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DE
     app = make_app(engine, token, max_body=max_body)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
+    # Object calls are answered by the fast path (fast.py); every other request by the app.
+    fast = FastCalls(app[ADMIN], token, max_body, runner.server)
     try:
-        await web.TCPSite(runner, host, port).start()
+        server = await asyncio.get_running_loop().create_server(fast, host, port)
     except BaseException:
         await runner.cleanup()
         raise
-    bound = runner.addresses[0][1]
+    bound = server.sockets[0].getsockname()[1]
     path = write_token(engine.data_dir, token)
     return RunningGateway(url_for(host, bound), host, bound, token, path, exposure_warning(host),
-                          runner, engine.data_dir)
+                          runner, engine.data_dir, server, fast)
 
 
 def start_gateway_thread(local_engine: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
@@ -150,7 +157,7 @@ async def _serve(objects: str, data: str, idle: float, host: str, port: int, tok
     engine = Engine(objects, data, idle_timeout=idle)
     try:
         await engine.start()
-    except (EngineLockedError, OSError) as exc:
+    except (EngineLockedError, DataFolderError, OSError) as exc:
         print(f"dotui serve: cannot start the engine: {exc}", file=err)
         return 1
     try:

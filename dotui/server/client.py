@@ -22,15 +22,17 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 
 from ..engine import values
 from ..engine.errors import RemoteError
 from ..engine.events import EventBuffer
-from ..engine.facade import parse_when
+from ..engine.admin import OPERATIONS, parse_when
+from ..engine.rows import InstanceRow, InstanceTable
 from .protocol import BadJSON, dumps, loads, rebuild
+from .wsclient import RemoteWebSocket
 
 DEFAULT_RETRIES = 4  # attempts for a read: after 0.2 s, 0.5 s, 1.25 s
 FIRST_BACKOFF = 0.2
@@ -187,7 +189,7 @@ class RemoteEngine:
         if self._session is None:
             self._session = self._run(self._open_session())
         try:
-            self._info = self._get("/admin/info")
+            self._info = self.info()
         except BaseException:
             self._shutdown()
             raise
@@ -311,11 +313,16 @@ class RemoteEngine:
         assert last is not None
         raise self._unreachable(last, self.retries) from None
 
-    def _get(self, path: str, **params: Any) -> Any:
-        return self._run(self._request("GET", path, params, idempotent=True))
+    def _op(self, name: str, **params: Any) -> Any:
+        """The ``Admin`` operation ``name``, at its verb and path in ``OPERATIONS``."""
+        return self._run(self._op_request(name, params))
 
-    def _send(self, verb: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        return self._run(self._request(verb, path, None, body, idempotent=False))
+    def _op_request(self, name: str, params: dict[str, Any]) -> Awaitable[Any]:
+        op = OPERATIONS[name]
+        if op.resendable:
+            return self._request(op.verb, op.path, params, idempotent=True)
+        body = {k: v for k, v in params.items() if v is not None}
+        return self._request(op.verb, op.path, None, body or None, idempotent=False)
 
     # ------------------------------------------------------------ describing
     @property
@@ -327,69 +334,77 @@ class RemoteEngine:
         return self._info.get("objects_dir", "")
 
     def load_errors(self) -> list[str]:
-        return self._get("/admin/info")["load_errors"]
+        return self.info()["load_errors"]
+
+    # ------------------------------------------------------------ the operations of Admin
+    def info(self) -> dict[str, Any]:
+        return self._op("info")
 
     def namespaces(self) -> list[dict[str, Any]]:
-        return self._get("/admin/namespaces")
+        return self._op("namespaces")
 
-    def instances(self, namespace: str | None = None, *, state: str | None = None,
-                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        return self._get("/admin/instances", namespace=namespace, state=state,
-                         offset=offset or None, limit=limit)
+    def instances(self, namespace: str | None = None, state: str | None = None,
+                  offset: int = 0, limit: int | None = None) -> list[InstanceRow]:
+        return self._op("instances", namespace=namespace, state=state, offset=offset or None, limit=limit)
 
-    def instances_of(self, keys: list[tuple[str, str]] | list[list[str]]) -> list[dict[str, Any]]:
-        """``instance()`` of each ``(namespace, id hex)`` in one request."""
-        return self._send("POST", "/admin/instances/of", {"keys": [list(k) for k in keys]})
-
-    def instance_table(self, namespace: str | None = None) -> dict[str, Any]:
-        """Every object at once: those in memory, and the hibernated ones as one list per field."""
-        return self._get("/admin/instances/table", namespace=namespace)
+    def instances_of(self, keys: list) -> list[InstanceRow]:
+        return self._op("instances_of", keys=[list(k) for k in keys])
 
     def count_instances(self, namespace: str | None = None) -> dict[str, int]:
-        return self._get("/admin/instances/count", namespace=namespace)
+        return self._op("count_instances", namespace=namespace)
 
-    def instance(self, namespace: str, ref: str) -> dict[str, Any]:
-        return self._get("/admin/instance", namespace=namespace, ref=ref)
+    def instance_table(self, namespace: str | None = None) -> InstanceTable:
+        return self._op("instance_table", namespace=namespace)
+
+    def instance(self, namespace: str, ref: str) -> InstanceRow:
+        return self._op("instance", namespace=namespace, ref=ref)
 
     def resolve(self, namespace: str, ref: str) -> dict[str, Any]:
-        """``{"namespace", "id", "name"}`` of a reference; InvalidIdError if none matches."""
-        return self._get("/admin/resolve", namespace=namespace, ref=ref)
+        return self._op("resolve", namespace=namespace, ref=ref)
 
     def read_storage(self, namespace: str, ref: str) -> dict[str, Any]:
-        return self._get("/admin/storage", namespace=namespace, ref=ref)
+        return self._op("read_storage", namespace=namespace, ref=ref)
 
     def queue(self, namespace: str, ref: str) -> list[dict[str, Any]]:
-        return self._get("/admin/queue", namespace=namespace, ref=ref)
+        return self._op("queue", namespace=namespace, ref=ref)
 
     def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]:
-        return self._get("/admin/history", namespace=namespace, ref=ref, n=n)
+        return self._op("history", namespace=namespace, ref=ref, n=n)
 
     def stats(self) -> dict[str, Any]:
-        return self._get("/admin/stats")
+        return self._op("stats")
 
-    # ------------------------------------------------------------ acting
-    def call(self, namespace: str, ref: str, method: str, args: list | tuple = (), kwargs: dict | None = None,
-             timeout: float | None = None) -> Any:
+    def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
+        return self._op("websockets", namespace=namespace, ref=ref)
+
+    def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
+        return self._op("websocket_counts", namespace=namespace)
+
+    def open_websocket(self, namespace: str, ref: str, path: str = "/") -> RemoteWebSocket:
+        """A WebSocket to the object's ``fetch`` through the gateway (``wsclient.py``); WebSocketError if refused."""
+        assert self._session is not None, "start() the RemoteEngine first (or use dotui.server.connect)"
+        sock = RemoteWebSocket(self._run, f"{namespace}/{ref}")
+        self._run(sock.open(self._session, self.url, namespace, ref, path, self._auth_header()))
+        return sock
+
+    def call(self, namespace: str, ref: str, method: str, args: list | None = None,
+             kwargs: dict | None = None, timeout: float | None = None) -> Any:
         return self.call_async(namespace, ref, method, args, kwargs).result(timeout)
 
-    def call_async(self, namespace: str, ref: str, method: str, args: list | tuple = (),
+    def call_async(self, namespace: str, ref: str, method: str, args: list | None = None,
                    kwargs: dict | None = None) -> concurrent.futures.Future:
         try:
             # The same check, and the same TypeError, as an in-process call.
-            args, kwargs = values.copy_args(tuple(args), kwargs or {}, f"{namespace}.{method}")
+            args, kwargs = values.copy_args(tuple(args or ()), kwargs or {}, f"{namespace}.{method}")
         except TypeError as exc:
             fut: concurrent.futures.Future = concurrent.futures.Future()
             fut.set_exception(exc)
             return fut
-        body = {"namespace": namespace, "ref": ref, "method": method, "args": list(args), "kwargs": kwargs}
-        return asyncio.run_coroutine_threadsafe(
-            self._request("POST", "/admin/call", None, body, idempotent=False), self._loop)
-
-    def _target(self, namespace: str, ref: str, **fields: Any) -> dict[str, Any]:
-        return {"namespace": namespace, "ref": ref, **fields}
+        params = {"namespace": namespace, "ref": ref, "method": method, "args": list(args), "kwargs": kwargs}
+        return asyncio.run_coroutine_threadsafe(self._op_request("call", params), self._loop)
 
     def storage_get(self, namespace: str, ref: str, key: str) -> Any:
-        return self._get("/admin/storage/key", namespace=namespace, ref=ref, key=_check_key(key))
+        return self._op("storage_get", namespace=namespace, ref=ref, key=_check_key(key))
 
     def storage_put(self, namespace: str, ref: str, key: str, value: Any) -> None:
         _check_key(key)
@@ -397,35 +412,35 @@ class RemoteEngine:
             value = values.copy(value, f"the value of key {key!r}")
         except values.NotJSONCompatible as exc:
             raise TypeError(f"cannot store key {key!r}: {exc}") from None  # as ctx.storage.put says it
-        return self._send("PUT", "/admin/storage/key", self._target(namespace, ref, key=key, value=value))
+        return self._op("storage_put", namespace=namespace, ref=ref, key=key, value=value)
 
     def storage_delete(self, namespace: str, ref: str, key: str) -> bool:
-        return self._send("DELETE", "/admin/storage/key", self._target(namespace, ref, key=_check_key(key)))
+        return self._op("storage_delete", namespace=namespace, ref=ref, key=_check_key(key))
 
     def alarm_get(self, namespace: str, ref: str) -> float | None:
-        return self._get("/admin/alarm", namespace=namespace, ref=ref)
+        return self._op("alarm_get", namespace=namespace, ref=ref)
 
     def alarm_set(self, namespace: str, ref: str, when: Any) -> float:
-        t = parse_when(when)  # +SECONDS counts from now, here, as in-process
-        return self._send("PUT", "/admin/alarm", self._target(namespace, ref, when=t))
+        t = parse_when(when)  # a bad time is refused here, as in-process; +SECONDS counts from now, here
+        return self._op("alarm_set", namespace=namespace, ref=ref, when=t)
 
     def alarm_delete(self, namespace: str, ref: str) -> None:
-        return self._send("DELETE", "/admin/alarm", self._target(namespace, ref))
+        return self._op("alarm_delete", namespace=namespace, ref=ref)
 
     def hibernate(self, namespace: str, ref: str) -> bool:
-        return self._send("POST", "/admin/hibernate", self._target(namespace, ref))
+        return self._op("hibernate", namespace=namespace, ref=ref)
 
     def hibernate_all(self) -> int:
-        return self._send("POST", "/admin/hibernate-all")
+        return self._op("hibernate_all")
 
-    def wake(self, namespace: str, ref: str) -> dict[str, Any]:
-        return self._send("POST", "/admin/wake", self._target(namespace, ref))
+    def wake(self, namespace: str, ref: str) -> InstanceRow:
+        return self._op("wake", namespace=namespace, ref=ref)
 
     def reload(self) -> list[str]:
-        return self._send("POST", "/admin/reload")
+        return self._op("reload")
 
     def flush(self) -> None:
-        self._send("POST", "/admin/flush")
+        return self._op("flush")
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> RemoteSubscription:
         """Events, buffered; read with ``drain()`` or ``get_nowait()`` from any thread.

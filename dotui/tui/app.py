@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import gc
-import os
 import time
 from typing import Any, Callable, Iterable
 
@@ -26,10 +24,15 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent
 
+from ..engine.facade import EngineFacade
+from ..present.formats import relative, short
+from ..present.render import Renderer
 from . import glossary
 from .commands import DotuiCommands
 from .gateway import Detail, Gateway, PollRequest, Snapshot, poll
-from .model import SORTABLE, EngineWatch, InstanceRows, Key, Rate, label_of, ref_of, row_state, short
+from .gcpause import PAUSE_AT_MOST, StartupGC
+from .model import SORTABLE, EngineWatch, InstanceRows, Key, Rate, label_of, ref_of, row_state
+from .refresh import Refresh
 from .screens.alarm import AlarmScreen
 from .screens.help import HelpScreen
 from .screens.invoke import InvokeScreen
@@ -41,11 +44,9 @@ from .widgets.instances import InstancesPane, InstanceTable
 from .widgets.object import ObjectView
 from .widgets.object.methods import MethodsView
 from .widgets.object.queue import render_queue
+from .watcher import FolderWatcher
 
 BUSY_AFTER = 0.5  # seconds without an answer before the header says the engine is busy (default)
-GC_FREEZE_AT = 2000  # rows in the first full listing from which the startup heap is frozen (gc.freeze)
-FULL_EVERY = 60.0  # seconds between full listings, a safety net for what no event announces
-GC_PAUSE_AT_MOST = 5.0  # seconds the collector may stay paused waiting for the first listing
 
 
 class MainScreen(Screen):
@@ -76,7 +77,7 @@ class MainScreen(Screen):
         Binding("escape", "escape", "Back", show=False),
     ]
 
-    def __init__(self, facade: Any, gateway: Gateway, clock: Callable[[], float], refresh_interval: float,
+    def __init__(self, facade: EngineFacade, gateway: Gateway, clock: Callable[[], float], refresh_interval: float,
                  watch_files: bool, busy_after: float = BUSY_AFTER) -> None:
         super().__init__()
         self.busy_after = busy_after
@@ -85,33 +86,13 @@ class MainScreen(Screen):
         self.clock = clock
         self.refresh_interval = refresh_interval
         self.watch_files = watch_files
-        self.rows = InstanceRows()
-        self.watch = EngineWatch(clock=clock)
-        self.rate = Rate()
-        self.namespaces: dict[str, dict[str, Any]] = {}
-        self.load_errors: list[str] = []
-        self._shown: Key | None = None  # the instance the object view shows
-        self.detail: Detail | None = None
-        self.stats: dict[str, Any] = {}
+        self.refresher = Refresh(clock)
         self.subscription = None
-        self.refreshes = 0  # snapshots applied (tests wait on it)
-        self.last_snapshot: Snapshot | None = None
-        self._touched: set[Key] = set()
-        self._need_full = True
-        self._need_namespaces = True
-        self._need_detail = True
-        self._last_full = 0.0
         self._poll_since: float | None = None
         self._kick = asyncio.Event()
-        self._file_marks: dict[str, tuple[int, int]] | None = None
+        self.folder = FolderWatcher(facade.objects_dir)
         self._quitting = False
-        self._gc_frozen = False
-        # No collection until the first listing is in: what is built until then (the app, the
-        # rows, the engine's index) lives as long as the app, and at 100,000 objects each full
-        # pass over it costs ~100 ms. Resumed (and that heap frozen) once the listing is applied.
-        self._gc_paused = gc.isenabled()
-        if self._gc_paused:
-            gc.disable()
+        self.startup_gc = StartupGC()  # no collection until the first listing is in (gcpause.py)
         # Subscribe, then list every instance, while the app is still mounting: at 100,000
         # objects the listing is most of the first paint. Subscribed first, no event between
         # the two is lost.
@@ -121,6 +102,43 @@ class MainScreen(Screen):
             req, gateway.poll(_after, self._subscribed, poll, facade, req))
         self._completer = None
         self._last_method: dict[str, str] = {}  # per namespace: the method invoked last, offered first
+
+    # ------------------------------------------------------------ what the refresher knows
+    @property
+    def rows(self) -> InstanceRows:
+        return self.refresher.rows
+
+    @property
+    def watch(self) -> EngineWatch:
+        return self.refresher.watch
+
+    @property
+    def rate(self) -> Rate:
+        return self.refresher.rate
+
+    @property
+    def namespaces(self) -> dict[str, dict[str, Any]]:
+        return self.refresher.namespaces
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return self.refresher.stats
+
+    @property
+    def detail(self) -> Detail | None:
+        return self.refresher.detail
+
+    @property
+    def refreshes(self) -> int:
+        return self.refresher.refreshes
+
+    @property
+    def last_snapshot(self) -> Snapshot | None:
+        return self.refresher.last_snapshot
+
+    @property
+    def _shown(self) -> Key | None:
+        return self.refresher.shown
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -156,10 +174,10 @@ class MainScreen(Screen):
         self.query_one(Footer).show_command_palette = event.size.width >= 100
 
     def on_mount(self) -> None:
-        self.header.set_where(getattr(self.facade, "data_dir", None), getattr(self.facade, "objects_dir", None))
+        self.header.set_where(self.facade.data_dir, self.facade.objects_dir)
         self.table.focus()
         self._start()
-        self.set_timer(GC_PAUSE_AT_MOST, self._resume_gc)
+        self.set_timer(PAUSE_AT_MOST, self.startup_gc.resume)
         self.set_interval(0.25, self._watchdog)
         self.set_interval(1.0, self._every_second)
 
@@ -186,47 +204,22 @@ class MainScreen(Screen):
             except asyncio.TimeoutError:
                 pass
 
-    def kick(self, full: bool = False, detail: bool = True) -> None:
+    def kick(self, full: bool = False, detail: bool = True, namespaces: bool = False) -> None:
         """Refresh now rather than at the next tick."""
-        self._need_full = self._need_full or full
-        self._need_detail = self._need_detail or detail
+        self.refresher.want(full=full, detail=detail, namespaces=namespaces)
         self._kick.set()
 
     def _drain(self) -> None:
         """Fold new events: touched objects, the call holding the engine, the Events tab."""
         if self.subscription is None:
             return
-        events = self.subscription.drain()
-        if not events:
-            return
-        fold = self.watch.fold(events)
-        self._touched |= fold.touched
-        if fold.need_full:
-            self._need_full = True
-        if fold.reloaded:
-            self._need_namespaces = True
-        if self._shown is not None and self._shown in fold.touched:
-            self._need_detail = True
-            mine = [ev for ev in events if ev.get("id") == self._shown[1] and ev.get("namespace") == self._shown[0]]
-            self.object_view.events_view.append(mine)
+        folded = self.refresher.fold(self.subscription.drain())
+        if folded.shown_events:
+            self.object_view.events_view.append(folded.shown_events)
 
     def _request(self) -> PollRequest:
-        now = time.monotonic()
-        full = self._need_full or now - self._last_full >= FULL_EVERY
-        keys = [(k, "#" + k[1]) for k in self._touched]
-        req = PollRequest(full=full, keys=keys, namespaces=self._need_namespaces)
-        if self._shown is not None and (self._need_detail or self._shown in self._touched):
-            info = self.rows.rows.get(self._shown)
-            req.selected = self._shown
-            req.selected_ref = ref_of(info) if info else "#" + self._shown[1]
-            tab = self.object_view.active_tab
-            req.want_queue = tab == "queue"
-            req.want_storage = tab == "storage"
-        self._touched = set()
-        self._need_full = self._need_namespaces = self._need_detail = False
-        if full:
-            self._last_full = now
-        return req
+        tab = self.object_view.active_tab if self.refresher.shown is not None else None
+        return self.refresher.request(tab)
 
     async def _refresh_once(self) -> None:
         self._drain()
@@ -244,52 +237,29 @@ class MainScreen(Screen):
         self._apply(snap, req)
 
     def _apply(self, snap: Snapshot, req: PollRequest) -> None:
-        self.last_snapshot = snap
-        if snap.error is not None:
-            self.header.set_busy(f"engine error: {snap.error}")
-            # ask again for what this refresh was to bring
-            self._need_full = self._need_full or req.full
-            self._need_namespaces = self._need_namespaces or req.namespaces
-            self._touched |= {k for k, _ in req.keys}
-        if snap.namespaces is not None:
-            self.namespaces = {ns["name"]: ns for ns in snap.namespaces}
-            errors = snap.load_errors or []
-            if errors and errors != self.load_errors:
-                self.notify("\n".join(errors), title="cannot load some of the objects folder", severity="error",
-                            timeout=10)
-            self.load_errors = errors
+        """Draw what one snapshot changed (``Refresh.apply`` decides what that is)."""
+        applied = self.refresher.apply(snap, req)
+        if applied.busy is not None:
+            self.header.set_busy(applied.busy)
+        if applied.new_load_errors:
+            self.notify("\n".join(applied.new_load_errors), title="cannot load some of the objects folder",
+                        severity="error", timeout=10)
         with self.app.batch_update():
-            if snap.rows is not None:
-                changed = self.rows.replace_all(snap.rows)
-                if not self._gc_frozen and len(snap.rows) >= GC_FREEZE_AT:
-                    # Thousands of rows (and the engine's index) are long-lived: moved out of the
-                    # collector's reach, its full passes stop scanning them (100+ ms pauses at
-                    # 10,000 instances otherwise, measured by bench/tui.py).
-                    self._gc_frozen = True
-                    gc.freeze()
-            else:
-                changed = self.rows.update(snap.changed)
-            self.table.apply(changed)
+            self.table.apply(applied.changed)
             self.pane.describe()
-            if snap.stats is not None:
-                self.stats = snap.stats
-                rate = self.rate.add(snap.t, snap.stats.get("calls", 0))
-                self.header.set_stats(snap.stats, self.rows.counts()["busy"], list(self.rate.samples), rate)
-            if self._shown is not None and (self._shown in changed or snap.namespaces is not None):
+            if applied.stats_changed:
+                self.header.set_stats(self.stats, self.rows.counts()["busy"], list(self.rate.samples), applied.rate)
+            if applied.show_selected:
                 self._show_selected()
-            if snap.detail is not None and snap.detail.key == self._shown:
-                self._show_detail(snap.detail)
-        if snap.rows is not None or snap.error is not None:
-            self._resume_gc()
-        self.refreshes += 1
-
-    def _resume_gc(self) -> None:
-        if self._gc_paused:
-            self._gc_paused = False
-            gc.enable()
+            if applied.detail is not None:
+                self._show_detail(applied.detail)
+        if applied.listed is not None:
+            self.startup_gc.listed(applied.listed)
+        elif snap.error is not None:
+            self.startup_gc.resume()
 
     def on_unmount(self) -> None:
-        self._resume_gc()
+        self.startup_gc.resume()
 
     def _watchdog(self) -> None:
         """Four times a second: is the engine answering? If not, say which method holds it."""
@@ -312,10 +282,13 @@ class MainScreen(Screen):
 
     def _every_second(self) -> None:
         self.table.tick()
+        self.object_view.poll_sockets(self.facade)
         if self.detail is not None and self.object_view.active_tab == "queue":
             self._render_queue()
         if self.watch_files:
-            self._check_files()
+            changed = self.folder.changed()
+            if changed:
+                self.action_reload(reason=f"{', '.join(changed)} changed")
 
     # ------------------------------------------------------------ the selected object
     @property
@@ -328,9 +301,7 @@ class MainScreen(Screen):
 
     @on(InstanceTable.Highlighted)
     def _highlighted(self, event: InstanceTable.Highlighted) -> None:
-        if event.key != self._shown:
-            self._shown = event.key
-            self.detail = None
+        if self.refresher.show(event.key):
             self.object_view.key = event.key
             self.object_view.events_view.replay(self.watch.events_of(event.key) if event.key else [])
             self.object_view.storage_view.clear("reading storage…" if event.key else "Select an instance to read its storage.")
@@ -389,19 +360,11 @@ class MainScreen(Screen):
             self.refresh_bindings()
 
     def _show_detail(self, detail: Detail) -> None:
-        if self.detail is not None and self.detail.key == detail.key:
-            # keep what this refresh did not ask for
-            if detail.queue is None:
-                detail.queue, detail.history = self.detail.queue, self.detail.history
-            if detail.storage is None and detail.storage_error is None:
-                detail.storage, detail.storage_error = self.detail.storage, self.detail.storage_error
-        self.detail = detail
-        if detail.info is not None and detail.error is None:
-            changed = self.rows.update([detail.info])
-            if changed:
-                self.table.apply(changed)
-                self.object_view.show_title(detail.info)
-                self._refresh_bindings_if_changed()
+        changed = self.refresher.detail_row_changed(detail)
+        if changed:
+            self.table.apply(changed)
+            self.object_view.show_title(detail.info)
+            self._refresh_bindings_if_changed()
         tab = self.object_view.active_tab
         if tab == "queue":
             self._render_queue()
@@ -674,8 +637,7 @@ class MainScreen(Screen):
 
     def action_reload(self, reason: str | None = None) -> None:
         def done(errors: list[str]) -> None:
-            self._need_namespaces = True
-            self.kick(full=True)
+            self.kick(full=True, namespaces=True)
             if errors:
                 self.notify("\n".join(errors), title="reloaded, but some files failed", severity="error", timeout=10)
             else:
@@ -683,25 +645,6 @@ class MainScreen(Screen):
                             "(storage, alarms and queued calls kept)", timeout=4)
 
         self._act("reload", self.facade.reload, done=done)
-
-    def _check_files(self) -> None:
-        """Reload when a .py file of the objects folder is saved (mtime polling, as wrangler dev reloads)."""
-        folder = getattr(self.facade, "objects_dir", None)
-        if not folder or not os.path.isdir(folder):
-            return
-        marks = {}
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    if entry.name.endswith(".py") and entry.is_file():
-                        st = entry.stat()
-                        marks[entry.name] = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            return
-        old, self._file_marks = self._file_marks, marks
-        if old is not None and marks != old:
-            changed = sorted(n for n in set(marks) | set(old) if marks.get(n) != old.get(n))
-            self.action_reload(reason=f"{', '.join(changed)} changed")
 
     # ------------------------------------------------------------ command bar
     def action_command_bar(self) -> None:
@@ -761,7 +704,7 @@ class MainScreen(Screen):
             self.action_quit()
             return
         if outcome.command == "reload":
-            self._need_namespaces = True
+            self.kick(full=True, namespaces=True)
         if bar.writes != mark:  # something else was written since the line: say what this answers
             bar.show_output(Text.assemble(("↳ ", "dim"), (line, "dim")))
         _render_outcome(bar, outcome)
@@ -819,8 +762,8 @@ class MainScreen(Screen):
             return
         self._quitting = True
         self._kick.set()
-        self.notify("flushing: making every write durable and checkpointing…", timeout=10)
-        fut = asyncio.wrap_future(self.gateway.act(self.facade.close))
+        self.notify("flushing: making every write durable…", timeout=10)
+        fut = asyncio.wrap_future(self.gateway.act(self.facade.flush))
         done, _ = await asyncio.wait([fut], timeout=2.0)
         if not done:
             blocking = self.watch.blocking()
@@ -848,22 +791,15 @@ def _after(first: concurrent.futures.Future, fn: Callable[..., Any], *args: Any)
 
 
 def _when(t: float, now: float) -> str:
-    from .model import relative
     return relative(t, now)
 
 
 def _render_outcome(bar: CommandBar, outcome: Any) -> None:
     try:
-        from ..repl.render import Renderer
-    except ImportError:
-        Renderer = None  # noqa: N806
-    if Renderer is not None:
-        console = bar.console()
-        try:
-            Renderer(console).outcome(outcome)  # type: ignore[arg-type]
-            return
-        except Exception:  # noqa: BLE001 - fall back to the raw data
-            pass
+        Renderer(bar.console()).outcome(outcome)
+        return
+    except Exception:  # noqa: BLE001 - fall back to the raw data
+        pass
     from rich.pretty import Pretty
     if outcome.ok:
         bar.show_output(Pretty(outcome.result))
@@ -882,7 +818,7 @@ class DotuiApp(App[int]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, facade: Any, *, clock: Callable[[], float] = time.time, refresh_interval: float = 0.25,
+    def __init__(self, facade: EngineFacade, *, clock: Callable[[], float] = time.time, refresh_interval: float = 0.25,
                  watch_files: bool = True, busy_after: float = BUSY_AFTER) -> None:
         """``clock`` gives "now" for relative times (tests freeze it); ``refresh_interval`` is the
         seconds between refreshes; ``watch_files`` reloads when the objects folder changes;
@@ -914,14 +850,9 @@ class DotuiApp(App[int]):
         self.gateway.stop()
 
 
-def run_tui(facade: Any, args: argparse.Namespace | None = None) -> int:
-    """Run the TUI until the user quits; the facade is closed (every write durable) on the way out."""
-    app = DotuiApp(facade)
-    code = app.run()
-    try:
-        facade.close()
-    except Exception:  # noqa: BLE001 - already closed, or the engine is gone
-        pass
+def run_tui(facade: EngineFacade, args: argparse.Namespace | None = None) -> int:
+    """Run the TUI until the user quits (every write flushed on the way out); the caller closes the facade."""
+    code = DotuiApp(facade).run()
     return code if isinstance(code, int) else 0
 
 
@@ -934,8 +865,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=".dotui", help="the data folder (default: .dotui)")
     p.add_argument("--idle", type=float, default=10.0, help="seconds before an idle object hibernates (default: 10)")
     args = p.parse_args(argv)
-    facade = LocalEngine(args.objects, args.data, idle_timeout=args.idle).start()
-    return run_tui(facade, args)
+    with LocalEngine(args.objects, args.data, idle_timeout=args.idle) as facade:
+        return run_tui(facade, args)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .model import Key, key_of, lean, rows_from_table
+from ..engine.facade import EngineFacade
+from .model import Key, rows_from_table
 
 
 class _Lane:
@@ -59,7 +60,7 @@ class _Lane:
 class Gateway:
     """Runs facade calls off the UI thread."""
 
-    def __init__(self, facade: Any, act_threads: int = 3):
+    def __init__(self, facade: EngineFacade, act_threads: int = 3):
         self.facade = facade
         self._poll = _Lane("dotui-tui-poll", 1)
         self._act = _Lane("dotui-tui-act", act_threads)
@@ -115,11 +116,9 @@ class Snapshot:
 
 # Above this many touched objects, one listing of all is cheaper than one answer each.
 FULL_LISTING_AT = 2000
-# Without ``instances_of`` (an older or remote facade) each touched object is one round trip.
-FULL_LISTING_AT_ONE_BY_ONE = 64
 
 
-def poll(facade: Any, req: PollRequest) -> Snapshot:
+def poll(facade: EngineFacade, req: PollRequest) -> Snapshot:
     """(Thread) One refresh: stats, the touched or all instances, the selected object's detail."""
     t0 = time.perf_counter()
     snap = Snapshot(t=time.time())
@@ -128,19 +127,10 @@ def poll(facade: Any, req: PollRequest) -> Snapshot:
         if req.namespaces:
             snap.namespaces = facade.namespaces()
             snap.load_errors = facade.load_errors()
-        batch = getattr(facade, "instances_of", None)
-        limit = FULL_LISTING_AT if batch is not None else FULL_LISTING_AT_ONE_BY_ONE
-        if req.full or len(req.keys) > limit:
+        if req.full or len(req.keys) > FULL_LISTING_AT:
             snap.rows = full_listing(facade)
-        elif batch is not None:
-            if req.keys:
-                snap.changed = batch([key for key, _ref in req.keys])
-        else:
-            for (ns, _hx), ref in req.keys:
-                try:
-                    snap.changed.append(facade.instance(ns, ref))
-                except Exception:  # noqa: BLE001 - gone (class removed by a reload): the next full listing drops it
-                    pass
+        elif req.keys:
+            snap.changed = facade.instances_of([list(key) for key, _ref in req.keys])
         if req.selected is not None and req.selected_ref is not None:
             snap.detail = _detail(facade, req)
     except Exception as exc:  # noqa: BLE001 - shown in the header; the next refresh tries again
@@ -149,24 +139,16 @@ def poll(facade: Any, req: PollRequest) -> Snapshot:
     return snap
 
 
-def full_listing(facade: Any) -> dict[Key, dict[str, Any]]:
+def full_listing(facade: EngineFacade) -> dict[Key, dict[str, Any]]:
     """(Thread) Every instance by key, rows made ``lean`` here rather than on the UI thread.
 
-    ``instance_table`` (hibernated objects as one list per field) when the facade has it:
-    at 100,000 objects it costs a fraction of ``instances()``, which builds and orders a
-    full dict per object.
+    From ``instance_table`` (hibernated objects as one list per field): at 100,000 objects
+    it costs a fraction of ``instances()``, which builds and orders a full dict per object.
     """
-    table = getattr(facade, "instance_table", None)
-    if table is not None:
-        try:
-            return rows_from_table(table())
-        except Exception as exc:  # noqa: BLE001 - a gateway of an older dotui has no such route
-            if "no route" not in str(exc):
-                raise
-    return {key_of(r): r for r in map(lean, facade.instances())}
+    return rows_from_table(facade.instance_table())
 
 
-def _detail(facade: Any, req: PollRequest) -> Detail:
+def _detail(facade: EngineFacade, req: PollRequest) -> Detail:
     ns, _ = req.selected
     ref = req.selected_ref
     d = Detail(req.selected)

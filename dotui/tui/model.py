@@ -2,7 +2,7 @@
 
 No Textual here: the instance rows (sorted, filtered, diffed by key), the fold
 of the event stream (which call holds the engine, calls per second, each
-object's recent events) and the formatting of times and sizes. The widgets read
+object's recent events). Times and sizes are formatted by ``dotui.present``. The widgets read
 these; tests and ``bench/tui.py`` drive them directly.
 """
 
@@ -17,12 +17,15 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ..engine.rows import InstanceRow, InstanceTable
+from ..present.formats import human_bytes, relative
+
 Key = tuple[str, str]  # (namespace, id hex)
 
 STATE_RANK = {"busy": 0, "waking": 1, "idle": 2, "broken": 3, "hibernated": 4}
 
 
-def key_of(info: dict[str, Any]) -> Key:
+def key_of(info: InstanceRow) -> Key:
     return (info["namespace"], info["id"])
 
 
@@ -45,7 +48,7 @@ HIBERNATED_DEFAULTS: tuple[tuple[str, Any], ...] = (
 )
 
 
-def lean(info: dict[str, Any]) -> dict[str, Any]:
+def lean(info: InstanceRow) -> InstanceRow:
     """The row as the model keeps it (changed in place): ``running`` as a count, and a
     hibernated row without the fields that hold their default.
 
@@ -62,10 +65,10 @@ def lean(info: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-def rows_from_table(table: dict[str, Any]) -> dict[Key, dict[str, Any]]:
-    """Every row by key, from the engine's ``instance_table()``: one small dict per
-    hibernated object, built from its columns (no per-row function call)."""
-    out: dict[Key, dict[str, Any]] = {}
+def rows_from_table(table: InstanceTable) -> dict[Key, InstanceRow]:
+    """Every row by key, from the engine's ``instance_table()``: one small ``InstanceRow`` per
+    hibernated object (its ``HIBERNATED_FIELDS``), built from its columns (no per-row function call)."""
+    out: dict[Key, InstanceRow] = {}
     for ns, cols in (table.get("hibernated") or {}).items():
         out.update({
             (ns, hx): {"namespace": ns, "id": hx, "name": name, "state": "hibernated",
@@ -92,62 +95,6 @@ def ref_of(info: dict[str, Any]) -> str:
 
 _get_state = operator.methodcaller("get", "state")
 _get_busy = operator.methodcaller("get", "busy")
-
-
-# ---------------------------------------------------------------- formatting
-def relative(t: float | None, now: float) -> str:
-    """``4s ago``, ``in 2m``; an empty string for no time."""
-    if t is None:
-        return ""
-    d = t - now
-    future = d > 0
-    d = abs(d)
-    if d < 1:
-        text = "now"
-        return text
-    if d < 60:
-        text = f"{int(d)}s"
-    elif d < 3600:
-        text = f"{int(d // 60)}m"
-    elif d < 86400:
-        text = f"{int(d // 3600)}h"
-    else:
-        text = f"{int(d // 86400)}d"
-    return f"in {text}" if future else f"{text} ago"
-
-
-def human_bytes(n: int | None) -> str:
-    if not n:
-        return "0 B" if n == 0 else ""
-    if n < 1024:
-        return f"{n} B"
-    for unit in ("KiB", "MiB", "GiB"):
-        n /= 1024
-        if n < 1024 or unit == "GiB":
-            return f"{n:.1f} {unit}" if n < 10 else f"{n:.0f} {unit}"
-    return f"{n} B"
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return f"{seconds / 60:.1f} min"
-
-
-def short(value: Any, width: int = 60) -> str:
-    """A one-line repr of ``value`` cut to ``width`` characters."""
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def call_text(method: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None, width: int = 60) -> str:
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()]
-    text = f"{method}({', '.join(parts)})"
-    return text if len(text) <= width else text[: width - 2] + "…)"
 
 
 # ---------------------------------------------------------------- columns

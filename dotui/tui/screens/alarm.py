@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ...engine.facade import parse_when
-from ..model import relative
+from ...present.formats import relative
 
 
 def read_when(text: str, now: float) -> float:

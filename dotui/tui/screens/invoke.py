@@ -18,8 +18,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..literals import LiteralError, parse_arguments
-from ..model import duration
+from ...commands.parsing import ParseError, parse_call_args
+from ...present.formats import call_text, duration
 
 Invoker = Callable[[str, list, dict], concurrent.futures.Future]
 
@@ -101,15 +101,14 @@ class InvokeScreen(ModalScreen[str | None]):
         check = self.query_one("#invoke-check", Static)
         field = self.query_one("#invoke-args", Input)
         try:
-            args, kwargs = parse_arguments(text)
-        except LiteralError as exc:
+            args, kwargs = parse_call_args(f"({text})")  # the command language's REF.METHOD(ARGS)
+        except ParseError as exc:
             field.add_class("-invalid")
-            check.update(Text(f"✗ {exc}", style="red"))
+            check.update(Text(f"✗ {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), style="red"))
             return None
         field.remove_class("-invalid")
         if self.method is not None:
-            shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
-            check.update(Text(f"✓ {self.method}({shown})", style="green"))
+            check.update(Text(f"✓ {call_text(self.method, args, kwargs)}", style="green"))
         return args, kwargs
 
     @on(Input.Submitted, "#invoke-args")

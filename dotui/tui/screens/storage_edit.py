@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ..literals import LiteralError, parse_value
+from ...commands.parsing import ParseError, parse_value
 
 
 class StorageEditScreen(ModalScreen[tuple[str, str, Any] | None]):
@@ -61,10 +61,10 @@ class StorageEditScreen(ModalScreen[tuple[str, str, Any] | None]):
             check.update(Text(f"✗ the key is {len(key.encode())} bytes; keys are at most 2,048 UTF-8 bytes", style="red"))
             return None
         try:
-            value = parse_value(text)
-        except LiteralError as exc:
+            value = parse_value(text)  # the command language's literals (true/null as well as True/None)
+        except ParseError as exc:
             value_field.set_class(bool(text.strip()), "-invalid")
-            check.update(Text(f"✗ {exc}", style="red"))
+            check.update(Text(f"✗ {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), style="red"))
             return None
         value_field.remove_class("-invalid")
         check.update(Text(f"✓ put({key!r}, {value!r})", style="green"))

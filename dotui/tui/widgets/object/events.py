@@ -8,7 +8,7 @@ from typing import Any, Iterable
 from rich.text import Text
 from textual.widgets import RichLog
 
-from ...model import duration, short
+from ....present.formats import duration, short
 
 STYLE = {
     "call.queued": "dim", "call.started": "yellow", "call.suspended": "cyan", "call.resumed": "yellow",

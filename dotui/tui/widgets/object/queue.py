@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ... import glossary
-from ...model import call_text, duration, short
+from ....present.formats import call_text, duration, short
 
 STATUS_GLYPH = {"running": "▶", "suspended": "⏸", "held": glossary.HELD_MARK, "queued": "…", "done": "✓", "failed": "✗"}
 STATUS_STYLE = {"running": "bold yellow", "suspended": "cyan", "held": "magenta", "queued": "dim", "done": "green",

@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static, Tree
 
 from ... import glossary
-from ...model import Commit, human_bytes, relative, short
+from ....present.formats import human_bytes, relative, short
+from ...model import Commit
 
 WHERE_STYLE = {"checkpoint": "", "log": "cyan", "pending": "bold yellow", "deleted": "red"}
 

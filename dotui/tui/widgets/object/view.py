@@ -9,11 +9,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TabbedContent, TabPane
 
+from ....engine.facade import EngineFacade
 from ... import glossary
 from ...model import Key, label_of, row_state
 from .events import EventsView
 from .methods import MethodsView
 from .queue import QueueView
+from .sockets import TOOLTIP as SOCKETS_TOOLTIP
+from .sockets import SocketsView
 from .storage import StorageView
 
 STATE_STYLE = {"busy": "bold yellow", "idle": "green", "waking": "cyan", "hibernated": "", "broken": "bold red"}
@@ -55,11 +58,42 @@ class ObjectView(Vertical):
                 yield MethodsView(id="methods-view")
             with TabPane(TAB_TITLES["events"], id="events"):
                 yield EventsView(id="events-view")
+            with TabPane("Sockets", id="sockets"):  # shown while the object has WebSockets open
+                yield SocketsView(id="sockets-view")
 
     def on_mount(self) -> None:
         tabs = self.query_one(TabbedContent)
         for pane_id in TAB_TITLES:
             tabs.get_tab(pane_id).tooltip = glossary.TABS[pane_id]
+        tabs.get_tab("sockets").tooltip = SOCKETS_TOOLTIP
+        tabs.hide_tab("sockets")
+        self._sockets_shown = False
+
+    def poll_sockets(self, facade: EngineFacade) -> None:
+        """Read the shown object's WebSockets off the UI thread; the tab shows while it has some."""
+        key = self.key
+        if key is None:
+            self._show_sockets(None, {"sockets": []})
+            return
+
+        def read() -> None:
+            try:
+                doc = facade.websockets(key[0], "#" + key[1])
+            except Exception:  # noqa: BLE001 - e.g. an older gateway without this operation: no tab
+                doc = {"sockets": []}
+            self.app.call_from_thread(self._show_sockets, key, doc)
+        self.run_worker(read, thread=True, group="sockets", exclusive=True)
+
+    def _show_sockets(self, key: Key | None, doc: dict[str, Any]) -> None:
+        if key != self.key:
+            return
+        has = bool(doc.get("sockets"))
+        tabs = self.query_one(TabbedContent)
+        if has != self._sockets_shown:
+            self._sockets_shown = has
+            (tabs.show_tab if has else tabs.hide_tab)("sockets")
+        if has:
+            self.query_one(SocketsView).show(doc)
 
     @property
     def active_tab(self) -> str:

@@ -1,16 +1,14 @@
-"""Rendering the registry's data with rich: tables, highlighted JSON, one-line errors, events.
+"""Rendering the command registry's data with rich: tables, highlighted JSON, one-line errors, events.
 
-The commands return data; this module is the only place that turns it into
-text for a terminal (or, without colour, for a pipe).
+The commands return data; this module turns it into text for a terminal (or,
+without colour, for a pipe): the REPL, batch mode and the TUI's command bar
+all print through ``Renderer``.
 """
 
 from __future__ import annotations
 
 import builtins
-import datetime as _dt
-import json
 import os
-import time
 from typing import Any, Callable, TextIO
 
 from rich.console import Console, Group
@@ -18,8 +16,9 @@ from rich.json import JSON
 from rich.table import Table
 from rich.text import Text
 
-from ..commands.parsing import format_call, format_ref
+from ..commands.parsing import format_ref
 from ..commands.runner import ErrorInfo, Outcome
+from .formats import alarm_text, ago, call_text, clock, ms, relative_path, short_json
 
 STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
 
@@ -44,60 +43,6 @@ def make_console(file: TextIO | None, terminal: bool, width: int | None = None) 
     )
 
 
-# ---------------------------------------------------------------- small formats
-def ago(epoch: float | None, now: float | None = None) -> str:
-    if epoch is None:
-        return "-"
-    return _span((now or time.time()) - epoch, "ago")
-
-
-def until(epoch: float | None, now: float | None = None) -> str:
-    if epoch is None:
-        return "-"
-    delta = epoch - (now or time.time())
-    return _span(-delta, "ago") if delta < 0 else "in " + _span(delta, "").strip()
-
-
-def _span(seconds: float, suffix: str) -> str:
-    s = abs(seconds)
-    if s < 1:
-        text = "now" if suffix == "ago" else "<1s"
-        return text
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            return f"{int(s // size)}{unit} {suffix}".strip()
-    return f"{int(s)}s {suffix}".strip()
-
-
-def clock(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    return _dt.datetime.fromtimestamp(epoch).strftime("%H:%M:%S.%f")[:-3]
-
-
-def alarm_text(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    local = _dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{local} ({until(epoch)})"
-
-
-def ms(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds * 1000:.2f}"
-
-
-def short_json(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def relative_path(path: str) -> str:
-    cwd = os.getcwd() + os.sep
-    return path[len(cwd):] if path.startswith(cwd) else path
-
-
 def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
     """(time, object, what happened) of one engine event."""
     kind = ev.get("type", "?")
@@ -113,7 +58,7 @@ def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
             err = ev.get("error") or {}
             what = f"{kind} {method} ✗ {err.get('type')}: {err.get('message')}"
     elif kind == "call.queued":
-        what = f"{kind} {format_call(method or '?', ev.get('args') or [], ev.get('kwargs') or {})}"
+        what = f"{kind} {call_text(method or '?', ev.get('args') or [], ev.get('kwargs') or {})}"
     elif kind == "call.suspended":
         what = f"{kind} {method} awaiting {ev.get('awaiting')}"
     elif kind.startswith("call.") or kind.startswith("gate."):
@@ -138,11 +83,29 @@ def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
     elif kind == "reload":
         errs = ev.get("errors") or []
         what = f"reload: {', '.join(ev.get('namespaces') or [])}" + (f" ({len(errs)} file(s) failed)" if errs else "")
+    elif kind in ("ws.sent", "ws.received"):
+        what = ("→ " if kind == "ws.sent" else "← ") + str(ev.get("text"))
+    elif kind.startswith("websocket."):
+        what = f"{kind} #{ev.get('seq')}" + _socket_detail(ev)
     elif kind == "events.lost":
         what = f"{ev.get('count')} events lost (the reader fell behind)"
     elif ev.get("reason") or ev.get("error"):
         what = f"{kind}: {ev.get('reason') or ev.get('error')}"
     return clock(ev.get("t")), who, what
+
+
+def _socket_detail(ev: dict[str, Any]) -> str:
+    kind = ev.get("type")
+    if kind == "websocket.accepted":
+        return f" tags {ev.get('tags')}" if ev.get("tags") else ""
+    if kind == "websocket.message":
+        return f" {ev.get('size')} {'bytes' if ev.get('binary') else 'chars'}"
+    if kind == "websocket.closed":
+        return f" {ev.get('code')} {ev.get('reason') or ''} (by the {ev.get('by')})".replace("  ", " ")
+    if kind == "websocket.handler_failed":
+        err = ev.get("error") or {}
+        return f" {ev.get('handler')} ✗ {err.get('type')}: {err.get('message')}"
+    return ""
 
 
 def event_style(ev: dict[str, Any]) -> str:
@@ -172,7 +135,7 @@ class Renderer:
             "get": self.get, "put": self.put, "del": self.delete, "queue": self.queue,
             "history": self.history, "hibernate": self.hibernate, "wake": self.wake, "alarm": self.alarm,
             "watch": self.watch_end, "reload": self.reload, "stats": self.stats, "sleep": self.sleep,
-            "help": self.help, "quit": lambda _: None,
+            "help": self.help, "quit": lambda _: None, "ws": self.ws,
         }
 
     def outcome(self, outcome: Outcome, where: str | None = None) -> None:
@@ -254,18 +217,24 @@ class Renderer:
         if total > len(objects):
             title = f"{title}, page {result['page']} of {result['pages']} ({total:,} in all)"
         table = Table(title=title, title_justify="left")
-        for col, justify in (("object", "left"), ("state", "left"), ("queue", "right"), ("calls", "right"),
-                             ("errors", "right"), ("keys", "right"), ("bytes", "right"), ("alarm", "left"),
-                             ("active", "left")):
+        columns = [("object", "left"), ("state", "left"), ("queue", "right"), ("calls", "right"),
+                   ("errors", "right"), ("keys", "right"), ("bytes", "right"), ("alarm", "left"), ("active", "left")]
+        sockets = any(o.get("websockets") for o in objects)  # the column shows once an object has one
+        if sockets:
+            columns.insert(2, ("sockets", "right"))
+        for col, justify in columns:
             table.add_column(col, justify=justify, no_wrap=col != "alarm")
         broken = []
         for o in objects:
             state = o["state"]
             if o.get("busy"):
                 state += ", busy"
-            table.add_row(o["ref"], Text(state, style=STATE_STYLE.get(o["state"], "")), str(o.get("queued", 0)),
-                          str(o.get("calls", 0)), str(o.get("errors", 0)), str(o.get("keys", 0)),
-                          str(o.get("bytes", 0)), alarm_text(o.get("alarm")), ago(o.get("last_active")))
+            cells = [o["ref"], Text(state, style=STATE_STYLE.get(o["state"], "")), str(o.get("queued", 0)),
+                     str(o.get("calls", 0)), str(o.get("errors", 0)), str(o.get("keys", 0)),
+                     str(o.get("bytes", 0)), alarm_text(o.get("alarm")), ago(o.get("last_active"))]
+            if sockets:
+                cells.insert(2, str(o.get("websockets", 0)))
+            table.add_row(*cells)
             if o.get("broken"):
                 broken.append((o["ref"], o["broken"]))
         self.out.print(table)
@@ -336,7 +305,7 @@ class Renderer:
                 outcome = Text(f"awaiting {c['awaiting']}", style="yellow")
             else:
                 outcome = Text("")
-            label = format_call(c["method"], c.get("args") or [], c.get("kwargs") or {})
+            label = call_text(c["method"], c.get("args") or [], c.get("kwargs") or {})
             if c.get("kind") not in (None, "call"):
                 label = f"[{c['kind']}] {label}"
             table.add_row(str(c["seq"]), label, Text(status, style=style), outcome,
@@ -388,6 +357,14 @@ class Renderer:
         for k, v in result.items():
             table.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
         self.out.print(table)
+
+    def ws(self, result: dict[str, Any]) -> None:
+        for m in [] if result.get("streamed") else result["messages"]:
+            arrow = "→" if m["direction"] == "sent" else "←"
+            self.out.print(Text.assemble((f"{arrow} ", "bold"), m["text"]), soft_wrap=True)
+        closed = result.get("closed")
+        if closed:
+            self.notice(f"the object closed the socket: {closed['code']} {closed['reason']}".rstrip())
 
     def sleep(self, result: dict[str, Any]) -> None:
         self.notice(f"slept {result['seconds']:g}s")

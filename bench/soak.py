@@ -1,0 +1,347 @@
+"""Crash and fault soak: an answer means durable, whatever happens to the process or the disk.
+
+    python bench/soak.py --rounds 200 [--seed N] [--data DIR]
+
+Each round starts a child engine on the same data folder (so kills also land in
+recovery and checkpointing) under a mixed load (bench/soak_objects.py):
+sequential and concurrent increments, multi-key transactions (some rolled back),
+delete_all, alarms, and fan-out calls between objects. The child prints every
+acknowledged effect. Then, by round:
+
+- kill rounds: the child is SIGKILLed at a random instant;
+- fault rounds: the child makes one disk operation fail (EIO or ENOSPC on write,
+  fsync, open, rename or mkdir; once, or every time for a while), checks that
+  the engine answers again once the fault clears, and closes (a close that does
+  not finish is a hang).
+
+After each round a fresh engine opens the folder and every acknowledged effect
+must be there: counts at least the acknowledged ones, a + b = 1000 in every
+ledger, no bin half-filled, every armed alarm fired, every answered fan-out on
+all its leaves, every checkpoint file readable by TinyDB. It prints rounds,
+faults, acknowledged operations checked, losses, unreadable files and hangs, and
+exits 1 if any of the last three is not zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tinydb import TinyDB  # noqa: E402
+
+from dotui import Engine  # noqa: E402
+
+OPS = ("write", "fsync", "open", "rename", "mkdir")
+ERRNOS = {"EIO": 5, "ENOSPC": 28}
+
+CHILD = textwrap.dedent("""
+    import asyncio, errno, json, os, random, sys, time
+    sys.path.insert(0, {root!r})
+    from dotui import Engine
+    from dotui.engine import disk
+
+    plan = json.loads({plan!r})
+    rng = random.Random(plan["seed"])
+
+    def ack(*parts):
+        print(*parts, flush=True)
+
+    failed = {{"n": 0}}
+
+    async def guarded(coro):
+        try:
+            return await coro
+        except Exception as exc:  # a fault, or a refused transfer: not acknowledged
+            if "refused transfer" not in str(exc):
+                failed["n"] += 1
+            return exc
+
+    async def counter_worker(e, name, seq0):
+        c = e.env.Counter.get_by_name(name)
+        while True:
+            r = await guarded(c.increment())
+            if isinstance(r, int):
+                ack("C", name, r)
+
+    async def concurrent_worker(e):
+        c = e.env.Counter.get_by_name("shared")
+        while True:
+            rs = await asyncio.gather(*(guarded(c.increment()) for _ in range(8)))
+            for r in rs:
+                if isinstance(r, int):
+                    ack("C", "shared", r)
+
+    async def seq_worker(e, kind, name, seq0):
+        seq = seq0
+        while True:
+            seq += 1
+            if kind == "ledger":
+                r = await guarded(e.env.Ledger.get_by_name(name).transfer(seq, rng.randint(1, 50)))
+            elif kind == "bin":
+                stub = e.env.Bin.get_by_name(name)
+                r = await guarded(stub.fill(seq) if seq % 2 else stub.clear(seq))
+            elif kind == "waker":
+                r = await guarded(e.env.Waker.get_by_name(name).arm(seq, rng.uniform(0.05, 0.6)))
+                await asyncio.sleep(0.02)
+            else:
+                r = await guarded(e.env.Fan.get_by_name(name).spread(seq))
+            if r == seq:
+                ack(kind.upper(), name, seq)
+
+    async def faults(e):
+        f = plan["fault"]
+        await asyncio.sleep(f["after"])
+        disk.faults.inject(f["op"], f["errno"], times=None if f["persistent"] else 1)
+        ack("FAULT", f["op"], f["errno"], "persistent" if f["persistent"] else "once")
+        await asyncio.sleep(f["hold"])
+        disk.faults.clear()
+        ack("CLEARED", failed["n"])
+        # The engine must serve again: a fresh write answered after the fault is gone.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = await guarded(e.env.Counter.get_by_name("after-fault").increment())
+            if isinstance(r, int):
+                ack("C", "after-fault", r)
+                ack("SERVING")
+                return
+            await asyncio.sleep(0.05)
+        ack("NOT-SERVING")
+
+    async def main():
+        e = Engine(objects={objects!r}, data={data!r}, checkpoint_interval=0.2, idle_timeout=0.3,
+                   alarm_retry_base=0.05)
+        await e.start()
+        ack("STARTED")
+        seq0 = plan["seq0"]
+        work = [counter_worker(e, f"w{{k}}", seq0) for k in range(2)] + [concurrent_worker(e)]
+        work += [seq_worker(e, kind, f"{{kind}}{{k}}", seq0) for kind in ("ledger", "bin", "waker", "fan") for k in range(2)]
+        tasks = [asyncio.ensure_future(w) for w in work]
+        if plan["fault"]:
+            await faults(e)
+            await asyncio.sleep(plan["tail"])
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            try:
+                await asyncio.wait_for(e.close(), 20)
+                ack("CLOSED")
+            except asyncio.TimeoutError:
+                ack("HANG", "close")
+                os._exit(3)
+        else:
+            await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+""")
+
+
+@dataclass
+class Acks:
+    counts: dict[str, int] = field(default_factory=dict)
+    seqs: dict[tuple[str, str], int] = field(default_factory=dict)
+    total: int = 0
+
+    def read(self, out: str) -> list[str]:
+        events = []
+        for line in out.splitlines():
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "C" and len(parts) == 3 and parts[2].isdigit():
+                self.counts[parts[1]] = max(self.counts.get(parts[1], 0), int(parts[2]))
+                self.total += 1
+            elif parts[0] in ("LEDGER", "BIN", "WAKER", "FAN") and len(parts) == 3 and parts[2].isdigit():
+                key = (parts[0].lower(), parts[1])
+                self.seqs[key] = max(self.seqs.get(key, 0), int(parts[2]))
+                self.total += 1
+            else:
+                events.append(line)
+        return events
+
+
+@dataclass
+class Tally:
+    rounds: int = 0
+    kills: int = 0
+    faults: int = 0
+    checked: int = 0
+    losses: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    hangs: list[str] = field(default_factory=list)
+    not_serving: list[str] = field(default_factory=list)
+    failed_calls: int = 0  # calls answered with an error while a fault was on: the faults bit
+
+
+async def verify(objects: Path, data: Path, acks: Acks, tally: Tally, label: str) -> None:
+    for f in data.glob("*/*.json"):
+        try:
+            with TinyDB(str(f), access_mode="r") as db:
+                db.table("storage").all()
+        except Exception as exc:  # noqa: BLE001 - counted and named
+            tally.unreadable.append(f"{label}: {f}: {exc}")
+    try:
+        async with Engine(objects=str(objects), data=str(data), alarm_retry_base=0.05) as e:
+            await asyncio.wait_for(_check(e, acks, tally, label), 30)
+    except asyncio.TimeoutError:
+        tally.hangs.append(f"{label}: verification did not finish")
+    except Exception as exc:  # noqa: BLE001 - a start that fails is a finding
+        tally.losses.append(f"{label}: the engine did not start on the folder: {type(exc).__name__}: {exc}")
+
+
+async def _check(e: Engine, acks: Acks, tally: Tally, label: str) -> None:
+    def lost(what: str) -> None:
+        tally.losses.append(f"{label}: {what}")
+
+    for name, n in acks.counts.items():
+        got = await e.env.Counter.get_by_name(name).peek()
+        tally.checked += 1
+        if got < n:
+            lost(f"Counter/{name}: acknowledged {n}, found {got}")
+    for (kind, name), seq in acks.seqs.items():
+        tally.checked += 1
+        if kind == "ledger":
+            s = await e.env.Ledger.get_by_name(name).state()
+            if s.get("a", 1000) + s.get("b", 0) != 1000:
+                lost(f"Ledger/{name}: a + b = {s.get('a', 1000) + s.get('b', 0)}, not 1000: a transaction came apart")
+            if s.get("seq", 0) < seq:
+                lost(f"Ledger/{name}: acknowledged transfer {seq}, found {s.get('seq')}")
+        elif kind == "bin":
+            s = await e.env.Bin.get_by_name(name).state()
+            ks = {v for k, v in s.items() if k.startswith("k")}
+            if s.get("seq", 0) < seq:
+                lost(f"Bin/{name}: acknowledged op {seq}, found {s.get('seq')}")
+            if ks and (ks != {s.get("seq")} or len(s) != 9):
+                lost(f"Bin/{name}: half a fill or a clear: {s}")
+        elif kind == "waker":
+            await _check_alarm(e, name, seq, lost)
+        else:
+            fan = e.env.Fan.get_by_name(name)
+            if await fan.peek() < seq:
+                lost(f"Fan/{name}: acknowledged spread {seq}, fan holds {await fan.peek()}")
+            for i in range(3):
+                if await e.env.Leaf.get_by_name(f"{name}-{i}").peek() < seq:
+                    lost(f"Fan/{name}: acknowledged spread {seq}, leaf {i} does not hold it")
+
+
+async def _check_alarm(e: Engine, name: str, seq: int, lost) -> None:
+    stub = e.env.Waker.get_by_name(name)
+    deadline = time.monotonic() + 10
+    while True:
+        s = await stub.state()
+        if s.get("armed", 0) < seq:
+            lost(f"Waker/{name}: acknowledged arm {seq}, found {s.get('armed')}")
+            return
+        if s.get("fired") == s.get("armed") and not s["alarm"]:
+            return
+        if time.monotonic() > deadline:
+            lost(f"Waker/{name}: armed {s.get('armed')} never fired (fired {s.get('fired')})")
+            return
+        await asyncio.sleep(0.05)
+
+
+def plan_round(rng: random.Random, round_no: int) -> dict:
+    plan = {"seed": rng.randrange(1 << 30), "seq0": (round_no + 1) * 1_000_000, "fault": None, "tail": 0.3}
+    if round_no % 2:
+        plan["fault"] = {
+            "op": rng.choice(OPS), "errno": ERRNOS[rng.choice(list(ERRNOS))],
+            "persistent": rng.random() < 0.5, "after": rng.uniform(0.1, 0.8), "hold": rng.uniform(0.05, 0.5),
+        }
+    return plan
+
+
+def run_round(objects: Path, data: Path, rng: random.Random, round_no: int, acks: Acks, tally: Tally) -> None:
+    plan = plan_round(rng, round_no)
+    code = CHILD.format(root=str(ROOT), objects=str(objects), data=str(data), plan=json.dumps(plan))
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    label = f"round {round_no}"
+    if plan["fault"]:
+        tally.faults += 1
+        f = plan["fault"]
+        label += f" ({f['op']} errno {f['errno']} {'persistent' if f['persistent'] else 'once'})"
+        try:
+            out, err = child.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, err = child.communicate()
+            tally.hangs.append(f"{label}: the child did not finish")
+    else:
+        tally.kills += 1
+        time.sleep(rng.uniform(0.05, 1.2))
+        child.send_signal(signal.SIGKILL)
+        out, err = child.communicate()
+    events = acks.read(out)
+    for line in events:
+        if line.startswith("CLEARED "):
+            tally.failed_calls += int(line.split()[1])
+    if plan["fault"]:
+        if "HANG close" in events:
+            tally.hangs.append(f"{label}: close() did not finish")
+        if "NOT-SERVING" in events:
+            tally.not_serving.append(f"{label}: no call answered once the fault cleared")
+        if child.returncode not in (0, -signal.SIGKILL) and "HANG close" not in events:
+            tally.losses.append(f"{label}: the child failed: {err.strip()[-400:]}")
+    asyncio.run(verify(objects, data, acks, tally, label))
+    tally.rounds += 1
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("DOTUI_SOAK_SEED", "1")))
+    ap.add_argument("--data", help="data folder (default: a new temporary folder)")
+    ap.add_argument("--json", action="store_true", help="print the tally as JSON")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    base = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="dotui-soak-"))
+    objects = base / "objects"
+    objects.mkdir(parents=True, exist_ok=True)
+    (objects / "soak.py").write_text((ROOT / "bench" / "soak_objects.py").read_text())
+    data = base / "data"
+    acks, tally = Acks(), Tally()
+    t0 = time.monotonic()
+    for r in range(args.rounds):
+        run_round(objects, data, rng, r, acks, tally)
+        if not args.json:
+            print(f"\rround {r + 1}/{args.rounds}: {acks.total} acknowledged, {len(tally.losses)} losses",
+                  end="", flush=True, file=sys.stderr)
+    report = {
+        "rounds": tally.rounds, "kills": tally.kills, "faults": tally.faults,
+        "acknowledged": acks.total, "checked": tally.checked, "losses": len(tally.losses),
+        "unreadable_files": len(tally.unreadable), "hangs": len(tally.hangs),
+        "not_serving_after_fault": len(tally.not_serving),
+        "calls_failed_by_faults": tally.failed_calls, "seconds": round(time.monotonic() - t0, 1),
+        "seed": args.seed, "data": str(data),
+        "findings": (tally.losses + tally.unreadable + tally.hangs + tally.not_serving)[:20],
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(file=sys.stderr)
+        print(f"rounds {report['rounds']} ({report['kills']} SIGKILL, {report['faults']} disk faults) in "
+              f"{report['seconds']} s; seed {args.seed}")
+        print(f"acknowledged operations {report['acknowledged']}, objects checked {report['checked']}, "
+              f"calls failed by the faults {report['calls_failed_by_faults']}")
+        print(f"losses {report['losses']}, unreadable files {report['unreadable_files']}, hangs {report['hangs']}, "
+              f"not serving after a fault {report['not_serving_after_fault']}")
+        for line in report["findings"]:
+            print("  " + line)
+    bad = report["losses"] or report["unreadable_files"] or report["hangs"] or report["not_serving_after_fault"]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The objects the crash and fault soak (bench/soak.py) drives; each keeps an invariant the soak checks.
+
+Every operation carries a sequence number that only grows, so "what a caller was
+told" can be compared with "what is on disk" after a kill: the durable number is
+at least the last acknowledged one.
+"""
+
+import asyncio
+import time
+
+from dotui import DurableObject
+
+
+class Counter(DurableObject):
+    """Sequential and concurrent increments: every answer is a distinct, durable count."""
+
+    def increment(self) -> int:
+        n = self.ctx.storage.get("n", 0) + 1
+        self.ctx.storage.put("n", n)
+        return n
+
+    def peek(self) -> int:
+        return self.ctx.storage.get("n", 0)
+
+
+class Ledger(DurableObject):
+    """Multi-key transactions: a + b is always 1000, whatever was cut short."""
+
+    def transfer(self, seq: int, amount: int) -> int:
+        st = self.ctx.storage
+        with st.transaction():
+            a, b = st.get("a", 1000), st.get("b", 0)
+            st.put({"a": a - amount, "b": b + amount, "seq": seq})
+            if amount % 7 == 0:
+                raise ValueError("a refused transfer: rolled back")
+        return seq
+
+    def state(self) -> dict:
+        return self.ctx.storage.get(["a", "b", "seq"])
+
+
+class Bin(DurableObject):
+    """delete_all: after a fill every k* key holds the fill's seq; after a clear there are none."""
+
+    def fill(self, seq: int) -> int:
+        self.ctx.storage.delete_all()
+        self.ctx.storage.put({**{f"k{i}": seq for i in range(8)}, "seq": seq})
+        return seq
+
+    def clear(self, seq: int) -> int:
+        self.ctx.storage.delete_all()
+        self.ctx.storage.put("seq", seq)
+        return seq
+
+    def state(self) -> dict:
+        return self.ctx.storage.list()
+
+
+class Waker(DurableObject):
+    """Alarms: every armed alarm fires (at least once), after a kill too."""
+
+    def arm(self, seq: int, delay: float) -> int:
+        self.ctx.storage.set_alarm(time.time() + delay)
+        self.ctx.storage.put("armed", seq)
+        return seq
+
+    async def alarm(self, info) -> None:
+        self.ctx.storage.put("fired", self.ctx.storage.get("armed"))
+
+    def state(self) -> dict:
+        return {**self.ctx.storage.get(["armed", "fired"]), "alarm": self.ctx.storage.get_alarm() is not None}
+
+
+class Leaf(DurableObject):
+    def mark(self, seq: int) -> int:
+        self.ctx.storage.put("seq", max(seq, self.ctx.storage.get("seq", 0)))
+        return seq
+
+    def peek(self) -> int:
+        return self.ctx.storage.get("seq", 0)
+
+
+class Fan(DurableObject):
+    """Fan-out: an answered spread(seq) means the fan and its three leaves all hold seq."""
+
+    async def spread(self, seq: int) -> int:
+        leaves = [self.env.Leaf.get_by_name(f"{self.ctx.id.name}-{i}") for i in range(3)]
+        await asyncio.gather(*(leaf.mark(seq) for leaf in leaves))
+        self.ctx.storage.put("seq", seq)
+        return seq
+
+    def peek(self) -> int:
+        return self.ctx.storage.get("seq", 0)

@@ -1,0 +1,362 @@
+"""Every admin operation of the engine, written once.
+
+``Admin`` runs on the engine's own loop and owns the operations a front end or
+the gateway may ask for: references, listing, storage reads and edits, alarms,
+hibernate/wake, reload, stats. Each takes and returns JSON-compatible data
+(object references are strings: ``"alice"`` or ``"#3f2a"``).
+
+``OPERATIONS`` is the table of them, read from ``Admin`` itself: name, HTTP verb
+and path, parameters (with their kinds), whether resending is harmless, and a
+line of help. ``LocalEngine`` (``engine/facade.py``) wraps each operation, the
+gateway (``server/app.py``) serves each at its path, and ``RemoteEngine``
+(``server/client.py``) sends each there; ``tests/test_facades.py`` runs one
+behaviour suite on both facades, operation by operation.
+
+Mistakes of the caller come out as ``ClientFault`` (the gateway's 400, the
+original error in-process); an error raised inside an object's method called
+through ``call`` comes out as ``MethodRaised`` (the gateway's 500, whatever its
+type, since a 404-type error from inside a method is not the caller's URL).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import inspect
+import os
+import types
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .. import __version__
+from .errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
+from .events import Subscription
+from .ids import ObjectId
+from .rows import InstanceRow, InstanceTable
+from .storage import alarm_time
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+class ClientFault(Exception):
+    """The caller's mistake (an argument, a storage key or value): ``original`` says what."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
+
+
+class MethodRaised(Exception):
+    """The object's method itself raised ``original`` (the target was checked before the call)."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
+
+
+def parse_when(when: Any, now: float | None = None) -> float:
+    """Epoch seconds from epoch seconds (a number, or its text), ``+SECONDS`` (after ``now``),
+    or an ISO 8601 time (UTC if no zone).
+
+    The one reader of typed alarm times, for every front end. ValueError, before anything is
+    stored, for what it cannot read and for a time no alarm can hold (NaN, infinite, outside
+    the years 1..9999: see ``storage.alarm_time``).
+    """
+    if isinstance(when, (int, float)) and not isinstance(when, bool):
+        return alarm_time(when)
+    if isinstance(when, str):
+        t = _read_time(when.strip(), now)
+        if t is not None:
+            return alarm_time(t, when)
+    raise ValueError(f"cannot read {when!r} as a time: give +SECONDS (e.g. +30) or an ISO time (e.g. 2026-12-01T09:00:00Z)")
+
+
+def _read_time(text: str, now: float | None) -> float | None:
+    """``text`` as epoch seconds, unchecked; None if it is no time at all."""
+    try:
+        if text.startswith("+"):
+            base = _dt.datetime.now(_dt.timezone.utc).timestamp() if now is None else now
+            return base + float(text[1:])
+        return float(text)
+    except (ValueError, OverflowError):
+        if text.startswith("+"):
+            return None
+    try:
+        t = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.timezone.utc)
+    return t.timestamp()
+
+
+# ================================================================ the table
+KINDS = {"str": str, "str | None": str, "int": int, "int | None": int,
+         "Any": object, "list": list, "list | None": list, "dict | None": dict}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an operation: its name, kind (``str``, ``int``, ``list``, ``dict``, ``object``
+    for any JSON value), and default (``REQUIRED`` if it must be given)."""
+
+    name: str
+    kind: type
+    default: Any
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+REQUIRED: Any = inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One admin operation: ``Admin.<name>``, served at ``verb path``."""
+
+    name: str
+    verb: str
+    path: str
+    doc: str
+    params: tuple[Param, ...]
+
+    @property
+    def resendable(self) -> bool:
+        """A read: sending it again after a lost connection changes nothing."""
+        return self.verb == "GET"
+
+
+_ROUTED: dict[str, tuple[str, str, str]] = {}
+
+
+def route(verb: str, path: str, doc: str) -> Callable[[Callable], Callable]:
+    """Mark an ``Admin`` method as an operation served at ``verb path``."""
+    def mark(fn: Callable) -> Callable:
+        _ROUTED[fn.__name__] = (verb, path, doc)
+        return fn
+    return mark
+
+
+def _operations(cls: type) -> dict[str, Operation]:
+    table: dict[str, Operation] = {}
+    for name, spec in _ROUTED.items():
+        fn = vars(cls)[name]
+        params = []
+        for p in list(inspect.signature(fn).parameters.values())[1:]:
+            if p.annotation not in KINDS:
+                raise TypeError(f"Admin.{name}: parameter {p.name} has no JSON kind ({p.annotation!r})")
+            params.append(Param(p.name, KINDS[p.annotation], p.default))
+        table[name] = Operation(name, spec[0], spec[1], spec[2], tuple(params))
+    return table
+
+
+# ================================================================ the operations
+class Admin:
+    """The admin operations of one ``Engine``; call them on the engine's loop."""
+
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
+        self._signatures: dict[Any, inspect.Signature | None] = {}
+
+    # ------------------------------------------------------------ helpers (not operations)
+    def target(self, namespace: str, ref: str) -> ObjectId:
+        return self.engine.object_id(namespace, ref)
+
+    def _known(self, namespace: str | None) -> str | None:
+        """``namespace`` (None for every one); NamespaceNotFoundError if there is no such class."""
+        if namespace:
+            self.engine.namespace(namespace)
+            return namespace
+        return None
+
+    def check_call(self, namespace: str, method: str, args: list | tuple, kwargs: dict) -> None:
+        """MethodNotFoundError for a method the class does not offer; ClientFault(TypeError) for
+        arguments its signature refuses: nothing runs."""
+        info = self.engine._ns_info(namespace)  # noqa: SLF001 - the loaded class, NamespaceNotFoundError if none
+        if method not in info.methods:
+            raise MethodNotFoundError(namespace, method, list(info.methods))
+        sig = self._signature(info.cls, method)
+        if sig is None:
+            return
+        try:
+            sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ClientFault(TypeError(
+                f"{namespace}.{method}{info.methods[method].signature} cannot take these arguments: {exc}"
+            )) from None
+
+    def _signature(self, cls: type, method: str) -> inspect.Signature | None:
+        fn = getattr(cls, method, None)
+        if fn in self._signatures:
+            return self._signatures[fn]
+        try:
+            sig = inspect.signature(fn)
+            if isinstance(inspect.getattr_static(cls, method, None), types.FunctionType):
+                sig = sig.replace(parameters=list(sig.parameters.values())[1:])
+        except (TypeError, ValueError):
+            sig = None
+        self._signatures[fn] = sig
+        return sig
+
+    async def call_id(self, namespace: str, oid: ObjectId, method: str, args: list | tuple, kwargs: dict) -> Any:
+        """A checked call: nothing runs if the method or its arguments are wrong."""
+        self.check_call(namespace, method, args, kwargs)
+        try:
+            return await self.engine.call(namespace, oid, method, tuple(args), kwargs)
+        except (NamespaceNotFoundError, MethodNotFoundError, InvalidIdError) as exc:
+            raise MethodRaised(exc) from None
+
+    async def _on(self, namespace: str, ref: str, label: str, fn: Callable, args: tuple = ()) -> Any:
+        """A storage edit in the object's own queue; a bad key or value is the caller's fault."""
+        oid = self.target(namespace, ref)
+        try:
+            return await self.engine.run_on(namespace, oid, label, fn, args)
+        except (TypeError, ValueError) as exc:
+            raise ClientFault(exc) from None
+
+    # ------------------------------------------------------------ reading
+    @route("GET", "/admin/info", "version, pid, data and objects folders, load errors")
+    async def info(self) -> dict[str, Any]:
+        e = self.engine
+        return {"version": __version__, "pid": os.getpid(), "data_dir": e.data_dir,
+                "objects_dir": e.objects_dir, "load_errors": [str(x) for x in e.load_errors]}
+
+    @route("GET", "/admin/namespaces", "the classes: methods with signatures and docs, mode, alarm")
+    async def namespaces(self) -> list[dict[str, Any]]:
+        return self.engine.namespaces()
+
+    @route("GET", "/admin/instances", "known objects, live or hibernated [namespace, state, offset, limit]")
+    async def instances(self, namespace: str | None = None, state: str | None = None,
+                        offset: int = 0, limit: int | None = None) -> list[InstanceRow]:
+        _at_least("offset", offset, 0)
+        if limit is not None:
+            _at_least("limit", limit, 0)
+        return self.engine.instances(self._known(namespace), state=state or None, offset=offset, limit=limit)
+
+    @route("POST", "/admin/instances/of", "the objects with these [namespace, id hex] keys [keys]")
+    async def instances_of(self, keys: list) -> list[InstanceRow]:
+        if not all(isinstance(k, (list, tuple)) and len(k) == 2 and all(isinstance(x, str) for x in k)
+                   for k in keys):
+            raise ClientFault(ValueError(f'"keys" must be a list of [namespace, id hex] pairs; got {keys!r:.200}'))
+        return self.engine.instances_of([(k[0], k[1]) for k in keys])
+
+    @route("GET", "/admin/instances/count", "how many objects: total, live, hibernated [namespace]")
+    async def count_instances(self, namespace: str | None = None) -> dict[str, int]:
+        return self.engine.count_instances(self._known(namespace))
+
+    @route("GET", "/admin/instances/table",
+           "every object at once: those in memory, and the hibernated ones as one list per field [namespace]")
+    async def instance_table(self, namespace: str | None = None) -> InstanceTable:
+        return self.engine.instance_table(self._known(namespace))
+
+    @route("GET", "/admin/instance", "one object's state [namespace, ref]")
+    async def instance(self, namespace: str, ref: str) -> InstanceRow:
+        return self.engine.instance_info(namespace, self.target(namespace, ref))
+
+    @route("GET", "/admin/resolve", "a reference's namespace, id and name [namespace, ref]")
+    async def resolve(self, namespace: str, ref: str) -> dict[str, Any]:
+        oid = self.target(namespace, ref)
+        return {"namespace": namespace, "id": oid.hex, "name": oid.name}
+
+    @route("GET", "/admin/storage", "durable storage as on disk; wakes nothing [namespace, ref]")
+    async def read_storage(self, namespace: str, ref: str) -> dict[str, Any]:
+        return self.engine.read_storage(namespace, self.target(namespace, ref))
+
+    @route("GET", "/admin/queue", "running and queued calls [namespace, ref]")
+    async def queue(self, namespace: str, ref: str) -> list[dict[str, Any]]:
+        return self.engine.queue(namespace, self.target(namespace, ref))
+
+    @route("GET", "/admin/history", "finished calls [namespace, ref, n]")
+    async def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]:
+        return self.engine.history(namespace, self.target(namespace, ref), n)
+
+    @route("GET", "/admin/stats", "engine counters")
+    async def stats(self) -> dict[str, Any]:
+        ws = self.engine.websockets
+        return {**self.engine.stats(), "websockets": ws.open_count, **ws.counters}
+
+    @route("GET", "/admin/websockets", "one object's WebSockets: tags, attachment, last message, auto-response "
+                                       "[namespace, ref]")
+    async def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
+        oid = self.target(namespace, ref)
+        return self.engine.websockets.describe((namespace, oid.hex))
+
+    @route("GET", "/admin/websockets/counts", "open WebSockets per object: [namespace, id hex, count] rows [namespace]")
+    async def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
+        namespace = self._known(namespace)
+        return [[ns, hx, n] for (ns, hx), n in sorted(self.engine.websockets.counts().items())
+                if namespace is None or ns == namespace]
+
+    # ------------------------------------------------------------ acting
+    @route("POST", "/admin/call", "call a method [namespace, ref, method, args, kwargs]")
+    async def call(self, namespace: str, ref: str, method: str, args: list | None = None,
+                   kwargs: dict | None = None) -> Any:
+        return await self.call_id(namespace, self.target(namespace, ref), method, args or [], kwargs or {})
+
+    @route("GET", "/admin/storage/key", "one key, through the object's queue [namespace, ref, key]")
+    async def storage_get(self, namespace: str, ref: str, key: str) -> Any:
+        return await self._on(namespace, ref, "storage.get", lambda i: i.storage.get(key), (key,))
+
+    @route("PUT", "/admin/storage/key", "write a key, through the object's queue [namespace, ref, key, value]")
+    async def storage_put(self, namespace: str, ref: str, key: str, value: Any) -> None:
+        return await self._on(namespace, ref, "storage.put", lambda i: i.storage.put(key, value), (key, value))
+
+    @route("DELETE", "/admin/storage/key", "delete a key, through the object's queue [namespace, ref, key]")
+    async def storage_delete(self, namespace: str, ref: str, key: str) -> bool:
+        return await self._on(namespace, ref, "storage.delete", lambda i: i.storage.delete(key), (key,))
+
+    @route("GET", "/admin/alarm", "the alarm, epoch seconds or null [namespace, ref]")
+    async def alarm_get(self, namespace: str, ref: str) -> float | None:
+        return await self._on(namespace, ref, "storage.get_alarm", lambda i: i.storage.alarm_epoch)
+
+    @route("PUT", "/admin/alarm", "set the alarm [namespace, ref, when: epoch, +SECONDS or ISO time]")
+    async def alarm_set(self, namespace: str, ref: str, when: Any) -> float:
+        try:
+            t = parse_when(when)
+        except ValueError as exc:
+            raise ClientFault(exc) from None
+
+        def set_it(i: Any) -> float:
+            i.storage.set_alarm(t)
+            return t
+        return await self._on(namespace, ref, "storage.set_alarm", set_it, (t,))
+
+    @route("DELETE", "/admin/alarm", "delete the alarm [namespace, ref]")
+    async def alarm_delete(self, namespace: str, ref: str) -> None:
+        return await self._on(namespace, ref, "storage.delete_alarm", lambda i: i.storage.delete_alarm())
+
+    @route("POST", "/admin/hibernate", "hibernate one object once its calls end [namespace, ref]")
+    async def hibernate(self, namespace: str, ref: str) -> bool:
+        return await self.engine.hibernate(namespace, self.target(namespace, ref))
+
+    @route("POST", "/admin/hibernate-all", "hibernate every idle object")
+    async def hibernate_all(self) -> int:
+        return await self.engine.hibernate_all()
+
+    @route("POST", "/admin/wake", "wake one object [namespace, ref]")
+    async def wake(self, namespace: str, ref: str) -> InstanceRow:
+        oid = self.target(namespace, ref)
+        await self.engine.wake(namespace, oid)
+        return self.engine.instance_info(namespace, oid)
+
+    @route("POST", "/admin/reload", "re-import the objects folder; answers the load errors")
+    async def reload(self) -> list[str]:
+        return [str(e) for e in await self.engine.reload()]
+
+    @route("POST", "/admin/flush", "return once every write so far is durable")
+    async def flush(self) -> None:
+        await self.engine.flush()
+
+    # ------------------------------------------------------------ events (a stream, not an operation)
+    def subscribe(self, maxlen: int = 10_000, predicate: Callable[[dict], bool] | None = None) -> Subscription:
+        return self.engine.subscribe(maxlen, predicate)
+
+
+OPERATIONS: dict[str, Operation] = _operations(Admin)
+
+
+def _at_least(name: str, value: int, least: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ClientFault(ValueError(f"{name!r} must be a whole number >= {least}; got {value!r}"))

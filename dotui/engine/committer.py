@@ -1,0 +1,362 @@
+"""The committer: objects' writes become durable in groups, one log append and one fdatasync each.
+
+An object that writes is scheduled; at the end of that loop iteration every
+object written since the last commit goes into one record (group commit). The
+record is appended to the commit log and fdatasynced either right there on the
+loop (a fast disk: the hop to a thread would cost more than the sync) or on the
+log's thread (a slow disk: calls go on meanwhile, and what they write forms the
+next group). Both go through the same steps: take the batch, append, settle.
+
+Settling tells each object's output gate how its commit went. On success the
+committed changes go to the durable state through ``CommitHost.committed``; on
+failure every call waiting on the commit gets ``CommitFailedError`` and the
+object is reset, to start again from its durable state (see the README's
+"Semantics"). A failure is also an event (``commit.failed``), a ``stats()``
+counter (``commit_failures``) and a log line (logger ``dotui``).
+
+Starting a new log segment (``rotate()``, wanted by a checkpoint) happens
+between two commits. When the disk refuses one, the log goes on in the current
+segment, the failure is reported (event ``log.rotate_failed``, counter
+``log_rotate_failures``, a log line) and the rotation is tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import time
+from concurrent.futures import Executor
+from json.scanner import make_scanner
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
+from .errors import CommitFailedError
+from .events import EventBus
+
+if TYPE_CHECKING:
+    from .instance import Instance
+
+log = logging.getLogger("dotui")
+
+# Below this average, the committer fdatasyncs on the loop instead of on a thread.
+INLINE_SYNC_BELOW = 0.002
+
+
+class CommitHost(Protocol):
+    """What the committer needs from its engine: where committed changes go."""
+
+    def committed(self, inst: "Instance", delta: Delta, keys: int, nbytes: int, now: float) -> None:
+        """``inst``'s changes ``delta`` are durable in the log (it now has ``keys`` keys, ``nbytes`` bytes)."""
+
+    def log_full(self, size: int) -> None:
+        """A commit made the current log segment ``size`` bytes long, past ``full_at``: time for
+        a checkpoint (which starts a new segment and drops the old ones)."""
+
+
+class _Batch:
+    """One group commit: the objects in it and the record that carries their changes."""
+
+    __slots__ = ("entries", "record", "now")
+
+    def __init__(self, entries: list, record: bytes, now: float):
+        self.entries = entries  # (instance, changes, output-gate future, keys, bytes)
+        self.record = record
+        self.now = now
+
+
+class Committer:
+    """Batches dirty objects, appends their changes to the commit log, fdatasyncs, settles.
+
+    ``schedule(inst)`` after an object writes; ``forget(inst)`` when it is reset;
+    ``flush()`` waits until everything scheduled is settled; ``rotate()`` starts
+    a new log segment between commits. Runs on the engine's loop; ``io`` is the
+    single-thread executor the slow path appends on.
+    """
+
+    ROTATE_ATTEMPTS = 5  # tries of one rotate() call before it gives up and raises
+    ROTATE_BACKOFF = 0.05  # seconds before the second try; doubles after each failure
+
+    def __init__(self, log: CommitLog, host: CommitHost, bus: EventBus,
+                 loop: asyncio.AbstractEventLoop, io: Executor, *, full_at: int = 16 << 20):
+        self.log = log
+        self.full_at = full_at
+        self._host = host
+        self._bus = bus
+        self._loop = loop
+        self._io = io
+        self._dirty: dict["Instance", None] = {}
+        self._kick_scheduled = False
+        self._task_busy = False  # the task is mid-commit or rotating: the loop must not commit too
+        self._writing = False  # a batch is on its way to disk on the log's thread
+        self._rotations: list[asyncio.Future] = []
+        self._flushers: list[asyncio.Future] = []
+        self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
+        self._inline = log.inline_sync  # fdatasync on the loop: the log allows it and syncs are fast
+        self._wake = asyncio.Event()
+        self._context = contextvars.Context()
+        self._task: asyncio.Task | None = None
+        self._counters = {"commits": 0, "commit_bytes": 0, "commit_failures": 0,
+                         "log_rotations": 0, "log_rotate_failures": 0, "committer_errors": 0}
+
+    # ------------------------------------------------------------ the engine's calls
+    def start(self) -> None:
+        self._task = self._loop.create_task(self._run(), name="dotui-committer")
+
+    async def close(self) -> None:
+        """Settle everything scheduled, then stop the task."""
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def schedule(self, inst: "Instance") -> None:
+        """``inst`` has uncommitted writes: commit them at the end of this loop iteration."""
+        self._dirty[inst] = None
+        if not self._kick_scheduled:
+            self._kick_scheduled = True
+            # In a context of its own: not the first writer's (its current call), and
+            # no copy of that context made for every commit.
+            self._loop.call_soon(self._kick, context=self._context)
+
+    def forget(self, inst: "Instance") -> None:
+        """``inst`` dropped its uncommitted writes (a reset): nothing of it to commit."""
+        self._dirty.pop(inst, None)
+        self._notify_idle()
+
+    @property
+    def pending(self) -> int:
+        """How many objects have writes waiting for the next commit."""
+        return len(self._dirty)
+
+    async def flush(self) -> None:
+        """Return when every write scheduled so far is settled (durable, or failed and reset)."""
+        while self._dirty or self._writing:
+            fut = self._loop.create_future()
+            self._flushers.append(fut)
+            await fut
+
+    async def rotate(self) -> list[str]:
+        """Start a new log segment between two commits; the segments that came before it.
+
+        A failed try is reported and tried again with backoff while commits go on
+        in the current segment; after ``ROTATE_ATTEMPTS`` tries the last error is
+        raised (the caller tries again later).
+        """
+        delay = self.ROTATE_BACKOFF
+        for attempt in range(1, self.ROTATE_ATTEMPTS + 1):
+            fut = self._loop.create_future()
+            self._rotations.append(fut)
+            self._wake.set()
+            try:
+                return await fut
+            except Exception:
+                if attempt == self.ROTATE_ATTEMPTS:
+                    raise
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    def stats(self) -> dict[str, int]:
+        return dict(self._counters)
+
+    # ------------------------------------------------------------ the two ways to a commit
+    def _kick(self) -> None:
+        """Commit what the calls of this loop iteration wrote (scheduled once per iteration).
+
+        On a fast disk it commits right here, in one callback; otherwise, or
+        while the task is mid-commit or a rotation is wanted, the task does it.
+        """
+        self._kick_scheduled = False
+        if self._task_busy or self._rotations or not self._inline:
+            self._wake.set()
+            return
+        batch = self._take_batch()
+        if batch is not None:
+            self._settle(batch, *self._append(batch.record))
+        if self._flushers:
+            self._notify_idle()
+
+    async def _run(self) -> None:
+        """The task: commits on the log's thread (slow disk), and rotations between commits."""
+        while True:
+            self._task_busy = False
+            await self._wake.wait()
+            self._wake.clear()
+            self._task_busy = True
+            try:
+                await self._commit_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug here must not stop every commit
+                self._report("committer_errors", "committer.error", exc,
+                             "the committer failed (<error>); it goes on in 0.1 s")
+                await asyncio.sleep(0.1)
+                self._wake.set()
+
+    async def _commit_once(self) -> None:
+        if self._rotations:
+            await self._rotate()
+        batch = self._take_batch()
+        if batch is not None:
+            if self._inline:
+                outcome = self._append(batch.record)
+            else:
+                self._writing = True
+                try:
+                    outcome = await self._loop.run_in_executor(self._io, self._append, batch.record)
+                except Exception as exc:  # noqa: BLE001 - e.g. the executor is gone
+                    outcome = (exc, 0.0)
+                finally:
+                    self._writing = False
+            self._settle(batch, *outcome)
+            if self._dirty:
+                self._wake.set()  # written while this commit was on its way
+        self._notify_idle()
+
+    # ------------------------------------------------------------ take, append, settle
+    def _take_batch(self) -> _Batch | None:
+        dirty, self._dirty = self._dirty, {}
+        entries = []
+        parts = []
+        for inst in dirty:
+            st = inst.storage
+            if st is None:
+                continue
+            changes = st.take_changes()
+            if changes is None:
+                continue  # a transaction is open: its end schedules the commit again
+            keys, nbytes = st.key_count, st.byte_size
+            try:
+                part = encode_object(inst.ns.name, inst.id.hex, inst.id.name, changes, keys, nbytes)
+            except Exception as exc:  # noqa: BLE001 - only this object's commit fails
+                self._fail(inst, inst.output_gate.begin_commit(), exc)
+                continue
+            parts.append(part)
+            entries.append((inst, changes, inst.output_gate.begin_commit(), keys, nbytes))
+        if not entries:
+            return None
+        now = time.time()
+        try:
+            record = encode_record(now, parts)
+        except UnicodeEncodeError:
+            entries, parts = self._drop_unencodable(entries, parts)
+            if not entries:
+                return None
+            record = encode_record(now, parts)
+        return _Batch(entries, record, now)
+
+    def _drop_unencodable(self, entries: list, parts: list[str]) -> tuple[list, list[str]]:
+        """Fail the objects whose changes UTF-8 cannot encode (a lone surrogate); keep the rest."""
+        kept, kept_parts = [], []
+        for entry, part in zip(entries, parts):
+            try:
+                part.encode()
+            except UnicodeEncodeError as exc:
+                self._fail(entry[0], entry[2], exc)
+                continue
+            kept.append(entry)
+            kept_parts.append(part)
+        return kept, kept_parts
+
+    def _append(self, record: bytes) -> tuple[BaseException | None, float]:
+        """(Loop or log thread) Append and fdatasync; (the error or None, seconds it took)."""
+        t0 = time.perf_counter()
+        try:
+            self.log.append(record)
+        except Exception as exc:  # noqa: BLE001 - every held result hears of it
+            return exc, 0.0
+        return None, time.perf_counter() - t0
+
+    def _settle(self, batch: _Batch, error: BaseException | None, seconds: float) -> None:
+        if error is not None:
+            self._report("commit_failures", None, error,
+                         f"a commit of {len(batch.entries)} object(s) failed (<error>); "
+                         "their calls get CommitFailedError and the objects are reset")
+            for inst, _changes, fut, _keys, _size in batch.entries:
+                self._fail(inst, fut, error)
+            return
+        ewma = self._sync_ewma = self._sync_ewma + (seconds - self._sync_ewma) * 0.1
+        self._inline = ewma < INLINE_SYNC_BELOW and self.log.inline_sync
+        counters = self._counters
+        counters["commits"] += 1
+        counters["commit_bytes"] += len(batch.record)
+        publish = self._bus.active
+        host, now = self._host, batch.now
+        for inst, changes, fut, keys, size in batch.entries:
+            try:
+                host.committed(inst, _delta(changes), keys, size, now)
+            except Exception as exc:  # noqa: BLE001 - a bug: loud, and no answer left hanging
+                self._report("committer_errors", "committer.error", exc,
+                             f"the durable state refused a commit of {inst.ns.name} {inst.label} "
+                             "(<error>); the object is reset")
+                self._fail(inst, fut, exc)
+                continue
+            inst.output_gate.end_commit(fut, None)
+            if publish:
+                inst.emit("commit", keys=sorted(changes.puts), cleared=changes.cleared,
+                          alarm_changed=changes.alarm_changed, record_bytes=len(batch.record),
+                          objects=len(batch.entries))
+        if self.log.size >= self.full_at:
+            host.log_full(self.log.size)
+
+    def _fail(self, inst: "Instance", fut: asyncio.Future, exc: BaseException) -> None:
+        err = CommitFailedError(
+            f"writes of {inst.ns.name} {inst.label} could not be made durable "
+            f"({type(exc).__name__}: {exc}); the object was reset to its last durable state"
+        )
+        inst.output_gate.end_commit(fut, err)
+        inst.reset(err)
+        inst.emit("commit.failed", error=str(exc))
+
+    def _notify_idle(self) -> None:
+        if self._flushers and not self._dirty and not self._writing:
+            flushers, self._flushers = self._flushers, []
+            for f in flushers:
+                if not f.done():
+                    f.set_result(None)
+
+    # ------------------------------------------------------------ log rotation
+    async def _rotate(self) -> None:
+        waiters, self._rotations = self._rotations, []
+        old = self.log.segments()
+        try:
+            await self._loop.run_in_executor(self._io, self.log.open_new_segment)
+        except Exception as exc:  # noqa: BLE001 - the current segment stays in use
+            self._report("log_rotate_failures", "log.rotate_failed", exc,
+                         f"could not start a new commit log segment in {self.log.folder} (<error>); "
+                         f"commits go on in segment {self.log.segment}, and it is tried again")
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(exc)
+                    w.exception()
+            return
+        self._counters["log_rotations"] += 1
+        for w in waiters:
+            if not w.done():
+                w.set_result(old)
+
+    def _report(self, counter: str, event: str | None, exc: BaseException, message: str) -> None:
+        """A failure: a ``stats()`` counter, an event on the bus (unless the objects emit
+        their own), a log line (``message``, its ``<error>`` replaced by the error)."""
+        self._counters[counter] += 1
+        text = f"{type(exc).__name__}: {exc}"
+        if event is not None:
+            self._bus.publish(event, error=text, folder=self.log.folder, segment=self.log.segment)
+        log.error("%s", message.replace("<error>", text))
+
+
+def _delta(changes: Any) -> Delta:
+    """The committed form of a storage's ``Changes``: values decoded, deletes marked."""
+    puts = {}
+    for k, text in changes.puts.items():  # a loop, not a comprehension: no frame of its own per commit
+        puts[k] = DELETED if text is None else _decode(text, 0)[0]
+    return Delta(changes.cleared, puts, changes.alarm_changed, changes.alarm)
+
+
+# The texts are storage's own encoding of a value (one JSON value, no whitespace):
+# the C scanner alone reads them, without ``json.loads``'s checks around it.
+_decode = make_scanner(json.JSONDecoder())
+

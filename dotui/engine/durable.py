@@ -1,0 +1,400 @@
+"""The durable state of every object: committed changes not yet in a checkpoint, the
+checkpoints themselves, and recovery at start.
+
+One rule runs through this module: committed data stays in memory AND in the commit
+log until a checkpoint holding it is known durable. A log segment is deleted only
+when every change it holds is in a durable checkpoint, so a failed mkdir, write,
+fsync or rename while checkpointing loses nothing: the changes are kept, the failure
+is reported (a ``checkpoint.failed`` event, the ``checkpoint_failures`` counter, a
+log line on the "dotui" logger), and the checkpointer tries again with backoff.
+
+An object whose checkpoint cannot be read is **broken**: its changes and the
+segments holding them are kept, it is left out of checkpoints until it loads again
+(its file restored or moved away), and the others go on. See README.md, "On disk".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterable
+
+from . import checkpoint, disk
+from .commitlog import Delta
+from .errors import BrokenObjectError, DataFolderError
+
+log = logging.getLogger("dotui")
+
+Key = tuple[str, str]  # (namespace, id hex)
+
+# Names in the data folder that are the engine's own: no namespace may use them.
+RESERVED = {"lock": "lock file", "log": "commit log folder"}
+
+
+@dataclass
+class RoundResult:
+    """What one checkpoint round achieved (built on the checkpoint thread, read on the loop)."""
+
+    written: list[Key] = field(default_factory=list)
+    failed: dict[Key, str] = field(default_factory=dict)  # may pass: tried again
+    broken: dict[Key, str] = field(default_factory=dict)  # unreadable checkpoint
+    index_error: str | None = None
+
+
+def check_namespaces(files: dict[str, str], data_dir: str) -> None:
+    """Refuse a class whose folder would be one of the engine's own files (``files``: name -> source)."""
+    for name, source in files.items():
+        if name in RESERVED:
+            raise DataFolderError(
+                f"class {name!r} (in {source}) cannot keep its objects in {os.path.join(data_dir, name)}: "
+                f"that is the engine's {RESERVED[name]}; rename the class"
+            )
+
+
+def segment_number(path: str) -> int:
+    return int(os.path.basename(path)[:-4])
+
+
+def _what(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class DurableState:
+    """Owns the overlay of committed-not-checkpointed changes, writes checkpoints,
+    and recovers from the log at start.
+
+    Loop thread: ``committed``, ``load``, ``view``, ``want``, ``checkpoint``, ``run``.
+    The checkpoint files are written on the executor given to ``start``; everything
+    that thread learns comes back as a ``RoundResult`` and is published on the loop.
+    """
+
+    BACKOFF_BASE = 0.05
+    BACKOFF_MAX = 30.0
+    GATHER = 0.05  # after a request, wait this long for more before a round
+
+    def __init__(self, data_dir: str, index, *, interval: float,
+                 publish: Callable[..., None], on_broken: Callable[[Key, str], None]):
+        self.data_dir = data_dir
+        self.index = index
+        self.interval = interval
+        self._publish = publish
+        self._on_broken = on_broken
+        self._held: dict[Key, Delta] = {}  # committed, not in a durable checkpoint
+        self._writing: dict[Key, Delta] = {}  # being written by the current round
+        self._segment_keys: dict[int, set[Key]] = {}  # log segment -> objects it holds changes of
+        self._broken: dict[Key, str] = {}  # unreadable checkpoint: left out until it loads again
+        self.counters = {"checkpoints": 0, "checkpoint_failures": 0,
+                         "recovered_records": 0, "torn_bytes_dropped": 0}
+
+    def start(self, loop: asyncio.AbstractEventLoop, executor,
+              rotate: Callable[[], Awaitable[list[str]]]) -> None:
+        """``rotate()`` starts a new log segment between commits and returns the older ones."""
+        self._loop, self._io, self._rotate = loop, executor, rotate
+        self._wanted = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def path(self, namespace: str, hx: str) -> str:
+        return os.path.join(self.data_dir, namespace, f"{hx}.json")
+
+    # ------------------------------------------------------------ the overlay
+    def committed(self, key: Key, delta: Delta, segment: int) -> None:
+        """A commit of ``key``'s changes is durable in log segment number ``segment``."""
+        old = self._held.get(key)
+        if old is None:
+            self._held[key] = delta
+        else:
+            old.merge(delta)
+        keys = self._segment_keys.get(segment)
+        if keys is None:
+            keys = self._segment_keys[segment] = set()
+        keys.add(key)
+
+    def _logged(self, key: Key) -> list[Delta]:
+        return [d for d in (self._writing.get(key), self._held.get(key)) if d is not None]
+
+    def load(self, key: Key) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
+        """(data, alarm, meta) of an object waking: its checkpoint plus the committed changes
+        not yet in it. Raises ``BrokenObjectError`` naming an unreadable file."""
+        data, meta = checkpoint.load(self.path(*key))
+        alarm = meta.get("alarm")
+        for d in self._logged(key):
+            alarm = d.apply(data, alarm)
+        if self._broken.pop(key, None) is not None:
+            self.want()  # readable again: its kept changes go into the next checkpoint
+        return data, alarm, meta
+
+    def view(self, key: Key) -> tuple[dict[str, Any], dict[str, Any], Delta]:
+        """(checkpoint data, its meta, the committed changes not in it), reading the file."""
+        data, meta = checkpoint.load(self.path(*key))
+        logged = Delta()
+        for d in self._logged(key):
+            logged.merge(d)
+        return data, meta, logged
+
+    @property
+    def held_count(self) -> int:
+        """Objects with committed changes not yet in a durable checkpoint."""
+        return len(self._held.keys() | self._writing.keys())
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._held or self._writing)
+
+    @property
+    def broken(self) -> dict[Key, str]:
+        return dict(self._broken)
+
+    def holds(self, segment_path: str) -> bool:
+        """Whether a log segment holds changes not yet in a durable checkpoint."""
+        return bool(self._segment_keys.get(segment_number(segment_path)))
+
+    def _has_work(self) -> bool:
+        return any(k not in self._broken for k in self._held)
+
+    # ------------------------------------------------------------ the checkpointer
+    def want(self) -> None:
+        """Ask for a checkpoint soon (after a hibernation, or when the log has grown)."""
+        wanted = getattr(self, "_wanted", None)
+        if wanted is not None:
+            wanted.set()
+
+    async def run(self) -> None:
+        """The background checkpointer: when asked, or every ``interval`` seconds. It never
+        dies: a failure is reported and the round tried again with backoff."""
+        delay = 0.0
+        while True:
+            await self._sleep(delay or self.interval, wake_on_want=not delay)
+            if not delay:
+                await self._sleep(self.GATHER, wake_on_want=False)  # one round for a burst of requests
+            if not self._has_work():
+                delay = 0.0
+                continue
+            try:
+                ok = await self._round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported; the loop goes on
+                self._report_failure(f"checkpoint failed: {_what(exc)}", [])
+                ok = False
+            delay = 0.0 if ok else min(self.BACKOFF_MAX, max(self.BACKOFF_BASE, delay * 2))
+
+    async def _sleep(self, seconds: float, wake_on_want: bool) -> None:
+        event = self._wanted if wake_on_want else asyncio.Event()
+        timer = self._loop.call_later(seconds, event.set)
+        try:
+            await event.wait()
+        finally:
+            timer.cancel()
+        if wake_on_want:
+            self._wanted.clear()
+
+    async def checkpoint(self) -> bool:
+        """Write every committed change into its object's checkpoint and delete the log
+        segments that made redundant. True when nothing failed and nothing committed is
+        left outside a durable checkpoint (a broken object's changes stay in the log)."""
+        ok = await self._round()
+        return ok and not self.pending
+
+    async def _round(self) -> bool:
+        """One checkpoint round; False when something failed that may pass (try again later)."""
+        async with self._lock:
+            if not self._has_work():
+                return True
+            try:
+                old = await self._rotate()
+            except Exception as exc:  # noqa: BLE001 - nothing was taken: nothing to give back
+                self._report_failure(f"checkpoint failed: cannot start a new log segment: {_what(exc)}", [])
+                return False
+            work, rows, snap = self._take_work()
+            try:
+                result = await self._loop.run_in_executor(self._io, self._write_round, work, rows, snap)
+            except BaseException as exc:
+                self._settle(work, rows, snap, RoundResult(failed={k: _what(exc) for k in work},
+                                                           index_error=_what(exc)), [])
+                raise
+            deletable = self._settle(work, rows, snap, result, old)
+            try:
+                await self._loop.run_in_executor(self._io, _remove_segments, deletable)
+            except OSError as exc:  # they are replayed (harmlessly) at the next start
+                log.warning("could not delete checkpointed log segments: %s", _what(exc))
+            return self._report(result, len(deletable))
+
+    def _take_work(self) -> tuple[dict[Key, tuple], list[list], list | None]:
+        """(Loop) Move every held change but a broken object's into the round."""
+        work = {}
+        for key in [k for k in self._held if k not in self._broken]:
+            e = self.index.get(*key)
+            work[key] = (self._held.pop(key), e.name if e else None, e.bytes if e else None)
+        self._writing = {k: w[0] for k, w in work.items()}
+        rows = self.index.take_changes()
+        if self.index.wants_snapshot(len(rows)):
+            return work, [], self.index.all_rows()
+        return work, rows, None
+
+    def _settle(self, work: dict[Key, tuple], rows: list, snap: list | None,
+                result: RoundResult, old: list[str]) -> list[str]:
+        """(Loop) Give back what failed (under any newer changes); the segments now redundant."""
+        self._writing = {}
+        for key in (*result.failed, *result.broken):
+            delta = work[key][0]
+            newer = self._held.get(key)
+            if newer is not None:
+                delta.merge(newer)
+            self._held[key] = delta
+        self._broken.update(result.broken)
+        if result.index_error is not None:
+            self.index.restore_changes(snap if snap is not None else rows)
+            return []
+        not_durable = result.failed.keys() | self._broken.keys()
+        deletable = []
+        for path in old:
+            n = segment_number(path)
+            keys = self._segment_keys.pop(n, set()) & not_durable
+            if keys:
+                self._segment_keys[n] = keys
+            else:
+                deletable.append(path)
+        return deletable
+
+    def _report(self, result: RoundResult, removed: int) -> bool:
+        """(Loop) Publish, count and log a round; True when nothing failed that may pass."""
+        for key, reason in result.broken.items():
+            self.counters["checkpoint_failures"] += 1
+            log.error("checkpoint failed: %s/%s is broken, its changes stay in the log: %s", *key, reason)
+            self._publish("checkpoint.failed", namespace=key[0], id=key[1], error=reason, broken=True)
+            self._on_broken(key, reason)
+        failed = dict(result.failed)
+        if result.index_error is not None:
+            failed[("index", "")] = f"writing the index: {result.index_error}"
+        if failed:
+            first = next(iter(failed.values()))
+            self._report_failure(f"checkpoint failed for {len(failed)} object(s), kept in the log: {first}",
+                                 [f"{ns}/{hx}" for ns, hx in list(failed)[:10]])
+            return False
+        self.counters["checkpoints"] += 1
+        self._publish("checkpoint.done", objects=len(result.written), segments_removed=removed,
+                      held=self.held_count)
+        return True
+
+    def _report_failure(self, message: str, objects: list[str]) -> None:
+        self.counters["checkpoint_failures"] += 1
+        log.warning("%s; retrying with backoff", message)
+        self._publish("checkpoint.failed", error=message, objects=objects)
+
+    # ------------------------------------------------------------ the checkpoint thread
+    def _write_round(self, work: dict[Key, tuple], rows: list, snap: list | None) -> RoundResult:
+        """(Thread) Apply each change to its checkpoint file, folder by folder; then the index."""
+        result = RoundResult()
+        folders: dict[str, dict[str, tuple[Key, bytes | None]]] = {}
+        now = time.time()
+        for key, (delta, name, nbytes) in work.items():
+            try:
+                path, body = self._encode(key, delta, name, nbytes, now)
+            except BrokenObjectError as exc:
+                result.broken[key] = str(exc)
+                continue
+            except (OSError, ValueError, TypeError) as exc:
+                result.failed[key] = _what(exc)
+                continue
+            folders.setdefault(os.path.dirname(path), {})[path] = (key, body)
+        for folder, files in folders.items():
+            try:
+                self._write_folder(folder, files)
+                result.written.extend(k for k, _ in files.values())
+            except OSError as exc:
+                result.failed.update((k, _what(exc)) for k, _ in files.values())
+        if rows or snap is not None:
+            try:
+                self.index.persist(rows, snap)
+            except OSError as exc:
+                result.index_error = _what(exc)
+        return result
+
+    def _encode(self, key: Key, delta: Delta, name: str | None, nbytes: int | None,
+                now: float) -> tuple[str, bytes | None]:
+        """(path, new file contents, or None when the object is now empty and has no alarm)."""
+        path = self.path(*key)
+        data, meta = checkpoint.load(path)
+        alarm = delta.apply(data, meta.get("alarm"))
+        if not data and alarm is None:
+            return path, None
+        meta = {
+            "namespace": key[0], "id": key[1], "name": name or meta.get("name"), "alarm": alarm,
+            "keys": len(data), "bytes": nbytes if nbytes is not None else meta.get("bytes", 0),
+            "saved_at": now,
+        }
+        return path, checkpoint.encode(checkpoint.build(data, meta))
+
+    def _write_folder(self, folder: str, files: dict[str, tuple[Key, bytes | None]]) -> None:
+        bodies = {p: body for p, (_, body) in files.items() if body is not None}
+        gone = [p for p, (_, body) in files.items() if body is None and os.path.exists(p)]
+        if bodies:
+            disk.makedirs(folder)
+            checkpoint.replace_many(bodies, self.data_dir)
+        for p in gone:
+            disk.remove(p)
+        if gone:
+            disk.fsync_dir(folder)
+
+    # ------------------------------------------------------------ recovery
+    def recover(self, log_) -> None:
+        """(At start, before the log takes appends) Bring the checkpoints up to date with the
+        log a crash left behind. A damaged log raises ``LogCorruptError`` before any file
+        is changed; a torn last record is dropped (and cut off the segment if it is kept)."""
+        scans = list(log_.records())
+        if not self.index.load():
+            if self.index.damage:
+                log.warning("the index cannot be trusted (%s): rebuilding it from the checkpoints",
+                            self.index.damage)
+            self.index.rebuild_from_files(self.data_dir, skip=tuple(RESERVED))
+        for path, records, _, torn in scans:
+            self._replay(path, records, torn)
+        if not scans:
+            return
+        self._remove_stale_temporaries()
+        work, rows, snap = self._take_work()
+        result = self._write_round(work, rows, snap)
+        deletable = self._settle(work, rows, snap, result, [p for p, *_ in scans])
+        last, _, good, torn = scans[-1]
+        if torn and last not in deletable:
+            disk.truncate(last, good)  # kept: it must not end in a torn record once it is not the last
+        _remove_segments(deletable)
+        self._report(result, len(deletable))
+
+    def _replay(self, path: str, records: list, torn: int) -> None:
+        keys = self._segment_keys.setdefault(segment_number(path), set())
+        self.counters["torn_bytes_dropped"] += torn
+        for t, objs in records:
+            self.counters["recovered_records"] += 1
+            for r in objs:
+                key = (r.namespace, r.hex)
+                self._held.setdefault(key, Delta()).merge(r.delta)
+                keys.add(key)
+                e = self.index.ensure(r.namespace, r.hex, r.name)
+                e.keys, e.bytes, e.last_active = r.keys, r.bytes, t
+                if r.delta.alarm_changed:
+                    e.alarm = r.delta.alarm
+
+    def _remove_stale_temporaries(self) -> None:
+        """A crash in the middle of a checkpoint can leave ``*.json.tmp`` files: never read, removed."""
+        for ns in os.listdir(self.data_dir):
+            folder = os.path.join(self.data_dir, ns)
+            if ns not in RESERVED and os.path.isdir(folder):
+                for name in os.listdir(folder):
+                    if name.endswith(".json.tmp"):
+                        disk.remove(os.path.join(folder, name))
+
+
+def _remove_segments(paths: Iterable[str]) -> None:
+    folders = set()
+    for p in paths:
+        try:
+            disk.remove(p)
+        except FileNotFoundError:
+            pass
+        folders.add(os.path.dirname(p))
+    for folder in folders:
+        disk.fsync_dir(folder)

@@ -1,0 +1,50 @@
+"""Which object started a task: the tasks an object's code starts keep it awake.
+
+On Cloudflare an object with work still pending (a timer, an unsettled promise
+handed to ``ctx.waitUntil``) is not evicted. Here the engine installs a task
+factory on its loop that looks, at the moment a task is created, at the call
+whose code is running (the ``current_call`` context variable, which asyncio
+copies into every task, so the tasks those tasks start count too), and hands
+the new task to that call's object. The object may not hibernate while one of
+them is pending (README, "Semantics").
+
+Tasks whose coroutine is the engine's own (a wake, a call to another object made
+through a stub) are the engine's business, not the object's, and are not
+counted. Callbacks scheduled with ``loop.call_later``/``call_soon`` are not
+tasks and are not seen: wrap such work in a task, or hand it to
+``ctx.wait_until``. A task factory another library installs on the same loop
+is kept and called; one installed after the engine started replaces this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, Callable
+
+_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _is_engine_code(coro: Any) -> bool:
+    code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+    return code is not None and code.co_filename.startswith(_ENGINE_DIR)
+
+
+def ensure_installed(loop: asyncio.AbstractEventLoop, owner: Callable[[], Any]) -> None:
+    """Make ``loop`` hand each task to ``owner()``'s ``track`` (an Instance, or None); once per loop."""
+    previous = loop.get_task_factory()
+    if getattr(previous, "dotui_tracks", False):
+        return
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future:
+        if previous is not None:
+            task = previous(loop, coro, **kwargs)
+        else:
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+        inst = owner()
+        if inst is not None and not _is_engine_code(coro):
+            inst.track(task)
+        return task
+
+    factory.dotui_tracks = True  # type: ignore[attr-defined]
+    loop.set_task_factory(factory)

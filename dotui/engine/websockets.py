@@ -1,0 +1,371 @@
+"""WebSockets that outlive their object's hibernation (Cloudflare's WebSocket Hibernation API).
+
+The gateway holds the connections; this module holds, per object, what the
+object knows of them: the ``WebSocket`` handles its code sees, their tags and
+attachments, and the object's auto-response. All of it lives here, beside the
+engine and not in the object, so it survives hibernation and reload: the object
+leaves memory with its sockets open, and the next message wakes it (its
+constructor runs again) with the same handles, tags and attachments.
+
+A message reaches the object as a call in its queue (``Engine.run_on``, kind
+``websocket``), through the input gate like any call; a ``send`` made after a
+write leaves only once that write is durable (the output gate), in order with
+the socket's other sends. An auto-response is answered here, without waking the
+object. See README.md, "WebSockets".
+
+The gateway's side of one connection is a ``Peer``: ``send(data, after)``
+queues a message to leave once ``after`` (a future, or None) is done;
+``close(code, reason, after)`` queues a close frame behind the sends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Awaitable, Protocol
+
+from .errors import DurableObjectError
+
+if TYPE_CHECKING:
+    from .ids import ObjectId
+    from .instance import Instance
+
+log = logging.getLogger("dotui")
+
+# Cloudflare's limits (developers.cloudflare.com/durable-objects/platform/limits/).
+MAX_ATTACHMENT_BYTES = 16_384  # serialize_attachment (workerd: "cannot be larger than 16384 bytes")
+MAX_TAGS = 10  # per socket
+MAX_TAG_CHARS = 256
+MAX_SOCKETS = 32_768  # per object
+MAX_MESSAGE_BYTES = 1 << 20  # a message received or sent
+MAX_AUTO_RESPONSE_CHARS = 2048  # each of the request and the response
+
+HANDLERS = ("websocket_message", "websocket_close", "websocket_error")
+_RESERVED_CLOSE_CODES = (1004, 1005, 1006, 1015)  # never sent in a close frame (RFC 6455, 7.4.1)
+
+
+class WebSocketError(DurableObjectError):
+    """A WebSocket used wrongly: sent to after close, accepted twice, a bad close code."""
+
+
+class Peer(Protocol):
+    """The gateway's side of one connection."""
+
+    def send(self, data: str | bytes, after: "Awaitable[Any] | None") -> None: ...
+
+    def close(self, code: int, reason: str, after: "Awaitable[Any] | None") -> None: ...
+
+
+class WebSocket:
+    """``ws`` in an object's code: one client connection, accepted with ``ctx.accept_websocket``."""
+
+    __slots__ = ("seq", "key", "peer", "tags", "state", "opened_at", "last_message_at", "messages_in",
+                 "messages_out", "auto_response_at", "_attachment", "_hub", "__weakref__")
+
+    def __init__(self, hub: "WebSockets", key: tuple[str, str], seq: int, peer: Peer):
+        self._hub = hub
+        self.key = key
+        self.seq = seq
+        self.peer = peer
+        self.tags: tuple[str, ...] = ()
+        self.state = "pending"  # pending (in fetch) -> open -> closed
+        self.opened_at = time.time()
+        self.last_message_at: float | None = None
+        self.messages_in = 0
+        self.messages_out = 0
+        self.auto_response_at: float | None = None
+        self._attachment: str | None = None
+
+    def send(self, message: str | bytes) -> None:
+        """Send ``message`` (str: a text frame, bytes: a binary frame) to the client.
+
+        It leaves once every write the object made before it is durable.
+        """
+        self._hub.send(self, message)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with ``code`` (1000, or 3000-4999 for your own) and ``reason`` (at most 123 bytes)."""
+        self._hub.close(self, code, reason)
+
+    def serialize_attachment(self, value: Any) -> None:
+        """Keep a JSON copy of ``value`` with the socket (at most 16,384 bytes): it survives hibernation."""
+        try:
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            size = len(text.encode("utf-8"))
+        except (TypeError, ValueError, UnicodeEncodeError) as exc:
+            raise TypeError(f"serialize_attachment takes a JSON-compatible value (dict, list, str, "
+                            f"int, float, bool, None); {exc}") from None
+        if size > MAX_ATTACHMENT_BYTES:
+            raise ValueError(f"A WebSocket 'attachment' cannot be larger than {MAX_ATTACHMENT_BYTES} bytes. "
+                             f"'attachment' was {size} bytes (as JSON); keep an id in it and the data in storage")
+        self._attachment = text
+
+    def deserialize_attachment(self) -> Any:
+        """A fresh copy of the value given to ``serialize_attachment``; None if there is none."""
+        return None if self._attachment is None else json.loads(self._attachment)
+
+    def describe(self) -> dict[str, Any]:
+        return {"seq": self.seq, "tags": list(self.tags), "state": self.state,
+                "attachment": self.deserialize_attachment(), "opened_at": self.opened_at,
+                "last_message_at": self.last_message_at, "messages_in": self.messages_in,
+                "messages_out": self.messages_out, "auto_response_at": self.auto_response_at}
+
+    def __repr__(self) -> str:
+        return f"<WebSocket #{self.seq} {self.state} tags={list(self.tags)}>"
+
+
+class ObjectSockets:
+    """One object's accepted sockets and its auto-response."""
+
+    __slots__ = ("oid", "instance", "sockets", "auto_response")
+
+    def __init__(self, oid: "ObjectId", instance: "Instance"):
+        self.oid = oid
+        self.instance = instance
+        self.sockets: dict[int, WebSocket] = {}
+        self.auto_response: tuple[str, str] | None = None
+
+
+class WebSockets:
+    """Every object's sockets, for one engine (``engine.websockets``)."""
+
+    def __init__(self, engine: Any):
+        self._engine = engine
+        self._objects: dict[tuple[str, str], ObjectSockets] = {}
+        self._seq = itertools.count(1)
+        self.counters = {"websockets_accepted": 0, "websocket_messages": 0, "websocket_auto_responses": 0,
+                         "websocket_handler_errors": 0}
+
+    # ------------------------------------------------------------ counting
+    @property
+    def open_count(self) -> int:
+        return sum(len(o.sockets) for o in self._objects.values())
+
+    def count_of(self, key: tuple[str, str]) -> int:
+        o = self._objects.get(key)
+        return len(o.sockets) if o is not None else 0
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        return {k: len(o.sockets) for k, o in self._objects.items() if o.sockets}
+
+    def describe(self, key: tuple[str, str]) -> dict[str, Any]:
+        """What the front ends show of one object's sockets (wakes nothing)."""
+        o = self._objects.get(key)
+        if o is None:
+            return {"sockets": [], "auto_response": None}
+        return {"sockets": [ws.describe() for ws in o.sockets.values()],
+                "auto_response": list(o.auto_response) if o.auto_response else None}
+
+    # ------------------------------------------------------------ the gateway's side
+    async def open(self, namespace: str, oid: "ObjectId", request: dict[str, Any],
+                   peer: Peer) -> tuple[WebSocket | None, Any]:
+        """Hand an upgrade request to the object's ``fetch``; ``(ws, answer)``, ``ws`` None unless accepted.
+
+        The request carries the new socket as ``request["websocket"]``.
+        """
+        self._engine.namespace(namespace)  # NamespaceNotFoundError for an unknown one
+        ws = WebSocket(self, (namespace, oid.hex), next(self._seq), peer)
+        req = {**request, "websocket": ws}
+
+        def fetch(inst: "Instance") -> Any:
+            handler = getattr(inst.obj, "fetch", None)
+            if handler is None:
+                raise WebSocketError(f"{namespace} has no fetch(request) method: define one that calls "
+                                     "self.ctx.accept_websocket(request['websocket']) to take WebSockets")
+            return handler(req)
+
+        try:
+            answer = await self._engine.run_on(namespace, oid, "fetch", fetch, kind="websocket")
+        except BaseException:
+            self._forget(ws)
+            raise
+        if ws.state != "open":
+            return None, answer
+        return ws, answer
+
+    async def message(self, ws: WebSocket, data: str | bytes) -> None:
+        """A message from the client: answered here if it is the auto-response's request, else to the object."""
+        o = self._objects.get(ws.key)
+        if o is None or ws.state != "open":
+            return
+        auto = o.auto_response
+        if auto is not None and type(data) is str and data == auto[0]:
+            ws.auto_response_at = time.time()
+            self.counters["websocket_auto_responses"] += 1
+            ws.peer.send(auto[1], None)
+            return
+        ws.last_message_at = time.time()
+        ws.messages_in += 1
+        self.counters["websocket_messages"] += 1
+        self._emit(ws, "websocket.message", size=len(data), binary=type(data) is not str)
+        await self._deliver(o, ws, "websocket_message", (ws, data))
+
+    async def closed(self, ws: WebSocket, code: int, reason: str, was_clean: bool) -> None:
+        """The client closed (or the connection dropped): forget the socket, tell the object, then the bus."""
+        if ws.state == "closed":
+            return
+        code, reason = int(code), str(reason)  # a plain int and str for the object (not a library's enum)
+        o = self._objects.get(ws.key)
+        self._forget(ws)
+        if o is not None:
+            await self._deliver(o, ws, "websocket_close", (ws, code, reason, was_clean))
+        self._emit(ws, "websocket.closed", code=code, reason=reason, was_clean=was_clean, by="client")
+
+    async def error(self, ws: WebSocket, error: str) -> None:
+        o = self._objects.get(ws.key)
+        if o is not None and ws.state == "open":
+            await self._deliver(o, ws, "websocket_error", (ws, error))
+
+    def drop_all(self, peers: "set[Any] | None" = None) -> list[WebSocket]:
+        """Forget every socket (of these peers): the gateway is stopping and closes them itself."""
+        gone = [ws for o in self._objects.values() for ws in o.sockets.values()
+                if peers is None or ws.peer in peers]
+        for ws in gone:
+            self._forget(ws)
+            self._emit(ws, "websocket.closed", code=1001, reason="the gateway is stopping",
+                       was_clean=True, by="gateway")
+        return gone
+
+    async def _deliver(self, o: ObjectSockets, ws: WebSocket, handler: str, args: tuple) -> None:
+        """Run ``handler(*args)`` as a call in the object's queue; a failure is logged, counted, an event."""
+        namespace, hx = ws.key
+
+        def run(inst: "Instance") -> Any:
+            fn = getattr(inst.obj, handler, None)
+            if fn is None:
+                if handler == "websocket_message":
+                    raise WebSocketError(f"{namespace} accepted a WebSocket but has no "
+                                         "websocket_message(ws, message) method; the message was dropped")
+                return None
+            return fn(*args)
+
+        try:
+            await self._engine.run_on(namespace, o.oid, handler, run, kind="websocket")
+        except Exception as exc:  # noqa: BLE001 - the socket stays open, as on Cloudflare
+            self.counters["websocket_handler_errors"] += 1
+            log.warning("%s %s %s raised %s: %s", namespace, o.instance.label, handler, type(exc).__name__, exc)
+            self._emit(ws, "websocket.handler_failed", handler=handler,
+                       error={"type": type(exc).__name__, "message": str(exc)})
+
+    # ------------------------------------------------------------ the object's side (ctx and ws)
+    def accept(self, inst: "Instance", ws: Any, tags: Any) -> None:
+        if not isinstance(ws, WebSocket):
+            raise TypeError(f"accept_websocket takes request['websocket'] (a WebSocket), not {type(ws).__name__}")
+        if ws.key != inst.key or ws.state != "pending":
+            what = "already accepted" if ws.state == "open" else ("closed" if ws.state == "closed"
+                                                                   else "another object's")
+            raise WebSocketError(f"this WebSocket is {what}; accept the one in this request, once")
+        ws.tags = _check_tags(tags)
+        o = self._objects.get(inst.key)
+        if o is None:
+            o = self._objects[inst.key] = ObjectSockets(inst.id, inst)
+        if len(o.sockets) >= MAX_SOCKETS:
+            raise WebSocketError(f"{inst.ns.name} {inst.label} has {MAX_SOCKETS:,} WebSockets open, "
+                                 "Cloudflare's limit per object; close some first")
+        o.sockets[ws.seq] = ws
+        ws.state = "open"
+        self.counters["websockets_accepted"] += 1
+        self._emit(ws, "websocket.accepted", tags=list(ws.tags))
+
+    def get_websockets(self, inst: "Instance", tag: str | None = None) -> list[WebSocket]:
+        o = self._objects.get(inst.key)
+        if o is None:
+            return []
+        if tag is None:
+            return list(o.sockets.values())
+        return [ws for ws in o.sockets.values() if tag in ws.tags]
+
+    def get_tags(self, inst: "Instance", ws: Any) -> list[str]:
+        if not isinstance(ws, WebSocket) or ws.key != inst.key or ws.state == "pending":
+            raise WebSocketError("get_tags takes a WebSocket this object accepted")
+        return list(ws.tags)
+
+    def set_auto_response(self, inst: "Instance", request: str | None, response: str | None) -> None:
+        o = self._objects.get(inst.key)
+        if request is None and response is None:
+            if o is not None:
+                o.auto_response = None
+            return
+        for what, text in (("request", request), ("response", response)):
+            if not isinstance(text, str) or not text or len(text) > MAX_AUTO_RESPONSE_CHARS:
+                raise ValueError(f"the auto-response's {what} must be a str of 1 to {MAX_AUTO_RESPONSE_CHARS:,} "
+                                 f"characters; got {text!r:.80}")
+        if o is None:
+            o = self._objects[inst.key] = ObjectSockets(inst.id, inst)
+        o.auto_response = (request, response)  # type: ignore[assignment]
+
+    def get_auto_response(self, inst: "Instance") -> tuple[str, str] | None:
+        o = self._objects.get(inst.key)
+        return o.auto_response if o is not None else None
+
+    def send(self, ws: WebSocket, message: Any) -> None:
+        if isinstance(message, (bytearray, memoryview)):
+            message = bytes(message)
+        if not isinstance(message, (str, bytes)):
+            raise TypeError(f"ws.send takes a str or bytes, not {type(message).__name__}; "
+                            "json.dumps a value first")
+        if ws.state == "closed":
+            raise WebSocketError("Can't call WebSocket send() after close().")
+        size = len(message) if type(message) is bytes else len(message.encode("utf-8", "surrogatepass"))
+        if size > MAX_MESSAGE_BYTES:
+            raise ValueError(f"the message is {size:,} bytes; the limit is {MAX_MESSAGE_BYTES:,} (Cloudflare's)")
+        ws.messages_out += 1
+        ws.peer.send(message, self._after_writes(ws))
+
+    def close(self, ws: WebSocket, code: int, reason: str) -> None:
+        if type(code) is not int or not 1000 <= code <= 4999 or code in _RESERVED_CLOSE_CODES:
+            raise WebSocketError(f"Invalid WebSocket close code: {code}. Use 1000 (normal), or 3000-4999 "
+                                 "for your application's own codes")
+        if not isinstance(reason, str) or len(reason.encode("utf-8")) > 123:
+            raise WebSocketError(f"the close reason must be a str of at most 123 bytes; got {reason!r:.80}")
+        if ws.state == "closed":
+            return
+        after = self._after_writes(ws)
+        self._forget(ws)
+        self._emit(ws, "websocket.closed", code=code, reason=reason, was_clean=True, by="object")
+        ws.peer.close(code, reason, after)
+
+    # ------------------------------------------------------------ helpers
+    def _after_writes(self, ws: WebSocket) -> "Awaitable[Any] | None":
+        """The output gate: what a send must wait for (the writes made before it), or None."""
+        o = self._objects.get(ws.key)
+        inst = o.instance if o is not None else None
+        if inst is None or inst.storage is None:
+            return None
+        return inst.output_gate.waiter(bool(inst.storage))
+
+    def _forget(self, ws: WebSocket) -> None:
+        ws.state = "closed"
+        o = self._objects.get(ws.key)
+        if o is not None:
+            o.sockets.pop(ws.seq, None)
+            if not o.sockets and o.auto_response is None:
+                del self._objects[ws.key]
+
+    def _emit(self, ws: WebSocket, type: str, **fields: Any) -> None:
+        bus = self._engine.bus
+        if bus.active:
+            namespace, hx = ws.key
+            o = self._objects.get(ws.key)
+            name = o.oid.name if o is not None else None
+            bus.publish(type, namespace=namespace, id=hx, name=name, seq=ws.seq, **fields)
+
+
+def _check_tags(tags: Any) -> tuple[str, ...]:
+    if tags is None:
+        return ()
+    if isinstance(tags, str) or not isinstance(tags, (list, tuple)):
+        raise TypeError(f"tags must be a list of str, e.g. tags=['room:1']; got {tags!r:.80}")
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"a WebSocket takes at most {MAX_TAGS} tags (Cloudflare's limit); got {len(tags)}")
+    for t in tags:
+        if not isinstance(t, str) or not t or len(t) > MAX_TAG_CHARS:
+            raise ValueError(f"each tag must be a str of 1 to {MAX_TAG_CHARS} characters; got {t!r:.80}")
+    return tuple(dict.fromkeys(tags))
+
+
+def timestamp(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)

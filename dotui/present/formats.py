@@ -1,0 +1,117 @@
+"""Times, sizes, durations, calls and values as the front ends show them (plain text, one line)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import time
+from typing import Any, Iterable
+
+
+# ---------------------------------------------------------------- times
+def relative(t: float | None, now: float, none: str = "") -> str:
+    """``4s ago``, ``in 2m``, ``now``; ``none`` for no time."""
+    if t is None:
+        return none
+    d = t - now
+    future = d > 0
+    d = abs(d)
+    if d < 1:
+        return "now"
+    if d < 60:
+        text = f"{int(d)}s"
+    elif d < 3600:
+        text = f"{int(d // 60)}m"
+    elif d < 86400:
+        text = f"{int(d // 3600)}h"
+    else:
+        text = f"{int(d // 86400)}d"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def ago(epoch: float | None, now: float | None = None) -> str:
+    """``relative`` for a table cell: ``-`` for no time."""
+    return relative(epoch, time.time() if now is None else now, "-")
+
+
+def clock(epoch: float | None) -> str:
+    """``14:03:07.412``, local time."""
+    if epoch is None:
+        return "-"
+    return _dt.datetime.fromtimestamp(epoch).strftime("%H:%M:%S.%f")[:-3]
+
+
+def alarm_text(epoch: float | None, now: float | None = None) -> str:
+    """``2026-12-01 09:00:00 (in 3h)``, local time."""
+    if epoch is None:
+        return "-"
+    local = _dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{local} ({ago(epoch, now)})"
+
+
+def ms(seconds: float | None) -> str:
+    """Milliseconds with two decimals (a table column headed ``ms``)."""
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:.2f}"
+
+
+def duration(seconds: float | None) -> str:
+    """``12 ms``, ``3.4 s``, ``2.5 min``; empty for none."""
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+# ---------------------------------------------------------------- sizes
+def human_bytes(n: int | None) -> str:
+    """``512 B``, ``3.2 KiB``, ``14 MiB``; empty for none."""
+    if not n:
+        return "0 B" if n == 0 else ""
+    if n < 1024:
+        return f"{n} B"
+    size = float(n)
+    for unit in ("KiB", "MiB", "GiB"):
+        size /= 1024
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if size < 10 else f"{size:.0f} {unit}"
+    return f"{n} B"
+
+
+# ---------------------------------------------------------------- values and calls
+def short(value: Any, width: int = 60) -> str:
+    """A one-line repr of ``value`` cut to ``width`` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def short_json(value: Any, limit: int = 60) -> str:
+    """``value`` as one line of JSON, cut to ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def call_text(method: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None,
+              width: int | None = None) -> str:
+    """``method(1, 'x', by=2)``: a call as it would be typed in the command language
+    (each argument cut to 40 characters; the whole to ``width`` if given)."""
+    parts = [_arg(a) for a in args] + [f"{k}={_arg(v)}" for k, v in (kwargs or {}).items()]
+    text = f"{method}({', '.join(parts)})"
+    return text if width is None or len(text) <= width else text[: width - 2] + "…)"
+
+
+def _arg(value: Any, limit: int = 40) -> str:
+    text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------- paths
+def relative_path(path: str) -> str:
+    """``path`` from the working folder when it is inside it."""
+    cwd = os.getcwd() + os.sep
+    return path[len(cwd):] if path.startswith(cwd) else path

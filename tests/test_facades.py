@@ -1,0 +1,192 @@
+"""One table of admin operations (``dotui.engine.admin.OPERATIONS``); two facades that cannot drift.
+
+Every operation of the table is a method of ``EngineFacade``, ``LocalEngine``
+and ``RemoteEngine`` with the same parameters, is served by the gateway at its
+path, and behaves the same on both facades: each case below runs on a
+``LocalEngine`` and on a ``RemoteEngine`` (a gateway in front of another engine
+with the same objects), and both answers must be what the case expects.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any, Callable
+
+import pytest
+
+from dotui.engine.admin import OPERATIONS, Admin
+from dotui.engine.errors import NamespaceNotFoundError
+from dotui.engine.facade import EngineFacade, LocalEngine
+from dotui.engine.rows import InstanceRow
+from dotui.server import RemoteEngine, connect, make_app, start_gateway_thread
+from server_support import write_server_objects
+
+ROW_FIELDS = set(InstanceRow.__annotations__)
+VOLATILE = {"last_active", "queued_at", "started_at", "ended_at", "queue_time", "run_time", "held_time", "t",
+            "checkpoint_saved_at", "seq", "path", "data_dir", "objects_dir", "pid"}
+
+
+def stable(value: Any) -> Any:
+    """``value`` without what differs between two engines or two looks (times, folders)."""
+    if isinstance(value, dict):
+        return {k: stable(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, (list, tuple)):
+        return [stable(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def facades(tmp_path_factory):
+    """{"local": LocalEngine, "remote": RemoteEngine}: two engines on the same objects, in two data folders."""
+    tmp = tmp_path_factory.mktemp("facades")
+    objects = str(write_server_objects(tmp / "objects"))
+    local = LocalEngine(objects, str(tmp / "local"), idle_timeout=60).start()
+    served = LocalEngine(objects, str(tmp / "served"), idle_timeout=60).start()
+    gateway = start_gateway_thread(served, "127.0.0.1", 0)
+    remote = connect(gateway.url, data=str(tmp / "served"))
+    yield {"local": local, "remote": remote}
+    remote.close()
+    gateway.close()
+    served.close()
+    local.close()
+
+
+def _rows_ok(rows: list[dict]) -> bool:
+    return bool(rows) and all(set(r) <= ROW_FIELDS and {"namespace", "id", "name", "state"} <= set(r) for r in rows)
+
+
+def _hx(f: EngineFacade, name: str) -> str:
+    return f.resolve("Counter", name)["id"]
+
+
+# Each case: (what it does on a facade, with an object name of its own; what its answer must be).
+CASES: dict[str, tuple[Callable[[EngineFacade, str], Any], Callable[[Any], bool]]] = {
+    "info": (lambda f, n: f.info(),
+             lambda r: r["load_errors"] == [] and r["version"]),
+    "namespaces": (lambda f, n: sorted(ns["name"] for ns in f.namespaces()),
+                   lambda r: {"Counter", "Ledger", "Web"} <= set(r)),
+    "instances": (lambda f, n: (f.call("Counter", n, "increment"),
+                                [r for r in f.instances("Counter") if r["name"] == n],
+                                f.instances("Counter", state="live", limit=1),
+                                f.instances(offset=10_000)),
+                  lambda r: _rows_ok(r[1]) and r[1][0]["state"] == "live" and len(r[2]) == 1 and r[3] == []),
+    "instances_of": (lambda f, n: (f.call("Counter", n, "peek"),
+                                   f.instances_of([["Counter", _hx(f, n)], ["Nope", "00"], ["Counter", "zz"]])),
+                     lambda r: _rows_ok(r[1]) and len(r[1]) == 1),
+    "count_instances": (lambda f, n: (f.call("Counter", n, "peek"), f.count_instances("Counter")),
+                        lambda r: r[1]["total"] >= 1 and r[1]["total"] == r[1]["live"] + r[1]["hibernated"]),
+    "instance_table": (lambda f, n: (f.call("Counter", n, "peek"),
+                                     [r for r in f.instance_table("Counter")["objects"] if r["name"] == n]),
+                       lambda r: _rows_ok(r[1])),
+    "instance": (lambda f, n: (f.instance("Counter", n), f.call("Counter", n, "peek"), f.instance("Counter", n)),
+                 lambda r: r[0]["state"] == "unknown" and r[2]["state"] == "live" and set(r[2]) <= ROW_FIELDS),
+    "resolve": (lambda f, n: (f.call("Counter", n, "peek"), f.resolve("Counter", n),
+                              f.resolve("Counter", "#" + _hx(f, n)[:10])),
+                lambda r: r[1] == r[2] and r[1]["name"] == r[1]["name"] and len(r[1]["id"]) == 64),
+    "read_storage": (lambda f, n: (f.call("Counter", n, "increment", [4]), f.flush(),
+                                   f.read_storage("Counter", n)["values"]),
+                     lambda r: r[2] == {"n": 4}),
+    "queue": (lambda f, n: f.queue("Counter", n), lambda r: r == []),
+    "history": (lambda f, n: (f.call("Counter", n, "increment"), f.call("Counter", n, "increment", [2]),
+                              [(c["method"], c["args"], c["result"]) for c in f.history("Counter", n, 1)]),
+                lambda r: r[2] == [("increment", [2], 3)]),
+    "stats": (lambda f, n: sorted(f.stats()), lambda r: {"live", "hibernated", "calls", "websockets"} <= set(r)),
+    "websockets": (lambda f, n: (f.call("Counter", n, "peek"), f.websockets("Counter", n)),
+                   lambda r: r[1] == {"sockets": [], "auto_response": None}),
+    "websocket_counts": (lambda f, n: f.websocket_counts("Counter"), lambda r: r == []),
+    "call": (lambda f, n: (f.call("Counter", n, "echo", [1, [2]], {"k": None}),
+                           f.call_async("Counter", n, "increment", [5]).result(10)),
+             lambda r: r == ({"args": [1, [2]], "kwargs": {"k": None}}, 5)),
+    "storage_get": (lambda f, n: (f.storage_get("Counter", n, "n"), f.call("Counter", n, "increment"),
+                                  f.storage_get("Counter", n, "n")),
+                    lambda r: r == (None, 1, 1)),
+    "storage_put": (lambda f, n: (f.storage_put("Counter", n, "n", 41), f.call("Counter", n, "increment")),
+                    lambda r: r == (None, 42)),
+    "storage_delete": (lambda f, n: (f.storage_put("Counter", n, "k", 1), f.storage_delete("Counter", n, "k"),
+                                     f.storage_delete("Counter", n, "k")),
+                       lambda r: r == (None, True, False)),
+    "alarm_get": (lambda f, n: f.alarm_get("Counter", n), lambda r: r is None),
+    "alarm_set": (lambda f, n: (f.alarm_set("Counter", n, "2100-01-01T00:00:00Z"), f.alarm_get("Counter", n),
+                                abs(f.alarm_set("Counter", n, "+3600") - time.time() - 3600) < 60),
+                  lambda r: r == (4102444800.0, 4102444800.0, True)),
+    "alarm_delete": (lambda f, n: (f.alarm_set("Counter", n, 4102444800), f.alarm_delete("Counter", n),
+                                   f.alarm_get("Counter", n)),
+                     lambda r: r == (4102444800.0, None, None)),
+    "hibernate": (lambda f, n: (f.call("Counter", n, "peek"), f.hibernate("Counter", n),
+                                f.instance("Counter", n)["state"]),
+                  lambda r: r == (0, True, "hibernated")),
+    "hibernate_all": (lambda f, n: (f.call("Counter", n, "peek"), f.hibernate_all() >= 1,
+                                    f.instance("Counter", n)["state"]),
+                      lambda r: r == (0, True, "hibernated")),
+    "wake": (lambda f, n: (f.call("Counter", n, "increment"), f.hibernate("Counter", n),
+                           f.wake("Counter", n)),
+             lambda r: r[2]["state"] == "live" and r[2]["keys"] == 1 and set(r[2]) <= ROW_FIELDS),
+    "reload": (lambda f, n: f.reload(), lambda r: r == []),
+    "flush": (lambda f, n: f.flush(), lambda r: r is None),
+}
+
+
+def test_every_operation_has_a_case():
+    assert set(CASES) == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_both_facades_offer_the_operation_with_its_parameters(name):
+    op = OPERATIONS[name]
+    want = [(p.name, p.default) for p in op.params]
+    for cls in (EngineFacade, LocalEngine, RemoteEngine):
+        params = list(inspect.signature(vars(cls)[name]).parameters.values())[1:]
+        got = [(p.name, p.default) for p in params if not (name == "call" and p.name == "timeout")]
+        assert got == want, f"{cls.__name__}.{name}"
+    assert inspect.iscoroutinefunction(vars(Admin)[name])
+
+
+def test_the_gateway_serves_every_operation_at_its_path(tmp_path):
+    objects = write_server_objects(tmp_path / "objects")
+    with LocalEngine(str(objects), str(tmp_path / "data")) as local:
+        app = make_app(local.engine, "t")
+        served = {(r.method, r.resource.canonical) for r in app.router.routes()}
+    assert {(op.verb, op.path) for op in OPERATIONS.values()} <= served
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_the_operation_behaves_the_same_on_both_facades(facades, name):
+    run, check = CASES[name]
+    answers = {}
+    for kind, facade in facades.items():
+        answers[kind] = run(facade, f"case-{name}")
+        assert check(answers[kind]), (kind, answers[kind])
+    assert stable(answers["remote"]) == stable(answers["local"])
+
+
+@pytest.mark.parametrize("name", sorted(n for n, op in OPERATIONS.items()
+                                        if any(p.name == "namespace" and p.required for p in op.params)))
+def test_an_unknown_namespace_is_the_same_error_on_both_facades(facades, name):
+    op = OPERATIONS[name]
+    args = {p.name: "+30" if p.name == "when" else "x" for p in op.params if p.required}
+    args["namespace"] = "Nope"
+    errors = {}
+    for kind, facade in facades.items():
+        with pytest.raises(NamespaceNotFoundError) as info:
+            vars(type(facade))[name](facade, **args)
+        errors[kind] = str(info.value)
+    assert errors["remote"] == errors["local"] and "Nope" in errors["local"]
+
+
+def test_every_row_the_engine_lists_has_the_one_row_shape(tmp_path):
+    from dotui.engine.rows import HIBERNATED_FIELDS, hibernated_row
+
+    objects = write_server_objects(tmp_path / "objects")
+    with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=60) as first:
+        first.call("Counter", "sleeper", "increment")
+    with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=60) as again:  # known from the index only
+        again.call("Counter", "awake", "increment")
+        rows = again.instances()
+        table = again.instance_table()
+    assert all(set(r) == ROW_FIELDS for r in rows), rows
+    sleeper = next(r for r in rows if r["name"] == "sleeper")
+    assert sleeper == hibernated_row("Counter", sleeper["id"], "sleeper", sleeper["last_active"], 1,
+                                     sleeper["bytes"], None)
+    assert set(table["hibernated"]["Counter"]) == set(HIBERNATED_FIELDS)
+    assert [set(r) for r in table["objects"]] == [ROW_FIELDS]
