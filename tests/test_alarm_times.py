@@ -197,3 +197,31 @@ async def test_gateway_refuses_a_bad_when_with_400_and_stores_nothing(objs, tmp_
             assert resp.status == 200
         finally:
             await client.close()
+
+
+# ---------------------------------------------------------------- the TUI's alarm dialog
+async def test_tui_alarm_dialog_refuses_1e308_and_stores_nothing(tmp_path):
+    from dotui.tui.app import DotuiApp
+    from dotui.tui.screens.alarm import AlarmScreen
+    from tui_support import screen_text, until, write_objects as write_tui_objects
+
+    objects = write_tui_objects(tmp_path / "objects")
+    facade = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600).start()
+    try:
+        facade.call("Reminder", "r", "touch")
+        app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+        async with app.run_test(size=(120, 34)) as pilot:
+            key = ("Reminder", facade.resolve("Reminder", "r")["id"])
+            await until(pilot, lambda: key in app.main.rows.rows, "Reminder/r listed")
+            app.main.go_to(key)
+            await until(pilot, lambda: app.main._shown == key, "Reminder/r selected")
+            await pilot.press("a")
+            await until(pilot, lambda: isinstance(app.screen, AlarmScreen), "the alarm dialog")
+            app.screen.query_one("#alarm-when").value = "+1e308"
+            await until(pilot, lambda: "is not a time an alarm can be set to" in screen_text(app), "refused")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, AlarmScreen)  # still open: nothing was sent
+        assert facade.alarm_get("Reminder", "r") is None
+    finally:
+        facade.close()
