@@ -275,3 +275,24 @@ async def test_the_scheduler_reports_its_own_failure_and_tries_again(caplog):
     assert scheduler.counters["alarm_errors"] == 1
     assert "the index could not be read" in caplog.text
     await scheduler.close()
+
+
+async def test_close_cancels_a_handler_that_never_ends_and_the_alarm_fires_at_the_next_start(objs, tmp_path):
+    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+        s = e.env.Seer.get_by_name("s")
+        await s.plan(hold=True)  # the first try never ends by itself
+        await s.set_in(0)
+        async def inside():
+            return await s.inside_alarm()
+        assert await _until(inside)
+        await s.plan(hold=False)
+        closing = asyncio.ensure_future(e.close())
+        done, _ = await asyncio.wait({closing}, timeout=60)  # the hang guard
+        assert done, "close() hung on a running alarm handler"
+        closing.result()
+    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+        s = e.env.Seer.get_by_name("s")
+        async def fired_again():
+            return len(await s.seen()) == 2
+        assert await _until(fired_again)  # at least once: the cancelled try did not count
+        assert await s.alarm_time() is None
