@@ -1,165 +1,46 @@
-"""The engine: namespaces, stubs, the committer, hibernation, alarms, recovery.
+"""The engine: start and close, recovery, call routing, hibernate, wake and reload.
 
-Everything here runs on one asyncio loop. Disk work that can take long (the
-log's fdatasync, checkpoint rewrites) runs on two single-thread executors, so
-calls go on while a commit is on its way to disk: that is what group commit is.
+It wires the units that do the work, each the one owner of its state: the
+instances (instance.py, with their call queues and gates), the committer
+(committer.py), the durable state (durable.py: checkpoints and recovery), the
+alarm scheduler (alarms.py), listing (listing.py) and the WebSockets
+(websockets.py). Everything runs on one asyncio loop; disk work that can take
+long (a slow fdatasync, checkpoint rewrites) runs on two single-thread
+executors, so calls go on while a commit is on its way to disk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
-from . import disk, values
+from . import values
 from .alarms import AlarmScheduler
-from .commitlog import DELETED, CommitLog, Delta
+from .commitlog import CommitLog, Delta
 from .committer import Committer
 from .durable import DurableState, check_namespaces, segment_number
 from .errors import (
     BrokenObjectError,
-    DataFolderError,
     EngineClosedError,
-    EngineLockedError,
-    InvalidIdError,
     MethodNotFoundError,
     NamespaceNotFoundError,
 )
 from .events import EventBus, Subscription
-from .ids import IdFactory, ObjectId
+from .ids import ObjectId
 from .index import Index
 from .instance import IN_MEMORY, Call, Instance, State, current_call
 from .listing import Listing
+from .lock import DataLock
 from .loader import LoadError, NamespaceInfo, load_objects
+from .stubs import Env, Namespace
 from .websockets import WebSockets
 
 
 log = logging.getLogger("dotui")
-
-
-class Stub:
-    """A caller's handle on one object. ``await stub.method(*args, **kwargs)``.
-
-    Making a stub creates nothing; the object comes to exist at its first call.
-    """
-
-    __slots__ = ("id", "_engine", "_namespace", "_methods")
-
-    def __init__(self, engine: "Engine", namespace: str, oid: ObjectId):
-        self._engine = engine
-        self._namespace = namespace
-        self.id = oid
-        self._methods: dict[str, Any] = {}
-
-    def __getattr__(self, method: str):
-        if method.startswith("_"):
-            raise AttributeError(method)
-        call = self._methods.get(method)
-        if call is None:
-            engine, ns, oid = self._engine, self._namespace, self.id
-
-            def call(*args: Any, **kwargs: Any):
-                return engine.call(ns, oid, method, args, kwargs)
-
-            call.__name__ = method
-            self._methods[method] = call
-        return call
-
-    def __repr__(self) -> str:
-        return f"<Stub {self._namespace}/{self.id.name or self.id.hex[:12]}>"
-
-
-class Namespace:
-    """``engine.env.<Class>``: makes ids and stubs for one class."""
-
-    def __init__(self, engine: "Engine", name: str):
-        self._engine = engine
-        self.name = name
-        self._ids = IdFactory(name)
-
-    def id_from_name(self, name: str) -> ObjectId:
-        return self._ids.from_name(name)
-
-    def new_unique_id(self) -> ObjectId:
-        return self._ids.new_unique()
-
-    def id_from_string(self, text: str) -> ObjectId:
-        """The id written as ``text``; its ``name`` is None, as in Cloudflare."""
-        return self._ids.from_string(text)
-
-    def get(self, oid: ObjectId) -> Stub:
-        if not isinstance(oid, ObjectId):
-            raise TypeError(f"get() takes an ObjectId (from id_from_name, new_unique_id or id_from_string), not {type(oid).__name__}")
-        if oid.namespace != self.name:
-            raise InvalidIdError("Durable Object ID is not valid for this namespace.")
-        return Stub(self._engine, self.name, oid)
-
-    def get_by_name(self, name: str) -> Stub:
-        return self.get(self.id_from_name(name))
-
-    def __repr__(self) -> str:
-        return f"<Namespace {self.name}>"
-
-
-class Env:
-    """``self.env`` / ``engine.env``: the namespaces, as attributes."""
-
-    def __init__(self, engine: "Engine"):
-        self._engine = engine
-
-    def __getattr__(self, name: str) -> Namespace:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self._engine.namespace(name)
-
-    def __dir__(self) -> Iterable[str]:
-        return list(self._engine._namespaces)
-
-
-class DataLock:
-    """An exclusive lock on a data folder, naming the pid of its holder."""
-
-    def __init__(self, folder: str):
-        self.path = os.path.join(folder, "lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        if os.path.isdir(self.path):
-            raise DataFolderError(
-                f"the lock file {self.path} is a folder; dotui keeps its lock there: "
-                "move that folder out of the data folder, or pass another data folder (--data DIR)"
-            )
-        try:
-            fd = disk.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise DataFolderError(
-                f"cannot open the lock file {self.path}: {exc.strerror or exc}; "
-                "check its permissions, or pass another data folder (--data DIR)"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            disk.close(fd)
-            raise EngineLockedError(
-                f"the data folder {os.path.dirname(self.path)} is in use by another dotui engine "
-                f"(pid {holder}); stop that one, or pass another data folder (--data DIR)"
-            ) from None
-        try:
-            disk.ftruncate(fd, 0)
-            disk.pwrite(fd, str(os.getpid()).encode(), 0)
-        except OSError:
-            pass  # the lock is held; only the pid shown to a second engine is missing
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            disk.close(self._fd)
-            self._fd = None
 
 
 class Engine:
@@ -237,7 +118,7 @@ class Engine:
             self._namespaces, self.load_errors = load_objects(self.objects_dir)
             check_namespaces({n: i.file for n, i in self._namespaces.items()}, self.data_dir)
             self.log = self._log_class(os.path.join(self.data_dir, "log"))
-            self._recover()
+            self.durable.recover(self.log)  # bring checkpoints up to date with the log (README.md, "On disk")
             self.log.open_new_segment()
         except BaseException:
             self._lock.release()
@@ -253,10 +134,6 @@ class Engine:
         self._started = True
         self.alarms.start(self._loop, ((ns, hx, e.alarm) for ns, hx, e in self.index.entries() if e.alarm is not None))
 
-    def _recover(self) -> None:
-        """Bring checkpoints up to date with the log a crash left behind (README.md, "On disk")."""
-        self.durable.recover(self.log)
-
     async def close(self) -> None:
         """Finish: let running calls end, make every write durable, checkpoint, unlock."""
         if not self._started or self._closed:
@@ -270,12 +147,12 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.flush()
         for inst in list(self._live.values()):
-            self._hibernate(inst)
+            inst.hibernate()
         await self.checkpoint()
         await self.committer.close()
         self.log.close()
         if self.log.size == 0:
-            self._drop_unneeded_segments()
+            self.durable.drop_unneeded_segments(self.log)
         self._log_io.shutdown(wait=True)
         self._ckpt_io.shutdown(wait=True)
         self.bus.publish("engine.closed")
@@ -365,10 +242,10 @@ class Engine:
             self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active
 
     def schedule_commit(self, inst: Instance) -> None:
-        self._schedule_commit(inst)
+        self.committer.schedule(inst)
 
     def forget(self, inst: Instance) -> None:
-        self._forget_dirty(inst)
+        self.committer.forget(inst)
 
     def checkpoint_path(self, namespace: str, hx: str) -> str:
         return self.durable.path(namespace, hx)
@@ -380,22 +257,11 @@ class Engine:
             inst.id.name = meta["name"]
         return data, alarm
 
-    def _drop_unneeded_segments(self) -> None:
-        """(At close) Leave no empty preallocated segment; keep those holding what is not checkpointed."""
-        try:
-            self.log.drop_segments([p for p in self.log.segments() if not self.durable.holds(p)])
-        except OSError as exc:  # an empty segment left behind is harmless: the next start drops it
-            logging.getLogger("dotui").warning("could not remove empty log segments at close: %s", exc)
-
     def _on_checkpoint_broken(self, key: tuple[str, str], reason: str) -> None:
         """Its checkpoint cannot be read: a live object is reset, and its next wake says why."""
         inst = self._instances.get(key)
         if inst is not None:
             inst.reset(BrokenObjectError(reason))
-
-    def _hibernate(self, inst: Instance) -> bool:
-        """Hibernate ``inst`` if it may now (``Instance.may_hibernate``); ``on_state`` does the books."""
-        return inst.hibernate()
 
     async def hibernate(self, namespace: str, oid: ObjectId) -> bool:
         """Hibernate one object once its calls, and the tasks it started, end; False if it was not live."""
@@ -404,7 +270,7 @@ class Engine:
             return False
         while inst.state is State.LIVE:
             await inst.until_idle()
-            if self._hibernate(inst):
+            if inst.hibernate():  # if it may now (Instance.may_hibernate); on_state does the books
                 self._checkpoint_soon()
                 return True
         return False
@@ -439,12 +305,6 @@ class Engine:
         return errors
 
     # ================================================================ the committer (committer.py)
-    def _schedule_commit(self, inst: Instance) -> None:
-        self.committer.schedule(inst)
-
-    def _forget_dirty(self, inst: Instance) -> None:
-        self.committer.forget(inst)
-
     async def flush(self) -> None:
         """Return when every write made so far is durable (or its commit failed and the object was reset)."""
         await self.committer.flush()
@@ -458,7 +318,7 @@ class Engine:
         if delta.alarm_changed:
             e.alarm = delta.alarm
             if delta.alarm is not None:
-                self._schedule_alarm(delta.alarm, inst.ns.name, inst.id.hex, 0, delta.alarm)
+                self.alarms.schedule(inst.ns.name, inst.id.hex, delta.alarm)
 
     def log_full(self, size: int) -> None:
         """(The committer's host) The log's current segment is ``size`` bytes long, past
@@ -493,16 +353,12 @@ class Engine:
             now = time.time()
             evicted = False
             for inst in list(self._live.values()):
-                if (inst.last_active or 0) + self.idle_timeout <= now and self._hibernate(inst):
+                if (inst.last_active or 0) + self.idle_timeout <= now and inst.hibernate():
                     evicted = True
             if evicted:
                 self._checkpoint_soon()
 
     # ================================================================ alarms (alarms.py)
-    def _schedule_alarm(self, due: float, ns: str, hx: str, retry: int, alarm_time: float) -> None:
-        """A commit made an alarm durable: the scheduler fires it when due."""
-        self.alarms.schedule(ns, hx, alarm_time)
-
     def _alarm_target(self, ns: str, hx: str, alarm_time: float) -> Instance | None:
         """The object an alarm due now fires on; None if it was replaced or deleted, or its class
         is gone or has no alarm()."""
@@ -516,41 +372,19 @@ class Engine:
     def namespaces(self) -> list[dict[str, Any]]:
         return [info.describe() for info in self._namespaces.values()]
 
+    # Listing (listing.py): every row reads the index or an object in memory, wakes nothing.
     def instances(self, namespace: str | None = None, *, state: str | None = None,
                   offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        """Known objects, live or hibernated, ordered by namespace then name (named objects
-        first), then id. Reads no object file, wakes nothing.
-
-        ``state`` keeps one state ("live", "hibernated", ...); ``offset``/``limit`` page,
-        at a cost that follows the page, not the number of objects.
-        """
+        """Known objects in listing order, one page (``Listing.instances``)."""
         return self.listing.instances(namespace, state=state, offset=offset, limit=limit)
 
     def instance_table(self, namespace: str | None = None) -> dict[str, Any]:
-        """Every known object, in a compact form for a front end that lists them all at once.
-
-        ``{"objects": [...], "hibernated": {namespace: {field: [...]}}}``: the objects the
-        engine holds in memory (live, or touched since it started) as ``instances()`` shows
-        them, and every other object, hibernated and known from the index alone, as one
-        list per field (``id`` hex, ``name``, ``last_active``, ``keys``, ``bytes``, ``alarm``),
-        the same position in each list being the same object. Unordered; reads no object
-        file, wakes nothing, and builds no dict per hibernated object, so 100,000 of them
-        cost a few lists.
-        """
+        """Every known object at once, hibernated ones as one list per field (``Listing.table``)."""
         return self.listing.table(namespace)
 
     def instances_of(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-        """``instance_info`` of each ``(namespace, id hex)``: for a front end refreshing the
-        objects its event stream says changed. Wakes nothing; unknown or malformed keys are left out."""
-        return self.listing.instances_of(keys, self._id_of)
-
-    def _id_of(self, namespace: str, hx: str) -> ObjectId | None:
-        if namespace not in self._namespaces:
-            return None
-        try:
-            return self._named(self.namespace(namespace).id_from_string(hx))
-        except InvalidIdError:
-            return None
+        """``instance_info`` of each ``(namespace, id hex)`` (``Listing.instances_of``)."""
+        return self.listing.instances_of(keys, lambda ns, hx: self.listing.known_id(self._ns_handles_for(ns), hx))
 
     def count_instances(self, namespace: str | None = None) -> dict[str, int]:
         """How many objects are known, and how many of them are live (cheap at any scale)."""
@@ -558,28 +392,10 @@ class Engine:
 
     def object_id(self, namespace: str, ref: str) -> ObjectId:
         """An id from a name, or from ``#hex`` (a unique prefix of a known id is enough)."""
-        handle = self.namespace(namespace)
-        if not ref.startswith("#"):
-            return handle.id_from_name(ref)
-        prefix = ref[1:].lower()
-        if len(prefix) == 64:
-            return self._named(handle.id_from_string(prefix))
-        matches = {hx for (ns, hx) in self._instances if ns == namespace and hx.startswith(prefix)}
-        matches |= {hx for ns, hx, _ in self.index.entries(namespace) if hx.startswith(prefix)}
-        if not matches:
-            raise InvalidIdError(f"no {namespace} object has an id starting with {prefix!r}")
-        if len(matches) > 1:
-            raise InvalidIdError(
-                f"{len(matches)} {namespace} objects have ids starting with {prefix!r}; give more digits"
-            )
-        return self._named(handle.id_from_string(matches.pop()))
+        return self.listing.resolve(self.namespace(namespace), ref)
 
-    def _named(self, oid: ObjectId) -> ObjectId:
-        """For the front ends: an id from ``#hex`` shows the name it was made from, if known."""
-        entry = self.index.get(oid.namespace, oid.hex)
-        if entry is not None and entry.name is not None:
-            oid.name = entry.name
-        return oid
+    def _ns_handles_for(self, namespace: str) -> Namespace | None:
+        return self.namespace(namespace) if namespace in self._namespaces else None
 
     def instance_info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
         """One object as ``instances()`` shows it; state "unknown" if it never existed."""
@@ -591,37 +407,9 @@ class Engine:
         Reads the checkpoint file; wakes nothing.
         """
         self._ns_info(namespace)
-        key = (namespace, oid.hex)
-        path = self.checkpoint_path(*key)
-        data, meta, logged = self.durable.view(key)
-        ckpt = dict(data)
-        alarm = logged.apply(data, meta.get("alarm"))
-        pending: dict[str, Any] = {"put": {}, "deleted": [], "cleared": False}
-        inst = self._instances.get(key)
-        if inst is not None and inst.storage is not None:
-            changes = inst.storage.pending()
-            pending["cleared"] = changes.cleared
-            for k, text in changes.puts.items():
-                if text is None:
-                    pending["deleted"].append(k)
-                else:
-                    pending["put"][k] = values.decode(text)
-        return {
-            "namespace": namespace,
-            "id": oid.hex,
-            "name": oid.name or meta.get("name"),
-            "path": path,
-            "values": {k: data[k] for k in sorted(data)},
-            "alarm": alarm,
-            "checkpoint": {k: ckpt[k] for k in sorted(ckpt)},
-            "checkpoint_saved_at": meta.get("saved_at"),
-            "logged": {
-                "cleared": logged.cleared,
-                "put": {k: v for k, v in sorted(logged.puts.items()) if v is not DELETED},
-                "deleted": sorted(k for k, v in logged.puts.items() if v is DELETED),
-            },
-            "pending": pending,
-        }
+        inst = self._instances.get((namespace, oid.hex))
+        pending = inst.storage.pending() if inst is not None and inst.storage is not None else None
+        return self.durable.storage_view(namespace, oid, pending)
 
     def queue(self, namespace: str, oid: ObjectId) -> list[dict[str, Any]]:
         inst = self._instances.get((namespace, oid.hex))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Callable, Iterable, Mapping
 
+from .errors import InvalidIdError
 from .ids import ObjectId
 from .index import Index
 from .instance import Instance
@@ -89,6 +90,39 @@ class Listing:
             if oid is not None:
                 out.append(self.info(namespace, oid))
         return out
+
+    def resolve(self, handle: Any, ref: str) -> ObjectId:
+        """The id ``ref`` names in the namespace ``handle``: a name, or ``#hex`` where a unique
+        prefix of a known id is enough. InvalidIdError says which ref matched none, or several."""
+        if not ref.startswith("#"):
+            return handle.id_from_name(ref)
+        prefix = ref[1:].lower()
+        if len(prefix) == 64:
+            return self.named(handle.id_from_string(prefix))
+        ns = handle.name
+        matches = {hx for (n, hx) in self._held if n == ns and hx.startswith(prefix)}
+        matches |= {hx for _, hx, _ in self._index.entries(ns) if hx.startswith(prefix)}
+        if not matches:
+            raise InvalidIdError(f"no {ns} object has an id starting with {prefix!r}")
+        if len(matches) > 1:
+            raise InvalidIdError(f"{len(matches)} {ns} objects have ids starting with {prefix!r}; give more digits")
+        return self.named(handle.id_from_string(matches.pop()))
+
+    def known_id(self, handle: Any, hx: str) -> ObjectId | None:
+        """The id ``hx`` of the namespace ``handle`` (None for no namespace or a malformed id)."""
+        if handle is None:
+            return None
+        try:
+            return self.named(handle.id_from_string(hx))
+        except InvalidIdError:
+            return None
+
+    def named(self, oid: ObjectId) -> ObjectId:
+        """For the front ends: an id from ``#hex`` shows the name it was made from, if known."""
+        entry = self._index.get(oid.namespace, oid.hex)
+        if entry is not None and entry.name is not None:
+            oid.name = entry.name
+        return oid
 
     def count(self, namespace: str | None = None) -> dict[str, int]:
         """How many objects are known, and how many of them are live (cheap at any scale)."""
