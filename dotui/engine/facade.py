@@ -23,6 +23,7 @@ from .engine import Engine
 from .errors import EngineClosedError
 from .events import EventBuffer
 from .rows import InstanceRow, InstanceTable
+from .slowcommit import SlowCommitLog
 
 __all__ = ["EngineFacade", "LocalEngine", "parse_when"]
 
@@ -71,6 +72,8 @@ class EngineFacade(Protocol):
     def hibernate_all(self) -> int: ...
     def wake(self, namespace: str, ref: str) -> InstanceRow: ...
     def reload(self) -> list[str]: ...
+    def new_unique_id(self, namespace: str) -> dict[str, Any]: ...
+    def commit_delay(self, seconds: Any) -> float: ...
     def flush(self) -> None: ...
     def subscribe(self, maxlen: int = 10_000,
                   predicate: Callable[[dict], bool] | None = None) -> EventBuffer: ...
@@ -90,6 +93,7 @@ class LocalEngine:
     remote = False
 
     def __init__(self, objects: str = "objects", data: str = ".dotui", **options: Any):
+        options.setdefault("log_class", SlowCommitLog)  # commit_delay can slow it to show the output gate
         self.engine = Engine(objects, data, **options)
         self.admin = Admin(self.engine)
         self._loop = asyncio.new_event_loop()
@@ -233,6 +237,12 @@ class LocalEngine:
 
     def reload(self) -> list[str]:
         return self._do(self.admin.reload())
+
+    def new_unique_id(self, namespace: str) -> dict[str, Any]:
+        return self._do(self.admin.new_unique_id(namespace))
+
+    def commit_delay(self, seconds: Any) -> float:
+        return self._do(self.admin.commit_delay(seconds))
 
     def flush(self) -> None:
         return self._do(self.admin.flush())
