@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from ..tour.lessons import LESSONS as _TOUR_LESSONS
 from .parsing import ParseError, Ref, did_you_mean, format_ref
 from .registry import Arg, Kind, Option, Registry
 from .runner import CommandError, Context
@@ -400,6 +401,48 @@ def _event_filter(ctx: Context, target: Ref | str | None):
 def sleep(ctx: Context, seconds: float) -> dict[str, Any]:
     ctx.sleep(seconds)
     return {"seconds": seconds}
+
+
+# ---------------------------------------------------------------- the tour
+_LESSON_WORDS = ("all", *(x.key for x in _TOUR_LESSONS), *(str(i) for i in range(1, len(_TOUR_LESSONS) + 1)))
+
+
+@command(
+    "tour",
+    summary="the guided tour: one lesson per concept of the model, run on objects of its own",
+    usage="tour [LESSON|all]",
+    args=(Arg("lesson", Kind.WORD, optional=True, choices=_LESSON_WORDS,
+              help="a lesson's name or number; all runs every one"),),
+    examples=("tour", "tour interleaving", "tour 1", "tour all"),
+    details="Without LESSON it lists the lessons. A lesson makes real (concurrent) calls on objects named "
+            "tour-…, narrates what happened and checks each claim (✓, or ✗ with what was seen instead). "
+            "The objects stay, to explore. In the TUI, t opens the tour beside the objects it points at.",
+)
+def tour(ctx: Context, lesson: str | None = None) -> dict[str, Any]:
+    from ..tour import LESSONS, lesson_named
+    from ..tour.headless import LineNarrator, run_lessons
+
+    if lesson is None:
+        return {"lessons": [{"number": i, "key": x.key, "title": x.title, "teaches": x.teaches,
+                             "objects": list(x.objects)} for i, x in enumerate(LESSONS, 1)]}
+    try:
+        chosen = list(LESSONS) if lesson == "all" else [lesson_named(lesson)]
+    except ValueError as exc:
+        raise ParseError(str(exc), "tour lists them; e.g. tour 1") from None
+    lines: list[dict[str, str]] = []
+
+    def emit(kind: str, text: str) -> None:
+        lines.append({"kind": kind, "text": text})
+        if ctx.on_event is not None:
+            ctx.on_event({"type": "tour.line", "kind": kind, "text": text})
+
+    narrator = LineNarrator(emit)
+    if ctx.interactive:
+        narrator.pause = lambda seconds: ctx.sleep(min(seconds, 1.5))  # type: ignore[method-assign]
+    ran = run_lessons(ctx.facade, chosen, narrator)
+    checks = [{"lesson": x.key, "claim": c.claim, "ok": c.ok, "problem": c.problem} for x, cs in ran for c in cs]
+    return {"lessons_run": [x.key for x, _ in ran], "checks": checks, "passed": all(c["ok"] for c in checks),
+            "lines": lines, "closing": [x.closing for x, _ in ran if x.closing]}
 
 
 # ---------------------------------------------------------------- the session

@@ -117,7 +117,7 @@ class Renderer:
             "get": self.get, "put": self.put, "del": self.delete, "queue": self.queue,
             "history": self.history, "hibernate": self.hibernate, "wake": self.wake, "alarm": self.alarm,
             "watch": self.watch_end, "reload": self.reload, "stats": self.stats, "sleep": self.sleep,
-            "help": self.help, "quit": lambda _: None,
+            "help": self.help, "quit": lambda _: None, "tour": self.tour,
         }
 
     def outcome(self, outcome: Outcome, where: str | None = None) -> None:
@@ -155,6 +155,10 @@ class Renderer:
         self.out.print(Text(text, style=style), soft_wrap=True)
 
     def event(self, ev: dict[str, Any]) -> None:
+        if ev.get("type") == "tour.line":
+            self._streamed_tour = True
+            self.tour_line(ev["kind"], ev["text"])
+            return
         t, who, what = event_parts(ev)
         self.out.print(Text.assemble((t + "  ", "dim"), (who + ("  " if who else ""), "bold"),
                                      (what, event_style(ev))), soft_wrap=True)
@@ -336,6 +340,37 @@ class Renderer:
 
     def sleep(self, result: dict[str, Any]) -> None:
         self.notice(f"slept {result['seconds']:g}s")
+
+    TOUR_STYLES = {"lesson": "bold cyan", "step": "", "point": "magenta", "progress": "dim", "result": "green"}
+
+    def tour_line(self, kind: str, text: str) -> None:
+        style = self.TOUR_STYLES.get(kind, "")
+        if kind == "result" and text.startswith("✗"):
+            style = "bold red"
+        elif kind == "result" and "⚠" in text:
+            style = "bold yellow"
+        self.out.print(Text(("\n" if kind == "lesson" else "  ") + text, style=style), soft_wrap=True)
+
+    def tour(self, result: dict[str, Any]) -> None:
+        if "lessons" in result:
+            table = Table(title="the tour (tour N runs lesson N; tour all runs them all)", title_justify="left")
+            table.add_column("#", justify="right")
+            table.add_column("lesson", no_wrap=True)
+            table.add_column("teaches", overflow="fold")
+            for x in result["lessons"]:
+                table.add_row(str(x["number"]), x["key"], x["teaches"])
+            self.out.print(table)
+            return
+        if not self._streamed_tour:
+            for line in result["lines"]:
+                self.tour_line(line["kind"], line["text"])
+        self._streamed_tour = False
+        for note in result["closing"]:
+            self.notice(note, "cyan")
+        held = sum(c["ok"] for c in result["checks"])
+        self.notice(f"{held} of {len(result['checks'])} claims held", "green" if result["passed"] else "bold red")
+
+    _streamed_tour = False  # the lines were printed as they came (on_event); set by front ends that stream
 
     def help(self, result: dict[str, Any]) -> None:
         if "command" in result:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import threading
 import time
 from typing import Any, Callable, Iterable
 
@@ -38,12 +39,15 @@ from .screens.help import HelpScreen
 from .screens.invoke import InvokeScreen
 from .screens.new_object import NewObjectScreen
 from .screens.storage_edit import StorageEditScreen
+from .screens.tour import STOP, TourScreen
+from .tourrun import TuiNarrator
 from .widgets.command_bar import CommandBar
 from .widgets.header import StatusHeader
 from .widgets.instances import InstancesPane, InstanceTable
 from .widgets.object import ObjectView
 from .widgets.object.methods import MethodsView
 from .widgets.object.queue import render_queue
+from .widgets.tour import TourPanel
 from .watcher import FolderWatcher
 
 BUSY_AFTER = 0.5  # seconds without an answer before the header says the engine is busy (default)
@@ -62,6 +66,8 @@ class MainScreen(Screen):
         Binding("e", "edit_storage", "Edit", show=False),  # named on the Storage tab, where it applies
         Binding("r", "reload", "Reload"),
         Binding("colon", "command_bar", "Cmd"),
+        Binding("t", "tour", "Tour"),
+        Binding("T", "stop_tour", "Stop tour", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("s", "sort", "Sort", show=False),
@@ -78,8 +84,15 @@ class MainScreen(Screen):
     ]
 
     def __init__(self, facade: EngineFacade, gateway: Gateway, clock: Callable[[], float], refresh_interval: float,
-                 watch_files: bool, busy_after: float = BUSY_AFTER) -> None:
+                 watch_files: bool, busy_after: float = BUSY_AFTER, tour: str | None = None,
+                 tour_dwell: float = 1.0) -> None:
         super().__init__()
+        self._tour_first = tour  # a lesson to start once mounted (dotui tour)
+        self.tour_dwell = tour_dwell  # how long each step stays up, as a share of the lesson's own timing
+        self._tour_stop: threading.Event | None = None
+        self._tour_next = 0
+        self._pending_point: Key | None = None
+        self.tour_checks: list[tuple[str, list]] = []  # (lesson key, its checks) of every lesson run here
         self.busy_after = busy_after
         self.facade = facade
         self.gateway = gateway
@@ -146,6 +159,7 @@ class MainScreen(Screen):
         with Horizontal(id="body"):
             yield InstancesPane(self.rows, self.clock, id="instances")
             yield ObjectView(id="object")
+        yield TourPanel(id="tour-panel")
         yield CommandBar(id="command-bar")
         yield Footer(compact=True)
 
@@ -166,6 +180,10 @@ class MainScreen(Screen):
         return self.query_one(StatusHeader)
 
     @property
+    def tour_panel(self) -> TourPanel:
+        return self.query_one(TourPanel)
+
+    @property
     def command_bar(self) -> CommandBar:
         return self.query_one(CommandBar)
 
@@ -180,6 +198,8 @@ class MainScreen(Screen):
         self.set_timer(PAUSE_AT_MOST, self.startup_gc.resume)
         self.set_interval(0.25, self._watchdog)
         self.set_interval(1.0, self._every_second)
+        if self._tour_first is not None:
+            self.start_tour(self._tour_first)
 
     @work(group="start", exit_on_error=False)
     async def _start(self) -> None:
@@ -213,7 +233,12 @@ class MainScreen(Screen):
         """Fold new events: touched objects, the call holding the engine, the Events tab."""
         if self.subscription is None:
             return
-        folded = self.refresher.fold(self.subscription.drain())
+        events = self.subscription.drain()
+        for ev in events:
+            if ev.get("type") == "alarm.fired":
+                self.notify(f"⏰ alarm of {ev.get('namespace')}/{ev.get('name') or '#' + ev.get('id', '')[:8]} "
+                            "fired: alarm() runs, waking the object if it hibernated", timeout=5)
+        folded = self.refresher.fold(events)
         if folded.shown_events:
             self.object_view.events_view.append(folded.shown_events)
 
@@ -246,6 +271,9 @@ class MainScreen(Screen):
                         severity="error", timeout=10)
         with self.app.batch_update():
             self.table.apply(applied.changed)
+            if self._pending_point is not None and self._pending_point in self.rows.rows:
+                key, self._pending_point = self._pending_point, None
+                self.go_to(key)
             self.pane.describe()
             if applied.stats_changed:
                 self.header.set_stats(self.stats, self.rows.counts()["busy"], list(self.rate.samples), applied.rate)
@@ -487,6 +515,70 @@ class MainScreen(Screen):
     def action_tab(self, pane_id: str) -> None:
         self.object_view.active_tab = pane_id
 
+    # ------------------------------------------------------------ the tour
+    def action_tour(self) -> None:
+        from ..tour import LESSONS
+
+        running = self._tour_stop is not None and not self._tour_stop.is_set()
+
+        def chosen(key: str | None) -> None:
+            if key == STOP:
+                self.action_stop_tour()
+            elif key is not None:
+                self.start_tour(key)
+
+        self.app.push_screen(TourScreen(min(self._tour_next, len(LESSONS) - 1), running), callback=chosen)
+
+    def action_stop_tour(self) -> None:
+        if self._tour_stop is not None:
+            self._tour_stop.set()
+            self.tour_panel.finished("stopped. t: the lessons", True)
+
+    def start_tour(self, key: str) -> None:
+        """Run lesson ``key`` (name or number) beside the objects it uses, stopping one already running."""
+        from ..tour import LESSONS, lesson_named
+
+        lesson = lesson_named(key)
+        if self._tour_stop is not None:
+            self._tour_stop.set()
+        stop = self._tour_stop = threading.Event()
+        self._tour_next = LESSONS.index(lesson) + 1
+        self.run_worker(lambda: self._tour_thread(lesson, stop), thread=True, group="tour", exit_on_error=False)
+
+    def _tour_thread(self, lesson, stop: threading.Event) -> None:
+        from ..tour import LESSONS, TourStopped, run_lesson
+
+        narrator = TuiNarrator(self, stop, self.tour_dwell)
+        number = LESSONS.index(lesson) + 1
+        try:
+            checks = run_lesson(self.facade, lesson, narrator, number, len(LESSONS))
+        except TourStopped:
+            return
+        except Exception as exc:  # noqa: BLE001 - say it in the panel; the screen goes on
+            if not stop.is_set():
+                self.app.call_from_thread(self.tour_panel.finished, f"the lesson stopped: {type(exc).__name__}: "
+                                          f"{exc}", False)
+            return
+        self.tour_checks.append((lesson.key, checks))
+        held = sum(c.ok for c in checks)
+        nxt = f"t: lesson {number + 1}, {LESSONS[number].title}" if number < len(LESSONS) else "t: replay any lesson"
+        text = f"{held} of {len(checks)} claims held. {lesson.closing}  {nxt}"
+        if not stop.is_set():
+            self.app.call_from_thread(self.tour_panel.finished, text, held == len(checks))
+            self.app.call_from_thread(self.kick, True)
+
+    def point_at(self, key: Key | None, tab: str | None) -> None:
+        """Show what the tour points at: the object's row selected, the tab it names."""
+        if tab:
+            self.object_view.active_tab = tab
+        if key is None:
+            return
+        if key in self.rows.rows:
+            self.go_to(key)
+        else:
+            self._pending_point = key
+            self.kick(full=True)
+
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
 
@@ -726,6 +818,7 @@ class MainScreen(Screen):
              self.action_hibernate_all),
             ("filter", "Filter instances", "Type a name, #id prefix or Namespace/", self.action_filter),
             ("command_bar", "Command bar", "Run any REPL command", self.action_command_bar),
+            ("tour", "Tour: one lesson per concept, run on objects of its own", "", self.action_tour),
             ("help", "Help: keys and what every glyph means", "", self.action_help),
             ("quit", "Quit (after a clean flush)", "Every write durable and checkpointed first", self.action_quit),
         ]
@@ -818,7 +911,8 @@ class DotuiApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, facade: EngineFacade, *, clock: Callable[[], float] = time.time, refresh_interval: float = 0.25,
-                 watch_files: bool = True, busy_after: float = BUSY_AFTER) -> None:
+                 watch_files: bool = True, busy_after: float = BUSY_AFTER, tour: str | None = None,
+                 tour_dwell: float = 1.0) -> None:
         """``clock`` gives "now" for relative times (tests freeze it); ``refresh_interval`` is the
         seconds between refreshes; ``watch_files`` reloads when the objects folder changes;
         ``busy_after`` is how long the engine may take to answer before the header says it is busy."""
@@ -829,10 +923,12 @@ class DotuiApp(App[int]):
         self.refresh_interval = refresh_interval
         self.watch_files = watch_files
         self.busy_after = busy_after
+        self.tour = tour
+        self.tour_dwell = tour_dwell
 
     def get_default_screen(self) -> Screen:
         return MainScreen(self.facade, self.gateway, self.clock, self.refresh_interval, self.watch_files,
-                          self.busy_after)
+                          self.busy_after, self.tour, self.tour_dwell)
 
     @property
     def main(self) -> MainScreen:
@@ -851,7 +947,10 @@ class DotuiApp(App[int]):
 
 def run_tui(facade: EngineFacade, args: argparse.Namespace | None = None) -> int:
     """Run the TUI until the user quits (every write flushed on the way out); the caller closes the facade."""
-    code = DotuiApp(facade).run()
+    tour = None
+    if args is not None and getattr(args, "subcommand", None) == "tour":
+        tour = getattr(args, "lesson", None) or "1"
+    code = DotuiApp(facade, tour=tour).run()
     return code if isinstance(code, int) else 0
 
 
