@@ -103,7 +103,7 @@ def failed(facade, line, **context):
 # ---------------------------------------------------------------- reading lines
 def test_every_command_of_the_design_is_registered_with_help_and_an_example():
     design = ["classes", "ls", "call", "storage", "get", "put", "del", "queue", "history", "hibernate",
-              "wake", "alarm", "watch", "reload", "stats", "sleep", "help", "quit"]
+              "wake", "alarm", "watch", "reload", "stats", "sleep", "tour", "help", "quit"]
     assert sorted(REGISTRY.commands) == sorted(design)
     for name in design:
         cmd = REGISTRY.commands[name]
