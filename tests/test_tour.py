@@ -106,3 +106,42 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
         race = key_of(facade, "Interleave", "tour-race")
         await until(pilot, lambda: main_screen._shown == race, "the lesson's object selected")
         assert main_screen.object_view.active_tab == "queue"
+
+
+# ---------------------------------------------------------------- the first screen
+async def test_the_first_screen_teaches_and_goes_once_there_is_an_object(facade):
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "Welcome" in screen_text(app) and "Interleave" in screen_text(app),
+                    "the welcome with the classes")
+        text = screen_text(app)
+        assert "A durable object is" in text and "take the tour" in text
+        assert "the input gate" in text and "storage outlives the Python object" in text  # what each class teaches
+        facade.call("Counter", "first", "increment")
+        app.main.kick(full=True)
+        await until(pilot, lambda: "Welcome" not in screen_text(app) and "first" in screen_text(app),
+                    "the instances instead of the welcome")
+
+
+async def test_the_new_object_dialog_says_what_the_class_teaches(facade):
+    from textual.widgets import Select
+
+    from dotui.tui.screens.new_object import NewObjectScreen
+
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await until(pilot, lambda: app.main.namespaces, "the classes")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewObjectScreen), "the new-object dialog")
+        assert "teaches: each object is its own unit of consistency" in screen_text(app)  # Account, first
+        app.screen.query_one(Select).value = "Interleave"
+        await until(pilot, lambda: "teaches: the input gate" in screen_text(app), "Interleave's lesson")
+
+
+async def test_help_starts_with_the_model(facade):
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: "The model" in screen_text(app), "the help")
+        text = screen_text(app)
+        assert "one call at a time" in text and text.index("The model") < text.index("hibernation")

@@ -48,6 +48,7 @@ from .widgets.object import ObjectView
 from .widgets.object.methods import MethodsView
 from .widgets.object.queue import render_queue
 from .widgets.tour import TourPanel
+from .widgets.welcome import Welcome
 from .watcher import FolderWatcher
 
 BUSY_AFTER = 0.5  # seconds without an answer before the header says the engine is busy (default)
@@ -159,6 +160,7 @@ class MainScreen(Screen):
         with Horizontal(id="body"):
             yield InstancesPane(self.rows, self.clock, id="instances")
             yield ObjectView(id="object")
+        yield Welcome(id="welcome")
         yield TourPanel(id="tour-panel")
         yield CommandBar(id="command-bar")
         yield Footer(compact=True)
@@ -271,6 +273,7 @@ class MainScreen(Screen):
                         severity="error", timeout=10)
         with self.app.batch_update():
             self.table.apply(applied.changed)
+            self._welcome_if_empty()
             if self._pending_point is not None and self._pending_point in self.rows.rows:
                 key, self._pending_point = self._pending_point, None
                 self.go_to(key)
@@ -514,6 +517,18 @@ class MainScreen(Screen):
 
     def action_tab(self, pane_id: str) -> None:
         self.object_view.active_tab = pane_id
+
+    def _welcome_if_empty(self) -> None:
+        """The welcome instead of the panes while there is no object (and no filter hiding them)."""
+        empty = not self.rows.rows and not self.rows.filter_text and self.rows.namespace is None
+        welcome = self.query_one(Welcome)
+        if empty:
+            welcome.show_for(list(self.namespaces.values()), _short_dir(self.facade.objects_dir))
+        if welcome.display != empty:
+            welcome.display = empty
+            self.query_one("#body").display = not empty
+            if not empty:
+                self.table.focus()
 
     # ------------------------------------------------------------ the tour
     def action_tour(self) -> None:
@@ -880,6 +895,13 @@ def _after(first: concurrent.futures.Future, fn: Callable[..., Any], *args: Any)
     """(Gateway thread) ``fn(*args)`` once ``first`` is done, whatever its outcome."""
     concurrent.futures.wait([first])
     return fn(*args)
+
+
+def _short_dir(path: str) -> str:
+    import os
+
+    rel = os.path.relpath(path)
+    return (rel if not rel.startswith("..") else path) + "/"
 
 
 def _when(t: float, now: float) -> str:
