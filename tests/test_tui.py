@@ -351,7 +351,8 @@ async def test_help_explains_glyphs_and_gates(facade):
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
         await until(pilot, lambda: "on disk only" in screen_text(app), "what hibernated means")
-        assert "why a result can arrive" in screen_text(app)  # what the output gate does
+        await pilot.press("pagedown")  # the model comes first, then states, then the gates
+        await until(pilot, lambda: "why a result can arrive" in screen_text(app), "what the output gate does")
         await pilot.press("end")
         await until(pilot, lambda: "quit after a clean flush" in screen_text(app), "the keys, further down")
         await pilot.press("escape")
@@ -437,6 +438,7 @@ async def test_closing_the_invoke_dialog_does_not_cancel_the_call(facade, tmp_pa
         await until(pilot, lambda: isinstance(app.screen, InvokeScreen), "the invoke dialog")
         dialog = app.screen
         dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("wait")
+        await pilot.pause()  # each method keeps its own arguments: type them once it is chosen
         dialog.query_one("#invoke-args").value = repr(flag)
         await pilot.press("enter")
         await until(pilot, lambda: dialog.running, "the call running")
