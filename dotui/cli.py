@@ -54,6 +54,11 @@ the command language: dotui -c help, or docs/commands.md.
 """
 
 
+ATTACH_HINT = ("to drive that engine from here as well (two REPLs, a REPL beside the TUI): start the first one "
+               "with --serve PORT (e.g. dotui --serve 8787, or dotui serve), then run this one with --connect, "
+               "e.g. dotui repl --connect http://127.0.0.1:8787")
+
+
 class StartupError(Exception):
     """dotui cannot start: the message says why and what to do."""
 
@@ -215,7 +220,7 @@ def make_facade(args: argparse.Namespace) -> EngineFacade:
         if args.commit_delay:
             facade.commit_delay(args.commit_delay)
     except EngineLockedError as exc:
-        raise StartupError(str(exc)) from None
+        raise StartupError(f"{exc}.\n{ATTACH_HINT}") from None
     except OSError as exc:
         raise StartupError(f"cannot use the data folder {args.data!r}: {exc.strerror or exc}; "
                            "pass another one with --data DIR") from None

@@ -103,7 +103,7 @@ def failed(facade, line, **context):
 # ---------------------------------------------------------------- reading lines
 def test_every_command_of_the_design_is_registered_with_help_and_an_example():
     design = ["classes", "ls", "call", "storage", "get", "put", "del", "queue", "history", "hibernate",
-              "wake", "alarm", "watch", "reload", "stats", "sleep", "tour", "help", "quit"]
+              "wake", "alarm", "watch", "reload", "stats", "sleep", "tour", "load", "help", "quit"]
     assert sorted(REGISTRY.commands) == sorted(design)
     for name in design:
         cmd = REGISTRY.commands[name]
@@ -516,7 +516,7 @@ def test_help_lists_every_command_and_explains_one(facade):
     listed = [c["name"] for c in ok(facade, "help")["commands"]]
     assert sorted(listed) == sorted(REGISTRY.commands)
     one = ok(facade, "help call")["command"]
-    assert one["usage"] == "call REF METHOD [ARG ...]" and one["examples"]
+    assert one["usage"] == "call REF METHOD [ARG ...] [--times N [--concurrent]]" and one["examples"]
     assert ok(facade, "? ls")["command"]["name"] == "ls"
     error = failed(facade, "help cal")
     assert error.hint == "did you mean 'call'?"

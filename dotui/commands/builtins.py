@@ -141,19 +141,77 @@ def stats(ctx: Context) -> dict[str, Any]:
 @command(
     "call",
     summary="call a method of an object; REF.METHOD(ARGS) is the same",
-    usage="call REF METHOD [ARG ...]",
+    usage="call REF METHOD [ARG ...] [--times N [--concurrent]]",
     args=(Arg("ref", Kind.REF), Arg("method", Kind.METHOD), Arg("args", Kind.ARGS, optional=True)),
-    examples=("call Counter/alice increment 5", "Counter/alice.increment(by=5)", "call Counter/#3f2a peek"),
+    options=(Option("--times", "times", Kind.COUNT, help="make N calls (one after another unless --concurrent)"),
+             Option("--concurrent", "concurrent", help="with --times: start all N at once, as N callers would")),
+    examples=("call Counter/alice increment 5", "Counter/alice.increment(by=5)", "call Counter/#3f2a peek",
+              "call Interleave/x bump_racy --times 2 --concurrent"),
     details="Arguments are Python or JSON literals (5, 'text', [1, 2], {'k': 1}, true, null); "
             "keyword arguments are key=literal. Nothing is evaluated. The result arrives once the "
-            "call's writes are durable.",
+            "call's writes are durable. With --times N --concurrent the N calls queue in the object "
+            "together: watch interleaving (and lost updates) happen.",
 )
-def call(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {})) -> Any:
+def call(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {}), times: int | None = None,
+         concurrent: bool = False) -> Any:
     if "(" in method:
         raise ParseError(f"{method!r} is not a method name",
                          f"write {ref}.{method} or call {ref} {method.partition('(')[0]} ARG ...")
+    if concurrent and times is None:
+        raise ParseError("--concurrent goes with --times N", "e.g. call Counter/alice increment --times 10 --concurrent")
     positional, keywords = args
-    return ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)
+    if times is None:
+        return ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)
+    return _call_times(ctx, ref, method, positional, keywords, times, concurrent)
+
+
+def _call_times(ctx: Context, ref: Ref, method: str, positional: list, keywords: dict, times: int,
+                concurrent: bool) -> dict[str, Any]:
+    import concurrent.futures as cf
+
+    start = ctx.clock()
+    outcomes: list[tuple[bool, Any]] = []
+    if concurrent:
+        futures = [ctx.facade.call_async(ref.namespace, ref.ref, method, positional, keywords) for _ in range(times)]
+        cf.wait(futures)
+        for fut in futures:
+            exc = fut.exception()
+            outcomes.append((exc is None, fut.result() if exc is None else exc))
+    else:
+        for _ in range(times):
+            try:
+                outcomes.append((True, ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)))
+            except Exception as exc:  # noqa: BLE001 - each call's error is part of the answer
+                outcomes.append((False, exc))
+    return {"object": str(ref), "method": method, "times": times, "concurrent": concurrent,
+            "seconds": round(ctx.clock() - start, 3),
+            "results": [r for ok, r in outcomes if ok],
+            "errors": [{"type": type(e).__name__, "message": str(e)} for ok, e in outcomes if not ok]}
+
+
+@command(
+    "load",
+    summary="a steady stream of calls (RATE a second for SECONDS), to watch queues build",
+    usage="load REF METHOD [ARG ...] --rate PER_SECOND --for SECONDS",
+    args=(Arg("ref", Kind.REF), Arg("method", Kind.METHOD), Arg("args", Kind.ARGS, optional=True)),
+    options=(Option("--rate", "rate", Kind.RATE, help="calls started a second (default 10)"),
+             Option("--for", "seconds", Kind.SECONDS, help="how long to keep starting them (default 5)")),
+    examples=("load Counter/alice increment --rate 50 --for 5", "load Interleave/x bump_racy 0.2 --rate 10 --for 3"),
+    details="Calls are started on schedule whether or not earlier ones returned (as independent clients "
+            "would), so a method slower than the rate builds a queue: watch it in the TUI's Queue tab or with "
+            "queue REF. Reports calls started, returned and raised, the latency, and the deepest queue seen.",
+)
+def load(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {}), rate: float | None = None,
+         seconds: float | None = None) -> dict[str, Any]:
+    from .loadgen import run_load
+
+    rate = 10.0 if rate is None else rate
+    seconds = 5.0 if seconds is None else seconds
+    if rate * seconds > 100_000:
+        raise ParseError(f"{rate:g} a second for {seconds:g} s is {rate * seconds:,.0f} calls; at most 100,000",
+                         "lower --rate or --for")
+    ctx.facade.instance(ref.namespace, ref.ref)  # an unknown namespace fails here, before any call
+    return run_load(ctx, ref, method, args[0], args[1], rate, seconds)
 
 
 # ---------------------------------------------------------------- storage

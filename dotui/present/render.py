@@ -113,11 +113,12 @@ class Renderer:
         self.out = out
         self.err = err or out
         self._by_command: dict[str, Callable[[Any], None]] = {
-            "classes": self.classes, "ls": self.ls, "call": self.value, "storage": self.storage,
+            "classes": self.classes, "ls": self.ls, "storage": self.storage,
             "get": self.get, "put": self.put, "del": self.delete, "queue": self.queue,
             "history": self.history, "hibernate": self.hibernate, "wake": self.wake, "alarm": self.alarm,
             "watch": self.watch_end, "reload": self.reload, "stats": self.stats, "sleep": self.sleep,
-            "help": self.help, "quit": lambda _: None, "tour": self.tour,
+            "help": self.help, "quit": lambda _: None, "tour": self.tour, "load": self.load,
+            "call": self.call_result,
         }
 
     def outcome(self, outcome: Outcome, where: str | None = None) -> None:
@@ -155,6 +156,9 @@ class Renderer:
         self.out.print(Text(text, style=style), soft_wrap=True)
 
     def event(self, ev: dict[str, Any]) -> None:
+        if ev.get("type") == "load.progress":
+            self.notice(f"  load: {ev['text']}")
+            return
         if ev.get("type") == "tour.line":
             self._streamed_tour = True
             self.tour_line(ev["kind"], ev["text"])
@@ -340,6 +344,31 @@ class Renderer:
 
     def sleep(self, result: dict[str, Any]) -> None:
         self.notice(f"slept {result['seconds']:g}s")
+
+    def call_result(self, result: Any) -> None:
+        """A call's value; for --times, a tally and the results (lost updates show as repeats)."""
+        if not (isinstance(result, dict) and "times" in result and "concurrent" in result and "results" in result):
+            self.value(result)
+            return
+        how = "at once" if result["concurrent"] else "one after another"
+        line = Text.assemble((f"{result['times']} × {result['object']}.{result['method']} {how}: ", "bold"),
+                             (f"{len(result['results'])} returned", "green"))
+        if result["errors"]:
+            line.append(f", {len(result['errors'])} raised ({result['errors'][0]['type']}: "
+                        f"{result['errors'][0]['message']})", style="red")
+        line.append(f" in {result['seconds']:g} s", style="dim")
+        self.out.print(line, soft_wrap=True)
+        self.out.print(JSON.from_data(result["results"], ensure_ascii=False), soft_wrap=True)
+
+    def load(self, result: dict[str, Any]) -> None:
+        lat = result["latency_ms"]
+        raised = ", ".join(f"{n} {t}" for t, n in result["raised"].items()) or "none"
+        self.out.print(Text.assemble(
+            (f"load {result['object']}.{result['method']}: ", "bold"),
+            f"{result['started']} calls at {result['rate']:g}/s for {result['seconds']:g} s; ",
+            (f"{result['returned']} returned", "green"), f", raised: {raised}; deepest queue ",
+            (str(result["deepest_queue"]), "bold yellow" if result["deepest_queue"] > 1 else ""),
+            f"; latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, max {lat['max']} ms"), soft_wrap=True)
 
     TOUR_STYLES = {"lesson": "bold cyan", "step": "", "point": "magenta", "progress": "dim", "result": "green"}
 
