@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "commands": [],
     "commit_delay": None,
     "check": False,
+    "echo": False,
     "lesson": None,
 }
 
@@ -121,6 +122,8 @@ def _shared_flags() -> argparse.ArgumentParser:
                    help="batch: print one JSON document per command (see docs/commands.md)")
     g.add_argument("--on-error", choices=("stop", "continue"), default=s,
                    help="batch: stop at the first failed command (default) or go on")
+    g.add_argument("--echo", action="store_true", default=s,
+                   help="batch: print each command (› line  # file:line) before its result")
     g.add_argument("--connect", metavar="URL", default=s,
                    help="drive the engine of a running `dotui serve` at URL instead of one here")
     g.add_argument("--token", metavar="TOKEN", default=s,
@@ -268,7 +271,8 @@ def _batch_lines(args: argparse.Namespace) -> list[Line] | Any | None:
 
 
 def _run_batch(facade: EngineFacade, args: argparse.Namespace, lines: Any, renderer: Renderer) -> int:
-    runner = BatchRunner(facade, renderer, json_out=sys.stdout if args.json else None, on_error=args.on_error)
+    runner = BatchRunner(facade, renderer, json_out=sys.stdout if args.json else None, on_error=args.on_error,
+                         echo=args.echo)
     for e in facade.load_errors():
         renderer.error(_load_error(e))
         if not runner.fail(FAILED):

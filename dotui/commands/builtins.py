@@ -356,15 +356,16 @@ def wake(ctx: Context, ref: Ref) -> dict[str, Any]:
     usage="alarm REF [set WHEN|delete]",
     args=(Arg("ref", Kind.REF), Arg("action", Kind.WORD, optional=True, choices=("set", "delete")),
           Arg("when", Kind.WHEN, optional=True, help="+SECONDS, an ISO time, or epoch seconds")),
-    examples=("alarm Counter/alice", "alarm RateLimiter/api set +30", "alarm RateLimiter/api delete"),
+    examples=("alarm ApiUsage/alice set +30", "alarm ApiUsage/alice", "alarm ApiUsage/alice delete"),
     details="WHEN is +SECONDS from now, an ISO 8601 time (UTC unless it says otherwise), or epoch seconds. "
-            "The class needs an alarm(self, info) method.",
+            "The class needs an alarm(self, info) method (ApiUsage has one).",
 )
 def alarm(ctx: Context, ref: Ref, action: str | None = None, when: str | None = None) -> dict[str, Any]:
     if action == "set":
         if when is None:
-            raise ParseError("alarm set needs WHEN", "e.g. alarm Counter/alice set +30")
+            raise ParseError("alarm set needs WHEN", "e.g. alarm ApiUsage/alice set +30")
         _validate_when(when)
+        _check_alarm_handler(ctx, ref.namespace)
         epoch = ctx.facade.alarm_set(ref.namespace, ref.ref, when)
     else:
         if when is not None:
@@ -376,6 +377,18 @@ def alarm(ctx: Context, ref: Ref, action: str | None = None, when: str | None = 
         else:
             epoch = ctx.facade.alarm_get(ref.namespace, ref.ref)
     return {"object": str(ref), "action": action or "get", "alarm": epoch, "alarm_iso": _iso(epoch)}
+
+
+def _check_alarm_handler(ctx: Context, namespace: str) -> None:
+    """Refuse, before anything is made, an alarm the class could not answer."""
+    spaces = {ns["name"]: ns for ns in ctx.facade.namespaces()}
+    if namespace not in spaces:
+        _check_namespace(ctx, namespace)
+    if not spaces[namespace].get("alarm"):
+        with_alarm = [n for n, ns in spaces.items() if ns.get("alarm")]
+        raise CommandError(f"{namespace} has no alarm() method, so an alarm would have nothing to run",
+                           f"add `async def alarm(self, info):` to the class"
+                           + (f", or use a class that has one: {', '.join(with_alarm)}" if with_alarm else ""))
 
 
 @command(

@@ -152,6 +152,11 @@ class Renderer:
                 if f.get("code"):
                     self.err.print(Text("      " + f["code"], style="cyan"), soft_wrap=True)
 
+    def echo(self, line: str, where: str | None = None) -> None:
+        """A command line as it was typed, before its result (``dotui run --echo``)."""
+        self.out.print(Text.assemble(("› ", "bold cyan"), (line, "bold"), (f"  # {where}" if where else "", "dim")),
+                       soft_wrap=True)
+
     def notice(self, text: str, style: str = "dim") -> None:
         self.out.print(Text(text, style=style), soft_wrap=True)
 
