@@ -27,3 +27,58 @@ def test_run_echo_prints_each_command_beside_its_result(objects, tmp_path, capsy
     assert out[1] == "41"
     assert out[2].startswith("› Counter/a.increment()") and out[3] == "42"
     assert not any("comment" in line for line in out)
+
+
+# ---------------------------------------------------------------- the TUI
+from dotui.engine.facade import LocalEngine  # noqa: E402
+from dotui.tui.app import DotuiApp  # noqa: E402
+from dotui.tui.widgets.command_bar import CommandBar  # noqa: E402
+
+from tui_support import key_of, screen_text, until  # noqa: E402
+
+
+@pytest.fixture
+def facade(objects: Path, tmp_path: Path):
+    fe = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600).start()
+    for name in ("alice", "bob"):
+        fe.call("Counter", name, "increment")
+    yield fe
+    fe.close()
+
+
+def make_app(facade) -> DotuiApp:
+    return DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+
+
+async def listed(pilot, app, facade) -> None:
+    key = key_of(facade, "Counter", "alice")
+    await until(pilot, lambda: key in app.main.rows.rows, "alice listed")
+
+
+@pytest.mark.parametrize("keys", [
+    ("slash", "a", "escape"),                  # filter, then Esc
+    ("z", "slash", "a", "escape"),             # filter while zoomed, then Esc
+    ("slash", "a", "enter", "z", "z"),         # filter kept, zoom in and out
+])
+async def test_keys_never_stay_stuck_in_the_filter_box(facade, keys):
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await listed(pilot, app, facade)
+        await pilot.press(*keys)
+        await pilot.pause()
+        value = app.main.pane.filter_input.value
+        await pilot.press("colon")  # the command bar, not a ':' typed into the filter
+        await until(pilot, lambda: app.main.query_one(CommandBar).display, "the command bar")
+        assert app.main.pane.filter_input.value == value and ":" not in value
+        assert app.main.maximized is None or keys[-1] != "z"
+
+
+async def test_a_on_a_class_without_alarm_says_why_nothing_happens(facade):
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34), notifications=True) as pilot:
+        await listed(pilot, app, facade)
+        app.main.go_to(key_of(facade, "Counter", "alice"))
+        await until(pilot, lambda: app.main._shown == key_of(facade, "Counter", "alice"), "alice selected")
+        await pilot.press("a")
+        await until(pilot, lambda: any("has no alarm() method" in str(n.message) for n in app._notifications),
+                    "why a does nothing here")

@@ -472,6 +472,8 @@ class MainScreen(Screen):
             done(result)
 
     def action_filter(self) -> None:
+        if self.maximized is not None:
+            self.minimize()  # the filter box is in the instances pane: show it before typing into it
         self.pane.open_filter()
 
     def action_escape(self) -> None:
@@ -482,7 +484,12 @@ class MainScreen(Screen):
         elif self.rows.namespace is not None:
             self.rows.set_namespace(None)
             self._view_changed()
+        self._focus_table()
+
+    def _focus_table(self) -> None:
+        """Keys go to the screen's bindings again, not to a box that is hidden or done with."""
         self.table.focus()
+        self.call_after_refresh(self.table.focus)  # once a zoom or a hidden filter box is laid out again
 
     def action_sort(self) -> None:
         i = SORTABLE.index(self.rows.sort_column)
@@ -512,8 +519,12 @@ class MainScreen(Screen):
         """The selected object's view full screen, and back (for small terminals)."""
         if self.maximized is not None:
             self.minimize()
+            self._focus_table()
         else:
             self.maximize(self.object_view, container=False)
+            inside = next((w for w in self.object_view.query("*") if w.focusable), None)
+            if inside is not None:
+                inside.focus()  # not the hidden table, nor the filter box under it
 
     def action_tab(self, pane_id: str) -> None:
         self.object_view.active_tab = pane_id
@@ -690,6 +701,16 @@ class MainScreen(Screen):
             self.notify(f"{label} is live: {glossary.WAKE_NOTE}", timeout=4)
 
         self._act(f"wake {label}", self.facade.wake, ns, ref, done=done)
+
+    def on_key(self, event) -> None:
+        # a greyed key does nothing by itself: say why, rather than nothing
+        if event.key == "a" and self.focused is self.table and self.check_action("alarm", ()) is None:
+            info = self.selected_info
+            if info is not None:
+                event.stop()
+                self.notify(f"{info['namespace']} has no alarm() method, so an alarm would have nothing to run. "
+                            "Add `async def alarm(self, info):` to the class (ApiUsage has one).",
+                            severity="warning", timeout=6)
 
     def action_alarm(self) -> None:
         target = self._target()

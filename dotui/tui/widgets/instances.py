@@ -375,7 +375,10 @@ class InstancesPane(Vertical):
     def on_key(self, event: events.Key) -> None:
         if event.key == "escape" and self.filter_input.has_focus:
             event.stop()
+            if self.screen.maximized is not None:
+                self.screen.minimize()
             self.close_filter(clear=True)
+            self.call_after_refresh(self.table.focus)
         elif event.key == "down" and self.filter_input.has_focus:
             event.stop()
             self.table.focus()
