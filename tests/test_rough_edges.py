@@ -82,3 +82,23 @@ async def test_a_on_a_class_without_alarm_says_why_nothing_happens(facade):
         await pilot.press("a")
         await until(pilot, lambda: any("has no alarm() method" in str(n.message) for n in app._notifications),
                     "why a does nothing here")
+
+
+async def test_the_palette_says_what_an_entry_will_do_not_what_it_did(facade):
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await listed(pilot, app, facade)
+        app.main.go_to(key_of(facade, "Counter", "alice"))
+        await until(pilot, lambda: app.main._shown is not None, "selected")
+        entries = {name: help_text for name, help_text, _ in app.main.palette_commands()}
+        hibernate = next(h for n, h in entries.items() if n.startswith("Hibernate Counter/"))
+        assert "were dropped" not in hibernate and hibernate.startswith("drops")
+
+
+def test_alarm_times_in_history_read_as_times_not_epoch_seconds(objects, tmp_path, capsys):
+    status = main(["--objects", str(objects), "--data", str(tmp_path / "data"),
+                   "-c", "alarm ApiUsage/u set 2100-01-01T12:00:00Z", "-c", "history ApiUsage/u 1"])
+    out = capsys.readouterr().out
+    assert status == 0
+    history = out[out.index("history of"):]
+    assert "4102488000" not in history and history.count("2100-01-01") == 2

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from ..commands.parsing import format_ref
 from ..commands.runner import ErrorInfo, Outcome
-from .formats import alarm_text, ago, call_text, clock, ms, relative_path, short_json
+from .formats import TIMED_METHODS, alarm_text, ago, call_text, clock, ms, relative_path, result_text, short_json
 
 STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
 
@@ -289,7 +289,8 @@ class Renderer:
             if "error" in c:
                 outcome = Text(f"{c['error']['type']}: {c['error']['message']}", style="red")
             elif "result" in c:
-                outcome = Text(short_json(c["result"]))
+                outcome = Text(result_text(c["method"], c["result"]) if c["method"] in TIMED_METHODS
+                               else short_json(c["result"]))
             elif c.get("awaiting"):
                 outcome = Text(f"awaiting {c['awaiting']}", style="yellow")
             else:

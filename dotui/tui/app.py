@@ -843,8 +843,8 @@ class MainScreen(Screen):
         entries = [
             ("invoke", f"Invoke a method of {label}", "Call a method through the object's stub", self.action_invoke),
             ("new_object", "New object by name", "Make an id from a name and wake the object", self.action_new_object),
-            ("hibernate", f"Hibernate {label}", glossary.HIBERNATE_NOTE, self.action_hibernate),
-            ("wake", f"Wake {label}", glossary.WAKE_NOTE, self.action_wake),
+            ("hibernate", f"Hibernate {label}", glossary.HIBERNATE_DOES, self.action_hibernate),
+            ("wake", f"Wake {label}", glossary.WAKE_DOES, self.action_wake),
             ("alarm", f"Set or delete the alarm of {label}", "One alarm per object; it wakes the object", self.action_alarm),
             ("edit_storage_anywhere", f"Edit a storage key of {label}", "The write goes through the object's queue",
              self._edit_storage_from_palette),

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ... import glossary
-from ....present.formats import call_text, duration, short
+from ....present.formats import call_text, duration, result_text, short
 
 STATUS_GLYPH = {"running": "▶", "suspended": "⏸", "held": glossary.HELD_MARK, "queued": "…", "done": "✓", "failed": "✗"}
 STATUS_STYLE = {"running": "bold yellow", "suspended": "cyan", "held": "magenta", "queued": "dim", "done": "green",
@@ -123,7 +123,7 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
             result = Text(f"{err.get('type', 'Error')}: {err.get('message', '')}", "red")
         else:
             glyph, style = f"{STATUS_GLYPH['done']}", STATUS_STYLE["done"]
-            result = Text("→ " + short(c.get("result"), 60), "green")
+            result = Text("→ " + result_text(c.get("method", ""), c.get("result"), 60), "green")
         times = [f"queued {duration(c.get('queue_time'))}", f"ran {duration(c.get('run_time'))}"]
         if c.get("held_time") is not None:
             times.append(f"held {duration(c.get('held_time'))}")
