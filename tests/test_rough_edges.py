@@ -102,3 +102,58 @@ def test_alarm_times_in_history_read_as_times_not_epoch_seconds(objects, tmp_pat
     assert status == 0
     history = out[out.index("history of"):]
     assert "4102488000" not in history and history.count("2100-01-01") == 2
+
+
+async def test_a_new_objects_first_event_does_not_say_it_hibernated(facade):
+    from dotui.present.render import event_parts
+
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await listed(pilot, app, facade)
+        facade.call("Counter", "newcomer", "increment")
+        key = key_of(facade, "Counter", "newcomer")
+        await until(pilot, lambda: key in app.main.rows.rows, "the newcomer listed")
+        first = [event_parts(e)[2] for e in app.main.watch.events_of(key) if e["type"] == "state"]
+        assert first and first[0] == "state new → waking", first
+        facade.hibernate("Counter", "newcomer")
+        facade.call("Counter", "newcomer", "peek")
+        await until(pilot, lambda: "state hibernated → waking" in
+                    [event_parts(e)[2] for e in app.main.watch.events_of(key)], "a real return from hibernation")
+
+
+CALLER = '''
+import asyncio
+import os
+
+from dotui import DurableObject
+
+
+class Caller(DurableObject):
+    async def ask(self, flag: str) -> str:
+        return await self.env.Holder.get_by_name("bob").wait(flag)
+
+
+class Holder(DurableObject):
+    async def wait(self, flag: str) -> str:
+        while not os.path.exists(flag):
+            await asyncio.sleep(0.01)
+        return "done"
+'''
+
+
+def test_a_call_awaiting_another_object_names_that_call(tmp_path):
+    import time
+
+    (tmp_path / "objs").mkdir()
+    (tmp_path / "objs" / "caller.py").write_text(CALLER)
+    flag = tmp_path / "go.flag"
+    with LocalEngine(str(tmp_path / "objs"), str(tmp_path / "data")) as fe:
+        fut = fe.call_async("Caller", "alice", "ask", [str(flag)])
+        deadline = time.monotonic() + 10
+        running = []
+        while time.monotonic() < deadline and not (running and running[0].get("awaiting")):
+            running = [c for c in fe.queue("Caller", "alice") if c["status"] == "suspended"]
+            time.sleep(0.02)
+        flag.touch()
+        assert fut.result(10) == "done"
+    assert running[0]["awaiting"] == "Holder/bob.wait"

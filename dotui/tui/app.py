@@ -236,10 +236,14 @@ class MainScreen(Screen):
         if self.subscription is None:
             return
         events = self.subscription.drain()
-        for ev in events:
-            if ev.get("type") == "alarm.fired":
+        for i, ev in enumerate(events):
+            kind = ev.get("type")
+            if kind == "alarm.fired":
                 self.notify(f"⏰ alarm of {ev.get('namespace')}/{ev.get('name') or '#' + ev.get('id', '')[:8]} "
                             "fired: alarm() runs, waking the object if it hibernated", timeout=5)
+            elif kind == "state" and ev.get("old") == "hibernated" and (ev.get("namespace"), ev.get("id")) not in \
+                    self.rows.rows:
+                events[i] = {**ev, "old": "new"}  # never listed: its first wake, not a return from hibernation
         folded = self.refresher.fold(events)
         if folded.shown_events:
             self.object_view.events_view.append(folded.shown_events)
