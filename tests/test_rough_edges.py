@@ -157,3 +157,19 @@ def test_a_call_awaiting_another_object_names_that_call(tmp_path):
         flag.touch()
         assert fut.result(10) == "done"
     assert running[0]["awaiting"] == "Holder/bob.wait"
+
+
+def test_a_fixed_file_unbreaks_its_objects_at_reload(tmp_path):
+    objs = tmp_path / "objs"
+    objs.mkdir()
+    good = "from dotui import DurableObject\n\n\nclass Thing(DurableObject):\n    def hi(self):\n        return 'hi'\n"
+    (objs / "thing.py").write_text(good)
+    with LocalEngine(str(objs), str(tmp_path / "data")) as fe:
+        assert fe.call("Thing", "t", "hi") == "hi"
+        (objs / "thing.py").write_text(good.replace("class Thing", "class Renamed"))
+        fe.reload()
+        assert [r["state"] for r in fe.instances() if r["name"] == "t"] == ["broken"]  # its class is gone
+        (objs / "thing.py").write_text(good)
+        assert fe.reload() == []
+        row = fe.instance("Thing", "t")
+        assert row["state"] != "broken" and row["broken"] is None

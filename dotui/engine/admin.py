@@ -323,7 +323,22 @@ class Admin:
 
     @route("POST", "/admin/reload", "re-import the objects folder; answers the load errors")
     async def reload(self) -> list[str]:
-        return [str(e) for e in await self.engine.reload()]
+        errors = [str(e) for e in await self.engine.reload()]
+        await self._retry_broken()
+        return errors
+
+    async def _retry_broken(self) -> None:
+        """Objects left broken (their class gone, or its constructor raising) get one more try on the reloaded
+        code, so a fixed file shows at once rather than at each object's next call; one that fails again stays
+        broken, with the new reason on its row."""
+        known = {ns["name"] for ns in self.engine.namespaces()}
+        for row in self.engine.instances(state="broken"):
+            if row["namespace"] not in known:
+                continue
+            try:
+                await self.engine.wake(row["namespace"], self.target(row["namespace"], "#" + row["id"]))
+            except Exception:  # noqa: BLE001 - still broken: the row says why, as before
+                continue
 
     @route("POST", "/admin/new-id", "a fresh unique id (new_unique_id); the object exists from its first call [namespace]")
     async def new_unique_id(self, namespace: str) -> dict[str, Any]:
