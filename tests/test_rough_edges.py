@@ -173,3 +173,61 @@ def test_a_fixed_file_unbreaks_its_objects_at_reload(tmp_path):
         assert fe.reload() == []
         row = fe.instance("Thing", "t")
         assert row["state"] != "broken" and row["broken"] is None
+
+
+async def test_s_sorts_only_by_columns_on_screen(facade):
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:  # the list pane shows some of the columns only
+        await listed(pilot, app, facade)
+        shown = app.main.table.shown_columns()
+        assert len(shown) < 10
+        seen = set()
+        for _ in range(12):
+            await pilot.press("s")
+            seen.add(app.main.rows.sort_column)
+        assert seen <= set(shown) and len(seen) > 1
+
+
+async def test_events_pause_follow_kind_and_find(facade):
+    from dotui.tui.screens.find import FindScreen
+
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await listed(pilot, app, facade)
+        alice = key_of(facade, "Counter", "alice")
+        app.main.go_to(alice)
+        await until(pilot, lambda: app.main._shown == alice, "alice selected")
+        await pilot.press("4")
+        view = app.main.object_view.events_view
+        await pilot.press("p")  # paused: new events are counted, not shown
+        assert not view.following
+        facade.call("Counter", "alice", "increment", [7])
+        await until(pilot, lambda: view.missed > 0, "events arriving while paused")
+        assert "→ 8" not in screen_text(app) and "paused (" in screen_text(app)
+        await pilot.press("p")
+        await until(pilot, lambda: "→ 8" in screen_text(app), "the missed events, once following again")
+        await pilot.press("v")  # only calls
+        await until(pilot, lambda: view.kind == "calls", "one kind")
+        assert "commit " not in screen_text(app) and "call.finished" in screen_text(app)
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(app.screen, FindScreen), "the find prompt")
+        from textual.widgets import Input
+
+        app.screen.query_one(Input).value = "→ 8"
+        await pilot.press("enter")
+        await until(pilot, lambda: view.search == "→ 8", "the search")
+        lines = [line for line in screen_text(app).splitlines() if "call." in line]
+        assert lines and all("→ 8" in line for line in lines)
+
+
+async def test_event_lines_wrap_rather_than_being_cut(facade):
+    facade.call("ChatRoom", "room", "join", ["someone"])
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        room = key_of(facade, "ChatRoom", "room")
+        await until(pilot, lambda: room in app.main.rows.rows, "the room")
+        app.main.go_to(room)
+        await until(pilot, lambda: app.main._shown == room, "room selected")
+        await pilot.press("4")
+        facade.call("ChatRoom", "room", "join", ["someone else, with a rather long name indeed"])
+        await until(pilot, lambda: "indeed" in screen_text(app), "the whole result, wrapped")

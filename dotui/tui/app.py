@@ -81,6 +81,9 @@ class MainScreen(Screen):
         Binding("3", "tab('methods')", "Methods", show=False),
         Binding("4", "tab('events')", "Events", show=False),
         Binding("z", "zoom", "Zoom", show=False),
+        Binding("p", "events_follow", "Pause/follow", show=False),  # named on the Events tab, where they apply
+        Binding("v", "events_kind", "Kind", show=False),
+        Binding("f", "events_find", "Find", show=False),
         Binding("escape", "escape", "Back", show=False),
     ]
 
@@ -448,6 +451,8 @@ class MainScreen(Screen):
                 return None
         if action == "edit_storage" and self.object_view.active_tab != "storage":
             return False  # shown (and bound) on the Storage tab, where the key being edited is in view
+        if action.startswith("events_") and self.object_view.active_tab != "events":
+            return False
         if action == "new_object" and not self.namespaces:
             return None
         return True
@@ -496,9 +501,13 @@ class MainScreen(Screen):
         self.call_after_refresh(self.table.focus)  # once a zoom or a hidden filter box is laid out again
 
     def action_sort(self) -> None:
-        i = SORTABLE.index(self.rows.sort_column)
-        self.rows.set_sort(SORTABLE[(i + 1) % len(SORTABLE)])
+        """Sort by the next column on screen (a column this width hides is not one to sort by blind)."""
+        shown = [c for c in SORTABLE if c in self.table.shown_columns()] or SORTABLE
+        current = self.rows.sort_column
+        later = [c for c in shown if SORTABLE.index(c) > SORTABLE.index(current)]
+        self.rows.set_sort((later or shown)[0])
         self._view_changed()
+        self.notify(f"sorted by {self.rows.sort_column.replace('_', ' ')}", timeout=2)
 
     def action_reverse(self) -> None:
         self.rows.set_sort(self.rows.sort_column, not self.rows.sort_reverse)
@@ -544,6 +553,26 @@ class MainScreen(Screen):
             self.query_one("#body").display = not empty
             if not empty:
                 self.table.focus()
+
+    # ------------------------------------------------------------ the Events tab
+    def action_events_follow(self) -> None:
+        self.object_view.events_view.toggle_follow()
+
+    def action_events_kind(self) -> None:
+        view = self.object_view.events_view
+        view.next_kind()
+        self.notify(f"Events: {'every kind' if view.kind == 'all' else 'only ' + view.kind}", timeout=2)
+
+    def action_events_find(self) -> None:
+        from .screens.find import FindScreen
+
+        view = self.object_view.events_view
+
+        def found(text: str | None) -> None:
+            if text is not None:
+                view.find(text)
+
+        self.app.push_screen(FindScreen("this object's events", view.search), callback=found)
 
     # ------------------------------------------------------------ the tour
     def action_tour(self) -> None:

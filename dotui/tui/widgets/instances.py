@@ -227,6 +227,10 @@ class InstanceTable(ScrollView, can_focus=True):
             self._styles[name] = style
         return style
 
+    def shown_columns(self) -> list[str]:
+        """The names of the columns this width shows (what ``s`` cycles through)."""
+        return [col.name for col, _ in self._layout()]
+
     def _layout(self) -> list[tuple[Column, int]]:
         width = self.scrollable_content_region.width
         if width != self._columns_width:
