@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--lesson", metavar="LESSON", help="start at this lesson (name or number)")
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     serve.add_argument("--port", type=_port, default=8787, help="default 8787; 0 picks a free port")
+    serve.add_argument("--log-requests", action=argparse.BooleanOptionalAction, default=None,
+                       help="print a line per request: time, verb, path, status, milliseconds "
+                            "(default: when the output is a terminal)")
     return parser
 
 
@@ -316,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return FAILED
         from .server.cli import serve_main
 
-        return serve_main(args.objects, args.data, args.idle, args.host, args.port, args.token)
+        return serve_main(args.objects, args.data, args.idle, args.host, args.port, args.token,
+                          log_requests=args.log_requests)
     if args.subcommand == "tour" and args.check:
         return _tour_check(args, out, err)
     if args.serve is not None and (args.connect or args.commands or args.subcommand == "run"):

@@ -231,3 +231,65 @@ async def test_event_lines_wrap_rather_than_being_cut(facade):
         await pilot.press("4")
         facade.call("ChatRoom", "room", "join", ["someone else, with a rather long name indeed"])
         await until(pilot, lambda: "indeed" in screen_text(app), "the whole result, wrapped")
+
+
+async def test_with_connect_the_header_shows_the_url(objects, tmp_path):
+    from dotui.server import connect, start_gateway_thread
+
+    local = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=60).start()
+    gateway = start_gateway_thread(local, "127.0.0.1", 0)
+    remote = connect(gateway.url, data=str(tmp_path / "data"))
+    try:
+        app = make_app(remote)
+        async with app.run_test(size=(120, 34)) as pilot:
+            await until(pilot, lambda: gateway.url in screen_text(app).splitlines()[0], "the URL in the header")
+    finally:
+        remote.close()
+        gateway.close()
+        local.close()
+
+
+def test_the_gateway_logs_every_request_when_asked(objects, tmp_path):
+    from dotui.server import connect
+    from dotui.server.cli import start_gateway
+
+    lines: list[tuple] = []
+    with LocalEngine(str(objects), str(tmp_path / "data")) as local:
+        gw = local.run(start_gateway(local.engine, "127.0.0.1", 0, log=lambda *a: lines.append(a)))
+        try:
+            import urllib.request
+
+            req = urllib.request.Request(gw.url + "/objects/Counter/alice/increment", data=b"{}", method="POST",
+                                         headers={"Authorization": f"Bearer {gw.token}"})
+            with urllib.request.urlopen(req, timeout=10) as resp:  # an object call: the fast path
+                assert resp.status == 200
+            with connect(gw.url, gw.token) as remote:
+                remote.stats()  # the web application
+        finally:
+            local.run(gw.stop())
+    verbs_paths = [(v, p, s) for v, p, s, _ in lines]
+    assert ("POST", "/objects/Counter/alice/increment", 200) in verbs_paths
+    assert ("GET", "/admin/stats", 200) in verbs_paths
+
+
+def test_dotui_serve_prints_the_request_lines(objects, tmp_path):
+    import signal
+    import socket
+
+    from dotui.server import connect
+    from server_support import GatewayProcess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gw = GatewayProcess(objects, tmp_path / "data", port, command=("-m", "dotui.cli", "serve", "--log-requests"))
+    try:
+        with connect(gw.url, data=str(tmp_path / "data")) as remote:
+            remote.call("Counter", "bob", "increment")  # POST /admin/call
+    finally:
+        gw.proc.send_signal(signal.SIGTERM)
+        gw.proc.wait(30)
+    out = gw.proc.stdout.read()
+    gw.proc.stdout.close()
+    gw.proc.stderr.close()
+    assert any("POST /admin/call 200" in line and line.endswith(" ms") for line in out.splitlines()), out

@@ -197,7 +197,8 @@ class MainScreen(Screen):
         self.query_one(Footer).show_command_palette = event.size.width >= 100
 
     def on_mount(self) -> None:
-        self.header.set_where(self.facade.data_dir, self.facade.objects_dir)
+        self.header.set_where(self.facade.data_dir, self.facade.objects_dir,
+                              getattr(self.facade, "url", None) if getattr(self.facade, "remote", False) else None)
         self.table.focus()
         self._start()
         self.set_timer(PAUSE_AT_MOST, self.startup_gc.resume)
