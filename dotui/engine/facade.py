@@ -38,6 +38,7 @@ class EngineFacade(Protocol):
     """
 
     remote: bool
+    url: str | None  # the gateway's URL for a remote engine; None in-process
 
     @property
     def data_dir(self) -> str: ...
@@ -91,6 +92,7 @@ class LocalEngine:
     """An in-process engine on a background thread, driven synchronously."""
 
     remote = False
+    url = None
 
     def __init__(self, objects: str = "objects", data: str = ".dotui", **options: Any):
         options.setdefault("log_class", SlowCommitLog)  # commit_delay can slow it to show the output gate

@@ -198,7 +198,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.header.set_where(self.facade.data_dir, self.facade.objects_dir,
-                              getattr(self.facade, "url", None) if getattr(self.facade, "remote", False) else None)
+                              self.facade.url if self.facade.remote else None)
         self.table.focus()
         self._start()
         self.set_timer(PAUSE_AT_MOST, self.startup_gc.resume)
