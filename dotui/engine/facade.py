@@ -92,9 +92,9 @@ class LocalEngine:
     """An in-process engine on a background thread, driven synchronously."""
 
     remote = False
-    url = None
 
     def __init__(self, objects: str = "objects", data: str = ".dotui", **options: Any):
+        self.url: str | None = None  # in-process: no gateway URL
         options.setdefault("log_class", SlowCommitLog)  # commit_delay can slow it to show the output gate
         self.engine = Engine(objects, data, **options)
         self.admin = Admin(self.engine)
