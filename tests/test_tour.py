@@ -145,3 +145,22 @@ async def test_help_starts_with_the_model(facade):
         await until(pilot, lambda: "The model" in screen_text(app), "the help")
         text = screen_text(app)
         assert "one call at a time" in text and text.index("The model") < text.index("hibernation")
+
+
+async def test_the_queue_tab_lists_the_results_the_output_gate_holds(facade):
+    facade.call("Counter", "slow", "increment")
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=(120, 34)) as pilot:
+        key = key_of(facade, "Counter", "slow")
+        await until(pilot, lambda: key in app.main.rows.rows, "the counter")
+        app.main.go_to(key)
+        await until(pilot, lambda: app.main._shown == key, "selected")
+        facade.commit_delay(3)
+        try:
+            futures = [facade.call_async("Counter", "slow", "increment") for _ in range(3)]
+            await until(pilot, lambda: screen_text(app).count("⧗ held") >= 2 and "increment()" in screen_text(app),
+                        "the held calls in the Queue tab")
+            assert "Running, and results held" in screen_text(app)
+        finally:
+            facade.commit_delay(0)
+        assert sorted(f.result(10) for f in futures) == [2, 3, 4]

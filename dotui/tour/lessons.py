@@ -178,6 +178,7 @@ COMMIT_DELAY = 1.5
 
 
 def _slow_commits(run: Run) -> None:
+    run.facade.storage_put(C, "tour-gate", "n", 0)  # a fresh start, at disk speed
     try:
         run.seen["delay"] = run.facade.commit_delay(COMMIT_DELAY)
     except Exception as exc:  # noqa: BLE001 - a gateway's engine may not slow its commits
@@ -185,7 +186,6 @@ def _slow_commits(run: Run) -> None:
 
 
 def _burst(run: Run) -> None:
-    run.facade.storage_put(C, "tour-gate", "n", 0)
     log = EventLog(run.facade, C, "tour-gate")
     try:
         run.seen["results"] = run.at_once([(C, "tour-gate", "increment", [])] * 10)

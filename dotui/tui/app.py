@@ -422,8 +422,24 @@ class MainScreen(Screen):
             return
         info = d.info or self.selected_info
         ns = self.namespaces.get(d.key[0], {})
-        self.object_view.queue_view.show(render_queue(info, d.queue, d.history, ns.get("mode", "input-gate"),
+        queue = list(d.queue or []) + (self._held_calls(d.key, d.queue or []) if info and info.get("output_held")
+                                        else [])
+        self.object_view.queue_view.show(render_queue(info, queue, d.history, ns.get("mode", "input-gate"),
                                                       self.clock()))
+
+    def _held_calls(self, key: Key, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Calls that returned and wait at the output gate, from the object's events (the engine's queue
+        lists running and queued calls only)."""
+        held: dict[Any, dict[str, Any]] = {}
+        for ev in self.watch.events_of(key):
+            kind = ev.get("type")
+            if kind == "call.held":
+                held[ev.get("call")] = {"seq": ev.get("call"), "method": ev.get("method", "?"), "status": "held",
+                                        "started_at": ev.get("t")}
+            elif kind == "call.finished":
+                held.pop(ev.get("call"), None)
+        listed = {c.get("seq") for c in queue}
+        return [c for seq, c in held.items() if seq not in listed]
 
     def go_to(self, key: Key) -> None:
         """Select ``key``, clearing a filter that hides it."""

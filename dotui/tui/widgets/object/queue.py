@@ -86,7 +86,8 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
             " (hibernated: the next call wakes it)" if state == "hibernated" else "")
         parts.append(Text(idle, style="dim"))
     if active:
-        parts.append(Text("Running", style="bold underline"))
+        any_held = any(c.get("status") == "held" for c in active)
+        parts.append(Text("Running, and results held" if any_held else "Running", style="bold underline"))
         for c in active:
             status = c["status"]
             detail = glossary.CALL_STATUS[status]
