@@ -297,11 +297,10 @@ def _days(run: Run) -> None:
 def _alarm_wakes(run: Run) -> None:
     log = EventLog(run.facade, API, "tour-user")
     try:
-        run.facade.alarm_set(API, "tour-user", "+3")  # set through the object's queue: it is live now
+        due = run.facade.alarm_set(API, "tour-user", "+3")  # set through the object's queue: it is live now
         run.facade.hibernate(API, "tour-user")
         run.seen["hibernated"] = run.facade.instance(API, "tour-user")["state"]
-        start = time.monotonic()
-        run.countdown(lambda left: f"the alarm fires in {max(0.0, 3 - (time.monotonic() - start)):.0f} s…",
+        run.countdown(lambda left: f"the alarm fires in {max(0.0, due - time.time()):.0f} s… (its row: ○ hibernated)",
                       lambda: log.seen("alarm.done") or log.seen("alarm.gave_up"), 20.0)
         run.seen["events"] = [e["type"] + (f" {e.get('old')}→{e.get('new')}" if e["type"] == "state" else "")
                               for e in log.events if e["type"] in ("state", "alarm.fired", "alarm.done")]
@@ -412,8 +411,8 @@ TRANSACTIONS = Lesson(
         Step("Alice has 100, Bob 0, and Bob's account is frozen: it refuses deposits.", do=_open_accounts,
              point=Point(ACC, "tour-bob", "storage", "frozen: true")),
         Step("Alice transfers 30 to Bob: she debits herself (her own transaction), then awaits Bob.deposit — "
-             "another object. While it waits, her Queue tab names that call.",
-             do=_failed_transfer, point=Point(ACC, "tour-alice", "queue", "⏸ awaiting Account/tour-bob.deposit"),
+             "a call to another object, in a transaction of its own.",
+             do=_failed_transfer, point=Point(ACC, "tour-alice", "queue", "finished: transfer ✗ PermissionError"),
              then=lambda r: f"the transfer raised {_answer(r.seen['answer'])}; Alice has {r.seen['alice']}, "
                             f"Bob {r.seen['bob']}: the debit was undone by Alice's own compensating code, not rolled "
                             f"back by any transaction",
