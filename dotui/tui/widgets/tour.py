@@ -22,6 +22,7 @@ class TourPanel(Static):
 
     def lesson(self, lesson: Lesson, number: int, total: int) -> None:
         self.display = True
+        self.screen.set_class(True, "-touring")
         self.title = f"Tour {number}/{total} · {lesson.title}"
         self.narration, self.look, self.results, self.status = lesson.teaches, "", [], ""
         self._draw()
@@ -45,6 +46,7 @@ class TourPanel(Static):
         self._draw()
 
     def finished(self, text: str, ok: bool) -> None:
+        self.screen.set_class(False, "-touring")
         self.status = text
         self.title = self.title.split(" · step ")[0] + (" · done" if ok else " · a claim failed")
         self._draw(ok)
