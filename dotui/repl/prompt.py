@@ -199,7 +199,8 @@ class Repl:
         self.renderer.notice(
             f"dotui: {len(names)} namespace{'s' if len(names) != 1 else ''} from {objects_dir}"
             f" ({', '.join(names) or 'none'}); data in {relative_path(self.facade.data_dir)}", "bold")
-        self.renderer.notice("Try Counter/alice.increment(5). Tab completes; help lists commands; Ctrl-D quits.")
+        self.renderer.notice("Try Counter/alice.increment(5), or tour for a guided tour of the model. "
+                             "Tab completes; help lists commands; Ctrl-D quits.")
         for e in self.facade.load_errors():
             self.renderer.notice(f"error: cannot load {relative_path(e)} (fix it, then reload)", "red")
 
