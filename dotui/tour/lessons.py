@@ -242,14 +242,16 @@ def _three_calls(run: Run) -> None:
 def _fall_asleep(run: Run) -> None:
     idle = float(run.facade.info().get("idle_timeout") or 10.0)
     run.seen["idle"] = idle
+    row: dict = {}
 
     def asleep() -> bool:
-        return run.facade.instance(C, "tour-sleepy")["state"] == "hibernated"
+        row.update(run.facade.instance(C, "tour-sleepy"))
+        return row["state"] == "hibernated"
 
-    start = time.monotonic()
-    wait = min(idle, 15.0)
-    if not run.countdown(lambda left: f"hibernates in {max(0.0, wait - (time.monotonic() - start)):.0f} s…",
-                         asleep, wait + 5.0):
+    def left(_: float) -> str:  # from the object's own last activity, as the engine's idle timer counts
+        return f"hibernates in {max(0.0, (row.get('last_active') or time.time()) + idle - time.time()):.0f} s…"
+
+    if idle > 15.0 or not run.countdown(left, asleep, idle + 5.0):
         run.seen["forced"] = run.facade.hibernate(C, "tour-sleepy")  # a long --idle: do what the timer would
     run.seen["state"] = run.facade.instance(C, "tour-sleepy")["state"]
 
