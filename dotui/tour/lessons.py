@@ -369,8 +369,9 @@ RELOAD = Lesson(
              point=Point(C, "tour-reload", "storage", "n"),
              then=lambda r: f"calls since wake = {r.seen['since']}",
              check=lambda r: _fail(r.seen["since"] == 2, f"since_wake {r.seen['since']}")),
-        Step("Reload the objects folder, as r does (the Events tab shows reload, then the object's reset).",
-             do=_reload, point=Point(C, "tour-reload", "events", "reload, then live→draining→hibernated"),
+        Step("Reload the objects folder, as r does. The object finishes its calls, then restarts on the new code: "
+             "its Events tab shows live → draining → hibernated, then the next call wakes it.",
+             do=_reload, point=Point(C, "tour-reload", "events", "live → draining → hibernated → waking"),
              then=lambda r: f"events: {', '.join(r.seen['events'])}; then since_wake = {r.seen['since2']}, "
                             f"n = {r.seen['n']}: memory reset, storage kept",
              check=lambda r: _fail(r.seen["errors"] == [] and "reload" in r.seen["events"]
