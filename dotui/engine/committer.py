@@ -170,8 +170,8 @@ class Committer:
         while the task is mid-commit or a rotation is wanted, the task does it.
         """
         self._kick_scheduled = False
-        if self._task_busy or self._rotations or not self._inline:
-            self._wake.set()
+        if self._task_busy or self._rotations or not (self._inline and self.log.inline_sync):
+            self._wake.set()  # (inline_sync asked each time: a log may turn slow at run time)
             return
         batch = self._take_batch()
         if batch is not None:
@@ -201,7 +201,7 @@ class Committer:
             await self._rotate()
         batch = self._take_batch()
         if batch is not None:
-            if self._inline:
+            if self._inline and self.log.inline_sync:
                 outcome = self._append(batch.record)
             else:
                 self._writing = True

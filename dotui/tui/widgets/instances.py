@@ -227,6 +227,10 @@ class InstanceTable(ScrollView, can_focus=True):
             self._styles[name] = style
         return style
 
+    def shown_columns(self) -> list[str]:
+        """The names of the columns this width shows (what ``s`` cycles through)."""
+        return [col.name for col, _ in self._layout()]
+
     def _layout(self) -> list[tuple[Column, int]]:
         width = self.scrollable_content_region.width
         if width != self._columns_width:
@@ -375,7 +379,10 @@ class InstancesPane(Vertical):
     def on_key(self, event: events.Key) -> None:
         if event.key == "escape" and self.filter_input.has_focus:
             event.stop()
+            if self.screen.maximized is not None:
+                self.screen.minimize()
             self.close_filter(clear=True)
+            self.call_after_refresh(self.table.focus)
         elif event.key == "down" and self.filter_input.has_focus:
             event.stop()
             self.table.focus()
