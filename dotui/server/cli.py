@@ -84,13 +84,15 @@ class RunningGateway:
 
 
 async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                        token: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -> RunningGateway:
+                        token: str | None = None, *, max_body: int = DEFAULT_MAX_BODY,
+                        admin: Any = None) -> RunningGateway:
     """Serve a started ``engine`` (on the running loop); writes the token to ``<data>/serve.token``.
 
     Port 0 picks a free port (see ``.port``). Raises OSError if the address is taken.
+    ``admin``: the operations to serve instead of ``Admin(engine)`` (a cluster's, docs/cluster.md).
     """
     token = token or new_token()
-    app = make_app(engine, token, max_body=max_body)
+    app = make_app(engine, token, max_body=max_body, admin=admin)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     # Object calls are answered by the fast path (fast.py); every other request by the app.
