@@ -96,3 +96,18 @@ async def test_a_call_to_another_shard_leaves_only_once_the_callers_writes_are_d
         assert await engine.call("Sender", engine.namespace("Sender").id_from_name("a"), "send") == "sent"
     # The write was durable (nothing pending) when the call left, and it carried its chain.
     assert router.seen == [("receive", {}, True)]
+
+
+def test_only_the_cluster_package_imports_ray():
+    import subprocess
+    import sys
+
+    from test_imports import PACKAGE, imports_of
+
+    code = ("import sys, dotui, dotui.engine.facade, dotui.server, dotui.cli, dotui.cluster\n"
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # the manifest and placement need no Ray
+    for sub in [p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name not in ("cluster", "__pycache__")]:
+        for path, names in imports_of(sub).items():
+            assert not any(n == "ray" or n.startswith("ray.") for n in names), path
