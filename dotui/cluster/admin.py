@@ -155,7 +155,7 @@ class ClusterAdmin(Admin):
 
     async def call_id(self, namespace: str, oid: ObjectId, method: str, args: list | tuple, kwargs: dict) -> Any:
         shard = shard_of(oid.hex, self.shards)
-        return await self.cluster.ask(shard, "call_id", namespace, oid.hex, oid.name, method, list(args), kwargs)
+        return await self.cluster.call_id(shard, namespace, oid.hex, oid.name, method, list(args), kwargs)
 
     # ------------------------------------------------------------ reading, merged
     async def info(self) -> dict[str, Any]:

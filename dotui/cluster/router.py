@@ -13,7 +13,7 @@ from typing import Any
 
 from ..engine.ids import ObjectId
 from .placement import shard_of
-from .ray_calls import Handles, ask
+from .ray_calls import Channels, Handles
 from .wire import export_chain, unwrap
 
 
@@ -21,8 +21,7 @@ class ShardRouter:
     def __init__(self, shard: int, handles: Handles):
         self.shard = shard
         self.shards = len(handles)
-        self.handles = handles
-        self.counters = {"calls_out": 0}
+        self.channels = Channels(handles)
 
     def owns(self, oid: ObjectId) -> bool:
         return shard_of(oid.hex, self.shards) == self.shard
@@ -31,7 +30,6 @@ class ShardRouter:
                    chain: tuple) -> Any:
         """The call on the owning shard; its result, or the error its method raised."""
         owner = shard_of(oid.hex, self.shards)
-        self.counters["calls_out"] += 1
-        outcome = await ask(self.handles.get(owner), owner, "call", namespace, oid.hex, oid.name, method,
-                            list(args), kwargs, export_chain(chain, self.shard))
+        outcome = await self.channels[owner].send(("call", namespace, oid.hex, oid.name, method, list(args),
+                                                   kwargs, export_chain(chain, self.shard)))
         return unwrap(outcome)

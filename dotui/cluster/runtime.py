@@ -19,7 +19,7 @@ import ray
 from ..engine.errors import ShardUnavailableError
 from ..engine.events import EventBus
 from .manifest import Manifest, ManifestError, open_manifest
-from .ray_calls import RAY_NAMESPACE, Handles, actor_name, ask
+from .ray_calls import RAY_NAMESPACE, Channels, Handles, actor_name, ask
 from .shard import ShardHost
 from .wire import unwrap
 
@@ -63,6 +63,7 @@ class Cluster:
         init_ray(self.address)
         names = [actor_name(self.root, i) for i in range(self.shards)]
         self.handles = Handles(names)
+        self.channels = Channels(self.handles)
         for i in range(self.shards):
             self.handles.put(i, self._create(i, names))
         try:
@@ -90,6 +91,12 @@ class Cluster:
     async def ask(self, shard: int, method: str, *args: Any, admin: bool = True) -> Any:
         """``method`` of ``shard``'s actor, its outcome unwrapped (``wire.unwrap``)."""
         return unwrap(await ask(self.handles.get(shard), shard, method, *args), admin=admin)
+
+    async def call_id(self, shard: int, namespace: str, hx: str, name: str | None, method: str, args: list,
+                      kwargs: dict) -> Any:
+        """A checked call (``Admin.call_id``) on ``shard``, sent with the others of this moment (``ShardChannel``)."""
+        outcome = await self.channels[shard].send(("call_id", namespace, hx, name, method, args, kwargs))
+        return unwrap(outcome, admin=True)
 
     async def op(self, shard: int, name: str, **kwargs: Any) -> Any:
         """The admin operation ``name`` on ``shard`` (``engine/admin.py``)."""

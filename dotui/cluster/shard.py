@@ -9,6 +9,7 @@ process were somehow still holding it, the start fails naming that pid.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from typing import Any
 
@@ -22,6 +23,7 @@ from .router import ShardRouter
 from .wire import Outcome, import_chain, outcome_of
 
 EVENTS_MAXLEN = 10_000
+DETACH_AFTER = 0.05  # seconds a batch's answer waits for its slowest call
 
 
 class ShardHost:
@@ -38,6 +40,8 @@ class ShardHost:
         self.engine: Engine | None = None
         self.admin: Admin | None = None
         self._events: Subscription | None = None
+        self._tickets = itertools.count(1)
+        self._detached: dict[int, asyncio.Future] = {}
 
     async def _ready(self) -> Engine:
         if self.engine is not None:
@@ -80,6 +84,30 @@ class ShardHost:
             oid.name = name
             return await self.admin.call_id(namespace, oid, method, args, kwargs)
         return await outcome_of(go())
+
+    async def calls(self, batch: list[tuple]) -> list[Outcome]:
+        """Many calls in one Ray message (``ray_calls.ShardChannel``), run concurrently, each in its own
+        task as if it had come alone: ``("call", ...)`` as ``call``, ``("call_id", ...)`` as ``call_id``.
+
+        Answers once every one is done, or after ``DETACH_AFTER`` seconds with ``("later", ticket)``
+        for each still running; ``later(ticket)`` then waits for that one.
+        """
+        await self._ready()
+        tasks = [asyncio.ensure_future(getattr(self, kind)(*args)) for kind, *args in batch]
+        await asyncio.wait(tasks, timeout=DETACH_AFTER)
+        out: list[Outcome] = []
+        for task in tasks:
+            if task.done():
+                out.append(task.result())
+            else:
+                ticket = next(self._tickets)
+                self._detached[ticket] = task
+                out.append(("later", ticket))
+        return out
+
+    async def later(self, ticket: int) -> Outcome:
+        """The outcome of a call ``calls`` answered with a ticket."""
+        return await self._detached.pop(ticket)
 
     async def op(self, name: str, kwargs: dict[str, Any]) -> Outcome:
         """The admin operation ``name`` (``engine/admin.py``) on this shard."""
