@@ -17,6 +17,7 @@ from dotui.engine.errors import ShardUnavailableError
 from dotui.engine.ids import IdFactory
 
 RELAY = """
+    import asyncio
     from dotui import DurableObject
 
     class Relay(DurableObject):
@@ -35,6 +36,16 @@ RELAY = """
 
         async def fail_there(self, name):
             return await self.env.Counter.get_by_name(name).increment("not a number")
+
+    class Latch(DurableObject):
+        opened = {}  # id -> asyncio.Event, in the shard's process
+
+        async def hold(self):
+            await Latch.opened.setdefault(self.ctx.id.hex, asyncio.Event()).wait()
+            return "released"
+
+        def release(self):
+            Latch.opened.setdefault(self.ctx.id.hex, asyncio.Event()).set()
 """
 
 
@@ -154,3 +165,17 @@ async def test_a_killed_shard_host_restarts_on_its_folder_and_no_acknowledged_wr
         assert len(acked[n]) == len(set(acked[n])), "an acknowledged increment was lost and its value given again"
         assert await admin.call("Counter", n, "peek") >= max(acked[n])
     assert (await c.ask(1, "describe"))["pid"] != c.placement[1]["pid"]
+
+
+async def test_a_slow_call_holds_back_no_answer_sent_in_the_same_message(cluster):
+    """Calls to one shard made together travel in one Ray message; the fast ones are answered
+    while a slow one (held until the test releases it) is still running."""
+    c, admin = cluster
+    latch = names_on("Latch", 0, prefix="latch")[0]
+    counters = names_on("Counter", 0, n=5, prefix="quick")
+    held = asyncio.ensure_future(admin.call("Latch", latch, "hold"))
+    quick = [asyncio.ensure_future(admin.call("Counter", n, "increment")) for n in counters]
+    assert await asyncio.wait_for(asyncio.gather(*quick), 30) == [1] * 5
+    assert not held.done()
+    await admin.call("Latch", latch, "release")
+    assert await asyncio.wait_for(held, 30) == "released"

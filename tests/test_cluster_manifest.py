@@ -111,3 +111,13 @@ def test_only_the_cluster_package_imports_ray():
     for sub in [p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name not in ("cluster", "__pycache__")]:
         for path, names in imports_of(sub).items():
             assert not any(n == "ray" or n.startswith("ray.") for n in names), path
+
+
+def test_a_shard_that_cannot_answer_is_a_retryable_503_rebuilt_as_itself_by_clients():
+    from dotui.engine.errors import ShardUnavailableError
+    from dotui.server.protocol import error_body, rebuild, status_for
+
+    exc = ShardUnavailableError("shard 1 did not answer; retry it")
+    assert status_for(exc) == 503
+    back = rebuild(error_body(exc)["error"])
+    assert isinstance(back, ShardUnavailableError) and isinstance(back, ConnectionError) and str(back) == str(exc)
