@@ -27,7 +27,7 @@ from .placement import shard_of
 from .runtime import Cluster
 
 # The operations on one object, named by (namespace, ref): sent to the shard owning it.
-ON_ONE_OBJECT = ("instance", "resolve", "read_storage", "queue", "history", "websockets", "call",
+ON_ONE_OBJECT = ("instance", "resolve", "read_storage", "queue", "history", "websockets",
                  "storage_get", "storage_put", "storage_delete", "alarm_get", "alarm_set", "alarm_delete",
                  "hibernate", "wake")
 _WITH_ROW = ("instance", "wake")
@@ -156,6 +156,18 @@ class ClusterAdmin(Admin):
     async def call_id(self, namespace: str, oid: ObjectId, method: str, args: list | tuple, kwargs: dict) -> Any:
         shard = shard_of(oid.hex, self.shards)
         return await self.cluster.call_id(shard, namespace, oid.hex, oid.name, method, list(args), kwargs)
+
+    async def call(self, namespace: str, ref: str, method: str, args: list | None = None,
+                   kwargs: dict | None = None) -> Any:
+        """``Admin.call``, sent with the other calls to its shard of this moment (``ShardChannel``)."""
+        shard, ref = await self.home(namespace, ref)
+        ids = self.engine.namespace(namespace)
+        if ref.startswith("#"):  # the name the shard's index knows, as Admin.call shows it
+            oid = ids.id_from_string(ref[1:])
+            oid.name = (await self.cluster.op(shard, "resolve", namespace=namespace, ref=ref))["name"]
+        else:
+            oid = ids.id_from_name(ref)
+        return await self.call_id(namespace, oid, method, args or [], kwargs or {})
 
     # ------------------------------------------------------------ reading, merged
     async def info(self) -> dict[str, Any]:
