@@ -7,7 +7,8 @@ parameters and answers, so the gateway serves it unchanged and ``RemoteEngine``
 - an operation on one object (``call``, ``storage``, ``alarm_set``, ...) goes to the
   shard that owns it; a ``#hex`` prefix is looked up on every shard first;
 - listings (``instances``, ``instance_table``, ``instances_of``) are merged from every
-  shard, in the engine's order, each row with its ``shard``;
+  shard, in the engine's order, each row (``engine/rows.py``) with one field more: its
+  ``shard`` (and ``instance_table``'s hibernated columns with a ``shard`` column);
 - counts and ``stats`` are summed, ``stats`` also per shard (``per_shard``);
 - events are every shard's, each with its ``shard`` (``Cluster.events``).
 """

@@ -39,7 +39,6 @@ class InstanceRow(TypedDict, total=False):
     pending_writes: int
     alarm: float | None
     broken: str | None
-    shard: int  # served by a cluster: the shard owning the object (docs/cluster.md)
 
 
 HIBERNATED_FIELDS = ("id", "name", "last_active", "keys", "bytes", "alarm")
