@@ -42,6 +42,9 @@ def test_serve_cluster_answers_over_http_stops_cleanly_and_keeps_its_shard_count
         first = p.stdout.readline()
         assert first.startswith("dotui serve: http://"), (first, p.stderr.read() if p.poll() is not None else "")
         url = first.split(": ", 1)[1].strip()
+        announced = [first]
+        while not announced[-1].startswith("  cluster"):
+            announced.append(p.stdout.readline())
         token = open(os.path.join(root, "serve.token")).read().strip()
         for name in ("alice", "bob", "carol"):
             req = urllib.request.Request(f"{url}/objects/Counter/{name}/increment", method="POST", data=b"{}",
@@ -50,9 +53,9 @@ def test_serve_cluster_answers_over_http_stops_cleanly_and_keeps_its_shard_count
                 assert json.loads(resp.read()) == {"result": 1}
     finally:
         p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
+        _, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
-    assert "cluster  2 shards on Ray" in out
+    assert "cluster  2 shards on Ray" in announced[-1]
     again = _dotui("serve", "--cluster", "3", "--port", "0", *common)
     _, err = again.communicate(timeout=60)
     assert again.returncode == 1 and "holds a cluster of 2 shards, not 3" in err
