@@ -70,6 +70,10 @@ async def test_each_shard_hosts_an_engine_on_its_own_folder(cluster, tmp_path):
         assert (tmp_path / "root" / f"shard-{i}" / "lock").exists()
     with pytest.raises(Exception, match="already hosted on this Ray cluster"):
         await Cluster(c.objects, c.root, 2).start()
+    # The refused second gateway ended none of the first one's shards.
+    for shard in (0, 1):
+        name = names_on("Counter", shard, prefix="still")[0]
+        assert await asyncio.wait_for(admin.call("Counter", name, "increment"), 30) == 1
 
 
 async def test_one_instance_per_id_whatever_the_entry_point(cluster):

@@ -43,7 +43,7 @@ def test_serve_cluster_answers_over_http_stops_cleanly_and_keeps_its_shard_count
         assert first.startswith("dotui serve: http://"), (first, p.stderr.read() if p.poll() is not None else "")
         url = first.split(": ", 1)[1].strip()
         announced = [first]
-        while not announced[-1].startswith("  cluster"):
+        while announced[-1] and not announced[-1].startswith("  cluster"):
             announced.append(p.stdout.readline())
         token = open(os.path.join(root, "serve.token")).read().strip()
         for name in ("alice", "bob", "carol"):

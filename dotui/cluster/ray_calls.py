@@ -46,6 +46,7 @@ class Handles:
     def __init__(self, names: list[str]):
         self.names = list(names)
         self._handles: dict[int, Any] = {}
+        self._made: list[Any] = []
 
     def __len__(self) -> int:
         return len(self.names)
@@ -61,7 +62,13 @@ class Handles:
         return handle
 
     def put(self, shard: int, handle: Any) -> None:
+        """``handle``: the actor this process made for ``shard``."""
         self._handles[shard] = handle
+        self._made.append(handle)
+
+    def made(self) -> list[Any]:
+        """The actors this process made (``put``), not those it only looked up."""
+        return list(self._made)
 
 
 MAX_BATCH = 512

@@ -64,12 +64,12 @@ class Cluster:
         names = [actor_name(self.root, i) for i in range(self.shards)]
         self.handles = Handles(names)
         self.channels = Channels(self.handles)
-        for i in range(self.shards):
-            self.handles.put(i, self._create(i, names))
         try:
+            for i in range(self.shards):
+                self.handles.put(i, self._create(i, names))
             self.placement = [await self.ask(i, "describe") for i in range(self.shards)]
         except BaseException:
-            self.kill()
+            self.kill()  # the shards it made, not another gateway's (Handles looks only its own up)
             raise
         self._pumps = [asyncio.ensure_future(self._pump(i)) for i in range(self.shards)]
         return self
@@ -134,11 +134,12 @@ class Cluster:
         self.kill()
 
     def kill(self) -> None:
-        """End the actors (without closing their engines: a crash, as far as their folders know)."""
+        """End the actors this cluster made (without closing their engines: a crash, as far as their
+        folders know)."""
         if self.handles is None:
             return
-        for i in range(self.shards):
+        for handle in self.handles.made():
             try:
-                ray.kill(self.handles.get(i), no_restart=True)
-            except (ShardUnavailableError, ValueError):
+                ray.kill(handle, no_restart=True)
+            except ValueError:
                 pass
