@@ -85,3 +85,15 @@ def test_ls_shows_the_shard_and_stats_each_shard_beside_the_total(served):
     header = next(line for line in out.stdout.splitlines() if "object" in line and "state" in line)
     assert "shard" in header
     assert "cluster of 2 shards" in out.stdout and "shard 0" in out.stdout and "shard 1" in out.stdout
+
+
+async def test_the_tui_attached_to_a_cluster_lists_objects_of_every_shard(served):
+    from dotui.tui.app import DotuiApp
+    from tui_support import screen_text, until
+
+    names = [names_on("Counter", shard, prefix="tui")[0] for shard in (0, 1)]
+    for n in names:
+        served["remote"].call("Counter", n, "increment")
+    app = DotuiApp(served["remote"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: all(n in screen_text(app) for n in names), f"{names} in the instances table")
