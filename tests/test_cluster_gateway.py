@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -97,3 +98,7 @@ async def test_the_tui_attached_to_a_cluster_lists_objects_of_every_shard(served
     app = DotuiApp(served["remote"])
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: all(n in screen_text(app) for n in names), f"{names} in the instances table")
+        header = next(line for line in screen_text(app).splitlines() if "name" in line and "queue" in line)
+        assert "shard" in header
+        shown = [re.search(rf"{n} +(\d+) ", screen_text(app)) for n in names]  # the shard follows the name
+        assert [m.group(1) if m else None for m in shown] == ["0", "1"]
