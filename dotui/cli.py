@@ -283,7 +283,7 @@ def _serve_cluster(args: argparse.Namespace, err: Renderer) -> int:
 
 def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
     """`dotui recover [--yes]`: with the data folder locked, say (and with --yes do) what repair drops."""
-    from .engine.engine import DataLock
+    from .engine.lock import DataLock
     from .engine.repair import recover
 
     data = os.path.abspath(args.data)

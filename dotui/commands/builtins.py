@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from ..engine.admin import parse_when
 from .parsing import ParseError, Ref, did_you_mean, format_ref
 from .registry import Arg, Kind, Option, Registry
 from .runner import CommandError, Context
@@ -55,20 +56,12 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def _validate_when(text: str) -> None:
-    """Refuse a WHEN that is not +SECONDS, epoch seconds or an ISO time, before touching the object."""
-    body = text[1:] if text.startswith("+") else text
+    """Refuse a WHEN the one reader of alarm times refuses, before touching the object."""
     try:
-        float(body)
-        return
-    except ValueError:
-        if not text.startswith("+"):
-            try:
-                _dt.datetime.fromisoformat(text)
-                return
-            except ValueError:
-                pass
-    raise ParseError(f"cannot read {text!r} as a time",
-                     "give +SECONDS (e.g. +30), an ISO time (e.g. 2026-12-01T09:00:00Z) or epoch seconds")
+        parse_when(text)
+    except ValueError as exc:
+        raise ParseError(str(exc), "give +SECONDS (e.g. +30), an ISO time (e.g. 2026-12-01T09:00:00Z) or epoch "
+                                   "seconds, between 0001-01-02 and 9999-12-30 (UTC)") from None
 
 
 # ---------------------------------------------------------------- describing

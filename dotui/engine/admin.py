@@ -32,6 +32,7 @@ from .errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
 from .events import Subscription
 from .ids import ObjectId
 from .rows import InstanceRow, InstanceTable
+from .storage import alarm_time
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -55,31 +56,38 @@ class MethodRaised(Exception):
 
 def parse_when(when: Any, now: float | None = None) -> float:
     """Epoch seconds from epoch seconds (a number, or its text), ``+SECONDS`` (after ``now``),
-    or an ISO 8601 time (UTC if no zone)."""
+    or an ISO 8601 time (UTC if no zone).
+
+    The one reader of typed alarm times, for every front end. ValueError, before anything is
+    stored, for what it cannot read and for a time no alarm can hold (NaN, infinite, outside
+    the years 1..9999: see ``storage.alarm_time``).
+    """
     if isinstance(when, (int, float)) and not isinstance(when, bool):
-        return float(when)
+        return alarm_time(when)
     if isinstance(when, str):
-        text = when.strip()
-        if text.startswith("+"):
-            try:
-                base = _dt.datetime.now(_dt.timezone.utc).timestamp() if now is None else now
-                return base + float(text[1:])
-            except ValueError:
-                pass
-        else:
-            try:
-                return float(text)
-            except ValueError:
-                pass
-            try:
-                t = _dt.datetime.fromisoformat(text)
-            except ValueError:
-                pass
-            else:
-                if t.tzinfo is None:
-                    t = t.replace(tzinfo=_dt.timezone.utc)
-                return t.timestamp()
+        t = _read_time(when.strip(), now)
+        if t is not None:
+            return alarm_time(t, when)
     raise ValueError(f"cannot read {when!r} as a time: give +SECONDS (e.g. +30) or an ISO time (e.g. 2026-12-01T09:00:00Z)")
+
+
+def _read_time(text: str, now: float | None) -> float | None:
+    """``text`` as epoch seconds, unchecked; None if it is no time at all."""
+    try:
+        if text.startswith("+"):
+            base = _dt.datetime.now(_dt.timezone.utc).timestamp() if now is None else now
+            return base + float(text[1:])
+        return float(text)
+    except (ValueError, OverflowError):
+        if text.startswith("+"):
+            return None
+    try:
+        t = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.timezone.utc)
+    return t.timestamp()
 
 
 # ================================================================ the table

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
-from . import checkpoint, disk
-from .commitlog import Delta
+from . import checkpoint, disk, values
+from .commitlog import DELETED, Delta
 from .errors import BrokenObjectError, DataFolderError
 
 log = logging.getLogger("dotui")
@@ -134,6 +134,34 @@ class DurableState:
             logged.merge(d)
         return data, meta, logged
 
+    def storage_view(self, namespace: str, oid: Any, pending: Any = None) -> dict[str, Any]:
+        """What the storage inspector shows: the checkpoint file, the committed changes not yet in
+        it (``logged``), the storage they make together (``values``), and ``pending``: the live
+        object's writes not yet committed (``Storage.pending()``, or None). Reads the file."""
+        key = (namespace, oid.hex)
+        data, meta, logged = self.view(key)
+        ckpt = dict(data)
+        alarm = logged.apply(data, meta.get("alarm"))
+        shown: dict[str, Any] = {"put": {}, "deleted": [], "cleared": False}
+        if pending is not None:
+            shown["cleared"] = pending.cleared
+            for k, text in pending.puts.items():
+                if text is None:
+                    shown["deleted"].append(k)
+                else:
+                    shown["put"][k] = values.decode(text)
+        return {
+            "namespace": namespace, "id": oid.hex, "name": oid.name or meta.get("name"),
+            "path": self.path(*key), "values": {k: data[k] for k in sorted(data)}, "alarm": alarm,
+            "checkpoint": {k: ckpt[k] for k in sorted(ckpt)}, "checkpoint_saved_at": meta.get("saved_at"),
+            "logged": {
+                "cleared": logged.cleared,
+                "put": {k: v for k, v in sorted(logged.puts.items()) if v is not DELETED},
+                "deleted": sorted(k for k, v in logged.puts.items() if v is DELETED),
+            },
+            "pending": shown,
+        }
+
     @property
     def held_count(self) -> int:
         """Objects with committed changes not yet in a durable checkpoint."""
@@ -146,6 +174,13 @@ class DurableState:
     @property
     def broken(self) -> dict[Key, str]:
         return dict(self._broken)
+
+    def drop_unneeded_segments(self, log_: Any) -> None:
+        """(At close) Leave no empty preallocated segment; keep those holding what is not checkpointed."""
+        try:
+            log_.drop_segments([p for p in log_.segments() if not self.holds(p)])
+        except OSError as exc:  # an empty segment left behind is harmless: the next start drops it
+            log.warning("could not remove empty log segments at close: %s", exc)
 
     def holds(self, segment_path: str) -> bool:
         """Whether a log segment holds changes not yet in a durable checkpoint."""

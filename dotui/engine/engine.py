@@ -1,165 +1,46 @@
-"""The engine: namespaces, stubs, the committer, hibernation, alarms, recovery.
+"""The engine: start and close, recovery, call routing, hibernate, wake and reload.
 
-Everything here runs on one asyncio loop. Disk work that can take long (the
-log's fdatasync, checkpoint rewrites) runs on two single-thread executors, so
-calls go on while a commit is on its way to disk: that is what group commit is.
+It wires the units that do the work, each the one owner of its state: the
+instances (instance.py, with their call queues and gates), the committer
+(committer.py), the durable state (durable.py: checkpoints and recovery), the
+alarm scheduler (alarms.py), listing (listing.py) and the WebSockets
+(websockets.py). Everything runs on one asyncio loop; disk work that can take
+long (a slow fdatasync, checkpoint rewrites) runs on two single-thread
+executors, so calls go on while a commit is on its way to disk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import heapq
-import itertools
 import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
-from . import disk, values
-from .commitlog import DELETED, CommitLog, Delta
+from . import values
+from .alarms import AlarmScheduler
+from .commitlog import CommitLog, Delta
 from .committer import Committer
 from .durable import DurableState, check_namespaces, segment_number
 from .errors import (
     BrokenObjectError,
-    DataFolderError,
     EngineClosedError,
-    EngineLockedError,
-    InvalidIdError,
     MethodNotFoundError,
     NamespaceNotFoundError,
 )
 from .events import EventBus, Subscription
-from .ids import IdFactory, ObjectId
+from .ids import ObjectId
 from .index import Index
-from .instance import IN_MEMORY, Call, Instance, State, alarm_call, current_call
+from .instance import IN_MEMORY, Call, Instance, State, current_call
+from .listing import Listing
+from .lock import DataLock
 from .loader import LoadError, NamespaceInfo, load_objects
+from .stubs import Env, Namespace
 from .websockets import WebSockets
 
 
 log = logging.getLogger("dotui")
-
-
-class Stub:
-    """A caller's handle on one object. ``await stub.method(*args, **kwargs)``.
-
-    Making a stub creates nothing; the object comes to exist at its first call.
-    """
-
-    __slots__ = ("id", "_engine", "_namespace", "_methods")
-
-    def __init__(self, engine: "Engine", namespace: str, oid: ObjectId):
-        self._engine = engine
-        self._namespace = namespace
-        self.id = oid
-        self._methods: dict[str, Any] = {}
-
-    def __getattr__(self, method: str):
-        if method.startswith("_"):
-            raise AttributeError(method)
-        call = self._methods.get(method)
-        if call is None:
-            engine, ns, oid = self._engine, self._namespace, self.id
-
-            def call(*args: Any, **kwargs: Any):
-                return engine.call(ns, oid, method, args, kwargs)
-
-            call.__name__ = method
-            self._methods[method] = call
-        return call
-
-    def __repr__(self) -> str:
-        return f"<Stub {self._namespace}/{self.id.name or self.id.hex[:12]}>"
-
-
-class Namespace:
-    """``engine.env.<Class>``: makes ids and stubs for one class."""
-
-    def __init__(self, engine: "Engine", name: str):
-        self._engine = engine
-        self.name = name
-        self._ids = IdFactory(name)
-
-    def id_from_name(self, name: str) -> ObjectId:
-        return self._ids.from_name(name)
-
-    def new_unique_id(self) -> ObjectId:
-        return self._ids.new_unique()
-
-    def id_from_string(self, text: str) -> ObjectId:
-        """The id written as ``text``; its ``name`` is None, as in Cloudflare."""
-        return self._ids.from_string(text)
-
-    def get(self, oid: ObjectId) -> Stub:
-        if not isinstance(oid, ObjectId):
-            raise TypeError(f"get() takes an ObjectId (from id_from_name, new_unique_id or id_from_string), not {type(oid).__name__}")
-        if oid.namespace != self.name:
-            raise InvalidIdError("Durable Object ID is not valid for this namespace.")
-        return Stub(self._engine, self.name, oid)
-
-    def get_by_name(self, name: str) -> Stub:
-        return self.get(self.id_from_name(name))
-
-    def __repr__(self) -> str:
-        return f"<Namespace {self.name}>"
-
-
-class Env:
-    """``self.env`` / ``engine.env``: the namespaces, as attributes."""
-
-    def __init__(self, engine: "Engine"):
-        self._engine = engine
-
-    def __getattr__(self, name: str) -> Namespace:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self._engine.namespace(name)
-
-    def __dir__(self) -> Iterable[str]:
-        return list(self._engine._namespaces)
-
-
-class DataLock:
-    """An exclusive lock on a data folder, naming the pid of its holder."""
-
-    def __init__(self, folder: str):
-        self.path = os.path.join(folder, "lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        if os.path.isdir(self.path):
-            raise DataFolderError(
-                f"the lock file {self.path} is a folder; dotui keeps its lock there: "
-                "move that folder out of the data folder, or pass another data folder (--data DIR)"
-            )
-        try:
-            fd = disk.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise DataFolderError(
-                f"cannot open the lock file {self.path}: {exc.strerror or exc}; "
-                "check its permissions, or pass another data folder (--data DIR)"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            disk.close(fd)
-            raise EngineLockedError(
-                f"the data folder {os.path.dirname(self.path)} is in use by another dotui engine "
-                f"(pid {holder}); stop that one, or pass another data folder (--data DIR)"
-            ) from None
-        try:
-            disk.ftruncate(fd, 0)
-            disk.pwrite(fd, str(os.getpid()).encode(), 0)
-        except OSError:
-            pass  # the lock is held; only the pid shown to a second engine is missing
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            disk.close(self._fd)
-            self._fd = None
 
 
 class Engine:
@@ -208,10 +89,10 @@ class Engine:
         self._live: dict[tuple[str, str], Instance] = {}
         self.durable = DurableState(self.data_dir, self.index, interval=checkpoint_interval,
                                     publish=self.bus.publish, on_broken=self._on_checkpoint_broken)
-        self._alarms: list[tuple[float, str, str, int, float]] = []
+        self.alarms = AlarmScheduler(self._alarm_target, self.bus, retry_base=alarm_retry_base,
+                                     max_retries=alarm_max_retries)
         self._lock = DataLock(self.data_dir)
-        self._sorted: list[tuple[str, str]] = []
-        self._sorted_version: tuple | None = None
+        self.listing = Listing(self.index, self._instances, self._live)
         self._tasks: list[asyncio.Task] = []
         self._started = False
         self._closed = False
@@ -238,7 +119,7 @@ class Engine:
             self._namespaces, self.load_errors = load_objects(self.objects_dir)
             check_namespaces({n: i.file for n, i in self._namespaces.items()}, self.data_dir)
             self.log = self._log_class(os.path.join(self.data_dir, "log"))
-            self._recover()
+            self.durable.recover(self.log)  # bring checkpoints up to date with the log (README.md, "On disk")
             self.log.open_new_segment()
         except BaseException:
             self._lock.release()
@@ -246,39 +127,33 @@ class Engine:
         self.committer = Committer(self.log, self, self.bus, self._loop, self._log_io,
                                    full_at=self.checkpoint_log_bytes)
         self.committer.start()
-        self._alarm_event = asyncio.Event()
         self.durable.start(self._loop, self._ckpt_io, self._rotate_log)
         self._tasks = [
             self._loop.create_task(self._sweeper()),
-            self._loop.create_task(self._alarm_loop()),
             self._loop.create_task(self.durable.run()),
         ]
         self._started = True
-        for ns, hx, e in self.index.entries():
-            if e.alarm is not None:
-                self._schedule_alarm(e.alarm, ns, hx, 0, e.alarm)
-
-    def _recover(self) -> None:
-        """Bring checkpoints up to date with the log a crash left behind (README.md, "On disk")."""
-        self.durable.recover(self.log)
+        self.alarms.start(self._loop, ((ns, hx, e.alarm) for ns, hx, e in self.index.entries() if e.alarm is not None))
 
     async def close(self) -> None:
         """Finish: let running calls end, make every write durable, checkpoint, unlock."""
         if not self._started or self._closed:
             return
         self._closed = True
+        self.alarms.stop()
         await self._until_all_idle(5.0)
+        await self.alarms.close()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.flush()
         for inst in list(self._live.values()):
-            self._hibernate(inst)
+            inst.hibernate()
         await self.checkpoint()
         await self.committer.close()
         self.log.close()
         if self.log.size == 0:
-            self._drop_unneeded_segments()
+            self.durable.drop_unneeded_segments(self.log)
         self._log_io.shutdown(wait=True)
         self._ckpt_io.shutdown(wait=True)
         self.bus.publish("engine.closed")
@@ -373,10 +248,10 @@ class Engine:
             self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active
 
     def schedule_commit(self, inst: Instance) -> None:
-        self._schedule_commit(inst)
+        self.committer.schedule(inst)
 
     def forget(self, inst: Instance) -> None:
-        self._forget_dirty(inst)
+        self.committer.forget(inst)
 
     def checkpoint_path(self, namespace: str, hx: str) -> str:
         return self.durable.path(namespace, hx)
@@ -388,22 +263,11 @@ class Engine:
             inst.id.name = meta["name"]
         return data, alarm
 
-    def _drop_unneeded_segments(self) -> None:
-        """(At close) Leave no empty preallocated segment; keep those holding what is not checkpointed."""
-        try:
-            self.log.drop_segments([p for p in self.log.segments() if not self.durable.holds(p)])
-        except OSError as exc:  # an empty segment left behind is harmless: the next start drops it
-            logging.getLogger("dotui").warning("could not remove empty log segments at close: %s", exc)
-
     def _on_checkpoint_broken(self, key: tuple[str, str], reason: str) -> None:
         """Its checkpoint cannot be read: a live object is reset, and its next wake says why."""
         inst = self._instances.get(key)
         if inst is not None:
             inst.reset(BrokenObjectError(reason))
-
-    def _hibernate(self, inst: Instance) -> bool:
-        """Hibernate ``inst`` if it may now (``Instance.may_hibernate``); ``on_state`` does the books."""
-        return inst.hibernate()
 
     async def hibernate(self, namespace: str, oid: ObjectId) -> bool:
         """Hibernate one object once its calls, and the tasks it started, end; False if it was not live."""
@@ -412,7 +276,7 @@ class Engine:
             return False
         while inst.state is State.LIVE:
             await inst.until_idle()
-            if self._hibernate(inst):
+            if inst.hibernate():  # if it may now (Instance.may_hibernate); on_state does the books
                 self._checkpoint_soon()
                 return True
         return False
@@ -447,12 +311,6 @@ class Engine:
         return errors
 
     # ================================================================ the committer (committer.py)
-    def _schedule_commit(self, inst: Instance) -> None:
-        self.committer.schedule(inst)
-
-    def _forget_dirty(self, inst: Instance) -> None:
-        self.committer.forget(inst)
-
     async def flush(self) -> None:
         """Return when every write made so far is durable (or its commit failed and the object was reset)."""
         await self.committer.flush()
@@ -466,7 +324,7 @@ class Engine:
         if delta.alarm_changed:
             e.alarm = delta.alarm
             if delta.alarm is not None:
-                self._schedule_alarm(delta.alarm, inst.ns.name, inst.id.hex, 0, delta.alarm)
+                self.alarms.schedule(inst.ns.name, inst.id.hex, delta.alarm)
 
     def log_full(self, size: int) -> None:
         """(The committer's host) The log's current segment is ``size`` bytes long, past
@@ -501,214 +359,53 @@ class Engine:
             now = time.time()
             evicted = False
             for inst in list(self._live.values()):
-                if (inst.last_active or 0) + self.idle_timeout <= now and self._hibernate(inst):
+                if (inst.last_active or 0) + self.idle_timeout <= now and inst.hibernate():
                     evicted = True
             if evicted:
                 self._checkpoint_soon()
 
-    # ================================================================ alarms
-    def _schedule_alarm(self, due: float, ns: str, hx: str, retry: int, alarm_time: float) -> None:
-        heapq.heappush(self._alarms, (due, ns, hx, retry, alarm_time))
-        if self._started or hasattr(self, "_alarm_event"):
-            self._alarm_event.set()
-
-    async def _alarm_loop(self) -> None:
-        while True:
-            now = time.time()
-            while self._alarms and self._alarms[0][0] <= now:
-                due, ns, hx, retry, alarm_time = heapq.heappop(self._alarms)
-                self._fire_alarm(ns, hx, retry, alarm_time)
-            timeout = (self._alarms[0][0] - now) if self._alarms else None
-            self._alarm_event.clear()
-            try:
-                await asyncio.wait_for(self._alarm_event.wait(), timeout)
-            except TimeoutError:
-                pass
-
-    def _fire_alarm(self, ns: str, hx: str, retry: int, alarm_time: float) -> None:
+    # ================================================================ alarms (alarms.py)
+    def _alarm_target(self, ns: str, hx: str, alarm_time: float) -> Instance | None:
+        """The object an alarm due now fires on; None if it was replaced or deleted, or its class
+        is gone or has no alarm()."""
         info = self._namespaces.get(ns)
         e = self.index.get(ns, hx)
         if info is None or e is None or e.alarm != alarm_time or not info.has_alarm:
-            return  # replaced, deleted, or its class is gone
-        inst = self._instances.get((ns, hx))
-        if inst is None:
-            oid = ObjectId(hx, ns, e.name)
-            inst = self._instance(info, oid)
-        if inst.alarm_running:
-            return
-        inst.alarm_running = True
-        self._loop.create_task(self._run_alarm(inst, retry, alarm_time))
-
-    async def _run_alarm(self, inst: Instance, retry: int, alarm_time: float) -> None:
-        call = alarm_call(retry)
-        base_fn = call.fn
-
-        async def fire_then_clear(i: Instance):
-            result = base_fn(i)
-            if hasattr(result, "__await__"):
-                await result
-            if i.storage is not None and i.storage.alarm_epoch == alarm_time:
-                i.storage._set_alarm(None)  # done: unless the handler set a new one
-
-        call.fn = fire_then_clear
-        inst.emit("alarm.fired", retry_count=retry)
-        try:
-            await inst.invoke(call)
-        except BaseException as exc:  # noqa: BLE001
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            if retry < self.alarm_max_retries:
-                delay = self.alarm_retry_base * (2 ** retry)
-                inst.emit("alarm.retry", retry_count=retry + 1, delay=delay, error=f"{type(exc).__name__}: {exc}")
-                self._schedule_alarm(time.time() + delay, inst.ns.name, inst.id.hex, retry + 1, alarm_time)
-            else:
-                inst.emit("alarm.gave_up", retries=retry, error=f"{type(exc).__name__}: {exc}")
-                await self._drop_alarm(inst, alarm_time)
-        else:
-            inst.emit("alarm.done", retry_count=retry)
-        finally:
-            inst.alarm_running = False
-
-    async def _drop_alarm(self, inst: Instance, alarm_time: float) -> None:
-        def drop(i: Instance):
-            if i.storage.alarm_epoch == alarm_time:
-                i.storage._set_alarm(None)
-        try:
-            await inst.invoke(Call("storage", "storage.delete_alarm", (), {}, (), fn=drop))
-        except BaseException:  # noqa: BLE001 - it stays set, and fires again at start
-            pass
+            return None
+        return self._instances.get((ns, hx)) or self._instance(info, ObjectId(hx, ns, e.name))
 
     # ================================================================ introspection (what the front ends can see)
     def namespaces(self) -> list[dict[str, Any]]:
         return [info.describe() for info in self._namespaces.values()]
 
+    # Listing (listing.py): every row reads the index or an object in memory, wakes nothing.
     def instances(self, namespace: str | None = None, *, state: str | None = None,
                   offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        """Known objects, live or hibernated, ordered by namespace then name (named objects
-        first), then id. Reads no object file, wakes nothing.
-
-        ``state`` keeps one state ("live", "hibernated", ...); ``offset``/``limit`` page,
-        at a cost that follows the page, not the number of objects.
-        """
-        stop = None if limit is None else offset + limit
-        if state is not None and state != "hibernated":
-            # The few objects in memory: sort just them.
-            rows = [i.describe() for k, i in self._instances.items()
-                    if (namespace is None or k[0] == namespace) and i.shown_state == state]
-            rows.sort(key=lambda r: _order(r["namespace"], r["name"], r["id"]))
-            return rows[offset:stop]
-        rows = (self._row(k) for k in self._sorted_keys() if namespace is None or k[0] == namespace)
-        if state is not None:
-            rows = (r for r in rows if r["state"] == state)
-        return list(itertools.islice(rows, offset, stop))
+        """Known objects in listing order, one page (``Listing.instances``)."""
+        return self.listing.instances(namespace, state=state, offset=offset, limit=limit)
 
     def instance_table(self, namespace: str | None = None) -> dict[str, Any]:
-        """Every known object, in a compact form for a front end that lists them all at once.
-
-        ``{"objects": [...], "hibernated": {namespace: {field: [...]}}}``: the objects the
-        engine holds in memory (live, or touched since it started) as ``instances()`` shows
-        them, and every other object, hibernated and known from the index alone, as one
-        list per field (``id`` hex, ``name``, ``last_active``, ``keys``, ``bytes``, ``alarm``),
-        the same position in each list being the same object. Unordered; reads no object
-        file, wakes nothing, and builds no dict per hibernated object, so 100,000 of them
-        cost a few lists.
-        """
-        objects = [i.describe() for k, i in self._instances.items() if namespace is None or k[0] == namespace]
-        hibernated: dict[str, dict[str, list]] = {}
-        for ns, entries in self.index.by_namespace().items():
-            if not entries or (namespace is not None and ns != namespace):
-                continue
-            held = {hx for (n, hx) in self._instances if n == ns}
-            if held:
-                ids = [hx for hx in entries if hx not in held]
-                es = [entries[hx] for hx in ids]
-            else:
-                ids, es = list(entries), list(entries.values())
-            if ids:
-                hibernated[ns] = {
-                    "id": ids,
-                    "name": [e.name for e in es],
-                    "last_active": [e.last_active for e in es],
-                    "keys": [e.keys for e in es],
-                    "bytes": [e.bytes for e in es],
-                    "alarm": [e.alarm for e in es],
-                }
-        return {"objects": objects, "hibernated": hibernated}
-
-    def _sorted_keys(self) -> list[tuple[str, str]]:
-        """Every known object's key in listing order; sorted again only when objects were added."""
-        version = (self.index.version, len(self._instances))
-        if self._sorted_version != version:
-            names = {}
-            for ns, hx, e in self.index.entries():
-                names[(ns, hx)] = e.name
-            for key, inst in self._instances.items():
-                if names.get(key) is None:
-                    names[key] = inst.id.name
-            self._sorted = sorted(names, key=lambda k: _order(k[0], names[k], k[1]))
-            self._sorted_version = version
-        return self._sorted
-
-    def _row(self, key: tuple[str, str]) -> dict[str, Any]:
-        inst = self._instances.get(key)
-        if inst is not None:
-            return inst.describe()
-        return _index_row(key[0], key[1], self.index.get(*key))
+        """Every known object at once, hibernated ones as one list per field (``Listing.table``)."""
+        return self.listing.table(namespace)
 
     def instances_of(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-        """``instance_info`` of each ``(namespace, id hex)``: for a front end refreshing the
-        objects its event stream says changed. Wakes nothing; unknown or malformed keys are left out."""
-        out = []
-        for namespace, hx in keys:
-            if namespace not in self._namespaces:
-                continue
-            try:
-                oid = self._named(self.namespace(namespace).id_from_string(hx))
-            except InvalidIdError:
-                continue
-            out.append(self.instance_info(namespace, oid))
-        return out
+        """``instance_info`` of each ``(namespace, id hex)`` (``Listing.instances_of``)."""
+        return self.listing.instances_of(keys, lambda ns, hx: self.listing.known_id(self._ns_handles_for(ns), hx))
 
     def count_instances(self, namespace: str | None = None) -> dict[str, int]:
         """How many objects are known, and how many of them are live (cheap at any scale)."""
-        total = self.index.count(namespace)
-        live = sum(1 for k in self._live if namespace is None or k[0] == namespace)
-        return {"total": total, "live": live, "hibernated": total - live}
+        return self.listing.count(namespace)
 
     def object_id(self, namespace: str, ref: str) -> ObjectId:
         """An id from a name, or from ``#hex`` (a unique prefix of a known id is enough)."""
-        handle = self.namespace(namespace)
-        if not ref.startswith("#"):
-            return handle.id_from_name(ref)
-        prefix = ref[1:].lower()
-        if len(prefix) == 64:
-            return self._named(handle.id_from_string(prefix))
-        matches = {hx for (ns, hx) in self._instances if ns == namespace and hx.startswith(prefix)}
-        matches |= {hx for ns, hx, _ in self.index.entries(namespace) if hx.startswith(prefix)}
-        if not matches:
-            raise InvalidIdError(f"no {namespace} object has an id starting with {prefix!r}")
-        if len(matches) > 1:
-            raise InvalidIdError(
-                f"{len(matches)} {namespace} objects have ids starting with {prefix!r}; give more digits"
-            )
-        return self._named(handle.id_from_string(matches.pop()))
+        return self.listing.resolve(self.namespace(namespace), ref)
 
-    def _named(self, oid: ObjectId) -> ObjectId:
-        """For the front ends: an id from ``#hex`` shows the name it was made from, if known."""
-        entry = self.index.get(oid.namespace, oid.hex)
-        if entry is not None and entry.name is not None:
-            oid.name = entry.name
-        return oid
+    def _ns_handles_for(self, namespace: str) -> Namespace | None:
+        return self.namespace(namespace) if namespace in self._namespaces else None
 
     def instance_info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
         """One object as ``instances()`` shows it; state "unknown" if it never existed."""
-        inst = self._instances.get((namespace, oid.hex))
-        if inst is not None:
-            return inst.describe()
-        e = self.index.get(namespace, oid.hex)
-        if e is not None:
-            return _index_row(namespace, oid.hex, e)
-        return {"namespace": namespace, "id": oid.hex, "name": oid.name, "state": "unknown"}
+        return self.listing.info(namespace, oid)
 
     def read_storage(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
         """An object's storage as on disk: the checkpoint, the log's newer records, what is pending.
@@ -716,37 +413,9 @@ class Engine:
         Reads the checkpoint file; wakes nothing.
         """
         self._ns_info(namespace)
-        key = (namespace, oid.hex)
-        path = self.checkpoint_path(*key)
-        data, meta, logged = self.durable.view(key)
-        ckpt = dict(data)
-        alarm = logged.apply(data, meta.get("alarm"))
-        pending: dict[str, Any] = {"put": {}, "deleted": [], "cleared": False}
-        inst = self._instances.get(key)
-        if inst is not None and inst.storage is not None:
-            changes = inst.storage.pending()
-            pending["cleared"] = changes.cleared
-            for k, text in changes.puts.items():
-                if text is None:
-                    pending["deleted"].append(k)
-                else:
-                    pending["put"][k] = values.decode(text)
-        return {
-            "namespace": namespace,
-            "id": oid.hex,
-            "name": oid.name or meta.get("name"),
-            "path": path,
-            "values": {k: data[k] for k in sorted(data)},
-            "alarm": alarm,
-            "checkpoint": {k: ckpt[k] for k in sorted(ckpt)},
-            "checkpoint_saved_at": meta.get("saved_at"),
-            "logged": {
-                "cleared": logged.cleared,
-                "put": {k: v for k, v in sorted(logged.puts.items()) if v is not DELETED},
-                "deleted": sorted(k for k, v in logged.puts.items() if v is DELETED),
-            },
-            "pending": pending,
-        }
+        inst = self._instances.get((namespace, oid.hex))
+        pending = inst.storage.pending() if inst is not None and inst.storage is not None else None
+        return self.durable.storage_view(namespace, oid, pending)
 
     def queue(self, namespace: str, oid: ObjectId) -> list[dict[str, Any]]:
         inst = self._instances.get((namespace, oid.hex))
@@ -773,24 +442,10 @@ class Engine:
             "log_bytes": self.log.size if self._started else 0,
             **self.stats_counters,
             **self.durable.counters,
+            **self.alarms.counters,
             **(self.committer.stats() if self._started else {}),
         }
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
         """A bounded event stream; a slow reader loses the oldest events and is told how many."""
         return self.bus.subscribe(maxlen, predicate)
-
-
-def _order(ns: str, name: str | None, hx: str) -> tuple:
-    return (ns, name is None, name or "", hx)
-
-
-def _index_row(ns: str, hx: str, e) -> dict[str, Any]:
-    """How a hibernated object the engine has not touched looks, from its index entry alone."""
-    return {
-        "namespace": ns, "id": hx, "name": e.name, "state": "hibernated",
-        "busy": False, "queued": 0, "running": [], "gate_held": False, "output_held": False,
-        "calls": 0, "errors": 0, "last_active": e.last_active, "keys": e.keys, "bytes": e.bytes,
-        "pending_writes": 0, "alarm": e.alarm, "broken": None,
-    }
-

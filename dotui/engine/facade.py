@@ -89,6 +89,7 @@ async def _unwrapped(coro: Coroutine[Any, Any, Any]) -> Any:
         raise exc.original from None
 
 
+
 class LocalEngine:
     """An in-process engine on a background thread, driven synchronously."""
 

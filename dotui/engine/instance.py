@@ -237,7 +237,6 @@ class Instance:
         self.calls = 0
         self.errors = 0
         self.last_active: float | None = None
-        self.alarm_running = False  # written by the alarm scheduler, which fires one alarm at a time
         self._waking: asyncio.Future | None = None  # resolved when the wake in progress ends
         self._blockers: list[asyncio.Task] = []  # the constructor's block_concurrency_while
         self._tasks: set[asyncio.Future] = set()  # started by the object's code, still pending

@@ -80,15 +80,41 @@ def _check_batch(keys: Any, what: str) -> None:
         )
 
 
+# The moments an alarm may name: every one of them is a datetime in every time zone (a day
+# inside datetime's years 1..9999), so get_alarm() and every front end can show it.
+EARLIEST_ALARM = _dt.datetime(1, 1, 2, tzinfo=_dt.timezone.utc).timestamp()
+LATEST_ALARM = _dt.datetime(9999, 12, 30, tzinfo=_dt.timezone.utc).timestamp()
+
+
+def alarm_time(seconds: Any, given: Any = None) -> float:
+    """``seconds`` (epoch seconds) as a float, or ValueError if it names no moment an alarm can hold.
+
+    NaN, the infinities, and times outside 0001-01-02 .. 9999-12-30 (UTC) are refused, naming
+    ``given`` (what the user typed, if it was not ``seconds`` itself).
+    """
+    try:
+        t = float(seconds)
+    except OverflowError:
+        t = float("nan")
+    if EARLIEST_ALARM <= t <= LATEST_ALARM:  # False for NaN
+        return t
+    shown = seconds if given is None else given
+    raise ValueError(
+        f"{shown!r} is not a time an alarm can be set to: an alarm time is a moment between "
+        f"0001-01-02 and 9999-12-30 (UTC), as epoch seconds ({EARLIEST_ALARM:.0f} .. {LATEST_ALARM:.0f}) "
+        f"or an aware datetime; e.g. time.time() + 30"
+    )
+
+
 def _to_epoch(when: Any) -> float:
     if isinstance(when, _dt.datetime):
         if when.tzinfo is None:
             raise ValueError(
                 "set_alarm needs an aware datetime (e.g. datetime.now(timezone.utc)); got a naive one"
             )
-        return when.timestamp()
+        return alarm_time(when.timestamp(), when)
     if isinstance(when, (int, float)) and not isinstance(when, bool):
-        return float(when)
+        return alarm_time(when)
     raise TypeError(f"set_alarm takes a datetime or epoch seconds, not {type(when).__name__}")
 
 
@@ -332,7 +358,11 @@ class Storage:
         return _dt.datetime.fromtimestamp(self._alarm, _dt.timezone.utc)
 
     def set_alarm(self, when: _dt.datetime | float) -> None:
-        """Set the object's one alarm (a datetime, or epoch seconds); replaces any other."""
+        """Set the object's one alarm (a datetime, or epoch seconds); replaces any other.
+
+        A time that names no moment (NaN, infinite, outside the years 1..9999) raises
+        ValueError, and nothing is stored.
+        """
         if not self._has_alarm_handler:
             raise TypeError(
                 "Your Durable Object class must have an alarm() handler in order to call set_alarm(); "
@@ -343,6 +373,33 @@ class Storage:
     def delete_alarm(self) -> None:
         if self._alarm is not None:
             self._set_alarm(None)
+
+    # ---------------------------------------------------------------- the alarm that fires
+    # As Cloudflare: while alarm() runs, get_alarm() is None unless the handler sets a new alarm;
+    # the fired alarm is deleted for good only once the handler has succeeded.
+    def begin_fired_alarm(self, alarm_time: float) -> bool:
+        """The alarm set for ``alarm_time`` starts firing: get_alarm() reads None from now on.
+
+        Nothing is written: until ``clear_fired_alarm``, the alarm is still on disk, so a crash
+        or a failure fires it again. False (and nothing changes) if the alarm is no longer
+        ``alarm_time``: it was replaced or deleted since it fell due.
+        """
+        if self._alarm != alarm_time:
+            return False
+        self._alarm = None
+        return True
+
+    def clear_fired_alarm(self, alarm_time: float) -> None:
+        """The handler of ``alarm_time`` succeeded: the alarm is deleted for good (committed as
+        any write), unless the handler set a new one, which stands."""
+        if not self._closed and self._alarm is None:
+            self._set_alarm(None)
+
+    def restore_fired_alarm(self, alarm_time: float) -> None:
+        """The handler of ``alarm_time`` failed: the alarm is set again, for its retry, unless the
+        handler set a new one, which stands (Cloudflare retries only the latest set_alarm)."""
+        if not self._closed and self._alarm is None:
+            self._set_alarm(alarm_time)
 
     def _set_alarm(self, when: float | None) -> None:
         self._check_open()

@@ -1,0 +1,166 @@
+"""Listing and paging: every known object, live or hibernated, as the front ends show them.
+
+Reads no object file and wakes nothing: an object in memory describes itself, every other
+one is known from the index alone (README "On disk": ``index.json`` and ``index.journal``).
+A page costs what the page holds, not the number of objects: the listing order is kept,
+sorted once, and sorted again only when objects were added.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import InvalidIdError
+from .ids import ObjectId
+from .index import Index
+from .instance import Instance
+
+Key = tuple[str, str]  # (namespace, id hex)
+
+
+class Listing:
+    """The engine's objects as rows. ``held`` is every object the engine holds in memory (live,
+    or touched since it started), ``live`` the live ones; both are the engine's, read here only."""
+
+    def __init__(self, index: Index, held: Mapping[Key, Instance], live: Mapping[Key, Instance]):
+        self._index = index
+        self._held = held
+        self._live = live
+        self._sorted: list[Key] = []
+        self._sorted_version: tuple | None = None
+
+    def instances(self, namespace: str | None = None, *, state: str | None = None,
+                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Known objects, ordered by namespace then name (named objects first), then id.
+
+        ``state`` keeps one state ("live", "hibernated", ...); ``offset``/``limit`` page.
+        """
+        stop = None if limit is None else offset + limit
+        if state is not None and state != "hibernated":
+            # The few objects in memory: sort just them.
+            rows = [i.describe() for k, i in self._held.items()
+                    if (namespace is None or k[0] == namespace) and i.shown_state == state]
+            rows.sort(key=lambda r: order(r["namespace"], r["name"], r["id"]))
+            return rows[offset:stop]
+        rows = (self._row(k) for k in self._sorted_keys() if namespace is None or k[0] == namespace)
+        if state is not None:
+            rows = (r for r in rows if r["state"] == state)
+        return list(itertools.islice(rows, offset, stop))
+
+    def table(self, namespace: str | None = None) -> dict[str, Any]:
+        """Every known object at once, compactly (see ``Engine.instance_table``)."""
+        objects = [i.describe() for k, i in self._held.items() if namespace is None or k[0] == namespace]
+        hibernated: dict[str, dict[str, list]] = {}
+        for ns, entries in self._index.by_namespace().items():
+            if not entries or (namespace is not None and ns != namespace):
+                continue
+            held = {hx for (n, hx) in self._held if n == ns}
+            if held:
+                ids = [hx for hx in entries if hx not in held]
+                es = [entries[hx] for hx in ids]
+            else:
+                ids, es = list(entries), list(entries.values())
+            if ids:
+                hibernated[ns] = {
+                    "id": ids,
+                    "name": [e.name for e in es],
+                    "last_active": [e.last_active for e in es],
+                    "keys": [e.keys for e in es],
+                    "bytes": [e.bytes for e in es],
+                    "alarm": [e.alarm for e in es],
+                }
+        return {"objects": objects, "hibernated": hibernated}
+
+    def info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
+        """One object as ``instances()`` shows it; state "unknown" if it never existed."""
+        inst = self._held.get((namespace, oid.hex))
+        if inst is not None:
+            return inst.describe()
+        e = self._index.get(namespace, oid.hex)
+        if e is not None:
+            return index_row(namespace, oid.hex, e)
+        return {"namespace": namespace, "id": oid.hex, "name": oid.name, "state": "unknown"}
+
+    def instances_of(self, keys: Iterable[Key], resolve: Callable[[str, str], ObjectId | None]) -> list[dict[str, Any]]:
+        """``info`` of each ``(namespace, id hex)`` that ``resolve`` makes an id of; the others are left out."""
+        out = []
+        for namespace, hx in keys:
+            oid = resolve(namespace, hx)
+            if oid is not None:
+                out.append(self.info(namespace, oid))
+        return out
+
+    def resolve(self, handle: Any, ref: str) -> ObjectId:
+        """The id ``ref`` names in the namespace ``handle``: a name, or ``#hex`` where a unique
+        prefix of a known id is enough. InvalidIdError says which ref matched none, or several."""
+        if not ref.startswith("#"):
+            return handle.id_from_name(ref)
+        prefix = ref[1:].lower()
+        if len(prefix) == 64:
+            return self.named(handle.id_from_string(prefix))
+        ns = handle.name
+        matches = {hx for (n, hx) in self._held if n == ns and hx.startswith(prefix)}
+        matches |= {hx for _, hx, _ in self._index.entries(ns) if hx.startswith(prefix)}
+        if not matches:
+            raise InvalidIdError(f"no {ns} object has an id starting with {prefix!r}")
+        if len(matches) > 1:
+            raise InvalidIdError(f"{len(matches)} {ns} objects have ids starting with {prefix!r}; give more digits")
+        return self.named(handle.id_from_string(matches.pop()))
+
+    def known_id(self, handle: Any, hx: str) -> ObjectId | None:
+        """The id ``hx`` of the namespace ``handle`` (None for no namespace or a malformed id)."""
+        if handle is None:
+            return None
+        try:
+            return self.named(handle.id_from_string(hx))
+        except InvalidIdError:
+            return None
+
+    def named(self, oid: ObjectId) -> ObjectId:
+        """For the front ends: an id from ``#hex`` shows the name it was made from, if known."""
+        entry = self._index.get(oid.namespace, oid.hex)
+        if entry is not None and entry.name is not None:
+            oid.name = entry.name
+        return oid
+
+    def count(self, namespace: str | None = None) -> dict[str, int]:
+        """How many objects are known, and how many of them are live (cheap at any scale)."""
+        total = self._index.count(namespace)
+        live = sum(1 for k in self._live if namespace is None or k[0] == namespace)
+        return {"total": total, "live": live, "hibernated": total - live}
+
+    def _sorted_keys(self) -> list[Key]:
+        """Every known object's key in listing order; sorted again only when objects were added."""
+        version = (self._index.version, len(self._held))
+        if self._sorted_version != version:
+            names = {}
+            for ns, hx, e in self._index.entries():
+                names[(ns, hx)] = e.name
+            for key, inst in self._held.items():
+                if names.get(key) is None:
+                    names[key] = inst.id.name
+            self._sorted = sorted(names, key=lambda k: order(k[0], names[k], k[1]))
+            self._sorted_version = version
+        return self._sorted
+
+    def _row(self, key: Key) -> dict[str, Any]:
+        inst = self._held.get(key)
+        if inst is not None:
+            return inst.describe()
+        return index_row(key[0], key[1], self._index.get(*key))
+
+
+def order(ns: str, name: str | None, hx: str) -> tuple:
+    """The listing order: namespace, then named objects by name, then unnamed ones, then id."""
+    return (ns, name is None, name or "", hx)
+
+
+def index_row(ns: str, hx: str, e) -> dict[str, Any]:
+    """How a hibernated object the engine has not touched looks, from its index entry alone."""
+    return {
+        "namespace": ns, "id": hx, "name": e.name, "state": "hibernated",
+        "busy": False, "queued": 0, "running": [], "gate_held": False, "output_held": False,
+        "calls": 0, "errors": 0, "last_active": e.last_active, "keys": e.keys, "bytes": e.bytes,
+        "pending_writes": 0, "alarm": e.alarm, "broken": None,
+    }
