@@ -5,6 +5,7 @@
     dotui -c CMD [-c CMD ...]  run commands and exit
     dotui run FILE|-           run a script
     dotui serve                the HTTP gateway (default 127.0.0.1:8787)
+    dotui serve --cluster N    the same, the objects sharded over N Ray actors (docs/cluster.md)
     dotui recover [--yes]      say what dropping a damaged commit log would lose; drop it
 
 Exit status: 0 all went well, 1 a command failed (or dotui could not start),
@@ -191,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-requests", action=argparse.BooleanOptionalAction, default=None,
                        help="print a line per request: time, verb, path, status, milliseconds "
                             "(default: when the output is a terminal)")
+    serve.add_argument("--cluster", metavar="SHARDS", type=_shards, default=None,
+                       help="serve the objects from SHARDS shards on Ray (pip install -e '.[cluster]'), "
+                            "fixed when the data folder's cluster is created; see docs/cluster.md")
+    serve.add_argument("--ray-address", metavar="ADDR", default=None,
+                       help="with --cluster: join the Ray cluster at ADDR (default: start a local one)")
     recover = sub.add_parser(
         "recover", parents=[shared], help="a damaged commit log: say what dropping it would lose, then drop it",
         description="When the engine stops at start because a commit log record is damaged (not a torn\n"
@@ -322,6 +328,30 @@ def _tui_entry(err: Renderer) -> Callable[..., int] | None:
     return module.run_tui
 
 
+def _shards(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 256:
+        raise argparse.ArgumentTypeError(f"SHARDS must be a whole number from 1 to 256, e.g. --cluster 2; got {text!r}")
+    return n
+
+
+def _serve_cluster(args: argparse.Namespace, err: Renderer) -> int:
+    """``dotui serve --cluster SHARDS``: the shards on Ray (docs/cluster.md)."""
+    if args.cluster is None:
+        err.notice("dotui: error: --ray-address goes with --cluster SHARDS", "red")
+        return USAGE
+    try:
+        from .cluster.serve import serve_cluster_main
+    except ImportError as exc:
+        err.notice(f"dotui: error: --cluster needs Ray ({exc}): pip install -e '.[cluster]'", "red")
+        return FAILED
+    return serve_cluster_main(args.objects, args.data, args.cluster, args.ray_address, args.idle,
+                              args.host, args.port, args.token)
+
+
 def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
     """`dotui recover [--yes]`: with the data folder locked, say (and with --yes do) what repair drops."""
     from .engine.lock import DataLock
@@ -358,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not os.path.isdir(args.objects):
             err.notice(f"dotui: error: objects folder {args.objects!r} not found: pass --objects DIR", "red")
             return FAILED
+        if args.cluster is not None or args.ray_address is not None:
+            return _serve_cluster(args, err)
         from .server.cli import serve_main
 
         return serve_main(args.objects, args.data, args.idle, args.host, args.port, args.token,

@@ -235,6 +235,9 @@ class Renderer:
         sockets = any(o.get("websockets") for o in objects)  # the column shows once an object has one
         if sockets:
             columns.insert(2, ("sockets", "right"))
+        sharded = any("shard" in o for o in objects)  # served by a cluster (docs/cluster.md)
+        if sharded:
+            columns.insert(1, ("shard", "right"))
         for col, justify in columns:
             table.add_column(col, justify=justify, no_wrap=col != "alarm")
         broken = []
@@ -247,6 +250,8 @@ class Renderer:
                      str(o.get("bytes", 0)), alarm_text(o.get("alarm")), ago(o.get("last_active"))]
             if sockets:
                 cells.insert(2, str(o.get("websockets", 0)))
+            if sharded:
+                cells.insert(1, str(o.get("shard", "")))
             table.add_row(*cells)
             if o.get("broken"):
                 broken.append((o["ref"], o["broken"]))
@@ -368,8 +373,20 @@ class Renderer:
         table = Table(title="engine", title_justify="left", show_header=False)
         table.add_column("what", style="bold")
         table.add_column("value", justify="right")
+        per_shard = result.get("per_shard")  # a cluster's: the totals, then a column per shard
+        if per_shard:
+            table.show_header = True
+            table.title = f"cluster of {len(per_shard)} shards"
+            table.columns[1].header = "total"
+            for s in per_shard:
+                table.add_column(f"shard {s['shard']}", justify="right")
         for k, v in result.items():
-            table.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
+            if k == "per_shard":
+                continue
+            cells = [k.replace("_", " "), _number(v)]
+            if per_shard:
+                cells += [_number(s.get(k, "")) if k != "shards" else "" for s in per_shard]
+            table.add_row(*cells)
         self.out.print(table)
 
     def ws(self, result: dict[str, Any]) -> None:
@@ -472,3 +489,7 @@ def _delta_text(delta: dict[str, Any]) -> str:
     if delta["deleted"]:
         parts.append("deleted " + ", ".join(map(repr, delta["deleted"])))
     return "; ".join(parts)
+
+
+def _number(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else str(v)

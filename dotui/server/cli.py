@@ -89,14 +89,16 @@ class RunningGateway:
 
 async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                         token: str | None = None, *, max_body: int = DEFAULT_MAX_BODY,
-                        log: Callable[[str, str, int, float], None] | None = None) -> RunningGateway:
+                        log: Callable[[str, str, int, float], None] | None = None,
+                        admin: Any = None) -> RunningGateway:
     """Serve a started ``engine`` (on the running loop); writes the token to ``<data>/serve.token``.
 
     Port 0 picks a free port (see ``.port``). Raises OSError if the address is taken.
     ``log(verb, path, status, seconds)`` hears of every request answered (``dotui serve`` prints them).
+    ``admin``: the operations to serve instead of ``Admin(engine)`` (a cluster's, docs/cluster.md).
     """
     token = token or new_token()
-    app = make_app(engine, token, max_body=max_body)
+    app = make_app(engine, token, max_body=max_body, admin=admin)
     access = {"access_log_class": _RequestLog, "access_log": _log_target(log)} if log is not None else \
         {"access_log": None}
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_SECONDS, **access)

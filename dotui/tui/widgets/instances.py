@@ -85,7 +85,7 @@ class InstanceTable(ScrollView, can_focus=True):
         self.selected: Key | None = None
         self._view_version = -1
         self._columns: list[tuple[Column, int]] = []
-        self._columns_width = -1
+        self._columns_width: tuple[int, bool] = (-1, False)
         self.lines_rendered = 0  # for bench/tui.py
         self._styles: dict[str, Style] = {}  # computed styles, cleared when styles change
 
@@ -233,9 +233,10 @@ class InstanceTable(ScrollView, can_focus=True):
 
     def _layout(self) -> list[tuple[Column, int]]:
         width = self.scrollable_content_region.width
-        if width != self._columns_width:
-            self._columns_width = width
-            self._columns = fit_columns(width)
+        sharded = self.rows.sharded
+        if (width, sharded) != self._columns_width:
+            self._columns_width = (width, sharded)
+            self._columns = fit_columns(width, sharded)
         return self._columns
 
     def _header(self, width: int) -> Strip:
