@@ -253,9 +253,6 @@ class Engine:
     def forget(self, inst: Instance) -> None:
         self.committer.forget(inst)
 
-    def commit_if_alone(self) -> None:
-        self.committer.commit_if_alone()
-
     def checkpoint_path(self, namespace: str, hx: str) -> str:
         return self.durable.path(namespace, hx)
 
