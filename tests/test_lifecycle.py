@@ -1,19 +1,8 @@
 """Hibernation, waking, reload, events."""
 
-import asyncio
-
-
 from dotui import Engine
 from dotui.testing import TestEngine
 from tests.conftest import COUNTER, write_objects
-
-
-async def _until(predicate, timeout=5.0):
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return predicate()
 
 
 async def test_idle_objects_hibernate_losing_attributes_and_keeping_storage(objects_dir, data_dir):

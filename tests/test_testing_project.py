@@ -73,3 +73,40 @@ def test_a_fresh_project_passes_pytest_with_only_the_plugin(tmp_path):
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
+
+
+SETTINGS_TEST = '''
+import asyncio
+
+
+async def test_the_ini_sets_the_folder_and_the_idle_timeout(engine, clock):
+    stub = engine.env.Visits.get_by_name("home")
+    await stub.visit()
+    await clock.advance(4.9)
+    assert engine.state(stub) == "live"
+    await clock.advance(0.1)
+    assert engine.state(stub) == "hibernated"
+
+
+async def test_a_call_left_open_fails_at_teardown(engine):
+    stub = engine.env.Visits.get_by_name("home")
+    await stub.visit()
+    release = asyncio.Event()
+    engine.open_call = asyncio.ensure_future(
+        engine.run_in_object(stub, lambda obj, ctx: ctx.block_concurrency_while(release.wait)))
+    await asyncio.sleep(0)
+    engine.release = release
+'''
+
+
+def test_settings_come_from_pytest_ini_and_teardown_names_open_calls(tmp_path):
+    (tmp_path / "src" / "things").mkdir(parents=True)
+    (tmp_path / "src" / "things" / "visits.py").write_text(textwrap.dedent(OBJECT))
+    (tmp_path / "pytest.ini").write_text("[pytest]\ndotui_objects = src/things\ndotui_idle_timeout = 5\n")
+    (tmp_path / "test_settings.py").write_text(textwrap.dedent(SETTINGS_TEST))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH"))}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert "2 passed, 1 error" in proc.stdout, proc.stdout + proc.stderr
+    assert "ERROR at teardown of test_a_call_left_open_fails_at_teardown" in proc.stdout
+    assert "the test ended with 1 call(s) still open" in proc.stdout

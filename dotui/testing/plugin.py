@@ -74,16 +74,19 @@ async def _engine(request: pytest.FixtureRequest, tmp_path: Any):
     test_engine = TestEngine(objects, str(tmp_path / "dotui-data"), **opts)
     await test_engine.start()
     _kit.active = test_engine
+    problem = None
     try:
         yield test_engine
-        problem = None
         try:
             test_engine.check_quiet()
         except _kit.KitError as exc:
             problem = exc
     finally:
         _kit.active = None
-        await test_engine.close()  # every write durable and checkpointed; the alarms and the clock go with it
+        if problem is None:
+            await test_engine.close()  # every write durable and checkpointed; the alarms and the clock go with it
+        else:
+            await test_engine.crash()  # the open calls end with it, at once (close would give them 5 s)
     if problem is not None:
         pytest.fail(f"dotui: {problem}", pytrace=False)
 
