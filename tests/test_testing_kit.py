@@ -141,3 +141,22 @@ async def test_check_quiet_names_open_calls(engine):
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     engine.check_quiet()
+
+
+# The two tests below run in this order (pytest keeps a module's order): the second sees nothing
+# the first left behind.
+LEFT_BEHIND: dict = {}
+
+
+async def test_leaves_an_alarm_and_a_moved_clock_behind(engine, clock):
+    stub = engine.env.Flaky.get_by_name("left")
+    await stub.arm(clock.now() + 86400)
+    await clock.advance(hours=12)
+    LEFT_BEHIND["clock"] = clock.now()
+    assert len(engine.pending_alarms()) == 1
+
+
+async def test_the_next_test_starts_with_no_alarm_no_object_and_a_fresh_clock(engine, clock):
+    assert LEFT_BEHIND, "runs after the test above"
+    assert engine.pending_alarms() == [] and engine.list_ids("Flaky") == []
+    assert clock.now() < LEFT_BEHIND["clock"]  # a new clock, at the real time again
