@@ -160,3 +160,23 @@ async def test_the_next_test_starts_with_no_alarm_no_object_and_a_fresh_clock(en
     assert LEFT_BEHIND, "runs after the test above"
     assert engine.pending_alarms() == [] and engine.list_ids("Flaky") == []
     assert clock.now() < LEFT_BEHIND["clock"]  # a new clock, at the real time again
+
+
+async def test_call_timings_are_on_the_engines_clock(engine, clock):
+    import asyncio
+    stub = engine.env.Flaky.get_by_name("timed")
+    await stub.tries()
+    release = asyncio.Event()
+    holding = asyncio.ensure_future(
+        engine.run_in_object(stub, lambda obj, ctx: ctx.block_concurrency_while(release.wait)))
+    waiting = asyncio.ensure_future(stub.tries())
+    while len(engine.queue("Flaky", stub.id)) < 2:
+        await asyncio.sleep(0)
+    await clock.advance(5)
+    release.set()
+    await holding
+    assert await waiting == []
+    first, held, waited = engine.history("Flaky", stub.id)[-3:]
+    assert first["queue_time"] == 0.0 and first["run_time"] == 0.0
+    assert held["run_time"] == 5.0
+    assert waited["queue_time"] == 5.0 and waited["started_at"] == clock.now()

@@ -121,7 +121,7 @@ class Call:
         self.chain = chain  # seqs of the calls this one was made from
         self.status = CallStatus.QUEUED
         self.awaiting: str | None = None
-        self.queued_at = 0.0  # set by Instance.invoke, on the engine's clock
+        self.queued_at: float | None = None  # when it began to wait (Instance.invoke); None: it started at once
         self.started_at: float | None = None
         self.returned_at: float | None = None
         self.ended_at: float | None = None
@@ -144,14 +144,14 @@ class Call:
             "args": list(self.args),
             "kwargs": dict(self.kwargs),
             "status": self.status.value,
-            "queued_at": self.queued_at,
+            "queued_at": self.queued_at if self.queued_at is not None else self.started_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
         }
         if self.awaiting:
             out["awaiting"] = self.awaiting
         if self.started_at is not None:
-            out["queue_time"] = self.started_at - self.queued_at
+            out["queue_time"] = 0.0 if self.queued_at is None else self.started_at - self.queued_at
         if self.returned_at is not None and self.started_at is not None:
             out["run_time"] = self.returned_at - self.started_at
         if self.ended_at is not None and self.returned_at is not None:
@@ -553,8 +553,8 @@ class Instance:
     async def invoke(self, call: Call) -> Any:
         """Run ``call`` when its turn comes; return its result once it is durable."""
         call.instance = self
-        call.queued_at = self._now()
         if self.state is State.HIBERNATED or self.state is State.BROKEN:
+            call.queued_at = self._now()  # it waits for the wake
             self.host.touch(self)
             if not self.queue.busy:
                 # Wake in the caller's task: without a blocking constructor this
@@ -564,6 +564,8 @@ class Instance:
         while self._must_queue(call):
             if self.state is State.HIBERNATED or self.state is State.BROKEN:
                 self._spawn_wake()
+            if call.queued_at is None:
+                call.queued_at = self._now()
             if not front:
                 self.emit("call.queued", call, args=list(call.args), kwargs=dict(call.kwargs))
             try:
@@ -678,7 +680,8 @@ class Instance:
             self._settle()
 
     def _emit_finished(self, call: Call) -> None:
-        fields = {"queue_time": call.started_at - call.queued_at, "run_time": call.returned_at - call.started_at}
+        queued = call.queued_at
+        fields = {"queue_time": 0.0 if queued is None else call.started_at - queued, "run_time": call.returned_at - call.started_at}
         if call.error is not None:
             self.emit("call.finished", call, ok=False,
                       error={"type": type(call.error).__name__, "message": str(call.error)}, **fields)
