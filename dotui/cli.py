@@ -5,6 +5,7 @@
     dotui -c CMD [-c CMD ...]  run commands and exit
     dotui run FILE|-           run a script
     dotui serve                the HTTP gateway (default 127.0.0.1:8787)
+    dotui serve --cluster N    the same, the objects sharded over N Ray actors (docs/cluster.md)
     dotui recover [--yes]      say what dropping a damaged commit log would lose; drop it
 
 Exit status: 0 all went well, 1 a command failed (or dotui could not start),
@@ -36,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "token": None,
     "serve": None,
     "commands": [],
+    "commit_delay": None,
+    "check": False,
+    "echo": False,
+    "lesson": None,
 }
 
 EPILOG = """\
@@ -51,6 +56,11 @@ shared flags may come before or after the subcommand.
 exit status: 0 all went well, 1 a command failed, 2 bad usage.
 the command language: dotui -c help, or docs/commands.md.
 """
+
+
+ATTACH_HINT = ("to drive that engine from here as well (two REPLs, a REPL beside the TUI): start the first one "
+               "with --serve PORT (e.g. dotui --serve 8787, or dotui serve), then run this one with --connect, "
+               "e.g. dotui repl --connect http://127.0.0.1:8787")
 
 
 class StartupError(Exception):
@@ -82,6 +92,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _delay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a commit delay from 0 to 10 seconds")
+    return value
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -105,10 +125,14 @@ def _shared_flags() -> argparse.ArgumentParser:
                    help="batch: print one JSON document per command (see docs/commands.md)")
     g.add_argument("--on-error", choices=("stop", "continue"), default=s,
                    help="batch: stop at the first failed command (default) or go on")
+    g.add_argument("--echo", action="store_true", default=s,
+                   help="batch: print each command (› line  # file:line) before its result")
     g.add_argument("--connect", metavar="URL", default=s,
                    help="drive the engine of a running `dotui serve` at URL instead of one here")
     g.add_argument("--token", metavar="TOKEN", default=s,
                    help="the token for --connect (default: $DOTUI_TOKEN, else <data>/serve.token)")
+    g.add_argument("--commit-delay", metavar="SECONDS", type=_delay, default=s,
+                   help="hold each commit SECONDS before its fsync, to watch the output gate hold results (⧗)")
     g.add_argument("--serve", metavar="PORT", type=_port, default=s,
                    help="TUI or REPL: also serve this engine over HTTP on 127.0.0.1:PORT")
     return p
@@ -125,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-c", dest="commands", metavar="CMD", action="append", default=argparse.SUPPRESS,
                         help="run a command of the command language, then exit (repeatable)")
-    sub = parser.add_subparsers(dest="subcommand", metavar="{repl,run,serve,recover}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="subcommand", metavar="{repl,run,serve,tour,recover}", parser_class=_Parser)
     sub.add_parser(
         "repl", parents=[shared], help="the interactive REPL",
         description="The REPL: Tab completes commands, objects and methods; the toolbar shows the engine; "
@@ -149,8 +173,30 @@ def build_parser() -> argparse.ArgumentParser:
                "       -d '{\"args\": [5]}' http://127.0.0.1:8787/objects/Counter/alice/increment",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    tour = sub.add_parser(
+        "tour", parents=[shared], help="the guided tour of the model, in the TUI (t there opens it too)",
+        description="One lesson per concept (addressing, one instance per id, interleaving, the input and output "
+                    "gates, hibernation, alarms, reload, transactions), each run on objects of its own (tour-…) "
+                    "with real concurrent calls, narrated beside what the screen shows. See docs/tour.md.",
+        epilog="examples:\n  dotui tour                 the TUI, the tour open\n"
+               "  dotui tour --lesson 3      start at lesson 3\n"
+               "  dotui tour --check         run every lesson headless on a scratch data folder; exit 1 if a "
+               "claim fails",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tour.add_argument("--check", action="store_true",
+                      help="run every lesson without a screen and check what it narrates (a scratch data folder)")
+    tour.add_argument("--lesson", metavar="LESSON", help="start at this lesson (name or number)")
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     serve.add_argument("--port", type=_port, default=8787, help="default 8787; 0 picks a free port")
+    serve.add_argument("--log-requests", action=argparse.BooleanOptionalAction, default=None,
+                       help="print a line per request: time, verb, path, status, milliseconds "
+                            "(default: when the output is a terminal)")
+    serve.add_argument("--cluster", metavar="SHARDS", type=_shards, default=None,
+                       help="serve the objects from SHARDS shards on Ray (pip install -e '.[cluster]'), "
+                            "fixed when the data folder's cluster is created; see docs/cluster.md")
+    serve.add_argument("--ray-address", metavar="ADDR", default=None,
+                       help="with --cluster: join the Ray cluster at ADDR (default: start a local one)")
     recover = sub.add_parser(
         "recover", parents=[shared], help="a damaged commit log: say what dropping it would lose, then drop it",
         description="When the engine stops at start because a commit log record is damaged (not a torn\n"
@@ -197,12 +243,42 @@ def make_facade(args: argparse.Namespace) -> EngineFacade:
     facade = LocalEngine(args.objects, args.data, idle_timeout=args.idle)
     try:
         facade.start()
-    except (EngineLockedError, DataFolderError) as exc:
+        if args.commit_delay:
+            facade.commit_delay(args.commit_delay)
+    except EngineLockedError as exc:
+        raise StartupError(f"{exc}.\n{ATTACH_HINT}") from None
+    except DataFolderError as exc:
         raise StartupError(str(exc)) from None
     except OSError as exc:
         raise StartupError(f"cannot use the data folder {args.data!r}: {exc.strerror or exc}; "
                            "pass another one with --data DIR") from None
     return facade
+
+
+def _tour_check(args: argparse.Namespace, out: Renderer, err: Renderer) -> int:
+    """``dotui tour --check``: every lesson on a scratch data folder; 0 if every narrated claim held."""
+    import tempfile
+
+    from .engine.facade import LocalEngine
+    from .tour import LESSONS, lesson_named
+    from .tour.headless import LineNarrator, run_lessons
+
+    if not os.path.isdir(args.objects):
+        err.notice(f"dotui: error: objects folder {args.objects!r} not found: pass --objects DIR", "red")
+        return FAILED
+    try:
+        lessons = [lesson_named(args.lesson)] if args.lesson else list(LESSONS)
+    except ValueError as exc:
+        err.notice(f"dotui: error: {exc}", "red")
+        return USAGE
+    with tempfile.TemporaryDirectory(prefix="dotui-tour-") as scratch:
+        with LocalEngine(args.objects, scratch, idle_timeout=min(args.idle, 2.0)) as facade:
+            ran = run_lessons(facade, lessons, LineNarrator(lambda kind, text: out.tour_line(kind, text)))
+    checks = [c for _, cs in ran for c in cs]
+    failed = [c for c in checks if not c.ok]
+    out.notice(f"tour check: {len(checks) - len(failed)} of {len(checks)} claims held in {len(ran)} lessons",
+               "bold red" if failed else "green")
+    return FAILED if failed else OK
 
 
 # ---------------------------------------------------------------- front ends
@@ -220,7 +296,8 @@ def _batch_lines(args: argparse.Namespace) -> list[Line] | Any | None:
 
 
 def _run_batch(facade: EngineFacade, args: argparse.Namespace, lines: Any, renderer: Renderer) -> int:
-    runner = BatchRunner(facade, renderer, json_out=sys.stdout if args.json else None, on_error=args.on_error)
+    runner = BatchRunner(facade, renderer, json_out=sys.stdout if args.json else None, on_error=args.on_error,
+                         echo=args.echo)
     for e in facade.load_errors():
         renderer.error(_load_error(e))
         if not runner.fail(FAILED):
@@ -249,6 +326,30 @@ def _tui_entry(err: Renderer) -> Callable[..., int] | None:
                    "(or `dotui -c CMD`, `dotui run FILE`)", "yellow")
         return None
     return module.run_tui
+
+
+def _shards(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 256:
+        raise argparse.ArgumentTypeError(f"SHARDS must be a whole number from 1 to 256, e.g. --cluster 2; got {text!r}")
+    return n
+
+
+def _serve_cluster(args: argparse.Namespace, err: Renderer) -> int:
+    """``dotui serve --cluster SHARDS``: the shards on Ray (docs/cluster.md)."""
+    if args.cluster is None:
+        err.notice("dotui: error: --ray-address goes with --cluster SHARDS", "red")
+        return USAGE
+    try:
+        from .cluster.serve import serve_cluster_main
+    except ImportError as exc:
+        err.notice(f"dotui: error: --cluster needs Ray ({exc}): pip install -e '.[cluster]'", "red")
+        return FAILED
+    return serve_cluster_main(args.objects, args.data, args.cluster, args.ray_address, args.idle,
+                              args.host, args.port, args.token)
 
 
 def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
@@ -287,9 +388,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not os.path.isdir(args.objects):
             err.notice(f"dotui: error: objects folder {args.objects!r} not found: pass --objects DIR", "red")
             return FAILED
+        if args.cluster is not None or args.ray_address is not None:
+            return _serve_cluster(args, err)
         from .server.cli import serve_main
 
-        return serve_main(args.objects, args.data, args.idle, args.host, args.port, args.token)
+        return serve_main(args.objects, args.data, args.idle, args.host, args.port, args.token,
+                          log_requests=args.log_requests)
+    if args.subcommand == "tour" and args.check:
+        return _tour_check(args, out, err)
     if args.serve is not None and (args.connect or args.commands or args.subcommand == "run"):
         err.notice("dotui: error: --serve PORT goes with the TUI or the REPL of an engine run here", "red")
         return USAGE
@@ -307,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return USAGE
         lines = lines_of(script, relative_path(os.path.abspath(args.file)))
     run_tui = None
-    if lines is None and args.subcommand is None:
+    if lines is None and args.subcommand in (None, "tour"):
         run_tui = _tui_entry(err)
         if run_tui is None:
             return FAILED

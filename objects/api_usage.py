@@ -1,6 +1,6 @@
 """ApiUsage: per-user API usage counts, one object per user.
 
-Teaches: addressable compute. Every request a user makes, from any server,
+Teaches: addressable compute, and alarms that wake a hibernated object. Every request a user makes, from any server,
 lands on the one object named after that user, so counting needs no database
 and no locks. An alarm drops days older than the retention window, waking the
 object from hibernation if it has to.

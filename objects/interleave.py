@@ -1,8 +1,9 @@
 """Interleave: where calls can overlap, and how to stop them.
 
-Teaches the input gate. `bump_racy` reads, awaits a sleep, then writes: the
-await lets the next call in, so two concurrent bumps both read the same value
-and one increment is lost. `bump_blocked` does the same inside
+Teaches the input gate: an await lets the next call in; block_concurrency_while
+keeps it out. `bump_racy` reads, awaits a sleep, then writes: the await lets
+the next call in, so two concurrent bumps both read the same value and one
+increment is lost. `bump_blocked` does the same inside
 `block_concurrency_while`, which keeps every other call out until it is done.
 Call each twice at once (e.g. from two REPLs, or with `asyncio.gather`) and
 compare `peek()`.

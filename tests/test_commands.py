@@ -103,7 +103,7 @@ def failed(facade, line, **context):
 # ---------------------------------------------------------------- reading lines
 def test_every_command_of_the_design_is_registered_with_help_and_an_example():
     design = ["classes", "ls", "call", "storage", "get", "put", "del", "queue", "history", "hibernate",
-              "wake", "alarm", "watch", "ws", "reload", "stats", "sleep", "help", "quit"]
+              "wake", "alarm", "watch", "ws", "reload", "stats", "sleep", "tour", "load", "help", "quit"]
     assert sorted(REGISTRY.commands) == sorted(design)
     for name in design:
         cmd = REGISTRY.commands[name]
@@ -427,8 +427,22 @@ def test_alarm_bad_input(facade):
     assert "ISO time" in failed(facade, "alarm Pinger/p set tomorrow").hint
     assert failed(facade, "alarm Pinger/p sett +5").hint.startswith("did you mean 'set'?")
     assert failed(facade, "alarm Pinger/p delete +5").usage
-    error = failed(facade, "alarm Counter/c set +5")
-    assert error.type == "TypeError" and "alarm()" in error.message
+    error = failed(facade, "alarm Counter/never set +5")
+    assert "has no alarm() method" in error.message and "Pinger" in error.hint
+    assert facade.instance("Counter", "never")["state"] == "unknown"  # refused before the object was made
+
+
+def test_the_examples_of_help_alarm_work_in_order(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from dotui.commands import REGISTRY as registry
+
+    objects = shutil.copytree(Path(__file__).resolve().parent.parent / "objects", tmp_path / "objects")
+    with LocalEngine(str(objects), str(tmp_path / "data")) as fe:
+        for example in registry.commands["alarm"].examples:
+            out = run(fe, example)
+            assert out.ok, (example, out.error)
 
 
 def test_reload_picks_up_new_methods_and_reports_broken_files(facade, objects_dir):
@@ -516,7 +530,7 @@ def test_help_lists_every_command_and_explains_one(facade):
     listed = [c["name"] for c in ok(facade, "help")["commands"]]
     assert sorted(listed) == sorted(REGISTRY.commands)
     one = ok(facade, "help call")["command"]
-    assert one["usage"] == "call REF METHOD [ARG ...]" and one["examples"]
+    assert one["usage"] == "call REF METHOD [ARG ...] [--times N [--concurrent]]" and one["examples"]
     assert ok(facade, "? ls")["command"]["name"] == "ls"
     error = failed(facade, "help cal")
     assert error.hint == "did you mean 'call'?"

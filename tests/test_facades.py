@@ -60,6 +60,14 @@ def _hx(f: EngineFacade, name: str) -> str:
     return f.resolve("Counter", name)["id"]
 
 
+def _fresh_id_called(f: EngineFacade) -> tuple:
+    """A fresh id names no object until its first call; two fresh ids differ."""
+    made = f.new_unique_id("Counter")
+    before = f.instance("Counter", "#" + made["id"])["state"]
+    return (len(made["id"]), made["name"], f.call("Counter", "#" + made["id"], "increment"),
+            before == "unknown" and f.new_unique_id("Counter")["id"] != made["id"])
+
+
 # Each case: (what it does on a facade, with an object name of its own; what its answer must be).
 CASES: dict[str, tuple[Callable[[EngineFacade, str], Any], Callable[[Any], bool]]] = {
     "info": (lambda f, n: f.info(),
@@ -124,6 +132,10 @@ CASES: dict[str, tuple[Callable[[EngineFacade, str], Any], Callable[[Any], bool]
              lambda r: r[2]["state"] == "live" and r[2]["keys"] == 1 and set(r[2]) <= ROW_FIELDS),
     "reload": (lambda f, n: f.reload(), lambda r: r == []),
     "flush": (lambda f, n: f.flush(), lambda r: r is None),
+    "new_unique_id": (lambda f, n: _fresh_id_called(f),
+                      lambda r: r == (64, None, 1, True)),
+    "commit_delay": (lambda f, n: (f.commit_delay(0.2), f.call("Counter", n, "increment"), f.commit_delay(0)),
+                     lambda r: r == (0.2, 1, 0.0)),
 }
 
 

@@ -91,3 +91,18 @@ async def test_a_commit_failure_fails_held_results_and_resets_the_object(held):
     assert await c.peek() == 1
     assert await c.increment() == 2
     assert held.read_storage("Counter", c.id)["values"] == {"n": 2}
+
+
+async def test_concurrent_callers_still_share_one_commit_when_a_lone_caller_commits_at_once(engine):
+    # A lone caller's commit runs in its own turn (nothing else could join the group);
+    # callers that are ready together must still share one commit (group commit).
+    counter = engine.env.Counter.get_by_name("group")
+    before = engine.stats()["commits"]
+    results = await asyncio.gather(*(counter.increment() for _ in range(200)))
+    assert sorted(results) == list(range(1, 201))
+    assert engine.stats()["commits"] - before <= 3, "200 concurrent increments no longer share commits"
+    before = engine.stats()["commits"]
+    for i in range(5):
+        assert await counter.increment() == 201 + i
+    assert engine.stats()["commits"] - before == 5  # one durable commit per sequential call, none skipped
+

@@ -251,3 +251,23 @@ def test_a_traceback_shows_the_users_frames_only(facade):
     assert "error: KeyError: 'missing'" in text
     assert "in fail" in text and 'raise KeyError("missing")' in text
     assert "dotui/engine" not in text and "asyncio" not in text
+
+
+def test_a_second_tab_after_a_namespace_lists_its_objects(facade):
+    for name in ("alice", "bob"):
+        facade.call("Counter", name, "increment", [])
+    seen = {}
+
+    def objects_listed(repl):
+        state = repl.session.default_buffer.complete_state
+        seen["menu"] = [c.display_text for c in state.completions] if state else None
+        return bool(seen["menu"]) and {"alice", "bob"} <= set(seen["menu"])
+
+    drive(facade, [
+        ("Coun", lambda r: buffer_text(r) == "Coun"),
+        ("\t", lambda r: buffer_text(r) == "Counter/"),
+        ("\t", objects_listed),
+        ("\x03", None),
+        ("\x04", None),
+    ])
+    assert {"alice", "bob"} <= set(seen["menu"])

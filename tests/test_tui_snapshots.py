@@ -115,3 +115,31 @@ def test_invoke_dialog(snap_compare, frozen):
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(frozen), terminal_size=(120, 34), run_before=open_invoke)
+
+
+@pytest.fixture
+def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The bundled classes, and no object yet: the first screen a new user sees."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(Path(__file__).resolve().parent.parent / "objects", tmp_path / "objects")
+    fe = LocalEngine("objects", "data", idle_timeout=600).start()
+    yield fe
+    fe.close()
+
+
+async def settle_empty(pilot) -> None:
+    for _ in range(400):
+        if pilot.app.main.refreshes >= 3 and pilot.app.main.namespaces:
+            break
+        await pilot.pause(0.02)
+    await pilot.pause(0.1)
+
+
+def test_welcome_narrow(snap_compare, empty):
+    assert snap_compare(make_app(empty), terminal_size=(80, 24), run_before=settle_empty)
+
+
+def test_welcome(snap_compare, empty):
+    assert snap_compare(make_app(empty), terminal_size=(120, 34), run_before=settle_empty)

@@ -11,6 +11,7 @@ import datetime as _dt
 from typing import Any
 
 from ..engine.admin import parse_when
+from ..tour.lessons import LESSONS as _TOUR_LESSONS
 from .parsing import ParseError, Ref, did_you_mean, format_ref
 from .registry import Arg, Kind, Option, Registry
 from .runner import CommandError, Context
@@ -136,19 +137,77 @@ def stats(ctx: Context) -> dict[str, Any]:
 @command(
     "call",
     summary="call a method of an object; REF.METHOD(ARGS) is the same",
-    usage="call REF METHOD [ARG ...]",
+    usage="call REF METHOD [ARG ...] [--times N [--concurrent]]",
     args=(Arg("ref", Kind.REF), Arg("method", Kind.METHOD), Arg("args", Kind.ARGS, optional=True)),
-    examples=("call Counter/alice increment 5", "Counter/alice.increment(by=5)", "call Counter/#3f2a peek"),
+    options=(Option("--times", "times", Kind.COUNT, help="make N calls (one after another unless --concurrent)"),
+             Option("--concurrent", "concurrent", help="with --times: start all N at once, as N callers would")),
+    examples=("call Counter/alice increment 5", "Counter/alice.increment(by=5)", "call Counter/#3f2a peek",
+              "call Interleave/x bump_racy --times 2 --concurrent"),
     details="Arguments are Python or JSON literals (5, 'text', [1, 2], {'k': 1}, true, null); "
             "keyword arguments are key=literal. Nothing is evaluated. The result arrives once the "
-            "call's writes are durable.",
+            "call's writes are durable. With --times N --concurrent the N calls queue in the object "
+            "together: watch interleaving (and lost updates) happen.",
 )
-def call(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {})) -> Any:
+def call(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {}), times: int | None = None,
+         concurrent: bool = False) -> Any:
     if "(" in method:
         raise ParseError(f"{method!r} is not a method name",
                          f"write {ref}.{method} or call {ref} {method.partition('(')[0]} ARG ...")
+    if concurrent and times is None:
+        raise ParseError("--concurrent goes with --times N", "e.g. call Counter/alice increment --times 10 --concurrent")
     positional, keywords = args
-    return ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)
+    if times is None:
+        return ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)
+    return _call_times(ctx, ref, method, positional, keywords, times, concurrent)
+
+
+def _call_times(ctx: Context, ref: Ref, method: str, positional: list, keywords: dict, times: int,
+                concurrent: bool) -> dict[str, Any]:
+    import concurrent.futures as cf
+
+    start = ctx.clock()
+    outcomes: list[tuple[bool, Any]] = []
+    if concurrent:
+        futures = [ctx.facade.call_async(ref.namespace, ref.ref, method, positional, keywords) for _ in range(times)]
+        cf.wait(futures)
+        for fut in futures:
+            exc = fut.exception()
+            outcomes.append((exc is None, fut.result() if exc is None else exc))
+    else:
+        for _ in range(times):
+            try:
+                outcomes.append((True, ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)))
+            except Exception as exc:  # noqa: BLE001 - each call's error is part of the answer
+                outcomes.append((False, exc))
+    return {"object": str(ref), "method": method, "times": times, "concurrent": concurrent,
+            "seconds": round(ctx.clock() - start, 3),
+            "results": [r for ok, r in outcomes if ok],
+            "errors": [{"type": type(e).__name__, "message": str(e)} for ok, e in outcomes if not ok]}
+
+
+@command(
+    "load",
+    summary="a steady stream of calls (RATE a second for SECONDS), to watch queues build",
+    usage="load REF METHOD [ARG ...] --rate PER_SECOND --for SECONDS",
+    args=(Arg("ref", Kind.REF), Arg("method", Kind.METHOD), Arg("args", Kind.ARGS, optional=True)),
+    options=(Option("--rate", "rate", Kind.RATE, help="calls started a second (default 10)"),
+             Option("--for", "seconds", Kind.SECONDS, help="how long to keep starting them (default 5)")),
+    examples=("load Counter/alice increment --rate 50 --for 5", "load Interleave/x bump_racy 0.2 --rate 10 --for 3"),
+    details="Calls are started on schedule whether or not earlier ones returned (as independent clients "
+            "would), so a method slower than the rate builds a queue: watch it in the TUI's Queue tab or with "
+            "queue REF. Reports calls started, returned and raised, the latency, and the deepest queue seen.",
+)
+def load(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {}), rate: float | None = None,
+         seconds: float | None = None) -> dict[str, Any]:
+    from .loadgen import run_load
+
+    rate = 10.0 if rate is None else rate
+    seconds = 5.0 if seconds is None else seconds
+    if rate * seconds > 100_000:
+        raise ParseError(f"{rate:g} a second for {seconds:g} s is {rate * seconds:,.0f} calls; at most 100,000",
+                         "lower --rate or --for")
+    ctx.facade.instance(ref.namespace, ref.ref)  # an unknown namespace fails here, before any call
+    return run_load(ctx, ref, method, args[0], args[1], rate, seconds)
 
 
 # ---------------------------------------------------------------- storage
@@ -293,15 +352,16 @@ def wake(ctx: Context, ref: Ref) -> dict[str, Any]:
     usage="alarm REF [set WHEN|delete]",
     args=(Arg("ref", Kind.REF), Arg("action", Kind.WORD, optional=True, choices=("set", "delete")),
           Arg("when", Kind.WHEN, optional=True, help="+SECONDS, an ISO time, or epoch seconds")),
-    examples=("alarm Counter/alice", "alarm RateLimiter/api set +30", "alarm RateLimiter/api delete"),
+    examples=("alarm ApiUsage/alice set +30", "alarm ApiUsage/alice", "alarm ApiUsage/alice delete"),
     details="WHEN is +SECONDS from now, an ISO 8601 time (UTC unless it says otherwise), or epoch seconds. "
-            "The class needs an alarm(self, info) method.",
+            "The class needs an alarm(self, info) method (ApiUsage has one).",
 )
 def alarm(ctx: Context, ref: Ref, action: str | None = None, when: str | None = None) -> dict[str, Any]:
     if action == "set":
         if when is None:
-            raise ParseError("alarm set needs WHEN", "e.g. alarm Counter/alice set +30")
+            raise ParseError("alarm set needs WHEN", "e.g. alarm ApiUsage/alice set +30")
         _validate_when(when)
+        _check_alarm_handler(ctx, ref.namespace)
         epoch = ctx.facade.alarm_set(ref.namespace, ref.ref, when)
     else:
         if when is not None:
@@ -313,6 +373,18 @@ def alarm(ctx: Context, ref: Ref, action: str | None = None, when: str | None = 
         else:
             epoch = ctx.facade.alarm_get(ref.namespace, ref.ref)
     return {"object": str(ref), "action": action or "get", "alarm": epoch, "alarm_iso": _iso(epoch)}
+
+
+def _check_alarm_handler(ctx: Context, namespace: str) -> None:
+    """Refuse, before anything is made, an alarm the class could not answer."""
+    spaces = {ns["name"]: ns for ns in ctx.facade.namespaces()}
+    if namespace not in spaces:
+        _check_namespace(ctx, namespace)
+    if not spaces[namespace].get("alarm"):
+        with_alarm = [n for n, ns in spaces.items() if ns.get("alarm")]
+        raise CommandError(f"{namespace} has no alarm() method, so an alarm would have nothing to run",
+                           "add `async def alarm(self, info):` to the class"
+                           + (f", or use a class that has one: {', '.join(with_alarm)}" if with_alarm else ""))
 
 
 @command(
@@ -457,6 +529,48 @@ def _ws_note(ctx: Context, log: list, direction: str, text: str) -> None:
 def sleep(ctx: Context, seconds: float) -> dict[str, Any]:
     ctx.sleep(seconds)
     return {"seconds": seconds}
+
+
+# ---------------------------------------------------------------- the tour
+_LESSON_WORDS = ("all", *(x.key for x in _TOUR_LESSONS), *(str(i) for i in range(1, len(_TOUR_LESSONS) + 1)))
+
+
+@command(
+    "tour",
+    summary="the guided tour: one lesson per concept of the model, run on objects of its own",
+    usage="tour [LESSON|all]",
+    args=(Arg("lesson", Kind.WORD, optional=True, choices=_LESSON_WORDS,
+              help="a lesson's name or number; all runs every one"),),
+    examples=("tour", "tour interleaving", "tour 1", "tour all"),
+    details="Without LESSON it lists the lessons. A lesson makes real (concurrent) calls on objects named "
+            "tour-…, narrates what happened and checks each claim (✓, or ✗ with what was seen instead). "
+            "The objects stay, to explore. In the TUI, t opens the tour beside the objects it points at.",
+)
+def tour(ctx: Context, lesson: str | None = None) -> dict[str, Any]:
+    from ..tour import LESSONS, lesson_named
+    from ..tour.headless import LineNarrator, run_lessons
+
+    if lesson is None:
+        return {"lessons": [{"number": i, "key": x.key, "title": x.title, "teaches": x.teaches,
+                             "objects": list(x.objects)} for i, x in enumerate(LESSONS, 1)]}
+    try:
+        chosen = list(LESSONS) if lesson == "all" else [lesson_named(lesson)]
+    except ValueError as exc:
+        raise ParseError(str(exc), "tour lists them; e.g. tour 1") from None
+    lines: list[dict[str, str]] = []
+
+    def emit(kind: str, text: str) -> None:
+        lines.append({"kind": kind, "text": text})
+        if ctx.on_event is not None:
+            ctx.on_event({"type": "tour.line", "kind": kind, "text": text})
+
+    narrator = LineNarrator(emit)
+    if ctx.interactive:
+        narrator.pause = lambda seconds: ctx.sleep(min(seconds, 1.5))  # type: ignore[method-assign]
+    ran = run_lessons(ctx.facade, chosen, narrator)
+    checks = [{"lesson": x.key, "claim": c.claim, "ok": c.ok, "problem": c.problem} for x, cs in ran for c in cs]
+    return {"lessons_run": [x.key for x, _ in ran], "checks": checks, "passed": all(c["ok"] for c in checks),
+            "lines": lines, "closing": [x.closing for x, _ in ran if x.closing]}
 
 
 # ---------------------------------------------------------------- the session

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import difflib
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable

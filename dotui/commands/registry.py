@@ -36,6 +36,7 @@ class Kind(enum.Enum):
     PREFIX = "PREFIX"          # a key prefix: quoted, or as typed
     SECONDS = "SECONDS"        # a number >= 0
     COUNT = "N"                # a whole number >= 1
+    RATE = "PER_SECOND"        # a number > 0 of events a second
     WHEN = "WHEN"              # +SECONDS, an ISO time, or epoch seconds
     COMMAND = "COMMAND"        # a command name
     WORD = "WORD"              # one of ``choices``
@@ -165,7 +166,7 @@ class Registry:
         while i < len(tokens):
             tok = tokens[i]
             rest_started = bool(cmd.args) and cmd.args[-1].kind is Kind.ARGS and len(positional) >= len(cmd.args) - 1
-            if tok.startswith("--") and not rest_started:
+            if tok.startswith("--") and (not rest_started or cmd.option(tok) is not None):
                 opt = cmd.option(tok)
                 if opt is None:
                     known = [o.flag for o in cmd.options]
@@ -231,6 +232,11 @@ def read_arg(arg: Arg, text: str, cmd: Command) -> Any:
         return parse_value(text)
     if kind is Kind.SECONDS:
         return parse_number(text, arg.name, minimum=0)
+    if kind is Kind.RATE:
+        value = parse_number(text, arg.name, minimum=0)
+        if value <= 0:
+            raise ParseError(f"{arg.name} must be more than 0 a second, got {text!r}", "e.g. --rate 20")
+        return value
     if kind is Kind.COUNT:
         return parse_number(text, arg.name, integer=True, minimum=1)
     if kind is Kind.WHEN:

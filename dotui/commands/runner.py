@@ -116,7 +116,9 @@ def parse_line(line: str, registry: Registry | None = None) -> Parsed | None:
 
 def call_parsed(form: CallForm, registry: Registry, line: str) -> Parsed:
     cmd = registry.commands["call"]
-    return Parsed(cmd, {"ref": form.ref, "method": form.method, "args": (form.args, form.kwargs)}, line)
+    values: dict = {opt.dest: (None if opt.kind else False) for opt in cmd.options}
+    values.update({"ref": form.ref, "method": form.method, "args": (form.args, form.kwargs)})
+    return Parsed(cmd, values, line)
 
 
 def _not_a_call(text: str, tokens: list[str]) -> ParseError:

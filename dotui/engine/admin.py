@@ -217,11 +217,12 @@ class Admin:
             raise ClientFault(exc) from None
 
     # ------------------------------------------------------------ reading
-    @route("GET", "/admin/info", "version, pid, data and objects folders, load errors")
+    @route("GET", "/admin/info", "version, pid, data and objects folders, load errors, idle timeout")
     async def info(self) -> dict[str, Any]:
         e = self.engine
         return {"version": __version__, "pid": os.getpid(), "data_dir": e.data_dir,
-                "objects_dir": e.objects_dir, "load_errors": [str(x) for x in e.load_errors]}
+                "objects_dir": e.objects_dir, "load_errors": [str(x) for x in e.load_errors],
+                "idle_timeout": e.idle_timeout}
 
     @route("GET", "/admin/namespaces", "the classes: methods with signatures and docs, mode, alarm")
     async def namespaces(self) -> list[dict[str, Any]]:
@@ -343,7 +344,40 @@ class Admin:
 
     @route("POST", "/admin/reload", "re-import the objects folder; answers the load errors")
     async def reload(self) -> list[str]:
-        return [str(e) for e in await self.engine.reload()]
+        errors = [str(e) for e in await self.engine.reload()]
+        await self._retry_broken()
+        return errors
+
+    async def _retry_broken(self) -> None:
+        """Objects left broken (their class gone, or its constructor raising) get one more try on the reloaded
+        code, so a fixed file shows at once rather than at each object's next call; one that fails again stays
+        broken, with the new reason on its row."""
+        known = {ns["name"] for ns in self.engine.namespaces()}
+        for row in self.engine.instances(state="broken"):
+            if row["namespace"] not in known:
+                continue
+            try:
+                await self.engine.wake(row["namespace"], self.target(row["namespace"], "#" + row["id"]))
+            except Exception:  # noqa: BLE001 - still broken: the row says why, as before
+                continue
+
+    @route("POST", "/admin/new-id", "a fresh unique id (new_unique_id); the object exists from its first call [namespace]")
+    async def new_unique_id(self, namespace: str) -> dict[str, Any]:
+        oid = self.engine.namespace(namespace).new_unique_id()
+        return {"namespace": namespace, "id": oid.hex, "name": None}
+
+    @route("PUT", "/admin/commit-delay",
+           "hold each commit SECONDS before its fsync, to watch the output gate (0: disk speed) [seconds]")
+    async def commit_delay(self, seconds: Any) -> float:
+        log = self.engine.log
+        if not hasattr(log, "set_delay"):
+            raise ClientFault(ValueError(
+                "this engine's commit log cannot be slowed: start it with dotui (the TUI or the REPL), "
+                "which uses one that can, e.g. dotui --commit-delay 1"))
+        try:
+            return log.set_delay(seconds)
+        except ValueError as exc:
+            raise ClientFault(exc) from None
 
     @route("POST", "/admin/flush", "return once every write so far is durable")
     async def flush(self) -> None:

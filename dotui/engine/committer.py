@@ -91,6 +91,10 @@ class Committer:
         self._now = clock.now  # a record's time (clock.py)
         self._dirty: dict["Instance", None] = {}
         self._kick_scheduled = False
+        self._kick_handle: asyncio.Handle | None = None
+        # The loop's queue of callbacks ready to run (CPython's asyncio keeps one); None where
+        # a loop has no such queue, and then commit_if_alone() never commits early.
+        self._ready = getattr(loop, "_ready", None)
         self._task_busy = False  # the task is mid-commit or rotating: the loop must not commit too
         self._writing = False  # a batch is on its way to disk on the log's thread
         self._rotations: list[asyncio.Future] = []
@@ -129,7 +133,21 @@ class Committer:
             self._kick_scheduled = True
             # In a context of its own: not the first writer's (its current call), and
             # no copy of that context made for every commit.
-            self._loop.call_soon(self._kick, context=self._context)
+            self._kick_handle = self._loop.call_soon(self._kick, context=self._context)
+
+    def commit_if_alone(self) -> None:
+        """Commit now if this loop iteration's commit is the only thing left ready to run.
+
+        A call that wrote waits for the end-of-iteration commit; when no other callback or
+        task is ready, no other write can join that group, so waiting for the next turn of
+        the loop only costs the turn (a sequential caller's every call). Concurrent callers
+        are ready tasks, so they still share one commit.
+        """
+        ready, handle = self._ready, self._kick_handle
+        if (ready is not None and len(ready) == 1 and handle is not None and ready[0] is handle
+                and self._kick_scheduled and not handle.cancelled()):
+            handle.cancel()
+            self._context.run(self._kick)
 
     def forget(self, inst: "Instance") -> None:
         """``inst`` dropped its uncommitted writes (a reset): nothing of it to commit."""
@@ -180,8 +198,8 @@ class Committer:
         while the task is mid-commit or a rotation is wanted, the task does it.
         """
         self._kick_scheduled = False
-        if self._task_busy or self._rotations or not self._inline:
-            self._wake.set()
+        if self._task_busy or self._rotations or not (self._inline and self.log.inline_sync):
+            self._wake.set()  # (inline_sync asked each time: a log may turn slow at run time)
             return
         batch = self._take_batch()
         if batch is not None:
@@ -211,7 +229,7 @@ class Committer:
             await self._rotate()
         batch = self._take_batch()
         if batch is not None:
-            if self._inline:
+            if self._inline and self.log.inline_sync:
                 outcome = self._append(batch.record)
             else:
                 self._writing = True

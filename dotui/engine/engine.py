@@ -101,6 +101,7 @@ class Engine:
         self._tasks: list[asyncio.Task] = []
         self._started = self._closed = self._crashed = False
         self.stats_counters = {"calls": 0}
+        self.router = None  # in a cluster: reaches the ids another shard owns (docs/cluster.md)
 
     # ================================================================ start / close
     async def __aenter__(self) -> "Engine":
@@ -202,8 +203,12 @@ class Engine:
             inst = self._instances[key] = Instance(self, info, oid)
         return inst
 
-    async def call(self, namespace: str, oid: ObjectId, method: str, args: tuple = (), kwargs: dict | None = None) -> Any:
-        """Call ``method`` on the object ``oid``; its result, once durable, as a copy."""
+    async def call(self, namespace: str, oid: ObjectId, method: str, args: tuple = (), kwargs: dict | None = None,
+                   chain: tuple = ()) -> Any:
+        """Call ``method`` on the object ``oid``; its result, once durable, as a copy.
+
+        ``chain``: the calls this one was made from, when it comes from another shard (docs/cluster.md).
+        """
         if self._closed or not self._started:
             raise EngineClosedError("the engine is not running; start it with `async with Engine(...)`")
         info = self._namespaces.get(namespace) or self._ns_info(namespace)
@@ -214,10 +219,11 @@ class Engine:
         else:
             kwargs = {}
         parent = current_call.get()
-        chain: tuple = ()
         if parent is not None:
             chain = parent.chain + (parent.seq,)
             await self._hold_outgoing(parent)
+        if self.router is not None and not self.router.owns(oid):
+            return await self.router.call(namespace, oid, method, args, kwargs, chain)
         inst = self._instances.get((namespace, oid.hex)) or self._instance(info, oid)
         self.stats_counters["calls"] += 1
         return await inst.invoke(Call("call", method, args, kwargs, chain))
@@ -255,6 +261,9 @@ class Engine:
 
     def forget(self, inst: Instance) -> None:
         self.committer.forget(inst)
+
+    def commit_if_alone(self) -> None:
+        self.committer.commit_if_alone()
 
     def checkpoint_path(self, namespace: str, hx: str) -> str:
         return self.durable.path(namespace, hx)

@@ -93,3 +93,11 @@ class LogCorruptError(DataFolderError):
 
 class TransactionError(DurableObjectError, RuntimeError):
     """A ``storage.transaction()`` used in a way that could not be all-or-nothing (README, "Storage")."""
+
+
+class ShardUnavailableError(DurableObjectError, ConnectionError):
+    """In a cluster, the shard owning the object could not answer (its host died or is restarting).
+
+    Retryable: the call may or may not have run; once the shard is back (Ray restarts it on
+    its data folder) a new call reaches the object with every acknowledged write in place.
+    """

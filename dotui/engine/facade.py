@@ -23,6 +23,7 @@ from .engine import Engine
 from .errors import EngineClosedError
 from .events import EventBuffer
 from .rows import InstanceRow, InstanceTable
+from .slowcommit import SlowCommitLog
 from .websockets import WebSocketError
 from .wsession import LocalWebSocket, upgrade_request
 
@@ -39,6 +40,7 @@ class EngineFacade(Protocol):
     """
 
     remote: bool
+    url: str | None  # the gateway's URL for a remote engine; None in-process
 
     @property
     def data_dir(self) -> str: ...
@@ -75,6 +77,8 @@ class EngineFacade(Protocol):
     def hibernate_all(self) -> int: ...
     def wake(self, namespace: str, ref: str) -> InstanceRow: ...
     def reload(self) -> list[str]: ...
+    def new_unique_id(self, namespace: str) -> dict[str, Any]: ...
+    def commit_delay(self, seconds: Any) -> float: ...
     def flush(self) -> None: ...
     def subscribe(self, maxlen: int = 10_000,
                   predicate: Callable[[dict], bool] | None = None) -> EventBuffer: ...
@@ -96,6 +100,8 @@ class LocalEngine:
     remote = False
 
     def __init__(self, objects: str = "objects", data: str = ".dotui", **options: Any):
+        self.url: str | None = None  # in-process: no gateway URL
+        options.setdefault("log_class", SlowCommitLog)  # commit_delay can slow it to show the output gate
         self.engine = Engine(objects, data, **options)
         self.admin = Admin(self.engine)
         self._loop = asyncio.new_event_loop()
@@ -245,6 +251,12 @@ class LocalEngine:
 
     def reload(self) -> list[str]:
         return self._do(self.admin.reload())
+
+    def new_unique_id(self, namespace: str) -> dict[str, Any]:
+        return self._do(self.admin.new_unique_id(namespace))
+
+    def commit_delay(self, seconds: Any) -> float:
+        return self._do(self.admin.commit_delay(seconds))
 
     def flush(self) -> None:
         return self._do(self.admin.flush())

@@ -94,6 +94,19 @@ class OutputGate:
         return (self._pending is not None) or (self.inflight is not None and not self.inflight.done())
 
 
+def _stub_call(coro: Any) -> str | None:
+    """``Account/bob.deposit`` for a call to another object through its stub (the engine's ``call``), else None."""
+    frame = getattr(coro, "cr_frame", None)
+    if frame is None or frame.f_globals.get("__name__") != "dotui.engine.engine" or frame.f_code.co_name != "call":
+        return None
+    scope = frame.f_locals
+    namespace, oid, method = scope.get("namespace"), scope.get("oid"), scope.get("method")
+    if not (isinstance(namespace, str) and isinstance(method, str) and hasattr(oid, "hex")):
+        return None
+    name = getattr(oid, "name", None)
+    return f"{namespace}/{name if name is not None else '#' + oid.hex[:8]}.{method}"
+
+
 def describe_await(coro: Any) -> str:
     """What a suspended coroutine is waiting on, for the UI: the innermost awaitable."""
     label = "?"
@@ -105,7 +118,7 @@ def describe_await(coro: Any) -> str:
             inner = getattr(coro, "gi_yieldfrom", None)
         if inner is None:
             break
-        desc = getattr(inner, "dotui_label", None)
+        desc = getattr(inner, "dotui_label", None) or _stub_call(inner)
         if desc:
             return desc
         code = getattr(inner, "cr_code", None) or getattr(inner, "gi_code", None)

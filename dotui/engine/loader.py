@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
 import os
 import sys
 import traceback
@@ -23,6 +24,15 @@ class MethodInfo:
     is_async: bool
 
 
+_TEACHES = re.compile(r"\bTeaches:?\s+(.*?)(?:\.(?:\s|$)|\n\n|$)", re.S)
+
+
+def teaches_of(module: Any) -> str:
+    """What a class file says it teaches: the sentence after "Teaches" in its module docstring, or ""."""
+    match = _TEACHES.search(inspect.getdoc(module) or "")
+    return " ".join(match.group(1).split()) if match else ""
+
+
 @dataclass
 class NamespaceInfo:
     name: str
@@ -32,6 +42,7 @@ class NamespaceInfo:
     mode: str
     has_alarm: bool
     methods: dict[str, MethodInfo] = field(default_factory=dict)
+    teaches: str = ""
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -40,6 +51,7 @@ class NamespaceInfo:
             "doc": self.doc,
             "mode": self.mode,
             "alarm": self.has_alarm,
+            "teaches": self.teaches,
             "methods": [
                 {"name": m.name, "signature": m.signature, "doc": m.doc, "async": m.is_async}
                 for m in self.methods.values()
@@ -139,5 +151,6 @@ def load_objects(folder: str) -> tuple[dict[str, NamespaceInfo], list[LoadError]
                 mode=mode,
                 has_alarm=callable(getattr(cls, "alarm", None)),
                 methods=callable_methods(cls),
+                teaches=teaches_of(module),
             )
     return namespaces, errors

@@ -96,10 +96,27 @@ def short_json(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+TIMED_METHODS = frozenset({"storage.set_alarm", "storage.get_alarm"})  # their numbers are epoch seconds
+
+
+def time_text(epoch: float) -> str:
+    """``2026-12-01 09:00:00.250``, local time: how an alarm time reads in a call or its result."""
+    return _dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def result_text(method: str, value: Any, width: int = 60) -> str:
+    """A call's result for a history line: an alarm time as a time, anything else ``short``."""
+    if method in TIMED_METHODS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return time_text(value)
+    return short(value, width)
+
+
 def call_text(method: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None,
               width: int | None = None) -> str:
     """``method(1, 'x', by=2)``: a call as it would be typed in the command language
-    (each argument cut to 40 characters; the whole to ``width`` if given)."""
+    (each argument cut to 40 characters; the whole to ``width`` if given). An alarm time reads as a time."""
+    if method in TIMED_METHODS:
+        args = [time_text(a) if isinstance(a, (int, float)) and not isinstance(a, bool) else a for a in args]
     parts = [_arg(a) for a in args] + [f"{k}={_arg(v)}" for k, v in (kwargs or {}).items()]
     text = f"{method}({', '.join(parts)})"
     return text if width is None or len(text) <= width else text[: width - 2] + "…)"

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from ..commands.parsing import format_ref
 from ..commands.runner import ErrorInfo, Outcome
-from .formats import alarm_text, ago, call_text, clock, ms, relative_path, short_json
+from .formats import TIMED_METHODS, alarm_text, ago, call_text, clock, ms, relative_path, result_text, short_json
 
 STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
 
@@ -131,11 +131,12 @@ class Renderer:
         self.out = out
         self.err = err or out
         self._by_command: dict[str, Callable[[Any], None]] = {
-            "classes": self.classes, "ls": self.ls, "call": self.value, "storage": self.storage,
+            "classes": self.classes, "ls": self.ls, "storage": self.storage,
             "get": self.get, "put": self.put, "del": self.delete, "queue": self.queue,
             "history": self.history, "hibernate": self.hibernate, "wake": self.wake, "alarm": self.alarm,
             "watch": self.watch_end, "reload": self.reload, "stats": self.stats, "sleep": self.sleep,
-            "help": self.help, "quit": lambda _: None, "ws": self.ws,
+            "help": self.help, "quit": lambda _: None, "ws": self.ws, "tour": self.tour, "load": self.load,
+            "call": self.call_result,
         }
 
     def outcome(self, outcome: Outcome, where: str | None = None) -> None:
@@ -169,10 +170,22 @@ class Renderer:
                 if f.get("code"):
                     self.err.print(Text("      " + f["code"], style="cyan"), soft_wrap=True)
 
+    def echo(self, line: str, where: str | None = None) -> None:
+        """A command line as it was typed, before its result (``dotui run --echo``)."""
+        self.out.print(Text.assemble(("› ", "bold cyan"), (line, "bold"), (f"  # {where}" if where else "", "dim")),
+                       soft_wrap=True)
+
     def notice(self, text: str, style: str = "dim") -> None:
         self.out.print(Text(text, style=style), soft_wrap=True)
 
     def event(self, ev: dict[str, Any]) -> None:
+        if ev.get("type") == "load.progress":
+            self.notice(f"  load: {ev['text']}")
+            return
+        if ev.get("type") == "tour.line":
+            self._streamed_tour = True
+            self.tour_line(ev["kind"], ev["text"])
+            return
         t, who, what = event_parts(ev)
         self.out.print(Text.assemble((t + "  ", "dim"), (who + ("  " if who else ""), "bold"),
                                      (what, event_style(ev))), soft_wrap=True)
@@ -222,6 +235,9 @@ class Renderer:
         sockets = any(o.get("websockets") for o in objects)  # the column shows once an object has one
         if sockets:
             columns.insert(2, ("sockets", "right"))
+        sharded = any("shard" in o for o in objects)  # served by a cluster (docs/cluster.md)
+        if sharded:
+            columns.insert(1, ("shard", "right"))
         for col, justify in columns:
             table.add_column(col, justify=justify, no_wrap=col != "alarm")
         broken = []
@@ -234,6 +250,8 @@ class Renderer:
                      str(o.get("bytes", 0)), alarm_text(o.get("alarm")), ago(o.get("last_active"))]
             if sockets:
                 cells.insert(2, str(o.get("websockets", 0)))
+            if sharded:
+                cells.insert(1, str(o.get("shard", "")))
             table.add_row(*cells)
             if o.get("broken"):
                 broken.append((o["ref"], o["broken"]))
@@ -300,7 +318,8 @@ class Renderer:
             if "error" in c:
                 outcome = Text(f"{c['error']['type']}: {c['error']['message']}", style="red")
             elif "result" in c:
-                outcome = Text(short_json(c["result"]))
+                outcome = Text(result_text(c["method"], c["result"]) if c["method"] in TIMED_METHODS
+                               else short_json(c["result"]))
             elif c.get("awaiting"):
                 outcome = Text(f"awaiting {c['awaiting']}", style="yellow")
             else:
@@ -354,8 +373,20 @@ class Renderer:
         table = Table(title="engine", title_justify="left", show_header=False)
         table.add_column("what", style="bold")
         table.add_column("value", justify="right")
+        per_shard = result.get("per_shard")  # a cluster's: the totals, then a column per shard
+        if per_shard:
+            table.show_header = True
+            table.title = f"cluster of {len(per_shard)} shards"
+            table.columns[1].header = "total"
+            for s in per_shard:
+                table.add_column(f"shard {s['shard']}", justify="right")
         for k, v in result.items():
-            table.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
+            if k == "per_shard":
+                continue
+            cells = [k.replace("_", " "), _number(v)]
+            if per_shard:
+                cells += [_number(s.get(k, "")) if k != "shards" else "" for s in per_shard]
+            table.add_row(*cells)
         self.out.print(table)
 
     def ws(self, result: dict[str, Any]) -> None:
@@ -368,6 +399,62 @@ class Renderer:
 
     def sleep(self, result: dict[str, Any]) -> None:
         self.notice(f"slept {result['seconds']:g}s")
+
+    def call_result(self, result: Any) -> None:
+        """A call's value; for --times, a tally and the results (lost updates show as repeats)."""
+        if not (isinstance(result, dict) and "times" in result and "concurrent" in result and "results" in result):
+            self.value(result)
+            return
+        how = "at once" if result["concurrent"] else "one after another"
+        line = Text.assemble((f"{result['times']} × {result['object']}.{result['method']} {how}: ", "bold"),
+                             (f"{len(result['results'])} returned", "green"))
+        if result["errors"]:
+            line.append(f", {len(result['errors'])} raised ({result['errors'][0]['type']}: "
+                        f"{result['errors'][0]['message']})", style="red")
+        line.append(f" in {result['seconds']:g} s", style="dim")
+        self.out.print(line, soft_wrap=True)
+        self.out.print(JSON.from_data(result["results"], ensure_ascii=False), soft_wrap=True)
+
+    def load(self, result: dict[str, Any]) -> None:
+        lat = result["latency_ms"]
+        raised = ", ".join(f"{n} {t}" for t, n in result["raised"].items()) or "none"
+        self.out.print(Text.assemble(
+            (f"load {result['object']}.{result['method']}: ", "bold"),
+            f"{result['started']} calls at {result['rate']:g}/s for {result['seconds']:g} s; ",
+            (f"{result['returned']} returned", "green"), f", raised: {raised}; deepest queue ",
+            (str(result["deepest_queue"]), "bold yellow" if result["deepest_queue"] > 1 else ""),
+            f"; latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, max {lat['max']} ms"), soft_wrap=True)
+
+    TOUR_STYLES = {"lesson": "bold cyan", "step": "", "point": "magenta", "progress": "dim", "result": "green"}
+
+    def tour_line(self, kind: str, text: str) -> None:
+        style = self.TOUR_STYLES.get(kind, "")
+        if kind == "result" and text.startswith("✗"):
+            style = "bold red"
+        elif kind == "result" and "⚠" in text:
+            style = "bold yellow"
+        self.out.print(Text(("\n" if kind == "lesson" else "  ") + text, style=style), soft_wrap=True)
+
+    def tour(self, result: dict[str, Any]) -> None:
+        if "lessons" in result:
+            table = Table(title="the tour (tour N runs lesson N; tour all runs them all)", title_justify="left")
+            table.add_column("#", justify="right")
+            table.add_column("lesson", no_wrap=True)
+            table.add_column("teaches", overflow="fold")
+            for x in result["lessons"]:
+                table.add_row(str(x["number"]), x["key"], x["teaches"])
+            self.out.print(table)
+            return
+        if not self._streamed_tour:
+            for line in result["lines"]:
+                self.tour_line(line["kind"], line["text"])
+        self._streamed_tour = False
+        for note in result["closing"]:
+            self.notice(note, "cyan")
+        held = sum(c["ok"] for c in result["checks"])
+        self.notice(f"{held} of {len(result['checks'])} claims held", "green" if result["passed"] else "bold red")
+
+    _streamed_tour = False  # the lines were printed as they came (on_event); set by front ends that stream
 
     def help(self, result: dict[str, Any]) -> None:
         if "command" in result:
@@ -402,3 +489,7 @@ def _delta_text(delta: dict[str, Any]) -> str:
     if delta["deleted"]:
         parts.append("deleted " + ", ".join(map(repr, delta["deleted"])))
     return "; ".join(parts)
+
+
+def _number(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else str(v)

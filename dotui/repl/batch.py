@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Iterable, Iterator, TextIO
 
 from ..engine.facade import EngineFacade
 from ..commands import REGISTRY, Context, Outcome, Registry, execute
@@ -48,7 +48,8 @@ class BatchRunner:
     """Runs lines against a facade and reports each outcome (rendered, or as JSON)."""
 
     def __init__(self, facade: EngineFacade, renderer: Renderer, *, json_out: TextIO | None = None,
-                 on_error: str = "stop", registry: Registry = REGISTRY):
+                 on_error: str = "stop", registry: Registry = REGISTRY, echo: bool = False):
+        """``echo`` prints each command line (and where it came from) before its result."""
         if on_error not in ("stop", "continue"):
             raise ValueError(f"on_error is {on_error!r}; use 'stop' or 'continue'")
         self.facade = facade
@@ -56,6 +57,7 @@ class BatchRunner:
         self.json_out = json_out
         self.on_error = on_error
         self.registry = registry
+        self.echo = echo and json_out is None
         on_event = None if json_out is not None else renderer.event
         self.ctx = Context(facade, interactive=False, on_event=on_event)
         self.status = OK
@@ -68,6 +70,8 @@ class BatchRunner:
     def run(self, lines: Iterable[Line]) -> int:
         """Run every line (or up to the first failure, or ``quit``); the exit status."""
         for line in lines:
+            if self.echo and line.text.strip() and not line.text.lstrip().startswith("#"):
+                self.renderer.echo(line.text.strip(), line.where)
             outcome = execute(self.ctx, line.text, self.registry)
             if outcome is None:
                 continue

@@ -24,6 +24,7 @@ from prompt_toolkit.completion import Completion as PTCompletion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.styles import Style
 from rich.console import Console
@@ -59,6 +60,26 @@ class PromptCompleter(PTCompleter):
         for c in self.completer.complete(text):
             yield PTCompletion(c.text, start_position=c.start_position(text), display=c.display,
                                display_meta=c.meta)
+
+
+def tab_bindings() -> KeyBindings:
+    """Tab completes; once the only choice has been put in (``Counter/``), the next Tab completes from
+    there (the objects of Counter) instead of stepping back through the old menu."""
+    kb = KeyBindings()
+
+    @kb.add("tab")
+    def _tab(event) -> None:
+        buf = event.current_buffer
+        state = buf.complete_state
+        if state is not None and len(state.completions) == 1 and state.current_completion is not None:
+            buf.complete_state = None  # keep the text it put in (cancel_completion would undo it)
+            buf.start_completion(select_first=False)
+        elif state is not None:
+            buf.complete_next()
+        else:
+            buf.start_completion(select_first=True)
+
+    return kb
 
 
 class Status:
@@ -147,6 +168,7 @@ class Repl:
             auto_suggest=AutoSuggestFromHistory(),
             completer=PromptCompleter(self.completer),
             complete_while_typing=True,
+            key_bindings=tab_bindings(),
             bottom_toolbar=self.status.toolbar,
             refresh_interval=0.5,
             style=STYLE,
@@ -177,7 +199,8 @@ class Repl:
         self.renderer.notice(
             f"dotui: {len(names)} namespace{'s' if len(names) != 1 else ''} from {objects_dir}"
             f" ({', '.join(names) or 'none'}); data in {relative_path(self.facade.data_dir)}", "bold")
-        self.renderer.notice("Try Counter/alice.increment(5). Tab completes; help lists commands; Ctrl-D quits.")
+        self.renderer.notice("Try Counter/alice.increment(5), or tour for a guided tour of the model. "
+                             "Tab completes; help lists commands; Ctrl-D quits.")
         for e in self.facade.load_errors():
             self.renderer.notice(f"error: cannot load {relative_path(e)} (fix it, then reload)", "red")
 

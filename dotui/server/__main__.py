@@ -28,8 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--token", default=None, help="the bearer token to require (default: a new random one)")
     ap.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                     help=f"largest request body accepted (default: {DEFAULT_MAX_BODY})")
+    ap.add_argument("--log-requests", action=argparse.BooleanOptionalAction, default=None,
+                    help="print a line per request (default: when the output is a terminal)")
     a = ap.parse_args(argv)
-    return serve_main(a.objects, a.data, a.idle, a.host, a.port, a.token, max_body=a.max_body)
+    return serve_main(a.objects, a.data, a.idle, a.host, a.port, a.token, max_body=a.max_body,
+                      log_requests=a.log_requests)
 
 
 if __name__ == "__main__":

@@ -331,7 +331,7 @@ _KIND_NAMES = {str: "string", int: "whole number", list: "JSON list", dict: "JSO
 
 def _operation_handler(admin: Admin, op: Operation) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The handler serving ``op``: its parameters from the request, ``{"result": ...}`` from Admin."""
-    method = vars(Admin)[op.name]
+    method = getattr(type(admin), op.name)  # Admin's, or a subclass's (a cluster's)
     shield = not op.resendable  # an edit or a call runs to its end, whoever went away
 
     async def handler(request: web.Request) -> web.Response:
@@ -461,12 +461,16 @@ async def _end_streams(app: web.Application) -> None:
     await close_all(app[ADMIN].engine.websockets, app[PEERS])
 
 
-def make_app(engine: Engine, token: str, *, max_body: int = DEFAULT_MAX_BODY) -> web.Application:
-    """The gateway for ``engine`` (which must run on the loop that serves the app)."""
+def make_app(engine: Engine, token: str, *, max_body: int = DEFAULT_MAX_BODY,
+             admin: Admin | None = None) -> web.Application:
+    """The gateway for ``engine`` (which must run on the loop that serves the app).
+
+    ``admin``: the operations to serve instead of ``Admin(engine)`` (a cluster's, docs/cluster.md).
+    """
     if not token:
         raise ValueError("the gateway needs a token; make one with dotui.server.auth.new_token()")
     app = web.Application(client_max_size=max_body, middlewares=[errors_middleware, auth_middleware])
-    app[ADMIN] = admin = Admin(engine)
+    app[ADMIN] = admin = admin or Admin(engine)
     app[TOKEN] = token
     app[MAX_BODY] = max_body
     app[STREAMS] = set()

@@ -10,16 +10,20 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import ipaddress
+import logging
 import signal
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from ..engine import Engine
 from ..engine.errors import DataFolderError, EngineLockedError
+from ..engine.slowcommit import SlowCommitLog
 from .app import ADMIN, DEFAULT_MAX_BODY, make_app
 from .auth import find_token, new_token, remove_token, write_token
 from .client import RemoteEngine
@@ -84,17 +88,24 @@ class RunningGateway:
 
 
 async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                        token: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -> RunningGateway:
+                        token: str | None = None, *, max_body: int = DEFAULT_MAX_BODY,
+                        log: Callable[[str, str, int, float], None] | None = None,
+                        admin: Any = None) -> RunningGateway:
     """Serve a started ``engine`` (on the running loop); writes the token to ``<data>/serve.token``.
 
     Port 0 picks a free port (see ``.port``). Raises OSError if the address is taken.
+    ``log(verb, path, status, seconds)`` hears of every request answered (``dotui serve`` prints them).
+    ``admin``: the operations to serve instead of ``Admin(engine)`` (a cluster's, docs/cluster.md).
     """
     token = token or new_token()
-    app = make_app(engine, token, max_body=max_body)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+    app = make_app(engine, token, max_body=max_body, admin=admin)
+    access = {"access_log_class": _RequestLog, "access_log": _log_target(log)} if log is not None else \
+        {"access_log": None}
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_SECONDS, **access)
     await runner.setup()
     # Object calls are answered by the fast path (fast.py); every other request by the app.
     fast = FastCalls(app[ADMIN], token, max_body, runner.server)
+    fast.log = log
     try:
         server = await asyncio.get_running_loop().create_server(fast, host, port)
     except BaseException:
@@ -104,6 +115,28 @@ async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DE
     path = write_token(engine.data_dir, token)
     return RunningGateway(url_for(host, bound), host, bound, token, path, exposure_warning(host),
                           runner, engine.data_dir, server, fast)
+
+
+class _RequestLog(AbstractAccessLogger):
+    """aiohttp's access log, as one ``log(verb, path, status, seconds)`` call per request."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.dotui_log(request.method, request.path, response.status, time)  # type: ignore[attr-defined]
+
+
+def _log_target(log: Callable[[str, str, int, float], None]) -> logging.Logger:
+    """A logger object carrying ``log`` (aiohttp hands the access-log class a logger)."""
+    logger = logging.getLogger("dotui.serve.requests")
+    logger.dotui_log = log  # type: ignore[attr-defined]
+    return logger
+
+
+def request_printer(out: TextIO) -> Callable[[str, str, int, float], None]:
+    """``15:04:05 POST /objects/Counter/alice/increment 200 1.2 ms`` on ``out``, one line per request."""
+    def log(verb: str, path: str, status: int, seconds: float) -> None:
+        print(f"{_dt.datetime.now().strftime('%H:%M:%S')} {verb} {path} {status} {seconds * 1000:.1f} ms",
+              file=out, flush=True)
+    return log
 
 
 def start_gateway_thread(local_engine: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
@@ -137,31 +170,44 @@ def connect(url: str | None = None, token: str | None = None, data: str | None =
 # ================================================================ dotui serve
 def serve_main(objects: str = "objects", data: str = ".dotui", idle: float | None = None,
                host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None, *,
-               max_body: int = DEFAULT_MAX_BODY, out: TextIO | None = None, err: TextIO | None = None) -> int:
+               max_body: int = DEFAULT_MAX_BODY, out: TextIO | None = None, err: TextIO | None = None,
+               log_requests: bool | None = None) -> int:
     """``dotui serve``: the engine and its gateway in this process until Ctrl-C or SIGTERM.
 
-    The first line on ``out`` is ``dotui serve: <URL>``. Returns 0 after a clean
-    stop, 1 if the engine or the gateway could not start (the reason on ``err``).
+    The first line on ``out`` is ``dotui serve: <URL>``; then one line per request answered
+    (``log_requests``; by default when ``out`` is a terminal, since a pipe nobody reads would
+    fill and stall the gateway). Returns 0 after a clean stop, 1 if the engine or the gateway
+    could not start (the reason on ``err``).
     """
     out = out or sys.stdout
     err = err or sys.stderr
+    if log_requests is None:
+        log_requests = _is_terminal(out)
     try:
         return asyncio.run(_serve(objects, data, 10.0 if idle is None else idle, host, port, token,
-                                  max_body, out, err))
+                                  max_body, out, err, request_printer(out) if log_requests else None))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
 
 
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 async def _serve(objects: str, data: str, idle: float, host: str, port: int, token: str | None,
-                 max_body: int, out: TextIO, err: TextIO) -> int:
-    engine = Engine(objects, data, idle_timeout=idle)
+                 max_body: int, out: TextIO, err: TextIO,
+                 log: Callable[[str, str, int, float], None] | None = None) -> int:
+    engine = Engine(objects, data, idle_timeout=idle, log_class=SlowCommitLog)  # commit_delay works here too
     try:
         await engine.start()
     except (EngineLockedError, DataFolderError, OSError) as exc:
         print(f"dotui serve: cannot start the engine: {exc}", file=err)
         return 1
     try:
-        gw = await start_gateway(engine, host, port, token, max_body=max_body)
+        gw = await start_gateway(engine, host, port, token, max_body=max_body, log=log)
     except OSError as exc:
         print(f"dotui serve: cannot listen on {host}:{port} ({exc.strerror or exc}); "
               f"pick another --port, or stop what uses it", file=err)

@@ -439,6 +439,12 @@ class RemoteEngine:
     def reload(self) -> list[str]:
         return self._op("reload")
 
+    def new_unique_id(self, namespace: str) -> dict[str, Any]:
+        return self._op("new_unique_id", namespace=namespace)
+
+    def commit_delay(self, seconds: Any) -> float:
+        return self._op("commit_delay", seconds=seconds)
+
     def flush(self) -> None:
         return self._op("flush")
 

@@ -17,6 +17,7 @@ checks that.
 from __future__ import annotations
 
 import asyncio
+import time
 import hmac
 from typing import Any, Callable
 from urllib.parse import unquote
@@ -41,6 +42,7 @@ class FastCalls:
         self.handoff = handoff  # aiohttp's protocol factory (web.Server)
         self.connections: set[CallProtocol] = set()
         self.inflight: set[asyncio.Future] = set()
+        self.log: Callable[[str, str, int, float], None] | None = None  # (verb, path, status, seconds) per request
 
     def __call__(self) -> "CallProtocol":
         return CallProtocol(self)
@@ -109,6 +111,7 @@ class CallProtocol(asyncio.Protocol):
         task.add_done_callback(self.calls.inflight.discard)
 
     async def _answer(self, target: list[str], body: bytes, close: bool) -> None:
+        started = time.perf_counter() if self.calls.log is not None else 0.0
         try:
             status, payload = 200, dumps({"result": await self._call(target, body)})
         except asyncio.CancelledError:
@@ -117,6 +120,8 @@ class CallProtocol(asyncio.Protocol):
             status, doc = answer_for(exc)
             payload = dumps(doc)
         self._respond(status, payload.encode(), close)
+        if self.calls.log is not None:
+            self.calls.log("POST", "/objects/" + "/".join(target), status, time.perf_counter() - started)
         self.busy = False
         if self.paused and self.transport is not None:
             self.paused = False

@@ -23,6 +23,7 @@ from ..engine.errors import (
     NamespaceNotFoundError,
     OverloadedError,
     RemoteError,
+    ShardUnavailableError,
 )
 
 RETRY_AFTER_SECONDS = 1
@@ -57,7 +58,7 @@ def status_for(exc: BaseException) -> int:
     """The HTTP status of an exception raised while serving a request."""
     if isinstance(exc, (NamespaceNotFoundError, MethodNotFoundError, InvalidIdError)):
         return 404
-    if isinstance(exc, (OverloadedError, EngineClosedError)):
+    if isinstance(exc, (OverloadedError, EngineClosedError, ShardUnavailableError)):
         return 503
     return 500
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import threading
 import time
 from typing import Any, Callable, Iterable
 
@@ -38,12 +39,16 @@ from .screens.help import HelpScreen
 from .screens.invoke import InvokeScreen
 from .screens.new_object import NewObjectScreen
 from .screens.storage_edit import StorageEditScreen
+from .screens.tour import STOP, TourScreen
+from .tourrun import TuiNarrator
 from .widgets.command_bar import CommandBar
 from .widgets.header import StatusHeader
 from .widgets.instances import InstancesPane, InstanceTable
 from .widgets.object import ObjectView
 from .widgets.object.methods import MethodsView
 from .widgets.object.queue import render_queue
+from .widgets.tour import TourPanel
+from .widgets.welcome import Welcome
 from .watcher import FolderWatcher
 
 BUSY_AFTER = 0.5  # seconds without an answer before the header says the engine is busy (default)
@@ -62,6 +67,8 @@ class MainScreen(Screen):
         Binding("e", "edit_storage", "Edit", show=False),  # named on the Storage tab, where it applies
         Binding("r", "reload", "Reload"),
         Binding("colon", "command_bar", "Cmd"),
+        Binding("t", "tour", "Tour"),
+        Binding("T", "stop_tour", "Stop tour", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("s", "sort", "Sort", show=False),
@@ -74,12 +81,22 @@ class MainScreen(Screen):
         Binding("3", "tab('methods')", "Methods", show=False),
         Binding("4", "tab('events')", "Events", show=False),
         Binding("z", "zoom", "Zoom", show=False),
+        Binding("p", "events_follow", "Pause/follow", show=False),  # named on the Events tab, where they apply
+        Binding("v", "events_kind", "Kind", show=False),
+        Binding("f", "events_find", "Find", show=False),
         Binding("escape", "escape", "Back", show=False),
     ]
 
     def __init__(self, facade: EngineFacade, gateway: Gateway, clock: Callable[[], float], refresh_interval: float,
-                 watch_files: bool, busy_after: float = BUSY_AFTER) -> None:
+                 watch_files: bool, busy_after: float = BUSY_AFTER, tour: str | None = None,
+                 tour_dwell: float = 1.0) -> None:
         super().__init__()
+        self._tour_first = tour  # a lesson to start once mounted (dotui tour)
+        self.tour_dwell = tour_dwell  # how long each step stays up, as a share of the lesson's own timing
+        self._tour_stop: threading.Event | None = None
+        self._tour_next = 0
+        self._pending_point: Key | None = None
+        self.tour_checks: list[tuple[str, list]] = []  # (lesson key, its checks) of every lesson run here
         self.busy_after = busy_after
         self.facade = facade
         self.gateway = gateway
@@ -146,6 +163,8 @@ class MainScreen(Screen):
         with Horizontal(id="body"):
             yield InstancesPane(self.rows, self.clock, id="instances")
             yield ObjectView(id="object")
+        yield Welcome(id="welcome")
+        yield TourPanel(id="tour-panel")
         yield CommandBar(id="command-bar")
         yield Footer(compact=True)
 
@@ -166,6 +185,10 @@ class MainScreen(Screen):
         return self.query_one(StatusHeader)
 
     @property
+    def tour_panel(self) -> TourPanel:
+        return self.query_one(TourPanel)
+
+    @property
     def command_bar(self) -> CommandBar:
         return self.query_one(CommandBar)
 
@@ -174,12 +197,15 @@ class MainScreen(Screen):
         self.query_one(Footer).show_command_palette = event.size.width >= 100
 
     def on_mount(self) -> None:
-        self.header.set_where(self.facade.data_dir, self.facade.objects_dir)
+        self.header.set_where(self.facade.data_dir, self.facade.objects_dir,
+                              self.facade.url if self.facade.remote else None)
         self.table.focus()
         self._start()
         self.set_timer(PAUSE_AT_MOST, self.startup_gc.resume)
         self.set_interval(0.25, self._watchdog)
         self.set_interval(1.0, self._every_second)
+        if self._tour_first is not None:
+            self.start_tour(self._tour_first)
 
     @work(group="start", exit_on_error=False)
     async def _start(self) -> None:
@@ -213,7 +239,16 @@ class MainScreen(Screen):
         """Fold new events: touched objects, the call holding the engine, the Events tab."""
         if self.subscription is None:
             return
-        folded = self.refresher.fold(self.subscription.drain())
+        events = self.subscription.drain()
+        for i, ev in enumerate(events):
+            kind = ev.get("type")
+            if kind == "alarm.fired":
+                self.notify(f"⏰ alarm of {ev.get('namespace')}/{ev.get('name') or '#' + ev.get('id', '')[:8]} "
+                            "fired: alarm() runs, waking the object if it hibernated", timeout=5)
+            elif kind == "state" and ev.get("old") == "hibernated" and (ev.get("namespace"), ev.get("id")) not in \
+                    self.rows.rows:
+                events[i] = {**ev, "old": "new"}  # never listed: its first wake, not a return from hibernation
+        folded = self.refresher.fold(events)
         if folded.shown_events:
             self.object_view.events_view.append(folded.shown_events)
 
@@ -246,6 +281,10 @@ class MainScreen(Screen):
                         severity="error", timeout=10)
         with self.app.batch_update():
             self.table.apply(applied.changed)
+            self._welcome_if_empty()
+            if self._pending_point is not None and self._pending_point in self.rows.rows:
+                key, self._pending_point = self._pending_point, None
+                self.go_to(key)
             self.pane.describe()
             if applied.stats_changed:
                 self.header.set_stats(self.stats, self.rows.counts()["busy"], list(self.rate.samples), applied.rate)
@@ -384,8 +423,24 @@ class MainScreen(Screen):
             return
         info = d.info or self.selected_info
         ns = self.namespaces.get(d.key[0], {})
-        self.object_view.queue_view.show(render_queue(info, d.queue, d.history, ns.get("mode", "input-gate"),
+        queue = list(d.queue or []) + (self._held_calls(d.key, d.queue or []) if info and info.get("output_held")
+                                        else [])
+        self.object_view.queue_view.show(render_queue(info, queue, d.history, ns.get("mode", "input-gate"),
                                                       self.clock()))
+
+    def _held_calls(self, key: Key, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Calls that returned and wait at the output gate, from the object's events (the engine's queue
+        lists running and queued calls only)."""
+        held: dict[Any, dict[str, Any]] = {}
+        for ev in self.watch.events_of(key):
+            kind = ev.get("type")
+            if kind == "call.held":
+                held[ev.get("call")] = {"seq": ev.get("call"), "method": ev.get("method", "?"), "status": "held",
+                                        "started_at": ev.get("t")}
+            elif kind == "call.finished":
+                held.pop(ev.get("call"), None)
+        listed = {c.get("seq") for c in queue}
+        return [c for seq, c in held.items() if seq not in listed]
 
     def go_to(self, key: Key) -> None:
         """Select ``key``, clearing a filter that hides it."""
@@ -414,6 +469,8 @@ class MainScreen(Screen):
                 return None
         if action == "edit_storage" and self.object_view.active_tab != "storage":
             return False  # shown (and bound) on the Storage tab, where the key being edited is in view
+        if action.startswith("events_") and self.object_view.active_tab != "events":
+            return False
         if action == "new_object" and not self.namespaces:
             return None
         return True
@@ -442,6 +499,8 @@ class MainScreen(Screen):
             done(result)
 
     def action_filter(self) -> None:
+        if self.maximized is not None:
+            self.minimize()  # the filter box is in the instances pane: show it before typing into it
         self.pane.open_filter()
 
     def action_escape(self) -> None:
@@ -452,12 +511,21 @@ class MainScreen(Screen):
         elif self.rows.namespace is not None:
             self.rows.set_namespace(None)
             self._view_changed()
+        self._focus_table()
+
+    def _focus_table(self) -> None:
+        """Keys go to the screen's bindings again, not to a box that is hidden or done with."""
         self.table.focus()
+        self.call_after_refresh(self.table.focus)  # once a zoom or a hidden filter box is laid out again
 
     def action_sort(self) -> None:
-        i = SORTABLE.index(self.rows.sort_column)
-        self.rows.set_sort(SORTABLE[(i + 1) % len(SORTABLE)])
+        """Sort by the next column on screen (a column this width hides is not one to sort by blind)."""
+        shown = [c for c in SORTABLE if c in self.table.shown_columns()] or SORTABLE
+        current = self.rows.sort_column
+        later = [c for c in shown if SORTABLE.index(c) > SORTABLE.index(current)]
+        self.rows.set_sort((later or shown)[0])
         self._view_changed()
+        self.notify(f"sorted by {self.rows.sort_column.replace('_', ' ')}", timeout=2)
 
     def action_reverse(self) -> None:
         self.rows.set_sort(self.rows.sort_column, not self.rows.sort_reverse)
@@ -482,11 +550,111 @@ class MainScreen(Screen):
         """The selected object's view full screen, and back (for small terminals)."""
         if self.maximized is not None:
             self.minimize()
+            self._focus_table()
         else:
             self.maximize(self.object_view, container=False)
+            inside = next((w for w in self.object_view.query("*") if w.focusable), None)
+            if inside is not None:
+                inside.focus()  # not the hidden table, nor the filter box under it
 
     def action_tab(self, pane_id: str) -> None:
         self.object_view.active_tab = pane_id
+
+    def _welcome_if_empty(self) -> None:
+        """The welcome instead of the panes while there is no object (and no filter hiding them)."""
+        empty = not self.rows.rows and not self.rows.filter_text and self.rows.namespace is None
+        welcome = self.query_one(Welcome)
+        if empty:
+            welcome.show_for(list(self.namespaces.values()), _short_dir(self.facade.objects_dir))
+        if welcome.display != empty:
+            welcome.display = empty
+            self.query_one("#body").display = not empty
+            if not empty:
+                self.table.focus()
+
+    # ------------------------------------------------------------ the Events tab
+    def action_events_follow(self) -> None:
+        self.object_view.events_view.toggle_follow()
+
+    def action_events_kind(self) -> None:
+        view = self.object_view.events_view
+        view.next_kind()
+        self.notify(f"Events: {'every kind' if view.kind == 'all' else 'only ' + view.kind}", timeout=2)
+
+    def action_events_find(self) -> None:
+        from .screens.find import FindScreen
+
+        view = self.object_view.events_view
+
+        def found(text: str | None) -> None:
+            if text is not None:
+                view.find(text)
+
+        self.app.push_screen(FindScreen("this object's events", view.search), callback=found)
+
+    # ------------------------------------------------------------ the tour
+    def action_tour(self) -> None:
+        from ..tour import LESSONS
+
+        running = self._tour_stop is not None and not self._tour_stop.is_set()
+
+        def chosen(key: str | None) -> None:
+            if key == STOP:
+                self.action_stop_tour()
+            elif key is not None:
+                self.start_tour(key)
+
+        self.app.push_screen(TourScreen(min(self._tour_next, len(LESSONS) - 1), running), callback=chosen)
+
+    def action_stop_tour(self) -> None:
+        if self._tour_stop is not None:
+            self._tour_stop.set()
+            self.tour_panel.finished("stopped. t: the lessons", True)
+
+    def start_tour(self, key: str) -> None:
+        """Run lesson ``key`` (name or number) beside the objects it uses, stopping one already running."""
+        from ..tour import LESSONS, lesson_named
+
+        lesson = lesson_named(key)
+        if self._tour_stop is not None:
+            self._tour_stop.set()
+        stop = self._tour_stop = threading.Event()
+        self._tour_next = LESSONS.index(lesson) + 1
+        self.run_worker(lambda: self._tour_thread(lesson, stop), thread=True, group="tour", exit_on_error=False)
+
+    def _tour_thread(self, lesson, stop: threading.Event) -> None:
+        from ..tour import LESSONS, TourStopped, run_lesson
+
+        narrator = TuiNarrator(self, stop, self.tour_dwell)
+        number = LESSONS.index(lesson) + 1
+        try:
+            checks = run_lesson(self.facade, lesson, narrator, number, len(LESSONS))
+        except TourStopped:
+            return
+        except Exception as exc:  # noqa: BLE001 - say it in the panel; the screen goes on
+            if not stop.is_set():
+                self.app.call_from_thread(self.tour_panel.finished, f"the lesson stopped: {type(exc).__name__}: "
+                                          f"{exc}", False)
+            return
+        self.tour_checks.append((lesson.key, checks))
+        held = sum(c.ok for c in checks)
+        nxt = f"t: lesson {number + 1}, {LESSONS[number].title}" if number < len(LESSONS) else "t: replay any lesson"
+        text = f"{held} of {len(checks)} claims held. {lesson.closing}  {nxt}"
+        if not stop.is_set():
+            self.app.call_from_thread(self.tour_panel.finished, text, held == len(checks))
+            self.app.call_from_thread(self.kick, True)
+
+    def point_at(self, key: Key | None, tab: str | None) -> None:
+        """Show what the tour points at: the object's row selected, the tab it names."""
+        if tab:
+            self.object_view.active_tab = tab
+        if key is None:
+            return
+        if key in self.rows.rows:
+            self.go_to(key)
+        else:
+            self._pending_point = key
+            self.kick(full=True)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
@@ -584,6 +752,16 @@ class MainScreen(Screen):
             self.notify(f"{label} is live: {glossary.WAKE_NOTE}", timeout=4)
 
         self._act(f"wake {label}", self.facade.wake, ns, ref, done=done)
+
+    def on_key(self, event) -> None:
+        # a greyed key does nothing by itself: say why, rather than nothing
+        if event.key == "a" and self.focused is self.table and self.check_action("alarm", ()) is None:
+            info = self.selected_info
+            if info is not None:
+                event.stop()
+                self.notify(f"{info['namespace']} has no alarm() method, so an alarm would have nothing to run. "
+                            "Add `async def alarm(self, info):` to the class (ApiUsage has one).",
+                            severity="warning", timeout=6)
 
     def action_alarm(self) -> None:
         target = self._target()
@@ -716,8 +894,8 @@ class MainScreen(Screen):
         entries = [
             ("invoke", f"Invoke a method of {label}", "Call a method through the object's stub", self.action_invoke),
             ("new_object", "New object by name", "Make an id from a name and wake the object", self.action_new_object),
-            ("hibernate", f"Hibernate {label}", glossary.HIBERNATE_NOTE, self.action_hibernate),
-            ("wake", f"Wake {label}", glossary.WAKE_NOTE, self.action_wake),
+            ("hibernate", f"Hibernate {label}", glossary.HIBERNATE_DOES, self.action_hibernate),
+            ("wake", f"Wake {label}", glossary.WAKE_DOES, self.action_wake),
             ("alarm", f"Set or delete the alarm of {label}", "One alarm per object; it wakes the object", self.action_alarm),
             ("edit_storage_anywhere", f"Edit a storage key of {label}", "The write goes through the object's queue",
              self._edit_storage_from_palette),
@@ -727,6 +905,7 @@ class MainScreen(Screen):
              self.action_hibernate_all),
             ("filter", "Filter instances", "Type a name, #id prefix or Namespace/", self.action_filter),
             ("command_bar", "Command bar", "Run any REPL command", self.action_command_bar),
+            ("tour", "Tour: one lesson per concept, run on objects of its own", "", self.action_tour),
             ("help", "Help: keys and what every glyph means", "", self.action_help),
             ("quit", "Quit (after a clean flush)", "Every write durable and checkpointed first", self.action_quit),
         ]
@@ -790,6 +969,13 @@ def _after(first: concurrent.futures.Future, fn: Callable[..., Any], *args: Any)
     return fn(*args)
 
 
+def _short_dir(path: str) -> str:
+    import os
+
+    rel = os.path.relpath(path)
+    return (rel if not rel.startswith("..") else path) + "/"
+
+
 def _when(t: float, now: float) -> str:
     return relative(t, now)
 
@@ -819,7 +1005,8 @@ class DotuiApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, facade: EngineFacade, *, clock: Callable[[], float] = time.time, refresh_interval: float = 0.25,
-                 watch_files: bool = True, busy_after: float = BUSY_AFTER) -> None:
+                 watch_files: bool = True, busy_after: float = BUSY_AFTER, tour: str | None = None,
+                 tour_dwell: float = 1.0) -> None:
         """``clock`` gives "now" for relative times (tests freeze it); ``refresh_interval`` is the
         seconds between refreshes; ``watch_files`` reloads when the objects folder changes;
         ``busy_after`` is how long the engine may take to answer before the header says it is busy."""
@@ -830,10 +1017,12 @@ class DotuiApp(App[int]):
         self.refresh_interval = refresh_interval
         self.watch_files = watch_files
         self.busy_after = busy_after
+        self.tour = tour
+        self.tour_dwell = tour_dwell
 
     def get_default_screen(self) -> Screen:
         return MainScreen(self.facade, self.gateway, self.clock, self.refresh_interval, self.watch_files,
-                          self.busy_after)
+                          self.busy_after, self.tour, self.tour_dwell)
 
     @property
     def main(self) -> MainScreen:
@@ -852,7 +1041,10 @@ class DotuiApp(App[int]):
 
 def run_tui(facade: EngineFacade, args: argparse.Namespace | None = None) -> int:
     """Run the TUI until the user quits (every write flushed on the way out); the caller closes the facade."""
-    code = DotuiApp(facade).run()
+    tour = None
+    if args is not None and getattr(args, "subcommand", None) == "tour":
+        tour = getattr(args, "lesson", None) or "1"
+    code = DotuiApp(facade, tour=tour).run()
     return code if isinstance(code, int) else 0
 
 

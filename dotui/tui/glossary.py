@@ -70,3 +70,6 @@ STORAGE_WHERE: dict[str, str] = {
 
 HIBERNATE_NOTE = "its Python object and in-memory attributes were dropped; storage and alarm stay on disk"
 WAKE_NOTE = "its storage was loaded and its constructor ran"
+# The same, said before acting (the palette describes what an entry will do)
+HIBERNATE_DOES = "drops its Python object and in-memory attributes once its calls end; storage and alarm stay on disk"
+WAKE_DOES = "loads its storage and runs its constructor"

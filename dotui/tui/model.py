@@ -76,6 +76,9 @@ def rows_from_table(table: InstanceTable) -> dict[Key, InstanceRow]:
             for hx, name, last, keys, nbytes, alarm in zip(
                 cols["id"], cols["name"], cols["last_active"], cols["keys"], cols["bytes"], cols["alarm"])
         })
+        if "shard" in cols:  # a cluster's table (docs/cluster.md)
+            for hx, shard in zip(cols["id"], cols["shard"]):
+                out[(ns, hx)]["shard"] = shard
     for r in table.get("objects") or ():
         out[key_of(lean(r))] = r
     return out
@@ -156,16 +159,21 @@ COLUMNS: tuple[Column, ...] = (
     Column("bytes", "size", 8, _num("bytes"), right=True, descending=True, priority=5, sort_all=_num_all("bytes")),
     Column("alarm", "alarm", 7, _alarm, right=True, sort_all=_alarm_all),
 )
-COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
+# Shown only when the rows come from a cluster (docs/cluster.md): the shard owning each object.
+SHARD = Column("shard", "shard", 5, _num("shard"), right=True, priority=1, sort_all=_num_all("shard"))
+COLUMN_BY_NAME = {c.name: c for c in (*COLUMNS, SHARD)}
 SORTABLE = [c.name for c in COLUMNS]
 
 
-def fit_columns(width: int) -> list[tuple[Column, int]]:
+def fit_columns(width: int, sharded: bool = False) -> list[tuple[Column, int]]:
     """The columns that fit ``width`` cells (one space between), with their widths.
 
     Columns are dropped by priority; what is left over widens the name column.
+    ``sharded``: the rows come from a cluster, and the shard column follows the name.
     """
     cols = list(COLUMNS)
+    if sharded:
+        cols.insert(3, SHARD)
     def total(cs: list[Column]) -> int:
         return sum(c.width for c in cs) + len(cs) - 1
     while total(cols) > width and any(c.priority for c in cols):
@@ -279,6 +287,11 @@ class InstanceRows:
             self._pending.add(k)
         changed = set(gone) | self._merge(fresh.values())
         return changed
+
+    @property
+    def sharded(self) -> bool:
+        """The rows come from a cluster: each carries its ``shard`` (docs/cluster.md)."""
+        return bool(self.rows) and "shard" in next(iter(self.rows.values()))
 
     def update(self, rows: Iterable[dict[str, Any]]) -> set[Key]:
         """New or changed rows; returns the keys whose values changed."""

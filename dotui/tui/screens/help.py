@@ -30,8 +30,21 @@ KEYS: list[tuple[str, str]] = [
     ("r", "reload the objects folder (also automatic when a file there is saved)"),
     (":", "command bar: any REPL command, with completion"),
     ("ctrl+p", "command palette"),
+    ("t  T", "the tour: a lesson per concept · stop the lesson running"),
     ("?", "this help"),
     ("q", "quit after a clean flush (every write durable, checkpointed)"),
+]
+
+
+MODEL: list[tuple[str, str]] = [
+    ("object", "a Python object with its own durable storage; its class is a namespace (a .py file in objects/)"),
+    ("id", "id_from_name(name) gives the same id every time; new_unique_id() one no name leads to"),
+    ("one instance", "exactly one instance per id: every caller reaches the same one"),
+    ("one call at a time", "calls queue; a running call lets the next one in only at an await (the input gate)"),
+    ("durable results", "a result waits until the writes before it are on disk (the output gate, ⧗)"),
+    ("hibernation", "idle objects leave memory; storage and alarm stay; the next call runs the constructor"),
+    ("alarm", "one per object; it calls alarm() when due, waking the object"),
+    ("t", "the tour shows each of these on objects of its own, in about a minute each"),
 ]
 
 
@@ -64,7 +77,13 @@ def help_renderable() -> Group:
         tabs.add_row(name, text.split(": ", 1)[1])
     for where, text in glossary.STORAGE_WHERE.items():
         tabs.add_row(f"  {where}", text)
+    model = Table(box=None, padding=(0, 2), show_header=False)
+    model.add_column(style="bold", no_wrap=True)
+    model.add_column()
+    for k, d in MODEL:
+        model.add_row(k, d)
     return Group(
+        Text("The model", style="bold underline"), model, Text(""),
         Text("Instances", style="bold underline"), states, Text(""),
         Text("Gates and calls", style="bold underline"), gates, Text(""),
         Text("Tabs", style="bold underline"), tabs, Text(""),

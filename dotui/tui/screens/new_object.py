@@ -34,11 +34,28 @@ class NewObjectScreen(ModalScreen[tuple[str, str] | None]):
             yield Select([(ns["name"], ns["name"]) for ns in self.namespaces], value=self.current,
                          allow_blank=False, id="new-namespace") if self.namespaces else Static(
                 Text("No classes in the objects folder: add a DurableObject subclass to a .py file there.", style="red"))
+            yield Static(self._teaching(self.current), id="new-teaches")
             yield Input(placeholder="name, e.g. alice", id="new-name")
             yield Static(id="new-check")
 
     def on_mount(self) -> None:
         self.query_one("#new-name", Input).focus()
+
+    def _teaching(self, name: str | None) -> Text:
+        """What the class teaches (its file says), and what it is (its docstring)."""
+        ns = next((n for n in self.namespaces if n["name"] == name), None)
+        if ns is None:
+            return Text("")
+        out = Text()
+        if ns.get("teaches"):
+            out.append("teaches: ", style="bold cyan")
+            out.append(ns["teaches"] + "\n", style="cyan")
+        out.append((ns.get("doc") or "").split("\n")[0], style="italic")
+        return out
+
+    @on(Select.Changed, "#new-namespace")
+    def _namespace_changed(self, event: Select.Changed) -> None:
+        self.query_one("#new-teaches", Static).update(self._teaching(str(event.value)))
 
     @on(Input.Changed, "#new-name")
     def _changed(self, event: Input.Changed) -> None:

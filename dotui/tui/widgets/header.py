@@ -65,9 +65,13 @@ class StatusHeader(Vertical):
         )
         self.query_one("#header-rate").tooltip = "calls per second, the last minute"
 
-    def set_where(self, data_dir: str | None, objects_dir: str | None) -> None:
-        text = Text.assemble(("dotui ", "bold"), ("data ", "dim"), show_path(data_dir), ("  objects ", "dim"),
-                             show_path(objects_dir))
+    def set_where(self, data_dir: str | None, objects_dir: str | None, url: str | None = None) -> None:
+        """Where the engine is: its data and objects folders, and the gateway's URL when driven over HTTP."""
+        text = Text.assemble(("dotui ", "bold"))
+        if url:
+            text.append_text(Text.assemble(("→ ", "dim"), (url, "bold cyan"), ("  ", "")))
+        text.append_text(Text.assemble(("data ", "dim"), show_path(data_dir), ("  objects ", "dim"),
+                                       show_path(objects_dir)))
         self.query_one("#header-where", Static).update(text)
 
     def set_stats(self, stats: dict[str, Any], busy: int, samples: list[float], rate: float) -> None:

@@ -85,7 +85,7 @@ class InstanceTable(ScrollView, can_focus=True):
         self.selected: Key | None = None
         self._view_version = -1
         self._columns: list[tuple[Column, int]] = []
-        self._columns_width = -1
+        self._columns_width: tuple[int, bool] = (-1, False)
         self.lines_rendered = 0  # for bench/tui.py
         self._styles: dict[str, Style] = {}  # computed styles, cleared when styles change
 
@@ -227,11 +227,16 @@ class InstanceTable(ScrollView, can_focus=True):
             self._styles[name] = style
         return style
 
+    def shown_columns(self) -> list[str]:
+        """The names of the columns this width shows (what ``s`` cycles through)."""
+        return [col.name for col, _ in self._layout()]
+
     def _layout(self) -> list[tuple[Column, int]]:
         width = self.scrollable_content_region.width
-        if width != self._columns_width:
-            self._columns_width = width
-            self._columns = fit_columns(width)
+        sharded = self.rows.sharded
+        if (width, sharded) != self._columns_width:
+            self._columns_width = (width, sharded)
+            self._columns = fit_columns(width, sharded)
         return self._columns
 
     def _header(self, width: int) -> Strip:
@@ -375,7 +380,10 @@ class InstancesPane(Vertical):
     def on_key(self, event: events.Key) -> None:
         if event.key == "escape" and self.filter_input.has_focus:
             event.stop()
+            if self.screen.maximized is not None:
+                self.screen.minimize()
             self.close_filter(clear=True)
+            self.call_after_refresh(self.table.focus)
         elif event.key == "down" and self.filter_input.has_focus:
             event.stop()
             self.table.focus()

@@ -25,12 +25,12 @@ def event_line(ev: dict[str, Any]) -> Text:
     if ev.get("call") is not None:
         text.append(f" #{ev['call']} {ev.get('method', '')}")
     if typ == "call.queued" and (ev.get("args") or ev.get("kwargs")):
-        text.append(" " + short(ev.get("args"), 30) + (" " + short(ev.get("kwargs"), 30) if ev.get("kwargs") else ""), "dim")
+        text.append(" " + short(ev.get("args"), 120) + (" " + short(ev.get("kwargs"), 120) if ev.get("kwargs") else ""), "dim")
     elif typ == "call.suspended" and ev.get("awaiting"):
         text.append(f" on {ev['awaiting']}", "dim")
     elif typ == "call.finished":
         if ev.get("ok", True):
-            text.append(" → " + short(ev.get("result"), 50), "green")
+            text.append(" → " + short(ev.get("result"), 240), "green")  # wrapped, not cut
         else:
             err = ev.get("error") or {}
             text.append(f" ✗ {err.get('type')}: {err.get('message')}", "red")
@@ -56,16 +56,82 @@ def event_line(ev: dict[str, Any]) -> Text:
     return text
 
 
+KINDS: list[tuple[str, tuple[str, ...]]] = [
+    ("all", ()), ("calls", ("call.",)), ("commits", ("commit",)), ("state", ("state", "reset")),
+    ("alarms", ("alarm",)), ("gates", ("gate.", "call.held")),
+]
+
+
 class EventsView(RichLog):
-    """A bounded log of one object's events."""
+    """A bounded log of one object's events: wrapped, searchable, by kind, following or paused.
+
+    The main screen drives it on the Events tab: ``p`` pauses (new events are kept, not shown) and
+    follows again, ``v`` shows one kind of event after another, ``f`` finds events containing a text.
+    """
+
+    KEEP = 500
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_lines=500, wrap=False, markup=False, highlight=False, **kwargs)
+        super().__init__(max_lines=self.KEEP, wrap=True, markup=False, highlight=False, **kwargs)
+        self.events: list[dict[str, Any]] = []
+        self.following = True
+        self.kind = "all"
+        self.search = ""
+        self.missed = 0  # events that arrived while paused
+
+    def on_mount(self) -> None:
+        self.border_subtitle = self.status()
 
     def replay(self, events: Iterable[dict[str, Any]]) -> None:
-        self.clear()
-        self.append(events)
+        self.events = list(events)[-self.KEEP:]
+        self.missed = 0
+        self._redraw()
 
     def append(self, events: Iterable[dict[str, Any]]) -> None:
-        for ev in events:
-            self.write(event_line(ev))
+        new = list(events)
+        self.events = (self.events + new)[-self.KEEP:]
+        if not self.following:
+            self.missed += len(new)
+            self.border_subtitle = self.status()
+            return
+        for ev in new:
+            if self._shows(ev):
+                self.write(event_line(ev))
+
+    # ------------------------------------------------------------ what is shown
+    def _shows(self, ev: dict[str, Any]) -> bool:
+        prefixes = dict(KINDS)[self.kind]
+        if prefixes and not ev.get("type", "").startswith(prefixes):
+            return False
+        return not self.search or self.search.lower() in event_line(ev).plain.lower()
+
+    def _redraw(self) -> None:
+        self.clear()
+        for ev in self.events:
+            if self._shows(ev):
+                self.write(event_line(ev))
+        self.border_subtitle = self.status()
+
+    def status(self) -> str:
+        parts = ["following" if self.following else f"paused ({self.missed} new)"]
+        if self.kind != "all":
+            parts.append(f"only {self.kind}")
+        if self.search:
+            parts.append(f"find {self.search!r}")
+        return " · ".join(parts) + "   p pause · v kind · f find"
+
+    def toggle_follow(self) -> None:
+        self.following = not self.following
+        if self.following:
+            self.missed = 0
+            self._redraw()
+        self.border_subtitle = self.status()
+
+    def next_kind(self) -> None:
+        names = [k for k, _ in KINDS]
+        self.kind = names[(names.index(self.kind) + 1) % len(names)]
+        self._redraw()
+
+    def find(self, text: str) -> None:
+        self.search = text.strip()
+        self._redraw()

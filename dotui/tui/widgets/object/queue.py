@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ... import glossary
-from ....present.formats import call_text, duration, short
+from ....present.formats import call_text, duration, result_text
 
 STATUS_GLYPH = {"running": "▶", "suspended": "⏸", "held": glossary.HELD_MARK, "queued": "…", "done": "✓", "failed": "✗"}
 STATUS_STYLE = {"running": "bold yellow", "suspended": "cyan", "held": "magenta", "queued": "dim", "done": "green",
@@ -86,7 +86,8 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
             " (hibernated: the next call wakes it)" if state == "hibernated" else "")
         parts.append(Text(idle, style="dim"))
     if active:
-        parts.append(Text("Running", style="bold underline"))
+        any_held = any(c.get("status") == "held" for c in active)
+        parts.append(Text("Running, and results held" if any_held else "Running", style="bold underline"))
         for c in active:
             status = c["status"]
             detail = glossary.CALL_STATUS[status]
@@ -123,7 +124,7 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
             result = Text(f"{err.get('type', 'Error')}: {err.get('message', '')}", "red")
         else:
             glyph, style = f"{STATUS_GLYPH['done']}", STATUS_STYLE["done"]
-            result = Text("→ " + short(c.get("result"), 60), "green")
+            result = Text("→ " + result_text(c.get("method", ""), c.get("result"), 60), "green")
         times = [f"queued {duration(c.get('queue_time'))}", f"ran {duration(c.get('run_time'))}"]
         if c.get("held_time") is not None:
             times.append(f"held {duration(c.get('held_time'))}")

@@ -1,0 +1,444 @@
+"""The lessons of the tour, one per concept, each on objects of its own (``tour-…``).
+
+Every ``then`` narrates what the scenario actually saw, and its ``check`` says
+whether that is what the Durable Objects model promises; ``dotui tour --check``
+fails on the first claim the engine does not bear out.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from typing import Any
+
+from ..present.formats import short
+from .script import Lesson, Point, Run, Step
+from .watching import EventLog
+
+C, CHAT, IL, API, ACC = "Counter", "ChatRoom", "Interleave", "ApiUsage", "Account"
+
+
+def _fail(cond: bool, problem: str) -> str | None:
+    return None if cond else problem
+
+
+# ================================================================ addressing
+def _by_name(run: Run) -> None:
+    run.facade.storage_put(C, "tour-alice", "n", 0)
+    first = run.facade.resolve(C, "tour-alice")["id"]
+    run.seen["n"] = run.call(C, "tour-alice", "increment")
+    run.seen["ids"] = (first, run.facade.resolve(C, "tour-alice")["id"])
+
+
+def _by_unique(run: Run) -> None:
+    made = run.facade.new_unique_id(C)["id"]
+    run.seen["unique"] = made
+    run.seen["before"] = run.facade.instance(C, "#" + made)["state"]
+    run.seen["unique_n"] = run.call(C, "#" + made, "increment")
+    run.seen["unique_row"] = run.facade.instance(C, "#" + made)
+
+
+def _again_by_name(run: Run) -> None:
+    run.seen["again"] = run.call(C, "tour-alice", "increment")
+
+
+ADDRESSING = Lesson(
+    "addressing", "Addressing: by name, and by unique id",
+    "An object is reached through its id. id_from_name(name) always gives the same id; "
+    "new_unique_id() gives one no name leads to.",
+    ("Counter/tour-alice",),
+    [
+        Step("Every caller who says Counter/tour-alice gets the id id_from_name('tour-alice'): "
+             "the name is hashed into the id, so it is the same id everywhere, every time.",
+             do=_by_name, point=Point(C, "tour-alice", "storage", "the key n"),
+             then=lambda r: f"Counter/tour-alice → id #{r.seen['ids'][0][:12]}… both times; increment → {r.seen['n']}",
+             check=lambda r: _fail(r.seen["ids"][0] == r.seen["ids"][1] and r.seen["n"] == 1,
+                                   f"ids {r.seen['ids']}, increment {r.seen['n']}")),
+        Step("new_unique_id() makes an id that no name leads to. The object does not exist until its first call; "
+             "to reach it again you keep the id (in storage, in a URL).",
+             do=_by_unique,
+             point=lambda r: Point(C, "#" + r.seen["unique"][:12], "storage", "a row with #id instead of a name"),
+             then=lambda r: f"Counter/#{r.seen['unique'][:12]}…: {r.seen['before']} before its first call, "
+                            f"then live with n = {r.seen['unique_n']}; its row shows the id, not a name",
+             check=lambda r: _fail(r.seen["before"] == "unknown" and r.seen["unique_n"] == 1
+                                   and r.seen["unique_row"]["name"] is None, f"saw {r.seen}")),
+        Step("The name leads back to the first object, with its own storage.",
+             do=_again_by_name, point=Point(C, "tour-alice", "storage", "n"),
+             then=lambda r: f"Counter/tour-alice.increment() → {r.seen['again']}: the same object as before",
+             check=lambda r: _fail(r.seen["again"] == 2, f"increment returned {r.seen['again']}")),
+    ],
+    "Explore: n makes a Counter by name; :call Counter/#… increment reaches one by id.",
+)
+
+
+# ================================================================ one instance per id
+MEMBERS = [f"user{i:02d}" for i in range(1, 21)]
+
+
+def _join(run: Run) -> None:
+    run.at_once([(CHAT, "tour-lobby", "join", [m]) for m in MEMBERS])
+    run.seen["members"] = run.call(CHAT, "tour-lobby", "join", MEMBERS[0])
+
+
+def _post_all(run: Run) -> None:
+    run.seen["base"] = run.facade.storage_get(CHAT, "tour-lobby", "seq") or 0
+    run.seen["posted"] = run.at_once([(CHAT, "tour-lobby", "post", [m, f"hello from {m}"]) for m in MEMBERS])
+
+
+def _posted_ok(r: Run) -> str | None:
+    base, got = r.seen["base"], r.seen["posted"]
+    return _fail(sorted(got) == list(range(base + 1, base + 21)), f"message numbers {got}")
+
+
+ONE_INSTANCE = Lesson(
+    "one-instance", "One instance per id: 20 callers, one object",
+    "Everyone who addresses the same id reaches the same single instance, which handles one call at a time "
+    "between awaits: no locks, no collisions.",
+    ("ChatRoom/tour-lobby",),
+    [
+        Step("20 members join ChatRoom/tour-lobby, all at once.", do=_join,
+             point=Point(CHAT, "tour-lobby", "storage", "the key members"),
+             then=lambda r: f"{len(r.seen['members'])} members in one list: no join overwrote another",
+             check=lambda r: _fail(sorted(r.seen["members"]) == MEMBERS, f"members {r.seen['members']}")),
+        Step("Now all 20 post at the same moment: 20 concurrent calls to one object. post() reads seq, adds 1 "
+             "and writes it back, with no lock.", do=_post_all,
+             point=Point(CHAT, "tour-lobby", "queue", "finished calls: one post after another"),
+             then=lambda r: f"message numbers {r.seen['base'] + 1}…{r.seen['base'] + 20}, each exactly once: "
+                            f"the one instance ran the posts one after another",
+             check=_posted_ok),
+    ],
+    "Explore: ChatRoom/tour-lobby.read() in the command bar (:) lists the messages in order.",
+)
+
+
+# ================================================================ the queue and interleaving
+def _race(run: Run) -> None:
+    run.call(IL, "tour-race", "reset")
+    run.seen["results"] = run.at_once([(IL, "tour-race", "bump_racy", [1.0])] * 2)
+    run.seen["n"] = run.call(IL, "tour-race", "peek")
+    run.seen["history"] = [c for c in run.facade.history(IL, "tour-race", 10) if c["method"] == "bump_racy"][-2:]
+
+
+def _overlapped(r: Run) -> str | None:
+    h = r.seen["history"]
+    if len(h) != 2:
+        return f"history has {len(h)} bump_racy calls"
+    return _fail(h[1]["started_at"] < h[0]["ended_at"], "the two calls did not overlap in time")
+
+
+INTERLEAVING = Lesson(
+    "interleaving", "The queue, and interleaving at an await",
+    "Calls wait in the object's queue; a running call that awaits lets the next one in. Code that reads, awaits, "
+    "then writes can lose an update.",
+    ("Interleave/tour-race",),
+    [
+        Step("Two calls of bump_racy at once. It reads n, awaits asyncio.sleep(1), then writes n + 1. Watch the "
+             "Queue tab: at the await the first call is suspended (⏸) and the second one runs.",
+             do=_race, point=Point(IL, "tour-race", "queue", "two calls ⏸ suspended at their await"),
+             then=lambda r: f"⚠ LOST UPDATE: both calls returned {r.seen['results'][0]} and n is {r.seen['n']} "
+                            f"after 2 bumps; the second read n before the first wrote it",
+             check=lambda r: _fail(r.seen["results"] == [1, 1] and r.seen["n"] == 1,
+                                   f"results {r.seen['results']}, n {r.seen['n']}")),
+        Step("History shows it: the two bump_racy calls overlap in time.",
+             point=Point(IL, "tour-race", "queue", "finished: two bump_racy → 1"),
+             then="the second call started before the first ended: they interleaved at the await",
+             check=_overlapped),
+    ],
+    "Explore: invoke bump_racy with ×2 in the invoke dialog (i) and watch it lose an update again.",
+)
+
+
+# ================================================================ the input gate
+def _blocked(run: Run) -> None:
+    run.call(IL, "tour-gate", "reset")
+    run.seen["results"] = run.at_once([(IL, "tour-gate", "bump_blocked", [1.0])] * 2)
+    run.seen["n"] = run.call(IL, "tour-gate", "peek")
+
+
+INPUT_GATE = Lesson(
+    "input-gate", "The input gate: block_concurrency_while",
+    "Storage calls never let another call in; an await does. ctx.block_concurrency_while(fn) keeps the input "
+    "gate shut until fn is done, awaits included.",
+    ("Interleave/tour-gate",),
+    [
+        Step("The same two bumps, but bump_blocked does its read-sleep-write inside block_concurrency_while. "
+             "Watch the Queue tab: ⊘ input gate held, and the second call waits (…) instead of running.",
+             do=_blocked, point=Point(IL, "tour-gate", "queue", "the line ⊘ input gate held"),
+             then=lambda r: f"results {sorted(r.seen['results'])}, n = {r.seen['n']}: nothing lost; the second "
+                            f"call waited for the gate",
+             check=lambda r: _fail(sorted(r.seen["results"]) == [1, 2] and r.seen["n"] == 2,
+                                   f"results {r.seen['results']}, n {r.seen['n']}")),
+    ],
+    "Explore: Interleave/tour-gate, then Methods (3): compare bump_racy and bump_blocked.",
+)
+
+
+# ================================================================ the output gate and group commit
+COMMIT_DELAY = 1.5
+
+
+def _slow_commits(run: Run) -> None:
+    run.facade.storage_put(C, "tour-gate", "n", 0)  # a fresh start, at disk speed
+    try:
+        run.seen["delay"] = run.facade.commit_delay(COMMIT_DELAY)
+    except Exception as exc:  # noqa: BLE001 - a gateway's engine may not slow its commits
+        run.seen["delay"] = f"{type(exc).__name__}: {exc}"
+
+
+def _burst(run: Run) -> None:
+    log = EventLog(run.facade, C, "tour-gate")
+    try:
+        run.seen["results"] = run.at_once([(C, "tour-gate", "increment", [])] * 10)
+        log.wait_for(lambda evs: sum(e["type"] == "call.finished" and e.get("method") == "increment"
+                                     for e in evs) >= 10)
+        run.seen["released"] = log.released_by_commit("increment")
+        run.seen["held"] = sum(e["type"] == "call.held" for e in log.events)
+    finally:
+        log.close()
+        run.facade.commit_delay(0)
+
+
+def _released_text(r: Run) -> str:
+    groups = r.seen["released"]
+    parts = ", ".join(f"{n} result{'s' if n != 1 else ''} released by commit {i}" for i, n in enumerate(groups, 1))
+    return f"{r.seen['held']} results held (⧗); {parts}: each fsync made a whole group durable at once"
+
+
+def _group_commit_ok(r: Run) -> str | None:
+    groups = r.seen["released"]
+    return _fail(r.seen["held"] == 10 and sum(groups) == 10 and len(groups) < 10 and sorted(r.seen["results"]) ==
+                 list(range(1, 11)), f"held {r.seen['held']}, released {groups}, results {r.seen['results']}")
+
+
+OUTPUT_GATE = Lesson(
+    "output-gate", "The output gate and group commit",
+    "A result is not sent until the writes made before it are durable. Writes of many calls go to disk in one "
+    "commit (one fsync).",
+    ("Counter/tour-gate",),
+    [
+        Step(f"A commit takes about a millisecond: too fast to see. For this lesson every commit waits "
+             f"{COMMIT_DELAY:g} s before its fsync (commit_delay).", do=_slow_commits,
+             then=lambda r: f"commits now take {r.seen['delay']} s",
+             check=lambda r: _fail(r.seen["delay"] == COMMIT_DELAY, f"commit_delay answered {r.seen['delay']}")),
+        Step("10 increments at once. Each writes n and returns at once, but the output gate holds its result "
+             "(⧗ on the row, 'held' in the Queue tab; commits pending in the header) until the write is on disk.",
+             do=_burst, point=Point(C, "tour-gate", "queue", "⧗ held results, then ✓ all at once"),
+             then=_released_text, check=_group_commit_ok, dwell=4.0),
+        Step("Commits are back at disk speed.", dwell=1.5),
+    ],
+    "Explore: dotui --commit-delay 1 keeps commits slow, to watch ⧗ on any object.",
+)
+
+
+# ================================================================ hibernation
+def _three_calls(run: Run) -> None:
+    run.facade.storage_put(C, "tour-sleepy", "n", 0)
+    run.facade.hibernate(C, "tour-sleepy")
+    for _ in range(3):
+        run.seen["n"] = run.call(C, "tour-sleepy", "increment")
+    run.seen["since"] = run.call(C, "tour-sleepy", "since_wake")
+
+
+def _fall_asleep(run: Run) -> None:
+    idle = float(run.facade.info().get("idle_timeout") or 10.0)
+    run.seen["idle"] = idle
+    row: dict = {}
+
+    def asleep() -> bool:
+        row.update(run.facade.instance(C, "tour-sleepy"))
+        return row["state"] == "hibernated"
+
+    def left(_: float) -> str:  # from the object's own last activity, as the engine's idle timer counts
+        return f"hibernates in {max(0.0, (row.get('last_active') or time.time()) + idle - time.time()):.0f} s…"
+
+    if idle > 15.0 or not run.countdown(left, asleep, idle + 5.0):
+        run.seen["forced"] = run.facade.hibernate(C, "tour-sleepy")  # a long --idle: do what the timer would
+    run.seen["state"] = run.facade.instance(C, "tour-sleepy")["state"]
+
+
+def _wake_again(run: Run) -> None:
+    run.seen["n2"] = run.call(C, "tour-sleepy", "increment")
+    run.seen["since2"] = run.call(C, "tour-sleepy", "since_wake")
+
+
+HIBERNATION = Lesson(
+    "hibernation", "Hibernation: memory goes, storage stays",
+    "An idle object is dropped from memory. Its storage and alarm stay; the next call runs the constructor again.",
+    ("Counter/tour-sleepy",),
+    [
+        Step("Three increments. Counter keeps n in storage, and calls_since_wake as a plain attribute.",
+             do=_three_calls, point=Point(C, "tour-sleepy", "storage", "the key n"),
+             then=lambda r: f"n = {r.seen['n']} (storage); calls since wake = {r.seen['since']} (memory)",
+             check=lambda r: _fail(r.seen["n"] == 3 and r.seen["since"] == 3, f"saw {r.seen}")),
+        Step("Now nobody calls it. When it has been idle for the idle timeout, the engine hibernates it: "
+             "its row turns ○.", do=_fall_asleep, point=Point(C, "tour-sleepy", "queue", "the state on its row"),
+             then=lambda r: ("hibernated after " + f"{r.seen['idle']:g} s idle" if "forced" not in r.seen else
+                             f"hibernated (the idle timeout is {r.seen['idle']:g} s; the tour did not wait so long)"),
+             check=lambda r: _fail(r.seen["state"] == "hibernated", f"state {r.seen['state']}")),
+        Step("Call it again: it wakes, the constructor runs, calls_since_wake starts from 0; n is read back.",
+             do=_wake_again, point=Point(C, "tour-sleepy", "storage", "n"),
+             then=lambda r: f"n = {r.seen['n2']}: kept. calls since wake = {r.seen['since2']}: the attribute was "
+                            f"rebuilt by the constructor",
+             check=lambda r: _fail(r.seen["n2"] == 4 and r.seen["since2"] == 1, f"saw {r.seen}")),
+    ],
+    "Explore: h hibernates the selected object, w wakes it.",
+)
+
+
+# ================================================================ alarms
+def _days(run: Run) -> None:
+    for key in list(run.facade.read_storage(API, "tour-user")["values"]):
+        run.facade.storage_delete(API, "tour-user", key)
+    old = (_dt.datetime.now(_dt.timezone.utc).date() - _dt.timedelta(days=10)).isoformat()
+    run.seen["old"] = old
+    run.call(API, "tour-user", "record", "/search", old)
+    run.call(API, "tour-user", "record", "/search")
+    run.seen["totals"] = run.call(API, "tour-user", "totals")
+
+
+def _alarm_wakes(run: Run) -> None:
+    log = EventLog(run.facade, API, "tour-user")
+    try:
+        due = run.facade.alarm_set(API, "tour-user", "+3")  # set through the object's queue: it is live now
+        run.facade.hibernate(API, "tour-user")
+        run.seen["hibernated"] = run.facade.instance(API, "tour-user")["state"]
+        run.countdown(lambda left: f"the alarm fires in {max(0.0, due - time.time()):.0f} s… (its row: ○ hibernated)",
+                      lambda: log.seen("alarm.done") or log.seen("alarm.gave_up"), 20.0)
+        run.seen["events"] = [e["type"] + (f" {e.get('old')}→{e.get('new')}" if e["type"] == "state" else "")
+                              for e in log.events if e["type"] in ("state", "alarm.fired", "alarm.done")]
+        first = next((i for i, e in enumerate(run.seen["events"]) if e == "state live→hibernated"), 0)
+        run.seen["events"] = run.seen["events"][first:]
+    finally:
+        log.close()
+    run.seen["totals2"] = run.call(API, "tour-user", "totals")
+
+
+ALARMS = Lesson(
+    "alarms", "Alarms: a wake-up call, even from hibernation",
+    "Each object has at most one alarm; when it is due the engine calls alarm() on it, waking it if it hibernated.",
+    ("ApiUsage/tour-user",),
+    [
+        Step("ApiUsage counts calls per day. Record one call today and one ten days ago.",
+             do=_days, point=Point(API, "tour-user", "storage", "keys day/…"),
+             then=lambda r: f"totals: {short(r.seen['totals'], 80)}",
+             check=lambda r: _fail(len(r.seen["totals"]) == 2, f"totals {r.seen['totals']}")),
+        Step("Set its alarm for 3 s from now, and hibernate it. A toast says when the alarm fires.",
+             do=_alarm_wakes, point=Point(API, "tour-user", "storage", "the alarm line"),
+             then=lambda r: "fired: " + ", ".join(r.seen["events"]),
+             check=lambda r: _fail(r.seen["hibernated"] == "hibernated" and "alarm.fired" in r.seen["events"]
+                                   and "state hibernated→waking" in r.seen["events"], f"events {r.seen['events']}")),
+        Step("alarm() dropped the days older than the 7-day retention.",
+             point=Point(API, "tour-user", "storage", "one day/… key left"),
+             then=lambda r: f"totals now: {short(r.seen['totals2'], 80)}",
+             check=lambda r: _fail(r.seen["old"] not in r.seen["totals2"] and len(r.seen["totals2"]) == 1,
+                                   f"totals {r.seen['totals2']}")),
+    ],
+    "Explore: a sets or deletes the alarm of the selected object.",
+)
+
+
+# ================================================================ code reload
+def _warm(run: Run) -> None:
+    run.facade.storage_put(C, "tour-reload", "n", 0)
+    run.facade.hibernate(C, "tour-reload")
+    run.call(C, "tour-reload", "increment")
+    run.call(C, "tour-reload", "increment")
+    run.seen["since"] = run.call(C, "tour-reload", "since_wake")
+
+
+def _reload(run: Run) -> None:
+    log = EventLog(run.facade, C, "tour-reload", also=("reload",))
+    try:
+        run.seen["errors"] = run.facade.reload()
+        log.wait_for(lambda evs: any(e["type"] == "state" and e.get("new") == "hibernated" for e in evs))
+        run.seen["events"] = [e["type"] if e["type"] != "state" else f"{e.get('old')}→{e.get('new')}"
+                              for e in log.events if e["type"] in ("reload", "state")]
+    finally:
+        log.close()
+    run.seen["since2"] = run.call(C, "tour-reload", "since_wake")
+    run.seen["n"] = run.call(C, "tour-reload", "peek")
+
+
+RELOAD = Lesson(
+    "reload", "Code reload: new code, same storage",
+    "Reloading the objects folder (r, or saving a file) lets live objects finish, then restarts them on the "
+    "new code. Storage stays; in-memory state starts over.",
+    ("Counter/tour-reload",),
+    [
+        Step("Two increments: calls_since_wake is 2 in memory.", do=_warm,
+             point=Point(C, "tour-reload", "storage", "n"),
+             then=lambda r: f"calls since wake = {r.seen['since']}",
+             check=lambda r: _fail(r.seen["since"] == 2, f"since_wake {r.seen['since']}")),
+        Step("Reload the objects folder, as r does. The object finishes its calls, then restarts on the new code: "
+             "its Events tab shows live → draining → hibernated, then the next call wakes it.",
+             do=_reload, point=Point(C, "tour-reload", "events", "live → draining → hibernated → waking"),
+             then=lambda r: f"events: {', '.join(r.seen['events'])}; then since_wake = {r.seen['since2']}, "
+                            f"n = {r.seen['n']}: memory reset, storage kept",
+             check=lambda r: _fail(r.seen["errors"] == [] and "reload" in r.seen["events"]
+                                   and "draining→hibernated" in r.seen["events"] and r.seen["since2"] == 0
+                                   and r.seen["n"] == 2, f"saw {r.seen}")),
+    ],
+    "Explore: edit objects/counter.py and save: the TUI reloads by itself.",
+)
+
+
+# ================================================================ two objects are not one transaction
+def _open_accounts(run: Run) -> None:
+    run.facade.storage_put(ACC, "tour-alice", "balance", 100)
+    run.facade.storage_put(ACC, "tour-bob", "balance", 0)
+    run.call(ACC, "tour-bob", "freeze", True)
+
+
+def _failed_transfer(run: Run) -> None:
+    run.seen["answer"] = run.at_once([(ACC, "tour-alice", "transfer", ["tour-bob", 30])])[0]
+    run.seen["alice"] = run.call(ACC, "tour-alice", "balance")
+    run.seen["bob"] = run.call(ACC, "tour-bob", "balance")
+
+
+def _good_transfer(run: Run) -> None:
+    run.call(ACC, "tour-bob", "freeze", False)
+    run.seen["answer2"] = run.call(ACC, "tour-alice", "transfer", "tour-bob", 30)
+    run.seen["bob2"] = run.call(ACC, "tour-bob", "balance")
+
+
+def _answer(value: Any) -> str:
+    return f"{type(value).__name__}: {value}" if isinstance(value, BaseException) else repr(value)
+
+
+TRANSACTIONS = Lesson(
+    "transactions", "Two objects are not one transaction",
+    "Each object is its own unit of consistency. A change across two objects is two steps; if the second fails, "
+    "your code must undo the first (a compensating action).",
+    ("Account/tour-alice", "Account/tour-bob"),
+    [
+        Step("Alice has 100, Bob 0, and Bob's account is frozen: it refuses deposits.", do=_open_accounts,
+             point=Point(ACC, "tour-bob", "storage", "frozen: true")),
+        Step("Alice transfers 30 to Bob: she debits herself (her own transaction), then awaits Bob.deposit — "
+             "a call to another object, in a transaction of its own.",
+             do=_failed_transfer, point=Point(ACC, "tour-alice", "queue", "finished: transfer ✗ PermissionError"),
+             then=lambda r: f"the transfer raised {_answer(r.seen['answer'])}; Alice has {r.seen['alice']}, "
+                            f"Bob {r.seen['bob']}: the debit was undone by Alice's own compensating code, not rolled "
+                            f"back by any transaction",
+             check=lambda r: _fail(isinstance(r.seen["answer"], BaseException) and r.seen["alice"] == 100
+                                   and r.seen["bob"] == 0, f"saw {r.seen}")),
+        Step("Unfreeze Bob and transfer again.", do=_good_transfer,
+             point=Point(ACC, "tour-bob", "storage", "balance"),
+             then=lambda r: f"Alice has {r.seen['answer2']}, Bob {r.seen['bob2']}",
+             check=lambda r: _fail(r.seen["answer2"] == 70 and r.seen["bob2"] == 30, f"saw {r.seen}")),
+    ],
+    "Explore: history Account/tour-alice in the command bar shows the failed and the good transfer.",
+)
+
+
+LESSONS: list[Lesson] = [ADDRESSING, ONE_INSTANCE, INTERLEAVING, INPUT_GATE, OUTPUT_GATE, HIBERNATION, ALARMS,
+                         RELOAD, TRANSACTIONS]
+
+
+def lesson_named(key: str) -> Lesson:
+    """The lesson ``key`` (or its number, from 1); ValueError naming the lessons otherwise."""
+    if key.isdigit() and 1 <= int(key) <= len(LESSONS):
+        return LESSONS[int(key) - 1]
+    for lesson in LESSONS:
+        if lesson.key == key:
+            return lesson
+    raise ValueError(f"no lesson {key!r}; the lessons: {', '.join(f'{i} {x.key}' for i, x in enumerate(LESSONS, 1))}")

@@ -1,0 +1,53 @@
+"""The first screen, while there is no object yet: what a durable object is, the classes, the tour."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from rich.console import Group
+from textual.widgets import Static
+
+from ...tour import LESSONS
+
+MODEL = ("A durable object is a Python object with its own storage, reached by name.\n"
+         "One instance per id, one call at a time between awaits; asleep when idle.")
+
+
+def welcome_renderable(namespaces: list[dict[str, Any]], objects_dir: str = "objects") -> Group:
+    classes = Table(box=None, padding=(0, 1), show_header=False, expand=False)
+    classes.add_column(style="bold", no_wrap=True)
+    classes.add_column(overflow="fold")
+    for ns in sorted(namespaces, key=lambda n: n["name"]):
+        classes.add_row(ns["name"], ns.get("teaches") or (ns.get("doc") or "").split("\n")[0])
+    keys = Table(box=None, padding=(0, 1), show_header=False, expand=False)
+    keys.add_column(style="bold cyan", no_wrap=True)
+    keys.add_column()
+    keys.add_row("t", Text.assemble(("take the tour", "bold"),
+                                    f": {len(LESSONS)} lessons, about a minute each (start here)"))
+    keys.add_row("n", "make an object by name, and watch it")
+    keys.add_row(":", "type a command (help lists them; tour too)")
+    keys.add_row("?", "the model, then the keys and glyphs")
+    parts: list[Any] = [Text("Welcome to dotui: Durable Objects on your machine", style="bold"), Text(MODEL), Text("")]
+    if namespaces:
+        parts += [Text(f"The classes in {objects_dir}, and what each teaches:", style="underline"), classes, Text("")]
+    else:
+        parts += [Text(f"No classes in {objects_dir} yet: put a DurableObject subclass in a .py file there.",
+                       style="yellow"), Text("")]
+    parts.append(keys)
+    return Group(*parts)
+
+
+class Welcome(Static):
+    """Shown instead of the panes while the engine knows no object."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self._drawn_for: tuple | None = None
+
+    def show_for(self, namespaces: list[dict[str, Any]], objects_dir: str) -> None:
+        sig = tuple((n["name"], n.get("teaches")) for n in namespaces)
+        if sig != self._drawn_for:
+            self._drawn_for = sig
+            self.update(welcome_renderable(namespaces, objects_dir))

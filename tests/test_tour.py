@@ -1,0 +1,167 @@
+"""The guided tour: every lesson runs on the bundled objects, headless and in the TUI, and checks what it says."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dotui.cli import main
+from dotui.commands import Context, execute
+from dotui.engine.facade import LocalEngine
+from dotui.tour import LESSONS, lesson_named
+from dotui.tour.headless import LineNarrator, run_lessons
+from dotui.tui.app import DotuiApp
+from dotui.tui.screens.tour import TourScreen
+
+from tui_support import key_of, screen_text, until
+
+BUNDLED = Path(__file__).resolve().parent.parent / "objects"
+
+
+@pytest.fixture
+def objects(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(BUNDLED, tmp_path / "objects"))
+
+
+@pytest.fixture
+def facade(objects: Path, tmp_path: Path):
+    fe = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=1.0).start()
+    yield fe
+    fe.close()
+
+
+def test_every_lesson_narrates_what_the_engine_does(facade):
+    lines: list[tuple[str, str]] = []
+    ran = run_lessons(facade, LESSONS, LineNarrator(lambda kind, text: lines.append((kind, text))))
+    failed = [(lesson.key, c) for lesson, checks in ran for c in checks if not c.ok]
+    assert failed == []
+    assert {lesson.key for lesson, checks in ran if checks} == {x.key for x in LESSONS}
+    said = "\n".join(text for _, text in lines)
+    assert "LOST UPDATE" in said and "released by commit 1" in said
+    assert "hibernated→waking" in said  # the alarm woke a hibernated object
+
+
+def test_a_lesson_can_be_replayed_on_its_own_objects(facade):
+    for _ in range(2):
+        ran = run_lessons(facade, [lesson_named("one-instance"), lesson_named("transactions")],
+                          LineNarrator(lambda kind, text: None))
+        assert all(c.ok for _, checks in ran for c in checks)
+
+
+def test_check_fails_when_the_engine_does_not_do_what_a_lesson_says(objects, tmp_path, capsys):
+    # An Interleave whose racy bump does not await cannot lose an update: the lesson's claim must fail.
+    path = objects / "interleave.py"
+    path.write_text(path.read_text().replace("await asyncio.sleep(delay)\n        self.ctx.storage.put(\"n\", n + 1)",
+                                             "self.ctx.storage.put(\"n\", n + 1)\n        await asyncio.sleep(delay)", 1))
+    status = main(["--objects", str(objects), "tour", "--check", "--lesson", "interleaving"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert [line for line in out.splitlines() if line.lstrip().startswith("✗")]
+
+
+def test_tour_check_passes_on_the_bundled_objects(objects, capsys):
+    status = main(["--objects", str(objects), "tour", "--check"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert f"claims held in {len(LESSONS)} lessons" in out
+    assert not [line for line in out.splitlines() if line.lstrip().startswith("✗")]
+
+
+def test_the_command_language_lists_and_runs_lessons(facade):
+    listing = execute(Context(facade), "tour")
+    assert [x["key"] for x in listing.result["lessons"]] == [x.key for x in LESSONS]
+    ran = execute(Context(facade), "tour input-gate")
+    assert ran.ok and ran.result["passed"] and ran.result["lessons_run"] == ["input-gate"]
+    bad = execute(Context(facade), "tour nope")
+    assert not bad.ok and "nope" in bad.error.message and "addressing" in bad.error.message
+
+
+def test_commit_delay_holds_results_until_the_commit(facade):
+    facade.commit_delay(0.5)
+    fut = facade.call_async("Counter", "slow", "increment")
+    with pytest.raises(ValueError):
+        facade.commit_delay(-1)
+    assert fut.result(5) == 1
+    assert facade.history("Counter", "slow", 1)[0]["held_time"] >= 0.3  # held by the gate for the slow commit
+    facade.commit_delay(0)
+
+
+# ---------------------------------------------------------------- in the TUI
+async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False, tour_dwell=0.0)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, TourScreen), "the lesson list")
+        assert "block_concurrency_while" in screen_text(app)
+        for _ in range(2):  # addressing is highlighted first; interleaving is the third lesson
+            await pilot.press("down")
+        await pilot.press("enter")
+        main_screen = app.main
+        await until(pilot, lambda: main_screen.tour_checks, "the lesson finishing", tries=1500)
+        key, checks = main_screen.tour_checks[0]
+        assert key == "interleaving" and all(c.ok for c in checks)
+        text = screen_text(app)
+        assert "LOST UPDATE" in text and "Tour 3/9" in text and "claims held" in text
+        race = key_of(facade, "Interleave", "tour-race")
+        await until(pilot, lambda: main_screen._shown == race, "the lesson's object selected")
+        assert main_screen.object_view.active_tab == "queue"
+
+
+# ---------------------------------------------------------------- the first screen
+async def test_the_first_screen_teaches_and_goes_once_there_is_an_object(facade):
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "Welcome" in screen_text(app) and "Interleave" in screen_text(app),
+                    "the welcome with the classes")
+        text = screen_text(app)
+        assert "A durable object is" in text and "take the tour" in text
+        assert "the input gate" in text and "storage outlives the Python object" in text  # what each class teaches
+        facade.call("Counter", "first", "increment")
+        app.main.kick(full=True)
+        await until(pilot, lambda: "Welcome" not in screen_text(app) and "first" in screen_text(app),
+                    "the instances instead of the welcome")
+
+
+async def test_the_new_object_dialog_says_what_the_class_teaches(facade):
+    from textual.widgets import Select
+
+    from dotui.tui.screens.new_object import NewObjectScreen
+
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await until(pilot, lambda: app.main.namespaces, "the classes")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewObjectScreen), "the new-object dialog")
+        assert "teaches: each object is its own unit of consistency" in screen_text(app)  # Account, first
+        app.screen.query_one(Select).value = "Interleave"
+        await until(pilot, lambda: "teaches: the input gate" in screen_text(app), "Interleave's lesson")
+
+
+async def test_help_starts_with_the_model(facade):
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: "The model" in screen_text(app), "the help")
+        text = screen_text(app)
+        assert "one call at a time" in text and text.index("The model") < text.index("hibernation")
+
+
+async def test_the_queue_tab_lists_the_results_the_output_gate_holds(facade):
+    facade.call("Counter", "slow", "increment")
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=(120, 34)) as pilot:
+        key = key_of(facade, "Counter", "slow")
+        await until(pilot, lambda: key in app.main.rows.rows, "the counter")
+        app.main.go_to(key)
+        await until(pilot, lambda: app.main._shown == key, "selected")
+        facade.commit_delay(3)
+        try:
+            futures = [facade.call_async("Counter", "slow", "increment") for _ in range(3)]
+            await until(pilot, lambda: screen_text(app).count("⧗ held") >= 2 and "increment()" in screen_text(app),
+                        "the held calls in the Queue tab")
+            assert "Running, and results held" in screen_text(app)
+        finally:
+            facade.commit_delay(0)
+        assert sorted(f.result(10) for f in futures) == [2, 3, 4]

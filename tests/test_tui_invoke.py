@@ -1,0 +1,102 @@
+"""The invoke dialog: many calls at a keypress, arguments bound against the signature, each method its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dotui.engine.facade import LocalEngine
+from dotui.tui.app import DotuiApp
+from dotui.tui.screens.invoke import InvokeScreen
+
+from tui_support import flag_path, key_of, screen_text, until, write_objects
+
+
+@pytest.fixture
+def facade(tmp_path: Path):
+    fe = LocalEngine(str(write_objects(tmp_path / "objects")), str(tmp_path / "data"), idle_timeout=600).start()
+    yield fe
+    fe.close()
+
+
+async def open_invoke(pilot, app, facade, ns: str, name: str, method: str) -> InvokeScreen:
+    key = key_of(facade, ns, name)
+    await until(pilot, lambda: key in app.main.rows.rows, f"{ns}/{name} listed")
+    app.main.go_to(key)
+    await until(pilot, lambda: app.main._shown == key, "selected")
+    await pilot.press("i")
+    await until(pilot, lambda: isinstance(app.screen, InvokeScreen), "the invoke dialog")
+    dialog = app.screen
+    dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index(method)
+    await pilot.pause()
+    return dialog
+
+
+def make_app(facade) -> DotuiApp:
+    return DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+
+
+async def test_times_n_starts_n_calls_at_once(facade):
+    facade.call("Counter", "c", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        dialog = await open_invoke(pilot, app, facade, "Counter", "c", "increment")
+        dialog.query_one("#invoke-times").value = "5"
+        dialog.query_one("#invoke-args").focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: "×5 increment() at once: 5 returned" in screen_text(app), "the five results")
+        assert facade.call("Counter", "c", "peek") == 6
+
+
+async def test_enter_calls_again_while_earlier_calls_run(facade, tmp_path):
+    flag = flag_path(tmp_path, "hold")
+    facade.call("Gate", "g", "note", ["start"])
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        dialog = await open_invoke(pilot, app, facade, "Gate", "g", "wait")
+        dialog.query_one("#invoke-args").value = repr(flag)
+        await pilot.press("enter")
+        await until(pilot, lambda: dialog.running, "the first call running")
+        await pilot.press("enter")  # not refused: a second caller queues behind the first
+        await until(pilot, lambda: len(dialog._in_flight) == 2, "two calls in flight")
+        assert "1 earlier call still running" in screen_text(app)
+        Path(flag).touch()
+        await until(pilot, lambda: not dialog.running, "both calls returned")
+        await until(pilot, lambda: "wait returned" in screen_text(app), "the result")
+
+
+async def test_arguments_are_bound_against_the_signature(facade):
+    facade.call("Counter", "c", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        dialog = await open_invoke(pilot, app, facade, "Counter", "c", "peek")
+        await pilot.press("2", "0")  # peek() takes nothing: peek(20) would raise TypeError in the object
+        await until(pilot, lambda: "✗ too many positional arguments" in screen_text(app), "peek(20) refused")
+        await pilot.press("enter")
+        assert not dialog.running and facade.history("Counter", "c", 5)[-1]["method"] == "increment"
+
+
+async def test_each_method_keeps_its_own_arguments_and_check(facade):
+    facade.call("Counter", "c", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        dialog = await open_invoke(pilot, app, facade, "Counter", "c", "increment")
+        await pilot.press("4")
+        await until(pilot, lambda: "✓ increment(4)" in screen_text(app), "increment(4)")
+        await pilot.press("down")  # to the next method: its own (empty) arguments, its own check line
+        await until(pilot, lambda: dialog.method != "increment", "another method")
+        assert dialog.query_one("#invoke-args").value == ""
+        assert "increment(4)" not in screen_text(app)
+        await pilot.press("up")
+        await until(pilot, lambda: dialog.query_one("#invoke-args").value == "4", "increment's 4 back")
+
+
+async def test_the_result_box_has_room_at_80x24(facade):
+    facade.call("Counter", "c", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=(80, 24)) as pilot:
+        dialog = await open_invoke(pilot, app, facade, "Counter", "c", "increment")
+        await pilot.press("enter")
+        await until(pilot, lambda: "increment returned" in screen_text(app), "the result shown")
+        assert dialog.query_one("#invoke-result-box").size.height >= 3
