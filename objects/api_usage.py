@@ -6,6 +6,8 @@ and no locks. An alarm drops days older than the retention window, waking the
 object from hibernation if it has to.
 
 Keys are ``day/<YYYY-MM-DD>/<endpoint>`` so a ``prefix`` list reads one day.
+"Today" is the engine's time (``self.ctx.now()``), so a test moves it with the
+testing kit's clock (docs/testing.md) instead of waiting a day.
 """
 
 import datetime as dt
@@ -15,8 +17,11 @@ from dotui import DurableObject
 RETENTION_DAYS = 7
 
 
-def _today() -> str:
-    return dt.datetime.now(dt.timezone.utc).date().isoformat()
+DAY = 86_400
+
+
+def _date(epoch: float) -> dt.date:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).date()
 
 
 class ApiUsage(DurableObject):
@@ -26,18 +31,18 @@ class ApiUsage(DurableObject):
         """Count one call of `endpoint` (today, or `day` as YYYY-MM-DD); returns that day's count."""
         if not isinstance(endpoint, str) or not endpoint:
             raise ValueError("endpoint must be a non-empty str, e.g. '/search'")
-        day = day or _today()
+        day = day or _date(self.ctx.now()).isoformat()
         dt.date.fromisoformat(day)  # a bad day is an error, not a key
         key = f"day/{day}/{endpoint}"
         n = self.ctx.storage.get(key, 0) + 1
         self.ctx.storage.put(key, n)
         if self.ctx.storage.get_alarm() is None:
-            self.ctx.storage.set_alarm(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
+            self.ctx.storage.set_alarm(self.ctx.now() + DAY)
         return n
 
     def usage(self, day: str | None = None) -> dict:
         """Counts by endpoint for one day (default today)."""
-        prefix = f"day/{day or _today()}/"
+        prefix = f"day/{day or _date(self.ctx.now()).isoformat()}/"
         return {k[len(prefix):]: v for k, v in self.ctx.storage.list(prefix=prefix).items()}
 
     def totals(self) -> dict:
@@ -50,9 +55,9 @@ class ApiUsage(DurableObject):
 
     async def alarm(self, info):
         """Drop days older than the retention window; check again in a day."""
-        cutoff = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=RETENTION_DAYS)).isoformat()
+        cutoff = (_date(self.ctx.now()) - dt.timedelta(days=RETENTION_DAYS)).isoformat()
         old = list(self.ctx.storage.list(prefix="day/", end=f"day/{cutoff}").keys())
         for i in range(0, len(old), 128):
             self.ctx.storage.delete(old[i:i + 128])
         if self.ctx.storage.list(prefix="day/", limit=1):
-            self.ctx.storage.set_alarm(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
+            self.ctx.storage.set_alarm(self.ctx.now() + DAY)

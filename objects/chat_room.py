@@ -13,7 +13,6 @@ socket's attachment remembers its user, and the next message wakes the room.
 """
 
 import json
-import time
 
 from dotui import DurableObject
 
@@ -42,7 +41,7 @@ class ChatRoom(DurableObject):
         if user not in self.ctx.storage.get("members", []):
             raise PermissionError(f"{user!r} is not in this room; call join({user!r}) first")
         seq = self.ctx.storage.get("seq", 0) + 1
-        at = time.time()
+        at = self.ctx.now()
         self.ctx.storage.put({"seq": seq, f"msg/{seq:012d}": {"user": user, "text": text, "at": at}})
         if seq > MAX_KEPT:
             self.ctx.storage.delete(f"msg/{seq - MAX_KEPT:012d}")

@@ -5,8 +5,6 @@ calls never let another call in, "read tokens, decide, write tokens" is atomic
 here without a transaction or a lock.
 """
 
-import time
-
 from dotui import DurableObject
 
 
@@ -17,7 +15,7 @@ class RateLimiter(DurableObject):
     rate = 1.0
 
     def _refill(self) -> tuple[float, float]:
-        now = time.time()
+        now = self.ctx.now()  # the engine's time: a test moves it with the kit's clock (docs/testing.md)
         tokens, at = self.ctx.storage.get("bucket", [self.capacity, now])
         return min(self.capacity, tokens + (now - at) * self.rate), now
 

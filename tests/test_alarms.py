@@ -1,11 +1,17 @@
-"""Alarms: persisted, wake hibernated objects, retry with backoff, fire after restart."""
+"""Alarms: persisted, wake hibernated objects, retry with backoff, fire after restart.
+
+Where time matters, the tests run on the testing kit's engine (dotui.testing, docs/testing.md):
+its clock moves only when told, so an alarm fires at its instant and not before, without sleeping.
+"""
 
 import asyncio
+import contextlib
 import time
 
 import pytest
 
 from dotui import Engine
+from dotui.testing import TestEngine
 from dotui.engine.alarms import AlarmScheduler
 from dotui.engine.commitlog import CommitLog
 from dotui.engine.events import EventBus
@@ -18,7 +24,7 @@ SOURCE = """
 
     class Clock(DurableObject):
         def set_in(self, seconds):
-            self.ctx.storage.set_alarm(time.time() + seconds)
+            self.ctx.storage.set_alarm(self.ctx.now() + seconds)
 
         def fails_until(self, n):
             self.ctx.storage.put("fail_until", n)
@@ -47,7 +53,7 @@ SOURCE = """
             self.released = False
 
         def set_in(self, seconds):
-            self.ctx.storage.set_alarm(time.time() + seconds)
+            self.ctx.storage.set_alarm(self.ctx.now() + seconds)
 
         def plan(self, **plan):
             self.ctx.storage.put("plan", plan)
@@ -90,6 +96,18 @@ def objs(tmp_path):
     return write_objects(tmp_path / "objects", clock=SOURCE)
 
 
+@contextlib.asynccontextmanager
+async def kit(objs, tmp_path, **options):
+    """The testing kit's engine on these objects, closed (and checked) at the end."""
+    e = TestEngine(str(objs), str(tmp_path / "d"), **options)
+    await e.start()
+    try:
+        yield e, e.clock
+        e.check_quiet()
+    finally:
+        await e.close()
+
+
 async def _until(predicate, timeout=5.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -100,67 +118,65 @@ async def _until(predicate, timeout=5.0):
 
 
 async def test_an_alarm_wakes_a_hibernated_object(objs, tmp_path):
-    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+    async with kit(objs, tmp_path) as (e, clock):
         c = e.env.Clock.get_by_name("c")
-        await c.set_in(0.3)
-        await e.hibernate("Clock", c.id)
-        assert e.instance_info("Clock", c.id)["state"] == "hibernated"
-        assert e.instances()[0]["alarm"] is not None
-        async def fired():
-            return e.read_storage("Clock", c.id)["values"].get("fired") == [[0, False]]
-        assert await _until(fired)
+        await c.set_in(30)
+        await e.hibernate(c)
+        assert e.state(c) == "hibernated"
+        assert e.instances()[0]["alarm"] == clock.now() + 30
+        await clock.advance(29.9)
+        assert e.read_storage("Clock", c.id)["values"].get("fired") is None and e.state(c) == "hibernated"
+        await clock.advance(0.1)
+        assert e.read_storage("Clock", c.id)["values"].get("fired") == [[0, False]]
         assert await c.alarm_time() is None  # done: the alarm is cleared
 
 
 async def test_a_failing_alarm_retries_with_backoff_then_succeeds(objs, tmp_path):
-    async with Engine(objects=str(objs), data=str(tmp_path / "d"), alarm_retry_base=0.05) as e:
+    async with kit(objs, tmp_path) as (e, clock):
         c = e.env.Clock.get_by_name("c")
         await c.fails_until(2)
         sub = e.subscribe()
         await c.set_in(0)
-        async def done():
-            return len(await c.fired()) == 3
-        assert await _until(done)
+        await clock.advance(1.9)
+        assert await c.fired() == [[0, False]]  # the first retry is 2 s later
+        await clock.advance(0.1)
+        assert await c.fired() == [[0, False], [1, True]]
+        await clock.advance(4)
         assert await c.fired() == [[0, False], [1, True], [2, True]]
         delays = [ev["delay"] for ev in sub.drain() if ev["type"] == "alarm.retry"]
-        assert delays == [0.05, 0.1]
+        assert delays == [2.0, 4.0]
         assert await c.alarm_time() is None
 
 
 async def test_an_alarm_gives_up_after_six_retries(objs, tmp_path):
-    async with Engine(objects=str(objs), data=str(tmp_path / "d"), alarm_retry_base=0.005) as e:
+    async with kit(objs, tmp_path) as (e, clock):
         c = e.env.Clock.get_by_name("c")
         await c.fails_until(100)
         await c.set_in(0)
-        async def gave_up():
-            return len(await c.fired()) == 7 and await c.alarm_time() is None
-        assert await _until(gave_up)
-        await asyncio.sleep(0.2)
+        await clock.advance(2 + 4 + 8 + 16 + 32 + 64)  # the six retries' backoff
+        assert len(await c.fired()) == 7 and await c.alarm_time() is None
+        assert e.stats()["alarms_given_up"] == 1
+        await clock.advance(days=1)
         assert len(await c.fired()) == 7  # 1 try + 6 retries, then no more
 
 
 async def test_an_overdue_alarm_fires_when_the_engine_starts(objs, tmp_path):
-    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+    async with kit(objs, tmp_path) as (e, clock):
         c = e.env.Clock.get_by_name("c")
-        await c.set_in(0.2)
-        due = await c.alarm_time()
-    # closed before it was due; it falls due while the engine is stopped
-    await asyncio.sleep(max(0.0, due - time.time()) + 0.05)
-    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
-        c = e.env.Clock.get_by_name("c")
-        async def fired():
-            return e.read_storage("Clock", c.id)["values"].get("fired") == [[0, False]]
-        assert await _until(fired)
+        await c.set_in(20)
+        await e.close()  # closed before it was due; it falls due while the engine is stopped
+        await clock.advance(60)
+        await e.restart()  # it fires as the engine starts
+        assert e.read_storage("Clock", c.id)["values"].get("fired") == [[0, False]]
 
 
 async def test_an_alarm_survives_reload(objs, tmp_path):
-    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+    async with kit(objs, tmp_path) as (e, clock):
         c = e.env.Clock.get_by_name("c")
-        await c.set_in(0.4)
+        await c.set_in(40)
         await e.reload()
-        async def fired():
-            return await c.fired() == [[0, False]]
-        assert await _until(fired)
+        await clock.advance(40)
+        assert await c.fired() == [[0, False]]
 
 
 # ---------------------------------------------------------------- close never hangs on the scheduler
@@ -186,12 +202,11 @@ async def test_close_right_after_a_call_that_set_an_alarm_while_another_is_pendi
 
 # ---------------------------------------------------------------- get_alarm() inside alarm() (as Cloudflare)
 async def test_inside_alarm_get_alarm_is_none(objs, tmp_path):
-    async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
+    async with kit(objs, tmp_path) as (e, clock):
         s = e.env.Seer.get_by_name("s")
         await s.set_in(0)
-        async def fired():
-            return await s.seen() == [None]
-        assert await _until(fired)
+        await clock.advance(0)
+        assert await s.seen() == [None]
         assert await s.alarm_time() is None
 
 
@@ -229,13 +244,12 @@ async def test_an_alarm_set_inside_alarm_is_kept_and_survives_restart(objs, tmp_
 
 
 async def test_a_failing_alarm_is_retried_and_reads_none_each_time(objs, tmp_path):
-    async with Engine(objects=str(objs), data=str(tmp_path / "d"), alarm_retry_base=0.02) as e:
+    async with kit(objs, tmp_path) as (e, clock):
         s = e.env.Seer.get_by_name("s")
         await s.plan(fail=2)
         await s.set_in(0)
-        async def done():
-            return len(await s.seen()) == 3 and await s.alarm_time() is None
-        assert await _until(done)
+        await clock.advance(6)
+        assert await s.alarm_time() is None
         assert await s.seen() == [None, None, None]
         assert e.read_storage("Seer", s.id)["alarm"] is None
 

@@ -1,29 +1,27 @@
 """Hibernation, waking, reload, events."""
 
-import asyncio
-
-
 from dotui import Engine
+from dotui.testing import TestEngine
 from tests.conftest import COUNTER, write_objects
 
 
-async def _until(predicate, timeout=5.0):
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return predicate()
-
-
 async def test_idle_objects_hibernate_losing_attributes_and_keeping_storage(objects_dir, data_dir):
-    async with Engine(objects=str(objects_dir), data=str(data_dir), idle_timeout=0.2) as e:
+    e = TestEngine(str(objects_dir), str(data_dir), idle_timeout=20)  # the testing kit's clock (docs/testing.md)
+    await e.start()
+    try:
         c = e.env.Counter.get_by_name("a")
         await c.increment(5)
+        await e.clock.advance(5)
         await c.increment()
         assert await c.calls_since_wake() == 2
-        assert await _until(lambda: e.instance_info("Counter", c.id)["state"] == "hibernated")
+        await e.clock.advance(19.9)  # idle for 19.9 s since the last call: still live
+        assert e.state(c) == "live"
+        await e.clock.advance(0.1)
+        assert e.state(c) == "hibernated"
         assert await c.calls_since_wake() == 0  # the constructor ran again
         assert await c.peek() == 6
+    finally:
+        await e.close()
 
 
 async def test_hibernate_and_wake_on_request(engine):

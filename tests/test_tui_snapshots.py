@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import dotui.engine
+from dotui.engine.clock import ManualClock
 from dotui.engine.facade import LocalEngine
 from dotui.tui.app import DotuiApp
 
@@ -64,7 +65,7 @@ def frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setattr(module, "_seq", itertools.count(1))
     write_objects(tmp_path / "objects")
     write_hibernated(tmp_path / "data", "Counter", 12, last_active=T0 - 3600)
-    fe = LocalEngine("objects", "data", idle_timeout=600).start()
+    fe = LocalEngine("objects", "data", idle_timeout=600, clock=ManualClock(T0)).start()  # the engine's time stands still
     fe.call("Counter", "alice", "increment", [5])
     fe.call("Counter", "alice", "increment", kwargs={"by": 2})
     with pytest.raises(ValueError):

@@ -14,7 +14,7 @@ What a caller can rely on (the README's "Alarms" section says the same to object
 - Alarms that fell due while the engine was stopped fire when it starts; alarms survive
   ``reload()``: the scheduler asks the engine for the object (and its class) only when
   the alarm fires.
-- One timer (``loop.call_at``) waits for the earliest alarm; closing cancels it, so
+- One timer (the engine's clock, clock.py) waits for the earliest alarm; closing cancels it, so
   ``close()`` never waits on the scheduler. A failure of the scheduler itself is an
   ``alarm.error`` event, a ``stats()`` counter and a log line, and that alarm is tried
   again later.
@@ -25,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import time
 from typing import Callable, Iterable
 
+from .clock import REAL, Clock
 from .events import EventBus
 from .instance import Call, Instance, alarm_call
 from .storage import alarm_time as checked_alarm_time
@@ -63,7 +63,7 @@ class AlarmScheduler:
         *,
         retry_base: float = 2.0,
         max_retries: int = 6,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = REAL,
     ):
         self._target = target
         self._bus = bus
@@ -74,7 +74,7 @@ class AlarmScheduler:
         self._heap: list[tuple[float, Key]] = []  # (due, key); entries no longer pending are skipped
         self._firing: dict[Key, asyncio.Task] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = None  # the clock's handle
         self._timer_due: float | None = None
         self._closed = False
         self.counters = {"alarms_fired": 0, "alarms_retried": 0, "alarms_given_up": 0,
@@ -115,6 +115,30 @@ class AlarmScheduler:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    # ------------------------------------------------------------ for the testing kit (docs/testing.md)
+    def firing(self) -> list[asyncio.Task]:
+        """The alarm handlers running now."""
+        return list(self._firing.values())
+
+    def pending_tries(self) -> list[tuple[str, str, float, int]]:
+        """Every pending alarm try: (namespace, id hex, when, retry count), earliest first."""
+        return sorted(((k[0], k[1], p.due, p.retry) for k, p in self._pending.items()), key=lambda r: r[2])
+
+    async def fire_now(self, namespace: str, hx: str) -> tuple[str, str | None] | None:
+        """Fire the object's pending alarm (or its next retry) now, whatever its time, and wait for
+        the outcome (see ``_run``); None if it has no pending alarm (or its class has no alarm())."""
+        key = (namespace, hx)
+        task = self._firing.get(key)
+        if task is None:
+            p = self._pending.pop(key, None)
+            if p is None:
+                return None
+            self._fire(key, p)
+            task = self._firing.get(key)
+            if task is None:
+                return None
+        return await asyncio.shield(task)
+
     # ------------------------------------------------------------ the timer
     def _put(self, key: Key, p: _Pending) -> None:
         self._pending[key] = p
@@ -136,8 +160,7 @@ class AlarmScheduler:
         if self._timer is not None and self._timer_due == due:
             return
         self._cancel_timer()
-        delay = max(0.0, due - self._clock())
-        self._timer = self._loop.call_at(self._loop.time() + delay, self._on_timer)
+        self._timer = self._clock.call_at(self._loop, due, self._on_timer)
         self._timer_due = due
 
     def _is_current(self, entry: tuple[float, Key]) -> bool:
@@ -153,7 +176,7 @@ class AlarmScheduler:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_due = None
-        now = self._clock()
+        now = self._clock.now()
         heap = self._heap
         while heap and heap[0][0] <= now and not self._closed:
             due, key = heapq.heappop(heap)
@@ -176,14 +199,16 @@ class AlarmScheduler:
         assert self._loop is not None
         self._firing[key] = self._loop.create_task(self._run(inst, key, p.retry, p.alarm_time))
 
-    async def _run(self, inst: Instance, key: Key, retry: int, alarm_time: float) -> None:
+    async def _run(self, inst: Instance, key: Key, retry: int, alarm_time: float) -> tuple[str, str | None]:
+        """One try; its outcome: ("done" | "retry" | "gave_up" | "replaced" | "skipped" | "error", the error)."""
         try:
-            await self._try(inst, key, retry, alarm_time)
+            return await self._try(inst, key, retry, alarm_time)
         except asyncio.CancelledError:
             raise  # closing: the alarm is still on disk
         except Exception as exc:  # noqa: BLE001 - the scheduler's own trouble: reported, tried again
             self._report("alarm.error", key, exc, "alarm_errors")
             self._retry_later(key, retry, alarm_time)
+            return "error", f"{type(exc).__name__}: {exc}"
         finally:
             del self._firing[key]
             p = self._pending.get(key)
@@ -191,7 +216,7 @@ class AlarmScheduler:
                 heapq.heappush(self._heap, (p.due, key))
             self._arm()
 
-    async def _try(self, inst: Instance, key: Key, retry: int, alarm_time: float) -> None:
+    async def _try(self, inst: Instance, key: Key, retry: int, alarm_time: float) -> tuple[str, str | None]:
         inst.emit("alarm.fired", retry_count=retry)
         self.counters["alarms_fired"] += 1
         call, ran = _settling_call(retry, alarm_time)
@@ -200,33 +225,35 @@ class AlarmScheduler:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the handler failed (or the object could not wake)
-            await self._failed(inst, key, retry, alarm_time, exc)
-            return
-        if ran():
-            inst.emit("alarm.done", retry_count=retry)
+            return await self._failed(inst, key, retry, alarm_time, exc), f"{type(exc).__name__}: {exc}"
+        if not ran():
+            return "skipped", None  # replaced or deleted since it fell due
+        inst.emit("alarm.done", retry_count=retry)
+        return "done", None
 
-    async def _failed(self, inst: Instance, key: Key, retry: int, alarm_time: float, exc: Exception) -> None:
+    async def _failed(self, inst: Instance, key: Key, retry: int, alarm_time: float, exc: Exception) -> str:
         newer = self._pending.get(key)
         if newer is not None and newer.alarm_time != alarm_time:
-            return  # the handler set a new alarm: that one replaces these retries
+            return "replaced"  # the handler set a new alarm: that one replaces these retries
         error = f"{type(exc).__name__}: {exc}"
         if retry < self.max_retries:
             delay = self.retry_base * (2 ** retry)
             inst.emit("alarm.retry", retry_count=retry + 1, delay=delay, error=error)
             self.counters["alarms_retried"] += 1
             self._retry_later(key, retry, alarm_time, delay)
-            return
+            return "retry"
         inst.emit("alarm.gave_up", retries=retry, error=error)
         self.counters["alarms_given_up"] += 1
         self._pending.pop(key, None)
         await self._delete(inst, key, alarm_time)
+        return "gave_up"
 
     def _retry_later(self, key: Key, retry: int, alarm_time: float, delay: float | None = None) -> None:
         if self._closed:
             return  # it is on disk: it fires again at the next start
         if delay is None:
             delay = self.retry_base * (2 ** min(retry, self.max_retries))
-        self._put(key, _Pending(self._clock() + delay, retry + 1, alarm_time))
+        self._put(key, _Pending(self._clock.now() + delay, retry + 1, alarm_time))
 
     async def _delete(self, inst: Instance, key: Key, alarm_time: float) -> None:
         """After the last retry: delete the alarm, through the object's queue."""

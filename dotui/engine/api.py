@@ -61,6 +61,11 @@ class ObjectContext:
         """
         return self._instance.block_concurrency_while(fn)
 
+    def now(self) -> float:
+        """The engine's time in epoch seconds: real time, or the testing kit's clock in a test
+        (docs/testing.md), so code that reads it sees time move as the test moves it."""
+        return self._instance.host.clock.now()
+
     def abort(self, reason: str = "aborted") -> None:
         """Reset the object now: the current call fails with ``ObjectAbortedError(reason)``.
 

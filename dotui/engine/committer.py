@@ -31,6 +31,7 @@ from concurrent.futures import Executor
 from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .clock import REAL, Clock
 from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
 from .errors import CommitFailedError
 from .events import EventBus
@@ -79,13 +80,15 @@ class Committer:
     ROTATE_BACKOFF = 0.05  # seconds before the second try; doubles after each failure
 
     def __init__(self, log: CommitLog, host: CommitHost, bus: EventBus,
-                 loop: asyncio.AbstractEventLoop, io: Executor, *, full_at: int = 16 << 20):
+                 loop: asyncio.AbstractEventLoop, io: Executor, *, full_at: int = 16 << 20,
+                 clock: Clock = REAL):
         self.log = log
         self.full_at = full_at
         self._host = host
         self._bus = bus
         self._loop = loop
         self._io = io
+        self._now = clock.now  # a record's time (clock.py)
         self._dirty: dict["Instance", None] = {}
         self._kick_scheduled = False
         self._task_busy = False  # the task is mid-commit or rotating: the loop must not commit too
@@ -111,6 +114,13 @@ class Committer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+    def abandon(self) -> None:
+        """Stop at once, settling nothing (the engine crashed: crash.py); a commit on its way on
+        the log's thread still ends there."""
+        self._dirty.clear()
+        if self._task is not None:
+            self._task.cancel()
 
     def schedule(self, inst: "Instance") -> None:
         """``inst`` has uncommitted writes: commit them at the end of this loop iteration."""
@@ -238,7 +248,7 @@ class Committer:
             entries.append((inst, changes, inst.output_gate.begin_commit(), keys, nbytes))
         if not entries:
             return None
-        now = time.time()
+        now = self._now()
         try:
             record = encode_record(now, parts)
         except UnicodeEncodeError:

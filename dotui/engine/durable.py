@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
 from . import checkpoint, disk, values
+from .clock import REAL, Clock
 from .commitlog import DELETED, Delta
 from .errors import BrokenObjectError, DataFolderError
 
@@ -76,10 +76,11 @@ class DurableState:
     GATHER = 0.05  # after a request, wait this long for more before a round
 
     def __init__(self, data_dir: str, index, *, interval: float,
-                 publish: Callable[..., None], on_broken: Callable[[Key, str], None]):
+                 publish: Callable[..., None], on_broken: Callable[[Key, str], None], clock: Clock = REAL):
         self.data_dir = data_dir
         self.index = index
         self.interval = interval
+        self._clock = clock  # the interval and a checkpoint's time (clock.py); backoff stays on real time
         self._publish = publish
         self._on_broken = on_broken
         self._held: dict[Key, Delta] = {}  # committed, not in a durable checkpoint
@@ -218,7 +219,8 @@ class DurableState:
 
     async def _sleep(self, seconds: float, wake_on_want: bool) -> None:
         event = self._wanted if wake_on_want else asyncio.Event()
-        timer = self._loop.call_later(seconds, event.set)
+        clock = self._clock if wake_on_want else REAL
+        timer = clock.call_later(self._loop, seconds, event.set)
         try:
             await event.wait()
         finally:
@@ -324,7 +326,7 @@ class DurableState:
         """(Thread) Apply each change to its checkpoint file, folder by folder; then the index."""
         result = RoundResult()
         folders: dict[str, dict[str, tuple[Key, bytes | None]]] = {}
-        now = time.time()
+        now = self._clock.now()
         for key, (delta, name, nbytes) in work.items():
             try:
                 path, body = self._encode(key, delta, name, nbytes, now)

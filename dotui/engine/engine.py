@@ -14,14 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
 from . import values
 from .alarms import AlarmScheduler
+from .clock import REAL, Clock
 from .commitlog import CommitLog, Delta
 from .committer import Committer
+from .crash import stop_as_killed
 from .durable import DurableState, check_namespaces, segment_number
 from .errors import (
     BrokenObjectError,
@@ -37,6 +38,7 @@ from .listing import Listing
 from .lock import DataLock
 from .loader import LoadError, NamespaceInfo, load_objects
 from .stubs import Env, Namespace
+from .sweeper import IdleSweeper
 from .websockets import WebSockets
 
 
@@ -65,6 +67,7 @@ class Engine:
         checkpoint_log_bytes: int = 16 << 20,
         history_size: int = 100,
         log_class: type[CommitLog] = CommitLog,
+        clock: Clock = REAL,
     ):
         self.objects_dir = os.path.abspath(objects)
         self.data_dir = os.path.abspath(data)
@@ -77,6 +80,7 @@ class Engine:
         self.checkpoint_log_bytes = checkpoint_log_bytes
         self.history_size = history_size
         self._log_class = log_class
+        self.clock = clock  # the one source of time (clock.py); the testing kit's moves when told
 
         self.bus = EventBus()
         self.websockets = WebSockets(self)  # accepted sockets, held apart from their objects (websockets.py)
@@ -88,14 +92,14 @@ class Engine:
         self._instances: dict[tuple[str, str], Instance] = {}
         self._live: dict[tuple[str, str], Instance] = {}
         self.durable = DurableState(self.data_dir, self.index, interval=checkpoint_interval,
-                                    publish=self.bus.publish, on_broken=self._on_checkpoint_broken)
+                                    publish=self.bus.publish, on_broken=self._on_checkpoint_broken, clock=clock)
         self.alarms = AlarmScheduler(self._alarm_target, self.bus, retry_base=alarm_retry_base,
-                                     max_retries=alarm_max_retries)
+                                     max_retries=alarm_max_retries, clock=clock)
+        self.sweeper = IdleSweeper(clock, idle_timeout, self._live, self._checkpoint_soon)
         self._lock = DataLock(self.data_dir)
         self.listing = Listing(self.index, self._instances, self._live)
         self._tasks: list[asyncio.Task] = []
-        self._started = False
-        self._closed = False
+        self._started = self._closed = self._crashed = False
         self.stats_counters = {"calls": 0}
         self.router = None  # in a cluster: reaches the ids another shard owns (docs/cluster.md)
 
@@ -125,13 +129,11 @@ class Engine:
             self._lock.release()
             raise
         self.committer = Committer(self.log, self, self.bus, self._loop, self._log_io,
-                                   full_at=self.checkpoint_log_bytes)
+                                   full_at=self.checkpoint_log_bytes, clock=self.clock)
         self.committer.start()
         self.durable.start(self._loop, self._ckpt_io, self._rotate_log)
-        self._tasks = [
-            self._loop.create_task(self._sweeper()),
-            self._loop.create_task(self.durable.run()),
-        ]
+        self._tasks = [self._loop.create_task(self.durable.run())]
+        self.sweeper.start(self._loop)
         self._started = True
         self.alarms.start(self._loop, ((ns, hx, e.alarm) for ns, hx, e in self.index.entries() if e.alarm is not None))
 
@@ -141,6 +143,7 @@ class Engine:
             return
         self._closed = True
         self.alarms.stop()
+        self.sweeper.stop()
         await self._until_all_idle(5.0)
         await self.alarms.close()
         for t in self._tasks:
@@ -159,6 +162,12 @@ class Engine:
         self.bus.publish("engine.closed")
         self.bus.close()
         self._lock.release()
+
+    async def crash(self) -> None:
+        """Stop at this instant as a kill would (crash.py; the testing kit's ``engine.crash()``)."""
+        if self._started and not self._closed:
+            self._closed = self._crashed = True
+            await stop_as_killed(self, list(self._live.values()), self._tasks, (self._log_io, self._ckpt_io), self._lock)
 
     async def _until_all_idle(self, timeout: float) -> None:
         """Let running calls, queued calls and the tasks objects started end, for ``timeout`` seconds."""
@@ -258,6 +267,8 @@ class Engine:
 
     def load_state(self, inst: Instance) -> tuple[dict[str, Any], float | None]:
         """An object's durable state: its checkpoint plus the log records not yet in it."""
+        if self._crashed:
+            raise BrokenObjectError("the engine crashed (engine.crash()); start a new one on its folder")
         data, alarm, meta = self.durable.load(inst.key)
         if inst.id.name is None and meta.get("name"):
             inst.id.name = meta["name"]
@@ -350,19 +361,6 @@ class Engine:
         (README.md, "On disk").
         """
         return await self.durable.checkpoint()
-
-    # ================================================================ idle eviction
-    async def _sweeper(self) -> None:
-        period = max(0.01, min(1.0, self.idle_timeout / 4))
-        while True:
-            await asyncio.sleep(period)
-            now = time.time()
-            evicted = False
-            for inst in list(self._live.values()):
-                if (inst.last_active or 0) + self.idle_timeout <= now and inst.hibernate():
-                    evicted = True
-            if evicted:
-                self._checkpoint_soon()
 
     # ================================================================ alarms (alarms.py)
     def _alarm_target(self, ns: str, hx: str, alarm_time: float) -> Instance | None:

@@ -20,7 +20,6 @@ import asyncio
 import enum
 import inspect
 import itertools
-import time
 import logging
 from collections import deque
 from contextvars import ContextVar
@@ -39,6 +38,7 @@ from .ids import ObjectId
 from .storage import Storage
 
 if TYPE_CHECKING:
+    from .clock import Clock
     from .events import EventBus
     from .index import Index
     from .loader import NamespaceInfo
@@ -68,6 +68,7 @@ class Host(Protocol):
     block_timeout: float
     history_size: int
     websockets: "WebSockets"  # the sockets the object accepted; ctx's WebSocket methods (websockets.py)
+    clock: "Clock"  # the engine's one source of time (clock.py)
 
     def load_state(self, inst: "Instance") -> tuple[dict[str, Any], float | None]:
         """The object's durable values and alarm (raises BrokenObjectError if unreadable)."""
@@ -94,7 +95,6 @@ class CallStatus(str, enum.Enum):
     FAILED = "failed"
 
 
-_time = time.time
 _SCALARS = values._SCALARS
 _RUNNING = CallStatus.RUNNING
 _DONE = CallStatus.DONE
@@ -121,7 +121,7 @@ class Call:
         self.chain = chain  # seqs of the calls this one was made from
         self.status = CallStatus.QUEUED
         self.awaiting: str | None = None
-        self.queued_at = time.time()
+        self.queued_at: float | None = None  # when it began to wait (Instance.invoke); None: it started at once
         self.started_at: float | None = None
         self.returned_at: float | None = None
         self.ended_at: float | None = None
@@ -144,14 +144,14 @@ class Call:
             "args": list(self.args),
             "kwargs": dict(self.kwargs),
             "status": self.status.value,
-            "queued_at": self.queued_at,
+            "queued_at": self.queued_at if self.queued_at is not None else self.started_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
         }
         if self.awaiting:
             out["awaiting"] = self.awaiting
         if self.started_at is not None:
-            out["queue_time"] = self.started_at - self.queued_at
+            out["queue_time"] = 0.0 if self.queued_at is None else self.started_at - self.queued_at
         if self.returned_at is not None and self.started_at is not None:
             out["run_time"] = self.returned_at - self.started_at
         if self.ended_at is not None and self.returned_at is not None:
@@ -237,6 +237,7 @@ class Instance:
         self.calls = 0
         self.errors = 0
         self.last_active: float | None = None
+        self._now = host.clock.now  # the engine's clock (clock.py): time.time itself by default
         self._waking: asyncio.Future | None = None  # resolved when the wake in progress ends
         self._blockers: list[asyncio.Task] = []  # the constructor's block_concurrency_while
         self._tasks: set[asyncio.Future] = set()  # started by the object's code, still pending
@@ -292,7 +293,7 @@ class Instance:
             if self._blockers:
                 blockers, self._blockers = self._blockers, []
                 await asyncio.gather(*blockers)
-            self.last_active = time.time()
+            self.last_active = self._now()
             self._become(State.LIVE)
         except asyncio.CancelledError:
             # The caller that was waking it stopped waiting: the object is not broken for that.
@@ -553,6 +554,7 @@ class Instance:
         """Run ``call`` when its turn comes; return its result once it is durable."""
         call.instance = self
         if self.state is State.HIBERNATED or self.state is State.BROKEN:
+            call.queued_at = self._now()  # it waits for the wake
             self.host.touch(self)
             if not self.queue.busy:
                 # Wake in the caller's task: without a blocking constructor this
@@ -562,6 +564,8 @@ class Instance:
         while self._must_queue(call):
             if self.state is State.HIBERNATED or self.state is State.BROKEN:
                 self._spawn_wake()
+            if call.queued_at is None:
+                call.queued_at = self._now()
             if not front:
                 self.emit("call.queued", call, args=list(call.args), kwargs=dict(call.kwargs))
             try:
@@ -580,7 +584,7 @@ class Instance:
 
     async def _run(self, call: Call) -> Any:
         # The hot path of every call: kept flat on purpose (see bench/engine.py).
-        call.started_at = now = _time()
+        call.started_at = now = self._now()
         call.status = _RUNNING
         self.running[call.seq] = call
         self.calls += 1
@@ -637,7 +641,7 @@ class Instance:
         queue.started(call)
         if queue.busy:
             self.pump()
-        call.returned_at = call.ended_at = _time()
+        call.returned_at = call.ended_at = self._now()
 
     async def _finish(self, call: Call, result: Any, error: BaseException | None, storage: Storage | None) -> Any:
         """The output gate, then the record: nothing leaves before the writes made before it are durable."""
@@ -654,7 +658,7 @@ class Instance:
                     raise
                 except BaseException as exc:  # noqa: BLE001 - the commit failed
                     error = exc
-                call.ended_at = _time()
+                call.ended_at = self._now()
         self._record(call, result, error)
         if error is not None:
             raise error
@@ -676,7 +680,8 @@ class Instance:
             self._settle()
 
     def _emit_finished(self, call: Call) -> None:
-        fields = {"queue_time": call.started_at - call.queued_at, "run_time": call.returned_at - call.started_at}
+        queued = call.queued_at
+        fields = {"queue_time": 0.0 if queued is None else call.started_at - queued, "run_time": call.returned_at - call.started_at}
         if call.error is not None:
             self.emit("call.finished", call, ok=False,
                       error={"type": type(call.error).__name__, "message": str(call.error)}, **fields)
