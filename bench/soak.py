@@ -5,7 +5,8 @@
 Each round starts a child engine on the same data folder (so kills also land in
 recovery and checkpointing) under a mixed load (bench/soak_objects.py):
 sequential and concurrent increments, multi-key transactions (some rolled back),
-delete_all, alarms, and fan-out calls between objects. The child prints every
+delete_all, alarms, fan-out calls between objects, and WebSocket messages
+through the gateway (answered after a durable write). The child prints every
 acknowledged effect. Then, by round:
 
 - kill rounds: the child is SIGKILLed at a random instant;
@@ -17,7 +18,8 @@ acknowledged effect. Then, by round:
 After each round a fresh engine opens the folder and every acknowledged effect
 must be there: counts at least the acknowledged ones, a + b = 1000 in every
 ledger, no bin half-filled, every armed alarm fired, every answered fan-out on
-all its leaves, every checkpoint file readable by TinyDB. It prints rounds,
+all its leaves, every answered WebSocket message's write in its room, every
+checkpoint file readable by TinyDB. It prints rounds,
 faults, acknowledged operations checked, losses, unreadable files and hangs, and
 exits 1 if any of the last three is not zero.
 """
@@ -102,6 +104,26 @@ CHILD = textwrap.dedent("""
             if r == seq:
                 ack(kind.upper(), name, seq)
 
+    async def ws_worker(url, token, name, seq0):
+        import aiohttp
+        seq = seq0
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.ws_connect(f"{{url}}/ws/Room/{{name}}/",
+                                                  headers={{"Authorization": f"Bearer {{token}}"}}) as ws:
+                        while True:
+                            seq += 1
+                            await ws.send_str(str(seq))
+                            msg = await ws.receive()
+                            if msg.type != aiohttp.WSMsgType.TEXT or msg.data != str(seq):
+                                failed["n"] += 1
+                                break
+                            ack("WS", name, seq)
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                    failed["n"] += 1
+                await asyncio.sleep(0.05)
+
     async def faults(e):
         f = plan["fault"]
         await asyncio.sleep(f["after"])
@@ -125,10 +147,13 @@ CHILD = textwrap.dedent("""
         e = Engine(objects={objects!r}, data={data!r}, checkpoint_interval=0.2, idle_timeout=0.3,
                    alarm_retry_base=0.05)
         await e.start()
+        from dotui.server import start_gateway
+        gw = await start_gateway(e, "127.0.0.1", 0)
         ack("STARTED")
         seq0 = plan["seq0"]
         work = [counter_worker(e, f"w{{k}}", seq0) for k in range(2)] + [concurrent_worker(e)]
         work += [seq_worker(e, kind, f"{{kind}}{{k}}", seq0) for kind in ("ledger", "bin", "waker", "fan") for k in range(2)]
+        work += [ws_worker(gw.url, gw.token, f"room{{k}}", seq0) for k in range(2)]
         tasks = [asyncio.ensure_future(w) for w in work]
         if plan["fault"]:
             await faults(e)
@@ -137,6 +162,7 @@ CHILD = textwrap.dedent("""
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             try:
+                await asyncio.wait_for(gw.stop(), 20)
                 await asyncio.wait_for(e.close(), 20)
                 ack("CLOSED")
             except asyncio.TimeoutError:
@@ -154,6 +180,7 @@ class Acks:
     counts: dict[str, int] = field(default_factory=dict)
     seqs: dict[tuple[str, str], int] = field(default_factory=dict)
     total: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)  # acknowledged operations by kind
 
     def read(self, out: str) -> list[str]:
         events = []
@@ -164,10 +191,12 @@ class Acks:
             if parts[0] == "C" and len(parts) == 3 and parts[2].isdigit():
                 self.counts[parts[1]] = max(self.counts.get(parts[1], 0), int(parts[2]))
                 self.total += 1
-            elif parts[0] in ("LEDGER", "BIN", "WAKER", "FAN") and len(parts) == 3 and parts[2].isdigit():
+                self.kinds["increment"] = self.kinds.get("increment", 0) + 1
+            elif parts[0] in ("LEDGER", "BIN", "WAKER", "FAN", "WS") and len(parts) == 3 and parts[2].isdigit():
                 key = (parts[0].lower(), parts[1])
                 self.seqs[key] = max(self.seqs.get(key, 0), int(parts[2]))
                 self.total += 1
+                self.kinds[key[0]] = self.kinds.get(key[0], 0) + 1
             else:
                 events.append(line)
         return events
@@ -228,6 +257,10 @@ async def _check(e: Engine, acks: Acks, tally: Tally, label: str) -> None:
                 lost(f"Bin/{name}: half a fill or a clear: {s}")
         elif kind == "waker":
             await _check_alarm(e, name, seq, lost)
+        elif kind == "ws":
+            got = await e.env.Room.get_by_name(name).peek()
+            if got < seq:
+                lost(f"Room/{name}: message {seq} was answered, the room holds {got}")
         else:
             fan = e.env.Fan.get_by_name(name)
             if await fan.peek() < seq:
@@ -320,7 +353,7 @@ def main() -> int:
                   end="", flush=True, file=sys.stderr)
     report = {
         "rounds": tally.rounds, "kills": tally.kills, "faults": tally.faults,
-        "acknowledged": acks.total, "checked": tally.checked, "losses": len(tally.losses),
+        "acknowledged": acks.total, "acknowledged_by_kind": acks.kinds, "checked": tally.checked, "losses": len(tally.losses),
         "unreadable_files": len(tally.unreadable), "hangs": len(tally.hangs),
         "not_serving_after_fault": len(tally.not_serving),
         "calls_failed_by_faults": tally.failed_calls, "seconds": round(time.monotonic() - t0, 1),
@@ -333,6 +366,7 @@ def main() -> int:
         print(file=sys.stderr)
         print(f"rounds {report['rounds']} ({report['kills']} SIGKILL, {report['faults']} disk faults) in "
               f"{report['seconds']} s; seed {args.seed}")
+        print("acknowledged by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(report["acknowledged_by_kind"].items())))
         print(f"acknowledged operations {report['acknowledged']}, objects checked {report['checked']}, "
               f"calls failed by the faults {report['calls_failed_by_faults']}")
         print(f"losses {report['losses']}, unreadable files {report['unreadable_files']}, hangs {report['hangs']}, "

@@ -91,3 +91,22 @@ class Fan(DurableObject):
 
     def peek(self) -> int:
         return self.ctx.storage.get("seq", 0)
+
+
+class Room(DurableObject):
+    """WebSocket messages: a message answered means its write was durable before the answer left."""
+
+    def fetch(self, request: dict) -> dict:
+        ws = request.get("websocket")
+        if ws is None:
+            return {"status": 426, "body": "a WebSocket only"}
+        self.ctx.accept_websocket(ws)
+        return {"status": 101}
+
+    def websocket_message(self, ws, message) -> None:
+        seq = int(message)
+        self.ctx.storage.put("seq", max(seq, self.ctx.storage.get("seq", 0)))
+        ws.send(message)  # leaves only once the write above is durable (the output gate)
+
+    def peek(self) -> int:
+        return self.ctx.storage.get("seq", 0)
