@@ -15,7 +15,7 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable
+from typing import Any
 
 from . import values
 from .alarms import AlarmScheduler
@@ -30,7 +30,7 @@ from .errors import (
     MethodNotFoundError,
     NamespaceNotFoundError,
 )
-from .events import EventBus, Subscription
+from .events import EventBus
 from .ids import ObjectId
 from .index import Index
 from .instance import IN_MEMORY, Call, Instance, State, current_call
@@ -39,13 +39,14 @@ from .lock import DataLock
 from .loader import LoadError, NamespaceInfo, load_objects
 from .stubs import Env, Namespace
 from .sweeper import IdleSweeper
+from .views import EngineViews
 from .websockets import WebSockets
 
 
 log = logging.getLogger("dotui")
 
 
-class Engine:
+class Engine(EngineViews):
     """A local Durable Objects engine over an objects folder and a data folder.
 
     ``async with Engine(objects="objects", data=".dotui") as engine:`` starts it
@@ -371,79 +372,3 @@ class Engine:
         if info is None or e is None or e.alarm != alarm_time or not info.has_alarm:
             return None
         return self._instances.get((ns, hx)) or self._instance(info, ObjectId(hx, ns, e.name))
-
-    # ================================================================ introspection (what the front ends can see)
-    def namespaces(self) -> list[dict[str, Any]]:
-        return [info.describe() for info in self._namespaces.values()]
-
-    # Listing (listing.py): every row reads the index or an object in memory, wakes nothing.
-    def instances(self, namespace: str | None = None, *, state: str | None = None,
-                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        """Known objects in listing order, one page (``Listing.instances``)."""
-        return self.listing.instances(namespace, state=state, offset=offset, limit=limit)
-
-    def instance_table(self, namespace: str | None = None) -> dict[str, Any]:
-        """Every known object at once, hibernated ones as one list per field (``Listing.table``)."""
-        return self.listing.table(namespace)
-
-    def instances_of(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-        """``instance_info`` of each ``(namespace, id hex)`` (``Listing.instances_of``)."""
-        return self.listing.instances_of(keys, lambda ns, hx: self.listing.known_id(self._ns_handles_for(ns), hx))
-
-    def count_instances(self, namespace: str | None = None) -> dict[str, int]:
-        """How many objects are known, and how many of them are live (cheap at any scale)."""
-        return self.listing.count(namespace)
-
-    def object_id(self, namespace: str, ref: str) -> ObjectId:
-        """An id from a name, or from ``#hex`` (a unique prefix of a known id is enough)."""
-        return self.listing.resolve(self.namespace(namespace), ref)
-
-    def _ns_handles_for(self, namespace: str) -> Namespace | None:
-        return self.namespace(namespace) if namespace in self._namespaces else None
-
-    def instance_info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
-        """One object as ``instances()`` shows it; state "unknown" if it never existed."""
-        return self.listing.info(namespace, oid)
-
-    def read_storage(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
-        """An object's storage as on disk: the checkpoint, the log's newer records, what is pending.
-
-        Reads the checkpoint file; wakes nothing.
-        """
-        self._ns_info(namespace)
-        inst = self._instances.get((namespace, oid.hex))
-        pending = inst.storage.pending() if inst is not None and inst.storage is not None else None
-        return self.durable.storage_view(namespace, oid, pending)
-
-    def queue(self, namespace: str, oid: ObjectId) -> list[dict[str, Any]]:
-        inst = self._instances.get((namespace, oid.hex))
-        if inst is None:
-            return []
-        return [c.describe() for c in inst.running.values()] + [c.describe() for c in inst.queue]
-
-    def history(self, namespace: str, oid: ObjectId, n: int = 20) -> list[dict[str, Any]]:
-        inst = self._instances.get((namespace, oid.hex))
-        if inst is None:
-            return []
-        return [c.describe() for c in list(inst.history)[-n:]]
-
-    def stats(self) -> dict[str, Any]:
-        live = len(self._live)
-        return {
-            "live": live,
-            "hibernated": max(0, self.index.count() - live),
-            "queued": sum(len(i.queue) for i in self._live.values()),
-            "running": sum(len(i.running) for i in self._live.values()),
-            "commits_pending": (self.committer.pending if self._started else 0) + sum(1 for i in self._live.values() if i.output_gate.holding),
-            "uncheckpointed_objects": self.durable.held_count,
-            "broken_checkpoints": len(self.durable.broken),
-            "log_bytes": self.log.size if self._started else 0,
-            **self.stats_counters,
-            **self.durable.counters,
-            **self.alarms.counters,
-            **(self.committer.stats() if self._started else {}),
-        }
-
-    def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
-        """A bounded event stream; a slow reader loses the oldest events and is told how many."""
-        return self.bus.subscribe(maxlen, predicate)
