@@ -9,13 +9,12 @@ merged from every shard (``admin.py``), so the REPL and the TUI attach with
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from typing import TextIO
 
 from ..engine.errors import DataFolderError, EngineLockedError, ShardUnavailableError
 from ..server.app import DEFAULT_MAX_BODY
-from ..server.cli import DEFAULT_HOST, DEFAULT_PORT, RunningGateway, _announce, start_gateway
+from ..server.cli import DEFAULT_HOST, DEFAULT_PORT, RunningGateway, _announce, start_gateway, until_stopped
 from .admin import ClusterAdmin
 from .runtime import Cluster
 
@@ -60,20 +59,9 @@ async def _serve(objects: str, data: str, shards: int, address: str | None, idle
     _announce(admin.engine, gw, out, err)  # type: ignore[arg-type]
     print(f"  cluster  {shards} shard{'s' if shards != 1 else ''} on Ray: "
           + ", ".join(f"{p['shard']}: pid {p['pid']}" for p in cluster.placement), file=out, flush=True)
-    await _until_stopped()
+    await until_stopped()
     print("dotui serve: stopping (finishing calls in flight, making every write durable)", file=err, flush=True)
     await gw.stop()
     await cluster.close()
     return 0
 
-
-async def _until_stopped() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)

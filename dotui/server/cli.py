@@ -214,15 +214,9 @@ async def _serve(objects: str, data: str, idle: float, host: str, port: int, tok
         await engine.close()
         return 1
     _announce(engine, gw, out, err)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_stopped()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
         print("dotui serve: stopping (finishing calls in flight, making every write durable)", file=err, flush=True)
         await gw.stop()
         await engine.close()
@@ -257,3 +251,16 @@ def _example_call(engine: Engine) -> str | None:
         if ns["methods"]:
             return f"/objects/{ns['name']}/alice/{ns['methods'][0]['name']}"
     return None
+
+
+async def until_stopped() -> None:
+    """Return on SIGINT or SIGTERM (Ctrl-C, or a service manager's stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
