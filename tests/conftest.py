@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import functools
+import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from dotui import Engine
+from dotui.engine.commitlog import CommitLog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,3 +76,33 @@ def disk_faults():
     disk.faults.clear()
     yield disk.faults
     disk.faults.clear()
+
+
+HANG_GUARD = 10  # seconds; never reached when the engine works
+
+
+def guarded(test):
+    """Fail the test, instead of hanging the run, if the engine hangs."""
+
+    @functools.wraps(test)
+    async def run(*args, **kwargs):
+        await asyncio.wait_for(test(*args, **kwargs), HANG_GUARD)
+
+    return run
+
+
+@pytest.fixture
+def objects(tmp_path: Path) -> Path:
+    """A copy of the bundled objects folder (./objects), for tests that may change it."""
+    return Path(shutil.copytree(ROOT / "objects", tmp_path / "objects"))
+
+
+class FailingLog(CommitLog):
+    """A commit log whose appends fail while ``failing`` is set (a full or broken disk)."""
+
+    failing = False
+
+    def append(self, record: bytes) -> None:
+        if FailingLog.failing:
+            raise OSError(errno.EIO, "injected append failure")
+        super().append(record)

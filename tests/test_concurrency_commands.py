@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,6 @@ from dotui.cli import main
 from dotui.commands import Context, execute
 from dotui.engine.facade import LocalEngine
 
-BUNDLED = Path(__file__).resolve().parent.parent / "objects"
-
-
-@pytest.fixture
-def objects(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(BUNDLED, tmp_path / "objects"))
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 ctx.abort(), and the engine's counts after every kind of reset (README: "Semantics")."""
 
 import asyncio
-import errno
 
 import pytest
 
-from dotui import BrokenObjectError, Engine, ObjectAbortedError, ObjectResetError
-from dotui.engine.commitlog import CommitLog
+from dotui import BrokenObjectError, Engine, ObjectAbortedError
 from dotui.engine.errors import CommitFailedError
-from tests.conftest import write_objects
+from tests.conftest import FailingLog, write_objects
 
 SOURCE = """
     import asyncio
@@ -238,16 +236,6 @@ async def test_failed_block_concurrency_while_leaves_the_object_counted_as_hiber
         await q.block_and_fail()
     assert _counts(eng) == (0, 0, 0)
 
-
-class FailingLog(CommitLog):
-    """A log whose appends fail while ``failing`` is set (a full or broken disk)."""
-
-    failing = False
-
-    def append(self, record: bytes) -> None:
-        if FailingLog.failing:
-            raise OSError(errno.EIO, "injected append failure")
-        super().append(record)
 
 
 async def test_failed_commit_leaves_the_object_counted_as_hibernated(tmp_path):

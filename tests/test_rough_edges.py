@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from dotui.cli import main
 
-BUNDLED = Path(__file__).resolve().parent.parent / "objects"
-
-
-@pytest.fixture
-def objects(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(BUNDLED, tmp_path / "objects"))
 
 
 def test_run_echo_prints_each_command_beside_its_result(objects, tmp_path, capsys):

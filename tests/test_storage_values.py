@@ -5,24 +5,12 @@ reach the committer and hang every object of its group commit, and close().
 """
 
 import asyncio
-import functools
 
 import pytest
 
 from dotui import Engine
-from tests.conftest import write_objects
+from tests.conftest import HANG_GUARD as GUARD, guarded, write_objects
 
-GUARD = 10  # seconds; a hang guard, never reached when the engine works
-
-
-def guarded(test):
-    """Fail the test, instead of hanging the run, if the engine hangs."""
-
-    @functools.wraps(test)
-    async def run(*args, **kwargs):
-        await asyncio.wait_for(test(*args, **kwargs), GUARD)
-
-    return run
 
 SOURCE = """
     from dotui import DurableObject

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,6 @@ from dotui.tui.screens.tour import TourScreen
 
 from tui_support import key_of, screen_text, until
 
-BUNDLED = Path(__file__).resolve().parent.parent / "objects"
-
-
-@pytest.fixture
-def objects(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(BUNDLED, tmp_path / "objects"))
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-import dotui.engine
 from dotui.engine.clock import ManualClock
 from dotui.engine.facade import LocalEngine
 from dotui.tui.app import DotuiApp

@@ -4,16 +4,14 @@ attachments, auto-responses, close codes, hibernation and reload with sockets op
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from conftest import write_objects
+from conftest import FailingLog, write_objects
 from dotui import Engine
-from dotui.engine.commitlog import CommitLog
 from dotui.server import make_app
 from ws_support import ROOM
 
@@ -181,16 +179,6 @@ async def test_events_for_accept_message_and_close(client, engine):
     types = [e["type"] for e in sub.drain() if e["type"].startswith("websocket.")]
     assert types == ["websocket.accepted", "websocket.message", "websocket.closed"]
 
-
-class FailingLog(CommitLog):
-    """A commit log whose appends fail while ``failing`` is set (a broken disk)."""
-
-    failing = False
-
-    def append(self, record: bytes) -> None:
-        if FailingLog.failing:
-            raise OSError(errno.EIO, "injected append failure")
-        super().append(record)
 
 
 async def test_a_send_after_a_write_never_leaves_if_the_write_fails_to_commit(tmp_path):
