@@ -95,8 +95,8 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
         await until(pilot, lambda: main_screen.tour_checks, "the lesson finishing", tries=1500)
         key, checks = main_screen.tour_checks[0]
         assert key == "interleaving" and all(c.ok for c in checks)
-        text = screen_text(app)
-        assert "LOST UPDATE" in text and "Tour 3/9" in text and "claims held" in text
+        await until(pilot, lambda: all(w in screen_text(app) for w in ("LOST UPDATE", "Tour 3/9", "claims held")),
+                    "the lesson's verdict beside the lost update")
         race = key_of(facade, "Interleave", "tour-race")
         await until(pilot, lambda: main_screen._shown == race, "the lesson's object selected")
         assert main_screen.object_view.active_tab == "queue"

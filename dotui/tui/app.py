@@ -636,13 +636,17 @@ class MainScreen(Screen):
                 self.app.call_from_thread(self.tour_panel.finished, f"the lesson stopped: {type(exc).__name__}: "
                                           f"{exc}", False)
             return
-        self.tour_checks.append((lesson.key, checks))
         held = sum(c.ok for c in checks)
         nxt = f"t: lesson {number + 1}, {LESSONS[number].title}" if number < len(LESSONS) else "t: replay any lesson"
         text = f"{held} of {len(checks)} claims held. {lesson.closing}  {nxt}"
+        self.app.call_from_thread(self._lesson_finished, lesson.key, checks, text, stop)
+
+    def _lesson_finished(self, key: str, checks: list, text: str, stop: threading.Event) -> None:
+        """On the UI thread: say how the lesson went, then record it (so a recorded lesson is one on screen)."""
         if not stop.is_set():
-            self.app.call_from_thread(self.tour_panel.finished, text, held == len(checks))
-            self.app.call_from_thread(self.kick, True)
+            self.tour_panel.finished(text, all(c.ok for c in checks))
+            self.kick(True)
+        self.tour_checks.append((key, checks))
 
     def point_at(self, key: Key | None, tab: str | None) -> None:
         """Show what the tour points at: the object's row selected, the tab it names."""
