@@ -122,6 +122,32 @@ async def sequential_increments(e: Engine, n: int, floor: AppendFloor,
     return t_engine / (k * slices), t_floor / (k * slices), ratios
 
 
+async def increments_with_spinning_sync(e: Engine, n: int, sync_seconds: float) -> float:
+    """Seconds per sequential durable increment when each fdatasync is replaced by a busy wait
+    as long as the floor's: the engine's own cost per call, without the sleep a real sync makes.
+
+    A diagnosis, not a target: the gap between this and the real run is what the CPU loses
+    by sleeping in fdatasync (caches and predictors gone cold when it wakes), which the
+    floor's loop, doing next to nothing between syncs, hardly pays.
+    """
+    from dotui.engine import disk
+
+    def spin(fd: int, _now=time.perf_counter) -> None:
+        end = _now() + sync_seconds
+        while _now() < end:
+            pass
+
+    s = e.env.Counter.get_by_name("seq")
+    real, disk.fdatasync = disk.fdatasync, spin
+    try:
+        t = time.perf_counter()
+        for _ in range(n):
+            await s.increment()
+        return (time.perf_counter() - t) / n
+    finally:
+        disk.fdatasync = real
+
+
 async def concurrent_increments(e: Engine, n: int, name: str) -> float:
     s = e.env.Counter.get_by_name(name)
     before = await s.increment(0)
@@ -169,7 +195,8 @@ async def main(quick: bool) -> int:
     n_new = 500 if quick else 2_000
     tmp = tempfile.mkdtemp(prefix="dotui-bench-")
     objs = write_counter(os.path.join(tmp, "objects"))
-    results: dict[str, list[float]] = {k: [] for k in ("bare", "noop", "floor", "seq", "conc", "new", "wake")}
+    results: dict[str, list[float]] = {k: [] for k in ("bare", "noop", "floor", "seq", "spin", "conc", "new",
+                                                             "wake")}
     slice_ratios: list[float] = []
     started = time.perf_counter()
     try:
@@ -184,6 +211,7 @@ async def main(quick: bool) -> int:
                 slice_ratios += ratios
                 results["seq"].append(seq)
                 results["floor"].append(floor_seconds)
+                results["spin"].append(await increments_with_spinning_sync(e, n_seq // 4, floor_seconds))
                 results["conc"].append(await concurrent_increments(e, n_conc, f"conc-{r}"))
                 results["new"].append(await new_objects(e, n_new, r))
                 results["wake"].append(await wake_1000_keys(e, 20))
@@ -201,6 +229,8 @@ async def main(quick: bool) -> int:
         (f"append+fdatasync of a {record_bytes}-byte record", "floor", "1.00x (the durable floor)"),
         ("sequential durable increments", "seq",
          f"{durable:.2f}x append+fdatasync speed (target >= 0.8x; median of {len(slice_ratios)} paired slices)"),
+        ("  the same, fdatasync replaced by a spin as long", "spin",
+         f"{m['floor'] / m['spin']:.2f}x (diagnosis: the engine's own cost, without the sync's sleep)"),
         (f"{n_conc:,} concurrent durable increments", "conc",
          f"{m['seq'] / m['conc']:.1f}x sequential speed (target >= 5x)"),
         (f"first calls to {n_new:,} new objects", "new", f"{m['seq'] / m['new']:.2f}x sequential increment speed"),

@@ -49,24 +49,33 @@ class InputGate:
 
 
 class OutputGate:
-    __slots__ = ("_pending", "inflight", "_on_settled")
+    __slots__ = ("_pending", "inflight", "_on_settled", "_loop")
 
     def __init__(self, on_settled: Callable[[], None] | None = None) -> None:
         self._pending: asyncio.Future | None = None  # the commit that will take the dirty writes
         self.inflight: asyncio.Future | None = None  # the commit on its way to disk
         self._on_settled = on_settled  # called when a commit ends and none is left pending
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop its futures belong to, once used
+
+    def _future(self) -> asyncio.Future:
+        # The loop is looked up once: asyncio.get_running_loop() costs a getpid() system call
+        # each time, and every durable call makes a future here.
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.create_future()
 
     def waiter(self, has_uncommitted: bool) -> asyncio.Future | None:
         """What a result must wait for, or None when everything written is durable."""
         if has_uncommitted:
             if self._pending is None:
-                self._pending = asyncio.get_running_loop().create_future()
+                self._pending = self._future()
             return self._pending
         f = self.inflight
         return f if f is not None and not f.done() else None
 
     def begin_commit(self) -> asyncio.Future:
-        fut = self._pending or asyncio.get_running_loop().create_future()
+        fut = self._pending or self._future()
         self._pending = None
         self.inflight = fut
         return fut
