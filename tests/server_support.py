@@ -42,6 +42,11 @@ SERVER_OBJECTS = {
                 await self.ctx.block_concurrency_while(lambda: asyncio.sleep(seconds))
                 return "held"
 
+            async def within(self, limit, seconds):
+                async with asyncio.timeout(limit):
+                    await asyncio.sleep(seconds)
+                return "in time"
+
             async def ask_nowhere(self):
                 return await self.env.Nope.get_by_name("x").anything()
 

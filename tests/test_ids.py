@@ -13,6 +13,19 @@ async def test_id_from_name_is_deterministic_64_hex_and_keeps_the_name(engine):
     assert ns.id_from_name("bob") != a1
 
 
+def test_ids_from_names_stay_the_same_past_the_names_remembered():
+    from dotui.engine.ids import IdFactory
+
+    remembering, fresh = IdFactory("Counter"), IdFactory("Counter")
+    names = [f"user-{i}" for i in range(IdFactory.NAMES_KEPT + 10)]
+    first = [remembering.from_name(n).hex for n in names]
+    again = [remembering.from_name(n) for n in names]
+    assert [a.hex for a in again] == first == [fresh.from_name(n).hex for n in names]
+    assert all(a.name == n for a, n in zip(again, names))
+    assert remembering.from_name("x") is not remembering.from_name("x")  # a new id each time
+    assert IdFactory("Other").from_name("user-1") != remembering.from_name("user-1")
+
+
 async def test_new_unique_ids_differ_and_have_no_name(engine):
     ns = engine.env.Counter
     ids = {ns.new_unique_id() for _ in range(100)}

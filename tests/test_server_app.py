@@ -142,6 +142,20 @@ async def test_arguments_the_signature_refuses_are_400_typeerror(client, engine)
     assert engine.instances() == []
 
 
+async def test_a_call_that_fitted_does_not_let_a_different_shape_through(client, engine):
+    """The gateway remembers which argument counts and names a method took; only those skip the check."""
+    for payload in ({"args": [2]}, {"kwargs": {"by": 3}}, {"args": []}):
+        status, _ = await post(client, "/objects/Counter/ivy/increment", payload)
+        assert status == 200
+    for payload, fragment in (({"args": [1, 2]}, "too many positional arguments"),
+                              ({"kwargs": {"step": 3}}, "unexpected keyword argument 'step'"),
+                              ({"args": [1], "kwargs": {"by": 3}}, "multiple values for argument 'by'")):
+        status, body = await post(client, "/objects/Counter/ivy/increment", payload)
+        assert status == 400 and fragment in error_of(body)[1], payload
+    status, body = await post(client, "/objects/Counter/ivy/peek")
+    assert status == 200 and body["result"] == 6
+
+
 async def test_unknown_namespace_method_and_bad_ids_are_404(client, engine):
     status, body = await post(client, "/objects/Nope/alice/increment")
     assert status == 404 and error_of(body)[0] == "NamespaceNotFoundError"

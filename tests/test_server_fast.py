@@ -137,6 +137,32 @@ def test_calls_then_another_route_on_one_connection_are_answered_in_order(served
     assert results[0] == 2 and results[1] == 5 and results[2]["calls"] == 2 and results[3] == 6
 
 
+def test_a_method_runs_in_a_task_so_asyncio_timeout_and_blocking_work(served):
+    """One task answers a connection's calls in turn; a method still has a task of its own to
+    time out in (asyncio.timeout needs one) and may block concurrency, on the fast path as in
+    the application."""
+    raw = (post("/objects/Counter/gina/within", b'{"args": [5, 0.01]}')
+           + post("/objects/Counter/gina/within", b'{"args": [0.01, 5]}')
+           + post("/objects/Counter/gina/hold", b'{"args": [0.05]}')
+           + post("/objects/Counter/gina/peek"))
+    got = same(served, raw, answers=4)
+    assert got[0] == (200, {"result": "in time"})
+    assert got[1][0] == 500 and got[1][1]["error"]["type"] == "TimeoutError"
+    assert got[2] == (200, {"result": "held"})
+    assert got[3] == (200, {"result": 0})
+
+
+def test_a_connection_goes_on_after_an_idle_pause_and_after_a_failure(served):
+    fast, _, _ = served
+    with socket.create_connection(fast, timeout=10) as sock:
+        for body, want in ((b'{"args": ["boom"]}', 500), (b'{"args": ["boom"]}', 500)):
+            sock.sendall(post("/objects/Counter/hana/fail", body))
+            assert sock.recv(65536).startswith(b"HTTP/1.1 %d " % want)
+            time.sleep(0.05)  # the connection's task waits for the next request
+        sock.sendall(post("/objects/Counter/hana/peek"))
+        assert sock.recv(65536).endswith(b'{"result":0}')
+
+
 def test_connection_close_is_honoured(served):
     fast, _, _ = served
     with socket.create_connection(fast, timeout=10) as sock:

@@ -159,6 +159,7 @@ class Admin:
     def __init__(self, engine: "Engine"):
         self.engine = engine
         self._signatures: dict[Any, inspect.Signature | None] = {}
+        self._fits: set[tuple] = set()  # (function, positional count, keyword names) its signature takes
 
     # ------------------------------------------------------------ helpers (not operations)
     def target(self, namespace: str, ref: str) -> ObjectId:
@@ -177,11 +178,18 @@ class Admin:
         info = self.engine._ns_info(namespace)  # noqa: SLF001 - the loaded class, NamespaceNotFoundError if none
         if method not in info.methods:
             raise MethodNotFoundError(namespace, method, list(info.methods))
+        fn = getattr(info.cls, method, None)
+        shape = (fn, len(args), tuple(kwargs) if kwargs else ())
+        if shape in self._fits:  # the signature took this many arguments with these names before
+            return
         sig = self._signature(info.cls, method)
         if sig is None:
             return
         try:
             sig.bind(*args, **kwargs)
+            if len(self._fits) >= 4096:
+                self._fits.clear()
+            self._fits.add(shape)  # binding depends on the count and the names, never on the values
         except TypeError as exc:
             raise ClientFault(TypeError(
                 f"{namespace}.{method}{info.methods[method].signature} cannot take these arguments: {exc}"

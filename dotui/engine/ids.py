@@ -57,9 +57,12 @@ class ObjectId:
 class IdFactory:
     """Makes and checks the ids of one namespace."""
 
+    NAMES_KEPT = 4096  # names whose id is remembered (two keyed hashes each, saved on every call by name)
+
     def __init__(self, namespace: str):
         self.namespace = namespace
         self._key = hashlib.sha256(b"dotui namespace\0" + namespace.encode()).digest()
+        self._hex_of_name: dict[str, str] = {}
 
     def _check(self, body: bytes) -> bytes:
         return hmac.new(self._key, b"check\0" + body, hashlib.sha256).digest()[:8]
@@ -70,8 +73,14 @@ class IdFactory:
     def from_name(self, name: str) -> ObjectId:
         if not isinstance(name, str):
             raise TypeError(f"id_from_name takes a str name, not {type(name).__name__}")
-        body = hmac.new(self._key, b"name\0" + name.encode(), hashlib.sha256).digest()[:24]
-        return self._make(body, name)
+        hx = self._hex_of_name.get(name)
+        if hx is None:
+            body = hmac.new(self._key, b"name\0" + name.encode(), hashlib.sha256).digest()[:24]
+            hx = (body + self._check(body)).hex()
+            if len(self._hex_of_name) >= self.NAMES_KEPT:
+                self._hex_of_name.clear()
+            self._hex_of_name[name] = hx
+        return ObjectId(hx, self.namespace, name)
 
     def new_unique(self) -> ObjectId:
         # A time prefix keeps unique ids of one namespace roughly in creation order.

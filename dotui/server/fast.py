@@ -64,6 +64,9 @@ class CallProtocol(asyncio.Protocol):
         self.buf = b""
         self.busy = False  # a call is running; later requests wait in buf
         self.paused = False
+        self.request: tuple[list[str], bytes, bool] | None = None  # the next one for the task to answer
+        self.task: asyncio.Task | None = None  # answers this connection's requests in turn, while it is open
+        self.wake: asyncio.Future | None = None  # what the task waits on between requests
 
     # ------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -73,6 +76,7 @@ class CallProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.calls.connections.discard(self)
         self.transport = None
+        self._wake_task()  # it ends (a call it is answering still runs to its end)
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -106,9 +110,35 @@ class CallProtocol(asyncio.Protocol):
             return
         body, self.buf = self.buf[start:start + length], self.buf[start + length:]
         self.busy = True
-        task = asyncio.ensure_future(self._answer(target, body, close))
-        self.calls.inflight.add(task)
-        task.add_done_callback(self.calls.inflight.discard)
+        self.request = (target, body, close)
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._serve())
+        else:
+            self._wake_task()
+
+    def _wake_task(self) -> None:
+        wake, self.wake = self.wake, None
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def _serve(self) -> None:
+        """The connection's task: answer each request in turn, a call at a time, in a task (so a
+        method may use ``asyncio.timeout``); one task for the connection's life, not one per call."""
+        loop = asyncio.get_running_loop()
+        inflight = self.calls.inflight
+        while self.transport is not None:
+            request, self.request = self.request, None
+            if request is None:
+                self.wake = loop.create_future()
+                await self.wake
+                continue
+            answered = loop.create_future()  # FastCalls.stop waits for the calls being answered
+            inflight.add(answered)
+            try:
+                await self._answer(*request)
+            finally:
+                inflight.discard(answered)
+                answered.set_result(None)
 
     async def _answer(self, target: list[str], body: bytes, close: bool) -> None:
         started = time.perf_counter() if self.calls.log is not None else 0.0
@@ -157,6 +187,7 @@ class CallProtocol(asyncio.Protocol):
         transport, buf = self.transport, self.buf
         self.calls.connections.discard(self)
         self.transport, self.buf = None, b""
+        self._wake_task()
         if transport is None:
             return
         if self.paused:

@@ -43,10 +43,15 @@ def _no_constants(name: str) -> Any:
     raise BadJSON(f"{name} is not JSON (JSON has no NaN or Infinity); send a number or null")
 
 
+_decoder = json.JSONDecoder(parse_constant=_no_constants)  # one, not one per request as json.loads(..., **kw) makes
+
+
 def loads(text: str | bytes) -> Any:
     """Strict JSON: NaN and Infinity are refused, as they are everywhere else in dotui."""
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        if not isinstance(text, str):
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        return _decoder.decode(text)
     except BadJSON:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
