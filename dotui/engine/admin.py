@@ -175,7 +175,7 @@ class Admin:
     def check_call(self, namespace: str, method: str, args: list | tuple, kwargs: dict) -> None:
         """MethodNotFoundError for a method the class does not offer; ClientFault(TypeError) for
         arguments its signature refuses: nothing runs."""
-        info = self.engine._ns_info(namespace)  # noqa: SLF001 - the loaded class, NamespaceNotFoundError if none
+        info = self.engine.namespace_info(namespace)
         if method not in info.methods:
             raise MethodNotFoundError(namespace, method, list(info.methods))
         fn = getattr(info.cls, method, None)

@@ -187,11 +187,13 @@ class Engine(EngineViews):
     def namespace(self, name: str) -> Namespace:
         handle = self._ns_handles.get(name)
         if handle is None:
-            self._ns_info(name)
+            self.namespace_info(name)
             handle = self._ns_handles[name] = Namespace(self, name)
         return handle
 
-    def _ns_info(self, name: str) -> NamespaceInfo:
+    def namespace_info(self, name: str) -> NamespaceInfo:
+        """The loaded class of namespace ``name`` (its methods and their signatures);
+        NamespaceNotFoundError if there is none."""
         info = self._namespaces.get(name)
         if info is None:
             raise NamespaceNotFoundError(name, list(self._namespaces), [str(e) for e in self.load_errors])
@@ -212,7 +214,7 @@ class Engine(EngineViews):
         """
         if self._closed or not self._started:
             raise EngineClosedError("the engine is not running; start it with `async with Engine(...)`")
-        info = self._namespaces.get(namespace) or self._ns_info(namespace)
+        info = self._namespaces.get(namespace) or self.namespace_info(namespace)
         if method not in info.methods:
             raise MethodNotFoundError(namespace, method, list(info.methods))
         if args or kwargs:
@@ -241,7 +243,7 @@ class Engine(EngineViews):
         """Run ``fn(instance)`` in the object's own queue (storage edits from the front ends)."""
         if self._closed or not self._started:
             raise EngineClosedError("the engine is not running")
-        info = self._ns_info(namespace)
+        info = self.namespace_info(namespace)
         inst = self._instance(info, oid)
         return await inst.invoke(Call(kind, label, args, {}, (), fn=fn))
 
@@ -302,7 +304,7 @@ class Engine(EngineViews):
         return n
 
     async def wake(self, namespace: str, oid: ObjectId) -> None:
-        inst = self._instance(self._ns_info(namespace), oid)
+        inst = self._instance(self.namespace_info(namespace), oid)
         self.touch(inst)
         await inst.ensure_live()
 

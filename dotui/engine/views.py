@@ -56,7 +56,7 @@ class EngineViews:
 
         Reads the checkpoint file; wakes nothing.
         """
-        self._ns_info(namespace)
+        self.namespace_info(namespace)
         inst = self._instances.get((namespace, oid.hex))
         pending = inst.storage.pending() if inst is not None and inst.storage is not None else None
         return self.durable.storage_view(namespace, oid, pending)
