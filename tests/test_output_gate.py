@@ -106,3 +106,75 @@ async def test_concurrent_callers_still_share_one_commit_when_a_lone_caller_comm
         assert await counter.increment() == 201 + i
     assert engine.stats()["commits"] - before == 5  # one durable commit per sequential call, none skipped
 
+
+
+async def test_a_lone_callers_call_commits_in_its_own_turn_of_the_loop(engine):
+    """A sequential caller's durable call costs no turn of the loop (no poll for I/O, a system
+    call), while callers that are ready together still wait for one shared commit."""
+    counter = engine.env.Counter.get_by_name("lone")
+    await counter.increment()
+    selector = asyncio.get_running_loop()._selector  # noqa: SLF001 - counting the loop's polls
+    polls = 0
+    real_select = selector.select
+
+    def counting_select(timeout=None):
+        nonlocal polls
+        polls += 1
+        return real_select(timeout)
+
+    selector.select = counting_select
+    try:
+        before = engine.stats()["commits"]
+        for i in range(20):
+            assert await counter.increment() == 2 + i
+        lone_polls = polls
+        assert engine.stats()["commits"] - before == 20
+    finally:
+        selector.select = real_select
+    assert lone_polls == 0, f"{lone_polls} turns of the loop for 20 lone durable calls"
+
+
+async def test_a_commit_scheduled_by_one_caller_is_not_taken_by_another_in_a_later_turn(tmp_path):
+    """Task X writes after waking caller Y; in the next turn Y writes and finds the commit X
+    scheduled alone in the loop's queue, in the batch the loop is running: it must leave it there
+    (taking it would break the loop's own count of that batch)."""
+    objs = write_objects(tmp_path / "objects", pair="""
+        import asyncio
+        from dotui import DurableObject
+
+        WOKEN = asyncio.Event()
+
+        class Waker(DurableObject):
+            def wake_then_write(self):
+                asyncio.ensure_future(self._in_the_background())  # X: nobody waits for its write
+                return "x"
+
+            async def _in_the_background(self):
+                WOKEN.set()  # Y's wake-up is queued first...
+                self.ctx.storage.put("n", self.ctx.storage.get("n", 0) + 1)  # ...then X's commit
+                await asyncio.sleep(0.05)  # (X goes on later: it queues nothing now)
+
+        class Sleeper(DurableObject):
+            async def wait_then_write(self):
+                await WOKEN.wait()
+                WOKEN.clear()
+                self.ctx.storage.put("n", self.ctx.storage.get("n", 0) + 1)
+                return "y"
+
+            def peek_n(self):
+                return self.ctx.storage.get("n")
+    """)
+    async with Engine(objects=str(objs), data=str(tmp_path / "data"), idle_timeout=60) as e:
+        answers = []
+
+        async def caller_y():
+            answers.append(await e.env.Sleeper.get_by_name("y").wait_then_write())
+            await asyncio.sleep(0.05)  # queues nothing: the loop's batch must still hold what it counted
+
+        for _ in range(3):
+            y = asyncio.ensure_future(caller_y())
+            await asyncio.sleep(0.01)  # Y is waiting on the event
+            assert await e.env.Waker.get_by_name("x").wake_then_write() == "x"
+            await asyncio.wait_for(y, 10)
+        assert answers == ["y"] * 3
+        assert await e.env.Sleeper.get_by_name("y").peek_n() == 3

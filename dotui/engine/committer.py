@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .instance import Instance
 
 log = logging.getLogger("dotui")
+_current_task = asyncio.current_task  # given the loop, it costs no system call
 
 # Below this average, the committer fdatasyncs on the loop instead of on a thread.
 INLINE_SYNC_BELOW = 0.002
@@ -91,6 +92,11 @@ class Committer:
         self._now = clock.now  # a record's time (clock.py)
         self._dirty: dict["Instance", None] = {}
         self._kick_scheduled = False
+        self._kick_handle: asyncio.Handle | None = None
+        self._kick_owner: asyncio.Task | None = None  # the task whose write scheduled it
+        # The loop's queue of callbacks ready to run (CPython's asyncio keeps one); None where
+        # a loop has no such queue, and then commit_if_alone() never commits early.
+        self._ready = getattr(loop, "_ready", None)
         self._task_busy = False  # the task is mid-commit or rotating: the loop must not commit too
         self._writing = False  # a batch is on its way to disk on the log's thread
         self._rotations: list[asyncio.Future] = []
@@ -129,7 +135,28 @@ class Committer:
             self._kick_scheduled = True
             # In a context of its own: not the first writer's (its current call), and
             # no copy of that context made for every commit.
-            self._loop.call_soon(self._kick, context=self._context)
+            self._kick_handle = self._loop.call_soon(self._kick, context=self._context)
+            self._kick_owner = _current_task(self._loop)
+
+    def commit_if_alone(self) -> None:
+        """Commit now, in the caller's turn, if this iteration's commit is all the loop has left to run.
+
+        A call that wrote waits for the end-of-iteration commit. When that commit
+        is the only callback ready, no other write can join its group, so waiting
+        for it costs a turn of the loop (and the loop's poll for I/O, a system call)
+        for nothing: a lone caller's every durable call. Concurrent callers are
+        ready tasks, so they still share one commit.
+
+        The scheduled commit is taken off the ready queue. That is safe only when it
+        was put there during the running step of the current task (then it is not
+        part of the batch the loop is running now): the task that scheduled it must
+        be the one asking.
+        """
+        ready, handle = self._ready, self._kick_handle
+        if (self._kick_scheduled and ready is not None and len(ready) == 1 and ready[0] is handle
+                and self._kick_owner is not None and _current_task(self._loop) is self._kick_owner):
+            ready.clear()
+            self._context.run(self._kick)
 
     def forget(self, inst: "Instance") -> None:
         """``inst`` dropped its uncommitted writes (a reset): nothing of it to commit."""
@@ -180,6 +207,7 @@ class Committer:
         while the task is mid-commit or a rotation is wanted, the task does it.
         """
         self._kick_scheduled = False
+        self._kick_owner = None
         if self._task_busy or self._rotations or not (self._inline and self.log.inline_sync):
             self._wake.set()  # (inline_sync asked each time: a log may turn slow at run time)
             return

@@ -265,6 +265,9 @@ class Engine(EngineViews):
     def forget(self, inst: Instance) -> None:
         self.committer.forget(inst)
 
+    def commit_if_alone(self) -> None:
+        self.committer.commit_if_alone()
+
     def checkpoint_path(self, namespace: str, hx: str) -> str:
         return self.durable.path(namespace, hx)
 

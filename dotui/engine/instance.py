@@ -76,6 +76,9 @@ class Host(Protocol):
     def schedule_commit(self, inst: "Instance") -> None:
         """The object wrote: commit its writes soon."""
 
+    def commit_if_alone(self) -> None:
+        """A call's result waits on its writes: commit now if nothing else could join the group."""
+
     def forget(self, inst: "Instance") -> None:
         """The object was reset: its uncommitted writes are gone, commit nothing for it."""
 
@@ -648,6 +651,8 @@ class Instance:
         if storage is not None:
             w = self.output_gate.waiter(bool(storage))
             if w is not None:
+                if storage:
+                    self.host.commit_if_alone()  # may settle ``w`` right here (then no wait)
                 call.status = CallStatus.HELD
                 if self.host.bus.active:
                     self.emit("call.held", call)

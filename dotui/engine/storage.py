@@ -46,8 +46,14 @@ def _key_bytes(key: Any) -> int:
     return size
 
 
+_SMALL_INT = 10**18  # an int this small is its own JSON text, whatever Python's digit limits
+
+
 def _value_text(key: str, value: Any) -> tuple[str, int]:
     """The JSON text of the value of ``key`` and its size in UTF-8 bytes, or the error saying why not."""
+    if type(value) is int and -_SMALL_INT < value < _SMALL_INT:  # a counter's every write: no encoder
+        text = int.__repr__(value)
+        return text, len(text)
     where = f"the value of key {key!r}"
     try:
         text = values.encode(value, where)
