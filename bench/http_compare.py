@@ -51,7 +51,7 @@ from bench_objects import write_counter  # noqa: E402
 from behaviour import WS_OBJECTS  # noqa: E402
 
 WORKLOADS = [  # (name, clients, calls, what)
-    ("noop", 1, 3000, "1 keep-alive client, no-op calls on one object"),
+    ("noop", 1, 10000, "1 keep-alive client, no-op calls on one object"),
     ("increment", 20, 3000, "20 clients, durable increments on one object"),
     ("users", 20, 4000, "20 clients, durable increments over 200 users' objects"),
     ("ws_noop", 20, 6000, "WebSocket messages: 20 sockets on 10 objects, each answered before the next"),
@@ -121,7 +121,9 @@ def main() -> int:
         workerd, workerd_url = start(["node", "serve.mjs", "--persist", os.path.join(tmp, "mf"), "--token", token],
                                      "miniflare", PEER)
         servers.append(workerd)
-        results = run_rounds({"dotui": dotui_url, "workerd": workerd_url}, token, rounds, scale)
+        bare, bare_url = start([sys.executable, os.path.join(HERE, "bare_server.py")], "bare server", HERE)
+        servers.append(bare)
+        results = run_rounds({"dotui": dotui_url, "workerd": workerd_url, "bare": bare_url}, token, rounds, scale)
     finally:
         for proc in servers:
             stop(proc)
@@ -129,28 +131,44 @@ def main() -> int:
     return report(results, rounds)
 
 
+# What the bare server (bench/bare_server.py: answers without doing anything) can take: it
+# writes nothing, so it has no figure for a workload that writes.
+BARE = ("noop", "ws_noop", "ws_stream")
+
+
 def run_rounds(urls: dict[str, str], token: str, rounds: int, scale: int) -> dict:
     results: dict = {(w, side): [] for w, *_ in WORKLOADS for side in urls}
     for r in range(rounds):
         for workload, clients, calls, _ in WORKLOADS:
             for side, url in urls.items():
+                if side == "bare" and workload not in BARE:
+                    continue
                 results[(workload, side)].append(drive(url, token, workload, clients, calls // scale, f"r{r}"))
     return results
 
 
 def report(results: dict, rounds: int) -> int:
     print(f"dotui serve vs workerd (miniflare), same client (bench/peer/drive.mjs), median of {rounds} round(s)")
-    print(f"{'workload':<10} {'dotui calls/s':>14} {'workerd calls/s':>16} {'ratio':>7}  distinct  what")
+    print(f"{'workload':<10} {'dotui calls/s':>14} {'workerd calls/s':>16} {'ratio':>7}  {'bare calls/s':>12} "
+          f"{'ceiling':>8}  distinct  what")
     worst = float("inf")
     all_distinct = True
     for workload, _, _, what in WORKLOADS:
         d = statistics.median(x["calls_per_sec"] for x in results[(workload, "dotui")])
         w = statistics.median(x["calls_per_sec"] for x in results[(workload, "workerd")])
-        distinct = all(x["distinct"] for side in ("dotui", "workerd") for x in results[(workload, side)])
+        sides = [side for side in ("dotui", "workerd", "bare") if results.get((workload, side))]
+        distinct = all(x["distinct"] for side in sides for x in results[(workload, side)])
         all_distinct &= distinct
         worst = min(worst, d / w)
-        print(f"{workload:<10} {d:>14,.0f} {w:>16,.0f} {d / w:>6.2f}x  {'yes' if distinct else 'NO':<8}  {what}")
+        if results.get((workload, "bare")):
+            b = statistics.median(x["calls_per_sec"] for x in results[(workload, "bare")])
+            bare = f"{b:>12,.0f} {b / w:>7.2f}x"
+        else:
+            bare = f"{'-':>12} {'-':>8}"
+        print(f"{workload:<10} {d:>14,.0f} {w:>16,.0f} {d / w:>6.2f}x  {bare}  {'yes' if distinct else 'NO':<8}  {what}")
     print(f"lowest ratio {worst:.2f}x; every answer distinct per object: {'yes' if all_distinct else 'NO'}")
+    print("bare: bench/bare_server.py, which answers without doing anything, with the same client; "
+          "ceiling: its rate over workerd's, the highest ratio any Python server could show here")
     return 0 if all_distinct else 1
 
 
