@@ -50,3 +50,29 @@ async def test_the_sockets_tab_lists_an_objects_sockets_while_it_hibernates(faca
         await until(pilot, lambda: sockets_tab_shown(app), "the Sockets tab back for Room/r")
         sock.close()
         await until(pilot, lambda: not sockets_tab_shown(app), "the tab gone with the last socket")
+
+
+def row_line(app, name: str) -> str:
+    return next(line for line in screen_text(app).splitlines() if f" {name} " in line)
+
+
+async def test_the_instance_list_counts_each_objects_sockets_while_any_is_open(facade):
+    facade.call("Room", "quiet", "count")  # an object without sockets
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: key_of(facade, "Room", "quiet") in app.main.rows.rows, "Room/quiet listed")
+        assert "sockets" not in screen_text(app).splitlines()[2]  # no column while no socket is open
+        socks = [facade.open_websocket("Room", "busy", f"/?user=u{i}") for i in range(3)]
+
+        await until(pilot, lambda: "sockets" in screen_text(app), "the sockets column")
+        await until(pilot, lambda: row_line(app, "busy").split().count("3") >= 1, "Room/busy with 3 sockets")
+        facade.hibernate("Room", "busy")  # its sockets stay open while it sleeps
+        await until(pilot, lambda: app.main.rows.rows[key_of(facade, "Room", "busy")]["state"] == "hibernated",
+                    "Room/busy hibernated")
+        assert app.main.rows.rows[key_of(facade, "Room", "busy")]["websockets"] == 3
+        socks[0].close()
+        await until(pilot, lambda: app.main.rows.rows[key_of(facade, "Room", "busy")].get("websockets") == 2,
+                    "2 sockets after one closed")
+        for s in socks[1:]:
+            s.close()
+        await until(pilot, lambda: "sockets" not in screen_text(app), "the column gone with the last socket")

@@ -88,6 +88,7 @@ class PollRequest:
     selected_ref: str | None = None
     want_queue: bool = False
     want_storage: bool = False
+    sockets: bool = False  # the screen shows open WebSockets: ask for their counts even if none are left
 
 
 @dataclass
@@ -109,6 +110,7 @@ class Snapshot:
     namespaces: list[dict[str, Any]] | None = None
     load_errors: list[str] | None = None
     detail: Detail | None = None
+    sockets: dict[Key, int] | None = None  # open WebSockets per object, while any are open or shown
     t: float = 0.0
     took: float = 0.0
     error: str | None = None
@@ -131,6 +133,8 @@ def poll(facade: EngineFacade, req: PollRequest) -> Snapshot:
             snap.rows = full_listing(facade)
         elif req.keys:
             snap.changed = facade.instances_of([list(key) for key, _ref in req.keys])
+        if req.sockets or snap.stats.get("websockets"):
+            snap.sockets = {(ns, hx): n for ns, hx, n in facade.websocket_counts()}
         if req.selected is not None and req.selected_ref is not None:
             snap.detail = _detail(facade, req)
     except Exception as exc:  # noqa: BLE001 - shown in the header; the next refresh tries again

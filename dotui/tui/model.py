@@ -161,17 +161,24 @@ COLUMNS: tuple[Column, ...] = (
 )
 # Shown only when the rows come from a cluster (docs/cluster.md): the shard owning each object.
 SHARD = Column("shard", "shard", 5, _num("shard"), right=True, priority=1, sort_all=_num_all("shard"))
-COLUMN_BY_NAME = {c.name: c for c in (*COLUMNS, SHARD)}
+# Shown only while some object has a WebSocket open (README.md, "WebSockets"): hibernated
+# objects keep theirs, so this is how a learner sees a sleeping object still holding clients.
+SOCKETS = Column("websockets", "sockets", 7, _num("websockets"), right=True, descending=True, priority=1,
+                 sort_all=_num_all("websockets"))
+COLUMN_BY_NAME = {c.name: c for c in (*COLUMNS, SHARD, SOCKETS)}
 SORTABLE = [c.name for c in COLUMNS]
 
 
-def fit_columns(width: int, sharded: bool = False) -> list[tuple[Column, int]]:
+def fit_columns(width: int, sharded: bool = False, sockets: bool = False) -> list[tuple[Column, int]]:
     """The columns that fit ``width`` cells (one space between), with their widths.
 
     Columns are dropped by priority; what is left over widens the name column.
     ``sharded``: the rows come from a cluster, and the shard column follows the name.
+    ``sockets``: some object has WebSockets open; their count follows the queue.
     """
     cols = list(COLUMNS)
+    if sockets:
+        cols.insert(4, SOCKETS)
     if sharded:
         cols.insert(3, SHARD)
     def total(cs: list[Column]) -> int:
@@ -202,7 +209,7 @@ def cell_text(column: str, info: dict[str, Any], now: float) -> str:
     if column == "queued":
         q = info.get("queued") or 0
         return str(q) if q else "·"
-    if column in ("calls", "errors", "keys"):
+    if column in ("calls", "errors", "keys", "websockets"):
         v = info.get(column) or 0
         return f"{v:,}" if v else "·"
     if column == "last_active":
@@ -260,6 +267,7 @@ class InstanceRows:
         self._match: Callable[[Key, dict[str, Any]], bool] | None = None
         self._counts = {"busy": 0, "idle": 0, "waking": 0, "hibernated": 0, "broken": 0}
         self.version = 0  # bumped whenever the view's order or membership changes
+        self.sockets: dict[Key, int] = {}  # open WebSockets per object (only objects that have some)
 
     # --- data in
     def replace_all(self, rows: Iterable[dict[str, Any]] | dict[Key, dict[str, Any]]) -> set[Key]:
@@ -279,6 +287,9 @@ class InstanceRows:
             for (state, busy), n in seen.items():
                 self._counts[row_state({"state": state, "busy": busy})] += n
             self.rows = fresh
+            for k, n in self.sockets.items():
+                if k in fresh:
+                    fresh[k]["websockets"] = n
             self._dirty = True
             return set(fresh)
         gone = [k for k in self.rows if k not in fresh]
@@ -293,15 +304,40 @@ class InstanceRows:
         """The rows come from a cluster: each carries its ``shard`` (docs/cluster.md)."""
         return bool(self.rows) and "shard" in next(iter(self.rows.values()))
 
+    @property
+    def has_sockets(self) -> bool:
+        """Some object has WebSockets open (the table shows their count)."""
+        return bool(self.sockets)
+
     def update(self, rows: Iterable[dict[str, Any]]) -> set[Key]:
         """New or changed rows; returns the keys whose values changed."""
         return self._merge(map(lean, rows))
 
+    def set_sockets(self, counts: dict[Key, int]) -> set[Key]:
+        """The open WebSockets of every object that has some; returns the keys whose count changed."""
+        changed = {k for k in self.sockets.keys() | counts.keys() if self.sockets.get(k) != counts.get(k)}
+        self.sockets = {k: n for k, n in counts.items() if n}
+        for k in changed:
+            row = self.rows.get(k)
+            if row is None:
+                continue
+            if k in self.sockets:
+                row["websockets"] = self.sockets[k]
+            else:
+                row.pop("websockets", None)
+        changed &= self.rows.keys()
+        if changed and not self._dirty:
+            self._pending |= changed
+        return changed
+
     def _merge(self, rows: Iterable[dict[str, Any]]) -> set[Key]:
         changed: set[Key] = set()
         counts = self._counts
+        sockets = self.sockets
         for r in rows:
             k = key_of(r)
+            if sockets and k in sockets:
+                r["websockets"] = sockets[k]  # the engine's rows do not carry it
             old = self.rows.get(k)
             if old == r:
                 continue

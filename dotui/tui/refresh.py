@@ -99,7 +99,8 @@ class Refresh:
         """What the next poll asks for (``tab``: the object view's active tab); resets what it covers."""
         now = self.monotonic()
         full = self._need_full or now - self._last_full >= FULL_EVERY
-        req = PollRequest(full=full, keys=[(k, "#" + k[1]) for k in self._touched], namespaces=self._need_namespaces)
+        req = PollRequest(full=full, keys=[(k, "#" + k[1]) for k in self._touched], namespaces=self._need_namespaces,
+                          sockets=self.rows.has_sockets)
         shown = self.shown
         if shown is not None and (self._need_detail or shown in self._touched):
             info = self.rows.rows.get(shown)
@@ -135,6 +136,8 @@ class Refresh:
             out.listed = len(snap.rows)
         else:
             out.changed = self.rows.update(snap.changed)
+        if snap.sockets is not None:
+            out.changed |= self.rows.set_sockets(snap.sockets)
         if snap.stats is not None:
             self.stats = snap.stats
             out.stats_changed = True

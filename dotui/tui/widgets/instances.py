@@ -85,7 +85,7 @@ class InstanceTable(ScrollView, can_focus=True):
         self.selected: Key | None = None
         self._view_version = -1
         self._columns: list[tuple[Column, int]] = []
-        self._columns_width: tuple[int, bool] = (-1, False)
+        self._columns_width: tuple[int, bool, bool] = (-1, False, False)
         self.lines_rendered = 0  # for bench/tui.py
         self._styles: dict[str, Style] = {}  # computed styles, cleared when styles change
 
@@ -101,6 +101,9 @@ class InstanceTable(ScrollView, can_focus=True):
                 idx = min(self.cursor, max(0, len(view) - 1))
             self._move_to(idx, announce=self.selected is None or self.rows.index_of(self.selected) is None)
             self.refresh()
+            return
+        if self.rows.has_sockets != self._columns_width[2]:
+            self.refresh()  # the sockets column comes or goes: every line changes
             return
         if not changed:
             return
@@ -233,10 +236,10 @@ class InstanceTable(ScrollView, can_focus=True):
 
     def _layout(self) -> list[tuple[Column, int]]:
         width = self.scrollable_content_region.width
-        sharded = self.rows.sharded
-        if (width, sharded) != self._columns_width:
-            self._columns_width = (width, sharded)
-            self._columns = fit_columns(width, sharded)
+        sharded, sockets = self.rows.sharded, self.rows.has_sockets
+        if (width, sharded, sockets) != self._columns_width:
+            self._columns_width = (width, sharded, sockets)
+            self._columns = fit_columns(width, sharded, sockets)
         return self._columns
 
     def _header(self, width: int) -> Strip:
