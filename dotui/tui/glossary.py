@@ -59,6 +59,8 @@ TABS: dict[str, str] = {
     "storage": "Storage: the object's durable key-value state as on disk (checkpoint + commit log), and writes not yet committed",
     "methods": "Methods: what a stub can call on this class; Enter invokes",
     "events": "Events: this object's event stream (calls, commits, state changes, alarms), newest last",
+    "sockets": "Sockets: the WebSockets this object accepted (ctx.accept_websocket), shown while it has some; "
+               "the gateway holds them open while the object hibernates (the instance list counts them)",
 }
 
 STORAGE_WHERE: dict[str, str] = {

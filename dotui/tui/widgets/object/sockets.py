@@ -17,8 +17,9 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-TOOLTIP = ("Sockets: the WebSockets this object accepted (ctx.accept_websocket); the gateway holds them "
-           "open while the object hibernates")
+from ... import glossary
+
+TOOLTIP = glossary.TABS["sockets"]
 
 
 def _ago(t: float | None, now: float) -> str:
