@@ -327,6 +327,8 @@ class Sockets(DurableObject):
             ws.close(4000, "bye")
         elif message == "boom":
             raise RuntimeError("boom")
+        elif message == "abort":
+            self.ctx.abort("reset by the scenario")
         else:
             ws.send("echo:" + message)
 
@@ -401,8 +403,19 @@ async def ws_scenario(url: str, token: str) -> dict:
         await a.send_str("boom")
         out["ws: handler throws; the same socket next"] = await ask(a, "after boom")
         d = await connect(user="dee")
+        e = await connect(user="eve")
+        async def after_abort(ws):
+            """What a client of an aborted object sees: its socket ending, or an answer if still open."""
+            try:
+                return await asyncio.wait_for(receive(ws), 2)
+            except asyncio.TimeoutError:
+                return {"still open, then 'all'": await ask(ws, "all")}
+
+        await d.send_str("abort")  # ctx.abort() in a handler: the object is reset
+        out["ws: ctx.abort() in a handler: that socket's client sees"] = await after_abort(d)
+        out["ws: ctx.abort() in a handler: another socket's client sees"] = await after_abort(e)
         out["ws: refused upgrade (fetch answers 403)"] = None
-        for ws in (a, d):
+        for ws in (a, d, e):
             await ws.close()
         try:
             await connect(refuse="1")

@@ -148,6 +148,43 @@ async def test_a_handler_that_raises_leaves_the_socket_open(client, engine):
     await ws.close()
 
 
+async def test_abort_ends_every_connection_of_the_object_as_workerd_does(client, engine):
+    """ctx.abort() drops the object's connections (the clients see 1006, no close frame) and
+    runs no websocket_close; another object's sockets stay; the client reconnects."""
+    sub = engine.subscribe()
+    a, b = await connect(client, user="ann"), await connect(client, user="bob")
+    other = await connect(client, name="other")
+    await a.send_str("abort")
+    for ws in (a, b):
+        msg = await ws.receive(timeout=10)
+        assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR), msg
+        assert ws.close_code == 1006
+    assert await ask(other, "all") == "1"
+    assert engine.websockets.count_of(("Room", engine.namespace("Room").id_from_name("r").hex)) == 0
+    assert await engine.namespace("Room").get_by_name("r").closed() is None  # no websocket_close ran
+    closed = [e for e in sub.drain() if e["type"] == "websocket.closed"]
+    assert [(e["code"], e["by"], e["was_clean"]) for e in closed] == [(1006, "reset", False)] * 2
+    again = await connect(client, user="ann")
+    assert await ask(again, "all") == "1"
+    for ws in (again, other):
+        await ws.close()
+
+
+def test_abort_ends_an_in_process_socket_too(tmp_path):
+    from dotui.engine.facade import LocalEngine
+
+    with LocalEngine(str(write_objects(tmp_path / "objects", room=ROOM)), str(tmp_path / "data")) as fe:
+        sock = fe.open_websocket("Room", "r", "/?user=ann")
+        sock.send("abort")
+        assert sock.closed is not None and sock.closed[0] == 1006 and "reset" in sock.closed[1]
+        try:
+            sock.send("hello")
+        except ConnectionError as exc:
+            assert "closed" in str(exc)
+        else:
+            raise AssertionError("a socket of an aborted object still took a message")
+
+
 async def test_reload_keeps_sockets_open(client, engine):
     ws = await connect(client, user="ann", tags="t")
     await ask(ws, "count")

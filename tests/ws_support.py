@@ -53,6 +53,8 @@ ROOM = """
                 ws.close(4000, "bye")
             elif message == "boom":
                 raise ValueError("boom")
+            elif message == "abort":
+                self.ctx.abort("the test aborts it")
             else:
                 ws.send("echo:" + message)
 

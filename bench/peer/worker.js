@@ -339,6 +339,8 @@ export class Sockets extends DurableObject {
       ws.close(4000, "bye");
     } else if (message === "boom") {
       throw new Error("boom");
+    } else if (message === "abort") {
+      this.ctx.abort("reset by the scenario");
     } else {
       ws.send("echo:" + message);
     }

@@ -29,6 +29,7 @@ from .errors import (
     EngineClosedError,
     MethodNotFoundError,
     NamespaceNotFoundError,
+    ObjectAbortedError,
 )
 from .events import EventBus
 from .ids import ObjectId
@@ -262,8 +263,10 @@ class Engine(EngineViews):
     def schedule_commit(self, inst: Instance) -> None:
         self.committer.schedule(inst)
 
-    def forget(self, inst: Instance) -> None:
+    def was_reset(self, inst: Instance, error: BaseException) -> None:
         self.committer.forget(inst)
+        if isinstance(error, ObjectAbortedError):  # ctx.abort(): its clients' connections end, as on workerd
+            self.websockets.drop_object(inst.key, error)
 
     def commit_if_alone(self) -> None:
         self.committer.commit_if_alone()

@@ -79,8 +79,9 @@ class Host(Protocol):
     def commit_if_alone(self) -> None:
         """A call's result waits on its writes: commit now if nothing else could join the group."""
 
-    def forget(self, inst: "Instance") -> None:
-        """The object was reset: its uncommitted writes are gone, commit nothing for it."""
+    def was_reset(self, inst: "Instance", error: BaseException) -> None:
+        """The object was reset: its uncommitted writes are gone (commit nothing for it); if it
+        was aborted, its WebSockets are dropped, as workerd drops an aborted object's."""
 
     def touch(self, inst: "Instance") -> None:
         """The object is about to exist (its first call): list it."""
@@ -404,7 +405,7 @@ class Instance:
         if storage is not None:
             storage.close()
         self.output_gate.fail_pending(error)
-        self.host.forget(self)
+        self.host.was_reset(self, error)
         for call in self.running.values():
             call.reset_error = error
         self._drop()

@@ -58,6 +58,10 @@ class Peer(Protocol):
 
     def close(self, code: int, reason: str, after: "Awaitable[Any] | None") -> None: ...
 
+    def drop(self) -> None:
+        """End the connection at once, without a close frame (the client sees code 1006), and
+        without sending what is still held."""
+
 
 class WebSocket:
     """``ws`` in an object's code: one client connection, accepted with ``ctx.accept_websocket``."""
@@ -227,6 +231,25 @@ class WebSockets:
             self._forget(ws)
             self._emit(ws, "websocket.closed", code=1001, reason="the gateway is stopping",
                        was_clean=True, by="gateway")
+        return gone
+
+    def drop_object(self, key: tuple[str, str], error: BaseException) -> list[WebSocket]:
+        """The object was aborted (``ctx.abort()``): drop its connections.
+
+        workerd does the same (bench/behaviour.py): an aborted object's clients see their
+        connections end (code 1006, no close frame) and must reconnect; ``websocket_close``
+        does not run (the object it would run on is gone). Its auto-response is kept. Other
+        resets keep sockets open (README.md, "WebSockets").
+        """
+        o = self._objects.get(key)
+        if o is None:
+            return []
+        gone = list(o.sockets.values())
+        for ws in gone:
+            self._forget(ws)
+            self._emit(ws, "websocket.closed", code=1006, reason=f"the object was reset: {error}",
+                       was_clean=False, by="reset")
+            ws.peer.drop()
         return gone
 
     async def _deliver(self, o: ObjectSockets, ws: WebSocket, handler: str, args: tuple) -> None:

@@ -64,6 +64,10 @@ class _InboxPeer:
         self._held.append((after, (code, reason)))
         self._flush()
 
+    def drop(self) -> None:
+        self._held.clear()
+        self.inbox.end(1006, "the connection ended: the object was reset")
+
     def _flush(self, _: Any = None) -> None:
         self._waiting = False
         while self._held:

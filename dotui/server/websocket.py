@@ -42,10 +42,11 @@ class GatewayPeer:
     when ``out`` is empty: an idle connection holds no task of its own.
     """
 
-    __slots__ = ("ws", "out", "task", "started")
+    __slots__ = ("ws", "transport", "out", "task", "started")
 
-    def __init__(self, ws: web.WebSocketResponse):
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None):
         self.ws = ws
+        self.transport = transport  # the connection's, to drop it without a close frame
         self.out: deque[tuple[Any, Any]] = deque()
         self.task: asyncio.Task | None = None
         self.started = False
@@ -60,6 +61,14 @@ class GatewayPeer:
     def close(self, code: int, reason: str, after: Awaitable[Any] | None = None) -> None:
         self.out.append((after, _Close(code, reason)))
         self._kick()
+
+    def drop(self) -> None:
+        """The object was reset: end the connection now (the client sees 1006), sending nothing held."""
+        self.out.clear()
+        if self.task is not None:
+            self.task.cancel()
+        if self.transport is not None:
+            self.transport.abort()
 
     def start(self) -> None:
         """Start writing (after the handshake): what the object sent from ``fetch`` leaves first."""
@@ -154,7 +163,7 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text=f"{request.path} is a WebSocket route: send a GET with "
                                  "'Connection: Upgrade' and 'Upgrade: websocket' (e.g. `ws REF` in the REPL)")
-    peer = GatewayPeer(ws)
+    peer = GatewayPeer(ws, request.transport)
     sock, answer = await shielded(hub.open(namespace, oid, fetch_request(request, path, b""), peer))
     if sock is None:
         return fetch_response(namespace, _refusal(answer))
