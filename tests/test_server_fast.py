@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import textwrap
+import threading
 import time
 
 import pytest
@@ -161,6 +163,69 @@ def test_a_connection_goes_on_after_an_idle_pause_and_after_a_failure(served):
             time.sleep(0.05)  # the connection's task waits for the next request
         sock.sendall(post("/objects/Counter/hana/peek"))
         assert sock.recv(65536).endswith(b'{"result":0}')
+
+
+def test_a_client_sending_many_calls_at_once_does_not_hold_up_another(served):
+    """Two thousand durable calls sent at once on one connection; another client's call, sent
+    while they run, is answered before they are all done."""
+    fast, _, _ = served
+    n = 2000
+    done = []
+
+    def pipelining_client():
+        with socket.create_connection(fast, timeout=60) as sock:
+            sock.sendall(post("/objects/Counter/pipe/increment") * n)
+            got = b""
+            while got.count(b"HTTP/1.1 200") < n:
+                got += sock.recv(1 << 20)
+            done.append(time.perf_counter())
+
+    with socket.create_connection(fast, timeout=60) as other:
+        other.sendall(post("/objects/Counter/other/peek"))
+        other.recv(65536)
+        thread = threading.Thread(target=pipelining_client)
+        thread.start()
+        time.sleep(0.02)  # its calls are being answered
+        other.sendall(post("/objects/Counter/other/peek"))
+        assert other.recv(65536).endswith(b'{"result":0}')
+        answered = time.perf_counter()
+        thread.join()
+    assert done and answered < done[0], "the other client waited for all 2,000 calls"
+
+
+def test_a_stray_cancel_from_a_method_ends_its_connection_with_an_answer_not_a_hang(tmp_path):
+    """Calls on one connection share its task (as a method shares its caller's): a method that
+    cancels that task hits the call running then. That call is answered (500, CancelledError)
+    and the connection closes; a new connection works."""
+    objects = write_server_objects(tmp_path / "objects")
+    (objects / "watch.py").write_text(textwrap.dedent("""
+        import asyncio
+        from dotui import DurableObject
+
+        class Watch(DurableObject):
+            def watchdog(self, seconds):
+                task = asyncio.current_task()
+                asyncio.get_running_loop().call_later(seconds, task.cancel)
+                return "ok"
+
+            async def slow(self, seconds):
+                await asyncio.sleep(seconds)
+                return "slow done"
+    """))
+    with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=60) as local:
+        gateway = start_gateway_thread(local, "127.0.0.1", 0, TOKEN)
+        try:
+            answers = exchange(("127.0.0.1", gateway.port),
+                               post("/objects/Watch/a/watchdog", b'{"args": [0.05]}')
+                               + post("/objects/Watch/a/slow", b'{"args": [0.5]}'), answers=2)
+            assert json.loads(answers[0][2]) == {"result": "ok"}
+            status, headers, body = answers[1]
+            assert status == 500 and json.loads(body)["error"]["type"] == "CancelledError"
+            assert headers.get("connection") == "close"
+            again = exchange(("127.0.0.1", gateway.port), post("/objects/Watch/a/slow", b'{"args": [0.01]}'))
+            assert json.loads(again[0][2]) == {"result": "slow done"}
+        finally:
+            gateway.close()
 
 
 def test_connection_close_is_honoured(served):

@@ -170,6 +170,18 @@ async def test_abort_ends_every_connection_of_the_object_as_workerd_does(client,
         await ws.close()
 
 
+async def test_abort_in_fetch_after_accepting_answers_the_upgrade_with_the_error(client, engine):
+    sub = engine.subscribe()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+        await connect(client, abort="1")
+    assert exc.value.status == 500
+    closed = [e for e in sub.drain() if e["type"] == "websocket.closed"]
+    assert [(e["by"], e["name"]) for e in closed] == [("reset", "r")]  # the event names the object
+    ws = await connect(client)
+    assert await ask(ws, "all") == "1"
+    await ws.close()
+
+
 def test_abort_ends_an_in_process_socket_too(tmp_path):
     from dotui.engine.facade import LocalEngine
 

@@ -22,6 +22,8 @@ ROOM = """
             tags = [t for t in request["query"].get("tags", "").split(",") if t]
             self.ctx.accept_websocket(ws, tags=tags)
             ws.serialize_attachment({"user": request["query"].get("user"), "path": request["path"]})
+            if request["query"].get("abort"):
+                self.ctx.abort("aborted in fetch, after accepting")
             return {"status": 101}
 
         async def websocket_message(self, ws, message):

@@ -77,6 +77,7 @@ class Committer:
     single-thread executor the slow path appends on.
     """
 
+    INLINE_BUDGET = 0.002  # seconds of commits in callers' turns before the loop must turn (commit_if_alone)
     ROTATE_ATTEMPTS = 5  # tries of one rotate() call before it gives up and raises
     ROTATE_BACKOFF = 0.05  # seconds before the second try; doubles after each failure
 
@@ -94,6 +95,7 @@ class Committer:
         self._kick_scheduled = False
         self._kick_handle: asyncio.Handle | None = None
         self._kick_owner: asyncio.Task | None = None  # the task whose write scheduled it
+        self._turned_at = 0.0  # loop.time() when the loop last ran a scheduled commit
         # The loop's queue of callbacks ready to run (CPython's asyncio keeps one); None where
         # a loop has no such queue, and then commit_if_alone() never commits early.
         self._ready = getattr(loop, "_ready", None)
@@ -147,6 +149,11 @@ class Committer:
         for nothing: a lone caller's every durable call. Concurrent callers are
         ready tasks, so they still share one commit.
 
+        But a caller whose calls never wait never lets the loop poll: timers and
+        other connections would wait for it to stop. So commits are made this way
+        for at most ``INLINE_BUDGET`` seconds after the loop last turned; then one
+        goes the usual way, and the loop gets its turn.
+
         The scheduled commit is taken off the ready queue. That is safe only when it
         was put there during the running step of the current task (then it is not
         part of the batch the loop is running now): the task that scheduled it must
@@ -154,9 +161,10 @@ class Committer:
         """
         ready, handle = self._ready, self._kick_handle
         if (self._kick_scheduled and ready is not None and len(ready) == 1 and ready[0] is handle
-                and self._kick_owner is not None and _current_task(self._loop) is self._kick_owner):
+                and self._kick_owner is not None and _current_task(self._loop) is self._kick_owner
+                and self._loop.time() - self._turned_at < self.INLINE_BUDGET):
             ready.clear()
-            self._context.run(self._kick)
+            self._context.run(self._kick, True)
 
     def forget(self, inst: "Instance") -> None:
         """``inst`` dropped its uncommitted writes (a reset): nothing of it to commit."""
@@ -200,14 +208,17 @@ class Committer:
         return dict(self._counters)
 
     # ------------------------------------------------------------ the two ways to a commit
-    def _kick(self) -> None:
+    def _kick(self, inline: bool = False) -> None:
         """Commit what the calls of this loop iteration wrote (scheduled once per iteration).
 
         On a fast disk it commits right here, in one callback; otherwise, or
         while the task is mid-commit or a rotation is wanted, the task does it.
+        ``inline``: run by ``commit_if_alone`` in a caller's turn, not by the loop.
         """
         self._kick_scheduled = False
         self._kick_owner = None
+        if not inline:
+            self._turned_at = self._loop.time()
         if self._task_busy or self._rotations or not (self._inline and self.log.inline_sync):
             self._wake.set()  # (inline_sync asked each time: a log may turn slow at run time)
             return

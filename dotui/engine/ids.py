@@ -58,6 +58,7 @@ class IdFactory:
     """Makes and checks the ids of one namespace."""
 
     NAMES_KEPT = 4096  # names whose id is remembered (two keyed hashes each, saved on every call by name)
+    NAME_CHARS_KEPT = 256  # longer names are not remembered (at most ~1 MiB of names kept)
 
     def __init__(self, namespace: str):
         self.namespace = namespace
@@ -77,9 +78,10 @@ class IdFactory:
         if hx is None:
             body = hmac.new(self._key, b"name\0" + name.encode(), hashlib.sha256).digest()[:24]
             hx = (body + self._check(body)).hex()
-            if len(self._hex_of_name) >= self.NAMES_KEPT:
-                self._hex_of_name.clear()
-            self._hex_of_name[name] = hx
+            if len(name) <= self.NAME_CHARS_KEPT:
+                if len(self._hex_of_name) >= self.NAMES_KEPT:
+                    self._hex_of_name.clear()
+                self._hex_of_name[name] = hx
         return ObjectId(hx, self.namespace, name)
 
     def new_unique(self) -> ObjectId:

@@ -652,11 +652,11 @@ class Instance:
         if storage is not None:
             w = self.output_gate.waiter(bool(storage))
             if w is not None:
-                if storage:
-                    self.host.commit_if_alone()  # may settle ``w`` right here (then no wait)
                 call.status = CallStatus.HELD
                 if self.host.bus.active:
                     self.emit("call.held", call)
+                if storage:
+                    self.host.commit_if_alone()  # may settle ``w`` right here (then no wait)
                 try:
                     await w
                 except asyncio.CancelledError:

@@ -246,9 +246,9 @@ class WebSockets:
             return []
         gone = list(o.sockets.values())
         for ws in gone:
-            self._forget(ws)
             self._emit(ws, "websocket.closed", code=1006, reason=f"the object was reset: {error}",
-                       was_clean=False, by="reset")
+                       was_clean=False, by="reset")  # (before _forget: the event names the object)
+            self._forget(ws)
             ws.peer.drop()
         return gone
 

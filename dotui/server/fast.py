@@ -28,6 +28,9 @@ from .protocol import RETRY_AFTER_SECONDS, dumps
 
 MAX_HEAD = 16 * 1024  # a request head longer than this goes to aiohttp (which refuses it properly)
 
+_CANCELLED = dumps({"error": {"type": "CancelledError", "message": (
+    "the call was cancelled (asyncio) before it answered; the connection is closed: send the call again "
+    "on a new one")}}).encode()
 _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 500: b"Internal Server Error",
             503: b"Service Unavailable"}
 
@@ -110,7 +113,9 @@ class CallProtocol(asyncio.Protocol):
             return
         body, self.buf = self.buf[start:start + length], self.buf[start + length:]
         self.busy = True
-        self.request = (target, body, close)
+        answered = asyncio.get_running_loop().create_future()  # FastCalls.stop waits for it
+        self.calls.inflight.add(answered)
+        self.request = (target, body, close, answered)
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self._serve())
         else:
@@ -123,7 +128,20 @@ class CallProtocol(asyncio.Protocol):
 
     async def _serve(self) -> None:
         """The connection's task: answer each request in turn, a call at a time, in a task (so a
-        method may use ``asyncio.timeout``); one task for the connection's life, not one per call."""
+        method may use ``asyncio.timeout``); one task for the connection's life, not one per call.
+
+        A request that was already waiting (a client sending several at once) is taken after a
+        turn of the loop, so other connections and timers get theirs in between.
+        """
+        try:
+            await self._serve_requests()
+        finally:
+            request, self.request = self.request, None
+            if request is not None:  # read, never answered: the connection ended first
+                self.calls.inflight.discard(request[3])
+                request[3].set_result(None)
+
+    async def _serve_requests(self) -> None:
         loop = asyncio.get_running_loop()
         inflight = self.calls.inflight
         while self.transport is not None:
@@ -132,13 +150,24 @@ class CallProtocol(asyncio.Protocol):
                 self.wake = loop.create_future()
                 await self.wake
                 continue
-            answered = loop.create_future()  # FastCalls.stop waits for the calls being answered
-            inflight.add(answered)
+            target, body, close, answered = request
             try:
-                await self._answer(*request)
+                await self._answer(target, body, close)
+            except asyncio.CancelledError:
+                # A cancel meant for one call (its own code cancelled its task) or for the loop
+                # shutting down: the call is answered as failed and the connection ends with it,
+                # so no later call on it can be hit by the same cancel.
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                self._respond(500, _CANCELLED, True)
+                self.close()
+                return
             finally:
                 inflight.discard(answered)
                 answered.set_result(None)
+            if self.request is not None:
+                await asyncio.sleep(0)
 
     async def _answer(self, target: list[str], body: bytes, close: bool) -> None:
         started = time.perf_counter() if self.calls.log is not None else 0.0

@@ -67,7 +67,7 @@ class GatewayPeer:
         self.out.clear()
         if self.task is not None:
             self.task.cancel()
-        if self.transport is not None:
+        if self.started and self.transport is not None:  # before the handshake: fetch's error answers it
             self.transport.abort()
 
     def start(self) -> None:
