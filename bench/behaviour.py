@@ -279,7 +279,7 @@ class Sockets(DurableObject):
         ws.serialize_attachment({"user": q.get("user")})
         return {"status": 101}
 
-    def websocket_message(self, ws, message):
+    async def websocket_message(self, ws, message):
         self.seen += 1
 
         def attempt(fn):
@@ -329,6 +329,10 @@ class Sockets(DurableObject):
             raise RuntimeError("boom")
         elif message == "abort":
             self.ctx.abort("reset by the scenario")
+        elif message == "bcwthrow":
+            async def fail():
+                raise RuntimeError("thrown in block_concurrency_while")
+            await self.ctx.block_concurrency_while(fail)
         else:
             ws.send("echo:" + message)
 
@@ -414,8 +418,12 @@ async def ws_scenario(url: str, token: str) -> dict:
         await d.send_str("abort")  # ctx.abort() in a handler: the object is reset
         out["ws: ctx.abort() in a handler: that socket's client sees"] = await after_abort(d)
         out["ws: ctx.abort() in a handler: another socket's client sees"] = await after_abort(e)
+        f, g = await connect(user="fay"), await connect(user="gus")
+        await f.send_str("bcwthrow")  # blockConcurrencyWhile's callback throws: the object is reset
+        out["ws: blockConcurrencyWhile throws in a handler: that socket's client sees"] = await after_abort(f)
+        out["ws: blockConcurrencyWhile throws in a handler: another socket's client sees"] = await after_abort(g)
         out["ws: refused upgrade (fetch answers 403)"] = None
-        for ws in (a, d, e):
+        for ws in (a, d, e, f, g):
             await ws.close()
         try:
             await connect(refuse="1")

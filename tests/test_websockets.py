@@ -170,6 +170,17 @@ async def test_abort_ends_every_connection_of_the_object_as_workerd_does(client,
         await ws.close()
 
 
+async def test_a_failed_block_concurrency_while_ends_the_objects_connections_too(client, engine):
+    a, b = await connect(client, user="ann"), await connect(client, user="bob")
+    await a.send_str("bcwthrow")
+    for ws in (a, b):
+        msg = await ws.receive(timeout=10)
+        assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR) and ws.close_code == 1006, msg
+    again = await connect(client)
+    assert await ask(again, "all") == "1"
+    await again.close()
+
+
 async def test_abort_in_fetch_after_accepting_answers_the_upgrade_with_the_error(client, engine):
     sub = engine.subscribe()
     with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
@@ -244,7 +255,8 @@ async def test_a_send_after_a_write_never_leaves_if_the_write_fails_to_commit(tm
         finally:
             FailingLog.failing = False
             await client.close()
-        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1011, msg
+        # The message never left; the object was reset, and, as on workerd, its connections end.
+        assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR) and ws.close_code == 1006, msg
         assert await engine.namespace("Room").get_by_name("r").count() == 1
 
 

@@ -57,6 +57,10 @@ ROOM = """
                 raise ValueError("boom")
             elif message == "abort":
                 self.ctx.abort("the test aborts it")
+            elif message == "bcwthrow":
+                async def fail():
+                    raise RuntimeError("thrown in block_concurrency_while")
+                await self.ctx.block_concurrency_while(fail)
             else:
                 ws.send("echo:" + message)
 

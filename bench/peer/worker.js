@@ -341,6 +341,10 @@ export class Sockets extends DurableObject {
       throw new Error("boom");
     } else if (message === "abort") {
       this.ctx.abort("reset by the scenario");
+    } else if (message === "bcwthrow") {
+      await this.ctx.blockConcurrencyWhile(async () => {
+        throw new Error("thrown in blockConcurrencyWhile");
+      });
     } else {
       ws.send("echo:" + message);
     }

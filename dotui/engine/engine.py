@@ -29,7 +29,6 @@ from .errors import (
     EngineClosedError,
     MethodNotFoundError,
     NamespaceNotFoundError,
-    ObjectAbortedError,
 )
 from .events import EventBus
 from .ids import ObjectId
@@ -265,8 +264,7 @@ class Engine(EngineViews):
 
     def was_reset(self, inst: Instance, error: BaseException) -> None:
         self.committer.forget(inst)
-        if isinstance(error, ObjectAbortedError):  # ctx.abort(): its clients' connections end, as on workerd
-            self.websockets.drop_object(inst.key, error)
+        self.websockets.drop_object(inst.key, error)  # its clients' connections end, as on workerd
 
     def commit_if_alone(self) -> None:
         self.committer.commit_if_alone()

@@ -80,8 +80,8 @@ class Host(Protocol):
         """A call's result waits on its writes: commit now if nothing else could join the group."""
 
     def was_reset(self, inst: "Instance", error: BaseException) -> None:
-        """The object was reset: its uncommitted writes are gone (commit nothing for it); if it
-        was aborted, its WebSockets are dropped, as workerd drops an aborted object's."""
+        """The object was reset: its uncommitted writes are gone (commit nothing for it), and its
+        WebSockets are dropped, as workerd drops a reset object's."""
 
     def touch(self, inst: "Instance") -> None:
         """The object is about to exist (its first call): list it."""

@@ -234,12 +234,14 @@ class WebSockets:
         return gone
 
     def drop_object(self, key: tuple[str, str], error: BaseException) -> list[WebSocket]:
-        """The object was aborted (``ctx.abort()``): drop its connections.
+        """The object was reset (``ctx.abort()``, a failed ``block_concurrency_while``, a failed
+        commit, an unreadable checkpoint): drop its connections.
 
-        workerd does the same (bench/behaviour.py): an aborted object's clients see their
-        connections end (code 1006, no close frame) and must reconnect; ``websocket_close``
-        does not run (the object it would run on is gone). Its auto-response is kept. Other
-        resets keep sockets open (README.md, "WebSockets").
+        workerd does the same (bench/behaviour.py compares abort and a throwing
+        blockConcurrencyWhile): the clients see their connections end (code 1006, no close
+        frame) and must reconnect; ``websocket_close`` does not run (the object it would run
+        on is gone). Its auto-response is kept. A reload is not a reset: it keeps sockets
+        open (README.md, "WebSockets").
         """
         o = self._objects.get(key)
         if o is None:
