@@ -1,8 +1,9 @@
 """ChatRoom: many callers coordinated by one object.
 
-Teaches: one instance serializes everyone. Every member posts to, and reads
-from, the same object, so message numbers never collide and nobody sees a
-message out of order — with no lock anywhere in this code.
+Teaches: one instance serializes everyone, and holds its members' WebSockets
+while it sleeps. Every member posts to, and reads from, the same object, so
+message numbers never collide and nobody sees a message out of order — with no
+lock anywhere in this code.
 
 It also takes WebSockets (Cloudflare's Hibernation API): connect to
 ``/ws/ChatRoom/<room>?user=NAME`` on ``dotui serve`` (``ws ChatRoom/lobby ?user=ann``
