@@ -193,6 +193,50 @@ async def test_abort_in_fetch_after_accepting_answers_the_upgrade_with_the_error
     await ws.close()
 
 
+LATE_RESET = """
+    import asyncio
+    from dotui import DurableObject
+
+    class Lobby(DurableObject):
+        async def fetch(self, request):
+            self.ctx.accept_websocket(request["websocket"])
+            wait = request["query"].get("wait")
+
+            async def reset_soon():  # any reset landing after fetch returned, before or after the handshake
+                await asyncio.sleep(float(wait)) if wait else await asyncio.sleep(0)
+                try:
+                    self.ctx.abort("reset between fetch and the handshake")
+                except Exception:
+                    pass
+
+            asyncio.get_running_loop().create_task(reset_soon())
+            return {"status": 101}
+
+        async def websocket_message(self, ws, message):
+            ws.send("echo:" + message)
+"""
+
+
+async def test_a_reset_right_after_fetch_accepted_never_leaves_a_dead_open_socket(tmp_path):
+    objects = write_objects(tmp_path / "objects", lobby=LATE_RESET)
+    async with Engine(objects=str(objects), data=str(tmp_path / "data")) as engine:
+        client = TestClient(TestServer(make_app(engine, TOKEN)))
+        await client.start_server()
+        try:
+            for wait in ("", "0.05"):  # before the handshake is answered; after it
+                try:
+                    ws = await client.ws_connect("/ws/Lobby/l/x", headers=AUTH, params={"wait": wait} if wait else {})
+                except aiohttp.WSServerHandshakeError as exc:
+                    assert not wait and exc.status == 500  # refused: the object was reset
+                    continue
+                msg = await ws.receive(timeout=10)  # the connection ends; it never hangs open unanswered
+                assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR), msg
+                assert ws.close_code == 1006
+            assert engine.websockets.open_count == 0
+        finally:
+            await client.close()
+
+
 def test_abort_ends_an_in_process_socket_too(tmp_path):
     from dotui.engine.facade import LocalEngine
 
@@ -342,3 +386,22 @@ async def test_the_idle_sweeper_hibernates_an_object_with_sockets_open(tmp_path)
             await ws.close()
         finally:
             await client.close()
+
+
+async def test_a_crash_ends_every_connection_even_of_hibernated_objects(tmp_path):
+    objects = write_objects(tmp_path / "objects", room=ROOM)
+    engine = Engine(objects=str(objects), data=str(tmp_path / "data"))
+    await engine.__aenter__()
+    client = TestClient(TestServer(make_app(engine, TOKEN)))
+    await client.start_server()
+    try:
+        awake, asleep = await connect(client, name="awake"), await connect(client, name="asleep")
+        assert await ask(awake, "hi") == "echo:hi" and await ask(asleep, "hi") == "echo:hi"
+        await engine.hibernate("Room", engine.namespace("Room").id_from_name("asleep"))
+        await engine.crash()
+        for ws in (awake, asleep):
+            msg = await ws.receive(timeout=10)
+            assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR) and ws.close_code == 1006, msg
+        assert engine.websockets.open_count == 0
+    finally:
+        await client.close()

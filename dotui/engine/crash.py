@@ -28,8 +28,11 @@ async def stop_as_killed(engine: "Engine", live: Iterable["Instance"], tasks: li
     tasks, ``executors`` its disk threads, ``lock`` its data folder's lock."""
     engine.alarms.stop()
     engine.sweeper.stop()
+    crashed = EngineClosedError("the engine crashed (engine.crash()); its calls in flight are lost")
     for inst in live:
-        inst.reset(EngineClosedError("the engine crashed (engine.crash()); its calls in flight are lost"))
+        inst.reset(crashed)
+    for key in engine.websockets.counts():  # hibernated objects' sockets too: a kill ends every connection
+        engine.websockets.drop_object(key, crashed)
     engine.committer.abandon()
     doomed = list(tasks) + engine.alarms.firing()
     for t in doomed:

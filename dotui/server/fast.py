@@ -161,6 +161,8 @@ class CallProtocol(asyncio.Protocol):
                 if task is not None:
                     task.uncancel()
                 self._respond(500, _CANCELLED, True)
+                if self.calls.log is not None:
+                    self.calls.log("POST", "/objects/" + "/".join(target), 500, 0.0)
                 self.close()
                 return
             finally:

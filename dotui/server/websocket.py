@@ -42,7 +42,7 @@ class GatewayPeer:
     when ``out`` is empty: an idle connection holds no task of its own.
     """
 
-    __slots__ = ("ws", "transport", "out", "task", "started")
+    __slots__ = ("ws", "transport", "out", "task", "started", "dropped")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None):
         self.ws = ws
@@ -50,6 +50,7 @@ class GatewayPeer:
         self.out: deque[tuple[Any, Any]] = deque()
         self.task: asyncio.Task | None = None
         self.started = False
+        self.dropped = False  # its object was reset: the connection must not stay open
 
     def send(self, data: str | bytes, after: Awaitable[Any] | None) -> None:
         if after is None and self.started and self.task is None:
@@ -64,15 +65,20 @@ class GatewayPeer:
 
     def drop(self) -> None:
         """The object was reset: end the connection now (the client sees 1006), sending nothing held."""
+        self.dropped = True
         self.out.clear()
         if self.task is not None:
             self.task.cancel()
-        if self.started and self.transport is not None:  # before the handshake: fetch's error answers it
+        if self.started and self.transport is not None:  # before the handshake: serve_websocket refuses it
             self.transport.abort()
 
     def start(self) -> None:
         """Start writing (after the handshake): what the object sent from ``fetch`` leaves first."""
         self.started = True
+        if self.dropped:  # reset while the handshake was being answered
+            if self.transport is not None:
+                self.transport.abort()
+            return
         self._kick()
 
     def _kick(self) -> None:
@@ -167,6 +173,9 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
     sock, answer = await shielded(hub.open(namespace, oid, fetch_request(request, path, b""), peer))
     if sock is None:
         return fetch_response(namespace, _refusal(answer))
+    if sock.state != "open":  # the object was reset after fetch accepted it: refuse, do not open a dead socket
+        return fetch_response(namespace, {"status": 500, "body": "the object was reset before its WebSocket "
+                                          "opened (see the engine's log); connect again"})
     peers.add(peer)
     code, reason, clean = 1006, "", False
     try:
