@@ -87,7 +87,7 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
     async with app.run_test(size=(120, 34)) as pilot:
         await pilot.press("t")
         await until(pilot, lambda: isinstance(app.screen, TourScreen), "the lesson list")
-        assert "block_concurrency_while" in screen_text(app)
+        await until(pilot, lambda: "block_concurrency_while" in screen_text(app), "block_concurrency_while")
         for _ in range(2):  # addressing is highlighted first; interleaving is the third lesson
             await pilot.press("down")
         await pilot.press("enter")
@@ -127,7 +127,8 @@ async def test_the_new_object_dialog_says_what_the_class_teaches(facade):
         await until(pilot, lambda: app.main.namespaces, "the classes")
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, NewObjectScreen), "the new-object dialog")
-        assert "teaches: each object is its own unit of consistency" in screen_text(app)  # Account, first
+        await until(pilot, lambda: "teaches: each object is its own unit of consistency" in screen_text(app),
+                    "Account's lesson, first")  # Account, first
         app.screen.query_one(Select).value = "Interleave"
         await until(pilot, lambda: "teaches: the input gate" in screen_text(app), "Interleave's lesson")
 

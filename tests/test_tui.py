@@ -112,7 +112,7 @@ async def test_filter_as_you_type_and_escape_clears_it(facade):
         await pilot.press("slash", "b", "o")
         await until(pilot, lambda: len(app.main.rows.view()) == 2, "the filter leaving bob and bobby")
         assert {app.main.rows.rows[k]["name"] for k in app.main.rows.view()} == {"bob", "bobby"}
-        assert "Instances 2 of 4" in screen_text(app)
+        await until(pilot, lambda: "Instances 2 of 4" in screen_text(app), "Instances 2 of 4")
         await pilot.press("escape")
         await until(pilot, lambda: len(app.main.rows.view()) == 4, "every instance back")
 
@@ -426,7 +426,7 @@ async def test_selection_follows_its_object_when_rows_reorder(facade):
             facade.call("Counter", name, "increment")
             await until(pilot, lambda: listed(app, facade, "Counter", name), f"{name} listed")
         assert app.main.selected == key and app.main.rows.index_of(key) == app.main.table.cursor
-        assert "Counter/a" in screen_text(app)
+        await until(pilot, lambda: "Counter/a" in screen_text(app), "Counter/a")
 
 
 async def test_closing_the_invoke_dialog_does_not_cancel_the_call(facade, tmp_path):

@@ -60,7 +60,7 @@ async def test_enter_calls_again_while_earlier_calls_run(facade, tmp_path):
         await until(pilot, lambda: dialog.running, "the first call running")
         await pilot.press("enter")  # not refused: a second caller queues behind the first
         await until(pilot, lambda: len(dialog._in_flight) == 2, "two calls in flight")
-        assert "1 earlier call still running" in screen_text(app)
+        await until(pilot, lambda: "1 earlier call still running" in screen_text(app), "1 earlier call still running")
         Path(flag).touch()
         await until(pilot, lambda: not dialog.running, "both calls returned")
         await until(pilot, lambda: "wait returned" in screen_text(app), "the result")
@@ -87,7 +87,7 @@ async def test_each_method_keeps_its_own_arguments_and_check(facade):
         await pilot.press("down")  # to the next method: its own (empty) arguments, its own check line
         await until(pilot, lambda: dialog.method != "increment", "another method")
         assert dialog.query_one("#invoke-args").value == ""
-        assert "increment(4)" not in screen_text(app)
+        await until(pilot, lambda: "increment(4)" not in screen_text(app), "no increment(4)")
         await pilot.press("up")
         await until(pilot, lambda: dialog.query_one("#invoke-args").value == "4", "increment's 4 back")
 

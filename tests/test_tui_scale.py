@@ -94,7 +94,7 @@ async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(t
         async with app.run_test(size=(120, 34)) as pilot:
             main = app.main
             await until(pilot, lambda: len(main.rows.rows) == N, f"{N:,} instances listed")
-            assert f"Instances {N:,}" in screen_text(app)
+            await until(pilot, lambda: f"Instances {N:,}" in screen_text(app), f"Instances {N:,}")
             thread = threading.Thread(target=burst, daemon=True)
             thread.start()
             await until(pilot, lambda: main.rows.counts()["idle"] + main.rows.counts()["busy"] > 0,
@@ -114,7 +114,7 @@ async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(t
                 before = main.rows.sort_column
                 send_keys(app, "s")
                 await until(pilot, lambda: main.rows.sort_column != before, "the next sort column")
-            assert "by name" in screen_text(app)
+            await until(pilot, lambda: "by name" in screen_text(app), "by name")
             table = main.query_one(InstanceTable)
             send_keys(app, "end")
             await until(pilot, lambda: table.cursor == N - 1, "the cursor on the last of 10,000 rows")
@@ -131,7 +131,7 @@ async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(t
             assert all(f.exception() is None for f in done)
             live = 200
             await until(pilot, lambda: main.stats.get("live") == live, f"{live} live objects in the header")
-            assert "200 live" in screen_text(app)
+            await until(pilot, lambda: "200 live" in screen_text(app), "200 live")
     finally:
         stop.set()
         fe.close()

@@ -61,7 +61,8 @@ async def test_the_instance_list_counts_each_objects_sockets_while_any_is_open(f
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: key_of(facade, "Room", "quiet") in app.main.rows.rows, "Room/quiet listed")
-        assert "sockets" not in screen_text(app).splitlines()[2]  # no column while no socket is open
+        await until(pilot, lambda: "sockets" not in screen_text(app).splitlines()[2],
+                    "no sockets column while no socket is open")
         socks = [facade.open_websocket("Room", "busy", f"/?user=u{i}") for i in range(3)]
 
         await until(pilot, lambda: "sockets" in screen_text(app), "the sockets column")
