@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import shutil
@@ -79,6 +80,19 @@ def disk_faults():
 
 
 HANG_GUARD = 10  # seconds; never reached when the engine works
+
+
+@contextlib.asynccontextmanager
+async def engine_of(tmp_path: Path, options: dict | None = None, **sources: str):
+    """A started engine on objects written from ``sources`` (file name -> code) in ``tmp_path``,
+    with Engine ``options``; its close must end within HANG_GUARD (a wedged object once hung it)."""
+    objs = write_objects(tmp_path / "objects", **sources)
+    e = Engine(objects=str(objs), data=str(tmp_path / "data"), **(options or {}))
+    await e.start()
+    try:
+        yield e
+    finally:
+        await asyncio.wait_for(e.close(), HANG_GUARD)
 
 
 def guarded(test):

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from dotui import Engine, ObjectAbortedError, ObjectResetError, OverloadedError
-from tests.conftest import write_objects
+from dotui import ObjectAbortedError, ObjectResetError, OverloadedError
+from tests.conftest import engine_of
 
 SOURCE = """
     import asyncio
@@ -102,8 +102,7 @@ SOURCE = """
 
 @pytest.fixture
 async def eng(tmp_path):
-    objs = write_objects(tmp_path / "objects", racy=SOURCE)
-    async with Engine(objects=str(objs), data=str(tmp_path / "data"), max_queue=50, block_timeout=0.3) as e:
+    async with engine_of(tmp_path, {"max_queue": 50, "block_timeout": 0.3}, racy=SOURCE) as e:
         yield e
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from dotui import BrokenObjectError, Engine, ObjectAbortedError
 from dotui.engine.errors import CommitFailedError
-from tests.conftest import FailingLog, write_objects
+from tests.conftest import FailingLog, engine_of, write_objects
 
 SOURCE = """
     import asyncio
@@ -152,8 +152,7 @@ SOURCE = """
 
 @pytest.fixture
 async def eng(tmp_path):
-    objs = write_objects(tmp_path / "objects", order=SOURCE)
-    async with Engine(objects=str(objs), data=str(tmp_path / "data"), idle_timeout=60) as e:
+    async with engine_of(tmp_path, {"idle_timeout": 60}, order=SOURCE) as e:
         yield e
 
 

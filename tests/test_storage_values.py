@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from dotui import Engine
-from tests.conftest import HANG_GUARD as GUARD, guarded, write_objects
+from tests.conftest import HANG_GUARD as GUARD, engine_of, guarded, write_objects
 
 
 SOURCE = """
@@ -44,13 +44,8 @@ SURROGATE = "\ud800"
 
 @pytest.fixture
 async def eng(tmp_path):
-    objs = write_objects(tmp_path / "objects", box=SOURCE)
-    e = Engine(objects=str(objs), data=str(tmp_path / "data"))
-    await e.start()
-    try:
+    async with engine_of(tmp_path, box=SOURCE) as e:
         yield e
-    finally:
-        await asyncio.wait_for(e.close(), GUARD)  # a wedged object used to hang close() too
 
 
 def durable(e, name):
