@@ -10,6 +10,7 @@ tests/test_peer_behaviour.py fails on any other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -155,18 +156,25 @@ DELIBERATE.update({f"ws: serializeAttachment(string of {n})": _ATTACHMENT_SIZE f
 ONLY_PEER = {'backend: ctx.storage.sql.exec("SELECT 1")': "dotui has no SQL API: its storage is the key-value API"}
 
 
-async def run_dotui() -> dict:
+@contextlib.asynccontextmanager
+async def engine_on(filename: str, source: str):
+    """A dotui engine on a temporary folder whose objects are ``source``, written as ``filename``."""
     with tempfile.TemporaryDirectory() as tmp:
         objs = os.path.join(tmp, "objects")
         os.makedirs(objs)
-        with open(os.path.join(objs, "scenario.py"), "w") as f:
-            f.write(OBJECTS)
+        with open(os.path.join(objs, filename), "w") as f:
+            f.write(source)
         async with Engine(objects=objs, data=os.path.join(tmp, "data")) as e:
-            name = f"scenario-{time.time_ns()}"
-            out = await e.env.Scenario.get_by_name(name).run()
-            out.update(id_scenario(e))
-            out.update(await ordering_scenario(e, name))
-            out["setAlarm() on class without alarm() handler"] = await e.env.Other.get_by_name("x").try_set_alarm()
+            yield e
+
+
+async def run_dotui() -> dict:
+    async with engine_on("scenario.py", OBJECTS) as e:
+        name = f"scenario-{time.time_ns()}"
+        out = await e.env.Scenario.get_by_name(name).run()
+        out.update(id_scenario(e))
+        out.update(await ordering_scenario(e, name))
+        out["setAlarm() on class without alarm() handler"] = await e.env.Other.get_by_name("x").try_set_alarm()
     return out
 
 
@@ -435,17 +443,12 @@ async def ws_scenario(url: str, token: str) -> dict:
 async def run_ws_dotui() -> dict:
     from dotui.server.cli import start_gateway
 
-    with tempfile.TemporaryDirectory() as tmp:
-        objs = os.path.join(tmp, "objects")
-        os.makedirs(objs)
-        with open(os.path.join(objs, "sockets.py"), "w") as f:
-            f.write(WS_OBJECTS)
-        async with Engine(objects=objs, data=os.path.join(tmp, "data")) as e:
-            gw = await start_gateway(e, "127.0.0.1", 0)
-            try:
-                return await ws_scenario(gw.url, gw.token)
-            finally:
-                await gw.stop()
+    async with engine_on("sockets.py", WS_OBJECTS) as e:
+        gw = await start_gateway(e, "127.0.0.1", 0)
+        try:
+            return await ws_scenario(gw.url, gw.token)
+        finally:
+            await gw.stop()
 
 
 def run_ws_peer() -> dict:
