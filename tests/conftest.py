@@ -8,6 +8,7 @@ import errno
 import functools
 import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,16 @@ def disk_faults():
 
 
 HANG_GUARD = 10  # seconds; never reached when the engine works
+
+
+async def eventually(predicate, timeout: float = 5.0) -> bool:
+    """Whether the async ``predicate()`` holds within ``timeout`` seconds (asked every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return await predicate()
 
 
 @contextlib.asynccontextmanager

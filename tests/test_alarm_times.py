@@ -19,7 +19,7 @@ from dotui import Engine
 from dotui.commands import Context, execute
 from dotui.engine.facade import LocalEngine, parse_when
 from dotui.server import make_app
-from tests.conftest import write_objects
+from tests.conftest import eventually, write_objects
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,15 +54,6 @@ BAD_WHEN = ["+nan", "+inf", "+-inf", "+1e308", "-1e308", "nan", "1e308", "+1e12"
 @pytest.fixture
 def objs(tmp_path):
     return write_objects(tmp_path / "objects", clock=SOURCE)
-
-
-async def _until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return await predicate()
 
 
 # ---------------------------------------------------------------- the storage API
@@ -101,7 +92,7 @@ async def test_a_refused_time_stops_no_alarm_of_the_engine(objs, tmp_path):
         await good.set_in(0.05)
         async def fired():
             return await good.fired() == 1
-        assert await _until(fired)
+        assert await eventually(fired)
 
 
 async def test_a_bad_time_already_known_to_the_scheduler_stops_no_other_alarm(objs, tmp_path):
@@ -113,7 +104,7 @@ async def test_a_bad_time_already_known_to_the_scheduler_stops_no_other_alarm(ob
         await good.set_in(0.05)
         async def fired():
             return await good.fired() == 1
-        assert await _until(fired)
+        assert await eventually(fired)
         [ev] = [ev for ev in sub.drain() if ev["type"] == "alarm.invalid"]
         assert "nan" in ev["error"]
         assert e.stats()["alarms_invalid"] == 1

@@ -15,7 +15,7 @@ from dotui.testing import TestEngine
 from dotui.engine.alarms import AlarmScheduler
 from dotui.engine.commitlog import CommitLog
 from dotui.engine.events import EventBus
-from tests.conftest import write_objects
+from tests.conftest import eventually, write_objects
 
 SOURCE = """
     import asyncio
@@ -106,15 +106,6 @@ async def kit(objs, tmp_path, **options):
         e.check_quiet()
     finally:
         await e.close()
-
-
-async def _until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return await predicate()
 
 
 async def test_an_alarm_wakes_a_hibernated_object(objs, tmp_path):
@@ -218,14 +209,14 @@ async def test_while_alarm_runs_other_calls_read_none_but_the_disk_keeps_the_ala
         await e.env.Seer.get_by_name("s").set_in(0.05)
         async def inside():
             return await s.inside_alarm()
-        assert await _until(inside)
+        assert await eventually(inside)
         assert await s.alarm_time() is None  # as getAlarm() while an alarm runs
         on_disk = e.read_storage("Seer", s.id)["alarm"]
         assert on_disk is not None and abs(on_disk - when) < 1  # not cleared before the handler succeeds
         await s.release()
         async def cleared():
             return e.read_storage("Seer", s.id)["alarm"] is None
-        assert await _until(cleared)
+        assert await eventually(cleared)
 
 
 async def test_an_alarm_set_inside_alarm_is_kept_and_survives_restart(objs, tmp_path):
@@ -236,7 +227,7 @@ async def test_an_alarm_set_inside_alarm_is_kept_and_survives_restart(objs, tmp_
         await s.set_in(0)
         async def fired():
             return len(await s.seen()) == 2
-        assert await _until(fired)
+        assert await eventually(fired)
         assert await s.seen() == [None, later]
         assert await s.alarm_time() == later
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
@@ -262,7 +253,7 @@ async def test_an_alarm_set_inside_alarm_that_is_already_due_fires_after_the_han
         await s.set_in(0)
         async def twice():
             return len(await s.seen()) == 3
-        assert await _until(twice)
+        assert await eventually(twice)
         assert await s.seen() == [None, past, None]
         assert await s.alarm_time() is None
 
@@ -298,7 +289,7 @@ async def test_close_cancels_a_handler_that_never_ends_and_the_alarm_fires_at_th
         await s.set_in(0)
         async def inside():
             return await s.inside_alarm()
-        assert await _until(inside)
+        assert await eventually(inside)
         await s.plan(hold=False)
         closing = asyncio.ensure_future(e.close())
         done, _ = await asyncio.wait({closing}, timeout=60)  # the hang guard
@@ -308,5 +299,5 @@ async def test_close_cancels_a_handler_that_never_ends_and_the_alarm_fires_at_th
         s = e.env.Seer.get_by_name("s")
         async def fired_again():
             return len(await s.seen()) == 2
-        assert await _until(fired_again)  # at least once: the cancelled try did not count
+        assert await eventually(fired_again)  # at least once: the cancelled try did not count
         assert await s.alarm_time() is None
