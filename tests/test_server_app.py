@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from dotui import Engine
 from dotui.server import make_app
+from tests.conftest import eventually
 from server_support import write_server_objects
 
 TOKEN = "test-token-0123456789"
@@ -334,6 +335,18 @@ async def test_admin_reading_routes_answer_what_the_engine_says(client, engine):
     assert [h["method"] for h in history] == ["increment"] and history[0]["result"] == 3
     stats = (await get(client, "/admin/stats"))[1]["result"]
     assert stats["calls"] == engine.stats()["calls"] >= 1
+
+
+async def test_stats_count_the_tasks_on_the_engines_loop(client, engine):
+    before = (await get(client, "/admin/stats"))[1]["result"]["asyncio_tasks"]
+    slow = asyncio.ensure_future(post(client, "/objects/Counter/alice/slow", {"args": [3]}))
+
+    async def running():
+        return engine.stats()["running"] == 1
+    assert await eventually(running)
+    during = (await get(client, "/admin/stats"))[1]["result"]["asyncio_tasks"]
+    assert during > before >= 1, (before, during)  # the suspended call is a task of its own
+    assert await slow == (200, {"result": "done"})
 
 
 async def test_admin_call_and_storage_edits(client, engine):

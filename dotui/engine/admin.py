@@ -20,6 +20,7 @@ type, since a 404-type error from inside a method is not the caller's URL).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import inspect
 import os
@@ -283,8 +284,11 @@ class Admin:
 
     @route("GET", "/admin/stats", "engine counters")
     async def stats(self) -> dict[str, Any]:
+        """The engine's counters, its open WebSockets, and the tasks on its loop (``asyncio_tasks``, O(tasks):
+        the long-run soak, bench/longrun.py, watches it stay flat)."""
         ws = self.engine.websockets
-        return {**self.engine.stats(), "websockets": ws.open_count, **ws.counters}
+        return {**self.engine.stats(), "websockets": ws.open_count, **ws.counters,
+                "asyncio_tasks": len(asyncio.all_tasks())}
 
     @route("GET", "/admin/websockets", "one object's WebSockets: tags, attachment, last message, auto-response "
                                        "[namespace, ref]")
