@@ -22,7 +22,7 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from . import disk
+from . import disk, schema, values
 from .errors import BrokenObjectError
 
 
@@ -144,8 +144,8 @@ def read_doc(path: str) -> dict[str, Any] | None:
     if not raw:
         raise _broken(path, "the file is empty (0 bytes), so it is not a checkpoint")
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        doc = values.read(raw)
+    except ValueError as exc:  # not UTF-8, not JSON, NaN, nested past any decoder
         raise _broken(path, f"not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise _broken(path, f"expected a JSON object of tables, found {type(doc).__name__}")
@@ -184,10 +184,11 @@ def encode(data: dict[str, dict[str, Any]]) -> bytes:
 def load(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(storage values by key, meta) of a checkpoint; empty for a missing file.
 
-    Anything but a whole dotui checkpoint (both tables, one meta document, every
-    row a document with a string ``key`` and a ``value``) raises
-    ``BrokenObjectError`` naming the file: a damaged file is never read as an
-    empty object.
+    Anything but a whole dotui checkpoint (both tables, one meta document whose
+    fields have their types, every row a document with a ``key`` and a ``value``
+    that ``storage.put`` would accept) raises ``BrokenObjectError`` naming the
+    file: a damaged file is never read as an empty object, nor read in part.
+    O(size of the file).
     """
     doc = read_doc(path)
     if doc is None:
@@ -198,12 +199,30 @@ def load(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     meta = next(iter(metas.values()), None)
     if len(metas) != 1 or not isinstance(meta, dict):
         raise _broken(path, f"it is JSON but its \"meta\" table holds {len(metas)} rows, not one document")
+    try:
+        _check_meta(meta)
+    except schema.Malformed as exc:
+        raise _broken(path, f"its meta document is not a dotui checkpoint's: {exc}") from None
     data = {}
     for doc_id, row in table.items():
         if not isinstance(row, dict) or not isinstance(row.get("key"), str) or "value" not in row:
             raise _broken(path, f"storage row {doc_id!r} is not a {{\"key\": string, \"value\": ...}} document: {row!r:.80}")
+        try:
+            schema.entry(row["key"], row["value"])
+        except schema.Malformed as exc:
+            raise _broken(path, f"storage row {doc_id!r} holds what storage.put refuses: {exc}") from None
         data[row["key"]] = row["value"]
     return data, meta
+
+
+def _check_meta(meta: dict[str, Any]) -> None:
+    """The fields of a checkpoint's meta document the engine reads back (schema.py)."""
+    schema.name(meta.get("name"))
+    schema.alarm(meta.get("alarm"))
+    for field in ("keys", "bytes"):
+        if field in meta:
+            schema.count(meta[field], f"its {field!r}")
+    schema.moment(meta.get("saved_at"), "its 'saved_at'", optional=True)
 
 
 def build(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any, Iterator
 
-from . import disk
+from . import disk, schema, values
 from .errors import LogCorruptError
 
 log = logging.getLogger("dotui")
@@ -123,14 +123,35 @@ def encode_record(t: float, parts: list[str]) -> bytes:
 
 
 def decode_payload(payload: bytes) -> tuple[float, list[ObjectRecord]]:
-    doc = json.loads(payload)
+    """The time and object parts of a record's payload, every field checked (schema.py): a
+    namespace that is a class name, an id valid for it, keys and values ``put`` would accept,
+    counts and times of the right type. ``ValueError`` (``schema.Malformed`` for a field) says
+    what is not a commit record. O(size of the payload)."""
+    doc = values.read(payload)
+    if type(doc) is not dict or doc.keys() != {"t", "o"}:
+        raise schema.Malformed('it is not a {"t": time, "o": [object, ...]} document')
+    t = schema.moment(doc["t"], "its time")
     out = []
-    for ns, hx, name, cleared, puts, dels, alarm_changed, alarm, keys, nbytes in doc["o"]:
-        d = Delta(cleared=cleared, puts=dict(puts), alarm_changed=alarm_changed, alarm=alarm)
-        for k in dels:
-            d.puts[k] = DELETED
-        out.append(ObjectRecord(ns, hx, name, d, keys, nbytes))
-    return doc["t"], out
+    for i, part in enumerate(schema.shape(doc["o"], list, "its list of objects")):
+        try:
+            out.append(_object_part(part))
+        except schema.Malformed as exc:
+            raise schema.Malformed(f"object {i + 1} of the record: {exc}") from None
+    return t, out
+
+
+def _object_part(part: Any) -> ObjectRecord:
+    ns, hx, name, cleared, puts, dels, alarm_changed, alarm, keys, nbytes = schema.shape(part, list, "it", 10)
+    ns = schema.namespace(ns)
+    d = Delta(cleared=schema.flag(cleared, "cleared"), alarm_changed=schema.flag(alarm_changed, "alarm_changed"),
+              alarm=schema.alarm(alarm))
+    for k, v in schema.shape(puts, dict, "its written keys").items():
+        schema.entry(k, v)
+        d.puts[k] = v
+    for k in schema.shape(dels, list, "its deleted keys"):
+        d.puts[schema.key(k)] = DELETED
+    return ObjectRecord(ns, schema.object_id(ns, hx), schema.name(name), d,
+                        schema.count(keys, "its key count"), schema.count(nbytes, "its byte count"))
 
 
 @dataclass
@@ -143,6 +164,7 @@ class SegmentScan:
     bad_at: int | None = None  # where the first bad record starts; None: a clean end
     reason: str = ""
     tail: int = 0  # bytes from bad_at to the last non-zero byte (what dropping it drops)
+    checksum_ok: bool = False  # the bad record's checksum matches: no kill tore it, it is damage
     after: list[tuple[int, float, list[ObjectRecord]]] = field(default_factory=list)  # readable records after it
 
 
@@ -150,7 +172,8 @@ _MAGIC = b'{"t":'  # every payload starts so: how readable records after damage 
 
 
 def _record_at(raw: bytes, pos: int) -> tuple[int, tuple[float, list[ObjectRecord]] | None, str]:
-    """(its length on disk, the decoded record or None, why not) of the record at ``pos``."""
+    """(its length on disk, the decoded record or None, why not) of the record at ``pos``; a
+    length of -1 with None: its checksum matches but it is not a commit record (never torn)."""
     length, crc = _HEADER.unpack_from(raw, pos)
     if length == 0:
         return 0, None, "zeroed bytes followed by data"
@@ -161,8 +184,8 @@ def _record_at(raw: bytes, pos: int) -> tuple[int, tuple[float, list[ObjectRecor
         return 0, None, "a record whose checksum does not match"
     try:
         return _HEADER.size + length, decode_payload(payload), ""
-    except (ValueError, KeyError, TypeError) as exc:
-        return 0, None, f"a record that is not a commit record ({exc})"
+    except ValueError as exc:  # schema.Malformed, bad JSON or UTF-8: what the engine never writes
+        return -1, None, f"a record whose checksum matches but which is not a commit record: {exc}"
 
 
 def _readable_after(raw: bytes, start: int) -> list[tuple[int, float, list[ObjectRecord]]]:
@@ -187,7 +210,7 @@ def scan_segment(path: str) -> SegmentScan:
     while pos + _HEADER.size <= len(raw):
         size, rec, reason = _record_at(raw, pos)
         if rec is None:
-            scan.reason = reason
+            scan.reason, scan.checksum_ok = reason, size == -1
             break
         scan.records.append(rec)
         pos += size
@@ -201,9 +224,18 @@ def scan_segment(path: str) -> SegmentScan:
     return scan
 
 
+def is_damage(scan: SegmentScan, last: bool) -> bool:
+    """Whether what stopped the scan of a segment is damage, not a torn last append: a record
+    whose checksum matches but that is not a commit record, or a bad one with readable records
+    after it, or at the end of a segment that is not the ``last``."""
+    return scan.bad_at is not None and (scan.checksum_ok or bool(scan.after) or not last)
+
+
 def corrupt_error(scan: SegmentScan, last: bool) -> LogCorruptError:
     data = os.path.dirname(os.path.dirname(scan.path)) or "."
-    if scan.after:
+    if scan.checksum_ok:
+        why = "its checksum matches, so no kill tore it"
+    elif scan.after:
         why = f"{len(scan.after)} readable records follow it"
     else:
         why = "it is not in the last segment"
@@ -219,12 +251,11 @@ def corrupt_error(scan: SegmentScan, last: bool) -> LogCorruptError:
 def read_records(path: str, *, last: bool = True) -> tuple[list[tuple[float, list[ObjectRecord]]], int, int]:
     """(records, bytes of the readable prefix, bytes of a torn tail dropped).
 
-    Only a torn *last* record may be dropped: a bad record with readable records
-    after it, or at the end of a segment that is not the ``last``, raises
+    Only a torn *last* record may be dropped: anything ``is_damage`` calls damage raises
     ``LogCorruptError`` naming the segment and the offset.
     """
     scan = scan_segment(path)
-    if scan.bad_at is not None and (scan.after or not last):
+    if is_damage(scan, last):
         raise corrupt_error(scan, last)
     return scan.records, scan.end, scan.tail
 

@@ -21,17 +21,16 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
-from . import checkpoint, disk, values
+from . import checkpoint, disk, schema, values
 from .clock import REAL, Clock
 from .commitlog import DELETED, Delta
 from .errors import BrokenObjectError, DataFolderError
+from .schema import RESERVED
 
 log = logging.getLogger("dotui")
 
 Key = tuple[str, str]  # (namespace, id hex)
 
-# Names in the data folder that are the engine's own: no namespace may use them.
-RESERVED = {"lock": "lock file", "log": "commit log folder"}
 
 
 @dataclass
@@ -98,7 +97,9 @@ class DurableState:
         self._lock = asyncio.Lock()
 
     def path(self, namespace: str, hx: str) -> str:
-        return os.path.join(self.data_dir, namespace, f"{hx}.json")
+        """The checkpoint of an object; ``schema.Malformed`` unless ``namespace`` is a class name and
+        ``hx`` an id of it (no path is built from anything else)."""
+        return schema.object_path(self.data_dir, namespace, hx)
 
     # ------------------------------------------------------------ the overlay
     def committed(self, key: Key, delta: Delta, segment: int) -> None:

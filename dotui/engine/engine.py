@@ -125,6 +125,7 @@ class Engine(EngineViews):
             check_namespaces({n: i.file for n, i in self._namespaces.items()}, self.data_dir)
             self.log = self._log_class(os.path.join(self.data_dir, "log"))
             self.durable.recover(self.log)  # bring checkpoints up to date with the log (README.md, "On disk")
+            self._report_classless()
             self.log.open_new_segment()
         except BaseException:
             self._lock.release()
@@ -137,6 +138,15 @@ class Engine(EngineViews):
         self.sweeper.start(self._loop)
         self._started = True
         self.alarms.start(self._loop, ((ns, hx, e.alarm) for ns, hx, e in self.index.entries() if e.alarm is not None))
+
+    def _report_classless(self) -> None:
+        """Objects of a namespace no class defines (its file lost, or renamed) are kept as they are:
+        listed, their checkpoints and log records untouched, until the class is back. Said once."""
+        for ns in self.index.namespaces():
+            if ns not in self._namespaces and self.index.count(ns):
+                log.warning("the data folder holds %d object(s) of namespace %s, which no class in %s "
+                            "defines: they are kept as they are (restore the class to reach them)",
+                            self.index.count(ns), ns, self.objects_dir)
 
     async def close(self) -> None:
         """Finish: let running calls end, make every write durable, checkpoint, unlock."""

@@ -23,13 +23,15 @@ replayed at start brings it up to date (commit records carry the same fields).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zlib
 from typing import Iterator
 
-from . import disk
+from . import disk, schema, values
 from .checkpoint import atomic_write, fsync_dir
 
+log = logging.getLogger("dotui")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -59,20 +61,31 @@ def read_journal(path: str) -> tuple[int, list[list], int, int] | None:
             crc, text = line.split(b" ", 1)
             if int(crc, 16) != zlib.crc32(text):
                 raise ValueError("checksum")
-            docs.append(json.loads(text))
         except ValueError:
             if i < len(lines) - 2:
                 raise Damaged(f"{path}: line {i + 1} is damaged and lines follow it") from None
             break  # a torn last line that happens to end in a newline
+        try:
+            docs.append(values.read(text))
+        except ValueError as exc:  # its checksum matches: no kill tore it
+            raise Damaged(f"{path}: line {i + 1} is not JSON ({exc})") from None
         good += len(line) + 1
     if not docs or not isinstance(docs[0], dict) or docs[0].get("journal") != 1:
         if good == 0 and len(lines) <= 2:
             return None  # only a torn first line: nothing was ever written whole
         raise Damaged(f"{path}: no journal header (an older format, or damage)")
     rows = docs[1:]
-    if not all(isinstance(r, list) and len(r) == 7 for r in rows):
-        raise Damaged(f"{path}: a row is not [namespace, id, name, keys, bytes, alarm, last_active]")
-    return int(docs[0].get("base", -1)), rows, good, len(raw) - good
+    for i, r in enumerate(rows, 2):
+        try:
+            ns, hx, *row = schema.shape(r, list, "the row", 7)
+            check_row(ns, hx, row)
+        except schema.Malformed as exc:
+            raise Damaged(f"{path}: line {i} is not a row [namespace, id, name, keys, bytes, alarm, "
+                          f"last_active]: {exc}") from None
+    base = docs[0].get("base", -1)
+    if type(base) is not int:
+        raise Damaged(f"{path}: the header's base generation is {base!r}, not an int")
+    return base, rows, good, len(raw) - good
 
 
 def read_snapshot(path: str) -> tuple[int, dict] | None:
@@ -82,15 +95,29 @@ def read_snapshot(path: str) -> tuple[int, dict] | None:
     except FileNotFoundError:
         return None
     try:
-        doc = json.loads(raw)
-        objects = doc["objects"]
-        for entries in objects.values():
-            for row in entries.values():
-                if not isinstance(row, list) or len(row) != 5:
-                    raise TypeError("row")
-        return int(doc.get("generation", 0)), objects
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise Damaged(f"{path}: not an index snapshot ({exc!r})") from None
+        doc = schema.shape(values.read(raw), dict, "the document")
+        objects = schema.shape(doc.get("objects"), dict, "its objects")
+        for ns, entries in objects.items():
+            for hx, row in schema.shape(entries, dict, f"the objects of {ns!r}").items():
+                check_row(ns, hx, schema.shape(row, list, f"the row of {ns} {hx!r}", 5))
+        generation = doc.get("generation", 0)
+        if type(generation) is not int:
+            raise schema.Malformed(f"its generation is {generation!r}, not an int")
+        return generation, objects
+    except ValueError as exc:  # schema.Malformed, or not UTF-8 or JSON
+        raise Damaged(f"{path}: not an index snapshot ({exc})") from None
+
+
+def check_row(ns: object, hx: object, row: list) -> None:
+    """One object's row of the index, ``[name, keys, bytes, alarm, last_active]``, with its
+    namespace and id: every field as the engine writes it (schema.py), or ``schema.Malformed``."""
+    schema.object_id(schema.namespace(ns), hx)
+    name, keys, nbytes, alarm, last_active = row
+    schema.name(name)
+    schema.count(keys, "its key count")
+    schema.count(nbytes, "its byte count")
+    schema.alarm(alarm)
+    schema.moment(last_active, "its last_active", optional=True)
 
 
 class Entry:
@@ -279,14 +306,20 @@ class Index:
         self.version += 1
         for ns in sorted(os.listdir(data_dir)):
             folder = os.path.join(data_dir, ns)
-            if not os.path.isdir(folder) or ns in skip:
+            if not os.path.isdir(folder) or ns in skip or not ns.isidentifier():
                 continue
             for fname in os.listdir(folder):
                 if not fname.endswith(".json") or len(fname) != 69:
                     continue
                 hx = fname[:-5]
                 try:
-                    data, meta = checkpoint.load(os.path.join(folder, fname))
+                    path = schema.object_path(data_dir, ns, hx)
+                except schema.Malformed as exc:  # no id of the namespace can reach it
+                    log.warning("%s is not a checkpoint of this data folder (%s); left as it is",
+                                os.path.join(folder, fname), exc)
+                    continue
+                try:
+                    data, meta = checkpoint.load(path)
                 except (BrokenObjectError, OSError):
                     data, meta = {}, {}  # listed all the same: a call says what is wrong
                 e = self.ensure(ns, hx, meta.get("name"))

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import disk
-from .commitlog import CommitLog, SegmentScan, scan_segment
+from .commitlog import CommitLog, SegmentScan, is_damage, scan_segment
 from .durable import DurableState
 from .errors import DataFolderError
 from .index import Index
@@ -54,7 +54,7 @@ def plan(data_dir: str) -> RepairPlan | None:
     paths = _segments(data_dir)
     for i, path in enumerate(paths):
         scan = scan_segment(path)
-        if scan.bad_at is None or (not scan.after and i == len(paths) - 1):
+        if not is_damage(scan, last=i == len(paths) - 1):
             continue
         repair = RepairPlan(scan)
         repair.drops.append(Drop(path, scan.bad_at, scan.tail, len(scan.after)))

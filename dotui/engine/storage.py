@@ -18,6 +18,7 @@ from .errors import TransactionError
 
 MAX_KEY_BYTES = 2048
 MAX_VALUE_BYTES = 128 * 1024
+MAX_DEPTH = values.MAX_DEPTH  # lists and dicts nested in one value
 MAX_BATCH_KEYS = 128
 MAX_AWAIT_REFUSALS = 100  # awaits refused to one transaction before it is rolled back instead
 
@@ -76,6 +77,20 @@ def _value_text(key: str, value: Any) -> tuple[str, int]:
             f"{key!r} is {size} bytes serialized. Split it over several keys."
         )
     return text, size
+
+
+def check_key(key: Any) -> int:
+    """What ``put``, ``get`` and ``delete`` check of a key; its size in UTF-8 bytes."""
+    return _key_bytes(key)
+
+
+def check_entry(key: Any, value: Any) -> int:
+    """What ``put`` checks of one entry, before anything is stored: the key (a str of at most
+    MAX_KEY_BYTES in UTF-8) and its value (JSON-compatible, at most MAX_DEPTH deep, MAX_VALUE_BYTES
+    as JSON text, valid Unicode); TypeError or ValueError saying what is wrong, naming the key.
+    Readers of the data folder hold what they read back to the same (docs/trust.md). Returns the
+    entry's size in bytes. O(size of the value)."""
+    return _key_bytes(key) + _value_text(key, value)[1]
 
 
 def _check_batch(keys: Any, what: str) -> None:

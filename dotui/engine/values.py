@@ -8,41 +8,123 @@ they are; containers are copied through their JSON text, which also checks them.
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+from typing import Any, Callable, Iterator
 
 _SCALARS = frozenset({int, str, float, bool, type(None)})
 
+MAX_DEPTH = 100
+"""How deep lists and dicts may nest in a stored value: ``[[1]]`` is 2 deep. Every reader of the
+data folder decodes far deeper (the JSON decoders stop near 1,000 levels), so what ``put``
+accepts is always read back, wrapped in a log record or a checkpoint (README, "Storage")."""
+
+MAX_CALL_DEPTH = 256
+"""How deep a call's arguments and result may nest: room for a method to wrap stored values
+(``storage.list()`` is one level more), well below what a JSON decoder follows."""
+
 _encode_raw = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _decode = json.loads
+_INF = float("inf")
 
 
 class NotJSONCompatible(TypeError):
     """The value (or something inside it) is not JSON-compatible."""
 
 
-def _check(value: Any, where: str) -> None:
-    """Walk ``value`` and raise NotJSONCompatible naming the first bad part."""
-    kind = type(value)
-    if kind in _SCALARS:
-        if kind is float and (value != value or value in (float("inf"), float("-inf"))):
-            raise NotJSONCompatible(f"{where} is {value!r}, which JSON cannot represent")
-        return
-    if kind is list or kind is tuple:
-        for i, item in enumerate(value):
-            _check(item, f"{where}[{i}]")
-        return
-    if kind is dict:
-        for k, item in value.items():
-            if type(k) is not str:
-                raise NotJSONCompatible(
-                    f"{where} has a key of type {type(k).__name__} ({k!r}); dict keys must be str"
-                )
-            _check(item, f"{where}[{k!r}]")
-        return
-    raise NotJSONCompatible(
-        f"{where} is of type {kind.__name__}, which is not JSON-compatible "
-        "(use dict, list, str, int, float, bool or None)"
-    )
+def _fits(value: Any, limit: int) -> bool:
+    """Whether ``value`` is JSON-compatible and nests at most ``limit`` deep: one pass over it,
+    level by level, with no recursion (so the answer never depends on the caller's stack). O(size)."""
+    level = [value]
+    depth = 0
+    while level:
+        if depth >= limit:  # past level 0 a level holds containers only, each depth + 1 deep
+            return False
+        below = []
+        push = below.append
+        for c in level:
+            kind = type(c)
+            if kind is dict:
+                for k in c:
+                    if type(k) is not str:
+                        return False
+                items = c.values()
+            elif kind is list or kind is tuple:
+                items = c
+            elif kind in _SCALARS:  # the value itself, at level 0
+                items = (c,)
+            else:
+                return False
+            for item in items:
+                t = type(item)
+                if t is str or t is int or t is bool or item is None:
+                    continue
+                if t is float:
+                    if item != item or item == _INF or item == -_INF:
+                        return False
+                elif t is list or t is dict or t is tuple:
+                    push(item)
+                else:
+                    return False
+        level = below
+        depth += 1
+    return True
+
+
+def _parts(value: Any, where: str, limit: int = MAX_CALL_DEPTH) -> Iterator[tuple[str, Any, int, bool]]:
+    """(where, part, depth, is a dict key) of every part of ``value`` in document order (the value
+    itself at depth 0, what a container holds one deeper; a dict key at its dict's depth, named by
+    the dict's ``where``). Iterative, and it descends into no container past ``limit``:
+    used to name the bad part once ``_fits`` has refused a value, or to find a surrogate."""
+    stack = [iter([(where, value, 0, False)])]
+    while stack:
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+            continue
+        yield step
+        path, item, depth, _ = step
+        kind = type(item)
+        if depth >= limit:
+            continue
+        if kind is list or kind is tuple or kind is dict:
+            stack.append(_inside(item, path, depth))
+
+
+def _inside(container: Any, path: str, depth: int) -> Iterator[tuple[str, Any, int, bool]]:
+    """The parts one level inside ``container`` (for ``_parts``)."""
+    if type(container) is dict:
+        for k, v in container.items():
+            yield path, k, depth, True
+            yield f"{path}[{k!r}]", v, depth + 1, False
+    else:
+        for i, v in enumerate(container):
+            yield f"{path}[{i}]", v, depth + 1, False
+
+
+def _problem(value: Any, where: str, limit: int) -> str:
+    """What is wrong with a value ``_fits`` refused, naming its first bad part."""
+    for path, item, depth, is_key in _parts(value, where, limit):
+        kind = type(item)
+        if is_key:
+            if kind is not str:
+                return f"{path} has a key of type {kind.__name__} ({item!r}); dict keys must be str"
+        elif depth >= limit and (kind is list or kind is tuple or kind is dict):
+            shown = path if len(path) <= 80 else f"{path[:56]}…{path[-20:]}"
+            what = "a stored value" if limit == MAX_DEPTH else "a call's argument or result"
+            return (f"{where} nests lists and dicts more than {limit} deep (at {shown}); {what} may "
+                    f"nest at most {limit} deep: flatten it, or split it up")
+        elif kind is float and (item != item or item in (_INF, -_INF)):
+            return f"{path} is {item!r}, which JSON cannot represent"
+        elif kind not in _SCALARS and kind is not list and kind is not tuple and kind is not dict:
+            return (f"{path} is of type {kind.__name__}, which is not JSON-compatible "
+                    "(use dict, list, str, int, float, bool or None)")
+    return f"{where} is not JSON-compatible"
+
+
+def _check(value: Any, where: str, limit: int = MAX_CALL_DEPTH) -> None:
+    """Raise NotJSONCompatible naming the first bad part of ``value`` (or its nesting past ``limit``)."""
+    if not _fits(value, limit):
+        raise NotJSONCompatible(_problem(value, where, limit))
 
 
 def _too_long(exc: ValueError, where: str) -> NotJSONCompatible:
@@ -52,46 +134,88 @@ def _too_long(exc: ValueError, where: str) -> NotJSONCompatible:
 
 
 def encode(value: Any, where: str = "value") -> str:
-    """The JSON text of ``value``; NotJSONCompatible if it has no faithful one.
+    """The JSON text of a value to store; NotJSONCompatible if it has no faithful one, or nests
+    past MAX_DEPTH. O(size).
 
     The text may still hold lone surrogates ("\\ud800"): see ``find_surrogate``.
     """
     kind = type(value)
     if not (kind is int or kind is str or kind is bool or value is None):
-        _check(value, where)
+        _check(value, where, MAX_DEPTH)
     try:
-        return _encode_raw(value)
+        try:
+            return _encode_raw(value)
+        except RecursionError:  # the caller's stack, not the value (checked: MAX_DEPTH at most)
+            return _on_fresh_stack(_encode_raw, value)
     except ValueError as exc:  # an int longer than Python will write as text
         raise _too_long(exc, where) from None
 
 
 def find_surrogate(value: Any, where: str = "value") -> str | None:
     """Where in ``value`` a str (or dict key) holds a lone surrogate, which UTF-8 cannot encode."""
-    kind = type(value)
-    if kind is str:
-        for i, ch in enumerate(value):
-            if "\ud800" <= ch <= "\udfff":
-                return f"{where} (character {i}: {ch!r})"
-        return None
-    if kind is list or kind is tuple:
-        for i, item in enumerate(value):
-            found = find_surrogate(item, f"{where}[{i}]")
-            if found:
-                return found
-    elif kind is dict:
-        for k, item in value.items():
-            found = find_surrogate(k, f"a key of {where} ({k!r})") or find_surrogate(item, f"{where}[{k!r}]")
-            if found:
-                return found
+    for path, item, _, is_key in _parts(value, where):
+        if type(item) is str:
+            for i, ch in enumerate(item):
+                if "\ud800" <= ch <= "\udfff":
+                    shown = f"a key of {path} ({item!r})" if is_key else path
+                    return f"{shown} (character {i}: {ch!r})"
     return None
 
 
 def decode(text: str) -> Any:
-    return _decode(text)
+    """The value of a JSON text the engine itself made from a checked value (``encode``)."""
+    try:
+        return _decode(text)
+    except RecursionError:  # the caller's stack, not the text (at most MAX_DEPTH deep)
+        return _on_fresh_stack(_decode, text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"it holds {name}, which the engine never writes (JSON has no such value)")
+
+
+_decode_read = json.JSONDecoder(parse_constant=_no_constant).decode
+
+
+def _on_fresh_stack(fn: Callable[[Any], Any], arg: Any) -> Any:
+    """``fn(arg)`` on a thread of its own, with the whole of a thread's stack: for the C encoder
+    and decoder, which recurse once per level, when the caller's own stack ran out. What it
+    raises is raised here."""
+    got: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            got["value"] = fn(arg)
+        except BaseException as exc:  # noqa: BLE001 - raised again on the caller's thread
+            got["error"] = exc
+
+    thread = threading.Thread(target=run, name="dotui-json")
+    thread.start()
+    thread.join()
+    if "error" in got:
+        raise got["error"]
+    return got["value"]
+
+
+def read(raw: bytes | str) -> Any:
+    """The value of JSON read back from a file (of the data folder); ValueError saying what is
+    wrong when it is not UTF-8, not JSON, holds NaN or Infinity, or nests so deep that a thread's
+    whole stack cannot decode it. The answer never depends on the caller's stack. O(size)."""
+    text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray, memoryview)) else raw
+    try:
+        return _decode_read(text)
+    except RecursionError:
+        pass
+    try:
+        return _on_fresh_stack(_decode_read, text)
+    except RecursionError:
+        raise ValueError("it nests lists and objects deeper than a JSON decoder can follow "
+                         f"(the engine writes values at most {MAX_DEPTH} deep)") from None
 
 
 def copy(value: Any, where: str = "value") -> Any:
-    """A deep copy of a JSON-compatible value (tuples become lists)."""
+    """A deep copy of a JSON-compatible value (tuples become lists) nested at most MAX_CALL_DEPTH
+    deep; NotJSONCompatible naming the bad part. O(size)."""
     kind = type(value)
     if kind in _SCALARS:
         if kind is float:
@@ -99,9 +223,16 @@ def copy(value: Any, where: str = "value") -> Any:
         return value
     _check(value, where)
     try:
-        return _decode(_encode_raw(value))
+        try:
+            return _roundtrip(value)
+        except RecursionError:  # the caller's stack, not the value (checked: MAX_CALL_DEPTH at most)
+            return _on_fresh_stack(_roundtrip, value)
     except ValueError as exc:
         raise _too_long(exc, where) from None
+
+
+def _roundtrip(value: Any) -> Any:
+    return _decode(_encode_raw(value))
 
 
 def copy_args(args: tuple, kwargs: dict, label: str) -> tuple[tuple, dict]:

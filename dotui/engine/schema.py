@@ -1,0 +1,133 @@
+"""What the engine reads back from its data folder is input: the checks of every field.
+
+A log record, an index row and a checkpoint are read back as strictly as a request
+(docs/trust.md, "The commit log, the index and the checkpoints"): each of their readers
+(``commitlog.decode_payload``, ``index.read_snapshot`` and ``read_journal``,
+``checkpoint.load``) checks every field with the functions here, and a field that fails
+raises ``Malformed`` saying what is wrong; the reader names the place (segment and
+offset, file and line). Stored entries are held to what ``put`` accepts
+(``storage.check_entry``), so nothing is read back that the engine would not write.
+
+Paths of objects are built in one place, ``object_path``, from a namespace that is a class
+name (not one of the engine's own names) and an id valid for that namespace: nothing read
+from a file can name a path outside the data folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from typing import Any
+
+from . import storage
+from .ids import IdFactory
+
+# Names in the data folder that are the engine's own: no namespace may use them.
+RESERVED = {"lock": "lock file", "log": "commit log folder"}
+
+
+class Malformed(ValueError):
+    """A field read back from the data folder is not what the engine writes there."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}…{text[-12:]}"
+
+
+def namespace(value: Any) -> str:
+    """A namespace: a class name (a Python identifier) that is none of the engine's own names."""
+    if type(value) is not str or not value.isidentifier() or value in RESERVED:
+        raise Malformed(f"the namespace {_shown(value)} is not a class name")
+    return value
+
+
+@functools.lru_cache(maxsize=256)
+def _ids(ns: str) -> IdFactory:
+    return IdFactory(ns)
+
+
+def object_id(ns: str, value: Any) -> str:
+    """An object id: 64 lowercase hex digits, valid for namespace ``ns`` (not forged, not another's)."""
+    if type(value) is not str or not _ids(ns).is_valid(value):
+        raise Malformed(f"the id {_shown(value)} is not an id of namespace {ns}")
+    return value
+
+
+def object_path(data_dir: str, ns: Any, hx: Any) -> str:
+    """``<data>/<namespace>/<id>.json``, the one way a path of an object is built; Malformed unless
+    ``ns`` is a class name and ``hx`` an id of it."""
+    return os.path.join(data_dir, namespace(ns), f"{object_id(ns, hx)}.json")
+
+
+def name(value: Any) -> str | None:
+    """An object's name: None or a str UTF-8 can encode."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise Malformed(f"the name {_shown(value)} is not a str")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise Malformed(f"the name {_shown(value)} is not valid Unicode text (a lone surrogate)") from None
+    return value
+
+
+def flag(value: Any, what: str) -> bool:
+    if type(value) is not bool:
+        raise Malformed(f"{what} is {_shown(value)}, not true or false")
+    return value
+
+
+def count(value: Any, what: str) -> int:
+    """A count (of keys, of bytes): an int, not negative."""
+    if type(value) is not int or value < 0:
+        raise Malformed(f"{what} is {_shown(value)}, not a count (an int of 0 or more)")
+    return value
+
+
+def moment(value: Any, what: str, optional: bool = False) -> float | None:
+    """A time in epoch seconds: a finite number (None too, when ``optional``)."""
+    if value is None and optional:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise Malformed(f"{what} is {_shown(value)}, not a time in epoch seconds")
+    return value
+
+
+def alarm(value: Any) -> float | None:
+    """An alarm: None, or a moment an alarm can hold (``storage.alarm_time``)."""
+    if value is None:
+        return None
+    if type(value) not in (int, float):
+        raise Malformed(f"the alarm {_shown(value)} is not a time in epoch seconds")
+    try:
+        return storage.alarm_time(value)
+    except ValueError as exc:
+        raise Malformed(str(exc)) from None
+
+
+def key(value: Any) -> str:
+    """A storage key, as ``put`` and ``delete`` accept it."""
+    try:
+        storage.check_key(value)
+    except (TypeError, ValueError) as exc:
+        raise Malformed(str(exc)) from None
+    return value
+
+
+def entry(k: Any, value: Any) -> int:
+    """A stored key and value, as ``put`` accepts them; their size in bytes."""
+    try:
+        return storage.check_entry(k, value)
+    except (TypeError, ValueError) as exc:
+        raise Malformed(str(exc)) from None
+
+
+def shape(value: Any, kind: type, what: str, length: int | None = None) -> Any:
+    """``value`` is a ``kind`` (list or dict), of ``length`` items when given."""
+    if type(value) is not kind or (length is not None and len(value) != length):
+        size = f" of {length}" if length is not None else ""
+        raise Malformed(f"{what} is {_shown(value)}, not a {kind.__name__}{size}")
+    return value
