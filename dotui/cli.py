@@ -357,7 +357,7 @@ def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
     from .engine.lock import DataLock
     from .engine.repair import recover
 
-    data = os.path.abspath(args.data)
+    data = os.path.realpath(args.data)  # as the engine names it (engine.py)
     lock = DataLock(data)
     try:
         if os.path.isdir(data):

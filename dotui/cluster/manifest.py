@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 
 from ..engine import disk
@@ -60,15 +61,27 @@ def read_manifest(root: str) -> Manifest | None:
         ) from None
 
 
+def _check_shard_folder(path: str, shard: int) -> None:
+    """A shard's folder is a folder, never a link followed to another engine's data (FolderEntryError)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return  # made by the shard's engine at its start
+    if not stat.S_ISDIR(mode):
+        raise disk.refusal(path, mode, f"data folder of shard {shard}")
+
+
 def open_manifest(root: str, shards: int) -> Manifest:
     """The manifest of ``root`` for ``shards`` shards, created if the root holds none.
 
     ManifestError if the root was created with another count, or holds a single engine's data.
     """
-    root = os.path.abspath(root)
+    root = os.path.realpath(root)  # the root named may be a link; nothing below it may (engine/folder.py)
     _check_count(shards)
     found = read_manifest(root)
     if found is not None:
+        for i in range(found.shards):
+            _check_shard_folder(found.folder(i), i)
         if found.shards != shards:
             raise ManifestError(
                 f"the data root {root} holds a cluster of {found.shards} shards, not {shards}: an object's shard "

@@ -23,7 +23,7 @@ from typing import Any
 from tinydb.storages import Storage
 
 from . import disk, schema, values
-from .errors import BrokenObjectError
+from .errors import BrokenObjectError, FolderEntryError
 
 
 def _load_syncfs():
@@ -62,14 +62,20 @@ def fsync_dir(path: str) -> None:
     disk.fsync_dir(path)
 
 
-def write_file(path: str, data: bytes, sync: bool = True) -> None:
-    fd = disk.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def write_temporary(path: str, data: bytes, sync: bool = True) -> str:
+    """Write ``data`` to a new temporary file beside ``path`` (``disk.create_temporary``: exclusive,
+    unguessable, 0600) and return its name; on failure no temporary file is left."""
+    tmp, fd = disk.create_temporary(path)
     try:
         disk.write_all(fd, data)
         if sync:
             disk.fsync(fd)
-    finally:
+    except BaseException:
         disk.close(fd)
+        _discard([tmp])
+        raise
+    disk.close(fd)
+    return tmp
 
 
 def _discard(paths) -> None:
@@ -84,11 +90,11 @@ def _discard(paths) -> None:
 def atomic_write(path: str, data: bytes, sync_dir: bool = True) -> None:
     """Replace ``path`` with ``data``: temporary file, fsync, rename, fsync of the folder.
 
-    On failure the old file stands and no temporary file is left behind.
+    On failure the old file stands and no temporary file is left behind. The rename replaces
+    whatever entry ``path`` is (a link is replaced, never written through).
     """
-    tmp = f"{path}.tmp"
+    tmp = write_temporary(path, data)
     try:
-        write_file(tmp, data)
         disk.replace(tmp, path)
     except BaseException:
         _discard([tmp])
@@ -105,17 +111,15 @@ def replace_many(files: dict[str, bytes], root: str) -> None:
     temporary file is left behind; some files may be new already, which is why
     a caller treats every one of them as not (yet) durable.
     """
-    tmps = []
+    tmps: dict[str, str] = {}
     try:
         for path, data in files.items():
-            tmp = f"{path}.tmp"
-            tmps.append(tmp)
-            write_file(tmp, data, sync=False)
-        sync_files(tmps, root)
-        for path in files:
-            disk.replace(f"{path}.tmp", path)
+            tmps[path] = write_temporary(path, data, sync=False)
+        sync_files(list(tmps.values()), root)
+        for path, tmp in tmps.items():
+            disk.replace(tmp, path)
     except BaseException:
-        _discard([t for t in tmps if os.path.exists(t)])
+        _discard([t for t in tmps.values() if os.path.lexists(t)])
         raise
     for folder in {os.path.dirname(p) for p in files}:
         fsync_dir(folder)
@@ -132,13 +136,15 @@ def read_doc(path: str) -> dict[str, Any] | None:
     """The JSON document of a checkpoint; None when there is no file.
 
     Raises ``BrokenObjectError`` naming the file when it exists but is not a JSON
-    object (empty, torn, a folder, unreadable for good), and ``OSError`` for an I/O
+    object (empty, torn, a folder, a link, a FIFO, unreadable for good), and ``OSError`` for an I/O
     error that may pass (the caller tries again later).
     """
     try:
         raw = disk.read_file(path)
     except FileNotFoundError:
         return None
+    except FolderEntryError as exc:  # a link, a folder, a FIFO: never followed, read or waited on
+        raise _broken(path, str(exc)) from None
     except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         raise _broken(path, exc.strerror or str(exc)) from None
     if not raw:

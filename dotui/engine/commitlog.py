@@ -25,6 +25,8 @@ import errno
 import json
 import logging
 import os
+import re
+import stat
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -278,7 +280,7 @@ class CommitLog:
 
     def __init__(self, folder: str):
         self.folder = folder
-        disk.makedirs(folder)
+        disk.makedirs(folder, LOG_FOLDER)
         self._fd: int | None = None
         self._size = 0
         self._allocated = 0
@@ -286,8 +288,7 @@ class CommitLog:
         self.segment = 0
 
     def segments(self) -> list[str]:
-        names = sorted(n for n in os.listdir(self.folder) if n.endswith(".log"))
-        return [os.path.join(self.folder, n) for n in names]
+        return list_segments(self.folder)
 
     def open_new_segment(self) -> None:
         """Start a fresh segment after every existing one, and append to it from now on.
@@ -299,7 +300,7 @@ class CommitLog:
         existing = self.segments()
         number = int(os.path.basename(existing[-1])[:-4]) + 1 if existing else 1
         path = os.path.join(self.folder, f"{number:08d}.log")
-        fd = disk.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = disk.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
         try:
             allocated = self._preallocate(fd, 0, self.PREALLOCATE) or _UNRESERVED
             disk.fsync(fd)
@@ -390,6 +391,37 @@ class CommitLog:
         for i, path in enumerate(paths):
             recs, good, torn = read_records(path, last=i == len(paths) - 1)
             yield path, recs, good, torn
+
+
+LOG_FOLDER = "commit log folder"
+_SEGMENT = re.compile(r"[0-9]{8,}\.log")  # 00000001.log ...: f"{number:08d}.log"
+
+
+def is_segment(name: str) -> bool:
+    return _SEGMENT.fullmatch(name) is not None
+
+
+def list_segments(folder: str) -> list[str]:
+    """The segments in the log folder ``folder``, oldest first; [] when there is none.
+
+    ``FolderEntryError`` naming the path when ``folder`` is a link or not a folder, or an entry
+    named as a segment is anything but a regular file (a folder, a link: never followed, read or
+    deleted). Other names are not the engine's: left alone (the start warns of them once,
+    ``folder.check``). O(entries).
+    """
+    try:
+        found = os.lstat(folder).st_mode
+    except FileNotFoundError:
+        return []
+    if not stat.S_ISDIR(found):
+        raise disk.refusal(folder, found, LOG_FOLDER)
+    names = sorted((n for n in os.listdir(folder) if is_segment(n)), key=lambda n: int(n[:-4]))
+    paths = [os.path.join(folder, n) for n in names]
+    for path in paths:
+        mode = os.lstat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise disk.refusal(path, mode, "commit log segment")
+    return paths
 
 
 def _remove_quietly(path: str) -> None:

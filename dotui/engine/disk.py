@@ -15,6 +15,14 @@ Operations: ``open``, ``read``, ``write``, ``fsync`` (fsync and fdatasync of fil
 folders), ``rename``, ``mkdir``, ``remove``, ``fallocate``. ``match`` is a substring of
 the path the operation is about (for an operation on a file descriptor, the path it
 was opened with).
+
+The data folder is the engine's own, and this seam is where that holds (docs/trust.md,
+"The folder itself"): every ``open`` refuses a symbolic link (``O_NOFOLLOW``) and anything
+but a regular file (or a folder, asked with ``O_DIRECTORY``), without waiting on a FIFO;
+``makedirs`` refuses a link or a file where a folder must be; temporaries are created
+exclusively under a name no one can guess (``create_temporary``); files are made 0600 and
+folders 0700, whatever the umask. A refusal is a ``FolderEntryError`` naming the path and
+what to do. Each check costs one ``fstat`` or ``lstat``: O(1) per operation.
 """
 
 from __future__ import annotations
@@ -22,10 +30,17 @@ from __future__ import annotations
 import builtins
 import errno as _errno
 import os
+import secrets
+import stat
 import threading
 from dataclasses import dataclass, field
 
+from .errors import FolderEntryError
+
 OPS = ("open", "read", "write", "fsync", "rename", "mkdir", "remove", "fallocate")
+FILE_MODE = 0o600  # every file the engine makes: its owner's only
+DIR_MODE = 0o700  # and every folder
+_SAFE = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # O_NONBLOCK: a FIFO is refused, not waited on
 
 
 @dataclass
@@ -93,11 +108,67 @@ def _fd_path(fd: int) -> str:
     return _paths.get(fd, "")
 
 
-def open(path: str, flags: int, mode: int = 0o644) -> int:  # noqa: A001 - os.open's name
+def kind(mode: int) -> str:
+    """What an ``st_mode`` is, in words: "a symbolic link", "a folder", "a FIFO", ..."""
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a device"
+
+
+def refusal(path: str, mode: int, want: str | None = "file") -> FolderEntryError:
+    """The error for ``path``, found to be ``mode`` where the engine keeps ``want`` (its words; None:
+    nothing in particular)."""
+    if stat.S_ISLNK(mode):
+        where = f", not the {want} dotui keeps there" if want else ""
+        return FolderEntryError(
+            f"{path} is a symbolic link{where}; dotui follows no links in its data folder, so that nothing "
+            "outside it is read or written: replace the link with what it points to, or remove it", path)
+    return FolderEntryError(f"{path} is {kind(mode)}, not the {want} dotui keeps there: "
+                            "move it out of the data folder", path)
+
+
+def _refuse_or_raise(path: str, exc: OSError) -> None:
+    """Turn an ``open`` that failed because of what ``path`` is into its refusal; else re-raise."""
+    if exc.errno in (_errno.ELOOP, _errno.EISDIR, _errno.ENXIO, _errno.ENOTDIR, _errno.EMLINK):
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            raise exc from None
+        if not stat.S_ISREG(mode):
+            raise refusal(path, mode) from None
+    raise exc
+
+
+def open(path: str, flags: int, mode: int = FILE_MODE) -> int:  # noqa: A001 - os.open's name
+    """``os.open`` that never follows a link at ``path`` and opens nothing but a regular file (or,
+    with ``O_DIRECTORY``, a folder); ``FolderEntryError`` otherwise. A file it creates is ``mode``."""
     _check("open", path)
-    fd = os.open(path, flags, mode)
+    try:
+        fd = os.open(path, flags | _SAFE, mode)
+    except OSError as exc:
+        _refuse_or_raise(path, exc)
+    if not flags & (os.O_EXCL | os.O_DIRECTORY):  # a new file or a folder is what was asked
+        found = os.fstat(fd).st_mode
+        if not stat.S_ISREG(found):
+            os.close(fd)
+            raise refusal(path, found)
     _paths[fd] = path
     return fd
+
+
+def create_temporary(path: str) -> tuple[str, int]:
+    """(name, descriptor open for writing) of a new file beside ``path``, made for this call only:
+    created exclusively (``O_EXCL``: never an entry that was there, a planted link included) under
+    an unguessable name, ``<path>.<16 hex digits>.tmp``."""
+    tmp = f"{path}.{secrets.token_hex(8)}.tmp"
+    return tmp, open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one ``create_temporary`` gives (a crash may leave it behind)."""
+    return name.endswith(".tmp")
 
 
 def close(fd: int) -> None:
@@ -106,10 +177,14 @@ def close(fd: int) -> None:
 
 
 def read_file(path: str) -> bytes:
-    _check("open", path)
-    with builtins.open(path, "rb") as f:
+    """The bytes of the regular file ``path`` (``open``'s refusals apply)."""
+    fd = open(path, os.O_RDONLY)
+    try:
         _check("read", path)
-        return f.read()
+        with builtins.open(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        close(fd)
 
 
 def pwrite(fd: int, data: bytes | memoryview, offset: int) -> int:
@@ -151,8 +226,11 @@ def ftruncate(fd: int, size: int) -> None:
 
 
 def truncate(path: str, size: int) -> None:
-    _check("write", path)
-    os.truncate(path, size)
+    fd = open(path, os.O_WRONLY)
+    try:
+        ftruncate(fd, size)
+    finally:
+        close(fd)
 
 
 def pread(fd: int, n: int, offset: int) -> bytes:
@@ -165,11 +243,20 @@ def replace(src: str, dst: str) -> None:
     os.replace(src, dst)
 
 
-def makedirs(path: str) -> None:
-    if os.path.isdir(path):
-        return
+def makedirs(path: str, want: str = "folder") -> None:
+    """Make the folder ``path`` (0700) unless it is one; ``FolderEntryError`` if a link or anything
+    but a folder is there (``want`` names what the engine keeps there)."""
+    try:
+        found = os.lstat(path).st_mode
+    except FileNotFoundError:
+        pass
+    else:
+        if stat.S_ISDIR(found):
+            return
+        raise refusal(path, found, want)
     _check("mkdir", path)
-    os.makedirs(path, exist_ok=True)
+    os.makedirs(path, DIR_MODE, exist_ok=True)
+    os.chmod(path, DIR_MODE, follow_symlinks=False)  # the umask may have taken the owner's bits too
 
 
 def remove(path: str) -> None:

@@ -25,12 +25,12 @@ from . import checkpoint, disk, schema, values
 from .clock import REAL, Clock
 from .commitlog import DELETED, Delta
 from .errors import BrokenObjectError, DataFolderError
+from .folder import remove_stale_temporaries
 from .schema import RESERVED
 
 log = logging.getLogger("dotui")
 
 Key = tuple[str, str]  # (namespace, id hex)
-
 
 
 @dataclass
@@ -368,9 +368,9 @@ class DurableState:
 
     def _write_folder(self, folder: str, files: dict[str, tuple[Key, bytes | None]]) -> None:
         bodies = {p: body for p, (_, body) in files.items() if body is not None}
-        gone = [p for p, (_, body) in files.items() if body is None and os.path.exists(p)]
+        gone = [p for p, (_, body) in files.items() if body is None and os.path.lexists(p)]
         if bodies:
-            disk.makedirs(folder)
+            disk.makedirs(folder, f"folder of class {os.path.basename(folder)}'s objects")
             checkpoint.replace_many(bodies, self.data_dir)
         for p in gone:
             disk.remove(p)
@@ -392,7 +392,7 @@ class DurableState:
             self._replay(path, records, torn)
         if not scans:
             return
-        self._remove_stale_temporaries()
+        remove_stale_temporaries(self.data_dir)  # a crash mid-checkpoint may leave some (folder.py)
         work, rows, snap = self._take_work()
         result = self._write_round(work, rows, snap)
         deletable = self._settle(work, rows, snap, result, [p for p, *_ in scans])
@@ -415,15 +415,6 @@ class DurableState:
                 e.keys, e.bytes, e.last_active = r.keys, r.bytes, t
                 if r.delta.alarm_changed:
                     e.alarm = r.delta.alarm
-
-    def _remove_stale_temporaries(self) -> None:
-        """A crash in the middle of a checkpoint can leave ``*.json.tmp`` files: never read, removed."""
-        for ns in os.listdir(self.data_dir):
-            folder = os.path.join(self.data_dir, ns)
-            if ns not in RESERVED and os.path.isdir(folder):
-                for name in os.listdir(folder):
-                    if name.endswith(".json.tmp"):
-                        disk.remove(os.path.join(folder, name))
 
 
 def _remove_segments(paths: Iterable[str]) -> None:

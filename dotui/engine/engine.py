@@ -17,7 +17,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import values
+from . import folder, values
 from .alarms import AlarmScheduler
 from .clock import REAL, Clock
 from .commitlog import CommitLog, Delta
@@ -71,7 +71,8 @@ class Engine(EngineViews):
         clock: Clock = REAL,
     ):
         self.objects_dir = os.path.abspath(objects)
-        self.data_dir = os.path.abspath(data)
+        # Resolved once: the folder named may be a link, nothing below it may (folder.py).
+        self.data_dir = os.path.realpath(data)
         self.idle_timeout = idle_timeout
         self.max_queue = max_queue
         self.alarm_retry_base = alarm_retry_base
@@ -115,7 +116,7 @@ class Engine(EngineViews):
     async def start(self) -> None:
         if self._started:
             return
-        os.makedirs(self.data_dir, exist_ok=True)
+        folder.prepare(self.data_dir)  # made, or made private (0700)
         self._lock.acquire()
         try:
             self._loop = asyncio.get_running_loop()
@@ -123,6 +124,7 @@ class Engine(EngineViews):
             self._ckpt_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-checkpoint")
             self._namespaces, self.load_errors = load_objects(self.objects_dir)
             check_namespaces({n: i.file for n, i in self._namespaces.items()}, self.data_dir)
+            folder.check(self.data_dir, self._namespaces)  # nothing in it the engine did not make
             self.log = self._log_class(os.path.join(self.data_dir, "log"))
             self.durable.recover(self.log)  # bring checkpoints up to date with the log (README.md, "On disk")
             self._report_classless()

@@ -81,6 +81,17 @@ class DataFolderError(DurableObjectError):
     the message names the path and what to do. Nothing in the folder was changed."""
 
 
+class FolderEntryError(DataFolderError, OSError):
+    """An entry of the data folder is not what the engine keeps there: a symbolic link, a folder
+    where a file must be, a FIFO. ``path`` names it and the message says what to do; nothing was
+    followed, read or changed (docs/trust.md, "The folder itself"). An ``OSError`` too, so a
+    checkpoint that meets one fails (reported, tried again) as on any other disk error."""
+
+    def __init__(self, message: str, path: str):
+        super().__init__(message)
+        self.path = path
+
+
 class LogCorruptError(DataFolderError):
     """A record of the commit log is damaged and valid records follow it, so it is not a
     torn last append. ``path`` and ``offset`` say where; ``dotui recover`` is the way out."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import zlib
 from typing import Iterator
 
@@ -260,7 +261,7 @@ class Index:
         self._remove_journal()  # a stale journal (base < gen) would be ignored anyway
 
     def _remove_journal(self) -> None:
-        if os.path.exists(self.journal_path):
+        if os.path.lexists(self.journal_path):
             disk.remove(self.journal_path)
             fsync_dir(os.path.dirname(self.journal_path))
 
@@ -270,7 +271,7 @@ class Index:
         if new:
             body = _line({"journal": 1, "base": self._generation}) + body
             offset = 0
-        fd = disk.open(self.journal_path, os.O_WRONLY | os.O_CREAT, 0o644)
+        fd = disk.open(self.journal_path, os.O_WRONLY | os.O_CREAT)
         try:
             if new:
                 disk.ftruncate(fd, 0)  # a stale journal's rows must never follow the new header
@@ -306,7 +307,7 @@ class Index:
         self.version += 1
         for ns in sorted(os.listdir(data_dir)):
             folder = os.path.join(data_dir, ns)
-            if not os.path.isdir(folder) or ns in skip or not ns.isidentifier():
+            if ns in skip or not ns.isidentifier() or not stat.S_ISDIR(os.lstat(folder).st_mode):  # no link followed
                 continue
             for fname in os.listdir(folder):
                 if not fname.endswith(".json") or len(fname) != 69:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from . import disk
-from .commitlog import CommitLog, SegmentScan, is_damage, scan_segment
+from . import disk, folder
+from .commitlog import CommitLog, SegmentScan, is_damage, list_segments, scan_segment
 from .durable import DurableState
 from .errors import DataFolderError
 from .index import Index
@@ -43,10 +43,7 @@ class RepairPlan:
 
 
 def _segments(data_dir: str) -> list[str]:
-    folder = os.path.join(data_dir, "log")
-    if not os.path.isdir(folder):
-        return []
-    return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".log")]
+    return list_segments(os.path.join(data_dir, "log"))
 
 
 def plan(data_dir: str) -> RepairPlan | None:
@@ -116,6 +113,7 @@ def recover(data_dir: str, yes: bool) -> list[str]:
     """`dotui recover [--yes]` on ``data_dir`` (whose lock the caller holds): the lines to print."""
     if not os.path.isdir(data_dir):
         raise DataFolderError(f"no data folder {data_dir}: pass the one the engine uses (--data DIR)")
+    folder.check(data_dir)  # as an engine's start: nothing in it followed that it did not make
     repair = plan(data_dir)
     if repair is None:
         return [f"the commit log in {data_dir} is sound: nothing to drop "

@@ -10,6 +10,9 @@ import hmac
 import os
 import secrets
 
+from ..engine import disk
+from ..engine.checkpoint import atomic_write
+
 TOKEN_FILE = "serve.token"
 TOKEN_ENV = "DOTUI_TOKEN"
 
@@ -23,18 +26,14 @@ def token_path(data: str) -> str:
 
 
 def write_token(data: str, token: str) -> str:
-    """Write the token where ``--connect`` finds it, readable by this user only; returns the path."""
+    """Write the token where ``--connect`` finds it, readable by this user only; returns the path.
+
+    Written as the engine writes its files (``checkpoint.atomic_write``): a temporary made
+    exclusively under an unguessable name, 0600, renamed over the old file, so no planted link is
+    written through and an old file's mode does not survive."""
     path = token_path(data)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # the umask cannot widen it, and an old file's mode does not survive
-        os.write(fd, (token + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    disk.makedirs(os.path.dirname(path))
+    atomic_write(path, (token + "\n").encode())
     return path
 
 
@@ -42,9 +41,8 @@ def remove_token(data: str, token: str) -> None:
     """Remove the token file if it still holds this gateway's token."""
     path = token_path(data)
     try:
-        with open(path) as f:
-            if f.read().strip() != token:
-                return
+        if disk.read_file(path).decode(errors="replace").strip() != token:
+            return
         os.remove(path)
     except OSError:
         pass
@@ -63,8 +61,7 @@ def find_token(token: str | None = None, data: str | None = None) -> str:
         return env.strip()
     path = token_path(data or ".dotui")
     try:
-        with open(path) as f:
-            found = f.read().strip()
+        found = disk.read_file(path).decode(errors="replace").strip()  # a link is not followed
     except FileNotFoundError:
         raise TokenNotFound(
             f"no token for dotui serve: {path} does not exist. Start the gateway with `dotui serve` "
