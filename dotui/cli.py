@@ -26,6 +26,7 @@ from .engine.errors import DataFolderError, EngineLockedError
 from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
 from .present.formats import relative_path
 from .present.render import Renderer, make_console
+from .server.limits import add_limit_flags, limits_from_args
 
 DEFAULTS: dict[str, Any] = {
     "objects": "objects",
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-requests", action=argparse.BooleanOptionalAction, default=None,
                        help="print a line per request: time, verb, path, status, milliseconds "
                             "(default: when the output is a terminal)")
+    add_limit_flags(serve)
     serve.add_argument("--cluster", metavar="SHARDS", type=_shards, default=None,
                        help="serve the objects from SHARDS shards on Ray (pip install -e '.[cluster]'), "
                             "fixed when the data folder's cluster is created; see docs/cluster.md")
@@ -393,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .server.cli import serve_main
 
         return serve_main(args.objects, args.data, args.idle, args.host, args.port, args.token,
-                          log_requests=args.log_requests)
+                          limits=limits_from_args(args), log_requests=args.log_requests)
     if args.subcommand == "tour" and args.check:
         return _tour_check(args, out, err)
     if args.serve is not None and (args.connect or args.commands or args.subcommand == "run"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -103,6 +104,28 @@ SERVER_OBJECTS = {
                 return {"status": 404, "body": "no page " + path}
     """,
 }
+
+
+# ---------------------------------------------------------------- a raw HTTP client
+def read_answer(sock: socket.socket, buf: bytes = b"") -> tuple[tuple[int, dict, bytes] | None, bytes]:
+    """One response from ``sock`` (None if it closed first): (status, headers, body), and the bytes after it."""
+    while b"\r\n\r\n" not in buf:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return None, b""
+        if not chunk:
+            return None, b""
+        buf += chunk
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(buf) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed mid-body"
+        buf += chunk
+    return (int(lines[0].split()[1]), headers, buf[:length]), buf[length:]
 
 
 # ---------------------------------------------------------------- a gateway in a subprocess

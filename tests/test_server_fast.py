@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from dotui.engine.facade import LocalEngine
 from dotui.server import make_app, start_gateway_thread
-from server_support import write_server_objects
+from server_support import read_answer, write_server_objects
 
 TOKEN = "fast-path-token"
 AUTH = f"Authorization: Bearer {TOKEN}\r\n"
@@ -46,20 +46,9 @@ def exchange(address, raw: bytes, answers: int = 1, timeout: float = 10.0) -> li
         sock.sendall(raw)
         buf, out = b"", []
         while len(out) < answers:
-            while b"\r\n\r\n" not in buf:
-                chunk = sock.recv(65536)
-                assert chunk, f"connection closed after {len(out)} answers: {buf!r}"
-                buf += chunk
-            head, buf = buf.split(b"\r\n\r\n", 1)
-            lines = head.decode("latin1").split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-            length = int(headers.get("content-length", "0"))
-            while len(buf) < length:
-                chunk = sock.recv(65536)
-                assert chunk, "connection closed mid-body"
-                buf += chunk
-            out.append((int(lines[0].split()[1]), headers, buf[:length]))
-            buf = buf[length:]
+            answer, buf = read_answer(sock, buf)
+            assert answer is not None, f"connection closed after {len(out)} answers"
+            out.append(answer)
         return out
 
 

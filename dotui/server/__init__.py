@@ -4,15 +4,27 @@
 - ``serve_main(...)``, ``start_gateway(...)``, ``start_gateway_thread(...)``: run it.
 - ``connect(url, token=None, data=None)`` → ``RemoteEngine``: ``LocalEngine``'s
   methods over HTTP, so every front end works against an engine in another process.
+
+The names are imported when first used, so ``dotui.server.limits`` (the flags of
+``dotui serve``) loads without aiohttp.
 """
 
-from .app import DEFAULT_MAX_BODY, make_app
-from .auth import TokenNotFound, find_token, new_token
-from .cli import RunningGateway, connect, serve_main, start_gateway, start_gateway_thread
-from .client import GatewayAuthError, RemoteEngine, RemoteSubscription, ServerUnreachableError
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "DEFAULT_MAX_BODY", "GatewayAuthError", "RemoteEngine", "RemoteSubscription", "RunningGateway",
-    "ServerUnreachableError", "TokenNotFound", "connect", "find_token", "make_app", "new_token",
-    "serve_main", "start_gateway", "start_gateway_thread",
-]
+_WHERE = {
+    "DEFAULT_MAX_BODY": ".app", "make_app": ".app",
+    "TokenNotFound": ".auth", "find_token": ".auth", "new_token": ".auth",
+    "RunningGateway": ".cli", "connect": ".cli", "serve_main": ".cli", "start_gateway": ".cli",
+    "start_gateway_thread": ".cli",
+    "GatewayAuthError": ".client", "RemoteEngine": ".client", "RemoteSubscription": ".client",
+    "ServerUnreachableError": ".client",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_WHERE[name], __name__), name)

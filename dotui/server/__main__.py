@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .app import DEFAULT_MAX_BODY
 from .cli import DEFAULT_HOST, DEFAULT_PORT, serve_main
+from .limits import add_limit_flags, limits_from_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,12 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
     ap.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 = any free)")
     ap.add_argument("--token", default=None, help="the bearer token to require (default: a new random one)")
-    ap.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
-                    help=f"largest request body accepted (default: {DEFAULT_MAX_BODY})")
+    add_limit_flags(ap)
     ap.add_argument("--log-requests", action=argparse.BooleanOptionalAction, default=None,
                     help="print a line per request (default: when the output is a terminal)")
     a = ap.parse_args(argv)
-    return serve_main(a.objects, a.data, a.idle, a.host, a.port, a.token, max_body=a.max_body,
+    return serve_main(a.objects, a.data, a.idle, a.host, a.port, a.token, limits=limits_from_args(a),
                       log_requests=a.log_requests)
 
 

@@ -12,8 +12,9 @@ that runs on the same asyncio loop. Routes (all need ``Authorization: Bearer``):
   (WebSocket, or server-sent events for any other client).
 
 Errors are ``{"error": {"type", "message", ...}}``: 400 bad JSON or arguments,
-401 no token, 403 wrong token, 404 unknown namespace, method, id or route, 413
-body too large, 503 overloaded (with ``Retry-After``), 500 the method raised.
+401 no token, 403 wrong token, 404 unknown namespace, method, id or route, 408
+a body that did not arrive in time, 413 body too large, 503 overloaded (with
+``Retry-After``), 500 the method raised, 502 a ``fetch`` answer that is not a response.
 A call keeps running when its client goes away: the object never stops halfway
 through a method because a socket closed.
 """
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
+from aiohttp.web_protocol import RequestHandler
 
 from .. import __version__
 from ..engine import Engine
@@ -33,23 +36,24 @@ from ..engine.ids import ObjectId
 from .auth import check_bearer
 from .openapi import describe
 from .websocket import close_all, serve_websocket
+from .limits import MAX_EVENTS_MAXLEN, Limits, with_max_body
 from .protocol import (
     RETRY_AFTER_SECONDS,
     BadJSON,
-    dumps,
+    encode,
     error_body,
     loads,
     request_error,
     status_for,
 )
 
-DEFAULT_MAX_BODY = 1 << 20  # 1 MiB
+DEFAULT_MAX_BODY = Limits.max_body  # 1 MiB
 DEFAULT_EVENTS_MAXLEN = 10_000
 SSE_KEEPALIVE_SECONDS = 15.0
 
 ADMIN = web.AppKey("dotui_admin", Admin)
 TOKEN = web.AppKey("dotui_token", str)
-MAX_BODY = web.AppKey("dotui_max_body", int)
+LIMITS = web.AppKey("dotui_limits", Limits)
 STREAMS = web.AppKey("dotui_event_streams", set)
 PEERS = web.AppKey("dotui_websocket_peers", set)
 
@@ -58,12 +62,17 @@ class BadRequest(Exception):
     """A request the gateway cannot read: 400, type ``BadRequest``."""
 
 
+class RequestTimeout(Exception):
+    """A request body that did not arrive within the gateway's --body-timeout: 408, and the connection closes."""
+
+
 _HTTP_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                405: "MethodNotAllowed", 413: "PayloadTooLarge"}
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=dumps(data), status=status, content_type="application/json", headers=headers)
+    return web.Response(body=encode(data), status=status, content_type="application/json", charset="utf-8",
+                        headers=headers)
 
 
 def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
@@ -89,20 +98,63 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
         elif exc.status == 405:
             message = f"{request.method} is not allowed on {request.path}; use {exc.headers.get('Allow', 'another method')}"
         elif exc.status == 413:
-            limit = request.app[MAX_BODY]
+            limit = request.app[LIMITS].max_body
             message = (f"the request body is larger than the gateway's limit of {limit:,} bytes; "
                        "send less, or start the gateway with a larger --max-body")
         return error_response(exc.status, request_error(_HTTP_TYPES.get(exc.status, "HTTPError"), message), headers)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - the object's error is the answer
-        return error_response(*answer_for(exc))
+        status, body = answer_bytes(exc)
+        response = web.Response(body=body, status=status, content_type="application/json", charset="utf-8",
+                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None)
+        if status == 408:
+            response.force_close()
+        return response
+
+
+class JsonErrorsHandler(RequestHandler):
+    """aiohttp's connection handler, answering a request it cannot parse (a malformed head, a line too
+    long) with a JSON error like every other, and logging it at debug level only: a client sending
+    bad heads fills no log. The connection closes after the answer, as aiohttp's own does."""
+
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if status >= 500:
+            self.log_exception("Error handling request", exc_info=exc)
+        else:
+            self.log_debug("Bad request: %s", message)
+        if request.writer.output_size > 0:
+            raise ConnectionError("Response is sent already, cannot send another response with the error message")
+        detail = " ".join(str(getattr(exc, "message", None) or message or exc or "").split())
+        if status == 400:
+            text = (f"the request is not HTTP/1.1 this gateway reads ({detail:.300}); send a well-formed "
+                    "request (docs/server.md, \"Limits\")")
+        else:
+            text = detail or f"the gateway could not answer this request ({status})"
+        response = web.Response(body=encode(request_error(_HTTP_TYPES.get(status, "HTTPError"), text)),
+                                status=status, content_type="application/json", charset="utf-8")
+        response.force_close()
+        return response
+
+
+def answer_bytes(exc: Exception) -> tuple[int, bytes]:
+    """The status and the encoded JSON answering a request that raised ``exc``; never raises, even for
+    an exception whose message cannot be made (its ``__str__`` raises) or encoded."""
+    try:
+        status, doc = answer_for(exc)
+        return status, encode(doc)
+    except Exception:  # noqa: BLE001 - the answer must go out whatever the exception holds
+        return 500, encode(request_error(type(exc).__name__, (
+            f"the call raised {type(exc).__name__}, whose message could not be made into text")))
 
 
 def answer_for(exc: Exception) -> tuple[int, dict[str, Any]]:
     """The status and JSON body answering a request that raised ``exc``."""
     if isinstance(exc, (BadJSON, BadRequest)):
         return 400, request_error("BadRequest", str(exc))
+    if isinstance(exc, RequestTimeout):
+        return 408, request_error("RequestTimeout", str(exc))
     if isinstance(exc, ClientFault):
         return 400, error_body(exc.original)
     if isinstance(exc, MethodRaised):
@@ -112,18 +164,23 @@ def answer_for(exc: Exception) -> tuple[int, dict[str, Any]]:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """A request without the token is answered 401/403 and its connection closes: a client that has not
+    shown the token holds no connection open beyond its one answer (docs/server.md, "Limits")."""
     status = check_bearer(request.headers.get("Authorization"), request.app[TOKEN])
+    if status == 200:
+        return await handler(request)
     if status == 401:
-        return json_response(request_error(
+        response = json_response(request_error(
             "Unauthorized",
             "this gateway needs 'Authorization: Bearer <token>'; the token is in <data>/serve.token "
             "(written by `dotui serve`)"), 401, {"WWW-Authenticate": 'Bearer realm="dotui"'})
-    if status == 403:
-        return json_response(request_error(
+    else:
+        response = json_response(request_error(
             "Forbidden",
             "wrong token; use the one in <data>/serve.token of the running `dotui serve` "
             "(a restart makes a new one)"), 403)
-    return await handler(request)
+    response.force_close()
+    return response
 
 
 # ================================================================ helpers
@@ -165,10 +222,22 @@ def parse_call_body(body: bytes) -> tuple[list[Any], dict[str, Any]]:
     return args, kwargs
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The request's body, which must arrive whole within the gateway's body timeout (``RequestTimeout``,
+    408, otherwise); aiohttp refuses one over ``--max-body`` (413)."""
+    timeout = request.app[LIMITS].body_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive whole within {timeout:g} s (the gateway's "
+                             "--body-timeout); send it at once, on a new connection") from None
+
+
 async def read_params(request: web.Request) -> dict[str, Any]:
     """Query parameters, overridden by the fields of a JSON object body."""
     params: dict[str, Any] = dict(request.query)
-    body = await request.read()
+    body = await read_body(request)
     if body.strip():
         doc = loads(body)
         if not isinstance(doc, dict):
@@ -193,7 +262,7 @@ async def call_by_id(request: web.Request) -> web.Response:
 
 
 async def _call(request: web.Request, admin: Admin, namespace: str, oid: ObjectId, method: str) -> web.Response:
-    args, kwargs = parse_call_body(await request.read())
+    args, kwargs = parse_call_body(await read_body(request))
     result = await shielded(admin.call_id(namespace, oid, method, args, kwargs))
     return json_response({"result": result})
 
@@ -229,16 +298,14 @@ class BadFetchResponse(Exception):
 def fetch_response(namespace: str, answer: Any) -> web.Response:
     """The HTTP response for what ``fetch`` returned: a str (200), or ``{status, headers, body}``."""
     if isinstance(answer, str):
-        return web.Response(text=answer, content_type="text/plain")
+        return web.Response(body=_text(namespace, answer), content_type="text/plain", charset="utf-8")
     if not isinstance(answer, dict):
         raise BadFetchResponse(f"{namespace}.fetch returned a {type(answer).__name__}; return a str, "
                                "or a dict {\"status\": 200, \"headers\": {...}, \"body\": ...}")
     status = answer.get("status", 200)
     if type(status) is not int or not 200 <= status <= 599:
         raise BadFetchResponse(f"{namespace}.fetch returned status {status!r}; use an int from 200 to 599")
-    headers = answer.get("headers") or {}
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        raise BadFetchResponse(f"{namespace}.fetch returned headers {headers!r}; use a dict of str to str")
+    headers = _fetch_headers(namespace, answer.get("headers") or {})
     body = answer.get("body")
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
     if body is None:
@@ -249,15 +316,65 @@ def fetch_response(namespace: str, answer: Any) -> web.Response:
         except ValueError as exc:
             raise BadFetchResponse(f"{namespace}.fetch set body_base64 but its body is not base64: {exc}") from None
     elif isinstance(body, str):
-        data = body.encode()
+        data = _text(namespace, body)
         content_type = content_type or "text/plain; charset=utf-8"
     else:
-        data = dumps(body).encode()
+        data = encode(body)
         content_type = content_type or "application/json"
-    headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+    if data and status in (204, 304):
+        raise BadFetchResponse(f"{namespace}.fetch returned status {status} with a body; a {status} has none: "
+                               "drop the body, or use another status")
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     if content_type:
         headers["Content-Type"] = content_type
     return web.Response(body=data, status=status, headers=headers)
+
+
+# RFC 9110 §5.1: a field name is a token; §5.5: a value holds no CR, LF, NUL or other control but HTAB.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# The gateway frames every answer itself (Content-Length, keep-alive): an object's framing header
+# would contradict it, or smuggle a second answer into the connection.
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
+                             "te", "trailer", "proxy-connection"})
+
+
+def _fetch_headers(namespace: str, headers: Any) -> dict[str, str]:
+    """``fetch``'s headers, checked: a dict of str to str, each name a token, each value free of
+    CR/LF/NUL and other controls, and no framing header; ``BadFetchResponse`` naming the first that is
+    not. O(total header size)."""
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in headers.items()):
+        raise BadFetchResponse(f"{namespace}.fetch returned headers {headers!r:.200}; use a dict of str to str")
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name):
+            raise BadFetchResponse(f"{namespace}.fetch returned a header named {name!r:.100}, which is not a "
+                                   "header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+        if name.lower() in FRAMING_HEADERS:
+            raise BadFetchResponse(f"{namespace}.fetch returned a {name!r} header; the gateway frames every "
+                                   f"answer itself: drop it (it may not set {', '.join(sorted(FRAMING_HEADERS))})")
+        if _BAD_VALUE.search(value) or not _is_utf8(value):
+            raise BadFetchResponse(f"{namespace}.fetch returned header {name!r} with the value {value!r:.100}, "
+                                   "which holds a control character (CR, LF, NUL, ...) or a lone surrogate; "
+                                   "remove it")
+    return headers
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _text(namespace: str, text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:
+        raise BadFetchResponse(f"{namespace}.fetch returned text holding {text[exc.start]!r} at {exc.start}, "
+                               "a lone surrogate UTF-8 cannot carry; return valid text, or bytes as "
+                               "base64 with \"body_base64\": true") from None
 
 
 async def fetch(request: web.Request) -> web.StreamResponse:
@@ -267,7 +384,7 @@ async def fetch(request: web.Request) -> web.StreamResponse:
     oid = admin.engine.namespace(namespace).id_from_name(mi["name"])
     if request.headers.get("Upgrade", "").lower() == "websocket":
         return await _websocket(request, admin, namespace, oid)
-    req = fetch_request(request, mi.get("path", ""), await request.read())
+    req = fetch_request(request, mi.get("path", ""), await read_body(request))
     answer = await shielded(admin.call_id(namespace, oid, "fetch", [req], {}))
     try:
         return fetch_response(namespace, answer)
@@ -350,8 +467,9 @@ def _maxlen(request: web.Request) -> int:
         n = int(raw)
     except ValueError:
         n = 0
-    if n < 1:
-        raise BadRequest(f"'maxlen' must be a whole number >= 1, e.g. maxlen=10000; got {raw!r}")
+    if not 1 <= n <= MAX_EVENTS_MAXLEN:
+        raise BadRequest(f"'maxlen' must be a whole number from 1 to {MAX_EVENTS_MAXLEN:,} (each connection's "
+                         f"event buffer), e.g. maxlen=10000; got {raw!r:.40}")
     return n
 
 
@@ -396,7 +514,7 @@ async def _events_ws(request: web.Request, maxlen: int) -> web.WebSocketResponse
             except EOFError:
                 break
             # A slow socket makes send_str wait; meanwhile the buffer drops the oldest events.
-            await ws.send_str(dumps([first, *sub.drain()]))
+            await ws.send_frame(encode([first, *sub.drain()]), WSMsgType.TEXT)
     except (ConnectionError, RuntimeError):
         pass  # the client went away mid-send
     finally:
@@ -424,7 +542,7 @@ async def _events_sse(request: web.Request, maxlen: int) -> web.StreamResponse:
                 continue
             except EOFError:
                 break
-            await resp.write(f"event: {ev['type']}\ndata: {dumps(ev)}\n\n".encode())
+            await resp.write(b"event: %s\ndata: %s\n\n" % (str(ev["type"]).encode(), encode(ev)))
     except (ConnectionError, RuntimeError):
         pass
     finally:
@@ -461,18 +579,20 @@ async def _end_streams(app: web.Application) -> None:
     await close_all(app[ADMIN].engine.websockets, app[PEERS])
 
 
-def make_app(engine: Engine, token: str, *, max_body: int = DEFAULT_MAX_BODY,
+def make_app(engine: Engine, token: str, *, max_body: int | None = None, limits: Limits | None = None,
              admin: Admin | None = None) -> web.Application:
     """The gateway for ``engine`` (which must run on the loop that serves the app).
 
+    ``limits``: its bounds (``limits.py``; ``max_body`` overrides that one of them).
     ``admin``: the operations to serve instead of ``Admin(engine)`` (a cluster's, docs/cluster.md).
     """
     if not token:
         raise ValueError("the gateway needs a token; make one with dotui.server.auth.new_token()")
-    app = web.Application(client_max_size=max_body, middlewares=[errors_middleware, auth_middleware])
+    limits = with_max_body(limits, max_body)
+    app = web.Application(client_max_size=limits.max_body, middlewares=[errors_middleware, auth_middleware])
     app[ADMIN] = admin = admin or Admin(engine)
     app[TOKEN] = token
-    app[MAX_BODY] = max_body
+    app[LIMITS] = limits
     app[STREAMS] = set()
     app[PEERS] = set()
     app.on_shutdown.append(_end_streams)

@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
@@ -24,14 +25,16 @@ from aiohttp.abc import AbstractAccessLogger
 from ..engine import Engine
 from ..engine.errors import DataFolderError, EngineLockedError
 from ..engine.slowcommit import SlowCommitLog
-from .app import ADMIN, DEFAULT_MAX_BODY, make_app
+from .app import ADMIN, JsonErrorsHandler, make_app
 from .auth import find_token, new_token, remove_token, write_token
 from .client import RemoteEngine
 from .fast import FastCalls
+from .limits import MAX_FIELD, MAX_HEADERS, MAX_LINE, READ_BUFSIZE, Limits, with_max_body
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 SHUTDOWN_SECONDS = 10.0
+ACCEPT_ERROR_INTERVAL = 10.0  # seconds between two reports of the accept loop failing (out of file descriptors)
 
 
 def is_loopback(host: str) -> bool:
@@ -71,13 +74,19 @@ class RunningGateway:
     _data: str = field(repr=False)
     _server: asyncio.AbstractServer = field(repr=False)
     _fast: FastCalls = field(repr=False)
+    _accept_errors: "AcceptErrors" = field(repr=False)
     _submit: Callable[[Any], Any] | None = field(default=None, repr=False)
 
     async def stop(self) -> None:
-        """Stop accepting requests, let the ones in flight finish, end event streams, remove the token file."""
+        """Stop accepting requests, let the ones in flight finish, end event streams, remove the token file.
+
+        Every connection ends, a client that stops reading included (its close could never complete):
+        no connection task is left pending."""
         self._server.close()
         await self._fast.stop(SHUTDOWN_SECONDS)
         await self._runner.cleanup()
+        await self._fast.abort_all()
+        self._accept_errors.remove()
         remove_token(self._data, self.token)
 
     def close(self) -> None:
@@ -88,33 +97,77 @@ class RunningGateway:
 
 
 async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                        token: str | None = None, *, max_body: int = DEFAULT_MAX_BODY,
+                        token: str | None = None, *, max_body: int | None = None, limits: Limits | None = None,
                         log: Callable[[str, str, int, float], None] | None = None,
                         admin: Any = None) -> RunningGateway:
     """Serve a started ``engine`` (on the running loop); writes the token to ``<data>/serve.token``.
 
     Port 0 picks a free port (see ``.port``). Raises OSError if the address is taken.
+    ``limits``: the gateway's bounds (``limits.py``; ``max_body`` overrides that one of them).
     ``log(verb, path, status, seconds)`` hears of every request answered (``dotui serve`` prints them).
     ``admin``: the operations to serve instead of ``Admin(engine)`` (a cluster's, docs/cluster.md).
     """
     token = token or new_token()
-    app = make_app(engine, token, max_body=max_body, admin=admin)
+    limits = with_max_body(limits, max_body)
+    app = make_app(engine, token, limits=limits, admin=admin)
     access = {"access_log_class": _RequestLog, "access_log": _log_target(log)} if log is not None else \
         {"access_log": None}
-    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_SECONDS, **access)
+    # The parser limits are fast.py's too (FastCalls.parser): one grammar for both paths.
+    handler = {"keepalive_timeout": limits.keepalive_timeout, "max_line_size": MAX_LINE,
+               "max_field_size": MAX_FIELD, "max_headers": MAX_HEADERS, "read_bufsize": READ_BUFSIZE, **access}
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_SECONDS, **handler)
     await runner.setup()
+    web_server, loop = runner.server, asyncio.get_running_loop()
     # Object calls are answered by the fast path (fast.py); every other request by the app.
-    fast = FastCalls(app[ADMIN], token, max_body, runner.server)
+    fast = FastCalls(app[ADMIN], token, limits, lambda: JsonErrorsHandler(web_server, loop=loop, **handler))
     fast.log = log
+    accept_errors = AcceptErrors(asyncio.get_running_loop())
     try:
         server = await asyncio.get_running_loop().create_server(fast, host, port)
     except BaseException:
+        accept_errors.remove()
         await runner.cleanup()
         raise
     bound = server.sockets[0].getsockname()[1]
     path = write_token(engine.data_dir, token)
     return RunningGateway(url_for(host, bound), host, bound, token, path, exposure_warning(host),
-                          runner, engine.data_dir, server, fast)
+                          runner, engine.data_dir, server, fast, accept_errors)
+
+
+class AcceptErrors:
+    """The loop's exception handler while a gateway serves: asyncio reports every failed ``accept()``
+    (out of file descriptors: up to 100 reports a turn of the loop); this passes on the first, then one
+    per ``ACCEPT_ERROR_INTERVAL`` saying how many it held back. Every other report goes to the handler
+    that was there before."""
+
+    MESSAGE = "socket.accept() out of system resource"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.previous = loop.get_exception_handler()
+        self.last = -ACCEPT_ERROR_INTERVAL
+        self.held = 0
+        loop.set_exception_handler(self)
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") == self.MESSAGE:
+            now = time.monotonic()
+            if now - self.last < ACCEPT_ERROR_INTERVAL:
+                self.held += 1
+                return
+            self.last = now
+            if self.held:
+                context = {**context, "message": f"{self.MESSAGE} ({self.held} more like it in the last "
+                                                 f"{ACCEPT_ERROR_INTERVAL:g} s not shown)"}
+                self.held = 0
+        if self.previous is not None:
+            self.previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    def remove(self) -> None:
+        if self.loop.get_exception_handler() is self:
+            self.loop.set_exception_handler(self.previous)
 
 
 class _RequestLog(AbstractAccessLogger):
@@ -132,15 +185,26 @@ def _log_target(log: Callable[[str, str, int, float], None]) -> logging.Logger:
 
 
 def request_printer(out: TextIO) -> Callable[[str, str, int, float], None]:
-    """``15:04:05 POST /objects/Counter/alice/increment 200 1.2 ms`` on ``out``, one line per request."""
+    """``15:04:05 POST /objects/Counter/alice/increment 200 1.2 ms`` on ``out``, one line per request.
+
+    The path is a client's text: its control characters (C0, DEL, C1) and lone surrogates are
+    printed escaped (``\\x1b``), never sent to the terminal."""
     def log(verb: str, path: str, status: int, seconds: float) -> None:
-        print(f"{_dt.datetime.now().strftime('%H:%M:%S')} {verb} {path} {status} {seconds * 1000:.1f} ms",
-              file=out, flush=True)
+        print(f"{_dt.datetime.now().strftime('%H:%M:%S')} {_printable(verb)} {_printable(path)} {status} "
+              f"{seconds * 1000:.1f} ms", file=out, flush=True)
     return log
 
 
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
 def start_gateway_thread(local_engine: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                         token: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -> RunningGateway:
+                         token: str | None = None, *, max_body: int | None = None,
+                         limits: Limits | None = None) -> RunningGateway:
     """Serve a started ``LocalEngine`` over HTTP from its own engine thread (the TUI's ``--serve PORT``).
 
     The gateway runs on the engine's loop, beside the engine, so it costs no
@@ -148,7 +212,7 @@ def start_gateway_thread(local_engine: Any, host: str = DEFAULT_HOST, port: int 
     loopback) are for the UI to show; call ``.close()`` before the engine's
     ``close()``. Raises OSError if the port is taken.
     """
-    gw = local_engine.run(start_gateway(local_engine.engine, host, port, token, max_body=max_body))
+    gw = local_engine.run(start_gateway(local_engine.engine, host, port, token, max_body=max_body, limits=limits))
     gw._submit = local_engine.submit
     return gw
 
@@ -170,8 +234,8 @@ def connect(url: str | None = None, token: str | None = None, data: str | None =
 # ================================================================ dotui serve
 def serve_main(objects: str = "objects", data: str = ".dotui", idle: float | None = None,
                host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None, *,
-               max_body: int = DEFAULT_MAX_BODY, out: TextIO | None = None, err: TextIO | None = None,
-               log_requests: bool | None = None) -> int:
+               max_body: int | None = None, limits: Limits | None = None, out: TextIO | None = None,
+               err: TextIO | None = None, log_requests: bool | None = None) -> int:
     """``dotui serve``: the engine and its gateway in this process until Ctrl-C or SIGTERM.
 
     The first line on ``out`` is ``dotui serve: <URL>``; then one line per request answered
@@ -185,7 +249,8 @@ def serve_main(objects: str = "objects", data: str = ".dotui", idle: float | Non
         log_requests = _is_terminal(out)
     try:
         return asyncio.run(_serve(objects, data, 10.0 if idle is None else idle, host, port, token,
-                                  max_body, out, err, request_printer(out) if log_requests else None))
+                                  with_max_body(limits, max_body), out, err,
+                                  request_printer(out) if log_requests else None))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
 
@@ -198,7 +263,7 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 async def _serve(objects: str, data: str, idle: float, host: str, port: int, token: str | None,
-                 max_body: int, out: TextIO, err: TextIO,
+                 limits: Limits, out: TextIO, err: TextIO,
                  log: Callable[[str, str, int, float], None] | None = None) -> int:
     engine = Engine(objects, data, idle_timeout=idle, log_class=SlowCommitLog)  # commit_delay works here too
     try:
@@ -207,7 +272,7 @@ async def _serve(objects: str, data: str, idle: float, host: str, port: int, tok
         print(f"dotui serve: cannot start the engine: {exc}", file=err)
         return 1
     try:
-        gw = await start_gateway(engine, host, port, token, max_body=max_body, log=log)
+        gw = await start_gateway(engine, host, port, token, limits=limits, log=log)
     except OSError as exc:
         print(f"dotui serve: cannot listen on {host}:{port} ({exc.strerror or exc}); "
               f"pick another --port, or stop what uses it", file=err)
@@ -264,3 +329,4 @@ async def until_stopped() -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+

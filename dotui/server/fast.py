@@ -3,15 +3,26 @@
 Other programs reach objects with ``POST /objects/{Namespace}/{name}/{method}``
 (or ``/objects/{Namespace}/id/{hex}/{method}``), over keep-alive connections.
 ``CallProtocol`` reads such a request itself and answers it through the same
-``Admin.call_id`` and the same error mapping (``app.answer_for``) as the web
+``Admin.call_id`` and the same error mapping (``app.answer_bytes``) as the web
 application, at a fraction of its cost per request.
 
-Anything else on a connection (another route, a wrong or missing token, a
-chunked or oversized body, HTTP/1.0, ``Expect``, a malformed request) hands the
-connection, with every byte not yet answered, to the aiohttp application,
-which answers it (and every later request on it) as it always has. So the two
-cannot answer differently except in speed; ``tests/test_server_fast.py``
-checks that.
+Every head is parsed by aiohttp's own parser (``aiohttp.http_parser.HttpRequestParser``,
+with the limits the application's parser has), so the two paths read one HTTP
+grammar by construction. Anything the parser refuses, and anything else on a
+connection (another route, a wrong or missing token, a chunked, compressed or
+oversized body, HTTP/1.0, ``Expect``, an upgrade), hands the connection, with
+every byte not yet answered, to the aiohttp application, which answers it (and
+every later request on it) as it always has. So the two cannot answer
+differently except in speed; ``tests/test_server_fast.py`` and the differential
+test of ``tests/test_hostile_http.py`` check that.
+
+Bounds (``limits.py``, docs/server.md "Limits"): a head must arrive within the
+head timeout and be at most ``MAX_HEAD`` bytes (431), a body within the body
+timeout (408); an idle connection closes after the keep-alive timeout; while the
+transport's write buffer is above its high-water mark the connection reads and
+answers nothing more, and a client that reads nothing for the send timeout is cut
+off; at most ``max_unauthenticated`` connections that have not shown the token are
+open at once, the oldest closed first.
 """
 
 from __future__ import annotations
@@ -19,36 +30,74 @@ from __future__ import annotations
 import asyncio
 import time
 import hmac
+import weakref
 from typing import Any, Callable
 from urllib.parse import unquote
 
+from aiohttp.http import HttpVersion11
+from aiohttp.http_parser import HttpRequestParser
+
 from ..engine.admin import Admin
-from .app import answer_for, parse_call_body
-from .protocol import RETRY_AFTER_SECONDS, dumps
+from .app import answer_bytes, parse_call_body
+from .auth import check_bearer
+from .limits import MAX_FIELD, MAX_HEAD, MAX_HEADERS, MAX_LINE, READ_BUFSIZE, Limits
+from .protocol import RETRY_AFTER_SECONDS, encode, request_error
 
-MAX_HEAD = 16 * 1024  # a request head longer than this goes to aiohttp (which refuses it properly)
-
-_CANCELLED = dumps({"error": {"type": "CancelledError", "message": (
+_CANCELLED = encode({"error": {"type": "CancelledError", "message": (
     "the call was cancelled (asyncio) before it answered; the connection is closed: send the call again "
-    "on a new one")}}).encode()
-_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 500: b"Internal Server Error",
-            503: b"Service Unavailable"}
+    "on a new one"), "engine": False}})
+_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 408: b"Request Timeout",
+            431: b"Request Header Fields Too Large", 500: b"Internal Server Error", 503: b"Service Unavailable"}
+
+# What a connection is waiting for, each with its own timeout (Limits); None: a call is running.
+HEAD, BODY, IDLE, SEND = "head", "body", "idle", "send"
 
 
 class FastCalls:
     """The protocol factory of one gateway: its admin, token, limits and open connections."""
 
-    def __init__(self, admin: Admin, token: str, max_body: int, handoff: Callable[[], asyncio.Protocol]):
+    def __init__(self, admin: Admin, token: str, limits: Limits, handoff: Callable[[], asyncio.Protocol]):
         self.admin = admin
-        self.authorization = b"Bearer " + token.encode()
-        self.max_body = max_body
+        self.token = token
+        self.authorization = "Bearer " + token
+        self.limits = limits
         self.handoff = handoff  # aiohttp's protocol factory (web.Server)
+        self.loop = asyncio.get_running_loop()
         self.connections: set[CallProtocol] = set()
         self.inflight: set[asyncio.Future] = set()
+        # Transports not yet shown the token, oldest first (a dict keeps insertion order).
+        self.unauthenticated: dict[asyncio.BaseTransport, None] = {}
+        self.handed: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()  # now aiohttp's
         self.log: Callable[[str, str, int, float], None] | None = None  # (verb, path, status, seconds) per request
+        self.timeouts = {HEAD: limits.head_timeout, BODY: limits.body_timeout, IDLE: limits.keepalive_timeout,
+                         SEND: limits.send_timeout}
 
     def __call__(self) -> "CallProtocol":
         return CallProtocol(self)
+
+    def parser(self, protocol: Any) -> HttpRequestParser:
+        """A parser of one head, as the application's (web_protocol.RequestHandler) is made. O(1), < 1 µs."""
+        return HttpRequestParser(protocol, self.loop, READ_BUFSIZE, max_line_size=MAX_LINE,
+                                 max_field_size=MAX_FIELD, max_headers=MAX_HEADERS)
+
+    def admit(self, transport: asyncio.BaseTransport) -> None:
+        """A new connection, not yet authenticated: past ``max_unauthenticated`` of them the oldest is
+        closed, so a flood of idle sockets costs the flooder its own oldest ones, never a token holder a
+        file descriptor. O(1); O(cap) to forget closed ones, only when over the cap."""
+        waiting = self.unauthenticated
+        waiting[transport] = None
+        cap = self.limits.max_unauthenticated
+        if len(waiting) <= cap:
+            return
+        for closed in [t for t in waiting if t.is_closing()]:
+            del waiting[closed]
+        while len(waiting) > cap:
+            oldest = next(iter(waiting))
+            del waiting[oldest]
+            oldest.abort()
+
+    def authenticated(self, transport: asyncio.BaseTransport) -> None:
+        self.unauthenticated.pop(transport, None)
 
     async def stop(self, timeout: float) -> None:
         """Let the calls in flight answer (for ``timeout`` seconds at most), then close every connection."""
@@ -56,6 +105,20 @@ class FastCalls:
             await asyncio.wait(list(self.inflight), timeout=timeout)
         for conn in list(self.connections):
             conn.close()
+
+    async def abort_all(self, timeout: float = 5.0) -> None:
+        """Cut every connection still open, this path's and the ones handed to aiohttp (a client that stops
+        reading never lets a close complete), and wait for this path's connection tasks to end."""
+        tasks = [conn.task for conn in self.connections if conn.task is not None]
+        for conn in list(self.connections):
+            conn.abort()
+        for transport in list(self.handed):
+            transport.abort()
+        self.unauthenticated.clear()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        for _ in range(3):  # the aborted transports' connection_lost, then their handlers' last steps
+            await asyncio.sleep(0)
 
 
 class CallProtocol(asyncio.Protocol):
@@ -66,60 +129,187 @@ class CallProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buf = b""
         self.busy = False  # a call is running; later requests wait in buf
-        self.paused = False
-        self.request: tuple[list[str], bytes, bool] | None = None  # the next one for the task to answer
+        self.reading_paused = False
+        self.writing_paused = False  # the transport's write buffer is above its high-water mark
+        self.request: tuple[list[str], bytes, bool, asyncio.Future] | None = None  # the next for the task
         self.task: asyncio.Task | None = None  # answers this connection's requests in turn, while it is open
         self.wake: asyncio.Future | None = None  # what the task waits on between requests
+        self.waiting: str | None = HEAD  # HEAD, BODY, IDLE, SEND, or None while a call runs
+        self.deadline = 0.0  # when what it waits for times out (loop time)
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+        self.send_left = 0  # bytes of answers the client had not read when last looked at (SEND)
+        self.probe: HttpRequestParser | None = None  # reads an unfinished head as it arrives
+        self.probed = 0  # bytes of buf the probe has read
 
     # ------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.calls.connections.add(self)
+        self.calls.admit(transport)
+        self._expect(HEAD, force=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.calls.connections.discard(self)
+        if self.transport is not None:
+            self.calls.authenticated(self.transport)  # forgotten: it is closed
         self.transport = None
+        self.waiting = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         self._wake_task()  # it ends (a call it is answering still runs to its end)
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        if not self.busy and not self.writing_paused:
+            self._next()
+        elif len(self.buf) > self.calls.limits.max_body + MAX_HEAD:
+            self._pause_reading()
+
+    def pause_writing(self) -> None:
+        """The client reads slower than it is answered: read and answer nothing more until it catches up."""
+        self.writing_paused = True
+        self._pause_reading()
+        self.send_left = self.transport.get_write_buffer_size() if self.transport is not None else 0
+        self._expect(SEND, force=True)
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.waiting == SEND:
+            self.waiting = None
         if not self.busy:
             self._next()
-        elif len(self.buf) > self.calls.max_body + MAX_HEAD and not self.paused:
-            self.paused = True
-            self.transport.pause_reading()  # type: ignore[union-attr]
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
 
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ------------------------------------------------------------ timeouts
+    def _expect(self, what: str, force: bool = False) -> None:
+        """Wait for ``what`` with its timeout, counted from now unless it is already what is awaited
+        (a slow head's later bytes do not extend its time). O(1): one timer per connection, re-armed
+        only when it fires early or a deadline comes sooner."""
+        if self.waiting == what and not force:
+            return
+        self.waiting = what
+        self.deadline = self.calls.loop.time() + self.calls.timeouts[what]
+        if self.timer is None or self.deadline < self.timer_at:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.calls.loop.call_at(self.deadline, self._on_timer)
+            self.timer_at = self.deadline
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.waiting is None or self.transport is None:
+            return
+        if self.calls.loop.time() < self.deadline:
+            self.timer = self.calls.loop.call_at(self.deadline, self._on_timer)
+            self.timer_at = self.deadline
+            return
+        if self.waiting == SEND:
+            left = self.transport.get_write_buffer_size()
+            if left < self.send_left:  # it read some since: its time counts again
+                self.send_left = left
+                self._expect(SEND, force=True)
+                return
+        limits = self.calls.limits
+        if self.waiting in (IDLE, SEND) or (self.waiting == HEAD and not self.buf):
+            self.abort()  # idle, or not reading what it is sent: nothing to say to it
+        elif self.waiting == HEAD:
+            self._refuse(408, "RequestTimeout", f"the request head did not arrive whole within "
+                         f"{limits.head_timeout:g} s (the gateway's --head-timeout); send it at once")
+        else:
+            self._refuse(408, "RequestTimeout", f"the request body did not arrive whole within "
+                         f"{limits.body_timeout:g} s (the gateway's --body-timeout); send it at once")
+
+    def _refuse(self, status: int, type_name: str, message: str) -> None:
+        """Answer the request being read with an error, and close the connection."""
+        self.waiting = None
+        self._respond(status, encode(request_error(type_name, message)), True)
+        self.close()
+
+    def _pause_reading(self) -> None:
+        if not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.reading_paused and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
     # ------------------------------------------------------------ requests
     def _next(self) -> None:
         """Answer the next whole request in ``buf``, or hand the connection over."""
-        if not self.buf or self.transport is None:
+        if self.transport is None:
             return
-        end = self.buf.find(b"\r\n\r\n")
+        buf = self.buf
+        if len(buf) <= self.calls.limits.max_body + MAX_HEAD:
+            self._resume_reading()
+        if not buf:
+            self._expect(IDLE)
+            return
+        end = buf.find(b"\r\n\r\n")
         if end < 0:
-            if len(self.buf) > MAX_HEAD:
-                self._hand_over()
+            if len(buf) > MAX_HEAD:
+                self._too_large(buf)
+            elif self._refused_so_far(buf):
+                self._hand_over()  # aiohttp refuses it at once, as it would alone
+            else:
+                self._expect(HEAD)
             return
-        request = _read_head(self.buf[:end], self.calls)
+        self.probe = None
+        start = end + 4
+        if start > MAX_HEAD:
+            self._too_large(buf[:start])
+            return
+        request = self._read_head(buf[:start])
         if request is None:
             self._hand_over()
             return
         target, length, close = request
-        start = end + 4
-        if len(self.buf) < start + length:
+        if len(buf) < start + length:
+            self._expect(BODY)
             return
-        body, self.buf = self.buf[start:start + length], self.buf[start + length:]
+        body, self.buf = buf[start:start + length], buf[start + length:]
+        self.waiting = None
         self.busy = True
-        answered = asyncio.get_running_loop().create_future()  # FastCalls.stop waits for it
+        answered = self.calls.loop.create_future()  # FastCalls.stop waits for it
         self.calls.inflight.add(answered)
         self.request = (target, body, close, answered)
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self._serve())
         else:
             self._wake_task()
+
+    def _refused_so_far(self, buf: bytes) -> bool:
+        """Whether the parser already refuses this unfinished head (a bare LF, a bad character): fed
+        only the bytes it has not seen, so a head sent a byte at a time costs O(its size) in all."""
+        if self.probe is None:
+            self.probe, self.probed = self.calls.parser(self), 0
+        try:
+            messages, _, _ = self.probe.feed_data(buf[self.probed:])
+        except Exception:  # noqa: BLE001 - the application's parser refuses it
+            return True
+        self.probed = len(buf)
+        return bool(messages)  # a head ended where this path saw no end: let aiohttp read it
+
+    def _too_large(self, head: bytes) -> None:
+        """A head over MAX_HEAD: aiohttp's answer if its parser refuses it (a line too long, too many
+        headers), else 431."""
+        try:
+            self.calls.parser(self).feed_data(head)
+        except Exception:  # noqa: BLE001 - the application's parser refuses it: so does the application
+            self._hand_over()
+            return
+        self._refuse(431, "RequestHeaderFieldsTooLarge", (
+            f"the request head is over the gateway's limit of {MAX_HEAD:,} bytes; send fewer or shorter headers"))
 
     def _wake_task(self) -> None:
         wake, self.wake = self.wake, None
@@ -174,23 +364,20 @@ class CallProtocol(asyncio.Protocol):
     async def _answer(self, target: list[str], body: bytes, close: bool) -> None:
         started = time.perf_counter() if self.calls.log is not None else 0.0
         try:
-            status, payload = 200, dumps({"result": await self._call(target, body)})
+            status, payload = 200, encode({"result": await self._call(target, body)})
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is an answer, as in app.errors_middleware
-            status, doc = answer_for(exc)
-            payload = dumps(doc)
-        self._respond(status, payload.encode(), close)
+            status, payload = answer_bytes(exc)
+        self._respond(status, payload, close)
         if self.calls.log is not None:
             self.calls.log("POST", "/objects/" + "/".join(target), status, time.perf_counter() - started)
         self.busy = False
-        if self.paused and self.transport is not None:
-            self.paused = False
-            self.transport.resume_reading()
         if close:
             self.close()
-        else:
+        elif not self.writing_paused:
             self._next()
+        # else resume_writing takes the next request once the client has read enough
 
     async def _call(self, target: list[str], body: bytes) -> Any:
         admin = self.calls.admin
@@ -217,11 +404,15 @@ class CallProtocol(asyncio.Protocol):
         """From here on, aiohttp serves this connection, starting with the bytes not yet answered."""
         transport, buf = self.transport, self.buf
         self.calls.connections.discard(self)
-        self.transport, self.buf = None, b""
+        self.transport, self.buf, self.waiting = None, b"", None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         self._wake_task()
         if transport is None:
             return
-        if self.paused:
+        self.calls.handed.add(transport)
+        if self.reading_paused:
             transport.resume_reading()
         protocol = self.calls.handoff()
         transport.set_protocol(protocol)
@@ -229,40 +420,42 @@ class CallProtocol(asyncio.Protocol):
         if buf:
             protocol.data_received(buf)
 
-
-def _read_head(head: bytes, calls: FastCalls) -> tuple[list[str], int, bool] | None:
-    """``(path segments after /objects/, body length, close after)`` of a plain, authorized object
-    call; None for anything the web application should answer."""
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1" or not parts[1].startswith(b"/objects/"):
-        return None
-    length, auth, close = 0, None, False
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep:
+    def _read_head(self, head: bytes) -> tuple[list[str], int, bool] | None:
+        """``(path segments after /objects/, body length, close after)`` of a plain, authorized object
+        call; None for anything the web application should answer. A head that shows the token marks
+        the connection authenticated, whichever path answers it. O(len(head))."""
+        try:
+            messages, _, _ = self.calls.parser(self).feed_data(head)
+        except Exception:  # noqa: BLE001 - the application's parser refuses it: so does the application
             return None
-        name = name.strip().lower()
-        if name == b"content-length":
-            value = value.strip()
-            if not value.isdigit():
-                return None
-            length = int(value)
-        elif name == b"authorization":
-            auth = value.strip()
-        elif name == b"connection":
-            close = value.strip().lower() == b"close"
-        elif name in (b"transfer-encoding", b"expect", b"upgrade"):
+        if len(messages) != 1:
             return None
-    if length > calls.max_body or auth is None or not hmac.compare_digest(auth, calls.authorization):
-        return None
-    path = parts[1].partition(b"?")[0]
-    try:
-        target = [unquote(p.decode("ascii"), errors="strict") for p in path[9:].split(b"/")]
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if len(target) == 4 and target[1] != "id":
-        return None
-    if len(target) not in (3, 4) or not all(target):
-        return None
-    return target, length, close
+        msg = messages[0][0]
+        headers = msg.headers
+        auth = headers.get("Authorization")
+        if auth is None:
+            return None
+        if hmac.compare_digest(auth.encode(errors="surrogateescape"), self.calls.authorization.encode()):
+            self.calls.authenticated(self.transport)  # type: ignore[arg-type]
+        else:
+            if check_bearer(auth, self.calls.token) == 200:
+                self.calls.authenticated(self.transport)  # type: ignore[arg-type]
+            return None
+        if (msg.method != "POST" or msg.version != HttpVersion11 or msg.upgrade or msg.chunked
+                or msg.compression is not None or "Expect" in headers or "Transfer-Encoding" in headers):
+            return None
+        path = msg.path.partition("?")[0].partition("#")[0]
+        if not path.startswith("/objects/") or not path.isascii():
+            return None
+        length = int(headers.get("Content-Length", "0"))  # the parser checked it is one whole number
+        if length > self.calls.limits.max_body:
+            return None
+        try:
+            target = [unquote(p, errors="strict") for p in path[9:].split("/")]
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if len(target) == 4 and target[1] != "id":
+            return None
+        if len(target) not in (3, 4) or not all(target):
+            return None
+        return target, length, msg.should_close

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import math
 from typing import Any
 
 from ..engine import errors as engine_errors
@@ -29,10 +30,22 @@ from ..engine.errors import (
 RETRY_AFTER_SECONDS = 1
 
 _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_ascii_encoder = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
 def dumps(value: Any) -> str:
     return _encoder.encode(value)
+
+
+def encode(value: Any) -> bytes:
+    """``value`` as UTF-8 JSON, whatever text it holds: a lone surrogate (``"\\ud800"``, which
+    UTF-8 cannot carry) goes out as JSON's ``\\u`` escape, which every JSON decoder reads back as
+    the same string. O(size); the escaped form is made only when the plain one fails."""
+    text = _encoder.encode(value)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _ascii_encoder.encode(value).encode()
 
 
 class BadJSON(ValueError):
@@ -43,7 +56,16 @@ def _no_constants(name: str) -> Any:
     raise BadJSON(f"{name} is not JSON (JSON has no NaN or Infinity); send a number or null")
 
 
-_decoder = json.JSONDecoder(parse_constant=_no_constants)  # one, not one per request as json.loads(..., **kw) makes
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise BadJSON(f"the number {text:.40} is too large for a float (JSON numbers here are 64-bit floats); "
+                      "send a smaller one, or the digits as a string")
+    return value
+
+
+# One decoder, not one per request as json.loads(..., **kw) makes.
+_decoder = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite)
 
 
 def loads(text: str | bytes) -> Any:
@@ -56,6 +78,9 @@ def loads(text: str | bytes) -> Any:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadJSON(f"the body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BadJSON("the body nests lists or objects too deeply for the gateway's JSON decoder (it stops "
+                      "short of 1,000 levels); send a flatter value") from None
 
 
 # ---------------------------------------------------------------- server side
