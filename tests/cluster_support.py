@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+import dotui.cluster  # noqa: F401,E402 - before Ray: the session's Ray listens on loopback (its docstring)
+
 ray = pytest.importorskip(
     "ray", reason="the cluster tests need Ray: pip install -e '.[cluster]' (.ci/run installs it)")
 
@@ -60,4 +62,54 @@ class ServedCluster:
             self._thread.join(10)
 
 
-__all__ = ["ClusterAdmin", "Cluster", "ServedCluster", "local_ray", "names_on", "ray", "shard_of"]
+__all__ = ["ClusterAdmin", "Cluster", "ServedCluster", "is_loopback", "listening", "local_ray", "names_on", "ray",
+           "shard_of"]
+
+
+def listening(pid: int) -> list[tuple[str, int, int]]:
+    """(address, port, pid) of every TCP socket listening in process ``pid`` and its descendants
+    (a Ray's processes are the driver's), read from /proc."""
+    import glob
+    import ipaddress
+    import os
+
+    children: dict[int, list[int]] = {}
+    for path in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            ppid = int(open(path).read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(path.split("/")[2]))
+    pids, todo = {pid}, [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in pids:
+                pids.add(c)
+                todo.append(c)
+    sockets = {}
+    for p in pids:
+        for fd in glob.glob(f"/proc/{p}/fd/*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                sockets[target[8:-1]] = p
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] != "0A" or cols[9] not in sockets:  # 0A: LISTEN
+                continue
+            addr, port = cols[1].split(":")
+            raw = bytes.fromhex(addr)
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # each 32-bit word is host order
+            out.append((str(ipaddress.ip_address(raw)), int(port, 16), sockets[cols[9]]))
+    return out
+
+
+def is_loopback(address: str) -> bool:
+    import ipaddress
+
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or (ip.version == 6 and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback)

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from cluster_support import ClusterAdmin, Cluster, local_ray, names_on, shard_of  # skips without Ray
+from cluster_support import ClusterAdmin, Cluster, is_loopback, listening, local_ray, names_on, shard_of  # skips without Ray
 from conftest import COUNTER, write_objects
 from dotui.engine.errors import ShardUnavailableError
 from dotui.engine.ids import IdFactory
@@ -183,3 +183,11 @@ async def test_a_slow_call_holds_back_no_answer_sent_in_the_same_message(cluster
     assert not held.done()
     await admin.call("Latch", latch, "release")
     assert await asyncio.wait_for(held, 30) == "released"
+
+
+@pytest.mark.hostile
+def test_the_session_ray_listens_on_loopback_only():
+    """A Ray started through dotui.cluster (here, the tests' own) binds its ports to 127.0.0.1."""
+    local_ray()
+    ports = [(a, port) for a, port, pid in listening(os.getpid()) if pid != os.getpid()]
+    assert ports and [(a, port) for a, port in ports if not is_loopback(a)] == []

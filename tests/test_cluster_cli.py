@@ -9,7 +9,9 @@ import subprocess
 import sys
 import urllib.request
 
-from cluster_support import local_ray, ray  # skips without Ray
+import pytest
+
+from cluster_support import is_loopback, listening, local_ray, ray  # skips without Ray
 from conftest import COUNTER, ROOT, write_objects
 
 
@@ -59,3 +61,27 @@ def test_serve_cluster_answers_over_http_stops_cleanly_and_keeps_its_shard_count
     again = _dotui("serve", "--cluster", "3", "--port", "0", *common)
     _, err = again.communicate(timeout=60)
     assert again.returncode == 1 and "holds a cluster of 2 shards, not 3" in err
+
+
+@pytest.mark.hostile
+def test_a_local_ray_listens_on_loopback_only(tmp_path):
+    """`dotui serve --cluster` starting its own Ray: every port its processes listen on is 127.0.0.1's."""
+    objects = str(write_objects(tmp_path / "objects", counter=COUNTER))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
+    env["PYTHONPATH"] = str(ROOT)  # a fresh process, as a user starts it: dotui.cluster asks Ray for loopback
+    p = subprocess.Popen([sys.executable, "-m", "dotui.cli", "serve", "--cluster", "1", "--port", "0",
+                          "--objects", objects, "--data", str(tmp_path / "root")],
+                         env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        announced = [p.stdout.readline()]
+        while announced[-1] and not announced[-1].startswith("  cluster"):
+            announced.append(p.stdout.readline())
+        assert announced[-1].startswith("  cluster"), (announced, p.stderr.read() if p.poll() is not None else "")
+        ports = listening(p.pid)
+    finally:
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    owners = {pid for _, _, pid in ports}
+    assert len(ports) >= 4 and len(owners) >= 3, ports  # the gateway, Ray's GCS, raylet, workers...
+    assert [(a, port) for a, port, _ in ports if not is_loopback(a)] == []

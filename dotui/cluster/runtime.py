@@ -31,11 +31,30 @@ RETRY_MAX = 5.0
 ShardActor = ray.remote(ShardHost)
 
 
+LOOPBACK = "127.0.0.1"
+
+
+class RayExposedError(RuntimeError):
+    """A local Ray would listen on every interface: Ray was imported before ``dotui.cluster``."""
+
+
 def init_ray(address: str | None = None, **options: Any) -> None:
-    """Join the Ray cluster at ``address`` (or start a local one), unless this process already has."""
-    if not ray.is_initialized():
-        ray.init(address=address, namespace=RAY_NAMESPACE, include_dashboard=False, log_to_driver=False,
-                 **options)
+    """Join the Ray cluster at ``address``, or start a local one listening on 127.0.0.1 only,
+    unless this process already has. ``RayExposedError`` (before anything starts) when a local
+    one would listen on every interface (see ``dotui/cluster/__init__.py``)."""
+    if ray.is_initialized():
+        return
+    if address is None:
+        node = ray.util.get_node_ip_address()  # the address a local Ray would take, and bind to
+        if node != LOOPBACK:
+            raise RayExposedError(
+                f"a local Ray would listen on every interface (its node address would be {node}): Ray was "
+                "imported before dotui.cluster could ask it for loopback. Import dotui.cluster first, or set "
+                "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before Ray is imported, or join a running cluster "
+                "(--ray-address)")
+        options.setdefault("_node_ip_address", LOOPBACK)
+    ray.init(address=address, namespace=RAY_NAMESPACE, include_dashboard=False, log_to_driver=False,
+             **options)
 
 
 def pin_resource(shard: int) -> str:
