@@ -47,9 +47,14 @@ BOX = """
         def put(self, key, value):
             self.ctx.storage.put(key, value)
 
-        def put_many(self, entries):
-            for k, v in entries.items():
-                self.ctx.storage.put(k, v)
+        def put_pickled(self, key, text, wrap=0):
+            # The value as the test made it (NaN, tuples, huge ints), not through the call's JSON
+            # copy, inside ``wrap`` lists and dicts made here (too deep for a pickle).
+            import base64, pickle
+            value = pickle.loads(base64.b64decode(text))
+            for i in range(wrap):
+                value = [value] if i % 2 else {"k": value}
+            self.ctx.storage.put(key, value)
 
         def put_nested(self, key, depth, headroom=0):
             value = 1

@@ -16,7 +16,6 @@ from a file can name a path outside the data folder.
 from __future__ import annotations
 
 import functools
-import math
 import os
 from typing import Any
 
@@ -37,8 +36,9 @@ def _shown(value: Any) -> str:
 
 
 def namespace(value: Any) -> str:
-    """A namespace: a class name (a Python identifier) that is none of the engine's own names."""
-    if type(value) is not str or not value.isidentifier() or value in RESERVED:
+    """A namespace: a class name (a Python identifier, at most 255 bytes: a folder's name) that is
+    none of the engine's own names."""
+    if type(value) is not str or not value.isidentifier() or value in RESERVED or len(value.encode()) > 255:
         raise Malformed(f"the namespace {_shown(value)} is not a class name")
     return value
 
@@ -51,7 +51,7 @@ def _ids(ns: str) -> IdFactory:
 def object_id(ns: str, value: Any) -> str:
     """An object id: 64 lowercase hex digits, valid for namespace ``ns`` (not forged, not another's)."""
     if type(value) is not str or not _ids(ns).is_valid(value):
-        raise Malformed(f"the id {_shown(value)} is not an id of namespace {ns}")
+        raise Malformed(f"the id {_shown(value)} is not an id of namespace {_shown(ns)}")
     return value
 
 
@@ -88,11 +88,12 @@ def count(value: Any, what: str) -> int:
 
 
 def moment(value: Any, what: str, optional: bool = False) -> float | None:
-    """A time in epoch seconds: a finite number (None too, when ``optional``)."""
+    """A time in epoch seconds within the years every front end can show (those of an alarm,
+    ``storage.EARLIEST_ALARM`` .. ``LATEST_ALARM``); None too, when ``optional``."""
     if value is None and optional:
         return None
-    if type(value) not in (int, float) or not math.isfinite(value):
-        raise Malformed(f"{what} is {_shown(value)}, not a time in epoch seconds")
+    if type(value) not in (int, float) or not storage.EARLIEST_ALARM <= value <= storage.LATEST_ALARM:
+        raise Malformed(f"{what} is {_shown(value)}, not a time in epoch seconds (years 1 to 9999)")
     return value
 
 
