@@ -115,6 +115,11 @@ class AlarmScheduler:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    @property
+    def pending_count(self) -> int:
+        """Alarms waiting for their time (one per object that has one): what the scheduler holds."""
+        return len(self._pending)
+
     # ------------------------------------------------------------ for the testing kit (docs/testing.md)
     def firing(self) -> list[asyncio.Task]:
         """The alarm handlers running now."""

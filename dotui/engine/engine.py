@@ -17,7 +17,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import folder, values
+from . import folder, history, values
 from .alarms import AlarmScheduler
 from .clock import REAL, Clock
 from .commitlog import CommitLog, Delta
@@ -67,6 +67,8 @@ class Engine(EngineViews):
         checkpoint_interval: float = 60.0,
         checkpoint_log_bytes: int = 16 << 20,
         history_size: int = 100,
+        history_entries: int = history.MAX_ENTRIES,
+        history_bytes: int = history.MAX_BYTES,
         log_class: type[CommitLog] = CommitLog,
         clock: Clock = REAL,
     ):
@@ -81,6 +83,8 @@ class Engine(EngineViews):
         self.checkpoint_interval = checkpoint_interval
         self.checkpoint_log_bytes = checkpoint_log_bytes
         self.history_size = history_size
+        # The finished calls the front ends show, of objects in memory only (history.py).
+        self.call_history = history.CallHistory(history_size, history_entries, history_bytes)
         self._log_class = log_class
         self.clock = clock  # the one source of time (clock.py); the testing kit's moves when told
 
@@ -91,8 +95,11 @@ class Engine(EngineViews):
         self.load_errors: list[LoadError] = []
         self._namespaces: dict[str, NamespaceInfo] = {}
         self._ns_handles: dict[str, Namespace] = {}
+        # The records of objects in memory, and of those just out of it with something still in
+        # flight (Instance.detached); a broken one is kept (at most BROKEN_KEPT) to show why.
         self._instances: dict[tuple[str, str], Instance] = {}
         self._live: dict[tuple[str, str], Instance] = {}
+        self._broken: dict[tuple[str, str], None] = {}  # keys of kept broken records, oldest first
         self.durable = DurableState(self.data_dir, self.index, interval=checkpoint_interval,
                                     publish=self.bus.publish, on_broken=self._on_checkpoint_broken, clock=clock)
         self.alarms = AlarmScheduler(self._alarm_target, self.bus, retry_base=alarm_retry_base,
@@ -260,8 +267,14 @@ class Engine(EngineViews):
         return await inst.invoke(Call(kind, label, args, {}, (), fn=fn))
 
     # ================================================================ the instances' host (instance.Host)
-    def touch(self, inst: Instance) -> None:
+    BROKEN_KEPT = 1000  # records of broken objects kept to show why (then they show as hibernated)
+
+    def touch(self, inst: Instance) -> Instance:
+        held = self._instances.get(inst.key)
+        if held is None:  # forgotten while its caller held it, and nothing replaced it: it is the record again
+            held = self._instances[inst.key] = inst
         self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name)
+        return held
 
     def on_state(self, inst: Instance, old: State, new: State) -> None:
         """Objects in memory (live or draining) are the ones counted live, wherever the change came from."""
@@ -270,6 +283,37 @@ class Engine(EngineViews):
         elif old in IN_MEMORY:
             self._live.pop(inst.key, None)
             self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active
+        if old is State.BROKEN:
+            self._broken.pop(inst.key, None)
+
+    def released(self, inst: Instance) -> None:
+        """Forget the record of an object out of memory with nothing in flight: its counters go to
+        its index entry, its history goes (history.py). O(its history records)."""
+        key = inst.key
+        if self._instances.get(key) is not inst:
+            return
+        e = self.index.get(*key)
+        if e is not None and (e.calls != inst.calls or e.errors != inst.errors):
+            e = self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name)
+            e.calls, e.errors = inst.calls, inst.errors
+        self.call_history.drop(key)
+        self.websockets.object_left(key)
+        if inst.state is not State.BROKEN:
+            del self._instances[key]
+            return
+        self._broken.pop(key, None)
+        self._broken[key] = None
+        while len(self._broken) > self.BROKEN_KEPT:
+            oldest = next(iter(self._broken))
+            del self._broken[oldest]
+            kept = self._instances.get(oldest)
+            if kept is not None and kept.detached():
+                del self._instances[oldest]
+
+    def held(self, key: tuple[str, str]) -> Instance | None:
+        """The engine's record of the object ``key`` (namespace, id hex), if it holds one: in memory,
+        broken, or just out of memory with something in flight. O(1)."""
+        return self._instances.get(key)
 
     def schedule_commit(self, inst: Instance) -> None:
         self.committer.schedule(inst)

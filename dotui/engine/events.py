@@ -36,6 +36,9 @@ class EventBuffer:
                 self.dropped_total += 1
             self._buf.append(event)
 
+    def __len__(self) -> int:
+        return len(self._buf)
+
     def _count_lost(self, n: int) -> None:
         """Events lost before they reached this buffer (e.g. at a remote gateway)."""
         with self._lock:
@@ -113,6 +116,11 @@ class EventBus:
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
         self.active = False  # publishers check this before building an event
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting in every subscriber's buffer (each at most its ``maxlen``)."""
+        return sum(len(s) for s in self._subs)
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
         sub = Subscription(self, maxlen, predicate)

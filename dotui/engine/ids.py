@@ -71,6 +71,11 @@ class IdFactory:
     def _make(self, body: bytes, name: str | None) -> ObjectId:
         return ObjectId((body + self._check(body)).hex(), self.namespace, name)
 
+    @property
+    def names_remembered(self) -> int:
+        """How many names' ids are remembered now (at most NAMES_KEPT)."""
+        return len(self._hex_of_name)
+
     def from_name(self, name: str) -> ObjectId:
         if not isinstance(name, str):
             raise TypeError(f"id_from_name takes a str name, not {type(name).__name__}")

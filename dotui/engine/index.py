@@ -3,14 +3,16 @@
 Two files, kept with the log:
 
 - ``<data>/index.json``, a snapshot ``{"version": 1, "generation": G, "objects":
-  {namespace: {id hex: [name, keys, bytes, alarm, last_active]}}}``, rewritten
-  atomically when the journal has grown large (and after a rebuild);
+  {namespace: {id hex: [name, keys, bytes, alarm, last_active, calls, errors]}}}``,
+  rewritten atomically when the journal has grown large (and after a rebuild);
 - ``<data>/index.journal``, appended (and fdatasynced) each time checkpoints are
   written, so the cost of keeping the index follows what changed, not how many
   objects there are. Each line is ``<crc32 hex> <JSON>``: the first line
   ``{"journal": 1, "base": G}`` names the snapshot generation it extends (0: no
   snapshot), then one row ``[namespace, id hex, name, keys, bytes, alarm,
-  last_active]`` per line.
+  last_active, calls, errors]`` per line. ``calls`` and ``errors`` count the object's
+  calls (and the failed ones) so far, over every wake; rows written before they were
+  kept have no such fields, and count 0.
 
 Only the last line of the journal may be torn (a kill mid-append): it is cut
 off on load, and appends always start at the end of the last whole line. Any
@@ -78,11 +80,11 @@ def read_journal(path: str) -> tuple[int, list[list], int, int] | None:
     rows = docs[1:]
     for i, r in enumerate(rows, 2):
         try:
-            ns, hx, *row = schema.shape(r, list, "the row", 7)
+            ns, hx, *row = _row_shape(r, "the row", 2)
             check_row(ns, hx, row)
         except schema.Malformed as exc:
             raise Damaged(f"{path}: line {i} is not a row [namespace, id, name, keys, bytes, alarm, "
-                          f"last_active]: {exc}") from None
+                          f"last_active, calls, errors]: {exc}") from None
     base = docs[0].get("base", -1)
     if type(base) is not int:
         raise Damaged(f"{path}: the header's base generation is {base!r}, not an int")
@@ -100,7 +102,7 @@ def read_snapshot(path: str) -> tuple[int, dict] | None:
         objects = schema.shape(doc.get("objects"), dict, "its objects")
         for ns, entries in objects.items():
             for hx, row in schema.shape(entries, dict, f"the objects of {ns!r}").items():
-                check_row(ns, hx, schema.shape(row, list, f"the row of {ns} {hx!r}", 5))
+                check_row(ns, hx, _row_shape(row, f"the row of {ns} {hx!r}", 0))
         generation = doc.get("generation", 0)
         if type(generation) is not int:
             raise schema.Malformed(f"its generation is {generation!r}, not an int")
@@ -109,31 +111,49 @@ def read_snapshot(path: str) -> tuple[int, dict] | None:
         raise Damaged(f"{path}: not an index snapshot ({exc})") from None
 
 
+ROW_FIELDS = (5, 7)  # an object's row: without the counters (folders written before them), with them
+
+
+def _row_shape(row: object, what: str, before: int) -> list:
+    """``row`` is a list of ``before`` fields (namespace and id in the journal) and an object's row."""
+    schema.shape(row, list, what)
+    if len(row) - before not in ROW_FIELDS:  # type: ignore[arg-type]
+        schema.shape(row, list, what, before + ROW_FIELDS[-1])  # raises, naming the length wanted
+    return row  # type: ignore[return-value]
+
+
 def check_row(ns: object, hx: object, row: list) -> None:
-    """One object's row of the index, ``[name, keys, bytes, alarm, last_active]``, with its
-    namespace and id: every field as the engine writes it (schema.py), or ``schema.Malformed``."""
+    """One object's row of the index, ``[name, keys, bytes, alarm, last_active, calls, errors]``
+    (the last two may be missing: 0), with its namespace and id: every field as the engine writes
+    it (schema.py), or ``schema.Malformed``."""
     schema.object_id(schema.namespace(ns), hx)
-    name, keys, nbytes, alarm, last_active = row
+    name, keys, nbytes, alarm, last_active, *counters = row
     schema.name(name)
     schema.count(keys, "its key count")
     schema.count(nbytes, "its byte count")
     schema.alarm(alarm)
     schema.moment(last_active, "its last_active", optional=True)
+    for n, what in zip(counters, ("its call count", "its error count")):
+        schema.count(n, what)
 
 
 class Entry:
-    __slots__ = ("name", "keys", "bytes", "alarm", "last_active")
+    """What the index keeps of one object: all an object that sleeps holds in memory."""
 
-    def __init__(self, name=None, keys=0, nbytes=0, alarm=None, last_active=None):
+    __slots__ = ("name", "keys", "bytes", "alarm", "last_active", "calls", "errors")
+
+    def __init__(self, name=None, keys=0, nbytes=0, alarm=None, last_active=None, calls=0, errors=0):
         self.name = name
         self.keys = keys
         self.bytes = nbytes
         self.alarm = alarm
         self.last_active = last_active
+        self.calls = calls  # calls so far, over every wake (kept when it hibernates)
+        self.errors = errors  # of them, the failed ones
 
     def row(self) -> list:
         last = round(self.last_active, 3) if self.last_active is not None else None
-        return [self.name, self.keys, self.bytes, self.alarm, last]
+        return [self.name, self.keys, self.bytes, self.alarm, last, self.calls, self.errors]
 
 
 class Index:
@@ -218,6 +238,7 @@ class Index:
             self.version += 1
         elif name is not None and entry.name is None:
             entry.name = name
+            self.version += 1  # the listing order may change with a name
         self._dirty.add((ns, hx))
         return entry
 

@@ -17,11 +17,11 @@ resolves, not on a timer.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import inspect
 import itertools
 import logging
-from collections import deque
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
@@ -34,12 +34,14 @@ from .errors import (
     ObjectResetError,
 )
 from .gates import InputGate, OutputGate, describe_await
+from .history import error_fields
 from .ids import ObjectId
 from .storage import Storage
 
 if TYPE_CHECKING:
     from .clock import Clock
     from .events import EventBus
+    from .history import CallHistory
     from .index import Index
     from .loader import NamespaceInfo
     from .websockets import WebSockets
@@ -66,7 +68,7 @@ class Host(Protocol):
     index: "Index"
     max_queue: int
     block_timeout: float
-    history_size: int
+    call_history: "CallHistory"  # the engine's one history of finished calls (history.py)
     websockets: "WebSockets"  # the sockets the object accepted; ctx's WebSocket methods (websockets.py)
     clock: "Clock"  # the engine's one source of time (clock.py)
 
@@ -83,11 +85,16 @@ class Host(Protocol):
         """The object was reset: its uncommitted writes are gone (commit nothing for it), and its
         WebSockets are dropped, as workerd drops a reset object's."""
 
-    def touch(self, inst: "Instance") -> None:
-        """The object is about to exist (its first call): list it."""
+    def touch(self, inst: "Instance") -> "Instance":
+        """The object is about to wake (or exist, at its first call): list it. Returns the engine's
+        record of it: ``inst``, unless ``inst`` was forgotten (``released``) and another replaced it."""
 
     def on_state(self, inst: "Instance", old: State, new: State) -> None:
         """The object's state changed (the ``state`` event is published already)."""
+
+    def released(self, inst: "Instance") -> None:
+        """The object is out of memory and nothing runs, waits or is on its way to disk for it
+        (``Instance.detached``): the engine may forget this record; its index entry remains."""
 
 
 class CallStatus(str, enum.Enum):
@@ -113,7 +120,7 @@ class Call:
     __slots__ = (
         "seq", "kind", "method", "args", "kwargs", "chain", "status", "awaiting",
         "queued_at", "started_at", "returned_at", "ended_at", "result", "error", "fn", "instance",
-        "reset_error",
+        "reset_error", "kept_bytes",
     )
 
     def __init__(self, kind: str, method: str, args: tuple, kwargs: dict, chain: tuple, fn=None):
@@ -163,7 +170,7 @@ class Call:
         if self.status is CallStatus.DONE:
             out["result"] = self.result
         elif self.status is CallStatus.FAILED and self.error is not None:
-            out["error"] = {"type": type(self.error).__name__, "message": str(self.error)}
+            out["error"] = error_fields(self.error)
         return out
 
 
@@ -175,24 +182,26 @@ class _Driven:
     it (``block_concurrency_while``), this call stays suspended.
     """
 
-    __slots__ = ("call", "coro", "instance", "it", "first")
+    __slots__ = ("call", "coro", "instance", "it", "first", "context")
 
-    def __init__(self, instance: "Instance", call: Call, coro, it, first):
+    def __init__(self, instance: "Instance", call: Call, coro, it, first, context: contextvars.Context):
         self.instance = instance
         self.call = call
         self.coro = coro
         self.it = it  # coro.__await__(), already stepped once
         self.first = first  # what that first step yielded
+        self.context = context  # the call's own (Instance._run): every step of the method runs in it
 
     def __await__(self):
         call, inst, coro, it = self.call, self.instance, self.coro, self.it
+        run = self.context.run
         gate = inst.input_gate
         yielded = self.first
         while True:
             st = inst.storage
             if st is not None and st.in_transaction:  # the await raises instead (README, "Storage")
                 try:
-                    yielded = it.throw(st.await_error(call, coro, yielded))
+                    yielded = run(it.throw, st.await_error(call, coro, yielded))
                 except StopIteration as stop:
                     return stop.value
                 continue
@@ -215,7 +224,7 @@ class _Driven:
             call.awaiting = None
             inst.emit("call.resumed", call)
             try:
-                yielded = it.send(send) if exc is None else it.throw(exc)
+                yielded = run(it.send, send) if exc is None else run(it.throw, exc)
             except StopIteration as stop:
                 return stop.value
 
@@ -237,9 +246,10 @@ class Instance:
         self.output_gate = OutputGate(on_settled=self._settle)
         self.queue = CallQueue(host.max_queue)
         self.running: dict[int, Call] = {}
-        self.history: deque[Call] = deque(maxlen=host.history_size)
-        self.calls = 0
-        self.errors = 0
+        entry = host.index.get(*self.key)
+        # Counted over every wake: kept in the index while it sleeps (Host.released).
+        self.calls = entry.calls if entry is not None else 0
+        self.errors = entry.errors if entry is not None else 0
         self.last_active: float | None = None
         self._now = host.clock.now  # the engine's clock (clock.py): time.time itself by default
         self._waking: asyncio.Future | None = None  # resolved when the wake in progress ends
@@ -315,6 +325,8 @@ class Instance:
             w, self._waking = self._waking, None
             if not w.done():
                 w.set_result(None)
+            if self.state is not State.LIVE:
+                self._settle()  # its failed wake may have been all that kept the record
         if self._reload_to is not None:  # reloaded while the constructor ran
             self._become(State.DRAINING)
             self._settle()
@@ -329,20 +341,29 @@ class Instance:
         )
         self.ctx = ObjectContext(self, self.storage)
         self._blockers = []
-        token = current_call.set(_ConstructorCall(self))  # what it starts and calls is the object's
+        # A context of its own, as each call's (_run): what it starts and calls is the object's,
+        # and the ContextVars it sets stay with it.
+        context = contextvars.Context()
+        context.run(current_call.set, _ConstructorCall(self))
         try:
-            self.obj = self.ns.cls(self.ctx, self.host.env)
+            self.obj = context.run(self.ns.cls, self.ctx, self.host.env)
         except Exception as exc:
             raise BrokenObjectError(f"{self.ns.name}.__init__ raised {type(exc).__name__}: {exc}") from exc
-        finally:
-            _reset(token)
 
     def _spawn_wake(self) -> None:
         asyncio.get_running_loop().create_task(self._rewake())
 
     async def _rewake(self) -> None:
+        """Wake for the calls in the queue (while any wait: a record nothing waits on is left alone,
+        as the engine may have forgotten it)."""
         try:
-            await self.ensure_live()
+            while self.queue.busy and self.state is not State.LIVE:
+                if self.state is State.WAKING:
+                    await asyncio.shield(self._waking)
+                elif self.state is State.DRAINING:
+                    await self.until_idle()
+                else:
+                    await self.wake()
         except BaseException:  # noqa: BLE001 - the queued calls got the error
             pass
 
@@ -376,6 +397,16 @@ class Instance:
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
+        if self.detached():
+            self.host.released(self)
+
+    def detached(self) -> bool:
+        """Out of memory (hibernated or broken) with nothing running, queued, waking, waited on,
+        pending or on its way to disk: nothing would notice if this record were forgotten."""
+        state = self.state
+        return ((state is State.HIBERNATED or state is State.BROKEN) and not self.running
+                and not self.queue.busy and self._waking is None and not self._idle_waiters
+                and not self._tasks and not self.output_gate.holding)
 
     def hibernate(self) -> bool:
         """Drop the Python object if it may hibernate now: attributes go, storage and alarm stay."""
@@ -558,8 +589,10 @@ class Instance:
         """Run ``call`` when its turn comes; return its result once it is durable."""
         call.instance = self
         if self.state is State.HIBERNATED or self.state is State.BROKEN:
+            current = self.host.touch(self)
+            if current is not self:  # this record was forgotten while its caller held it
+                return await current.invoke(call)
             call.queued_at = self._now()  # it waits for the wake
-            self.host.touch(self)
             if not self.queue.busy:
                 # Wake in the caller's task: without a blocking constructor this
                 # completes before any other call can arrive and queue behind it.
@@ -596,20 +629,25 @@ class Instance:
         storage = self.storage
         if self.host.bus.active:
             self.emit("call.started", call)
-        token = current_call.set(call)
+        # Each call runs in a context of its own, empty as a call from another process would find
+        # it: no ContextVar its caller set reaches the method, and none the method sets reaches
+        # its caller or the next call made in the same task (README, "Calls").
+        context = contextvars.Context()
+        run = context.run
+        run(current_call.set, call)
         error: BaseException | None = None
         result: Any = None
         try:
             if call.fn is not None:
-                result = call.fn(self)
+                result = run(call.fn, self)
             else:
-                result = getattr(self.obj, call.method)(*call.args, **call.kwargs)
+                result = run(getattr(self.obj, call.method), *call.args, **call.kwargs)
             kind = type(result)
             if kind not in _SCALARS or kind is float:
                 if hasattr(result, "__await__"):
                     it = result.__await__()
                     try:
-                        first = it.send(None)
+                        first = run(it.send, None)
                     except StopIteration as stop:
                         result = stop.value  # finished without awaiting anything: no stepping needed
                     else:
@@ -619,14 +657,13 @@ class Instance:
                         # inside a method work): cancelling the caller cancels the method at
                         # its current await, as with any coroutine. asyncio.shield() the call
                         # to let it finish regardless.
-                        result = await _Driven(self, call, result, it, first)
+                        result = await _Driven(self, call, result, it, first, context)
                 result = values.copy(result, "the result")
         except values.NotJSONCompatible as exc:
             error = self._bad_result(call, exc)
         except BaseException as exc:  # noqa: BLE001 - reaches the caller below
             error = exc
         finally:
-            _reset(token)
             self._returned(call)
         if call.reset_error is not None and (error is None or isinstance(call.reset_error, ObjectAbortedError)):
             error = call.reset_error  # its object is gone: no result of it may count, and abort cannot be caught
@@ -672,7 +709,6 @@ class Instance:
 
     def _record(self, call: Call, result: Any, error: BaseException | None) -> None:
         self.last_active = call.ended_at
-        self.history.append(call)
         if error is not None:
             call.status = CallStatus.FAILED
             call.error = error
@@ -680,17 +716,18 @@ class Instance:
         else:
             call.status = _DONE
             call.result = result
-        if self.host.bus.active:
+        host = self.host
+        host.call_history.add(self.key, call)  # made light to keep: its values as the event carries them
+        if host.bus.active:
             self._emit_finished(call)
-        if self._idle_waiters or self.state is State.DRAINING:
-            self._settle()
+        if self._idle_waiters or self.state is not State.LIVE:
+            self._settle()  # draining, or out of memory already (a reset): this call may have been the last
 
     def _emit_finished(self, call: Call) -> None:
         queued = call.queued_at
         fields = {"queue_time": 0.0 if queued is None else call.started_at - queued, "run_time": call.returned_at - call.started_at}
         if call.error is not None:
-            self.emit("call.finished", call, ok=False,
-                      error={"type": type(call.error).__name__, "message": str(call.error)}, **fields)
+            self.emit("call.finished", call, ok=False, error=error_fields(call.error), **fields)
         else:
             self.emit("call.finished", call, ok=True, result=call.result, **fields)
 
@@ -760,13 +797,6 @@ class _ConstructorCall:
 
 
 _CONSTRUCTOR: Any = _Constructor()
-
-
-def _reset(token) -> None:
-    try:
-        current_call.reset(token)
-    except ValueError:
-        pass  # a call torn down by the garbage collector, in another context: nothing to restore
 
 
 async def _done() -> None:

@@ -15,20 +15,21 @@ from .errors import InvalidIdError
 from .ids import ObjectId
 from .index import Index
 from .instance import Instance
+from .rows import hibernated_row
 
 Key = tuple[str, str]  # (namespace, id hex)
 
 
 class Listing:
-    """The engine's objects as rows. ``held`` is every object the engine holds in memory (live,
-    or touched since it started), ``live`` the live ones; both are the engine's, read here only."""
+    """The engine's objects as rows. ``held`` is every object the engine holds a record of (in
+    memory, broken, or just out of memory with a call still in flight), ``live`` the live ones; both are the engine's, read here only."""
 
     def __init__(self, index: Index, held: Mapping[Key, Instance], live: Mapping[Key, Instance]):
         self._index = index
         self._held = held
         self._live = live
         self._sorted: list[Key] = []
-        self._sorted_version: tuple | None = None
+        self._sorted_version: int | None = None
 
     def instances(self, namespace: str | None = None, *, state: str | None = None,
                   offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
@@ -69,6 +70,8 @@ class Listing:
                     "keys": [e.keys for e in es],
                     "bytes": [e.bytes for e in es],
                     "alarm": [e.alarm for e in es],
+                    "calls": [e.calls for e in es],
+                    "errors": [e.errors for e in es],
                 }
         return {"objects": objects, "hibernated": hibernated}
 
@@ -131,8 +134,10 @@ class Listing:
         return {"total": total, "live": live, "hibernated": total - live}
 
     def _sorted_keys(self) -> list[Key]:
-        """Every known object's key in listing order; sorted again only when objects were added."""
-        version = (self._index.version, len(self._held))
+        """Every known object's key in listing order; sorted again only when objects were added (or
+        named). Every object the engine holds is in the index (``Engine.touch``): records coming and
+        going as objects wake and hibernate change no order."""
+        version = self._index.version
         if self._sorted_version != version:
             names = {}
             for ns, hx, e in self._index.entries():
@@ -157,10 +162,5 @@ def order(ns: str, name: str | None, hx: str) -> tuple:
 
 
 def index_row(ns: str, hx: str, e) -> dict[str, Any]:
-    """How a hibernated object the engine has not touched looks, from its index entry alone."""
-    return {
-        "namespace": ns, "id": hx, "name": e.name, "state": "hibernated",
-        "busy": False, "queued": 0, "running": [], "gate_held": False, "output_held": False,
-        "calls": 0, "errors": 0, "last_active": e.last_active, "keys": e.keys, "bytes": e.bytes,
-        "pending_writes": 0, "alarm": e.alarm, "broken": None,
-    }
+    """How a hibernated object looks, from its index entry alone (its counters included)."""
+    return hibernated_row(ns, hx, e.name, e.last_active, e.keys, e.bytes, e.alarm, e.calls, e.errors)

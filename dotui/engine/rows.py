@@ -41,7 +41,7 @@ class InstanceRow(TypedDict, total=False):
     broken: str | None
 
 
-HIBERNATED_FIELDS = ("id", "name", "last_active", "keys", "bytes", "alarm")
+HIBERNATED_FIELDS = ("id", "name", "last_active", "keys", "bytes", "alarm", "calls", "errors")
 
 
 class InstanceTable(TypedDict):
@@ -53,11 +53,12 @@ class InstanceTable(TypedDict):
 
 
 def hibernated_row(namespace: str, hx: str, name: str | None, last_active: float | None, keys: int,
-                   nbytes: int, alarm: float | None) -> InstanceRow:
-    """The row of a hibernated object known from the index alone (as ``Engine.instances()`` shows it)."""
+                   nbytes: int, alarm: float | None, calls: int = 0, errors: int = 0) -> InstanceRow:
+    """The row of a hibernated object known from the index alone (as ``Engine.instances()`` shows it):
+    ``calls`` and ``errors`` are its counters so far, kept in the index."""
     return {
         "namespace": namespace, "id": hx, "name": name, "state": "hibernated",
         "busy": False, "queued": 0, "running": [], "gate_held": False, "output_held": False,
-        "calls": 0, "errors": 0, "last_active": last_active, "keys": keys, "bytes": nbytes,
+        "calls": calls, "errors": errors, "last_active": last_active, "keys": keys, "bytes": nbytes,
         "pending_writes": 0, "alarm": alarm, "broken": None,
     }

@@ -51,6 +51,11 @@ class Namespace:
         self.name = name
         self._ids = IdFactory(name)
 
+    @property
+    def names_remembered(self) -> int:
+        """Names whose id this namespace remembers (``IdFactory.NAMES_KEPT`` at most)."""
+        return self._ids.names_remembered
+
     def id_from_name(self, name: str) -> ObjectId:
         return self._ids.from_name(name)
 

@@ -68,10 +68,9 @@ class EngineViews:
         return [c.describe() for c in inst.running.values()] + [c.describe() for c in inst.queue]
 
     def history(self, namespace: str, oid: ObjectId, n: int = 20) -> list[dict[str, Any]]:
-        inst = self._instances.get((namespace, oid.hex))
-        if inst is None:
-            return []
-        return [c.describe() for c in list(inst.history)[-n:]]
+        """The last ``n`` finished calls of an object in memory, oldest first (history.py: bounded
+        engine-wide; a hibernated object has none, only its counters in ``instance_info``)."""
+        return self.call_history.of((namespace, oid.hex), n)
 
     def stats(self) -> dict[str, Any]:
         live = len(self._live)
@@ -88,6 +87,23 @@ class EngineViews:
             **self.durable.counters,
             **self.alarms.counters,
             **(self.committer.stats() if self._started else {}),
+        }
+
+    def bookkeeping(self) -> dict[str, int]:
+        """The size of each structure the engine keeps that grows with use, for tests and soaks
+        (docs/trust.md, "Memory: every buffer and its bound", gives each one's bound). Cheap:
+        O(namespaces + subscribers)."""
+        return {
+            "records": len(self._instances),  # in memory, broken (at most BROKEN_KEPT), or with a call in flight
+            "live": len(self._live),
+            "broken_kept": len(self._broken),
+            "history_entries": self.call_history.entries,
+            "history_bytes": self.call_history.bytes,
+            "names_remembered": sum(h.names_remembered for h in self._ns_handles.values()),
+            "websocket_objects": self.websockets.objects_tracked,
+            "alarms_pending": self.alarms.pending_count,
+            "uncheckpointed_objects": self.durable.held_count,
+            "events_buffered": self.bus.buffered,
         }
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:

@@ -124,11 +124,12 @@ class WebSocket:
 class ObjectSockets:
     """One object's accepted sockets and its auto-response."""
 
-    __slots__ = ("oid", "instance", "sockets", "auto_response")
+    # No reference to the object's record: the engine forgets it when the object hibernates,
+    # and a woken object has a new one (Engine.held looks it up).
+    __slots__ = ("oid", "sockets", "auto_response")
 
-    def __init__(self, oid: "ObjectId", instance: "Instance"):
+    def __init__(self, oid: "ObjectId"):
         self.oid = oid
-        self.instance = instance
         self.sockets: dict[int, WebSocket] = {}
         self.auto_response: tuple[str, str] | None = None
 
@@ -144,6 +145,11 @@ class WebSockets:
                          "websocket_handler_errors": 0}
 
     # ------------------------------------------------------------ counting
+    @property
+    def objects_tracked(self) -> int:
+        """Objects with sockets open (or, in memory, an auto-response): the records kept here."""
+        return len(self._objects)
+
     @property
     def open_count(self) -> int:
         return sum(len(o.sockets) for o in self._objects.values())
@@ -271,7 +277,7 @@ class WebSockets:
             await self._engine.run_on(namespace, o.oid, handler, run, kind="websocket")
         except Exception as exc:  # noqa: BLE001 - the socket stays open, as on Cloudflare
             self.counters["websocket_handler_errors"] += 1
-            log.warning("%s %s %s raised %s: %s", namespace, o.instance.label, handler, type(exc).__name__, exc)
+            log.warning("%s %s %s raised %s: %s", namespace, o.oid.name or "#" + hx[:12], handler, type(exc).__name__, exc)
             self._emit(ws, "websocket.handler_failed", handler=handler,
                        error={"type": type(exc).__name__, "message": str(exc)})
 
@@ -286,7 +292,7 @@ class WebSockets:
         ws.tags = _check_tags(tags)
         o = self._objects.get(inst.key)
         if o is None:
-            o = self._objects[inst.key] = ObjectSockets(inst.id, inst)
+            o = self._objects[inst.key] = ObjectSockets(inst.id)
         if len(o.sockets) >= MAX_SOCKETS:
             raise WebSocketError(f"{inst.ns.name} {inst.label} has {MAX_SOCKETS:,} WebSockets open, "
                                  "Cloudflare's limit per object; close some first")
@@ -319,7 +325,7 @@ class WebSockets:
                 raise ValueError(f"the auto-response's {what} must be a str of 1 to {MAX_AUTO_RESPONSE_CHARS:,} "
                                  f"characters; got {text!r:.80}")
         if o is None:
-            o = self._objects[inst.key] = ObjectSockets(inst.id, inst)
+            o = self._objects[inst.key] = ObjectSockets(inst.id)
         o.auto_response = (request, response)  # type: ignore[assignment]
 
     def get_auto_response(self, inst: "Instance") -> tuple[str, str] | None:
@@ -356,19 +362,25 @@ class WebSockets:
     # ------------------------------------------------------------ helpers
     def _after_writes(self, ws: WebSocket) -> "Awaitable[Any] | None":
         """The output gate: what a send must wait for (the writes made before it), or None."""
-        o = self._objects.get(ws.key)
-        inst = o.instance if o is not None else None
+        inst = self._engine.held(ws.key)
         if inst is None or inst.storage is None:
             return None
         return inst.output_gate.waiter(bool(inst.storage))
+
+    def object_left(self, key: tuple[str, str]) -> None:
+        """The object is out of memory (its record forgotten): with no socket open, its auto-response
+        goes too, as workerd forgets an evicted object's; one with sockets keeps it while they are open."""
+        o = self._objects.get(key)
+        if o is not None and not o.sockets:
+            del self._objects[key]
 
     def _forget(self, ws: WebSocket) -> None:
         ws.state = "closed"
         o = self._objects.get(ws.key)
         if o is not None:
             o.sockets.pop(ws.seq, None)
-            if not o.sockets and o.auto_response is None:
-                del self._objects[ws.key]
+            if not o.sockets and (o.auto_response is None or self._engine.held(ws.key) is None):
+                del self._objects[ws.key]  # (an object out of memory keeps no auto-response: object_left)
 
     def _emit(self, ws: WebSocket, type: str, **fields: Any) -> None:
         bus = self._engine.bus

@@ -298,7 +298,7 @@ class Renderer:
         self._calls(result, f"{result['object']}: no calls running or queued", "queue")
 
     def history(self, result: dict[str, Any]) -> None:
-        self._calls(result, f"{result['object']}: no finished calls since the engine started", "history")
+        self._calls(result, f"{result['object']}: no finished calls since it woke (a hibernated object keeps only its counts: ls)", "history")
 
     def _calls(self, result: dict[str, Any], empty: str, title: str) -> None:
         calls = result["calls"]

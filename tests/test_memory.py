@@ -1,0 +1,154 @@
+"""Memory follows live objects: a hibernated object leaves nothing but its index entry (with its
+counters), and the history the front ends show is bounded engine-wide by count and bytes
+(docs/trust.md, "Memory: every buffer and its bound")."""
+
+from __future__ import annotations
+
+import pytest
+
+from dotui import Engine
+from dotui.engine import history
+from dotui.engine.ids import IdFactory
+
+from tests.conftest import engine_of, guarded
+
+WORKER = """
+    from dotui import DurableObject
+
+    class Worker(DurableObject):
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+
+        async def add(self, by=1):
+            n = self.ctx.storage.get("n", 0) + by
+            self.ctx.storage.put("n", n)
+            return n
+
+        def big(self, size):
+            return "x" * size
+
+        def fail(self):
+            raise ValueError("asked to fail")
+
+    class Fragile(DurableObject):
+        def __init__(self, ctx, env):
+            raise RuntimeError("this constructor always fails")
+
+        def anything(self):
+            return 1
+"""
+
+GROWING = ("records", "live", "broken_kept", "history_entries", "history_bytes", "websocket_objects",
+           "alarms_pending", "uncheckpointed_objects", "events_buffered")
+
+
+async def _work(engine: Engine, names: list[str]) -> None:
+    for name in names:
+        w = engine.env.Worker.get_by_name(name)
+        for _ in range(3):
+            await w.add()
+        await w.big(50_000)
+        with pytest.raises(ValueError):
+            await w.fail()
+
+
+@guarded
+async def test_hibernated_objects_leave_the_engine_as_it_was(tmp_path):
+    async with engine_of(tmp_path, {"idle_timeout": 60}, worker=WORKER) as engine:
+        await _work(engine, ["warm-up"])  # imports, the log's first segment, the checkpoint folder
+        await engine.hibernate_all()
+        before = engine.bookkeeping()
+        assert before["records"] == 0 and before["history_entries"] == 0
+
+        names = [f"user-{i}" for i in range(300)]
+        await _work(engine, names)
+        during = engine.bookkeeping()
+        assert during["records"] == during["live"] == 300 and during["history_entries"] == 300 * 5
+
+        assert await engine.hibernate_all() == 300
+        after = engine.bookkeeping()
+        assert {k: after[k] for k in GROWING} == {k: before[k] for k in GROWING}
+
+        ns = engine.env.Worker
+        oid = ns.id_from_name("user-7")
+        assert engine.held(("Worker", oid.hex)) is None
+        assert engine.history("Worker", oid) == []  # the calls went with the object ...
+        row = engine.instance_info("Worker", oid)
+        assert (row["state"], row["calls"], row["errors"]) == ("hibernated", 5, 1)  # ... their counts stayed
+        rows = engine.instances("Worker", state="hibernated")
+        assert len(rows) == 301 and {(r["calls"], r["errors"]) for r in rows} == {(5, 1)}
+        table = engine.instance_table("Worker")["hibernated"]["Worker"]
+        assert set(table["calls"]) == {5} and set(table["errors"]) == {1}
+
+        await ns.get(oid).add()  # it wakes with its counts, and counts on
+        assert (engine.instance_info("Worker", oid)["calls"], len(engine.history("Worker", oid))) == (6, 1)
+
+    async with engine_of(tmp_path, {"idle_timeout": 60}, worker=WORKER) as again:  # after a restart
+        rows = {r["name"]: r for r in again.instances("Worker")}
+        assert (rows["user-7"]["calls"], rows["user-7"]["errors"]) == (6, 1)
+        assert (rows["user-8"]["calls"], rows["user-8"]["errors"]) == (5, 1)
+
+
+@guarded
+async def test_the_history_is_bounded_by_count_and_bytes_engine_wide(tmp_path):
+    options = {"idle_timeout": 60, "history_size": 4, "history_entries": 30, "history_bytes": 12_000}
+    async with engine_of(tmp_path, options, worker=WORKER) as engine:
+        ns = engine.env.Worker
+        for i in range(20):
+            for _ in range(6):
+                await ns.get_by_name(f"w{i}").add()
+        kept = engine.bookkeeping()
+        assert kept["history_entries"] <= 30 and kept["history_bytes"] <= 12_000
+        newest = engine.history("Worker", ns.id_from_name("w19"), 100)
+        assert [c["result"] for c in newest] == [3, 4, 5, 6]  # the last history_size of one object
+        assert engine.history("Worker", ns.id_from_name("w0"), 100) == []  # the oldest went first
+
+        big = ns.get_by_name("big")
+        assert len(await big.big(200_000)) == 200_000  # the caller gets all of it
+        [call] = engine.history("Worker", big.id, 1)
+        assert call["status"] == "done" and call["result"].startswith("… 200,002+ bytes")  # the history: a note
+        assert "not kept in the history" in call["result"]
+        for _ in range(40):
+            await big.big(history.VALUE_BYTES - 10)  # kept whole, and many of them: the byte bound holds
+        assert engine.bookkeeping()["history_bytes"] <= 12_000
+        assert engine.history("Worker", big.id, 1)[0]["result"] == "x" * (history.VALUE_BYTES - 10)
+
+
+@guarded
+async def test_a_failed_call_is_kept_as_plain_text_not_its_exception(tmp_path):
+    async with engine_of(tmp_path, {"idle_timeout": 60}, worker=WORKER) as engine:
+        w = engine.env.Worker.get_by_name("w")
+        with pytest.raises(ValueError):
+            await w.fail()
+        [call] = engine.history("Worker", w.id, 1)
+        assert call["error"] == {"type": "ValueError", "message": "asked to fail"}
+        assert call["status"] == "failed" and "result" not in call
+
+
+@guarded
+async def test_broken_objects_keep_at_most_a_bounded_number_of_records(tmp_path, monkeypatch):
+    monkeypatch.setattr(Engine, "BROKEN_KEPT", 3)
+    async with engine_of(tmp_path, {"idle_timeout": 60}, worker=WORKER) as engine:
+        for i in range(10):
+            with pytest.raises(Exception, match="constructor always fails"):
+                await engine.env.Fragile.get_by_name(f"f{i}").anything()
+        kept = engine.bookkeeping()
+        assert kept["broken_kept"] == kept["records"] == 3
+        broken = engine.instances("Fragile", state="broken")
+        assert [r["name"] for r in broken] == ["f7", "f8", "f9"]  # the most recent say why
+        assert all("constructor always fails" in r["broken"] for r in broken)
+        assert engine.instance_info("Fragile", engine.env.Fragile.id_from_name("f0"))["state"] == "hibernated"
+
+
+@guarded
+async def test_the_name_cache_is_bounded(tmp_path):
+    async with engine_of(tmp_path, {"idle_timeout": 60}, worker=WORKER) as engine:
+        ns = engine.env.Worker
+        for i in range(IdFactory.NAMES_KEPT + 500):
+            ns.id_from_name(f"name-{i}")
+        assert 0 < engine.bookkeeping()["names_remembered"] <= IdFactory.NAMES_KEPT
+
+
+def test_history_bounds_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="history_entries must be a whole number >= 1; got 0"):
+        Engine(objects=str(tmp_path), data=str(tmp_path / "data"), history_entries=0)
