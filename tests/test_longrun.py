@@ -51,8 +51,6 @@ def test_no_5xx_and_no_failed_request(report):
     assert (report["status5xx"], report["failed"]) == (0, 0), report["findings"]
 
 
-@pytest.mark.xfail(strict=True, reason="memory follows every object ever woken: a hibernated object keeps its "
-                                       "instance record and its last 100 calls, so RSS grows with the objects swept")
 def test_server_memory_is_flat_after_warm_up(report):
     rss = report["flatness"]["rss_mb"]
     assert rss["flat"], f"RSS grew {rss['growth']:+.0%} after warm-up: {rss['first']:.1f} -> {rss['last']:.1f} MB"

@@ -152,3 +152,57 @@ async def test_the_name_cache_is_bounded(tmp_path):
 def test_history_bounds_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="history_entries must be a whole number >= 1; got 0"):
         Engine(objects=str(tmp_path), data=str(tmp_path / "data"), history_entries=0)
+
+
+BULK = """
+    from dotui import DurableObject
+
+    class Bulk(DurableObject):
+        def write(self, n):
+            for i in range(n):
+                self.ctx.storage.put(f"k{i:05d}", i)
+            return n
+
+        def echo(self, value):
+            return value
+
+        def fail(self, size):
+            raise ValueError("x" * size)
+"""
+
+
+@guarded
+async def test_events_stay_small_whatever_a_call_carries(tmp_path):
+    async with engine_of(tmp_path, {"idle_timeout": 60}, bulk=BULK) as engine:
+        sub = engine.subscribe(1000)
+        b = engine.env.Bulk.get_by_name("b")
+        assert await b.write(500) == 500
+        assert len(await b.echo("y" * 100_000)) == 100_000
+        with pytest.raises(ValueError):
+            await b.fail(100_000)
+        events = sub.drain()
+        [commit] = [e for e in events if e["type"] == "commit"]
+        assert commit["key_count"] == 500 and commit["keys"] == [f"k{i:05d}" for i in range(32)]
+        finished = [e for e in events if e["type"] == "call.finished"]
+        assert "not kept in the history" in finished[1]["result"]
+        assert len(finished[2]["error"]["message"]) < 2 * history.VALUE_BYTES
+        assert max(len(repr(e)) for e in events) < 4 * history.VALUE_BYTES
+        with pytest.raises(ValueError, match="1 to 100,000 events"):
+            engine.subscribe(10**9)
+
+
+@guarded
+async def test_the_gateway_refuses_an_event_buffer_past_the_bound(tmp_path):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from dotui.server import make_app
+
+    async with engine_of(tmp_path, {"idle_timeout": 60}, bulk=BULK) as engine:
+        client = TestClient(TestServer(make_app(engine, "t" * 24)))
+        await client.start_server()
+        try:
+            resp = await client.get("/admin/events", params={"maxlen": "1000000000"},
+                                    headers={"Authorization": "Bearer " + "t" * 24})
+            assert resp.status == 400 and "from 1 to 100,000" in (await resp.json())["error"]["message"]
+        finally:
+            await client.close()

@@ -29,6 +29,7 @@ from typing import Callable, Iterable
 
 from .clock import REAL, Clock
 from .events import EventBus
+from .history import cut
 from .instance import Call, Instance, alarm_call
 from .storage import alarm_time as checked_alarm_time
 
@@ -240,7 +241,7 @@ class AlarmScheduler:
         newer = self._pending.get(key)
         if newer is not None and newer.alarm_time != alarm_time:
             return "replaced"  # the handler set a new alarm: that one replaces these retries
-        error = f"{type(exc).__name__}: {exc}"
+        error = cut(f"{type(exc).__name__}: {exc}")  # the handler's message may be any size
         if retry < self.max_retries:
             delay = self.retry_base * (2 ** retry)
             inst.emit("alarm.retry", retry_count=retry + 1, delay=delay, error=error)
@@ -274,7 +275,7 @@ class AlarmScheduler:
 
     def _report(self, kind: str, key: Key, exc: BaseException, counter: str) -> None:
         self.counters[counter] += 1
-        error = f"{type(exc).__name__}: {exc}"
+        error = cut(f"{type(exc).__name__}: {exc}")  # the handler's message may be any size
         log.error("%s of %s #%s: %s", kind, key[0], key[1][:12], error)
         self._bus.publish(kind, namespace=key[0], id=key[1], error=error)
 

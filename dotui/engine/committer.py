@@ -44,6 +44,9 @@ _current_task = asyncio.current_task  # given the loop, it costs no system call
 
 # Below this average, the committer fdatasyncs on the loop instead of on a thread.
 INLINE_SYNC_BELOW = 0.002
+# A commit event names at most this many of the keys it wrote (``key_count`` says how many it
+# wrote): an event's size stays bounded, whatever a commit holds (docs/trust.md, "Memory").
+EVENT_KEYS = 32
 
 
 class CommitHost(Protocol):
@@ -345,7 +348,8 @@ class Committer:
                 continue
             inst.output_gate.end_commit(fut, None)
             if publish:
-                inst.emit("commit", keys=sorted(changes.puts), cleared=changes.cleared,
+                keys = sorted(changes.puts)
+                inst.emit("commit", keys=keys[:EVENT_KEYS], key_count=len(keys), cleared=changes.cleared,
                           alarm_changed=changes.alarm_changed, record_bytes=len(batch.record),
                           objects=len(batch.entries))
         if self.log.size >= self.full_at:

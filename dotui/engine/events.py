@@ -112,6 +112,9 @@ class Subscription(EventBuffer):
             w.set_result(None)
 
 
+MAX_BUFFERED = 100_000  # the largest buffer a subscriber may ask for (``maxlen``), in events
+
+
 class EventBus:
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
@@ -123,6 +126,9 @@ class EventBus:
         return sum(len(s) for s in self._subs)
 
     def subscribe(self, maxlen: int = 10_000, predicate=None) -> Subscription:
+        """A new subscriber with a buffer of ``maxlen`` events (1 to MAX_BUFFERED; ValueError else)."""
+        if type(maxlen) is not int or not 1 <= maxlen <= MAX_BUFFERED:
+            raise ValueError(f"an event buffer holds 1 to {MAX_BUFFERED:,} events; got maxlen={maxlen!r}")
         sub = Subscription(self, maxlen, predicate)
         self._subs = [*self._subs, sub]
         self.active = True

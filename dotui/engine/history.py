@@ -65,8 +65,7 @@ class ErrorNote:
 
     def __init__(self, error: BaseException):
         self.type = type(error).__name__
-        message = str(error)
-        self.message = message if len(message) <= VALUE_BYTES else message[:VALUE_BYTES] + "… (cut)"
+        self.message = cut(str(error))
 
     def __str__(self) -> str:
         return self.message
@@ -76,10 +75,24 @@ def error_fields(error: Any) -> dict[str, str]:
     """``{type, message}`` of an exception, or of the note the history keeps of one."""
     if type(error) is ErrorNote:
         return {"type": error.type, "message": error.message}
-    return {"type": type(error).__name__, "message": str(error)}
+    return {"type": type(error).__name__, "message": cut(str(error))}
 
 
 _SMALL = frozenset({int, float, bool, type(None)})  # results counted as 8 bytes, kept as they are
+
+
+def shown_args(args: tuple, kwargs: dict) -> tuple[tuple, dict, int]:
+    """``(args, kwargs, bytes)`` as the history and the ``call.queued`` event keep them: a note of
+    their size in their place when together they pass VALUE_BYTES."""
+    size = measure(args, VALUE_BYTES) + (measure(kwargs, VALUE_BYTES) if kwargs else 0)
+    if size > VALUE_BYTES:
+        return (elided(size),), {}, VALUE_BYTES
+    return args, kwargs, size
+
+
+def cut(text: str) -> str:
+    """``text`` (an error's message) cut to VALUE_BYTES characters, saying so."""
+    return text if len(text) <= VALUE_BYTES else text[:VALUE_BYTES] + "… (cut)"
 
 
 def keep(call: Any) -> int:
@@ -87,12 +100,8 @@ def keep(call: Any) -> int:
     call.fn = None
     call.reset_error = None
     nbytes = RECORD_BYTES
-    args, kwargs = call.args, call.kwargs
-    if args or kwargs:
-        size = measure(args, VALUE_BYTES) + (measure(kwargs, VALUE_BYTES) if kwargs else 0)
-        if size > VALUE_BYTES:
-            call.args, call.kwargs = (elided(size),), {}
-            size = VALUE_BYTES
+    if call.args or call.kwargs:
+        call.args, call.kwargs, size = shown_args(call.args, call.kwargs)
         nbytes += size
     error = call.error
     if error is not None:

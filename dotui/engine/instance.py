@@ -34,7 +34,7 @@ from .errors import (
     ObjectResetError,
 )
 from .gates import InputGate, OutputGate, describe_await
-from .history import error_fields
+from .history import error_fields, shown_args
 from .ids import ObjectId
 from .storage import Storage
 
@@ -497,7 +497,7 @@ class Instance:
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             log.warning("a task started by %s %s failed: %s: %s", self.ns.name, self.label, type(exc).__name__, exc)
-            self.emit("task.failed", error={"type": type(exc).__name__, "message": str(exc)})
+            self.emit("task.failed", error=error_fields(exc))
         self._settle()
 
     # ------------------------------------------------------------ storage hooks
@@ -604,7 +604,9 @@ class Instance:
             if call.queued_at is None:
                 call.queued_at = self._now()
             if not front:
-                self.emit("call.queued", call, args=list(call.args), kwargs=dict(call.kwargs))
+                if self.host.bus.active:
+                    args, kwargs, _ = shown_args(call.args, call.kwargs)  # a big argument: a note of its size
+                    self.emit("call.queued", call, args=list(args), kwargs=dict(kwargs))
             try:
                 await self.queue.wait(call, front=front)
             except asyncio.CancelledError:

@@ -65,7 +65,7 @@ def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
         what = f"{kind} {method}" if method else kind
     elif kind == "commit":
         keys = [repr(k) for k in ev.get("keys") or []]
-        changed = keys[:5] + (["…"] if len(keys) > 5 else [])
+        changed = keys[:5] + (["…"] if ev.get("key_count", len(keys)) > 5 else [])
         if ev.get("cleared"):
             changed.insert(0, "everything deleted")
         if ev.get("alarm_changed"):

@@ -37,7 +37,8 @@ def event_line(ev: dict[str, Any]) -> Text:
         text.append(f"  run {duration(ev.get('run_time'))}", "dim")
     elif typ == "commit":
         keys = ev.get("keys", [])
-        what = [f"{len(keys)} key{'s' if len(keys) != 1 else ''} {short(keys, 40)}"] if keys else []
+        n = ev.get("key_count", len(keys))  # the event names the first EVENT_KEYS (committer.py)
+        what = [f"{n} key{'s' if n != 1 else ''} {short(keys, 40)}"] if keys else []
         if ev.get("alarm_changed"):
             what.append("the alarm")
         if ev.get("cleared"):
