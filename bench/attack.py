@@ -83,7 +83,7 @@ class Scale:
     oversized: int
 
 
-QUICK = Scale(hold=5, grace=3, pipelined=60, flood=2000, slow_readers=25, fragments=250, oversized=30)
+QUICK = Scale(hold=5, grace=3, pipelined=30, flood=2000, slow_readers=25, fragments=250, oversized=30)
 FULL = Scale(hold=30, grace=10, pipelined=200, flood=2000, slow_readers=25, fragments=400, oversized=200)
 
 

@@ -29,6 +29,8 @@ Warm-up lasts until the sweep has touched every object once (and at least
 last window's highest RSS, open files and tasks must be within ``--tolerance``
 (default 10%) of the first post-warm-up window's (open files and tasks get a
 slack of ``--slack`` on top: they move with the connections open at the instant).
+It also prints the RSS growth per HTTP call between the two, a figure that does
+not depend on how fast the shared machine let the run go.
 Then the server is stopped (SIGTERM), started again on the same folder, and
 every acknowledged write is read back. Exit status 1 if any check fails:
 growth beyond the bound, a lost write, a 5xx (no method here raises), a request
@@ -365,7 +367,7 @@ class Figures:
         lat = sorted(w.latencies)
         index, log = disk_bytes(run.served.data)
         row = {
-            "t": round(t), "calls_per_s": round(len(lat) / seconds), "p50_ms": percentile(lat, .5) * 1000,
+            "t": round(t), "calls": len(lat), "calls_per_s": round(len(lat) / seconds), "p50_ms": percentile(lat, .5) * 1000,
             "p99_ms": percentile(lat, .99) * 1000, "p999_ms": percentile(lat, .999) * 1000,
             "rss_mb": w.rss / MB, "files": w.files, "tasks": w.tasks, "live": stats.get("live", 0),
             "known": stats.get("live", 0) + stats.get("hibernated", 0), "index_mb": index / MB, "log_mb": log / MB,
@@ -409,7 +411,9 @@ def flatness(rows: list[dict], tolerance: float, slack: int) -> dict:
     if len(warm) < 2:
         return {"checked": False, "why": f"{len(warm)} window(s) after warm-up: the run is too short to judge"}
     first, last = warm[0], warm[-1]
-    out: dict = {"checked": True, "from_t": first["t"], "to_t": last["t"]}
+    calls = sum(r["calls"] for r in warm[1:])
+    out: dict = {"checked": True, "from_t": first["t"], "to_t": last["t"], "calls_between": calls,
+                 "rss_bytes_per_call": (last["rss_mb"] - first["rss_mb"]) * MB / calls if calls else 0.0}
     for key, extra in (("rss_mb", 0), ("files", slack), ("tasks", slack)):
         bound = first[key] * (1 + tolerance) + extra
         out[key] = {"first": first[key], "last": last[key], "max": max(r[key] for r in warm),
@@ -575,6 +579,8 @@ def print_verdict(report: dict) -> None:
             f = flat[key]
             print(f"{key:>7}: {f['first']:.1f}{unit} at {flat['from_t']} s -> {f['last']:.1f}{unit} at {flat['to_t']} s "
                   f"({f['growth']:+.1%}, bound {f['bound']:.1f}): {'flat' if f['flat'] else 'GREW'}")
+        print(f"RSS growth per HTTP call after warm-up: {flat['rss_bytes_per_call']:+,.0f} bytes "
+              f"({flat['calls_between']:,} calls)")
     rb = report["read_back"]
     print(f"read back after a clean restart: {rb['checked']:,} objects in {rb['seconds']:.1f} s, {rb['lost']} lost")
     print(f"5xx {report['status5xx']}, failed requests {report['failed']}, stop status {report['stop_status']}")
