@@ -98,15 +98,13 @@ def moment(value: Any, what: str, optional: bool = False) -> float | None:
 
 
 def alarm(value: Any) -> float | None:
-    """An alarm: None, or a moment an alarm can hold (``storage.alarm_time``)."""
+    """An alarm: None, or a moment an alarm can hold (as ``storage.alarm_time`` accepts)."""
     if value is None:
         return None
-    if type(value) not in (int, float):
-        raise Malformed(f"the alarm {_shown(value)} is not a time in epoch seconds")
-    try:
-        return storage.alarm_time(value)
-    except ValueError as exc:
-        raise Malformed(str(exc)) from None
+    if type(value) not in (int, float) or not storage.EARLIEST_ALARM <= value <= storage.LATEST_ALARM:
+        raise Malformed(f"the alarm {_shown(value)} is not a moment an alarm can name "
+                        "(epoch seconds within the years 1 to 9999)")
+    return float(value)
 
 
 def key(value: Any) -> str:
