@@ -10,7 +10,7 @@ from dotui import Engine
 from dotui.engine import history
 from dotui.engine.ids import IdFactory
 
-from tests.conftest import engine_of, guarded
+from tests.conftest import engine_of, eventually, guarded, write_objects
 
 WORKER = """
     from dotui import DurableObject
@@ -206,3 +206,45 @@ async def test_the_gateway_refuses_an_event_buffer_past_the_bound(tmp_path):
             assert resp.status == 400 and "from 1 to 100,000" in (await resp.json())["error"]["message"]
         finally:
             await client.close()
+
+
+def test_the_tuis_watch_of_events_is_bounded():
+    from dotui.tui.model import EngineWatch
+
+    watch = EngineWatch(per_object=5, objects_kept=10)
+    watch.fold({"type": "commit", "namespace": "N", "id": f"{i:064x}", "keys": ["k"]} for i in range(100))
+    assert len(watch.events) == len(watch.last_commit) == 10
+    watch.fold({"type": "call.started", "namespace": "N", "id": "0" * 64, "call": seq, "method": "m"}
+               for seq in range(1, 3000))  # their ends were lost
+    assert len(watch.on_thread) == EngineWatch.RUNNING_KEPT and watch.blocking().method == "m"
+    assert min(watch.on_thread) == 3000 - EngineWatch.RUNNING_KEPT
+
+
+@guarded
+async def test_a_shards_detached_outcomes_do_not_wait_forever_for_their_caller(tmp_path, monkeypatch):
+    from dotui.cluster import shard
+
+    monkeypatch.setattr(shard, "DETACH_AFTER", 0.01)
+    monkeypatch.setattr(shard, "TICKET_KEPT", 0.05)
+    objects = write_objects(tmp_path / "objects", slow="""
+        import asyncio
+        from dotui import DurableObject
+
+        class Slow(DurableObject):
+            async def wait(self, seconds):
+                await asyncio.sleep(seconds)
+                return seconds
+    """)
+    host = shard.ShardHost(0, ["shard-0"], str(objects), str(tmp_path / "data"), {"idle_timeout": 60})
+    hx = IdFactory("Slow").from_name("s").hex
+    try:
+        answers = await host.calls([("call_id", "Slow", hx, "s", "wait", [0.3], {}) for _ in range(3)])
+        assert [a[0] for a in answers] == ["later"] * 3 and host.tickets_waiting == 3
+        assert await host.later(answers[0][1]) == ("ok", 0.3)  # collected: it goes at once
+
+        async def gone():
+            return host.tickets_waiting == 0
+
+        assert await eventually(gone)  # the two nobody collected, TICKET_KEPT after they ended
+    finally:
+        await host.close()

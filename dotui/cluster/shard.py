@@ -25,6 +25,7 @@ from .wire import Outcome, import_chain, outcome_of
 
 EVENTS_MAXLEN = 10_000
 DETACH_AFTER = 0.05  # seconds a batch's answer waits for its slowest call
+TICKET_KEPT = 300.0  # seconds a finished detached call's outcome waits for its later(); then it goes
 
 
 class ShardHost:
@@ -103,8 +104,19 @@ class ShardHost:
             else:
                 ticket = next(self._tickets)
                 self._detached[ticket] = task
+                task.add_done_callback(lambda _, ticket=ticket: self._expire(ticket))
                 out.append(("later", ticket))
         return out
+
+    @property
+    def tickets_waiting(self) -> int:
+        """Detached calls whose outcome no later() has taken yet."""
+        return len(self._detached)
+
+    def _expire(self, ticket: int) -> None:
+        """A detached call ended: its outcome is kept TICKET_KEPT seconds for a later() that may
+        never come (its caller's process died), so tickets never pile up."""
+        asyncio.get_running_loop().call_later(TICKET_KEPT, self._detached.pop, ticket, None)
 
     async def later(self, ticket: int) -> Outcome:
         """The outcome of a call ``calls`` answered with a ticket."""

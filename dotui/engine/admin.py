@@ -206,6 +206,8 @@ class Admin:
                 sig = sig.replace(parameters=list(sig.parameters.values())[1:])
         except (TypeError, ValueError):
             sig = None
+        if len(self._signatures) >= 4096:  # each reload brings new functions: keep those of late
+            self._signatures.clear()
         self._signatures[fn] = sig
         return sig
 

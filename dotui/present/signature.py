@@ -26,6 +26,8 @@ def signature_of(text: str) -> inspect.Signature | None:
         fn = None
     if isinstance(fn, ast.FunctionDef):
         sig = _from_ast(fn.args)
+    if len(_cache) >= 4096:  # signatures as a gateway describes them: any number of texts
+        _cache.clear()
     _cache[text] = sig
     return sig
 

@@ -159,5 +159,6 @@ def remote_error_class(type_name: str) -> type:
         cls = type(name, bases, namespace)
     except TypeError:  # a builtin whose layout cannot be mixed in
         cls = type(name, (RemoteError,), namespace)
-    _remote_classes[type_name] = cls
+    if len(_remote_classes) < 256:  # the type names a gateway sends are its to choose: remember a few
+        _remote_classes[type_name] = cls
     return cls

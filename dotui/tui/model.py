@@ -533,10 +533,14 @@ class EngineWatch:
     TUI names when the engine stops answering.
     """
 
+    RUNNING_KEPT = 1000  # calls seen starting and not yet seen ending (an event lost keeps one here)
+
     def __init__(self, per_object: int = 200, objects_kept: int = 2000, clock: Callable[[], float] = time.time):
         self.per_object = per_object
         self.objects_kept = objects_kept
         self.clock = clock
+        # Bounded: events of the objects_kept objects seen last, per_object each; their last commit;
+        # at most RUNNING_KEPT calls on the thread (the oldest go first).
         self.events: OrderedDict[Key, deque[dict]] = OrderedDict()
         self.on_thread: dict[int, Running] = {}
         self.last_commit: dict[Key, Commit] = {}
@@ -568,6 +572,8 @@ class EngineWatch:
             if typ in ("call.started", "call.resumed") and seq is not None:
                 label = ev.get("name") or "#" + hx[:12]
                 self.on_thread[seq] = Running(ns, label, ev.get("method", "?"), ev.get("t", self.clock()))
+                if len(self.on_thread) > self.RUNNING_KEPT:  # its end was among events lost: O(n), rare
+                    del self.on_thread[min(self.on_thread)]
             elif typ in ("call.suspended", "call.held", "call.finished") and seq is not None:
                 self.on_thread.pop(seq, None)
             elif typ == "commit":
@@ -583,7 +589,8 @@ class EngineWatch:
         if log is None:
             log = self.events[key] = deque(maxlen=self.per_object)
             if len(self.events) > self.objects_kept:
-                self.events.popitem(last=False)
+                gone, _ = self.events.popitem(last=False)
+                self.last_commit.pop(gone, None)
         else:
             self.events.move_to_end(key)
         log.append(ev)
