@@ -39,7 +39,7 @@ WORKER = """
 """
 
 GROWING = ("records", "live", "broken_kept", "history_entries", "history_bytes", "websocket_objects",
-           "alarms_pending", "uncheckpointed_objects", "events_buffered")
+           "alarms_pending", "alarm_heap", "uncheckpointed_objects", "events_buffered")
 
 
 async def _work(engine: Engine, names: list[str]) -> None:
@@ -248,3 +248,14 @@ async def test_a_shards_detached_outcomes_do_not_wait_forever_for_their_caller(t
         assert await eventually(gone)  # the two nobody collected, TICKET_KEPT after they ended
     finally:
         await host.close()
+
+
+@guarded
+async def test_an_alarm_moved_on_and_on_leaves_no_trail_in_the_scheduler(tmp_path):
+    async with engine_of(tmp_path, {"idle_timeout": 60}, worker=WORKER) as engine:
+        hx = engine.env.Worker.id_from_name("w").hex
+        far = engine.clock.now() + 86_400
+        for i in range(5000):  # as commits that each set the object's alarm a little later would
+            engine.alarms.schedule("Worker", hx, far + i)
+        kept = engine.bookkeeping()
+        assert kept["alarms_pending"] == 1 and kept["alarm_heap"] <= 2 + 1024

@@ -121,6 +121,12 @@ class AlarmScheduler:
         """Alarms waiting for their time (one per object that has one): what the scheduler holds."""
         return len(self._pending)
 
+    @property
+    def heap_size(self) -> int:
+        """Entries in the timer heap: the pending alarms and those replaced not yet dropped (at most
+        2 x pending + 1,024)."""
+        return len(self._heap)
+
     # ------------------------------------------------------------ for the testing kit (docs/testing.md)
     def firing(self) -> list[asyncio.Task]:
         """The alarm handlers running now."""
@@ -148,7 +154,13 @@ class AlarmScheduler:
     # ------------------------------------------------------------ the timer
     def _put(self, key: Key, p: _Pending) -> None:
         self._pending[key] = p
-        heapq.heappush(self._heap, (p.due, key))
+        heap = self._heap
+        heapq.heappush(heap, (p.due, key))
+        if len(heap) > 2 * len(self._pending) + 1024:
+            # Mostly alarms replaced before they fell due (an object moving its alarm on): keep the
+            # current ones only. O(pending), once per as many replacements: the heap stays O(pending).
+            self._heap = [(q.due, k) for k, q in self._pending.items()]
+            heapq.heapify(self._heap)
         if self._timer_due is None or p.due < self._timer_due:
             self._arm()
 

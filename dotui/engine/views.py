@@ -102,6 +102,7 @@ class EngineViews:
             "names_remembered": sum(h.names_remembered for h in self._ns_handles.values()),
             "websocket_objects": self.websockets.objects_tracked,
             "alarms_pending": self.alarms.pending_count,
+            "alarm_heap": self.alarms.heap_size,
             "uncheckpointed_objects": self.durable.held_count,
             "events_buffered": self.bus.buffered,
         }
