@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from tinydb.storages import Storage
 
-from . import disk, schema, values
+from . import disk, schema, storage, values
 from .errors import BrokenObjectError, FolderEntryError
 
 
@@ -139,10 +140,15 @@ def read_doc(path: str) -> dict[str, Any] | None:
     object (empty, torn, a folder, a link, a FIFO, unreadable for good), and ``OSError`` for an I/O
     error that may pass (the caller tries again later).
     """
+    return _read(path)[0]
+
+
+def _read(path: str) -> tuple[dict[str, Any] | None, bytes]:
+    """(``read_doc``'s document, the file's bytes)."""
     try:
         raw = disk.read_file(path)
     except FileNotFoundError:
-        return None
+        return None, b""
     except FolderEntryError as exc:  # a link, a folder, a FIFO: never followed, read or waited on
         raise _broken(path, str(exc)) from None
     except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
@@ -155,7 +161,7 @@ def read_doc(path: str) -> dict[str, Any] | None:
         raise _broken(path, f"not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise _broken(path, f"expected a JSON object of tables, found {type(doc).__name__}")
-    return doc
+    return doc, raw
 
 
 class CrashSafeStorage(Storage):
@@ -196,7 +202,7 @@ def load(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     file: a damaged file is never read as an empty object, nor read in part.
     O(size of the file).
     """
-    doc = read_doc(path)
+    doc, raw = _read(path)
     if doc is None:
         return {}, {}
     metas, table = doc.get("meta"), doc.get("storage")
@@ -213,12 +219,16 @@ def load(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     for doc_id, row in table.items():
         if not isinstance(row, dict) or not isinstance(row.get("key"), str) or "value" not in row:
             raise _broken(path, f"storage row {doc_id!r} is not a {{\"key\": string, \"value\": ...}} document: {row!r:.80}")
-        try:
-            schema.entry(row["key"], row["value"])
-        except schema.Malformed as exc:
-            raise _broken(path, f"storage row {doc_id!r} holds what storage.put refuses: {exc}") from None
         data[row["key"]] = row["value"]
+    try:
+        # Only an escape can spell a lone surrogate in text that decoded as UTF-8.
+        storage.check_entries(data, may_hold_surrogates=_SURROGATE_ESCAPE.search(raw) is not None)
+    except (TypeError, ValueError) as exc:
+        raise _broken(path, f"a storage row holds what storage.put refuses: {exc}") from None
     return data, meta
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _check_meta(meta: dict[str, Any]) -> None:

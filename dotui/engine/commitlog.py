@@ -147,9 +147,7 @@ def _object_part(part: Any) -> ObjectRecord:
     ns = schema.namespace(ns)
     d = Delta(cleared=schema.flag(cleared, "cleared"), alarm_changed=schema.flag(alarm_changed, "alarm_changed"),
               alarm=schema.alarm(alarm))
-    for k, v in schema.shape(puts, dict, "its written keys").items():
-        schema.entry(k, v)
-        d.puts[k] = v
+    d.puts.update(schema.entries(puts, "its written keys"))
     for k in schema.shape(dels, list, "its deleted keys"):
         d.puts[schema.key(k)] = DELETED
     return ObjectRecord(ns, schema.object_id(ns, hx), schema.name(name), d,

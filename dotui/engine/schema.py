@@ -116,12 +116,14 @@ def key(value: Any) -> str:
     return value
 
 
-def entry(k: Any, value: Any) -> int:
-    """A stored key and value, as ``put`` accepts them; their size in bytes."""
+def entries(written: Any, what: str) -> dict[str, Any]:
+    """Stored keys and values, each as ``put`` accepts it (``storage.check_entries``)."""
+    shape(written, dict, what)
     try:
-        return storage.check_entry(k, value)
+        storage.check_entries(written)
     except (TypeError, ValueError) as exc:
         raise Malformed(str(exc)) from None
+    return written
 
 
 def shape(value: Any, kind: type, what: str, length: int | None = None) -> Any:

@@ -84,13 +84,55 @@ def check_key(key: Any) -> int:
     return _key_bytes(key)
 
 
-def check_entry(key: Any, value: Any) -> int:
+def check_entry(key: Any, value: Any) -> None:
     """What ``put`` checks of one entry, before anything is stored: the key (a str of at most
     MAX_KEY_BYTES in UTF-8) and its value (JSON-compatible, at most MAX_DEPTH deep, MAX_VALUE_BYTES
     as JSON text, valid Unicode); TypeError or ValueError saying what is wrong, naming the key.
-    Readers of the data folder hold what they read back to the same (docs/trust.md). Returns the
-    entry's size in bytes. O(size of the value)."""
-    return _key_bytes(key) + _value_text(key, value)[1]
+    Readers of the data folder hold what they read back to the same (docs/trust.md). O(size of
+    the value); O(1) for a short key and a scalar or short ASCII text (most of what a wake reads)."""
+    if type(key) is not str or len(key) > MAX_KEY_BYTES or not key.isascii():
+        _key_bytes(key)
+    kind = type(value)
+    if kind is bool or value is None or (kind is int and -_SMALL_INT < value < _SMALL_INT):
+        return
+    if kind is str and value.isascii() and 6 * len(value) + 2 <= MAX_VALUE_BYTES:  # \u00XX at most
+        return
+    if kind is float and value - value == 0.0:  # finite: inf - inf and nan - nan are nan
+        return
+    _value_text(key, value)
+
+
+def check_entries(entries: dict[Any, Any], may_hold_surrogates: bool = True) -> None:
+    """``check_entry`` of every entry of ``entries``, raising as it does for the first bad one, in
+    one walk over every value at once (a checkpoint's whole table at a wake: O(size), a few
+    C-speed passes where one check per entry would pay a dozen calls each). ``may_hold_surrogates``
+    False: the caller knows no str holds a lone surrogate (a text that spells none)."""
+    if _entries_fit(entries, may_hold_surrogates):
+        return
+    for k, v in entries.items():
+        check_entry(k, v)
+
+
+def _entries_fit(entries: dict[Any, Any], may_hold_surrogates: bool) -> bool:
+    """Whether every entry surely passes ``check_entry`` (False: check each to name the bad one)."""
+    for k in entries:
+        if type(k) is not str or len(k) > MAX_KEY_BYTES or not k.isascii():
+            return False
+    if not values.fits(list(entries.values()), MAX_DEPTH + 1):  # the list is one level more
+        return False
+    for v in entries.values():
+        kind = type(v)
+        if kind is str:
+            if 6 * len(v) + 2 <= MAX_VALUE_BYTES and (v.isascii() or not may_hold_surrogates):
+                continue  # short enough whatever it escapes (\u00XX at most)
+            if (may_hold_surrogates and not v.isascii()) or values.text_size(v) > MAX_VALUE_BYTES:
+                return False
+        elif kind is list or kind is dict:
+            if may_hold_surrogates or values.text_size(v) > MAX_VALUE_BYTES:
+                return False
+        elif kind is int and not -_SMALL_INT < v < _SMALL_INT:
+            return False
+    return True
 
 
 def _check_batch(keys: Any, what: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from json.encoder import c_make_encoder, encode_basestring
 from typing import Any, Callable, Iterator
 
 _SCALARS = frozenset({int, str, float, bool, type(None)})
@@ -68,6 +69,24 @@ def _fits(value: Any, limit: int) -> bool:
         level = below
         depth += 1
     return True
+
+
+def fits(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` is JSON-compatible and nests at most ``limit`` deep. O(size)."""
+    return _fits(value, limit)
+
+
+def text_size(value: Any) -> int:
+    """The size in UTF-8 bytes of the JSON text of a value ``fits`` accepted, which holds no lone
+    surrogate. O(size), in C alone (no encoder made per call: many small values cost little)."""
+    text = "".join(_c_encode(value, 0))
+    return len(text) if text.isascii() else len(text.encode())
+
+
+# The C encoder ``_encode_raw`` runs, made once: (markers, default, encoder, indent, key and item
+# separators, sort_keys, skipkeys, allow_nan); markers None: a value ``fits`` accepted has no cycle.
+_c_encode = (c_make_encoder or (lambda *a: lambda v, _: [_encode_raw(v)]))(
+    None, None, encode_basestring, None, ":", ",", False, False, False)
 
 
 def _parts(value: Any, where: str, limit: int = MAX_CALL_DEPTH) -> Iterator[tuple[str, Any, int, bool]]:
