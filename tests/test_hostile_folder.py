@@ -347,3 +347,16 @@ async def test_a_checkpoint_that_fails_its_checks_makes_that_object_broken_never
         assert str(path) in str(info.value)
         assert await e.env.Counter.get_by_name("b").increment() == 2  # the others go on
     assert path.read_bytes() == before  # never overwritten
+
+
+# ------------------------------------------------------------------ the cluster's manifest is input too
+@pytest.mark.parametrize("text", [b"[" * 10**5 + b"]" * 10**5, b'{"version": 1, "shards": NaN}', b"\xff\xfe",
+                                  b'{"version": 1, "shards": "2"}'])
+def test_a_manifest_no_decoder_reads_is_refused_naming_it(tmp_path, text):
+    from dotui.cluster.manifest import ManifestError, open_manifest
+
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "cluster.json").write_bytes(text)
+    with pytest.raises(ManifestError, match="cannot be read"):
+        open_manifest(str(tmp_path / "root"), 2)
+    assert (tmp_path / "root" / "cluster.json").read_bytes() == text
