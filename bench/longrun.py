@@ -405,6 +405,20 @@ async def sampler(run: Run, figures: Figures) -> None:
                 return
 
 
+def rss_slope(warm: list[dict]) -> float:
+    """Bytes of RSS per HTTP call after warm-up: the least-squares slope of each window's RSS over the calls made
+    so far (every window counts, so one window's count of live objects weighs less than in a first-to-last
+    difference)."""
+    xs, total = [], 0
+    for r in warm:
+        total += r["calls"]
+        xs.append(total)  # the calls made by the end of the window whose highest RSS is ys[i]
+    ys = [r["rss_mb"] * MB for r in warm]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+
+
 def flatness(rows: list[dict], tolerance: float, slack: int) -> dict:
     """The first post-warm-up window against the last: growth of RSS, open files and tasks, and the verdict."""
     warm = [r for r in rows if r["warm"]]
@@ -413,7 +427,7 @@ def flatness(rows: list[dict], tolerance: float, slack: int) -> dict:
     first, last = warm[0], warm[-1]
     calls = sum(r["calls"] for r in warm[1:])
     out: dict = {"checked": True, "from_t": first["t"], "to_t": last["t"], "calls_between": calls,
-                 "rss_bytes_per_call": (last["rss_mb"] - first["rss_mb"]) * MB / calls if calls else 0.0}
+                 "rss_bytes_per_call": rss_slope(warm)}
     for key, extra in (("rss_mb", 0), ("files", slack), ("tasks", slack)):
         bound = first[key] * (1 + tolerance) + extra
         out[key] = {"first": first[key], "last": last[key], "max": max(r[key] for r in warm),
