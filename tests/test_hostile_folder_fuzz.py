@@ -70,8 +70,11 @@ records = st.builds(lambda t, parts: {"t": t, "o": parts}, st.floats(1e9, 2e9), 
 @st.composite
 def index_rows(draw) -> list:
     ns, name = draw(st.sampled_from(NAMESPACES)), draw(names)
-    return [ns, hex_of(ns, name), name, draw(st.integers(0, 10)), draw(st.integers(0, 10_000)),
-            draw(st.none() | future_alarms), draw(st.none() | st.floats(1e9, 2e9))]
+    row = [ns, hex_of(ns, name), name, draw(st.integers(0, 10)), draw(st.integers(0, 10_000)),
+           draw(st.none() | future_alarms), draw(st.none() | st.floats(1e9, 2e9))]
+    if draw(st.booleans()):  # the call and error counters (rows written before them have none)
+        row += [draw(st.integers(0, 1000)), draw(st.integers(0, 10))]
+    return row
 
 
 @st.composite
