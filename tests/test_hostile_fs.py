@@ -155,6 +155,27 @@ async def test_a_namespace_folder_that_is_a_link_is_refused(objects_dir, data_di
     assert {p.name: p.read_bytes() for p in foreign.iterdir()} == before
 
 
+async def test_a_namespace_folder_swapped_for_a_link_while_running_is_neither_read_nor_written(
+        objects_dir, data_dir, tmp_path):
+    from dotui import BrokenObjectError
+
+    await _populate(objects_dir, data_dir, names=("a", "b"))
+    foreign = tmp_path / "foreign"
+    async with _engine(objects_dir, data_dir) as e:
+        assert await e.env.Counter.get_by_name("b").increment() == 2  # b is live; a sleeps on disk
+        os.rename(data_dir / "Counter", foreign)
+        (data_dir / "Counter").symlink_to(foreign, target_is_directory=True)
+        before = {p.name: p.read_bytes() for p in foreign.iterdir()}
+        with pytest.raises(BrokenObjectError, match=rf"{data_dir / 'Counter'}.*symbolic link"):
+            await e.env.Counter.get_by_name("a").increment()
+        assert await e.checkpoint() is False  # b's write is kept in the log, not written through the link
+        assert {p.name: p.read_bytes() for p in foreign.iterdir()} == before
+        (data_dir / "Counter").unlink()
+        os.rename(foreign, data_dir / "Counter")
+    async with _engine(objects_dir, data_dir) as e:
+        assert [await e.env.Counter.get_by_name(n).peek() for n in "ab"] == [1, 2]
+
+
 async def test_a_checkpoint_that_is_a_link_breaks_that_object_only_and_is_never_read(objects_dir, data_dir,
                                                                                     tmp_path):
     from dotui import BrokenObjectError

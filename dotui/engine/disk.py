@@ -129,26 +129,47 @@ def refusal(path: str, mode: int, want: str | None = "file") -> FolderEntryError
                             "move it out of the data folder", path)
 
 
-def _refuse_or_raise(path: str, exc: OSError) -> None:
+def _refuse_or_raise(path: str, exc: OSError, want: str = "file") -> None:
     """Turn an ``open`` that failed because of what ``path`` is into its refusal; else re-raise."""
     if exc.errno in (_errno.ELOOP, _errno.EISDIR, _errno.ENXIO, _errno.ENOTDIR, _errno.EMLINK):
         try:
             mode = os.lstat(path).st_mode
         except OSError:
             raise exc from None
-        if not stat.S_ISREG(mode):
-            raise refusal(path, mode) from None
+        if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) if want == "folder" else stat.S_ISREG(mode)):
+            raise refusal(path, mode, want) from None
     raise exc
 
 
-def open(path: str, flags: int, mode: int = FILE_MODE) -> int:  # noqa: A001 - os.open's name
-    """``os.open`` that never follows a link at ``path`` and opens nothing but a regular file (or,
-    with ``O_DIRECTORY``, a folder); ``FolderEntryError`` otherwise. A file it creates is ``mode``."""
-    _check("open", path)
+_PARENT = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_parent(path: str) -> tuple[int, str]:
+    """(descriptor of ``path``'s folder, opened without following a link, and the last name):
+    what the open is made relative to, so neither the entry nor its folder can be a link."""
+    parent, name = os.path.split(path)
+    parent = parent or "."
     try:
-        fd = os.open(path, flags | _SAFE, mode)
+        return os.open(parent, _PARENT), name
     except OSError as exc:
-        _refuse_or_raise(path, exc)
+        _refuse_or_raise(parent, exc, "folder")
+        raise
+
+
+def open(path: str, flags: int, mode: int = FILE_MODE) -> int:  # noqa: A001 - os.open's name
+    """``os.open`` that follows no link at ``path`` or at its folder (it opens the folder with
+    ``O_NOFOLLOW``, then the entry in it) and opens nothing but a regular file (or, with
+    ``O_DIRECTORY``, a folder); ``FolderEntryError`` otherwise. A file it creates is ``mode``.
+    Two opens, one fstat: O(1)."""
+    _check("open", path)
+    parent, name = _open_parent(path)
+    try:
+        fd = os.open(name, flags | _SAFE, mode, dir_fd=parent)
+    except OSError as exc:
+        _refuse_or_raise(path, exc, "folder" if flags & os.O_DIRECTORY else "file")
+        raise
+    finally:
+        os.close(parent)
     if not flags & (os.O_EXCL | os.O_DIRECTORY):  # a new file or a folder is what was asked
         found = os.fstat(fd).st_mode
         if not stat.S_ISREG(found):
@@ -256,7 +277,7 @@ def makedirs(path: str, want: str = "folder") -> None:
         raise refusal(path, found, want)
     _check("mkdir", path)
     os.makedirs(path, DIR_MODE, exist_ok=True)
-    os.chmod(path, DIR_MODE, follow_symlinks=False)  # the umask may have taken the owner's bits too
+    os.chmod(path, DIR_MODE)  # the umask may have taken the owner's bits too
 
 
 def remove(path: str) -> None:

@@ -41,8 +41,7 @@ def prepare(data_dir: str) -> None:
     try:
         found = os.stat(data_dir).st_mode
     except FileNotFoundError:
-        os.makedirs(data_dir, disk.DIR_MODE, exist_ok=True)
-        os.chmod(data_dir, disk.DIR_MODE)
+        disk.makedirs(data_dir, "data folder")
         return
     if not stat.S_ISDIR(found):
         raise DataFolderError(f"the data folder {data_dir} is {disk.kind(found)}, not a folder: "

@@ -22,7 +22,7 @@ def new_token() -> str:
 
 
 def token_path(data: str) -> str:
-    return os.path.join(os.path.abspath(data), TOKEN_FILE)
+    return os.path.join(os.path.realpath(data), TOKEN_FILE)  # the folder may be a link; the file may not
 
 
 def write_token(data: str, token: str) -> str:
@@ -43,7 +43,7 @@ def remove_token(data: str, token: str) -> None:
     try:
         if disk.read_file(path).decode(errors="replace").strip() != token:
             return
-        os.remove(path)
+        disk.remove(path)
     except OSError:
         pass
 
