@@ -351,7 +351,7 @@ def _serve_cluster(args: argparse.Namespace, err: Renderer) -> int:
         err.notice(f"dotui: error: --cluster needs Ray ({exc}): pip install -e '.[cluster]'", "red")
         return FAILED
     return serve_cluster_main(args.objects, args.data, args.cluster, args.ray_address, args.idle,
-                              args.host, args.port, args.token)
+                              args.host, args.port, args.token, limits=limits_from_args(args))
 
 
 def _recover_main(args: argparse.Namespace, err: Renderer) -> int:

@@ -34,6 +34,7 @@ TOKEN = "hostile-token"
 AUTH = f"Authorization: Bearer {TOKEN}\r\n"
 LIMITS = Limits(head_timeout=1.0, body_timeout=1.0, keepalive_timeout=1.5, send_timeout=2.0, max_unauthenticated=16)
 WAIT = 15.0  # seconds any read in these tests waits at most
+TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8  # linux tcp_states.h: the peer reset, or sent its FIN
 
 HOSTILE_OBJECTS = """
     import json
@@ -300,6 +301,11 @@ def test_a_client_that_reads_nothing_of_its_answer_is_cut_off_after_the_send_tim
         sock.connect(fast)
         sock.sendall(post("/objects/Big/slow-reader/blob", call_body(32 << 20)))
         time.sleep(LIMITS.send_timeout + 2.0)  # reads nothing for longer than the send timeout
+        if hasattr(socket, "TCP_INFO"):  # reset, not a FIN queued behind what it never read
+            deadline = time.monotonic() + WAIT
+            while sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] not in (TCP_CLOSE, TCP_CLOSE_WAIT):
+                assert time.monotonic() < deadline, "the connection is still open for a client that reads nothing"
+                time.sleep(0.1)
         sock.settimeout(WAIT)
         received = 0
         try:

@@ -13,7 +13,9 @@ import asyncio
 import datetime as _dt
 import ipaddress
 import logging
+import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ from .limits import MAX_FIELD, MAX_HEADERS, MAX_LINE, READ_BUFSIZE, Limits, with
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 SHUTDOWN_SECONDS = 10.0
+ACCEPTS_PER_TURN = 128  # connections asyncio accepts in one turn of the loop
+LISTEN_BACKLOG = 4096  # connections the kernel queues before they are accepted (capped by net.core.somaxconn)
 ACCEPT_ERROR_INTERVAL = 10.0  # seconds between two reports of the accept loop failing (out of file descriptors)
 
 
@@ -123,7 +127,14 @@ async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DE
     fast.log = log
     accept_errors = AcceptErrors(asyncio.get_running_loop())
     try:
-        server = await asyncio.get_running_loop().create_server(fast, host, port)
+        # asyncio accepts up to `backlog` connections a turn of the loop (fast.py's cap on connections
+        # without the token sorts them out after): a modest number, so a flood cannot take every file
+        # descriptor in one turn; the kernel's queue is made deeper, so a flood of connects is queued
+        # rather than dropped alongside a token holder's.
+        server = await asyncio.get_running_loop().create_server(fast, host, port, backlog=ACCEPTS_PER_TURN)
+        for listening in server.sockets:
+            with socket.socket(fileno=os.dup(listening.fileno())) as same:
+                same.listen(LISTEN_BACKLOG)
     except BaseException:
         accept_errors.remove()
         await runner.cleanup()

@@ -28,8 +28,10 @@ open at once, the oldest closed first.
 from __future__ import annotations
 
 import asyncio
-import time
 import hmac
+import socket
+import struct
+import time
 import weakref
 from typing import Any, Callable
 from urllib.parse import unquote
@@ -68,6 +70,7 @@ class FastCalls:
         # Transports not yet shown the token, oldest first (a dict keeps insertion order).
         self.unauthenticated: dict[asyncio.BaseTransport, None] = {}
         self.handed: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()  # now aiohttp's
+        self.sweep_due = False  # _sweep is scheduled
         self.log: Callable[[str, str, int, float], None] | None = None  # (verb, path, status, seconds) per request
         self.timeouts = {HEAD: limits.head_timeout, BODY: limits.body_timeout, IDLE: limits.keepalive_timeout,
                          SEND: limits.send_timeout}
@@ -81,17 +84,30 @@ class FastCalls:
                                  max_field_size=MAX_FIELD, max_headers=MAX_HEADERS)
 
     def admit(self, transport: asyncio.BaseTransport) -> None:
-        """A new connection, not yet authenticated: past ``max_unauthenticated`` of them the oldest is
+        """A new connection, not yet authenticated. Past ``max_unauthenticated`` of them the oldest are
         closed, so a flood of idle sockets costs the flooder its own oldest ones, never a token holder a
-        file descriptor. O(1); O(cap) to forget closed ones, only when over the cap."""
+        file descriptor; not at once but three turns of the loop later, once the newest have had their
+        first bytes read (a token holder's request, accepted in the same burst as a flood, shows its
+        token first), and at once past twice the cap. O(1); O(cap) when over the cap."""
         waiting = self.unauthenticated
         waiting[transport] = None
         cap = self.limits.max_unauthenticated
-        if len(waiting) <= cap:
-            return
+        if len(waiting) > 2 * cap:
+            self._close_oldest(2 * cap)
+        if len(waiting) > cap and not self.sweep_due:
+            self.sweep_due = True
+            call_soon = self.loop.call_soon
+            call_soon(call_soon, call_soon, self._sweep)
+
+    def _sweep(self) -> None:
+        self.sweep_due = False
+        self._close_oldest(self.limits.max_unauthenticated)
+
+    def _close_oldest(self, keep: int) -> None:
+        waiting = self.unauthenticated
         for closed in [t for t in waiting if t.is_closing()]:
             del waiting[closed]
-        while len(waiting) > cap:
+        while len(waiting) > keep:
             oldest = next(iter(waiting))
             del waiting[oldest]
             oldest.abort()
@@ -113,12 +129,27 @@ class FastCalls:
         for conn in list(self.connections):
             conn.abort()
         for transport in list(self.handed):
-            transport.abort()
+            reset(transport)
         self.unauthenticated.clear()
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
         for _ in range(3):  # the aborted transports' connection_lost, then their handlers' last steps
             await asyncio.sleep(0)
+
+
+_LINGER_NOW = struct.pack("ii", 1, 0)
+
+
+def reset(transport: asyncio.BaseTransport) -> None:
+    """Close at once, with a TCP reset: what is unsent is dropped (a plain close would leave the kernel
+    sending it, and the FIN behind it, to a client that reads nothing, for minutes)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_NOW)
+        except OSError:
+            pass  # already closed
+    transport.abort()
 
 
 class CallProtocol(asyncio.Protocol):
@@ -187,7 +218,7 @@ class CallProtocol(asyncio.Protocol):
 
     def abort(self) -> None:
         if self.transport is not None:
-            self.transport.abort()
+            reset(self.transport)
 
     # ------------------------------------------------------------ timeouts
     def _expect(self, what: str, force: bool = False) -> None:
@@ -219,8 +250,10 @@ class CallProtocol(asyncio.Protocol):
                 self._expect(SEND, force=True)
                 return
         limits = self.calls.limits
-        if self.waiting in (IDLE, SEND) or (self.waiting == HEAD and not self.buf):
-            self.abort()  # idle, or not reading what it is sent: nothing to say to it
+        if self.waiting == SEND:
+            self.abort()  # it reads nothing of what it is sent: drop that too
+        elif self.waiting == IDLE or (self.waiting == HEAD and not self.buf):
+            self.close()  # idle: nothing to say to it, nothing unsent
         elif self.waiting == HEAD:
             self._refuse(408, "RequestTimeout", f"the request head did not arrive whole within "
                          f"{limits.head_timeout:g} s (the gateway's --head-timeout); send it at once")
