@@ -259,3 +259,27 @@ async def test_an_alarm_moved_on_and_on_leaves_no_trail_in_the_scheduler(tmp_pat
             engine.alarms.schedule("Worker", hx, far + i)
         kept = engine.bookkeeping()
         assert kept["alarms_pending"] == 1 and kept["alarm_heap"] <= 2 + 1024
+
+
+@guarded
+async def test_a_record_held_past_its_release_never_makes_a_second_instance(tmp_path):
+    """Whoever kept a record across an await (an alarm about to fire, say) reaches the object's
+    one record when it calls: never a second Python object for the same id."""
+    from dotui.engine.instance import Call
+
+    async with engine_of(tmp_path, {"idle_timeout": 60}, worker=WORKER) as engine:
+        w = engine.env.Worker.get_by_name("w")
+        key = ("Worker", w.id.hex)
+        await w.add()
+        old = engine.held(key)
+        await engine.hibernate("Worker", w.id)
+        assert engine.held(key) is None  # forgotten
+        await w.add()
+        new = engine.held(key)
+        assert new is not None and new is not old
+        assert await old.invoke(Call("call", "add", (), {}, ())) == 3  # reaches the live record's object
+        assert engine.held(key) is new and old.obj is None and engine.count_instances("Worker")["live"] == 1
+
+        await engine.hibernate("Worker", w.id)
+        assert await old.invoke(Call("call", "add", (), {}, ())) == 4  # nothing replaced it: it is the record again
+        assert engine.held(key) is old and engine.count_instances("Worker")["live"] == 1
