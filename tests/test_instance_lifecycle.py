@@ -11,6 +11,7 @@ from tests.conftest import FailingLog, engine_of, write_objects
 
 SOURCE = """
     import asyncio
+    import os
     from dotui import DurableObject
 
     class Order(DurableObject):
@@ -138,12 +139,16 @@ SOURCE = """
             return "lingered"
 
     class Versioned(DurableObject):
-        async def hold(self, delay):
-            await asyncio.sleep(delay)
+        async def hold(self, flag):
+            # Until the test makes ``flag`` (reload imports off the loop: calls go on meanwhile).
+            for _ in range(1000):
+                if os.path.exists(flag):
+                    break
+                await asyncio.sleep(0.01)
             return "old code done"
 
-        async def hold_blocked(self, delay):
-            return await self.ctx.block_concurrency_while(lambda: self.hold(delay))
+        async def hold_blocked(self, flag):
+            return await self.ctx.block_concurrency_while(lambda: self.hold(flag))
 
         def version(self):
             return 1
@@ -280,7 +285,7 @@ async def test_reload_lets_running_calls_end_on_the_old_code_and_runs_new_calls_
     objs = write_objects(tmp_path / "objects", order=SOURCE)
     async with Engine(objects=str(objs), data=str(tmp_path / "data")) as e:
         v = e.env.Versioned.get_by_name("x")
-        running = asyncio.ensure_future(v.hold(0.05))
+        running = asyncio.ensure_future(v.hold(str(tmp_path / "done")))
         for _ in range(100):
             if e.instance_info("Versioned", v.id).get("busy"):
                 break
@@ -288,6 +293,7 @@ async def test_reload_lets_running_calls_end_on_the_old_code_and_runs_new_calls_
         write_objects(objs, order=SOURCE.replace("return 1", "return 2"))
         assert await e.reload() == []
         assert _counts(e) == (1, 1, 1)  # draining is still in memory, and counted so everywhere
+        (tmp_path / "done").touch()
         assert await v.version() == 2
         assert await running == "old code done"
         assert _counts(e) == (1, 1, 1)
@@ -297,7 +303,7 @@ async def test_reload_that_removes_a_class_fails_the_calls_waiting_for_it(tmp_pa
     objs = write_objects(tmp_path / "objects", order=SOURCE)
     async with Engine(objects=str(objs), data=str(tmp_path / "data")) as e:
         v = e.env.Versioned.get_by_name("x")
-        running = asyncio.ensure_future(v.hold_blocked(0.05))
+        running = asyncio.ensure_future(v.hold_blocked(str(tmp_path / "done")))
         waiting = asyncio.ensure_future(v.version())
         for _ in range(100):
             if len(e.queue("Versioned", v.id)) == 2:
@@ -305,6 +311,7 @@ async def test_reload_that_removes_a_class_fails_the_calls_waiting_for_it(tmp_pa
             await asyncio.sleep(0)
         write_objects(objs, order=SOURCE.replace("class Versioned", "class Renamed"))
         await e.reload()
+        (tmp_path / "done").touch()
         assert await running == "old code done"
         with pytest.raises(BrokenObjectError, match="no longer defined"):
             await waiting

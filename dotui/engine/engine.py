@@ -36,7 +36,7 @@ from .index import Index
 from .instance import IN_MEMORY, Call, Instance, State, current_call
 from .listing import Listing
 from .lock import DataLock
-from .loader import LoadError, NamespaceInfo, load_objects
+from .loader import IMPORT_TIMEOUT, LoadError, NamespaceInfo, load_objects
 from .stubs import Env, Namespace
 from .sweeper import IdleSweeper
 from .views import EngineViews
@@ -69,6 +69,7 @@ class Engine(EngineViews):
         history_size: int = 100,
         history_entries: int = history.MAX_ENTRIES,
         history_bytes: int = history.MAX_BYTES,
+        import_timeout: float = IMPORT_TIMEOUT,
         log_class: type[CommitLog] = CommitLog,
         clock: Clock = REAL,
     ):
@@ -85,6 +86,7 @@ class Engine(EngineViews):
         self.history_size = history_size
         # The finished calls the front ends show, of objects in memory only (history.py).
         self.call_history = history.CallHistory(history_size, history_entries, history_bytes)
+        self.import_timeout = import_timeout  # seconds one objects file's import may take (loader.py)
         self._log_class = log_class
         self.clock = clock  # the one source of time (clock.py); the testing kit's moves when told
 
@@ -108,6 +110,7 @@ class Engine(EngineViews):
         self._lock = DataLock(self.data_dir)
         self.listing = Listing(self.index, self._instances, self._live)
         self._tasks: list[asyncio.Task] = []
+        self._reloading = asyncio.Lock()
         self._started = self._closed = self._crashed = False
         self.stats_counters = {"calls": 0}
         self.router = None  # in a cluster: reaches the ids another shard owns (docs/cluster.md)
@@ -129,7 +132,7 @@ class Engine(EngineViews):
             self._loop = asyncio.get_running_loop()
             self._log_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-log")
             self._ckpt_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-checkpoint")
-            self._namespaces, self.load_errors = load_objects(self.objects_dir)
+            self._namespaces, self.load_errors = await self._load_objects()
             check_namespaces({n: i.file for n, i in self._namespaces.items()}, self.data_dir)
             folder.check(self.data_dir, self._namespaces)  # nothing in it the engine did not make
             self.log = self._log_class(os.path.join(self.data_dir, "log"))
@@ -371,9 +374,21 @@ class Engine(EngineViews):
     async def reload(self) -> list[LoadError]:
         """Re-import the objects folder; live objects are reset onto the new code.
 
-        Storage, alarms and queued calls survive. Returns the files that failed.
+        Storage, alarms and queued calls survive. Returns the files that failed. The
+        imports run off the loop (``_load_objects``): live objects answer calls meanwhile,
+        on their old code; reloads run one at a time.
         """
-        namespaces, errors = load_objects(self.objects_dir)
+        async with self._reloading:
+            namespaces, errors = await self._load_objects()
+            self._swap_code(namespaces, errors)
+        return errors
+
+    async def _load_objects(self) -> tuple[dict[str, NamespaceInfo], list[LoadError]]:
+        """Import the objects folder on a thread, each file within ``import_timeout`` seconds
+        (loader.py): an import that blocks stalls no object, and costs at most that bound."""
+        return await asyncio.to_thread(load_objects, self.objects_dir, self.import_timeout)
+
+    def _swap_code(self, namespaces: dict[str, NamespaceInfo], errors: list[LoadError]) -> None:
         self._namespaces, self.load_errors = namespaces, errors
         for name in list(self._ns_handles):
             if name not in namespaces:
@@ -382,7 +397,6 @@ class Engine(EngineViews):
             inst.reload(namespaces.get(inst.ns.name),
                         f"class {inst.ns.name} is no longer defined in {self.objects_dir}")
         self.bus.publish("reload", errors=[str(e) for e in errors], namespaces=list(namespaces))
-        return errors
 
     # ================================================================ the committer (committer.py)
     async def flush(self) -> None:

@@ -1,0 +1,177 @@
+"""Object code that does not behave, and objects-folder files that are not Python source (docs/trust.md,
+"Imports, reloads and object code" and "Objects-folder sources").
+
+Each test is one way an objects folder can take the engine down or stall it: an exit at import or in a
+method, an import that blocks, a file that is not UTF-8 text, a huge file, a FIFO; and the testing kit's
+clock doing work per simulated second instead of per timer due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from dotui import Engine
+from dotui.engine.errors import BrokenObjectError
+from dotui.engine.facade import LocalEngine
+from dotui.engine.loader import load_objects
+MAX_SOURCE_BYTES = 1 << 20
+from dotui.testing.kit import TestEngine
+
+from conftest import COUNTER, HANG_GUARD, engine_of, eventually, write_objects
+
+pytestmark = pytest.mark.hostile
+
+REPO = Path(__file__).resolve().parent.parent
+BATCH_GUARD = 60  # seconds a `dotui` subprocess may take before the test calls it hung
+
+
+def dotui(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("FORCE_COLOR", None)
+    return subprocess.run([sys.executable, "-m", "dotui.cli", *args], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, env=env, timeout=BATCH_GUARD)
+
+
+def blocking_import(flag: Path, seconds: float = 3.0) -> str:
+    """A file whose top level blocks until ``flag`` exists (for at most ``seconds``), then defines Slow."""
+    return f"""
+        import os, time
+        from dotui import DurableObject
+
+        deadline = time.monotonic() + {seconds}
+        while not os.path.exists({str(flag)!r}) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+        class Slow(DurableObject):
+            def ping(self):
+                return "pong"
+    """
+
+
+# ---------------------------------------------------------------- an exit at import
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    write_objects(tmp_path / "objects", counter=COUNTER)
+    return tmp_path
+
+
+@pytest.mark.parametrize("exit_line, named", [
+    ("import sys; sys.exit()", "SystemExit"),
+    ("raise SystemExit(3)", "SystemExit: 3"),
+    ("raise GeneratorExit('at import')", "GeneratorExit: at import"),
+    ("class Stop(BaseException): pass\nraise Stop('everything')", "Stop: everything"),
+], ids=["sys.exit", "SystemExit", "GeneratorExit", "own-BaseException"])
+def test_an_exit_at_import_is_that_files_load_error(tmp_path, exit_line, named):
+    objs = write_objects(tmp_path / "objects", counter=COUNTER, quitter=f"x = 1\n{exit_line}\n")
+    namespaces, errors = load_objects(str(objs))
+    assert list(namespaces) == ["Counter"]
+    [error] = errors
+    assert error.file.endswith("quitter.py") and error.line == 1 + exit_line.count("\n") + 1
+    assert named in error.message
+
+
+@pytest.mark.parametrize("how", ["-c", "--json", "script"])
+def test_a_batch_command_on_a_folder_with_an_exit_at_import_reports_it_and_exits_1(workdir, how):
+    (workdir / "objects" / "quitter.py").write_text("import sys\nsys.exit(0)\n")
+    line = "Counter/a.increment()"
+    if how == "script":
+        proc = dotui(workdir, "--on-error", "continue", stdin=line + "\n")
+    else:
+        proc = dotui(workdir, "--on-error", "continue", *(["--json"] if how == "--json" else []), "-c", line)
+    assert proc.returncode == 1, proc.stderr
+    assert "objects/quitter.py:2" in proc.stderr and "SystemExit" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    if how == "--json":
+        assert [d["result"] for d in map(json.loads, proc.stdout.splitlines()) if "result" in d] == [1]
+    else:
+        assert proc.stdout.strip() == "1"  # the other files loaded, and the engine answered
+
+
+# ---------------------------------------------------------------- imports off the engine's loop, bounded
+async def test_live_objects_answer_calls_while_a_reload_import_blocks(tmp_path):
+    flag = tmp_path / "go"
+    async with engine_of(tmp_path, counter=COUNTER) as e:
+        counter = e.env.Counter.get_by_name("c")
+        assert await counter.increment() == 1
+        write_objects(tmp_path / "objects", slow=blocking_import(flag))
+        reload = asyncio.ensure_future(e.reload())
+        try:
+            await asyncio.sleep(0.05)
+            assert await asyncio.wait_for(counter.increment(), HANG_GUARD) == 2
+            assert not reload.done()  # the call was answered while the import still ran
+        finally:
+            flag.touch()
+        assert await asyncio.wait_for(reload, HANG_GUARD) == []
+        assert await e.env.Slow.get_by_name("s").ping() == "pong"
+
+
+async def test_an_import_past_the_bound_is_that_files_error_and_a_later_reload_works(tmp_path):
+    flag = tmp_path / "go"
+    async with engine_of(tmp_path, {"import_timeout": 0.3}, counter=COUNTER) as e:
+        write_objects(tmp_path / "objects", slow=blocking_import(flag, seconds=HANG_GUARD))
+        try:
+            [error] = await asyncio.wait_for(e.reload(), HANG_GUARD)
+            assert error.file.endswith("slow.py") and "import took longer than 0.3 s" in error.message
+            # The same file again, its first import still running: refused at once, no second thread.
+            started = time.monotonic()
+            [again] = await asyncio.wait_for(e.reload(), HANG_GUARD)
+            assert "still running" in again.message and time.monotonic() - started < 0.3
+        finally:
+            flag.touch()
+        write_objects(tmp_path / "objects", slow=blocking_import(flag, seconds=0))
+        assert await asyncio.wait_for(e.reload(), HANG_GUARD) == []
+        assert await e.env.Slow.get_by_name("s").ping() == "pong"
+        assert await e.env.Counter.get_by_name("c").increment() == 1
+
+
+async def test_an_import_that_hangs_does_not_hang_the_start(tmp_path):
+    flag = tmp_path / "go"
+    objs = write_objects(tmp_path / "objects", counter=COUNTER, slow=blocking_import(flag, seconds=HANG_GUARD))
+    e = Engine(objects=str(objs), data=str(tmp_path / "data"), import_timeout=0.3)
+    try:
+        await asyncio.wait_for(e.start(), HANG_GUARD)
+        assert [x.file.endswith("slow.py") for x in e.load_errors] == [True]
+        assert await e.env.Counter.get_by_name("c").increment() == 1
+    finally:
+        flag.touch()
+        await asyncio.wait_for(e.close(), HANG_GUARD)
+
+
+# ---------------------------------------------------------------- objects-folder sources
+def test_files_that_are_not_python_source_are_load_errors_and_the_others_load(tmp_path):
+    objs = write_objects(tmp_path / "objects", counter=COUNTER)
+    (objs / "latin.py").write_bytes(b"from dotui import DurableObject\nname = 'caf\xe9'\n")
+    (objs / "binary.py").write_bytes(b"x = 1\n\x00\x01\x02")
+    (objs / "huge.py").write_bytes(b"x = 1\n" * (MAX_SOURCE_BYTES // 6 + 1))
+    (objs / "folder.py").mkdir()
+    os.mkfifo(objs / "fifo.py")  # opening it for reading would wait for a writer forever
+    (objs / "zero.py").symlink_to("/dev/zero")  # reading it would never end
+    started = time.monotonic()
+    namespaces, errors = load_objects(str(objs))
+    assert time.monotonic() - started < HANG_GUARD
+    assert list(namespaces) == ["Counter"]
+    said = {Path(e.file).name: str(e) for e in errors}
+    assert set(said) == {"latin.py", "binary.py", "huge.py", "folder.py", "fifo.py", "zero.py"}
+    assert "latin.py:2" in said["latin.py"] and "not UTF-8" in said["latin.py"] and "0xe9" in said["latin.py"]
+    assert "binary.py:2" in said["binary.py"] and "NUL byte" in said["binary.py"]
+    assert f"larger than {MAX_SOURCE_BYTES:,} bytes" in said["huge.py"]
+    for name in ("folder.py", "fifo.py", "zero.py"):
+        assert "not a regular file" in said[name]
+    assert not any("Traceback" in s for s in said.values())
+
+
+def test_a_declared_source_encoding_is_honoured(tmp_path):
+    objs = write_objects(tmp_path / "objects")
+    (objs / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\nfrom dotui import DurableObject\n\n"
+                                    b"class Cafe(DurableObject):\n    def name(self):\n        return 'caf\xe9'\n")
+    namespaces, errors = load_objects(str(objs))
+    assert errors == [] and list(namespaces) == ["Cafe"]
