@@ -96,6 +96,115 @@ def test_a_batch_command_on_a_folder_with_an_exit_at_import_reports_it_and_exits
         assert proc.stdout.strip() == "1"  # the other files loaded, and the engine answered
 
 
+# ---------------------------------------------------------------- an exit in object code
+QUITTER = """
+    import asyncio, sys
+    from dotui import DurableObject
+
+    class Stop(BaseException):
+        pass
+
+    class Quitter(DurableObject):
+        def quit(self):
+            sys.exit(4)
+
+        def stop(self):
+            raise Stop("a BaseException of its own")
+
+        async def spawn(self):
+            async def boom():
+                raise SystemExit("from a task it started")
+            self.task = asyncio.create_task(boom())
+            await asyncio.sleep(0.01)
+            return "spawned"
+
+        async def task_error(self):
+            try:
+                await self.task
+            except RuntimeError as exc:
+                return str(exc)
+
+        async def later(self):
+            await asyncio.sleep(0)
+            raise SystemExit("from a coroutine")
+
+        def alarm(self):
+            raise SystemExit("from the alarm")
+
+        def arm(self):
+            self.ctx.storage.set_alarm(self.ctx.now())
+
+    class ExitsAtWake(DurableObject):
+        def __init__(self, ctx, env):
+            raise SystemExit(6)
+
+        def m(self):
+            return 1
+"""
+
+
+async def test_an_exit_in_a_method_is_the_callers_error_and_the_engine_goes_on(tmp_path):
+    async with engine_of(tmp_path, counter=COUNTER, quitter=QUITTER) as e:
+        q = e.env.Quitter.get_by_name("q")
+        for method, raised in (("quit", r"SystemExit\(4\)"), ("later", "SystemExit"), ("stop", "Stop")):
+            with pytest.raises(RuntimeError, match=f"Quitter.{method} raised {raised}.*cannot stop the engine"):
+                await asyncio.wait_for(getattr(q, method)(), HANG_GUARD)
+        assert await asyncio.wait_for(q.spawn(), HANG_GUARD) == "spawned"  # its task's exit stopped nothing
+        assert "raised SystemExit(from a task it started)" in await q.task_error()
+        with pytest.raises(BrokenObjectError, match="SystemExit"):
+            await asyncio.wait_for(e.env.ExitsAtWake.get_by_name("w").m(), HANG_GUARD)
+        await asyncio.wait_for(q.arm(), HANG_GUARD)
+        deadline = time.monotonic() + HANG_GUARD
+        while not e.stats().get("alarms_retried") and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert e.stats()["alarms_retried"] >= 1  # its exit was the alarm's failure: tried again later
+        assert await asyncio.wait_for(e.env.Counter.get_by_name("c").increment(), HANG_GUARD) == 1
+
+
+def test_a_batch_command_never_waits_on_a_dead_engine_thread(workdir):
+    # A callback object code schedules runs outside every call: its SystemExit stops the engine's
+    # loop. The front end notices the thread's death and says so, instead of waiting forever.
+    (workdir / "objects" / "killer.py").write_text(textwrap.dedent("""
+        import asyncio, sys
+        from dotui import DurableObject
+
+        class Killer(DurableObject):
+            def kill(self):
+                asyncio.get_running_loop().call_soon(sys.exit, 9)
+                return "scheduled"
+    """))
+    proc = dotui(workdir, "--on-error", "continue", "-c", "Killer/k.kill()", "-c", "sleep 0.2",
+                 "-c", "Counter/a.increment()")
+    assert proc.returncode == 1
+    assert "engine thread stopped" in proc.stderr and "SystemExit" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_wait_on_a_dead_engine_thread_ends(workdir):
+    (workdir / "objects" / "killer.py").write_text(textwrap.dedent("""
+        import asyncio, sys
+        from dotui import DurableObject
+
+        class Killer(DurableObject):
+            async def kill(self):
+                asyncio.get_running_loop().call_soon(sys.exit, 9)
+                await asyncio.sleep(3600)
+    """))
+    from dotui.engine.errors import EngineClosedError
+
+    facade = LocalEngine(str(workdir / "objects"), str(workdir / "data")).start()
+    try:
+        pending = facade.call_async("Killer", "k", "kill")
+        with pytest.raises(EngineClosedError, match="engine thread stopped.*SystemExit"):
+            pending.result(HANG_GUARD)  # a wait begun before the death
+        with pytest.raises(EngineClosedError, match="engine thread stopped"):
+            facade.info()  # and one begun after it
+    finally:
+        started = time.monotonic()
+        facade.close()
+        assert time.monotonic() - started < HANG_GUARD
+
+
 # ---------------------------------------------------------------- imports off the engine's loop, bounded
 async def test_live_objects_answer_calls_while_a_reload_import_blocks(tmp_path):
     flag = tmp_path / "go"

@@ -5,6 +5,8 @@ Every message says what was wrong and, where there is one, what to do instead.
 
 from __future__ import annotations
 
+import asyncio
+
 
 class DurableObjectError(Exception):
     """Base class of every error the engine raises on its own account."""
@@ -55,6 +57,25 @@ class CommitFailedError(ObjectResetError):
 
 class BrokenObjectError(DurableObjectError):
     """The object cannot be brought to life (unreadable file, constructor raised)."""
+
+
+class ObjectExitError(DurableObjectError, RuntimeError):
+    """Object code raised ``SystemExit`` (or another ``BaseException`` that is not an
+    ``Exception``): its caller gets this instead, and the engine goes on (docs/trust.md)."""
+
+
+def contained(exc: BaseException, where: str) -> BaseException:
+    """What object code's ``exc`` becomes for its caller: itself if it is an ``Exception``, a
+    cancellation, a ``KeyboardInterrupt`` (someone asked to stop) or a ``GeneratorExit`` (its
+    coroutine is being closed); an ``ObjectExitError`` naming ``where`` otherwise, since a
+    ``SystemExit`` would stop the engine's loop. O(1)."""
+    if isinstance(exc, (Exception, asyncio.CancelledError, KeyboardInterrupt, GeneratorExit)):
+        return exc
+    what = f"{type(exc).__name__}({exc})" if str(exc) else type(exc).__name__
+    error = ObjectExitError(f"{where} raised {what}: object code cannot stop the engine; "
+                            "raise an Exception to fail the call instead")
+    error.__cause__ = exc
+    return error
 
 
 class EngineLockedError(DurableObjectError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from typing import Any, Callable, Coroutine, Protocol, runtime_checkable
 
@@ -28,6 +29,8 @@ from .websockets import WebSocketError
 from .wsession import LocalWebSocket, upgrade_request
 
 __all__ = ["EngineFacade", "LocalEngine", "parse_when"]
+
+log = logging.getLogger("dotui")
 
 
 @runtime_checkable
@@ -95,7 +98,13 @@ async def _unwrapped(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 class LocalEngine:
-    """An in-process engine on a background thread, driven synchronously."""
+    """An in-process engine on a background thread, driven synchronously.
+
+    Every wait on that thread notices its end: if object code stops its loop (a callback
+    raising ``SystemExit`` runs outside every call, where no call can catch it), each
+    operation waiting, and each one asked for after, raises ``EngineClosedError`` naming
+    what stopped it, instead of waiting forever.
+    """
 
     remote = False
 
@@ -105,9 +114,39 @@ class LocalEngine:
         self.engine = Engine(objects, data, **options)
         self.admin = Admin(self.engine)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="dotui-engine", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="dotui-engine", daemon=True)
         self._started = False
         self._closed = False
+        self._waiting: set[concurrent.futures.Future] = set()  # submitted, not yet answered
+        self._waiting_lock = threading.Lock()
+        self._stopped: str | None = None  # why the engine's thread ended, once it has
+
+    def _serve(self) -> None:
+        """The engine's thread: its loop, until ``close`` stops it or something escapes it."""
+        why = "the engine was closed"
+        try:
+            self._loop.run_forever()
+        except BaseException as exc:  # noqa: BLE001 - whatever ended the thread is what the waiters hear
+            why = f"{type(exc).__name__}{': ' + str(exc) if str(exc) else ''} escaped the engine's loop"
+            log.error("the engine thread stopped: %s (raised by code run outside any call, such as a "
+                      "callback an object scheduled); start the engine again", why)
+            # Its tasks stay pending for good: their destruction at exit is not news.
+            self._loop.set_exception_handler(lambda loop, context: log.debug("%s", context.get("message")))
+        finally:
+            self._thread_ended(why)
+
+    def _thread_ended(self, why: str) -> None:
+        """Fail every operation still waiting for an answer: none will come. O(waiting)."""
+        with self._waiting_lock:
+            self._stopped = why
+            waiting, self._waiting = self._waiting, set()
+        error = EngineClosedError(f"the engine thread stopped ({why}); start the engine again")
+        for fut in waiting:
+            if not fut.done():
+                try:
+                    fut.set_exception(error)
+                except concurrent.futures.InvalidStateError:  # answered or cancelled just now
+                    pass
 
     # ------------------------------------------------------------ running
     def start(self) -> "LocalEngine":
@@ -123,10 +162,15 @@ class LocalEngine:
         return self
 
     def close(self) -> None:
-        """Flush every write, checkpoint, hibernate, release the data folder."""
+        """Flush every write, checkpoint, hibernate, release the data folder. If the engine's
+        thread has already stopped, there is nothing left to close: what was acknowledged is
+        in the commit log, and the next start recovers it."""
         if not self._started:
             return
         self._started = False
+        if self._stopped is not None:
+            self._closed = True
+            return
         try:
             self.run(self.engine.close())
         finally:
@@ -141,10 +185,23 @@ class LocalEngine:
         self.close()
 
     def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
-        if self._closed:
-            coro.close()
-            raise EngineClosedError("this engine is closed; start a new one to make more calls")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        """Run ``coro`` on the engine's thread; its answer, as a future that fails with
+        ``EngineClosedError`` if the thread stops first. O(1)."""
+        with self._waiting_lock:
+            stopped = self._stopped
+            if self._closed or stopped is not None:
+                coro.close()
+                if stopped is not None and not self._closed:
+                    raise EngineClosedError(f"the engine thread stopped ({stopped}); start the engine again")
+                raise EngineClosedError("this engine is closed; start a new one to make more calls")
+            fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+            self._waiting.add(fut)
+        fut.add_done_callback(self._answered)
+        return fut
+
+    def _answered(self, fut: concurrent.futures.Future) -> None:
+        with self._waiting_lock:
+            self._waiting.discard(fut)
 
     def run(self, coro, timeout: float | None = None) -> Any:
         return self.submit(coro).result(timeout)
@@ -154,7 +211,7 @@ class LocalEngine:
         return self._submit_op(coro).result(timeout)
 
     def _submit_op(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
-        if self._closed:
+        if self._closed or self._stopped is not None:
             coro.close()
         return self.submit(_unwrapped(coro))
 

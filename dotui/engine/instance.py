@@ -32,6 +32,7 @@ from .errors import (
     BrokenObjectError,
     ObjectAbortedError,
     ObjectResetError,
+    contained,
 )
 from .gates import InputGate, OutputGate, describe_await
 from .history import error_fields, shown_args
@@ -320,6 +321,9 @@ class Instance:
             self._drop()
             self._become(State.BROKEN, str(exc))
             self.queue.fail_all(exc if isinstance(exc, BrokenObjectError) else BrokenObjectError(str(exc)))
+            error = contained(exc, f"{self.ns.name}.__init__")
+            if error is not exc:  # a SystemExit (from a blocker it started) would stop the engine's loop
+                raise BrokenObjectError(str(error)) from exc
             raise
         finally:
             w, self._waking = self._waking, None
@@ -347,7 +351,9 @@ class Instance:
         context.run(current_call.set, _ConstructorCall(self))
         try:
             self.obj = context.run(self.ns.cls, self.ctx, self.host.env)
-        except Exception as exc:
+        except BaseException as exc:  # noqa: BLE001 - a SystemExit too: object code cannot stop the engine
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             raise BrokenObjectError(f"{self.ns.name}.__init__ raised {type(exc).__name__}: {exc}") from exc
 
     def _spawn_wake(self) -> None:
@@ -664,7 +670,7 @@ class Instance:
         except values.NotJSONCompatible as exc:
             error = self._bad_result(call, exc)
         except BaseException as exc:  # noqa: BLE001 - reaches the caller below
-            error = exc
+            error = contained(exc, f"{self.ns.name}.{call.method}")  # a SystemExit would stop the loop
         finally:
             self._returned(call)
         if call.reset_error is not None and (error is None or isinstance(call.reset_error, ObjectAbortedError)):

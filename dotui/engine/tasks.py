@@ -14,6 +14,8 @@ counted. Callbacks scheduled with ``loop.call_later``/``call_soon`` are not
 tasks and are not seen: wrap such work in a task, or hand it to
 ``ctx.wait_until``. A task factory another library installs on the same loop
 is kept and called; one installed after the engine started replaces this one.
+An object's task runs inside a wrapper that turns a ``SystemExit`` it raises into an
+``ObjectExitError``, as for a call.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import os
 from typing import Any, Callable
+
+from .errors import contained
 
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -30,6 +34,18 @@ def _is_engine_code(coro: Any) -> bool:
     return code is not None and code.co_filename.startswith(_ENGINE_DIR)
 
 
+async def _contained(coro: Any, where: str) -> Any:
+    """``coro``, whose ``SystemExit`` becomes an ``ObjectExitError``: raised by a task, it would
+    stop the engine's loop (docs/trust.md, "Imports, reloads and object code")."""
+    try:
+        return await coro
+    except BaseException as exc:
+        error = contained(exc, where)
+        if error is not exc:
+            raise error from exc
+        raise
+
+
 def ensure_installed(loop: asyncio.AbstractEventLoop, owner: Callable[[], Any]) -> None:
     """Make ``loop`` hand each task to ``owner()``'s ``track`` (an Instance, or None); once per loop."""
     previous = loop.get_task_factory()
@@ -37,12 +53,15 @@ def ensure_installed(loop: asyncio.AbstractEventLoop, owner: Callable[[], Any]) 
         return
 
     def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future:
+        inst = owner()
+        mine = inst is not None and not _is_engine_code(coro)
+        if mine:
+            coro = _contained(coro, f"a task {inst.ns.name} {inst.label} started")
         if previous is not None:
             task = previous(loop, coro, **kwargs)
         else:
             task = asyncio.Task(coro, loop=loop, **kwargs)
-        inst = owner()
-        if inst is not None and not _is_engine_code(coro):
+        if mine:
             inst.track(task)
         return task
 
