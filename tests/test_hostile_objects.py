@@ -284,3 +284,44 @@ def test_a_declared_source_encoding_is_honoured(tmp_path):
                                     b"class Cafe(DurableObject):\n    def name(self):\n        return 'caf\xe9'\n")
     namespaces, errors = load_objects(str(objs))
     assert errors == [] and list(namespaces) == ["Cafe"]
+
+
+# ---------------------------------------------------------------- the kit's clock
+async def test_a_year_on_the_kits_clock_costs_the_timers_due_not_the_seconds(tmp_path):
+    objs = write_objects(tmp_path / "objects", counter=COUNTER)
+    kit = TestEngine(str(objs), str(tmp_path / "data"), idle_timeout=10)
+    await kit.start()
+    try:
+        counter = kit.env.Counter.get_by_name("c")
+        assert await counter.increment() == 1
+        fired = kit.clock.timers_fired
+        await asyncio.wait_for(kit.clock.advance(days=400), HANG_GUARD * 3)
+        # The idle timeout hibernates it and the checkpoint interval comes once: a few timers, not
+        # one per idle period (3.5 million) or per checkpoint interval (576,000).
+        assert kit.clock.timers_fired - fired <= 3
+        assert kit.state(counter) == "hibernated"
+        assert await counter.increment() == 2  # and it wakes with its storage
+        fired = kit.clock.timers_fired
+        await kit.clock.advance(days=400)
+        assert kit.clock.timers_fired - fired <= 3 and kit.state(counter) == "hibernated"
+    finally:
+        await kit.close()
+
+
+async def test_the_checkpoint_interval_still_comes_while_changes_wait_for_it(tmp_path):
+    objs = write_objects(tmp_path / "objects", counter=COUNTER)
+    kit = TestEngine(str(objs), str(tmp_path / "data"), idle_timeout=10**9)  # never hibernates: no request
+    await kit.start()
+    try:
+        assert await kit.env.Counter.get_by_name("c").increment() == 1
+        assert kit.durable.held_count == 1
+        await kit.clock.advance(kit.checkpoint_interval)
+
+        async def checkpointed() -> bool:
+            return kit.durable.held_count == 0
+        assert await eventually(checkpointed)
+        fired = kit.clock.timers_fired
+        await kit.clock.advance(days=400)
+        assert kit.clock.timers_fired - fired == 0  # nothing waits for a checkpoint, nothing is idle enough
+    finally:
+        await kit.close()

@@ -94,6 +94,7 @@ class DurableState:
         """``rotate()`` starts a new log segment between commits and returns the older ones."""
         self._loop, self._io, self._rotate = loop, executor, rotate
         self._wanted = asyncio.Event()
+        self._arrived = asyncio.Event()  # a commit or a request since the checkpointer last looked
         self._lock = asyncio.Lock()
 
     def path(self, namespace: str, hx: str) -> str:
@@ -113,6 +114,9 @@ class DurableState:
         if keys is None:
             keys = self._segment_keys[segment] = set()
         keys.add(key)
+        arrived = getattr(self, "_arrived", None)
+        if arrived is not None:
+            arrived.set()  # the checkpointer's interval starts now, if it was waiting for work
 
     def _logged(self, key: Key) -> list[Delta]:
         return [d for d in (self._writing.get(key), self._held.get(key)) if d is not None]
@@ -197,14 +201,20 @@ class DurableState:
         wanted = getattr(self, "_wanted", None)
         if wanted is not None:
             wanted.set()
+            self._arrived.set()
 
     async def run(self) -> None:
-        """The background checkpointer: when asked, or every ``interval`` seconds. It never
-        dies: a failure is reported and the round tried again with backoff."""
+        """The background checkpointer: when asked, or ``interval`` seconds after changes
+        arrived. It never dies: a failure is reported and the round tried again with backoff.
+        While nothing waits for a checkpoint it sets no timer, so idle time costs nothing
+        (the testing kit's clock moves over a year in one step: docs/testing.md)."""
         delay = 0.0
         while True:
-            await self._sleep(delay or self.interval, wake_on_want=not delay)
-            if not delay:
+            if delay:
+                await self._sleep(delay, wake_on_want=False)
+            else:
+                await self._until_work()
+                await self._sleep(self.interval, wake_on_want=True)
                 await self._sleep(self.GATHER, wake_on_want=False)  # one round for a burst of requests
             if not self._has_work():
                 delay = 0.0
@@ -217,6 +227,12 @@ class DurableState:
                 self._report_failure(f"checkpoint failed: {_what(exc)}", [])
                 ok = False
             delay = 0.0 if ok else min(self.BACKOFF_MAX, max(self.BACKOFF_BASE, delay * 2))
+
+    async def _until_work(self) -> None:
+        """Return once some committed change waits for a checkpoint (at once if one does)."""
+        while not self._has_work():
+            self._arrived.clear()
+            await self._arrived.wait()
 
     async def _sleep(self, seconds: float, wake_on_want: bool) -> None:
         event = self._wanted if wake_on_want else asyncio.Event()

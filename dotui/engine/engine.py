@@ -283,6 +283,8 @@ class Engine(EngineViews):
         """Objects in memory (live or draining) are the ones counted live, wherever the change came from."""
         if new in IN_MEMORY:
             self._live[inst.key] = inst
+            if old not in IN_MEMORY:
+                self.sweeper.woke()
         elif old in IN_MEMORY:
             self._live.pop(inst.key, None)
             self.index.ensure(inst.ns.name, inst.id.hex, inst.id.name).last_active = inst.last_active

@@ -1,7 +1,8 @@
 """The idle sweeper: hibernates each live object ``idle_timeout`` seconds after its last call.
 
 One timer on the engine's clock (clock.py), set for the moment the earliest live object
-has been idle long enough; an object that is still busy then (a task of its own, a
+has been idle long enough, and only while some object is in memory (``woke`` sets it when
+the first comes to life), so an engine with nothing live has no timer at all; an object that is still busy then (a task of its own, a
 commit on its way) is looked at again a little later. An object that comes to life
 after the timer was set cannot be due before it: its idle time starts later than every
 object's the timer was set for. So under the testing kit's clock, objects hibernate at
@@ -32,7 +33,14 @@ class IdleSweeper:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._arm(self._clock.now() + self.idle_timeout)
+        if self._live:
+            self._arm(self._clock.now() + self.idle_timeout)
+
+    def woke(self) -> None:
+        """An object came into memory: set the sweep for when it can first be idle long
+        enough, unless one is set already (it is due no later). O(1)."""
+        if self._timer is None:
+            self._arm(self._clock.now() + self.idle_timeout)
 
     def stop(self) -> None:
         if self._timer is not None:
@@ -45,7 +53,9 @@ class IdleSweeper:
             self._timer = self._clock.call_at(self._loop, when, self.sweep)
 
     def sweep(self) -> None:
-        """Hibernate every object idle for ``idle_timeout`` that may hibernate; set the next sweep."""
+        """Hibernate every object idle for ``idle_timeout`` that may hibernate; set the next sweep,
+        if any object is left in memory. O(live objects)."""
+        self._timer = None
         now = self._clock.now()
         idle = self.idle_timeout
         evicted = False
@@ -60,4 +70,5 @@ class IdleSweeper:
             soonest = min(soonest, due)
         if evicted:
             self._evicted()
-        self._arm(soonest)
+        if self._live:
+            self._arm(soonest)

@@ -55,6 +55,12 @@ class TestClock:
         """The engine's time, epoch seconds."""
         return self.manual.now()
 
+    @property
+    def timers_fired(self) -> int:
+        """How many of the engine's timers moving time has run so far: an alarm (or a retry), an
+        idle sweep, a checkpoint interval. Time spent idle costs none (docs/testing.md)."""
+        return self.manual.fired
+
     def datetime(self) -> _dt.datetime:
         """The engine's time as an aware UTC datetime."""
         return _dt.datetime.fromtimestamp(self.manual.now(), _dt.timezone.utc)
