@@ -70,6 +70,20 @@ HOLDER_TARGET_S = 1.0
 HOLDER_CAP_S = 10.0  # a holder's call not answered by then is failed
 SERVER_NOFILE = 1024
 TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8  # linux tcp_states.h: the peer reset, or sent its FIN
+SERVER_CLOSING = {4, 5, 6, 7, 9, 11}  # FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, LAST_ACK, CLOSING
+
+
+def server_states(port: int) -> dict[int, int]:
+    """``{client port: TCP state}`` of the server's ends of connections to ``port`` on 127.0.0.1 (/proc/net/tcp)."""
+    states = {}
+    local = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[1] == local and parts[2].startswith("0100007F:"):
+                states[int(parts[2][9:], 16)] = int(parts[3], 16)
+    return states
 
 
 @dataclass
@@ -213,17 +227,21 @@ class Attack:
         return s if head.startswith(b"HTTP/1.1 101") else None
 
     def _closed(self) -> list[socket.socket]:
+        """The attack sockets the server has closed: the client saw its FIN or RST, or the server's end of the
+        connection is closing (``/proc/net/tcp``: a server that closes a connection whose client reads nothing
+        frees its file, but its FIN waits behind the unsent bytes, so the client never sees it)."""
         now = time.monotonic()
+        server_side = server_states(self.port)
         out = []
         for s in self.sockets:
             if s.fileno() < 0:
                 continue
+            if id(s) not in self._closed_at:
+                client = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+                server = server_side.get(s.getsockname()[1])
+                if client in (TCP_CLOSE, TCP_CLOSE_WAIT) or server in SERVER_CLOSING:
+                    self._closed_at[id(s)] = now
             if id(s) in self._closed_at:
-                out.append(s)
-                continue
-            state = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
-            if state in (TCP_CLOSE, TCP_CLOSE_WAIT):
-                self._closed_at[id(s)] = now
                 out.append(s)
         return out
 
@@ -239,8 +257,11 @@ class Attack:
                     if r.status != 200:
                         raise RuntimeError(f"answered {r.status}: {body}")
                     self.run.note_holder(body["result"])
-                except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError, ValueError):
+                except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError, ValueError) as exc:
                     o.holder_failed += 1
+                    errors = o.extra.setdefault("holder_errors", [])
+                    if len(errors) < 3:
+                        errors.append(f"after {time.monotonic() - self.started:.1f} s: {type(exc).__name__}: {exc}")
                 self._holder_since = None
                 o.holder_calls += 1
                 o.holder_max_s = max(o.holder_max_s, time.monotonic() - t0)
@@ -300,7 +321,11 @@ async def idle_and_half_sent(a: Attack) -> None:
                   f"{SERVER_NOFILE}")
     stderr0 = a.served.stderr_bytes()
     half = b"POST /objects/Counter/x/increment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le"
-    socks = await asyncio.gather(*(a.connect(timeout=3.0) for _ in range(n)))
+    socks = []
+    for _ in range(0, n, 50):  # 50 at a time: a flood of files, not of SYNs (the listen backlog is the kernel's)
+        socks += await asyncio.gather(*(a.connect(timeout=3.0) for _ in range(50)))
+        await asyncio.sleep(0.02)
+    socks = socks[:n]
     await asyncio.gather(*(a.send(s, half) for s in socks[1::2] if s is not None))
     refused = socks.count(None)
     a.outcome.extra.update(connected=n - refused, not_connected_in_3_s=refused)
