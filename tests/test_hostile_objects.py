@@ -325,3 +325,33 @@ async def test_the_checkpoint_interval_still_comes_while_changes_wait_for_it(tmp
         assert kit.clock.timers_fired - fired == 0  # nothing waits for a checkpoint, nothing is idle enough
     finally:
         await kit.close()
+
+
+async def test_an_object_kept_busy_by_its_own_task_costs_no_timer_per_second(tmp_path):
+    objs = write_objects(tmp_path / "objects", worker="""
+        import asyncio
+        from dotui import DurableObject
+
+        class Worker(DurableObject):
+            def start(self):
+                self.go = asyncio.Event()
+                self.ctx.wait_until(self.go.wait())  # busy until told: it may not hibernate
+                return "started"
+
+            def finish(self):
+                self.go.set()
+    """)
+    kit = TestEngine(str(objs), str(tmp_path / "data"), idle_timeout=10)
+    await kit.start()
+    try:
+        worker = kit.env.Worker.get_by_name("w")
+        assert await worker.start() == "started"
+        fired = kit.clock.timers_fired
+        await asyncio.wait_for(kit.clock.advance(days=1), HANG_GUARD)
+        # Past its idle timeout it is busy, so it stays; nothing polls it (that was every 2.5 s).
+        assert kit.state(worker) == "live" and kit.clock.timers_fired - fired <= 2
+        await worker.finish()
+        await kit.clock.advance(10)  # once its task is done, the idle timeout hibernates it
+        assert kit.state(worker) == "hibernated"
+    finally:
+        await kit.close()

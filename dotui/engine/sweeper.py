@@ -2,11 +2,13 @@
 
 One timer on the engine's clock (clock.py), set for the moment the earliest live object
 has been idle long enough, and only while some object is in memory (``woke`` sets it when
-the first comes to life), so an engine with nothing live has no timer at all; an object that is still busy then (a task of its own, a
-commit on its way) is looked at again a little later. An object that comes to life
-after the timer was set cannot be due before it: its idle time starts later than every
-object's the timer was set for. So under the testing kit's clock, objects hibernate at
-exactly the instant they would, in time order (docs/testing.md).
+the first comes to life), so an engine with nothing live has no timer at all. An object
+that is still busy then (a task of its own, a commit on its way) is not polled: a task
+waits until it is idle (``Instance.until_idle``) and sets the timer for it again. An
+object that comes to life after the timer was set cannot be due before it: its idle time
+starts later than every object's the timer was set for. So under the testing kit's clock,
+objects hibernate at exactly the instant they would, in time order, and moving time costs
+one timer per hibernation, not per second (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ class IdleSweeper:
                  evicted: Callable[[], None]):
         self._clock = clock
         self.idle_timeout = idle_timeout
-        self.recheck = max(0.01, min(1.0, idle_timeout / 4))  # a busy object is looked at again after this
         self._live = live
         self._evicted = evicted
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer = None
+        self._timer_due: float | None = None
+        self._watching: dict[Instance, asyncio.Task] = {}  # busy past their timeout: swept once idle
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -45,30 +48,54 @@ class IdleSweeper:
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = None
+        self._timer = self._timer_due = None
         self._loop = None
+        for task in self._watching.values():
+            task.cancel()
+        self._watching.clear()
 
     def _arm(self, when: float) -> None:
-        if self._loop is not None:
-            self._timer = self._clock.call_at(self._loop, when, self.sweep)
+        """Set the one timer for ``when``, unless it is set for no later. O(1)."""
+        if self._loop is None or (self._timer is not None and self._timer_due <= when):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_due = self._clock.call_at(self._loop, when, self.sweep), when
 
     def sweep(self) -> None:
-        """Hibernate every object idle for ``idle_timeout`` that may hibernate; set the next sweep,
-        if any object is left in memory. O(live objects)."""
-        self._timer = None
+        """Hibernate every object idle for ``idle_timeout`` that may hibernate; set the next sweep
+        for the earliest object still in memory that is not busy. O(live objects)."""
+        self._timer = self._timer_due = None
         now = self._clock.now()
         idle = self.idle_timeout
         evicted = False
-        soonest = now + idle
+        soonest = None
         for inst in list(self._live.values()):
             due = (inst.last_active if inst.last_active is not None else now) + idle
             if due <= now:
                 if inst.hibernate():
                     evicted = True
-                    continue
-                due = now + self.recheck  # busy: look again soon
-            soonest = min(soonest, due)
+                elif inst not in self._watching:
+                    self._watch(inst)
+                continue
+            if inst not in self._watching:
+                soonest = due if soonest is None else min(soonest, due)
         if evicted:
             self._evicted()
-        if self._live:
+        if soonest is not None:
             self._arm(soonest)
+
+    def _watch(self, inst: Instance) -> None:
+        """A busy object past its timeout is swept again when it is idle, not polled: under the
+        testing kit's clock, polling would cost a timer per second it stays busy."""
+        assert self._loop is not None
+        self._watching[inst] = self._loop.create_task(self._when_idle(inst))
+
+    async def _when_idle(self, inst: Instance) -> None:
+        try:
+            await inst.until_idle()
+        finally:
+            self._watching.pop(inst, None)
+        if inst.key in self._live:
+            last = inst.last_active if inst.last_active is not None else self._clock.now()
+            self._arm(max(self._clock.now(), last + self.idle_timeout))
