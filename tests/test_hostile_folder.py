@@ -151,8 +151,16 @@ def part(ns="Counter", hx=None, name="a", cleared=False, puts=None, dels=(), ala
             dels, alarm_changed, alarm, keys, nbytes]
 
 
+NEAR = "__nested 950 deep__"  # just inside what a JSON decoder follows: read back whole, then checked
+
+
+def near(text: bytes) -> bytes:
+    """``text`` with each NEAR replaced by lists nested 950 deep."""
+    return text.replace(json.dumps(NEAR).encode(), b"[" * 950 + b"]" * 950)
+
+
 def payload(*parts, t=1.7e9) -> bytes:
-    return json.dumps({"t": t, "o": list(parts)}, allow_nan=True).encode()
+    return near(json.dumps({"t": t, "o": list(parts)}, allow_nan=True).encode())
 
 
 def write_log(data: Path, *records: bytes) -> Path:
@@ -185,6 +193,14 @@ BAD_RECORDS = {
     "not UTF-8": payload(part(puts={"n": "ZZZ"})).replace(b"ZZZ", b"\xff\xfe"),
     "not JSON": b'{"t": 1, "o": [',
     "a part too short": payload(["Counter", counter_id()]),
+    # A field nested just inside the decoder's reach: its error message never recurses into it.
+    "t nested 950 deep": payload(part(), t=NEAR),
+    "the name nested 950 deep": payload(part(hx=counter_id("a"), name=NEAR)),
+    "a deleted key nested 950 deep": payload(part(dels=[NEAR])),
+    "the parts nested 950 deep": payload(NEAR),
+    # Counts every reader holds: a size past 2^63 - 1 is no file's (a front end's float() overflows).
+    "a key count past 2^63": payload(part(keys=2**63)),
+    "a byte count of 10^400": payload(part(nbytes=10**400)),
     "no o": b'{"t": 1.0}',
 }
 
@@ -242,8 +258,9 @@ def journal_line(text: bytes) -> bytes:
     return b"%08x %s\n" % (zlib.crc32(text), text)
 
 
-def row(ns="Counter", hx=None, name="a", keys=1, nbytes=10, alarm=None, last_active=1.7e9) -> bytes:
-    return json.dumps([ns, counter_id(name) if hx is None else hx, name, keys, nbytes, alarm, last_active]).encode()
+def row(ns="Counter", hx=None, name="a", keys=1, nbytes=10, alarm=None, last_active=1.7e9, *counters) -> bytes:
+    fields = [ns, counter_id(name) if hx is None else hx, name, keys, nbytes, alarm, last_active, *counters]
+    return near(json.dumps(fields).encode())
 
 
 BAD_ROWS = {
@@ -259,6 +276,10 @@ BAD_ROWS = {
     "a row too short": json.dumps(["Counter", counter_id()]).encode(),
     "not JSON": b"[1, 2",
     "nested 10^5 deep": b"[" * 10**5 + b"]" * 10**5,
+    "a name nested 950 deep": row(hx=counter_id("a"), name=NEAR),
+    "a row nested 950 deep": near(json.dumps(NEAR).encode()),
+    "a byte count of 10^400": row(nbytes=10**400),
+    "a call count past 2^63": row("Counter", None, "a", 1, 10, None, 1.7e9, 2**63, 0),
 }
 
 
@@ -286,7 +307,7 @@ async def test_one_bad_journal_row_never_poisons_listing(box_objects, tmp_path, 
 
 
 @pytest.mark.parametrize("what", ["a NaN alarm", "keys a string", "an int namespace", "namespace ../x",
-                                  "nested 10^5 deep"])
+                                  "nested 10^5 deep", "a name nested 950 deep", "a byte count of 10^400"])
 @guarded
 async def test_one_bad_snapshot_row_never_poisons_listing(box_objects, tmp_path, what):
     data = tmp_path / "data"
@@ -297,9 +318,10 @@ async def test_one_bad_snapshot_row_never_poisons_listing(box_objects, tmp_path,
     bad = BAD_ROWS[what] if what == "nested 10^5 deep" else None
     objects = {"Counter": {hx: fields}}
     if bad is None:
-        bns, bhx, *bfields = json.loads(BAD_ROWS[what])
+        placeholder = json.dumps(NEAR).encode()
+        bns, bhx, *bfields = json.loads(BAD_ROWS[what].replace(near(placeholder), placeholder))
         objects.setdefault(str(bns), {})[str(bhx)] = bfields
-        text = json.dumps({"version": 1, "generation": 1, "objects": objects}).encode()
+        text = near(json.dumps({"version": 1, "generation": 1, "objects": objects}).encode())
     else:
         text = b'{"version":1,"generation":1,"objects":{"Counter":{"x":' + bad + b"}}}"
     (data / "index.json").write_bytes(text)
@@ -328,6 +350,10 @@ BAD_CHECKPOINTS = {
     "a negative key count": lambda d: d["meta"]["1"].update(keys=-1),
     "a name that is a dict": lambda d: d["meta"]["1"].update(name={"a": 1}),
     "not UTF-8": lambda d: json.dumps(d).encode().replace(b'"n"', b'"\xff"'),
+    "a name nested 950 deep": lambda d: near(json.dumps({**d, "meta": {"1": {**d["meta"]["1"], "name": NEAR}}})
+                                             .encode()),
+    "a storage row nested 950 deep": lambda d: near(json.dumps({**d, "storage": {"1": NEAR}}).encode()),
+    "a byte count of 10^400": lambda d: d["meta"]["1"].update(bytes=10**400),
 }
 
 

@@ -218,7 +218,8 @@ def load(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     data = {}
     for doc_id, row in table.items():
         if not isinstance(row, dict) or not isinstance(row.get("key"), str) or "value" not in row:
-            raise _broken(path, f"storage row {doc_id!r} is not a {{\"key\": string, \"value\": ...}} document: {row!r:.80}")
+            raise _broken(path, f"storage row {values.shown(doc_id)} is not a {{\"key\": string, \"value\": ...}} "
+                                f"document: {values.shown(row)}")
         data[row["key"]] = row["value"]
     try:
         # Only an escape can spell a lone surrogate in text that decoded as UTF-8.

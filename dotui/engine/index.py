@@ -87,7 +87,7 @@ def read_journal(path: str) -> tuple[int, list[list], int, int] | None:
                           f"last_active, calls, errors]: {exc}") from None
     base = docs[0].get("base", -1)
     if type(base) is not int:
-        raise Damaged(f"{path}: the header's base generation is {base!r}, not an int")
+        raise Damaged(f"{path}: the header's base generation is {values.shown(base)}, not an int")
     return base, rows, good, len(raw) - good
 
 
@@ -105,7 +105,7 @@ def read_snapshot(path: str) -> tuple[int, dict] | None:
                 check_row(ns, hx, _row_shape(row, f"the row of {ns} {hx!r}", 0))
         generation = doc.get("generation", 0)
         if type(generation) is not int:
-            raise schema.Malformed(f"its generation is {generation!r}, not an int")
+            raise schema.Malformed(f"its generation is {values.shown(generation)}, not an int")
         return generation, objects
     except ValueError as exc:  # schema.Malformed, or not UTF-8 or JSON
         raise Damaged(f"{path}: not an index snapshot ({exc})") from None

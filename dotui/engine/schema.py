@@ -19,7 +19,7 @@ import functools
 import os
 from typing import Any
 
-from . import storage
+from . import storage, values
 from .ids import IdFactory
 
 # Names in the data folder that are the engine's own: no namespace may use them.
@@ -30,9 +30,7 @@ class Malformed(ValueError):
     """A field read back from the data folder is not what the engine writes there."""
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:60]}…{text[-12:]}"
+_shown = values.shown  # never recurses into what it shows: a field may nest ~990 deep
 
 
 def namespace(value: Any) -> str:
@@ -80,10 +78,15 @@ def flag(value: Any, what: str) -> bool:
     return value
 
 
+MAX_COUNT = 2**63 - 1
+"""The largest count read back: no object holds more keys, bytes or calls (a file's size is an
+``off_t``), and every reader holds it (as a float for a size shown, an int64 in other languages)."""
+
+
 def count(value: Any, what: str) -> int:
-    """A count (of keys, of bytes): an int, not negative."""
-    if type(value) is not int or value < 0:
-        raise Malformed(f"{what} is {_shown(value)}, not a count (an int of 0 or more)")
+    """A count (of keys, of bytes, of calls): an int from 0 to MAX_COUNT."""
+    if type(value) is not int or not 0 <= value <= MAX_COUNT:
+        raise Malformed(f"{what} is {_shown(value)}, not a count (an int from 0 to 2^63 - 1)")
     return value
 
 

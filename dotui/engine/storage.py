@@ -28,7 +28,7 @@ _log = logging.getLogger("dotui")
 
 def _key_bytes(key: Any) -> int:
     if not isinstance(key, str):
-        raise TypeError(f"storage keys must be str, not {type(key).__name__} ({key!r})")
+        raise TypeError(f"storage keys must be str, not {type(key).__name__} ({values.shown(key)})")
     if key.isascii() and len(key) <= MAX_KEY_BYTES:
         return len(key)
     try:

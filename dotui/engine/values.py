@@ -8,6 +8,7 @@ they are; containers are copied through their JSON text, which also checks them.
 from __future__ import annotations
 
 import json
+import reprlib
 import threading
 from json.encoder import c_make_encoder, encode_basestring
 from typing import Any, Callable, Iterator
@@ -30,6 +31,18 @@ _INF = float("inf")
 
 class NotJSONCompatible(TypeError):
     """The value (or something inside it) is not JSON-compatible."""
+
+
+_reprs = reprlib.Repr()
+_reprs.maxlevel, _reprs.maxstring, _reprs.maxother, _reprs.maxlong = 3, 60, 60, 40
+
+
+def shown(value: Any, width: int = 80) -> str:
+    """A repr of ``value`` for an error message, at most about ``width`` characters: containers are
+    shown 3 levels deep (``[[[[...]]]]``), so what it costs never depends on how deep ``value``
+    nests (a plain ``repr`` of a value read back ~990 deep runs out of stack). O(width)."""
+    text = repr(value) if type(value) in (str, bool, float, type(None)) else _reprs.repr(value)
+    return text if len(text) <= width else f"{text[:width - 20]}…{text[-12:]}"
 
 
 def _fits(value: Any, limit: int) -> bool:
@@ -126,11 +139,11 @@ def _problem(value: Any, where: str, limit: int) -> str:
         kind = type(item)
         if is_key:
             if kind is not str:
-                return f"{path} has a key of type {kind.__name__} ({item!r}); dict keys must be str"
+                return f"{path} has a key of type {kind.__name__} ({shown(item)}); dict keys must be str"
         elif depth >= limit and (kind is list or kind is tuple or kind is dict):
-            shown = path if len(path) <= 80 else f"{path[:56]}…{path[-20:]}"
+            at = path if len(path) <= 80 else f"{path[:56]}…{path[-20:]}"
             what = "a stored value" if limit == MAX_DEPTH else "a call's argument or result"
-            return (f"{where} nests lists and dicts more than {limit} deep (at {shown}); {what} may "
+            return (f"{where} nests lists and dicts more than {limit} deep (at {at}); {what} may "
                     f"nest at most {limit} deep: flatten it, or split it up")
         elif kind is float and (item != item or item in (_INF, -_INF)):
             return f"{path} is {item!r}, which JSON cannot represent"
@@ -176,8 +189,8 @@ def find_surrogate(value: Any, where: str = "value") -> str | None:
         if type(item) is str:
             for i, ch in enumerate(item):
                 if "\ud800" <= ch <= "\udfff":
-                    shown = f"a key of {path} ({item!r})" if is_key else path
-                    return f"{shown} (character {i}: {ch!r})"
+                    at = f"a key of {path} ({item!r})" if is_key else path
+                    return f"{at} (character {i}: {ch!r})"
     return None
 
 
