@@ -19,7 +19,8 @@ their calls, under a bounded mix of loads, each one small function below:
 - ``bad_request``: malformed heads, bad JSON, unknown routes, missing and wrong tokens.
 
 Every window (``--window`` seconds) prints calls/s and p50/p99/p99.9 latency of
-the HTTP calls, the server's RSS, open files (``/proc/PID/fd``), asyncio tasks
+the HTTP calls, the server's CPU time per HTTP call (all its work over the HTTP
+calls answered: it tells a slower server from a busier machine), its RSS, open files (``/proc/PID/fd``), asyncio tasks
 (``asyncio_tasks`` of ``GET /admin/stats``; threads if the gateway does not
 report them, and it says so), live/known objects, index and log bytes on disk,
 5xx answers and failed requests.
@@ -349,6 +350,7 @@ class Figures:
     def __init__(self, run: Run):
         self.run = run
         self.rows: list[dict] = []
+        self.cpu = run.served.cpu_seconds()
         self.tasks_from = "asyncio_tasks in /admin/stats"
 
     def sample(self, stats: dict) -> None:
@@ -366,9 +368,11 @@ class Figures:
         run.window = Window()
         lat = sorted(w.latencies)
         index, log = disk_bytes(run.served.data)
+        cpu, self.cpu = self.cpu, run.served.cpu_seconds()
         row = {
             "t": round(t), "calls": len(lat), "calls_per_s": round(len(lat) / seconds), "p50_ms": percentile(lat, .5) * 1000,
             "p99_ms": percentile(lat, .99) * 1000, "p999_ms": percentile(lat, .999) * 1000,
+            "cpu_us_per_call": (self.cpu - cpu) / len(lat) * 1e6 if lat else 0.0,
             "rss_mb": w.rss / MB, "files": w.files, "tasks": w.tasks, "live": stats.get("live", 0),
             "known": stats.get("live", 0) + stats.get("hibernated", 0), "index_mb": index / MB, "log_mb": log / MB,
             "status5xx": w.status5xx, "failed": sum(w.failed.values()), "done": w.done,
@@ -379,7 +383,8 @@ class Figures:
         self.rows.append(row)
         if not run.args.json:
             print(f"{row['t']:>5}s {row['calls_per_s']:>6,} calls/s  p50 {row['p50_ms']:6.1f}  p99 {row['p99_ms']:6.1f}"
-                  f"  p99.9 {row['p999_ms']:6.1f} ms  rss {row['rss_mb']:6.1f} MB  files {row['files']:>4}"
+                  f"  p99.9 {row['p999_ms']:6.1f} ms  cpu {row['cpu_us_per_call']:4.0f} us/call"
+                  f"  rss {row['rss_mb']:6.1f} MB  files {row['files']:>4}"
                   f"  tasks {row['tasks']:>4}  objects {row['known']:>7,} ({row['live']:,} live)"
                   f"  index {row['index_mb']:5.1f} MB  log {row['log_mb']:5.1f} MB  5xx {row['status5xx']}"
                   f"  failed {row['failed']}{'' if row['warm'] else '  (warm-up)'}", flush=True)

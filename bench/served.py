@@ -6,7 +6,7 @@ open files, set in the child before it starts, as ``ulimit -n`` would), reads it
 URL from the first line and its token from ``<data>/serve.token``. Its stderr
 goes to a file (``stderr_bytes()``: how much it has written there). Figures read
 from ``/proc/PID``: ``rss()``, ``peak_rss()`` / ``reset_peak()`` (VmHWM, reset
-through ``clear_refs``), ``open_files()``, ``threads()``. ``stop()`` is SIGTERM
+through ``clear_refs``), ``open_files()``, ``threads()``, ``cpu_seconds()``. ``stop()`` is SIGTERM
 (a clean stop) and returns the exit status; ``kill()`` is SIGKILL.
 
 ``serve_flags()`` reads ``dotui serve --help``: the flags it takes, with the
@@ -116,6 +116,12 @@ class Served:
     def reset_peak(self) -> None:
         with open(f"/proc/{self.pid}/clear_refs", "w") as f:
             f.write("5")
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the server has used so far."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def open_files(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
