@@ -19,6 +19,7 @@ from dotui import CommitFailedError
 from dotui.engine.commitlog import DELETED, CommitLog, read_records
 from dotui.engine.committer import Committer
 from dotui.engine.events import EventBus
+from dotui.engine.ids import IdFactory
 from dotui.engine.gates import OutputGate
 from dotui.engine.storage import Changes
 
@@ -37,12 +38,16 @@ class Host:
         self.full_sizes.append(size)
 
 
+COUNTER_IDS = IdFactory("Counter")
+
+
 class Writer:
     """An object with uncommitted writes (key -> JSON text, or None for a delete)."""
 
     def __init__(self, name: str, puts: dict[str, str | None]):
         self.ns = SimpleNamespace(name="Counter")
-        self.id = SimpleNamespace(hex=f"{name:0>64}", name=name)
+        # a real id of the namespace: the log's reader refuses a record whose id is not one
+        self.id = SimpleNamespace(hex=COUNTER_IDS.from_name(name).hex, name=name)
         self.label = name
         self.output_gate = OutputGate()
         self.reset_with: BaseException | None = None
