@@ -337,7 +337,9 @@ async def test_a_message_over_1_mib_ends_the_connection_with_1009(client, engine
     assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1009
     closed = await asyncio.wait_for(sub.get(), 10)  # the gateway's side of the close, after the client's
     assert closed["code"] == 1009 and engine.websockets.open_count == 0
-    assert await engine.namespace("Room").get_by_name("r").closed() == [1009, "", False, "big"]
+    reason = "a message of more than 1,048,576 bytes (1,048,577 announced)"  # the client's close frame says the same
+    assert msg.extra == reason
+    assert await engine.namespace("Room").get_by_name("r").closed() == [1009, reason, False, "big"]
 
 
 async def test_close_codes_and_attachment_limits_are_workerds(engine):

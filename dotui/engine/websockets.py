@@ -27,7 +27,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Protocol
 
-from .errors import DurableObjectError
+from .errors import DurableObjectError, OverloadedError
 
 if TYPE_CHECKING:
     from .ids import ObjectId
@@ -66,7 +66,7 @@ class Peer(Protocol):
 class WebSocket:
     """``ws`` in an object's code: one client connection, accepted with ``ctx.accept_websocket``."""
 
-    __slots__ = ("seq", "key", "peer", "tags", "state", "opened_at", "last_message_at", "messages_in",
+    __slots__ = ("seq", "key", "peer", "tags", "state", "closed_by", "opened_at", "last_message_at", "messages_in",
                  "messages_out", "auto_response_at", "_attachment", "_hub", "__weakref__")
 
     def __init__(self, hub: "WebSockets", key: tuple[str, str], seq: int, peer: Peer):
@@ -76,6 +76,7 @@ class WebSocket:
         self.peer = peer
         self.tags: tuple[str, ...] = ()
         self.state = "pending"  # pending (in fetch) -> open -> closed
+        self.closed_by: str | None = None  # once closed: object, client, gateway, reset
         self.opened_at = time.time()
         self.last_message_at: float | None = None
         self.messages_in = 0
@@ -142,7 +143,7 @@ class WebSockets:
         self._objects: dict[tuple[str, str], ObjectSockets] = {}
         self._seq = itertools.count(1)
         self.counters = {"websockets_accepted": 0, "websocket_messages": 0, "websocket_auto_responses": 0,
-                         "websocket_handler_errors": 0}
+                         "websocket_handler_errors": 0, "websocket_overloaded": 0}
 
     # ------------------------------------------------------------ counting
     @property
@@ -213,16 +214,17 @@ class WebSockets:
         self._emit(ws, "websocket.message", size=len(data), binary=type(data) is not str)
         await self._deliver(o, ws, "websocket_message", (ws, data))
 
-    async def closed(self, ws: WebSocket, code: int, reason: str, was_clean: bool) -> None:
-        """The client closed (or the connection dropped): forget the socket, tell the object, then the bus."""
+    async def closed(self, ws: WebSocket, code: int, reason: str, was_clean: bool, by: str = "client") -> None:
+        """The client closed, the connection dropped, or the gateway closed it (``by="gateway"``: the client
+        fell behind, or sent what the gateway refuses): forget the socket, tell the object, then the bus."""
         if ws.state == "closed":
             return
         code, reason = int(code), str(reason)  # a plain int and str for the object (not a library's enum)
         o = self._objects.get(ws.key)
-        self._forget(ws)
+        self._forget(ws, by)
         if o is not None:
             await self._deliver(o, ws, "websocket_close", (ws, code, reason, was_clean))
-        self._emit(ws, "websocket.closed", code=code, reason=reason, was_clean=was_clean, by="client")
+        self._emit(ws, "websocket.closed", code=code, reason=reason, was_clean=was_clean, by=by)
 
     async def error(self, ws: WebSocket, error: str) -> None:
         o = self._objects.get(ws.key)
@@ -234,7 +236,7 @@ class WebSockets:
         gone = [ws for o in self._objects.values() for ws in o.sockets.values()
                 if peers is None or ws.peer in peers]
         for ws in gone:
-            self._forget(ws)
+            self._forget(ws, "gateway")
             self._emit(ws, "websocket.closed", code=1001, reason="the gateway is stopping",
                        was_clean=True, by="gateway")
         return gone
@@ -256,7 +258,7 @@ class WebSockets:
         for ws in gone:
             self._emit(ws, "websocket.closed", code=1006, reason=f"the object was reset: {error}",
                        was_clean=False, by="reset")  # (before _forget: the event names the object)
-            self._forget(ws)
+            self._forget(ws, "reset")
             ws.peer.drop()
         return gone
 
@@ -275,11 +277,29 @@ class WebSockets:
 
         try:
             await self._engine.run_on(namespace, o.oid, handler, run, kind="websocket")
+        except OverloadedError as exc:
+            if handler == "websocket_message" and ws.state == "open":
+                await self._overloaded(o, ws, exc)
+            else:
+                self.counters["websocket_handler_errors"] += 1
+                log.warning("%s %s %s refused: %s", namespace, o.instance.label, handler, exc)
         except Exception as exc:  # noqa: BLE001 - the socket stays open, as on Cloudflare
             self.counters["websocket_handler_errors"] += 1
             log.warning("%s %s %s raised %s: %s", namespace, o.oid.name or "#" + hx[:12], handler, type(exc).__name__, exc)
             self._emit(ws, "websocket.handler_failed", handler=handler,
                        error={"type": type(exc).__name__, "message": str(exc)})
+
+    async def _overloaded(self, o: ObjectSockets, ws: WebSocket, exc: OverloadedError) -> None:
+        """A message the object's queue refused: the client is told, with close code 1013 (try again later)
+        and the error's message, rather than losing the message unseen; then the object, as of any close."""
+        reason = str(exc)[:123]
+        self.counters["websocket_overloaded"] += 1
+        log.warning("%s %s is overloaded: a WebSocket's message was refused; the socket is closed with 1013",
+                    ws.key[0], o.instance.label)
+        self._emit(ws, "websocket.closed", code=1013, reason=reason, was_clean=False, by="gateway")
+        self._forget(ws, "gateway")
+        ws.peer.close(1013, reason, None)
+        await self._deliver(o, ws, "websocket_close", (ws, 1013, reason, False))
 
     # ------------------------------------------------------------ the object's side (ctx and ws)
     def accept(self, inst: "Instance", ws: Any, tags: Any) -> None:
@@ -339,8 +359,14 @@ class WebSockets:
             raise TypeError(f"ws.send takes a str or bytes, not {type(message).__name__}; "
                             "json.dumps a value first")
         if ws.state == "closed":
-            raise WebSocketError("Can't call WebSocket send() after close().")
-        size = len(message) if type(message) is bytes else len(message.encode("utf-8", "surrogatepass"))
+            if ws.closed_by == "object":
+                raise WebSocketError("Can't call WebSocket send() after close().")
+            return  # the client left, or fell behind: the object hears in websocket_close
+        try:
+            size = len(message) if type(message) is bytes else len(message.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"ws.send takes text that UTF-8 can encode; this has {exc.reason} at "
+                             f"{exc.start} ({message[exc.start:exc.end]!r})") from None
         if size > MAX_MESSAGE_BYTES:
             raise ValueError(f"the message is {size:,} bytes; the limit is {MAX_MESSAGE_BYTES:,} (Cloudflare's)")
         ws.messages_out += 1
@@ -355,7 +381,7 @@ class WebSockets:
         if ws.state == "closed":
             return
         after = self._after_writes(ws)
-        self._forget(ws)
+        self._forget(ws, "object")
         self._emit(ws, "websocket.closed", code=code, reason=reason, was_clean=True, by="object")
         ws.peer.close(code, reason, after)
 
@@ -374,8 +400,9 @@ class WebSockets:
         if o is not None and not o.sockets:
             del self._objects[key]
 
-    def _forget(self, ws: WebSocket) -> None:
+    def _forget(self, ws: WebSocket, by: str | None = None) -> None:
         ws.state = "closed"
+        ws.closed_by = ws.closed_by or by
         o = self._objects.get(ws.key)
         if o is not None:
             o.sockets.pop(ws.seq, None)

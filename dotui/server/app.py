@@ -35,7 +35,7 @@ from ..engine.admin import OPERATIONS, Admin, ClientFault, MethodRaised, Operati
 from ..engine.ids import ObjectId
 from .auth import check_bearer
 from .openapi import describe
-from .websocket import close_all, serve_websocket
+from .websocket import WebSocketGateway, close_all, serve_websocket
 from .limits import MAX_EVENTS_MAXLEN, Limits, with_max_body
 from .protocol import (
     RETRY_AFTER_SECONDS,
@@ -55,7 +55,7 @@ ADMIN = web.AppKey("dotui_admin", Admin)
 TOKEN = web.AppKey("dotui_token", str)
 LIMITS = web.AppKey("dotui_limits", Limits)
 STREAMS = web.AppKey("dotui_event_streams", set)
-PEERS = web.AppKey("dotui_websocket_peers", set)
+PEERS = web.AppKey("dotui_websocket_peers", WebSocketGateway)
 
 
 class BadRequest(Exception):
@@ -594,7 +594,7 @@ def make_app(engine: Engine, token: str, *, max_body: int | None = None, limits:
     app[TOKEN] = token
     app[LIMITS] = limits
     app[STREAMS] = set()
-    app[PEERS] = set()
+    app[PEERS] = WebSocketGateway(limits)
     app.on_shutdown.append(_end_streams)
     r = app.router
     r.add_get("/", index)
