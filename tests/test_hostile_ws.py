@@ -273,6 +273,17 @@ async def test_unfinished_messages_over_every_socket_are_bounded_1013(gateway):
         await gw.still_serves()
 
 
+async def test_a_message_left_unfinished_is_closed_1008_after_the_message_timeout(gateway):
+    async with gateway(limits(message_timeout=0.5)) as gw:
+        ws = await gw.raw("stalled")
+        ws.send(frame(OP_TEXT, b"half", fin=False))
+        code, reason = await ws.closed_with()
+        assert code == 1008 and "--ws-message-timeout" in reason
+        assert (await gw.closed_for("stalled"))[1] == 1008
+        assert await eventually(lambda: _true(gw.sockets.unfinished.held == 0))
+        await gw.still_serves()
+
+
 # ================================================================ framing and close codes
 BAD_FRAMES = {
     "unmasked": (frame(OP_TEXT, b"hi", mask=False), 1002),
@@ -345,7 +356,7 @@ async def test_a_close_handshake_the_client_never_answers_ends_within_the_timeou
 
 # ================================================================ an overloaded object
 async def test_an_overloaded_objects_websocket_is_closed_1013_not_silently_dropped(gateway):
-    async with gateway(limits(close_timeout=0.5), engine_options={"max_queue": 2}, line=LINE) as gw:
+    async with gateway(limits(close_timeout=30), engine_options={"max_queue": 2}, line=LINE) as gw:
         holder = await gw.raw("holder", namespace="Line")
         others = [await gw.raw(f"u{i}", namespace="Line") for i in range(6)]
         holder.text("hold")
@@ -481,3 +492,27 @@ def test_a_frame_over_the_message_limit_is_refused_before_its_payload_is_held():
 def test_unfinished_bytes_past_the_budget_are_refused_1013():
     events, error = _decode([frame(OP_BINARY, b"a" * 5000, fin=False)], limit=4096)
     assert error is not None and error.code == 1013
+
+
+# ================================================================ the bounds are flags of dotui serve
+def test_the_websocket_bounds_are_flags_of_dotui_serve(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import write_objects
+    from server_support import ROOT, GatewayProcess
+
+    objects = write_objects(tmp_path / "objects", hub=HUB)
+    with GatewayProcess(objects, tmp_path / "data", 0, "--ws-max-fragments", "4", "--ws-close-timeout", "0.5",
+                        "--ws-send-queue", str(2 << 20)) as gw:
+        async def run():
+            ws = await RawSocket.open(gw.port, "/ws/Hub/h/x?user=flags", gw.token)
+            ws.send(frame(OP_TEXT, b"a", fin=False), *(frame(OP_CONTINUATION, b"a", fin=False) for _ in range(4)))
+            got = await ws.closed_with()
+            ws.abort()
+            return got
+        assert asyncio.run(run()) == (1009, "a message in more than 4 fragments")
+    bad = subprocess.run([sys.executable, "-c", "import sys; from dotui.cli import main; sys.exit(main())", "serve",
+                          "--ws-send-total", "0"], cwd=str(ROOT),
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--ws-send-total must be more than 0" in bad.stderr

@@ -282,7 +282,7 @@ class WebSockets:
                 await self._overloaded(o, ws, exc)
             else:
                 self.counters["websocket_handler_errors"] += 1
-                log.warning("%s %s %s refused: %s", namespace, o.instance.label, handler, exc)
+                log.warning("%s %s %s refused: %s", namespace, o.oid.name or "#" + hx[:12], handler, exc)
         except Exception as exc:  # noqa: BLE001 - the socket stays open, as on Cloudflare
             self.counters["websocket_handler_errors"] += 1
             log.warning("%s %s %s raised %s: %s", namespace, o.oid.name or "#" + hx[:12], handler, type(exc).__name__, exc)
@@ -295,7 +295,7 @@ class WebSockets:
         reason = str(exc)[:123]
         self.counters["websocket_overloaded"] += 1
         log.warning("%s %s is overloaded: a WebSocket's message was refused; the socket is closed with 1013",
-                    ws.key[0], o.instance.label)
+                    ws.key[0], o.oid.name or "#" + ws.key[1][:12])
         self._emit(ws, "websocket.closed", code=1013, reason=reason, was_clean=False, by="gateway")
         self._forget(ws, "gateway")
         ws.peer.close(1013, reason, None)

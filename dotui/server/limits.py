@@ -45,7 +45,7 @@ class Limits:
     ws_send_queue: int = 4 << 20
     """Bytes waiting to be sent to one WebSocket; a client that lets more pile up is closed 1008
     (``--ws-send-queue``)."""
-    ws_send_total: int = 64 << 20
+    ws_send_total: int = 32 << 20
     """The same summed over every WebSocket; when full, the largest queue's client is closed 1013
     (``--ws-send-total``)."""
     ws_unfinished_total: int = 32 << 20
@@ -53,11 +53,15 @@ class Limits:
     client whose bytes pass it is closed 1013 (``--ws-unfinished-total``)."""
     ws_max_fragments: int = 1024
     """Frames in one WebSocket message; more is 1009 (``--ws-max-fragments``)."""
+    ws_message_timeout: float = 30.0
+    """Seconds a WebSocket message (or a frame) begun may take to arrive whole; then 1008
+    (``--ws-message-timeout``)."""
     ws_close_timeout: float = 5.0
     """Seconds a WebSocket close handshake may take before the connection is cut (``--ws-close-timeout``)."""
 
     def __post_init__(self) -> None:
-        for name in ("head_timeout", "body_timeout", "keepalive_timeout", "send_timeout", "ws_close_timeout"):
+        for name in ("head_timeout", "body_timeout", "keepalive_timeout", "send_timeout", "ws_message_timeout",
+                     "ws_close_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds, not {getattr(self, name)!r}")
         for name in ("max_body", "max_unauthenticated", "ws_send_queue", "ws_send_total", "ws_unfinished_total",
@@ -95,6 +99,8 @@ _FLAGS = {  # Limits field: (flag, metavar, type, help); docs/server.md "Limits"
     "ws_unfinished_total": ("--ws-unfinished-total", "BYTES", int,
                             "bytes of WebSocket messages not yet whole, over every socket; past it, 1013"),
     "ws_max_fragments": ("--ws-max-fragments", "N", int, "frames in one WebSocket message; more is 1009"),
+    "ws_message_timeout": ("--ws-message-timeout", "SECONDS", float,
+                           "time a WebSocket message begun may take to arrive whole; then 1008"),
     "ws_close_timeout": ("--ws-close-timeout", "SECONDS", float,
                          "time a WebSocket close handshake may take before the connection is cut"),
 }

@@ -21,7 +21,8 @@ After the handshake the gateway reads and writes the frames itself
 - while a socket has sends waiting (its transport's buffer is above its high-water
   mark) the gateway stops reading it, and hands its object no further message;
 - a message is at most 1 MiB (1009) in at most ``ws_max_fragments`` fragments (1009),
-  and the bytes of unfinished messages summed over every socket are bounded
+  arrives whole within ``ws_message_timeout`` seconds of its first byte (1008), and the
+  bytes of unfinished messages summed over every socket are bounded
   (``ws_unfinished_total``, 1013);
 - a close handshake ends within ``ws_close_timeout`` seconds, answered or not.
 """
@@ -33,6 +34,9 @@ import base64
 import binascii
 import contextvars
 import hashlib
+import logging
+import socket
+import struct
 from collections import deque
 from typing import Any, Awaitable, Callable
 
@@ -52,6 +56,8 @@ from .wsframes import (
     encode_close,
     encode_frame,
 )
+
+log = logging.getLogger("dotui")
 
 GOING_AWAY = 1001
 INTERNAL_ERROR = 1011
@@ -128,12 +134,13 @@ class Connection:
         self._waiter: asyncio.Future | None = None  # receive() waiting for the inbox
         self._drained: asyncio.Future | None = None  # receive() waiting for ``out`` to empty
         self._timer: asyncio.TimerHandle | None = None  # ends a close handshake that takes too long
+        self._unfinished: asyncio.TimerHandle | None = None  # ends a message that takes too long to arrive
         self._lost: asyncio.Future = asyncio.get_running_loop().create_future()  # the connection ended
 
     # ------------------------------------------------------------ the engine's side (websockets.Peer)
     def send(self, data: str | bytes, after: Awaitable[Any] | None) -> None:
-        if self.sent_close or self.dropped or self.ended:
-            return  # the gateway is closing it (the object hears in websocket_close): the send goes nowhere
+        if self.sent_close or self.dropped or self.ended or self.transport.is_closing():
+            return  # the gateway is closing it, or the client left (the object hears in websocket_close)
         frame = encode_frame(OP_TEXT, data.encode("utf-8")) if type(data) is str else encode_frame(OP_BINARY, data)
         if after is None and self.started and self.task is None and not self.out and len(frame) <= CHUNK \
                 and not self.protocol.writing_paused:
@@ -270,11 +277,24 @@ class Connection:
                 self._queue(None, encode_frame(OP_PONG, event[1]))
             elif kind == "close":
                 self._put(event)
+        if self.reader.held and self._unfinished is None:
+            self._unfinished = asyncio.get_running_loop().call_later(self.limits.ws_message_timeout, self._too_slow)
+        elif not self.reader.held and self._unfinished is not None:
+            self._unfinished.cancel()
+            self._unfinished = None
         self._flow()
         return False, b""
 
+    def _too_slow(self) -> None:
+        self._unfinished = None
+        if self.reader.held and not self.ended:
+            self._fail(POLICY_VIOLATION, f"a message begun {self.limits.ws_message_timeout:g} s ago is still not "
+                       "whole (--ws-message-timeout)")
+
     def feed_eof(self) -> None:
         self.reader.release()
+        if self._unfinished is not None:
+            self._unfinished.cancel()
         if self._timer is not None:
             self._timer.cancel()
         if not self._lost.done():
@@ -355,7 +375,19 @@ class Connection:
 
     def _arm_timer(self) -> None:
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.limits.ws_close_timeout, self.transport.abort)
+            self._timer = asyncio.get_running_loop().call_later(self.limits.ws_close_timeout, self._cut)
+
+    def _cut(self) -> None:
+        """The close handshake took too long: end the connection. With bytes still unsent, reset it (RST),
+        dropping what the client never read: a plain close would leave the FIN queued behind them, and the
+        connection open to the client. With none, the FIN follows what the client has yet to read."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None and self.transport.get_write_buffer_size():
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        self.transport.abort()
 
     async def _write(self) -> None:
         out = self.out
@@ -451,6 +483,10 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
         writer = await resp.prepare(request)
         conn.start(writer)
         await _read(hub, sock, conn, shielded)
+    except Exception:  # noqa: BLE001 - after the 101 no HTTP answer may follow: the client sees 1011
+        log.exception("%s: a WebSocket of %s ended on an error in the gateway", request.path, namespace)
+        conn.outcome = conn.outcome or (INTERNAL_ERROR, "the gateway failed (see its log)", False)
+        conn.overflow(INTERNAL_ERROR, "the gateway failed (see its log)")
     finally:
         # (from conn.outcome: the read loop may have been cancelled, by the client hanging up, after it ended)
         code, reason, clean = conn.outcome or (ABNORMAL, "", False)
