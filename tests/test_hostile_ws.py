@@ -516,3 +516,16 @@ def test_the_websocket_bounds_are_flags_of_dotui_serve(tmp_path):
                           "--ws-send-total", "0"], cwd=str(ROOT),
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--ws-send-total must be more than 0" in bad.stderr
+
+
+def test_a_front_ends_unread_inbox_is_bounded_and_counts_what_it_dropped():
+    from dotui.engine.wsession import MAX_INBOX_MESSAGES, Inbox
+    inbox = Inbox()
+    for i in range(MAX_INBOX_MESSAGES + 500):
+        inbox.put(f"m{i}")
+    got = inbox.take(0)
+    assert len(got) == MAX_INBOX_MESSAGES and got[0] == "m500" and inbox.dropped == 500
+    big = Inbox()
+    for _ in range(40):
+        big.put(b"x" * (1 << 20))  # 40 MiB sent to a socket nobody reads
+    assert len(big.take(0)) == 16 and big.dropped == 24

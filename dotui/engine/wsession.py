@@ -18,17 +18,30 @@ from urllib.parse import parse_qsl, urlsplit
 from .websockets import WebSocket
 
 
+MAX_INBOX_MESSAGES = 10_000  # what a front end's socket keeps unread; past it (or the bytes) the oldest go
+MAX_INBOX_BYTES = 16 << 20
+
+
 class Inbox:
-    """What a front end's socket received, kept for a thread to read."""
+    """What a front end's socket received, kept for a thread to read: at most ``MAX_INBOX_MESSAGES`` and
+    ``MAX_INBOX_BYTES``; past them the oldest unread are dropped and counted in ``dropped`` (a busy room
+    watched from a prompt nobody reads holds a bounded inbox, as the event stream does). O(1) a message."""
 
     def __init__(self) -> None:
         self._messages: deque[str | bytes] = deque()
+        self._bytes = 0
         self._cond = threading.Condition()
         self.closed: tuple[int, str] | None = None
+        self.dropped = 0
 
     def put(self, message: str | bytes) -> None:
         with self._cond:
             self._messages.append(message)
+            self._bytes += len(message)
+            while len(self._messages) > 1 and (len(self._messages) > MAX_INBOX_MESSAGES
+                                               or self._bytes > MAX_INBOX_BYTES):
+                self._bytes -= len(self._messages.popleft())
+                self.dropped += 1
             self._cond.notify_all()
 
     def end(self, code: int, reason: str) -> None:
@@ -44,6 +57,7 @@ class Inbox:
                 self._cond.wait(timeout)
             out = list(self._messages)
             self._messages.clear()
+            self._bytes = 0
             return out
 
 
