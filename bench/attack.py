@@ -12,8 +12,8 @@ connection every 100 ms. Then the attack, one small function each:
   each) on a connection whose client never reads;
 - ``idle_and_half_sent``: 2,000 connections without a token, half of them idle,
   half with a request head that never ends;
-- ``slow_websocket_readers``: members of a busy ChatRoom that never read their
-  socket, while other clients post 16 KB messages as fast as they are answered;
+- ``slow_websocket_readers``: members of a busy ChatRoom (filled with 2,000 posts
+  first, so its own storage is in the idle figure) that never read their socket, while other clients post 16 KB messages as fast as they are answered;
 - ``fragment_flood``: WebSockets each sending an unfinished 1 MB text fragment
   and nothing more;
 - ``oversized_heads``: request heads with a 64 KB header line, 1 MB of header
@@ -336,10 +336,14 @@ async def idle_and_half_sent(a: Attack) -> None:
 async def slow_websocket_readers(a: Attack) -> None:
     """Members of a busy ChatRoom who never read, while a poster's 4 KB messages go to every member."""
     await call(a, "ChatRoom", "busy", "join", "poster")
+    text = "y" * 16000
+    async with aiohttp.ClientSession() as s:  # the set-up: the room at its steady size (it keeps 1,000 posts)
+        for _ in range(0, 2000, 50):
+            await asyncio.gather(*(s.post(f"{a.url}/objects/ChatRoom/busy/post", headers=a.auth,
+                                          json={"args": ["poster", text]}) for _ in range(50)))
     await a.begin(f"{a.run.scale.slow_readers} ChatRoom members that never read; 16 KB posts as fast as answered")
     for k in range(a.run.scale.slow_readers):
         await a.websocket(f"/ws/ChatRoom/busy/?user=slow{k}", rcvbuf=4096)
-    text = "y" * 16000
     posted = 0
     deadline = a.started + a.run.scale.hold
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HOLDER_CAP_S)) as s:
