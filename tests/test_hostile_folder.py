@@ -198,6 +198,8 @@ BAD_RECORDS = {
     "the name nested 950 deep": payload(part(hx=counter_id("a"), name=NEAR)),
     "a deleted key nested 950 deep": payload(part(dels=[NEAR])),
     "the parts nested 950 deep": payload(NEAR),
+    # A name is the one its id was made from (object code and every front end are shown it).
+    "a name not its id's": payload(part(hx=counter_id("a"), name="mallory")),
     # Counts every reader holds: a size past 2^63 - 1 is no file's (a front end's float() overflows).
     "a key count past 2^63": payload(part(keys=2**63)),
     "a byte count of 10^400": payload(part(nbytes=10**400)),
@@ -279,6 +281,7 @@ BAD_ROWS = {
     "a name nested 950 deep": row(hx=counter_id("a"), name=NEAR),
     "a row nested 950 deep": near(json.dumps(NEAR).encode()),
     "a byte count of 10^400": row(nbytes=10**400),
+    "a name not its id's": row(hx=counter_id("a"), name="mallory"),
     "a call count past 2^63": row("Counter", None, "a", 1, 10, None, 1.7e9, 2**63, 0),
 }
 
@@ -307,7 +310,8 @@ async def test_one_bad_journal_row_never_poisons_listing(box_objects, tmp_path, 
 
 
 @pytest.mark.parametrize("what", ["a NaN alarm", "keys a string", "an int namespace", "namespace ../x",
-                                  "nested 10^5 deep", "a name nested 950 deep", "a byte count of 10^400"])
+                                  "nested 10^5 deep", "a name nested 950 deep", "a byte count of 10^400",
+                                  "a name not its id's"])
 @guarded
 async def test_one_bad_snapshot_row_never_poisons_listing(box_objects, tmp_path, what):
     data = tmp_path / "data"
@@ -354,6 +358,9 @@ BAD_CHECKPOINTS = {
                                              .encode()),
     "a storage row nested 950 deep": lambda d: near(json.dumps({**d, "storage": {"1": NEAR}}).encode()),
     "a byte count of 10^400": lambda d: d["meta"]["1"].update(bytes=10**400),
+    "a name not its id's": lambda d: d["meta"]["1"].update(name="mallory"),
+    "the id of another object": lambda d: d["meta"]["1"].update(id=counter_id("b"), name="b"),
+    "another namespace": lambda d: d["meta"]["1"].update(namespace="Box"),
 }
 
 

@@ -193,14 +193,16 @@ def encode(data: dict[str, dict[str, Any]]) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def load(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def load(path: str, key: tuple[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(storage values by key, meta) of a checkpoint; empty for a missing file.
 
     Anything but a whole dotui checkpoint (both tables, one meta document whose
     fields have their types, every row a document with a ``key`` and a ``value``
     that ``storage.put`` would accept) raises ``BrokenObjectError`` naming the
     file: a damaged file is never read as an empty object, nor read in part.
-    O(size of the file).
+    ``key`` (namespace, id hex), the object the file is of: its meta must name that
+    object (a file of another one, copied there, is not read as this one's), and its
+    name be the one the id was made from. O(size of the file).
     """
     doc, raw = _read(path)
     if doc is None:
@@ -212,7 +214,7 @@ def load(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(metas) != 1 or not isinstance(meta, dict):
         raise _broken(path, f"it is JSON but its \"meta\" table holds {len(metas)} rows, not one document")
     try:
-        _check_meta(meta)
+        _check_meta(meta, key)
     except schema.Malformed as exc:
         raise _broken(path, f"its meta document is not a dotui checkpoint's: {exc}") from None
     data = {}
@@ -232,9 +234,15 @@ def load(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-def _check_meta(meta: dict[str, Any]) -> None:
-    """The fields of a checkpoint's meta document the engine reads back (schema.py)."""
-    schema.name(meta.get("name"))
+def _check_meta(meta: dict[str, Any], key: tuple[str, str] | None) -> None:
+    """The fields of a checkpoint's meta document the engine reads back (schema.py), and that it
+    is the meta of the object ``key``, when given."""
+    if key is not None:
+        for field, mine in zip(("namespace", "id"), key):
+            if meta.get(field, mine) != mine:
+                raise schema.Malformed(f"its {field!r} is {values.shown(meta[field])}, not this file's "
+                                       f"{mine!r} (a checkpoint of another object)")
+    schema.name(meta.get("name"), *(key or (None, None)))
     schema.alarm(meta.get("alarm"))
     for field in ("keys", "bytes"):
         if field in meta:

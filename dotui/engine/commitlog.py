@@ -150,7 +150,8 @@ def _object_part(part: Any) -> ObjectRecord:
     d.puts.update(schema.entries(puts, "its written keys"))
     for k in schema.shape(dels, list, "its deleted keys"):
         d.puts[schema.key(k)] = DELETED
-    return ObjectRecord(ns, schema.object_id(ns, hx), schema.name(name), d,
+    hx = schema.object_id(ns, hx)
+    return ObjectRecord(ns, hx, schema.name(name, ns, hx), d,
                         schema.count(keys, "its key count"), schema.count(nbytes, "its byte count"))
 
 

@@ -124,7 +124,7 @@ class DurableState:
     def load(self, key: Key) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
         """(data, alarm, meta) of an object waking: its checkpoint plus the committed changes
         not yet in it. Raises ``BrokenObjectError`` naming an unreadable file."""
-        data, meta = checkpoint.load(self.path(*key))
+        data, meta = checkpoint.load(self.path(*key), key)
         alarm = meta.get("alarm")
         for d in self._logged(key):
             alarm = d.apply(data, alarm)
@@ -134,7 +134,7 @@ class DurableState:
 
     def view(self, key: Key) -> tuple[dict[str, Any], dict[str, Any], Delta]:
         """(checkpoint data, its meta, the committed changes not in it), reading the file."""
-        data, meta = checkpoint.load(self.path(*key))
+        data, meta = checkpoint.load(self.path(*key), key)
         logged = Delta()
         for d in self._logged(key):
             logged.merge(d)
@@ -371,7 +371,7 @@ class DurableState:
                 now: float) -> tuple[str, bytes | None]:
         """(path, new file contents, or None when the object is now empty and has no alarm)."""
         path = self.path(*key)
-        data, meta = checkpoint.load(path)
+        data, meta = checkpoint.load(path, key)
         alarm = delta.apply(data, meta.get("alarm"))
         if not data and alarm is None:
             return path, None

@@ -128,7 +128,7 @@ def check_row(ns: object, hx: object, row: list) -> None:
     it (schema.py), or ``schema.Malformed``."""
     schema.object_id(schema.namespace(ns), hx)
     name, keys, nbytes, alarm, last_active, *counters = row
-    schema.name(name)
+    schema.name(name, ns, hx)  # type: ignore[arg-type]
     schema.count(keys, "its key count")
     schema.count(nbytes, "its byte count")
     schema.alarm(alarm)
@@ -341,7 +341,7 @@ class Index:
                                 os.path.join(folder, fname), exc)
                     continue
                 try:
-                    data, meta = checkpoint.load(path)
+                    data, meta = checkpoint.load(path, (ns, hx))
                 except (BrokenObjectError, OSError):
                     data, meta = {}, {}  # listed all the same: a call says what is wrong
                 e = self.ensure(ns, hx, meta.get("name"))

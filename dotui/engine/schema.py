@@ -59,8 +59,10 @@ def object_path(data_dir: str, ns: Any, hx: Any) -> str:
     return os.path.join(data_dir, namespace(ns), f"{object_id(ns, hx)}.json")
 
 
-def name(value: Any) -> str | None:
-    """An object's name: None or a str UTF-8 can encode."""
+def name(value: Any, ns: str | None, hx: str | None) -> str | None:
+    """The name of the object ``hx`` of namespace ``ns`` (both checked; None: an object not known):
+    None, or the str UTF-8 can encode that the id was made from (``id_from_name``). Object code sees it as ``ctx.id.name``
+    and every front end lists it: a name read back is never another object's. O(len(name))."""
     if value is None:
         return None
     if type(value) is not str:
@@ -69,6 +71,8 @@ def name(value: Any) -> str | None:
         value.encode()
     except UnicodeEncodeError:
         raise Malformed(f"the name {_shown(value)} is not valid Unicode text (a lone surrogate)") from None
+    if ns is not None and hx is not None and not _ids(ns).is_id_of_name(hx, value):
+        raise Malformed(f"the name {_shown(value)} is not the one the id {hx[:12]}… of {ns} was made from")
     return value
 
 
