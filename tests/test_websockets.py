@@ -407,3 +407,31 @@ async def test_a_crash_ends_every_connection_even_of_hibernated_objects(tmp_path
         assert engine.websockets.open_count == 0
     finally:
         await client.close()
+
+
+@pytest.mark.hostile
+async def test_an_attachment_nested_past_the_bound_is_a_type_error_never_a_recursion_error(engine):
+    from dotui.engine.values import MAX_DEPTH
+
+    class Peer:
+        def send(self, data, after):
+            pass
+
+        def close(self, code, reason, after):
+            pass
+
+    oid = engine.namespace("Room").id_from_name("deep")
+    ws, _ = await engine.websockets.open("Room", oid, {"query": {}, "path": "/"}, Peer())
+
+    def nested(depth):
+        value = 1
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    ws.serialize_attachment(nested(MAX_DEPTH))  # the bound itself, as storage takes it
+    assert ws.deserialize_attachment() == nested(MAX_DEPTH)
+    for depth in (MAX_DEPTH + 1, 978, 10**5):
+        with pytest.raises(TypeError, match=f"at most {MAX_DEPTH} deep"):
+            ws.serialize_attachment(nested(depth))
+    assert ws.deserialize_attachment() == nested(MAX_DEPTH)  # the refused ones left it as it was

@@ -27,6 +27,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Protocol
 
+from . import values
 from .errors import DurableObjectError, OverloadedError
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class WebSocket:
     def serialize_attachment(self, value: Any) -> None:
         """Keep a JSON copy of ``value`` with the socket (at most 16,384 bytes): it survives hibernation."""
         try:
-            text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            text = values.encode(value, "the attachment")  # at most values.MAX_DEPTH deep, as storage
             size = len(text.encode("utf-8"))
         except (TypeError, ValueError, UnicodeEncodeError) as exc:
             raise TypeError(f"serialize_attachment takes a JSON-compatible value (dict, list, str, "
