@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 from .engine.facade import EngineFacade
 from .commands import REGISTRY, ErrorInfo
-from .engine.errors import DataFolderError, EngineLockedError
+from .engine.errors import DataFolderError, DurableObjectError, EngineLockedError
 from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
 from .present.formats import relative_path
 from .present.render import Renderer, make_console
@@ -233,7 +233,7 @@ def make_facade(args: argparse.Namespace) -> EngineFacade:
 
         try:
             return connect(args.connect, args.token, args.data)
-        except (PermissionError, ConnectionError) as exc:
+        except (PermissionError, ConnectionError, DurableObjectError) as exc:  # the gateway's error, as it said it
             raise StartupError(str(exc)) from None
     if args.token:
         raise Unavailable("--token goes with --connect URL (the gateway it authenticates to)")

@@ -17,7 +17,7 @@ _WHERE = {
     "TokenNotFound": ".auth", "find_token": ".auth", "new_token": ".auth",
     "RunningGateway": ".cli", "connect": ".cli", "serve_main": ".cli", "start_gateway": ".cli",
     "start_gateway_thread": ".cli",
-    "GatewayAuthError": ".client", "RemoteEngine": ".client", "RemoteSubscription": ".client",
+    "BadAnswerError": ".client", "GatewayAuthError": ".client", "RemoteEngine": ".client", "RemoteSubscription": ".client",
     "ServerUnreachableError": ".client",
 }
 

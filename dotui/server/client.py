@@ -14,6 +14,12 @@ scripts and the TUI work unchanged against an engine in another process.
   a call or an edit is retried only when the connection failed before the
   request was sent, never once it may have reached the object.
 - A refused token is a ``GatewayAuthError`` (a ``PermissionError``).
+- An answer the client cannot take is a ``BadAnswerError`` (a ``ConnectionError``) naming the
+  gateway, the request and what was wrong: larger than ``max_answer`` (``ANSWER_LIMIT``, 64 MiB;
+  ``max_listing``, 512 MiB, for the listings of every object), a redirect (never followed: the
+  token and the body would go with it), not JSON, nested deeper than any value the engine
+  answers, or not the shape of a dotui answer. An error's ``details`` set only the fields its
+  class declares, of their types (``protocol.rebuild``). See docs/trust.md.
 """
 
 from __future__ import annotations
@@ -37,10 +43,19 @@ from .wsclient import RemoteWebSocket
 DEFAULT_RETRIES = 4  # attempts for a read: after 0.2 s, 0.5 s, 1.25 s
 FIRST_BACKOFF = 0.2
 CONNECT_TIMEOUT = 5.0
+ANSWER_LIMIT = 64 << 20  # bytes of one answer, decompressed (docs/trust.md)
+LISTING_LIMIT = 512 << 20  # one listing of every object: ~250 bytes an object, so ~2M objects
+LISTINGS = frozenset({"instances", "instances_of", "instance_table"})  # the operations LISTING_LIMIT is for
+EVENTS_MESSAGE_LIMIT = 64 << 20  # one message of the event stream: a batch of up to maxlen events
+ANSWER_DEPTH = values.MAX_CALL_DEPTH + 8  # a result, wrapped in a history row wrapped in an answer
 
 
 class ServerUnreachableError(ConnectionError):
     """``dotui serve`` cannot be reached: not running, a wrong URL, or the connection was lost."""
+
+
+class BadAnswerError(ConnectionError):
+    """The gateway's answer cannot be taken: over the size cap, a redirect, not JSON, or not the shape it must be."""
 
 
 class GatewayAuthError(PermissionError):
@@ -113,7 +128,7 @@ class RemoteSubscription(EventBuffer):
             try:
                 async with remote._session.ws_connect(
                     remote.url + "/admin/events", params={"maxlen": str(self._maxlen)}, heartbeat=20.0,
-                    headers=remote._auth_header(),
+                    headers=remote._auth_header(), max_msg_size=EVENTS_MESSAGE_LIMIT,
                 ) as ws:
                     if not connected_once:
                         connected_once = True
@@ -124,7 +139,7 @@ class RemoteSubscription(EventBuffer):
                     delay = FIRST_BACKOFF
                     async for msg in ws:
                         if msg.type == aiohttp.WSMsgType.TEXT:
-                            for ev in loads(msg.data):
+                            for ev in remote._events_of(msg.data):
                                 self._push(ev)
                         elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                             break
@@ -141,7 +156,12 @@ class RemoteSubscription(EventBuffer):
                     self._first.set_exception(err)
                     return
                 reason = str(err)
-            except (aiohttp.ClientError, OSError, BadJSON) as exc:
+            except BadAnswerError as exc:  # a redirect, or a message that is not a list of events
+                if not connected_once:
+                    self._first.set_exception(exc)
+                    return
+                reason = str(exc)
+            except (aiohttp.ClientError, OSError) as exc:
                 if not connected_once:
                     self._first.set_exception(remote._unreachable(exc))
                     return
@@ -165,8 +185,13 @@ class RemoteEngine:
     remote = True
 
     def __init__(self, url: str, token: str, *, retries: int = DEFAULT_RETRIES,
-                 token_loader: Callable[[], str] | None = None):
+                 token_loader: Callable[[], str] | None = None, max_answer: int = ANSWER_LIMIT,
+                 max_listing: int = LISTING_LIMIT):
+        """``max_answer`` caps the bytes of one answer, ``max_listing`` those of a listing of every
+        object (``LISTINGS``); a larger answer is a ``BadAnswerError`` naming the cap."""
         self.url = normalize_url(url)
+        self.max_answer = max_answer
+        self.max_listing = max(max_listing, max_answer)
         self.token = token
         # Where the token came from (e.g. <data>/serve.token): re-read once when the gateway
         # refuses it, so a client outlives a restart of `dotui serve` (which makes a new token).
@@ -189,7 +214,7 @@ class RemoteEngine:
         if self._session is None:
             self._session = self._run(self._open_session())
         try:
-            self._info = self.info()
+            self._info = self._checked_info(self.info())
         except BaseException:
             self._shutdown()
             raise
@@ -199,7 +224,24 @@ class RemoteEngine:
     async def _open_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
+            trace_configs=[self._refusing_redirects()],
         )
+
+    def _refusing_redirects(self) -> aiohttp.TraceConfig:
+        """A redirect, on any request or WebSocket of the session, fails it with BadAnswerError before
+        anything is sent to where it points: the gateway never redirects, and the token and the body
+        would go with the request."""
+        trace = aiohttp.TraceConfig()
+
+        async def refuse(session: Any, context: Any, params: aiohttp.TraceRequestRedirectParams) -> None:
+            where = params.response.headers.get("Location", "")
+            raise BadAnswerError(
+                f"dotui serve at {self.url} answered {params.method} {params.url.path} with a redirect "
+                f"({params.response.status} to {where[:200]!r}); dotui never follows one (the token and the "
+                "body would go there): --connect the gateway's own address")
+
+        trace.on_request_redirect.append(refuse)
+        return trace
 
     def close(self) -> None:
         """Stop this client (its event streams too). The gateway keeps running."""
@@ -262,23 +304,76 @@ class RemoteEngine:
         self.token = token
         return True
 
-    def _answer(self, status: int, raw: bytes, verb: str, path: str) -> Any:
+    def _bad_answer(self, what: str, verb: str, path: str, status: int | str = "") -> BadAnswerError:
+        status = f" ({status})" if status else ""
+        return BadAnswerError(f"dotui serve at {self.url} answered {verb} {path}{status} with {what}; "
+                              "is that address a dotui gateway?")
+
+    def _decode(self, raw: bytes | str, verb: str, path: str, status: int | str = "") -> Any:
+        """The JSON of an answer, nested at most ANSWER_DEPTH deep; BadAnswerError if it is not. O(size)."""
         try:
-            doc = loads(raw) if raw else None
-        except BadJSON:
-            doc = None
+            doc = loads(raw)
+        except BadJSON as exc:
+            raise self._bad_answer(f"a body that is not JSON ({str(exc)[:200]})", verb, path, status) from None
+        if not values.fits(doc, ANSWER_DEPTH):
+            raise self._bad_answer(f"JSON nested more than {ANSWER_DEPTH} deep (no answer of the engine is)",
+                                   verb, path, status)
+        return doc
+
+    def _answer(self, status: int, raw: bytes, verb: str, path: str) -> Any:
+        if status in (401, 403):
+            try:
+                err = self._decode(raw, verb, path, status).get("error")
+            except (BadAnswerError, AttributeError):
+                err = None
+            raise self._auth_error(status, str(err.get("message", "")) if isinstance(err, dict) else "")
+        doc = self._decode(raw, verb, path, status)
         if status == 200 and isinstance(doc, dict) and "result" in doc:
             return doc["result"]
         err = doc.get("error") if isinstance(doc, dict) else None
-        if status in (401, 403):
-            raise self._auth_error(status, err.get("message", "") if isinstance(err, dict) else "")
-        if isinstance(err, dict):
+        if isinstance(err, dict) and isinstance(err.get("type"), str) and err["type"]:
             raise rebuild(err)
-        raise RemoteError("HTTPError", f"{self.url} answered {verb} {path} with {status}: {raw[:200]!r}; "
-                                       "is that address a dotui gateway?")
+        raise self._bad_answer(f"{raw[:200]!r}, neither a result nor an error", verb, path, status)
+
+    async def _read_answer(self, resp: aiohttp.ClientResponse, limit: int, verb: str, path: str) -> bytes:
+        """The body of ``resp``, decompressed, if it is at most ``limit`` bytes; BadAnswerError naming the
+        cap once it is past it (read no further: the connection is closed). O(size)."""
+        declared = resp.content_length
+        if declared is not None and declared > limit and "Content-Encoding" not in resp.headers:
+            resp.close()
+            raise self._too_large(f"{declared >> 20} MiB, ", limit, verb, path)
+        body = bytearray()
+        async for chunk in resp.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                resp.close()
+                raise self._too_large("", limit, verb, path)
+        return bytes(body)
+
+    def _too_large(self, size: str, limit: int, verb: str, path: str) -> BadAnswerError:
+        which = "max_listing" if limit == self.max_listing and limit != self.max_answer else "max_answer"
+        return BadAnswerError(
+            f"dotui serve at {self.url} answered {verb} {path} with {size}more than the cap of {_mib(limit)} "
+            f"on one answer (RemoteEngine's {which}; docs/trust.md); ask for less (ls --page, a prefix), "
+            "or raise the cap")
+
+    def _events_of(self, text: str) -> list[dict]:
+        """One message of the event stream: a JSON list of events (dicts); BadAnswerError if not."""
+        batch = self._decode(text, "GET", "/admin/events")
+        if not (isinstance(batch, list) and all(isinstance(ev, dict) for ev in batch)):
+            raise self._bad_answer(f"an event message that is not a list of events ({text[:200]!r})",
+                                   "GET", "/admin/events")
+        return batch
+
+    def _checked_info(self, info: Any) -> dict[str, Any]:
+        """``info``'s answer, which the facade's properties read: a dict with the folders as str."""
+        if not (isinstance(info, dict) and isinstance(info.get("data_dir", ""), str)
+                and isinstance(info.get("objects_dir", ""), str)):
+            raise self._bad_answer(f"an info that is not the engine's ({str(info)[:200]!r})", "GET", "/admin/info")
+        return info
 
     async def _request(self, verb: str, path: str, params: dict[str, Any] | None = None,
-                       body: Any = None, *, idempotent: bool) -> Any:
+                       body: Any = None, *, idempotent: bool, limit: int | None = None) -> Any:
         assert self._session is not None, "start() the RemoteEngine first (or use dotui.server.connect)"
         url = self.url + path
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
@@ -293,7 +388,7 @@ class RemoteEngine:
             try:
                 async with self._session.request(verb, url, params=query, data=data,
                                                  headers={**content, **self._auth_header()}) as resp:
-                    raw = await resp.read()
+                    raw = await self._read_answer(resp, limit or self.max_answer, verb, path)
                     if resp.status in (401, 403) and not reloaded and self._reload_token():
                         reloaded, attempt = True, attempt - 1  # refused before anything ran: safe to resend
                         continue
@@ -319,10 +414,11 @@ class RemoteEngine:
 
     def _op_request(self, name: str, params: dict[str, Any]) -> Awaitable[Any]:
         op = OPERATIONS[name]
+        limit = self.max_listing if name in LISTINGS else self.max_answer
         if op.resendable:
-            return self._request(op.verb, op.path, params, idempotent=True)
+            return self._request(op.verb, op.path, params, idempotent=True, limit=limit)
         body = {k: v for k, v in params.items() if v is not None}
-        return self._request(op.verb, op.path, None, body or None, idempotent=False)
+        return self._request(op.verb, op.path, None, body or None, idempotent=False, limit=limit)
 
     # ------------------------------------------------------------ describing
     @property
@@ -334,7 +430,8 @@ class RemoteEngine:
         return self._info.get("objects_dir", "")
 
     def load_errors(self) -> list[str]:
-        return self.info()["load_errors"]
+        errors = self._checked_info(self.info()).get("load_errors", [])
+        return [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]
 
     # ------------------------------------------------------------ the operations of Admin
     def info(self) -> dict[str, Any]:
@@ -468,3 +565,7 @@ class RemoteEngine:
             self._subs.remove(sub)
         except ValueError:
             pass
+
+
+def _mib(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n:,} bytes"

@@ -20,6 +20,7 @@ from ..engine.errors import (
     DurableObjectError,
     EngineClosedError,
     InvalidIdError,
+    LogCorruptError,
     MethodNotFoundError,
     NamespaceNotFoundError,
     OverloadedError,
@@ -97,16 +98,26 @@ def _is_engine_error(exc: BaseException) -> bool:
     return type(exc).__module__ == engine_errors.__name__
 
 
+# The fields an engine error carries beyond its message, and their types (a list is a list of str):
+# what error_body sends as ``details`` and all that rebuild sets from them.
+DETAILS: dict[type, dict[str, type]] = {
+    MethodNotFoundError: {"namespace": str, "method": str, "callable_methods": list},
+    NamespaceNotFoundError: {"name": str, "known": list},
+    RemoteError: {"type_name": str},
+    LogCorruptError: {"path": str, "offset": int},
+}
+
+
+def _fields_of(cls: type) -> dict[str, type]:
+    return next((fields for kind, fields in DETAILS.items() if issubclass(cls, kind)), {})
+
+
 def error_body(exc: BaseException) -> dict[str, Any]:
     """An exception as JSON: its type and message, never a traceback."""
     err: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "engine": _is_engine_error(exc)}
-    if isinstance(exc, MethodNotFoundError):
-        err["details"] = {"namespace": exc.namespace, "method": exc.method,
-                          "callable_methods": exc.callable_methods}
-    elif isinstance(exc, NamespaceNotFoundError):
-        err["details"] = {"name": exc.name, "known": exc.known}
-    elif isinstance(exc, RemoteError):
-        err["details"] = {"type_name": exc.type_name}
+    fields = _fields_of(type(exc))
+    if fields:
+        err["details"] = {name: getattr(exc, name) for name in fields}
     return {"error": err}
 
 
@@ -116,20 +127,30 @@ def request_error(type_name: str, message: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- client side
+_ENGINE_ERRORS = {name: cls for name, cls in vars(engine_errors).items()
+                  if isinstance(cls, type) and issubclass(cls, DurableObjectError)}
+MAX_MESSAGE_CHARS = 64 * 1024  # of a rebuilt error's message and type name: an error is a line, not a payload
+
+
 def rebuild(err: dict[str, Any]) -> BaseException:
-    """The exception a caller would have seen in-process, from its JSON form."""
-    type_name = str(err.get("type") or "Error")
-    message = str(err.get("message") or "")
-    details = err.get("details") or {}
-    if err.get("engine"):
-        cls = getattr(engine_errors, type_name, None)
-        if isinstance(cls, type) and issubclass(cls, DurableObjectError):
-            exc = cls.__new__(cls)
-            Exception.__init__(exc, message)
-            for k, v in details.items():
-                setattr(exc, k, v)
-            return exc
-    return remote_error_class(type_name)(type_name, message)
+    """The exception a caller would have seen in-process, from its JSON form (which may come from a
+    gateway that does not behave: any shape gives an exception). An engine error gets the fields
+    ``DETAILS`` gives its class, each of its type or else empty; no other name is ever set. O(size)."""
+    type_name = str(err.get("type") or "Error")[:MAX_MESSAGE_CHARS]
+    message = str(err.get("message") or "")[:MAX_MESSAGE_CHARS]
+    cls = _ENGINE_ERRORS.get(type_name) if err.get("engine") is True else None
+    if cls is None:
+        return remote_error_class(type_name)(type_name, message)
+    details = err.get("details")
+    details = details if isinstance(details, dict) else {}
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    for name, kind in _fields_of(cls).items():
+        value = details.get(name)
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            value = kind()
+        setattr(exc, name, value)
+    return exc
 
 
 def _remote_init(self: RemoteError, type_name: str, message: str) -> None:
@@ -142,6 +163,8 @@ def _remote_str(self: RemoteError) -> str:
 
 
 _remote_classes: dict[str, type] = {}
+# Builtins a RemoteError never derives from: raised out of a coroutine, Python turns them into RuntimeError.
+_NOT_MIXED = frozenset({"StopIteration", "StopAsyncIteration"})
 
 
 def remote_error_class(type_name: str) -> type:
@@ -151,7 +174,7 @@ def remote_error_class(type_name: str) -> type:
         return cls
     namespace = {"__init__": _remote_init, "__str__": _remote_str, "__module__": "dotui.remote"}
     name = type_name if type_name.isidentifier() else "RemoteError"
-    builtin = getattr(builtins, type_name, None)
+    builtin = getattr(builtins, type_name, None) if type_name not in _NOT_MIXED else None
     bases: tuple[type, ...] = (RemoteError,)
     if isinstance(builtin, type) and issubclass(builtin, Exception):
         bases = (RemoteError, builtin)
