@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import stat
 import sys
 from typing import Any, Callable, Sequence
 
@@ -290,11 +291,23 @@ def _batch_lines(args: argparse.Namespace) -> list[Line] | Any | None:
         return [Line(c) for c in args.commands]
     if args.subcommand == "run":
         if args.file == "-":
-            return lines_of(sys.stdin, "<stdin>")
+            return lines_of(sys.stdin, "<stdin>")  # bytes, each line capped (repl/batch.py)
         return None  # opened by main, which reports a missing file as bad usage
     if not sys.stdin.isatty():
         return lines_of(sys.stdin, "<stdin>")
     return None
+
+
+def open_script(path: str):
+    """The script at ``path``, opened to read bytes; ValueError if it is not a regular file (a device such
+    as /dev/zero, a FIFO, a folder): a script is a file, and stdin is ``-``. Never blocks on a FIFO."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+        raise ValueError(f"the script {path!r} is {kind}, not a regular file: give a script file, or - to "
+                         f"read one from stdin (dotui run - < {path})")
+    return open(path, "rb")
 
 
 def _run_batch(facade: EngineFacade, args: argparse.Namespace, lines: Any, renderer: Renderer) -> int:
@@ -409,9 +422,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     script = None
     if lines is None and args.subcommand == "run":
         try:
-            script = open(args.file, encoding="utf-8")
+            script = open_script(args.file)
         except OSError as exc:
             err.notice(f"dotui: error: cannot read the script {args.file!r}: {exc.strerror or exc}", "red")
+            return USAGE
+        except ValueError as exc:
+            err.notice(f"dotui: error: {exc}", "red")
             return USAGE
         lines = lines_of(script, relative_path(os.path.abspath(args.file)))
     run_tui = None

@@ -2,6 +2,13 @@
 
 Values are Python or JSON literals read with ``ast.parse`` and a walk that
 accepts only literal nodes: nothing a user types is ever evaluated.
+
+Every line is input (a script, a pipe, a pasted line), so its size is bounded
+before anything reads it: ``MAX_LINE`` characters a line, ``MAX_LITERAL_ITEMS``
+items a value (Python's parser holds about 1 KB per item), nested at most
+``values.MAX_DEPTH`` deep, the bound of stored values. Past any of them, or
+past what Python's parser follows, the line is a ParseError saying which bound
+(docs/commands.md, docs/trust.md).
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ import difflib
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+from ..engine.values import MAX_DEPTH
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -22,6 +31,10 @@ _CALL_FORM = re.compile(
     re.DOTALL,
 )
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
+MAX_LINE = 1 << 20  # characters of a command line (and bytes of a script's line)
+MAX_LITERAL_ITEMS = 65_536  # items of a value (or an argument list): room for any value storage takes
+# A string literal (skipped whole), or one of the characters that nest or separate items.
+_STRUCTURE = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|[\[\](){}:,]")
 _JSON_NAMES = {"true": True, "false": False, "null": None}
 
 
@@ -75,7 +88,15 @@ class Tokens:
 
 
 def check_text(text: str) -> None:
-    """ParseError if ``text`` holds a lone surrogate (what invalid UTF-8 bytes decode to): not text at all."""
+    """ParseError if ``text`` is longer than MAX_LINE, or holds a NUL or a lone surrogate (what invalid
+    UTF-8 bytes decode to): not a line of text at all. O(length)."""
+    if len(text) > MAX_LINE:
+        raise ParseError(f"the line is {len(text):,} characters long, more than the {MAX_LINE:,} a command line "
+                         "may have", "split the value over several commands (put one key each)")
+    nul = text.find("\0")
+    if nul >= 0:
+        raise ParseError(f"the line holds a NUL character at column {nul + 1}",
+                         "write it as an escape inside quotes: '\\x00'")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -145,12 +166,49 @@ def parse_value(text: str) -> Any:
     check_text(source)
     if not source:
         raise ParseError("expected a value, got nothing", "give a literal: 5, 'text', [1, 2], {'k': 1}, true, null")
+    check_structure(source, "the value")
     try:
-        node = ast.parse(source, mode="eval").body
+        node = _parse(source).body
     except SyntaxError as exc:
-        raise ParseError(f"cannot read {source!r} as a value ({exc.msg})",
+        raise ParseError(f"cannot read {_shown(source)} as a value ({exc.msg})",
                          _value_hint(source)) from None
     return literal(node, source)
+
+
+def _shown(source: str, width: int = 200) -> str:
+    return repr(source) if len(source) <= width else repr(source[:width]) + f"… ({len(source):,} characters)"
+
+
+def check_structure(source: str, what: str, outer: int = 0) -> None:
+    """ParseError if ``source`` nests brackets more than MAX_DEPTH deep (``outer`` of them are not the
+    value's: an argument list's parentheses) or holds more than MAX_LITERAL_ITEMS items; checked before
+    Python's parser sees it, which would take ~1 KB an item and fail on deep nesting. O(length)."""
+    depth = items = 0
+    for m in _STRUCTURE.finditer(source):
+        c = m.group()
+        if c in "([{":
+            depth += 1
+            if depth - outer > MAX_DEPTH:
+                raise ParseError(f"{what} nests lists and dicts more than {MAX_DEPTH} deep (at column {m.start() + 1})",
+                                 f"a value may nest at most {MAX_DEPTH} deep, as a stored value may: flatten it")
+        elif c in ")]}":
+            depth -= 1
+        elif c in ",:":
+            items += 1
+            if items >= MAX_LITERAL_ITEMS:
+                raise ParseError(f"{what} holds more than {MAX_LITERAL_ITEMS:,} items",
+                                 "split it over several commands (put one key each)")
+
+
+def _parse(source: str) -> ast.Expression:
+    """``ast.parse`` in eval mode; what Python's parser cannot follow (a chain of 100,000 operators
+    runs it out of stack: RecursionError or MemoryError; a NUL: ValueError) is a SyntaxError."""
+    try:
+        return ast.parse(source, mode="eval")
+    except (RecursionError, MemoryError):
+        raise SyntaxError("too deeply nested for Python's parser") from None
+    except ValueError as exc:
+        raise SyntaxError(str(exc)) from None
 
 
 def _value_hint(source: str) -> str:
@@ -181,9 +239,14 @@ def literal(node: ast.AST, source: str) -> Any:
             out[key] = literal(v, source)
         return out
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = literal(node.operand, source)
+        negative = False
+        operand: ast.AST = node
+        while isinstance(operand, ast.UnaryOp) and isinstance(operand.op, (ast.USub, ast.UAdd)):
+            negative ^= isinstance(operand.op, ast.USub)  # a loop, not a recursion: --…--1 may be long
+            operand = operand.operand
+        inner = literal(operand, source)
         if isinstance(inner, (int, float)) and not isinstance(inner, bool):
-            return -inner if isinstance(node.op, ast.USub) else inner
+            return -inner if negative else inner
     if isinstance(node, ast.Name):
         if node.id in _JSON_NAMES:
             return _JSON_NAMES[node.id]
@@ -198,11 +261,12 @@ def literal(node: ast.AST, source: str) -> Any:
 def parse_call_args(text: str) -> tuple[list, dict]:
     """``(ARGS)`` of ``REF.METHOD(ARGS)``: literal positional and ``key=literal`` keyword arguments."""
     check_text(text)
+    check_structure(text, "the arguments", outer=1)
     source = "f" + text
     try:
-        node = ast.parse(source, mode="eval").body
+        node = _parse(source).body
     except SyntaxError as exc:
-        raise ParseError(f"cannot read the arguments {text!r} ({exc.msg})",
+        raise ParseError(f"cannot read the arguments {_shown(text)} ({exc.msg})",
                          "arguments are literals, keywords as key=literal: (5, by=2)") from None
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "f"):
         raise ParseError(f"cannot read the arguments {text!r}", "write one argument list: (5, 'x', by=2)")

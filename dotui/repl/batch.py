@@ -3,16 +3,23 @@
 Exit status: 0 every command went well; 1 a command failed; 2 a line could not
 be read as a command (bad usage). With ``on_error="stop"`` the first failure
 ends the run; with ``"continue"`` every line runs and the worst status wins.
+
+A script is read as bytes, a line at a time, each at most ``MAX_LINE`` bytes
+(1 MiB): a line that is longer, or is not UTF-8, is a usage error at its place
+(``script.dotui:3``, with the byte offset), and memory stays bounded whatever
+the file holds (docs/trust.md, "Script files, stdin and the command language").
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
-from typing import Iterable, Iterator, TextIO
+from typing import BinaryIO, Iterable, Iterator, TextIO
 
 from ..engine.facade import EngineFacade
-from ..commands import REGISTRY, Context, Outcome, Registry, execute
+from ..commands import REGISTRY, Context, ErrorInfo, Outcome, Registry, execute
+from ..commands.parsing import MAX_LINE
 from ..present.render import Renderer
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -24,12 +31,56 @@ class Line:
 
     text: str
     where: str | None = None
+    error: str | None = None  # the line could not be read (too long, not UTF-8): a usage error at ``where``
 
 
-def lines_of(stream: TextIO, name: str) -> Iterator[Line]:
-    """The lines of a script, read as they come (so a pipe is served line by line)."""
-    for number, text in enumerate(stream, start=1):
-        yield Line(text.rstrip("\n"), f"{name}:{number}")
+def lines_of(stream: TextIO | BinaryIO, name: str, limit: int = MAX_LINE) -> Iterator[Line]:
+    """The lines of a script, read as they come (so a pipe is served line by line), each at most
+    ``limit`` bytes (characters, for a text stream with no bytes under it). A longer line is skipped
+    to its end, in bounded reads, when the next line is asked for. Memory O(limit), time O(size)."""
+    source = getattr(stream, "buffer", stream)
+    binary = not isinstance(source, io.TextIOBase)
+    unit = "bytes" if binary else "characters"
+    offset = 0  # of the line in the stream, for a message
+    number = 0
+    while True:
+        raw = source.readline(limit + 1)
+        if not raw:
+            return
+        number += 1
+        where, start = f"{name}:{number}", offset
+        offset += len(raw)
+        if len(raw) > limit:
+            yield Line("", where, f"line {number} of {name} is longer than {limit:,} {unit} (the cap on one "
+                                  "line of a script; is it a script?)")
+            offset += _skip_line(source)
+            continue
+        if binary:
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield Line("", where, f"{name} is not UTF-8 text: byte {start + exc.start:,} "
+                                      f"({raw[exc.start:exc.start + 1]!r}, line {number}) does not decode")
+                continue
+        else:
+            text = raw
+        yield Line(text.rstrip("\r\n"), where)
+
+
+def _skip_line(source, chunk: int = 1 << 16) -> int:
+    """Read past the rest of the current line; how much was read. Memory O(chunk)."""
+    skipped = 0
+    while True:
+        part = source.readline(chunk)
+        skipped += len(part)
+        if not part or part[-1:] in (b"\n", "\n"):
+            return skipped
+
+
+def unreadable(line: Line) -> Outcome:
+    """The usage error of a line that could not be read."""
+    return Outcome(None, "", False, error=ErrorInfo(
+        "UsageError", line.error or "", "save the script as UTF-8 text, one command a line", usage=True))
 
 
 def status_of(outcome: Outcome) -> int:
@@ -72,7 +123,7 @@ class BatchRunner:
         for line in lines:
             if self.echo and line.text.strip() and not line.text.lstrip().startswith("#"):
                 self.renderer.echo(line.text.strip(), line.where)
-            outcome = execute(self.ctx, line.text, self.registry)
+            outcome = unreadable(line) if line.error is not None else execute(self.ctx, line.text, self.registry)
             if outcome is None:
                 continue
             self.report(outcome, line.where)
