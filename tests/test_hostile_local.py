@@ -174,3 +174,13 @@ def test_any_literal_is_a_value_or_a_parse_error(text, repeat):
             parse_line(line, REGISTRY)
         except ParseError as exc:
             assert exc.message
+
+
+# ---------------------------------------------------------------- control characters
+def test_results_and_error_messages_print_no_control_characters(project):
+    (project / "objects" / "echo.py").write_text(ECHO + "\n    def fail(self, m):\n        raise ValueError(m)\n")
+    hostile = "a\\x9b2J\\x1b[2J\\x9d52;c;x\\x07\\r"
+    proc = dotui(project, "--on-error", "continue", "-c", f"Echo/x.echo('{hostile}')", "-c", f"Echo/x.fail('{hostile}')")
+    out = proc.stdout.decode() + proc.stderr.decode()
+    assert not [c for c in out if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0], out
+    assert "\\u009b2J" in out and "\\u001b[2J" in out

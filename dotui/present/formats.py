@@ -83,6 +83,18 @@ def human_bytes(n: int | None) -> str:
     return f"{n} B"
 
 
+# ---------------------------------------------------------------- control characters
+# C0 but newline and tab, DEL, and C1 (U+0080-U+009F: an 8-bit CSI or OSC a terminal would obey).
+_CONTROLS = {c: f"\\u{c:04x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (0x0A, 0x09)}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but newline and tab written as a ``\\uXXXX`` escape, which
+    reads the same in JSON and in a Python string: what a front end prints of names, results and
+    storage cannot move the cursor, clear the screen or set the clipboard. O(length)."""
+    return text.translate(_CONTROLS)
+
+
 # ---------------------------------------------------------------- values and calls
 def short(value: Any, width: int = 60) -> str:
     """A one-line repr of ``value`` cut to ``width`` characters."""

@@ -12,13 +12,14 @@ import os
 from typing import Any, Callable, TextIO
 
 from rich.console import Console, Group
+from rich.highlighter import JSONHighlighter
 from rich.json import JSON
 from rich.table import Table
 from rich.text import Text
 
 from ..commands.parsing import format_ref
 from ..commands.runner import ErrorInfo, Outcome
-from .formats import TIMED_METHODS, alarm_text, ago, call_text, clock, ms, relative_path, result_text, short_json
+from .formats import TIMED_METHODS, alarm_text, ago, call_text, clock, ms, printable, relative_path, result_text, short_json
 
 STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
 
@@ -157,7 +158,7 @@ class Renderer:
         if where:
             line.append(f"{where}: ", style="bold")
         line.append("error: ", style="bold red")
-        line.append(message, style="red")
+        line.append(printable(message), style="red")
         if error.hint:
             line.append(f"  ({error.hint})", style="yellow")
         self.err.print(line, soft_wrap=True)
@@ -192,7 +193,7 @@ class Renderer:
 
     # ------------------------------------------------------------ values
     def value(self, value: Any) -> None:
-        self.out.print(JSON.from_data(value, ensure_ascii=False), soft_wrap=True)
+        self.out.print(json_text(value), soft_wrap=True)
 
     def classes(self, result: dict[str, Any]) -> None:
         table = Table(title="namespaces", title_justify="left", show_lines=False, expand=False)
@@ -413,7 +414,7 @@ class Renderer:
                         f"{result['errors'][0]['message']})", style="red")
         line.append(f" in {result['seconds']:g} s", style="dim")
         self.out.print(line, soft_wrap=True)
-        self.out.print(JSON.from_data(result["results"], ensure_ascii=False), soft_wrap=True)
+        self.out.print(json_text(result["results"]), soft_wrap=True)
 
     def load(self, result: dict[str, Any]) -> None:
         lat = result["latency_ms"]
@@ -478,6 +479,11 @@ class Renderer:
         self.out.print(table)
         self.out.print(Group(*(Text(line, style="dim") for line in result["syntax"])))
         self.notice("help COMMAND shows one command with examples.")
+
+
+def json_text(value: Any) -> Text:
+    """``value`` as indented, highlighted JSON, its control characters escaped (``printable``)."""
+    return JSONHighlighter()(Text(printable(JSON.from_data(value, ensure_ascii=False).text.plain)))
 
 
 def _delta_text(delta: dict[str, Any]) -> str:
