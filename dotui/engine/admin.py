@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__
+from . import values
 from .errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
 from .events import Subscription
 from .ids import ObjectId
@@ -179,6 +180,12 @@ class Admin:
         info = self.engine.namespace_info(namespace)
         if method not in info.methods:
             raise MethodNotFoundError(namespace, method, list(info.methods))
+        for value in (*args, *(kwargs.values() if kwargs else ())):  # O(size): what engine.call checks
+            if not values.fits(value, values.MAX_CALL_DEPTH):
+                try:
+                    values.copy_args(tuple(args), kwargs or {}, f"{namespace}.{method}")
+                except TypeError as exc:  # too deep, named: the client's fault, as a refused signature
+                    raise ClientFault(exc) from None
         fn = getattr(info.cls, method, None)
         shape = (fn, len(args), tuple(kwargs) if kwargs else ())
         if shape in self._fits:  # the signature took this many arguments with these names before
