@@ -50,6 +50,7 @@ import socket
 import struct
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,9 @@ class Attack:
         self._tasks: list[asyncio.Task] = []
         self._peak = 0
         self._holder_since: float | None = None  # when the holder's call in flight was sent
+        self._holder_thread: threading.Thread | None = None
+        self._holder_loop: asyncio.AbstractEventLoop | None = None
+        self._holder_task: asyncio.Task | None = None
         self.started = 0.0
 
     # ------------------------------------------------------------ the attack's phases
@@ -156,7 +160,8 @@ class Attack:
             pass
         self._peak = self.served.rss()
         self.started = time.monotonic()
-        self._tasks = [asyncio.ensure_future(self._token_holder()), asyncio.ensure_future(self._sample())]
+        self._tasks = [asyncio.ensure_future(self._sample())]
+        self._start_holder()
 
     async def hold(self) -> None:
         """Keep the attack on for the scale's hold time."""
@@ -171,10 +176,12 @@ class Attack:
         while time.monotonic() < deadline and len(self._closed()) < len(self.sockets):
             await asyncio.sleep(0.25)
         o.attack_conns, o.closed = len(self.sockets), len(self._closed())
-        if self._holder_since is not None:  # a call still unanswered when the attack ends: failed, its wait so far
+        since, now = self._holder_since, time.monotonic()
+        self._stop_holder()
+        if since is not None:  # a call still unanswered when the attack ends: failed, its wait so far
             o.holder_calls += 1
             o.holder_failed += 1
-            o.holder_max_s = max(o.holder_max_s, time.monotonic() - self._holder_since)
+            o.holder_max_s = max(o.holder_max_s, now - since)
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -246,6 +253,31 @@ class Attack:
         return out
 
     # ------------------------------------------------------------ what is measured meanwhile
+    def _start_holder(self) -> None:
+        """The token holder runs in a thread with its own loop, as a real client is another program: its
+        head goes out the moment it connects, however busy the attacker's loop is (so its latency is the
+        server's, not this harness's)."""
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._holder_loop, self._holder_task = loop, loop.create_task(self._token_holder())
+            ready.set()
+            try:
+                loop.run_until_complete(self._holder_task)
+            except asyncio.CancelledError:
+                pass
+            finally:
+                loop.close()
+
+        self._holder_thread = threading.Thread(target=run, name="token holder", daemon=True)
+        self._holder_thread.start()
+        ready.wait(10)
+
+    def _stop_holder(self) -> None:
+        self._holder_loop.call_soon_threadsafe(self._holder_task.cancel)
+        self._holder_thread.join(HOLDER_CAP_S + 10)
+
     async def _token_holder(self) -> None:
         o, timeout = self.outcome, aiohttp.ClientTimeout(total=HOLDER_CAP_S)
         async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(force_close=True)) as s:

@@ -386,6 +386,25 @@ def test_a_flood_of_sockets_without_the_token_closes_its_own_oldest_never_a_toke
     assert token_holder_answered(served)
 
 
+def test_a_token_holder_accepted_amid_a_flood_is_answered_and_the_flood_still_loses_its_oldest(served):
+    """A client that connects, then a flood lands before its head: the cap on connections without the
+    token must not close it before it could send (fast.EVICT_GRACE), yet the flood past the cap goes."""
+    fast, _, _, _ = served
+    cap = LIMITS.max_unauthenticated
+    holder = socket.create_connection(fast, timeout=WAIT)
+    flood = [socket.create_connection(fast) for _ in range(2 * cap - 1)]  # within the hard bound of 2 x cap
+    try:
+        time.sleep(0.1)  # the holder's head comes after the flood, as from a client on a busy machine
+        holder.sendall(post("/objects/Counter/holder/peek"))
+        answer, _ = read_answer(holder)
+        assert answer is not None and answer[0] == 200, "the cap closed a connection before it could send its head"
+        assert all(closed_within(s, WAIT)[0] for s in flood[:cap - 1]), "the flood's oldest stay open past the cap"
+    finally:
+        holder.close()
+        for s in flood:
+            s.close()
+
+
 def test_a_wrong_token_closes_the_connection_after_its_answer(served):
     fast, _, _, _ = served
     raw = post("/objects/Counter/x/peek", auth="Authorization: Bearer wrong\r\n") + post("/objects/Counter/x/peek")

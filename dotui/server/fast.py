@@ -22,7 +22,9 @@ timeout (408); an idle connection closes after the keep-alive timeout; while the
 transport's write buffer is above its high-water mark the connection reads and
 answers nothing more, and a client that reads nothing for the send timeout is cut
 off; at most ``max_unauthenticated`` connections that have not shown the token are
-open at once, the oldest closed first.
+open at once, the oldest closed first once open for ``EVICT_GRACE`` (at once past twice
+the cap). Reads are at most ``READ_BUFSIZE`` bytes, an unfinished head holds at most
+``MAX_HEAD`` + 1, and a connection whose head the parser refuses is read no further.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ _CANCELLED = encode({"error": {"type": "CancelledError", "message": (
 _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 408: b"Request Timeout",
             431: b"Request Header Fields Too Large", 500: b"Internal Server Error", 503: b"Service Unavailable"}
 
+# Seconds a new connection without the token is safe from the cap on them (FastCalls.admit), unless
+# there are twice as many (docs/server.md, "Limits").
+EVICT_GRACE = 1.0
+
 # What a connection is waiting for, each with its own timeout (Limits); None: a call is running.
 HEAD, BODY, IDLE, SEND = "head", "body", "idle", "send"
 
@@ -68,10 +74,14 @@ class FastCalls:
         self.connections: set[CallProtocol] = set()
         self.inflight: set[asyncio.Future] = set()
         # Transports not yet shown the token, oldest first (a dict keeps insertion order).
-        self.unauthenticated: dict[asyncio.BaseTransport, None] = {}
+        self.unauthenticated: dict[asyncio.BaseTransport, float] = {}  # -> when it was accepted
         self.handed: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()  # now aiohttp's
         self.sweep_due = False  # _sweep is scheduled
         self.log: Callable[[str, str, int, float], None] | None = None  # (verb, path, status, seconds) per request
+        # Every connection of this path reads into this one buffer (CallProtocol.get_buffer), READ_BUFSIZE
+        # bytes at most a read: what a connection has received is copied out at once, so an unfinished
+        # head holds at most MAX_HEAD + READ_BUFSIZE bytes, and the loop is never handed more at a time.
+        self.read_buffer = memoryview(bytearray(READ_BUFSIZE))
         self.timeouts = {HEAD: limits.head_timeout, BODY: limits.body_timeout, IDLE: limits.keepalive_timeout,
                          SEND: limits.send_timeout}
 
@@ -86,29 +96,38 @@ class FastCalls:
     def admit(self, transport: asyncio.BaseTransport) -> None:
         """A new connection, not yet authenticated. Past ``max_unauthenticated`` of them the oldest are
         closed, so a flood of idle sockets costs the flooder its own oldest ones, never a token holder a
-        file descriptor; not at once but three turns of the loop later, once the newest have had their
-        first bytes read (a token holder's request, accepted in the same burst as a flood, shows its
-        token first), and at once past twice the cap. O(1); O(cap) when over the cap."""
+        file descriptor. A connection younger than ``EVICT_GRACE`` is not closed for the cap (a token
+        holder's client, accepted in the middle of a flood, sends its head at once: it shows its token
+        within the grace), but past twice the cap the oldest go at once, young or not: the flood holds
+        at most 2 x cap connections without the token. O(1); O(cap) when over the cap."""
         waiting = self.unauthenticated
-        waiting[transport] = None
+        waiting[transport] = self.loop.time()
         cap = self.limits.max_unauthenticated
         if len(waiting) > 2 * cap:
-            self._close_oldest(2 * cap)
+            self._close_oldest(2 * cap, grace=0.0)
         if len(waiting) > cap and not self.sweep_due:
             self.sweep_due = True
-            call_soon = self.loop.call_soon
-            call_soon(call_soon, call_soon, self._sweep)
+            self.loop.call_soon(self._sweep)
 
     def _sweep(self) -> None:
         self.sweep_due = False
-        self._close_oldest(self.limits.max_unauthenticated)
+        waiting = self.unauthenticated
+        self._close_oldest(self.limits.max_unauthenticated, grace=EVICT_GRACE)
+        if len(waiting) > self.limits.max_unauthenticated:  # the oldest left are within their grace
+            self.sweep_due = True
+            self.loop.call_at(next(iter(waiting.values())) + EVICT_GRACE, self._sweep)
 
-    def _close_oldest(self, keep: int) -> None:
+    def _close_oldest(self, keep: int, grace: float) -> None:
+        """Close the oldest connections without the token until ``keep`` are left, but none accepted
+        within the last ``grace`` seconds. O(cap) (the dict is in the order they were accepted)."""
         waiting = self.unauthenticated
         for closed in [t for t in waiting if t.is_closing()]:
             del waiting[closed]
+        young = self.loop.time() - grace
         while len(waiting) > keep:
-            oldest = next(iter(waiting))
+            oldest, accepted = next(iter(waiting.items()))
+            if accepted > young:
+                return
             del waiting[oldest]
             oldest.abort()
 
@@ -152,7 +171,7 @@ def reset(transport: asyncio.BaseTransport) -> None:
     transport.abort()
 
 
-class CallProtocol(asyncio.Protocol):
+class CallProtocol(asyncio.BufferedProtocol):
     """One client connection, while it sends object calls; one request at a time, in order."""
 
     def __init__(self, calls: FastCalls):
@@ -184,12 +203,23 @@ class CallProtocol(asyncio.Protocol):
         self.calls.connections.discard(self)
         if self.transport is not None:
             self.calls.authenticated(self.transport)  # forgotten: it is closed
-        self.transport = None
+        self.transport, self.buf, self.probe = None, b"", None
         self.waiting = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         self._wake_task()  # it ends (a call it is answering still runs to its end)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """The shared read buffer (buffer_updated copies out of it before the next read); while a head is
+        awaited, only as much of it as takes ``buf`` one byte past MAX_HEAD, so an unfinished head holds
+        at most MAX_HEAD + 1 bytes. O(1)."""
+        if self.busy or self.waiting not in (HEAD, IDLE):
+            return self.calls.read_buffer
+        return self.calls.read_buffer[:max(1, MAX_HEAD + 1 - len(self.buf))]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self.calls.read_buffer[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -292,8 +322,8 @@ class CallProtocol(asyncio.Protocol):
         if end < 0:
             if len(buf) > MAX_HEAD:
                 self._too_large(buf)
-            elif self._refused_so_far(buf):
-                self._hand_over()  # aiohttp refuses it at once, as it would alone
+            elif (refused := self._refused_so_far(buf)) is not None:
+                self._hand_over(refused)  # aiohttp answers it at once, as it would alone
             else:
                 self._expect(HEAD)
             return
@@ -321,9 +351,11 @@ class CallProtocol(asyncio.Protocol):
         else:
             self._wake_task()
 
-    def _refused_so_far(self, buf: bytes) -> bool:
-        """Whether the parser already refuses this unfinished head (a bare LF, a bad character): fed
-        only the bytes it has not seen, so a head sent a byte at a time costs O(its size) in all."""
+    def _refused_so_far(self, buf: bytes) -> bool | None:
+        """True if the parser already refuses this unfinished head (a bare LF, a bad character, a line
+        too long), False if it saw a head end where this path saw none (aiohttp reads it), None if it
+        waits for more: fed only the bytes it has not seen, so a head sent a byte at a time costs
+        O(its size) in all."""
         if self.probe is None:
             self.probe, self.probed = self.calls.parser(self), 0
         try:
@@ -331,7 +363,7 @@ class CallProtocol(asyncio.Protocol):
         except Exception:  # noqa: BLE001 - the application's parser refuses it
             return True
         self.probed = len(buf)
-        return bool(messages)  # a head ended where this path saw no end: let aiohttp read it
+        return False if messages else None
 
     def _too_large(self, head: bytes) -> None:
         """A head over MAX_HEAD: aiohttp's answer if its parser refuses it (a line too long, too many
@@ -339,7 +371,7 @@ class CallProtocol(asyncio.Protocol):
         try:
             self.calls.parser(self).feed_data(head)
         except Exception:  # noqa: BLE001 - the application's parser refuses it: so does the application
-            self._hand_over()
+            self._hand_over(refused=True)
             return
         self._refuse(431, "RequestHeaderFieldsTooLarge", (
             f"the request head is over the gateway's limit of {MAX_HEAD:,} bytes; send fewer or shorter headers"))
@@ -433,11 +465,16 @@ class CallProtocol(asyncio.Protocol):
                              b"Content-Length: %d\r\n%s\r\n%s"
                              % (status, _REASONS.get(status, b"Error"), len(payload), extra, payload))
 
-    def _hand_over(self) -> None:
-        """From here on, aiohttp serves this connection, starting with the bytes not yet answered."""
+    def _hand_over(self, refused: bool = False) -> None:
+        """From here on, aiohttp serves this connection, starting with the bytes not yet answered.
+
+        ``refused``: the head is one aiohttp's parser refuses, so aiohttp answers it from these bytes
+        and closes the connection: nothing more is read from it (reading stays paused), so the rest of
+        a refused 1 MB head costs neither memory nor the loop's time."""
         transport, buf = self.transport, self.buf
         self.calls.connections.discard(self)
         self.transport, self.buf, self.waiting = None, b"", None
+        self.probe = None  # it refers to this protocol: dropped now, not at the next garbage collection
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -445,7 +482,9 @@ class CallProtocol(asyncio.Protocol):
         if transport is None:
             return
         self.calls.handed.add(transport)
-        if self.reading_paused:
+        if refused:
+            transport.pause_reading()
+        elif self.reading_paused:
             transport.resume_reading()
         protocol = self.calls.handoff()
         transport.set_protocol(protocol)

@@ -39,8 +39,9 @@ class Limits:
     """Seconds a client may read nothing of an answer the gateway is sending before it is cut off
     (``--send-timeout``)."""
     max_unauthenticated: int = 256
-    """Connections open at once that have not shown the token; past it the oldest of them is closed
-    (``--max-unauthenticated``). Keep it well below ``ulimit -n``."""
+    """Connections open at once that have not shown the token; past it the oldest of them open for at
+    least 1 s are closed, past twice it the oldest at once (``--max-unauthenticated``). Keep it well
+    below ``ulimit -n``."""
     # WebSockets (websocket.py, docs/server.md "WebSockets"):
     ws_send_queue: int = 4 << 20
     """Bytes waiting to be sent to one WebSocket; a client that lets more pile up is closed 1008
