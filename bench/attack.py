@@ -146,6 +146,7 @@ class Attack:
         self._holder_thread: threading.Thread | None = None
         self._holder_loop: asyncio.AbstractEventLoop | None = None
         self._holder_task: asyncio.Task | None = None
+        self._holder_stop = threading.Event()
         self.started = 0.0
 
     # ------------------------------------------------------------ the attack's phases
@@ -176,12 +177,11 @@ class Attack:
         while time.monotonic() < deadline and len(self._closed()) < len(self.sockets):
             await asyncio.sleep(0.25)
         o.attack_conns, o.closed = len(self.sockets), len(self._closed())
-        since, now = self._holder_since, time.monotonic()
-        self._stop_holder()
-        if since is not None:  # a call still unanswered when the attack ends: failed, its wait so far
+        since = self._stop_holder()
+        if since is not None:  # a call unanswered within the holder's cap: failed, its wait so far
             o.holder_calls += 1
             o.holder_failed += 1
-            o.holder_max_s = max(o.holder_max_s, now - since)
+            o.holder_max_s = max(o.holder_max_s, time.monotonic() - since)
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -274,14 +274,21 @@ class Attack:
         self._holder_thread.start()
         ready.wait(10)
 
-    def _stop_holder(self) -> None:
-        self._holder_loop.call_soon_threadsafe(self._holder_task.cancel)
+    def _stop_holder(self) -> float | None:
+        """Let the holder's call in flight end (it times out after HOLDER_CAP_S), then stop it; when the
+        call still unanswered was sent, or None."""
+        self._holder_stop.set()
         self._holder_thread.join(HOLDER_CAP_S + 10)
+        since = self._holder_since
+        if self._holder_thread.is_alive():  # its call outlived the cap and the join: cut it
+            self._holder_loop.call_soon_threadsafe(self._holder_task.cancel)
+            self._holder_thread.join(10)
+        return since
 
     async def _token_holder(self) -> None:
         o, timeout = self.outcome, aiohttp.ClientTimeout(total=HOLDER_CAP_S)
         async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(force_close=True)) as s:
-            while True:
+            while not self._holder_stop.is_set():
                 t0 = self._holder_since = time.monotonic()
                 try:
                     async with s.post(f"{self.url}/objects/Counter/holder/increment", headers=self.auth) as r:

@@ -91,7 +91,8 @@ _FLAGS = {  # Limits field: (flag, metavar, type, help); docs/server.md "Limits"
                      "time a client may read nothing of an answer being sent before it is cut off"),
     "max_unauthenticated": ("--max-unauthenticated", "N", int,
                             "connections open at once that have not shown the token; past it the oldest "
-                            "of them is closed (keep it well below ulimit -n)"),
+                            "of them open for 1 s are closed, past twice it the oldest at once (keep it "
+                            "well below ulimit -n)"),
     "ws_send_queue": ("--ws-send-queue", "BYTES", int,
                       "bytes waiting to be sent to one WebSocket; a client that lets more pile up is closed 1008"),
     "ws_send_total": ("--ws-send-total", "BYTES", int,
