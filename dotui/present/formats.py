@@ -95,6 +95,19 @@ def printable(text: str) -> str:
     return text.translate(_CONTROLS)
 
 
+# Each control as one visible cell: C0 and DEL as their Control Pictures (U+2400-U+2421), C1 (which has none) as
+# U+FFFD. For a screen already laid out, where an escape's extra width would shift every cell after it.
+_CONTROL_CELLS = {c: (0x2421 if c == 0x7F else 0x2400 + c if c < 0x20 else 0xFFFD)
+                  for c in [*range(0x20), *range(0x7F, 0xA0)]}
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character (newline and tab too) replaced by one visible character of
+    the same width, so a laid-out line keeps its columns: ESC shows as ``␛``, U+009B as ``�``. What the
+    TUI's screen filter applies to every line it draws (docs/trust.md). O(length)."""
+    return text.translate(_CONTROL_CELLS)
+
+
 # ---------------------------------------------------------------- values and calls
 def short(value: Any, width: int = 60) -> str:
     """A one-line repr of ``value`` cut to ``width`` characters."""

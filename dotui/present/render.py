@@ -11,9 +11,10 @@ import builtins
 import os
 from typing import Any, Callable, TextIO
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.highlighter import JSONHighlighter
 from rich.json import JSON
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -27,11 +28,37 @@ STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broke
 PIPE_WIDTH = 120  # a pipe has no width; tables are laid out for this one
 
 
+class Printable:
+    """``renderable`` with every control character in its text escaped (``formats.printable``), whatever
+    it holds: object names, results, storage keys and values, event fields, error messages, docstrings,
+    WebSocket messages. Only the text is touched; the terminal sequences rich itself emits for styles
+    and for ``Segment.control`` are not text and pass. O(rendered length)."""
+
+    def __init__(self, renderable: RenderableType):
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for segment in console.render(self.renderable, options):
+            yield segment if segment.control else Segment(printable(segment.text), segment.style)
+
+
+class PrintableConsole(Console):
+    """A rich Console whose every ``print`` escapes control characters in the text (``Printable``): the
+    one place the REPL and ``-c`` decide what reaches the terminal (docs/trust.md). An escape is longer
+    than the character it stands for and the layout was measured before it, so lines are not cropped
+    to the width: a hostile name widens its row rather than losing its end."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("crop", False)
+        super().print(*(Printable(o if not isinstance(o, str) else Text(o)) for o in objects), **kwargs)
+
+
 def make_console(file: TextIO | None, terminal: bool, width: int | None = None) -> Console:
-    """A console that colours and highlights only on a terminal."""
+    """A console that colours and highlights only on a terminal and prints no control character of
+    the text it is given (``PrintableConsole``)."""
     if width is None and not terminal:
         width = int(os.environ.get("COLUMNS") or PIPE_WIDTH)
-    return Console(
+    return PrintableConsole(
         file=file,
         force_terminal=terminal,
         no_color=not terminal,

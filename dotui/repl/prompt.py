@@ -32,7 +32,7 @@ from rich.console import Console
 from ..engine.facade import EngineFacade
 from ..commands import REGISTRY, Context, execute
 from ..commands.completion import Completer
-from ..present.formats import relative_path
+from ..present.formats import printable, relative_path
 from ..present.render import Renderer, make_console
 
 HISTORY_FILE = "repl_history"
@@ -58,8 +58,8 @@ class PromptCompleter(PTCompleter):
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[PTCompletion]:
         text = document.text_before_cursor
         for c in self.completer.complete(text):
-            yield PTCompletion(c.text, start_position=c.start_position(text), display=c.display,
-                               display_meta=c.meta)
+            yield PTCompletion(c.text, start_position=c.start_position(text), display=printable(c.display),
+                               display_meta=printable(c.meta))
 
 
 def tab_bindings() -> KeyBindings:

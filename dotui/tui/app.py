@@ -22,6 +22,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent
 
@@ -32,6 +33,7 @@ from . import glossary
 from .commands import DotuiCommands
 from .gateway import Detail, Gateway, PollRequest, Snapshot, poll
 from .gcpause import PAUSE_AT_MOST, StartupGC
+from .printable import PrintableFilter
 from .model import SORTABLE, EngineWatch, InstanceRows, Key, Rate, label_of, ref_of, row_state
 from .refresh import Refresh
 from .screens.alarm import AlarmScreen
@@ -998,6 +1000,9 @@ def _render_outcome(bar: CommandBar, outcome: Any) -> None:
         bar.show_output(Text(f"error: {err.message}" + (f"  ({err.hint})" if err.hint else ""), style="red"))
 
 
+PRINTABLE = PrintableFilter()
+
+
 class DotuiApp(App[int]):
     """The dotui TUI over an engine facade (in-process or remote)."""
 
@@ -1023,6 +1028,11 @@ class DotuiApp(App[int]):
         self.busy_after = busy_after
         self.tour = tour
         self.tour_dwell = tour_dwell
+
+    def get_line_filters(self) -> list[LineFilter]:
+        """Textual's filters, then ``PrintableFilter``: no control character of any widget's text reaches
+        the terminal. O(1)."""
+        return [*super().get_line_filters(), PRINTABLE]
 
     def get_default_screen(self) -> Screen:
         return MainScreen(self.facade, self.gateway, self.clock, self.refresh_interval, self.watch_files,

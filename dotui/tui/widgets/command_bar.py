@@ -18,6 +18,8 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, RichLog
 from textual.widgets.option_list import Option
 
+from ...present.render import Printable
+
 
 class LogConsole:
     """Enough of a rich Console (``print``) for the REPL's renderer to write into a RichLog."""
@@ -96,7 +98,7 @@ class CommandBar(Vertical):
         log = self.output
         log.display = True
         for r in renderables:
-            log.write(r)
+            log.write(Printable(r))  # names, results, messages: no control character reaches the screen
             self.writes += 1
 
     def console(self) -> LogConsole:
