@@ -299,6 +299,7 @@ BAD_FRAMES = {
     "invalid UTF-8 in the first fragment": (frame(OP_TEXT, b"\xff", fin=False), 1007),
     "close reason not UTF-8": (frame(OP_CLOSE, struct.pack("!H", 1000) + b"\xff"), 1007),
     "a frame announcing 2**63 bytes": (frame(OP_BINARY, b"", length=(1 << 63) - 1), 1009),
+    "a 64-bit length with its high bit set": (frame(OP_BINARY, b"", length=1 << 63), 1002),
 }
 
 
@@ -482,6 +483,25 @@ def test_fuzz_a_truncated_frame_is_held_counted_and_given_back(payload, keep):
     wire = frame(OP_BINARY, payload)
     events, error = _decode([wire[:min(keep, len(wire) - 1)]])
     assert events == [] and error is None  # nothing handed out, nothing refused: it waits for the rest
+
+
+def test_a_64_bit_length_with_its_most_significant_bit_set_is_a_protocol_error():
+    # RFC 6455, 5.2: "the most significant bit MUST be 0"; it is not a size to compare with the limit
+    events, error = _decode([frame(OP_BINARY, b"", length=(1 << 64) - 1)])
+    assert error is not None and error.code == 1002 and "most significant bit" in error.reason
+
+
+def test_frames_split_at_every_byte_with_control_frames_between_fragments_decode_in_order():
+    wire = (frame(OP_TEXT, "h\u00e9".encode(), fin=False) + frame(OP_PING, b"p1")
+            + frame(OP_CONTINUATION, "llo \u2603".encode(), fin=False) + frame(OP_PING, b"p2")
+            + frame(OP_CONTINUATION, b"!") + frame(OP_BINARY, bytes(range(200)))
+            + frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye") + frame(OP_TEXT, b"after the close"))
+    whole, error = _decode([wire])
+    assert error is None
+    assert whole == [("ping", b"p1"), ("ping", b"p2"), ("message", "h\u00e9llo \u2603!"),
+                     ("message", bytes(range(200))), ("close", 1000, "bye")]
+    bytewise, error = _decode([wire[i:i + 1] for i in range(len(wire))])
+    assert error is None and bytewise == whole
 
 
 def test_a_frame_over_the_message_limit_is_refused_before_its_payload_is_held():

@@ -7,6 +7,7 @@ and returns what they complete, in order: ``("message", str | bytes)``,
 ``FrameError`` carrying the close code to answer with:
 
 - 1002, a protocol error: an unmasked frame, reserved bits or an unknown opcode,
+  a 64-bit length with its most significant bit set,
   a control frame fragmented or over 125 bytes, a continuation with no message
   begun or a new message before the last one ended, a close code a peer may not
   send (1004-1006, 1015, 1016-2999 and anything outside 1000-4999);
@@ -147,6 +148,9 @@ class MessageReader:
                     if end - pos < 10:
                         break
                     length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+                    if length >> 63:
+                        raise FrameError(PROTOCOL_ERROR, "a 64-bit payload length with its most significant "
+                                         "bit set (RFC 6455, 5.2: it must be 0)")
                 self._check_header(b0, b1, length)
                 if end - pos < head + 4 + length:
                     break  # the rest of this frame is still to come
