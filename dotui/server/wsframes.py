@@ -79,13 +79,20 @@ def peer_may_send(code: int) -> bool:
     return code in _PEER_CLOSE_CODES or 3000 <= code <= 4999
 
 
-def unmask(data: bytes | bytearray, mask: bytes | bytearray) -> bytes:
-    """``data`` XOR the repeated 4-byte ``mask`` (one big-integer XOR: O(len), no loop in Python)."""
+def _mask_python(mask: bytes | bytearray, data: bytearray) -> None:
+    """XOR ``data`` in place with the repeated 4-byte ``mask`` (one big-integer XOR: O(len), no loop in Python)."""
     n = len(data)
-    if not n:
-        return b""
     key = int.from_bytes((mask * ((n + 3) >> 2))[:n], "little")
-    return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
+    data[:] = (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
+
+
+try:  # aiohttp's compiled unmasking (the same in-place XOR, in C), where this build of aiohttp has it
+    from aiohttp._websocket.mask import _websocket_mask_cython as _mask
+except ImportError:  # pragma: no cover - a pure-Python aiohttp
+    _mask = _mask_python
+
+_U64 = struct.Struct("!Q").unpack_from
+
 
 
 def encode_frame(opcode: int, payload: bytes) -> bytes:
@@ -132,38 +139,57 @@ class MessageReader:
     def feed(self, data: bytes) -> list[tuple]:
         if self.closed:
             return []
-        buf = self._buf
-        buf += data
+        if self._buf:  # the rest of a frame begun in an earlier read
+            self._buf += data
+            buf: Any = self._buf
+        else:  # the common case: read from ``data`` itself, keep only an incomplete frame's bytes
+            buf = data
         events: list[tuple] = []
         pos, end = 0, len(buf)
         try:
             while end - pos >= 2 and not self.closed:
                 b0, b1 = buf[pos], buf[pos + 1]
-                length, head = b1 & 0x7F, 2
+                length, head = b1 & 0x7F, pos + 2
                 if length == 126:
                     if end - pos < 4:
                         break
-                    length, head = (buf[pos + 2] << 8) | buf[pos + 3], 4
+                    length, head = (buf[pos + 2] << 8) | buf[pos + 3], pos + 4
                 elif length == 127:
                     if end - pos < 10:
                         break
-                    length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+                    length, head = _U64(buf, pos + 2)[0], pos + 10
                     if length >> 63:
                         raise FrameError(PROTOCOL_ERROR, "a 64-bit payload length with its most significant "
                                          "bit set (RFC 6455, 5.2: it must be 0)")
-                self._check_header(b0, b1, length)
-                if end - pos < head + 4 + length:
+                # a whole, masked text or binary frame with no message open and under the limit needs no
+                # other check (``_check_header``'s common case, decided here at the cost of one comparison)
+                if not ((b0 == 0x81 or b0 == 0x82) and b1 & 0x80 and not self._opcode
+                        and length <= self.max_message):
+                    self._check_header(b0, b1, length)
+                start = head + 4
+                if end < start + length:
                     break  # the rest of this frame is still to come
-                mask = buf[pos + head:pos + head + 4]
-                start = pos + head + 4
-                payload = unmask(buf[start:start + length], mask)
                 pos = start + length
-                self._frame(b0 & 0x80, b0 & 0x0F, payload, events)
+                payload = bytearray(buf[start:pos])
+                if length:
+                    _mask(bytes(buf[head:start]), payload)
+                if b0 == 0x81:
+                    events.append(("message", _text(payload)))
+                elif b0 == 0x82:
+                    events.append(("message", bytes(payload)))
+                else:
+                    self._frame(b0 & 0x80, b0 & 0x0F, bytes(payload), events)
         finally:
-            del buf[:pos]
+            if buf is data:
+                if pos < end and not self.closed:
+                    self._buf += data[pos:]
+            else:
+                del buf[:pos]
         if self.closed:
-            buf.clear()
-        self._count(len(buf) + self._size)
+            self._buf.clear()
+        held = len(self._buf) + self._size
+        if held != self.held:
+            self._count(held)
         return events
 
     def release(self) -> None:
