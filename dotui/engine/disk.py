@@ -197,13 +197,14 @@ def close(fd: int) -> None:
     os.close(fd)
 
 
-def read_file(path: str) -> bytes:
-    """The bytes of the regular file ``path`` (``open``'s refusals apply)."""
+def read_file(path: str, limit: int | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (``open``'s refusals apply); with ``limit``, at most
+    ``limit + 1`` of them, so a caller can tell a file past its bound without reading all of it."""
     fd = open(path, os.O_RDONLY)
     try:
         _check("read", path)
         with builtins.open(fd, "rb", closefd=False) as f:
-            return f.read()
+            return f.read() if limit is None else f.read(limit + 1)
     finally:
         close(fd)
 

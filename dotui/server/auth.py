@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import secrets
 
 from ..engine import disk
@@ -15,6 +16,11 @@ from ..engine.checkpoint import atomic_write
 
 TOKEN_FILE = "serve.token"
 TOKEN_ENV = "DOTUI_TOKEN"
+
+
+MAX_TOKEN_FILE = 1024
+"""The most of ``serve.token`` that is read: a token of ``new_token`` is 43 characters."""
+_TOKEN_TEXT = re.compile(rb"[A-Za-z0-9_-]{1,1024}")
 
 
 def new_token() -> str:
@@ -61,7 +67,7 @@ def find_token(token: str | None = None, data: str | None = None) -> str:
         return env.strip()
     path = token_path(data or ".dotui")
     try:
-        found = disk.read_file(path).decode(errors="replace").strip()  # a link is not followed
+        found = disk.read_file(path, limit=MAX_TOKEN_FILE)  # a link is not followed
     except FileNotFoundError:
         raise TokenNotFound(
             f"no token for dotui serve: {path} does not exist. Start the gateway with `dotui serve` "
@@ -70,9 +76,17 @@ def find_token(token: str | None = None, data: str | None = None) -> str:
         ) from None
     except OSError as exc:
         raise TokenNotFound(f"cannot read the token file {path}: {exc}; pass --token TOKEN or set {TOKEN_ENV}") from None
-    if not found:
+    token = found.strip()
+    if not token:
         raise TokenNotFound(f"the token file {path} is empty; restart `dotui serve`, or pass --token TOKEN")
-    return found
+    if len(found) > MAX_TOKEN_FILE or not _TOKEN_TEXT.fullmatch(token):
+        # What goes into the Authorization header is only ever a token: a file holding anything else (a
+        # line break would add a header) is damage, not echoed back.
+        raise TokenNotFound(
+            f"the token file {path} holds no token (at most {MAX_TOKEN_FILE} bytes of letters, digits, '-' "
+            f"and '_'); restart `dotui serve` to write a new one, or pass --token TOKEN"
+        )
+    return token.decode("ascii")
 
 
 def check_bearer(header: str | None, token: str) -> int:
