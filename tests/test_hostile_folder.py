@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import struct
-import sys
 import zlib
 from pathlib import Path
 

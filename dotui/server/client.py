@@ -33,7 +33,6 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 
 from ..engine import values
-from ..engine.errors import RemoteError
 from ..engine.events import EventBuffer
 from ..engine.admin import OPERATIONS, parse_when
 from ..engine.rows import InstanceRow, InstanceTable

@@ -76,10 +76,10 @@ def rows_from_table(table: InstanceTable) -> dict[Key, InstanceRow]:
             for hx, name, last, keys, nbytes, alarm in zip(
                 cols["id"], cols["name"], cols["last_active"], cols["keys"], cols["bytes"], cols["alarm"])
         })
-        for field in ("calls", "errors"):  # the counters so far; a 0 is left out, as ``lean`` does
-            for hx, n in zip(cols["id"], cols.get(field) or ()):
+        for counter in ("calls", "errors"):  # the counters so far; a 0 is left out, as ``lean`` does
+            for hx, n in zip(cols["id"], cols.get(counter) or ()):
                 if n:
-                    out[(ns, hx)][field] = n
+                    out[(ns, hx)][counter] = n
         if "shard" in cols:  # a cluster's table (docs/cluster.md)
             for hx, shard in zip(cols["id"], cols["shard"]):
                 out[(ns, hx)]["shard"] = shard
