@@ -130,7 +130,7 @@ async def increments_with_spinning_sync(e: Engine, n: int, sync_seconds: float) 
     by sleeping in fdatasync (caches and predictors gone cold when it wakes), which the
     floor's loop, doing next to nothing between syncs, hardly pays.
     """
-    from dotui.engine import disk
+    from dotui.engine.durability import disk
 
     def spin(fd: int, _now=time.perf_counter) -> None:
         end = _now() + sync_seconds

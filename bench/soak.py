@@ -54,7 +54,7 @@ CHILD = textwrap.dedent("""
     import asyncio, errno, json, os, random, sys, time
     sys.path.insert(0, {root!r})
     from dotui import Engine
-    from dotui.engine import disk
+    from dotui.engine.durability import disk
 
     plan = json.loads({plan!r})
     rng = random.Random(plan["seed"])

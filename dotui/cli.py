@@ -369,8 +369,8 @@ def _serve_cluster(args: argparse.Namespace, err: Renderer) -> int:
 
 def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
     """`dotui recover [--yes]`: with the data folder locked, say (and with --yes do) what repair drops."""
-    from .engine.lock import DataLock
-    from .engine.repair import recover
+    from .engine.durability.lock import DataLock
+    from .engine.durability.repair import recover
 
     data = os.path.realpath(args.data)  # as the engine names it (engine.py)
     lock = DataLock(data)

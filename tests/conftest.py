@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dotui import Engine
-from dotui.engine.commitlog import CommitLog
+from dotui.engine.durability.commitlog import CommitLog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,8 +72,8 @@ async def engine(objects_dir: Path, data_dir: Path):
 
 @pytest.fixture
 def disk_faults():
-    """The disk's fault plan (``dotui.engine.disk``), emptied after the test."""
-    from dotui.engine import disk
+    """The disk's fault plan (``dotui.engine.durability.disk``), emptied after the test."""
+    from dotui.engine.durability import disk
 
     disk.faults.clear()
     yield disk.faults

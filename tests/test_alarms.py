@@ -12,8 +12,8 @@ import pytest
 
 from dotui import Engine
 from dotui.testing import TestEngine
-from dotui.engine.alarms import AlarmScheduler
-from dotui.engine.commitlog import CommitLog
+from dotui.engine.object.alarms import AlarmScheduler
+from dotui.engine.durability.commitlog import CommitLog
 from dotui.engine.events import EventBus
 from tests.conftest import eventually, write_objects
 

@@ -5,9 +5,9 @@ import asyncio
 import pytest
 
 from dotui import OverloadedError
-from dotui.engine.callqueue import CallQueue
-from dotui.engine.gates import InputGate
-from dotui.engine.instance import Call
+from dotui.engine.object.callqueue import CallQueue
+from dotui.engine.object.gates import InputGate
+from dotui.engine.object.instance import Call
 
 
 def _call(name: str, chain: tuple = ()) -> Call:

@@ -16,12 +16,12 @@ from types import SimpleNamespace
 import pytest
 
 from dotui import CommitFailedError
-from dotui.engine.commitlog import DELETED, CommitLog, read_records
-from dotui.engine.committer import Committer
+from dotui.engine.durability.commitlog import DELETED, CommitLog, read_records
+from dotui.engine.durability.committer import Committer
 from dotui.engine.events import EventBus
 from dotui.engine.ids import IdFactory
-from dotui.engine.gates import OutputGate
-from dotui.engine.storage import Changes
+from dotui.engine.object.gates import OutputGate
+from dotui.engine.object.storage import Changes
 
 
 class Host:

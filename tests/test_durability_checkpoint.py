@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from dotui import BrokenObjectError, Engine
-from dotui.engine import checkpoint
+from dotui.engine.durability import checkpoint
 from dotui.engine.errors import DataFolderError
 from tests.conftest import write_objects
 

@@ -7,8 +7,8 @@ import errno
 import pytest
 
 from dotui import Engine
-from dotui.engine.committer import Committer
-from dotui.engine.disk import OPS
+from dotui.engine.durability.committer import Committer
+from dotui.engine.durability.disk import OPS
 
 
 async def _workload(objects_dir, data) -> int:

@@ -17,8 +17,8 @@ import shutil
 import pytest
 
 from dotui import CommitFailedError, Engine
-from dotui.engine.commitlog import CommitLog
-from dotui.engine.committer import Committer
+from dotui.engine.durability.commitlog import CommitLog
+from dotui.engine.durability.committer import Committer
 
 
 class ThreadedLog(CommitLog):

@@ -21,7 +21,7 @@ from dotui import Engine
 from dotui.cli import main
 from dotui.engine.errors import BrokenObjectError, LogCorruptError
 from dotui.engine.ids import IdFactory
-from dotui.engine.storage import MAX_DEPTH, MAX_KEY_BYTES, MAX_VALUE_BYTES
+from dotui.engine.object.storage import MAX_DEPTH, MAX_KEY_BYTES, MAX_VALUE_BYTES
 from tests.conftest import COUNTER, guarded, write_objects
 
 pytestmark = pytest.mark.hostile

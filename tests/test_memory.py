@@ -265,7 +265,7 @@ async def test_an_alarm_moved_on_and_on_leaves_no_trail_in_the_scheduler(tmp_pat
 async def test_a_record_held_past_its_release_never_makes_a_second_instance(tmp_path):
     """Whoever kept a record across an await (an alarm about to fire, say) reaches the object's
     one record when it calls: never a second Python object for the same id."""
-    from dotui.engine.instance import Call
+    from dotui.engine.object.instance import Call
 
     async with engine_of(tmp_path, {"idle_timeout": 60}, worker=WORKER) as engine:
         w = engine.env.Worker.get_by_name("w")

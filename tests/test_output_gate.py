@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from dotui import CommitFailedError, Engine
-from dotui.engine.commitlog import CommitLog
+from dotui.engine.durability.commitlog import CommitLog
 from tests.conftest import COUNTER, write_objects
 
 
@@ -111,7 +111,7 @@ async def test_concurrent_callers_still_share_one_commit_when_a_lone_caller_comm
 async def test_a_lone_callers_call_commits_in_its_own_turn_of_the_loop(engine, monkeypatch):
     """A sequential caller's durable call costs no turn of the loop (no poll for I/O, a system
     call), while callers that are ready together still wait for one shared commit."""
-    from dotui.engine import disk
+    from dotui.engine.durability import disk
 
     monkeypatch.setattr(disk, "fdatasync", lambda fd: None)  # a sync that takes no time: 20 calls fit the budget
     counter = engine.env.Counter.get_by_name("lone")

@@ -10,7 +10,7 @@ import pytest
 from tinydb import TinyDB
 
 from dotui import BrokenObjectError, Engine, EngineLockedError
-from dotui.engine.commitlog import read_records
+from dotui.engine.durability.commitlog import read_records
 from tests.conftest import ROOT
 
 
@@ -121,7 +121,7 @@ async def test_listing_reads_no_object_file(objects_dir, data_dir, monkeypatch):
         for name in ["a", "b", "c"]:
             await e.env.Counter.get_by_name(name).increment(2)
 
-    from dotui.engine import checkpoint
+    from dotui.engine.durability import checkpoint
 
     def no_reads(path):
         raise AssertionError(f"listing read {path}")

@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-from dotui.engine import storage as storage_mod
+from dotui.engine.object import storage as storage_mod
 from tests.conftest import write_objects
 from dotui import Engine
 
@@ -30,7 +30,7 @@ def test_no_module_reads_storages_underscore_fields():
     assert {"_dirty", "_cleared", "_alarm_dirty", "_closed"} <= private
     found = []
     for path in ROOT.rglob("*.py"):
-        if path.name == "storage.py" and path.parent.name == "engine":
+        if path.name == "storage.py" and path.parent.name == "object":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Attribute) and node.attr in private):

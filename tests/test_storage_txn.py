@@ -320,7 +320,7 @@ def test_transactions_opened_and_ended_in_any_order_keep_storage_consistent():
     the uncommitted changes always agree with a model of the documented semantics."""
     import random
 
-    from dotui.engine.storage import Storage
+    from dotui.engine.object.storage import Storage
 
     TransactionError = RuntimeError  # noqa: N806 - what the engine raises is a RuntimeError subclass
 

@@ -1,5 +1,5 @@
 """engine.crash() is faithful: what survives it is what survives a real SIGKILL at the same point
-of the same workload (dotui/engine/crash.py; docs/testing.md).
+of the same workload (dotui/engine/durability/crash.py; docs/testing.md).
 
 The workload leaves, at the point of the kill, every kind of write there is: acknowledged and
 checkpointed, acknowledged and only in the log, with an alarm, committed but never acknowledged

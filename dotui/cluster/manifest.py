@@ -14,8 +14,9 @@ import os
 import stat
 from dataclasses import dataclass
 
-from ..engine import disk, values
-from ..engine.checkpoint import atomic_write
+from ..engine import values
+from ..engine.durability import disk
+from ..engine.durability.checkpoint import atomic_write
 from ..engine.errors import DataFolderError
 from .placement import shard_folder
 
@@ -76,7 +77,7 @@ def open_manifest(root: str, shards: int) -> Manifest:
 
     ManifestError if the root was created with another count, or holds a single engine's data.
     """
-    root = os.path.realpath(root)  # the root named may be a link; nothing below it may (engine/folder.py)
+    root = os.path.realpath(root)  # the root named may be a link; nothing below it may (engine/durability/folder.py)
     _check_count(shards)
     found = read_manifest(root)
     if found is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import ray
 
 from ..engine import Engine
-from ..engine.slowcommit import SlowCommitLog
+from ..engine.durability.slowcommit import SlowCommitLog
 from ..engine.admin import Admin
 from ..engine.events import Subscription
 from .ray_calls import Handles

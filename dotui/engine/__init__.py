@@ -1,8 +1,8 @@
 """The dotui engine. Imports no UI library (textual, prompt_toolkit, rich)."""
 
-from .api import AlarmInfo, DurableObject, ObjectContext
+from .object.api import AlarmInfo, DurableObject, ObjectContext
 from .engine import Engine
-from .stubs import Namespace, Stub
+from .object.stubs import Namespace, Stub
 from .errors import (
     BrokenObjectError,
     CommitFailedError,

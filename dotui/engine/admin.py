@@ -34,7 +34,7 @@ from .errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
 from .events import Subscription
 from .ids import ObjectId
 from .rows import InstanceRow, InstanceTable
-from .storage import alarm_time
+from .object.storage import alarm_time
 
 if TYPE_CHECKING:
     from .engine import Engine

@@ -17,13 +17,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import folder, history, values
-from .alarms import AlarmScheduler
+from .durability import folder
+from . import history, values
+from .object.alarms import AlarmScheduler
 from .clock import REAL, Clock
-from .commitlog import CommitLog, Delta
-from .committer import Committer
-from .crash import stop_as_killed
-from .durable import DurableState, check_namespaces, segment_number
+from .durability.commitlog import CommitLog, Delta
+from .durability.committer import Committer
+from .durability.crash import stop_as_killed
+from .durability.durable import DurableState, check_namespaces, segment_number
 from .errors import (
     BrokenObjectError,
     EngineClosedError,
@@ -32,15 +33,15 @@ from .errors import (
 )
 from .events import EventBus
 from .ids import ObjectId
-from .index import Index
-from .instance import IN_MEMORY, Call, Instance, State, current_call
+from .durability.index import Index
+from .object.instance import IN_MEMORY, Call, Instance, State, current_call
 from .listing import Listing
-from .lock import DataLock
+from .durability.lock import DataLock
 from .loader import IMPORT_TIMEOUT, LoadError, NamespaceInfo, load_objects
-from .stubs import Env, Namespace
+from .object.stubs import Env, Namespace
 from .sweeper import IdleSweeper
 from .views import EngineViews
-from .websockets import WebSockets
+from .object.websockets import WebSockets
 
 
 log = logging.getLogger("dotui")

@@ -24,8 +24,8 @@ from .engine import Engine
 from .errors import EngineClosedError
 from .events import EventBuffer
 from .rows import InstanceRow, InstanceTable
-from .slowcommit import SlowCommitLog
-from .websockets import WebSocketError
+from .durability.slowcommit import SlowCommitLog
+from .object.websockets import WebSocketError
 from .wsession import LocalWebSocket, upgrade_request
 
 __all__ = ["EngineFacade", "LocalEngine", "parse_when"]

@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .errors import InvalidIdError
 from .ids import ObjectId
-from .index import Index
-from .instance import Instance
+from .durability.index import Index
+from .object.instance import Instance
 from .rows import hibernated_row
 
 Key = tuple[str, str]  # (namespace, id hex)

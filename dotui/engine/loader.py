@@ -17,7 +17,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from .api import DurableObject
+from .object.api import DurableObject
 
 _RESERVED = {"alarm", "fetch_internal", "websocket_message", "websocket_close", "websocket_error"}
 

@@ -17,7 +17,7 @@ import asyncio
 from typing import Callable, Mapping
 
 from .clock import Clock
-from .instance import Instance
+from .object.instance import Instance
 
 
 class IdleSweeper:

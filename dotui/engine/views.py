@@ -13,7 +13,7 @@ from .events import Subscription
 from .ids import ObjectId
 
 if TYPE_CHECKING:
-    from .stubs import Namespace
+    from .object.stubs import Namespace
 
 
 class EngineViews:

@@ -15,7 +15,7 @@ from collections import deque
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from .websockets import WebSocket
+from .object.websockets import WebSocket
 
 
 MAX_INBOX_MESSAGES = 10_000  # what a front end's socket keeps unread; past it (or the bytes) the oldest go

@@ -11,8 +11,8 @@ import os
 import re
 import secrets
 
-from ..engine import disk
-from ..engine.checkpoint import atomic_write
+from ..engine.durability import disk
+from ..engine.durability.checkpoint import atomic_write
 
 TOKEN_FILE = "serve.token"
 TOKEN_ENV = "DOTUI_TOKEN"

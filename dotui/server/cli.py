@@ -26,7 +26,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from ..engine import Engine
 from ..engine.errors import DataFolderError, EngineLockedError
-from ..engine.slowcommit import SlowCommitLog
+from ..engine.durability.slowcommit import SlowCommitLog
 from .app import ADMIN, JsonErrorsHandler, make_app
 from .auth import find_token, new_token, remove_token, write_token
 from .client import RemoteEngine

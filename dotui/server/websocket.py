@@ -42,7 +42,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from ..engine.websockets import MAX_MESSAGE_BYTES, WebSocket, WebSockets
+from ..engine.object.websockets import MAX_MESSAGE_BYTES, WebSocket, WebSockets
 from .limits import Limits
 from .wsframes import (
     OP_BINARY,

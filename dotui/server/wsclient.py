@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from ..engine.websockets import MAX_MESSAGE_BYTES, WebSocketError
+from ..engine.object.websockets import MAX_MESSAGE_BYTES, WebSocketError
 from ..engine.wsession import Inbox
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from ..engine.clock import ManualClock
 from ..engine.engine import Engine
 from ..engine.ids import ObjectId
-from ..engine.stubs import Env, Namespace, Stub
+from ..engine.object.stubs import Env, Namespace, Stub
 
 active: "TestEngine | None" = None  # the engine of the test running now (the plugin sets it)
 SETTLE_ROUNDS = 1000  # an alarm that keeps re-arming itself in the past stops here, loudly

@@ -17,7 +17,7 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Iterator
 
-from .errors import OverloadedError
+from ..errors import OverloadedError
 
 if TYPE_CHECKING:
     from .gates import InputGate

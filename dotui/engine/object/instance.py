@@ -25,26 +25,27 @@ import logging
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from . import tasks, values
+from . import tasks
+from .. import values
 from .api import AlarmInfo, ObjectContext
 from .callqueue import CallQueue
-from .errors import (
+from ..errors import (
     BrokenObjectError,
     ObjectAbortedError,
     ObjectResetError,
     contained,
 )
 from .gates import InputGate, OutputGate, describe_await
-from .history import error_fields, shown_args
-from .ids import ObjectId
+from ..history import error_fields, shown_args
+from ..ids import ObjectId
 from .storage import Storage
 
 if TYPE_CHECKING:
-    from .clock import Clock
-    from .events import EventBus
-    from .history import CallHistory
-    from .index import Index
-    from .loader import NamespaceInfo
+    from ..clock import Clock
+    from ..events import EventBus
+    from ..history import CallHistory
+    from ..durability.index import Index
+    from ..loader import NamespaceInfo
     from .websockets import WebSockets
 
 log = logging.getLogger("dotui")

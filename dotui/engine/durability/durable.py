@@ -21,10 +21,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
-from . import checkpoint, disk, schema, values
-from .clock import REAL, Clock
+from . import checkpoint, disk, schema
+from .. import values
+from ..clock import REAL, Clock
 from .commitlog import DELETED, Delta
-from .errors import BrokenObjectError, DataFolderError
+from ..errors import BrokenObjectError, DataFolderError
 from .folder import remove_stale_temporaries
 from .schema import RESERVED
 

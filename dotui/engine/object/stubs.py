@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import InvalidIdError
-from .ids import IdFactory, ObjectId
+from ..errors import InvalidIdError
+from ..ids import IdFactory, ObjectId
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..engine import Engine
 
 
 class Stub:

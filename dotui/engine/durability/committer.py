@@ -31,13 +31,13 @@ from concurrent.futures import Executor
 from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .clock import REAL, Clock
+from ..clock import REAL, Clock
 from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
-from .errors import CommitFailedError
-from .events import EventBus
+from ..errors import CommitFailedError
+from ..events import EventBus
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from ..object.instance import Instance
 
 log = logging.getLogger("dotui")
 _current_task = asyncio.current_task  # given the loop, it costs no system call

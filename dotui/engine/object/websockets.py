@@ -27,11 +27,11 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Protocol
 
-from . import values
-from .errors import DurableObjectError, OverloadedError
+from .. import values
+from ..errors import DurableObjectError, OverloadedError
 
 if TYPE_CHECKING:
-    from .ids import ObjectId
+    from ..ids import ObjectId
     from .instance import Instance
 
 log = logging.getLogger("dotui")

@@ -27,9 +27,9 @@ import heapq
 import logging
 from typing import Callable, Iterable
 
-from .clock import REAL, Clock
-from .events import EventBus
-from .history import cut
+from ..clock import REAL, Clock
+from ..events import EventBus
+from ..history import cut
 from .instance import Call, Instance, alarm_call
 from .storage import alarm_time as checked_alarm_time
 

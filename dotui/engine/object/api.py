@@ -10,7 +10,7 @@ from .websockets import WebSocket, timestamp
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from .ids import ObjectId
+    from ..ids import ObjectId
     from .instance import Instance
     from .storage import Storage
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from . import disk, folder
 from .commitlog import CommitLog, SegmentScan, is_damage, list_segments, scan_segment
 from .durable import DurableState
-from .errors import DataFolderError
+from ..errors import DataFolderError
 from .index import Index
 
 

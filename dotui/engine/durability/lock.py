@@ -17,7 +17,7 @@ import fcntl
 import os
 
 from . import disk
-from .errors import DataFolderError, EngineLockedError, FolderEntryError
+from ..errors import DataFolderError, EngineLockedError, FolderEntryError
 
 
 class DataLock:

@@ -31,7 +31,8 @@ import stat
 import zlib
 from typing import Iterator
 
-from . import disk, schema, values
+from . import disk, schema
+from .. import values
 from .checkpoint import atomic_write, fsync_dir
 
 log = logging.getLogger("dotui")
@@ -322,7 +323,7 @@ class Index:
         """Slow path when the index is lost or damaged: read the meta of every checkpoint.
         The next ``persist`` writes a whole snapshot in place of the files on disk."""
         from . import checkpoint
-        from .errors import BrokenObjectError
+        from ..errors import BrokenObjectError
 
         self._by_ns = {}
         self.version += 1

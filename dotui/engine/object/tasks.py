@@ -24,7 +24,7 @@ import asyncio
 import os
 from typing import Any, Callable
 
-from .errors import contained
+from ..errors import contained
 
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 

@@ -23,8 +23,10 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from . import disk, schema, storage, values
-from .errors import BrokenObjectError, FolderEntryError
+from . import disk, schema
+from ..object import storage
+from .. import values
+from ..errors import BrokenObjectError, FolderEntryError
 
 
 def _load_syncfs():

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any, Iterator
 
-from . import disk, schema, values
-from .errors import LogCorruptError
+from . import disk, schema
+from .. import values
+from ..errors import LogCorruptError
 
 log = logging.getLogger("dotui")
 _UNRESERVED = 1 << 62  # "allocated" of a segment that could not be preallocated: never try again
@@ -270,7 +271,7 @@ class CommitLog:
     behind a torn one. ``open_new_segment()`` either starts a complete new
     segment or, when it fails, leaves the current one open and in use: a disk
     that refuses a new file for a while never stops commits. Every disk operation
-    goes through ``dotui.engine.disk``. Subclass to make it slow or failing in
+    goes through ``dotui.engine.durability.disk``. Subclass to make it slow or failing in
     tests; a subclass whose ``sync`` may block for long sets ``inline_sync = False``.
     """
 

@@ -5,7 +5,7 @@ as good as its failure paths, and a failure path that never runs is a guess. Thi
 module is the seam SQLite's test harness has around its VFS: each operation first
 asks ``faults`` whether it should fail, then does the real thing.
 
-    from dotui.engine import disk
+    from dotui.engine.durability import disk
     disk.faults.inject("mkdir", errno.ENOSPC)                 # the next mkdir fails, once
     disk.faults.inject("fdatasync", errno.EIO, times=None)    # every fdatasync fails until cleared
     disk.faults.inject("rename", match="Counter", skip=2)     # the third rename of a Counter file
@@ -35,7 +35,7 @@ import stat
 import threading
 from dataclasses import dataclass, field
 
-from .errors import FolderEntryError
+from ..errors import FolderEntryError
 
 OPS = ("open", "read", "write", "fsync", "rename", "mkdir", "remove", "fallocate")
 FILE_MODE = 0o600  # every file the engine makes: its owner's only

@@ -25,7 +25,7 @@ from typing import Iterable
 
 from . import disk
 from .commitlog import LOG_FOLDER, is_segment, list_segments
-from .errors import DataFolderError
+from ..errors import DataFolderError
 from .schema import RESERVED
 
 log = logging.getLogger("dotui")

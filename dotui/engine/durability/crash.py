@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Iterable
 
-from .errors import EngineClosedError
+from ..errors import EngineClosedError
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .instance import Instance
+    from ..engine import Engine
+    from ..object.instance import Instance
 
 
 async def stop_as_killed(engine: "Engine", live: Iterable["Instance"], tasks: list[asyncio.Task],

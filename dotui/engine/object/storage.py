@@ -13,8 +13,8 @@ import datetime as _dt
 import logging
 from typing import Any, Callable
 
-from . import values
-from .errors import TransactionError
+from .. import values
+from ..errors import TransactionError
 
 MAX_KEY_BYTES = 2048
 MAX_VALUE_BYTES = 128 * 1024
@@ -225,7 +225,7 @@ class Storage:
 
     def _check_open(self) -> None:
         if self._closed:
-            from .errors import ObjectResetError
+            from ..errors import ObjectResetError
 
             raise ObjectResetError("this object was reset; a call still running on it cannot write")
         if self._txns or self._aborted:
