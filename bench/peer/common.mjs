@@ -38,6 +38,7 @@ export async function startMiniflare(persistDir, backend = "sqlite", compatibili
       SCENARIO: { className: "Scenario", useSQLite },
       INTERLEAVE: { className: "Interleave", useSQLite },
       SOCKETS: { className: "Sockets", useSQLite },
+      SQLSCENARIO: { className: "SqlScenario", useSQLite: true },
     },
     durableObjectsPersist: path.resolve(persistDir),
     // keep miniflare quiet on stdout (we print exactly one JSON line per result)

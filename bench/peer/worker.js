@@ -391,10 +391,164 @@ async function objectCall(request, env, parts) {
   return json({ result: result ?? null });
 }
 
+// The SQL scenario of bench/sql_scenario.py: the same steps, interpreted here on a SQLite-backed
+// object (the Python interpreter is run_steps there). Each step's result is {ok: value} or {error}.
+function sqlArg(v) {
+  if (v && typeof v === "object") {
+    if ("$blob" in v) return new Uint8Array(v.$blob.match(/../g).map((h) => parseInt(h, 16)));
+    if ("$string" in v) return "v".repeat(v.$string);
+    if ("$unstorable" in v) return { a: 1 };
+  }
+  return v;
+}
+
+function sqlValue(v) {
+  if (v === undefined) return null;
+  if (v instanceof ArrayBuffer) return { $blob: [...new Uint8Array(v)].map((b) => b.toString(16).padStart(2, "0")).join("") };
+  if (v instanceof Map) return [...v.entries()].map(([k, x]) => [k, sqlValue(x)]);
+  if (Array.isArray(v)) return v.map(sqlValue);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sqlValue(x)]));
+  return v;
+}
+
+function sqlLook(cursor, view) {
+  switch (view) {
+    case "rows": return [...cursor].map(sqlValue);
+    case "raw": return [...cursor.raw()].map(sqlValue);
+    case "to_array": return cursor.toArray().map(sqlValue);
+    case "one": return sqlValue(cursor.one());
+    case "one_then_rest": return { one: sqlValue(cursor.one()), rest: [...cursor].map(sqlValue) };
+    case "columns": return cursor.columnNames;
+    case "names": return [...cursor].map((r) => r.name);
+    case "count": return [...cursor].length;
+    case "counts": {
+      const rows = [...cursor].length;
+      return { rows, rows_read: cursor.rowsRead, rows_written: cursor.rowsWritten };
+    }
+    case "next": {
+      const out = [];
+      for (let i = 0; i < 4; i++) {
+        const r = cursor.next();
+        out.push(r.done ? { done: true } : { value: sqlValue(r.value) });
+      }
+      return out;
+    }
+    case "none": [...cursor]; return "ok";
+  }
+  throw new Error(`unknown view ${view}`);
+}
+
+export class SqlScenario extends DurableObject {
+  async alarm() {}
+
+  stepSync(step) {
+    const s = this.ctx.storage;
+    if ("exec" in step) return sqlLook(s.sql.exec(step.exec, ...step.bind.map(sqlArg)), step.view);
+    if ("kv" in step) {
+      const args = step.args.map(sqlArg);
+      if (step.kv === "list") return [...s.kv.list(args[0])].map(([k, v]) => [k, sqlValue(v)]);
+      return sqlValue(s.kv[step.kv](...args));
+    }
+    if ("alarm" in step) {
+      if (step.alarm === "set") { s.setAlarm(Date.now() + 86400 * 365 * 1000); return "set"; }
+      throw new Error("getAlarm is asynchronous here");
+    }
+    if ("txn" in step) {
+      const inner = {};
+      try {
+        const returned = s.transactionSync(() => {
+          for (const sub of step.txn) {
+            try {
+              inner[sub.l] = { ok: this.stepSync(sub) };
+            } catch (e) {
+              if (sub.escape) throw e;
+              inner[sub.l] = { error: e.message };
+            }
+          }
+          if ("throw" in step) throw new Error(step.throw);
+          return step.returns ?? null;
+        });
+        return { inner, returned };
+      } catch (e) {
+        return { inner, error: e.message };
+      }
+    }
+    if ("size_delta" in step) {
+      const before = s.sql.databaseSize;
+      [...s.sql.exec(step.size_delta)];
+      return s.sql.databaseSize - before;
+    }
+    throw new Error(`unknown step ${JSON.stringify(step)}`);
+  }
+
+  async step(step) {
+    const s = this.ctx.storage;
+    if ("storage" in step) {
+      const r = await s[step.storage](...step.args.map(sqlArg));
+      return step.view === "len" ? r.length : sqlValue(r);
+    }
+    if ("alarm" in step && step.alarm === "get") return (await s.getAlarm()) === null ? null : "set";
+    if ("atxn" in step) {
+      const inner = {};
+      try {
+        await s.transaction(async (txn) => {
+          for (const sub of step.atxn) inner[sub.l] = { ok: await this.step(sub) };
+          if (step.rollback) txn.rollback();
+          if ("throw" in step) throw new Error(step.throw);
+        });
+        return { inner, returned: null };
+      } catch (e) {
+        return { inner, error: e.message };
+      }
+    }
+    if ("abort" in step) this.ctx.abort(step.abort);
+    return this.stepSync(step);
+  }
+
+  async run(steps) {
+    const out = {};
+    for (const step of steps) {
+      if ("wait" in step) { await scheduler.wait(step.wait); continue; }
+      try {
+        out[step.l] = { ok: await this.step(step) };
+      } catch (e) {
+        out[step.l] = { error: e.message };
+      }
+    }
+    return out;
+  }
+}
+
+async function sqlScenario(request, env) {
+  const { groups, after } = await request.json();
+  const out = {};
+  for (const [group, steps] of Object.entries(groups)) {
+
+    const name = `${group}-${crypto.randomUUID()}`;
+    const get = () => env.SQLSCENARIO.get(env.SQLSCENARIO.idFromName(name));
+    let answer;
+    try {
+      answer = { steps: await get().run(steps), call: "returned" };
+    } catch (e) {
+      answer = { steps: null, call: `error: ${e.message}` };
+    }
+    if (after[group]) {
+      try {
+        answer.after = await get().run(after[group]);
+      } catch (e) {
+        answer.after = `error: ${e.message}`;
+      }
+    }
+    out[group] = answer;
+  }
+  return json(out);
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname.startsWith("/ws/")) return socketRoute(request, env, url.pathname.split("/"));
+    if (request.method === "POST" && url.pathname === "/sql_scenario") return sqlScenario(request, env);
     if (request.method === "POST" && url.pathname.startsWith("/objects/")) {
       const parts = url.pathname.split("/");
       if (parts.length === 5) return objectCall(request, env, parts);
