@@ -65,6 +65,7 @@ import aiohttp  # noqa: E402
 
 from bench_objects import write_counter  # noqa: E402
 from served import MB, Served, raise_own_file_limit, serve_flags  # noqa: E402
+from dotui.examples import OBJECTS as BUNDLED_OBJECTS  # noqa: E402
 
 RSS_TARGET_MB = 100
 HOLDER_TARGET_S = 1.0
@@ -529,7 +530,7 @@ class Run:
             self.scale = Scale(**{**FULL.__dict__, "hold": max(5.0, args.minutes * 60 / len(ATTACKS) - 10)})
         self.objects, self.data = base / "objects", base / "data"
         write_counter(str(self.objects))
-        shutil.copy(Path(ROOT) / "objects" / "chat_room.py", self.objects / "chat_room.py")
+        shutil.copy(Path(BUNDLED_OBJECTS) / "chat_room.py", self.objects / "chat_room.py")
         self.serve_args, self.close_within, self.timeouts = self._bounds(args)
         self.holder = 0  # the highest count the token holder was answered
         self.posts = 0  # the highest message number the busy room answered

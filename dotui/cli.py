@@ -1,6 +1,6 @@
 """The ``dotui`` command: flags, choosing the engine, choosing the front end.
 
-    dotui                      the TUI (./objects, data in ./.dotui)
+    dotui                      the TUI (./objects, else the bundled examples; data in ./.dotui)
     dotui repl                 the REPL
     dotui -c CMD [-c CMD ...]  run commands and exit
     dotui run FILE|-           run a script
@@ -28,9 +28,10 @@ from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
 from .present.formats import relative_path
 from .present.render import Renderer, make_console
 from .server.limits import add_limit_flags, limits_from_args
+from .workspace import resolve as resolve_workspace
 
 DEFAULTS: dict[str, Any] = {
-    "objects": "objects",
+    "objects": None,  # resolved by workspace.resolve: ./objects, else the bundled examples
     "data": ".dotui",
     "idle": 10.0,
     "json": False,
@@ -47,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
 
 EPILOG = """\
 examples:
-  dotui                                  open the TUI on ./objects, data in ./.dotui
+  dotui                                  open the TUI on ./objects (else the bundled examples), data in ./.dotui
   dotui repl                             the REPL: Tab completes, help lists commands
   dotui -c 'Counter/alice.increment(5)' -c 'ls'
   dotui --idle 1 run examples/hibernation.dotui
@@ -119,7 +120,8 @@ def _shared_flags() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("shared flags")
     s = argparse.SUPPRESS
-    g.add_argument("--objects", metavar="DIR", default=s, help="the objects folder (default ./objects)")
+    g.add_argument("--objects", metavar="DIR", default=s,
+                   help="the objects folder (default ./objects, else the examples bundled with dotui)")
     g.add_argument("--data", metavar="DIR", default=s, help="the data folder (default ./.dotui)")
     g.add_argument("--idle", metavar="SECONDS", type=_positive, default=s,
                    help="hibernate objects idle this long (default 10)")
@@ -390,12 +392,23 @@ def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
     return OK
 
 
+def _choose_workspace(args: argparse.Namespace, err: Renderer) -> None:
+    """``args.objects`` from the workspace (workspace.py), saying so when the user did not name it."""
+    chosen = resolve_workspace(args.objects)
+    args.objects = chosen.objects
+    notice = chosen.notice(args.data)
+    if notice is not None:
+        err.notice(notice, "yellow")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out = Renderer(make_console(sys.stdout, sys.stdout.isatty()), make_console(sys.stderr, sys.stderr.isatty()))
     err = Renderer(out.err)
     if args.subcommand == "recover":
         return _recover_main(args, err)
+    if not args.connect:
+        _choose_workspace(args, err)
     if args.subcommand == "serve":
         if args.connect:
             err.notice("dotui: error: serve runs an engine here; it does not go with --connect", "red")

@@ -7,7 +7,7 @@
 
 Every request names its user (the ``X-User`` header, or ``?user=``). After
 serving it, the API records the call in that user's ``ApiUsage`` object
-(``objects/api_usage.py``) with one HTTP call to the gateway:
+(``dotui/examples/objects/api_usage.py``) with one HTTP call to the gateway:
 ``POST /objects/ApiUsage/<user>/record {"args": ["/search"]}``. However many
 copies of this API run, each user's count lives in exactly one object, so there
 is nothing to lock and no database to keep. ``/usage`` reads it back.

@@ -15,6 +15,7 @@ import pytest
 
 from dotui import Engine
 from dotui.engine.durability.commitlog import CommitLog
+from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,7 +120,7 @@ def guarded(test):
 @pytest.fixture
 def objects(tmp_path: Path) -> Path:
     """A copy of the bundled objects folder (./objects), for tests that may change it."""
-    return Path(shutil.copytree(ROOT / "objects", tmp_path / "objects"))
+    return Path(shutil.copytree(Path(BUNDLED_OBJECTS), tmp_path / "objects"))
 
 
 class FailingLog(CommitLog):

@@ -1,4 +1,4 @@
-"""The bundled objects (objects/), tested as their authors would: with the testing kit's plugin
+"""The bundled objects (dotui/examples/objects/), tested as their authors would: with the testing kit's plugin
 alone (dotui.testing; docs/testing.md shows these tests as worked examples)."""
 
 import asyncio

@@ -1,4 +1,4 @@
-"""objects/chat_room.py over hibernatable WebSockets, and examples/chat_client.py's rendering."""
+"""dotui/examples/objects/chat_room.py over hibernatable WebSockets, and examples/chat_client.py's rendering."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from conftest import ROOT
 from dotui import Engine
 from dotui.server import make_app
+from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -19,7 +20,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 async def client(tmp_path):
-    async with Engine(objects=str(ROOT / "objects"), data=str(tmp_path / "data"), idle_timeout=60) as engine:
+    async with Engine(objects=BUNDLED_OBJECTS, data=str(tmp_path / "data"), idle_timeout=60) as engine:
         c = TestClient(TestServer(make_app(engine, TOKEN)))
         await c.start_server()
         c.engine = engine

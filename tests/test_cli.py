@@ -193,11 +193,20 @@ def test_shared_flags_before_or_after_the_subcommand(workdir):
     assert (workdir / "d2").is_dir()
 
 
-def test_a_missing_objects_folder_is_a_clear_error(tmp_path):
-    proc = dotui(tmp_path, "-c", "ls")
+def test_a_missing_objects_folder_given_is_a_clear_error(tmp_path):
+    proc = dotui(tmp_path, "--objects", "objects", "-c", "ls")
     assert proc.returncode == 1
     assert "objects folder 'objects' not found" in proc.stderr and "--objects DIR" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_folder_without_objects_opens_on_the_bundled_examples_and_says_so(tmp_path):
+    proc = dotui(tmp_path, "-c", "classes", "-c", "Counter/a.increment(2)")
+    assert proc.returncode == 0, proc.stderr
+    assert "Counter" in proc.stdout and "ChatRoom" in proc.stdout and "2" in proc.stdout.split()
+    assert "opening the bundled examples" in proc.stderr
+    assert str(tmp_path / ".dotui") in "".join(proc.stderr.split())  # where its data goes, however wrapped
+    assert (tmp_path / ".dotui").is_dir() and not (tmp_path / "objects").exists()
 
 
 def test_a_broken_class_file_names_the_file_and_line(workdir):

@@ -12,6 +12,7 @@ from dotui.commands import REGISTRY, Context, ParseError, Ref, execute, parse_li
 from dotui.commands.parsing import parse_call_form, strip_comment, tokenize
 from dotui.commands.registry import Arg, Kind, Registry
 from dotui.engine.facade import LocalEngine
+from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 
 THINGS = textwrap.dedent('''
     import asyncio
@@ -434,11 +435,10 @@ def test_alarm_bad_input(facade):
 
 def test_the_examples_of_help_alarm_work_in_order(tmp_path):
     import shutil
-    from pathlib import Path
 
     from dotui.commands import REGISTRY as registry
 
-    objects = shutil.copytree(Path(__file__).resolve().parent.parent / "objects", tmp_path / "objects")
+    objects = shutil.copytree(BUNDLED_OBJECTS, tmp_path / "objects")
     with LocalEngine(str(objects), str(tmp_path / "data")) as fe:
         for example in registry.commands["alarm"].examples:
             out = run(fe, example)

@@ -19,6 +19,7 @@ from dotui.commands import Context, execute
 from dotui.commands.parsing import ParseError
 from dotui.commands.runner import parse_line
 from dotui.engine.facade import LocalEngine
+from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 from tests.conftest import ROOT
 
 # Words of the language, and values at its edges. Flags that make a command run for
@@ -50,7 +51,7 @@ def test_the_parser_raises_only_its_own_error():
 @pytest.fixture(scope="module")
 def facade(tmp_path_factory):
     data = tmp_path_factory.mktemp("fuzz") / "data"
-    with LocalEngine(str(ROOT / "objects"), str(data), idle_timeout=600) as fe:
+    with LocalEngine(BUNDLED_OBJECTS, str(data), idle_timeout=600) as fe:
         yield fe
 
 
@@ -76,7 +77,7 @@ def test_the_batch_runner_exits_0_1_or_2_with_a_message_and_no_traceback(tmp_pat
     @given(scripts)
     def check(script):
         proc = subprocess.run(
-            [sys.executable, "-m", "dotui.cli", "--objects", str(ROOT / "objects"), "--data", str(tmp_path / "d"),
+            [sys.executable, "-m", "dotui.cli", "--objects", BUNDLED_OBJECTS, "--data", str(tmp_path / "d"),
              "--on-error", "continue", "run", "-"],
             input=script.encode("utf-8", "surrogatepass"), capture_output=True, env=env, timeout=120)
         err = proc.stderr.decode("utf-8", "replace")

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from dotui.server import connect
+from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 from server_support import ROOT, GatewayProcess
 
 
@@ -21,7 +22,7 @@ def _example():
 
 @pytest.fixture
 def gateway(tmp_path):
-    with GatewayProcess(ROOT / "objects", tmp_path / "data") as gw:
+    with GatewayProcess(BUNDLED_OBJECTS, tmp_path / "data") as gw:
         yield gw
 
 

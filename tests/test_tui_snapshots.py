@@ -21,6 +21,7 @@ import pytest
 from dotui.engine.clock import ManualClock
 from dotui.engine.facade import LocalEngine
 from dotui.tui.app import DotuiApp
+from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 
 from tui_support import write_hibernated, write_objects
 
@@ -122,7 +123,7 @@ def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import shutil
 
     monkeypatch.chdir(tmp_path)
-    shutil.copytree(Path(__file__).resolve().parent.parent / "objects", tmp_path / "objects")
+    shutil.copytree(BUNDLED_OBJECTS, tmp_path / "objects")
     fe = LocalEngine("objects", "data", idle_timeout=600).start()
     yield fe
     fe.close()
