@@ -1,0 +1,1 @@
+"""The storage studio of SQLite-backed objects (docs/sqlite.md, "The storage studio")."""
