@@ -34,7 +34,7 @@ sys.path.insert(0, ROOT)
 
 import aiohttp  # noqa: E402
 
-from dotui.engine.facade import LocalEngine  # noqa: E402
+from dotui.ops import LocalEngine  # noqa: E402
 from dotui.server import connect  # noqa: E402
 
 sys.path.append(_HERE)  # aiohttp has its http package now; our sibling modules may come last

@@ -48,7 +48,7 @@ async def generate(objects: str, data: str, n: int) -> float:
 def measure_ls(objects: str, data: str) -> dict:
     """As a user meets it: a LocalEngine (the engine on its thread) and the `ls` command."""
     from dotui.commands import Context, execute
-    from dotui.engine.facade import LocalEngine
+    from dotui.ops import LocalEngine
 
     out = {}
     t = time.perf_counter()

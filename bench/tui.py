@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from textual.app import App  # noqa: E402
 from textual.widgets import DataTable  # noqa: E402
 
-from dotui.engine.facade import LocalEngine  # noqa: E402
+from dotui.ops import LocalEngine  # noqa: E402
 from dotui.tui import app as tui_app  # noqa: E402
 from dotui.tui.model import COLUMNS, cell_text  # noqa: E402
 from dotui.tui.widgets.instances import InstanceTable  # noqa: E402

@@ -21,7 +21,7 @@ import stat
 import sys
 from typing import Any, Callable, Sequence
 
-from .engine.facade import EngineFacade
+from .ops import EngineFacade
 from .commands import REGISTRY, ErrorInfo
 from .engine.errors import DataFolderError, DurableObjectError, EngineLockedError
 from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
@@ -243,7 +243,7 @@ def make_facade(args: argparse.Namespace) -> EngineFacade:
     if not os.path.isdir(args.objects):
         raise StartupError(f"objects folder {args.objects!r} not found: create it and put a DurableObject class "
                            f"in a .py file there, or pass --objects DIR")
-    from .engine.facade import LocalEngine
+    from .ops import LocalEngine
 
     facade = LocalEngine(args.objects, args.data, idle_timeout=args.idle)
     try:
@@ -264,7 +264,7 @@ def _tour_check(args: argparse.Namespace, out: Renderer, err: Renderer) -> int:
     """``dotui tour --check``: every lesson on a scratch data folder; 0 if every narrated claim held."""
     import tempfile
 
-    from .engine.facade import LocalEngine
+    from .ops import LocalEngine
     from .tour import LESSONS, lesson_named
     from .tour.headless import LineNarrator, run_lessons
 

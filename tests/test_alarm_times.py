@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from dotui import Engine
 from dotui.commands import Context, execute
-from dotui.engine.facade import LocalEngine, parse_when
+from dotui.ops import LocalEngine, parse_when
 from dotui.server import make_app
 from tests.conftest import eventually, write_objects
 

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from conftest import engine_of, guarded, write_objects
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.server import make_app, start_gateway_thread
 from test_server_fast import exchange, post
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 
 REPO = Path(__file__).resolve().parent.parent
 

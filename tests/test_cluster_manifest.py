@@ -103,7 +103,7 @@ def test_only_the_cluster_package_imports_ray():
 
     from test_imports import PACKAGE, imports_of
 
-    code = ("import sys, dotui, dotui.engine.facade, dotui.server, dotui.cli, dotui.cluster\n"
+    code = ("import sys, dotui, dotui.ops, dotui.server, dotui.cli, dotui.cluster\n"
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # the manifest and placement need no Ray
@@ -114,7 +114,7 @@ def test_only_the_cluster_package_imports_ray():
 
 def test_a_shard_that_cannot_answer_is_a_retryable_503_rebuilt_as_itself_by_clients():
     from dotui.engine.errors import ShardUnavailableError
-    from dotui.server.protocol import error_body, rebuild, status_for
+    from dotui.ops.codec import error_body, rebuild, status_for
 
     exc = ShardUnavailableError("shard 1 did not answer; retry it")
     assert status_for(exc) == 503

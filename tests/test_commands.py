@@ -11,8 +11,8 @@ import pytest
 from dotui.commands import REGISTRY, Context, ParseError, Ref, execute, parse_line, parse_ref, parse_value
 from dotui.commands.parsing import parse_call_form, strip_comment, tokenize
 from dotui.commands.registry import Arg, Kind, Registry
-from dotui.engine.facade import LocalEngine
 from dotui.examples import OBJECTS as BUNDLED_OBJECTS
+from dotui.ops import LocalEngine
 
 THINGS = textwrap.dedent('''
     import asyncio

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from dotui.commands.completion import Completer, complete
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 
 SHOP = textwrap.dedent('''
     from dotui import DurableObject

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from dotui.commands import Context, execute
 from dotui.commands.parsing import ParseError
 from dotui.commands.runner import parse_line
-from dotui.engine.facade import LocalEngine
 from dotui.examples import OBJECTS as BUNDLED_OBJECTS
+from dotui.ops import LocalEngine
 from tests.conftest import ROOT
 
 # Words of the language, and values at its edges. Flags that make a command run for

@@ -8,7 +8,7 @@ import pytest
 
 from dotui.cli import main
 from dotui.commands import Context, execute
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 
 
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from dotui import EngineClosedError
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from tests.conftest import write_objects
 
 

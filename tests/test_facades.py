@@ -1,8 +1,9 @@
-"""One table of admin operations (``dotui.engine.admin.OPERATIONS``); two facades that cannot drift.
+"""One table of admin operations (``dotui.ops.OPERATIONS``); two facades that cannot drift.
 
 Every operation of the table is a method of ``EngineFacade``, ``LocalEngine``
-and ``RemoteEngine`` with the same parameters, is served by the gateway at its
-path, and behaves the same on both facades: each case below runs on a
+and ``RemoteEngine`` with the same parameters (and they have no other but the
+few written by hand), is implemented by ``Admin`` and ``ClusterAdmin``, is served
+by the gateway at its path, and behaves the same on both facades: each case below runs on a
 ``LocalEngine`` and on a ``RemoteEngine`` (a gateway in front of another engine
 with the same objects), and both answers must be what the case expects.
 """
@@ -15,9 +16,8 @@ from typing import Any, Callable
 
 import pytest
 
-from dotui.engine.admin import OPERATIONS, Admin
 from dotui.engine.errors import NamespaceNotFoundError
-from dotui.engine.facade import EngineFacade, LocalEngine
+from dotui.ops import OPERATIONS, Admin, EngineFacade, LocalEngine
 from dotui.engine.rows import InstanceRow
 from dotui.server import RemoteEngine, connect, make_app, start_gateway_thread
 from server_support import write_server_objects
@@ -143,15 +143,69 @@ def test_every_operation_has_a_case():
     assert set(CASES) == set(OPERATIONS)
 
 
+def _public(cls: type) -> set[str]:
+    return {n for n in dir(cls) if not n.startswith("_")}
+
+
+# What a facade has besides the operations: the hand-written rest of EngineFacade (the event stream,
+# WebSocket sessions, describing, closing, the one method carrying an operation), and each one's start.
+FACADE_REST = {"send", "call_async", "subscribe", "open_websocket", "data_dir", "objects_dir", "load_errors", "close"}
+OWN = {LocalEngine: {"start", "run", "submit", "remote"}, RemoteEngine: {"start", "remote"}}
+# What an Admin has besides the operations: the checked call by id the gateway's object routes use, its
+# check, the reference resolver, the event stream; a cluster's also its shard lookup and its constructor.
+ADMIN_REST = {"call_id", "check_call", "target", "subscribe"}
+
+
+def test_the_facades_offer_the_table_and_nothing_else():
+    assert _public(EngineFacade) == set(OPERATIONS) | FACADE_REST
+    for cls, own in OWN.items():
+        assert _public(cls) == set(OPERATIONS) | FACADE_REST | own, cls.__name__
+        assert issubclass(cls, EngineFacade) and not inspect.isabstract(cls), cls.__name__
+
+
+def test_the_engine_and_the_cluster_implement_the_table_and_nothing_else():
+    from dotui.cluster.admin import ClusterAdmin
+
+    assert _public(Admin) == set(OPERATIONS) | ADMIN_REST
+    assert _public(ClusterAdmin) == set(OPERATIONS) | ADMIN_REST | {"home", "over"}
+    for name in OPERATIONS:  # every one written for the cluster, or sent to the object's shard
+        assert name in vars(ClusterAdmin), name
+
+
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
-def test_both_facades_offer_the_operation_with_its_parameters(name):
+def test_every_facade_takes_the_declared_parameters(name):
     op = OPERATIONS[name]
     want = [(p.name, p.default) for p in op.params]
     for cls in (EngineFacade, LocalEngine, RemoteEngine):
-        params = list(inspect.signature(vars(cls)[name]).parameters.values())[1:]
+        params = list(inspect.signature(getattr(cls, name)).parameters.values())[1:]
         got = [(p.name, p.default) for p in params if not (name == "call" and p.name == "timeout")]
         assert got == want, f"{cls.__name__}.{name}"
     assert inspect.iscoroutinefunction(vars(Admin)[name])
+
+
+def test_an_implementation_that_drifts_from_the_table_is_refused_at_import():
+    from dotui.ops.table import check_implements
+
+    class Drifted(Admin):
+        async def history(self, namespace: str, ref: str, count: int = 20) -> list:  # renamed parameter
+            return []
+
+        def flush(self) -> None:  # not a coroutine
+            return None
+
+    with pytest.raises(TypeError) as info:
+        check_implements(Drifted, OPERATIONS)
+    assert "history takes" in str(info.value) and "flush is not a coroutine" in str(info.value)
+
+
+def test_a_generated_operation_checks_its_arguments_as_python_would(facades):
+    local = facades["local"]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
+        local.history("Counter", "x", nope=1)
+    with pytest.raises(TypeError, match="missing required argument 'ref'"):
+        local.history("Counter")
+    with pytest.raises(TypeError, match="multiple values for argument 'namespace'"):
+        local.history("Counter", namespace="Counter")
 
 
 def test_the_gateway_serves_every_operation_at_its_path(tmp_path):
@@ -181,7 +235,7 @@ def test_an_unknown_namespace_is_the_same_error_on_both_facades(facades, name):
     errors = {}
     for kind, facade in facades.items():
         with pytest.raises(NamespaceNotFoundError) as info:
-            vars(type(facade))[name](facade, **args)
+            getattr(facade, name)(**args)
         errors[kind] = str(info.value)
     assert errors["remote"] == errors["local"] and "Nope" in errors["local"]
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from dotui.engine.errors import DurableObjectError, MethodNotFoundError, NamespaceNotFoundError, RemoteError
 from dotui.server import BadAnswerError, GatewayAuthError, RemoteEngine
-from dotui.server import client as client_module
+from dotui.ops import remote as client_module
 
 pytestmark = pytest.mark.hostile
 

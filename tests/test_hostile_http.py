@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.server import make_app, start_gateway_thread
 from dotui.server.cli import ACCEPT_ERROR_INTERVAL, AcceptErrors
 from dotui.server.limits import MAX_EVENTS_MAXLEN, Limits

@@ -21,7 +21,7 @@ import pytest
 
 from dotui import Engine
 from dotui.engine.errors import BrokenObjectError
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.engine.loader import load_objects
 MAX_SOURCE_BYTES = 1 << 20
 from dotui.testing.kit import TestEngine

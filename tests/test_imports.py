@@ -38,7 +38,7 @@ def imports_of(subpackage: str) -> dict[str, set[str]]:
 
 def test_engine_imports_no_ui_library():
     code = (
-        "import sys, dotui, dotui.engine, dotui.engine.facade, dotui.engine.admin\n"
+        "import sys, dotui, dotui.engine, dotui.ops, dotui.ops.admin\n"
         "ui = sorted(m for m in sys.modules if m.split('.')[0] in {'textual', 'prompt_toolkit', 'rich'})\n"
         "print(','.join(ui))\n"
     )
@@ -89,5 +89,5 @@ def test_the_checker_sees_an_import_of_another_front_end(tmp_path):
 def test_no_module_takes_an_untyped_facade():
     for path in PACKAGE.rglob("*.py"):
         text = path.read_text()
-        assert "facade: Any" not in text, f"{path} takes facade: Any; use dotui.engine.facade.EngineFacade"
+        assert "facade: Any" not in text, f"{path} takes facade: Any; use dotui.ops.EngineFacade"
         assert 'getattr(self.facade' not in text and "getattr(facade" not in text, f"{path} probes its facade"

@@ -14,7 +14,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from dotui.commands import Context, execute
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.repl import Renderer, Repl, history_for, make_console
 from dotui.repl.prompt import EventPrinter, PromptCompleter, Status
 

@@ -23,7 +23,7 @@ def test_run_echo_prints_each_command_beside_its_result(objects, tmp_path, capsy
 
 
 # ---------------------------------------------------------------- the TUI
-from dotui.engine.facade import LocalEngine  # noqa: E402
+from dotui.ops import LocalEngine  # noqa: E402
 from dotui.tui.app import DotuiApp  # noqa: E402
 from dotui.tui.widgets.command_bar import CommandBar  # noqa: E402
 

@@ -9,7 +9,7 @@ import json
 import aiohttp
 import pytest
 
-from dotui.engine.admin import OPERATIONS
+from dotui.ops import OPERATIONS
 from aiohttp.test_utils import TestClient, TestServer
 
 from dotui import Engine

@@ -18,7 +18,7 @@ import time
 import pytest
 from aiohttp.test_utils import TestServer
 
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.server import make_app, start_gateway_thread
 from server_support import read_answer, write_server_objects
 

@@ -19,7 +19,7 @@ from dotui.engine.errors import (
     NamespaceNotFoundError,
     RemoteError,
 )
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.server import (
     GatewayAuthError,
     RemoteEngine,

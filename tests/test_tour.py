@@ -8,7 +8,7 @@ import pytest
 
 from dotui.cli import main
 from dotui.commands import Context, execute
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.tour import LESSONS, lesson_named
 from dotui.tour.headless import LineNarrator, run_lessons
 from dotui.tui.app import DotuiApp

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 from dotui.tui.screens.alarm import AlarmScreen
 from dotui.tui.screens.help import HelpScreen

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 
 from test_hostile_controls import HOSTILE, OBJECT, raw_controls

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 from dotui.tui.screens.invoke import InvokeScreen
 

@@ -6,7 +6,7 @@ import concurrent.futures
 import threading
 from pathlib import Path
 
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 from dotui.tui.gateway import full_listing
 from dotui.tui.model import SORTABLE, InstanceRows, key_of, lean, rows_from_table

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from dotui.engine.clock import ManualClock
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 

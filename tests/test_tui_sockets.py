@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import TabbedContent
 
 from conftest import write_objects
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 from tui_support import key_of, screen_text, until
 from ws_support import ROOM

@@ -238,7 +238,7 @@ async def test_a_reset_right_after_fetch_accepted_never_leaves_a_dead_open_socke
 
 
 def test_abort_ends_an_in_process_socket_too(tmp_path):
-    from dotui.engine.facade import LocalEngine
+    from dotui.ops import LocalEngine
 
     with LocalEngine(str(write_objects(tmp_path / "objects", room=ROOM)), str(tmp_path / "data")) as fe:
         sock = fe.open_websocket("Room", "r", "/?user=ann")

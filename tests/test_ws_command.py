@@ -9,7 +9,7 @@ import pytest
 
 from conftest import write_objects
 from dotui.commands import REGISTRY, Context, execute
-from dotui.engine.facade import LocalEngine
+from dotui.ops import LocalEngine
 from dotui.server import connect, start_gateway_thread
 from ws_support import ROOM
 

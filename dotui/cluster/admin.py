@@ -1,11 +1,12 @@
-"""The admin operations over a cluster: ``Admin``'s table (``engine/admin.py``), fanned out and merged.
+"""The operations over a cluster: the table (``ops/facade.py``), fanned out and merged.
 
 ``ClusterAdmin`` implements every operation of ``OPERATIONS`` with the same
 parameters and answers, so the gateway serves it unchanged and ``RemoteEngine``
 (the REPL's and the TUI's ``--connect``) drives a cluster as it drives one engine:
 
-- an operation on one object (``call``, ``storage``, ``alarm_set``, ...) goes to the
-  shard that owns it; a ``#hex`` prefix is looked up on every shard first;
+- an operation on one object (one naming ``namespace`` and ``ref``: ``call``, ``storage``,
+  ``alarm_set``, ...) goes to the shard that owns it, with nothing written here for it
+  (``ON_ONE_OBJECT``, read from the table); a ``#hex`` prefix is looked up on every shard first;
 - listings (``instances``, ``instance_table``, ``instances_of``) are merged from every
   shard, in the engine's order, each row (``engine/rows.py``) with one field more: its
   ``shard`` (and ``instance_table``'s hibernated columns with a ``shard`` column);
@@ -20,18 +21,17 @@ import inspect
 import os
 from typing import Any, Callable
 
-from ..engine.admin import OPERATIONS, Admin, ClientFault, _at_least
+from ..ops.admin import Admin, at_least, key_pairs
+from ..ops.codec import ClientFault
+from ..ops.facade import OPERATIONS
+from ..ops.table import check_implements
 from ..engine.errors import InvalidIdError, NamespaceNotFoundError
 from ..engine.events import Subscription
 from ..engine.ids import IdFactory, ObjectId
 from .placement import shard_of
 from .runtime import Cluster
 
-# The operations on one object, named by (namespace, ref): sent to the shard owning it.
-ON_ONE_OBJECT = ("instance", "resolve", "read_storage", "queue", "history", "websockets",
-                 "storage_get", "storage_put", "storage_delete", "alarm_get", "alarm_set", "alarm_delete",
-                 "hibernate", "wake")
-_WITH_ROW = ("instance", "wake")
+_WITH_ROW = ("instance", "wake")  # their answer is a row: it says its shard
 
 
 class NoWebSockets:
@@ -181,9 +181,9 @@ class ClusterAdmin(Admin):
 
     async def instances(self, namespace: str | None = None, state: str | None = None,
                         offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        _at_least("offset", offset, 0)
+        at_least("offset", offset, 0)
         if limit is not None:
-            _at_least("limit", limit, 0)
+            at_least("limit", limit, 0)
         upto = None if limit is None else offset + limit
         pages = await self._every("instances", namespace=namespace, state=state, offset=0, limit=upto)
         rows = [{**r, "shard": i} for i, page in enumerate(pages) for r in page]
@@ -191,11 +191,8 @@ class ClusterAdmin(Admin):
         return rows[offset:upto]
 
     async def instances_of(self, keys: list) -> list[dict[str, Any]]:
-        if not all(isinstance(k, (list, tuple)) and len(k) == 2 and all(isinstance(x, str) for x in k)
-                   for k in keys):
-            raise ClientFault(ValueError(f'"keys" must be a list of [namespace, id hex] pairs; got {keys!r:.200}'))
         mine: dict[int, list] = {}
-        for ns, hx in keys:
+        for ns, hx in key_pairs(keys):
             mine.setdefault(shard_of(hx, self.shards), []).append([ns, hx])
         pages = await asyncio.gather(*(self.cluster.op(i, "instances_of", keys=k) for i, k in mine.items()))
         return [{**r, "shard": i} for i, page in zip(mine, pages) for r in page]
@@ -242,9 +239,13 @@ class ClusterAdmin(Admin):
         return self.cluster.events.subscribe(maxlen, predicate)
 
 
+# The operations on one object, named by (namespace, ref), that need no merging: sent to the shard owning it.
+ON_ONE_OBJECT = tuple(name for name, op in OPERATIONS.items() if op.on_object and name not in vars(ClusterAdmin))
 for _name in ON_ONE_OBJECT:
     setattr(ClusterAdmin, _name, _one_object(_name))
 
 _missing = sorted(set(OPERATIONS) - set(vars(ClusterAdmin)))
-if _missing:  # the one table: every operation of Admin has its cluster form
-    raise TypeError(f"ClusterAdmin lacks the operations {', '.join(_missing)} of engine/admin.py")
+if _missing:  # the one table: an operation on no one object needs its cluster form written above
+    raise TypeError(f"ClusterAdmin lacks the operations {', '.join(_missing)} of the table (dotui/ops/facade.py): "
+                    "write how each spreads over the shards and merges")
+check_implements(ClusterAdmin, OPERATIONS)

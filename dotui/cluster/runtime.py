@@ -118,7 +118,7 @@ class Cluster:
         return unwrap(outcome, admin=True)
 
     async def op(self, shard: int, name: str, **kwargs: Any) -> Any:
-        """The admin operation ``name`` on ``shard`` (``engine/admin.py``)."""
+        """The admin operation ``name`` on ``shard`` (``ops/admin.py``)."""
         return await self.ask(shard, "op", name, kwargs)
 
     async def _pump(self, shard: int) -> None:

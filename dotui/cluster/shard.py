@@ -17,7 +17,7 @@ import ray
 
 from ..engine import Engine
 from ..engine.durability.slowcommit import SlowCommitLog
-from ..engine.admin import Admin
+from ..ops.admin import Admin
 from ..engine.events import Subscription
 from .ray_calls import Handles
 from .router import ShardRouter
@@ -123,7 +123,7 @@ class ShardHost:
         return await self._detached.pop(ticket)
 
     async def op(self, name: str, kwargs: dict[str, Any]) -> Outcome:
-        """The admin operation ``name`` (``engine/admin.py``) on this shard."""
+        """The admin operation ``name`` (``ops/admin.py``) on this shard."""
         async def go() -> Any:
             await self._ready()
             return await getattr(self.admin, name)(**kwargs)

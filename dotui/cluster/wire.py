@@ -4,7 +4,7 @@ No Ray here. A shard never lets an exception cross Ray on its own: Ray would wra
 and a class defined in the objects folder may not unpickle in another process. So a
 shard answers an *outcome*: ``("ok", value)`` or ``("error", kind, error)``, where
 ``error`` is a builtin exception itself (it pickles as is) or any other one in the
-gateway's JSON form (``server/protocol.py``), rebuilt at the caller as the gateway's
+gateway's JSON form (``ops/codec.py``), rebuilt at the caller as the gateway's
 clients rebuild it: the engine's own class, or a ``RemoteError`` named after the
 original type. ``kind`` keeps the admin layer's distinction: ``fault`` (the caller's
 mistake), ``raised`` (the object's method raised), ``plain`` (anything else).
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable
 
-from ..engine.admin import ClientFault, MethodRaised
-from ..server.protocol import error_body, rebuild
+from ..ops.codec import ClientFault, MethodRaised, error_body, rebuild
 
 Outcome = tuple
 

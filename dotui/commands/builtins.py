@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from ..engine.admin import parse_when
+from ..ops.admin import parse_when
 from ..tour.lessons import LESSONS as _TOUR_LESSONS
 from .parsing import ParseError, Ref, did_you_mean, format_ref
 from .registry import Arg, Kind, Option, Registry

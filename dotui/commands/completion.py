@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..engine.facade import EngineFacade
+from ..ops import EngineFacade
 from .parsing import Token, format_name, parse_ref, tokenize
 from .registry import Command, Kind, Registry
 

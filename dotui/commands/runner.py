@@ -16,7 +16,7 @@ import traceback as tb
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..engine.facade import EngineFacade
+from ..ops import EngineFacade
 from ..engine.errors import (
     BrokenObjectError,
     InvalidIdError,

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, TextIO
 
-from ..engine.facade import EngineFacade
+from ..ops import EngineFacade
 from ..commands import REGISTRY, Context, ErrorInfo, Outcome, Registry, execute
 from ..commands.parsing import MAX_LINE
 from ..present.render import Renderer

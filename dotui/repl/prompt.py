@@ -29,7 +29,7 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.styles import Style
 from rich.console import Console
 
-from ..engine.facade import EngineFacade
+from ..ops import EngineFacade
 from ..commands import REGISTRY, Context, execute
 from ..commands.completion import Completer
 from ..present.formats import printable, relative_path

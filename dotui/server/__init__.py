@@ -2,8 +2,8 @@
 
 - ``make_app(engine, token)``: the aiohttp application (see ``app.py`` for the routes).
 - ``serve_main(...)``, ``start_gateway(...)``, ``start_gateway_thread(...)``: run it.
-- ``connect(url, token=None, data=None)`` → ``RemoteEngine``: ``LocalEngine``'s
-  methods over HTTP, so every front end works against an engine in another process.
+- ``connect(url, token=None, data=None)`` → ``RemoteEngine`` (``ops/remote.py``): the
+  facade's operations over HTTP, so every front end works against an engine in another process.
 
 The names are imported when first used, so ``dotui.server.limits`` (the flags of
 ``dotui serve``) loads without aiohttp.
@@ -17,8 +17,8 @@ _WHERE = {
     "TokenNotFound": ".auth", "find_token": ".auth", "new_token": ".auth",
     "RunningGateway": ".cli", "connect": ".cli", "serve_main": ".cli", "start_gateway": ".cli",
     "start_gateway_thread": ".cli",
-    "BadAnswerError": ".client", "GatewayAuthError": ".client", "RemoteEngine": ".client", "RemoteSubscription": ".client",
-    "ServerUnreachableError": ".client",
+    "BadAnswerError": "..ops.remote", "GatewayAuthError": "..ops.remote", "RemoteEngine": "..ops.remote",
+    "RemoteSubscription": "..ops.remote", "ServerUnreachableError": "..ops.remote",
 }
 
 __all__ = sorted(_WHERE)

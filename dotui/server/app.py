@@ -31,21 +31,14 @@ from aiohttp.web_protocol import RequestHandler
 
 from .. import __version__
 from ..engine import Engine
-from ..engine.admin import OPERATIONS, Admin, ClientFault, MethodRaised, Operation, Param
+from ..ops import OPERATIONS, Admin, Operation, Param
 from ..engine.ids import ObjectId
 from .auth import check_bearer
 from .openapi import describe
 from .websocket import WebSocketGateway, close_all, serve_websocket
 from .limits import MAX_EVENTS_MAXLEN, Limits, with_max_body
-from .protocol import (
-    RETRY_AFTER_SECONDS,
-    BadJSON,
-    encode,
-    error_body,
-    loads,
-    request_error,
-    status_for,
-)
+from ..ops.codec import RETRY_AFTER_SECONDS, BadJSON, encode, loads, request_error
+from ..ops.codec import answer_for as operation_answer
 
 DEFAULT_MAX_BODY = Limits.max_body  # 1 MiB
 DEFAULT_EVENTS_MAXLEN = 10_000
@@ -155,11 +148,7 @@ def answer_for(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 400, request_error("BadRequest", str(exc))
     if isinstance(exc, RequestTimeout):
         return 408, request_error("RequestTimeout", str(exc))
-    if isinstance(exc, ClientFault):
-        return 400, error_body(exc.original)
-    if isinstance(exc, MethodRaised):
-        return 500, error_body(exc.original)
-    return status_for(exc), error_body(exc)
+    return operation_answer(exc)
 
 
 @web.middleware

@@ -29,7 +29,7 @@ from ..engine.errors import DataFolderError, EngineLockedError
 from ..engine.durability.slowcommit import SlowCommitLog
 from .app import ADMIN, JsonErrorsHandler, make_app
 from .auth import find_token, new_token, remove_token, write_token
-from .client import RemoteEngine
+from ..ops.remote import RemoteEngine
 from .fast import FastCalls
 from .limits import MAX_FIELD, MAX_HEADERS, MAX_LINE, READ_BUFSIZE, Limits, with_max_body
 

@@ -41,11 +41,11 @@ from urllib.parse import unquote
 from aiohttp.http import HttpVersion11
 from aiohttp.http_parser import HttpRequestParser
 
-from ..engine.admin import Admin
+from ..ops.admin import Admin
 from .app import answer_bytes, parse_call_body
 from .auth import check_bearer
 from .limits import MAX_FIELD, MAX_HEAD, MAX_HEADERS, MAX_LINE, READ_BUFSIZE, Limits
-from .protocol import RETRY_AFTER_SECONDS, encode, request_error
+from ..ops.codec import RETRY_AFTER_SECONDS, encode, request_error
 
 _CANCELLED = encode({"error": {"type": "CancelledError", "message": (
     "the call was cancelled (asyncio) before it answered; the connection is closed: send the call again "

@@ -1,7 +1,7 @@
 """The gateway's OpenAPI description (``GET /openapi.json``), built from the routes it serves.
 
 The object routes and every admin operation of ``Admin``'s table
-(``engine/admin.py``) are described from the same data the gateway routes by,
+(``ops/facade.py``) are described from the same data the gateway routes by,
 so the description cannot fall behind the gateway; ``tests/test_server_fuzz.py``
 checks that every route is in it and fuzzes each one from it.
 """
@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .. import __version__
-from ..engine.admin import OPERATIONS, Operation, Param
+from ..ops import OPERATIONS, Operation, Param
 
 _JSON_KINDS = {str: {"type": "string"}, int: {"type": "integer"}, list: {"type": "array"},
                dict: {"type": "object"}, object: {}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from ..engine.facade import EngineFacade
+from ..ops import EngineFacade
 from .lessons import LESSONS
 from .script import Check, Lesson, Point, run_lesson
 

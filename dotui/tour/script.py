@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from ..engine.facade import EngineFacade
+from ..ops import EngineFacade
 
 
 class TourStopped(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..engine.facade import EngineFacade
+from ..ops import EngineFacade
 
 
 class EventLog:

@@ -26,7 +26,7 @@ from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent
 
-from ..engine.facade import EngineFacade
+from ..ops import EngineFacade
 from ..present.formats import relative, short
 from ..present.render import Renderer
 from . import glossary
@@ -1064,7 +1064,7 @@ def run_tui(facade: EngineFacade, args: argparse.Namespace | None = None) -> int
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dotui.tui.app``: the TUI without the full command line."""
-    from ..engine.facade import LocalEngine
+    from ..ops import LocalEngine
 
     p = argparse.ArgumentParser(prog="python -m dotui.tui.app", description="the dotui TUI")
     p.add_argument("--objects", default="objects", help="the objects folder (default: objects)")

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..engine.facade import EngineFacade
+from ..ops import EngineFacade
 from .model import Key, rows_from_table
 
 

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ...engine.facade import parse_when
+from ...ops.admin import parse_when
 from ...present.formats import relative
 
 

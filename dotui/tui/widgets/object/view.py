@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TabbedContent, TabPane
 
-from ....engine.facade import EngineFacade
+from ....ops import EngineFacade
 from ... import glossary
 from ...model import Key, label_of, row_state
 from .events import EventsView

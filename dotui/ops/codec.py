@@ -1,4 +1,6 @@
-"""What crosses the wire between the gateway and its clients: JSON, and errors as JSON.
+"""What crosses the wire: JSON, and errors as JSON, one codec for the gateway
+(``server/app.py``, ``server/fast.py``), the remote facade (``ops/remote.py``) and the
+cluster's shards (``cluster/wire.py``).
 
 An error travels as ``{"error": {"type", "message", "engine", "details"?}}``.
 ``engine`` is true when the engine itself raised it (an error class of
@@ -85,6 +87,23 @@ def loads(text: str | bytes) -> Any:
 
 
 # ---------------------------------------------------------------- server side
+class ClientFault(Exception):
+    """The caller's mistake (an argument, a storage key or value): ``original`` says what (a 400)."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
+
+
+class MethodRaised(Exception):
+    """The object's method itself raised ``original`` (the target was checked before the call): a 500,
+    whatever its type, since a 404-type error from inside a method is not the caller's URL."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
+
+
 def status_for(exc: BaseException) -> int:
     """The HTTP status of an exception raised while serving a request."""
     if isinstance(exc, (NamespaceNotFoundError, MethodNotFoundError, InvalidIdError)):
@@ -92,6 +111,15 @@ def status_for(exc: BaseException) -> int:
     if isinstance(exc, (OverloadedError, EngineClosedError, ShardUnavailableError)):
         return 503
     return 500
+
+
+def answer_for(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body answering an operation that raised ``exc``."""
+    if isinstance(exc, ClientFault):
+        return 400, error_body(exc.original)
+    if isinstance(exc, MethodRaised):
+        return 500, error_body(exc.original)
+    return status_for(exc), error_body(exc)
 
 
 def _is_engine_error(exc: BaseException) -> bool:

@@ -1,16 +1,15 @@
-"""Every admin operation of the engine, written once.
+"""Every operation of the table, carried out on one engine.
 
-``Admin`` runs on the engine's own loop and owns the operations a front end or
-the gateway may ask for: references, listing, storage reads and edits, alarms,
+``Admin`` runs on the engine's own loop and implements each operation declared in
+``ops/facade.py`` (``OPERATIONS``), as a coroutine of the same name and parameters
+(checked at import): references, listing, storage reads and edits, alarms,
 hibernate/wake, reload, stats. Each takes and returns JSON-compatible data
-(object references are strings: ``"alice"`` or ``"#3f2a"``).
-
-``OPERATIONS`` is the table of them, read from ``Admin`` itself: name, HTTP verb
-and path, parameters (with their kinds), whether resending is harmless, and a
-line of help. ``LocalEngine`` (``engine/facade.py``) wraps each operation, the
-gateway (``server/app.py``) serves each at its path, and ``RemoteEngine``
-(``server/client.py``) sends each there; ``tests/test_facades.py`` runs one
-behaviour suite on both facades, operation by operation.
+(object references are strings: ``"alice"`` or ``"#3f2a"``). ``LocalEngine``
+(``ops/local.py``) runs them on the engine's thread, the gateway
+(``server/app.py``) serves each at its path, ``RemoteEngine`` (``ops/remote.py``)
+sends each there, and ``ClusterAdmin`` (``cluster/admin.py``) implements the same
+table over shards; ``tests/test_facades.py`` runs one behaviour suite on both
+facades, operation by operation.
 
 Mistakes of the caller come out as ``ClientFault`` (the gateway's 400, the
 original error in-process); an error raised inside an object's method called
@@ -25,35 +24,21 @@ import datetime as _dt
 import inspect
 import os
 import types
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__
-from . import values
-from .errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
-from .events import Subscription
-from .ids import ObjectId
-from .rows import InstanceRow, InstanceTable
-from .object.storage import alarm_time
+from ..engine import values
+from ..engine.errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
+from ..engine.events import Subscription
+from ..engine.ids import ObjectId
+from ..engine.rows import InstanceRow, InstanceTable
+from ..engine.object.storage import alarm_time
+from .codec import ClientFault, MethodRaised
+from .facade import OPERATIONS
+from .table import check_implements
 
 if TYPE_CHECKING:
-    from .engine import Engine
-
-
-class ClientFault(Exception):
-    """The caller's mistake (an argument, a storage key or value): ``original`` says what."""
-
-    def __init__(self, original: BaseException):
-        super().__init__(str(original))
-        self.original = original
-
-
-class MethodRaised(Exception):
-    """The object's method itself raised ``original`` (the target was checked before the call)."""
-
-    def __init__(self, original: BaseException):
-        super().__init__(str(original))
-        self.original = original
+    from ..engine.engine import Engine
 
 
 def parse_when(when: Any, now: float | None = None) -> float:
@@ -90,68 +75,6 @@ def _read_time(text: str, now: float | None) -> float | None:
     if t.tzinfo is None:
         t = t.replace(tzinfo=_dt.timezone.utc)
     return t.timestamp()
-
-
-# ================================================================ the table
-KINDS = {"str": str, "str | None": str, "int": int, "int | None": int,
-         "Any": object, "list": list, "list | None": list, "dict | None": dict}
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter of an operation: its name, kind (``str``, ``int``, ``list``, ``dict``, ``object``
-    for any JSON value), and default (``REQUIRED`` if it must be given)."""
-
-    name: str
-    kind: type
-    default: Any
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
-
-
-REQUIRED: Any = inspect.Parameter.empty
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One admin operation: ``Admin.<name>``, served at ``verb path``."""
-
-    name: str
-    verb: str
-    path: str
-    doc: str
-    params: tuple[Param, ...]
-
-    @property
-    def resendable(self) -> bool:
-        """A read: sending it again after a lost connection changes nothing."""
-        return self.verb == "GET"
-
-
-_ROUTED: dict[str, tuple[str, str, str]] = {}
-
-
-def route(verb: str, path: str, doc: str) -> Callable[[Callable], Callable]:
-    """Mark an ``Admin`` method as an operation served at ``verb path``."""
-    def mark(fn: Callable) -> Callable:
-        _ROUTED[fn.__name__] = (verb, path, doc)
-        return fn
-    return mark
-
-
-def _operations(cls: type) -> dict[str, Operation]:
-    table: dict[str, Operation] = {}
-    for name, spec in _ROUTED.items():
-        fn = vars(cls)[name]
-        params = []
-        for p in list(inspect.signature(fn).parameters.values())[1:]:
-            if p.annotation not in KINDS:
-                raise TypeError(f"Admin.{name}: parameter {p.name} has no JSON kind ({p.annotation!r})")
-            params.append(Param(p.name, KINDS[p.annotation], p.default))
-        table[name] = Operation(name, spec[0], spec[1], spec[2], tuple(params))
-    return table
 
 
 # ================================================================ the operations
@@ -207,8 +130,9 @@ class Admin:
         fn = getattr(cls, method, None)
         if fn in self._signatures:
             return self._signatures[fn]
+        sig: inspect.Signature | None
         try:
-            sig = inspect.signature(fn)
+            sig = inspect.signature(fn)  # type: ignore[arg-type]  # None raises TypeError, as any non-callable
             if isinstance(inspect.getattr_static(cls, method, None), types.FunctionType):
                 sig = sig.replace(parameters=list(sig.parameters.values())[1:])
         except (TypeError, ValueError):
@@ -235,63 +159,47 @@ class Admin:
             raise ClientFault(exc) from None
 
     # ------------------------------------------------------------ reading
-    @route("GET", "/admin/info", "version, pid, data and objects folders, load errors, idle timeout")
     async def info(self) -> dict[str, Any]:
         e = self.engine
         return {"version": __version__, "pid": os.getpid(), "data_dir": e.data_dir,
                 "objects_dir": e.objects_dir, "load_errors": [str(x) for x in e.load_errors],
                 "idle_timeout": e.idle_timeout}
 
-    @route("GET", "/admin/namespaces", "the classes: methods with signatures and docs, mode, alarm")
     async def namespaces(self) -> list[dict[str, Any]]:
         return self.engine.namespaces()
 
-    @route("GET", "/admin/instances", "known objects, live or hibernated [namespace, state, offset, limit]")
     async def instances(self, namespace: str | None = None, state: str | None = None,
                         offset: int = 0, limit: int | None = None) -> list[InstanceRow]:
-        _at_least("offset", offset, 0)
+        at_least("offset", offset, 0)
         if limit is not None:
-            _at_least("limit", limit, 0)
+            at_least("limit", limit, 0)
         return self.engine.instances(self._known(namespace), state=state or None, offset=offset, limit=limit)
 
-    @route("POST", "/admin/instances/of", "the objects with these [namespace, id hex] keys [keys]")
     async def instances_of(self, keys: list) -> list[InstanceRow]:
-        if not all(isinstance(k, (list, tuple)) and len(k) == 2 and all(isinstance(x, str) for x in k)
-                   for k in keys):
-            raise ClientFault(ValueError(f'"keys" must be a list of [namespace, id hex] pairs; got {keys!r:.200}'))
-        return self.engine.instances_of([(k[0], k[1]) for k in keys])
+        return self.engine.instances_of(key_pairs(keys))
 
-    @route("GET", "/admin/instances/count", "how many objects: total, live, hibernated [namespace]")
     async def count_instances(self, namespace: str | None = None) -> dict[str, int]:
         return self.engine.count_instances(self._known(namespace))
 
-    @route("GET", "/admin/instances/table",
-           "every object at once: those in memory, and the hibernated ones as one list per field [namespace]")
     async def instance_table(self, namespace: str | None = None) -> InstanceTable:
         return self.engine.instance_table(self._known(namespace))
 
-    @route("GET", "/admin/instance", "one object's state [namespace, ref]")
     async def instance(self, namespace: str, ref: str) -> InstanceRow:
         return self.engine.instance_info(namespace, self.target(namespace, ref))
 
-    @route("GET", "/admin/resolve", "a reference's namespace, id and name [namespace, ref]")
     async def resolve(self, namespace: str, ref: str) -> dict[str, Any]:
         oid = self.target(namespace, ref)
         return {"namespace": namespace, "id": oid.hex, "name": oid.name}
 
-    @route("GET", "/admin/storage", "durable storage as on disk; wakes nothing [namespace, ref]")
     async def read_storage(self, namespace: str, ref: str) -> dict[str, Any]:
         return self.engine.read_storage(namespace, self.target(namespace, ref))
 
-    @route("GET", "/admin/queue", "running and queued calls [namespace, ref]")
     async def queue(self, namespace: str, ref: str) -> list[dict[str, Any]]:
         return self.engine.queue(namespace, self.target(namespace, ref))
 
-    @route("GET", "/admin/history", "finished calls [namespace, ref, n]")
     async def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]:
         return self.engine.history(namespace, self.target(namespace, ref), n)
 
-    @route("GET", "/admin/stats", "engine counters")
     async def stats(self) -> dict[str, Any]:
         """The engine's counters, its open WebSockets, and the tasks on its loop (``asyncio_tasks``, O(tasks):
         the long-run soak, bench/longrun.py, watches it stay flat)."""
@@ -299,41 +207,32 @@ class Admin:
         return {**self.engine.stats(), "websockets": ws.open_count, **ws.counters,
                 "asyncio_tasks": len(asyncio.all_tasks())}
 
-    @route("GET", "/admin/websockets", "one object's WebSockets: tags, attachment, last message, auto-response "
-                                       "[namespace, ref]")
     async def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
         oid = self.target(namespace, ref)
         return self.engine.websockets.describe((namespace, oid.hex))
 
-    @route("GET", "/admin/websockets/counts", "open WebSockets per object: [namespace, id hex, count] rows [namespace]")
     async def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
         namespace = self._known(namespace)
         return [[ns, hx, n] for (ns, hx), n in sorted(self.engine.websockets.counts().items())
                 if namespace is None or ns == namespace]
 
     # ------------------------------------------------------------ acting
-    @route("POST", "/admin/call", "call a method [namespace, ref, method, args, kwargs]")
     async def call(self, namespace: str, ref: str, method: str, args: list | None = None,
                    kwargs: dict | None = None) -> Any:
         return await self.call_id(namespace, self.target(namespace, ref), method, args or [], kwargs or {})
 
-    @route("GET", "/admin/storage/key", "one key, through the object's queue [namespace, ref, key]")
     async def storage_get(self, namespace: str, ref: str, key: str) -> Any:
         return await self._on(namespace, ref, "storage.get", lambda i: i.storage.get(key), (key,))
 
-    @route("PUT", "/admin/storage/key", "write a key, through the object's queue [namespace, ref, key, value]")
     async def storage_put(self, namespace: str, ref: str, key: str, value: Any) -> None:
         return await self._on(namespace, ref, "storage.put", lambda i: i.storage.put(key, value), (key, value))
 
-    @route("DELETE", "/admin/storage/key", "delete a key, through the object's queue [namespace, ref, key]")
     async def storage_delete(self, namespace: str, ref: str, key: str) -> bool:
         return await self._on(namespace, ref, "storage.delete", lambda i: i.storage.delete(key), (key,))
 
-    @route("GET", "/admin/alarm", "the alarm, epoch seconds or null [namespace, ref]")
     async def alarm_get(self, namespace: str, ref: str) -> float | None:
         return await self._on(namespace, ref, "storage.get_alarm", lambda i: i.storage.alarm_epoch)
 
-    @route("PUT", "/admin/alarm", "set the alarm [namespace, ref, when: epoch, +SECONDS or ISO time]")
     async def alarm_set(self, namespace: str, ref: str, when: Any) -> float:
         try:
             t = parse_when(when)
@@ -345,25 +244,20 @@ class Admin:
             return t
         return await self._on(namespace, ref, "storage.set_alarm", set_it, (t,))
 
-    @route("DELETE", "/admin/alarm", "delete the alarm [namespace, ref]")
     async def alarm_delete(self, namespace: str, ref: str) -> None:
         return await self._on(namespace, ref, "storage.delete_alarm", lambda i: i.storage.delete_alarm())
 
-    @route("POST", "/admin/hibernate", "hibernate one object once its calls end [namespace, ref]")
     async def hibernate(self, namespace: str, ref: str) -> bool:
         return await self.engine.hibernate(namespace, self.target(namespace, ref))
 
-    @route("POST", "/admin/hibernate-all", "hibernate every idle object")
     async def hibernate_all(self) -> int:
         return await self.engine.hibernate_all()
 
-    @route("POST", "/admin/wake", "wake one object [namespace, ref]")
     async def wake(self, namespace: str, ref: str) -> InstanceRow:
         oid = self.target(namespace, ref)
         await self.engine.wake(namespace, oid)
         return self.engine.instance_info(namespace, oid)
 
-    @route("POST", "/admin/reload", "re-import the objects folder; answers the load errors")
     async def reload(self) -> list[str]:
         errors = [str(e) for e in await self.engine.reload()]
         await self._retry_broken()
@@ -382,13 +276,10 @@ class Admin:
             except Exception:  # noqa: BLE001 - still broken: the row says why, as before
                 continue
 
-    @route("POST", "/admin/new-id", "a fresh unique id (new_unique_id); the object exists from its first call [namespace]")
     async def new_unique_id(self, namespace: str) -> dict[str, Any]:
         oid = self.engine.namespace(namespace).new_unique_id()
         return {"namespace": namespace, "id": oid.hex, "name": None}
 
-    @route("PUT", "/admin/commit-delay",
-           "hold each commit SECONDS before its fsync, to watch the output gate (0: disk speed) [seconds]")
     async def commit_delay(self, seconds: Any) -> float:
         log = self.engine.log
         if not hasattr(log, "set_delay"):
@@ -400,7 +291,6 @@ class Admin:
         except ValueError as exc:
             raise ClientFault(exc) from None
 
-    @route("POST", "/admin/flush", "return once every write so far is durable")
     async def flush(self) -> None:
         await self.engine.flush()
 
@@ -409,9 +299,17 @@ class Admin:
         return self.engine.subscribe(maxlen, predicate)
 
 
-OPERATIONS: dict[str, Operation] = _operations(Admin)
-
-
-def _at_least(name: str, value: int, least: int) -> None:
+def at_least(name: str, value: int, least: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < least:
         raise ClientFault(ValueError(f"{name!r} must be a whole number >= {least}; got {value!r}"))
+
+
+def key_pairs(keys: list) -> list[tuple[str, str]]:
+    """``keys`` as ``(namespace, id hex)`` pairs; ClientFault if it is not a list of such pairs. O(keys)."""
+    if not all(isinstance(k, (list, tuple)) and len(k) == 2 and all(isinstance(x, str) for x in k)
+               for k in keys):
+        raise ClientFault(ValueError(f'"keys" must be a list of [namespace, id hex] pairs; got {keys!r:.200}'))
+    return [(k[0], k[1]) for k in keys]
+
+
+check_implements(Admin, OPERATIONS)

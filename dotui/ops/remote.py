@@ -1,9 +1,12 @@
-"""The remote engine facade: ``LocalEngine``'s methods, spoken over HTTP to ``dotui serve``.
+"""The remote facade: ``EngineFacade``'s operations, spoken over HTTP to ``dotui serve``.
 
 ``RemoteEngine(url, token).start()`` offers exactly the methods of
-``dotui.engine.facade.LocalEngine``, synchronous and callable from any thread,
+``EngineFacade`` (``ops/facade.py``), synchronous and callable from any thread,
 with the same arguments and the same JSON-compatible answers, so the REPL,
-scripts and the TUI work unchanged against an engine in another process.
+scripts and the TUI work unchanged against an engine in another process. Its
+operations are generated from the table: ``send`` carries each to its verb and
+path. Written here: the event stream (``RemoteSubscription``), WebSocket sessions
+(``wsclient.py``), the checks a value gets before it leaves (``PREPARE``).
 
 - An exception raised in the engine comes back as the same engine error class
   (``MethodNotFoundError``, ``OverloadedError``, ...); one raised by an object's
@@ -19,7 +22,7 @@ scripts and the TUI work unchanged against an engine in another process.
   ``max_listing``, 512 MiB, for the listings of every object), a redirect (never followed: the
   token and the body would go with it), not JSON, nested deeper than any value the engine
   answers, or not the shape of a dotui answer. An error's ``details`` set only the fields its
-  class declares, of their types (``protocol.rebuild``). See docs/trust.md.
+  class declares, of their types (``codec.rebuild``). See docs/trust.md.
 """
 
 from __future__ import annotations
@@ -28,15 +31,16 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 import aiohttp
 
 from ..engine import values
 from ..engine.events import EventBuffer
-from ..engine.admin import OPERATIONS, parse_when
-from ..engine.rows import InstanceRow, InstanceTable
-from .protocol import BadJSON, dumps, loads, rebuild
+from .admin import parse_when
+from .codec import BadJSON, dumps, loads, rebuild
+from .facade import EngineFacade, load_errors_of
+from .table import Operation
 from .wsclient import RemoteWebSocket
 
 DEFAULT_RETRIES = 4  # attempts for a read: after 0.2 s, 0.5 s, 1.25 s
@@ -71,12 +75,6 @@ def normalize_url(url: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise ValueError(f"cannot connect to {url!r}: give an http:// URL, e.g. http://127.0.0.1:8787")
     return text
-
-
-def _check_key(key: Any) -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"storage keys must be str, not {type(key).__name__} ({key!r})")  # as ctx.storage says it
-    return key
 
 
 class RemoteSubscription(EventBuffer):
@@ -124,8 +122,11 @@ class RemoteSubscription(EventBuffer):
         connected_once = False
         outage = False
         while not self.closed:
+            session = remote._session
+            if session is None:  # the client closed: nothing more to read
+                return
             try:
-                async with remote._session.ws_connect(
+                async with session.ws_connect(
                     remote.url + "/admin/events", params={"maxlen": str(self._maxlen)}, heartbeat=20.0,
                     headers=remote._auth_header(), max_msg_size=EVENTS_MESSAGE_LIMIT,
                 ) as ws:
@@ -175,13 +176,14 @@ class RemoteSubscription(EventBuffer):
             delay = min(delay * 2, 2.0)
 
 
-class RemoteEngine:
+class RemoteEngine(EngineFacade):
     """An engine in another process, behind ``dotui serve``, driven synchronously.
 
     ``close()`` ends this client only; the gateway and its engine go on.
     """
 
     remote = True
+    url: str  # the gateway's, always
 
     def __init__(self, url: str, token: str, *, retries: int = DEFAULT_RETRIES,
                  token_loader: Callable[[], str] | None = None, max_answer: int = ANSWER_LIMIT,
@@ -407,17 +409,26 @@ class RemoteEngine:
         assert last is not None
         raise self._unreachable(last, self.retries) from None
 
-    def _op(self, name: str, **params: Any) -> Any:
-        """The ``Admin`` operation ``name``, at its verb and path in ``OPERATIONS``."""
-        return self._run(self._op_request(name, params))
-
-    def _op_request(self, name: str, params: dict[str, Any]) -> Awaitable[Any]:
-        op = OPERATIONS[name]
-        limit = self.max_listing if name in LISTINGS else self.max_answer
+    def send(self, op: Operation, params: dict[str, Any]) -> concurrent.futures.Future:
+        """``op`` at its verb and path: a read's parameters in the query, an edit's or a call's in a JSON
+        body; a parameter at its default is left out (the gateway has the same default). What ``PREPARE``
+        refuses is refused here, before anything is sent, as in-process. O(size of the parameters)."""
+        prepare = PREPARE.get(op.name)
+        if prepare is not None:
+            try:
+                params = prepare(params)
+            except (TypeError, ValueError) as exc:
+                refused: concurrent.futures.Future = concurrent.futures.Future()
+                refused.set_exception(exc)
+                return refused
+        given = {p.name: params[p.name] for p in op.params
+                 if p.required or params.get(p.name, p.default) not in (None, p.default)}
+        limit = self.max_listing if op.name in LISTINGS else self.max_answer
         if op.resendable:
-            return self._request(op.verb, op.path, params, idempotent=True, limit=limit)
-        body = {k: v for k, v in params.items() if v is not None}
-        return self._request(op.verb, op.path, None, body or None, idempotent=False, limit=limit)
+            work = self._request(op.verb, op.path, given, idempotent=True, limit=limit)
+        else:
+            work = self._request(op.verb, op.path, None, given or None, idempotent=False, limit=limit)
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
 
     # ------------------------------------------------------------ describing
     @property
@@ -429,52 +440,7 @@ class RemoteEngine:
         return self._info.get("objects_dir", "")
 
     def load_errors(self) -> list[str]:
-        errors = self._checked_info(self.info()).get("load_errors", [])
-        return [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]
-
-    # ------------------------------------------------------------ the operations of Admin
-    def info(self) -> dict[str, Any]:
-        return self._op("info")
-
-    def namespaces(self) -> list[dict[str, Any]]:
-        return self._op("namespaces")
-
-    def instances(self, namespace: str | None = None, state: str | None = None,
-                  offset: int = 0, limit: int | None = None) -> list[InstanceRow]:
-        return self._op("instances", namespace=namespace, state=state, offset=offset or None, limit=limit)
-
-    def instances_of(self, keys: list) -> list[InstanceRow]:
-        return self._op("instances_of", keys=[list(k) for k in keys])
-
-    def count_instances(self, namespace: str | None = None) -> dict[str, int]:
-        return self._op("count_instances", namespace=namespace)
-
-    def instance_table(self, namespace: str | None = None) -> InstanceTable:
-        return self._op("instance_table", namespace=namespace)
-
-    def instance(self, namespace: str, ref: str) -> InstanceRow:
-        return self._op("instance", namespace=namespace, ref=ref)
-
-    def resolve(self, namespace: str, ref: str) -> dict[str, Any]:
-        return self._op("resolve", namespace=namespace, ref=ref)
-
-    def read_storage(self, namespace: str, ref: str) -> dict[str, Any]:
-        return self._op("read_storage", namespace=namespace, ref=ref)
-
-    def queue(self, namespace: str, ref: str) -> list[dict[str, Any]]:
-        return self._op("queue", namespace=namespace, ref=ref)
-
-    def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]:
-        return self._op("history", namespace=namespace, ref=ref, n=n)
-
-    def stats(self) -> dict[str, Any]:
-        return self._op("stats")
-
-    def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
-        return self._op("websockets", namespace=namespace, ref=ref)
-
-    def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
-        return self._op("websocket_counts", namespace=namespace)
+        return load_errors_of(self._checked_info(self.info()))
 
     def open_websocket(self, namespace: str, ref: str, path: str = "/") -> RemoteWebSocket:
         """A WebSocket to the object's ``fetch`` through the gateway (``wsclient.py``); WebSocketError if refused."""
@@ -483,68 +449,7 @@ class RemoteEngine:
         self._run(sock.open(self._session, self.url, namespace, ref, path, self._auth_header()))
         return sock
 
-    def call(self, namespace: str, ref: str, method: str, args: list | None = None,
-             kwargs: dict | None = None, timeout: float | None = None) -> Any:
-        return self.call_async(namespace, ref, method, args, kwargs).result(timeout)
-
-    def call_async(self, namespace: str, ref: str, method: str, args: list | None = None,
-                   kwargs: dict | None = None) -> concurrent.futures.Future:
-        try:
-            # The same check, and the same TypeError, as an in-process call.
-            args, kwargs = values.copy_args(tuple(args or ()), kwargs or {}, f"{namespace}.{method}")
-        except TypeError as exc:
-            fut: concurrent.futures.Future = concurrent.futures.Future()
-            fut.set_exception(exc)
-            return fut
-        params = {"namespace": namespace, "ref": ref, "method": method, "args": list(args), "kwargs": kwargs}
-        return asyncio.run_coroutine_threadsafe(self._op_request("call", params), self._loop)
-
-    def storage_get(self, namespace: str, ref: str, key: str) -> Any:
-        return self._op("storage_get", namespace=namespace, ref=ref, key=_check_key(key))
-
-    def storage_put(self, namespace: str, ref: str, key: str, value: Any) -> None:
-        _check_key(key)
-        try:
-            value = values.copy(value, f"the value of key {key!r}")
-        except values.NotJSONCompatible as exc:
-            raise TypeError(f"cannot store key {key!r}: {exc}") from None  # as ctx.storage.put says it
-        return self._op("storage_put", namespace=namespace, ref=ref, key=key, value=value)
-
-    def storage_delete(self, namespace: str, ref: str, key: str) -> bool:
-        return self._op("storage_delete", namespace=namespace, ref=ref, key=_check_key(key))
-
-    def alarm_get(self, namespace: str, ref: str) -> float | None:
-        return self._op("alarm_get", namespace=namespace, ref=ref)
-
-    def alarm_set(self, namespace: str, ref: str, when: Any) -> float:
-        t = parse_when(when)  # a bad time is refused here, as in-process; +SECONDS counts from now, here
-        return self._op("alarm_set", namespace=namespace, ref=ref, when=t)
-
-    def alarm_delete(self, namespace: str, ref: str) -> None:
-        return self._op("alarm_delete", namespace=namespace, ref=ref)
-
-    def hibernate(self, namespace: str, ref: str) -> bool:
-        return self._op("hibernate", namespace=namespace, ref=ref)
-
-    def hibernate_all(self) -> int:
-        return self._op("hibernate_all")
-
-    def wake(self, namespace: str, ref: str) -> InstanceRow:
-        return self._op("wake", namespace=namespace, ref=ref)
-
-    def reload(self) -> list[str]:
-        return self._op("reload")
-
-    def new_unique_id(self, namespace: str) -> dict[str, Any]:
-        return self._op("new_unique_id", namespace=namespace)
-
-    def commit_delay(self, seconds: Any) -> float:
-        return self._op("commit_delay", seconds=seconds)
-
-    def flush(self) -> None:
-        return self._op("flush")
-
-    def subscribe(self, maxlen: int = 10_000, predicate=None) -> RemoteSubscription:
+    def subscribe(self, maxlen: int = 10_000, predicate: Callable[[dict], bool] | None = None) -> RemoteSubscription:
         """Events, buffered; read with ``drain()`` or ``get_nowait()`` from any thread.
 
         Returns once the gateway has subscribed: every event after this is seen.
@@ -564,6 +469,40 @@ class RemoteEngine:
             self._subs.remove(sub)
         except ValueError:
             pass
+
+
+def _key(params: dict[str, Any]) -> dict[str, Any]:
+    key = params["key"]
+    if not isinstance(key, str):
+        raise TypeError(f"storage keys must be str, not {type(key).__name__} ({key!r})")  # as ctx.storage says it
+    return params
+
+
+def _stored(params: dict[str, Any]) -> dict[str, Any]:
+    key = _key(params)["key"]
+    try:
+        value = values.copy(params["value"], f"the value of key {key!r}")
+    except values.NotJSONCompatible as exc:
+        raise TypeError(f"cannot store key {key!r}: {exc}") from None  # as ctx.storage.put says it
+    return {**params, "value": value}
+
+
+def _alarm(params: dict[str, Any]) -> dict[str, Any]:
+    # A bad time is refused here, as in-process; +SECONDS counts from now, here.
+    return {**params, "when": parse_when(params["when"])}
+
+
+def _call(params: dict[str, Any]) -> dict[str, Any]:
+    # The same check, and the same TypeError, as an in-process call.
+    args, kwargs = values.copy_args(tuple(params["args"] or ()), params["kwargs"] or {},
+                                    f"{params['namespace']}.{params['method']}")
+    return {**params, "args": list(args), "kwargs": kwargs}
+
+
+# What a value is checked and turned into before it leaves, by operation: what in-process refuses
+# with a TypeError or ValueError is refused here the same way, not by the gateway as a RemoteError.
+PREPARE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "storage_get": _key, "storage_delete": _key, "storage_put": _stored, "alarm_set": _alarm, "call": _call}
 
 
 def _mib(n: int) -> str:
