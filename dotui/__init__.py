@@ -20,6 +20,7 @@ from .engine import (
     ObjectId,
     ObjectResetError,
     OverloadedError,
+    SqlError,
     TransactionError,
     Stub,
 )
@@ -28,6 +29,6 @@ __all__ = [
     "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DataFolderError", "DurableObject", "DurableObjectError",
     "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "LogCorruptError", "MethodNotFoundError",
     "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
-    "ObjectResetError", "OverloadedError", "Stub", "TransactionError",
+    "ObjectResetError", "OverloadedError", "SqlError", "Stub", "TransactionError",
 ]
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ from .errors import (
     ObjectAbortedError,
     ObjectResetError,
     OverloadedError,
+    SqlError,
     TransactionError,
 )
 from .ids import ObjectId
@@ -25,5 +26,5 @@ __all__ = [
     "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DataFolderError", "DurableObject", "DurableObjectError",
     "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "LogCorruptError", "MethodNotFoundError",
     "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
-    "ObjectResetError", "OverloadedError", "Stub", "TransactionError",
+    "ObjectResetError", "OverloadedError", "SqlError", "Stub", "TransactionError",
 ]

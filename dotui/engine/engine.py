@@ -17,7 +17,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .durability import folder
+from .durability import folder, sqlfile
 from . import history, values
 from .object.alarms import AlarmScheduler
 from .clock import REAL, Clock
@@ -37,7 +37,7 @@ from .durability.index import Index
 from .object.instance import IN_MEMORY, Call, Instance, State, current_call
 from .listing import Listing
 from .durability.lock import DataLock
-from .loader import IMPORT_TIMEOUT, LoadError, NamespaceInfo, load_objects
+from .loader import IMPORT_TIMEOUT, LoadError, NamespaceInfo, check_backends, load_objects
 from .object.stubs import Env, Namespace
 from .sweeper import IdleSweeper
 from .views import EngineViews
@@ -133,7 +133,9 @@ class Engine(EngineViews):
             self._loop = asyncio.get_running_loop()
             self._log_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-log")
             self._ckpt_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-checkpoint")
-            self._namespaces, self.load_errors = await self._load_objects()
+            namespaces, errors = await self._load_objects()
+            errors = check_backends(namespaces, errors, self.data_dir, self.objects_dir)
+            self._namespaces, self.load_errors = namespaces, errors
             check_namespaces({n: i.file for n, i in self._namespaces.items()}, self.data_dir)
             folder.check(self.data_dir, self._namespaces)  # nothing in it the engine did not make
             self.log = self._log_class(os.path.join(self.data_dir, "log"))
@@ -338,6 +340,10 @@ class Engine(EngineViews):
         """An object's durable state: its checkpoint plus the log records not yet in it."""
         if self._crashed:
             raise BrokenObjectError("the engine crashed (engine.crash()); start a new one on its folder")
+        if inst.ns.backend == "sqlite":  # its database, opened: O(1) in its size (docs/sqlite.md)
+            path = sqlfile.path_of(self.data_dir, *inst.key)
+            conn, alarm = sqlfile.open_database(path, inst.ns.name, inst.id.hex, inst.id.name)
+            return (conn, path), alarm
         data, alarm, meta = self.durable.load(inst.key)
         if inst.id.name is None and meta.get("name"):
             inst.id.name = meta["name"]
@@ -392,6 +398,7 @@ class Engine(EngineViews):
         return await asyncio.to_thread(load_objects, self.objects_dir, self.import_timeout)
 
     def _swap_code(self, namespaces: dict[str, NamespaceInfo], errors: list[LoadError]) -> None:
+        errors = check_backends(namespaces, errors, self.data_dir, self.objects_dir)
         self._namespaces, self.load_errors = namespaces, errors
         for name in list(self._ns_handles):
             if name not in namespaces:

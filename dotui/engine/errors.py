@@ -133,3 +133,9 @@ class ShardUnavailableError(DurableObjectError, ConnectionError):
     Retryable: the call may or may not have run; once the shard is back (Ray restarts it on
     its data folder) a new call reaches the object with every acknowledged write in place.
     """
+
+
+class SqlError(DurableObjectError):
+    """``ctx.storage.sql.exec`` refused a query or SQLite failed it; the message is Cloudflare's
+    (SQLite's own, then the SQLite error code: ``not authorized: SQLITE_AUTH``). Nothing the
+    failing statement did is kept (docs/sqlite.md, "What is refused")."""

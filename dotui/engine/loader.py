@@ -49,6 +49,7 @@ class NamespaceInfo:
     has_alarm: bool
     methods: dict[str, MethodInfo] = field(default_factory=dict)
     teaches: str = ""
+    backend: str = "kv"  # storage_backend: "kv" (TinyDB) or "sqlite" (docs/sqlite.md)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class NamespaceInfo:
             "mode": self.mode,
             "alarm": self.has_alarm,
             "teaches": self.teaches,
+            "backend": self.backend,
             "methods": [
                 {"name": m.name, "signature": m.signature, "doc": m.doc, "async": m.is_async}
                 for m in self.methods.values()
@@ -286,6 +288,10 @@ def load_objects(folder: str, timeout: float = IMPORT_TIMEOUT) -> tuple[dict[str
             if mode not in ("input-gate", "serial"):
                 errors.append(LoadError(path, None, f"{name}.concurrency is {mode!r}; use 'input-gate' or 'serial'"))
                 continue
+            backend = getattr(cls, "storage_backend", "kv")
+            if backend not in ("kv", "sqlite"):
+                errors.append(LoadError(path, None, f"{name}.storage_backend is {backend!r}; use 'kv' or 'sqlite'"))
+                continue
             namespaces[name] = NamespaceInfo(
                 name=name,
                 cls=cls,
@@ -295,5 +301,25 @@ def load_objects(folder: str, timeout: float = IMPORT_TIMEOUT) -> tuple[dict[str
                 has_alarm=callable(getattr(cls, "alarm", None)),
                 methods=callable_methods(cls),
                 teaches=teaches_of(module),
+                backend=backend,
             )
     return namespaces, errors
+
+
+def check_backends(namespaces: dict[str, NamespaceInfo], errors: list[LoadError], data_dir: str,
+                   objects_dir: str) -> list[LoadError]:
+    """Drop (and add a load error for) each class whose ``storage_backend`` is not the one its objects
+    on disk have: a class cannot change backend once objects exist, as Cloudflare refuses that
+    migration (docs/sqlite.md). O(1) a class (the first object file of its folder tells)."""
+    from .durability.sqlfile import backend_of_folder
+
+    out = list(errors)
+    for name, info in list(namespaces.items()):
+        found = backend_of_folder(os.path.join(data_dir, name))
+        if found is not None and found != info.backend:
+            out.append(LoadError(info.file, None, (
+                f"class {name} in {objects_dir} declares storage_backend = {info.backend!r}, but its objects in "
+                f"{os.path.join(data_dir, name)} are {found!r}-backed: a class cannot change backend once "
+                f"objects exist; set storage_backend = {found!r} again, or give the new backend a new class name")))
+            del namespaces[name]
+    return out

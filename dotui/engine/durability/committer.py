@@ -31,6 +31,7 @@ from concurrent.futures import Executor
 from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import sqlfile
 from ..clock import REAL, Clock
 from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
 from ..errors import CommitFailedError
@@ -63,12 +64,14 @@ class CommitHost(Protocol):
 class _Batch:
     """One group commit: the objects in it and the record that carries their changes."""
 
-    __slots__ = ("entries", "record", "now")
+    __slots__ = ("entries", "record", "now", "wals")
 
     def __init__(self, entries: list, record: bytes, now: float):
         self.entries = entries  # (instance, changes, output-gate future, keys, bytes)
         self.record = record
         self.now = now
+        # The -wal files of the SQLite-backed objects in it, fdatasynced with the append (sqlfile.py)
+        self.wals = [c.wal for _, c, *_ in entries if getattr(c, "wal", None) is not None]
 
 
 class Committer:
@@ -227,7 +230,7 @@ class Committer:
             return
         batch = self._take_batch()
         if batch is not None:
-            self._settle(batch, *self._append(batch.record))
+            self._settle(batch, *self._append(batch.record, batch.wals))
         if self._flushers:
             self._notify_idle()
 
@@ -254,11 +257,11 @@ class Committer:
         batch = self._take_batch()
         if batch is not None:
             if self._inline and self.log.inline_sync:
-                outcome = self._append(batch.record)
+                outcome = self._append(batch.record, batch.wals)
             else:
                 self._writing = True
                 try:
-                    outcome = await self._loop.run_in_executor(self._io, self._append, batch.record)
+                    outcome = await self._loop.run_in_executor(self._io, self._append, batch.record, batch.wals)
                 except Exception as exc:  # noqa: BLE001 - e.g. the executor is gone
                     outcome = (exc, 0.0)
                 finally:
@@ -277,11 +280,11 @@ class Committer:
             st = inst.storage
             if st is None:
                 continue
-            changes = st.take_changes()
-            if changes is None:
-                continue  # a transaction is open: its end schedules the commit again
-            keys, nbytes = st.key_count, st.byte_size
             try:
+                changes = st.take_changes()  # a SQLite-backed object COMMITs here (docs/sqlite.md)
+                if changes is None:
+                    continue  # a transaction is open: its end schedules the commit again
+                keys, nbytes = st.key_count, st.byte_size
                 part = encode_object(inst.ns.name, inst.id.hex, inst.id.name, changes, keys, nbytes)
             except Exception as exc:  # noqa: BLE001 - only this object's commit fails
                 self._fail(inst, inst.output_gate.begin_commit(), exc)
@@ -313,10 +316,13 @@ class Committer:
             kept_parts.append(part)
         return kept, kept_parts
 
-    def _append(self, record: bytes) -> tuple[BaseException | None, float]:
-        """(Loop or log thread) Append and fdatasync; (the error or None, seconds it took)."""
+    def _append(self, record: bytes, wals: list[str] = ()) -> tuple[BaseException | None, float]:
+        """(Loop or log thread) fdatasync the SQLite-backed objects' ``wals`` (all at once), append
+        and fdatasync the record; (the error or None, seconds it took)."""
         t0 = time.perf_counter()
         try:
+            if wals:
+                sqlfile.sync_wals(wals)
             self.log.append(record)
         except Exception as exc:  # noqa: BLE001 - every held result hears of it
             return exc, 0.0

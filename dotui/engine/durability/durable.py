@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
-from . import checkpoint, disk, schema
+from . import checkpoint, disk, schema, sqlfile
 from .. import values
 from ..clock import REAL, Clock
 from .commitlog import DELETED, Delta
@@ -346,6 +346,13 @@ class DurableState:
         folders: dict[str, dict[str, tuple[Key, bytes | None]]] = {}
         now = self._clock.now()
         for key, (delta, name, nbytes) in work.items():
+            if sqlfile.is_sqlite(self.data_dir, *key):  # its checkpoint is SQLite's own (docs/sqlite.md)
+                try:
+                    sqlfile.checkpoint(sqlfile.path_of(self.data_dir, *key))
+                    result.written.append(key)
+                except OSError as exc:
+                    result.failed[key] = _what(exc)
+                continue
             try:
                 path, body = self._encode(key, delta, name, nbytes, now)
             except BrokenObjectError as exc:

@@ -21,10 +21,12 @@ class DurableObject:
     Subclass it in a top-level ``.py`` file of the objects folder; the class name
     is the namespace name. Public methods (no leading underscore; not ``alarm``)
     are callable through stubs. ``concurrency = "serial"`` runs one call at a
-    time, start to finish, instead of interleaving at awaits.
+    time, start to finish, instead of interleaving at awaits. ``storage_backend = "sqlite"``
+    keeps the object's storage in a private SQLite database (``ctx.storage.sql``; docs/sqlite.md).
     """
 
     concurrency: str = "input-gate"
+    storage_backend: str = "kv"
 
     def __init__(self, ctx: "ObjectContext", env: Any):
         self.ctx = ctx

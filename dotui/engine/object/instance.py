@@ -38,6 +38,7 @@ from ..errors import (
 from .gates import InputGate, OutputGate, describe_await
 from ..history import error_fields, shown_args
 from ..ids import ObjectId
+from .sqlstorage import SqlStorage
 from .storage import Storage
 
 if TYPE_CHECKING:
@@ -242,7 +243,7 @@ class Instance:
         self.state = State.HIBERNATED
         self.broken_reason: str | None = None  # set with State.BROKEN only
         self.obj: Any = None
-        self.storage: Storage | None = None
+        self.storage: Storage | SqlStorage | None = None
         self.ctx: ObjectContext | None = None
         self.input_gate = InputGate()
         self.output_gate = OutputGate(on_settled=self._settle)
@@ -337,13 +338,17 @@ class Instance:
             self._settle()
         self.pump()
 
-    def _construct(self, data: dict[str, Any], alarm: float | None) -> None:
-        self.storage = Storage(
-            data, alarm,
-            on_write=self._on_write,
-            wait_durable=self._wait_durable,
-            has_alarm_handler=self.ns.has_alarm,
-        )
+    def _construct(self, data: Any, alarm: float | None) -> None:
+        if self.ns.backend == "sqlite":  # data: the database's (connection, path) (docs/sqlite.md)
+            self.storage = SqlStorage(*data, alarm, on_write=self._on_write, wait_durable=self._wait_durable,
+                                      has_alarm_handler=self.ns.has_alarm, on_lost=self.reset)
+        else:
+            self.storage = Storage(
+                data, alarm,
+                on_write=self._on_write,
+                wait_durable=self._wait_durable,
+                has_alarm_handler=self.ns.has_alarm,
+            )
         self.ctx = ObjectContext(self, self.storage)
         self._blockers = []
         # A context of its own, as each call's (_run): what it starts and calls is the object's,
@@ -426,6 +431,8 @@ class Instance:
     def _drop(self) -> None:
         """Forget the Python object and cancel the tasks it started (a reset, or nothing is left)."""
         self.obj = None
+        if self.storage is not None:
+            self.storage.release()  # a SQLite-backed object's connection closes
         self.storage = None
         self.ctx = None
         pending, self._tasks = self._tasks, set()

@@ -1,0 +1,236 @@
+"""One SQLite-backed object's database file: opening it, making its commits durable, checkpointing it.
+
+The layout (docs/sqlite.md, "Layout"): ``<data>/<Namespace>/<id hex>.sqlite`` in WAL mode, with
+``synchronous=NORMAL`` and SQLite's automatic checkpoint off. SQLite writes a COMMIT's pages to the
+``-wal`` file without syncing it; the engine's committer then fdatasyncs every ``-wal`` of a group
+commit at once on a small thread pool (``sync_wals``), through the ``disk.py`` seam, before any
+result waiting on the commit is released. The background checkpointer copies the WAL into the
+database (``checkpoint``: SQLite syncs the WAL and the database around the copy).
+
+Where SQLite does its own I/O (opening the file, a COMMIT's writes, a checkpoint), this module is
+the seam: each of those sqlite3 calls first asks ``disk.faults`` whether the operation (``open``,
+``write``, ``fsync``) on the database's path should fail, so a test can make it fail once or for
+good as it does every other disk operation.
+
+The file is input (docs/trust.md, "SQLite databases"): opened with SQLite's defensive settings
+(``trusted_schema=OFF``, ``cell_size_check=ON``, no memory map), its ``_cf_METADATA`` must name
+this object, and anything SQLite cannot read is ``BrokenObjectError`` naming the file: only that
+object is broken, the file is left as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from . import disk, schema
+from ..errors import BrokenObjectError
+
+SUFFIX = ".sqlite"
+SYNC_THREADS = 8  # fdatasyncs of one group commit run at once (docs/sqlite.md: ~one fdatasync's time)
+
+# The engine's own tables, hidden from the object's SQL (the ``_cf_`` prefix, as Cloudflare's).
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+)
+
+# Cloudflare's limits of an object's SQL (workerd sets the same, after sqlite.org/security.html).
+_LIMITS = (
+    ("SQLITE_LIMIT_LENGTH", 4 * 1024 * 1024),
+    ("SQLITE_LIMIT_SQL_LENGTH", 100_000),
+    ("SQLITE_LIMIT_COLUMN", 100),
+    ("SQLITE_LIMIT_EXPR_DEPTH", 100),
+    ("SQLITE_LIMIT_COMPOUND_SELECT", 5),
+    ("SQLITE_LIMIT_VDBE_OP", 25_000),
+    ("SQLITE_LIMIT_FUNCTION_ARG", 127),
+    ("SQLITE_LIMIT_ATTACHED", 0),
+    ("SQLITE_LIMIT_LIKE_PATTERN_LENGTH", 50),
+    ("SQLITE_LIMIT_VARIABLE_NUMBER", 100),
+    ("SQLITE_LIMIT_TRIGGER_DEPTH", 10),
+    ("SQLITE_LIMIT_WORKER_THREADS", 0),
+)
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def seam(op: str, path: str) -> None:
+    """Raise the ``OSError`` a test planned for ``op`` on ``path`` (disk.py's fault plan); O(1) when
+    none is planned. Called before each sqlite3 call that does I/O of its own."""
+    if disk.faults.active:
+        disk.faults.check(op, path)
+
+
+def path_of(data_dir: str, namespace: str, hx: str) -> str:
+    """``<data>/<namespace>/<id>.sqlite``: built, as every object path, only from a class name and
+    an id of it (schema.py); ``schema.Malformed`` otherwise."""
+    return os.path.join(data_dir, schema.namespace(namespace), f"{schema.object_id(namespace, hx)}{SUFFIX}")
+
+
+def wal_of(path: str) -> str:
+    return path + "-wal"
+
+
+def _broken(path: str, what: str) -> BrokenObjectError:
+    return BrokenObjectError(
+        f"cannot read {path}: {what}; the file was left as it is: restore it from a backup, or move "
+        "it away (with its -wal file) to start this object empty"
+    )
+
+
+def _prepare_file(path: str) -> None:
+    """Make the folder and an empty private file (0600, created exclusively) unless one is there;
+    refuse a link or anything but a regular file (disk.open's checks)."""
+    disk.makedirs(os.path.dirname(path), f"folder of class {os.path.basename(os.path.dirname(path))}'s objects")
+    try:
+        fd = disk.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        fd = disk.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    disk.close(fd)
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection with the engine's settings: WAL, synchronous=NORMAL, no automatic checkpoint,
+    SQLite's defensive settings and Cloudflare's limits. Autocommit mode: the caller BEGINs."""
+    seam("open", path)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
+    try:
+        for name, value in _LIMITS:
+            code = getattr(sqlite3, name, None)
+            if code is not None:
+                conn.setlimit(code, value)
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":
+            raise sqlite3.DatabaseError(f"it cannot be put in WAL mode (journal mode {mode!r})")
+        for pragma in ("synchronous=NORMAL", "wal_autocheckpoint=0", "trusted_schema=OFF",
+                       "cell_size_check=ON", "mmap_size=0", "foreign_keys=ON"):
+            conn.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_database(path: str, namespace: str, hx: str, name: str | None) -> tuple[sqlite3.Connection, float | None]:
+    """(connection, alarm) of the object's database, made if it is new; O(1) in its size.
+
+    ``BrokenObjectError`` naming the file if SQLite cannot read it or its metadata names another
+    object; ``OSError`` for an I/O error that may pass (the next call tries again).
+    """
+    _prepare_file(path)
+    try:
+        conn = connect(path)
+    except sqlite3.DatabaseError as exc:
+        raise _broken(path, f"SQLite cannot open it ({exc})") from None
+    try:
+        alarm = _check_metadata(conn, path, namespace, hx, name)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, alarm
+
+
+def _check_metadata(conn: sqlite3.Connection, path: str, namespace: str, hx: str, name: str | None) -> float | None:
+    """Make the engine's tables if missing; check the metadata names this object; its alarm."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for stmt in SCHEMA:
+            conn.execute(stmt)
+        meta = dict(conn.execute("SELECT key, value FROM _cf_METADATA WHERE key IN ('namespace', 'id', 'name', 'alarm')"))
+        if "id" not in meta:
+            conn.executemany("INSERT INTO _cf_METADATA VALUES (?, ?)",
+                             (("namespace", namespace), ("id", hx), ("name", name)))
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise _broken(path, f"SQLite cannot read it ({exc})") from None
+    try:
+        if "id" in meta:
+            for field, mine in (("namespace", namespace), ("id", hx)):
+                if meta.get(field) != mine:
+                    raise schema.Malformed(f"its {field} is {meta.get(field)!r}, not {mine!r} "
+                                           "(a database of another object)")
+            schema.name(meta.get("name"), namespace, hx)
+        return schema.alarm(meta.get("alarm"))
+    except schema.Malformed as exc:
+        raise _broken(path, f"its _cf_METADATA is not this object's: {exc}") from None
+
+
+def database_size(conn: sqlite3.Connection) -> int:
+    """Bytes the database takes (pages in use times the page size); O(1)."""
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    return pages * size
+
+
+def _sync_one(path: str) -> None:
+    fd = disk.open(path, os.O_RDONLY)
+    try:
+        disk.fdatasync(fd)
+    finally:
+        disk.close(fd)
+
+
+def sync_wals(paths: list[str]) -> None:
+    """fdatasync each ``-wal`` file, all at once on the pool (one of them: here); the first error
+    is raised after every sync has ended. O(number of files) syncs, about one's latency."""
+    global _pool
+    if len(paths) == 1:
+        _sync_one(paths[0])
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="dotui-wal-sync")
+    futures = [_pool.submit(_sync_one, p) for p in paths]
+    errors = [f.exception() for f in futures]
+    for e in errors:
+        if e is not None:
+            raise e
+
+
+def checkpoint(path: str) -> None:
+    """(Checkpoint thread) Copy the committed WAL into the database (SQLite syncs both around it),
+    on a connection of its own; a live object's writes go on meanwhile (PASSIVE). O(WAL)."""
+    seam("fsync", path)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.DatabaseError as exc:
+        raise OSError(f"cannot open {path} to checkpoint it: {exc}") from None
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise OSError(f"checkpoint of {path} failed: {exc}") from None
+    finally:
+        conn.close()
+
+
+def backend_of_folder(folder: str) -> str | None:
+    """"sqlite" or "kv" by the first object file found in a class's folder; None when it holds
+    none. O(1) for a folder of one kind (the scan stops at the first object file)."""
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.name.endswith(SUFFIX):
+                    return "sqlite"
+                if entry.name.endswith(".json"):
+                    return "kv"
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return None
+
+
+def is_sqlite(data_dir: str, namespace: str, hx: str) -> bool:
+    """Whether the object has a database file (it is SQLite-backed). One lstat: O(1)."""
+    try:
+        return os.path.lexists(path_of(data_dir, namespace, hx))
+    except schema.Malformed:
+        return False
+
+
+def close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass

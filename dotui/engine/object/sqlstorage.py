@@ -1,0 +1,388 @@
+"""``ctx.storage`` of a SQLite-backed object: SQL, the KV API and the alarm in one database.
+
+Every read and write goes to the object's own SQLite connection at once (synchronously, as
+Cloudflare's). The writes since the last commit are one open SQLite transaction; the committer
+ends it (``take_changes``: COMMIT) and makes it durable (the ``-wal`` fdatasync, sqlfile.py)
+before any result that followed them is released (DESIGN.md §4's output gate, unchanged). So calls
+that arrive together share one COMMIT, a failing statement undoes only itself, and
+``transaction_sync`` is a SAVEPOINT. KV values live in the hidden ``_cf_KV`` table (sqlkv.py), the
+alarm in ``_cf_METADATA`` (docs/sqlite.md, "The API").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sqlite3
+from typing import Any, Callable
+
+from ..durability import sqlfile
+from ..errors import ObjectResetError, SqlError, TransactionError
+from .alarmapi import AlarmApi
+from .sqlapi import MAX_RESULT_ROWS, Cursor, Regulator, SqlApi, check_bindings, split, sql_error
+from .sqlkv import KvApi, SqlKv
+from .storage import Changes
+
+_TAG = "/*dotui-engine*/"  # the engine's statements: never the text of an object's own (cache keys)
+_AUTO_ROLLBACK = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_NOMEM", "SQLITE_INTERRUPT"}
+_WRITES_KNOWN = 1024  # statements whose write-or-not is remembered (a cached statement is not re-authorized)
+
+
+class SqlChanges(Changes):
+    """What a SQLite-backed object's commit carries: the index's fields (the alarm) for the
+    engine's log, and the ``-wal`` file the committer fdatasyncs."""
+
+    __slots__ = ("wal",)
+
+    def __init__(self, alarm_changed: bool, alarm: float | None, wal: str):
+        super().__init__(False, {}, alarm_changed, alarm)
+        self.wal = wal
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class SqlStorage(SqlKv, AlarmApi):
+    """The storage API of a SQLite-backed object (docs/sqlite.md). Created by the engine at wake,
+    one per live object, over the connection ``sqlfile.open_database`` gave."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, alarm: float | None, on_write: Callable[[], None],
+                 wait_durable: Callable[[], Any], has_alarm_handler: bool, on_lost: Callable[[BaseException], None]):
+        self._conn = conn
+        self._path = path
+        self._wal = sqlfile.wal_of(path)
+        self._alarm = alarm
+        self._on_write = on_write
+        self._wait_durable = wait_durable
+        self._on_lost = on_lost  # SQLite rolled back the open transaction itself: reset the object
+        self._has_alarm_handler = has_alarm_handler
+        self._regulator = Regulator()
+        conn.set_authorizer(self._regulator)
+        self._writes: dict[str, bool] = {}
+        self._dirty = False  # the open transaction holds writes not yet committed
+        self._alarm_dirty = False
+        self._depth = 0  # transaction_sync / transaction() savepoints open (len of _stack)
+        self._stack: list[int] = []  # their serials, innermost last
+        self._serial = 0
+        self._kv_count: int | None = None
+        self._closed = False
+        self.sql = SqlApi(self)
+        self.kv = KvApi(self)
+
+    # ---------------------------------------------------------------- the connection
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ObjectResetError("this object was reset; a call still running on it cannot use its storage")
+
+    def _trusted(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        """Run one of the engine's own statements (the authorizer lets it through)."""
+        reg = self._regulator
+        reg.trusted = True
+        try:
+            return self._conn.execute(sql + _TAG, params)
+        finally:
+            reg.trusted = False
+
+    def _begin(self) -> None:
+        if not self._conn.in_transaction:
+            self._trusted("BEGIN")
+
+    def _wrote(self) -> None:
+        if not self._dirty:
+            self._dirty = True
+            if not self._alarm_dirty:
+                self._on_write()
+
+    def _failed(self, exc: BaseException, had_txn: bool) -> None:
+        """A statement failed; if SQLite rolled the whole transaction back (disk full, I/O error),
+        the writes of every call since the last commit are gone: the object is reset."""
+        if had_txn and not self._conn.in_transaction and (self._dirty or self._alarm_dirty):
+            err = ObjectResetError(f"SQLite rolled back this object's uncommitted writes ({exc}); "
+                                   "the object was reset to its last durable state")
+            self._on_lost(err)
+
+    def _end_read(self) -> None:
+        """Nothing was written: end the read transaction, so it holds no snapshot of the WAL."""
+        if not self._dirty and not self._alarm_dirty and self._depth == 0 and self._conn.in_transaction:
+            self._trusted("COMMIT")
+
+    # ---------------------------------------------------------------- SQL
+    def run_sql(self, query: str, bindings: tuple) -> Cursor:
+        """``sql.exec``: each statement in order, the bindings to the last; a cursor of the last."""
+        self._check_open()
+        statements = split(query)
+        check_bindings(bindings)
+        self._begin()
+        reg, conn = self._regulator, self._conn
+        before = conn.total_changes
+        cur = None
+        try:
+            for n, stmt in enumerate(statements, 1):
+                reg.reset()
+                if stmt.lstrip()[:5].upper() == "ALTER":
+                    cur = self._alter(stmt, bindings if n == len(statements) else ())
+                else:
+                    cur = conn.execute(stmt, bindings if n == len(statements) else ())
+                writes = reg.saw_write if reg.asked else self._writes.get(stmt, True)
+                if reg.asked:
+                    if len(self._writes) >= _WRITES_KNOWN:
+                        self._writes.clear()
+                    self._writes[stmt] = writes
+                if writes:
+                    self._wrote()
+            rows = cur.fetchmany(MAX_RESULT_ROWS + 1) if cur.description else []
+        except (sqlite3.Error, OverflowError, ValueError) as exc:
+            error = sql_error(exc, reg)
+            self._failed(exc, True)
+            self._end_read()
+            raise error from None
+        if len(rows) > MAX_RESULT_ROWS:
+            self._end_read()
+            raise SqlError(f"SQL query result set is too large: more than {MAX_RESULT_ROWS} rows; add a LIMIT "
+                           "clause or page with WHERE")
+        names = [d[0] for d in cur.description] if cur.description else []
+        written = conn.total_changes - before
+        self._end_read()
+        return Cursor(names, rows, len(rows), written)
+
+    def _alter(self, stmt: str, bindings: tuple) -> sqlite3.Cursor:
+        """ALTER TABLE inside a savepoint, undone if it named a table ``_cf_...`` (SQLite's authorizer
+        does not show the new name of a RENAME; workerd's patched SQLite does)."""
+        self._trusted("SAVEPOINT _cf_alter")
+        try:
+            cur = self._conn.execute(stmt, bindings)
+        except BaseException:
+            self._trusted("ROLLBACK TO _cf_alter")
+            self._trusted("RELEASE _cf_alter")
+            raise
+        taken = self._trusted("SELECT count(*) FROM sqlite_master WHERE name LIKE '\\_cf\\_%' ESCAPE '\\' "
+                              "AND name NOT IN ('_cf_KV', '_cf_METADATA')").fetchone()[0]
+        if taken:
+            self._trusted("ROLLBACK TO _cf_alter")
+            self._trusted("RELEASE _cf_alter")
+            refused = sqlite3.DatabaseError("not authorized")
+            refused.sqlite_errorname = "SQLITE_AUTH"
+            raise refused
+        self._trusted("RELEASE _cf_alter")
+        return cur
+
+    # ---------------------------------------------------------------- alarm
+    def _set_alarm(self, when: float | None) -> None:
+        self._check_open()
+        self._begin()
+        self._trusted("INSERT INTO _cf_METADATA VALUES ('alarm', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                      (when,))
+        self._alarm = when
+        if not self._alarm_dirty:
+            self._alarm_dirty = True
+            if not self._dirty:
+                self._on_write()
+
+    # ---------------------------------------------------------------- transactions
+    def transaction_sync(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn()`` all or nothing: if it raises, every write it made is undone and the error
+        raised; its result otherwise. ``fn`` is synchronous (an async function is refused)."""
+        if inspect.iscoroutinefunction(fn):
+            raise TypeError("transaction_sync(fn) runs fn synchronously; fn is an async function. Use "
+                            "`with ctx.storage.transaction():` around synchronous writes instead")
+        with self.transaction():
+            result = fn()
+            if inspect.isawaitable(result):
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+                raise TypeError("transaction_sync(fn): fn returned an awaitable; it must be synchronous "
+                                "(its writes were rolled back)")
+            return result
+
+    def transaction(self) -> "SqlTransaction":
+        """``with storage.transaction() as txn:`` a SAVEPOINT; an exception inside, or
+        ``txn.rollback()``, undoes the block's writes. An await inside raises TransactionError."""
+        return SqlTransaction(self)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def await_error(self, call: Any, coro: Any = None, yielded: Any = None) -> TransactionError | None:
+        """The error an await inside an open transaction raises instead of suspending (other calls
+        would run inside it)."""
+        if self._depth == 0:
+            return None
+        if getattr(yielded, "_asyncio_future_blocking", False):
+            yielded._asyncio_future_blocking = False
+        return TransactionError(
+            "storage.transaction() / transaction_sync() cannot span an await: a transaction is "
+            "synchronous, as Cloudflare's transactionSync, since other calls run at an await. Finish the "
+            "transaction before awaiting."
+        )
+
+    def _savepoint(self) -> tuple:
+        """Open a savepoint; the mark that ends it (its serial and what to restore on rollback)."""
+        self._check_open()
+        self._begin()
+        self._serial += 1
+        self._stack.append(self._serial)
+        self._trusted(f"SAVEPOINT _cf_txn{self._serial}")
+        return self._serial, self._alarm, self._alarm_dirty, self._kv_count
+
+    def _release(self, mark: tuple, rollback: bool) -> None:
+        """End the savepoint of ``mark`` (and any opened inside it and still open: rolled back)."""
+        serial, alarm, alarm_dirty, kv_count = mark
+        if self._closed or serial not in self._stack:
+            return
+        inner = self._stack[self._stack.index(serial) + 1:]
+        if inner:
+            rollback = True
+        del self._stack[self._stack.index(serial):]
+        self._depth = len(self._stack)
+        if rollback:
+            self._trusted(f"ROLLBACK TO _cf_txn{serial}")
+            self._alarm, self._alarm_dirty, self._kv_count = alarm, alarm_dirty, kv_count
+        self._trusted(f"RELEASE _cf_txn{serial}")
+        if self._depth == 0:
+            if self._dirty or self._alarm_dirty:
+                self._on_write()  # the commit the transaction held back may go now
+            else:
+                self._end_read()
+        if inner:
+            raise TransactionError(f"storage.transaction() ended out of order: {len(inner)} transaction(s) opened "
+                                   "inside it were still open; this one and those inside it were rolled back")
+
+    def open_mark(self, mark: tuple) -> bool:
+        """Whether the savepoint of ``mark`` is still open."""
+        return not self._closed and mark[0] in self._stack
+
+    # ---------------------------------------------------------------- durability
+    async def sync(self) -> None:
+        """Return when every earlier write is durable."""
+        if self._depth:
+            raise TransactionError("storage.sync() inside a transaction would wait for the commit it holds back")
+        await self._wait_durable()
+
+    def __bool__(self) -> bool:  # "has uncommitted writes"
+        return self._dirty or self._alarm_dirty
+
+    def take_changes(self) -> SqlChanges | None:
+        """(Committer) COMMIT the open transaction; what the commit carries. None while a
+        transaction is open or nothing was written. An error (the commit failed: nothing of it
+        is kept) is raised to the committer, which resets the object."""
+        if self._depth or not self or self._closed:
+            return None
+        changes = SqlChanges(self._alarm_dirty, self._alarm, self._wal)
+        self._dirty = self._alarm_dirty = False
+        try:
+            sqlfile.seam("write", self._path)
+            self._trusted("COMMIT")
+        except (OSError, sqlite3.Error):
+            if self._conn.in_transaction:
+                self._trusted("ROLLBACK")
+            raise
+        return changes
+
+    def drop_changes(self) -> None:
+        if self._conn.in_transaction:
+            self._trusted("ROLLBACK")
+        self._dirty = self._alarm_dirty = False
+        self._depth = 0
+        self._stack = []
+
+    def pending(self) -> Changes:
+        """What is written and not committed, as the inspector shows it (SQL changes are not
+        listed key by key: ``puts`` is empty; ``pending_count`` says whether there are any)."""
+        return Changes(False, {}, self._alarm_dirty, self._alarm)
+
+    @property
+    def pending_count(self) -> int:
+        return int(self._dirty) + int(self._alarm_dirty)
+
+    def close(self) -> None:
+        """The object was reset: its uncommitted writes are rolled back; later calls raise
+        ObjectResetError."""
+        if self._closed:
+            return
+        try:
+            self.drop_changes()
+        except sqlite3.Error:
+            pass
+        self._closed = True
+        sqlfile.close_quietly(self._conn)
+
+    def release(self) -> None:
+        """The object hibernates (nothing uncommitted): close its connection."""
+        if not self._closed:
+            self._closed = True
+            sqlfile.close_quietly(self._conn)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # ---------------------------------------------------------------- introspection
+    @property
+    def key_count(self) -> int:
+        """KV keys (counted once a wake when the object first writes KV; 0 before)."""
+        return self._kv_count or 0
+
+    @property
+    def byte_size(self) -> int:
+        if self._closed:
+            return 0
+        reg = self._regulator
+        reg.trusted = True
+        try:
+            return sqlfile.database_size(self._conn)
+        finally:
+            reg.trusted = False
+
+    @property
+    def alarm_epoch(self) -> float | None:
+        return self._alarm
+
+
+class SqlTransaction:
+    """``with storage.transaction() as txn`` of the SQLite backend: a SAVEPOINT."""
+
+    __slots__ = ("_storage", "_mark", "rolled_back", "_loop_check")
+
+    def __init__(self, storage: SqlStorage):
+        self._storage = storage
+        self._mark: tuple | None = None
+        self.rolled_back = False
+
+    def __enter__(self) -> "SqlTransaction":
+        if self._mark is not None:
+            raise TransactionError("a storage.transaction() can be entered once; open a new one")
+        self._mark = self._storage._savepoint()
+        try:
+            asyncio.get_running_loop().call_soon(self._loop_ran)
+        except RuntimeError:
+            pass
+        return self
+
+    def _loop_ran(self) -> None:
+        """The event loop ran with the transaction still open (it spans an await the engine does
+        not drive): undo it now, so no other call writes inside it."""
+        mark = self._mark
+        if mark is not None and self._storage.open_mark(mark):
+            self.rolled_back = True
+            try:
+                self._storage._release(mark, rollback=True)
+            except TransactionError:
+                pass
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        mark = self._mark
+        if mark is None:
+            raise TransactionError("this storage.transaction() was never entered")
+        self._storage._release(mark, rollback=exc_type is not None or self.rolled_back)
+        return False
+
+    def rollback(self) -> None:
+        """Discard this transaction's writes when the block ends."""
+        self.rolled_back = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("get", "put", "delete", "list", "get_alarm", "set_alarm", "delete_alarm", "delete_all", "sql", "kv"):
+            return getattr(self._storage, name)
+        raise AttributeError(name)
