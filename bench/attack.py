@@ -64,8 +64,8 @@ sys.path.insert(0, ROOT)
 import aiohttp  # noqa: E402
 
 from bench_objects import write_counter  # noqa: E402
-from served import MB, Served, raise_own_file_limit, serve_flags  # noqa: E402
 from dotui.examples import OBJECTS as BUNDLED_OBJECTS  # noqa: E402
+from served import MB, Served, raise_own_file_limit, serve_flags  # noqa: E402
 
 RSS_TARGET_MB = 100
 HOLDER_TARGET_S = 1.0
@@ -134,7 +134,7 @@ class Outcome:
 class Attack:
     """A running server, the attacker's sockets, the token holder and the RSS sampler of one attack."""
 
-    def __init__(self, run: "Run", served: Served, outcome: Outcome):
+    def __init__(self, run: Run, served: Served, outcome: Outcome):
         self.run, self.served, self.outcome = run, served, outcome
         self.url, self.port = served.url, served.port
         self.auth = {"Authorization": f"Bearer {served.token}"}
@@ -202,7 +202,7 @@ class Attack:
         s.setblocking(False)
         try:
             await asyncio.wait_for(asyncio.get_running_loop().sock_connect(s, ("127.0.0.1", self.port)), timeout)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             s.close()
             return None
         self.sockets.append(s)
@@ -213,7 +213,7 @@ class Attack:
         try:
             await asyncio.wait_for(asyncio.get_running_loop().sock_sendall(s, data), 30)
             return True
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return False
 
     async def websocket(self, path: str, rcvbuf: int | None = None) -> socket.socket | None:
@@ -297,7 +297,7 @@ class Attack:
                     if r.status != 200:
                         raise RuntimeError(f"answered {r.status}: {body}")
                     self.run.note_holder(body["result"])
-                except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError, ValueError) as exc:
+                except (TimeoutError, aiohttp.ClientError, RuntimeError, ValueError) as exc:
                     o.holder_failed += 1
                     errors = o.extra.setdefault("holder_errors", [])
                     if len(errors) < 3:
@@ -342,7 +342,7 @@ async def pipelined_no_read(a: Attack) -> None:
     async with aiohttp.ClientSession() as s:  # the set-up: a room holding 1,000 messages of 8 KB
         await call(a, "ChatRoom", "big", "join", "a")
         text = "x" * 8000
-        for start in range(0, 1000, 50):
+        for _ in range(0, 1000, 50):
             await asyncio.gather(*(s.post(f"{a.url}/objects/ChatRoom/big/post", headers=a.auth,
                                           json={"args": ["a", text]}) for _ in range(50)))
     n = a.run.scale.pipelined
@@ -397,7 +397,7 @@ async def slow_websocket_readers(a: Attack) -> None:
                     if r.status == 200:
                         a.run.note_post(body["result"])
                         posted += 1
-                except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+                except (TimeoutError, aiohttp.ClientError, ValueError):
                     await asyncio.sleep(0.1)
         await asyncio.gather(*(poster() for _ in range(4)))
     a.outcome.extra["posts_answered"] = posted
@@ -438,7 +438,7 @@ async def read_answers(a: Attack, s: socket.socket, quiet: float = 1.0) -> tuple
     while True:
         try:
             chunk = await asyncio.wait_for(loop.sock_recv(s, 65536), quiet)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         except OSError:
             closed = True

@@ -186,16 +186,16 @@ def id_scenario(e: Engine) -> dict:
         except Exception as exc:  # noqa: BLE001
             return f"{type(exc).__name__}: {exc}"
 
-    C, O = e.env.Counter, e.env.Other
+    C, Other = e.env.Counter, e.env.Other
     named = C.id_from_name("alice")
     hx = named.hex
     return {
         'COUNTER.idFromString("xyz")': attempt(lambda: C.id_from_string("xyz")),
         "COUNTER.idFromString(64 x '0')": attempt(lambda: C.id_from_string("0" * 64)),
-        "COUNTER.idFromString(id from OTHER namespace)": attempt(lambda: C.id_from_string(O.new_unique_id().hex)),
+        "COUNTER.idFromString(id from OTHER namespace)": attempt(lambda: C.id_from_string(Other.new_unique_id().hex)),
         'idFromName("alice").toString()': {
             "length": len(hx), "lowercase_hex": hx == hx.lower() and all(c in "0123456789abcdef" for c in hx),
-            "stable": C.id_from_name("alice").hex == hx, "differs_across_namespaces": O.id_from_name("alice").hex != hx,
+            "stable": C.id_from_name("alice").hex == hx, "differs_across_namespaces": Other.id_from_name("alice").hex != hx,
         },
         "newUniqueId().toString().length": len(C.new_unique_id().hex),
         'idFromName("alice").name': named.name,
@@ -420,7 +420,7 @@ async def ws_scenario(url: str, token: str) -> dict:
             """What a client of an aborted object sees: its socket ending, or an answer if still open."""
             try:
                 return await asyncio.wait_for(receive(ws), 2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return {"still open, then 'all'": await ask(ws, "all")}
 
         await d.send_str("abort")  # ctx.abort() in a handler: the object is reset

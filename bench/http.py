@@ -41,7 +41,6 @@ sys.path.append(_HERE)  # aiohttp has its http package now; our sibling modules 
 from bench_objects import write_counter  # noqa: E402
 
 
-
 # ---------------------------------------------------------------- in-process
 def inproc_sequential(local: LocalEngine, n: int) -> float:
     """``await engine.call`` in a loop on the engine's own thread: the engine's own cost."""

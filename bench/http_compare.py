@@ -47,8 +47,8 @@ PEER = os.path.join(HERE, "peer")
 # bench/http.py would hide the standard library's http package: this folder comes last.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 
-from bench_objects import write_counter  # noqa: E402
 from behaviour import WS_OBJECTS  # noqa: E402
+from bench_objects import write_counter  # noqa: E402
 
 WORKLOADS = [  # (name, clients, calls, what)
     ("noop", 1, 10000, "1 keep-alive client, no-op calls on one object"),

@@ -148,7 +148,7 @@ async def http_caller(run: Run) -> None:
                 async with s.post(f"{run.url}/objects/Counter/{name}/increment", headers=run.auth) as r:
                     body = await r.json(content_type=None)
                     run.status("http", r.status, f"Counter/{name}.increment")
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 run.failed("http", f"Counter/{name}.increment: {type(exc).__name__}: {exc}")
                 continue
             if r.status == 200 and isinstance(body.get("result"), int):
@@ -175,7 +175,7 @@ async def websocket_member(run: Run, k: int) -> None:
                             break
                         run.acks.note(run.acks.rooms, room, seq)
                     run.ok("ws")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 run.failed("ws", f"Room/{room}: {type(exc).__name__}: {exc}")
             await asyncio.sleep(0.1 + 0.1 * k)
 
@@ -195,7 +195,7 @@ async def alarm_setter(run: Run) -> None:
                     run.ok("alarm")
                 elif r.status < 500:
                     run.failed("alarm", f"Waker/{name}.arm answered {r.status}: {body}")
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 run.failed("alarm", f"Waker/{name}.arm: {type(exc).__name__}: {exc}")
             await asyncio.sleep(0.2)
 
@@ -218,7 +218,7 @@ async def reloader(run: Run) -> None:
                     run.ok("reload")
                 elif r.status < 500:
                     run.failed("reload", f"answered {r.status}: {body}")
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError) as exc:
                 run.failed("reload", f"{type(exc).__name__}: {exc}")
 
 
@@ -232,7 +232,7 @@ async def repl_session(run: Run) -> None:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=child_env())
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 60)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
             run.failed("repl", "dotui --connect -c did not finish in 60 s")
@@ -320,7 +320,7 @@ async def bad_request(run: Run) -> None:
                     async with request() as r:
                         await r.read()
                         status = r.status
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 run.failed("bad", f"{what}: {type(exc).__name__}: {exc}")
                 continue
             if status is None or 400 <= status < 500:
@@ -399,7 +399,7 @@ async def sampler(run: Run, figures: Figures) -> None:
             await asyncio.sleep(1.0)
             try:
                 stats = await server_stats(run, s)
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError, KeyError) as exc:
                 run.failed("stats", f"GET /admin/stats: {type(exc).__name__}: {exc}")
             figures.sample(stats)
             now = time.monotonic()
@@ -421,7 +421,7 @@ def rss_slope(warm: list[dict]) -> float:
     ys = [r["rss_mb"] * MB for r in warm]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     var = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=False)) / var if var else 0.0
 
 
 def flatness(rows: list[dict], tolerance: float, slack: int) -> dict:
@@ -455,7 +455,7 @@ async def read_back(run: Run, served: Served) -> dict:
                     if r.status == 200:
                         return (await r.json())["result"]
                     raise RuntimeError(f"{ns}/{name}.{method} answered {r.status}: {await r.text()}")
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.5)

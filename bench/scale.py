@@ -29,7 +29,6 @@ from bench_objects import write_counter  # noqa: E402
 from dotui import Engine  # noqa: E402
 
 
-
 async def generate(objects: str, data: str, n: int) -> float:
     t = time.perf_counter()
     async with Engine(objects=objects, data=data, idle_timeout=3600) as e:

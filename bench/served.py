@@ -167,7 +167,7 @@ class Served:
         if not self._err.closed:
             self._err.close()
 
-    def __enter__(self) -> "Served":
+    def __enter__(self) -> Served:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -225,7 +225,7 @@ async def verify(objects: Path, data: Path, acks: Acks, tally: Tally, label: str
     try:
         async with Engine(objects=str(objects), data=str(data), alarm_retry_base=0.05) as e:
             await asyncio.wait_for(_check(e, acks, tally, label), 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         tally.hangs.append(f"{label}: verification did not finish")
     except Exception as exc:  # noqa: BLE001 - a start that fails is a finding
         tally.losses.append(f"{label}: the engine did not start on the folder: {type(exc).__name__}: {exc}")

@@ -404,7 +404,7 @@ def _run_sync(ctx, step: dict, out: dict):
             for sub in step["txn"]:
                 try:
                     inner[sub["l"]] = {"ok": _run_sync(ctx, sub, inner)}
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     if sub.get("escape"):
                         raise
                     inner[sub["l"]] = {"error": str(exc)}

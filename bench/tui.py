@@ -29,14 +29,14 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 
-from textual.app import App  # noqa: E402
-from textual.widgets import DataTable  # noqa: E402
+from textual.app import App
+from textual.widgets import DataTable
 
-from dotui.ops import LocalEngine  # noqa: E402
-from dotui.tui import app as tui_app  # noqa: E402
-from dotui.tui.model import COLUMNS, cell_text  # noqa: E402
-from dotui.tui.widgets.instances import InstanceTable  # noqa: E402
-from tui_support import write_hibernated, write_objects  # noqa: E402
+from dotui.ops import LocalEngine
+from dotui.tui import app as tui_app
+from dotui.tui.model import COLUMNS, cell_text
+from dotui.tui.widgets.instances import InstanceTable
+from tui_support import write_hibernated, write_objects
 
 SIZE = (120, 34)
 
@@ -195,7 +195,7 @@ async def run(n: int, seconds: float) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     def frame(apply, render):
-        return [a + r for a, r in zip(apply, render)]
+        return [a + r for a, r in zip(apply, render, strict=False)]
 
     print(f"dotui TUI at {n:,} instances, {SIZE[0]}x{SIZE[1]}, refresh every 0.25 s, {seconds:g} s per phase")
     print()

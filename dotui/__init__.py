@@ -21,8 +21,8 @@ from .engine import (
     ObjectResetError,
     OverloadedError,
     SqlError,
-    TransactionError,
     Stub,
+    TransactionError,
 )
 
 __all__ = [

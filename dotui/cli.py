@@ -19,14 +19,15 @@ import importlib
 import os
 import stat
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from .ops import EngineFacade
 from .commands import REGISTRY, ErrorInfo
 from .engine.errors import DataFolderError, DurableObjectError, EngineLockedError
-from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
+from .ops import EngineFacade
 from .present.formats import relative_path
 from .present.render import Renderer, make_console
+from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
 from .server.limits import add_limit_flags, limits_from_args
 from .workspace import resolve as resolve_workspace
 

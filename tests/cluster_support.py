@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import dotui.cluster  # noqa: F401,E402 - before Ray: the session's Ray listens on loopback (its docstring)
+import dotui.cluster  # noqa: F401 - before Ray: the session's Ray listens on loopback (its docstring)
 
 ray = pytest.importorskip(
     "ray", reason="the cluster tests need Ray: pip install -e '.[cluster]' (.ci/run installs it)")

@@ -11,7 +11,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-
 SERVER_OBJECTS = {
     "counter": """
         import asyncio
@@ -186,7 +185,7 @@ class GatewayProcess:
             self.proc.stderr.close()
         return status
 
-    def __enter__(self) -> "GatewayProcess":
+    def __enter__(self) -> GatewayProcess:
         return self
 
     def __exit__(self, *exc) -> None:

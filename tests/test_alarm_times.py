@@ -193,7 +193,8 @@ async def test_gateway_refuses_a_bad_when_with_400_and_stores_nothing(objs, tmp_
 async def test_tui_alarm_dialog_refuses_1e308_and_stores_nothing(tmp_path):
     from dotui.tui.app import DotuiApp
     from dotui.tui.screens.alarm import AlarmScreen
-    from tui_support import screen_text, until, write_objects as write_tui_objects
+    from tui_support import screen_text, until
+    from tui_support import write_objects as write_tui_objects
 
     objects = write_tui_objects(tmp_path / "objects")
     facade = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600).start()

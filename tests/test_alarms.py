@@ -11,10 +11,10 @@ import time
 import pytest
 
 from dotui import Engine
-from dotui.testing import TestEngine
-from dotui.engine.object.alarms import AlarmScheduler
 from dotui.engine.durability.commitlog import CommitLog
 from dotui.engine.events import EventBus
+from dotui.engine.object.alarms import AlarmScheduler
+from dotui.testing import TestEngine
 from tests.conftest import eventually, write_objects
 
 SOURCE = """

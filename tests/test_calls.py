@@ -64,7 +64,7 @@ async def test_sync_and_async_methods_with_keyword_arguments(things):
 async def test_private_methods_alarm_and_unknown_names_are_not_callable(things):
     t = things.env.Thing.get_by_name("a")
     with pytest.raises(AttributeError):
-        t._hidden
+        _ = t._hidden
     for name in ["alarm", "nope"]:
         with pytest.raises(MethodNotFoundError) as exc:
             await getattr(t, name)()
@@ -75,7 +75,7 @@ async def test_private_methods_alarm_and_unknown_names_are_not_callable(things):
 
 async def test_unknown_namespace_lists_the_known_ones(things):
     with pytest.raises(NamespaceNotFoundError, match="Thing"):
-        things.env.Nope
+        _ = things.env.Nope
 
 
 async def test_an_exception_reaches_the_caller_and_keeps_earlier_writes(things):

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from conftest import ROOT
 from dotui import Engine
-from dotui.server import make_app
 from dotui.examples import OBJECTS as BUNDLED_OBJECTS
+from dotui.server import make_app
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

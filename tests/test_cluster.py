@@ -11,7 +11,15 @@ import signal
 
 import pytest
 
-from cluster_support import ClusterAdmin, Cluster, is_loopback, listening, local_ray, names_on, shard_of  # skips without Ray
+from cluster_support import (  # skips without Ray
+    Cluster,
+    ClusterAdmin,
+    is_loopback,
+    listening,
+    local_ray,
+    names_on,
+    shard_of,
+)
 from conftest import COUNTER, write_objects
 from dotui.engine.errors import ShardUnavailableError
 from dotui.engine.ids import IdFactory

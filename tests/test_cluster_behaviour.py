@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from cluster_support import ClusterAdmin, Cluster, local_ray, names_on  # skips without Ray
+from cluster_support import Cluster, ClusterAdmin, local_ray, names_on  # skips without Ray
 from conftest import ROOT, write_objects
 
 

@@ -16,11 +16,10 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT
 from cluster_support import ClusterAdmin, ServedCluster, local_ray, names_on  # skips without Ray
+from conftest import ROOT
 from dotui.commands import REGISTRY  # noqa: F401 - the registry the REPL uses
-from dotui.ops import OPERATIONS
-from dotui.ops import LocalEngine
+from dotui.ops import OPERATIONS, LocalEngine
 from dotui.server import connect
 from server_support import write_server_objects
 from test_facades import CASES, stable

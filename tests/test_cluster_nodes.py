@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from cluster_support import ClusterAdmin, Cluster, names_on, ray  # skips without Ray
+from cluster_support import Cluster, ClusterAdmin, names_on, ray  # skips without Ray
 from conftest import COUNTER, write_objects
 from dotui.cluster.ray_calls import RAY_NAMESPACE
 

@@ -11,7 +11,6 @@ from dotui.commands import Context, execute
 from dotui.ops import LocalEngine
 
 
-
 @pytest.fixture
 def facade(objects: Path, tmp_path: Path):
     fe = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600).start()

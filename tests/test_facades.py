@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from dotui.engine.errors import NamespaceNotFoundError
-from dotui.ops import OPERATIONS, Admin, EngineFacade, LocalEngine
 from dotui.engine.rows import InstanceRow
+from dotui.ops import OPERATIONS, Admin, EngineFacade, LocalEngine
 from dotui.server import RemoteEngine, connect, make_app, start_gateway_thread
 from server_support import write_server_objects
 

@@ -97,7 +97,7 @@ async def _workload(e: Engine, steps: int) -> tuple[dict[str, list], int]:
     failed_checkpoints = 0
     for step in range(steps):
         results = await asyncio.gather(*(s.increment() for s in stubs.values()), return_exceptions=True)
-        for n, r in zip(NAMES, results):
+        for n, r in zip(NAMES, results, strict=False):
             outcomes[n].append(r)
         if step % 3 == 2:
             try:

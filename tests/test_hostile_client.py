@@ -14,8 +14,9 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -23,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dotui.engine.errors import DurableObjectError, MethodNotFoundError, NamespaceNotFoundError, RemoteError
-from dotui.server import BadAnswerError, GatewayAuthError, RemoteEngine
 from dotui.ops import remote as client_module
+from dotui.server import BadAnswerError, GatewayAuthError, RemoteEngine
 
 pytestmark = pytest.mark.hostile
 

@@ -80,7 +80,7 @@ def nested(depth: int, leaf=1):
 def files_outside(root: Path, data: Path) -> dict[str, bytes]:
     """Every file under ``root`` but inside ``data``, with its contents."""
     out = {}
-    for d, dirs, fs in os.walk(root):
+    for d, _dirs, fs in os.walk(root):
         if Path(d) == data or data in Path(d).parents:
             continue
         for f in fs:

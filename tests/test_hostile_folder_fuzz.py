@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 
 from dotui import Engine
 from dotui.cli import main
+from dotui.engine.durability.index import Damaged, read_journal, read_snapshot
 from dotui.engine.errors import BrokenObjectError, LogCorruptError
 from dotui.engine.ids import IdFactory
-from dotui.engine.durability.index import Damaged, read_journal, read_snapshot
 from dotui.engine.object.storage import MAX_DEPTH, MAX_KEY_BYTES, MAX_VALUE_BYTES
 from tests.conftest import COUNTER, HANG_GUARD, write_objects
 from tests.test_hostile_folder import BOX, files_outside, frame

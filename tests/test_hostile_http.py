@@ -108,7 +108,7 @@ def both(served, raw: bytes, answers: int = 1) -> list[tuple[int, dict] | None]:
     mine, theirs = exchange(fast, raw, answers), exchange(plain, raw, answers)
     assert [a and a[0] for a in mine] == [a and a[0] for a in theirs]
     got = []
-    for m, t in zip(mine, theirs):
+    for m, t in zip(mine, theirs, strict=False):
         if m is None:
             got.append(None)
             continue

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import COUNTER, HANG_GUARD, engine_of, eventually, write_objects
 from dotui import Engine
 from dotui.engine.errors import BrokenObjectError
-from dotui.ops import LocalEngine
 from dotui.engine.loader import load_objects
-MAX_SOURCE_BYTES = 1 << 20
+from dotui.ops import LocalEngine
 from dotui.testing.kit import TestEngine
 
-from conftest import COUNTER, HANG_GUARD, engine_of, eventually, write_objects
+MAX_SOURCE_BYTES = 1 << 20
 
 pytestmark = pytest.mark.hostile
 

@@ -260,7 +260,7 @@ async def test_unfinished_messages_over_every_socket_are_bounded_1013(gateway):
             ws.send(frame(OP_BINARY, b"z" * (400 << 10), fin=False))
             held.append(ws)
             if i < 2:  # held in this order
-                assert await eventually(lambda: _true(gw.sockets.unfinished.held >= (i + 1) * (400 << 10)))
+                assert await eventually(lambda i=i: _true(gw.sockets.unfinished.held >= (i + 1) * (400 << 10)))
         partial = await gw.raw("partial")  # a frame announced whole and sent in part counts too
         partial.send(frame(OP_BINARY, b"p" * (900 << 10))[:(500 << 10)])
         codes = [await ws.closed_with() for ws in held[2:]] + [await partial.closed_with()]
@@ -448,7 +448,7 @@ def _decode(chunks: list[bytes], limit: int = 1 << 20, fragments: int = 8):
 
 def _chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
-    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)])]
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=False)]
 
 
 @settings(max_examples=400, deadline=None)

@@ -9,7 +9,6 @@ import pytest
 from dotui import Engine
 from dotui.engine import history
 from dotui.engine.ids import IdFactory
-
 from tests.conftest import engine_of, eventually, guarded, write_objects
 
 WORKER = """

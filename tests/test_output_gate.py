@@ -116,7 +116,7 @@ async def test_a_lone_callers_call_commits_in_its_own_turn_of_the_loop(engine, m
     monkeypatch.setattr(disk, "fdatasync", lambda fd: None)  # a sync that takes no time: 20 calls fit the budget
     counter = engine.env.Counter.get_by_name("lone")
     await counter.increment()
-    selector = asyncio.get_running_loop()._selector  # noqa: SLF001 - counting the loop's polls
+    selector = asyncio.get_running_loop()._selector  # counting the loop's polls
     polls = 0
     real_select = selector.select
 

@@ -84,7 +84,7 @@ def drive(facade, steps, **options):
                 for keys, until in steps:
                     pipe.send_text(keys)
                     if until is not None:
-                        wait_for(lambda: until(repl), f"after sending {keys!r}")
+                        wait_for(lambda until=until: until(repl), f"after sending {keys!r}")
             except BaseException as exc:  # noqa: BLE001 - reported by the test below
                 failures.append(exc)
                 pipe.send_text("\x03\x04")

@@ -9,7 +9,6 @@ import pytest
 from dotui.cli import main
 
 
-
 def test_run_echo_prints_each_command_beside_its_result(objects, tmp_path, capsys):
     script = tmp_path / "s.dotui"
     script.write_text("Counter/a.increment(41)\n# a comment is not echoed\nCounter/a.increment()\n")
@@ -26,7 +25,6 @@ def test_run_echo_prints_each_command_beside_its_result(objects, tmp_path, capsy
 from dotui.ops import LocalEngine  # noqa: E402
 from dotui.tui.app import DotuiApp  # noqa: E402
 from dotui.tui.widgets.command_bar import CommandBar  # noqa: E402
-
 from tui_support import key_of, screen_text, until  # noqa: E402
 
 

@@ -8,14 +8,13 @@ import json
 
 import aiohttp
 import pytest
-
-from dotui.ops import OPERATIONS
 from aiohttp.test_utils import TestClient, TestServer
 
 from dotui import Engine
+from dotui.ops import OPERATIONS
 from dotui.server import make_app
-from tests.conftest import eventually
 from server_support import write_server_objects
+from tests.conftest import eventually
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -8,8 +8,8 @@ import importlib.util
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from dotui.server import connect
 from dotui.examples import OBJECTS as BUNDLED_OBJECTS
+from dotui.server import connect
 from server_support import ROOT, GatewayProcess
 
 
@@ -40,7 +40,7 @@ async def test_each_request_is_counted_in_its_users_object(gateway, tmp_path):
         resp = await api.get("/search")
         assert resp.status == 401 and "X-User" in (await resp.json())["error"]
 
-        today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+        today = dt.datetime.now(dt.UTC).date().isoformat()
         resp = await api.get("/usage", headers={"X-User": "alice"})
         assert await resp.json() == {"user": "alice", "day": None,
                                      "by_endpoint": {"/search": 3, "/weather": 1}, "by_day": {today: 4}}

@@ -64,7 +64,7 @@ def same(served, raw: bytes, answers: int = 1) -> list[tuple[int, dict]]:
     got = [(status, json.loads(body) if body else None) for status, _, body in mine]
     want = [(status, json.loads(body) if body else None) for status, _, body in theirs]
     assert got == want
-    for (_, h1, _), (_, h2, _) in zip(mine, theirs):
+    for (_, h1, _), (_, h2, _) in zip(mine, theirs, strict=False):
         assert h1.get("retry-after") == h2.get("retry-after")
         assert h1["content-type"].split(";")[0] == h2["content-type"].split(";")[0]
     return got

@@ -21,8 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dotui.ops import OPERATIONS
-from dotui.ops import LocalEngine
+from dotui.ops import OPERATIONS, LocalEngine
 from dotui.server import start_gateway_thread
 from dotui.server.openapi import describe
 from tests.conftest import write_objects

@@ -165,7 +165,7 @@ def test_local_mistakes_are_caught_before_sending_with_the_same_error(pair):
     theirs = [_raised(getattr(remote, fn), *args) for fn, args in attempts]
     assert local.instance("Counter", "alice")["state"] == "unknown"  # nothing reached the engine
     mine = [_raised(getattr(local, fn), *args) for fn, args in attempts]
-    for (fn, _), m, t in zip(attempts, mine, theirs):
+    for (fn, _), m, t in zip(attempts, mine, theirs, strict=False):
         assert type(t) is type(m) and str(t) == str(m), fn
 
 
@@ -258,7 +258,7 @@ def test_every_command_answers_the_same_through_the_gateway(tmp_path):
                 theirs = _outcomes(remote)
         finally:
             gateway.close()
-    for line, m, t in zip(SCRIPT, mine, theirs):
+    for line, m, t in zip(SCRIPT, mine, theirs, strict=False):
         if line.startswith("storage"):
             m["result"].pop("path"), t["result"].pop("path")  # two data folders
         assert t == m, line

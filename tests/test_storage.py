@@ -146,7 +146,7 @@ async def test_list_with_every_option_and_their_combinations(box):
     }
     checked = 0
     for combo in itertools.product(*options.values()):
-        kw = {k: v for k, v in zip(options, combo) if v is not None and v is not False}
+        kw = {k: v for k, v in zip(options, combo, strict=False) if v is not None and v is not False}
         if "start" in kw and "start_after" in kw:
             continue
         got = list(await box.do("list", **kw))
@@ -229,7 +229,7 @@ async def test_alarm_get_set_delete_and_delete_all(box):
     assert await box.alarm_at() is None
     await box.set_alarm_in(3600)
     aware, ts = await box.alarm_at()
-    assert aware and ts > dt.datetime.now(dt.timezone.utc).timestamp() + 3500
+    assert aware and ts > dt.datetime.now(dt.UTC).timestamp() + 3500
     await box.do("delete_alarm")
     assert await box.alarm_at() is None
     await box.set_alarm_in(3600)

@@ -244,7 +244,7 @@ def _same(got, want) -> bool:
     if isinstance(want, list) and len(want) == 2 and want[0] == "error":
         return isinstance(got, list) and len(got) == 2 and got[0] == "error"
     if isinstance(want, list) and isinstance(got, list):
-        return len(got) == len(want) and all(_same(g, w) for g, w in zip(got, want))
+        return len(got) == len(want) and all(_same(g, w) for g, w in zip(got, want, strict=False))
     if isinstance(want, dict) and isinstance(got, dict):
         return list(got) == list(want) and all(_same(got[k], want[k]) for k in want)
     return got == want and type(got) is type(want) or (isinstance(got, float) and got == want)

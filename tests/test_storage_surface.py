@@ -3,9 +3,9 @@
 import ast
 from pathlib import Path
 
+from dotui import Engine
 from dotui.engine.object import storage as storage_mod
 from tests.conftest import write_objects
-from dotui import Engine
 
 ROOT = Path(__file__).resolve().parent.parent / "dotui"
 

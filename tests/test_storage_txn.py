@@ -9,8 +9,8 @@ import asyncio
 import pytest
 
 from dotui import Engine
-from tests.conftest import HANG_GUARD as GUARD, engine_of, guarded, write_objects
-
+from tests.conftest import HANG_GUARD as GUARD
+from tests.conftest import engine_of, guarded, write_objects
 
 SOURCE = """
     import asyncio
@@ -322,7 +322,7 @@ def test_transactions_opened_and_ended_in_any_order_keep_storage_consistent():
 
     from dotui.engine.object.storage import Storage
 
-    TransactionError = RuntimeError  # noqa: N806 - what the engine raises is a RuntimeError subclass
+    TransactionError = RuntimeError  # what the engine raises is a RuntimeError subclass
 
     for seed in range(300):
         rnd = random.Random(seed)

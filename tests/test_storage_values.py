@@ -9,8 +9,8 @@ import asyncio
 import pytest
 
 from dotui import Engine
-from tests.conftest import HANG_GUARD as GUARD, engine_of, guarded, write_objects
-
+from tests.conftest import HANG_GUARD as GUARD
+from tests.conftest import engine_of, guarded, write_objects
 
 SOURCE = """
     from dotui import DurableObject

@@ -13,9 +13,7 @@ from dotui.tour import LESSONS, lesson_named
 from dotui.tour.headless import LineNarrator, run_lessons
 from dotui.tui.app import DotuiApp
 from dotui.tui.screens.tour import TourScreen
-
 from tui_support import key_of, screen_text, until
-
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from dotui.tui.screens.new_object import NewObjectScreen
 from dotui.tui.screens.storage_edit import StorageEditScreen
 from dotui.tui.widgets.command_bar import CommandBar
 from dotui.tui.widgets.instances import InstanceTable
-
 from tui_support import flag_path, key_of, screen_text, until, write_objects
 
 SIZE = (120, 34)
@@ -424,7 +423,7 @@ async def test_selection_follows_its_object_when_rows_reorder(facade):
         key = key_of(facade, "Counter", "a")
         for name in ("x", "y"):  # newer activity goes on top, pushing "a" down
             facade.call("Counter", name, "increment")
-            await until(pilot, lambda: listed(app, facade, "Counter", name), f"{name} listed")
+            await until(pilot, lambda name=name: listed(app, facade, "Counter", name), f"{name} listed")
         assert app.main.selected == key and app.main.rows.index_of(key) == app.main.table.cursor
         await until(pilot, lambda: "Counter/a" in screen_text(app), "Counter/a")
 

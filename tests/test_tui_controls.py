@@ -8,7 +8,6 @@ import pytest
 
 from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
-
 from test_hostile_controls import HOSTILE, OBJECT, raw_controls
 from tui_support import key_of, screen_text, until
 

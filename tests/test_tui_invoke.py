@@ -9,7 +9,6 @@ import pytest
 from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 from dotui.tui.screens.invoke import InvokeScreen
-
 from tui_support import flag_path, key_of, screen_text, until, write_objects
 
 

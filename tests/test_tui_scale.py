@@ -12,7 +12,6 @@ from dotui.tui.gateway import full_listing
 from dotui.tui.model import SORTABLE, InstanceRows, key_of, lean, rows_from_table
 from dotui.tui.screens.help import HelpScreen
 from dotui.tui.widgets.instances import InstanceTable
-
 from tui_support import screen_text, send_keys, until, write_hibernated, write_objects
 
 N = 10_000
@@ -114,7 +113,7 @@ async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(t
             while main.rows.sort_column != "name":
                 before = main.rows.sort_column
                 send_keys(app, "s")
-                await until(pilot, lambda: main.rows.sort_column != before, "the next sort column")
+                await until(pilot, lambda before=before: main.rows.sort_column != before, "the next sort column")
             await until(pilot, lambda: "by name" in screen_text(app), "by name")
             table = main.query_one(InstanceTable)
             send_keys(app, "end")

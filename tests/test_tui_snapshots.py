@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 
 from dotui.engine.clock import ManualClock
+from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
-from dotui.examples import OBJECTS as BUNDLED_OBJECTS
-
 from tui_support import write_hibernated, write_objects
 
 T0 = 1_800_000_000.0  # the frozen "now" of the engine

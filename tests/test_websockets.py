@@ -318,7 +318,7 @@ async def test_a_thousand_sockets_on_a_hundred_hibernated_objects_all_get_answer
         return i, j, json.loads(await ask(ws, "count"))
 
     answers = await asyncio.gather(*(one(i, j, ws) for i, j, ws in sockets))
-    for i, j, answer in answers:
+    for _i, j, answer in answers:
         assert answer["attachment"]["user"] == f"u{j}"
     by_room = {}
     for i, _, answer in answers:
@@ -363,7 +363,7 @@ async def test_close_codes_and_attachment_limits_are_workerds(engine):
             return str(exc)
 
     for code in (999, 1004, 1005, 1006, 1015, 5000):
-        assert attempt(lambda: ws.close(code)).startswith(f"Invalid WebSocket close code: {code}.")
+        assert attempt(lambda code=code: ws.close(code)).startswith(f"Invalid WebSocket close code: {code}.")
     assert attempt(lambda: ws.serialize_attachment("x" * 16382)) == "ok"  # 16,384 bytes as JSON
     assert attempt(lambda: ws.serialize_attachment("x" * 16383)).startswith(
         "A WebSocket 'attachment' cannot be larger than 16384 bytes. 'attachment' was 16385 bytes")

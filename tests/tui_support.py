@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from dotui.engine.ids import IdFactory
 

@@ -45,7 +45,7 @@ class RawSocket:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, port: int, path: str, token: str, rcvbuf: int | None = None) -> "RawSocket":
+    async def open(cls, port: int, path: str, token: str, rcvbuf: int | None = None) -> RawSocket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)

@@ -19,7 +19,7 @@ import os
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # read by Ray at its import
 
-from .manifest import Manifest, ManifestError, open_manifest  # noqa: E402
-from .placement import shard_of  # noqa: E402
+from .manifest import Manifest, ManifestError, open_manifest
+from .placement import shard_of
 
 __all__ = ["Manifest", "ManifestError", "open_manifest", "shard_of"]

@@ -19,15 +19,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from ..engine.errors import InvalidIdError, NamespaceNotFoundError
+from ..engine.events import Subscription
+from ..engine.ids import IdFactory, ObjectId
 from ..ops.admin import Admin, at_least, key_pairs
 from ..ops.codec import ClientFault
 from ..ops.facade import OPERATIONS
 from ..ops.table import check_implements
-from ..engine.errors import InvalidIdError, NamespaceNotFoundError
-from ..engine.events import Subscription
-from ..engine.ids import IdFactory, ObjectId
 from .placement import shard_of
 from .runtime import Cluster
 
@@ -85,7 +86,7 @@ def _one_object(name: str) -> Callable:
     """``ClusterAdmin.<name>``: ``Admin.<name>`` with the same signature, sent to the owning shard."""
     sig = inspect.signature(getattr(Admin, name))
 
-    async def operation(self: "ClusterAdmin", *args: Any, **kwargs: Any) -> Any:
+    async def operation(self: ClusterAdmin, *args: Any, **kwargs: Any) -> Any:
         bound = sig.bind(self, *args, **kwargs)
         bound.apply_defaults()
         params = dict(bound.arguments)
@@ -122,7 +123,7 @@ class ClusterAdmin(Admin):
         self.shards = cluster.shards
 
     @classmethod
-    async def over(cls, cluster: Cluster) -> "ClusterAdmin":
+    async def over(cls, cluster: Cluster) -> ClusterAdmin:
         info = await cluster.op(0, "info")
         namespaces = await cluster.op(0, "namespaces")
         return cls(cluster, ClusterView(cluster, namespaces, info))
@@ -195,7 +196,7 @@ class ClusterAdmin(Admin):
         for ns, hx in key_pairs(keys):
             mine.setdefault(shard_of(hx, self.shards), []).append([ns, hx])
         pages = await asyncio.gather(*(self.cluster.op(i, "instances_of", keys=k) for i, k in mine.items()))
-        return [{**r, "shard": i} for i, page in zip(mine, pages) for r in page]
+        return [{**r, "shard": i} for i, page in zip(mine, pages, strict=False) for r in page]
 
     async def count_instances(self, namespace: str | None = None) -> dict[str, int]:
         return _total(await self._every("count_instances", namespace=namespace))

@@ -117,14 +117,14 @@ class ShardChannel:
         self.counters["calls"] += len(batch)
         try:
             outcomes = await ask(self._handles.get(self.shard), self.shard, "calls", [item for item, _ in batch])
-        except BaseException as exc:  # noqa: BLE001 - every call of the message gets the error
+        except BaseException as exc:  # every call of the message gets the error
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(exc)
             if isinstance(exc, asyncio.CancelledError):
                 raise
         else:
-            for (_, fut), outcome in zip(batch, outcomes):
+            for (_, fut), outcome in zip(batch, outcomes, strict=False):
                 if outcome[0] == "later":
                     self.counters["detached"] += 1
                     asyncio.ensure_future(self._later(outcome[1], fut))

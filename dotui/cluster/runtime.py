@@ -76,7 +76,7 @@ class Cluster:
         self._pumps: list[asyncio.Task] = []
         self.counters = {"events_unavailable": 0}
 
-    async def start(self) -> "Cluster":
+    async def start(self) -> Cluster:
         self.manifest = open_manifest(self.root, self.shards)
         self.root = self.manifest.root
         init_ray(self.address)

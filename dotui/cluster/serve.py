@@ -13,8 +13,8 @@ import sys
 from typing import TextIO
 
 from ..engine.errors import DataFolderError, EngineLockedError, ShardUnavailableError
-from ..server.limits import Limits
 from ..server.cli import DEFAULT_HOST, DEFAULT_PORT, RunningGateway, _announce, start_gateway, until_stopped
+from ..server.limits import Limits
 from .admin import ClusterAdmin
 from .runtime import Cluster
 

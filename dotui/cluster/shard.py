@@ -17,8 +17,8 @@ import ray
 
 from ..engine import Engine
 from ..engine.durability.slowcommit import SlowCommitLog
-from ..ops.admin import Admin
 from ..engine.events import Subscription
+from ..ops.admin import Admin
 from .ray_calls import Handles
 from .router import ShardRouter
 from .wire import Outcome, import_chain, outcome_of

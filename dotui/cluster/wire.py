@@ -12,7 +12,8 @@ mistake), ``raised`` (the object's method raised), ``plain`` (anything else).
 
 from __future__ import annotations
 
-from typing import Any, Awaitable
+from collections.abc import Awaitable
+from typing import Any
 
 from ..ops.codec import ClientFault, MethodRaised, error_body, rebuild
 

@@ -53,7 +53,7 @@ def _label(info: dict[str, Any]) -> str:
 def _iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _dt.datetime.fromtimestamp(epoch, _dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _validate_when(text: str) -> None:
@@ -101,7 +101,7 @@ LS_PAGE = 50
             "Reads no object file and wakes nothing.",
 )
 def ls(ctx: Context, namespace: str | None = None, live: bool = False, hibernated: bool = False,
-       page: int | None = None, all: bool = False) -> dict[str, Any]:  # noqa: A002
+       page: int | None = None, all: bool = False) -> dict[str, Any]:
     if live and hibernated:
         raise ParseError("ls takes --live or --hibernated, not both", "leave both out to list every object")
     if page is not None and all:
@@ -323,7 +323,7 @@ def history(ctx: Context, ref: Ref, n: int | None = None) -> dict[str, Any]:
     examples=("hibernate Counter/alice", "hibernate --all"),
     details="Its in-memory attributes are dropped; storage and alarm stay. The next call runs the constructor again.",
 )
-def hibernate(ctx: Context, ref: Ref | None = None, all: bool = False) -> dict[str, Any]:  # noqa: A002
+def hibernate(ctx: Context, ref: Ref | None = None, all: bool = False) -> dict[str, Any]:
     if all and ref is not None:
         raise ParseError("hibernate takes REF or --all, not both", "usage: hibernate REF|--all")
     if all:

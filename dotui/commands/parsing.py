@@ -16,8 +16,9 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from ..engine.values import MAX_DEPTH
 
@@ -229,7 +230,7 @@ def literal(node: ast.AST, source: str) -> Any:
         return [literal(e, source) for e in node.elts]
     if isinstance(node, ast.Dict):
         out = {}
-        for k, v in zip(node.keys, node.values):
+        for k, v in zip(node.keys, node.values, strict=False):
             if k is None:
                 raise ParseError("'**' is not allowed inside a value", "write the dict's items out")
             key = literal(k, source)

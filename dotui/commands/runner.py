@@ -13,10 +13,10 @@ import os
 import threading
 import time
 import traceback as tb
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from ..ops import EngineFacade
 from ..engine.errors import (
     BrokenObjectError,
     InvalidIdError,
@@ -24,6 +24,7 @@ from ..engine.errors import (
     NamespaceNotFoundError,
     OverloadedError,
 )
+from ..ops import EngineFacade
 from .parsing import CallForm, ParseError, Ref, did_you_mean, parse_call_form, parse_ref, strip_comment, tokenize
 from .registry import Parsed, Registry
 

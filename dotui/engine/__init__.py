@@ -1,8 +1,6 @@
 """The dotui engine. Imports no UI library (textual, prompt_toolkit, rich)."""
 
-from .object.api import AlarmInfo, DurableObject, ObjectContext
 from .engine import Engine
-from .object.stubs import Namespace, Stub
 from .errors import (
     BrokenObjectError,
     CommitFailedError,
@@ -21,6 +19,8 @@ from .errors import (
     TransactionError,
 )
 from .ids import ObjectId
+from .object.api import AlarmInfo, DurableObject, ObjectContext
+from .object.stubs import Namespace, Stub
 
 __all__ = [
     "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DataFolderError", "DurableObject", "DurableObjectError",

@@ -17,14 +17,15 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .durability import folder, sqlfile
 from . import history, values
-from .object.alarms import AlarmScheduler
 from .clock import REAL, Clock
+from .durability import folder, sqlfile
 from .durability.commitlog import CommitLog, Delta
 from .durability.committer import Committer
 from .durability.crash import stop_as_killed
 from .durability.durable import DurableState, check_namespaces, segment_number
+from .durability.index import Index
+from .durability.lock import DataLock
 from .errors import (
     BrokenObjectError,
     EngineClosedError,
@@ -33,16 +34,14 @@ from .errors import (
 )
 from .events import EventBus
 from .ids import ObjectId
-from .durability.index import Index
-from .object.instance import IN_MEMORY, Call, Instance, State, current_call
 from .listing import Listing
-from .durability.lock import DataLock
 from .loader import IMPORT_TIMEOUT, LoadError, NamespaceInfo, check_backends, load_objects
+from .object.alarms import AlarmScheduler
+from .object.instance import IN_MEMORY, Call, Instance, State, current_call
 from .object.stubs import Env, Namespace
+from .object.websockets import WebSockets
 from .sweeper import IdleSweeper
 from .views import EngineViews
-from .object.websockets import WebSockets
-
 
 log = logging.getLogger("dotui")
 
@@ -117,7 +116,7 @@ class Engine(EngineViews):
         self.router = None  # in a cluster: reaches the ids another shard owns (docs/cluster.md)
 
     # ================================================================ start / close
-    async def __aenter__(self) -> "Engine":
+    async def __aenter__(self) -> Engine:
         await self.start()
         return self
 

@@ -70,7 +70,7 @@ class Subscription(EventBuffer):
     on the engine's loop.
     """
 
-    def __init__(self, bus: "EventBus", maxlen: int, predicate=None):
+    def __init__(self, bus: EventBus, maxlen: int, predicate=None):
         super().__init__(maxlen, predicate)
         self._bus = bus
         self._waiter: asyncio.Future | None = None

@@ -19,7 +19,8 @@ larger than ``VALUE_BYTES`` replaced by a note of its size (``elided``), as the
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 Key = tuple[str, str]
 

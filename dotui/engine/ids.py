@@ -46,7 +46,7 @@ class ObjectId:
     def __hash__(self) -> int:
         return hash(self.hex)
 
-    def equals(self, other: "ObjectId") -> bool:
+    def equals(self, other: ObjectId) -> bool:
         """Cloudflare's spelling of ``==``."""
         return self == other
 

@@ -9,11 +9,12 @@ sorted once, and sorted again only when objects were added.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
+from .durability.index import Index
 from .errors import InvalidIdError
 from .ids import ObjectId
-from .durability.index import Index
 from .object.instance import Instance
 from .rows import hibernated_row
 

@@ -183,7 +183,7 @@ class _Import:
             assert spec is not None
             module = importlib.util.module_from_spec(spec)
             sys.modules[self.modname] = module
-            exec(code, module.__dict__)  # noqa: S102 - the objects folder's own code, run as an import would
+            exec(code, module.__dict__)  # the objects folder's own code, run as an import would
             self.module = module
         except BaseException as exc:  # noqa: BLE001 - a user's file may raise anything: it is its load error
             self.error = exc

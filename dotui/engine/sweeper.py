@@ -14,7 +14,7 @@ one timer per hibernation, not per second (docs/testing.md).
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from .clock import Clock
 from .object.instance import Instance

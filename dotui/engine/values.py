@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import reprlib
 import threading
+from collections.abc import Callable, Iterator
 from json.encoder import c_make_encoder, encode_basestring
-from typing import Any, Callable, Iterator
+from typing import Any
 
 _SCALARS = frozenset({int, str, float, bool, type(None)})
 

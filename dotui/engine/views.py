@@ -7,7 +7,8 @@ reads; every write to the state it shows belongs to the unit that holds it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .events import Subscription
 from .ids import ObjectId

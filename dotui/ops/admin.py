@@ -24,15 +24,16 @@ import datetime as _dt
 import inspect
 import os
 import types
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..engine import values
 from ..engine.errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
 from ..engine.events import Subscription
 from ..engine.ids import ObjectId
-from ..engine.rows import InstanceRow, InstanceTable
 from ..engine.object.storage import alarm_time
+from ..engine.rows import InstanceRow, InstanceTable
 from .codec import ClientFault, MethodRaised
 from .facade import OPERATIONS
 from .table import check_implements
@@ -62,7 +63,7 @@ def _read_time(text: str, now: float | None) -> float | None:
     """``text`` as epoch seconds, unchecked; None if it is no time at all."""
     try:
         if text.startswith("+"):
-            base = _dt.datetime.now(_dt.timezone.utc).timestamp() if now is None else now
+            base = _dt.datetime.now(_dt.UTC).timestamp() if now is None else now
             return base + float(text[1:])
         return float(text)
     except (ValueError, OverflowError):
@@ -73,7 +74,7 @@ def _read_time(text: str, now: float | None) -> float | None:
     except ValueError:
         return None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.timezone.utc)
+        t = t.replace(tzinfo=_dt.UTC)
     return t.timestamp()
 
 
@@ -81,7 +82,7 @@ def _read_time(text: str, now: float | None) -> float | None:
 class Admin:
     """The admin operations of one ``Engine``; call them on the engine's loop."""
 
-    def __init__(self, engine: "Engine"):
+    def __init__(self, engine: Engine):
         self.engine = engine
         self._signatures: dict[Any, inspect.Signature | None] = {}
         self._fits: set[tuple] = set()  # (function, positional count, keyword names) its signature takes

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import concurrent.futures
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..engine.events import EventBuffer
 from ..engine.rows import InstanceRow, InstanceTable

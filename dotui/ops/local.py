@@ -13,12 +13,13 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from typing import Any, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Any
 
+from ..engine.durability.slowcommit import SlowCommitLog
 from ..engine.engine import Engine
 from ..engine.errors import EngineClosedError
 from ..engine.events import EventBuffer
-from ..engine.durability.slowcommit import SlowCommitLog
 from ..engine.object.websockets import WebSocketError
 from ..engine.wsession import LocalWebSocket, upgrade_request
 from .admin import Admin, ClientFault, MethodRaised
@@ -89,7 +90,7 @@ class LocalEngine(EngineFacade):
                     pass
 
     # ------------------------------------------------------------ running
-    def start(self) -> "LocalEngine":
+    def start(self) -> LocalEngine:
         self._thread.start()
         try:
             self.run(self.engine.start())
@@ -118,7 +119,7 @@ class LocalEngine(EngineFacade):
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "LocalEngine":
+    def __enter__(self) -> LocalEngine:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

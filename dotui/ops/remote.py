@@ -31,7 +31,8 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
@@ -89,7 +90,7 @@ class RemoteSubscription(EventBuffer):
     the two are gone).
     """
 
-    def __init__(self, remote: "RemoteEngine", maxlen: int, predicate: Callable[[dict], bool] | None = None):
+    def __init__(self, remote: RemoteEngine, maxlen: int, predicate: Callable[[dict], bool] | None = None):
         super().__init__(maxlen, predicate)
         self._remote = remote
         self.closed = False
@@ -206,7 +207,7 @@ class RemoteEngine(EngineFacade):
         self._started = False
 
     # ------------------------------------------------------------ running
-    def start(self) -> "RemoteEngine":
+    def start(self) -> RemoteEngine:
         """Connect: check that the gateway answers and accepts the token."""
         if self._started:
             return self
@@ -263,7 +264,7 @@ class RemoteEngine(EngineFacade):
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "RemoteEngine":
+    def __enter__(self) -> RemoteEngine:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -17,8 +17,9 @@ is that table, and everything else is generated from it or checked against it:
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 # A parameter's annotation (as written: the modules use postponed annotations) -> the JSON kind
 # the gateway checks a value against (``object``: any JSON value).
@@ -72,7 +73,7 @@ class Operation:
         names = [p.name for p in self.params]
         if len(args) > len(names):
             raise TypeError(f"{self.name}() takes {len(names)} arguments but {len(args)} were given")
-        out = dict(zip(names, args))
+        out = dict(zip(names, args, strict=False))
         for key, value in kwargs.items():
             if key not in names:
                 raise TypeError(f"{self.name}() got an unexpected keyword argument {key!r}")

@@ -4,7 +4,8 @@ driven synchronously (the same interface as ``dotui.engine.wsession.LocalWebSock
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp

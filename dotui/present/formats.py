@@ -6,7 +6,8 @@ import datetime as _dt
 import json
 import os
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 # ---------------------------------------------------------------- times

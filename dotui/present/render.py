@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import builtins
 import os
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.highlighter import JSONHighlighter
@@ -20,7 +21,18 @@ from rich.text import Text
 
 from ..commands.parsing import format_ref
 from ..commands.runner import ErrorInfo, Outcome
-from .formats import TIMED_METHODS, alarm_text, ago, call_text, clock, ms, printable, relative_path, result_text, short_json
+from .formats import (
+    TIMED_METHODS,
+    ago,
+    alarm_text,
+    call_text,
+    clock,
+    ms,
+    printable,
+    relative_path,
+    result_text,
+    short_json,
+)
 
 STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
 

@@ -42,7 +42,7 @@ def _from_ast(a: ast.arguments) -> inspect.Signature:
         params.append(P(arg.arg, kind, default=None if i >= first_default else P.empty))
     if a.vararg:
         params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
-    for arg, default in zip(a.kwonlyargs, a.kw_defaults):
+    for arg, default in zip(a.kwonlyargs, a.kw_defaults, strict=False):
         params.append(P(arg.arg, P.KEYWORD_ONLY, default=P.empty if default is None else None))
     if a.kwarg:
         params.append(P(a.kwarg.arg, P.VAR_KEYWORD))

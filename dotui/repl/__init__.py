@@ -3,9 +3,9 @@
 Rendering (rich) lives here; the registry in ``dotui.commands`` returns data only.
 """
 
+from ..present.render import Renderer, make_console
 from .batch import BatchRunner, Line, lines_of
 from .prompt import PromptCompleter, Repl, history_for, run_repl
-from ..present.render import Renderer, make_console
 
 __all__ = ["BatchRunner", "Line", "PromptCompleter", "Renderer", "Repl", "history_for", "lines_of",
            "make_console", "run_repl"]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator, TextIO
+from typing import BinaryIO, TextIO
 
-from ..ops import EngineFacade
 from ..commands import REGISTRY, Context, ErrorInfo, Outcome, Registry, execute
 from ..commands.parsing import MAX_LINE
+from ..ops import EngineFacade
 from ..present.render import Renderer
 
 OK, FAILED, USAGE = 0, 1, 2

@@ -13,8 +13,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
-from typing import Any, Iterable
+from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
@@ -29,9 +30,9 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.styles import Style
 from rich.console import Console
 
-from ..ops import EngineFacade
 from ..commands import REGISTRY, Context, execute
 from ..commands.completion import Completer
+from ..ops import EngineFacade
 from ..present.formats import printable, relative_path
 from ..present.render import Renderer, make_console
 

@@ -24,21 +24,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.web_protocol import RequestHandler
 
 from .. import __version__
 from ..engine import Engine
-from ..ops import OPERATIONS, Admin, Operation, Param
 from ..engine.ids import ObjectId
-from .auth import check_bearer
-from .openapi import describe
-from .websocket import WebSocketGateway, close_all, serve_websocket
-from .limits import MAX_EVENTS_MAXLEN, Limits, with_max_body
+from ..ops import OPERATIONS, Admin, Operation, Param
 from ..ops.codec import RETRY_AFTER_SECONDS, BadJSON, encode, loads, request_error
 from ..ops.codec import answer_for as operation_answer
+from .auth import check_bearer
+from .limits import MAX_EVENTS_MAXLEN, Limits, with_max_body
+from .openapi import describe
+from .websocket import WebSocketGateway, close_all, serve_websocket
 
 DEFAULT_MAX_BODY = Limits.max_body  # 1 MiB
 DEFAULT_EVENTS_MAXLEN = 10_000

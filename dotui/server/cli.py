@@ -18,18 +18,19 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ..engine import Engine
-from ..engine.errors import DataFolderError, EngineLockedError
 from ..engine.durability.slowcommit import SlowCommitLog
+from ..engine.errors import DataFolderError, EngineLockedError
+from ..ops.remote import RemoteEngine
 from .app import ADMIN, JsonErrorsHandler, make_app
 from .auth import find_token, new_token, remove_token, write_token
-from ..ops.remote import RemoteEngine
 from .fast import FastCalls
 from .limits import MAX_FIELD, MAX_HEADERS, MAX_LINE, READ_BUFSIZE, Limits, with_max_body
 
@@ -78,7 +79,7 @@ class RunningGateway:
     _data: str = field(repr=False)
     _server: asyncio.AbstractServer = field(repr=False)
     _fast: FastCalls = field(repr=False)
-    _accept_errors: "AcceptErrors" = field(repr=False)
+    _accept_errors: AcceptErrors = field(repr=False)
     _submit: Callable[[Any], Any] | None = field(default=None, repr=False)
 
     async def stop(self) -> None:

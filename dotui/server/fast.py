@@ -35,17 +35,18 @@ import socket
 import struct
 import time
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp.http import HttpVersion11
 from aiohttp.http_parser import HttpRequestParser
 
 from ..ops.admin import Admin
+from ..ops.codec import RETRY_AFTER_SECONDS, encode, request_error
 from .app import answer_bytes, parse_call_body
 from .auth import check_bearer
 from .limits import MAX_FIELD, MAX_HEAD, MAX_HEADERS, MAX_LINE, READ_BUFSIZE, Limits
-from ..ops.codec import RETRY_AFTER_SECONDS, encode, request_error
 
 _CANCELLED = encode({"error": {"type": "CancelledError", "message": (
     "the call was cancelled (asyncio) before it answered; the connection is closed: send the call again "
@@ -85,7 +86,7 @@ class FastCalls:
         self.timeouts = {HEAD: limits.head_timeout, BODY: limits.body_timeout, IDLE: limits.keepalive_timeout,
                          SEND: limits.send_timeout}
 
-    def __call__(self) -> "CallProtocol":
+    def __call__(self) -> CallProtocol:
         return CallProtocol(self)
 
     def parser(self, protocol: Any) -> HttpRequestParser:

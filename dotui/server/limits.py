@@ -8,8 +8,9 @@ documented in docs/server.md ("Limits"). Both paths that read HTTP (the fast pat
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any, Callable
+from typing import Any
 
 # Fixed bounds of a request head (aiohttp's defaults, given to both paths' parser).
 MAX_LINE = 8190  # bytes in the request line or one header line
@@ -71,7 +72,7 @@ class Limits:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)!r}")
 
 
-def with_max_body(limits: "Limits | None", max_body: int | None) -> "Limits":
+def with_max_body(limits: Limits | None, max_body: int | None) -> Limits:
     """``limits`` (the defaults if None) with ``max_body`` in place of its own when given."""
     limits = limits or Limits()
     return limits if max_body is None else replace(limits, max_body=max_body)

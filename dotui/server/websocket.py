@@ -38,7 +38,8 @@ import logging
 import socket
 import struct
 from collections import deque
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -78,7 +79,7 @@ class WebSocketGateway:
         self.connections: set[Connection] = set()
         self.backlogged: set[Connection] = set()  # those with bytes queued (the only ones that can be closed for it)
 
-    def make_room(self, n: int, asking: "Connection") -> bool:
+    def make_room(self, n: int, asking: Connection) -> bool:
         """Count ``n`` bytes more to send; if the total is full, close the largest queues (1013) until they
         fit. False if ``asking`` itself was closed. O(1), or O(backlogged) when the total is full."""
         sending = self.sending
@@ -483,7 +484,7 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
         writer = await resp.prepare(request)
         conn.start(writer)
         await _read(hub, sock, conn, shielded)
-    except Exception:  # noqa: BLE001 - after the 101 no HTTP answer may follow: the client sees 1011
+    except Exception:  # after the 101 no HTTP answer may follow: the client sees 1011
         log.exception("%s: a WebSocket of %s ended on an error in the gateway", request.path, namespace)
         conn.outcome = conn.outcome or (INTERNAL_ERROR, "the gateway failed (see its log)", False)
         conn.overflow(INTERNAL_ERROR, "the gateway failed (see its log)")

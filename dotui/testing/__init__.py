@@ -12,7 +12,8 @@ The module-level helpers act on the engine of the test running now.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import kit
 from .kit import AlarmRun, KitError, TestClock, TestEngine

@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..engine.clock import ManualClock
 from ..engine.engine import Engine
 from ..engine.ids import ObjectId
 from ..engine.object.stubs import Env, Namespace, Stub
 
-active: "TestEngine | None" = None  # the engine of the test running now (the plugin sets it)
+active: TestEngine | None = None  # the engine of the test running now (the plugin sets it)
 SETTLE_ROUNDS = 1000  # an alarm that keeps re-arming itself in the past stops here, loudly
 
 
@@ -47,7 +48,7 @@ class TestClock:
 
     __test__ = False  # not a test class, whatever pytest thinks of its name
 
-    def __init__(self, kit: "TestEngine", start: float):
+    def __init__(self, kit: TestEngine, start: float):
         self._kit = kit
         self.manual = ManualClock(start)
 
@@ -63,7 +64,7 @@ class TestClock:
 
     def datetime(self) -> _dt.datetime:
         """The engine's time as an aware UTC datetime."""
-        return _dt.datetime.fromtimestamp(self.manual.now(), _dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(self.manual.now(), _dt.UTC)
 
     async def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> None:
         """Move time forward; every alarm (and retry) and every idle timeout that falls due on the
@@ -116,7 +117,7 @@ class TestEngine:
         self.objects = objects
         self.data = data
         self.options = options
-        self.clock = TestClock(self, _dt.datetime.now(_dt.timezone.utc).timestamp() if start is None else start)
+        self.clock = TestClock(self, _dt.datetime.now(_dt.UTC).timestamp() if start is None else start)
         self.current: Engine = self._new_engine()
         self.env = Env(self)  # type: ignore[arg-type] - stubs made here call whichever engine runs now
         self._ns: dict[str, Namespace] = {}
@@ -144,7 +145,7 @@ class TestEngine:
         return self.current.call(namespace, oid, method, args, kwargs)
 
     # ------------------------------------------------------------ start, close, crash, restart
-    async def start(self) -> "TestEngine":
+    async def start(self) -> TestEngine:
         await self.current.start()
         await self.clock.settle()  # alarms that fell due while it was stopped
         return self

@@ -8,7 +8,7 @@ reports each narrated claim with whether the engine bore it out.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..ops import EngineFacade
 from .lessons import LESSONS
@@ -49,7 +49,7 @@ class LineNarrator:
 def run_lessons(facade: EngineFacade, lessons: list[Lesson], narrator) -> list[tuple[Lesson, list[Check]]]:
     """Every lesson in turn; a lesson whose scenario raises counts as one failed check."""
     out = []
-    for number, lesson in enumerate(lessons, 1):
+    for lesson in lessons:
         try:
             checks = run_lesson(facade, lesson, narrator, LESSONS.index(lesson) + 1, len(LESSONS))
         except Exception as exc:  # noqa: BLE001 - the report says which lesson broke and how

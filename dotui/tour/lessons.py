@@ -289,7 +289,7 @@ HIBERNATION = Lesson(
 def _days(run: Run) -> None:
     for key in list(run.facade.read_storage(API, "tour-user")["values"]):
         run.facade.storage_delete(API, "tour-user", key)
-    old = (_dt.datetime.now(_dt.timezone.utc).date() - _dt.timedelta(days=10)).isoformat()
+    old = (_dt.datetime.now(_dt.UTC).date() - _dt.timedelta(days=10)).isoformat()
     run.seen["old"] = old
     run.call(API, "tour-user", "record", "/search", old)
     run.call(API, "tour-user", "record", "/search")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..ops import EngineFacade
 
@@ -48,10 +49,10 @@ class Check:
 @dataclass
 class Step:
     say: str
-    do: Callable[["Run"], None] | None = None
-    then: Callable[["Run"], str] | str | None = None
-    check: Callable[["Run"], str | None] | None = None  # None when the claim holds, else what was seen instead
-    point: Point | Callable[["Run"], Point] | None = None  # a callable points after ``do``, at what it made
+    do: Callable[[Run], None] | None = None
+    then: Callable[[Run], str] | str | None = None
+    check: Callable[[Run], str | None] | None = None  # None when the claim holds, else what was seen instead
+    point: Point | Callable[[Run], Point] | None = None  # a callable points after ``do``, at what it made
     dwell: float = 2.5  # seconds to read it, in the TUI and the REPL (0 under --check)
 
 

@@ -15,7 +15,8 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -33,8 +34,8 @@ from . import glossary
 from .commands import DotuiCommands
 from .gateway import Detail, Gateway, PollRequest, Snapshot, poll
 from .gcpause import PAUSE_AT_MOST, StartupGC
-from .printable import PrintableFilter
 from .model import SORTABLE, EngineWatch, InstanceRows, Key, Rate, label_of, ref_of, row_state
+from .printable import PrintableFilter
 from .refresh import Refresh
 from .screens.alarm import AlarmScreen
 from .screens.help import HelpScreen
@@ -43,6 +44,7 @@ from .screens.new_object import NewObjectScreen
 from .screens.storage_edit import StorageEditScreen
 from .screens.tour import STOP, TourScreen
 from .tourrun import TuiNarrator
+from .watcher import FolderWatcher
 from .widgets.command_bar import CommandBar
 from .widgets.header import StatusHeader
 from .widgets.instances import InstancesPane, InstanceTable
@@ -51,7 +53,6 @@ from .widgets.object.methods import MethodsView
 from .widgets.object.queue import render_queue
 from .widgets.tour import TourPanel
 from .widgets.welcome import Welcome
-from .watcher import FolderWatcher
 
 BUSY_AFTER = 0.5  # seconds without an answer before the header says the engine is busy (default)
 
@@ -229,7 +230,7 @@ class MainScreen(Screen):
             self._kick.clear()
             try:
                 await asyncio.wait_for(self._kick.wait(), self.refresh_interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def kick(self, full: bool = False, detail: bool = True, namespaces: bool = False) -> None:

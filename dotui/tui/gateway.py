@@ -18,8 +18,9 @@ import concurrent.futures
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..ops import EngineFacade
 from .model import Key, rows_from_table

@@ -14,8 +14,9 @@ import math
 import operator
 import time
 from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..engine.rows import InstanceRow, InstanceTable
 from ..present.formats import human_bytes, relative
@@ -74,14 +75,14 @@ def rows_from_table(table: InstanceTable) -> dict[Key, InstanceRow]:
             (ns, hx): {"namespace": ns, "id": hx, "name": name, "state": "hibernated",
                        "last_active": last, "keys": keys, "bytes": nbytes, "alarm": alarm}
             for hx, name, last, keys, nbytes, alarm in zip(
-                cols["id"], cols["name"], cols["last_active"], cols["keys"], cols["bytes"], cols["alarm"])
+                cols["id"], cols["name"], cols["last_active"], cols["keys"], cols["bytes"], cols["alarm"], strict=False)
         })
         for counter in ("calls", "errors"):  # the counters so far; a 0 is left out, as ``lean`` does
-            for hx, n in zip(cols["id"], cols.get(counter) or ()):
+            for hx, n in zip(cols["id"], cols.get(counter) or (), strict=False):
                 if n:
                     out[(ns, hx)][counter] = n
         if "shard" in cols:  # a cluster's table (docs/cluster.md)
-            for hx, shard in zip(cols["id"], cols["shard"]):
+            for hx, shard in zip(cols["id"], cols["shard"], strict=False):
                 out[(ns, hx)]["shard"] = shard
     for r in table.get("objects") or ():
         out[key_of(lean(r))] = r
@@ -234,7 +235,7 @@ class _Desc:
     def __init__(self, v: Any):
         self.v = v
 
-    def __lt__(self, other: "_Desc") -> bool:
+    def __lt__(self, other: _Desc) -> bool:
         return other.v < self.v
 
     def __eq__(self, other: object) -> bool:
@@ -287,7 +288,7 @@ class InstanceRows:
         if not self.rows:
             # the first listing: every row is new; take them whole, count them by state, sort once
             values = fresh.values()
-            seen = Counter(zip(map(_get_state, values), map(_get_busy, values)))
+            seen = Counter(zip(map(_get_state, values), map(_get_busy, values), strict=False))
             for (state, busy), n in seen.items():
                 self._counts[row_state({"state": state, "busy": busy})] += n
             self.rows = fresh
@@ -442,11 +443,11 @@ class InstanceRows:
                 values = [-v if isinstance(v, (int, float)) else _Desc(v) for v in values]
         names = ["\uffff" if n is None else n for n in map(operator.methodcaller("get", "name"), infos)]
         groups = map(operator.itemgetter(0), keys) if self.group_by_namespace else itertools.repeat("")
-        okeys = list(zip(groups, values, names, map(operator.itemgetter(1), keys)))
+        okeys = list(zip(groups, values, names, map(operator.itemgetter(1), keys), strict=False))
         perm = sorted(range(len(keys)), key=okeys.__getitem__)
         self._order = [okeys[i] for i in perm]
         self._view = [keys[i] for i in perm]
-        self._okey = dict(zip(keys, okeys))
+        self._okey = dict(zip(keys, okeys, strict=False))
         self.version += 1
 
     def _reposition(self) -> None:

@@ -10,8 +10,9 @@ drive it directly, as they drive ``model.py``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .gateway import Detail, PollRequest, Snapshot
 from .model import EngineWatch, InstanceRows, Key, Rate, ref_of

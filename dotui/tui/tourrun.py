@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class TuiNarrator:
-    def __init__(self, screen: "MainScreen", stop: threading.Event, dwell_scale: float = 1.0):
+    def __init__(self, screen: MainScreen, stop: threading.Event, dwell_scale: float = 1.0):
         self.screen = screen
         self.stop = stop
         self.dwell_scale = dwell_scale

@@ -23,10 +23,10 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from . import disk, schema
-from ..object import storage
 from .. import values
 from ..errors import BrokenObjectError, FolderEntryError
+from ..object import storage
+from . import disk, schema
 
 
 def _load_syncfs():
@@ -240,7 +240,7 @@ def _check_meta(meta: dict[str, Any], key: tuple[str, str] | None) -> None:
     """The fields of a checkpoint's meta document the engine reads back (schema.py), and that it
     is the meta of the object ``key``, when given."""
     if key is not None:
-        for field, mine in zip(("namespace", "id"), key):
+        for field, mine in zip(("namespace", "id"), key, strict=False):
             if meta.get(field, mine) != mine:
                 raise schema.Malformed(f"its {field!r} is {values.shown(meta[field])}, not this file's "
                                        f"{mine!r} (a checkpoint of another object)")

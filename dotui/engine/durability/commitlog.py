@@ -29,13 +29,14 @@ import re
 import stat
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
-from typing import Any, Iterator
+from typing import Any
 
-from . import disk, schema
 from .. import values
 from ..errors import LogCorruptError
+from . import disk, schema
 
 log = logging.getLogger("dotui")
 _UNRESERVED = 1 << 62  # "allocated" of a segment that could not be preallocated: never try again
@@ -54,7 +55,7 @@ class Delta:
     alarm_changed: bool = False
     alarm: float | None = None
 
-    def merge(self, other: "Delta") -> None:
+    def merge(self, other: Delta) -> None:
         if other.cleared:
             self.cleared = True
             self.puts = {}

@@ -31,11 +31,11 @@ from concurrent.futures import Executor
 from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import sqlfile
 from ..clock import REAL, Clock
-from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
 from ..errors import CommitFailedError
 from ..events import EventBus
+from . import sqlfile
+from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
 
 if TYPE_CHECKING:
     from ..object.instance import Instance
@@ -53,7 +53,7 @@ EVENT_KEYS = 32
 class CommitHost(Protocol):
     """What the committer needs from its engine: where committed changes go."""
 
-    def committed(self, inst: "Instance", delta: Delta, keys: int, nbytes: int, now: float) -> None:
+    def committed(self, inst: Instance, delta: Delta, keys: int, nbytes: int, now: float) -> None:
         """``inst``'s changes ``delta`` are durable in the log (it now has ``keys`` keys, ``nbytes`` bytes)."""
 
     def log_full(self, size: int) -> None:
@@ -97,7 +97,7 @@ class Committer:
         self._loop = loop
         self._io = io
         self._now = clock.now  # a record's time (clock.py)
-        self._dirty: dict["Instance", None] = {}
+        self._dirty: dict[Instance, None] = {}
         self._kick_scheduled = False
         self._kick_handle: asyncio.Handle | None = None
         self._kick_owner: asyncio.Task | None = None  # the task whose write scheduled it
@@ -136,7 +136,7 @@ class Committer:
         if self._task is not None:
             self._task.cancel()
 
-    def schedule(self, inst: "Instance") -> None:
+    def schedule(self, inst: Instance) -> None:
         """``inst`` has uncommitted writes: commit them at the end of this loop iteration."""
         self._dirty[inst] = None
         if not self._kick_scheduled:
@@ -172,7 +172,7 @@ class Committer:
             ready.clear()
             self._context.run(self._kick, True)
 
-    def forget(self, inst: "Instance") -> None:
+    def forget(self, inst: Instance) -> None:
         """``inst`` dropped its uncommitted writes (a reset): nothing of it to commit."""
         self._dirty.pop(inst, None)
         self._notify_idle()
@@ -306,7 +306,7 @@ class Committer:
     def _drop_unencodable(self, entries: list, parts: list[str]) -> tuple[list, list[str]]:
         """Fail the objects whose changes UTF-8 cannot encode (a lone surrogate); keep the rest."""
         kept, kept_parts = [], []
-        for entry, part in zip(entries, parts):
+        for entry, part in zip(entries, parts, strict=False):
             try:
                 part.encode()
             except UnicodeEncodeError as exc:
@@ -361,7 +361,7 @@ class Committer:
         if self.log.size >= self.full_at:
             host.log_full(self.log.size)
 
-    def _fail(self, inst: "Instance", fut: asyncio.Future, exc: BaseException) -> None:
+    def _fail(self, inst: Instance, fut: asyncio.Future, exc: BaseException) -> None:
         err = CommitFailedError(
             f"writes of {inst.ns.name} {inst.label} could not be made durable "
             f"({type(exc).__name__}: {exc}); the object was reset to its last durable state"

@@ -13,7 +13,8 @@ a real SIGKILL at the same point of the same workload.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..errors import EngineClosedError
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from ..object.instance import Instance
 
 
-async def stop_as_killed(engine: "Engine", live: Iterable["Instance"], tasks: list[asyncio.Task],
+async def stop_as_killed(engine: Engine, live: Iterable[Instance], tasks: list[asyncio.Task],
                          executors: tuple, lock) -> None:
     """(Engine.crash) ``live`` are the objects in memory, ``tasks`` the engine's background
     tasks, ``executors`` its disk threads, ``lock`` its data folder's lock."""

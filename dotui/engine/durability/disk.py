@@ -156,7 +156,7 @@ def _open_parent(path: str) -> tuple[int, str]:
         raise
 
 
-def open(path: str, flags: int, mode: int = FILE_MODE) -> int:  # noqa: A001 - os.open's name
+def open(path: str, flags: int, mode: int = FILE_MODE) -> int:  # os.open's name
     """``os.open`` that follows no link at ``path`` or at its folder (it opens the folder with
     ``O_NOFOLLOW``, then the entry in it) and opens nothing but a regular file (or, with
     ``O_DIRECTORY``, a folder); ``FolderEntryError`` otherwise. A file it creates is ``mode``.

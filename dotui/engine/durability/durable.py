@@ -18,14 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 
-from . import checkpoint, disk, schema, sqlfile
 from .. import values
 from ..clock import REAL, Clock
-from .commitlog import DELETED, Delta
 from ..errors import BrokenObjectError, DataFolderError
+from . import checkpoint, disk, schema, sqlfile
+from .commitlog import DELETED, Delta
 from .folder import remove_stale_temporaries
 from .schema import RESERVED
 

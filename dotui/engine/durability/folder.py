@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from typing import Iterable
+from collections.abc import Iterable
 
+from ..errors import DataFolderError
 from . import disk
 from .commitlog import LOG_FOLDER, is_segment, list_segments
-from ..errors import DataFolderError
 from .schema import RESERVED
 
 log = logging.getLogger("dotui")

@@ -29,10 +29,10 @@ import logging
 import os
 import stat
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
-from . import disk, schema
 from .. import values
+from . import disk, schema
 from .checkpoint import atomic_write, fsync_dir
 
 log = logging.getLogger("dotui")
@@ -134,7 +134,7 @@ def check_row(ns: object, hx: object, row: list) -> None:
     schema.count(nbytes, "its byte count")
     schema.alarm(alarm)
     schema.moment(last_active, "its last_active", optional=True)
-    for n, what in zip(counters, ("its call count", "its error count")):
+    for n, what in zip(counters, ("its call count", "its error count"), strict=False):
         schema.count(n, what)
 
 
@@ -322,8 +322,8 @@ class Index:
     def rebuild_from_files(self, data_dir: str, skip: tuple[str, ...] = ("log",)) -> None:
         """Slow path when the index is lost or damaged: read the meta of every checkpoint.
         The next ``persist`` writes a whole snapshot in place of the files on disk."""
-        from . import checkpoint
         from ..errors import BrokenObjectError
+        from . import checkpoint
 
         self._by_ns = {}
         self.version += 1

@@ -16,8 +16,8 @@ import errno
 import fcntl
 import os
 
-from . import disk
 from ..errors import DataFolderError, EngineLockedError, FolderEntryError
+from . import disk
 
 
 class DataLock:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..errors import DataFolderError
 from . import disk, folder
 from .commitlog import CommitLog, SegmentScan, is_damage, list_segments, scan_segment
 from .durable import DurableState
-from ..errors import DataFolderError
 from .index import Index
 
 

@@ -19,9 +19,9 @@ import functools
 import os
 from typing import Any
 
-from ..object import storage
 from .. import values
 from ..ids import IdFactory
+from ..object import storage
 
 # Names in the data folder that are the engine's own: no namespace may use them.
 RESERVED = {"lock": "lock file", "log": "commit log folder"}

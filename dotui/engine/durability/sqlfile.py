@@ -25,8 +25,8 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import disk, schema
 from ..errors import BrokenObjectError
+from . import disk, schema
 
 SUFFIX = ".sqlite"
 SYNC_THREADS = 8  # fdatasyncs of one group commit run at once (docs/sqlite.md: ~one fdatasync's time)

@@ -24,7 +24,7 @@ class AlarmApi:
     def get_alarm(self) -> _dt.datetime | None:
         if self._alarm is None:
             return None
-        return _dt.datetime.fromtimestamp(self._alarm, _dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(self._alarm, _dt.UTC)
 
     def set_alarm(self, when: _dt.datetime | float) -> None:
         """Set the object's one alarm (a datetime, or epoch seconds); replaces any other.

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..clock import REAL, Clock
 from ..events import EventBus

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from .websockets import WebSocket, timestamp
 
@@ -28,7 +29,7 @@ class DurableObject:
     concurrency: str = "input-gate"
     storage_backend: str = "kv"
 
-    def __init__(self, ctx: "ObjectContext", env: Any):
+    def __init__(self, ctx: ObjectContext, env: Any):
         self.ctx = ctx
         self.env = env
 
@@ -47,9 +48,9 @@ class ObjectContext:
 
     __slots__ = ("id", "storage", "_instance")
 
-    def __init__(self, instance: "Instance", storage: "Storage"):
+    def __init__(self, instance: Instance, storage: Storage):
         self._instance = instance
-        self.id: "ObjectId" = instance.id
+        self.id: ObjectId = instance.id
         self.storage = storage
 
     def block_concurrency_while(self, fn: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
@@ -113,6 +114,6 @@ class ObjectContext:
         """The ``(request, response)`` pair set by ``set_websocket_auto_response``, or None."""
         return self._instance.host.websockets.get_auto_response(self._instance)
 
-    def get_websocket_auto_response_timestamp(self, ws: WebSocket) -> "datetime | None":
+    def get_websocket_auto_response_timestamp(self, ws: WebSocket) -> datetime | None:
         """When the gateway last answered ``ws`` with the auto-response (aware UTC), or None."""
         return timestamp(ws.auto_response_at)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ..errors import OverloadedError
 
@@ -28,14 +29,14 @@ class CallQueue:
     __slots__ = ("_waiting", "admitted", "limit")
 
     def __init__(self, limit: int):
-        self._waiting: deque[tuple["Call", asyncio.Future]] = deque()
-        self.admitted: "Call | None" = None  # let in, not started yet: nobody else gets in before it
+        self._waiting: deque[tuple[Call, asyncio.Future]] = deque()
+        self.admitted: Call | None = None  # let in, not started yet: nobody else gets in before it
         self.limit = limit
 
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def __iter__(self) -> Iterator["Call"]:
+    def __iter__(self) -> Iterator[Call]:
         return (call for call, fut in self._waiting if not fut.done())
 
     @property
@@ -43,7 +44,7 @@ class CallQueue:
         """Whether a call is waiting or about to start: a newcomer must line up behind it."""
         return self.admitted is not None or bool(self._waiting)
 
-    async def wait(self, call: "Call", *, front: bool = False) -> None:
+    async def wait(self, call: Call, *, front: bool = False) -> None:
         """Line ``call`` up and return when it is admitted (``front``: it had been admitted already).
 
         Raises ``OverloadedError`` when ``limit`` calls are waiting already.
@@ -63,7 +64,7 @@ class CallQueue:
             self.started(call)
             raise
 
-    def admit(self, gate: "InputGate", serial: bool, running: bool) -> bool:
+    def admit(self, gate: InputGate, serial: bool, running: bool) -> bool:
         """Let the head in if its turn has come; whether one was let in."""
         if self.admitted is not None:
             return False
@@ -85,7 +86,7 @@ class CallQueue:
             return True
         return False
 
-    def started(self, call: "Call") -> bool:
+    def started(self, call: Call) -> bool:
         """``call`` has started (or gave up): the next may be let in. Whether it was the admitted one."""
         if self.admitted is call:
             self.admitted = None

@@ -14,7 +14,8 @@ commit on its way has ended, so nobody polls for an object's writes to land.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .instance import Call
@@ -24,10 +25,10 @@ class InputGate:
     __slots__ = ("holder", "_waiters")
 
     def __init__(self) -> None:
-        self.holder: "Call | None" = None
+        self.holder: Call | None = None
         self._waiters: list[asyncio.Future] = []
 
-    def admits(self, call: "Call") -> bool:
+    def admits(self, call: Call) -> bool:
         h = self.holder
         return h is None or h is call or h.seq in call.chain
 
@@ -40,7 +41,7 @@ class InputGate:
         self._waiters.append(fut)
         return fut
 
-    def release(self, holder: "Call | None" = None) -> None:
+    def release(self, holder: Call | None = None) -> None:
         self.holder = holder
         waiters, self._waiters = self._waiters, []
         for w in waiters:

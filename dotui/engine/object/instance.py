@@ -22,30 +22,31 @@ import enum
 import inspect
 import itertools
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import tasks
 from .. import values
-from .api import AlarmInfo, ObjectContext
-from .callqueue import CallQueue
 from ..errors import (
     BrokenObjectError,
     ObjectAbortedError,
     ObjectResetError,
     contained,
 )
-from .gates import InputGate, OutputGate, describe_await
 from ..history import error_fields, shown_args
 from ..ids import ObjectId
+from . import tasks
+from .api import AlarmInfo, ObjectContext
+from .callqueue import CallQueue
+from .gates import InputGate, OutputGate, describe_await
 from .sqlstorage import SqlStorage
 from .storage import Storage
 
 if TYPE_CHECKING:
     from ..clock import Clock
+    from ..durability.index import Index
     from ..events import EventBus
     from ..history import CallHistory
-    from ..durability.index import Index
     from ..loader import NamespaceInfo
     from .websockets import WebSockets
 
@@ -66,36 +67,36 @@ IN_MEMORY = (State.LIVE, State.DRAINING)  # a Python object exists: counted as l
 class Host(Protocol):
     """What an instance needs from its engine, and how it tells the engine what happened."""
 
-    bus: "EventBus"
+    bus: EventBus
     env: Any
-    index: "Index"
+    index: Index
     max_queue: int
     block_timeout: float
-    call_history: "CallHistory"  # the engine's one history of finished calls (history.py)
-    websockets: "WebSockets"  # the sockets the object accepted; ctx's WebSocket methods (websockets.py)
-    clock: "Clock"  # the engine's one source of time (clock.py)
+    call_history: CallHistory  # the engine's one history of finished calls (history.py)
+    websockets: WebSockets  # the sockets the object accepted; ctx's WebSocket methods (websockets.py)
+    clock: Clock  # the engine's one source of time (clock.py)
 
-    def load_state(self, inst: "Instance") -> tuple[dict[str, Any], float | None]:
+    def load_state(self, inst: Instance) -> tuple[dict[str, Any], float | None]:
         """The object's durable values and alarm (raises BrokenObjectError if unreadable)."""
 
-    def schedule_commit(self, inst: "Instance") -> None:
+    def schedule_commit(self, inst: Instance) -> None:
         """The object wrote: commit its writes soon."""
 
     def commit_if_alone(self) -> None:
         """A call's result waits on its writes: commit now if nothing else could join the group."""
 
-    def was_reset(self, inst: "Instance", error: BaseException) -> None:
+    def was_reset(self, inst: Instance, error: BaseException) -> None:
         """The object was reset: its uncommitted writes are gone (commit nothing for it), and its
         WebSockets are dropped, as workerd drops a reset object's."""
 
-    def touch(self, inst: "Instance") -> "Instance":
+    def touch(self, inst: Instance) -> Instance:
         """The object is about to wake (or exist, at its first call): list it. Returns the engine's
         record of it: ``inst``, unless ``inst`` was forgotten (``released``) and another replaced it."""
 
-    def on_state(self, inst: "Instance", old: State, new: State) -> None:
+    def on_state(self, inst: Instance, old: State, new: State) -> None:
         """The object's state changed (the ``state`` event is published already)."""
 
-    def released(self, inst: "Instance") -> None:
+    def released(self, inst: Instance) -> None:
         """The object is out of memory and nothing runs, waits or is on its way to disk for it
         (``Instance.detached``): the engine may forget this record; its index entry remains."""
 
@@ -113,7 +114,7 @@ _SCALARS = values._SCALARS
 _RUNNING = CallStatus.RUNNING
 _DONE = CallStatus.DONE
 
-current_call: ContextVar["Call | None"] = ContextVar("dotui_current_call", default=None)
+current_call: ContextVar[Call | None] = ContextVar("dotui_current_call", default=None)
 _seq = itertools.count(1)
 
 
@@ -142,7 +143,7 @@ class Call:
         self.result: Any = None
         self.error: BaseException | None = None
         self.fn = fn  # for kind "storage"/"alarm": fn(instance) -> result
-        self.instance: "Instance | None" = None
+        self.instance: Instance | None = None
         self.reset_error: BaseException | None = None  # its object was reset while it ran
 
     @property
@@ -187,7 +188,7 @@ class _Driven:
 
     __slots__ = ("call", "coro", "instance", "it", "first", "context")
 
-    def __init__(self, instance: "Instance", call: Call, coro, it, first, context: contextvars.Context):
+    def __init__(self, instance: Instance, call: Call, coro, it, first, context: contextvars.Context):
         self.instance = instance
         self.call = call
         self.coro = coro
@@ -235,7 +236,7 @@ class _Driven:
 class Instance:
     """The engine's record of one object, live or not."""
 
-    def __init__(self, host: Host, ns: "NamespaceInfo", oid: ObjectId):
+    def __init__(self, host: Host, ns: NamespaceInfo, oid: ObjectId):
         self.host = host
         self.ns = ns
         self.id = oid
@@ -259,7 +260,7 @@ class Instance:
         self._blockers: list[asyncio.Task] = []  # the constructor's block_concurrency_while
         self._tasks: set[asyncio.Future] = set()  # started by the object's code, still pending
         self._idle_waiters: list[asyncio.Future] = []
-        self._reload_to: tuple["NamespaceInfo | None", str] | None = None  # while DRAINING
+        self._reload_to: tuple[NamespaceInfo | None, str] | None = None  # while DRAINING
 
     # ------------------------------------------------------------ events
     def emit(self, type: str, call: Call | None = None, **fields: Any) -> None:
@@ -319,7 +320,7 @@ class Instance:
             if self.queue.busy:
                 self._spawn_wake()
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # a SystemExit too: object code cannot stop the engine
             self._drop()
             self._become(State.BROKEN, str(exc))
             self.queue.fail_all(exc if isinstance(exc, BrokenObjectError) else BrokenObjectError(str(exc)))
@@ -357,7 +358,7 @@ class Instance:
         context.run(current_call.set, _ConstructorCall(self))
         try:
             self.obj = context.run(self.ns.cls, self.ctx, self.host.env)
-        except BaseException as exc:  # noqa: BLE001 - a SystemExit too: object code cannot stop the engine
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             raise BrokenObjectError(f"{self.ns.name}.__init__ raised {type(exc).__name__}: {exc}") from exc
@@ -465,7 +466,7 @@ class Instance:
             self._spawn_wake()
 
     # ------------------------------------------------------------ reload
-    def reload(self, ns: "NamespaceInfo | None", gone: str) -> None:
+    def reload(self, ns: NamespaceInfo | None, gone: str) -> None:
         """Run on reloaded code (``ns``; None: its class is gone, ``gone`` says why).
 
         Not in memory: at once. Live: DRAINING until its running calls and tasks end
@@ -785,7 +786,7 @@ class Instance:
         }
 
 
-def _owner() -> "Instance | None":
+def _owner() -> Instance | None:
     """The object whose code is running now (for ``tasks.py``)."""
     call = current_call.get()
     return call.instance if call is not None else None
@@ -808,7 +809,7 @@ class _ConstructorCall:
     chain: tuple = ()
     reset_error = None
 
-    def __init__(self, instance: "Instance"):
+    def __init__(self, instance: Instance):
         self.instance = instance
 
 

@@ -25,7 +25,7 @@ _log = logging.getLogger("dotui")
 class KvTransactions:
     """The transaction methods of the KV ``Storage`` (storage.py)."""
 
-    def transaction(self) -> "Transaction":
+    def transaction(self) -> Transaction:
         """``with storage.transaction() as txn:`` all-or-nothing writes (README, "Storage").
 
         An exception inside, or ``txn.rollback()``, undoes the block's writes.
@@ -68,7 +68,7 @@ class KvTransactions:
             "other calls out across the await and write without a transaction."
         )
 
-    def _open(self, txn: "Transaction") -> None:
+    def _open(self, txn: Transaction) -> None:
         owner = current_owner()
         self._check_writer(owner)
         txn._owner = owner
@@ -81,7 +81,7 @@ class KvTransactions:
             # Runs only once the code that opened it yields to the loop.
             loop.call_soon(self._loop_ran, txn)
 
-    def _end(self, txn: "Transaction", rollback: bool) -> None:
+    def _end(self, txn: Transaction, rollback: bool) -> None:
         """``txn`` ends; transactions opened inside it and still open are rolled back with it."""
         txns = self._txns
         i = next((n for n, t in enumerate(txns) if t is txn), None)
@@ -116,10 +116,10 @@ class KvTransactions:
             self._aborted.append(t)
         del self._txns[i:]
 
-    def _forget_aborted(self, txn: "Transaction") -> None:
+    def _forget_aborted(self, txn: Transaction) -> None:
         self._aborted = [t for t in self._aborted if t is not txn]
 
-    def _loop_ran(self, txn: "Transaction") -> None:
+    def _loop_ran(self, txn: Transaction) -> None:
         """The event loop ran while ``txn`` was open: it spans an await the engine does not drive
         (a task of the object's own) or was never ended. Roll it back now, so other calls neither
         see its writes nor wait for its commit, and fail its code when it goes on."""
@@ -187,7 +187,7 @@ class Transaction:
         self._reason = ""
         self._refusals = 0  # awaits refused while it was open (Storage.await_error)
 
-    def __enter__(self) -> "Transaction":
+    def __enter__(self) -> Transaction:
         if self._state != "new":
             raise TransactionError("a storage.transaction() can be entered once; open a new one")
         self._storage._open(self)

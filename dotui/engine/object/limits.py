@@ -140,8 +140,8 @@ def check_batch(keys: Any, what: str) -> None:
 # The moments an alarm may name: every one of them is a datetime in every time zone (a day
 
 # inside datetime's years 1..9999), so get_alarm() and every front end can show it.
-EARLIEST_ALARM = _dt.datetime(1, 1, 2, tzinfo=_dt.timezone.utc).timestamp()
-LATEST_ALARM = _dt.datetime(9999, 12, 30, tzinfo=_dt.timezone.utc).timestamp()
+EARLIEST_ALARM = _dt.datetime(1, 1, 2, tzinfo=_dt.UTC).timestamp()
+LATEST_ALARM = _dt.datetime(9999, 12, 30, tzinfo=_dt.UTC).timestamp()
 
 
 def alarm_time(seconds: Any, given: Any = None) -> float:

@@ -12,7 +12,8 @@ not list. Every error is a ``SqlError`` with Cloudflare's message.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import SqlError
 
@@ -232,14 +233,14 @@ class Cursor:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         names = self.column_names
         for row in self._take():
-            yield dict(zip(names, row))
+            yield dict(zip(names, row, strict=False))
 
     def __next__(self) -> dict[str, Any]:
         if self._next >= len(self._rows):
             raise StopIteration
         row = self._rows[self._next]
         self._next += 1
-        return dict(zip(self.column_names, row))
+        return dict(zip(self.column_names, row, strict=False))
 
     def to_array(self) -> list[dict[str, Any]]:
         """Every row not read yet, as dicts."""
@@ -252,7 +253,7 @@ class Cursor:
             raise SqlError("Expected exactly one result from SQL query, but got no results.")
         if len(rows) > 1:
             raise SqlError("Expected exactly one result from SQL query, but got multiple results.")
-        return dict(zip(self.column_names, rows[0]))
+        return dict(zip(self.column_names, rows[0], strict=False))
 
     def raw(self) -> Iterator[list[Any]]:
         """Every row not read yet, as lists in column order."""

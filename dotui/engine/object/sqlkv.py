@@ -26,7 +26,7 @@ class KvApi:
 
     __slots__ = ("_storage",)
 
-    def __init__(self, storage: "SqlStorage"):
+    def __init__(self, storage: SqlStorage):
         self._storage = storage
 
     def get(self, key: str, default: Any = None) -> Any:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sqlite3
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..durability import sqlfile
 from ..errors import ObjectResetError, SqlError, TransactionError
@@ -195,7 +196,7 @@ class SqlStorage(SqlKv, AlarmApi):
                                 "(its writes were rolled back)")
             return result
 
-    def transaction(self) -> "SqlTransaction":
+    def transaction(self) -> SqlTransaction:
         """``with storage.transaction() as txn:`` a SAVEPOINT; an exception inside, or
         ``txn.rollback()``, undoes the block's writes. An await inside raises TransactionError."""
         return SqlTransaction(self)
@@ -350,7 +351,7 @@ class SqlTransaction:
         self._mark: tuple | None = None
         self.rolled_back = False
 
-    def __enter__(self) -> "SqlTransaction":
+    def __enter__(self) -> SqlTransaction:
         if self._mark is not None:
             raise TransactionError("a storage.transaction() can be entered once; open a new one")
         self._mark = self._storage._savepoint()

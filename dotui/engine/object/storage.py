@@ -10,13 +10,14 @@ backend is sqlstorage.py (docs/sqlite.md).
 from __future__ import annotations
 
 import bisect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .. import values
 from ..errors import TransactionError
 from .alarmapi import AlarmApi
 from .kvtxn import _MISSING, KvTransactions, Transaction
-from .limits import (  # noqa: F401 - the names the engine and the readers of the data folder import from here
+from .limits import (  # the names the engine and the readers of the data folder import from here
     EARLIEST_ALARM,
     LATEST_ALARM,
     MAX_BATCH_KEYS,
@@ -24,16 +25,25 @@ from .limits import (  # noqa: F401 - the names the engine and the readers of th
     MAX_KEY_BYTES,
     MAX_VALUE_BYTES,
     alarm_time,
-    check_batch as _check_batch,
     check_entries,
     check_entry,
     check_key,
     check_list_bounds,
+)
+from .limits import (  # the names the engine and the readers of the data folder import from here
+    check_batch as _check_batch,
+)
+from .limits import (
     key_bytes as _key_bytes,
+)
+from .limits import (
     prefix_end as _prefix_end,
+)
+from .limits import (
     value_text as _value_text,
 )
-from .owners import owner as _owner, who as _who
+from .owners import owner as _owner
+from .owners import who as _who
 
 __all__ = ["Changes", "Storage", "Transaction", "alarm_time", "check_entries", "check_entry", "check_key",
            "EARLIEST_ALARM", "LATEST_ALARM", "MAX_BATCH_KEYS", "MAX_DEPTH", "MAX_KEY_BYTES", "MAX_VALUE_BYTES"]

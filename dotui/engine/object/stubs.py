@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidIdError
 from ..ids import IdFactory, ObjectId
@@ -19,7 +20,7 @@ class Stub:
 
     __slots__ = ("id", "_engine", "_namespace", "_methods")
 
-    def __init__(self, engine: "Engine", namespace: str, oid: ObjectId):
+    def __init__(self, engine: Engine, namespace: str, oid: ObjectId):
         self._engine = engine
         self._namespace = namespace
         self.id = oid
@@ -46,7 +47,7 @@ class Stub:
 class Namespace:
     """``engine.env.<Class>``: makes ids and stubs for one class."""
 
-    def __init__(self, engine: "Engine", name: str):
+    def __init__(self, engine: Engine, name: str):
         self._engine = engine
         self.name = name
         self._ids = IdFactory(name)
@@ -83,7 +84,7 @@ class Namespace:
 class Env:
     """``self.env`` / ``engine.env``: the namespaces, as attributes."""
 
-    def __init__(self, engine: "Engine"):
+    def __init__(self, engine: Engine):
         self._engine = engine
 
     def __getattr__(self, name: str) -> Namespace:

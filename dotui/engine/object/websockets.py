@@ -24,8 +24,9 @@ import itertools
 import json
 import logging
 import time
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Protocol
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import values
 from ..errors import DurableObjectError, OverloadedError
@@ -55,9 +56,9 @@ class WebSocketError(DurableObjectError):
 class Peer(Protocol):
     """The gateway's side of one connection."""
 
-    def send(self, data: str | bytes, after: "Awaitable[Any] | None") -> None: ...
+    def send(self, data: str | bytes, after: Awaitable[Any] | None) -> None: ...
 
-    def close(self, code: int, reason: str, after: "Awaitable[Any] | None") -> None: ...
+    def close(self, code: int, reason: str, after: Awaitable[Any] | None) -> None: ...
 
     def drop(self) -> None:
         """End the connection at once, without a close frame (the client sees code 1006), and
@@ -70,7 +71,7 @@ class WebSocket:
     __slots__ = ("seq", "key", "peer", "tags", "state", "closed_by", "opened_at", "last_message_at", "messages_in",
                  "messages_out", "auto_response_at", "_attachment", "_hub", "__weakref__")
 
-    def __init__(self, hub: "WebSockets", key: tuple[str, str], seq: int, peer: Peer):
+    def __init__(self, hub: WebSockets, key: tuple[str, str], seq: int, peer: Peer):
         self._hub = hub
         self.key = key
         self.seq = seq
@@ -130,7 +131,7 @@ class ObjectSockets:
     # and a woken object has a new one (Engine.held looks it up).
     __slots__ = ("oid", "sockets", "auto_response")
 
-    def __init__(self, oid: "ObjectId"):
+    def __init__(self, oid: ObjectId):
         self.oid = oid
         self.sockets: dict[int, WebSocket] = {}
         self.auto_response: tuple[str, str] | None = None
@@ -172,7 +173,7 @@ class WebSockets:
                 "auto_response": list(o.auto_response) if o.auto_response else None}
 
     # ------------------------------------------------------------ the gateway's side
-    async def open(self, namespace: str, oid: "ObjectId", request: dict[str, Any],
+    async def open(self, namespace: str, oid: ObjectId, request: dict[str, Any],
                    peer: Peer) -> tuple[WebSocket | None, Any]:
         """Hand an upgrade request to the object's ``fetch``; ``(ws, answer)``, ``ws`` None unless accepted.
 
@@ -182,7 +183,7 @@ class WebSockets:
         ws = WebSocket(self, (namespace, oid.hex), next(self._seq), peer)
         req = {**request, "websocket": ws}
 
-        def fetch(inst: "Instance") -> Any:
+        def fetch(inst: Instance) -> Any:
             handler = getattr(inst.obj, "fetch", None)
             if handler is None:
                 raise WebSocketError(f"{namespace} has no fetch(request) method: define one that calls "
@@ -232,7 +233,7 @@ class WebSockets:
         if o is not None and ws.state == "open":
             await self._deliver(o, ws, "websocket_error", (ws, error))
 
-    def drop_all(self, peers: "set[Any] | None" = None) -> list[WebSocket]:
+    def drop_all(self, peers: set[Any] | None = None) -> list[WebSocket]:
         """Forget every socket (of these peers): the gateway is stopping and closes them itself."""
         gone = [ws for o in self._objects.values() for ws in o.sockets.values()
                 if peers is None or ws.peer in peers]
@@ -267,7 +268,7 @@ class WebSockets:
         """Run ``handler(*args)`` as a call in the object's queue; a failure is logged, counted, an event."""
         namespace, hx = ws.key
 
-        def run(inst: "Instance") -> Any:
+        def run(inst: Instance) -> Any:
             fn = getattr(inst.obj, handler, None)
             if fn is None:
                 if handler == "websocket_message":
@@ -303,7 +304,7 @@ class WebSockets:
         await self._deliver(o, ws, "websocket_close", (ws, 1013, reason, False))
 
     # ------------------------------------------------------------ the object's side (ctx and ws)
-    def accept(self, inst: "Instance", ws: Any, tags: Any) -> None:
+    def accept(self, inst: Instance, ws: Any, tags: Any) -> None:
         if not isinstance(ws, WebSocket):
             raise TypeError(f"accept_websocket takes request['websocket'] (a WebSocket), not {type(ws).__name__}")
         if ws.key != inst.key or ws.state != "pending":
@@ -322,7 +323,7 @@ class WebSockets:
         self.counters["websockets_accepted"] += 1
         self._emit(ws, "websocket.accepted", tags=list(ws.tags))
 
-    def get_websockets(self, inst: "Instance", tag: str | None = None) -> list[WebSocket]:
+    def get_websockets(self, inst: Instance, tag: str | None = None) -> list[WebSocket]:
         o = self._objects.get(inst.key)
         if o is None:
             return []
@@ -330,12 +331,12 @@ class WebSockets:
             return list(o.sockets.values())
         return [ws for ws in o.sockets.values() if tag in ws.tags]
 
-    def get_tags(self, inst: "Instance", ws: Any) -> list[str]:
+    def get_tags(self, inst: Instance, ws: Any) -> list[str]:
         if not isinstance(ws, WebSocket) or ws.key != inst.key or ws.state == "pending":
             raise WebSocketError("get_tags takes a WebSocket this object accepted")
         return list(ws.tags)
 
-    def set_auto_response(self, inst: "Instance", request: str | None, response: str | None) -> None:
+    def set_auto_response(self, inst: Instance, request: str | None, response: str | None) -> None:
         o = self._objects.get(inst.key)
         if request is None and response is None:
             if o is not None:
@@ -349,7 +350,7 @@ class WebSockets:
             o = self._objects[inst.key] = ObjectSockets(inst.id)
         o.auto_response = (request, response)  # type: ignore[assignment]
 
-    def get_auto_response(self, inst: "Instance") -> tuple[str, str] | None:
+    def get_auto_response(self, inst: Instance) -> tuple[str, str] | None:
         o = self._objects.get(inst.key)
         return o.auto_response if o is not None else None
 
@@ -387,7 +388,7 @@ class WebSockets:
         ws.peer.close(code, reason, after)
 
     # ------------------------------------------------------------ helpers
-    def _after_writes(self, ws: WebSocket) -> "Awaitable[Any] | None":
+    def _after_writes(self, ws: WebSocket) -> Awaitable[Any] | None:
         """The output gate: what a send must wait for (the writes made before it), or None."""
         inst = self._engine.held(ws.key)
         if inst is None or inst.storage is None:
@@ -433,4 +434,4 @@ def _check_tags(tags: Any) -> tuple[str, ...]:
 
 
 def timestamp(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)

@@ -21,7 +21,7 @@ DAY = 86_400
 
 
 def _date(epoch: float) -> dt.date:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).date()
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).date()
 
 
 class ApiUsage(DurableObject):

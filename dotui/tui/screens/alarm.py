@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import on

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Group
 from rich.pretty import Pretty
@@ -179,7 +180,7 @@ class InvokeScreen(ModalScreen[str | None]):
         try:
             # shielded: closing the dialog cancels this wait, never the call itself
             result = await asyncio.shield(asyncio.wrap_future(fut))
-        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - shown as the caller sees it
+        except (Exception, asyncio.CancelledError) as exc:  # shown as the caller sees it
             if isinstance(exc, asyncio.CancelledError) and not fut.cancelled():
                 raise  # the dialog is closing; the call goes on
             batch.outcomes[index] = (False, exc, time.monotonic() - batch.started)

@@ -7,7 +7,8 @@ same way, so nothing here talks to the engine.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -24,7 +25,7 @@ from ...present.render import Printable
 class LogConsole:
     """Enough of a rich Console (``print``) for the REPL's renderer to write into a RichLog."""
 
-    def __init__(self, bar: "CommandBar"):
+    def __init__(self, bar: CommandBar):
         self.bar = bar
 
     def print(self, *objects: Any, **_: Any) -> None:

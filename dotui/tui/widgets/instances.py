@@ -9,7 +9,8 @@ line; the order is recomputed only when a sort value moved.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style

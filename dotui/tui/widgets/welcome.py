@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from rich.console import Group
 from textual.widgets import Static
 
 from ...tour import LESSONS

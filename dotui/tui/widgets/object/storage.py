@@ -17,8 +17,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static, Tree
 
-from ... import glossary
 from ....present.formats import human_bytes, relative, short
+from ... import glossary
 from ...model import Commit
 
 WHERE_STYLE = {"checkpoint": "", "log": "cyan", "pending": "bold yellow", "deleted": "red"}

@@ -11,7 +11,8 @@ the cursor row is highlighted and ``RowGrid.RowChosen`` says which row Enter cho
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -70,7 +71,7 @@ class RowGrid(ScrollView, can_focus=True):
     class RowChosen(Message):
         """Enter on a row: its index and values (the columns are ``grid.columns``)."""
 
-        def __init__(self, grid: "RowGrid", index: int, values: list[Any]) -> None:
+        def __init__(self, grid: RowGrid, index: int, values: list[Any]) -> None:
             super().__init__()
             self.grid = grid
             self.index = index
@@ -152,7 +153,7 @@ class RowGrid(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         if y == 0:
-            segments = [Segment(_fit(c, w) + " ", HEADER) for c, w in zip(self.columns, self._widths)]
+            segments = [Segment(_fit(c, w) + " ", HEADER) for c, w in zip(self.columns, self._widths, strict=False)]
             return Strip(segments).crop(scroll_x, scroll_x + width).extend_cell_length(width)
         index = scroll_y + y - 1
         if index >= self.count:
@@ -163,7 +164,7 @@ class RowGrid(ScrollView, can_focus=True):
             return Strip([Segment("…", NULL)]).extend_cell_length(width)
         base = CURSOR if index == self.cursor and self.has_focus else Style()
         segments = []
-        for v, w in zip(values, self._widths):
+        for v, w in zip(values, self._widths, strict=False):
             text, style = cell_text(v)
             segments.append(Segment(_fit(text, w) + " ", base + style))
         return Strip(segments).crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
