@@ -86,7 +86,10 @@ async def test_the_palette_says_what_an_entry_will_do_not_what_it_did(facade):
         assert "were dropped" not in hibernate and hibernate.startswith("drops")
 
 
-def test_alarm_times_in_history_read_as_times_not_epoch_seconds(objects, tmp_path, capsys):
+def test_alarm_times_in_history_read_as_times_not_epoch_seconds(objects, tmp_path, capsys, monkeypatch):
+    # Wide enough that no cell wraps: at 80 columns the call's text wrapped inside its date when the
+    # timing columns took a digit more, and the date was no longer one string to find.
+    monkeypatch.setenv("COLUMNS", "200")
     status = main(["--objects", str(objects), "--data", str(tmp_path / "data"),
                    "-c", "alarm ApiUsage/u set 2100-01-01T12:00:00Z", "-c", "history ApiUsage/u 1"])
     out = capsys.readouterr().out
