@@ -71,8 +71,11 @@ def group_commit(folder: str, n: int, rounds: int) -> dict[str, float]:
         write_all()
         list(pool.map(os.fdatasync, wal_fds))
 
-    out = {"shared log": _median_ms(shared_log, rounds), "own WAL, in turn": _median_ms(own_wal_seq, rounds),
-           "own WAL, 8 threads": _median_ms(own_wal_pool, rounds)}
+    out = {
+        "shared log": _median_ms(shared_log, rounds),
+        "own WAL, in turn": _median_ms(own_wal_seq, rounds),
+        "own WAL, 8 threads": _median_ms(own_wal_pool, rounds),
+    }
     pool.shutdown()
     for fd in (log_fd, *wal_fds):
         os.close(fd)
@@ -99,8 +102,10 @@ def wake_and_change(folder: str, rows: int, rounds: int) -> dict[str, float]:
         conn.execute("SELECT name FROM t WHERE id = ?", (rows // 2,)).fetchone()
         conn.close()
 
-    doc = {"meta": {"1": {"keys": rows}},
-           "storage": {str(i): {"key": f"player-{i:06d}", "value": {"score": i * 7 % 1000}} for i in range(rows)}}
+    doc = {
+        "meta": {"1": {"keys": rows}},
+        "storage": {str(i): {"key": f"player-{i:06d}", "value": {"score": i * 7 % 1000}} for i in range(rows)},
+    }
     text = json.dumps(doc).encode()
 
     def kv_wake() -> None:
@@ -120,10 +125,14 @@ def wake_and_change(folder: str, rows: int, rounds: int) -> dict[str, float]:
         os.close(fd)
         changes.append((_written() - before_io, os.path.getsize(wal) - before_wal))
     conn.close()
-    return {"wake ms": _median_ms(wake, rounds), "kv wake ms": _median_ms(kv_wake, max(3, rounds // 10)),
-            "change io bytes": statistics.median(a for a, _ in changes),
-            "change wal bytes": statistics.median(b for _, b in changes),
-            "kv checkpoint bytes": len(text), "db bytes": os.path.getsize(path)}
+    return {
+        "wake ms": _median_ms(wake, rounds),
+        "kv wake ms": _median_ms(kv_wake, max(3, rounds // 10)),
+        "change io bytes": statistics.median(a for a, _ in changes),
+        "change wal bytes": statistics.median(b for _, b in changes),
+        "kv checkpoint bytes": len(text),
+        "db bytes": os.path.getsize(path),
+    }
 
 
 def main() -> None:
@@ -140,11 +149,15 @@ def main() -> None:
             shared = r["shared log"]
             print(f"  N={n:3d}  " + "  ".join(f"{k}: {v:6.2f} ({v / shared:4.1f}x)" for k, v in r.items()))
         w = wake_and_change(folder, a.rows, a.rounds)
-        print(f"wake at {a.rows} rows: sqlite open+read {w['wake ms']:.2f} ms; "
-              f"kv checkpoint parse {w['kv wake ms']:.1f} ms ({w['kv wake ms'] / w['wake ms']:.0f}x)")
-        print(f"one-row change at {a.rows} rows: {w['change io bytes'] / 1024:.1f} KiB written "
-              f"(WAL +{w['change wal bytes'] / 1024:.1f} KiB); kv checkpoint rewrite "
-              f"{w['kv checkpoint bytes'] / 1024:.0f} KiB; database {w['db bytes'] / 1024:.0f} KiB")
+        print(
+            f"wake at {a.rows} rows: sqlite open+read {w['wake ms']:.2f} ms; "
+            f"kv checkpoint parse {w['kv wake ms']:.1f} ms ({w['kv wake ms'] / w['wake ms']:.0f}x)"
+        )
+        print(
+            f"one-row change at {a.rows} rows: {w['change io bytes'] / 1024:.1f} KiB written "
+            f"(WAL +{w['change wal bytes'] / 1024:.1f} KiB); kv checkpoint rewrite "
+            f"{w['kv checkpoint bytes'] / 1024:.0f} KiB; database {w['db bytes'] / 1024:.0f} KiB"
+        )
 
 
 if __name__ == "__main__":

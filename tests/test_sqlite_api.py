@@ -110,8 +110,10 @@ async def test_exec_cursor_and_restart(sql_objects, data_dir):
         assert w["written"] == 2 and w["rows"] == []
         assert await n.raw("SELECT id, text FROM notes ORDER BY id") == [[1, "milk"], [2, "eggs"]]
         # Several statements run in order; the cursor is the last one's.
-        r = await n.q("INSERT INTO notes(text) VALUES ('x'); INSERT INTO notes(text) VALUES ('y'); "
-                      "SELECT count(*) AS c FROM notes")
+        r = await n.q(
+            "INSERT INTO notes(text) VALUES ('x'); INSERT INTO notes(text) VALUES ('y'); "
+            "SELECT count(*) AS c FROM notes"
+        )
         assert r["rows"] == [{"c": 4}]
         assert await n.size() > 0
     async with await _engine(sql_objects, data_dir) as e:
@@ -177,8 +179,10 @@ async def test_allowed_pragmas_and_the_kv_table_hidden(sql_objects, data_dir):
         await n.q("PRAGMA foreign_keys = OFF")
 
 
-@pytest.mark.parametrize("binding,what", [({"a": 1}, "dict"), ([1], "list"), (2**64, "64-bit"),
-                                           ("\ud800", "lone surrogate"), (object(), "object")])
+@pytest.mark.parametrize(
+    "binding,what",
+    [({"a": 1}, "dict"), ([1], "list"), (2**64, "64-bit"), ("\ud800", "lone surrogate"), (object(), "object")],
+)
 async def test_bindings_sqlite_cannot_store_are_refused(sql_objects, data_dir, binding, what):
     async with await _engine(sql_objects, data_dir) as e:
         n = e.env.Notes.get_by_name("a")
@@ -191,8 +195,10 @@ async def test_bindings_sqlite_cannot_store_are_refused(sql_objects, data_dir, b
 async def _direct(e, binding):
     """exec with ``binding`` inside the object (through its queue): a binding no call argument
     could carry (a call's arguments cross as JSON)."""
+
     def fn(inst):
         return inst.obj.sql.exec("INSERT INTO notes(text) VALUES (?)", binding)
+
     oid = e.namespace("Notes").id_from_name("a")
     return await e.run_on("Notes", oid, "test", fn)
 
@@ -238,17 +244,23 @@ async def test_kv_on_sqlite_with_its_limits(sql_objects, data_dir):
 
 async def test_delete_all_empties_sql_kv_and_alarm(sql_objects, data_dir):
     import time
+
     async with await _engine(sql_objects, data_dir) as e:
         n = e.env.Notes.get_by_name("a")
         await n.add("x")
         await n.kv_put("k", 1)
         await n.set_alarm(time.time() + 3600)
         await n.wipe()
-        assert await n.tables() == ["_cf_KV", "_cf_METADATA"] and await n.kv_get("k") is None and await n.get_alarm() is None
+        assert (
+            await n.tables() == ["_cf_KV", "_cf_METADATA"]
+            and await n.kv_get("k") is None
+            and await n.get_alarm() is None
+        )
 
 
 async def test_alarm_is_stored_in_the_database_and_fires_after_a_restart(sql_objects, data_dir):
     import time
+
     async with await _engine(sql_objects, data_dir) as e:
         n = e.env.Notes.get_by_name("a")
         t = time.time() + 0.5
@@ -292,8 +304,10 @@ async def test_a_class_cannot_change_backend_once_objects_exist(tmp_path, data_d
         await e.env.Notes.get_by_name("a").add("x")
     write_objects(objects, notes=NOTES.replace('storage_backend = "sqlite"', 'storage_backend = "kv"'))
     async with await _engine(objects, data_dir) as e:
-        assert any("cannot change backend" in str(err) and str(objects) in str(err) and "Notes" in str(err)
-                   for err in e.load_errors)
+        assert any(
+            "cannot change backend" in str(err) and str(objects) in str(err) and "Notes" in str(err)
+            for err in e.load_errors
+        )
         with pytest.raises(NamespaceNotFoundError):
             await e.env.Notes.get_by_name("a").all()
 
@@ -308,7 +322,7 @@ async def test_a_corrupt_database_breaks_only_its_object(sql_objects, data_dir):
     async with await _engine(sql_objects, data_dir) as e:
         await e.env.Notes.get_by_name("bad").add("x")
         await e.env.Notes.get_by_name("good").add("y")
-    bad = (data_dir / "Notes" / (e.namespace("Notes").id_from_name("bad").hex + ".sqlite"))
+    bad = data_dir / "Notes" / (e.namespace("Notes").id_from_name("bad").hex + ".sqlite")
     for extra in ("-wal", "-shm"):
         if os.path.exists(str(bad) + extra):
             os.remove(str(bad) + extra)

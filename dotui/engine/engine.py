@@ -19,7 +19,7 @@ from typing import Any
 
 from . import history, values
 from .clock import REAL, Clock
-from .durability import folder, sqlfile
+from .durability import folder, sqlfile, sqlhistory
 from .durability.commitlog import CommitLog, Delta
 from .durability.committer import Committer
 from .durability.crash import stop_as_killed
@@ -341,8 +341,15 @@ class Engine(EngineViews):
             raise BrokenObjectError("the engine crashed (engine.crash()); start a new one on its folder")
         if inst.ns.backend == "sqlite":  # its database, opened: O(1) in its size (docs/sqlite.md)
             path = sqlfile.path_of(self.data_dir, *inst.key)
+            restored = sqlhistory.restore_pending(path, inst.id.hex, self.clock.now)  # asked for last session
             conn, alarm = sqlfile.open_database(path, inst.ns.name, inst.id.hex, inst.id.name)
-            return (conn, path), alarm
+            try:
+                history = sqlhistory.ObjectHistory(path, inst.id.hex, self.clock.now)
+                history.start(conn)
+            except BaseException:
+                sqlfile.close_quietly(conn)
+                raise
+            return (conn, path, history, restored), alarm
         data, alarm, meta = self.durable.load(inst.key)
         if inst.id.name is None and meta.get("name"):
             inst.id.name = meta["name"]

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import BrokenObjectError
-from . import disk, schema
+from . import disk, pitr, schema
 
 SUFFIX = ".sqlite"
 SYNC_THREADS = 8  # fdatasyncs of one group commit run at once (docs/sqlite.md: ~one fdatasync's time)
@@ -104,8 +104,14 @@ def connect(path: str) -> sqlite3.Connection:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal":
             raise sqlite3.DatabaseError(f"it cannot be put in WAL mode (journal mode {mode!r})")
-        for pragma in ("synchronous=NORMAL", "wal_autocheckpoint=0", "trusted_schema=OFF",
-                       "cell_size_check=ON", "mmap_size=0", "foreign_keys=ON"):
+        for pragma in (
+            "synchronous=NORMAL",
+            "wal_autocheckpoint=0",
+            "trusted_schema=OFF",
+            "cell_size_check=ON",
+            "mmap_size=0",
+            "foreign_keys=ON",
+        ):
             conn.execute(f"PRAGMA {pragma}")
     except BaseException:
         conn.close()
@@ -138,10 +144,13 @@ def _check_metadata(conn: sqlite3.Connection, path: str, namespace: str, hx: str
         conn.execute("BEGIN IMMEDIATE")
         for stmt in SCHEMA:
             conn.execute(stmt)
-        meta = dict(conn.execute("SELECT key, value FROM _cf_METADATA WHERE key IN ('namespace', 'id', 'name', 'alarm')"))
+        meta = dict(
+            conn.execute("SELECT key, value FROM _cf_METADATA WHERE key IN ('namespace', 'id', 'name', 'alarm')")
+        )
         if "id" not in meta:
-            conn.executemany("INSERT INTO _cf_METADATA VALUES (?, ?)",
-                             (("namespace", namespace), ("id", hx), ("name", name)))
+            conn.executemany(
+                "INSERT INTO _cf_METADATA VALUES (?, ?)", (("namespace", namespace), ("id", hx), ("name", name))
+            )
         conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         if conn.in_transaction:
@@ -151,8 +160,9 @@ def _check_metadata(conn: sqlite3.Connection, path: str, namespace: str, hx: str
         if "id" in meta:
             for field, mine in (("namespace", namespace), ("id", hx)):
                 if meta.get(field) != mine:
-                    raise schema.Malformed(f"its {field} is {meta.get(field)!r}, not {mine!r} "
-                                           "(a database of another object)")
+                    raise schema.Malformed(
+                        f"its {field} is {meta.get(field)!r}, not {mine!r} (a database of another object)"
+                    )
             schema.name(meta.get("name"), namespace, hx)
         return schema.alarm(meta.get("alarm"))
     except schema.Malformed as exc:
@@ -194,6 +204,7 @@ def checkpoint(path: str) -> None:
     """(Checkpoint thread) Copy the committed WAL into the database (SQLite syncs both around it),
     on a connection of its own; a live object's writes go on meanwhile (PASSIVE). O(WAL)."""
     seam("fsync", path)
+    pitr.sync_path(pitr.history_of(path))  # before SQLite may overwrite the WAL the history was read from
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.DatabaseError as exc:
@@ -207,7 +218,7 @@ def checkpoint(path: str) -> None:
 
 
 def backend_of_folder(folder: str) -> str | None:
-    """"sqlite" or "kv" by the first object file found in a class's folder; None when it holds
+    """ "sqlite" or "kv" by the first object file found in a class's folder; None when it holds
     none. O(1) for a folder of one kind (the scan stops at the first object file)."""
     try:
         with os.scandir(folder) as it:

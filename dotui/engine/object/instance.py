@@ -340,9 +340,11 @@ class Instance:
         self.pump()
 
     def _construct(self, data: Any, alarm: float | None) -> None:
-        if self.ns.backend == "sqlite":  # data: the database's (connection, path) (docs/sqlite.md)
-            self.storage = SqlStorage(*data, alarm, on_write=self._on_write, wait_durable=self._wait_durable,
-                                      has_alarm_handler=self.ns.has_alarm, on_lost=self.reset)
+        if self.ns.backend == "sqlite":  # data: (connection, path, history, restored) (docs/sqlite.md)
+            conn, path, history, restored = data
+            self.storage = SqlStorage(conn, path, history, alarm, on_write=self._on_write,
+                                      wait_durable=self._wait_durable, has_alarm_handler=self.ns.has_alarm,
+                                      on_lost=self.reset, restored=restored)
         else:
             self.storage = Storage(
                 data, alarm,

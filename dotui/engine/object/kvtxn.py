@@ -124,8 +124,10 @@ class KvTransactions:
         (a task of the object's own) or was never ended. Roll it back now, so other calls neither
         see its writes nor wait for its commit, and fail its code when it goes on."""
         if self._txns and self._txns[0] is txn:
-            self._abort_all("it was still open when the event loop ran other work: it spanned an await "
-                            "(in a task the engine does not drive) or was never ended")
+            self._abort_all(
+                "it was still open when the event loop ran other work: it spanned an await "
+                "(in a task the engine does not drive) or was never ended"
+            )
 
     def _abort_all(self, reason: str) -> None:
         _log.warning("storage.transaction() of %s rolled back: %s", who(self._txns[0]._owner), reason)

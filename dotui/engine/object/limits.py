@@ -40,7 +40,6 @@ def key_bytes(key: Any) -> int:
     return size
 
 
-
 _SMALL_INT = 10**18  # an int this small is its own JSON text, whatever Python's digit limits
 
 
@@ -167,9 +166,7 @@ def alarm_time(seconds: Any, given: Any = None) -> float:
 def to_epoch(when: Any) -> float:
     if isinstance(when, _dt.datetime):
         if when.tzinfo is None:
-            raise ValueError(
-                "set_alarm needs an aware datetime (e.g. datetime.now(timezone.utc)); got a naive one"
-            )
+            raise ValueError("set_alarm needs an aware datetime (e.g. datetime.now(timezone.utc)); got a naive one")
         return alarm_time(when.timestamp(), when)
     if isinstance(when, (int, float)) and not isinstance(when, bool):
         return alarm_time(when)
@@ -183,7 +180,6 @@ def prefix_end(prefix: str) -> str | None:
         if c < 0x10FFFF:
             return prefix[:i] + chr(c + 1)
     return None
-
 
 
 def check_list_bounds(start: Any, start_after: Any, end: Any, prefix: Any, limit: Any) -> None:

@@ -60,4 +60,3 @@ def who(owner: Any) -> str:
     if getattr(owner, "kind", None) == "init":
         return f"the constructor of {ns}"
     return f"call #{seq} ({ns}.{owner.method})" if ns else f"call #{seq} ({owner.method})"
-

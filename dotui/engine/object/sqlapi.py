@@ -30,17 +30,45 @@ MAX_RESULT_ROWS = 1_000_000  # rows one cursor holds; past it the query is refus
 
 _S = sqlite3
 _ALWAYS = {_S.SQLITE_SELECT, _S.SQLITE_RECURSIVE, _S.SQLITE_ANALYZE}
-_NAMED = {_S.SQLITE_CREATE_TABLE, _S.SQLITE_DELETE, _S.SQLITE_DROP_TABLE, _S.SQLITE_INSERT, _S.SQLITE_CREATE_VIEW,
-          _S.SQLITE_DROP_VIEW, _S.SQLITE_REINDEX, _S.SQLITE_READ, _S.SQLITE_UPDATE}
+_NAMED = {
+    _S.SQLITE_CREATE_TABLE,
+    _S.SQLITE_DELETE,
+    _S.SQLITE_DROP_TABLE,
+    _S.SQLITE_INSERT,
+    _S.SQLITE_CREATE_VIEW,
+    _S.SQLITE_DROP_VIEW,
+    _S.SQLITE_REINDEX,
+    _S.SQLITE_READ,
+    _S.SQLITE_UPDATE,
+}
 _TWO_NAMES = {_S.SQLITE_CREATE_INDEX, _S.SQLITE_DROP_INDEX, _S.SQLITE_CREATE_TRIGGER, _S.SQLITE_DROP_TRIGGER}
-WRITES = {_S.SQLITE_CREATE_TABLE, _S.SQLITE_DELETE, _S.SQLITE_DROP_TABLE, _S.SQLITE_INSERT, _S.SQLITE_CREATE_VIEW,
-          _S.SQLITE_DROP_VIEW, _S.SQLITE_REINDEX, _S.SQLITE_UPDATE, _S.SQLITE_ANALYZE, _S.SQLITE_ALTER_TABLE,
-          _S.SQLITE_CREATE_VTABLE, _S.SQLITE_DROP_VTABLE} | _TWO_NAMES
+WRITES = {
+    _S.SQLITE_CREATE_TABLE,
+    _S.SQLITE_DELETE,
+    _S.SQLITE_DROP_TABLE,
+    _S.SQLITE_INSERT,
+    _S.SQLITE_CREATE_VIEW,
+    _S.SQLITE_DROP_VIEW,
+    _S.SQLITE_REINDEX,
+    _S.SQLITE_UPDATE,
+    _S.SQLITE_ANALYZE,
+    _S.SQLITE_ALTER_TABLE,
+    _S.SQLITE_CREATE_VTABLE,
+    _S.SQLITE_DROP_VTABLE,
+} | _TWO_NAMES
 _VTABLES = {"fts5", "fts5vocab", "rtree", "rtree_i32"}
-_BOOLEAN_PRAGMAS = {"case_sensitive_like", "foreign_keys", "defer_foreign_keys", "ignore_check_constraints",
-                    "legacy_alter_table", "recursive_triggers", "reverse_unordered_selects"}
+_BOOLEAN_PRAGMAS = {
+    "case_sensitive_like",
+    "foreign_keys",
+    "defer_foreign_keys",
+    "ignore_check_constraints",
+    "legacy_alter_table",
+    "recursive_triggers",
+    "reverse_unordered_selects",
+}
 _BOOLEANS = ("true", "false", "yes", "no", "on", "off", "1", "0")
-FUNCTIONS = frozenset("""
+FUNCTIONS = frozenset(
+    """
 abs changes char coalesce concat concat_ws format glob hex ifnull iif instr last_insert_rowid length like likelihood
 likely lower ltrim max min nullif octet_length printf quote random randomblob replace round rtrim sign soundex substr
 substring total_changes trim typeof unhex unicode unlikely upper zeroblob date time datetime julianday unixepoch
@@ -52,7 +80,8 @@ json_object jsonb_object json_patch jsonb_patch json_remove jsonb_remove json_re
 jsonb_set json_type json_valid json_quote json_group_array jsonb_group_array json_group_object jsonb_group_object
 json_each json_tree match highlight bm25 snippet rtreecheck sqlite_rename_column sqlite_rename_table
 sqlite_rename_test sqlite_drop_column sqlite_rename_quotefix
-""".split())
+""".split()
+)
 
 
 def allowed_name(name: str | None) -> bool:
@@ -146,7 +175,7 @@ def split(query: str) -> list[str]:
     out, start = [], 0
     i = query.find(";")
     while i != -1:
-        piece = query[start:i + 1]
+        piece = query[start : i + 1]
         if sqlite3.complete_statement(piece):
             if not _blank(piece):
                 out.append(piece)
@@ -188,16 +217,19 @@ def check_bindings(bindings: tuple) -> tuple:
     the first one that is not, before anything runs."""
     for n, v in enumerate(bindings, 1):
         if not isinstance(v, _BINDABLE):
-            raise TypeError(f"sql.exec binding {n} is a {type(v).__name__} ({v!r:.60}); SQLite stores None, int, "
-                            "float, str and bytes only: encode it first (e.g. json.dumps for a dict or list)")
+            raise TypeError(
+                f"sql.exec binding {n} is a {type(v).__name__} ({v!r:.60}); SQLite stores None, int, "
+                "float, str and bytes only: encode it first (e.g. json.dumps for a dict or list)"
+            )
         if type(v) is int and not -(2**63) <= v < 2**63:
             raise TypeError(f"sql.exec binding {n} is {v}, past SQLite's 64-bit integers; store it as text")
         if type(v) is str:
             try:
                 v.encode()
             except UnicodeEncodeError:
-                raise TypeError(f"sql.exec binding {n} is not valid Unicode text (a lone surrogate); "
-                                "SQLite stores UTF-8 text") from None
+                raise TypeError(
+                    f"sql.exec binding {n} is not valid Unicode text (a lone surrogate); SQLite stores UTF-8 text"
+                ) from None
     return bindings
 
 
@@ -226,7 +258,7 @@ class Cursor:
         self._next = 0
 
     def _take(self) -> list[tuple]:
-        rows, self._rows = self._rows[self._next:], []
+        rows, self._rows = self._rows[self._next :], []
         self._next = 0
         return rows
 

@@ -66,8 +66,16 @@ class SqlKv:
         row = self._trusted("SELECT value FROM _cf_KV WHERE key = ?", (key,)).fetchone()
         return default if row is None else values.decode(row[0])
 
-    def list(self, *, start: str | None = None, start_after: str | None = None, end: str | None = None,
-             prefix: str | None = None, reverse: bool = False, limit: int | None = None) -> dict[str, Any]:
+    def list(
+        self,
+        *,
+        start: str | None = None,
+        start_after: str | None = None,
+        end: str | None = None,
+        prefix: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
         """Keys and values in key order, as the KV backend's ``list`` (README, "Storage")."""
         self._check_open()
         check_list_bounds(start, start_after, end, prefix, limit)
@@ -138,8 +146,9 @@ class SqlKv:
             added = gone = 0
             for k, text in rows:
                 added += self._trusted("SELECT 1 FROM _cf_KV WHERE key = ?", (k,)).fetchone() is None
-                self._trusted("INSERT INTO _cf_KV VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                              (k, text))
+                self._trusted(
+                    "INSERT INTO _cf_KV VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (k, text)
+                )
             for k in deletes:
                 gone += self._trusted("DELETE FROM _cf_KV WHERE key = ?", (k,)).rowcount
             self._trusted("RELEASE _cf_kv")
@@ -164,9 +173,10 @@ class SqlKv:
         self._check_open()
         self._begin()
         self._trusted("PRAGMA defer_foreign_keys = ON")
-        objects = self._trusted("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger', 'table') "
-                                "AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-                                ).fetchall()
+        objects = self._trusted(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger', 'table') "
+            "AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        ).fetchall()
         for kind, name in sorted(objects, key=lambda o: ("view", "trigger", "table").index(o[0])):
             self._trusted(f'DROP {kind.upper()} IF EXISTS "{name.replace(chr(34), chr(34) * 2)}"')
         self._trusted("DELETE FROM _cf_KV")

@@ -47,10 +47,21 @@ class SqlStorage(SqlKv, AlarmApi):
     """The storage API of a SQLite-backed object (docs/sqlite.md). Created by the engine at wake,
     one per live object, over the connection ``sqlfile.open_database`` gave."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str, alarm: float | None, on_write: Callable[[], None],
-                 wait_durable: Callable[[], Any], has_alarm_handler: bool, on_lost: Callable[[BaseException], None]):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: str,
+        history: Any,
+        alarm: float | None,
+        on_write: Callable[[], None],
+        wait_durable: Callable[[], Any],
+        has_alarm_handler: bool,
+        on_lost: Callable[[BaseException], None],
+        restored: bool = False,
+    ):
         self._conn = conn
         self._path = path
+        self._history = history  # sqlhistory.ObjectHistory: each commit's pages, the bookmarks
         self._wal = sqlfile.wal_of(path)
         self._alarm = alarm
         self._on_write = on_write
@@ -69,6 +80,9 @@ class SqlStorage(SqlKv, AlarmApi):
         self._closed = False
         self.sql = SqlApi(self)
         self.kv = KvApi(self)
+        if restored:  # the alarm is the bookmark's now: the index and the scheduler hear of it
+            self._alarm_dirty = True
+            on_write()
 
     # ---------------------------------------------------------------- the connection
     def _check_open(self) -> None:
@@ -98,8 +112,10 @@ class SqlStorage(SqlKv, AlarmApi):
         """A statement failed; if SQLite rolled the whole transaction back (disk full, I/O error),
         the writes of every call since the last commit are gone: the object is reset."""
         if had_txn and not self._conn.in_transaction and (self._dirty or self._alarm_dirty):
-            err = ObjectResetError(f"SQLite rolled back this object's uncommitted writes ({exc}); "
-                                   "the object was reset to its last durable state")
+            err = ObjectResetError(
+                f"SQLite rolled back this object's uncommitted writes ({exc}); "
+                "the object was reset to its last durable state"
+            )
             self._on_lost(err)
 
     def _end_read(self) -> None:
@@ -139,8 +155,10 @@ class SqlStorage(SqlKv, AlarmApi):
             raise error from None
         if len(rows) > MAX_RESULT_ROWS:
             self._end_read()
-            raise SqlError(f"SQL query result set is too large: more than {MAX_RESULT_ROWS} rows; add a LIMIT "
-                           "clause or page with WHERE")
+            raise SqlError(
+                f"SQL query result set is too large: more than {MAX_RESULT_ROWS} rows; add a LIMIT "
+                "clause or page with WHERE"
+            )
         names = [d[0] for d in cur.description] if cur.description else []
         written = conn.total_changes - before
         self._end_read()
@@ -156,8 +174,10 @@ class SqlStorage(SqlKv, AlarmApi):
             self._trusted("ROLLBACK TO _cf_alter")
             self._trusted("RELEASE _cf_alter")
             raise
-        taken = self._trusted("SELECT count(*) FROM sqlite_master WHERE name LIKE '\\_cf\\_%' ESCAPE '\\' "
-                              "AND name NOT IN ('_cf_KV', '_cf_METADATA')").fetchone()[0]
+        taken = self._trusted(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE '\\_cf\\_%' ESCAPE '\\' "
+            "AND name NOT IN ('_cf_KV', '_cf_METADATA')"
+        ).fetchone()[0]
         if taken:
             self._trusted("ROLLBACK TO _cf_alter")
             self._trusted("RELEASE _cf_alter")
@@ -171,8 +191,10 @@ class SqlStorage(SqlKv, AlarmApi):
     def _set_alarm(self, when: float | None) -> None:
         self._check_open()
         self._begin()
-        self._trusted("INSERT INTO _cf_METADATA VALUES ('alarm', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                      (when,))
+        self._trusted(
+            "INSERT INTO _cf_METADATA VALUES ('alarm', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (when,),
+        )
         self._alarm = when
         if not self._alarm_dirty:
             self._alarm_dirty = True
@@ -184,16 +206,20 @@ class SqlStorage(SqlKv, AlarmApi):
         """Run ``fn()`` all or nothing: if it raises, every write it made is undone and the error
         raised; its result otherwise. ``fn`` is synchronous (an async function is refused)."""
         if inspect.iscoroutinefunction(fn):
-            raise TypeError("transaction_sync(fn) runs fn synchronously; fn is an async function. Use "
-                            "`with ctx.storage.transaction():` around synchronous writes instead")
+            raise TypeError(
+                "transaction_sync(fn) runs fn synchronously; fn is an async function. Use "
+                "`with ctx.storage.transaction():` around synchronous writes instead"
+            )
         with self.transaction():
             result = fn()
             if inspect.isawaitable(result):
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-                raise TypeError("transaction_sync(fn): fn returned an awaitable; it must be synchronous "
-                                "(its writes were rolled back)")
+                raise TypeError(
+                    "transaction_sync(fn): fn returned an awaitable; it must be synchronous "
+                    "(its writes were rolled back)"
+                )
             return result
 
     def transaction(self) -> SqlTransaction:
@@ -232,10 +258,10 @@ class SqlStorage(SqlKv, AlarmApi):
         serial, alarm, alarm_dirty, kv_count = mark
         if self._closed or serial not in self._stack:
             return
-        inner = self._stack[self._stack.index(serial) + 1:]
+        inner = self._stack[self._stack.index(serial) + 1 :]
         if inner:
             rollback = True
-        del self._stack[self._stack.index(serial):]
+        del self._stack[self._stack.index(serial) :]
         self._depth = len(self._stack)
         if rollback:
             self._trusted(f"ROLLBACK TO _cf_txn{serial}")
@@ -247,8 +273,10 @@ class SqlStorage(SqlKv, AlarmApi):
             else:
                 self._end_read()
         if inner:
-            raise TransactionError(f"storage.transaction() ended out of order: {len(inner)} transaction(s) opened "
-                                   "inside it were still open; this one and those inside it were rolled back")
+            raise TransactionError(
+                f"storage.transaction() ended out of order: {len(inner)} transaction(s) opened "
+                "inside it were still open; this one and those inside it were rolled back"
+            )
 
     def open_mark(self, mark: tuple) -> bool:
         """Whether the savepoint of ``mark`` is still open."""
@@ -274,11 +302,13 @@ class SqlStorage(SqlKv, AlarmApi):
         self._dirty = self._alarm_dirty = False
         try:
             sqlfile.seam("write", self._path)
-            self._trusted("COMMIT")
+            if self._conn.in_transaction:  # (an alarm re-announced after a restore has none)
+                self._trusted("COMMIT")
         except (OSError, sqlite3.Error):
             if self._conn.in_transaction:
                 self._trusted("ROLLBACK")
             raise
+        self._history.committed()  # an error fails this commit; the next wake catches the history up
         return changes
 
     def drop_changes(self) -> None:
@@ -307,13 +337,46 @@ class SqlStorage(SqlKv, AlarmApi):
         except sqlite3.Error:
             pass
         self._closed = True
+        self._history.close()
         sqlfile.close_quietly(self._conn)
 
     def release(self) -> None:
-        """The object hibernates (nothing uncommitted): close its connection."""
+        """The object hibernates (nothing uncommitted): its history is made durable (closing lets
+        SQLite checkpoint the WAL it was read from), then its connection closes."""
         if not self._closed:
             self._closed = True
-            sqlfile.close_quietly(self._conn)
+            try:
+                self._history.sync()
+            finally:
+                self._history.close()
+                sqlfile.close_quietly(self._conn)
+
+    # ---------------------------------------------------------------- point-in-time recovery
+    async def get_current_bookmark(self) -> str:
+        """A bookmark of the state after every write made so far (once they are durable)."""
+        await self.sync()
+        return self._history.current_bookmark()
+
+    async def get_bookmark_for_time(self, when: Any) -> str:
+        """The bookmark of the state at ``when`` (an aware datetime or epoch seconds): its last
+        commit at or before then. ValueError for a time in the future or past the history kept."""
+        t = when.timestamp() if hasattr(when, "timestamp") else when
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise TypeError(f"get_bookmark_for_time takes a datetime or epoch seconds, not {type(when).__name__}")
+        await self.sync()
+        return self._history.bookmark_for_time(float(t))
+
+    async def on_next_session_restore_bookmark(self, bookmark: str) -> str:
+        """When the object next starts (after ``ctx.abort()``, a reset or a restart), it is exactly as
+        it was at ``bookmark``: SQL, KV and alarm. Returns the bookmark of the state now, which
+        undoes the restore. A bookmark of another object, from the future or older than the history
+        kept is refused (ValueError) and nothing is written."""
+        self._check_open()
+        seq = self._history.check_restorable(bookmark)
+        await self.sync()
+        undo = self._history.current_bookmark()
+        self._history.request_restore(seq, self._path)
+        return undo
 
     @property
     def closed(self) -> bool:
@@ -384,6 +447,17 @@ class SqlTransaction:
         self.rolled_back = True
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("get", "put", "delete", "list", "get_alarm", "set_alarm", "delete_alarm", "delete_all", "sql", "kv"):
+        if name in (
+            "get",
+            "put",
+            "delete",
+            "list",
+            "get_alarm",
+            "set_alarm",
+            "delete_alarm",
+            "delete_all",
+            "sql",
+            "kv",
+        ):
             return getattr(self._storage, name)
         raise AttributeError(name)
