@@ -29,6 +29,7 @@ from .present.formats import relative_path
 from .present.render import Renderer, make_console
 from .repl.batch import FAILED, OK, USAGE, BatchRunner, Line, lines_of
 from .server.limits import add_limit_flags, limits_from_args
+from .workers.wrangler import WranglerError
 from .workspace import resolve as resolve_workspace
 
 DEFAULTS: dict[str, Any] = {
@@ -227,6 +228,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- the engine
+def _is_workspace(objects: str) -> bool:
+    """An objects folder, or a wrangler file (workspace.py)."""
+    return os.path.isdir(objects) or os.path.isfile(objects)
+
+
 def make_facade(args: argparse.Namespace) -> EngineFacade:
     """The one place choosing the engine: in-process, or a `dotui serve` with --connect.
 
@@ -241,7 +247,7 @@ def make_facade(args: argparse.Namespace) -> EngineFacade:
             raise StartupError(str(exc)) from None
     if args.token:
         raise Unavailable("--token goes with --connect URL (the gateway it authenticates to)")
-    if not os.path.isdir(args.objects):
+    if not _is_workspace(args.objects):
         raise StartupError(f"objects folder {args.objects!r} not found: create it and put a DurableObject class "
                            f"in a .py file there, or pass --objects DIR")
     from .ops import LocalEngine
@@ -269,7 +275,7 @@ def _tour_check(args: argparse.Namespace, out: Renderer, err: Renderer) -> int:
     from .tour import LESSONS, lesson_named
     from .tour.headless import LineNarrator, run_lessons
 
-    if not os.path.isdir(args.objects):
+    if not _is_workspace(args.objects):
         err.notice(f"dotui: error: objects folder {args.objects!r} not found: pass --objects DIR", "red")
         return FAILED
     try:
@@ -393,13 +399,20 @@ def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
     return OK
 
 
-def _choose_workspace(args: argparse.Namespace, err: Renderer) -> None:
-    """``args.objects`` from the workspace (workspace.py), saying so when the user did not name it."""
+def _choose_workspace(args: argparse.Namespace, err: Renderer) -> bool:
+    """``args.objects`` from the workspace (workspace.py), saying so when the user did not name it;
+    False (after saying why) if it is a wrangler file dotui cannot run."""
     chosen = resolve_workspace(args.objects)
+    try:
+        chosen.check()
+    except WranglerError as exc:
+        err.notice(f"dotui: error: {exc}", "red")
+        return False
     args.objects = chosen.objects
     notice = chosen.notice(args.data)
     if notice is not None:
         err.notice(notice, "yellow")
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -408,13 +421,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Renderer(out.err)
     if args.subcommand == "recover":
         return _recover_main(args, err)
-    if not args.connect:
-        _choose_workspace(args, err)
+    if not args.connect and not _choose_workspace(args, err):
+        return USAGE
     if args.subcommand == "serve":
         if args.connect:
             err.notice("dotui: error: serve runs an engine here; it does not go with --connect", "red")
             return USAGE
-        if not os.path.isdir(args.objects):
+        if not _is_workspace(args.objects):
             err.notice(f"dotui: error: objects folder {args.objects!r} not found: pass --objects DIR", "red")
             return FAILED
         if args.cluster is not None or args.ray_address is not None:

@@ -53,6 +53,8 @@ class ObjectId:
     def to_string(self) -> str:
         return self.hex
 
+    toString = to_string  # noqa: N815 - Cloudflare's spelling (Python Workers code: docs/cloudflare.md)
+
 
 class IdFactory:
     """Makes and checks the ids of one namespace."""

@@ -19,7 +19,9 @@ from typing import Any
 
 from .object.api import DurableObject
 
-_RESERVED = {"alarm", "fetch_internal", "websocket_message", "websocket_close", "websocket_error"}
+_RESERVED = {"alarm", "fetch_internal", "websocket_message", "websocket_close", "websocket_error",
+             # the same handlers under workerd's names (Python Workers classes: dotui/workers/)
+             "webSocketMessage", "webSocketClose", "webSocketError"}
 
 
 @dataclass
@@ -215,7 +217,7 @@ def _error_line(exc: BaseException, path: str) -> int | None:
     return line
 
 
-def _import_file(path: str, modname: str, timeout: float) -> Any:
+def import_file(path: str, modname: str, timeout: float) -> Any:
     """Import one file within ``timeout`` seconds; its module, or a ``LoadError``.
 
     A ``KeyboardInterrupt`` it raises goes on up (someone asked to stop); any other
@@ -260,6 +262,13 @@ def load_objects(folder: str, timeout: float = IMPORT_TIMEOUT) -> tuple[dict[str
     costs its own load error, not the caller's thread. Each call imports afresh (for ``reload``).
     Blocking: run it off the engine's loop (the engine does, in a thread).
     """
+    if os.path.isfile(folder):
+        from ..workers.wrangler import is_wrangler_file
+
+        if is_wrangler_file(folder):  # a Cloudflare Python Workers project (docs/cloudflare.md)
+            from ..workers.project import load_project
+
+            return load_project(folder, timeout)
     generation = next(_generation)
     namespaces: dict[str, NamespaceInfo] = {}
     errors: list[LoadError] = []
@@ -271,7 +280,7 @@ def load_objects(folder: str, timeout: float = IMPORT_TIMEOUT) -> tuple[dict[str
             continue
         path = os.path.join(folder, fname)
         modname = f"dotui_objects_{generation}.{fname[:-3]}"
-        module = _import_file(path, modname, timeout)
+        module = import_file(path, modname, timeout)
         if isinstance(module, LoadError):
             errors.append(module)
             continue
@@ -284,25 +293,11 @@ def load_objects(folder: str, timeout: float = IMPORT_TIMEOUT) -> tuple[dict[str
                 errors.append(LoadError(path, None, f"class {name} is also defined in {namespaces[name].file}; "
                                         "namespace names must be unique"))
                 continue
-            mode = getattr(cls, "concurrency", "input-gate")
-            if mode not in ("input-gate", "serial"):
-                errors.append(LoadError(path, None, f"{name}.concurrency is {mode!r}; use 'input-gate' or 'serial'"))
-                continue
-            backend = getattr(cls, "storage_backend", "kv")
-            if backend not in ("kv", "sqlite"):
-                errors.append(LoadError(path, None, f"{name}.storage_backend is {backend!r}; use 'kv' or 'sqlite'"))
-                continue
-            namespaces[name] = NamespaceInfo(
-                name=name,
-                cls=cls,
-                file=path,
-                doc=inspect.getdoc(cls) or "",
-                mode=mode,
-                has_alarm=callable(getattr(cls, "alarm", None)),
-                methods=callable_methods(cls),
-                teaches=teaches_of(module),
-                backend=backend,
-            )
+            info = namespace_of(name, cls, path, module)
+            if isinstance(info, LoadError):
+                errors.append(info)
+            else:
+                namespaces[name] = info
     return namespaces, errors
 
 
@@ -323,3 +318,24 @@ def check_backends(namespaces: dict[str, NamespaceInfo], errors: list[LoadError]
                 f"objects exist; set storage_backend = {found!r} again, or give the new backend a new class name")))
             del namespaces[name]
     return out
+
+
+def namespace_of(name: str, cls: type, path: str, module: Any) -> NamespaceInfo | LoadError:
+    """The namespace of DurableObject class ``cls``, defined in ``path``; a ``LoadError`` if it cannot be one."""
+    mode = getattr(cls, "concurrency", "input-gate")
+    if mode not in ("input-gate", "serial"):
+        return LoadError(path, None, f"{name}.concurrency is {mode!r}; use 'input-gate' or 'serial'")
+    backend = getattr(cls, "storage_backend", "kv")
+    if backend not in ("kv", "sqlite"):
+        return LoadError(path, None, f"{name}.storage_backend is {backend!r}; use 'kv' or 'sqlite'")
+    return NamespaceInfo(
+        name=name,
+        cls=cls,
+        file=path,
+        doc=inspect.getdoc(cls) or "",
+        mode=mode,
+        has_alarm=callable(getattr(cls, "alarm", None)),
+        methods=callable_methods(cls),
+        teaches=teaches_of(module),
+        backend=backend,
+    )

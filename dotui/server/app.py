@@ -40,6 +40,7 @@ from .auth import check_bearer
 from .limits import MAX_EVENTS_MAXLEN, Limits, with_max_body
 from .openapi import describe
 from .websocket import WebSocketGateway, close_all, serve_websocket
+from .worker import WORKER_PATHS, is_public, worker_route
 
 DEFAULT_MAX_BODY = Limits.max_body  # 1 MiB
 DEFAULT_EVENTS_MAXLEN = 10_000
@@ -157,7 +158,7 @@ async def auth_middleware(request: web.Request, handler: Callable[[web.Request],
     """A request without the token is answered 401/403 and its connection closes: a client that has not
     shown the token holds no connection open beyond its one answer (docs/server.md, "Limits")."""
     status = check_bearer(request.headers.get("Authorization"), request.app[TOKEN])
-    if status == 200:
+    if status == 200 or is_public(request):  # a wrangler project's Worker is public (server/worker.py)
         return await handler(request)
     if status == 401:
         response = json_response(request_error(
@@ -587,7 +588,6 @@ def make_app(engine: Engine, token: str, *, max_body: int | None = None, limits:
     app[PEERS] = WebSocketGateway(limits)
     app.on_shutdown.append(_end_streams)
     r = app.router
-    r.add_get("/", index)
     r.add_get("/openapi.json", openapi)
     r.add_post("/objects/{namespace}/id/{hex}/{method}", call_by_id)
     r.add_post("/objects/{namespace}/{name}/{method}", call_by_name)
@@ -598,4 +598,5 @@ def make_app(engine: Engine, token: str, *, max_body: int | None = None, limits:
     r.add_get("/admin/events", events)
     for op in OPERATIONS.values():
         r.add_route(op.verb, op.path, _operation_handler(admin, op))
+    r.add_route("*", WORKER_PATHS, worker_route(index))  # last: a wrangler project's Worker, else GET / lists routes
     return app

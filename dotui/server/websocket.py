@@ -468,6 +468,14 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
     sock, answer = await shielded(hub.open(namespace, oid, fetch_request(request, path, b""), conn))
     if sock is None:
         return fetch_response(namespace, _refusal(answer))
+    return await hold_websocket(request, hub, namespace, sock, conn, headers, fetch_response, shielded, gateway)
+
+
+async def hold_websocket(request: web.Request, hub: WebSockets, namespace: str, sock: Any, conn: "Connection",
+                         headers: dict[str, str], fetch_response: Any, shielded: Any,
+                         gateway: WebSocketGateway) -> web.StreamResponse:
+    """Answer 101 and carry the messages of ``sock``, which the object's ``fetch`` accepted on ``conn``,
+    until the connection ends (also for an upgrade a Worker forwarded: dotui/server/worker.py)."""
     if sock.state != "open":  # the object was reset after fetch accepted it: refuse, do not open a dead socket
         return fetch_response(namespace, {"status": 500, "body": "the object was reset before its WebSocket "
                                           "opened (see the engine's log); connect again"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,23 @@ class DurableObject:
     def __init__(self, ctx: ObjectContext, env: Any):
         self.ctx = ctx
         self.env = env
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        alarm = cls.__dict__.get("alarm")
+        if inspect.isfunction(alarm) and len(inspect.signature(alarm).parameters) == 1:
+            cls.alarm = _taking_info(alarm)  # type: ignore[attr-defined]
+
+
+def _taking_info(alarm: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    """``alarm(self)`` declared without the info parameter (as Cloudflare's examples declare it), called
+    as the engine calls every alarm handler: ``alarm(info)``."""
+
+    @functools.wraps(alarm)
+    def with_info(self: Any, info: Any = None) -> Any:
+        return alarm(self)
+
+    return with_info
 
 
 @dataclass(frozen=True)

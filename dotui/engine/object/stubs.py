@@ -26,6 +26,11 @@ class Stub:
         self.id = oid
         self._methods: dict[str, Any] = {}
 
+    @property
+    def name(self) -> str | None:
+        """The name the object's id was made from (``get_by_name``, ``id_from_name``), or None."""
+        return self.id.name
+
     def __getattr__(self, method: str):
         if method.startswith("_"):
             raise AttributeError(method)

@@ -1,0 +1,42 @@
+"""``js``: the few JavaScript globals Python Workers code imports, for CPython (``from js import ...``).
+
+``WebSocketPair`` and ``WebSocketRequestResponsePair`` (``context.py``), ``Date.now()`` (milliseconds),
+``Object.fromEntries``, ``JSON`` and ``console``. Anything else of the JavaScript global scope is not
+here: ``from js import X`` of another name is an ``ImportError`` naming what is.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import time
+from typing import Any, Iterable
+
+from .context import WebSocketPair, WebSocketRequestResponsePair
+
+__all__ = ["Date", "JSON", "Object", "WebSocketPair", "WebSocketRequestResponsePair", "console"]
+
+
+class Date:
+    @staticmethod
+    def now() -> float:
+        return float(int(time.time() * 1000))
+
+
+class Object:
+    @staticmethod
+    def fromEntries(entries: Iterable[tuple[Any, Any]]) -> dict:  # noqa: N802 - the JavaScript name
+        return dict(entries.items() if isinstance(entries, dict) else entries)
+
+
+class JSON:
+    @staticmethod
+    def stringify(value: Any) -> str:
+        return _json.dumps(value, separators=(",", ":"))
+
+    @staticmethod
+    def parse(text: str) -> Any:
+        return _json.loads(text)
+
+
+class console:  # noqa: N801 - the JavaScript name
+    log = info = warn = error = debug = staticmethod(print)
