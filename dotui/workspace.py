@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from .examples import OBJECTS as BUNDLED_OBJECTS
-from .workers.wrangler import WRANGLER_FILES, WranglerError, is_wrangler_file, read_wrangler
+from .workers.wrangler import WRANGLER_FILES, is_wrangler_file, read_wrangler
 
 
 @dataclass(frozen=True)

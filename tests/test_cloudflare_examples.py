@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from server_support import ROOT, GatewayProcess
 

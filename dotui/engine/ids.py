@@ -53,7 +53,7 @@ class ObjectId:
     def to_string(self) -> str:
         return self.hex
 
-    toString = to_string  # noqa: N815 - Cloudflare's spelling (Python Workers code: docs/cloudflare.md)
+    toString = to_string  # Cloudflare's spelling (Python Workers code: docs/cloudflare.md)
 
 
 class IdFactory:

@@ -471,7 +471,7 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
     return await hold_websocket(request, hub, namespace, sock, conn, headers, fetch_response, shielded, gateway)
 
 
-async def hold_websocket(request: web.Request, hub: WebSockets, namespace: str, sock: Any, conn: "Connection",
+async def hold_websocket(request: web.Request, hub: WebSockets, namespace: str, sock: Any, conn: Connection,
                          headers: dict[str, str], fetch_response: Any, shielded: Any,
                          gateway: WebSocketGateway) -> web.StreamResponse:
     """Answer 101 and carry the messages of ``sock``, which the object's ``fetch`` accepted on ``conn``,

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -110,7 +111,7 @@ async def _serve(request: web.Request, project: Any) -> web.StreamResponse:
     fields: dict[str, Any] = {"method": request.method, "path": request.path_qs}
     try:
         answer = await shielded(_fetch(worker, req))
-    except Exception as exc:  # noqa: BLE001 - the Worker's own error: a 500, as workerd answers it
+    except Exception as exc:
         log.exception("the Worker's fetch raised, for %s %s", request.method, request.path_qs)
         _publish(engine, fields, 500, started, error=f"{type(exc).__name__}: {exc}")
         return web.Response(status=500, text=f"Worker threw exception: {type(exc).__name__}: {exc}\n")

@@ -59,7 +59,7 @@ class Stub:
     def name(self) -> str | None:
         return self._native.id.name
 
-    async def fetch(self, input: "Request | str", **init: Any) -> Response:
+    async def fetch(self, input: Request | str, **init: Any) -> Response:
         """The object's ``fetch(request)``; a WebSocket upgrade the gateway handed the Worker reaches it
         with its socket (docs/cloudflare.md, "WebSockets")."""
         request = Request(input, **init) if init or not isinstance(input, Request) else input
@@ -67,7 +67,7 @@ class Stub:
             if request.upgrade is not None and request.headers.get("Upgrade", "").lower() == "websocket":
                 return await request.upgrade(self._namespace, self._native.id, request.to_native())
             return Response.from_native(await self._native.fetch(request.to_native()))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - marked, and raised again
             raise mark(exc) from None
 
     def __getattr__(self, method: str) -> Any:
@@ -81,7 +81,7 @@ class Stub:
                 a, k = rpc.encode_args(args, kwargs)
                 try:
                     result = await target(*a, **k)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - marked, and raised again
                     raise mark(exc) from None
                 return rpc.decode(result)
 
@@ -100,22 +100,22 @@ class Namespace:
         self._native = native
         self.name = native.name
 
-    def idFromName(self, name: str) -> ObjectId:  # noqa: N802 - the JavaScript names
+    def idFromName(self, name: str) -> ObjectId:
         return self._native.id_from_name(name)
 
-    def newUniqueId(self, options: Any = None) -> ObjectId:  # noqa: N802
+    def newUniqueId(self, options: Any = None) -> ObjectId:
         return self._native.new_unique_id()
 
-    def idFromString(self, text: str) -> ObjectId:  # noqa: N802
+    def idFromString(self, text: str) -> ObjectId:
         return self._native.id_from_string(text)
 
     def get(self, oid: ObjectId, options: Any = None) -> Stub:
         return Stub(self._native.get(oid), self.name)
 
-    def getByName(self, name: str, options: Any = None) -> Stub:  # noqa: N802
+    def getByName(self, name: str, options: Any = None) -> Stub:
         return Stub(self._native.get_by_name(name), self.name)
 
-    def jurisdiction(self, name: str) -> "Namespace":
+    def jurisdiction(self, name: str) -> Namespace:
         return self  # one machine is one jurisdiction
 
     def __repr__(self) -> str:

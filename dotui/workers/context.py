@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextvars
 import inspect
 import weakref
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .storage import Storage
 
@@ -44,16 +45,16 @@ class WebSocket:
     def close(self, code: int = 1000, reason: str = "") -> None:
         self._native.close(code, reason)
 
-    def serializeAttachment(self, value: Any) -> None:  # noqa: N802 - the JavaScript name
+    def serializeAttachment(self, value: Any) -> None:
         self._native.serialize_attachment(value)
 
-    def deserializeAttachment(self) -> Any:  # noqa: N802
+    def deserializeAttachment(self) -> Any:
         from .rpc import decode
 
         return decode(self._native.deserialize_attachment())
 
     @property
-    def readyState(self) -> int:  # noqa: N802 - WebSocket.OPEN is 1, CLOSED 3
+    def readyState(self) -> int:
         return {"pending": 0, "open": 1}.get(self._native.state, 3)
 
     def __eq__(self, other: object) -> bool:
@@ -66,7 +67,7 @@ class WebSocket:
         return f"<WebSocket {self._native.state}>"
 
 
-_sockets: "weakref.WeakKeyDictionary[Any, WebSocket]" = weakref.WeakKeyDictionary()
+_sockets: weakref.WeakKeyDictionary[Any, WebSocket] = weakref.WeakKeyDictionary()
 
 
 def socket_of(native: Any) -> WebSocket:
@@ -113,7 +114,7 @@ class WebSocketPair:
         self.client = ClientSocket(self.server)
 
     @classmethod
-    def new(cls) -> "WebSocketPair":
+    def new(cls) -> WebSocketPair:
         return cls()
 
     def object_values(self) -> tuple[ClientSocket, WebSocket]:
@@ -130,7 +131,7 @@ class WebSocketRequestResponsePair:
         self.request, self.response = request, response
 
     @classmethod
-    def new(cls, request: str, response: str) -> "WebSocketRequestResponsePair":
+    def new(cls, request: str, response: str) -> WebSocketRequestResponsePair:
         return cls(request, response)
 
 
@@ -140,12 +141,12 @@ class ExecutionContext:
     def __init__(self, wait_until: Callable[[Awaitable[Any]], None]):
         self._wait_until = wait_until
 
-    def waitUntil(self, awaitable: Awaitable[Any]) -> None:  # noqa: N802 - the JavaScript name
+    def waitUntil(self, awaitable: Awaitable[Any]) -> None:
         self._wait_until(awaitable)
 
     wait_until = waitUntil
 
-    def passThroughOnException(self) -> None:  # noqa: N802 - no origin behind a local Worker
+    def passThroughOnException(self) -> None:
         return None
 
 
@@ -158,7 +159,7 @@ class DurableObjectContext:
         self.storage = Storage(native.storage)
 
     # ------------------------------------------------------------ the input gate
-    def blockConcurrencyWhile(self, fn: Callable[[], Any]) -> Awaitable[Any]:  # noqa: N802 - the JavaScript name
+    def blockConcurrencyWhile(self, fn: Callable[[], Any]) -> Awaitable[Any]:
         """Run ``fn()`` with every other call kept out (README.md, "The input gate"); an awaitable of its
         result. It starts at once (from the constructor too, where nothing awaits it). Nested at most
         ``MAX_BLOCK_NESTING`` deep, as workerd."""
@@ -176,7 +177,7 @@ class DurableObjectContext:
 
         return self._native.block_concurrency_while(nested)
 
-    def waitUntil(self, awaitable: Awaitable[Any]) -> None:  # noqa: N802
+    def waitUntil(self, awaitable: Awaitable[Any]) -> None:
         self._native.wait_until(awaitable)
 
     wait_until = waitUntil
@@ -189,24 +190,24 @@ class DurableObjectContext:
             self._native.abort(reason or "Durable Object abort requested", retry_alarm=retry_alarm)
 
     # ------------------------------------------------------------ WebSockets (the Hibernation API)
-    def acceptWebSocket(self, ws: Any, tags: list[str] | None = None) -> None:  # noqa: N802
+    def acceptWebSocket(self, ws: Any, tags: list[str] | None = None) -> None:
         self._native.accept_websocket(native_of(ws), list(tags) if tags is not None else None)
 
-    def getWebSockets(self, tag: str | None = None) -> list[WebSocket]:  # noqa: N802
+    def getWebSockets(self, tag: str | None = None) -> list[WebSocket]:
         return [socket_of(s) for s in self._native.get_websockets(tag)]
 
-    def getTags(self, ws: Any) -> list[str]:  # noqa: N802
+    def getTags(self, ws: Any) -> list[str]:
         return self._native.get_tags(native_of(ws))
 
-    def setWebSocketAutoResponse(self, pair: WebSocketRequestResponsePair | None = None) -> None:  # noqa: N802
+    def setWebSocketAutoResponse(self, pair: WebSocketRequestResponsePair | None = None) -> None:
         if pair is None:
             self._native.set_websocket_auto_response()
         else:
             self._native.set_websocket_auto_response(pair.request, pair.response)
 
-    def getWebSocketAutoResponse(self) -> WebSocketRequestResponsePair | None:  # noqa: N802
+    def getWebSocketAutoResponse(self) -> WebSocketRequestResponsePair | None:
         got = self._native.get_websocket_auto_response()
         return WebSocketRequestResponsePair(*got) if got else None
 
-    def getWebSocketAutoResponseTimestamp(self, ws: Any) -> Any:  # noqa: N802
+    def getWebSocketAutoResponseTimestamp(self, ws: Any) -> Any:
         return self._native.get_websocket_auto_response_timestamp(native_of(ws))

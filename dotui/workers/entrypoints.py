@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..engine.object.api import DurableObject as NativeDurableObject
 from ..engine.object.api import ObjectContext

@@ -19,7 +19,7 @@ MAX_BODY = 32 << 20
 TIMEOUT = 30.0
 
 
-async def fetch(resource: "Request | str", **options: Any) -> Response:
+async def fetch(resource: Request | str, **options: Any) -> Response:
     import aiohttp
 
     request = Request(resource, **options) if options or not isinstance(resource, Request) else resource
@@ -27,7 +27,7 @@ async def fetch(resource: "Request | str", **options: Any) -> Response:
     if host not in LOCAL_HOSTS:
         raise ValueError(f"fetch({request.url!r}): dotui runs the project offline, so fetch() reaches the local "
                          f"gateway only ({', '.join(LOCAL_HOSTS)}); call other services from the deployed Worker")
-    body = request._take() if request._body else None  # noqa: SLF001 - this module's own Request
+    body = request._take() if request._body else None
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         async with session.request(request._method, request.url, headers=request.headers.plain(), data=body,
@@ -38,6 +38,6 @@ async def fetch(resource: "Request | str", **options: Any) -> Response:
             headers = [(k, v) for k, v in r.headers.items()
                        if k.lower() not in ("content-length", "transfer-encoding", "connection")]
             out = Response(None, status=r.status, headers=headers)
-            out._body = data  # noqa: SLF001
+            out._body = data
             out.url = request.url
             return out

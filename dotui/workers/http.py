@@ -113,7 +113,7 @@ class _Body:
 class Request(_Body):
     """``Request(url_or_request, method="GET", headers=..., body=...)``, or what ``fetch(request)`` receives."""
 
-    def __init__(self, input: "Request | str", *, method: "HTTPMethod | str | None" = None, headers: Any = None,
+    def __init__(self, input: Request | str, *, method: HTTPMethod | str | None = None, headers: Any = None,
                  body: Any = None, **_options: Any):
         if isinstance(input, Request):
             self.url = input.url
@@ -152,10 +152,10 @@ class Request(_Body):
         return None  # Cloudflare's edge properties (colo, country, ...): none on one machine
 
     @property
-    def js_object(self) -> "Request":
+    def js_object(self) -> Request:
         return self  # code that hands request.js_object to fetch() gets the request itself
 
-    def clone(self) -> "Request":
+    def clone(self) -> Request:
         if self._used:
             raise OSError("Body already used")
         return Request(self)
@@ -174,7 +174,7 @@ class Request(_Body):
                 "headers": self._headers.plain(), "body": text, "body_base64": b64}
 
     @classmethod
-    def from_native(cls, request: Any) -> "Request":
+    def from_native(cls, request: Any) -> Request:
         """The ``Request`` of the gateway's dict (or a URL string, or a ``Request`` already)."""
         if isinstance(request, Request):
             return request
@@ -193,7 +193,7 @@ class Request(_Body):
 class Response(_Body):
     """``Response(body=None, status=200, status_text="", headers=None, web_socket=None)``."""
 
-    def __init__(self, body: Any = None, status: "HTTPStatus | int | None" = None, status_text: str = "",
+    def __init__(self, body: Any = None, status: HTTPStatus | int | None = None, status_text: str = "",
                  headers: Any = None, web_socket: Any = None):
         if body is not None and not isinstance(body, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
@@ -224,12 +224,12 @@ class Response(_Body):
         return 200 <= self.status <= 299
 
     @property
-    def js_object(self) -> "Response":
+    def js_object(self) -> Response:
         return self
 
     @staticmethod
-    def from_json(data: Any, status: "HTTPStatus | int" = HTTPStatus.OK, status_text: str = "",
-                  headers: Any = None) -> "Response":
+    def from_json(data: Any, status: HTTPStatus | int = HTTPStatus.OK, status_text: str = "",
+                  headers: Any = None) -> Response:
         h = headers_of(headers)
         if "content-type" not in h:
             h["Content-Type"] = JSON
@@ -242,13 +242,13 @@ class Response(_Body):
         return Response.from_json(self, *args, **kwargs)
 
     @staticmethod
-    def redirect(url: str, status: "HTTPStatus | int" = HTTPStatus.FOUND) -> "Response":
+    def redirect(url: str, status: HTTPStatus | int = HTTPStatus.FOUND) -> Response:
         code = int(status)
         if code not in (301, 302, 303, 307, 308):
             raise ValueError(f"Invalid status code {code}: a redirect is 301, 302, 303, 307 or 308")
         return Response(None, status=code, headers={"Location": url})
 
-    def clone(self) -> "Response":
+    def clone(self) -> Response:
         if self._used:
             raise OSError("Body already used")
         out = Response(None, self.status, self.status_text, Headers(self._headers.items()), self.web_socket)
@@ -270,7 +270,7 @@ class Response(_Body):
         return out
 
     @classmethod
-    def from_native(cls, answer: Any) -> "Response":
+    def from_native(cls, answer: Any) -> Response:
         """The ``Response`` of what an object's ``fetch`` answered (a ``Response``, a str, or the gateway's dict)."""
         if isinstance(answer, Response):
             return answer

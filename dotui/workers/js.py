@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json as _json
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .context import WebSocketPair, WebSocketRequestResponsePair
 
@@ -24,7 +25,7 @@ class Date:
 
 class Object:
     @staticmethod
-    def fromEntries(entries: Iterable[tuple[Any, Any]]) -> dict:  # noqa: N802 - the JavaScript name
+    def fromEntries(entries: Iterable[tuple[Any, Any]]) -> dict:
         return dict(entries.items() if isinstance(entries, dict) else entries)
 
 
@@ -38,5 +39,5 @@ class JSON:
         return _json.loads(text)
 
 
-class console:  # noqa: N801 - the JavaScript name
+class console:
     log = info = warn = error = debug = staticmethod(print)

@@ -45,8 +45,8 @@ def worker_of(objects: str) -> Project | None:
 
 def install_modules() -> None:
     """Make ``import workers``, ``import js`` and ``from pyodide.ffi import to_js`` reach dotui's modules."""
-    from . import js, pyodide_ffi
     from .. import workers
+    from . import js, pyodide_ffi
 
     sys.modules["workers"] = workers
     sys.modules.setdefault("js", js)

@@ -5,7 +5,8 @@ classes no value here is an instance of (``JsException`` may still be caught).""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class JsProxy:

@@ -97,7 +97,7 @@ def decode(value: Any) -> Any:
     if tag == "bytes":
         return base64.b64decode(v)
     if tag == "date":
-        return _dt.datetime.fromtimestamp(v / 1000, _dt.timezone.utc).replace(tzinfo=None)
+        return _dt.datetime.fromtimestamp(v / 1000, _dt.UTC).replace(tzinfo=None)
     if tag == "set":
         return {decode(x) for x in v}
     if tag == "float":

@@ -9,7 +9,8 @@ SDK's ``JsDict``); ``toArray()``, ``one()``, ``raw()``, ``next()``, ``columnName
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .rpc import JsDict
 
@@ -34,7 +35,7 @@ class Cursor:
         except StopIteration:
             return JsDict(done=True)
 
-    def toArray(self) -> list[JsDict]:  # noqa: N802 - the JavaScript name
+    def toArray(self) -> list[JsDict]:
         return [JsDict(r) for r in self._rows]
 
     def one(self) -> JsDict:
@@ -44,15 +45,15 @@ class Cursor:
         return iter(self._native.raw())
 
     @property
-    def columnNames(self) -> list[str]:  # noqa: N802
+    def columnNames(self) -> list[str]:
         return list(self._native.column_names)
 
     @property
-    def rowsRead(self) -> int:  # noqa: N802
+    def rowsRead(self) -> int:
         return self._native.rows_read
 
     @property
-    def rowsWritten(self) -> int:  # noqa: N802
+    def rowsWritten(self) -> int:
         return self._native.rows_written
 
 
@@ -66,5 +67,5 @@ class SqlStorage:
         return Cursor(self._native.exec(query, *bindings))
 
     @property
-    def databaseSize(self) -> int:  # noqa: N802 - the JavaScript name
+    def databaseSize(self) -> int:
         return self._native.database_size

@@ -22,7 +22,8 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import rpc
 
@@ -39,7 +40,7 @@ class Settled:
         if self._error is not None:
             raise self._error
         return self._value
-        yield  # noqa: B901 - a generator that returns before its first yield: never suspends
+        yield
 
     def __repr__(self) -> str:
         return f"<settled {'error ' + repr(self._error) if self._error else repr(self._value)}>"
@@ -150,13 +151,13 @@ class AsyncKV(KV):
     def list(self, options: Any = None, **kwargs: Any) -> Settled:
         return settle(self._list, options, **kwargs)
 
-    def getAlarm(self, options: Any = None) -> Settled:  # noqa: N802 - the JavaScript name
+    def getAlarm(self, options: Any = None) -> Settled:
         return settle(lambda: to_ms(self._native.get_alarm()))
 
-    def setAlarm(self, when: Any, options: Any = None) -> Settled:  # noqa: N802
+    def setAlarm(self, when: Any, options: Any = None) -> Settled:
         return settle(lambda: self._native.set_alarm(from_ms(when)))
 
-    def deleteAlarm(self, options: Any = None) -> Settled:  # noqa: N802
+    def deleteAlarm(self, options: Any = None) -> Settled:
         return settle(self._native.delete_alarm)
 
 
@@ -170,7 +171,7 @@ class Transaction(AsyncKV):
 class Storage(AsyncKV):
     """``ctx.storage`` of a Python Workers Durable Object."""
 
-    def deleteAll(self, options: Any = None) -> Settled:  # noqa: N802 - the JavaScript name
+    def deleteAll(self, options: Any = None) -> Settled:
         return settle(self._native.delete_all)
 
     def sync(self) -> Any:
@@ -186,7 +187,7 @@ class Storage(AsyncKV):
                 result = await result
         return result
 
-    def transactionSync(self, fn: Callable[[], Any]) -> Any:  # noqa: N802 - the JavaScript name
+    def transactionSync(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn()`` as one transaction, synchronously; its result, or its exception after a rollback."""
         native = getattr(self._native, "transaction_sync", None)
         if native is not None:
