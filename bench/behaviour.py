@@ -153,7 +153,9 @@ _ATTACHMENT_SIZE = ("dotui measures an attachment as its JSON text (UTF-8), work
                     "(a few bytes of header more); the limit, 16,384 bytes, and the message are workerd's")
 DELIBERATE.update({f"ws: serializeAttachment(string of {n})": _ATTACHMENT_SIZE for n in (16382, 16383, 16384, 20000)})
 # Steps that only one side can have.
-ONLY_PEER = {'backend: ctx.storage.sql.exec("SELECT 1")': "dotui has no SQL API: its storage is the key-value API"}
+ONLY_PEER = {'backend: ctx.storage.sql.exec("SELECT 1")': (
+    "dotui's Scenario class keeps key-value storage (the default backend, as the bundled lessons); the SQL "
+    "API runs in the SQL steps below, on a storage_backend = \"sqlite\" class")}
 
 
 @contextlib.asynccontextmanager
@@ -470,11 +472,18 @@ def run_ws_peer() -> dict:
 
 
 def main() -> int:
+    import sql_scenario
+
     dotui = asyncio.run(run_dotui())
     peer = run_peer()
     dotui.update(asyncio.run(run_ws_dotui()))
     peer.update(run_ws_peer())
-    differences = diff(dotui, peer)
+    sql_dotui = sql_scenario.flatten(asyncio.run(sql_scenario.run_dotui(engine_on)))
+    sql_peer = sql_scenario.flatten(sql_scenario.run_peer())
+    differences = diff(dotui, peer) + sql_scenario.diff(sql_dotui, sql_peer)
+    DELIBERATE.update(sql_scenario.DELIBERATE)
+    dotui.update(sql_dotui)
+    peer.update(sql_peer)
     same = len(set(dotui) & set(peer)) - len(differences)
     print(f"{same} steps behave the same on dotui and workerd; {len(differences)} differ:")
     for key, a, b in differences:

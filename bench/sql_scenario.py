@@ -145,6 +145,9 @@ GROUPS: dict[str, list[dict]] = {
         ex("pragma_table_list", """SELECT name as tbl_name, ncol as num_columns FROM pragma_table_list
             WHERE TYPE = "table" AND tbl_name NOT LIKE "sqlite_%" AND tbl_name NOT LIKE "d1_%"
               AND tbl_name NOT LIKE "_cf_%" AND tbl_name NOT LIKE "documents_fts%" ORDER BY tbl_name desc"""),
+        ex("FTS5 written directly, not from a trigger", "CREATE VIRTUAL TABLE notes_fts USING fts5(body);"
+           "INSERT INTO notes_fts VALUES ('the contents of a note'), ('nothing here');"
+           "SELECT rowid, highlight(notes_fts, 0, '[', ']') AS hit FROM notes_fts WHERE notes_fts MATCH 'contents'"),
     ],
     "transactions": [
         {"l": "put('txnTest', 0)", "storage": "put", "args": ["txnTest", 0]},
@@ -282,6 +285,63 @@ AFTER: dict[str, list[dict]] = {
     "deferred_fk": [ex("posts after the reset", "SELECT id, user_id FROM posts ORDER BY id")],
     "abort": [ex("t after abort()", "SELECT n FROM t ORDER BY n")],
 }
+
+
+# Differences from workerd that are choices, not bugs: "sql GROUP: LABEL" -> why (docs/sqlite.md,
+# "Beside workerd"). tests/test_sql_workerd.py and bench/behaviour.py fail on any other.
+_EXACT_INTS = ("Python ints are exact: dotui answers SQLite's 64-bit integer as it is, where JavaScript turns it "
+               "into a double")
+_NO_OFFSET = ("Python's sqlite3 module does not expose sqlite3_error_offset(), so dotui's message has SQLite's "
+              "text and error code without workerd's \"at offset N\"")
+_ROWS_READ = ("Python's sqlite3 module exposes no per-statement counters of the rows SQLite visits, so dotui's "
+              "rows_read counts the rows a statement returned; workerd counts the rows SQLite read (an INSERT "
+              "reads 1, an IN list its values); rows_written is the same on both")
+_TRUSTED_SCHEMA = ("dotui opens object databases with trusted_schema=OFF (docs/trust.md, SQLite's defensive "
+                   "setting), so SQLite refuses an FTS5 table written from a trigger (\"unsafe use of virtual "
+                   "table\"); workerd leaves it on. FTS5 itself works: write the FTS5 table from the method, "
+                   "beside the table it indexes")
+DELIBERATE = {
+    "sql results: 2**63 - 1": _EXACT_INTS,
+    "sql results: 2**53 + 1": _EXACT_INTS,
+    "sql results: SELECT ;": _NO_OFFSET,
+    "sql results: SELECT -;": _NO_OFFSET,
+    "sql results: sqlite_version()": _NO_OFFSET,
+    "sql refused: PRAGMA defer_foreign_keys = 'yes": _NO_OFFSET,
+    "sql refused: a value of a type SQLite cannot store": (
+        "workerd turns a JavaScript object into the text '[object Object]'; dotui refuses a binding SQLite "
+        "cannot store with a TypeError naming it, before anything runs"),
+    "sql kv: storage.put of a 2 MiB + 1 string": (
+        "dotui enforces the production value limit of SQLite-backed objects (2 MiB); the local workerd does not"),
+    "sql kv: storage.put of a 2,049-byte key": (
+        "dotui enforces the production key limit (2,048 bytes); the local workerd does not"),
+    "sql abort: the call": "the same reset; dotui's message names the object and says it was aborted",
+    "sql deferred_fk: the call": (
+        "the same reset and rollback to the last durable state; dotui's message is the one of any commit that "
+        "cannot be made durable, naming the object and SQLite's error"),
+    "sql iostats: INSERT: rowsWritten": _ROWS_READ,
+    "sql iostats: UPDATE of 2 rows": _ROWS_READ,
+    "sql iostats: IN (...) writes nothing": _ROWS_READ,
+}
+DELIBERATE.update({f"sql fts: {step}": _TRUSTED_SCHEMA for step in (
+    "two documents", "MATCH 'content' (porter stemming)", "highlight()", "snippet()")})
+
+
+def same(ours, theirs) -> bool:
+    """Whether dotui's answer is workerd's: equal, or a message that is workerd's followed by advice
+    on what to do in Python (the same walk through nested results)."""
+    if isinstance(ours, str) and isinstance(theirs, str):
+        return ours == theirs or ours.startswith(theirs.rstrip(".")) and theirs != ""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        return ours.keys() == theirs.keys() and all(same(ours[k], theirs[k]) for k in ours)
+    if isinstance(ours, list) and isinstance(theirs, list):
+        return len(ours) == len(theirs) and all(same(a, b) for a, b in zip(ours, theirs))
+    return ours == theirs and type(ours) in (type(theirs), float, int) or ours == theirs
+
+
+def diff(ours: dict, theirs: dict) -> list[tuple[str, object, object]]:
+    """(step, dotui's answer, workerd's) of every step whose answers differ."""
+    return [(k, ours.get(k, "<missing>"), theirs.get(k, "<missing>")) for k in sorted(set(ours) | set(theirs))
+            if not same(ours.get(k, "<missing>"), theirs.get(k, "<missing>"))]
 
 
 def scenario() -> dict:

@@ -51,3 +51,23 @@ async def test_websockets_behave_as_on_workerd():
     assert ours["ws: server close(4000, 'bye')"] == {"closed": 4000, "reason": "bye"}
     assert ours["ws: serializeAttachment(string of 20000)"].startswith(
         "ValueError: A WebSocket 'attachment' cannot be larger than 16384 bytes.")
+
+
+async def test_sql_behaves_as_on_workerd():
+    """The SQL steps (bench/sql_scenario.py) on both, live; and workerd's answers are still the ones
+    recorded in bench/peer/sql_expected.json, the oracle tests/test_sql_workerd.py runs without Node."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import behaviour
+        import sql_scenario
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    theirs = await asyncio.to_thread(sql_scenario.run_peer)
+    assert theirs == json.loads((ROOT / "bench" / "peer" / "sql_expected.json").read_text()), (
+        "workerd answers differently from bench/peer/sql_expected.json: record it again with "
+        "python bench/sql_scenario.py --record")
+    ours = sql_scenario.flatten(await sql_scenario.run_dotui(behaviour.engine_on))
+    unexpected = [d for d in sql_scenario.diff(ours, sql_scenario.flatten(theirs)) if d[0] not in sql_scenario.DELIBERATE]
+    assert not unexpected, f"SQL differences from workerd neither fixed nor listed as deliberate: {unexpected}"

@@ -78,7 +78,7 @@ atan2 atanh ceil ceiling cos cosh degrees exp floor ln log log10 log2 mod pi pow
 trunc json jsonb json_array jsonb_array json_array_length json_extract jsonb_extract json_insert jsonb_insert
 json_object jsonb_object json_patch jsonb_patch json_remove jsonb_remove json_replace jsonb_replace json_set
 jsonb_set json_type json_valid json_quote json_group_array jsonb_group_array json_group_object jsonb_group_object
-json_each json_tree match highlight bm25 snippet rtreecheck sqlite_rename_column sqlite_rename_table
+json_each json_tree -> ->> match highlight bm25 snippet rtreecheck sqlite_rename_column sqlite_rename_table
 sqlite_rename_test sqlite_drop_column sqlite_rename_quotefix
 """.split()
 )
@@ -114,6 +114,8 @@ class Regulator:
         return _S.SQLITE_OK if ok else _S.SQLITE_DENY
 
     def _allowed(self, action: int, a: str | None, b: str | None, db: str | None) -> bool:
+        if action == _S.SQLITE_ALTER_TABLE:  # (database, table); the new name is checked after it ran.
+            return a == "main" and allowed_name(b)  # DROP COLUMN passes the column where others pass db
         if db == "temp":  # SQLite reads its temp schema itself (ALTER TABLE): reads only, as workerd
             return action in (_S.SQLITE_READ, _S.SQLITE_UPDATE) and allowed_name(a)
         if db is not None and db != "main":
@@ -124,8 +126,6 @@ class Regulator:
             return allowed_name(a)
         if action in _TWO_NAMES:
             return allowed_name(a) and allowed_name(b)
-        if action == _S.SQLITE_ALTER_TABLE:  # (database, table); the new name is checked after it ran
-            return allowed_name(b)
         if action in (_S.SQLITE_TRANSACTION, _S.SQLITE_SAVEPOINT):
             self.refused_txn = True
             return False
@@ -241,6 +241,8 @@ def sql_error(exc: BaseException, regulator: Regulator) -> SqlError:
         return SqlError(WRONG_BINDINGS)
     name = getattr(exc, "sqlite_errorname", None)
     text = str(exc)
+    if name and (getattr(exc, "sqlite_errorcode", 0) or 0) > 0xFF:  # an extended code: workerd names both
+        name = f"{'_'.join(name.split('_')[:2])} (extended: {name})"  # SQLITE_CONSTRAINT (extended: ..._CHECK)
     return SqlError(f"{text}: {name}" if name else text)
 
 

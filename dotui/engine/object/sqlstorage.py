@@ -250,6 +250,7 @@ class SqlStorage(SqlKv, AlarmApi):
         self._begin()
         self._serial += 1
         self._stack.append(self._serial)
+        self._depth = len(self._stack)  # open: no read may end the transaction under it (_end_read)
         self._trusted(f"SAVEPOINT _cf_txn{self._serial}")
         return self._serial, self._alarm, self._alarm_dirty, self._kv_count
 
