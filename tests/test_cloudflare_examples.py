@@ -39,16 +39,16 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 60))
 
 
-def test_01_hello_answers_as_workerd_labels_it(tmp_path):
-    with serve(project(tmp_path, "01-hello")) as gw:
+def test_hello_answers_as_workerd_labels_it(tmp_path):
+    with serve(project(tmp_path, "hello")) as gw:
         status, text, headers = run(get(gw.url))
         assert (status, text) == (200, "Hello world!")
         assert headers["Content-Type"] == "text/plain;charset=UTF-8"
 
 
-def test_07_durable_objects_keeps_each_lists_messages(tmp_path):
-    # python-workers-examples/tests/test_examples.py::test_07_durable_objects, request for request
-    with serve(project(tmp_path, "07-durable-objects")) as gw:
+def test_lists_keeps_each_lists_messages(tmp_path):
+    # the requests, and the answers, of Cloudflare's own test of its Durable Objects example (examples/cloudflare/README.md)
+    with serve(project(tmp_path, "lists")) as gw:
         async def script():
             return [(await get(gw.url + path))[:2] for path in
                     ("/room-1/show", "/room-1/add/hi", "/room-1/show", "/room-2/show", "/")]
@@ -58,23 +58,23 @@ def test_07_durable_objects_keeps_each_lists_messages(tmp_path):
 
 
 def test_the_worker_is_public_and_the_gateways_routes_keep_the_token(tmp_path):
-    with serve(project(tmp_path, "07-durable-objects")) as gw:
+    with serve(project(tmp_path, "lists")) as gw:
         async def script():
             async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
                 async with s.get(gw.url + "/admin/stats") as r:
                     no_token = r.status
-                async with s.post(gw.url + "/objects/List/room-1/get_messages") as r:
+                async with s.post(gw.url + "/objects/MessageList/room-1/messages") as r:
                     call_no_token = r.status
                 auth = {"Authorization": f"Bearer {gw.token}"}
-                async with s.post(gw.url + "/objects/List/room-1/add_message", json={"args": ["from rpc"]},
+                async with s.post(gw.url + "/objects/MessageList/room-1/add", json={"args": ["from rpc"]},
                                   headers=auth) as r:
                     rpc = r.status
             return no_token, call_no_token, rpc, (await get(gw.url + "/room-1/show"))[1]
         assert run(script()) == (401, 401, 200, "from rpc")
 
 
-def test_15_chatroom_a_websocket_forwarded_by_the_worker_reaches_the_room(tmp_path):
-    with serve(project(tmp_path, "15-chatroom")) as gw:
+def test_chatroom_a_websocket_forwarded_by_the_worker_reaches_the_room(tmp_path):
+    with serve(project(tmp_path, "chatroom")) as gw:
         async def script():
             async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
                 status, html, headers = await get(gw.url + "/")
@@ -95,12 +95,12 @@ def test_15_chatroom_a_websocket_forwarded_by_the_worker_reaches_the_room(tmp_pa
 
 
 def test_a_bad_wrangler_file_is_a_usage_error_naming_the_file_and_the_key(tmp_path):
-    folder = project(tmp_path, "07-durable-objects")
+    folder = project(tmp_path, "lists")
     cfg = folder / "wrangler.jsonc"
-    cfg.write_text(cfg.read_text().replace('"class_name": "List"', '"class_name": "Lists"'))
+    cfg.write_text(cfg.read_text().replace('"class_name": "MessageList"', '"class_name": "MessageLists"'))
     proc = subprocess.run([sys.executable, "-m", "dotui.cli", "-c", "classes"], cwd=folder, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     err = " ".join(proc.stderr.split())
-    assert "wrangler.jsonc: durable_objects.bindings: LISTS binds class Lists" in err and "new_sqlite_classes" in err
+    assert "wrangler.jsonc: durable_objects.bindings: LISTS binds class MessageLists" in err and "new_sqlite_classes" in err
     assert "Traceback" not in proc.stderr

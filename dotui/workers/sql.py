@@ -20,23 +20,22 @@ class Cursor:
 
     def __init__(self, native: Any):
         self._native = native
-        self._rows = iter(native)
 
     def __iter__(self) -> Iterator[JsDict]:
         return self
 
     def __next__(self) -> JsDict:
-        return JsDict(next(self._rows))
+        return JsDict(next(self._native))
 
     def next(self) -> JsDict:
         """JavaScript's iterator step: ``{"done": False, "value": row}``, then ``{"done": True}``."""
         try:
-            return JsDict(done=False, value=JsDict(next(self._rows)))
+            return JsDict(done=False, value=JsDict(next(self._native)))
         except StopIteration:
             return JsDict(done=True)
 
-    def toArray(self) -> list[JsDict]:
-        return [JsDict(r) for r in self._rows]
+    def toArray(self) -> list[JsDict]:  # the JavaScript name
+        return [JsDict(r) for r in self._native.to_array()]
 
     def one(self) -> JsDict:
         return JsDict(self._native.one())
