@@ -17,9 +17,10 @@ acknowledged effect. Then, by round:
 
 After each round a fresh engine opens the folder and every acknowledged effect
 must be there: counts at least the acknowledged ones, a + b = 1000 in every
-ledger, no bin half-filled, every armed alarm fired, every answered fan-out on
+ledger (KV and SQLite-backed), every acknowledged SQL row in its table, no bin half-filled, every armed alarm fired, every answered fan-out on
 all its leaves, every answered WebSocket message's write in its room, every
-checkpoint file readable by TinyDB. It prints rounds,
+checkpoint file readable by TinyDB, every SQLite database passing its integrity
+check and its history reading back whole. It prints rounds,
 faults, acknowledged operations checked, losses, unreadable files and hangs, and
 exits 1 if any of the last three is not zero.
 """
@@ -32,10 +33,12 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from tinydb import TinyDB  # noqa: E402
 
 from dotui import Engine  # noqa: E402
+from dotui.engine.durability import pitr  # noqa: E402
 
 OPS = ("write", "fsync", "open", "rename", "mkdir")
 ERRNOS = {"EIO": 5, "ENOSPC": 28}
@@ -70,6 +74,9 @@ CHILD = textwrap.dedent("""
         except Exception as exc:  # a fault, or a refused transfer: not acknowledged
             if "refused transfer" not in str(exc):
                 failed["n"] += 1
+                # A wake that fails fails at once, without yielding: a worker retrying in a loop
+                # would never let the loop run (the fault would never clear).
+                await asyncio.sleep(0.01)
             return exc
 
     async def counter_worker(e, name, seq0):
@@ -99,10 +106,23 @@ CHILD = textwrap.dedent("""
             elif kind == "waker":
                 r = await guarded(e.env.Waker.get_by_name(name).arm(seq, rng.uniform(0.05, 0.6)))
                 await asyncio.sleep(0.02)
+            elif kind == "sqlledger":
+                r = await guarded(e.env.SqlLedger.get_by_name(name).transfer(seq, rng.randint(1, 50)))
             else:
                 r = await guarded(e.env.Fan.get_by_name(name).spread(seq))
             if r == seq:
                 ack(kind.upper(), name, seq)
+
+    async def sqlrows_worker(e, name, seq0):
+        stub = e.env.SqlRows.get_by_name(name)
+        seq = seq0
+        while True:
+            batch = list(range(seq + 1, seq + 9))
+            seq += 8
+            rs = await asyncio.gather(*(guarded(stub.add(s)) for s in batch))
+            for s, r in zip(batch, rs):
+                if r == s:
+                    ack("SQLROW", name, s)
 
     async def ws_worker(url, token, name, seq0):
         import aiohttp
@@ -152,7 +172,9 @@ CHILD = textwrap.dedent("""
         ack("STARTED")
         seq0 = plan["seq0"]
         work = [counter_worker(e, f"w{{k}}", seq0) for k in range(2)] + [concurrent_worker(e)]
-        work += [seq_worker(e, kind, f"{{kind}}{{k}}", seq0) for kind in ("ledger", "bin", "waker", "fan") for k in range(2)]
+        work += [seq_worker(e, kind, f"{{kind}}{{k}}", seq0)
+                 for kind in ("ledger", "bin", "waker", "fan", "sqlledger") for k in range(2)]
+        work += [sqlrows_worker(e, f"rows{{k}}", seq0) for k in range(2)]
         work += [ws_worker(gw.url, gw.token, f"room{{k}}", seq0) for k in range(2)]
         tasks = [asyncio.ensure_future(w) for w in work]
         if plan["fault"]:
@@ -181,6 +203,7 @@ class Acks:
     seqs: dict[tuple[str, str], int] = field(default_factory=dict)
     total: int = 0
     kinds: dict[str, int] = field(default_factory=dict)  # acknowledged operations by kind
+    rows: dict[str, list[int]] = field(default_factory=dict)  # SqlRows: every acknowledged seq, by object
 
     def read(self, out: str) -> list[str]:
         events = []
@@ -192,7 +215,11 @@ class Acks:
                 self.counts[parts[1]] = max(self.counts.get(parts[1], 0), int(parts[2]))
                 self.total += 1
                 self.kinds["increment"] = self.kinds.get("increment", 0) + 1
-            elif parts[0] in ("LEDGER", "BIN", "WAKER", "FAN", "WS") and len(parts) == 3 and parts[2].isdigit():
+            elif parts[0] == "SQLROW" and len(parts) == 3 and parts[2].isdigit():
+                self.rows.setdefault(parts[1], []).append(int(parts[2]))
+                self.total += 1
+                self.kinds["sqlrow"] = self.kinds.get("sqlrow", 0) + 1
+            elif parts[0] in ("LEDGER", "BIN", "WAKER", "FAN", "WS", "SQLLEDGER") and len(parts) == 3 and parts[2].isdigit():
                 key = (parts[0].lower(), parts[1])
                 self.seqs[key] = max(self.seqs.get(key, 0), int(parts[2]))
                 self.total += 1
@@ -222,6 +249,8 @@ async def verify(objects: Path, data: Path, acks: Acks, tally: Tally, label: str
                 db.table("storage").all()
         except Exception as exc:  # noqa: BLE001 - counted and named
             tally.unreadable.append(f"{label}: {f}: {exc}")
+    for f in data.glob("*/*.sqlite"):
+        _check_database(f, tally, label)
     try:
         async with Engine(objects=str(objects), data=str(data), alarm_retry_base=0.05) as e:
             await asyncio.wait_for(_check(e, acks, tally, label), 30)
@@ -229,6 +258,23 @@ async def verify(objects: Path, data: Path, acks: Acks, tally: Tally, label: str
         tally.hangs.append(f"{label}: verification did not finish")
     except Exception as exc:  # noqa: BLE001 - a start that fails is a finding
         tally.losses.append(f"{label}: the engine did not start on the folder: {type(exc).__name__}: {exc}")
+
+
+def _check_database(f: Path, tally: Tally, label: str) -> None:
+    """A SQLite-backed object's files: the database opens and passes SQLite's integrity check, its
+    history reads back whole (pitr.read raises for damage before the end)."""
+    try:
+        conn = sqlite3.connect(str(f))
+        try:
+            ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            conn.close()
+        if ok != "ok":
+            tally.unreadable.append(f"{label}: {f}: integrity_check says {ok}")
+        for _ in pitr.read(pitr.history_of(str(f))):
+            pass
+    except Exception as exc:  # noqa: BLE001 - counted and named
+        tally.unreadable.append(f"{label}: {f}: {type(exc).__name__}: {exc}")
 
 
 async def _check(e: Engine, acks: Acks, tally: Tally, label: str) -> None:
@@ -240,6 +286,14 @@ async def _check(e: Engine, acks: Acks, tally: Tally, label: str) -> None:
         tally.checked += 1
         if got < n:
             lost(f"Counter/{name}: acknowledged {n}, found {got}")
+    for name, seqs in acks.rows.items():
+        stub = e.env.SqlRows.get_by_name(name)
+        tally.checked += 1
+        for i in range(0, len(seqs), 90):
+            missing = await stub.has(seqs[i:i + 90])
+            if missing:
+                lost(f"SqlRows/{name}: acknowledged rows {missing[:5]} are not in the table")
+        await _check_alarm(e, name, 0, lost, stub)
     for (kind, name), seq in acks.seqs.items():
         tally.checked += 1
         if kind == "ledger":
@@ -257,6 +311,12 @@ async def _check(e: Engine, acks: Acks, tally: Tally, label: str) -> None:
                 lost(f"Bin/{name}: half a fill or a clear: {s}")
         elif kind == "waker":
             await _check_alarm(e, name, seq, lost)
+        elif kind == "sqlledger":
+            s = await e.env.SqlLedger.get_by_name(name).state()
+            if s.get("a", 0) + s.get("b", 0) != 1000:
+                lost(f"SqlLedger/{name}: a + b = {s.get('a', 0) + s.get('b', 0)}, not 1000: a transaction came apart")
+            if s.get("seq", 0) < seq:
+                lost(f"SqlLedger/{name}: acknowledged transfer {seq}, found {s.get('seq')}")
         elif kind == "ws":
             got = await e.env.Room.get_by_name(name).peek()
             if got < seq:
@@ -270,8 +330,8 @@ async def _check(e: Engine, acks: Acks, tally: Tally, label: str) -> None:
                     lost(f"Fan/{name}: acknowledged spread {seq}, leaf {i} does not hold it")
 
 
-async def _check_alarm(e: Engine, name: str, seq: int, lost) -> None:
-    stub = e.env.Waker.get_by_name(name)
+async def _check_alarm(e: Engine, name: str, seq: int, lost, stub=None) -> None:
+    stub = stub or e.env.Waker.get_by_name(name)
     deadline = time.monotonic() + 10
     while True:
         s = await stub.state()
@@ -296,6 +356,32 @@ def plan_round(rng: random.Random, round_no: int) -> dict:
     return plan
 
 
+def _kill_at_random(child: subprocess.Popen, rng: random.Random) -> tuple[str, str]:
+    """SIGKILL the child at a random instant: one kill in five during start-up and recovery, the
+    others under load (timed from its STARTED line: a start-up on a busy machine can take longer
+    than the whole window). Its output is read meanwhile, so a full pipe never stops it."""
+    lines: list[str] = []
+    started = threading.Event()
+
+    def drain() -> None:
+        for line in child.stdout:
+            lines.append(line)
+            if line.startswith("STARTED"):
+                started.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    if rng.random() < 0.2:
+        time.sleep(rng.uniform(0.05, 1.2))
+    else:
+        started.wait(30)
+        time.sleep(rng.uniform(0.05, 1.2))
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    reader.join(10)
+    return "".join(lines), child.stderr.read()
+
+
 def run_round(objects: Path, data: Path, rng: random.Random, round_no: int, acks: Acks, tally: Tally) -> None:
     plan = plan_round(rng, round_no)
     code = CHILD.format(root=str(ROOT), objects=str(objects), data=str(data), plan=json.dumps(plan))
@@ -313,9 +399,7 @@ def run_round(objects: Path, data: Path, rng: random.Random, round_no: int, acks
             tally.hangs.append(f"{label}: the child did not finish")
     else:
         tally.kills += 1
-        time.sleep(rng.uniform(0.05, 1.2))
-        child.send_signal(signal.SIGKILL)
-        out, err = child.communicate()
+        out, err = _kill_at_random(child, rng)
     events = acks.read(out)
     for line in events:
         if line.startswith("CLEARED "):

@@ -110,3 +110,62 @@ class Room(DurableObject):
 
     def peek(self) -> int:
         return self.ctx.storage.get("seq", 0)
+
+
+class SqlLedger(DurableObject):
+    """SQLite-backed: transfers in transaction_sync between two rows; a + b is always 1000."""
+
+    storage_backend = "sqlite"
+
+    def __init__(self, ctx, env):
+        super().__init__(ctx, env)
+        ctx.storage.sql.exec(
+            "CREATE TABLE IF NOT EXISTS acct (name TEXT PRIMARY KEY, bal INTEGER);"
+            "INSERT OR IGNORE INTO acct VALUES ('a', 1000), ('b', 0)"
+        )
+
+    def transfer(self, seq: int, amount: int) -> int:
+        sql = self.ctx.storage.sql
+
+        def move():
+            sql.exec("UPDATE acct SET bal = bal - ? WHERE name = 'a'", amount)
+            sql.exec("UPDATE acct SET bal = bal + ? WHERE name = 'b'", amount)
+            self.ctx.storage.put("seq", seq)
+            if amount % 7 == 0:
+                raise ValueError("a refused transfer: rolled back")
+
+        self.ctx.storage.transaction_sync(move)
+        return seq
+
+    def state(self) -> dict:
+        bal = {r["name"]: r["bal"] for r in self.ctx.storage.sql.exec("SELECT name, bal FROM acct")}
+        return {**bal, "seq": self.ctx.storage.get("seq", 0)}
+
+
+class SqlRows(DurableObject):
+    """SQLite-backed: one row per acknowledged call (concurrent callers share commits), an alarm
+    armed now and then; every acknowledged seq is a row, every armed alarm fires."""
+
+    storage_backend = "sqlite"
+
+    def __init__(self, ctx, env):
+        super().__init__(ctx, env)
+        ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS rows (seq INTEGER PRIMARY KEY, body TEXT)")
+
+    def add(self, seq: int) -> int:
+        self.ctx.storage.sql.exec("INSERT OR REPLACE INTO rows VALUES (?, ?)", seq, "x" * (seq % 300))
+        if seq % 5 == 0:
+            self.ctx.storage.set_alarm(time.time() + 0.05)
+            self.ctx.storage.put("armed", seq)
+        return seq
+
+    async def alarm(self, info) -> None:
+        self.ctx.storage.put("fired", self.ctx.storage.get("armed"))
+
+    def has(self, seqs: list) -> list:
+        found = {r["seq"] for r in self.ctx.storage.sql.exec(
+            f"SELECT seq FROM rows WHERE seq IN ({','.join('?' * len(seqs))})", *seqs)}
+        return [s for s in seqs if s not in found]
+
+    def state(self) -> dict:
+        return {**self.ctx.storage.get(["armed", "fired"]), "alarm": self.ctx.storage.get_alarm() is not None}
