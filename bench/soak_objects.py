@@ -163,8 +163,12 @@ class SqlRows(DurableObject):
         self.ctx.storage.put("fired", self.ctx.storage.get("armed"))
 
     def has(self, seqs: list) -> list:
-        found = {r["seq"] for r in self.ctx.storage.sql.exec(
-            f"SELECT seq FROM rows WHERE seq IN ({','.join('?' * len(seqs))})", *seqs)}
+        found = {
+            r["seq"]
+            for r in self.ctx.storage.sql.exec(
+                f"SELECT seq FROM rows WHERE seq IN ({','.join('?' * len(seqs))})", *seqs
+            )
+        }
         return [s for s in seqs if s not in found]
 
     def state(self) -> dict:
