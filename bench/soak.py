@@ -421,6 +421,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=int(os.environ.get("DOTUI_SOAK_SEED", "1")))
     ap.add_argument("--data", help="data folder (default: a new temporary folder)")
     ap.add_argument("--json", action="store_true", help="print the tally as JSON")
+    ap.add_argument("--verbose", action="store_true", help="print each finding as it is found")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     base = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="dotui-soak-"))
@@ -430,11 +431,16 @@ def main() -> int:
     data = base / "data"
     acks, tally = Acks(), Tally()
     t0 = time.monotonic()
+    shown = 0
     for r in range(args.rounds):
         run_round(objects, data, rng, r, acks, tally)
         if not args.json:
             print(f"\rround {r + 1}/{args.rounds}: {acks.total} acknowledged, {len(tally.losses)} losses",
                   end="", flush=True, file=sys.stderr)
+        if args.verbose:
+            for line in (tally.losses + tally.unreadable + tally.hangs + tally.not_serving)[shown:]:
+                print(f"\n  {line}", file=sys.stderr)
+            shown = len(tally.losses + tally.unreadable + tally.hangs + tally.not_serving)
     report = {
         "rounds": tally.rounds, "kills": tally.kills, "faults": tally.faults,
         "acknowledged": acks.total, "acknowledged_by_kind": acks.kinds, "checked": tally.checked, "losses": len(tally.losses),

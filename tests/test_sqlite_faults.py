@@ -162,3 +162,42 @@ async def test_every_nth_operation_failing_loses_no_acknowledged_write(objects, 
             got = set(await s.all())
             assert acked <= got, f"lost {sorted(acked - got)} (skip {skip})"
     _files_open(data_dir)
+
+
+ARMED = """
+    import time
+    from dotui import DurableObject
+
+    class Armed(DurableObject):
+        storage_backend = "sqlite"
+
+        def arm(self, delay):
+            self.ctx.storage.set_alarm(time.time() + delay)
+            self.ctx.storage.put("armed", True)
+
+        def fired(self):
+            return self.ctx.storage.get("fired", False)
+
+        async def alarm(self, info):
+            self.ctx.storage.put("fired", True)
+"""
+
+
+async def test_an_alarm_a_failed_commit_left_in_the_database_still_fires(tmp_path, data_dir, disk_faults):
+    """The COMMIT wrote the alarm to the database, the log append after it failed: the index never
+    heard of it. The database is the truth: the alarm fires, as everything else of that commit
+    stays (without this, an armed object would never fire)."""
+    import asyncio
+
+    objects = write_objects(tmp_path / "objects", armed=ARMED)
+    async with Engine(objects=str(objects), data=str(data_dir), idle_timeout=60) as e:
+        s = e.env.Armed.get_by_name("a")
+        disk_faults.inject("fsync", errno.EIO, match=str(data_dir / "log"), times=1)
+        with pytest.raises(CommitFailedError):
+            await s.arm(0.2)
+        disk_faults.clear()
+        for _ in range(100):
+            if e.index.get("Armed", s.id.hex).alarm is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await s.fired() is True

@@ -245,3 +245,48 @@ def close_quietly(conn: Any) -> None:
         conn.close()
     except sqlite3.Error:
         pass
+
+
+def alarms_of_open_databases(data_dir: str, namespaces: list[str]) -> dict[tuple[str, str], float | None]:
+    """(At start, before recovery) The alarm in each SQLite-backed database left with a ``-wal`` (the
+    objects that were live when the engine stopped: a hibernation closes the database, and that
+    removes it). A kill between an object's COMMIT and the log append that follows leaves a commit
+    in the database that the index never heard of: its alarm is read here, and ``reconcile_alarms``
+    tells the index. O(files in those folders); only databases with a WAL are opened (read-only).
+    A database that cannot be read is left out (its wake says why)."""
+    found: dict[tuple[str, str], float | None] = {}
+    for ns in namespaces:
+        folder = os.path.join(data_dir, ns)
+        try:
+            names = [n for n in os.listdir(folder) if n.endswith(SUFFIX + "-wal")]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in names:
+            hx = name[: -len(SUFFIX + "-wal")]
+            try:
+                found[(ns, hx)] = alarm_of(path_of(data_dir, ns, hx))
+            except (schema.Malformed, sqlite3.Error, OSError):
+                continue
+    return found
+
+
+def alarm_of(path: str) -> float | None:
+    """The alarm a database holds, read on a read-only connection of its own; O(1)."""
+    seam("open", path)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM _cf_METADATA WHERE key = 'alarm'").fetchone()
+    finally:
+        conn.close()
+    return schema.alarm(row[0] if row else None)
+
+
+def reconcile_alarms(index, found: dict[tuple[str, str], float | None]) -> int:
+    """Set each index entry's alarm to its database's (``found``); how many changed."""
+    changed = 0
+    for (ns, hx), alarm in found.items():
+        e = index.get(ns, hx)
+        if e is not None and e.alarm != alarm:
+            index.ensure(ns, hx, None).alarm = alarm
+            changed += 1
+    return changed
