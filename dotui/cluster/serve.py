@@ -26,7 +26,7 @@ async def start_cluster_gateway(cluster: Cluster, host: str = DEFAULT_HOST, port
     its bounds, docs/server.md "Limits")."""
     admin = await ClusterAdmin.over(cluster)
     gw = await start_gateway(admin.engine, host, port, token, max_body=max_body, limits=limits,
-                             admin=admin)  # type: ignore[arg-type]
+                             admin=admin)
     return admin, gw
 
 
@@ -58,7 +58,7 @@ async def _serve(objects: str, data: str, shards: int, address: str | None, idle
               f"pick another --port, or stop what uses it", file=err)
         await cluster.close()
         return 1
-    _announce(admin.engine, gw, out, err)  # type: ignore[arg-type]
+    _announce(admin.engine, gw, out, err)
     print(f"  cluster  {shards} shard{'s' if shards != 1 else ''} on Ray: "
           + ", ".join(f"{p['shard']}: pid {p['pid']}" for p in cluster.placement), file=out, flush=True)
     await until_stopped()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from ..engine.rows import InstanceRow
 from ..ops.admin import parse_when
 from ..tour.lessons import LESSONS as _TOUR_LESSONS
 from .parsing import ParseError, Ref, did_you_mean, format_ref
@@ -35,18 +36,18 @@ def _check_namespace(ctx: Context, name: str) -> None:
                            did_you_mean(name, names) or "classes lists the namespaces")
 
 
-def _existing(ctx: Context, ref: Ref) -> dict[str, Any]:
+def _existing(ctx: Context, ref: Ref) -> InstanceRow:
     """The instance a reference names; CommandError (with the closest name) if it never existed."""
     info = ctx.facade.instance(ref.namespace, ref.ref)
     if info.get("state") != "unknown":
         return info
-    names = [i["name"] for i in ctx.facade.instances(ref.namespace) if i.get("name") is not None]
+    names = [name for i in ctx.facade.instances(ref.namespace) if (name := i.get("name")) is not None]
     hint = did_you_mean(ref.ref, names) or f"ls {ref.namespace} lists its objects"
     raise CommandError(f"no {ref.namespace} object named {ref.ref!r} yet; an object comes to exist at its first call",
                        hint)
 
 
-def _label(info: dict[str, Any]) -> str:
+def _label(info: InstanceRow) -> str:
     return format_ref(info["namespace"], info.get("name"), info["id"])
 
 

@@ -8,6 +8,7 @@ queue grow. Once a second (at a prompt) a progress line goes to ``on_event``.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import time
 from typing import Any
 
@@ -31,7 +32,7 @@ def run_load(ctx: Context, ref: Ref, method: str, args: list, kwargs: dict, rate
         fut = ctx.facade.call_async(ref.namespace, ref.ref, method, list(args), dict(kwargs))
         t0 = time.monotonic()
         started[fut] = t0
-        fut.add_done_callback(lambda f, t0=t0: latencies.append(time.monotonic() - t0))
+        fut.add_done_callback(functools.partial(_record_latency, latencies, t0))
         now = ctx.clock()
         if now >= next_sample:
             next_sample = now + 0.25
@@ -54,6 +55,10 @@ def run_load(ctx: Context, ref: Ref, method: str, args: list, kwargs: dict, rate
             "returned": returned, "raised": errors, "deepest_queue": deepest,
             "latency_ms": {"p50": _ms(lat, 0.5), "p95": _ms(lat, 0.95), "max": _ms(lat, 1.0)},
             "took": round(ctx.clock() - start, 3)}
+
+
+def _record_latency(latencies: list[float], t0: float, _fut: cf.Future) -> None:
+    latencies.append(time.monotonic() - t0)
 
 
 def _depth(ctx: Context, ref: Ref) -> int:

@@ -18,7 +18,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..engine.values import MAX_DEPTH
 
@@ -358,6 +358,10 @@ def format_ref(namespace: str, name: str | None, hex_id: str, digits: int = 12) 
     return f"{namespace}/{format_name(name)}"
 
 
+@overload
+def parse_ref(text: str, *, allow_namespace: Literal[False] = False) -> Ref: ...
+@overload
+def parse_ref(text: str, *, allow_namespace: bool) -> Ref | str: ...
 def parse_ref(text: str, *, allow_namespace: bool = False) -> Ref | str:
     """A ``Ref`` from ``Namespace/name``, ``Namespace/#hex`` or ``Namespace/'quoted name'``.
 

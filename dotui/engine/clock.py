@@ -71,10 +71,10 @@ class ManualClock(Clock):
         self._seq = itertools.count()
         self.fired = 0  # timers ``step`` has run: what moving time cost
 
-    def now(self) -> float:  # type: ignore[override]
+    def now(self) -> float:
         return self._t
 
-    def monotonic(self) -> float:  # type: ignore[override]
+    def monotonic(self) -> float:
         return self._t - self._origin
 
     def call_at(self, loop: asyncio.AbstractEventLoop, when: float, callback: Callable[[], None]) -> _Timer:

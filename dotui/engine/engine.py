@@ -352,8 +352,9 @@ class Engine(EngineViews):
     def checkpoint_path(self, namespace: str, hx: str) -> str:
         return self.durable.path(namespace, hx)
 
-    def load_state(self, inst: Instance) -> tuple[dict[str, Any], float | None]:
-        """An object's durable state: its checkpoint plus the log records not yet in it."""
+    def load_state(self, inst: Instance) -> tuple[Any, float | None]:
+        """An object's durable state: its checkpoint plus the log records not yet in it (a KV object's
+        dict), or its open database and its path (a SQLite-backed object's); and its alarm."""
         if self._crashed:
             raise BrokenObjectError("the engine crashed (engine.crash()); start a new one on its folder")
         if inst.ns.backend == "sqlite":  # its database, opened: O(1) in its size (docs/sqlite.md)

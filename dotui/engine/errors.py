@@ -6,6 +6,7 @@ Every message says what was wrong and, where there is one, what to do instead.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 
 class DurableObjectError(Exception):
@@ -30,7 +31,7 @@ class MethodNotFoundError(DurableObjectError, AttributeError):
 
 
 class NamespaceNotFoundError(DurableObjectError, LookupError):
-    def __init__(self, name: str, known: list[str], load_errors: list[str] = ()):
+    def __init__(self, name: str, known: list[str], load_errors: Sequence[str] = ()):
         self.name = name
         self.known = list(known)
         listed = ", ".join(self.known) or "(none: the objects folder defines no DurableObject class)"

@@ -45,6 +45,10 @@ class EventBuffer:
             self.dropped += n
             self.dropped_total += n
 
+    def close(self) -> None:
+        """Stop receiving events; what is buffered can still be read. Every reader of a facade's
+        ``subscribe()`` calls it when done (a subscription to the bus or to a gateway overrides it)."""
+
     def drain(self) -> list[dict]:
         """Every buffered event, oldest first; a loss is reported as an ``events.lost`` event first."""
         with self._lock:

@@ -45,10 +45,11 @@ class Listing:
                     if (namespace is None or k[0] == namespace) and i.shown_state == state]
             rows.sort(key=lambda r: order(r["namespace"], r["name"], r["id"]))
             return rows[offset:stop]
-        rows = (self._row(k) for k in self._sorted_keys() if namespace is None or k[0] == namespace)
+        found: Iterable[dict[str, Any]] = (
+            self._row(k) for k in self._sorted_keys() if namespace is None or k[0] == namespace)
         if state is not None:
-            rows = (r for r in rows if r["state"] == state)
-        return list(itertools.islice(rows, offset, stop))
+            found = (r for r in found if r["state"] == state)
+        return list(itertools.islice(found, offset, stop))
 
     def table(self, namespace: str | None = None) -> dict[str, Any]:
         """Every known object at once, compactly (see ``Engine.instance_table``)."""

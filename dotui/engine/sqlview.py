@@ -74,7 +74,7 @@ def _open(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _refused(exc: sqlite3.Error, sql: str) -> SqlReadError:
+def _refused(exc: sqlite3.Error | sqlite3.Warning, sql: str) -> SqlReadError:
     text = str(exc)
     if "not authorized" in text or "authorization denied" in text:
         return SqlReadError(f"{text}: this runs read-only on the object's file and cannot change it or read the "

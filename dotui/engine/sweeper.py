@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from .clock import Clock
 from .object.instance import Instance
@@ -23,7 +24,7 @@ from .object.instance import Instance
 class IdleSweeper:
     """Hibernates idle objects of ``live``; ``evicted()`` is told after a sweep hibernated some."""
 
-    def __init__(self, clock: Clock, idle_timeout: float, live: Mapping[object, Instance],
+    def __init__(self, clock: Clock, idle_timeout: float, live: Mapping[Any, Instance],
                  evicted: Callable[[], None]):
         self._clock = clock
         self.idle_timeout = idle_timeout

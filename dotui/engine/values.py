@@ -11,7 +11,7 @@ import json
 import reprlib
 import threading
 from collections.abc import Callable, Iterator
-from json.encoder import c_make_encoder, encode_basestring
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 _SCALARS = frozenset({int, str, float, bool, type(None)})
@@ -54,7 +54,7 @@ def _fits(value: Any, limit: int) -> bool:
     while level:
         if depth >= limit:  # past level 0 a level holds containers only, each depth + 1 deep
             return False
-        below = []
+        below: list[Any] = []
         push = below.append
         for c in level:
             kind = type(c)

@@ -86,13 +86,13 @@ class _InboxPeer:
         self._waiting = False
         while self._held:
             after, item = self._held[0]
-            if after is not None and not after.done():  # type: ignore[attr-defined]
+            if after is not None and not after.done():
                 if not self._waiting:
                     self._waiting = True
-                    after.add_done_callback(self._flush)  # type: ignore[attr-defined]
+                    after.add_done_callback(self._flush)
                 return
             self._held.popleft()
-            if after is not None and after.exception() is not None:  # type: ignore[attr-defined]
+            if after is not None and after.exception() is not None:
                 item = (1011, "a write made before this message failed to commit")
             if isinstance(item, tuple):
                 self._held.clear()

@@ -175,7 +175,7 @@ def rebuild(err: dict[str, Any]) -> BaseException:
     Exception.__init__(exc, message)
     for name, kind in _fields_of(cls).items():
         value = details.get(name)
-        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+        if not isinstance(value, kind) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
             value = kind()
         setattr(exc, name, value)
     return exc

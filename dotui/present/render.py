@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, Group, JustifyMethod, RenderableType, RenderResult
 from rich.highlighter import JSONHighlighter
 from rich.json import JSON
 from rich.segment import Segment
@@ -270,7 +270,7 @@ class Renderer:
         if total > len(objects):
             title = f"{title}, page {result['page']} of {result['pages']} ({total:,} in all)"
         table = Table(title=title, title_justify="left")
-        columns = [("object", "left"), ("state", "left"), ("queue", "right"), ("calls", "right"),
+        columns: list[tuple[str, JustifyMethod]] = [("object", "left"), ("state", "left"), ("queue", "right"), ("calls", "right"),
                    ("errors", "right"), ("keys", "right"), ("bytes", "right"), ("alarm", "left"), ("active", "left")]
         sockets = any(o.get("websockets") for o in objects)  # the column shows once an object has one
         if sockets:

@@ -56,7 +56,7 @@ def lines_of(stream: TextIO | BinaryIO, name: str, limit: int = MAX_LINE) -> Ite
                                   "line of a script; is it a script?)")
             offset += _skip_line(source)
             continue
-        if binary:
+        if isinstance(raw, bytes):
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:

@@ -128,7 +128,7 @@ class EventPrinter:
         self.paused = threading.Event()  # set while a foreground `watch` prints every event
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._sub = None
+        self._sub: Any = None  # the facade's subscription, once started
 
     def start(self) -> None:
         self._sub = self.facade.subscribe(

@@ -565,7 +565,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 async def _end_streams(app: web.Application) -> None:
     """On shutdown, end the event streams (they would otherwise wait for the next event)."""
-    for sub in list(app[STREAMS]):
+    streams: set[Any] = app[STREAMS]
+    for sub in list(streams):
         sub.close()
     await close_all(app[ADMIN].engine.websockets, app[PEERS])
 

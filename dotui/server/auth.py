@@ -76,17 +76,17 @@ def find_token(token: str | None = None, data: str | None = None) -> str:
         ) from None
     except OSError as exc:
         raise TokenNotFound(f"cannot read the token file {path}: {exc}; pass --token TOKEN or set {TOKEN_ENV}") from None
-    token = found.strip()
-    if not token:
+    raw = found.strip()
+    if not raw:
         raise TokenNotFound(f"the token file {path} is empty; restart `dotui serve`, or pass --token TOKEN")
-    if len(found) > MAX_TOKEN_FILE or not _TOKEN_TEXT.fullmatch(token):
+    if len(found) > MAX_TOKEN_FILE or not _TOKEN_TEXT.fullmatch(raw):
         # What goes into the Authorization header is only ever a token: a file holding anything else (a
         # line break would add a header) is damage, not echoed back.
         raise TokenNotFound(
             f"the token file {path} holds no token (at most {MAX_TOKEN_FILE} bytes of letters, digits, '-' "
             f"and '_'); restart `dotui serve` to write a new one, or pass --token TOKEN"
         )
-    return token.decode("ascii")
+    return raw.decode("ascii")
 
 
 def check_bearer(header: str | None, token: str) -> int:

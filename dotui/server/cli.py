@@ -115,14 +115,15 @@ async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DE
     token = token or new_token()
     limits = with_max_body(limits, max_body)
     app = make_app(engine, token, limits=limits, admin=admin)
-    access = {"access_log_class": _RequestLog, "access_log": _log_target(log)} if log is not None else \
+    access: dict[str, Any] = {"access_log_class": _RequestLog, "access_log": _log_target(log)} if log is not None else \
         {"access_log": None}
     # The parser limits are fast.py's too (FastCalls.parser): one grammar for both paths.
-    handler = {"keepalive_timeout": limits.keepalive_timeout, "max_line_size": MAX_LINE,
+    handler: dict[str, Any] = {"keepalive_timeout": limits.keepalive_timeout, "max_line_size": MAX_LINE,
                "max_field_size": MAX_FIELD, "max_headers": MAX_HEADERS, "read_bufsize": READ_BUFSIZE, **access}
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_SECONDS, **handler)
     await runner.setup()
     web_server, loop = runner.server, asyncio.get_running_loop()
+    assert web_server is not None  # set by setup()
     # Object calls are answered by the fast path (fast.py); every other request by the app.
     fast = FastCalls(app[ADMIN], token, limits, lambda: JsonErrorsHandler(web_server, loop=loop, **handler))
     fast.log = log

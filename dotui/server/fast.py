@@ -75,8 +75,8 @@ class FastCalls:
         self.connections: set[CallProtocol] = set()
         self.inflight: set[asyncio.Future] = set()
         # Transports not yet shown the token, oldest first (a dict keeps insertion order).
-        self.unauthenticated: dict[asyncio.BaseTransport, float] = {}  # -> when it was accepted
-        self.handed: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()  # now aiohttp's
+        self.unauthenticated: dict[asyncio.Transport, float] = {}  # -> when it was accepted
+        self.handed: weakref.WeakSet[asyncio.Transport] = weakref.WeakSet()  # now aiohttp's
         self.sweep_due = False  # _sweep is scheduled
         self.log: Callable[[str, str, int, float], None] | None = None  # (verb, path, status, seconds) per request
         # Every connection of this path reads into this one buffer (CallProtocol.get_buffer), READ_BUFSIZE
@@ -94,7 +94,7 @@ class FastCalls:
         return HttpRequestParser(protocol, self.loop, READ_BUFSIZE, max_line_size=MAX_LINE,
                                  max_field_size=MAX_FIELD, max_headers=MAX_HEADERS)
 
-    def admit(self, transport: asyncio.BaseTransport) -> None:
+    def admit(self, transport: asyncio.Transport) -> None:
         """A new connection, not yet authenticated. Past ``max_unauthenticated`` of them the oldest are
         closed, so a flood of idle sockets costs the flooder its own oldest ones, never a token holder a
         file descriptor. A connection younger than ``EVICT_GRACE`` is not closed for the cap (a token
@@ -132,7 +132,7 @@ class FastCalls:
             del waiting[oldest]
             oldest.abort()
 
-    def authenticated(self, transport: asyncio.BaseTransport) -> None:
+    def authenticated(self, transport: asyncio.Transport) -> None:
         self.unauthenticated.pop(transport, None)
 
     async def stop(self, timeout: float) -> None:
@@ -160,7 +160,7 @@ class FastCalls:
 _LINGER_NOW = struct.pack("ii", 1, 0)
 
 
-def reset(transport: asyncio.BaseTransport) -> None:
+def reset(transport: asyncio.Transport) -> None:
     """Close at once, with a TCP reset: what is unsent is dropped (a plain close would leave the kernel
     sending it, and the FIN behind it, to a client that reads nothing, for minutes)."""
     sock = transport.get_extra_info("socket")
@@ -197,7 +197,7 @@ class CallProtocol(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.calls.connections.add(self)
-        self.calls.admit(transport)
+        self.calls.admit(transport)  # type: ignore[arg-type]  # a stream transport (the server is TCP)
         self._expect(HEAD, force=True)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -71,7 +71,7 @@ def _object_calls() -> dict[str, Any]:
         paths[path] = {"post": {"operationId": "call_by_id" if "{hex}" in path else "call_by_name",
                                 "summary": what, "parameters": _path_params(path), "requestBody": body,
                                 "responses": _answers(method_raised=True)}}
-    fetch = {"summary": "the raw request, handed to the object's fetch(request)",
+    fetch: dict[str, Any] = {"summary": "the raw request, handed to the object's fetch(request)",
              "responses": {**_answers(method_raised=True),
                            "502": {"description": "fetch() answered something that is not a response"}}}
     for path in ("/fetch/{namespace}/{name}", "/fetch/{namespace}/{name}/{path}"):

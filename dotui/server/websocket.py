@@ -142,7 +142,7 @@ class Connection:
     def send(self, data: str | bytes, after: Awaitable[Any] | None) -> None:
         if self.sent_close or self.dropped or self.ended or self.transport.is_closing():
             return  # the gateway is closing it, or the client left (the object hears in websocket_close)
-        frame = encode_frame(OP_TEXT, data.encode("utf-8")) if type(data) is str else encode_frame(OP_BINARY, data)
+        frame = encode_frame(OP_TEXT, data.encode("utf-8")) if isinstance(data, str) else encode_frame(OP_BINARY, data)
         if after is None and self.started and self.task is None and not self.out and len(frame) <= CHUNK \
                 and not self.protocol.writing_paused:
             self.transport.write(frame)

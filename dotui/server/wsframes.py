@@ -87,7 +87,7 @@ def _mask_python(mask: bytes | bytearray, data: bytearray) -> None:
 
 
 try:  # aiohttp's compiled unmasking (the same in-place XOR, in C), where this build of aiohttp has it
-    from aiohttp._websocket.mask import _websocket_mask_cython as _mask
+    from aiohttp._websocket.mask import _websocket_mask_cython as _mask  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - a pure-Python aiohttp
     _mask = _mask_python
 
@@ -267,7 +267,7 @@ class MessageReader:
         self.held = held
 
 
-def _text(payload: bytes) -> str:
+def _text(payload: bytes | bytearray) -> str:
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError as exc:

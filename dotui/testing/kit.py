@@ -119,7 +119,7 @@ class TestEngine:
         self.options = options
         self.clock = TestClock(self, _dt.datetime.now(_dt.UTC).timestamp() if start is None else start)
         self.current: Engine = self._new_engine()
-        self.env = Env(self)  # type: ignore[arg-type] - stubs made here call whichever engine runs now
+        self.env = Env(self)  # type: ignore[arg-type]  # stubs made here call whichever engine runs now
         self._ns: dict[str, Namespace] = {}
         self.crashes = 0
         self.crashed = False  # crashed, and not restarted since

@@ -22,7 +22,7 @@ from .kit import TestEngine
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - dotui[test] brings it
-    pytest_asyncio = None
+    pytest_asyncio = None  # type: ignore[assignment]
 
 FIXTURES = {"dotui_engine", "engine", "dotui_clock", "clock"}
 

@@ -247,7 +247,7 @@ def corrupt_error(scan: SegmentScan, last: bool) -> LogCorruptError:
         f"and {why}, so it is not a torn last append. Recovery stopped and changed no file. "
         f"Run `dotui recover --data {data}` to see what dropping the damaged part would lose, "
         f"then `dotui recover --data {data} --yes` to drop it.",
-        scan.path, scan.bad_at,
+        scan.path, scan.bad_at or 0,
     )
 
 

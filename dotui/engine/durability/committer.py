@@ -316,7 +316,7 @@ class Committer:
             kept_parts.append(part)
         return kept, kept_parts
 
-    def _append(self, record: bytes, wals: list[str] = ()) -> tuple[BaseException | None, float]:
+    def _append(self, record: bytes, wals: list[str] | None = None) -> tuple[BaseException | None, float]:
         """(Loop or log thread) fdatasync the SQLite-backed objects' ``wals`` (all at once), append
         and fdatasync the record; (the error or None, seconds it took)."""
         t0 = time.perf_counter()
@@ -417,5 +417,5 @@ def _delta(changes: Any) -> Delta:
 
 # The texts are storage's own encoding of a value (one JSON value, no whitespace):
 # the C scanner alone reads them, without ``json.loads``'s checks around it.
-_decode = make_scanner(json.JSONDecoder())
+_decode = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 

@@ -288,11 +288,10 @@ class Index:
             fsync_dir(os.path.dirname(self.journal_path))
 
     def _append(self, body: bytes, n: int) -> None:
-        offset = self._journal_size
-        new = offset is None
+        new = self._journal_size is None
+        offset = self._journal_size or 0
         if new:
             body = _line({"journal": 1, "base": self._generation}) + body
-            offset = 0
         fd = disk.open(self.journal_path, os.O_WRONLY | os.O_CREAT)
         try:
             if new:

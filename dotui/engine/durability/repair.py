@@ -54,7 +54,7 @@ def plan(data_dir: str) -> RepairPlan | None:
         if not is_damage(scan, last=i == len(paths) - 1):
             continue
         repair = RepairPlan(scan)
-        repair.drops.append(Drop(path, scan.bad_at, scan.tail, len(scan.after)))
+        repair.drops.append(Drop(path, scan.bad_at or 0, scan.tail, len(scan.after)))
         repair._count((t, objs) for _, t, objs in scan.after)
         for later in paths[i + 1:]:
             s = scan_segment(later)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import Any, Literal, overload
 
 from .. import values
 from ..ids import IdFactory
@@ -95,6 +95,10 @@ def count(value: Any, what: str) -> int:
     return value
 
 
+@overload
+def moment(value: Any, what: str, optional: Literal[False] = False) -> float: ...
+@overload
+def moment(value: Any, what: str, optional: bool) -> float | None: ...
 def moment(value: Any, what: str, optional: bool = False) -> float | None:
     """A time in epoch seconds within the years every front end can show (those of an alarm,
     ``storage.EARLIEST_ALARM`` .. ``LATEST_ALARM``); None too, when ``optional``."""
@@ -136,7 +140,7 @@ def entries(written: Any, what: str) -> dict[str, Any]:
 
 def shape(value: Any, kind: type, what: str, length: int | None = None) -> Any:
     """``value`` is a ``kind`` (list or dict), of ``length`` items when given."""
-    if type(value) is not kind or (length is not None and len(value) != length):
+    if type(value) is not kind or (length is not None and len(value) != length):  # type: ignore[arg-type]
         size = f" of {length}" if length is not None else ""
         raise Malformed(f"{what} is {_shown(value)}, not a {kind.__name__}{size}")
     return value

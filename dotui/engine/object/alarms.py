@@ -276,8 +276,10 @@ class AlarmScheduler:
     async def _delete(self, inst: Instance, key: Key, alarm_time: float) -> None:
         """After the last retry: delete the alarm, through the object's queue."""
         def delete(i: Instance) -> None:
-            if i.storage.alarm_epoch == alarm_time:
-                i.storage.delete_alarm()
+            storage = i.storage
+            assert storage is not None  # a call runs on an awake object
+            if storage.alarm_epoch == alarm_time:
+                storage.delete_alarm()
         try:
             await inst.invoke(Call("storage", "storage.delete_alarm", (), {}, (), fn=delete))
         except asyncio.CancelledError:
@@ -303,6 +305,7 @@ def _settling_call(retry: int, alarm_time: float) -> tuple[Call, Callable[[], bo
     async def settle(inst: Instance) -> None:
         nonlocal ran
         storage = inst.storage
+        assert storage is not None  # a call runs on an awake object
         if not storage.begin_fired_alarm(alarm_time):
             return
         ran = True

@@ -365,7 +365,7 @@ class WebSockets:
                 raise WebSocketError("Can't call WebSocket send() after close().")
             return  # the client left, or fell behind: the object hears in websocket_close
         try:
-            size = len(message) if type(message) is bytes else len(message.encode("utf-8"))
+            size = len(message) if isinstance(message, bytes) else len(message.encode("utf-8"))
         except UnicodeEncodeError as exc:
             raise ValueError(f"ws.send takes text that UTF-8 can encode; this has {exc.reason} at "
                              f"{exc.start} ({message[exc.start:exc.end]!r})") from None
