@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 import threading
 import time
@@ -229,7 +230,12 @@ def test_tables_for_ls_classes_queue_history_and_stats(facade):
     assert "history of Counter/alice" in text and "increment(3)" in text
     assert "commits pending" in text
     assert "Counter/alice: no calls running or queued" in text
-    assert "┃" in text or "|" in text  # drawn as tables
+    # Drawn as tables: each answer's cells sit in the columns of its own header row.
+    assert re.search(r"┃ object +┃ state +┃ queue +┃ calls +┃", text)
+    assert re.search(r"│ Counter/alice +│ live +│ +0 │ +1 │", text)
+    assert re.search(r"┃ # ┃ call +┃ status +┃ outcome +┃", text)
+    assert re.search(r"│ 1 │ increment\(3\) +│ done +│ 3 +│", text)
+    assert re.search(r"│ live +│ +1 │", text) and re.search(r"│ calls +│ +1 │", text)
 
 
 def test_json_values_are_pretty_printed(facade):
