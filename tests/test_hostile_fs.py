@@ -104,7 +104,9 @@ async def test_a_temporary_is_created_exclusively_under_a_name_no_one_can_guess(
     hx = (await _populate(objects_dir, data_dir))["a"]
     target = _outside(tmp_path)
     monkeypatch.setattr(secrets, "token_hex", lambda n=None: "guessed")
+    # A checkpoint is written into a spare file (README.md, "On disk"), a new one made as a temporary is.
     (data_dir / "Counter" / f"{hx}.json.guessed.tmp").symlink_to(target)
+    (data_dir / "Counter" / "spare" / "guessed.spare").symlink_to(target)
     async with _engine(objects_dir, data_dir) as e:
         await e.env.Counter.get_by_name("a").increment()
         assert await e.checkpoint() is False  # refused, reported, kept in the log
@@ -112,6 +114,7 @@ async def test_a_temporary_is_created_exclusively_under_a_name_no_one_can_guess(
     assert target.read_bytes() == OUTSIDE
     monkeypatch.undo()
     (data_dir / "Counter" / f"{hx}.json.guessed.tmp").unlink()
+    (data_dir / "Counter" / "spare" / "guessed.spare").unlink()
     async with _engine(objects_dir, data_dir) as e:
         assert await e.env.Counter.get_by_name("a").peek() == 2
 
@@ -145,14 +148,19 @@ def test_recover_refuses_a_log_folder_that_is_a_link(objects_dir, data_dir, tmp_
     assert {p.name: p.read_bytes() for p in foreign.iterdir()} == before
 
 
+def _contents(folder) -> dict[str, bytes]:
+    """Every file below ``folder`` (a class's folder holds ``spare/`` too), by its path there."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 async def test_a_namespace_folder_that_is_a_link_is_refused(objects_dir, data_dir, tmp_path):
     await _populate(objects_dir, data_dir)
     foreign = tmp_path / "foreign"
     os.rename(data_dir / "Counter", foreign)
     (data_dir / "Counter").symlink_to(foreign, target_is_directory=True)
-    before = {p.name: p.read_bytes() for p in foreign.iterdir()}
+    before = _contents(foreign)
     await _start_fails(objects_dir, data_dir, str(data_dir / "Counter"), "symbolic link")
-    assert {p.name: p.read_bytes() for p in foreign.iterdir()} == before
+    assert _contents(foreign) == before
 
 
 async def test_a_namespace_folder_swapped_for_a_link_while_running_is_neither_read_nor_written(
@@ -165,11 +173,11 @@ async def test_a_namespace_folder_swapped_for_a_link_while_running_is_neither_re
         assert await e.env.Counter.get_by_name("b").increment() == 2  # b is live; a sleeps on disk
         os.rename(data_dir / "Counter", foreign)
         (data_dir / "Counter").symlink_to(foreign, target_is_directory=True)
-        before = {p.name: p.read_bytes() for p in foreign.iterdir()}
+        before = _contents(foreign)
         with pytest.raises(BrokenObjectError, match=rf"{data_dir / 'Counter'}.*symbolic link"):
             await e.env.Counter.get_by_name("a").increment()
         assert await e.checkpoint() is False  # b's write is kept in the log, not written through the link
-        assert {p.name: p.read_bytes() for p in foreign.iterdir()} == before
+        assert _contents(foreign) == before
         (data_dir / "Counter").unlink()
         os.rename(foreign, data_dir / "Counter")
     async with _engine(objects_dir, data_dir) as e:

@@ -150,7 +150,7 @@ class Engine(EngineViews):
             self._lock.release()
             raise
         self.committer = Committer(self.log, self, self.bus, self._loop, self._log_io,
-                                   full_at=self.checkpoint_log_bytes, clock=self.clock)
+                                   full_at=self.checkpoint_log_bytes, clock=self.clock, backlog=self.durable)
         self.committer.start()
         self.durable.start(self._loop, self._ckpt_io, self._rotate_log)
         self._tasks = [self._loop.create_task(self.durable.run())]

@@ -61,6 +61,18 @@ class CommitHost(Protocol):
         a checkpoint (which starts a new segment and drops the old ones)."""
 
 
+class Backlog(Protocol):
+    """What holds committed changes until they are checkpointed (durable.py): its bound."""
+
+    @property
+    def full(self) -> bool:
+        """Whether it holds as much as it may: commits wait (O(1))."""
+
+    @property
+    def room(self) -> asyncio.Event:
+        """Set when it has given some back (a checkpoint round settled)."""
+
+
 class _Batch:
     """One group commit: the objects in it and the record that carries their changes."""
 
@@ -86,10 +98,11 @@ class Committer:
     INLINE_BUDGET = 0.002  # seconds of commits in callers' turns before the loop must turn (commit_if_alone)
     ROTATE_ATTEMPTS = 5  # tries of one rotate() call before it gives up and raises
     ROTATE_BACKOFF = 0.05  # seconds before the second try; doubles after each failure
+    ROOM_WAIT = 1.0  # seconds a wait for the backlog to have room lasts before it looks again
 
     def __init__(self, log: CommitLog, host: CommitHost, bus: EventBus,
                  loop: asyncio.AbstractEventLoop, io: Executor, *, full_at: int = 16 << 20,
-                 clock: Clock = REAL):
+                 clock: Clock = REAL, backlog: Backlog | None = None):
         self.log = log
         self.full_at = full_at
         self._host = host
@@ -108,6 +121,8 @@ class Committer:
         self._task_busy = False  # the task is mid-commit or rotating: the loop must not commit too
         self._writing = False  # a batch is on its way to disk on the log's thread
         self._rotations: list[asyncio.Future] = []
+        self._rotation_asked = asyncio.Event()
+        self._backlog = backlog
         self._flushers: list[asyncio.Future] = []
         self._sync_ewma = 0.0  # seconds an append+fdatasync has been taking
         self._inline = log.inline_sync  # fdatasync on the loop: the log allows it and syncs are fast
@@ -115,7 +130,8 @@ class Committer:
         self._context = contextvars.Context()
         self._task: asyncio.Task | None = None
         self._counters = {"commits": 0, "commit_bytes": 0, "commit_failures": 0,
-                         "log_rotations": 0, "log_rotate_failures": 0, "committer_errors": 0}
+                         "log_rotations": 0, "log_rotate_failures": 0, "committer_errors": 0,
+                          "backlog_waits": 0}
 
     # ------------------------------------------------------------ the engine's calls
     def start(self) -> None:
@@ -200,6 +216,7 @@ class Committer:
         for attempt in range(1, self.ROTATE_ATTEMPTS + 1):
             fut = self._loop.create_future()
             self._rotations.append(fut)
+            self._rotation_asked.set()
             self._wake.set()
             try:
                 return await fut
@@ -225,7 +242,8 @@ class Committer:
         self._kick_owner = None
         if not inline:
             self._turned_at = self._loop.time()
-        if self._task_busy or self._rotations or not (self._inline and self.log.inline_sync):
+        if (self._task_busy or self._rotations or not (self._inline and self.log.inline_sync)
+                or (self._backlog is not None and self._backlog.full)):
             self._wake.set()  # (inline_sync asked each time: a log may turn slow at run time)
             return
         batch = self._take_batch()
@@ -254,6 +272,10 @@ class Committer:
     async def _commit_once(self) -> None:
         if self._rotations:
             await self._rotate()
+        if self._backlog is not None and self._backlog.full:
+            await self._wait_for_room()
+            self._wake.set()  # then round again: a rotation may be asked, or room made
+            return
         batch = self._take_batch()
         if batch is not None:
             if self._inline and self.log.inline_sync:
@@ -270,6 +292,23 @@ class Committer:
             if self._dirty:
                 self._wake.set()  # written while this commit was on its way
         self._notify_idle()
+
+    async def _wait_for_room(self) -> None:
+        """While the backlog of committed changes not yet checkpointed is full, no commit is made:
+        writers wait for a checkpoint round to settle (docs/trust.md, "Memory"). A rotation the
+        round asks for is made meanwhile (the round needs it). Each wait at most ``ROOM_WAIT``."""
+        room = self._backlog.room
+        room.clear()
+        self._rotation_asked.clear()
+        if not self._backlog.full or self._rotations:
+            return
+        self._counters["backlog_waits"] += 1
+        waits = [asyncio.ensure_future(room.wait()), asyncio.ensure_future(self._rotation_asked.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self.ROOM_WAIT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     # ------------------------------------------------------------ take, append, settle
     def _take_batch(self) -> _Batch | None:

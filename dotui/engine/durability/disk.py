@@ -265,6 +265,40 @@ def replace(src: str, dst: str) -> None:
     os.replace(src, dst)
 
 
+def _load_renameat2():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        return fn, ctypes.get_errno
+    except (OSError, AttributeError):
+        return None, None
+
+
+_renameat2, _errno_of_call = _load_renameat2()
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def can_exchange() -> bool:
+    """Whether ``exchange`` may work here (Linux's renameat2; a file system may still refuse it)."""
+    return _renameat2 is not None
+
+
+def exchange(a: str, b: str) -> None:
+    """Swap the entries ``a`` and ``b`` atomically (``renameat2(RENAME_EXCHANGE)``): each name then
+    names the other's file, and no file is freed. The fault seam's op is ``rename`` (it is one).
+    ``OSError`` where the system or the file system cannot (ENOSYS, EINVAL: the caller replaces
+    instead), and ENOENT when either is missing. O(1)."""
+    _check("rename", b)
+    if _renameat2 is None:
+        raise OSError(_errno.ENOSYS, "renameat2 is not available", b)
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        err = _errno_of_call()
+        raise OSError(err, os.strerror(err), b)
+
+
 def makedirs(path: str, want: str = "folder") -> None:
     """Make the folder ``path`` (0700) unless it is one; ``FolderEntryError`` if a link or anything
     but a folder is there (``want`` names what the engine keeps there)."""

@@ -75,6 +75,8 @@ class DurableState:
     BACKOFF_BASE = 0.05
     BACKOFF_MAX = 30.0
     GATHER = 0.05  # after a request, wait this long for more before a round
+    ROUND_OBJECTS = 2048  # objects a round takes at most: the next one starts at once if more wait
+    MAX_HELD = 32 * ROUND_OBJECTS  # objects with changes held at most: then commits wait (docs/trust.md)
 
     def __init__(self, data_dir: str, index, *, interval: float,
                  publish: Callable[..., None], on_broken: Callable[[Key, str], None], clock: Clock = REAL):
@@ -86,8 +88,14 @@ class DurableState:
         self._on_broken = on_broken
         self._held: dict[Key, Delta] = {}  # committed, not in a durable checkpoint
         self._writing: dict[Key, Delta] = {}  # being written by the current round
-        self._segment_keys: dict[int, set[Key]] = {}  # log segment -> objects it holds changes of
+        # log segment -> {object it holds changes of: the number of its last change there}
+        self._segment_keys: dict[int, dict[Key, int]] = {}
+        self._changes = 0  # changes held so far: numbers them
         self._broken: dict[Key, str] = {}  # unreadable checkpoint: left out until it loads again
+        self.spares = checkpoint.Spares(keep=self.ROUND_OBJECTS)  # the checkpoint thread's (checkpoint.py)
+        self._more = False  # the last round was full: more work waits for the next at once
+        self._unindexed: dict[Key, int] = {}  # checkpointed in a round whose index write failed
+        self._round_took = 0  # the number of the last change the current round took
         self.counters = {"checkpoints": 0, "checkpoint_failures": 0,
                          "recovered_records": 0, "torn_bytes_dropped": 0}
 
@@ -98,6 +106,7 @@ class DurableState:
         self._wanted = asyncio.Event()
         self._arrived = asyncio.Event()  # a commit or a request since the checkpointer last looked
         self._lock = asyncio.Lock()
+        self.room = asyncio.Event()  # set when a round settled (committer.py waits on it when full)
 
     def path(self, namespace: str, hx: str) -> str:
         """The checkpoint of an object; ``schema.Malformed`` unless ``namespace`` is a class name and
@@ -114,8 +123,9 @@ class DurableState:
             old.merge(delta)
         keys = self._segment_keys.get(segment)
         if keys is None:
-            keys = self._segment_keys[segment] = set()
-        keys.add(key)
+            keys = self._segment_keys[segment] = {}
+        self._changes += 1
+        keys[key] = self._changes
         arrived = getattr(self, "_arrived", None)
         if arrived is not None:
             arrived.set()  # the checkpointer's interval starts now, if it was waiting for work
@@ -176,6 +186,15 @@ class DurableState:
         return len(self._held.keys() | self._writing.keys())
 
     @property
+    def full(self) -> bool:
+        """Whether ``MAX_HELD`` objects hold changes not yet checkpointed (a broken one's are not
+        counted: no round can take them). The committer holds commits while it is. O(1)."""
+        full = len(self._held) + len(self._writing) - len(self._broken) >= self.MAX_HELD
+        if full:
+            self.want()
+        return full
+
+    @property
     def pending(self) -> bool:
         return bool(self._held or self._writing)
 
@@ -214,6 +233,8 @@ class DurableState:
         while True:
             if delay:
                 await self._sleep(delay, wake_on_want=False)
+            elif self._more:
+                await asyncio.sleep(0)  # a full round left work behind: the next one at once
             else:
                 await self._until_work()
                 await self._sleep(self.interval, wake_on_want=True)
@@ -252,6 +273,8 @@ class DurableState:
         segments that made redundant. True when nothing failed and nothing committed is
         left outside a durable checkpoint (a broken object's changes stay in the log)."""
         ok = await self._round()
+        while ok and self._more:
+            ok = await self._round()
         return ok and not self.pending
 
     async def _round(self) -> bool:
@@ -264,7 +287,8 @@ class DurableState:
             except Exception as exc:  # noqa: BLE001 - nothing was taken: nothing to give back
                 self._report_failure(f"checkpoint failed: cannot start a new log segment: {_what(exc)}", [])
                 return False
-            work, rows, snap = self._take_work()
+            work, rows, snap = self._take_work(self.ROUND_OBJECTS)
+            self._more = len(work) == self.ROUND_OBJECTS
             try:
                 result = await self._loop.run_in_executor(self._io, self._write_round, work, rows, snap)
             except BaseException as exc:
@@ -278,13 +302,21 @@ class DurableState:
                 log.warning("could not delete checkpointed log segments: %s", _what(exc))
             return self._report(result, len(deletable))
 
-    def _take_work(self) -> tuple[dict[Key, tuple], list[list], list | None]:
-        """(Loop) Move every held change but a broken object's into the round."""
+    def _take_work(self, limit: int | None = None) -> tuple[dict[Key, tuple], list[list], list | None]:
+        """(Loop) Move the held changes but a broken object's into the round, the oldest first:
+        at most ``limit`` objects (all at start). O(objects taken + broken ones)."""
         work = {}
-        for key in [k for k in self._held if k not in self._broken]:
+        keys = []
+        for k in self._held:
+            if k not in self._broken:
+                keys.append(k)
+                if len(keys) == limit:
+                    break
+        for key in keys:
             e = self.index.get(*key)
             work[key] = (self._held.pop(key), e.name if e else None, e.bytes if e else None)
         self._writing = {k: w[0] for k, w in work.items()}
+        self._round_took = self._changes
         rows = self.index.take_changes()
         if self.index.wants_snapshot(len(rows)):
             return work, [], self.index.all_rows()
@@ -294,6 +326,9 @@ class DurableState:
                 result: RoundResult, old: list[str]) -> list[str]:
         """(Loop) Give back what failed (under any newer changes); the segments now redundant."""
         self._writing = {}
+        room = getattr(self, "room", None)
+        if room is not None:
+            room.set()
         for key in (*result.failed, *result.broken):
             delta = work[key][0]
             newer = self._held.get(key)
@@ -301,17 +336,27 @@ class DurableState:
                 delta.merge(newer)
             self._held[key] = delta
         self._broken.update(result.broken)
+        # A segment before this round's is redundant once every object it holds changes of is
+        # in a durable checkpoint written since: a round may not take them all (ROUND_OBJECTS).
+        # Nothing is deleted before the index rows of what was written are durable too.
+        written = self._unindexed
+        for key in result.written:
+            written[key] = self._round_took
         if result.index_error is not None:
             self.index.restore_changes(snap if snap is not None else rows)
             return []
-        not_durable = result.failed.keys() | self._broken.keys()
+        self._unindexed = {}
+        # A change is in a durable checkpoint once a round that took it wrote its object: a
+        # segment's entry goes unless a change came after that round took its work.
+        for keys in self._segment_keys.values():
+            for key, took in written.items():
+                if keys.get(key, took + 1) <= took:
+                    del keys[key]
         deletable = []
         for path in old:
             n = segment_number(path)
-            keys = self._segment_keys.pop(n, set()) & not_durable
-            if keys:
-                self._segment_keys[n] = keys
-            else:
+            if not self._segment_keys.get(n):
+                self._segment_keys.pop(n, None)
                 deletable.append(path)
         return deletable
 
@@ -396,11 +441,12 @@ class DurableState:
         gone = [p for p, (_, body) in files.items() if body is None and os.path.lexists(p)]
         if bodies:
             disk.makedirs(folder, f"folder of class {os.path.basename(folder)}'s objects")
-            checkpoint.replace_many(bodies, self.data_dir)
+            checkpoint.replace_many(bodies, self.data_dir, self.spares)
         for p in gone:
-            disk.remove(p)
+            self.spares.retire(p)
         if gone:
-            disk.fsync_dir(folder)
+            for changed in {folder} | self.spares.touched():
+                disk.fsync_dir(changed)
 
     # ------------------------------------------------------------ recovery
     def recover(self, log_) -> None:
@@ -428,14 +474,15 @@ class DurableState:
         self._report(result, len(deletable))
 
     def _replay(self, path: str, records: list, torn: int) -> None:
-        keys = self._segment_keys.setdefault(segment_number(path), set())
+        keys = self._segment_keys.setdefault(segment_number(path), {})
         self.counters["torn_bytes_dropped"] += torn
         for t, objs in records:
             self.counters["recovered_records"] += 1
             for r in objs:
                 key = (r.namespace, r.hex)
                 self._held.setdefault(key, Delta()).merge(r.delta)
-                keys.add(key)
+                self._changes += 1
+                keys[key] = self._changes
                 e = self.index.ensure(r.namespace, r.hex, r.name)
                 e.keys, e.bytes, e.last_active = r.keys, r.bytes, t
                 if r.delta.alarm_changed:
