@@ -93,7 +93,8 @@ async def serve_worker_or(fallback: Handler, request: web.Request) -> web.Stream
 
 async def _serve(request: web.Request, project: Any) -> web.StreamResponse:
     from ..workers.entrypoints import make_worker
-    from ..workers.http import Request, Response
+    from ..workers.http import LOCAL_CF, Request, Response
+    from ..workers.rpc import JsDict
     from .app import ADMIN, PEERS, BadFetchResponse, error_response, fetch_response, read_body, request_error, shielded
     from .websocket import hold_websocket
 
@@ -101,7 +102,9 @@ async def _serve(request: web.Request, project: Any) -> web.StreamResponse:
     engine = admin.engine
     body = await read_body(request)
     headers = [(str(k), v) for k, v in request.headers.items()]
-    req = Request(str(request.url), method=request.method, headers=headers, body=body or None)
+    if "CF-Connecting-IP" not in request.headers and request.remote:
+        headers.append(("CF-Connecting-IP", request.remote))  # as Cloudflare's edge adds it
+    req = Request(str(request.url), method=request.method, headers=headers, body=body or None, cf=JsDict(LOCAL_CF))
     upgrade = None
     if request.headers.get("Upgrade", "").lower() == "websocket":
         upgrade = req.upgrade = _Upgrade(request)

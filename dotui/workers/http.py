@@ -23,6 +23,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 TEXT = "text/plain;charset=UTF-8"
+# request.cf of a client's request: no edge here, so each property says so (as wrangler dev gives placeholders)
+LOCAL_CF = {"colo": "local", "city": "local", "country": "local", "region": "local", "timezone": "UTC",
+            "asn": 0, "httpProtocol": "HTTP/1.1"}
 JSON = "application/json"
 
 
@@ -114,7 +117,7 @@ class Request(_Body):
     """``Request(url_or_request, method="GET", headers=..., body=...)``, or what ``fetch(request)`` receives."""
 
     def __init__(self, input: Request | str, *, method: HTTPMethod | str | None = None, headers: Any = None,
-                 body: Any = None, **_options: Any):
+                 body: Any = None, cf: Any = None, **_options: Any):
         if isinstance(input, Request):
             self.url = input.url
             self._method = input._method
@@ -122,11 +125,13 @@ class Request(_Body):
             self._body, self._used = input._body, False
             self.websocket = input.websocket
             self.upgrade = input.upgrade
+            self._cf = input._cf
         elif isinstance(input, str):
             self.url, self._method, self._headers = input, "GET", Headers()
             self._body, self._used = None, False
             self.websocket = None  # the socket of an upgrade request, as the gateway hands it (native)
             self.upgrade = None  # the gateway's opener for an upgrade the Worker forwards (server/worker.py)
+            self._cf = None
         else:
             raise TypeError(f"Request() takes a URL or a Request, not {type(input).__name__}")
         if method is not None:
@@ -135,6 +140,8 @@ class Request(_Body):
             self._headers = headers_of(headers)
         if body is not None:
             self._body = _body_bytes(body)
+        if cf is not None:
+            self._cf = cf
 
     def __repr__(self) -> str:
         return f"Request(method={self._method!r}, url={self.url!r})"
@@ -148,8 +155,10 @@ class Request(_Body):
         return self._headers
 
     @property
-    def cf(self) -> None:
-        return None  # Cloudflare's edge properties (colo, country, ...): none on one machine
+    def cf(self) -> Any:
+        """Cloudflare's edge properties of a request from a client (``request.cf.city``): on one machine,
+        ``LOCAL_CF``'s placeholders; None for a request made in code, as on Cloudflare."""
+        return self._cf
 
     @property
     def js_object(self) -> Request:
@@ -169,9 +178,12 @@ class Request(_Body):
             text, b64 = body.decode("utf-8"), False
         except UnicodeDecodeError:
             text, b64 = base64.b64encode(body).decode("ascii"), True
-        return {"method": self._method, "url": self.url, "path": parts.path or "/",
-                "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
-                "headers": self._headers.plain(), "body": text, "body_base64": b64}
+        out = {"method": self._method, "url": self.url, "path": parts.path or "/",
+               "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
+               "headers": self._headers.plain(), "body": text, "body_base64": b64}
+        if self._cf is not None:
+            out["cf"] = dict(self._cf)
+        return out
 
     @classmethod
     def from_native(cls, request: Any) -> Request:
@@ -187,6 +199,11 @@ class Request(_Body):
         req = cls(str(request.get("url") or "http://localhost/"), method=str(request.get("method") or "GET"),
                   headers=request.get("headers") or {}, body=data or None)
         req.websocket = request.get("websocket")
+        cf = request.get("cf")
+        if isinstance(cf, dict):
+            from .rpc import JsDict
+
+            req._cf = JsDict(cf)
         return req
 
 

@@ -28,6 +28,13 @@ class Object:
     def fromEntries(entries: Iterable[tuple[Any, Any]]) -> dict:
         return dict(entries.items() if isinstance(entries, dict) else entries)
 
+    @staticmethod
+    def values(value: Any) -> list[Any]:
+        """``Object.values(pair)`` of a ``WebSocketPair`` is ``[client, server]``; of a dict, its values."""
+        if isinstance(value, WebSocketPair):
+            return list(value.object_values())
+        return list(value.values())
+
 
 class JSON:
     @staticmethod
