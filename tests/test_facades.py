@@ -42,6 +42,7 @@ def facades(tmp_path_factory):
     """{"local": LocalEngine, "remote": RemoteEngine}: two engines on the same objects, in two data folders."""
     tmp = tmp_path_factory.mktemp("facades")
     objects = str(write_server_objects(tmp / "objects"))
+    (tmp / "objects" / "notes.py").write_text(NOTES)
     local = LocalEngine(objects, str(tmp / "local"), idle_timeout=60).start()
     served = LocalEngine(objects, str(tmp / "served"), idle_timeout=60).start()
     gateway = start_gateway_thread(served, "127.0.0.1", 0)
@@ -67,6 +68,35 @@ def _fresh_id_called(f: EngineFacade) -> tuple:
     before = f.instance("Counter", "#" + made["id"])["state"]
     return (len(made["id"]), made["name"], f.call("Counter", "#" + made["id"], "increment"),
             before == "unknown" and f.new_unique_id("Counter")["id"] != made["id"])
+
+
+NOTES = """
+from dotui import DurableObject
+
+class Notes(DurableObject):
+    storage_backend = "sqlite"
+
+    def __init__(self, ctx, env):
+        super().__init__(ctx, env)
+        ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT)")
+
+    def add(self, text):
+        self.ctx.storage.sql.exec("INSERT INTO notes(text) VALUES (?)", text)
+"""
+
+
+def _texts(f: EngineFacade, n: str) -> list:
+    return f.sql_query("Notes", n, "SELECT text FROM notes ORDER BY id")["rows"]
+
+
+def _restored(f: EngineFacade, n: str) -> tuple:
+    f.call("Notes", n, "add", ["one"])
+    b1 = f.bookmark("Notes", n)
+    f.call("Notes", n, "add", ["two"])
+    undo = f.restore("Notes", n, b1)["undo"]
+    first = f.sql_exec("Notes", n, "SELECT text FROM notes ORDER BY id")["rows"]
+    f.restore("Notes", n, undo)
+    return first, f.sql_exec("Notes", n, "SELECT text FROM notes ORDER BY id")["rows"]
 
 
 # Each case: (what it does on a facade, with an object name of its own; what its answer must be).
@@ -135,6 +165,22 @@ CASES: dict[str, tuple[Callable[[EngineFacade, str], Any], Callable[[Any], bool]
     "flush": (lambda f, n: f.flush(), lambda r: r is None),
     "new_unique_id": (lambda f, n: _fresh_id_called(f),
                       lambda r: r == (64, None, 1, True)),
+    "sql_tables": (lambda f, n: (f.call("Notes", n, "add", ["x"]), f.hibernate("Notes", n),
+                                 [t["name"] for t in f.sql_tables("Notes", n)["tables"]], f.instance("Notes", n)["state"]),
+                   lambda r: r[2:] == (["notes"], "hibernated")),
+    "sql_query": (lambda f, n: (f.call("Notes", n, "add", ["x"]), f.hibernate("Notes", n), _texts(f, n),
+                                f.instance("Notes", n)["state"]),
+                  lambda r: r[2:] == ([["x"]], "hibernated")),
+    "sql_exec": (lambda f, n: (f.sql_exec("Notes", n, "INSERT INTO notes(text) VALUES (?) RETURNING id", ["y"]),
+                               _texts(f, n)),
+                 lambda r: r[0]["rows"] == [[1]] and r[0]["rows_written"] == 1 and r[1] == [["y"]]),
+    "bookmarks": (lambda f, n: (f.call("Notes", n, "add", ["x"]), f.bookmarks("Notes", n)[-1]["bookmark"],
+                                f.bookmark("Notes", n)),
+                  lambda r: r[1] == r[2]),
+    "bookmark": (lambda f, n: (f.call("Notes", n, "add", ["x"]), f.bookmark("Notes", n),
+                               f.bookmark("Notes", n, "+0")),
+                 lambda r: r[1] == r[2] and len(r[1]) == 33),
+    "restore": (_restored, lambda r: r == ([["one"]], [["one"], ["two"]])),
     "commit_delay": (lambda f, n: (f.commit_delay(0.2), f.call("Counter", n, "increment"), f.commit_delay(0)),
                      lambda r: r == (0.2, 1, 0.0)),
 }

@@ -28,8 +28,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..engine import values
-from ..engine.errors import InvalidIdError, MethodNotFoundError, NamespaceNotFoundError
+from ..engine import sqlview, values
+from ..engine.durability import sqlfile, sqlhistory
+from ..engine.errors import (
+    InvalidIdError,
+    MethodNotFoundError,
+    NamespaceNotFoundError,
+    ObjectResetError,
+    SqlError,
+)
 from ..engine.events import Subscription
 from ..engine.ids import ObjectId
 from ..engine.object.storage import alarm_time
@@ -247,6 +254,64 @@ class Admin:
 
     async def alarm_delete(self, namespace: str, ref: str) -> None:
         return await self._on(namespace, ref, "storage.delete_alarm", lambda i: i.storage.delete_alarm())
+
+    # ------------------------------------------------------------ SQLite-backed objects (docs/sqlite.md)
+    def _database(self, namespace: str, ref: str) -> tuple[ObjectId, str]:
+        """(id, database path) of a SQLite-backed object; the caller's fault for a KV class."""
+        oid = self.target(namespace, ref)
+        if self.engine.namespace_info(namespace).backend != "sqlite":
+            raise ClientFault(ValueError(f"{namespace} is not SQLite-backed (storage_backend = 'kv'): its "
+                                         "storage is key-value only; use storage/get/put"))
+        return oid, sqlfile.path_of(self.engine.data_dir, namespace, oid.hex)
+
+    async def sql_tables(self, namespace: str, ref: str) -> dict[str, Any]:
+        _, path = self._database(namespace, ref)
+        return await asyncio.to_thread(sqlview.tables, path)
+
+    async def sql_query(self, namespace: str, ref: str, sql: str, bindings: list | None = None, offset: int = 0,
+                        limit: int = 100) -> dict[str, Any]:
+        _, path = self._database(namespace, ref)
+        try:
+            return await asyncio.to_thread(sqlview.query, path, sql, bindings, offset, limit)
+        except sqlview.SqlReadError as exc:
+            raise ClientFault(exc) from None
+
+    async def sql_exec(self, namespace: str, ref: str, sql: str, bindings: list | None = None) -> dict[str, Any]:
+        self._database(namespace, ref)
+
+        def run(i: Any) -> dict[str, Any]:
+            cur = i.storage.sql.exec(sql, *(bindings or []))
+            rows = [[sqlview.encode(v) for v in row] for row in cur.raw()]
+            return {"columns": cur.column_names, "rows": rows, "rows_read": cur.rows_read,
+                    "rows_written": cur.rows_written}
+        try:
+            return await self._on(namespace, ref, "sql.exec", run, (sql,))
+        except SqlError as exc:
+            raise ClientFault(exc) from None
+
+    async def bookmarks(self, namespace: str, ref: str, limit: int = 1000) -> list[dict[str, Any]]:
+        oid, path = self._database(namespace, ref)
+        at_least("limit", limit, 1)
+        return await asyncio.to_thread(sqlhistory.list_bookmarks, path, oid.hex, limit)
+
+    async def bookmark(self, namespace: str, ref: str, at: Any = None) -> str:
+        oid, path = self._database(namespace, ref)
+        try:
+            t = None if at is None else parse_when(at)
+            return await asyncio.to_thread(sqlhistory.durable_bookmark, path, oid.hex, t)
+        except ValueError as exc:
+            raise ClientFault(exc) from None
+
+    async def restore(self, namespace: str, ref: str, bookmark: str) -> dict[str, Any]:
+        oid, _ = self._database(namespace, ref)
+
+        async def ask(i: Any) -> str:
+            return await i.storage.on_next_session_restore_bookmark(bookmark)
+        undo = await self._on(namespace, ref, "storage.restore", ask, (bookmark,))
+        inst = self.engine.held((namespace, oid.hex))
+        if inst is not None:  # its next session starts now, at the bookmark (as ctx.abort() would)
+            inst.reset(ObjectResetError(f"restored to bookmark {bookmark}; undo with {undo}"))
+        return {"bookmark": bookmark, "undo": undo}
 
     async def hibernate(self, namespace: str, ref: str) -> bool:
         return await self.engine.hibernate(namespace, self.target(namespace, ref))

@@ -165,6 +165,32 @@ class EngineFacade(ABC):
     def alarm_delete(self, namespace: str, ref: str) -> None:
         """delete the alarm [namespace, ref]"""
 
+    # ------------------------------------------------------------ SQLite-backed objects (docs/sqlite.md)
+    @operation("GET", "/admin/sql/tables")
+    def sql_tables(self, namespace: str, ref: str) -> dict[str, Any]:
+        """a SQLite-backed object's tables with their schema and row counts; wakes nothing [namespace, ref]"""
+
+    @operation("GET", "/admin/sql/query")
+    def sql_query(self, namespace: str, ref: str, sql: str, bindings: list | None = None, offset: int = 0,
+                  limit: int = 100) -> dict[str, Any]:
+        """a read-only query on a SQLite-backed object's database, one page; wakes nothing [namespace, ref, sql]"""
+
+    @operation("POST", "/admin/sql/exec")
+    def sql_exec(self, namespace: str, ref: str, sql: str, bindings: list | None = None) -> dict[str, Any]:
+        """run SQL through the object's queue, as ctx.storage.sql.exec (writes too) [namespace, ref, sql]"""
+
+    @operation("GET", "/admin/sql/bookmarks")
+    def bookmarks(self, namespace: str, ref: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """a SQLite-backed object's bookmarks over time, newest last; wakes nothing [namespace, ref]"""
+
+    @operation("GET", "/admin/sql/bookmark")
+    def bookmark(self, namespace: str, ref: str, at: Any = None) -> str:
+        """the bookmark of the latest durable commit, or of the last one at or before AT; wakes nothing [namespace, ref, at]"""
+
+    @operation("POST", "/admin/sql/restore")
+    def restore(self, namespace: str, ref: str, bookmark: str) -> dict[str, Any]:
+        """restore a SQLite-backed object to a bookmark (its next session starts there, now); the undo bookmark [namespace, ref, bookmark]"""
+
     @operation("POST", "/admin/hibernate")
     def hibernate(self, namespace: str, ref: str) -> bool:
         """hibernate one object once its calls end [namespace, ref]"""

@@ -135,6 +135,25 @@ def list_bookmarks(db_path: str, hx: str, limit: int = 1000) -> list[dict]:
     return out
 
 
+def durable_bookmark(db_path: str, hx: str, at: float | None = None) -> str:
+    """The bookmark of the last commit in the history (the latest durable state), or of the last one
+    at or before ``at``; read from the file, never the live object. ValueError if there is none."""
+    path = pitr.history_of(db_path)
+    if at is None:
+        rec = pitr.last(path)
+        if rec is None:
+            raise ValueError(f"{db_path} has no history yet: the object has not run since it was made")
+        return pitr.bookmark(rec.seq, hx)
+    found = None
+    for rec in pitr.read(path):
+        if rec.time > at:
+            break
+        found = rec
+    if found is None:
+        raise ValueError(f"the history of {db_path} does not reach back to {at}")
+    return pitr.bookmark(found.seq, hx)
+
+
 def restore_pending(db_path: str, hx: str, now: Callable[[], float]) -> bool:
     """(At wake, before the database is opened) Carry out a restore request, if there is one: the
     database becomes the state of the requested seq, and that is a new base record of the history
