@@ -91,7 +91,11 @@ def server_states(port: int) -> dict[int, int]:
 @dataclass
 class Scale:
     hold: float  # seconds each attack is held before the closing check
-    grace: float  # seconds beyond the timeout to wait for the server to close attack connections
+    # Seconds beyond the timeout to wait for the server to close attack connections. The wait ends as soon as all are
+    # closed, so a long grace costs nothing when the server is quick; it is long in the quick (CI) scale because there
+    # the check is that the server closes them at all, on a machine that may be running other tests at once (250
+    # connections of 1 MB fragments: 219 of 250 were closed 3 s past the timeout at a load average of 8).
+    grace: float
     pipelined: int
     flood: int
     slow_readers: int
@@ -99,7 +103,7 @@ class Scale:
     oversized: int
 
 
-QUICK = Scale(hold=5, grace=3, pipelined=30, flood=2000, slow_readers=25, fragments=250, oversized=30)
+QUICK = Scale(hold=5, grace=20, pipelined=30, flood=2000, slow_readers=25, fragments=250, oversized=30)
 FULL = Scale(hold=30, grace=10, pipelined=200, flood=2000, slow_readers=25, fragments=400, oversized=200)
 
 
