@@ -238,6 +238,10 @@ class Attack:
             head += chunk
         return s if head.startswith(b"HTTP/1.1 101") else None
 
+    def open_count(self) -> int:
+        """How many attack sockets the server has not closed yet."""
+        return len(self.sockets) - len(self._closed())
+
     def _closed(self) -> list[socket.socket]:
         """The attack sockets the server has closed: the client saw its FIN or RST, or the server's end of the
         connection is closing (``/proc/net/tcp``: a server that closes a connection whose client reads nothing
@@ -389,11 +393,19 @@ async def slow_websocket_readers(a: Attack) -> None:
     for k in range(a.run.scale.slow_readers):
         await a.websocket(f"/ws/ChatRoom/busy/?user=slow{k}", rcvbuf=4096)
     posted = 0
-    deadline = a.started + a.run.scale.hold
+    # The readers are closed once their send queues pass the bound, so how soon depends on how fast posts are
+    # answered: on a busy machine 5 s of posting did not fill them. Post for the hold time, then on until every
+    # reader is closed or the grace is over (the closing check waits no longer than that either).
+    hold_until = a.started + a.run.scale.hold
+    deadline = hold_until + (a.run.close_within or 0) + a.run.scale.grace
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HOLDER_CAP_S)) as s:
+        def posting() -> bool:
+            now = time.monotonic()
+            return now < hold_until or (now < deadline and a.open_count() > 0)
+
         async def poster() -> None:
             nonlocal posted
-            while time.monotonic() < deadline:
+            while posting():
                 try:
                     async with s.post(f"{a.url}/objects/ChatRoom/busy/post", headers=a.auth,
                                       json={"args": ["poster", text]}) as r:
