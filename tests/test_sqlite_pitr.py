@@ -174,3 +174,38 @@ async def test_history_reads_back_every_commit_after_a_restart(objects, data_dir
             with pytest.raises(ObjectAbortedError):
                 await s.restore(b)
             assert (await s.state())["rows"] == rows
+
+
+async def test_history_past_its_retention_or_size_is_folded_into_a_base(objects, data_dir, monkeypatch):
+    from dotui.engine.durability import pitr
+
+    async with _engine(objects, data_dir) as e:
+        s = e.env.Ledger.get_by_name("a")
+        await s.add(1)
+        old = await s.bookmark()
+        await s.add(5)  # the state the folded records end at: what the new base holds
+        monkeypatch.setattr(pitr, "RETENTION", 0.3)
+        await asyncio.sleep(0.4)
+        await s.add(2)
+        kept = await s.bookmark()
+        await s.add(3)
+        path = next(p for p in (data_dir / "Ledger").iterdir() if p.name.endswith("-history"))
+        before = path.stat().st_size
+        assert await e.hibernate_all() == 1
+        assert (await s.state())["rows"] == [1, 5, 2, 3]  # the wake folded the old records: nothing else changed
+        with pytest.raises(ValueError, match="older than the history kept"):
+            await s.restore(old)
+        with pytest.raises(ObjectAbortedError):
+            await s.restore(kept)
+        assert (await s.state())["rows"] == [1, 5, 2]
+        monkeypatch.setattr(pitr, "RETENTION", 30 * 86400.0)
+        monkeypatch.setattr(pitr, "MAX_BYTES", 1)  # the size bound alone: all but the last folded
+        for i in range(5):
+            await s.add(10 + i)
+        last = await s.bookmark()
+        assert await e.hibernate_all() == 1
+        assert (await s.state())["rows"] == [1, 5, 2, 10, 11, 12, 13, 14]
+        assert len(list(pitr.read(str(path)))) == 1 and path.stat().st_size < before * 4
+        with pytest.raises(ObjectAbortedError):
+            await s.restore(last)
+        assert (await s.state())["rows"] == [1, 5, 2, 10, 11, 12, 13, 14]

@@ -337,13 +337,9 @@ class Engine(EngineViews):
             self._reconcile_alarm(inst)
 
     def _reconcile_alarm(self, inst: Instance) -> None:
-        """A SQLite-backed object's commit failed after its COMMIT: the database may hold an alarm
-        the index never heard of (docs/sqlite.md, "Layout"). Its database's alarm is the truth."""
-        try:
-            alarm = sqlfile.alarm_of(sqlfile.path_of(self.data_dir, *inst.key))
-        except Exception:  # noqa: BLE001 - unreadable now: its next wake reconciles instead
-            return
-        if sqlfile.reconcile_alarms(self.index, {inst.key: alarm}) and alarm is not None:
+        """A SQLite-backed object's commit failed after its COMMIT: its database's alarm is the truth."""
+        alarm = sqlfile.reconcile_one(self.data_dir, inst.key, self.index)
+        if alarm is not None:
             self.alarms.schedule(inst.ns.name, inst.id.hex, alarm)
 
     def commit_if_alone(self) -> None:
@@ -358,18 +354,8 @@ class Engine(EngineViews):
         if self._crashed:
             raise BrokenObjectError("the engine crashed (engine.crash()); start a new one on its folder")
         if inst.ns.backend == "sqlite":  # its database, opened: O(1) in its size (docs/sqlite.md)
-            path = sqlfile.path_of(self.data_dir, *inst.key)
-            restored = sqlhistory.restore_pending(path, inst.id.hex, self.clock.now)  # asked for last session
-            conn, alarm = sqlfile.open_database(path, inst.ns.name, inst.id.hex, inst.id.name)
-            e = self.index.get(*inst.key)
-            restored = restored or (e is not None and e.alarm != alarm)  # the database's alarm is the truth
-            try:
-                history = sqlhistory.ObjectHistory(path, inst.id.hex, self.clock.now)
-                history.start(conn)
-            except BaseException:
-                sqlfile.close_quietly(conn)
-                raise
-            return (conn, path, history, restored), alarm
+            return sqlhistory.open_for_wake(self.data_dir, inst.key, inst.id.name, self.clock.now,
+                                            self.index.get(*inst.key))
         data, alarm, meta = self.durable.load(inst.key)
         if inst.id.name is None and meta.get("name"):
             inst.id.name = meta["name"]

@@ -19,6 +19,7 @@ its checksum, its fields, page numbers within the database; a torn last record i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import zlib
@@ -170,17 +171,26 @@ def _decode(path: str, offset: int, payload: bytes) -> Record:
     return Record(kind, seq, t, page_size, db_pages, (s1, s2), end, pages, offset)
 
 
-def read(path: str) -> Iterator[Record]:
-    """Every record of the history, in order, each checked; a torn last record is left out;
-    ``HistoryError`` for damage before the end. O(size of the file)."""
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[tuple[int | None, int]]:
+    """(descriptor, size) of a history file opened to read, or (None, 0) when there is none."""
     try:
         fd = disk.open(path, os.O_RDONLY)
     except FileNotFoundError:
+        yield None, 0
         return
     try:
-        size = os.fstat(fd).st_size
+        yield fd, os.fstat(fd).st_size
+    finally:
+        disk.close(fd)
+
+
+def read(path: str) -> Iterator[Record]:
+    """Every record of the history, in order, each checked; a torn last record is left out;
+    ``HistoryError`` for damage before the end. O(size of the file)."""
+    with _opened(path) as (fd, size):
         pos = 0
-        while pos < size:
+        while fd is not None and pos < size:
             head = disk.pread(fd, _REC.size, pos)
             n, crc = _REC.unpack(head) if len(head) == _REC.size else (None, None)
             end = pos + _REC.size + (n or 0) + _PAGE.size
@@ -195,8 +205,6 @@ def read(path: str) -> Iterator[Record]:
             rec.end = end
             yield rec
             pos = end
-    finally:
-        disk.close(fd)
 
 
 def last(path: str) -> Record | None:
@@ -281,6 +289,92 @@ def sync_path(path: str) -> None:
         disk.fdatasync(fd)
     finally:
         disk.close(fd)
+
+
+def headers(path: str) -> Iterator[tuple[int, int, int, float, int]]:
+    """(start, end, seq, time, kind) of each record, reading only their headers (not checked:
+    ``read`` checks what is used). O(records)."""
+    with _opened(path) as (fd, size):
+        pos = 0
+        while fd is not None and pos + _REC.size + _HEAD.size <= size:
+            n, _crc = _REC.unpack(disk.pread(fd, _REC.size, pos))
+            end = pos + _REC.size + n + _PAGE.size
+            if end > size or n < _HEAD.size:
+                return
+            kind, seq, t = _HEAD.unpack(disk.pread(fd, _HEAD.size, pos + _REC.size))[:3]
+            yield pos, end, seq, t, kind
+            pos = end
+
+
+def due_for_compaction(path: str, now: float, retention: float | None = None, max_bytes: int | None = None) -> bool:
+    """Whether the history is past its size bound or holds records older than ``retention``
+    (beyond its first; both default to the module's RETENTION and MAX_BYTES): O(1), a stat and
+    one header."""
+    retention = RETENTION if retention is None else retention
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    try:
+        size = os.lstat(path).st_size
+    except FileNotFoundError:
+        return False
+    if size > max_bytes:
+        return True
+    first = next(headers(path), None)
+    return first is not None and first[3] < now - retention and first[1] < size
+
+
+def compact(path: str, now: float, retention: float | None = None, max_bytes: int | None = None) -> int | None:
+    """Fold the records older than ``retention`` (and, past ``max_bytes``, the oldest until the rest
+    is under half of it) into one base record of the state they end at; the history is replaced
+    atomically (temporary file, fsync, rename, fsync of the folder). The seq of the new first
+    record, or None if nothing was folded. Bookmarks before it are no longer restorable.
+    O(size of the history)."""
+    retention = RETENTION if retention is None else retention
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    heads = list(headers(path))
+    if len(heads) < 2:
+        return None
+    total = heads[-1][1]
+    cut = 0  # index of the record the new base is the state of
+    while cut < len(heads) - 1 and (heads[cut + 1][3] < now - retention or total - heads[cut][1] > max_bytes // 2):
+        cut += 1
+    if cut == 0:
+        return None
+    seq = heads[cut][2]
+    built = image_at(path, seq)
+    if built is None:
+        return None
+    image, t = built
+    last_rec = next(r for r in read(path) if r.seq == seq)
+    page_size = last_rec.page_size
+    pages = [(n + 1, image[n * page_size : (n + 1) * page_size]) for n in range(len(image) // page_size)]
+    base = encode(Record(BASE, seq, t, page_size, len(pages), last_rec.salt, last_rec.wal_end, pages))
+    tmp, fd = disk.create_temporary(path)
+    try:
+        disk.write_all(fd, base)
+        src = disk.open(path, os.O_RDONLY)
+        try:
+            at = heads[cut][1]
+            while at < total:
+                chunk = disk.pread(src, min(1 << 20, total - at), at)
+                if not chunk:
+                    break
+                disk.write_all(fd, chunk)
+                at += len(chunk)
+        finally:
+            disk.close(src)
+        disk.fsync(fd)
+    except BaseException:
+        disk.close(fd)
+        disk.remove(tmp)
+        raise
+    disk.close(fd)
+    try:
+        disk.replace(tmp, path)
+    except BaseException:
+        disk.remove(tmp)
+        raise
+    disk.fsync_dir(os.path.dirname(path) or ".")
+    return seq
 
 
 def image_at(path: str, seq: int) -> tuple[bytes, int] | None:

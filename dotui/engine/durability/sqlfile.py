@@ -290,3 +290,14 @@ def reconcile_alarms(index, found: dict[tuple[str, str], float | None]) -> int:
             index.ensure(ns, hx, None).alarm = alarm
             changed += 1
     return changed
+
+
+def reconcile_one(data_dir: str, key: tuple[str, str], index) -> float | None:
+    """(A commit of ``key`` failed after its COMMIT) Tell the index the alarm its database holds (the
+    database may hold an alarm the index never heard of: docs/sqlite.md, "Layout"); the alarm to
+    schedule if it changed. O(1). Unreadable now: None, and its next wake reconciles instead."""
+    try:
+        alarm = alarm_of(path_of(data_dir, *key))
+    except (schema.Malformed, sqlite3.Error, OSError):
+        return None
+    return alarm if reconcile_alarms(index, {key: alarm}) else None

@@ -10,14 +10,17 @@ through the ``disk.py`` seam (temporary file, fsync, rename, fsync of the folder
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import BrokenObjectError
-from . import checkpoint, disk, pitr
+from . import checkpoint, disk, pitr, sqlfile
 
 RESTORE_SUFFIX = "-restore"
+log = logging.getLogger("dotui")
 
 
 class ObjectHistory:
@@ -133,6 +136,33 @@ def list_bookmarks(db_path: str, hx: str, limit: int = 1000) -> list[dict]:
         if len(out) > limit:
             del out[0]
     return out
+
+
+def open_for_wake(
+    data_dir: str, key: tuple[str, str], name: str | None, now: Callable[[], float], entry: Any
+) -> tuple[tuple, float | None]:
+    """(At wake) ((connection, path, history, re-announce the alarm?), alarm) of a SQLite-backed
+    object: a restore asked for last session is made, a history past its bound compacted (both
+    O(history), once), the database opened (O(1)), the history caught up. ``entry``: its index
+    entry (or None); the alarm is re-announced when the database's differs from it."""
+    ns, hx = key
+    path = sqlfile.path_of(data_dir, ns, hx)
+    restored = restore_pending(path, hx, now)
+    history_path = pitr.history_of(path)
+    if pitr.due_for_compaction(history_path, now()):
+        try:
+            pitr.compact(history_path, now())
+        except (OSError, pitr.HistoryError) as exc:  # the object runs without: tried at its next wake
+            log.warning("could not compact the history %s: %s", history_path, exc)
+    conn, alarm = sqlfile.open_database(path, ns, hx, name)
+    try:
+        history = ObjectHistory(path, hx, now)
+        history.start(conn)
+    except BaseException:
+        sqlfile.close_quietly(conn)
+        raise
+    restored = restored or (entry is not None and entry.alarm != alarm)  # the database's alarm is the truth
+    return (conn, path, history, restored), alarm
 
 
 def durable_bookmark(db_path: str, hx: str, at: float | None = None) -> str:
