@@ -24,6 +24,7 @@ from typing import Any
 
 from .commands import REGISTRY, ErrorInfo
 from .engine.errors import DataFolderError, DurableObjectError, EngineLockedError
+from .examples import OBJECTS as BUNDLED_OBJECTS
 from .ops import EngineFacade
 from .present.formats import relative_path
 from .present.render import Renderer, make_console
@@ -155,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-c", dest="commands", metavar="CMD", action="append", default=argparse.SUPPRESS,
                         help="run a command of the command language, then exit (repeatable)")
-    sub = parser.add_subparsers(dest="subcommand", metavar="{repl,run,serve,tour,recover}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="subcommand", metavar="{repl,run,serve,tour,init,recover}", parser_class=_Parser)
     sub.add_parser(
         "repl", parents=[shared], help="the interactive REPL",
         description="The REPL: Tab completes commands, objects and methods; the toolbar shows the engine; "
@@ -216,6 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     recover.add_argument("--yes", action="store_true", help="drop what it says, then recover")
+    init = sub.add_parser(
+        "init", help="a new project in DIR: a dotui objects folder, or (--workers) a Cloudflare Python Workers one",
+        description="Write a new project into DIR (a new or empty folder; nothing is overwritten): objects/, a test "
+                    "using dotui's pytest plugin and a README with the two commands. With --workers, a Python "
+                    "Workers project instead (wrangler.toml, src/entry.py, a test): it runs on dotui and deploys "
+                    "with Cloudflare's tools unchanged (docs/cloudflare.md).",
+        epilog="examples:\n  dotui init demo && cd demo && pytest\n  dotui init edge --workers && cd edge && dotui serve",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    init.add_argument("folder", metavar="DIR", help="the new project's folder")
+    init.add_argument("--workers", action="store_true", help="a Cloudflare Python Workers project")
     return parser
 
 
@@ -401,7 +413,10 @@ def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
 
 def _choose_workspace(args: argparse.Namespace, err: Renderer) -> bool:
     """``args.objects`` from the workspace (workspace.py), saying so when the user did not name it;
-    False (after saying why) if it is a wrangler file dotui cannot run."""
+    False (after saying why) if it is a wrangler file dotui cannot run. The tour's lessons run on the
+    bundled examples wherever it is started, unless --objects names a folder."""
+    if args.subcommand == "tour" and args.objects is None:
+        args.objects = BUNDLED_OBJECTS
     chosen = resolve_workspace(args.objects)
     try:
         chosen.check()
@@ -415,12 +430,34 @@ def _choose_workspace(args: argparse.Namespace, err: Renderer) -> bool:
     return True
 
 
+def _init_main(args: argparse.Namespace, out: Renderer, err: Renderer) -> int:
+    """``dotui init DIR [--workers]`` (scaffold.py)."""
+    from .scaffold import InitError, init
+
+    try:
+        written = init(args.folder, args.workers)
+    except InitError as exc:
+        err.notice(f"dotui: error: {exc}", "red")
+        return USAGE
+    except OSError as exc:
+        err.notice(f"dotui: error: cannot write {args.folder}: {exc.strerror or exc}", "red")
+        return FAILED
+    for path in written:
+        out.notice(f"  wrote {path}")
+    kind = "Python Workers project (dotui serve runs it; uv run pywrangler deploy deploys it)" if args.workers \
+        else "dotui project"
+    out.notice(f"dotui: a new {kind} in {args.folder}: cd {args.folder} && pytest", "green")
+    return OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out = Renderer(make_console(sys.stdout, sys.stdout.isatty()), make_console(sys.stderr, sys.stderr.isatty()))
     err = Renderer(out.err)
     if args.subcommand == "recover":
         return _recover_main(args, err)
+    if args.subcommand == "init":
+        return _init_main(args, out, err)
     if not args.connect and not _choose_workspace(args, err):
         return USAGE
     if args.subcommand == "serve":

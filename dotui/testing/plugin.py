@@ -57,7 +57,12 @@ def _options(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     opts = dict(marker.kwargs) if marker is not None else {}
     root = str(request.config.rootpath)
     objects = os.path.join(root, str(opts.pop("objects", None) or request.config.getini("dotui_objects")))
-    if not os.path.isdir(objects):
+    if not os.path.exists(objects):  # no objects/ folder: a wrangler project's root is a workspace too
+        from ..workspace import resolve
+
+        found = resolve(None, root)
+        objects = found.objects if found.kind == "wrangler" else objects
+    if not (os.path.isdir(objects) or os.path.isfile(objects)):
         pytest.fail(f"dotui: the objects folder {objects!r} does not exist; set dotui_objects in pytest.ini "
                     "(or [tool.pytest.ini_options]) or @pytest.mark.dotui(objects=...) to the folder of your "
                     "DurableObject classes", pytrace=False)
