@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..errors import BrokenObjectError
@@ -184,20 +184,26 @@ def _sync_one(path: str) -> None:
         disk.close(fd)
 
 
-def sync_wals(paths: list[str]) -> None:
-    """fdatasync each ``-wal`` file, all at once on the pool (one of them: here); the first error
-    is raised after every sync has ended. O(number of files) syncs, about one's latency."""
+def begin_wal_syncs(paths: list[str]) -> list[Future]:
+    """Start an fdatasync of each ``-wal`` file on the pool (``end_wal_syncs`` waits for them): the
+    committer appends its log record meanwhile, so a commit waits about one fdatasync, not two."""
     global _pool
-    if len(paths) == 1:
-        _sync_one(paths[0])
-        return
     if _pool is None:
         _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="dotui-wal-sync")
-    futures = [_pool.submit(_sync_one, p) for p in paths]
+    return [_pool.submit(_sync_one, p) for p in paths]
+
+
+def end_wal_syncs(futures: list[Future]) -> None:
+    """Wait for every sync ``begin_wal_syncs`` started; raise the first error once all have ended."""
     errors = [f.exception() for f in futures]
     for e in errors:
         if e is not None:
             raise e
+
+
+def sync_wals(paths: list[str]) -> None:
+    """fdatasync each ``-wal`` file, all at once on the pool. O(files) syncs, about one's latency."""
+    end_wal_syncs(begin_wal_syncs(paths))
 
 
 def checkpoint(path: str) -> None:
