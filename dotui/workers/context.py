@@ -182,12 +182,10 @@ class DurableObjectContext:
 
     wait_until = waitUntil
 
-    def abort(self, reason: str | None = None, *, retry_alarm: bool | None = None) -> None:
-        """Reset the object now (README.md, "ctx.abort"); ``retry_alarm`` as dotui's ``ctx.abort``."""
-        if retry_alarm is None:
-            self._native.abort(reason or "Durable Object abort requested")
-        else:
-            self._native.abort(reason or "Durable Object abort requested", retry_alarm=retry_alarm)
+    def abort(self, reason: str | None = None, *, retry_alarm: bool = True) -> None:
+        """Reset the object now (dotui's ``ctx.abort``); from ``alarm()``, ``retry_alarm=False`` drops the
+        alarm instead of retrying it."""
+        self._native.abort(reason or "Durable Object abort requested", retry_alarm=retry_alarm)
 
     # ------------------------------------------------------------ WebSockets (the Hibernation API)
     def acceptWebSocket(self, ws: Any, tags: list[str] | None = None) -> None:

@@ -254,7 +254,7 @@ class AlarmScheduler:
         if newer is not None and newer.alarm_time != alarm_time:
             return "replaced"  # the handler set a new alarm: that one replaces these retries
         error = cut(f"{type(exc).__name__}: {exc}")  # the handler's message may be any size
-        if retry < self.max_retries:
+        if retry < self.max_retries and getattr(exc, "retry_alarm", True):  # ctx.abort(retry_alarm=False): dropped
             delay = self.retry_base * (2 ** retry)
             inst.emit("alarm.retry", retry_count=retry + 1, delay=delay, error=error)
             self.counters["alarms_retried"] += 1

@@ -88,13 +88,15 @@ class ObjectContext:
         (docs/testing.md), so code that reads it sees time move as the test moves it."""
         return self._instance.host.clock.now()
 
-    def abort(self, reason: str = "aborted") -> None:
+    def abort(self, reason: str = "aborted", *, retry_alarm: bool = True) -> None:
         """Reset the object now: the current call fails with ``ObjectAbortedError(reason)``.
 
         The error reaches the caller even if the method catches it (as every call
-        still running on the object does): the object it ran on is gone.
+        still running on the object does): the object it ran on is gone. Called from
+        ``alarm()``, the alarm is retried as after any failure (README.md, "Alarms"),
+        unless ``retry_alarm=False``: then it is dropped.
         """
-        self._instance.abort(reason)
+        self._instance.abort(reason, retry_alarm=retry_alarm)
 
     def wait_until(self, awaitable: Awaitable[Any]) -> None:
         """Keep the object in memory until ``awaitable`` (a coroutine, task or future) is done.

@@ -576,9 +576,10 @@ class Instance:
             what = f"raised {type(exc).__name__}: {exc}"
         return ObjectResetError(f"block_concurrency_while {what}; {self.ns.name} {self.label} was reset")
 
-    def abort(self, reason: str) -> None:
+    def abort(self, reason: str, retry_alarm: bool = True) -> None:
         """Reset the object; the calls running on it fail with the error, caught or not (``_run``)."""
         err = ObjectAbortedError(f"{self.ns.name} {self.label} aborted: {reason}")
+        err.retry_alarm = retry_alarm  # read by the alarm scheduler (alarms.py) when alarm() aborted
         self.reset(err)
         raise err
 
