@@ -7,41 +7,17 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from dotui.ops import LocalEngine
+from fixture_objects import COUNTER as COUNTER_CLASS
+from fixture_objects import objects_source
 
 REPO = Path(__file__).resolve().parent.parent
 
-COUNTER = textwrap.dedent('''
-    from dotui import DurableObject
-
-
-    class Counter(DurableObject):
-        """Counts."""
-
-        def __init__(self, ctx, env):
-            super().__init__(ctx, env)
-            self.since = 0
-
-        async def increment(self, by: int = 1) -> int:
-            self.since += 1
-            n = self.ctx.storage.get("n", 0) + by
-            self.ctx.storage.put("n", n)
-            return n
-
-        def peek(self) -> int:
-            return self.ctx.storage.get("n", 0)
-
-        def since_wake(self) -> int:
-            return self.since
-
-        def fail(self):
-            raise RuntimeError("the method failed")
-''')
+COUNTER = objects_source(COUNTER_CLASS)
 
 
 @pytest.fixture
@@ -134,7 +110,7 @@ def test_on_error_stop_is_the_default(workdir):
     proc = dotui(workdir, "--json", "-c", "Counter/a.increment()", "-c", "Counter/a.fail()", "-c", "Counter/a.increment()")
     assert proc.returncode == 1
     assert [d["ok"] for d in documents(proc.stdout)] == [True, False]
-    assert "RuntimeError: the method failed" in proc.stderr
+    assert "ValueError: boom" in proc.stderr
     assert "counter.py" in proc.stderr and "dotui/engine" not in proc.stderr
 
 
@@ -288,3 +264,11 @@ def test_the_hibernation_example_shows_storage_survives_and_the_constructor_runs
     assert states == [["live"], ["hibernated"], ["live"]]
     [storage] = [d["result"] for d in docs if d["command"] == "storage"]
     assert storage["values"] == {"n": 6}
+
+
+def test_python_dash_m_dotui_is_the_dotui_command(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    (tmp_path / "objects").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "dotui", "--objects", "objects", "-c", "ls", "-c", "nope"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and "no objects" in proc.stdout and "unknown command 'nope'" in proc.stderr
