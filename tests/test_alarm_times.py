@@ -193,7 +193,7 @@ async def test_gateway_refuses_a_bad_when_with_400_and_stores_nothing(objs, tmp_
 async def test_tui_alarm_dialog_refuses_1e308_and_stores_nothing(tmp_path):
     from dotui.tui.app import DotuiApp
     from dotui.tui.screens.alarm import AlarmScreen
-    from tui_support import screen_text, until
+    from tui_support import screen_text, shown, until
     from tui_support import write_objects as write_tui_objects
 
     objects = write_tui_objects(tmp_path / "objects")
@@ -205,7 +205,7 @@ async def test_tui_alarm_dialog_refuses_1e308_and_stores_nothing(tmp_path):
             key = ("Reminder", facade.resolve("Reminder", "r")["id"])
             await until(pilot, lambda: key in app.main.rows.rows, "Reminder/r listed")
             app.main.go_to(key)
-            await until(pilot, lambda: app.main._shown == key, "Reminder/r selected")
+            await until(pilot, lambda: shown(app) == key, "Reminder/r selected")
             await pilot.press("a")
             await until(pilot, lambda: isinstance(app.screen, AlarmScreen), "the alarm dialog")
             app.screen.query_one("#alarm-when").value = "+1e308"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 import time
 
 import pytest
@@ -13,50 +12,20 @@ from dotui.commands.parsing import parse_call_form, strip_comment, tokenize
 from dotui.commands.registry import Arg, Kind, Registry
 from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 from dotui.ops import LocalEngine
+from fixture_objects import counter, objects_source
 
-THINGS = textwrap.dedent('''
-    import asyncio
-    from dotui import DurableObject
+THINGS = objects_source(counter('''
+    def echo(self, *args, **kwargs):
+        return {"args": list(args), "kwargs": kwargs}
 
+    async def hold(self) -> str:
+        while not self.released:
+            await asyncio.sleep(0.01)
+        return "released"
 
-    class Counter(DurableObject):
-        """Counts."""
-
-        def __init__(self, ctx, env):
-            super().__init__(ctx, env)
-            self.since = 0
-            self.released = False
-
-        async def increment(self, by: int = 1) -> int:
-            self.since += 1
-            n = self.ctx.storage.get("n", 0) + by
-            self.ctx.storage.put("n", n)
-            return n
-
-        def peek(self) -> int:
-            return self.ctx.storage.get("n", 0)
-
-        def since_wake(self) -> int:
-            return self.since
-
-        def echo(self, *args, **kwargs):
-            return {"args": list(args), "kwargs": kwargs}
-
-        def fail(self, why: str = "boom"):
-            return self._deeper(why)
-
-        def _deeper(self, why):
-            raise ValueError(why)
-
-        async def hold(self) -> str:
-            while not self.released:
-                await asyncio.sleep(0.01)
-            return "released"
-
-        def release(self) -> None:
-            self.released = True
-
-
+    def release(self) -> None:
+        self.released = True
+'''), '''
     class Pinger(DurableObject):
         """Has an alarm."""
 
@@ -65,7 +34,7 @@ THINGS = textwrap.dedent('''
 
         def fired(self) -> int:
             return self.ctx.storage.get("fired", 0)
-''')
+''', imports="import asyncio")
 
 
 @pytest.fixture

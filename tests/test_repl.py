@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import textwrap
 import threading
 import time
 
@@ -18,34 +17,9 @@ from dotui.commands import Context, execute
 from dotui.ops import LocalEngine
 from dotui.repl import Renderer, Repl, history_for, make_console
 from dotui.repl.prompt import EventPrinter, PromptCompleter, Status
+from fixture_objects import COUNTER, objects_source
 
-OBJECTS = textwrap.dedent('''
-    from dotui import DurableObject
-
-
-    class Counter(DurableObject):
-        """Counts."""
-
-        def __init__(self, ctx, env):
-            super().__init__(ctx, env)
-            self.since = 0
-
-        async def increment(self, by: int = 1) -> int:
-            self.since += 1
-            n = self.ctx.storage.get("n", 0) + by
-            self.ctx.storage.put("n", n)
-            return n
-
-        def peek(self) -> int:
-            return self.ctx.storage.get("n", 0)
-
-        def since_wake(self) -> int:
-            return self.since
-
-        def fail(self):
-            raise KeyError("missing")
-
-
+OBJECTS = objects_source(COUNTER, '''
     class Pinger(DurableObject):
         async def alarm(self, info):
             self.ctx.storage.put("fired", True)
@@ -131,7 +105,7 @@ def test_tab_completes_a_method_name_after_a_reference_and_a_dot(facade):
         ("41)\r", None),
         ("\x04", None),
     ])
-    assert seen["menu"] == [("fail()", "()"), ("increment(", "(by: int = 1) -> int"), ("peek()", "() -> int"),
+    assert seen["menu"] == [("fail(", "(why: str = 'boom')"), ("increment(", "(by: int = 1) -> int"), ("peek()", "() -> int"),
                             ("since_wake()", "() -> int")]
     assert "42" in output.splitlines()
 
@@ -254,8 +228,8 @@ def test_colour_only_on_a_terminal(facade):
 
 def test_a_traceback_shows_the_users_frames_only(facade):
     text = render(facade, "Counter/alice.fail()")
-    assert "error: KeyError: 'missing'" in text
-    assert "in fail" in text and 'raise KeyError("missing")' in text
+    assert "error: ValueError: boom" in text
+    assert "in _deeper" in text and "raise ValueError(why)" in text
     assert "dotui/engine" not in text and "asyncio" not in text
 
 

@@ -25,7 +25,7 @@ def test_run_echo_prints_each_command_beside_its_result(objects, tmp_path, capsy
 from dotui.ops import LocalEngine  # noqa: E402
 from dotui.tui.app import DotuiApp  # noqa: E402
 from dotui.tui.widgets.command_bar import CommandBar  # noqa: E402
-from tui_support import key_of, screen_text, until  # noqa: E402
+from tui_support import key_of, record_notifications, screen_text, shown, until  # noqa: E402
 
 
 @pytest.fixture
@@ -67,12 +67,12 @@ async def test_keys_never_stay_stuck_in_the_filter_box(facade, keys):
 async def test_a_on_a_class_without_alarm_says_why_nothing_happens(facade):
     app = make_app(facade)
     async with app.run_test(size=(120, 34), notifications=True) as pilot:
+        notes = record_notifications(app)
         await listed(pilot, app, facade)
         app.main.go_to(key_of(facade, "Counter", "alice"))
-        await until(pilot, lambda: app.main._shown == key_of(facade, "Counter", "alice"), "alice selected")
+        await until(pilot, lambda: shown(app) == key_of(facade, "Counter", "alice"), "alice selected")
         await pilot.press("a")
-        await until(pilot, lambda: any("has no alarm() method" in str(n.message) for n in app._notifications),
-                    "why a does nothing here")
+        await until(pilot, lambda: any("has no alarm() method" in n for n in notes), "why a does nothing here")
 
 
 async def test_the_palette_says_what_an_entry_will_do_not_what_it_did(facade):
@@ -80,7 +80,7 @@ async def test_the_palette_says_what_an_entry_will_do_not_what_it_did(facade):
     async with app.run_test(size=(120, 34)) as pilot:
         await listed(pilot, app, facade)
         app.main.go_to(key_of(facade, "Counter", "alice"))
-        await until(pilot, lambda: app.main._shown is not None, "selected")
+        await until(pilot, lambda: shown(app) is not None, "selected")
         entries = {name: help_text for name, help_text, _ in app.main.palette_commands()}
         hibernate = next(h for n, h in entries.items() if n.startswith("Hibernate Counter/"))
         assert "were dropped" not in hibernate and hibernate.startswith("drops")
@@ -190,7 +190,7 @@ async def test_events_pause_follow_kind_and_find(facade):
         await listed(pilot, app, facade)
         alice = key_of(facade, "Counter", "alice")
         app.main.go_to(alice)
-        await until(pilot, lambda: app.main._shown == alice, "alice selected")
+        await until(pilot, lambda: shown(app) == alice, "alice selected")
         await pilot.press("4")
         view = app.main.object_view.events_view
         await pilot.press("p")  # paused: new events are counted, not shown
@@ -221,7 +221,7 @@ async def test_event_lines_wrap_rather_than_being_cut(facade):
         room = key_of(facade, "ChatRoom", "room")
         await until(pilot, lambda: room in app.main.rows.rows, "the room")
         app.main.go_to(room)
-        await until(pilot, lambda: app.main._shown == room, "room selected")
+        await until(pilot, lambda: shown(app) == room, "room selected")
         await pilot.press("4")
         facade.call("ChatRoom", "room", "join", ["someone else, with a rather long name indeed"])
         await until(pilot, lambda: "indeed" in screen_text(app), "the whole result, wrapped")

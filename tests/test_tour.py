@@ -13,7 +13,7 @@ from dotui.tour import LESSONS, lesson_named
 from dotui.tour.headless import LineNarrator, run_lessons
 from dotui.tui.app import DotuiApp
 from dotui.tui.screens.tour import TourScreen
-from tui_support import key_of, screen_text, until
+from tui_support import key_of, screen_text, shown, until
 
 
 @pytest.fixture
@@ -90,13 +90,13 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
             await pilot.press("down")
         await pilot.press("enter")
         main_screen = app.main
-        await until(pilot, lambda: main_screen.tour_checks, "the lesson finishing", tries=1500)
+        await until(pilot, lambda: main_screen.tour_checks, "the lesson finishing", timeout=60)
         key, checks = main_screen.tour_checks[0]
         assert key == "interleaving" and all(c.ok for c in checks)
         await until(pilot, lambda: all(w in screen_text(app) for w in ("LOST UPDATE", "Tour 3/9", "claims held")),
                     "the lesson's verdict beside the lost update")
         race = key_of(facade, "Interleave", "tour-race")
-        await until(pilot, lambda: main_screen._shown == race, "the lesson's object selected")
+        await until(pilot, lambda: shown(app) == race, "the lesson's object selected")
         assert main_screen.object_view.active_tab == "queue"
 
 
@@ -147,7 +147,7 @@ async def test_the_queue_tab_lists_the_results_the_output_gate_holds(facade):
         key = key_of(facade, "Counter", "slow")
         await until(pilot, lambda: key in app.main.rows.rows, "the counter")
         app.main.go_to(key)
-        await until(pilot, lambda: app.main._shown == key, "selected")
+        await until(pilot, lambda: shown(app) == key, "selected")
         facade.commit_delay(3)
         try:
             futures = [facade.call_async("Counter", "slow", "increment") for _ in range(3)]

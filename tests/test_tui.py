@@ -16,7 +16,9 @@ from dotui.tui.screens.new_object import NewObjectScreen
 from dotui.tui.screens.storage_edit import StorageEditScreen
 from dotui.tui.widgets.command_bar import CommandBar
 from dotui.tui.widgets.instances import InstanceTable
-from tui_support import flag_path, key_of, screen_text, until, write_objects
+from tui_support import flag_path, key_of, screen_text, shown, until, write_objects
+
+pytestmark = [pytest.mark.tui]
 
 SIZE = (120, 34)
 
@@ -52,7 +54,7 @@ async def select(pilot, app, facade, ns: str, name: str) -> None:
     key = key_of(facade, ns, name)
     await until(pilot, lambda: key in app.main.rows.rows, f"{ns}/{name} in the instances")
     app.main.go_to(key)
-    await until(pilot, lambda: app.main._shown == key, f"{ns}/{name} selected")
+    await until(pilot, lambda: shown(app) == key, f"{ns}/{name} selected")
 
 
 # ---------------------------------------------------------------- instances pane
@@ -66,13 +68,13 @@ async def test_instances_are_listed_and_arrow_keys_select_them(facade):
         table = app.main.query_one(InstanceTable)
         first = table.selected
         await pilot.press("down")
-        await until(pilot, lambda: app.main._shown != first, "the selection moving down")
+        await until(pilot, lambda: shown(app) != first, "the selection moving down")
         second = table.selected
         assert second != first
         title = screen_text(app)
         assert f"Counter/{app.main.rows.rows[second]['name']}" in title
         await pilot.press("up")
-        await until(pilot, lambda: app.main._shown == first, "the selection moving back up")
+        await until(pilot, lambda: shown(app) == first, "the selection moving back up")
 
 
 async def test_queue_tab_shows_finished_calls_with_results(facade):
@@ -370,7 +372,7 @@ async def test_reload_by_key_and_when_a_file_is_saved(facade, objects):
                              '        return 2 * self.ctx.storage.get("n", 0)\n\n    def peek(self) -> int:')
         await pilot.pause(1.1)  # the file watcher has taken its first look
         (objects / "tui_objects.py").write_text(new)
-        await until(pilot, lambda: "double() -> int" in screen_text(app), "the new method after the save", tries=600)
+        await until(pilot, lambda: "double() -> int" in screen_text(app), "the new method after the save")
         assert facade.call("Counter", "alice", "double") == 2
         await pilot.press("r")
         await until(pilot, lambda: "reloaded" in screen_text(app), "the reload notice")

@@ -9,7 +9,9 @@ import pytest
 from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 from dotui.tui.screens.invoke import InvokeScreen
-from tui_support import flag_path, key_of, screen_text, until, write_objects
+from tui_support import flag_path, key_of, screen_text, shown, until, write_objects
+
+pytestmark = [pytest.mark.tui]
 
 
 @pytest.fixture
@@ -23,7 +25,7 @@ async def open_invoke(pilot, app, facade, ns: str, name: str, method: str) -> In
     key = key_of(facade, ns, name)
     await until(pilot, lambda: key in app.main.rows.rows, f"{ns}/{name} listed")
     app.main.go_to(key)
-    await until(pilot, lambda: app.main._shown == key, "selected")
+    await until(pilot, lambda: shown(app) == key, "selected")
     await pilot.press("i")
     await until(pilot, lambda: isinstance(app.screen, InvokeScreen), "the invoke dialog")
     dialog = app.screen

@@ -22,7 +22,9 @@ from dotui.engine.clock import ManualClock
 from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
-from tui_support import write_hibernated, write_objects
+from tui_support import until, write_hibernated, write_objects
+
+pytestmark = [pytest.mark.tui]
 
 T0 = 1_800_000_000.0  # the frozen "now" of the engine
 NOW = T0 + 30  # the app's clock: 30 s later
@@ -80,13 +82,13 @@ def make_app(facade) -> DotuiApp:
 
 
 async def settle(pilot) -> None:
-    """Until the first refreshes have landed and the selected object's queue is shown."""
-    app = pilot.app
-    for _ in range(400):
-        main = app.main
-        if main.refreshes >= 3 and main.detail is not None and main.detail.history is not None:
-            break
-        await pilot.pause(0.02)
+    """Until the first refreshes have landed and the selected object's queue is shown; a screen that
+    never gets there fails the test here (a snapshot of it would show whatever half-drawn state it had)."""
+    def ready() -> bool:
+        main = pilot.app.main
+        return main.refreshes >= 3 and main.detail is not None and main.detail.history is not None
+
+    await until(pilot, ready, "the first refreshes and the selected object's detail")
     await pilot.pause(0.1)
 
 
@@ -129,10 +131,8 @@ def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 async def settle_empty(pilot) -> None:
-    for _ in range(400):
-        if pilot.app.main.refreshes >= 3 and pilot.app.main.namespaces:
-            break
-        await pilot.pause(0.02)
+    await until(pilot, lambda: pilot.app.main.refreshes >= 3 and bool(pilot.app.main.namespaces),
+                "the first refreshes and the classes")
     await pilot.pause(0.1)
 
 

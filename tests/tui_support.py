@@ -107,13 +107,33 @@ def key_of(facade, namespace: str, name: str) -> tuple[str, str]:
     return (namespace, facade.resolve(namespace, name)["id"])
 
 
-async def until(pilot, predicate: Callable[[], bool], what: str, tries: int = 500) -> None:
-    """Let the app run until ``predicate()`` holds; fail naming ``what`` if it never does."""
-    for _ in range(tries):
-        if predicate():
-            return
+async def until(pilot, predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Let the app run until ``predicate()`` holds; fail naming ``what`` if it has not within ``timeout``
+    seconds (a deadline, not a number of tries: on a loaded machine each try takes longer)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the TUI never showed: {what} (waited {timeout:g} s)")
         await pilot.pause(0.02)
-    raise AssertionError(f"the TUI never showed: {what}")
+
+
+def shown(app) -> tuple[str, str] | None:
+    """The key of the object whose detail the main screen shows, or None."""
+    return app.main.refresher.shown
+
+
+def record_notifications(app) -> list[str]:
+    """The messages of every notification ``app`` shows from now on, as they are posted (through the
+    public ``App.notify``; the list grows as they come)."""
+    messages: list[str] = []
+    original = app.notify
+
+    def notify(message, *args, **kwargs):
+        messages.append(str(message))
+        return original(message, *args, **kwargs)
+
+    app.notify = notify
+    return messages
 
 
 def screen_text(app) -> str:
