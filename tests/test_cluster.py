@@ -24,6 +24,8 @@ from conftest import COUNTER, write_objects
 from dotui.engine.errors import ShardUnavailableError
 from dotui.engine.ids import IdFactory
 
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
+
 RELAY = """
     import asyncio
     from dotui import DurableObject

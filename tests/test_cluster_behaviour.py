@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
+
 from cluster_support import Cluster, ClusterAdmin, local_ray, names_on  # skips without Ray
 from conftest import ROOT, write_objects
+
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
 
 
 def _behaviour():

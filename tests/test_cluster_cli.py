@@ -14,6 +14,8 @@ import pytest
 from cluster_support import is_loopback, listening, local_ray, ray  # skips without Ray
 from conftest import COUNTER, ROOT, write_objects
 
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
+
 
 def _dotui(*args: str, **kw):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

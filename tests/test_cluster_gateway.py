@@ -24,6 +24,8 @@ from dotui.server import connect
 from server_support import write_server_objects
 from test_facades import CASES, stable
 
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
+
 CLUSTER_ONLY = {"shard", "shards", "per_shard", "cluster"}
 
 

@@ -11,6 +11,8 @@ from cluster_support import Cluster, ClusterAdmin, names_on, ray  # skips withou
 from conftest import COUNTER, write_objects
 from dotui.cluster.ray_calls import RAY_NAMESPACE
 
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
+
 
 @pytest.fixture
 def two_nodes():

@@ -11,7 +11,7 @@ from dotui.tui.app import DotuiApp
 from test_hostile_controls import HOSTILE, OBJECT, raw_controls
 from tui_support import key_of, screen_text, until
 
-pytestmark = pytest.mark.hostile
+pytestmark = [pytest.mark.hostile, pytest.mark.tui]
 
 
 @pytest.fixture

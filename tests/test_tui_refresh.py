@@ -6,9 +6,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from dotui.tui.gateway import Detail, PollRequest, Snapshot
 from dotui.tui.refresh import FULL_EVERY, Refresh
 from dotui.tui.watcher import FolderWatcher
+
+pytestmark = [pytest.mark.tui]
 
 A = ("Counter", "a" * 64)
 B = ("Counter", "b" * 64)

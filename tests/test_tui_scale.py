@@ -6,6 +6,8 @@ import concurrent.futures
 import threading
 from pathlib import Path
 
+import pytest
+
 from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 from dotui.tui.gateway import full_listing
@@ -13,6 +15,8 @@ from dotui.tui.model import SORTABLE, InstanceRows, key_of, lean, rows_from_tabl
 from dotui.tui.screens.help import HelpScreen
 from dotui.tui.widgets.instances import InstanceTable
 from tui_support import screen_text, send_keys, until, write_hibernated, write_objects
+
+pytestmark = [pytest.mark.tui]
 
 N = 10_000
 

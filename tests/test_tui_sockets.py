@@ -11,6 +11,8 @@ from dotui.tui.app import DotuiApp
 from tui_support import key_of, screen_text, until
 from ws_support import ROOM
 
+pytestmark = [pytest.mark.tui]
+
 SIZE = (120, 34)
 
 
