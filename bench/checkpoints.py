@@ -25,8 +25,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_objects import write_counter  # noqa: E402
-from dotui import Engine  # noqa: E402
+from bench_objects import write_counter
+from dotui import Engine
 
 
 async def fill(e: Engine, names: list[str]) -> None:

@@ -112,7 +112,7 @@ def atomic_write(path: str, data: bytes, sync_dir: bool = True) -> None:
         fsync_dir(os.path.dirname(path) or ".")
 
 
-def replace_many(files: dict[str, bytes], root: str, spares: "Spares | None" = None) -> None:
+def replace_many(files: dict[str, bytes], root: str, spares: Spares | None = None) -> None:
     """Replace many files atomically each: write every new body, make them durable
     together, put each in place, then make that durable.
 
@@ -137,7 +137,7 @@ def replace_many(files: dict[str, bytes], root: str, spares: "Spares | None" = N
             spares.put_in_place(spare, path)
             del written[path]
     except BaseException:
-        for path, spare in written.items():
+        for spare in written.values():
             spares.give_back(spare)
         raise
     for folder in {os.path.dirname(p) for p in files} | spares.touched():

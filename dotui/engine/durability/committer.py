@@ -297,10 +297,13 @@ class Committer:
         """While the backlog of committed changes not yet checkpointed is full, no commit is made:
         writers wait for a checkpoint round to settle (docs/trust.md, "Memory"). A rotation the
         round asks for is made meanwhile (the round needs it). Each wait at most ``ROOM_WAIT``."""
-        room = self._backlog.room
+        backlog = self._backlog
+        if backlog is None:
+            return
+        room = backlog.room
         room.clear()
         self._rotation_asked.clear()
-        if not self._backlog.full or self._rotations:
+        if not backlog.full or self._rotations:
             return
         self._counters["backlog_waits"] += 1
         waits = [asyncio.ensure_future(room.wait()), asyncio.ensure_future(self._rotation_asked.wait())]
