@@ -206,7 +206,7 @@ async def test_env_names_its_bindings_when_one_is_missing(engine):
 async def test_storage_is_awaitable_with_the_javascript_names(engine):
     out = await engine.env.Target.get_by_name("s").store()
     assert out["listed"] == ["unawaited", "c"] and out["c_deep"] == [1, 2] and out["missing"] is False
-    assert out["alarm"] == dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1000
+    assert out["alarm"] == dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp() * 1000
     assert out["deleted"] is True and out["three"] == "three" and out["unawaited"] == 1
 
 
