@@ -3,7 +3,7 @@
 Every read and write goes to the object's own SQLite connection at once (synchronously, as
 Cloudflare's). The writes since the last commit are one open SQLite transaction; the committer
 ends it (``take_changes``: COMMIT) and makes it durable (the ``-wal`` fdatasync, sqlfile.py)
-before any result that followed them is released (DESIGN.md §4's output gate, unchanged). So calls
+before any result that followed them is released (README, "Semantics": the output gate, unchanged). So calls
 that arrive together share one COMMIT, a failing statement undoes only itself, and
 ``transaction_sync`` is a SAVEPOINT. KV values live in the hidden ``_cf_KV`` table (sqlkv.py), the
 alarm in ``_cf_METADATA`` (docs/sqlite.md, "The API").
