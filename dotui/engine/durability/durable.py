@@ -25,7 +25,7 @@ from typing import Any
 from .. import values
 from ..clock import REAL, Clock
 from ..errors import BrokenObjectError, DataFolderError
-from . import checkpoint, disk, schema, sqlfile
+from . import checkpoint, disk, recent, schema, spares, sqlfile
 from .commitlog import DELETED, Delta
 from .folder import remove_stale_temporaries
 from .schema import RESERVED
@@ -92,7 +92,8 @@ class DurableState:
         self._segment_keys: dict[int, dict[Key, int]] = {}
         self._changes = 0  # changes held so far: numbers them
         self._broken: dict[Key, str] = {}  # unreadable checkpoint: left out until it loads again
-        self.spares = checkpoint.Spares(keep=self.ROUND_OBJECTS)  # the checkpoint thread's (checkpoint.py)
+        self.spares = spares.Spares(keep=self.ROUND_OBJECTS)  # the checkpoint thread's (spares.py)
+        self.recent = recent.Recent()  # big objects' last checkpoints: not read back (recent.py)
         self._more = False  # the last round was full: more work waits for the next at once
         self._unindexed: dict[Key, int] = {}  # checkpointed in a round whose index write failed
         self._round_took = 0  # the number of the last change the current round took
@@ -136,13 +137,20 @@ class DurableState:
     def load(self, key: Key) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
         """(data, alarm, meta) of an object waking: its checkpoint plus the committed changes
         not yet in it. Raises ``BrokenObjectError`` naming an unreadable file."""
-        data, meta = checkpoint.load(self.path(*key), key)
+        data, meta = self._checkpoint_of(key)
         alarm = meta.get("alarm")
         for d in self._logged(key):
             alarm = d.apply(data, alarm)
         if self._broken.pop(key, None) is not None:
             self.want()  # readable again: its kept changes go into the next checkpoint
         return data, alarm, meta
+
+    def _checkpoint_of(self, key: Key) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``checkpoint.load`` of an object's file, or what the last round wrote there when it is
+        kept (recent.py) and the file is still the one it wrote: O(keys), no read."""
+        path = self.path(*key)
+        kept = self.recent.get(path)
+        return kept if kept is not None else checkpoint.load(path, key)
 
     def view(self, key: Key) -> tuple[dict[str, Any], dict[str, Any], Delta]:
         """(checkpoint data, its meta, the committed changes not in it), reading the file."""
@@ -390,6 +398,7 @@ class DurableState:
         """(Thread) Apply each change to its checkpoint file, folder by folder; then the index."""
         result = RoundResult()
         folders: dict[str, dict[str, tuple[Key, bytes | None]]] = {}
+        kept: dict[str, tuple[dict, dict]] = {}  # big checkpoints written: kept for the next (recent.py)
         now = self._clock.now()
         for key, (delta, name, nbytes) in work.items():
             if sqlfile.is_sqlite(self.data_dir, *key):  # its checkpoint is SQLite's own (docs/sqlite.md)
@@ -400,7 +409,7 @@ class DurableState:
                     result.failed[key] = _what(exc)
                 continue
             try:
-                path, body = self._encode(key, delta, name, nbytes, now)
+                path, body, made = self._encode(key, delta, name, nbytes, now)
             except BrokenObjectError as exc:
                 result.broken[key] = str(exc)
                 continue
@@ -408,12 +417,20 @@ class DurableState:
                 result.failed[key] = _what(exc)
                 continue
             folders.setdefault(os.path.dirname(path), {})[path] = (key, body)
+            if made is not None:
+                kept[path] = made
         for folder, files in folders.items():
             try:
                 self._write_folder(folder, files)
                 result.written.extend(k for k, _ in files.values())
             except OSError as exc:
                 result.failed.update((k, _what(exc)) for k, _ in files.values())
+                kept = {p: m for p, m in kept.items() if p not in files}
+            for p, (_, body) in files.items():
+                if p in kept and body is not None:
+                    self.recent.put(p, *kept[p], len(body))
+                else:
+                    self.recent.drop(p)
         if rows or snap is not None:
             try:
                 self.index.persist(rows, snap)
@@ -422,26 +439,28 @@ class DurableState:
         return result
 
     def _encode(self, key: Key, delta: Delta, name: str | None, nbytes: int | None,
-                now: float) -> tuple[str, bytes | None]:
-        """(path, new file contents, or None when the object is now empty and has no alarm)."""
+                now: float) -> tuple[str, bytes | None, tuple[dict, dict] | None]:
+        """(path, new file contents, or None when the object is now empty and has no alarm, and
+        (data, meta) of a big one, to keep once written). O(keys) with the last one kept."""
         path = self.path(*key)
-        data, meta = checkpoint.load(path, key)
+        data, meta = self._checkpoint_of(key)
         alarm = delta.apply(data, meta.get("alarm"))
         if not data and alarm is None:
-            return path, None
+            return path, None, None
         meta = {
             "namespace": key[0], "id": key[1], "name": name or meta.get("name"), "alarm": alarm,
             "keys": len(data), "bytes": nbytes if nbytes is not None else meta.get("bytes", 0),
             "saved_at": now,
         }
-        return path, checkpoint.encode(checkpoint.build(data, meta))
+        body = checkpoint.encode(checkpoint.build(data, meta))
+        return path, body, ((data, meta) if len(body) >= self.recent.MIN_BYTES else None)
 
     def _write_folder(self, folder: str, files: dict[str, tuple[Key, bytes | None]]) -> None:
         bodies = {p: body for p, (_, body) in files.items() if body is not None}
         gone = [p for p, (_, body) in files.items() if body is None and os.path.lexists(p)]
         if bodies:
             disk.makedirs(folder, f"folder of class {os.path.basename(folder)}'s objects")
-            checkpoint.replace_many(bodies, self.data_dir, self.spares)
+            spares.replace_many(bodies, self.data_dir, self.spares)
         for p in gone:
             self.spares.retire(p)
         if gone:
