@@ -1,0 +1,209 @@
+"""Sustained durable load with checkpoints running: no stalls, steady throughput, nothing lost.
+
+    python bench/sustained.py [--minutes 10] [--callers 200] [--objects 1000] [--window 30] [--json]
+
+One engine (in this process, on a new data folder) holds ``--objects`` Counters; ``--callers``
+tasks each make durable increments, one at a time, on objects chosen at random, for
+``--minutes``. Checkpoints run as they do in ``dotui serve`` (every ``--interval`` seconds,
+default the engine's 60, and whenever the log reaches 16 MiB), so every window holds some.
+Each window prints calls/s, p50/p99/p99.9 of a call's latency (from the call to its
+acknowledged result), the checkpoint rounds finished in it, the log's bytes on disk and the
+process's RSS. At the end the callers stop, the engine closes, a new one starts on the folder
+and every object's count is compared with the increments acknowledged: equal, or lost.
+
+Verdict (exit 1 otherwise): p99.9 <= ``--p999-ms`` (20) in every window after the first, each
+window's calls/s within ``--steady`` (25%) of the median window's, and 0 lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench_objects import write_counter
+from dotui import Engine
+
+MB = 1 << 20
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+def folder_bytes(path: str) -> int:
+    total = 0
+    for d, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(d, f)).st_size
+            except FileNotFoundError:
+                pass
+    return total
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+class Load:
+    """The callers, and what they were told."""
+
+    def __init__(self, e: Engine, objects: int, seconds: float):
+        self.stubs = [e.env.Counter.get_by_name(f"s{i}") for i in range(objects)]
+        self.acked = [0] * objects
+        self.latencies: list[float] = []
+        self.failed = 0
+        self.deadline = time.monotonic() + seconds
+
+    async def caller(self, seed: int) -> None:
+        rnd = random.Random(seed)
+        now = time.perf_counter
+        while time.monotonic() < self.deadline:
+            i = rnd.randrange(len(self.stubs))
+            t = now()
+            try:
+                await self.stubs[i].increment()
+            except Exception:  # noqa: BLE001 - counted: not acknowledged
+                self.failed += 1
+                continue
+            self.latencies.append(now() - t)
+            self.acked[i] += 1
+
+    def take_window(self) -> list[float]:
+        got, self.latencies = self.latencies, []
+        return got
+
+
+async def run(args: argparse.Namespace, base: str) -> dict:
+    objects = write_counter(os.path.join(base, "objects"))
+    data = os.path.join(base, "data")
+    kw = {"checkpoint_interval": args.interval} if args.interval else {}
+    rows = []
+    async with Engine(objects=objects, data=data, idle_timeout=3600, **kw) as e:
+        load = Load(e, args.objects, args.minutes * 60)
+        for start in range(0, args.objects, 200):  # every object exists and is live before the clock starts
+            await asyncio.gather(*(s.increment(0) for s in load.stubs[start : start + 200]))
+        await e.checkpoint()
+        callers = [asyncio.ensure_future(load.caller(k)) for k in range(args.callers)]
+        t0 = last = time.monotonic()
+        rounds_before = e.stats()["checkpoints"]
+        while not all(c.done() for c in callers):
+            await asyncio.wait(callers, timeout=max(0.0, last + args.window - time.monotonic()))
+            t = time.monotonic()
+            lat = sorted(load.take_window())
+            stats = e.stats()
+            row = {
+                "t": round(t - t0),
+                "calls_per_s": round(len(lat) / (t - last)),
+                "p50_ms": percentile(lat, 0.50) * 1e3,
+                "p99_ms": percentile(lat, 0.99) * 1e3,
+                "p999_ms": percentile(lat, 0.999) * 1e3,
+                "max_ms": (lat[-1] if lat else 0) * 1e3,
+                "checkpoints": stats["checkpoints"] - rounds_before,
+                "held": stats["uncheckpointed_objects"],
+                "log_mb": folder_bytes(os.path.join(data, "log")) / MB,
+                "rss_mb": rss() / MB,
+                "calls": len(lat),
+            }
+            rounds_before = stats["checkpoints"]
+            last = t
+            if row["calls"] < args.window * 0.2 * row["calls_per_s"] and rows:  # the last, short window
+                rows[-1]["tail"] = row
+            else:
+                rows.append(row)
+            if not args.json:
+                print(
+                    f"{row['t']:>5}s {row['calls_per_s']:>7,} calls/s  p50 {row['p50_ms']:6.2f}  p99 {row['p99_ms']:6.2f}"
+                    f"  p99.9 {row['p999_ms']:6.2f}  max {row['max_ms']:7.1f} ms  checkpoints {row['checkpoints']:>3}"
+                    f"  held {row['held']:>5,}  log {row['log_mb']:6.1f} MB  rss {row['rss_mb']:6.1f} MB",
+                    flush=True,
+                )
+        failures = load.failed
+        acked = load.acked
+    t = time.perf_counter()
+    lost = []
+    async with Engine(objects=objects, data=data, idle_timeout=3600) as e:
+        for start in range(0, args.objects, 200):
+            got = await asyncio.gather(
+                *(e.env.Counter.get_by_name(f"s{i}").peek() for i in range(start, min(args.objects, start + 200)))
+            )
+            lost += [(f"s{start + j}", acked[start + j], n) for j, n in enumerate(got) if n != acked[start + j]]
+    return {
+        "windows": rows,
+        "acked": sum(acked),
+        "failed": failures,
+        "lost": len(lost),
+        "lost_examples": lost[:5],
+        "read_back_s": time.perf_counter() - t,
+    }
+
+
+def judge(report: dict, args: argparse.Namespace) -> list[str]:
+    rows = report["windows"]
+    out = []
+    later = rows[1:] or rows
+    worst = max(later, key=lambda r: r["p999_ms"])
+    if worst["p999_ms"] > args.p999_ms:
+        out.append(f"p99.9 {worst['p999_ms']:.1f} ms at {worst['t']} s, over {args.p999_ms:g} ms")
+    median = statistics.median(r["calls_per_s"] for r in rows)
+    for r in rows:
+        if abs(r["calls_per_s"] - median) > args.steady * median:
+            out.append(
+                f"{r['calls_per_s']:,} calls/s at {r['t']} s, not within {args.steady:.0%} of the median {median:,.0f}"
+            )
+    if report["lost"] or report["failed"]:
+        out.append(f"{report['lost']} objects lost acknowledged increments, {report['failed']} calls failed")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--callers", type=int, default=200)
+    ap.add_argument("--objects", type=int, default=1000)
+    ap.add_argument("--window", type=float, default=30.0)
+    ap.add_argument(
+        "--interval", type=float, default=0.0, help="checkpoint interval in seconds (default: the engine's)"
+    )
+    ap.add_argument("--p999-ms", type=float, default=20.0)
+    ap.add_argument("--steady", type=float, default=0.25)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    base = tempfile.mkdtemp(prefix="dotui-sustained-")
+    try:
+        if not args.json:
+            print(
+                f"{args.callers} callers over {args.objects:,} objects for {args.minutes:g} min, durable increments",
+                flush=True,
+            )
+        report = asyncio.run(run(args, base))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    report["verdict"] = judge(report, args)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(
+            f"acknowledged {report['acked']:,} increments, {report['failed']} failed; read back after a restart in "
+            f"{report['read_back_s']:.1f} s: {report['lost']} objects lost writes {report['lost_examples']}"
+        )
+        print("PASS" if not report["verdict"] else "FAIL: " + "; ".join(report["verdict"]))
+    return 1 if report["verdict"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
