@@ -65,7 +65,7 @@ class Target(DurableObject):
         await s.put(3, "three")                     # a number key is its digits
         listed = await s.list(reverse=True, limit=2)
         got = await s.get(["b", "c", "missing"])
-        await s.setAlarm(dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc))
+        await s.setAlarm(dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
         alarm = await s.getAlarm()
         deleted = await s.delete("b")
         return {"listed": list(listed), "c_deep": got["c"].deep, "missing": "missing" in got, "alarm": alarm,
@@ -102,7 +102,7 @@ class Target(DurableObject):
 class Caller(DurableObject):
     async def roundtrip(self, name):
         stub = self.env.TARGET.getByName(name)
-        when = dt.datetime(2025, 5, 4, 3, 2, 1, 123456, tzinfo=dt.timezone.utc)
+        when = dt.datetime(2025, 5, 4, 3, 2, 1, 123456, tzinfo=dt.UTC)
         sent = {"bytes": b"\\x00\\xff", "when": when, "set": {1, 2}, "none": None, "nested": [{"b": b"x"}],
                 "ints": {1: "one"}, "tag": {"__rpc__": "bytes", "v": "not really"}, "nan": float("inf")}
         back = await stub.echo(sent)
@@ -219,11 +219,9 @@ async def test_sql_rows_read_as_attributes_and_keys(engine):
     assert out == {"cols": ["k", "v"], "first": "a", "v": 2, "one": "hi", "raw": [[1], [2]]}
 
 
-async def test_block_concurrency_while_nests_ten_deep_and_no_deeper(engine):
-    target = engine.env.Target.get_by_name("n")
-    assert await target.nest(10) == "bottom"
-    with pytest.raises(RuntimeError, match="calls are nested too deeply"):
-        await target.nest(11)
+async def test_block_concurrency_while_nests_as_on_workerd(engine):
+    # workerd (miniflare 4.20260426.0) runs blockConcurrencyWhile nested 5,000 deep and names no limit
+    assert await engine.env.Target.get_by_name("n").nest(100) == "bottom"
 
 
 async def test_alarm_may_be_declared_without_its_info(engine):

@@ -12,20 +12,11 @@ in every handler while the object is in memory.
 from __future__ import annotations
 
 import contextvars
-import inspect
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .storage import Storage
-
-# workerd refuses blockConcurrencyWhile() nested deeper than this, with the error below.
-MAX_BLOCK_NESTING = 10
-NESTED_TOO_DEEPLY = "calls are nested too deeply"
-
-# How deep the running code is inside blockConcurrencyWhile() calls (per call chain, not per object:
-# calls waiting at the input gate are not nested).
-_block_depth: contextvars.ContextVar[int] = contextvars.ContextVar("dotui_workers_block_depth", default=0)
 
 # The socket of the upgrade request a Durable Object's fetch() is answering (WebSocketPair takes it).
 upgrade_socket: contextvars.ContextVar[Any] = contextvars.ContextVar("dotui_workers_upgrade", default=None)
@@ -159,23 +150,11 @@ class DurableObjectContext:
         self.storage = Storage(native.storage)
 
     # ------------------------------------------------------------ the input gate
-    def blockConcurrencyWhile(self, fn: Callable[[], Any]) -> Awaitable[Any]:
+    def blockConcurrencyWhile(self, fn: Callable[[], Any]) -> Awaitable[Any]:  # the JavaScript name
         """Run ``fn()`` with every other call kept out (README.md, "The input gate"); an awaitable of its
-        result. It starts at once (from the constructor too, where nothing awaits it). Nested at most
-        ``MAX_BLOCK_NESTING`` deep, as workerd."""
-        depth = _block_depth.get()
-        if depth >= MAX_BLOCK_NESTING:
-            raise RuntimeError(NESTED_TOO_DEEPLY)
-
-        async def nested() -> Any:
-            token = _block_depth.set(depth + 1)
-            try:
-                result = fn()
-                return (await result) if inspect.isawaitable(result) else result
-            finally:
-                _block_depth.reset(token)
-
-        return self._native.block_concurrency_while(nested)
+        result, started at once (from the constructor too, where nothing awaits it). Calls nest as on
+        workerd, which sets no depth of its own (docs/cloudflare.md)."""
+        return self._native.block_concurrency_while(fn)
 
     def waitUntil(self, awaitable: Awaitable[Any]) -> None:
         self._native.wait_until(awaitable)
