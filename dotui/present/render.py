@@ -111,6 +111,11 @@ def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
         if ev.get("alarm_changed"):
             changed.append("the alarm")
         what = f"commit {', '.join(changed) or '(nothing)'} ({ev.get('record_bytes')} bytes)"
+    elif kind == "worker.request":  # a request to a wrangler project's Worker (server/worker.py)
+        who = "Worker"
+        what = f"{ev.get('method')} {ev.get('path')} → {ev.get('status')} ({ms(ev.get('run_time'))} ms)"
+        if ev.get("error"):
+            what += f" ✗ {ev['error']}"
     elif kind == "state":
         what = f"state {ev.get('old')} → {ev.get('new')}"
     elif kind.startswith("alarm."):
