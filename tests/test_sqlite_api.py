@@ -351,3 +351,19 @@ async def test_a_database_of_another_object_is_refused(sql_objects, data_dir):
     async with await _engine(sql_objects, data_dir) as e:
         with pytest.raises(BrokenObjectError, match="another object"):
             await e.env.Notes.get_by_name("b").all()
+
+
+async def test_an_index_rebuilt_from_the_files_lists_sqlite_objects_with_their_alarms(sql_objects, data_dir):
+    import time
+
+    async with await _engine(sql_objects, data_dir) as e:
+        n = e.env.Notes.get_by_name("a")
+        await n.add("x")
+        t = time.time() + 3600
+        await n.set_alarm(t)
+    for f in ("index.json", "index.journal"):
+        (data_dir / f).write_bytes(b"garbage")
+    async with await _engine(sql_objects, data_dir) as e:
+        rows = [r for r in e.instances("Notes")]
+        assert [(r["name"], r["alarm"]) for r in rows] == [("a", pytest.approx(t))]
+        assert rows[0]["bytes"] > 0

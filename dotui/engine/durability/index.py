@@ -27,12 +27,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import stat
 import zlib
 from collections.abc import Iterator
 
 from .. import values
-from . import disk, schema
+from . import disk, schema, sqlfile
 from .checkpoint import atomic_write, fsync_dir
 
 log = logging.getLogger("dotui")
@@ -318,6 +319,21 @@ class Index:
         self._dirty.clear()
         return [[ns, hx, *e.row()] for ns, hx, e in self.entries()]
 
+    def _rebuild_sqlite(self, data_dir: str, ns: str, hx: str) -> None:
+        """The entry of a SQLite-backed object, from its database's metadata (read-only: O(1))."""
+        try:
+            path = sqlfile.path_of(data_dir, ns, hx)
+            meta = sqlfile.meta_of(path)
+        except schema.Malformed as exc:
+            log.warning("%s is not a database of this data folder (%s); left as it is",
+                        os.path.join(data_dir, ns, hx + sqlfile.SUFFIX), exc)
+            return
+        except (sqlite3.Error, OSError):
+            meta = {}  # listed all the same: a call says what is wrong
+        e = self.ensure(ns, hx, meta.get("name"))
+        e.bytes = meta.get("bytes", 0)
+        e.alarm = meta.get("alarm")
+
     def rebuild_from_files(self, data_dir: str, skip: tuple[str, ...] = ("log",)) -> None:
         """Slow path when the index is lost or damaged: read the meta of every checkpoint.
         The next ``persist`` writes a whole snapshot in place of the files on disk."""
@@ -331,6 +347,9 @@ class Index:
             if ns in skip or not ns.isidentifier() or not stat.S_ISDIR(os.lstat(folder).st_mode):  # no link followed
                 continue
             for fname in os.listdir(folder):
+                if fname.endswith(sqlfile.SUFFIX) and len(fname) == 64 + len(sqlfile.SUFFIX):
+                    self._rebuild_sqlite(data_dir, ns, fname[:64])  # a SQLite-backed object (docs/sqlite.md)
+                    continue
                 if not fname.endswith(".json") or len(fname) != 69:
                     continue
                 hx = fname[:-5]

@@ -278,13 +278,23 @@ def alarms_of_open_databases(data_dir: str, namespaces: list[str]) -> dict[tuple
 
 def alarm_of(path: str) -> float | None:
     """The alarm a database holds, read on a read-only connection of its own; O(1)."""
+    return meta_of(path)["alarm"]
+
+
+def meta_of(path: str) -> dict[str, Any]:
+    """{name, alarm, bytes} of a database, read on a read-only connection of its own, each field
+    checked (schema.py); O(1). ``schema.Malformed`` for metadata the engine does not write."""
     seam("open", path)
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        row = conn.execute("SELECT value FROM _cf_METADATA WHERE key = 'alarm'").fetchone()
+        meta = dict(conn.execute("SELECT key, value FROM _cf_METADATA WHERE key IN ('namespace', 'id', 'name', 'alarm')"))
+        size = database_size(conn)
     finally:
         conn.close()
-    return schema.alarm(row[0] if row else None)
+    ns, hx = os.path.basename(os.path.dirname(path)), os.path.basename(path)[: -len(SUFFIX)]
+    if meta.get("namespace", ns) != ns or meta.get("id", hx) != hx:
+        raise schema.Malformed(f"its metadata names {meta.get('namespace')}/{meta.get('id')}, not this file's object")
+    return {"name": schema.name(meta.get("name"), ns, hx), "alarm": schema.alarm(meta.get("alarm")), "bytes": size}
 
 
 def reconcile_alarms(index, found: dict[tuple[str, str], float | None]) -> int:
