@@ -491,7 +491,11 @@ def main() -> int:
         print(f"- {key}\n    dotui:   {a}\n    workerd: {b}\n    why:     {why}")
     for key, why in ONLY_PEER.items():
         print(f"- {key}: workerd only ({why})")
-    return 1 if any(k not in DELIBERATE for k, _, _ in differences) else 0
+    import examples_scenario  # Cloudflare's docs examples: the JavaScript on workerd, the Python port on dotui
+
+    print("\nCloudflare's Durable Objects docs examples (bench/examples_scenario.py):")
+    examples_failed = examples_scenario.main()
+    return 1 if examples_failed or any(k not in DELIBERATE for k, _, _ in differences) else 0
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ def project_of(request: web.Request) -> Any:
     from ..workers.project import worker_of
     from .app import ADMIN
 
-    engine = request.app[ADMIN].engine
-    project = worker_of(getattr(engine, "objects_dir", ""))
+    engine = getattr(request.app[ADMIN], "engine", None)  # a cluster's admin serves no Worker (docs/cluster.md)
+    project = worker_of(getattr(engine, "objects_dir", None) or "")
     return project if project is not None and project.worker is not None else None
 
 
