@@ -247,7 +247,7 @@ async def repl_session(run: Run) -> None:
 
 
 def _tui_reads(url: str, token: str) -> None:
-    """What the TUI's refresh asks of a remote engine (dotui/tui/gateway.py), on one RemoteEngine."""
+    """What the TUI's refresh asks of a remote engine (dotui/tui/snapshot.py), on one RemoteEngine."""
     from dotui.server import connect
     with connect(url, token=token) as engine:
         sub = engine.subscribe(maxlen=1000)

@@ -90,8 +90,8 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
             await pilot.press("down")
         await pilot.press("enter")
         main_screen = app.main
-        await until(pilot, lambda: main_screen.tour_checks, "the lesson finishing", timeout=60)
-        key, checks = main_screen.tour_checks[0]
+        await until(pilot, lambda: main_screen.tour.checks, "the lesson finishing", timeout=60)
+        key, checks = main_screen.tour.checks[0]
         assert key == "interleaving" and all(c.ok for c in checks)
         await until(pilot, lambda: all(w in screen_text(app) for w in ("LOST UPDATE", "Tour 3/9", "claims held")),
                     "the lesson's verdict beside the lost update")

@@ -207,11 +207,11 @@ async def test_hibernate_then_wake(facade):
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, facade, "Counter", "alice")
         await until(pilot, lambda: state_of(app, facade, "Counter", "alice") == "live", "alice live")
-        assert app.main.check_action("wake", ()) is None  # greyed: it is awake
+        assert app.main.enabled("wake") is None  # greyed: it is awake
         await pilot.press("h")
         await until(pilot, lambda: state_of(app, facade, "Counter", "alice") == "hibernated", "alice hibernated")
         await until(pilot, lambda: "○ hibernated" in screen_text(app), "the hibernated glyph in the title")
-        assert app.main.check_action("hibernate", ()) is None  # greyed: nothing to hibernate
+        assert app.main.enabled("hibernate") is None  # greyed: nothing to hibernate
         assert facade.instance("Counter", "alice")["state"] == "hibernated"
         await pilot.press("w")
         await until(pilot, lambda: state_of(app, facade, "Counter", "alice") == "live", "alice live again")
@@ -262,7 +262,7 @@ async def test_alarm_key_is_greyed_for_a_class_without_alarm_handler(facade):
     app = make_app(facade)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, facade, "Counter", "alice")
-        assert app.main.check_action("alarm", ()) is None
+        assert app.main.enabled("alarm") is None
         await pilot.press("a")
         await pilot.pause(0.1)
         assert not isinstance(app.screen, AlarmScreen)
@@ -448,6 +448,7 @@ async def test_closing_the_invoke_dialog_does_not_cancel_the_call(facade, tmp_pa
         await until(pilot, lambda: not isinstance(app.screen, InvokeScreen), "the dialog closed")
         await until(pilot, lambda: "⏸ suspended" in screen_text(app), "the call still suspended in the Queue tab")
         Path(flag).touch()
-        await until(pilot, lambda: "returned 'through'" in screen_text(app), "the result, told after the dialog closed")
+        await until(pilot, lambda: 'returned "through"' in screen_text(app),
+                    "the result as the REPL prints it, told after the dialog closed")
         await until(pilot, lambda: any(c.get("result") == "through" for c in (app.main.detail.history or [])),
                     "the call finished in the Queue tab")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dotui.tui.gateway import Detail, PollRequest, Snapshot
+from dotui.tui.snapshot import Detail, PollRequest, Snapshot
 from dotui.tui.refresh import FULL_EVERY, Refresh
 from dotui.tui.watcher import FolderWatcher
 

@@ -10,9 +10,9 @@ import pytest
 
 from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
-from dotui.tui.gateway import full_listing
 from dotui.tui.model import SORTABLE, InstanceRows, key_of, lean, rows_from_table
 from dotui.tui.screens.help import HelpScreen
+from dotui.tui.snapshot import full_listing
 from dotui.tui.widgets.instances import InstanceTable
 from tui_support import screen_text, send_keys, until, write_hibernated, write_objects
 
@@ -134,7 +134,7 @@ async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(t
             done, _ = concurrent.futures.wait(calls)
             assert all(f.exception() is None for f in done)
             live = 200
-            await until(pilot, lambda: main.stats.get("live") == live, f"{live} live objects in the header")
+            await until(pilot, lambda: main.state.stats.get("live") == live, f"{live} live objects in the header")
             await until(pilot, lambda: "200 live" in screen_text(app), "200 live")
     finally:
         stop.set()

@@ -86,7 +86,7 @@ async def settle(pilot) -> None:
     never gets there fails the test here (a snapshot of it would show whatever half-drawn state it had)."""
     def ready() -> bool:
         main = pilot.app.main
-        return main.refreshes >= 3 and main.detail is not None and main.detail.history is not None
+        return main.state.refreshes >= 3 and main.detail is not None and main.detail.history is not None
 
     await until(pilot, ready, "the first refreshes and the selected object's detail")
     await pilot.pause(0.1)
@@ -131,7 +131,7 @@ def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 async def settle_empty(pilot) -> None:
-    await until(pilot, lambda: pilot.app.main.refreshes >= 3 and bool(pilot.app.main.namespaces),
+    await until(pilot, lambda: pilot.app.main.state.refreshes >= 3 and bool(pilot.app.main.namespaces),
                 "the first refreshes and the classes")
     await pilot.pause(0.1)
 

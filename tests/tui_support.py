@@ -119,7 +119,7 @@ async def until(pilot, predicate: Callable[[], bool], what: str, timeout: float 
 
 def shown(app) -> tuple[str, str] | None:
     """The key of the object whose detail the main screen shows, or None."""
-    return app.main.refresher.shown
+    return app.main.shown
 
 
 def record_notifications(app) -> list[str]:

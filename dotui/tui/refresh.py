@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .gateway import Detail, PollRequest, Snapshot
 from .model import EngineWatch, InstanceRows, Key, Rate, ref_of
+from .snapshot import Detail, PollRequest, Snapshot
 
 FULL_EVERY = 60.0  # seconds between full listings, a safety net for what no event announces
 

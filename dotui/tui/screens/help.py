@@ -11,28 +11,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from .. import glossary
+from .. import actions, glossary
 
 KEYS: list[tuple[str, str]] = [
     ("↑ ↓ PgUp PgDn", "move through the instances"),
-    ("/", "filter as you type: a name, #id prefix, or Namespace/ (Esc clears)"),
-    ("s  S", "sort by the next column · reverse the order (or click a column title)"),
-    ("g", "show one namespace, then the next, then all"),
-    ("G", "group rows by namespace, or not"),
-    ("1 2 3 4", "Queue · Storage · Methods · Events tab"),
-    ("z", "zoom: the selected object full screen, and back (Esc also returns)"),
-    ("i", "invoke a method of the selected object"),
-    ("n", "new object by name (wakes it)"),
-    ("h  w", "hibernate · wake the selected object"),
-    ("H", "hibernate every live object"),
-    ("a", "set or delete the selected object's alarm"),
-    ("e", "edit a storage key (goes through the object's queue)"),
-    ("r", "reload the objects folder (also automatic when a file there is saved)"),
-    (":", "command bar: any REPL command, with completion"),
+    *actions.help_keys(),
     ("ctrl+p", "command palette"),
-    ("t  T", "the tour: a lesson per concept · stop the lesson running"),
-    ("?", "this help"),
-    ("q", "quit after a clean flush (every write durable, checkpointed)"),
 ]
 
 

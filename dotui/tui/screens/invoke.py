@@ -1,4 +1,10 @@
-"""The invoke dialog: pick a method, type its arguments (checked as you type), see the result."""
+"""The invoke dialog: pick a method, type its arguments (checked as you type), see the result.
+
+Enter submits a ``call`` command of the command language (``call REF METHOD
+ARGS``, with ``--times N --concurrent`` for ×N) through the screen's invoker,
+and shows the registry's answer: the result, or the error with the user's own
+code location, in the words the REPL uses.
+"""
 
 from __future__ import annotations
 
@@ -19,27 +25,30 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...commands import ErrorInfo, Outcome
 from ...commands.parsing import ParseError, parse_call_args
-from ...present.formats import call_text, duration, short
+from ...present.formats import call_text, duration, relative_path, short
 from ...present.signature import bind_check
 
-Invoker = Callable[[str, list, dict], concurrent.futures.Future]
+Invoker = Callable[[str, list, dict, int], concurrent.futures.Future]  # (method, args, kwargs, times) -> Outcome
 
 
 MAX_TIMES = 1000
 
 
 class Batch:
-    """The calls one Enter started (×N of them, at once): each one's outcome as it arrives."""
+    """The calls one Enter started (×N of them, at once, as one ``call --times N --concurrent``) and their answer."""
 
     def __init__(self, method: str, args: list, kwargs: dict, times: int):
         self.method, self.args, self.kwargs, self.times = method, args, kwargs, times
         self.started = time.monotonic()
-        self.outcomes: list[tuple[bool, Any, float] | None] = [None] * times  # (ok, result or error, seconds)
+        self.outcome: Outcome | None = None  # the registry's answer, once it came
+        self.failure: BaseException | None = None  # the command could not be run at all
+        self.took = 0.0
 
     @property
     def pending(self) -> int:
-        return sum(o is None for o in self.outcomes)
+        return self.times if self.outcome is None and self.failure is None else 0
 
 
 class InvokeScreen(ModalScreen[str | None]):
@@ -167,25 +176,23 @@ class InvokeScreen(ModalScreen[str | None]):
         self._start(self.method, *parsed, times=self._times())
 
     def _start(self, method: str, args: list, kwargs: dict, times: int = 1) -> None:
-        """Start ``times`` calls at once, whatever is still running; each reports into this batch."""
+        """Start ``times`` calls at once, whatever is still running; their answer reports into this batch."""
         batch = self.batch = Batch(method, args, kwargs, times)
         self.last_called = method
-        for i in range(times):
-            fut = self.invoker(method, list(args), dict(kwargs))
-            self._in_flight[fut] = method
-            self.run_worker(self._await_call(batch, i, fut), group="invoke")
+        fut = self.invoker(method, list(args), dict(kwargs), times)
+        self._in_flight[fut] = method
+        self.run_worker(self._await_call(batch, fut), group="invoke")
         self._show_batch()
 
-    async def _await_call(self, batch: Batch, index: int, fut: concurrent.futures.Future) -> None:
+    async def _await_call(self, batch: Batch, fut: concurrent.futures.Future) -> None:
         try:
             # shielded: closing the dialog cancels this wait, never the call itself
-            result = await asyncio.shield(asyncio.wrap_future(fut))
-        except (Exception, asyncio.CancelledError) as exc:  # shown as the caller sees it
+            batch.outcome = await asyncio.shield(asyncio.wrap_future(fut))
+        except (Exception, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError) and not fut.cancelled():
                 raise  # the dialog is closing; the call goes on
-            batch.outcomes[index] = (False, exc, time.monotonic() - batch.started)
-        else:
-            batch.outcomes[index] = (True, result, time.monotonic() - batch.started)
+            batch.failure = exc
+        batch.took = time.monotonic() - batch.started
         self._in_flight.pop(fut, None)
         if batch is self.batch:
             self._show_batch()
@@ -195,8 +202,11 @@ class InvokeScreen(ModalScreen[str | None]):
         if batch is None:
             return
         box = self.query_one("#invoke-result-box")
-        failed = [o for o in batch.outcomes if o is not None and not o[0]]
-        box.set_class(bool(failed), "-error")
+        out = batch.outcome
+        failed = batch.failure is not None or (out is not None and not out.ok)
+        if out is not None and out.ok and batch.times > 1:
+            failed = bool(out.result.get("errors"))
+        box.set_class(failed, "-error")
         self.query_one("#invoke-result", Static).update(_batch_renderable(batch, len(self._in_flight)))
 
     def action_close(self) -> None:
@@ -216,40 +226,49 @@ class InvokeScreen(ModalScreen[str | None]):
 
 
 def _batch_renderable(batch: Batch, in_flight: int) -> Group:
-    """One call: its result or error. ×N: a tally, then each call's outcome in the order they were started."""
+    """One call: its result or error. ×N: a tally, then each result (lost updates show as repeats)."""
     parts: list[Any] = []
-    if batch.times == 1:
-        outcome = batch.outcomes[0]
-        if outcome is None:
-            parts.append(Text(f"calling {batch.method}… (it waits its turn in the object's queue)", style="yellow"))
-        elif outcome[0]:
-            parts.append(_result_renderable(batch.method, outcome[1], duration(outcome[2])))
-        else:
-            parts.append(_error_text(outcome[1], duration(outcome[2])))
+    took = duration(batch.took)
+    out = batch.outcome
+    if batch.failure is not None:
+        parts.append(Text(f"✗ the call could not be sent: {type(batch.failure).__name__}: {batch.failure}",
+                          style="bold red"))
+    elif out is None:
+        what = call_text(batch.method, batch.args, batch.kwargs, 50)
+        parts.append(Text(f"calling {what}{f' ×{batch.times} at once' if batch.times > 1 else ''}… waiting for "
+                          "the answer (the Queue tab shows whether it is queued, running, suspended at an await, "
+                          "or held by the output gate)", style="yellow"))
+    elif not out.ok:
+        parts.append(_error_text(out.error, took))
+    elif batch.times == 1:
+        parts.append(_result_renderable(batch.method, out.result, took))
     else:
-        done = [o for o in batch.outcomes if o is not None]
-        ok = sum(1 for o in done if o[0])
-        head = Text.assemble((f"×{batch.times} {call_text(batch.method, batch.args, batch.kwargs, 50)} at once: ",
-                              "bold"), (f"{ok} returned", "green"), ", ",
-                             (f"{len(done) - ok} raised", "red" if len(done) > ok else ""), ", ",
-                             (f"{batch.pending} waiting", "yellow" if batch.pending else ""))
-        parts.append(head)
-        for i, o in enumerate(batch.outcomes, 1):
-            if o is None:
-                parts.append(Text(f"  {i:>3} …", style="yellow"))
-            elif o[0]:
-                parts.append(Text.assemble(f"  {i:>3} → ", (short(o[1], 60), "green"), (f"  {duration(o[2])}", "dim")))
-            else:
-                parts.append(Text.assemble(f"  {i:>3} ✗ ", (f"{type(o[1]).__name__}: {o[1]}", "red")))
-    others = in_flight - batch.pending
+        result = out.result
+        errors = result.get("errors", [])
+        parts.append(Text.assemble((f"×{batch.times} {call_text(batch.method, batch.args, batch.kwargs, 50)} at once: ",
+                                    "bold"), (f"{len(result['results'])} returned", "green"), ", ",
+                                   (f"{len(errors)} raised", "red" if errors else ""), (f"  in {took}", "dim")))
+        for i, value in enumerate(result["results"], 1):
+            parts.append(Text.assemble(f"  {i:>3} → ", (short(value, 60), "green")))
+        for e in errors:
+            parts.append(Text.assemble("    ✗ ", (f"{e['type']}: {e['message']}", "red")))
+    others = in_flight - (1 if out is None and batch.failure is None else 0)
     if others > 0:
         parts.append(Text(f"and {others} earlier call{'s' if others != 1 else ''} still running", style="dim"))
     return Group(*parts)
 
 
-def _error_text(exc: BaseException, took: str) -> Text:
-    return Text.assemble(("✗ ", "bold red"), (type(exc).__name__, "bold red"),
-                         f": {exc}" if str(exc) else " (the call was cancelled)", (f"\n  raised after {took}", "dim"))
+def _error_text(error: ErrorInfo, took: str) -> Text:
+    """What raised, and where in the user's own code (as the REPL prints it)."""
+    text = Text.assemble(("✗ ", "bold red"), (error.type, "bold red"), f": {error.message}")
+    if error.hint:
+        text.append(f"\n  {error.hint}", "yellow")
+    for frame in error.traceback[-2:]:
+        text.append(f"\n  {relative_path(frame['file'])}:{frame['line']} in {frame['function']}", "bold")
+        if frame.get("code"):
+            text.append(f"\n      {frame['code']}", "cyan")
+    text.append(f"\n  raised after {took}", "dim")
+    return text
 
 
 def _result_renderable(method: str, result: Any, took: str) -> Group:

@@ -1,4 +1,4 @@
-"""Command palette (ctrl+p): every action of the main screen, and a jump to any instance."""
+"""The command palette (ctrl+p): every row of the action table that applies now, and a jump to any instance."""
 
 from __future__ import annotations
 
@@ -6,10 +6,26 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from . import glossary
+from .model import Key, label_of, row_state
+
 MAX_OBJECT_HITS = 20
 
 
-class DotuiCommands(Provider):
+def objects_matching(rows: dict[Key, dict], query: str, limit: int) -> list[tuple[str, str, Key]]:
+    """(label, what its state means, key) of up to ``limit`` instances whose label or id has ``query``; O(rows)."""
+    q = query.strip().lower()
+    out = []
+    for key, info in rows.items():
+        label = f"{key[0]}/{label_of(info)}"
+        if q in label.lower() or key[1].startswith(q.lstrip("#")):
+            out.append((label, glossary.STATES[row_state(info)], key))
+            if len(out) >= limit:
+                break
+    return out
+
+
+class PaletteProvider(Provider):
     """Asks the screen it was opened from for its commands (``palette_commands``)."""
 
     def _commands(self) -> list[tuple[str, str, object]]:
@@ -26,10 +42,10 @@ class DotuiCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
-        find = getattr(self.screen, "palette_objects", None)
-        if find is None or len(query.strip()) < 2:
+        rows = getattr(self.screen, "rows", None)
+        if rows is None or len(query.strip()) < 2:
             return
-        for label, help_text, key in find(query, MAX_OBJECT_HITS):
+        for label, help_text, key in objects_matching(rows.rows, query, MAX_OBJECT_HITS):
             text = f"Go to {label}"
             score = matcher.match(text)
             if score > 0:

@@ -1,24 +1,13 @@
-"""The TUI's only way to the engine: facade calls on daemon threads, answered as futures.
+"""One refresh of the TUI, run on the poll lane: what it asks for and what the engine answered.
 
-A user's method that never awaits (``time.sleep(3)``) holds the engine's
-thread, and every facade call waits behind it. The UI thread therefore never
-calls the facade: it submits work here and awaits the future (``await
-asyncio.wrap_future(...)`` in a Textual worker). The threads are daemons of
-their own, not the event loop's default executor, so a call stuck behind a
-method that never returns cannot keep the app from exiting.
-
-Two lanes: ``poll`` (one thread, the periodic refresh) and ``act`` (a few
-threads, what the user asked for), so a hibernate that waits for a long call to
-end never stops the screen from refreshing.
+``poll(facade, req)`` runs on a lane thread (``lanes.py``) and returns a
+``Snapshot``: stats, the touched (or all) instances, the selected object's
+detail. ``Refresh`` (refresh.py) decides what the next ``PollRequest`` asks.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import queue
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,58 +15,6 @@ from ..ops import EngineFacade
 from .model import Key, rows_from_table
 
 
-class _Lane:
-    def __init__(self, name: str, threads: int):
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True) for i in range(threads)
-        ]
-        for t in self._threads:
-            t.start()
-
-    def _serve(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            fut, fn, args = job
-            if not fut.set_running_or_notify_cancel():
-                continue
-            try:
-                fut.set_result(fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
-                fut.set_exception(exc)
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
-        fut: concurrent.futures.Future = concurrent.futures.Future()
-        self._jobs.put((fut, fn, args))
-        return fut
-
-    def stop(self) -> None:
-        for _ in self._threads:
-            self._jobs.put(None)
-
-
-class Gateway:
-    """Runs facade calls off the UI thread."""
-
-    def __init__(self, facade: EngineFacade, act_threads: int = 3):
-        self.facade = facade
-        self._poll = _Lane("dotui-tui-poll", 1)
-        self._act = _Lane("dotui-tui-act", act_threads)
-
-    def poll(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
-        return self._poll.submit(fn, *args)
-
-    def act(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
-        return self._act.submit(fn, *args)
-
-    def stop(self) -> None:
-        self._poll.stop()
-        self._act.stop()
-
-
-# ---------------------------------------------------------------- one refresh
 @dataclass
 class PollRequest:
     """What one refresh asks the engine for."""
