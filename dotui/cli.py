@@ -280,12 +280,13 @@ def make_facade(args: argparse.Namespace) -> EngineFacade:
 
 
 def _tour_check(args: argparse.Namespace, out: Renderer, err: Renderer) -> int:
-    """``dotui tour --check``: every lesson on a scratch data folder; 0 if every narrated claim held."""
+    """``dotui tour --check``: every lesson on a scratch data folder, stepped forward then back one step at a
+    time; 0 if every narrated claim checked out at every arrival."""
     import tempfile
 
     from .ops import LocalEngine
     from .tour import LESSONS, lesson_named
-    from .tour.headless import LineNarrator, run_lessons
+    from .tour.headless import SteppingNarrator, run_lessons
 
     if not _is_workspace(args.objects):
         err.notice(f"dotui: error: objects folder {args.objects!r} not found: pass --objects DIR", "red")
@@ -297,11 +298,12 @@ def _tour_check(args: argparse.Namespace, out: Renderer, err: Renderer) -> int:
         return USAGE
     with tempfile.TemporaryDirectory(prefix="dotui-tour-") as scratch:
         with LocalEngine(args.objects, scratch, idle_timeout=min(args.idle, 2.0)) as facade:
-            ran = run_lessons(facade, lessons, LineNarrator(lambda kind, text: out.tour_line(kind, text)))
-    checks = [c for _, cs in ran for c in cs]
+            narrator = SteppingNarrator(lambda kind, text: out.tour_line(kind, text))
+            ran = run_lessons(facade, lessons, narrator)
+    checks = [c for _, _, _, c in narrator.arrivals]  # every claim, at every arrival at its step
     failed = [c for c in checks if not c.ok]
-    out.notice(f"tour check: {len(checks) - len(failed)} of {len(checks)} claims held in {len(ran)} lessons",
-               "bold red" if failed else "green")
+    out.notice(f"tour check: {len(checks) - len(failed)} of {len(checks)} claims checked out in {len(ran)} lessons, "
+               "each stepped forward and back one step at a time", "bold red" if failed else "green")
     return FAILED if failed else OK
 
 

@@ -287,3 +287,27 @@ def test_dotui_serve_prints_the_request_lines(objects, tmp_path):
     gw.proc.stdout.close()
     gw.proc.stderr.close()
     assert any("POST /admin/call 200" in line and line.endswith(" ms") for line in out.splitlines()), out
+
+
+@pytest.mark.parametrize("opened", ["question_mark", "t"])
+async def test_t_and_q_work_after_closing_the_help_or_the_tour_picker(objects, tmp_path, opened):
+    from dotui.tui.screens.tour import TourScreen
+
+    fresh = LocalEngine(str(objects), str(tmp_path / "fresh"), idle_timeout=600).start()  # no object yet
+    try:
+        await _t_after_closing(fresh, opened, TourScreen)
+    finally:
+        fresh.close()
+
+
+async def _t_after_closing(facade, opened, TourScreen) -> None:
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await until(pilot, lambda: "Welcome" in screen_text(app), "the welcome")
+        await pilot.press(opened)
+        await until(pilot, lambda: app.screen is not app.main, "the help or the lesson list")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.main, "the main screen again")
+        await pilot.press("t")  # the first screen says: t takes the tour
+        await until(pilot, lambda: isinstance(app.screen, TourScreen), "the lesson list, not 't' in the filter")
+        assert "t" not in app.main.pane.filter_input.value

@@ -44,8 +44,11 @@ def test_a_lesson_can_be_replayed_on_its_own_objects(facade):
 def test_check_fails_when_the_engine_does_not_do_what_a_lesson_says(objects, tmp_path, capsys):
     # An Interleave whose racy bump does not await cannot lose an update: the lesson's claim must fail.
     path = objects / "interleave.py"
-    path.write_text(path.read_text().replace("await asyncio.sleep(delay)\n        self.ctx.storage.put(\"n\", n + 1)",
-                                             "self.ctx.storage.put(\"n\", n + 1)\n        await asyncio.sleep(delay)", 1))
+    wait = "        while not self.ctx.storage.get(key):\n            await asyncio.sleep(0.02)\n"
+    write = "        self.ctx.storage.put(\"n\", n + 1)\n"
+    source = path.read_text()
+    assert wait + write in source
+    path.write_text(source.replace(wait + write, write + wait, 1))
     status = main(["--objects", str(objects), "tour", "--check", "--lesson", "interleaving"])
     out = capsys.readouterr().out
     assert status == 1
@@ -56,7 +59,8 @@ def test_tour_check_passes_on_the_bundled_objects(objects, capsys):
     status = main(["--objects", str(objects), "tour", "--check"])
     out = capsys.readouterr().out
     assert status == 0, out
-    assert f"claims held in {len(LESSONS)} lessons" in out
+    assert f"claims checked out in {len(LESSONS)} lessons, each stepped forward and back" in out
+    assert "claims held" not in out  # "held" is the output gate's word
     assert not [line for line in out.splitlines() if line.lstrip().startswith("✗")]
 
 
@@ -81,7 +85,7 @@ def test_commit_delay_holds_results_until_the_commit(facade):
 
 # ---------------------------------------------------------------- in the TUI
 async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
-    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False, tour_dwell=0.0)
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False, tour_dwell=0.0, tour_auto=True)
     async with app.run_test(size=(120, 34)) as pilot:
         await pilot.press("t")
         await until(pilot, lambda: isinstance(app.screen, TourScreen), "the lesson list")
@@ -93,7 +97,7 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
         await until(pilot, lambda: main_screen.tour.checks, "the lesson finishing", timeout=60)
         key, checks = main_screen.tour.checks[0]
         assert key == "interleaving" and all(c.ok for c in checks)
-        await until(pilot, lambda: all(w in screen_text(app) for w in ("LOST UPDATE", "Tour 3/9", "claims held")),
+        await until(pilot, lambda: all(w in screen_text(app) for w in ("LOST UPDATE", "Tour 3/9", "claims checked out")),
                     "the lesson's verdict beside the lost update")
         race = key_of(facade, "Interleave", "tour-race")
         await until(pilot, lambda: shown(app) == race, "the lesson's object selected")
@@ -157,3 +161,32 @@ async def test_the_queue_tab_lists_the_results_the_output_gate_holds(facade):
         finally:
             facade.commit_delay(0)
         assert sorted(f.result(10) for f in futures) == [2, 3, 4]
+
+
+# ---------------------------------------------------------------- stepping, in the TUI
+async def test_a_lesson_waits_at_its_held_result_and_steps_forward_and_back(facade):
+    """The output-gate lesson stops at its 10 held results; they stay held on the engine until →; ← runs the
+    lesson again up to the held results; T ends the tour and the panel goes."""
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False, tour="output-gate")
+    async with app.run_test(size=(120, 34)) as pilot:
+        main_screen = app.main
+        await until(pilot, lambda: "waiting for you" in screen_text(app) and "step 1/3" in screen_text(app),
+                    "the first step, waiting")
+        await pilot.press("right")
+        await until(pilot, lambda: "10 results held" in screen_text(app) and "waiting for you" in screen_text(app),
+                    "the held results, waiting", timeout=60)
+        gate = key_of(facade, "Counter", "tour-gate")
+        await pilot.pause(1.0)  # held by the commit the lesson holds, not by a dwell: nothing moves on its own
+        assert [c for c in facade.history("Counter", "tour-gate", 20) if c["method"] == "increment"] == []
+        await until(pilot, lambda: "⧗ held" in screen_text(app), "⧗ in the Queue tab")
+        assert main_screen.shown == gate
+        await pilot.press("right")
+        await until(pilot, lambda: "released by commit 1" in screen_text(app), "the results released", timeout=60)
+        assert facade.call("Counter", "tour-gate", "peek") == 10
+        await pilot.press("left")
+        await until(pilot, lambda: "10 results held" in screen_text(app) and "step 2/3" in screen_text(app),
+                    "back at the held results, run again on the engine", timeout=60)
+        await pilot.press("T")
+        await until(pilot, lambda: not main_screen.tour_panel.display, "the panel gone with the tour")
+        # stopped at the hold: the commit it held goes on, and later ones are at disk speed again
+        assert facade.call_async("Counter", "tour-gate", "increment").result(10) == 11

@@ -158,7 +158,8 @@ async def test_invoke_with_good_and_bad_arguments(facade):
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, facade, "Counter", "alice")
         await pilot.press("i")
-        await until(pilot, lambda: isinstance(app.screen, InvokeScreen), "the invoke dialog")
+        await until(pilot, lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
+                    "the invoke dialog, composed")
         dialog = app.screen
         dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("increment")
         await pilot.pause()
@@ -196,7 +197,8 @@ async def test_methods_tab_lists_signatures_and_enter_invokes(facade):
         assert "Add `by`; returns the count." in screen_text(app)
         app.main.object_view.methods_view.focus()
         await pilot.press("down", "enter")  # boom, then increment
-        await until(pilot, lambda: isinstance(app.screen, InvokeScreen), "the invoke dialog")
+        await until(pilot, lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
+                    "the invoke dialog, composed")
         assert app.screen.method == "increment"
 
 
@@ -437,7 +439,8 @@ async def test_closing_the_invoke_dialog_does_not_cancel_the_call(facade, tmp_pa
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await select(pilot, app, facade, "Gate", "g")
         await pilot.press("i")
-        await until(pilot, lambda: isinstance(app.screen, InvokeScreen), "the invoke dialog")
+        await until(pilot, lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
+                    "the invoke dialog, composed")
         dialog = app.screen
         dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("wait")
         await pilot.pause()  # each method keeps its own arguments: type them once it is chosen

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from dotui.tui.snapshot import Detail, PollRequest, Snapshot
 from dotui.tui.refresh import FULL_EVERY, Refresh
+from dotui.tui.snapshot import Detail, PollRequest, Snapshot
 from dotui.tui.watcher import FolderWatcher
 
 pytestmark = [pytest.mark.tui]

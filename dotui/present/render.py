@@ -497,7 +497,7 @@ class Renderer:
         for note in result["closing"]:
             self.notice(note, "cyan")
         held = sum(c["ok"] for c in result["checks"])
-        self.notice(f"{held} of {len(result['checks'])} claims held", "green" if result["passed"] else "bold red")
+        self.notice(f"{held} of {len(result['checks'])} claims checked out", "green" if result["passed"] else "bold red")
 
     _streamed_tour = False  # the lines were printed as they came (on_event); set by front ends that stream
 

@@ -10,7 +10,8 @@ the REPL and the command line render the same lessons (docs/tour.md).
 """
 
 from .lessons import LESSONS, lesson_named
-from .script import Check, Lesson, Narrator, Point, Run, Step, TourStopped, run_lesson
+from .pacing import Pacing, TourStopped
+from .script import Check, Lesson, Narrator, Point, Run, Step, run_lesson
 
-__all__ = ["LESSONS", "Check", "Lesson", "Narrator", "Point", "Run", "Step", "TourStopped", "lesson_named",
-           "run_lesson"]
+__all__ = ["LESSONS", "Check", "Lesson", "Narrator", "Pacing", "Point", "Run", "Step", "TourStopped",
+           "lesson_named", "run_lesson"]

@@ -1,8 +1,10 @@
 """The tour without a screen: ``dotui tour --check`` and the REPL's ``tour`` command.
 
 ``LineNarrator`` hands each line of narration to ``emit`` (the REPL prints it,
-the check collects it); ``check_tour`` runs every lesson on a fresh engine and
-reports each narrated claim with whether the engine bore it out.
+the check collects it). ``SteppingNarrator`` is the check's learner: it steps
+each lesson forward one step at a time to its end, then back one step at a
+time to its first, and keeps every claim checked on the way (``arrivals``), so
+a claim that holds only when the lesson runs straight through fails the check.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 
 from ..ops import EngineFacade
 from .lessons import LESSONS
+from .pacing import BACK, END, FORWARD
 from .script import Check, Lesson, Point, run_lesson
 
 
@@ -41,9 +44,46 @@ class LineNarrator:
             self._last_progress = text
             self.emit("progress", text)
 
-    def pause(self, seconds: float) -> None:
+    def pause(self, seconds: float) -> str:
         if self.dwell:
             time.sleep(seconds)
+        return FORWARD
+
+
+class SteppingNarrator(LineNarrator):
+    """Steps every lesson forward to its last step, then back to its first; records each claim on arrival."""
+
+    def __init__(self, emit: Callable[[str, str], None]):
+        super().__init__(emit)
+        self.arrivals: list[tuple[str, int, str, Check]] = []  # (lesson, step, "forward" or "back", its check)
+        self._lesson = ""
+        self._step = (0, 0)
+        self._backwards = False
+
+    def lesson(self, lesson: Lesson, number: int, total: int) -> None:
+        if lesson.key != self._lesson:
+            self._lesson, self._backwards = lesson.key, False
+            super().lesson(lesson, number, total)
+        else:
+            self.emit("progress", f"stepped back: {lesson.key} runs again from its first step")
+
+    def step(self, number: int, total: int, text: str, point: Point | None) -> None:
+        self._step = (number, total)
+        super().step(number, total, text + ("  (stepped back to)" if self._backwards else ""), point)
+
+    def result(self, text: str, check: Check | None) -> None:
+        if check is not None:
+            self.arrivals.append((self._lesson, self._step[0], BACK if self._backwards else FORWARD, check))
+        super().result(text, check)
+
+    def pause(self, seconds: float) -> str:
+        number, total = self._step
+        if not self._backwards:
+            if number < total:
+                return FORWARD
+            self._backwards = True
+            return BACK  # from the last step (a lesson of one step runs it again)
+        return BACK if number > 1 else END
 
 
 def run_lessons(facade: EngineFacade, lessons: list[Lesson], narrator) -> list[tuple[Lesson, list[Check]]]:

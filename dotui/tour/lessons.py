@@ -112,17 +112,37 @@ ONE_INSTANCE = Lesson(
 
 
 # ================================================================ the queue and interleaving
-def _race(run: Run) -> None:
-    run.call(IL, "tour-race", "reset")
-    run.seen["results"] = run.at_once([(IL, "tour-race", "bump_racy", [1.0])] * 2)
-    run.seen["n"] = run.call(IL, "tour-race", "peek")
-    run.seen["history"] = [c for c in run.facade.history(IL, "tour-race", 10) if c["method"] == "bump_racy"][-2:]
+RACE = "tour-race"
+GO = "go"  # the storage key that lets bump_racy_until's await end (the lesson puts it when the learner moves on)
+
+
+def _race_start(run: Run) -> None:
+    run.call(IL, RACE, "reset")
+    run.facade.storage_delete(IL, RACE, GO)
+    run.seen["race"] = [run.facade.call_async(IL, RACE, "bump_racy_until", [GO]) for _ in range(2)]
+    run.seen["suspended"] = run.wait_for(lambda: _statuses(run, IL, RACE).count("suspended") == 2, 10.0)
+    run.seen["answered"] = sum(f.done() for f in run.seen["race"])
+    run.seen["n0"] = run.facade.storage_get(IL, RACE, "n")
+
+
+def _statuses(run: Run, ns: str, ref: str) -> list[str]:
+    return [c.get("status") for c in run.facade.queue(ns, ref) if c.get("method") != "put"]
+
+
+def _let_go(run: Run) -> None:
+    run.facade.storage_put(IL, RACE, GO, True)  # a call of its own: it gets in at the two calls' await
+
+
+def _race_end(run: Run) -> None:
+    run.seen["results"] = run.gather(run.seen.pop("race", []))
+    run.seen["n"] = run.call(IL, RACE, "peek")
+    run.seen["history"] = [c for c in run.facade.history(IL, RACE, 10) if c["method"] == "bump_racy_until"][-2:]
 
 
 def _overlapped(r: Run) -> str | None:
     h = r.seen["history"]
     if len(h) != 2:
-        return f"history has {len(h)} bump_racy calls"
+        return f"history has {len(h)} bump_racy_until calls"
     return _fail(h[1]["started_at"] < h[0]["ended_at"], "the two calls did not overlap in time")
 
 
@@ -132,15 +152,22 @@ INTERLEAVING = Lesson(
     "then writes can lose an update.",
     ("Interleave/tour-race",),
     [
-        Step("Two calls of bump_racy at once. It reads n, awaits asyncio.sleep(1), then writes n + 1. Watch the "
-             "Queue tab: at the await the first call is suspended (⏸) and the second one runs.",
-             do=_race, point=Point(IL, "tour-race", "queue", "two calls ⏸ suspended at their await"),
+        Step("Two callers call bump_racy_until at the same moment. It reads n, then awaits (until the tour lets "
+             "it go on), then writes n + 1. At the first call's await the second call gets in: it reads n too.",
+             do=_race_start, point=Point(IL, RACE, "queue", "two calls ⏸ suspended at their await"),
+             then=lambda r: f"both calls read n = {r.seen['n0'] or 0} and are suspended (⏸ ⏸) at their await; "
+                            f"{r.seen['answered']} of 2 answered, nothing written yet. → lets them go on",
+             check=lambda r: _fail(r.seen["suspended"] and r.seen["answered"] == 0,
+                                   f"queue {_statuses(r, IL, RACE)}, {r.seen['answered']} answered"),
+             release=_let_go, dwell=3.0),
+        Step("Both go on: each writes the n it read, plus 1.", do=_race_end,
+             point=Point(IL, RACE, "queue", "finished: two bump_racy_until → 1"),
              then=lambda r: f"⚠ LOST UPDATE: both calls returned {r.seen['results'][0]} and n is {r.seen['n']} "
                             f"after 2 bumps; the second read n before the first wrote it",
              check=lambda r: _fail(r.seen["results"] == [1, 1] and r.seen["n"] == 1,
                                    f"results {r.seen['results']}, n {r.seen['n']}")),
-        Step("History shows it: the two bump_racy calls overlap in time.",
-             point=Point(IL, "tour-race", "queue", "finished: two bump_racy → 1"),
+        Step("History shows it: the two calls overlap in time.",
+             point=Point(IL, RACE, "queue", "finished: two bump_racy_until → 1"),
              then="the second call started before the first ended: they interleaved at the await",
              check=_overlapped),
     ],
@@ -174,40 +201,50 @@ INPUT_GATE = Lesson(
 
 
 # ================================================================ the output gate and group commit
-COMMIT_DELAY = 1.5
+HOLD = 600.0  # seconds a commit may wait for the learner (the engine's most; → ends the wait at once)
+AUTO_HOLD = 4.0  # how long auto mode shows the held results
 
 
-def _slow_commits(run: Run) -> None:
+def _hold_commits(run: Run) -> None:
     run.facade.storage_put(C, "tour-gate", "n", 0)  # a fresh start, at disk speed
     try:
-        run.seen["delay"] = run.facade.commit_delay(COMMIT_DELAY)
-    except Exception as exc:  # noqa: BLE001 - a gateway's engine may not slow its commits
+        run.seen["delay"] = run.facade.commit_delay(HOLD)
+    except Exception as exc:  # noqa: BLE001 - a gateway's engine may not hold its commits
         run.seen["delay"] = f"{type(exc).__name__}: {exc}"
+    else:
+        run.ends.append(lambda: _commit_now(run))  # however the lesson ends, commits are back at disk speed
 
 
 def _burst(run: Run) -> None:
-    log = EventLog(run.facade, C, "tour-gate")
-    try:
-        run.seen["results"] = run.at_once([(C, "tour-gate", "increment", [])] * 10)
-        log.wait_for(lambda evs: sum(e["type"] == "call.finished" and e.get("method") == "increment"
-                                     for e in evs) >= 10)
-        run.seen["released"] = log.released_by_commit("increment")
-        run.seen["held"] = sum(e["type"] == "call.held" for e in log.events)
-    finally:
-        log.close()
-        run.facade.commit_delay(0)
+    log = run.seen["log"] = EventLog(run.facade, C, "tour-gate")
+    run.ends.append(log.close)
+    run.seen["burst"] = [run.facade.call_async(C, "tour-gate", "increment") for _ in range(10)]
+    log.wait_for(lambda evs: sum(e["type"] == "call.held" for e in evs) >= 10)
+    run.seen["held"] = sum(e["type"] == "call.held" for e in log.events)
+    run.seen["answered"] = sum(f.done() for f in run.seen["burst"])
+
+
+def _commit_now(run: Run) -> None:
+    run.facade.commit_delay(0)  # the commit waiting for the learner goes on now, and every later one at once
+
+
+def _released(run: Run) -> None:
+    log = run.seen["log"]
+    run.seen["results"] = run.gather(run.seen.pop("burst", []))
+    log.wait_for(lambda evs: sum(e["type"] == "call.finished" and e.get("method") == "increment" for e in evs) >= 10)
+    run.seen["released"] = log.released_by_commit("increment")
 
 
 def _released_text(r: Run) -> str:
-    groups = r.seen["released"]
+    groups = r.seen.get("released", [])
     parts = ", ".join(f"{n} result{'s' if n != 1 else ''} released by commit {i}" for i, n in enumerate(groups, 1))
-    return f"{r.seen['held']} results held (⧗); {parts}: each fsync made a whole group durable at once"
+    return f"{parts}: each fsync made a whole group durable at once, and only then did the callers hear back"
 
 
 def _group_commit_ok(r: Run) -> str | None:
-    groups = r.seen["released"]
-    return _fail(r.seen["held"] == 10 and sum(groups) == 10 and len(groups) < 10 and sorted(r.seen["results"]) ==
-                 list(range(1, 11)), f"held {r.seen['held']}, released {groups}, results {r.seen['results']}")
+    groups = r.seen.get("released", [])
+    return _fail(sum(groups) == 10 and len(groups) < 10 and sorted(r.seen["results"]) == list(range(1, 11)),
+                 f"released {groups}, results {r.seen['results']}")
 
 
 OUTPUT_GATE = Lesson(
@@ -216,15 +253,23 @@ OUTPUT_GATE = Lesson(
     "commit (one fsync).",
     ("Counter/tour-gate",),
     [
-        Step(f"A commit takes about a millisecond: too fast to see. For this lesson every commit waits "
-             f"{COMMIT_DELAY:g} s before its fsync (commit_delay).", do=_slow_commits,
-             then=lambda r: f"commits now take {r.seen['delay']} s",
-             check=lambda r: _fail(r.seen["delay"] == COMMIT_DELAY, f"commit_delay answered {r.seen['delay']}")),
+        Step("A commit takes about a millisecond: too fast to see. For this lesson the engine's commits wait for "
+             "you: each waits before its fsync until you press → (commit_delay).", do=_hold_commits,
+             then=lambda r: f"commits now wait up to {r.seen['delay']:g} s, or until →"
+             if isinstance(r.seen["delay"], float) else f"commits cannot be held here: {r.seen['delay']}",
+             check=lambda r: _fail(r.seen["delay"] == HOLD, f"commit_delay answered {r.seen['delay']}"),
+             dwell=2.0),
         Step("10 increments at once. Each writes n and returns at once, but the output gate holds its result "
              "(⧗ on the row, 'held' in the Queue tab; commits pending in the header) until the write is on disk.",
-             do=_burst, point=Point(C, "tour-gate", "queue", "⧗ held results, then ✓ all at once"),
-             then=_released_text, check=_group_commit_ok, dwell=4.0),
-        Step("Commits are back at disk speed.", dwell=1.5),
+             do=_burst, point=Point(C, "tour-gate", "queue", "⧗ held results: no caller has its answer yet"),
+             then=lambda r: f"{r.seen['held']} results held (⧗); {r.seen['answered']} of 10 callers have an "
+                            "answer: the writes are in memory, not on disk. → commits them",
+             check=lambda r: _fail(r.seen["held"] == 10 and r.seen["answered"] == 0,
+                                   f"{r.seen['held']} held, {r.seen['answered']} answered"),
+             release=_commit_now, dwell=AUTO_HOLD),
+        Step("The commit: one fsync, then the gate lets the results go.", do=_released,
+             point=Point(C, "tour-gate", "queue", "✓ all at once"), then=_released_text, check=_group_commit_ok,
+             dwell=3.0),
     ],
     "Explore: dotui --commit-delay 1 keeps commits slow, to watch ⧗ on any object.",
 )

@@ -1,10 +1,20 @@
-"""How a lesson is written and run: steps that say, do, point and check.
+"""How a lesson is written and run: steps that say, do, point, check, and hold what they show.
 
 A ``Step`` shows ``say``, runs ``do`` (against the facade, through ``Run``),
 then shows ``then`` (text made from what ``do`` saw) and checks that claim with
 ``check``. ``point`` names what on the screen shows it: an object (its row is
-selected), a tab, and the line or key to look at. A ``Narrator`` renders all
-of it: the TUI's tour panel, the REPL's printed lines, or ``--check``'s report.
+selected), a tab, and the line or key to look at. A step whose state matters
+(a call suspended at an await, a result held by the output gate) leaves it so
+in ``do`` and ends it in ``release``, which runs when the learner moves on: the
+screen shows the engine's real state for as long as the learner reads.
+
+The learner steps (``Narrator.pause`` answers a move, pacing.py): forward runs
+the next step; back runs the lesson again on the engine from its first step,
+quietly, up to the step before, and stops there; replay starts it over. Every
+lesson's first step puts its objects back as the lesson needs them, so each
+claim holds however the learner got to it (``dotui tour --check`` steps every
+lesson forward and back to prove it). A ``Narrator`` renders it all: the TUI's
+tour panel, the REPL's printed lines, or ``--check``'s report.
 """
 
 from __future__ import annotations
@@ -16,10 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..ops import EngineFacade
-
-
-class TourStopped(Exception):
-    """The learner stopped the lesson."""
+from .pacing import BACK, END, FORWARD, REPLAY
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class Step:
     check: Callable[[Run], str | None] | None = None  # None when the claim holds, else what was seen instead
     point: Point | Callable[[Run], Point] | None = None  # a callable points after ``do``, at what it made
     dwell: float = 2.5  # seconds to read it, in the TUI and the REPL (0 under --check)
+    release: Callable[[Run], None] | None = None  # ends what ``do`` held, once the learner moves on
 
 
 @dataclass
@@ -71,7 +79,7 @@ class Narrator(Protocol):
     def step(self, number: int, total: int, text: str, point: Point | None) -> None: ...
     def result(self, text: str, check: Check | None) -> None: ...
     def progress(self, text: str) -> None: ...
-    def pause(self, seconds: float) -> None: ...  # raises TourStopped when the learner stops the tour
+    def pause(self, seconds: float) -> str: ...  # the learner's move (pacing.py); TourStopped when stopped
     def point(self, point: Point) -> None: ...
 
 
@@ -82,13 +90,17 @@ class Run:
     facade: EngineFacade
     narrator: Narrator
     seen: dict[str, Any] = field(default_factory=dict)
+    ends: list[Callable[[], None]] = field(default_factory=list)  # run when this pass of the lesson ends
 
     def call(self, namespace: str, ref: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.facade.call(namespace, ref, method, list(args), kwargs)
 
     def at_once(self, calls: list[tuple[str, str, str, list]], timeout: float = 60.0) -> list[Any]:
         """Start every call before waiting for any; each answer, or the exception it raised, in order."""
-        futures = [self.facade.call_async(ns, ref, m, list(a)) for ns, ref, m, a in calls]
+        return self.gather([self.facade.call_async(ns, ref, m, list(a)) for ns, ref, m, a in calls], timeout)
+
+    def gather(self, futures: list[concurrent.futures.Future], timeout: float = 60.0) -> list[Any]:
+        """Each future's answer, or the exception it raised, in order (waiting at most ``timeout`` for all)."""
         concurrent.futures.wait(futures, timeout)
         out: list[Any] = []
         for fut in futures:
@@ -97,6 +109,15 @@ class Run:
             except Exception as exc:  # noqa: BLE001 - a raised call is an answer the lesson reads
                 out.append(exc)
         return out
+
+    def wait_for(self, done: Callable[[], bool], limit: float) -> bool:
+        """Poll ``done()`` every 20 ms for at most ``limit`` seconds; whether it came true."""
+        deadline = time.monotonic() + limit
+        while not done():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def countdown(self, text: Callable[[float], str], until: Callable[[], bool], limit: float) -> bool:
         """Show ``text(seconds left)`` every half second until ``until()``; False if ``limit`` passed first."""
@@ -112,26 +133,61 @@ class Run:
 
 def run_lesson(facade: EngineFacade, lesson: Lesson, narrator: Narrator, number: int = 1,
                total: int = 1) -> list[Check]:
-    """Run every step of ``lesson``; the checks of its narrated claims, in order."""
-    run = Run(facade, narrator)
-    checks: list[Check] = []
+    """Run ``lesson`` as the learner steps it; the checks of its narrated claims, one per step (the last time
+    each step ran). Back and replay run the lesson again from its first step, on the engine."""
+    checks: dict[int, Check] = {}
+    target = 1  # the first step to stop at; the ones before it run quietly
+    while True:
+        run = Run(facade, narrator)
+        try:
+            move, i = _run_steps(run, lesson, narrator, number, total, target, checks)
+        finally:
+            for end in reversed(run.ends):
+                end()
+        if move in (FORWARD, END):
+            return [checks[i] for i in sorted(checks)]
+        assert move in (BACK, REPLAY), move
+        target = max(1, i - 1) if move == BACK else 1
+
+
+def _run_steps(run: Run, lesson: Lesson, narrator: Narrator, number: int, total: int, target: int,
+               checks: dict[int, Check]) -> tuple[str, int]:
+    """One pass over the steps, quiet before ``target``; the learner's move that ended it, at which step."""
     narrator.lesson(lesson, number, total)
+    move, i = FORWARD, 0
     for i, step in enumerate(lesson.steps, 1):
-        point = step.point if isinstance(step.point, Point) else None
-        narrator.step(i, len(lesson.steps), step.say, point)
+        quiet = i < target
+        if quiet:
+            narrator.progress(f"running step {i} of {len(lesson.steps)} again, on the engine…")
+        try:
+            check = _run_step(run, step, i, len(lesson.steps), narrator, quiet)
+            if check is not None:
+                checks[i] = check
+            move = FORWARD if quiet else narrator.pause(step.dwell)
+        finally:
+            if step.release is not None:
+                step.release(run)  # whatever ended the step: nothing stays held
+        if move != FORWARD:
+            break
+    return move, i
+
+
+def _run_step(run: Run, step: Step, i: int, n: int, narrator: Narrator, quiet: bool) -> Check | None:
+    """One step: say it, do it, point at it, check its claim (narrated unless ``quiet``)."""
+    point = step.point if isinstance(step.point, Point) else None
+    if not quiet:
+        narrator.step(i, n, step.say, point)
         if point is not None:
             narrator.point(point)
-        if step.do is not None:
-            step.do(run)
-        if callable(step.point):
-            narrator.point(step.point(run))
-        then = step.then(run) if callable(step.then) else step.then
-        check = None
-        if step.check is not None:
-            problem = step.check(run)
-            check = Check(then or step.say, problem is None, problem or "")
-            checks.append(check)
-        if then or check is not None:
-            narrator.result(then or "", check)
-        narrator.pause(step.dwell)
-    return checks
+    if step.do is not None:
+        step.do(run)
+    if callable(step.point) and not quiet:
+        narrator.point(step.point(run))
+    then = step.then(run) if callable(step.then) else step.then
+    check = None
+    if step.check is not None:
+        problem = step.check(run)
+        check = Check(then or step.say, problem is None, problem or "")
+    if not quiet and (then or check is not None):
+        narrator.result(then or "", check)
+    return check

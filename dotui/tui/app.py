@@ -60,7 +60,7 @@ class MainScreen(Screen):
 
     def __init__(self, facade: EngineFacade, lanes: Lanes, clock: Callable[[], float], refresh_interval: float,
                  watch_files: bool, busy_after: float = BUSY_AFTER, tour: str | None = None,
-                 tour_dwell: float = 1.0) -> None:
+                 tour_dwell: float = 1.0, tour_auto: bool = False) -> None:
         super().__init__()
         self.facade = facade
         self.lanes = lanes
@@ -75,7 +75,7 @@ class MainScreen(Screen):
         self.view = ViewController(self)
         self.commands = CommandRunner(self)
         self.dialogs = Dialogs(self)
-        self.tour = TourController(self, tour, tour_dwell)
+        self.tour = TourController(self, tour, tour_dwell, tour_auto)
         self.header = StatusHeader(id="header")
         self.pane = InstancesPane(self.rows, clock, id="instances")
         self.object_view = ObjectView(id="object")
@@ -268,10 +268,11 @@ class DotuiApp(App[int]):
 
     def __init__(self, facade: EngineFacade, *, clock: Callable[[], float] = time.time, refresh_interval: float = 0.25,
                  watch_files: bool = True, busy_after: float = BUSY_AFTER, tour: str | None = None,
-                 tour_dwell: float = 1.0) -> None:
+                 tour_dwell: float = 1.0, tour_auto: bool = False) -> None:
         """``clock`` gives "now" for relative times (tests freeze it); ``refresh_interval`` is the
         seconds between refreshes; ``watch_files`` reloads when the objects folder changes;
-        ``busy_after`` is how long the engine may take to answer before the header says it is busy."""
+        ``busy_after`` is how long the engine may take to answer before the header says it is busy;
+        ``tour_auto`` runs lessons at their own pace (``tour_dwell`` scales it) instead of waiting at each step."""
         super().__init__()
         self.facade = facade
         self.lanes = Lanes()
@@ -281,6 +282,7 @@ class DotuiApp(App[int]):
         self.busy_after = busy_after
         self.tour = tour
         self.tour_dwell = tour_dwell
+        self.tour_auto = tour_auto
         self._quitting = False
 
     def get_line_filters(self) -> list[LineFilter]:
@@ -290,7 +292,7 @@ class DotuiApp(App[int]):
 
     def get_default_screen(self) -> Screen:
         return MainScreen(self.facade, self.lanes, self.clock, self.refresh_interval, self.watch_files,
-                          self.busy_after, self.tour, self.tour_dwell)
+                          self.busy_after, self.tour, self.tour_dwell, self.tour_auto)
 
     @property
     def main(self) -> MainScreen:

@@ -24,6 +24,15 @@ class Interleave(DurableObject):
         self.ctx.storage.put("n", n + 1)
         return n + 1
 
+    async def bump_racy_until(self, key: str = "go") -> int:
+        """bump_racy whose await lasts until another call puts `key` in storage: the await lets that call in
+        (the tour holds two bumps at their await while you look, then lets them go on)."""
+        n = self.ctx.storage.get("n", 0)
+        while not self.ctx.storage.get(key):
+            await asyncio.sleep(0.02)
+        self.ctx.storage.put("n", n + 1)
+        return n + 1
+
     async def bump_blocked(self, delay: float = 0.05) -> int:
         """The same, inside block_concurrency_while: no other call gets in, nothing is lost."""
 

@@ -2,31 +2,34 @@
 
 A lesson runs on a thread of its own (it waits on calls and on the learner),
 so the screen and the refresh loop go on meanwhile; every change to a widget
-is handed back to the UI thread. The panel goes away when the tour ends.
+is handed back to the UI thread. A lesson waits at each step until the learner
+moves (→ next, ← back, space: auto, the lesson's own pace); what a step holds
+(a suspended call, a held commit) stays held meanwhile, on the engine. The
+panel goes away when the tour ends (T, or after the last lesson's verdict).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
-from ...tour import LESSONS, Check, Lesson, Point, TourStopped, lesson_named, run_lesson
+from ...tour import LESSONS, Check, Lesson, Pacing, Point, TourStopped, lesson_named, run_lesson
 from ..screens.tour import STOP, TourScreen
 
 if TYPE_CHECKING:
     from ..app import MainScreen
 
+LAST_VERDICT = 20.0  # seconds the last lesson's verdict stays before the panel goes
+
 
 class TuiNarrator:
-    """A lesson's narration, drawn in the tour panel and pointed at on the main screen."""
+    """A lesson's narration, drawn in the tour panel and pointed at on the main screen; it waits on ``pacing``."""
 
-    def __init__(self, screen: MainScreen, stop: threading.Event, dwell_scale: float = 1.0):
+    def __init__(self, screen: MainScreen, pacing: Pacing):
         self.screen = screen
-        self.stop = stop
-        self.dwell_scale = dwell_scale
+        self.pacing = pacing
 
     def _ui(self, fn, *args) -> None:
-        if self.stop.is_set():
+        if self.pacing.stopped:
             raise TourStopped()
         self.screen.app.call_from_thread(fn, *args)
 
@@ -52,25 +55,28 @@ class TuiNarrator:
                 key = None
         self._ui(self.screen.view.point_at, key, point.tab)
 
-    def pause(self, seconds: float) -> None:
-        if self.stop.wait(seconds * self.dwell_scale):
-            raise TourStopped()
+    def pause(self, seconds: float) -> str:
+        self._ui(self.screen.tour_panel.waiting, self.pacing.auto)
+        return self.pacing.wait(seconds)
 
 
 class TourController:
-    """Which lesson runs, its thread, and what the learner's keys do to it."""
+    """Which lesson runs, its thread, and what the learner's keys do to it (space, →, ←)."""
 
-    def __init__(self, screen: MainScreen, first: str | None, dwell: float):
+    def __init__(self, screen: MainScreen, first: str | None, dwell: float, auto: bool = False):
         self.screen = screen
         self.first = first  # a lesson to start once mounted (dotui tour)
-        self.dwell = dwell  # how long each step stays up, as a share of the lesson's own timing
+        self.dwell = dwell  # how long each step stays up in auto mode, as a share of the lesson's own timing
+        self.auto = auto  # lessons move on by themselves (space switches), else they wait at each step
         self.checks: list[tuple[str, list]] = []  # (lesson key, its checks) of every lesson run here
-        self._stop: threading.Event | None = None
+        self._pacing: Pacing | None = None
         self._next = 0
+        self._hide_timer = None
 
     @property
     def running(self) -> bool:
-        return self._stop is not None and not self._stop.is_set()
+        """A lesson runs, or its verdict is up (→ then starts the next one)."""
+        return self.screen.tour_panel.display
 
     def mounted(self) -> None:
         if self.first is not None:
@@ -82,47 +88,69 @@ class TourController:
                 self.stop()
             elif key is not None:
                 self.start(key)
+            self.screen.view.focus_table()
 
-        self.screen.app.push_screen(TourScreen(min(self._next, len(LESSONS) - 1), self.running), callback=chosen)
+        running = self._pacing is not None and not self._pacing.stopped
+        self.screen.app.push_screen(TourScreen(min(self._next, len(LESSONS) - 1), running), callback=chosen)
 
     def stop(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
-            self.screen.tour_panel.finished("stopped. t: the lessons", True)
+        """End the tour: the lesson stops (what it held is let go) and the panel goes away."""
+        if self._pacing is not None:
+            self._pacing.stop()
+        self.screen.tour_panel.close()
+        self.screen.view.focus_table()
+        self.screen.refresh_bindings()
+
+    def key(self, what: str) -> None:
+        """space (auto on or off), → (the next step), ← (the step before) while the panel is up."""
+        pacing = self._pacing
+        if pacing is None or pacing.stopped:
+            if what == "forward" and self._next < len(LESSONS):
+                self.start(str(self._next + 1))  # after a lesson's verdict: the next lesson
+            elif what == "back" and self.checks:
+                self.start(self.checks[-1][0])  # its verdict: the lesson again
+            return
+        pacing.press(what)
+        self.screen.tour_panel.waiting(pacing.auto, moving=what != "pause")
 
     def start(self, key: str) -> None:
         """Run lesson ``key`` (name or number) beside the objects it uses, stopping one already running."""
         lesson = lesson_named(key)
-        if self._stop is not None:
-            self._stop.set()
-        stop = self._stop = threading.Event()
+        if self._pacing is not None:
+            self._pacing.stop()
+        pacing = self._pacing = Pacing(auto=self.auto, dwell_scale=self.dwell)
         self._next = LESSONS.index(lesson) + 1
-        self.screen.run_worker(lambda: self._thread(lesson, stop), thread=True, group="tour", exit_on_error=False)
+        self.screen.run_worker(lambda: self._thread(lesson, pacing), thread=True, group="tour", exit_on_error=False)
 
-    def _thread(self, lesson: Lesson, stop: threading.Event) -> None:
+    def _thread(self, lesson: Lesson, pacing: Pacing) -> None:
         screen = self.screen
-        narrator = TuiNarrator(screen, stop, self.dwell)
+        narrator = TuiNarrator(screen, pacing)
         number = LESSONS.index(lesson) + 1
         try:
             checks = run_lesson(screen.facade, lesson, narrator, number, len(LESSONS))
         except TourStopped:
             return
         except Exception as exc:  # noqa: BLE001 - say it in the panel; the screen goes on
-            if not stop.is_set():
+            if not pacing.stopped:
                 screen.app.call_from_thread(screen.tour_panel.finished, f"the lesson stopped: {type(exc).__name__}: "
                                             f"{exc}", False)
             return
-        held = sum(c.ok for c in checks)
-        nxt = f"t: lesson {number + 1}, {LESSONS[number].title}" if number < len(LESSONS) else "t: replay any lesson"
-        text = f"{held} of {len(checks)} claims held. {lesson.closing}  {nxt}"
-        screen.app.call_from_thread(self._finished, lesson.key, checks, text, stop)
+        true = sum(c.ok for c in checks)
+        nxt = (f"→ lesson {number + 1}, {LESSONS[number].title} · ← this lesson again · T close"
+               if number < len(LESSONS) else "the last lesson: t replays any · T close")
+        text = f"{true} of {len(checks)} claims checked out. {lesson.closing}\n{nxt}"
+        screen.app.call_from_thread(self._finished, lesson.key, checks, text, pacing)
 
-    def _finished(self, key: str, checks: list, text: str, stop: threading.Event) -> None:
+    def _finished(self, key: str, checks: list, text: str, pacing: Pacing) -> None:
         """On the UI thread: say how the lesson went, then record it (so a recorded lesson is one on screen)."""
-        if not stop.is_set():
+        if not pacing.stopped:
+            pacing.stop()
             self.screen.tour_panel.finished(text, all(c.ok for c in checks))
             self.screen.kick(True)
+            if self._next >= len(LESSONS):  # the tour's end: the panel goes once the verdict has been read
+                self.screen.set_timer(LAST_VERDICT, lambda: self._close_if_done(pacing))
         self.checks.append((key, checks))
 
-    def key(self, what: str) -> None:
-        """space (pause), → (forward), ← (back) while a lesson runs."""
+    def _close_if_done(self, pacing: Pacing) -> None:
+        if self._pacing is pacing:
+            self.stop()

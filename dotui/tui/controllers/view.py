@@ -156,14 +156,15 @@ class ViewController:
         if welcome.display != empty:
             welcome.display = empty
             s.query_one("#body").display = not empty
-            if not empty:
-                self.focus_table()
+            self.focus_table()
 
     def focus_table(self) -> None:
-        """Keys go to the screen's bindings again, not to a box that is hidden or done with."""
-        table = self.screen.table
-        table.focus()
-        self.screen.call_after_refresh(table.focus)  # once a zoom or a hidden filter box is laid out again
+        """Keys go to the screen's bindings again, not to a box that is hidden or done with: the table, or the
+        welcome while it stands in for the panes (a hidden table cannot hold the focus; the filter box took it)."""
+        welcome = self.screen.query_one(Welcome)
+        target = welcome if welcome.display else self.screen.table
+        target.focus()
+        self.screen.call_after_refresh(target.focus)  # once a zoom or a hidden filter box is laid out again
 
     # ------------------------------------------------------------ keys that move the view
     def filter(self) -> None:

@@ -1,4 +1,4 @@
-"""The tour panel: the lesson running now, what it says, where to look, and what it saw."""
+"""The tour panel: the lesson running now, what it says, where to look, what it saw, and the keys that step it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class TourPanel(Static):
         self.look = ""
         self.results: list[tuple[str, Check | None]] = []
         self.status = ""
+        self.keys = ""
         self.display = False
 
     def lesson(self, lesson: Lesson, number: int, total: int) -> None:
@@ -29,7 +30,17 @@ class TourPanel(Static):
 
     def step(self, number: int, total: int, text: str) -> None:
         self.title = self.title.split(" · step ")[0] + f" · step {number}/{total}"
-        self.narration, self.look, self.status = text, "", ""
+        self.narration, self.look, self.status, self.keys = text, "", "", ""
+        self._draw()
+
+    def waiting(self, auto: bool, moving: bool = False) -> None:
+        """The step is shown: say how it moves on (the lesson waits for → unless in auto mode)."""
+        if moving:
+            self.keys = "moving…"
+        elif auto:
+            self.keys = "▶ auto: the next step comes by itself · space: stop at each step · → next · ← back"
+        else:
+            self.keys = "⏸ waiting for you: → next step · ← step back · space: auto"
         self._draw()
 
     def point(self, point: Point) -> None:
@@ -46,15 +57,19 @@ class TourPanel(Static):
         self._draw()
 
     def finished(self, text: str, ok: bool) -> None:
-        self.screen.set_class(False, "-touring")
-        self.status = text
+        self.status, self.keys = text, ""
         self.title = self.title.split(" · step ")[0] + (" · done" if ok else " · a claim failed")
         self._draw(ok)
+
+    def close(self) -> None:
+        """The tour ended: the panel goes, the objects get the room back."""
+        self.display = False
+        self.screen.set_class(False, "-touring")
 
     def _draw(self, ok: bool = True) -> None:
         out = Text()
         out.append(self.title, style="bold cyan")
-        out.append("   t: lessons · T: stop\n", style="dim")
+        out.append("   t: lessons · T: end the tour\n", style="dim")
         out.append(self.narration + "\n")
         if self.look:
             out.append("▶ look: ", style="bold magenta")
@@ -66,5 +81,7 @@ class TourPanel(Static):
                 style = "bold yellow" if "⚠" in text else "green"
                 out.append(("✓ " if check is not None else "  ") + text + "\n", style=style)
         if self.status:
-            out.append(self.status, style="bold" if ok else "bold red")
+            out.append(self.status + "\n", style="bold" if ok else "bold red")
+        if self.keys:
+            out.append(self.keys, style="bold cyan" if self.keys.startswith("⏸") else "cyan")
         self.update(out.rstrip() or out)

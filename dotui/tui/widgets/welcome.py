@@ -39,8 +39,9 @@ def welcome_renderable(namespaces: list[dict[str, Any]], objects_dir: str = "obj
     return Group(*parts)
 
 
-class Welcome(Static):
-    """Shown instead of the panes while the engine knows no object."""
+class Welcome(Static, can_focus=True):
+    """Shown instead of the panes while the engine knows no object; it holds the focus meanwhile, so every
+    key it names reaches the screen's bindings."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__("", **kwargs)
