@@ -140,7 +140,7 @@ async def test_commits_wait_while_the_backlog_is_full_and_nothing_is_lost(object
         assert [await e.env.Counter.get_by_name(f"b{i}").peek() for i in range(20)] == list(range(20))
 
 
-BIG = 4000  # keys of 24+ bytes: a checkpoint past recent.Recent.MIN_BYTES (256 KiB)
+BIG = 4000  # keys of 24+ bytes: a checkpoint of 300 KB
 
 
 async def _big(e):
@@ -164,7 +164,7 @@ async def test_a_big_object_is_checkpointed_and_woken_from_what_was_written_not_
     async with _engine(objs, data_dir) as e:
         s = await _big(e)
         (path,) = (data_dir / "Counter").glob("*.json")
-        assert path.stat().st_size >= e.durable.recent.MIN_BYTES
+        assert path.stat().st_size >= 256 << 10
         reads.clear()
         await s.put("key/000007", "changed")
         assert await e.checkpoint() is True  # one key changed: the file is not read back
