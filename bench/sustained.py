@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -51,6 +52,28 @@ def folder_bytes(path: str) -> int:
             except FileNotFoundError:
                 pass
     return total
+
+
+class GcPauses:
+    """The longest garbage collection of each window (``gc.callbacks``): a pause every thread waits out."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._began = 0.0
+        gc.callbacks.append(self._note)
+
+    def _note(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.longest = max(self.longest, time.perf_counter() - self._began)
+
+    def take(self) -> float:
+        longest, self.longest = self.longest, 0.0
+        return longest
+
+    def close(self) -> None:
+        gc.callbacks.remove(self._note)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -91,13 +114,16 @@ class Load:
 async def run(args: argparse.Namespace, base: str) -> dict:
     objects = write_counter(os.path.join(base, "objects"))
     data = os.path.join(base, "data")
-    kw = {"checkpoint_interval": args.interval} if args.interval else {}
+    kw: dict = {"checkpoint_interval": args.interval} if args.interval else {}
+    if args.no_checkpoints:
+        kw = {"checkpoint_interval": 1e9, "checkpoint_log_bytes": 1 << 40}
     rows = []
     async with Engine(objects=objects, data=data, idle_timeout=3600, **kw) as e:
         load = Load(e, args.objects, args.minutes * 60)
         for start in range(0, args.objects, 200):  # every object exists and is live before the clock starts
             await asyncio.gather(*(s.increment(0) for s in load.stubs[start : start + 200]))
         await e.checkpoint()
+        pauses = GcPauses()
         callers = [asyncio.ensure_future(load.caller(k)) for k in range(args.callers)]
         t0 = last = time.monotonic()
         rounds_before = e.stats()["checkpoints"]
@@ -118,6 +144,7 @@ async def run(args: argparse.Namespace, base: str) -> dict:
                 "log_mb": folder_bytes(os.path.join(data, "log")) / MB,
                 "rss_mb": rss() / MB,
                 "calls": len(lat),
+                "gc_ms": pauses.take() * 1e3,
             }
             rounds_before = stats["checkpoints"]
             last = t
@@ -129,9 +156,10 @@ async def run(args: argparse.Namespace, base: str) -> dict:
                 print(
                     f"{row['t']:>5}s {row['calls_per_s']:>7,} calls/s  p50 {row['p50_ms']:6.2f}  p99 {row['p99_ms']:6.2f}"
                     f"  p99.9 {row['p999_ms']:6.2f}  max {row['max_ms']:7.1f} ms  checkpoints {row['checkpoints']:>3}"
-                    f"  held {row['held']:>5,}  log {row['log_mb']:6.1f} MB  rss {row['rss_mb']:6.1f} MB",
+                    f"  gc {row['gc_ms']:5.1f} ms  held {row['held']:>5,}  log {row['log_mb']:6.1f} MB  rss {row['rss_mb']:6.1f} MB",
                     flush=True,
                 )
+        pauses.close()
         failures = load.failed
         acked = load.acked
     t = time.perf_counter()
@@ -178,6 +206,11 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=30.0)
     ap.add_argument(
         "--interval", type=float, default=0.0, help="checkpoint interval in seconds (default: the engine's)"
+    )
+    ap.add_argument(
+        "--no-checkpoints",
+        action="store_true",
+        help="no checkpoint until the end (interval and log size out of reach): the same load without them",
     )
     ap.add_argument("--p999-ms", type=float, default=20.0)
     ap.add_argument("--steady", type=float, default=0.25)
