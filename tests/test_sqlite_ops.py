@@ -71,3 +71,12 @@ def test_a_kv_class_is_told_it_has_no_sql(facade):
     facade.call("Plain", "a", "hi")
     with pytest.raises(ValueError, match="not SQLite-backed"):
         facade.sql_tables("Plain", "a")
+
+
+def test_the_storage_inspector_reads_a_sqlite_objects_kv_from_its_database(facade):
+    facade.call("Todo", "a", "add", ["x"])
+    facade.storage_put("Todo", "a", "greeting", {"text": "hi"})
+    facade.hibernate("Todo", "a")
+    view = facade.read_storage("Todo", "a")
+    assert view["values"] == {"greeting": {"text": "hi"}} and view["path"].endswith(".sqlite")
+    assert facade.instance("Todo", "a")["state"] == "hibernated"

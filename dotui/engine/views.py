@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .durability import sqlfile
 from .events import Subscription
 from .ids import ObjectId
 
@@ -57,9 +58,11 @@ class EngineViews:
 
         Reads the checkpoint file; wakes nothing.
         """
-        self.namespace_info(namespace)
+        info = self.namespace_info(namespace)
         inst = self._instances.get((namespace, oid.hex))
         pending = inst.storage.pending() if inst is not None and inst.storage is not None else None
+        if info.backend == "sqlite":  # its KV and alarm, read from the database (docs/sqlite.md)
+            return sqlfile.storage_view(self.data_dir, namespace, oid, pending)
         return self.durable.storage_view(namespace, oid, pending)
 
     def queue(self, namespace: str, oid: ObjectId) -> list[dict[str, Any]]:

@@ -317,3 +317,30 @@ def reconcile_one(data_dir: str, key: tuple[str, str], index) -> float | None:
     except (schema.Malformed, sqlite3.Error, OSError):
         return None
     return alarm if reconcile_alarms(index, {key: alarm}) else None
+
+
+def storage_view(data_dir: str, namespace: str, oid: Any, pending: Any = None) -> dict[str, Any]:
+    """What the storage inspector shows of a SQLite-backed object, in the KV backend's shape
+    (``DurableState.storage_view``): its KV keys and alarm as committed in the database (read-only,
+    wakes nothing; nothing is "logged" apart: a commit is in the database). ``pending`` (the live
+    storage's) is not shown key by key: uncommitted SQL writes are one open transaction. O(keys).
+    Its SQL is ``sql_tables``'s."""
+    from .. import values
+
+    path = path_of(data_dir, namespace, oid.hex)
+    found: dict[str, Any] = {}
+    meta: dict[str, Any] = {"name": None, "alarm": None}
+    if os.path.lexists(path):
+        meta = meta_of(path)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = {k: values.decode(v) for k, v in conn.execute("SELECT key, value FROM _cf_KV ORDER BY key")}
+        finally:
+            conn.close()
+    shown = {"put": {}, "deleted": [], "cleared": False}
+    return {
+        "namespace": namespace, "id": oid.hex, "name": oid.name or meta.get("name"), "path": path,
+        "values": found, "alarm": meta.get("alarm"), "checkpoint": dict(found), "checkpoint_saved_at": None,
+        "logged": {"cleared": False, "put": {}, "deleted": []}, "pending": shown,
+        "backend": "sqlite",
+    }
