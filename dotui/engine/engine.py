@@ -23,8 +23,9 @@ from .durability import folder, sqlfile, sqlhistory
 from .durability.commitlog import CommitLog, Delta
 from .durability.committer import Committer
 from .durability.crash import stop_as_killed
-from .durability.durable import DurableState, check_namespaces, segment_number
+from .durability.durable import DurableState, check_namespaces
 from .durability.index import Index
+from .durability.ledger import segment_number
 from .durability.lock import DataLock
 from .errors import (
     BrokenObjectError,

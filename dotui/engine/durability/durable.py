@@ -28,6 +28,7 @@ from ..errors import BrokenObjectError, DataFolderError
 from . import checkpoint, disk, recent, schema, spares, sqlfile
 from .commitlog import DELETED, Delta
 from .folder import remove_stale_temporaries
+from .ledger import SegmentLedger, segment_number
 from .schema import RESERVED
 
 log = logging.getLogger("dotui")
@@ -53,10 +54,6 @@ def check_namespaces(files: dict[str, str], data_dir: str) -> None:
                 f"class {name!r} (in {source}) cannot keep its objects in {os.path.join(data_dir, name)}: "
                 f"that is the engine's {RESERVED[name]}; rename the class"
             )
-
-
-def segment_number(path: str) -> int:
-    return int(os.path.basename(path)[:-4])
 
 
 def _what(exc: BaseException) -> str:
@@ -88,15 +85,12 @@ class DurableState:
         self._on_broken = on_broken
         self._held: dict[Key, Delta] = {}  # committed, not in a durable checkpoint
         self._writing: dict[Key, Delta] = {}  # being written by the current round
-        # log segment -> {object it holds changes of: the number of its last change there}
-        self._segment_keys: dict[int, dict[Key, int]] = {}
-        self._changes = 0  # changes held so far: numbers them
+        self._ledger = SegmentLedger()  # the log segments still needed (ledger.py)
         self._broken: dict[Key, str] = {}  # unreadable checkpoint: left out until it loads again
         self.spares = spares.Spares(keep=self.ROUND_OBJECTS)  # the checkpoint thread's (spares.py)
         self.recent = recent.Recent()  # big objects' last checkpoints: not read back (recent.py)
         self._more = False  # the last round was full: more work waits for the next at once
-        self._unindexed: dict[Key, int] = {}  # checkpointed in a round whose index write failed
-        self._round_took = 0  # the number of the last change the current round took
+        self._round_took = 0  # the ledger's number of the last change the current round took
         self.counters = {"checkpoints": 0, "checkpoint_failures": 0,
                          "recovered_records": 0, "torn_bytes_dropped": 0}
 
@@ -122,11 +116,7 @@ class DurableState:
             self._held[key] = delta
         else:
             old.merge(delta)
-        keys = self._segment_keys.get(segment)
-        if keys is None:
-            keys = self._segment_keys[segment] = {}
-        self._changes += 1
-        keys[key] = self._changes
+        self._ledger.changed(key, segment)
         arrived = getattr(self, "_arrived", None)
         if arrived is not None:
             arrived.set()  # the checkpointer's interval starts now, if it was waiting for work
@@ -219,7 +209,7 @@ class DurableState:
 
     def holds(self, segment_path: str) -> bool:
         """Whether a log segment holds changes not yet in a durable checkpoint."""
-        return bool(self._segment_keys.get(segment_number(segment_path)))
+        return self._ledger.holds(segment_path)
 
     def _has_work(self) -> bool:
         return any(k not in self._broken for k in self._held)
@@ -324,7 +314,7 @@ class DurableState:
             e = self.index.get(*key)
             work[key] = (self._held.pop(key), e.name if e else None, e.bytes if e else None)
         self._writing = {k: w[0] for k, w in work.items()}
-        self._round_took = self._changes
+        self._round_took = self._ledger.took()
         rows = self.index.take_changes()
         if self.index.wants_snapshot(len(rows)):
             return work, [], self.index.all_rows()
@@ -344,29 +334,9 @@ class DurableState:
                 delta.merge(newer)
             self._held[key] = delta
         self._broken.update(result.broken)
-        # A segment before this round's is redundant once every object it holds changes of is
-        # in a durable checkpoint written since: a round may not take them all (ROUND_OBJECTS).
-        # Nothing is deleted before the index rows of what was written are durable too.
-        written = self._unindexed
-        for key in result.written:
-            written[key] = self._round_took
         if result.index_error is not None:
             self.index.restore_changes(snap if snap is not None else rows)
-            return []
-        self._unindexed = {}
-        # A change is in a durable checkpoint once a round that took it wrote its object: a
-        # segment's entry goes unless a change came after that round took its work.
-        for keys in self._segment_keys.values():
-            for key, took in written.items():
-                if keys.get(key, took + 1) <= took:
-                    del keys[key]
-        deletable = []
-        for path in old:
-            n = segment_number(path)
-            if not self._segment_keys.get(n):
-                self._segment_keys.pop(n, None)
-                deletable.append(path)
-        return deletable
+        return self._ledger.settle(result.written, self._round_took, result.index_error is None, old)
 
     def _report(self, result: RoundResult, removed: int) -> bool:
         """(Loop) Publish, count and log a round; True when nothing failed that may pass."""
@@ -493,15 +463,14 @@ class DurableState:
         self._report(result, len(deletable))
 
     def _replay(self, path: str, records: list, torn: int) -> None:
-        keys = self._segment_keys.setdefault(segment_number(path), {})
+        segment = segment_number(path)
         self.counters["torn_bytes_dropped"] += torn
         for t, objs in records:
             self.counters["recovered_records"] += 1
             for r in objs:
                 key = (r.namespace, r.hex)
                 self._held.setdefault(key, Delta()).merge(r.delta)
-                self._changes += 1
-                keys[key] = self._changes
+                self._ledger.changed(key, segment)
                 e = self.index.ensure(r.namespace, r.hex, r.name)
                 e.keys, e.bytes, e.last_active = r.keys, r.bytes, t
                 if r.delta.alarm_changed:
