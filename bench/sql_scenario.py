@@ -40,7 +40,8 @@ def blob(hex_text: str) -> dict:
 
 INSERT_36_ROWS = " ".join(
     "INSERT INTO streaming VALUES " + ",".join(f"('{p}: {s}')" for s in ["😳", "🫠", "🙃", "🤡", "🥺", "🔥😎🔥"]) + ";"
-    for p in "abcdef")
+    for p in "abcdef"
+)
 
 UNION3 = "SELECT 1 AS value\nUNION ALL\nSELECT 2 AS value\nUNION ALL\nSELECT 3 AS value;"
 
@@ -53,10 +54,16 @@ GROUPS: dict[str, list[dict]] = {
         ex("SELECT ? (456)", "SELECT ?", 456),
         ex("SELECT ? + ? (123, 456)", "SELECT ? + ?", 123, 456),
         ex("three rows", UNION3),
-        ex("three rows, next() four times", 'SELECT 1 AS col UNION ALL SELECT "foo" AS col UNION ALL SELECT 3 AS col;',
-           view="next"),
-        ex("toArray()", 'SELECT 1 AS value UNION ALL SELECT "foo" AS value UNION ALL SELECT 3 AS value;',
-           view="to_array"),
+        ex(
+            "three rows, next() four times",
+            'SELECT 1 AS col UNION ALL SELECT "foo" AS col UNION ALL SELECT 3 AS col;',
+            view="next",
+        ),
+        ex(
+            "toArray()",
+            'SELECT 1 AS value UNION ALL SELECT "foo" AS value UNION ALL SELECT 3 AS value;',
+            view="to_array",
+        ),
         ex("one(), then the cursor", 'SELECT 123 AS foo, "abc" AS bar', view="one_then_rest"),
         ex("one() of two rows", 'SELECT 1 AS value UNION ALL SELECT "foo" AS value;', view="one"),
         ex("CREATE TABLE empty", "CREATE TABLE IF NOT EXISTS empty (x INTEGER)", view="none"),
@@ -76,11 +83,17 @@ GROUPS: dict[str, list[dict]] = {
         ex("SELECT ? without a binding", "SELECT ?"),
         ex("SELECT ? with two bindings", "SELECT ?", 1, 2),
         ex("sqlite_version()", "SELECT sqlite_version()"),
-        ex("JSON ->", "SELECT '{\"a\":2,\"c\":[4,5,{\"f\":7}]}' -> '$.c' AS value"),
-        ex("compound SELECT of 5", "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5",
-           view="count"),
-        ex("compound SELECT of 6", "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL "
-                                   "SELECT 5 UNION ALL SELECT 6", view="count"),
+        ex("JSON ->", 'SELECT \'{"a":2,"c":[4,5,{"f":7}]}\' -> \'$.c\' AS value'),
+        ex(
+            "compound SELECT of 5",
+            "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5",
+            view="count",
+        ),
+        ex(
+            "compound SELECT of 6",
+            "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6",
+            view="count",
+        ),
         ex("several statements: the cursor is the last's", "SELECT 1 AS a; SELECT 2 AS b;"),
         ex("2**63 - 1", "SELECT 9223372036854775807 AS big"),
         ex("2**53 + 1", "SELECT 9007199254740993 AS big"),
@@ -118,100 +131,187 @@ GROUPS: dict[str, list[dict]] = {
         ex("PRAGMA defer_foreign_keys = off", "PRAGMA defer_foreign_keys = off;", view="none"),
         ex("PRAGMA defer_foreign_keys (after off)", "PRAGMA defer_foreign_keys;"),
         ex("PRAGMA defer_foreign_keys = abcd", "PRAGMA defer_foreign_keys = abcd;"),
-        ex("PRAGMA defer_foreign_keys = \"foo\"", 'PRAGMA defer_foreign_keys = "foo";'),
+        ex('PRAGMA defer_foreign_keys = "foo"', 'PRAGMA defer_foreign_keys = "foo";'),
         ex("PRAGMA defer_foreign_keys = 'yes", "PRAGMA defer_foreign_keys = 'yes;"),
         ex("a value of a type SQLite cannot store", "SELECT ?", {"$unstorable": True}),
     ],
     "fts": [
-        ex("CREATE TABLE documents",
-           "CREATE TABLE documents (id INTEGER PRIMARY KEY, title TEXT NOT NULL, content TEXT NOT NULL);", view="none"),
-        ex("USING FtS5", "CREATE VIRTUAL TABLE documents_fts USING FtS5(id, title, content, tokenize = porter);",
-           view="none"),
-        ex("USING fTs5VoCaB", "CREATE VIRTUAL TABLE documents_fts_v_col USING fTs5VoCaB(documents_fts, col);",
-           view="none"),
-        ex("triggers", """
+        ex(
+            "CREATE TABLE documents",
+            "CREATE TABLE documents (id INTEGER PRIMARY KEY, title TEXT NOT NULL, content TEXT NOT NULL);",
+            view="none",
+        ),
+        ex(
+            "USING FtS5",
+            "CREATE VIRTUAL TABLE documents_fts USING FtS5(id, title, content, tokenize = porter);",
+            view="none",
+        ),
+        ex(
+            "USING fTs5VoCaB",
+            "CREATE VIRTUAL TABLE documents_fts_v_col USING fTs5VoCaB(documents_fts, col);",
+            view="none",
+        ),
+        ex(
+            "triggers",
+            """
             CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN
               INSERT INTO documents_fts(id, title, content) VALUES(new.id, new.title, new.content);
-            END;""", view="none"),
-        ex("two documents", "INSERT INTO documents (title, content) VALUES "
-                            "('Document 1', 'This is the contents of document 1 (of 2).'), "
-                            "('Document 2', 'This is the content of document 2 (of 2).');", view="counts"),
-        ex("MATCH 'content' (porter stemming)",
-           "SELECT id FROM documents_fts WHERE documents_fts MATCH 'content' ORDER BY rank;"),
-        ex("highlight()", "SELECT highlight(documents_fts, 2, '<b>', '</b>') as output FROM documents_fts "
-                          "WHERE documents_fts MATCH '2' ORDER BY rank;"),
-        ex("snippet()", "SELECT snippet(documents_fts, 2, '<b>', '</b>', '...', 4) as output FROM documents_fts "
-                        "WHERE documents_fts MATCH '2' ORDER BY rank;"),
-        ex("pragma_table_list", """SELECT name as tbl_name, ncol as num_columns FROM pragma_table_list
+            END;""",
+            view="none",
+        ),
+        ex(
+            "two documents",
+            "INSERT INTO documents (title, content) VALUES "
+            "('Document 1', 'This is the contents of document 1 (of 2).'), "
+            "('Document 2', 'This is the content of document 2 (of 2).');",
+            view="counts",
+        ),
+        ex(
+            "MATCH 'content' (porter stemming)",
+            "SELECT id FROM documents_fts WHERE documents_fts MATCH 'content' ORDER BY rank;",
+        ),
+        ex(
+            "highlight()",
+            "SELECT highlight(documents_fts, 2, '<b>', '</b>') as output FROM documents_fts "
+            "WHERE documents_fts MATCH '2' ORDER BY rank;",
+        ),
+        ex(
+            "snippet()",
+            "SELECT snippet(documents_fts, 2, '<b>', '</b>', '...', 4) as output FROM documents_fts "
+            "WHERE documents_fts MATCH '2' ORDER BY rank;",
+        ),
+        ex(
+            "pragma_table_list",
+            """SELECT name as tbl_name, ncol as num_columns FROM pragma_table_list
             WHERE TYPE = "table" AND tbl_name NOT LIKE "sqlite_%" AND tbl_name NOT LIKE "d1_%"
-              AND tbl_name NOT LIKE "_cf_%" AND tbl_name NOT LIKE "documents_fts%" ORDER BY tbl_name desc"""),
-        ex("FTS5 written directly, not from a trigger", "CREATE VIRTUAL TABLE notes_fts USING fts5(body);"
-           "INSERT INTO notes_fts VALUES ('the contents of a note'), ('nothing here');"
-           "SELECT rowid, highlight(notes_fts, 0, '[', ']') AS hit FROM notes_fts WHERE notes_fts MATCH 'contents'"),
+              AND tbl_name NOT LIKE "_cf_%" AND tbl_name NOT LIKE "documents_fts%" ORDER BY tbl_name desc""",
+        ),
+        ex(
+            "FTS5 written directly, not from a trigger",
+            "CREATE VIRTUAL TABLE notes_fts USING fts5(body);"
+            "INSERT INTO notes_fts VALUES ('the contents of a note'), ('nothing here');"
+            "SELECT rowid, highlight(notes_fts, 0, '[', ']') AS hit FROM notes_fts WHERE notes_fts MATCH 'contents'",
+        ),
     ],
     "transactions": [
         {"l": "put('txnTest', 0)", "storage": "put", "args": ["txnTest", 0]},
         {"wait": 1},
         {"l": "transaction: put 1, returns", "atxn": [{"l": "put 1", "storage": "put", "args": ["txnTest", 1]}]},
         {"l": "get after", "storage": "get", "args": ["txnTest"]},
-        {"l": "transaction: put 4, rollback()", "atxn": [{"l": "put 4", "storage": "put", "args": ["txnTest", 4]}],
-         "rollback": True},
+        {
+            "l": "transaction: put 4, rollback()",
+            "atxn": [{"l": "put 4", "storage": "put", "args": ["txnTest", 4]}],
+            "rollback": True,
+        },
         {"l": "get after rollback()", "storage": "get", "args": ["txnTest"]},
-        {"l": "transaction: put 5, throws", "atxn": [{"l": "put 5", "storage": "put", "args": ["txnTest", 5]}],
-         "throw": "txn failure"},
+        {
+            "l": "transaction: put 5, throws",
+            "atxn": [{"l": "put 5", "storage": "put", "args": ["txnTest", 5]}],
+            "throw": "txn failure",
+        },
         {"l": "get after the throw", "storage": "get", "args": ["txnTest"]},
         {"wait": 1},
-        {"l": "transactionSync, success", "txn": [
-            ex("CREATE TABLE should_succeed", "CREATE TABLE IF NOT EXISTS should_succeed (VALUE text);", view="none")]},
+        {
+            "l": "transactionSync, success",
+            "txn": [
+                ex(
+                    "CREATE TABLE should_succeed",
+                    "CREATE TABLE IF NOT EXISTS should_succeed (VALUE text);",
+                    view="none",
+                )
+            ],
+        },
         ex("should_succeed exists", "SELECT name FROM sqlite_master WHERE tbl_name = 'should_succeed'"),
         {"wait": 1},
-        {"l": "transactionSync, failure", "txn": [
-            ex("CREATE TABLE should_be_rolled_back", "CREATE TABLE should_be_rolled_back (VALUE text);", view="none"),
-            {**ex("misspelled", "SELECT * FROM misspelled_table_name;"), "escape": True}]},
+        {
+            "l": "transactionSync, failure",
+            "txn": [
+                ex(
+                    "CREATE TABLE should_be_rolled_back",
+                    "CREATE TABLE should_be_rolled_back (VALUE text);",
+                    view="none",
+                ),
+                {**ex("misspelled", "SELECT * FROM misspelled_table_name;"), "escape": True},
+            ],
+        },
         ex("should_be_rolled_back exists", "SELECT name FROM sqlite_master WHERE tbl_name = 'should_be_rolled_back'"),
         ex("CREATE TABLE txnTest", "CREATE TABLE txnTest (i INTEGER); INSERT INTO txnTest VALUES (1)", view="none"),
-        {"l": "transactionSync, nested (the inner one throws)", "txn": [
-            ex("set 2", "UPDATE txnTest SET i = ?", 2, view="none"),
-            {"l": "inner", "txn": [ex("set 3", "UPDATE txnTest SET i = ?", 3, view="none"),
-                                   ex("i in the inner", "SELECT i FROM txnTest")], "throw": "foo"},
-            ex("i after the inner", "SELECT i FROM txnTest")]},
+        {
+            "l": "transactionSync, nested (the inner one throws)",
+            "txn": [
+                ex("set 2", "UPDATE txnTest SET i = ?", 2, view="none"),
+                {
+                    "l": "inner",
+                    "txn": [
+                        ex("set 3", "UPDATE txnTest SET i = ?", 3, view="none"),
+                        ex("i in the inner", "SELECT i FROM txnTest"),
+                    ],
+                    "throw": "foo",
+                },
+                ex("i after the inner", "SELECT i FROM txnTest"),
+            ],
+        },
         ex("i after both", "SELECT i FROM txnTest"),
         {"l": "transactionSync returns its value", "txn": [], "returns": "some data"},
         {"l": "BEGIN inside transactionSync", "txn": [{**ex("begin", "BEGIN"), "escape": True}]},
     ],
     "schema": [
-        ex("abc and cde", "CREATE TABLE abc (a INT, b INT, c INT); CREATE TABLE cde (c INT, d INT, e INT);"
-                          "INSERT INTO abc VALUES (1,2,3),(4,5,6); INSERT INTO cde VALUES (7,8,9),(1,2,3);",
-           view="none"),
+        ex(
+            "abc and cde",
+            "CREATE TABLE abc (a INT, b INT, c INT); CREATE TABLE cde (c INT, d INT, e INT);"
+            "INSERT INTO abc VALUES (1,2,3),(4,5,6); INSERT INTO cde VALUES (7,8,9),(1,2,3);",
+            view="none",
+        ),
         ex("join: rows (a duplicate name keeps the last)", "SELECT * FROM abc, cde"),
         ex("join: raw", "SELECT * FROM abc, cde", view="raw"),
         ex("join: columnNames", "SELECT * FROM abc, cde", view="columns"),
         ex("UPDATE with no rows: columnNames", "UPDATE abc SET a = 1 WHERE b = 123542", view="columns"),
-        ex("blobs and nulls", "CREATE TABLE test_blob (id INTEGER PRIMARY KEY, data BLOB);"
-                              "INSERT INTO test_blob(data) VALUES(?),(ZEROBLOB(10)),(null),(?);",
-           blob("00112233445566778899aabb"), None, view="none"),
+        ex(
+            "blobs and nulls",
+            "CREATE TABLE test_blob (id INTEGER PRIMARY KEY, data BLOB);"
+            "INSERT INTO test_blob(data) VALUES(?),(ZEROBLOB(10)),(null),(?);",
+            blob("00112233445566778899aabb"),
+            None,
+            view="none",
+        ),
         ex("blobs and nulls, read", "SELECT * FROM test_blob"),
-        ex("ALTER TABLE RENAME", "CREATE TABLE beforerename (id INTEGER); ALTER TABLE beforerename RENAME TO afterrename;",
-           view="none"),
-        ex("ALTER TABLE ADD/RENAME/DROP COLUMN", "CREATE TABLE altercolumns (meta TEXT);"
-           "ALTER TABLE altercolumns ADD COLUMN tobedeleted TEXT;"
-           "ALTER TABLE altercolumns RENAME COLUMN meta TO metadata;"
-           "ALTER TABLE altercolumns DROP COLUMN tobedeleted;"
-           "ALTER TABLE altercolumns ADD COLUMN checked_col TEXT CHECK(checked_col IN ('A','B'));", view="none"),
+        ex(
+            "ALTER TABLE RENAME",
+            "CREATE TABLE beforerename (id INTEGER); ALTER TABLE beforerename RENAME TO afterrename;",
+            view="none",
+        ),
+        ex(
+            "ALTER TABLE ADD/RENAME/DROP COLUMN",
+            "CREATE TABLE altercolumns (meta TEXT);"
+            "ALTER TABLE altercolumns ADD COLUMN tobedeleted TEXT;"
+            "ALTER TABLE altercolumns RENAME COLUMN meta TO metadata;"
+            "ALTER TABLE altercolumns DROP COLUMN tobedeleted;"
+            "ALTER TABLE altercolumns ADD COLUMN checked_col TEXT CHECK(checked_col IN ('A','B'));",
+            view="none",
+        ),
         ex("CHECK holds", "INSERT INTO altercolumns(checked_col) VALUES ('A')", view="none"),
         ex("CHECK fails", "INSERT INTO altercolumns(checked_col) VALUES ('C')"),
-        ex("ignore_check_constraints=ON", "PRAGMA ignore_check_constraints=ON;"
-                                          "INSERT INTO altercolumns(checked_col) VALUES ('C')", view="none"),
+        ex(
+            "ignore_check_constraints=ON",
+            "PRAGMA ignore_check_constraints=ON;INSERT INTO altercolumns(checked_col) VALUES ('C')",
+            view="none",
+        ),
         ex("altercolumns", "SELECT * FROM altercolumns"),
         ex("ignore_check_constraints=OFF", "PRAGMA ignore_check_constraints=OFF;", view="none"),
         ex("quick_check finds the bad row", "PRAGMA quick_check;"),
-        ex("multi-statement with an index", "PRAGMA case_sensitive_like = TRUE;"
-           "CREATE TABLE items(i INTEGER, s TEXT); CREATE INDEX itemsIdx ON items(s);"
-           "INSERT INTO items VALUES (123, 'abc'); INSERT INTO items VALUES (456, 'def');"
-           "SELECT i FROM items WHERE s = 'abc';"),
-        ex("ALTER keeps cached statements working", "CREATE TABLE alterTableTest (a INTEGER);"
-           "INSERT INTO alterTableTest VALUES (1); ALTER TABLE alterTableTest ADD COLUMN b INTEGER;"
-           "INSERT INTO alterTableTest VALUES (2, 2); SELECT * FROM alterTableTest"),
+        ex(
+            "multi-statement with an index",
+            "PRAGMA case_sensitive_like = TRUE;"
+            "CREATE TABLE items(i INTEGER, s TEXT); CREATE INDEX itemsIdx ON items(s);"
+            "INSERT INTO items VALUES (123, 'abc'); INSERT INTO items VALUES (456, 'def');"
+            "SELECT i FROM items WHERE s = 'abc';",
+        ),
+        ex(
+            "ALTER keeps cached statements working",
+            "CREATE TABLE alterTableTest (a INTEGER);"
+            "INSERT INTO alterTableTest VALUES (1); ALTER TABLE alterTableTest ADD COLUMN b INTEGER;"
+            "INSERT INTO alterTableTest VALUES (2, 2); SELECT * FROM alterTableTest",
+        ),
         {"l": "databaseSize grows by a page with a table", "size_delta": "CREATE TABLE one_more_page(VALUE text);"},
     ],
     "iostats": [
@@ -246,8 +346,11 @@ GROUPS: dict[str, list[dict]] = {
         {"l": "storage.put of a 128 KiB + 1 string", "storage": "put", "args": ["mid", {"$string": 128 * 1024 + 1}]},
         {"l": "storage.get of the 128 KiB + 1 string: its length", "storage": "get", "args": ["mid"], "view": "len"},
         {"l": "storage.put of a 2,049-byte key", "storage": "put", "args": [{"$string": 2049}, 1]},
-        {"l": "kv: put then rolled back with transactionSync", "txn": [
-            {"l": "put", "kv": "put", "args": ["rolled", 1]}], "throw": "bar"},
+        {
+            "l": "kv: put then rolled back with transactionSync",
+            "txn": [{"l": "put", "kv": "put", "args": ["rolled", 1]}],
+            "throw": "bar",
+        },
         {"l": "kv.get after the rollback", "kv": "get", "args": ["rolled"]},
         {"l": "alarm set then rolled back with transactionSync", "txn": [{"l": "set", "alarm": "set"}], "throw": "bar"},
         {"l": "getAlarm after the rollback", "alarm": "get"},
@@ -256,22 +359,38 @@ GROUPS: dict[str, list[dict]] = {
         ex("the SQL tables survive deleteAll?", "SELECT 1 AS one"),
     ],
     "deferred_fk": [
-        ex("users and posts", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"
-                              "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER, content TEXT, "
-                              "FOREIGN KEY(user_id) REFERENCES users(id));", view="none"),
+        ex(
+            "users and posts",
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"
+            "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER, content TEXT, "
+            "FOREIGN KEY(user_id) REFERENCES users(id));",
+            view="none",
+        ),
         {"wait": 1},
         ex("a post without its user", "INSERT INTO posts (user_id, content) VALUES (?, ?)", 1, "Post 1"),
-        {"l": "the same inside transactionSync", "txn": [
-            {**ex("insert", "INSERT INTO posts (user_id, content) VALUES (?, ?)", 1, "Post 1"), "escape": True}]},
+        {
+            "l": "the same inside transactionSync",
+            "txn": [
+                {**ex("insert", "INSERT INTO posts (user_id, content) VALUES (?, ?)", 1, "Post 1"), "escape": True}
+            ],
+        },
         {"wait": 1},
-        {"l": "deferred, valid by the end", "txn": [
-            ex("defer", "PRAGMA defer_foreign_keys=ON;", view="none"),
-            ex("post", "INSERT INTO posts (user_id, content) VALUES (?, ?)", 1, "Post 1", view="none"),
-            ex("user", "INSERT INTO users VALUES (?, ?)", 1, "Alice", view="none")]},
+        {
+            "l": "deferred, valid by the end",
+            "txn": [
+                ex("defer", "PRAGMA defer_foreign_keys=ON;", view="none"),
+                ex("post", "INSERT INTO posts (user_id, content) VALUES (?, ?)", 1, "Post 1", view="none"),
+                ex("user", "INSERT INTO users VALUES (?, ?)", 1, "Alice", view="none"),
+            ],
+        },
         {"wait": 1},
-        {"l": "deferred, invalid at the end", "txn": [
-            ex("defer", "PRAGMA defer_foreign_keys=ON;", view="none"),
-            ex("post", "INSERT INTO posts (user_id, content) VALUES (?, ?)", 2, "Post 2", view="none")]},
+        {
+            "l": "deferred, invalid at the end",
+            "txn": [
+                ex("defer", "PRAGMA defer_foreign_keys=ON;", view="none"),
+                ex("post", "INSERT INTO posts (user_id, content) VALUES (?, ?)", 2, "Post 2", view="none"),
+            ],
+        },
     ],
     "abort": [
         ex("t", "CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1)", view="none"),
@@ -289,17 +408,24 @@ AFTER: dict[str, list[dict]] = {
 
 # Differences from workerd that are choices, not bugs: "sql GROUP: LABEL" -> why (docs/sqlite.md,
 # "Beside workerd"). tests/test_sql_workerd.py and bench/behaviour.py fail on any other.
-_EXACT_INTS = ("Python ints are exact: dotui answers SQLite's 64-bit integer as it is, where JavaScript turns it "
-               "into a double")
-_NO_OFFSET = ("Python's sqlite3 module does not expose sqlite3_error_offset(), so dotui's message has SQLite's "
-              "text and error code without workerd's \"at offset N\"")
-_ROWS_READ = ("Python's sqlite3 module exposes no per-statement counters of the rows SQLite visits, so dotui's "
-              "rows_read counts the rows a statement returned; workerd counts the rows SQLite read (an INSERT "
-              "reads 1, an IN list its values); rows_written is the same on both")
-_TRUSTED_SCHEMA = ("dotui opens object databases with trusted_schema=OFF (docs/trust.md, SQLite's defensive "
-                   "setting), so SQLite refuses an FTS5 table written from a trigger (\"unsafe use of virtual "
-                   "table\"); workerd leaves it on. FTS5 itself works: write the FTS5 table from the method, "
-                   "beside the table it indexes")
+_EXACT_INTS = (
+    "Python ints are exact: dotui answers SQLite's 64-bit integer as it is, where JavaScript turns it into a double"
+)
+_NO_OFFSET = (
+    "Python's sqlite3 module does not expose sqlite3_error_offset(), so dotui's message has SQLite's "
+    'text and error code without workerd\'s "at offset N"'
+)
+_ROWS_READ = (
+    "Python's sqlite3 module exposes no per-statement counters of the rows SQLite visits, so dotui's "
+    "rows_read counts the rows a statement returned; workerd counts the rows SQLite read (an INSERT "
+    "reads 1, an IN list its values); rows_written is the same on both"
+)
+_TRUSTED_SCHEMA = (
+    "dotui opens object databases with trusted_schema=OFF (docs/trust.md, SQLite's defensive "
+    'setting), so SQLite refuses an FTS5 table written from a trigger ("unsafe use of virtual '
+    'table"); workerd leaves it on. FTS5 itself works: write the FTS5 table from the method, '
+    "beside the table it indexes"
+)
 DELIBERATE = {
     "sql results: 2**63 - 1": _EXACT_INTS,
     "sql results: 2**53 + 1": _EXACT_INTS,
@@ -309,21 +435,29 @@ DELIBERATE = {
     "sql refused: PRAGMA defer_foreign_keys = 'yes": _NO_OFFSET,
     "sql refused: a value of a type SQLite cannot store": (
         "workerd turns a JavaScript object into the text '[object Object]'; dotui refuses a binding SQLite "
-        "cannot store with a TypeError naming it, before anything runs"),
+        "cannot store with a TypeError naming it, before anything runs"
+    ),
     "sql kv: storage.put of a 2 MiB + 1 string": (
-        "dotui enforces the production value limit of SQLite-backed objects (2 MiB); the local workerd does not"),
+        "dotui enforces the production value limit of SQLite-backed objects (2 MiB); the local workerd does not"
+    ),
     "sql kv: storage.put of a 2,049-byte key": (
-        "dotui enforces the production key limit (2,048 bytes); the local workerd does not"),
+        "dotui enforces the production key limit (2,048 bytes); the local workerd does not"
+    ),
     "sql abort: the call": "the same reset; dotui's message names the object and says it was aborted",
     "sql deferred_fk: the call": (
         "the same reset and rollback to the last durable state; dotui's message is the one of any commit that "
-        "cannot be made durable, naming the object and SQLite's error"),
+        "cannot be made durable, naming the object and SQLite's error"
+    ),
     "sql iostats: INSERT: rowsWritten": _ROWS_READ,
     "sql iostats: UPDATE of 2 rows": _ROWS_READ,
     "sql iostats: IN (...) writes nothing": _ROWS_READ,
 }
-DELIBERATE.update({f"sql fts: {step}": _TRUSTED_SCHEMA for step in (
-    "two documents", "MATCH 'content' (porter stemming)", "highlight()", "snippet()")})
+DELIBERATE.update(
+    {
+        f"sql fts: {step}": _TRUSTED_SCHEMA
+        for step in ("two documents", "MATCH 'content' (porter stemming)", "highlight()", "snippet()")
+    }
+)
 
 
 def same(ours, theirs) -> bool:
@@ -335,13 +469,16 @@ def same(ours, theirs) -> bool:
         return ours.keys() == theirs.keys() and all(same(ours[k], theirs[k]) for k in ours)
     if isinstance(ours, list) and isinstance(theirs, list):
         return len(ours) == len(theirs) and all(same(a, b) for a, b in zip(ours, theirs, strict=True))
-    return ours == theirs and type(ours) in (type(theirs), float, int) or ours == theirs
+    return ours == theirs
 
 
 def diff(ours: dict, theirs: dict) -> list[tuple[str, object, object]]:
     """(step, dotui's answer, workerd's) of every step whose answers differ."""
-    return [(k, ours.get(k, "<missing>"), theirs.get(k, "<missing>")) for k in sorted(set(ours) | set(theirs))
-            if not same(ours.get(k, "<missing>"), theirs.get(k, "<missing>"))]
+    return [
+        (k, ours.get(k, "<missing>"), theirs.get(k, "<missing>"))
+        for k in sorted(set(ours) | set(theirs))
+        if not same(ours.get(k, "<missing>"), theirs.get(k, "<missing>"))
+    ]
 
 
 def scenario() -> dict:
@@ -454,6 +591,7 @@ def _run_sync(ctx, step: dict, out: dict):
     if "alarm" in step:
         if step["alarm"] == "set":
             import time
+
             s.set_alarm(time.time() + 86400 * 365)
             return "set"
         return None if s.get_alarm() is None else "set"
@@ -504,7 +642,7 @@ async def _run(ctx, step: dict, out: dict):
     return _run_sync(ctx, step, out)
 
 
-OBJECTS = '''
+OBJECTS = """
 from dotui import DurableObject
 from sql_scenario import run_steps
 
@@ -517,7 +655,7 @@ class SqlScenario(DurableObject):
 
     async def run(self, steps):
         return await run_steps(self.ctx, steps)
-'''
+"""
 
 
 async def run_dotui(engine_on) -> dict:
@@ -552,8 +690,13 @@ def run_peer() -> dict:
         path = os.path.join(tmp, "steps.json")
         with open(path, "w") as f:
             json.dump(scenario(), f)
-        done = subprocess.run(["node", "sql_scenario.mjs", "--persist", os.path.join(tmp, "data"), "--steps", path],
-                              cwd=os.path.join(HERE, "peer"), capture_output=True, text=True, timeout=180)
+        done = subprocess.run(
+            ["node", "sql_scenario.mjs", "--persist", os.path.join(tmp, "data"), "--steps", path],
+            cwd=os.path.join(HERE, "peer"),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"the peer SQL scenario failed:\n{done.stderr[-2000:]}")
         return json.loads(done.stdout)

@@ -35,7 +35,8 @@ def test_each_step_answers_as_on_workerd(ours, step):
         assert not sql_scenario.same(ours.get(step), WORKERD[step]), f"{step} is listed as deliberate but agrees now"
         return
     assert sql_scenario.same(ours.get(step), WORKERD[step]), (
-        f"{step}\n  dotui:   {ours.get(step)!r:.600}\n  workerd: {WORKERD[step]!r:.600}")
+        f"{step}\n  dotui:   {ours.get(step)!r:.600}\n  workerd: {WORKERD[step]!r:.600}"
+    )
 
 
 def test_dotui_runs_every_step_workerd_ran(ours):
@@ -44,11 +45,13 @@ def test_dotui_runs_every_step_workerd_ran(ours):
 
 def test_the_deliberate_differences_are_what_they_say(ours):
     assert ours["sql results: 2**63 - 1"] == {"ok": [{"big": 2**63 - 1}]}
-    assert ours["sql refused: a value of a type SQLite cannot store"]["error"].startswith("sql.exec binding 1 is a dict")
+    assert ours["sql refused: a value of a type SQLite cannot store"]["error"].startswith(
+        "sql.exec binding 1 is a dict"
+    )
     assert "2097152 bytes" in ours["sql kv: storage.put of a 2 MiB + 1 string"]["error"]
 
 
-READ_FIRST = '''
+READ_FIRST = """
 from dotui import DurableObject
 
 class ReadFirst(DurableObject):
@@ -68,7 +71,7 @@ class ReadFirst(DurableObject):
             self.ctx.storage.transaction_sync(body)
         except ValueError as exc:
             return str(exc), sql.exec("SELECT count(*) AS n FROM t").one()["n"]
-'''
+"""
 
 
 async def test_transaction_sync_is_all_or_nothing_when_it_reads_first():

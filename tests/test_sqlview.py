@@ -38,7 +38,10 @@ def test_tables_lists_the_objects_own_tables_with_schema_and_rows(db):
     todo = doc["tables"][0]
     assert todo["rows"] == 1000  # the open transaction's row is not committed
     assert [(c["name"], c["type"], c["pk"], c["notnull"]) for c in todo["columns"]] == [
-        ("id", "INTEGER", 1, False), ("title", "TEXT", 0, True), ("data", "BLOB", 0, False)]
+        ("id", "INTEGER", 1, False),
+        ("title", "TEXT", 0, True),
+        ("data", "BLOB", 0, False),
+    ]
     assert todo["indexes"] == ["todo_title"]
     assert doc["size"] == os.path.getsize(db) or doc["size"] > 0
 
@@ -54,9 +57,19 @@ def test_a_page_of_rows_with_the_count_and_blobs_encoded(db):
     assert first["rows"] == [[1], [2], [3], [4], [5]] and first["more"] and first["count"] is None
 
 
-@pytest.mark.parametrize("sql", ["DELETE FROM todo", "INSERT INTO todo (title) VALUES ('x')", "DROP TABLE todo",
-                                 "CREATE TABLE t (x)", "ATTACH DATABASE 'other.db' AS other",
-                                 "PRAGMA journal_mode=DELETE", "PRAGMA user_version = 5", "VACUUM"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM todo",
+        "INSERT INTO todo (title) VALUES ('x')",
+        "DROP TABLE todo",
+        "CREATE TABLE t (x)",
+        "ATTACH DATABASE 'other.db' AS other",
+        "PRAGMA journal_mode=DELETE",
+        "PRAGMA user_version = 5",
+        "VACUUM",
+    ],
+)
 def test_nothing_that_writes_runs(db, sql):
     with pytest.raises(sqlview.SqlReadError, match="not authorized|read-only|readonly"):
         sqlview.query(db, sql)
@@ -76,10 +89,16 @@ def test_a_query_that_runs_too_long_is_stopped(db, monkeypatch):
         sqlview.query(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c")
 
 
-@pytest.mark.parametrize("sql,bindings,message", [
-    ("", [], "empty"), ("SELECT 1; SELECT 2", [], "one statement"), ("SELEC 1", [], "syntax error"),
-    ("SELECT ?", [], "bindings"), ("SELECT ?", [2**70], "binding|too large"),
-])
+@pytest.mark.parametrize(
+    "sql,bindings,message",
+    [
+        ("", [], "empty"),
+        ("SELECT 1; SELECT 2", [], "one statement"),
+        ("SELEC 1", [], "syntax error"),
+        ("SELECT ?", [], "bindings"),
+        ("SELECT ?", [2**70], "binding|too large"),
+    ],
+)
 def test_bad_input_is_a_clear_error(db, sql, bindings, message):
     with pytest.raises(sqlview.SqlReadError, match=message):
         sqlview.query(db, sql, bindings)

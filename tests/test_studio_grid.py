@@ -21,7 +21,9 @@ class Source:
     def fetch(self, offset: int, limit: int) -> list[list]:
         with self.lock:
             self.asked.append((offset, limit))
-        return [[i, f"title {i}", None if i % 2 else {"$blob": "00ff"}] for i in range(offset, min(ROWS, offset + limit))]
+        return [
+            [i, f"title {i}", None if i % 2 else {"$blob": "00ff"}] for i in range(offset, min(ROWS, offset + limit))
+        ]
 
 
 class GridApp(App):

@@ -119,8 +119,9 @@ def ls(ctx: Context, namespace: str | None = None, live: bool = False, hibernate
     objects = ctx.facade.instances(namespace, state=state, offset=offset, limit=limit)
     pages = 1 if all else max(1, -(-total // LS_PAGE))
     sockets = {(ns, hx): n for ns, hx, n in ctx.facade.websocket_counts(namespace)}
-    return {"objects": [{"ref": _label(o), **o, "websockets": sockets.get((o["namespace"], o["id"]), 0)}
-                        for o in objects], "total": total,
+    backends = {ns["name"]: ns.get("backend", "kv") for ns in ctx.facade.namespaces()}  # docs/sqlite.md
+    return {"objects": [{"ref": _label(o), **o, "websockets": sockets.get((o["namespace"], o["id"]), 0),
+                         "backend": backends.get(o["namespace"], "kv")} for o in objects], "total": total,
             "page": 1 if all else page, "pages": pages}
 
 

@@ -41,6 +41,7 @@ class Kind(enum.Enum):
     WHEN = "WHEN"              # +SECONDS, an ISO time, or epoch seconds
     COMMAND = "COMMAND"        # a command name
     WORD = "WORD"              # one of ``choices``
+    TEXT = "TEXT"              # free text (a SQL query, a bookmark): quoted, or as typed; nothing to complete
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Arg:
     def metavar(self) -> str:
         if self.kind is Kind.WORD:
             return "|".join(self.choices)
-        return self.name.upper() if self.kind is Kind.VALUE else self.kind.value
+        return self.name.upper() if self.kind in (Kind.VALUE, Kind.TEXT) else self.kind.value
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def read_arg(arg: Arg, text: str, cmd: Command) -> Any:
         if text[:1] in "'\"":
             return parse_word(text)
         return text
-    if kind in (Kind.KEY, Kind.PREFIX):
+    if kind in (Kind.KEY, Kind.PREFIX, Kind.TEXT):
         return parse_word(text)
     if kind is Kind.VALUE:
         return parse_value(text)

@@ -27,10 +27,27 @@ MAX_BYTES = 8 * 1024 * 1024  # about this many bytes of values in one page; the 
 HIDDEN = "_cf_"  # the engine's tables: never shown, never readable here
 
 _READS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
-_NAMING_PRAGMAS = {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list",
-                   "foreign_key_check", "quick_check", "integrity_check"}  # their argument names a table
-_READING_PRAGMAS = {"table_list", "page_count", "page_size", "freelist_count", "data_version", "user_version",
-                    "schema_version", "collation_list"}  # read with no argument (an argument would set them)
+_NAMING_PRAGMAS = {
+    "table_info",
+    "table_xinfo",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "foreign_key_check",
+    "quick_check",
+    "integrity_check",
+}  # their argument names a table
+_READING_PRAGMAS = {
+    "table_list",
+    "page_count",
+    "page_size",
+    "freelist_count",
+    "data_version",
+    "user_version",
+    "schema_version",
+    "collation_list",
+}  # read with no argument (an argument would set them)
 
 
 class SqlReadError(ValueError):
@@ -44,6 +61,20 @@ def encode(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     return value
+
+
+def decode(bindings: list | None) -> list[Any]:
+    """Bindings as JSON carries them: ``{"$blob": hex}`` is a BLOB, anything else as it is (SQLite,
+    or ``sql.exec``, checks its type). SqlReadError for a BLOB that is not hex. O(bindings)."""
+    out = []
+    for n, value in enumerate(bindings or [], 1):
+        if isinstance(value, dict) and set(value) == {"$blob"}:
+            try:
+                value = bytes.fromhex(value["$blob"])
+            except (TypeError, ValueError):
+                raise SqlReadError(f"binding {n}: {value['$blob']!r:.60} is not a BLOB's hex digits") from None
+        out.append(value)
+    return out
 
 
 def _authorize(action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None) -> int:
@@ -77,9 +108,11 @@ def _open(path: str) -> sqlite3.Connection:
 def _refused(exc: sqlite3.Error | sqlite3.Warning, sql: str) -> SqlReadError:
     text = str(exc)
     if "not authorized" in text or "authorization denied" in text:
-        return SqlReadError(f"{text}: this runs read-only on the object's file and cannot change it or read the "
-                            "engine's _cf_ tables; to write, call a method of the object (or use sql --write, "
-                            "which goes through its queue)")
+        return SqlReadError(
+            f"{text}: this runs read-only on the object's file and cannot change it or read the "
+            "engine's _cf_ tables; to write, call a method of the object (or use sql --write, "
+            "which goes through its queue)"
+        )
     if text == "interrupted":
         return SqlReadError(f"the query ran past {TIME_LIMIT:.0f} s and was stopped: add a WHERE or a LIMIT")
     return SqlReadError(f"{text} (in {sql[:200]!r})")
@@ -98,13 +131,26 @@ def tables(path: str) -> dict[str, Any]:
             if schema != "main" or kind not in ("table", "view", "virtual") or name.startswith((HIDDEN, "sqlite_")):
                 continue
             q = '"' + name.replace('"', '""') + '"'
-            columns = [{"name": c[1], "type": c[2], "notnull": bool(c[3]), "default": c[4], "pk": c[5]}
-                       for c in conn.execute(f"PRAGMA table_xinfo({q})") if c[6] == 0]
+            columns = [
+                {"name": c[1], "type": c[2], "notnull": bool(c[3]), "default": c[4], "pk": c[5]}
+                for c in conn.execute(f"PRAGMA table_xinfo({q})")
+                if c[6] == 0
+            ]
             indexes = [i[1] for i in conn.execute(f"PRAGMA index_list({q})")]
             rows = conn.execute(f"SELECT count(*) FROM {q}").fetchone()[0]
             sql = conn.execute("SELECT sql FROM sqlite_schema WHERE name = ?", (name,)).fetchone()
-            out.append({"name": name, "type": kind, "columns": columns, "indexes": indexes, "rows": rows,
-                        "without_rowid": bool(without_rowid), "strict": bool(strict), "sql": sql and sql[0]})
+            out.append(
+                {
+                    "name": name,
+                    "type": kind,
+                    "columns": columns,
+                    "indexes": indexes,
+                    "rows": rows,
+                    "without_rowid": bool(without_rowid),
+                    "strict": bool(strict),
+                    "sql": sql and sql[0],
+                }
+            )
         size = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
         return {"path": path, "exists": True, "size": size, "tables": out}
     except sqlite3.Error as exc:
@@ -113,8 +159,9 @@ def tables(path: str) -> dict[str, Any]:
         conn.close()
 
 
-def query(path: str, sql: str, bindings: list | None = None, offset: int = 0, limit: int = 100,
-          count: bool = True) -> dict[str, Any]:
+def query(
+    path: str, sql: str, bindings: list | None = None, offset: int = 0, limit: int = 100, count: bool = True
+) -> dict[str, Any]:
     """One page of a read-only statement's rows: ``{"columns", "rows" (lists), "count" (every row, if
     ``count``), "more"}``. O(offset + limit), O(rows) with ``count``; bounded by TIME_LIMIT."""
     if not isinstance(sql, str) or not sql.strip():
@@ -122,11 +169,13 @@ def query(path: str, sql: str, bindings: list | None = None, offset: int = 0, li
     if not 0 <= offset or not 1 <= limit <= MAX_ROWS:
         raise SqlReadError(f"offset must be >= 0 and limit 1..{MAX_ROWS}; got offset {offset}, limit {limit}")
     if not os.path.isfile(path):
-        raise SqlReadError("the object has no database file yet: it has written nothing (it comes to exist, "
-                           "with its tables, at its first call that writes)")
+        raise SqlReadError(
+            "the object has no database file yet: it has written nothing (it comes to exist, "
+            "with its tables, at its first call that writes)"
+        )
     conn = _open(path)
     try:
-        cursor = conn.execute(sql, list(bindings or []))
+        cursor = conn.execute(sql, decode(bindings))
         columns = [d[0] for d in cursor.description or ()]
         seen, rows, size = 0, [], 0
         for row in cursor:
@@ -136,8 +185,7 @@ def query(path: str, sql: str, bindings: list | None = None, offset: int = 0, li
             elif not count and seen >= offset + limit:
                 return {"columns": columns, "rows": rows, "count": None, "more": True}
             seen += 1
-        return {"columns": columns, "rows": rows, "count": seen if count else None,
-                "more": seen > offset + len(rows)}
+        return {"columns": columns, "rows": rows, "count": seen if count else None, "more": seen > offset + len(rows)}
     except (sqlite3.Error, sqlite3.Warning) as exc:
         raise _refused(exc, sql) from None
     except (OverflowError, TypeError) as exc:

@@ -278,6 +278,10 @@ class Admin:
 
     async def sql_exec(self, namespace: str, ref: str, sql: str, bindings: list | None = None) -> dict[str, Any]:
         self._database(namespace, ref)
+        try:
+            bindings = sqlview.decode(bindings)  # a BLOB crosses as {"$blob": hex}, as sql_query answers it
+        except sqlview.SqlReadError as exc:
+            raise ClientFault(exc) from None
 
         def run(i: Any) -> dict[str, Any]:
             cur = i.storage.sql.exec(sql, *(bindings or []))
@@ -311,6 +315,7 @@ class Admin:
         inst = self.engine.held((namespace, oid.hex))
         if inst is not None:  # its next session starts now, at the bookmark (as ctx.abort() would)
             inst.reset(ObjectResetError(f"restored to bookmark {bookmark}; undo with {undo}"))
+        await self.engine.wake(namespace, oid)  # made now: what reads the file (sql_query, the studio) shows it
         return {"bookmark": bookmark, "undo": undo}
 
     async def hibernate(self, namespace: str, ref: str) -> bool:

@@ -378,7 +378,8 @@ class RemoteEngine(EngineFacade):
                        body: Any = None, *, idempotent: bool, limit: int | None = None) -> Any:
         assert self._session is not None, "start() the RemoteEngine first (or use dotui.server.connect)"
         url = self.url + path
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        query = {k: dumps(v) if isinstance(v, (list, dict)) else str(v)  # a list or dict: JSON (server/app.py)
+                 for k, v in (params or {}).items() if v is not None}
         data = None if body is None else dumps(body).encode()
         content = {"Content-Type": "application/json"} if data is not None else {}
         delay = FIRST_BACKOFF

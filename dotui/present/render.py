@@ -33,6 +33,7 @@ from .formats import (
     result_text,
     short_json,
 )
+from .sql import renderers as sql_renderers
 
 STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
 
@@ -183,6 +184,7 @@ class Renderer:
             "help": self.help, "quit": lambda _: None, "ws": self.ws, "tour": self.tour, "load": self.load,
             "call": self.call_result,
         }
+        self._by_command.update(sql_renderers(self))  # sql, tables, bookmark, restore (present/sql.py)
 
     def outcome(self, outcome: Outcome, where: str | None = None) -> None:
         if not outcome.ok:
@@ -283,6 +285,9 @@ class Renderer:
         sharded = any("shard" in o for o in objects)  # served by a cluster (docs/cluster.md)
         if sharded:
             columns.insert(1, ("shard", "right"))
+        sql = any(o.get("backend") == "sqlite" for o in objects)  # SQLite-backed objects (docs/sqlite.md)
+        if sql:
+            columns.insert(columns.index(("keys", "right")), ("backend", "left"))
         for col, justify in columns:
             table.add_column(col, justify=justify, no_wrap=col != "alarm")
         broken = []
@@ -293,6 +298,8 @@ class Renderer:
             cells = [o["ref"], Text(state, style=STATE_STYLE.get(o["state"], "")), str(o.get("queued", 0)),
                      str(o.get("calls", 0)), str(o.get("errors", 0)), str(o.get("keys", 0)),
                      str(o.get("bytes", 0)), alarm_text(o.get("alarm")), ago(o.get("last_active"))]
+            if sql:
+                cells.insert(5, o.get("backend", "kv"))
             if sockets:
                 cells.insert(2, str(o.get("websockets", 0)))
             if sharded:

@@ -429,6 +429,11 @@ def _kind(op: Operation, p: Param, value: Any) -> Any:
             return int(value)
         except ValueError:
             pass
+    if p.kind in (list, dict) and isinstance(value, str):  # a query value: JSON text (RemoteEngine sends it so)
+        try:
+            value = loads(value)
+        except BadJSON:
+            pass
     if isinstance(value, p.kind) and not isinstance(value, bool):
         return value
     raise BadRequest(f"{p.name!r} must be a {_KIND_NAMES[p.kind]} ({op.verb} {op.path}); got {value!r:.200}")
