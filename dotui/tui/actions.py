@@ -87,6 +87,11 @@ def _on_tab(tab: str, inner: Enabled = _always) -> Enabled:
     return enabled
 
 
+def _sqlite_backed(s: Scope) -> bool | None:
+    """The selected object keeps its storage in SQLite: the storage studio shows it (widgets/studio/)."""
+    return True if s.info is not None and s.namespace and s.namespace.get("backend") == "sqlite" else False
+
+
 def _has_classes(s: Scope) -> bool | None:
     return True if s.namespaces else None
 
@@ -131,6 +136,9 @@ ROWS: list[TuiAction] = [
     TuiAction("edit_storage", "e", "Edit", "Edit a storage key of {target}", "put or delete a key, through the "
               "object's queue (runs: put REF KEY VALUE | del REF KEY)", _on_tab("storage", _selected),
               handler=lambda s: s.dialogs.edit_storage(), show=False),
+    TuiAction("bookmarks", "b", "Bookmarks", "Bookmarks of {target}", "a SQLite-backed object's states over time; "
+              "Enter on one restores it there, after asking (runs: restore REF BOOKMARK)",
+              _on_tab("storage", _sqlite_backed), handler=lambda s: s.view.studio_bookmarks(), show=False),
     TuiAction("reload", "r", "Reload", "Reload the objects folder", "re-import the classes; live objects restart "
               "on the new code (also automatic when a file there is saved)", command=lambda s: "reload"),
     TuiAction("command_bar", "colon", "Cmd", "Command bar", "type any REPL command, with completion",

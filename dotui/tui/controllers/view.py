@@ -89,11 +89,21 @@ class ViewController:
         if tab == "queue":
             self.render_queue()
         elif tab == "storage":
+            info = detail.info or s.selected_info
+            sqlite = info is not None and s.namespaces.get(info["namespace"], {}).get("backend") == "sqlite"
+            if s.object_view.show_studio(s.facade if sqlite else None, info):  # widgets/studio/
+                return
             view = s.object_view.storage_view
             if detail.storage_error:
                 view.clear(f"cannot read this object's storage: {detail.storage_error}")
             elif detail.storage is not None:
                 view.show(detail.storage, s.watch.last_commit.get(detail.key), s.clock())
+
+    def studio_bookmarks(self) -> None:
+        """b on the Storage tab of a SQLite-backed object: the studio's bookmarks (widgets/studio/)."""
+        studio = self.screen.object_view.query_one("#studio-view")
+        if not studio.has_class("-hidden"):
+            studio.action_bookmarks()
 
     def render_queue(self) -> None:
         s = self.screen

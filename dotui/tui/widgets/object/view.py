@@ -12,6 +12,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from ....ops import EngineFacade
 from ... import glossary
 from ...model import Key, label_of, row_state
+from ..studio import StudioView
 from .events import EventsView
 from .methods import MethodsView
 from .queue import QueueView
@@ -54,6 +55,7 @@ class ObjectView(Vertical):
                 yield QueueView(id="queue-view")
             with TabPane(TAB_TITLES["storage"], id="storage"):
                 yield StorageView(id="storage-view")
+                yield StudioView(id="studio-view", classes="-hidden")  # a SQLite-backed object's (widgets/studio/)
             with TabPane(TAB_TITLES["methods"], id="methods"):
                 yield MethodsView(id="methods-view")
             with TabPane(TAB_TITLES["events"], id="events"):
@@ -106,6 +108,17 @@ class ObjectView(Vertical):
     @property
     def queue_view(self) -> QueueView:
         return self.query_one(QueueView)
+
+    def show_studio(self, facade: EngineFacade | None, info: dict[str, Any] | None) -> bool:
+        """The storage studio in place of the key-value view while a SQLite-backed object is shown
+        (``facade`` None: the key-value view). Whether the studio is shown."""
+        shown = facade is not None and info is not None
+        self.query_one(StudioView).set_class(not shown, "-hidden")
+        self.query_one(StorageView).set_class(shown, "-hidden")
+        if shown:
+            self.query_one(StudioView).show(facade, (info["namespace"], info["id"]),
+                                            f"{info['namespace']}/{label_of(info)}")
+        return shown
 
     @property
     def storage_view(self) -> StorageView:

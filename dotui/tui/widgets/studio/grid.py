@@ -89,19 +89,32 @@ class RowGrid(ScrollView, can_focus=True):
         self._generation = 0  # a new source makes answers for the old one stale
 
     # ------------------------------------------------------------ the source
-    def show(self, columns: list[str], count: int, fetch: Fetch, first: list[list[Any]] | None = None) -> None:
+    def show(
+        self,
+        columns: list[str],
+        count: int,
+        fetch: Fetch,
+        first: list[list[Any]] | None = None,
+        keep_place: bool = False,
+    ) -> None:
         """Show ``count`` rows of ``columns``; ``fetch(offset, limit)`` gives a page (``first`` is page 0,
-        when the caller has it already)."""
+        when the caller has it already). ``keep_place``: the same rows read again (after an edit), so
+        the cursor and the scroll stay where they were."""
+        place = (self.cursor, self.scroll_offset) if keep_place and list(columns) == self.columns else None
         self._generation += 1
         self.columns, self.count, self._fetch = list(columns), count, fetch
         self._pages.clear()
         self._asked.clear()
         if first is not None:
             self._pages[0] = first
-        self._widths = self._measure(first or [])
-        self.cursor = 0
-        self.scroll_to(0, 0, animate=False)
+        self._widths = self._measure(first or [], self._widths if place else None)
         self.virtual_size = Size(sum(self._widths) + len(self._widths), count + 1)
+        if place is None:
+            self.cursor = 0
+            self.scroll_to(0, 0, animate=False)
+        else:
+            self.cursor = min(place[0], max(0, count - 1))
+            self.scroll_to(place[1].x, place[1].y, animate=False)
         self.refresh()
 
     def _measure(self, rows: list[list[Any]], widths: list[int] | None = None) -> list[int]:
@@ -133,6 +146,7 @@ class RowGrid(ScrollView, can_focus=True):
             except Exception as exc:  # noqa: BLE001 - shown in place of the rows
                 rows = [[f"cannot read these rows: {exc}"]]
             self.app.call_from_thread(self._arrived, generation, page, rows)
+
         self.run_worker(read, thread=True, group=f"grid-page-{page}")
 
     def _arrived(self, generation: int, page: int, rows: list[list[Any]]) -> None:
@@ -174,8 +188,7 @@ class RowGrid(ScrollView, can_focus=True):
         if not self.count:
             return
         self.cursor = max(0, min(self.count - 1, index))
-        self.scroll_to_region(Region(self.scroll_offset.x, self.cursor + 1, 1, 1), animate=False,
-                              spacing=None)
+        self.scroll_to_region(Region(self.scroll_offset.x, self.cursor + 1, 1, 1), animate=False, spacing=None)
         top = self.scroll_offset.y
         if self.cursor < top:  # the header hides the first line of the region
             self.scroll_to(y=self.cursor, animate=False)

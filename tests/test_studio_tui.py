@@ -1,0 +1,119 @@
+"""The storage studio in the TUI, driven as a learner would: a SQLite-backed object's Storage tab shows
+its tables and rows without waking it, the query box is read-only, a row is edited through the
+object's queue, and the bookmarks restore it (after a confirmation)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dotui.examples import OBJECTS as BUNDLED
+from dotui.tui.app import DotuiApp
+from dotui.tui.screens.studio_dialogs import RestoreScreen, RowEditScreen
+from dotui.tui.widgets.studio import RowGrid, StudioView
+from tui_support import key_of, screen_text, shown, until
+
+SIZE = (120, 34)
+ROWS = 3_000
+
+
+@pytest.fixture
+def facade(tmp_path: Path):
+    from dotui.ops import LocalEngine
+
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    shutil.copy(f"{BUNDLED}/todo_list.py", objects / "todo_list.py")
+    fe = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600).start()
+    for start in range(0, ROWS, 500):
+        fe.call("TodoList", "home", "add_many", [[f"task {i}" for i in range(start, start + 500)]])
+    fe.hibernate("TodoList", "home")
+    yield fe
+    fe.close()
+
+
+async def open_studio(pilot, app, facade, rows: int = ROWS) -> StudioView:
+    key = key_of(facade, "TodoList", "home")
+    await until(pilot, lambda: key in app.main.rows.rows, "TodoList/home in the instances")
+    app.main.go_to(key)
+    await until(pilot, lambda: shown(app) == key, "TodoList/home selected")
+    await pilot.press("2")
+    studio = app.main.query_one(StudioView)
+    await until(pilot, lambda: f"table todo: {rows:,} rows" in screen_text(app), "the todo table's rows")
+    return studio
+
+
+def state(facade) -> str:
+    return facade.instance("TodoList", "home")["state"]
+
+
+async def test_the_storage_tab_shows_tables_and_rows_without_waking(facade):
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=SIZE) as pilot:
+        studio = await open_studio(pilot, app, facade)
+        text = screen_text(app)
+        assert "SQLite" in text and "todo" in text and "task 0" in text
+        assert "title TEXT NOT NULL" in text  # the schema
+        grid = studio.query_one(RowGrid)
+        grid.focus()
+        await pilot.press("end")
+        await until(pilot, lambda: f"task {ROWS - 1}" in screen_text(app), "the last row")
+        assert state(facade) == "hibernated"
+
+
+async def test_the_query_box_reads_and_refuses_writes(facade):
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_studio(pilot, app, facade)
+        box = app.main.query_one("#studio-query")
+        box.focus()
+        box.value = "SELECT title FROM todo WHERE id = 7"
+        await pilot.press("enter")
+        await until(pilot, lambda: "query: 1 row" in screen_text(app), "the query's one row")
+        assert "task 6" in screen_text(app)
+        box.value = "DELETE FROM todo"
+        await pilot.press("enter")
+        await until(pilot, lambda: "not authorized" in screen_text(app), "the write refused")
+        assert facade.sql_query("TodoList", "home", "SELECT count(*) FROM todo")["rows"] == [[ROWS]]
+        assert state(facade) == "hibernated"
+
+
+async def test_editing_a_row_goes_through_the_objects_queue(facade):
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=SIZE) as pilot:
+        studio = await open_studio(pilot, app, facade)
+        studio.query_one(RowGrid).focus()
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RowEditScreen), "the row editor")
+        title = app.screen.query_one("#studio-edit-1")
+        title.value = "renamed in the studio"
+        await pilot.press("enter")
+        await until(pilot, lambda: "renamed in the studio" in screen_text(app), "the edited row")
+        assert facade.sql_query("TodoList", "home", "SELECT title FROM todo WHERE id = 2")["rows"] == [
+            ["renamed in the studio"]
+        ]
+        assert state(facade) != "hibernated"  # the UPDATE ran in the object, through its queue
+
+
+async def test_restore_to_a_bookmark_asks_first(facade):
+    facade.sql_exec("TodoList", "home", "DELETE FROM todo WHERE id > 10", [])  # the mistake to undo
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_studio(pilot, app, facade, rows=10)
+        await pilot.press("b")
+        await until(pilot, lambda: "Bookmarks:" in screen_text(app) and "commit, " in screen_text(app), "the bookmarks")
+        studio = app.main.query_one(StudioView)
+        assert studio.marks[0]["kind"] == "commit"  # newest first: the DELETE
+        await pilot.press("down", "enter")  # the commit before it
+        await until(pilot, lambda: isinstance(app.screen, RestoreScreen), "the confirmation")
+        assert "can itself be undone" in screen_text(app) or "undoes it" in screen_text(app)
+        await pilot.press("escape")  # cancelled: nothing happens
+        await until(pilot, lambda: not isinstance(app.screen, RestoreScreen), "the dialog gone")
+        assert facade.sql_query("TodoList", "home", "SELECT count(*) FROM todo")["rows"] == [[10]]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RestoreScreen), "the confirmation again")
+        await pilot.click("#studio-restore-yes")
+        await until(pilot, lambda: f"table todo: {ROWS:,} rows" in screen_text(app), "the rows restored")
+        assert facade.sql_query("TodoList", "home", "SELECT count(*) FROM todo")["rows"] == [[ROWS]]
