@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from ..present.formats import short
+from .pitr import PITR
 from .script import Lesson, Point, Run, Step
 from .watching import EventLog
 
@@ -476,7 +477,7 @@ TRANSACTIONS = Lesson(
 
 
 LESSONS: list[Lesson] = [ADDRESSING, ONE_INSTANCE, INTERLEAVING, INPUT_GATE, OUTPUT_GATE, HIBERNATION, ALARMS,
-                         RELOAD, TRANSACTIONS]
+                         RELOAD, TRANSACTIONS, PITR]
 
 
 def lesson_named(key: str) -> Lesson:
