@@ -560,7 +560,12 @@ async def run_steps(ctx, steps: list[dict]) -> dict:
     out: dict = {}
     for step in steps:
         if "wait" in step:
+            # workerd's scheduler.wait(1) ends the implicit transaction: what came before commits on its own.
+            # dotui's commits are the committer's groups, which an await does not end (writes before and after
+            # it may share one), so the boundary is said: sync() returns once the writes before it are durable
+            # (docs/sqlite.md, "Beside workerd").
             await asyncio.sleep(step["wait"] / 1000)
+            await ctx.storage.sync()
             continue
         try:
             out[step["l"]] = {"ok": await _run(ctx, step, out)}
