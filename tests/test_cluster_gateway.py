@@ -22,7 +22,7 @@ from dotui.commands import REGISTRY  # noqa: F401 - the registry the REPL uses
 from dotui.ops import OPERATIONS, LocalEngine
 from dotui.server import connect
 from server_support import write_server_objects
-from test_facades import CASES, stable
+from test_facades import CASES, NOTES, stable
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
 
@@ -42,6 +42,7 @@ def unclustered(value):
 def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster_gateway")
     objects = str(write_server_objects(tmp / "objects"))
+    (tmp / "objects" / "notes.py").write_text(NOTES)  # the SQLite-backed class the SQL operations' cases call
     local_ray()
     served = ServedCluster(objects, str(tmp / "root"), 2, idle_timeout=60)
     remote = connect(served.url, data=str(tmp / "root"))
