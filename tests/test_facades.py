@@ -130,6 +130,8 @@ CASES: dict[str, tuple[Callable[[EngineFacade, str], Any], Callable[[Any], bool]
     "history": (lambda f, n: (f.call("Counter", n, "increment"), f.call("Counter", n, "increment", [2]),
                               [(c["method"], c["args"], c["result"]) for c in f.history("Counter", n, 1)]),
                 lambda r: r[2] == [("increment", [2], 3)]),
+    # An objects folder has no Worker: no requests (tests/test_worker_requests.py runs a wrangler project's).
+    "worker_requests": (lambda f, n: f.worker_requests(5), lambda r: r == []),
     "stats": (lambda f, n: sorted(f.stats()), lambda r: {"live", "hibernated", "calls", "websockets"} <= set(r)),
     "websockets": (lambda f, n: (f.call("Counter", n, "peek"), f.websockets("Counter", n)),
                    lambda r: r[1] == {"sockets": [], "auto_response": None}),

@@ -180,6 +180,9 @@ class ClusterAdmin(Admin):
     async def namespaces(self) -> list[dict[str, Any]]:
         return await self.cluster.op(0, "namespaces")
 
+    async def worker_requests(self, n: int = 20) -> list[dict[str, Any]]:
+        return []  # a cluster's gateway serves no Worker (docs/cluster.md)
+
     async def instances(self, namespace: str | None = None, state: str | None = None,
                         offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         at_least("offset", offset, 0)

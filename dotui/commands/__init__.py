@@ -8,7 +8,10 @@ returns; nothing here renders text or imports a UI library.
     outcome.ok, outcome.result          # True, 5
 """
 
-from . import sqlcmds  # noqa: F401 - registers sql, tables, bookmark, restore
+from . import (
+    sqlcmds,  # noqa: F401 - registers sql, tables, bookmark, restore
+    workercmds,  # noqa: F401 - registers requests
+)
 from .builtins import REGISTRY
 from .parsing import ParseError, Ref, format_ref, parse_ref, parse_value
 from .registry import Arg, Command, Kind, Option, Parsed, Registry

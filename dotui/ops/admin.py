@@ -208,6 +208,12 @@ class Admin:
     async def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]:
         return self.engine.history(namespace, self.target(namespace, ref), n)
 
+    async def worker_requests(self, n: int = 20) -> list[dict[str, Any]]:
+        """The last ``n`` requests the project's Worker answered (docs/cloudflare.md). O(n)."""
+        from ..workers.requests import log_of
+
+        return log_of(self.engine.objects_dir).last(n)
+
     async def stats(self) -> dict[str, Any]:
         """The engine's counters, its open WebSockets, and the tasks on its loop (``asyncio_tasks``, O(tasks):
         the long-run soak, bench/longrun.py, watches it stay flat)."""

@@ -113,6 +113,10 @@ class EngineFacade(ABC):
     def history(self, namespace: str, ref: str, n: int = 20) -> list[dict[str, Any]]:
         """finished calls [namespace, ref, n]"""
 
+    @operation("GET", "/admin/worker/requests")
+    def worker_requests(self, n: int = 20) -> list[dict[str, Any]]:
+        """the last requests to a wrangler project's Worker, newest last, each with the object calls it made [n]"""
+
     @operation("GET", "/admin/stats")
     def stats(self) -> dict[str, Any]:
         """engine counters"""

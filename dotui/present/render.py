@@ -34,6 +34,8 @@ from .formats import (
     short_json,
 )
 from .sql import renderers as sql_renderers
+from .workers import call_lines, request_line
+from .workers import renderers as worker_renderers
 
 STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
 
@@ -114,9 +116,7 @@ def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
         what = f"commit {', '.join(changed) or '(nothing)'} ({ev.get('record_bytes')} bytes)"
     elif kind == "worker.request":  # a request to a wrangler project's Worker (server/worker.py)
         who = "Worker"
-        what = f"{ev.get('method')} {ev.get('path')} → {ev.get('status')} ({ms(ev.get('run_time'))} ms)"
-        if ev.get("error"):
-            what += f" ✗ {ev['error']}"
+        what = "\n    ".join([request_line(ev), *("└ " + c for c in call_lines(ev))])  # its calls under it
     elif kind == "state":
         what = f"state {ev.get('old')} → {ev.get('new')}"
     elif kind.startswith("alarm."):
@@ -185,6 +185,7 @@ class Renderer:
             "call": self.call_result,
         }
         self._by_command.update(sql_renderers(self))  # sql, tables, bookmark, restore (present/sql.py)
+        self._by_command.update(worker_renderers(self))  # requests (present/workers.py)
 
     def outcome(self, outcome: Outcome, where: str | None = None) -> None:
         if not outcome.ok:

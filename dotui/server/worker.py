@@ -8,8 +8,9 @@ the Worker forwards it with ``stub.fetch(request)`` and the object accepts the s
 holds that connection as for ``/ws/...`` (``websocket.hold_websocket``). Without a Worker, ``GET /``
 lists the routes as before.
 
-Each request is published as a ``worker.request`` event (method, path, status, milliseconds, or the
-error), so ``watch`` and the TUI show it beside the calls it made. Transport only: the conversions are
+Each request is a call of the Worker (``dotui/workers/requests.py``): published as a ``worker.request``
+event (method, path, status, seconds, the error, the object calls it made) and kept for ``requests``,
+so ``watch``, ``requests`` and the TUI show it with the calls it made. Transport only: the conversions are
 ``dotui/workers/``'s. O(size of the request and the answer).
 """
 
@@ -17,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+
+from ..workers.requests import WorkerRequest, current, log_of
 
 log = logging.getLogger("dotui")
 
@@ -108,21 +110,22 @@ async def _serve(request: web.Request, project: Any) -> web.StreamResponse:
     upgrade = None
     if request.headers.get("Upgrade", "").lower() == "websocket":
         upgrade = req.upgrade = _Upgrade(request)
-    started = time.perf_counter()
     pending: set[asyncio.Future] = set()
     worker = make_worker(project.worker, engine.env, project.config, lambda aw: pending.add(asyncio.ensure_future(aw)))
-    fields: dict[str, Any] = {"method": request.method, "path": request.path_qs}
+    record = WorkerRequest(request.method, request.path_qs)
+    token = current.set(record)  # the Worker's task (made now) runs with it: its stub calls are noted
     try:
         answer = await shielded(_fetch(worker, req))
     except Exception as exc:
         log.exception("the Worker's fetch raised, for %s %s", request.method, request.path_qs)
-        _publish(engine, fields, 500, started, error=f"{type(exc).__name__}: {exc}")
+        _publish(engine, record, 500, error=f"{type(exc).__name__}: {exc}")
         return web.Response(status=500, text=f"Worker threw exception: {type(exc).__name__}: {exc}\n")
     finally:
+        current.reset(token)
         _keep_until_done(pending)
     if upgrade is not None and upgrade.opened is not None and isinstance(answer, Response) and answer.status == 101:
         namespace, sock, conn, hs = upgrade.opened
-        _publish(engine, fields, 101, started)
+        _publish(engine, record, 101)
         return await hold_websocket(request, engine.websockets, namespace, sock, conn, hs,
                                     _answer_or_502(fetch_response, BadFetchResponse, error_response, request_error),
                                     shielded, request.app[PEERS])
@@ -130,9 +133,9 @@ async def _serve(request: web.Request, project: Any) -> web.StreamResponse:
         native = answer.to_native() if isinstance(answer, Response) else answer
         response = fetch_response(project.worker.__name__, native)
     except (BadFetchResponse, TypeError) as exc:
-        _publish(engine, fields, 502, started, error=str(exc))
+        _publish(engine, record, 502, error=str(exc))
         return error_response(502, request_error("BadFetchResponse", str(exc)))
-    _publish(engine, fields, response.status, started)
+    _publish(engine, record, response.status)
     return response
 
 
@@ -169,8 +172,10 @@ def _log_failure(fut: asyncio.Future) -> None:
         log.warning("work the Worker passed to ctx.waitUntil failed: %r", fut.exception())
 
 
-def _publish(engine: Any, fields: dict[str, Any], status: int, started: float, error: str | None = None) -> None:
+def _publish(engine: Any, record: WorkerRequest, status: int, error: str | None = None) -> None:
+    """The request is answered: kept in its project's log (``requests``) and published (``watch``, the TUI)."""
+    record.finish(status, error)
+    log_of(engine.objects_dir).add(record)
     bus = getattr(engine, "bus", None)
     if bus is not None and bus.active:
-        extra = {"error": error} if error else {}
-        bus.publish("worker.request", status=status, run_time=time.perf_counter() - started, **fields, **extra)
+        bus.publish("worker.request", **record.describe())

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..engine.rows import InstanceRow, InstanceTable
 from ..present.formats import human_bytes, relative
+from ..present.workers import touched
 
 Key = tuple[str, str]  # (namespace, id hex)
 
@@ -560,6 +561,11 @@ class EngineWatch:
             if typ in ("reload", "reset") and "id" not in ev:
                 out.need_full = True
                 out.reloaded = out.reloaded or typ == "reload"
+                continue
+            if typ == "worker.request":  # a call of the Worker: on the Events tab of each object it called
+                for key in touched(ev):
+                    out.touched.add(key)
+                    self._remember(key, ev)
                 continue
             ns, hx = ev.get("namespace"), ev.get("id")
             if ns is None or hx is None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..present.workers import touched
 from .model import EngineWatch, InstanceRows, Key, Rate, ref_of
 from .snapshot import Detail, PollRequest, Snapshot
 
@@ -93,7 +94,8 @@ class Refresh:
         shown = self.shown
         if shown is not None and shown in fold.touched:
             self._need_detail = True
-            out.shown_events = [ev for ev in events if ev.get("id") == shown[1] and ev.get("namespace") == shown[0]]
+            out.shown_events = [ev for ev in events if (ev.get("id") == shown[1] and ev.get("namespace") == shown[0])
+                                or (ev.get("type") == "worker.request" and shown in touched(ev))]
         return out
 
     def request(self, tab: str | None) -> PollRequest:

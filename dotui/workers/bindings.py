@@ -10,6 +10,7 @@ Over dotui's namespaces and stubs (``dotui/engine/object/stubs.py``): making a s
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..engine.errors import (
@@ -23,6 +24,7 @@ from ..engine.errors import (
 from ..engine.ids import ObjectId
 from . import rpc
 from .http import Request, Response
+from .requests import note_call
 
 _RETRYABLE = (ObjectResetError, BrokenObjectError, ShardUnavailableError, EngineClosedError)
 
@@ -63,12 +65,17 @@ class Stub:
         """The object's ``fetch(request)``; a WebSocket upgrade the gateway handed the Worker reaches it
         with its socket (docs/cloudflare.md, "WebSockets")."""
         request = Request(input, **init) if init or not isinstance(input, Request) else input
+        started = time.perf_counter()
         try:
             if request.upgrade is not None and request.headers.get("Upgrade", "").lower() == "websocket":
-                return await request.upgrade(self._namespace, self._native.id, request.to_native())
-            return Response.from_native(await self._native.fetch(request.to_native()))
+                answer = await request.upgrade(self._namespace, self._native.id, request.to_native())
+            else:
+                answer = Response.from_native(await self._native.fetch(request.to_native()))
         except Exception as exc:  # noqa: BLE001 - marked, and raised again
+            note_call(self._namespace, self._native.id, "fetch", started, exc)
             raise mark(exc) from None
+        note_call(self._namespace, self._native.id, "fetch", started, None)
+        return answer
 
     def __getattr__(self, method: str) -> Any:
         if method.startswith("_"):
@@ -76,13 +83,17 @@ class Stub:
         call = self._methods.get(method)
         if call is None:
             target = getattr(self._native, method)
+            namespace, oid = self._namespace, self._native.id
 
             async def call(*args: Any, **kwargs: Any) -> Any:
                 a, k = rpc.encode_args(args, kwargs)
+                started = time.perf_counter()
                 try:
                     result = await target(*a, **k)
                 except Exception as exc:  # noqa: BLE001 - marked, and raised again
+                    note_call(namespace, oid, method, started, exc)
                     raise mark(exc) from None
+                note_call(namespace, oid, method, started, None)
                 return rpc.decode(result)
 
             call.__name__ = method

@@ -10,11 +10,12 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from ....present.formats import duration, short
+from ....present.workers import call_lines, request_line
 
 STYLE = {
     "call.queued": "dim", "call.started": "yellow", "call.suspended": "cyan", "call.resumed": "yellow",
     "call.held": "magenta", "call.finished": "green", "commit": "blue", "state": "bold", "reset": "bold red",
-    "gate.blocked": "red", "gate.released": "red", "commit.failed": "bold red",
+    "gate.blocked": "red", "gate.released": "red", "commit.failed": "bold red", "worker.request": "bold cyan",
 }
 
 
@@ -23,6 +24,11 @@ def event_line(ev: dict[str, Any]) -> Text:
     t = ev.get("t")
     stamp = _dt.datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3] if t else "--:--:--"
     text = Text.assemble((stamp + " ", "dim"), (f"{typ:<15}", STYLE.get(typ, "bold" if typ.startswith("alarm") else "")))
+    if typ == "worker.request":  # a call of the Worker that called this object (present/workers.py)
+        text.append(f" Worker #{ev.get('request')} {request_line(ev)}")
+        for line in call_lines(ev):
+            text.append(f"\n    └ {line}", "dim")
+        return text
     if ev.get("call") is not None:
         text.append(f" #{ev['call']} {ev.get('method', '')}")
     if typ == "call.queued" and (ev.get("args") or ev.get("kwargs")):
@@ -59,7 +65,7 @@ def event_line(ev: dict[str, Any]) -> Text:
 
 
 KINDS: list[tuple[str, tuple[str, ...]]] = [
-    ("all", ()), ("calls", ("call.",)), ("commits", ("commit",)), ("state", ("state", "reset")),
+    ("all", ()), ("calls", ("call.", "worker.")), ("commits", ("commit",)), ("state", ("state", "reset")),
     ("alarms", ("alarm",)), ("gates", ("gate.", "call.held")),
 ]
 
