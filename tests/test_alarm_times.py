@@ -145,6 +145,7 @@ def test_alarm_set_command_refuses_and_stores_nothing(facade, when):
     assert listing.ok and listing.result["objects"][0]["alarm"] == keep
 
 
+@pytest.mark.slow
 def test_dash_c_refuses_a_nan_alarm_and_ls_still_works(objs, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
@@ -190,6 +191,7 @@ async def test_gateway_refuses_a_bad_when_with_400_and_stores_nothing(objs, tmp_
 
 
 # ---------------------------------------------------------------- the TUI's alarm dialog
+@pytest.mark.slow
 async def test_tui_alarm_dialog_refuses_1e308_and_stores_nothing(tmp_path):
     from dotui.tui.app import DotuiApp
     from dotui.tui.screens.alarm import AlarmScreen

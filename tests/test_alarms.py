@@ -287,6 +287,7 @@ async def test_the_scheduler_reports_its_own_failure_and_tries_again(caplog):
     await scheduler.close()
 
 
+@pytest.mark.slow
 async def test_close_cancels_a_handler_that_never_ends_and_the_alarm_fires_at_the_next_start(objs, tmp_path):
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
         s = e.env.Seer.get_by_name("s")

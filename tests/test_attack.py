@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.hostile
+pytestmark = [pytest.mark.hostile, pytest.mark.slow]
 
 ATTACKS = ["pipelined_no_read", "idle_and_half_sent", "slow_websocket_readers", "fragment_flood",
            "oversized_heads", "smuggling_heads"]

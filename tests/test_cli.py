@@ -136,6 +136,7 @@ def test_exit_2_wins_over_1_when_going_on(workdir):
     assert proc.stdout.strip() == "0"
 
 
+@pytest.mark.slow
 def test_exit_2_for_bad_flags_and_missing_scripts(workdir):
     assert dotui(workdir, "--on-error", "maybe", "-c", "ls").returncode == 2
     assert dotui(workdir, "--idle", "0", "-c", "ls").returncode == 2
@@ -152,12 +153,14 @@ def test_script_errors_name_the_file_and_line(workdir):
     assert proc.stderr.startswith("s.dotui:3: error:")
 
 
+@pytest.mark.slow
 def test_quit_stops_a_script_with_status_0(workdir):
     proc = dotui(workdir, "run", "-", stdin="Counter/a.increment()\nquit\nCounter/a.fail()\n")
     assert (proc.returncode, proc.stdout.strip()) == (0, "1")
 
 
 # ---------------------------------------------------------------- flags and start-up errors
+@pytest.mark.slow
 def test_shared_flags_before_or_after_the_subcommand(workdir):
     other = workdir / "elsewhere"
     shutil.copytree(workdir / "objects", other)
@@ -169,6 +172,7 @@ def test_shared_flags_before_or_after_the_subcommand(workdir):
     assert (workdir / "d2").is_dir()
 
 
+@pytest.mark.slow
 def test_a_missing_objects_folder_given_is_a_clear_error(tmp_path):
     proc = dotui(tmp_path, "--objects", "objects", "-c", "ls")
     assert proc.returncode == 1
@@ -176,6 +180,7 @@ def test_a_missing_objects_folder_given_is_a_clear_error(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_folder_without_objects_opens_on_the_bundled_examples_and_says_so(tmp_path):
     proc = dotui(tmp_path, "-c", "classes", "-c", "Counter/a.increment(2)")
     assert proc.returncode == 0, proc.stderr
@@ -185,6 +190,7 @@ def test_a_folder_without_objects_opens_on_the_bundled_examples_and_says_so(tmp_
     assert (tmp_path / ".dotui").is_dir() and not (tmp_path / "objects").exists()
 
 
+@pytest.mark.slow
 def test_a_broken_class_file_names_the_file_and_line(workdir):
     (workdir / "objects" / "broken.py").write_text("from dotui import DurableObject\n\nx = 1 +\n")
     proc = dotui(workdir, "-c", "Counter/a.increment()")
@@ -203,6 +209,7 @@ def test_a_locked_data_folder_names_the_holder(workdir):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_connect_to_a_gateway_that_is_not_there_is_a_clear_error(workdir):
     proc = dotui(workdir, "--connect", "http://127.0.0.1:9", "--token", "t", "-c", "ls")
     assert proc.returncode == 1
@@ -210,6 +217,7 @@ def test_connect_to_a_gateway_that_is_not_there_is_a_clear_error(workdir):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, says", [
     (["--token", "t", "-c", "ls"], "--token goes with --connect"),
     (["--serve", "8787", "-c", "ls"], "--serve PORT goes with the TUI or the REPL"),
@@ -221,11 +229,13 @@ def test_remote_flags_in_the_wrong_company_are_usage_errors(workdir, args, says)
     assert says in proc.stderr
 
 
+@pytest.mark.slow
 def test_serve_without_an_objects_folder_fails_at_once(workdir):
     proc = dotui(workdir, "serve", "--objects", "nowhere", "--port", "0")
     assert proc.returncode == 1 and "objects folder 'nowhere' not found" in proc.stderr
 
 
+@pytest.mark.slow
 def test_help_for_dotui_and_each_subcommand_has_an_example(workdir):
     for args in (["--help"], ["repl", "--help"], ["run", "--help"], ["serve", "--help"]):
         proc = dotui(workdir, *args)
@@ -244,6 +254,7 @@ def test_without_a_tui_dotui_suggests_the_repl(monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------- the worked example
+@pytest.mark.slow
 @pytest.mark.parametrize("runs", [1, 2], ids=["fresh data folder", "second run on the same folder"])
 def test_the_hibernation_example_shows_storage_survives_and_the_constructor_runs_again(tmp_path, runs):
     for _ in range(runs):

@@ -72,6 +72,7 @@ async def cluster(objects, tmp_path):
     await c.close()
 
 
+@pytest.mark.slow
 async def test_each_shard_hosts_an_engine_on_its_own_folder(cluster, tmp_path):
     c, admin = cluster
     assert [p["folder"] for p in c.placement] == [str(tmp_path / "root" / f"shard-{i}") for i in range(2)]
@@ -86,6 +87,7 @@ async def test_each_shard_hosts_an_engine_on_its_own_folder(cluster, tmp_path):
         assert await asyncio.wait_for(admin.call("Counter", name, "increment"), 30) == 1
 
 
+@pytest.mark.slow
 async def test_one_instance_per_id_whatever_the_entry_point(cluster):
     """Increments of one object from the gateway's admin and from objects on both shards: distinct answers."""
     c, admin = cluster
@@ -98,6 +100,7 @@ async def test_one_instance_per_id_whatever_the_entry_point(cluster):
     assert len(rows) == 1 and rows[0]["shard"] == shard_of(IdFactory("Counter").from_name("hot").hex, 2)
 
 
+@pytest.mark.slow
 async def test_re_entry_across_shards_completes(cluster):
     c, admin = cluster
     a, b = names_on("Relay", 0)[0], names_on("Relay", 1)[0]
@@ -106,6 +109,7 @@ async def test_re_entry_across_shards_completes(cluster):
     assert (await admin.storage_get("Relay", a, "bounced"), await admin.storage_get("Relay", b, "bounced")) == (3, 2)
 
 
+@pytest.mark.slow
 async def test_an_error_raised_on_another_shard_reaches_the_calling_object(cluster):
     c, admin = cluster
     caller = names_on("Caller", 0, prefix="caller")[0]
@@ -114,6 +118,7 @@ async def test_an_error_raised_on_another_shard_reaches_the_calling_object(clust
         await admin.call("Caller", caller, "fail_there", [target])
 
 
+@pytest.mark.slow
 async def test_listing_counts_and_stats_are_merged_from_every_shard(cluster):
     c, admin = cluster
     names = names_on("Counter", 0, n=3, prefix="m") + names_on("Counter", 1, n=2, prefix="m")
@@ -132,6 +137,7 @@ async def test_listing_counts_and_stats_are_merged_from_every_shard(cluster):
     assert (await admin.read_storage("Counter", names[3]))["values"] == {"n": 1}
 
 
+@pytest.mark.slow
 async def test_events_come_from_every_shard_tagged_with_it(cluster):
     c, admin = cluster
     sub = admin.subscribe()
@@ -145,6 +151,7 @@ async def test_events_come_from_every_shard_tagged_with_it(cluster):
     sub.close()
 
 
+@pytest.mark.slow
 async def test_a_killed_shard_host_restarts_on_its_folder_and_no_acknowledged_write_is_lost(cluster):
     c, admin = cluster
     names = names_on("Counter", 1, n=4, prefix="load")
@@ -181,6 +188,7 @@ async def test_a_killed_shard_host_restarts_on_its_folder_and_no_acknowledged_wr
     assert (await c.ask(1, "describe"))["pid"] != c.placement[1]["pid"]
 
 
+@pytest.mark.slow
 async def test_a_slow_call_holds_back_no_answer_sent_in_the_same_message(cluster):
     """Calls to one shard made together travel in one Ray message; the fast ones are answered
     while a slow one (held until the test releases it) is still running."""

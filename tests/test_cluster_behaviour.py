@@ -11,7 +11,7 @@ import pytest
 from cluster_support import Cluster, ClusterAdmin, local_ray, names_on  # skips without Ray
 from conftest import ROOT, write_objects
 
-pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray"), pytest.mark.slow]
 
 
 def _behaviour():

@@ -29,12 +29,14 @@ def test_ray_address_without_cluster_is_a_usage_error(tmp_path):
     assert p.returncode == 2 and "--ray-address goes with --cluster SHARDS" in err
 
 
+@pytest.mark.slow
 def test_a_shard_count_that_is_no_count_is_a_usage_error(tmp_path):
     p = _dotui("serve", "--cluster", "0")
     _, err = p.communicate(timeout=60)
     assert p.returncode == 2 and "SHARDS must be a whole number from 1 to 256" in err
 
 
+@pytest.mark.slow
 def test_serve_cluster_answers_over_http_stops_cleanly_and_keeps_its_shard_count(tmp_path):
     local_ray()
     address = ray.get_runtime_context().gcs_address
@@ -65,6 +67,7 @@ def test_serve_cluster_answers_over_http_stops_cleanly_and_keeps_its_shard_count
     assert again.returncode == 1 and "holds a cluster of 2 shards, not 3" in err
 
 
+@pytest.mark.slow
 @pytest.mark.hostile
 def test_a_local_ray_listens_on_loopback_only(tmp_path):
     """`dotui serve --cluster` starting its own Ray: every port its processes listen on is 127.0.0.1's."""

@@ -57,6 +57,7 @@ def test_the_cluster_admin_implements_every_operation_of_the_one_table():
     assert set(OPERATIONS) <= set(vars(ClusterAdmin))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
 def test_the_operation_behaves_on_a_cluster_as_on_one_engine(served, name):
     run, check = CASES[name]
@@ -77,6 +78,7 @@ def test_http_clients_reach_objects_on_every_shard_through_one_address(served):
         assert served["remote"].instance("Counter", name)["shard"] == shard
 
 
+@pytest.mark.slow
 def test_ls_shows_the_shard_and_stats_each_shard_beside_the_total(served):
     for shard in (0, 1):
         served["remote"].call("Counter", names_on("Counter", shard, prefix="ls")[0], "increment")

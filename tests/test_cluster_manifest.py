@@ -97,6 +97,7 @@ async def test_a_call_to_another_shard_leaves_only_once_the_callers_writes_are_d
     assert router.seen == [("receive", {}, True)]
 
 
+@pytest.mark.slow
 def test_only_the_cluster_package_imports_ray():
     import subprocess
     import sys

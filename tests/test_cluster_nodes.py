@@ -11,7 +11,7 @@ from cluster_support import Cluster, ClusterAdmin, names_on, ray  # skips withou
 from conftest import COUNTER, write_objects
 from dotui.cluster.ray_calls import RAY_NAMESPACE
 
-pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray"), pytest.mark.slow]
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ WORDS = [
 lines = st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=6)), max_size=8).map(" ".join)
 
 
+@pytest.mark.slow
 def test_the_parser_raises_only_its_own_error():
     @settings(max_examples=400, deadline=None)
     @given(lines)
@@ -55,6 +56,7 @@ def facade(tmp_path_factory):
         yield fe
 
 
+@pytest.mark.slow
 def test_every_line_runs_to_an_outcome_with_a_message(facade):
     ticks = iter(range(10**9))
     ctx = Context(facade, interactive=False, sleep=lambda s: None, clock=lambda: next(ticks) * 1000.0)
@@ -68,6 +70,7 @@ def test_every_line_runs_to_an_outcome_with_a_message(facade):
     check()
 
 
+@pytest.mark.slow
 def test_the_batch_runner_exits_0_1_or_2_with_a_message_and_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     scripts = st.lists(st.one_of(lines, st.binary(max_size=12).map(lambda b: b.decode("latin-1"))),

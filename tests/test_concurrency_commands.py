@@ -39,6 +39,7 @@ def test_call_times_reports_each_error_and_concurrent_needs_times(facade):
     assert run(facade, "Counter/a.increment(2)").result == 2  # the call form is unchanged
 
 
+@pytest.mark.slow
 def test_load_builds_a_queue_behind_a_slow_method(facade):
     out = run(facade, "load Interleave/busy bump_blocked 0.1 --rate 40 --for 0.5")
     assert out.ok, out.error

@@ -15,10 +15,13 @@ import sys
 import textwrap
 import time
 
+import pytest
 from tinydb import TinyDB
 
 from dotui import Engine
 from tests.conftest import ROOT, write_objects
+
+pytestmark = [pytest.mark.slow]
 
 OBJECTS = """
     from dotui import DurableObject

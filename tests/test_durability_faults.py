@@ -10,6 +10,8 @@ from dotui import Engine
 from dotui.engine.durability.committer import Committer
 from dotui.engine.durability.disk import OPS
 
+pytestmark = [pytest.mark.slow]
+
 
 async def _workload(objects_dir, data, read_back: bool) -> int:
     """Increments, checkpoints and hibernations under a fault; the highest acknowledged value.

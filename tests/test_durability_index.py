@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from dotui import Engine
 from tests.conftest import ROOT
 
@@ -41,6 +43,7 @@ async def _names(objects_dir, data_dir) -> list[str]:
         return sorted(i["name"] for i in e.instances())
 
 
+@pytest.mark.slow
 async def test_a_torn_last_journal_row_hides_no_row_appended_after_it(objects_dir, data_dir):
     _checkpoint_then_crash(objects_dir, data_dir, ["a", "b"])
     journal = data_dir / "index.journal"

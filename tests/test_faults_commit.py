@@ -151,6 +151,7 @@ async def _one_run(objects_dir, folder, disk_faults, op: str, skip: int, times: 
     return fired
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("log_class", [CommitLog, ThreadedLog], ids=["inline", "threaded"])
 @pytest.mark.parametrize("times", [1, None], ids=["once", "repeatedly"])
 @pytest.mark.parametrize("op", ["write", "fsync", "open", "fallocate"])

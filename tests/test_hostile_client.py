@@ -137,6 +137,7 @@ def test_an_answer_larger_than_the_cap_is_refused_naming_the_cap(gateway):
     assert gateway.sent < client_module.ANSWER_LIMIT + 32 * MiB
 
 
+@pytest.mark.slow
 def test_a_declared_length_over_the_cap_is_refused_before_reading(gateway):
     async def liar(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": str(3 << 30)})
@@ -246,6 +247,7 @@ def test_an_error_answer_of_any_shape_is_a_named_error(gateway, error):
     assert len(str(caught.value)) < 2000
 
 
+@pytest.mark.slow
 def test_a_hostile_gateway_makes_the_cli_print_one_error_not_a_traceback(gateway):
     gateway.answer = error_answer({"type": "MethodNotFoundError", "engine": True, "message": "m",
                                    "details": {"__class__": 1, "callable_methods": 7}}, 404)
@@ -280,6 +282,7 @@ def _bodies() -> st.SearchStrategy[bytes]:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=_bodies(), status=st.sampled_from([200, 400, 404, 500, 503, 418]))
 def test_any_answer_is_a_value_or_a_named_error(gateway, body, status):

@@ -47,6 +47,7 @@ def raw_controls(text: str) -> list[str]:
     return sorted({f"U+{ord(c):04X}" for c in text if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0})
 
 
+@pytest.mark.slow
 def test_dash_c_prints_names_results_storage_errors_and_docs_escaped(tmp_path):
     (tmp_path / "objects").mkdir()
     (tmp_path / "objects" / "echo.py").write_text(OBJECT)

@@ -99,6 +99,7 @@ def engine_on(objects: Path, data: Path) -> Engine:
 
 
 # ------------------------------------------------------------------ acknowledged means readable
+@pytest.mark.slow
 @pytest.mark.parametrize("headroom", [0, 40])
 @guarded
 async def test_a_value_nested_past_the_bound_is_a_type_error_naming_the_key_at_any_stack_depth(

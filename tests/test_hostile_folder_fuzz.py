@@ -35,7 +35,7 @@ from dotui.engine.object.storage import MAX_DEPTH, MAX_KEY_BYTES, MAX_VALUE_BYTE
 from tests.conftest import COUNTER, HANG_GUARD, write_objects
 from tests.test_hostile_folder import BOX, files_outside, frame
 
-pytestmark = pytest.mark.hostile
+pytestmark = [pytest.mark.hostile, pytest.mark.slow]
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

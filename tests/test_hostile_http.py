@@ -281,6 +281,7 @@ def test_a_body_over_the_limit_is_413_on_both_paths(served):
 
 
 # ---------------------------------------------------------------- every buffer bounded
+@pytest.mark.slow
 def test_pipelined_calls_a_client_never_reads_stop_being_answered(served):
     """The gateway stops reading (and running calls) while answers pile up unread: it holds about one."""
     fast, _, local, _ = served
@@ -305,6 +306,7 @@ def test_pipelined_calls_a_client_never_reads_stop_being_answered(served):
     assert local.call("Big", "pipe", "made") == calls
 
 
+@pytest.mark.slow
 def test_a_client_that_reads_nothing_of_its_answer_is_cut_off_after_the_send_timeout(served):
     fast, _, _, _ = served
     with socket.socket() as sock:
@@ -347,6 +349,7 @@ def test_a_connection_that_sends_nothing_is_closed_within_the_head_timeout(serve
     assert took < WAIT
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", [0, 1], ids=["fast path", "aiohttp"])
 def test_a_half_sent_body_is_408_within_the_body_timeout(served, which):
     address = served[which]
@@ -357,6 +360,7 @@ def test_a_half_sent_body_is_408_within_the_body_timeout(served, which):
     assert b'"RequestTimeout"' in got and b"--body-timeout" in got
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/objects/Counter/idle/peek", "/admin/stats"], ids=["fast path", "aiohttp"])
 def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(served, path):
     fast, _, _, _ = served

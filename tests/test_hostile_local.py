@@ -66,6 +66,7 @@ def test_a_script_that_is_not_utf8_is_a_usage_error_naming_the_file_and_the_byte
     assert proc.stdout.decode().strip() == "1"  # the line before it ran
 
 
+@pytest.mark.slow
 def test_a_script_that_is_not_a_regular_file_is_refused(project):
     err = clear_usage_error(dotui(project, "run", "/dev/zero"))
     assert "/dev/zero" in err and "a device, not a regular file" in err and "dotui run -" in err
@@ -76,6 +77,7 @@ def test_a_script_that_is_not_a_regular_file_is_refused(project):
     assert "a folder" in clear_usage_error(dotui(project, "run", str(project)))
 
 
+@pytest.mark.slow
 def test_a_line_longer_than_the_cap_is_refused_and_the_next_line_runs(project):
     script = project / "long.dotui"
     with open(script, "wb") as f:
@@ -86,6 +88,7 @@ def test_a_line_longer_than_the_cap_is_refused_and_the_next_line_runs(project):
     assert proc.stdout.decode().strip() == "2"
 
 
+@pytest.mark.slow
 def test_stdin_with_no_newline_is_bounded_by_the_line_cap(project):
     proc = dotui(project, "run", "-", stdin=b"x" * (5 * MAX_LINE))
     assert f"longer than {MAX_LINE:,} bytes" in clear_usage_error(proc)
@@ -93,6 +96,7 @@ def test_stdin_with_no_newline_is_bounded_by_the_line_cap(project):
     assert "<stdin>:2" in clear_usage_error(proc) and proc.stdout.decode().strip() == "1"
 
 
+@pytest.mark.slow
 def test_nul_bytes_and_a_truncated_character_are_usage_errors(project):
     script = project / "nul.dotui"
     script.write_bytes(b"Echo/x.echo('a\x00b')\n")
@@ -101,6 +105,7 @@ def test_nul_bytes_and_a_truncated_character_are_usage_errors(project):
     assert "not UTF-8" in clear_usage_error(dotui(project, "run", str(script)))
 
 
+@pytest.mark.slow
 def test_a_bom_and_crlf_line_ends_are_read_as_text(project):
     script = project / "windows.dotui"
     script.write_bytes(b"\xef\xbb\xbfEcho/x.echo(1)\r\nEcho/x.echo(2)\r\n")
@@ -122,6 +127,7 @@ HOSTILE_LITERALS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", list(HOSTILE_LITERALS))
 def test_a_pathological_literal_is_a_usage_error(project, shape):
     literal = HOSTILE_LITERALS[shape]
@@ -134,6 +140,7 @@ def test_a_pathological_literal_is_a_usage_error(project, shape):
     assert err.count("error: ") == 3
 
 
+@pytest.mark.slow
 def test_literals_within_the_bounds_still_read():
     assert parse_value("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
     assert parse_value("-" * 50 + "1") == 1 and parse_value("-" * 51 + "1") == -1
@@ -147,6 +154,7 @@ def test_the_line_cap_holds_for_a_typed_line_too():
 
 
 # ---------------------------------------------------------------- fuzz
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400) | st.lists(st.sampled_from([b"\n", b"\r\n", b"\x00", b"\xff", b"\xc3", b"\xef\xbb\xbf",
                                                           b"ls", b"Echo/x.echo(", b"[", b"'", b"a" * 50]),
@@ -165,6 +173,7 @@ _ATOMS = st.sampled_from(["1", "-", "+", "'x'", '"y"', "true", "null", ",", ":",
                           "=", "a", "1e999", "\\", "'", "\x00", "\ud800", "\x9b", " ", "*", "**", "f(", ".5"])
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_ATOMS, max_size=60).map("".join), st.integers(0, 3000))
 def test_any_literal_is_a_value_or_a_parse_error(text, repeat):
@@ -177,6 +186,7 @@ def test_any_literal_is_a_value_or_a_parse_error(text, repeat):
 
 
 # ---------------------------------------------------------------- control characters
+@pytest.mark.slow
 def test_results_and_error_messages_print_no_control_characters(project):
     (project / "objects" / "echo.py").write_text(ECHO + "\n    def fail(self, m):\n        raise ValueError(m)\n")
     hostile = "a\\x9b2J\\x1b[2J\\x9d52;c;x\\x07\\r"

@@ -79,6 +79,7 @@ def test_an_exit_at_import_is_that_files_load_error(tmp_path, exit_line, named):
     assert named in error.message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["-c", "--json", "script"])
 def test_a_batch_command_on_a_folder_with_an_exit_at_import_reports_it_and_exits_1(workdir, how):
     (workdir / "objects" / "quitter.py").write_text("import sys\nsys.exit(0)\n")
@@ -161,6 +162,7 @@ async def test_an_exit_in_a_method_is_the_callers_error_and_the_engine_goes_on(t
         assert await asyncio.wait_for(e.env.Counter.get_by_name("c").increment(), HANG_GUARD) == 1
 
 
+@pytest.mark.slow
 def test_a_batch_command_never_waits_on_a_dead_engine_thread(workdir):
     # A callback object code schedules runs outside every call: its SystemExit stops the engine's
     # loop. The front end notices the thread's death and says so, instead of waiting forever.

@@ -201,6 +201,7 @@ async def test_the_sum_over_every_socket_is_bounded_the_largest_queue_closed_101
         await gw.still_serves()
 
 
+@pytest.mark.slow
 async def test_a_client_that_sends_without_reading_stops_being_read_and_loses_nothing(gateway):
     # Its echoes back up: the gateway stops reading it (no close: it is its own backlog), and once the
     # client reads again every echo arrives, in order.
@@ -403,6 +404,7 @@ frames = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(frames, min_size=1, max_size=6))
 async def test_fuzz_whatever_a_client_sends_ends_in_a_close_code_or_an_answer(gateway, sent):
@@ -451,6 +453,7 @@ def _chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=False)]
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(frames, max_size=8), st.lists(st.integers(0, 1 << 20), max_size=6))
 def test_fuzz_the_decoder_refuses_with_a_close_code_and_never_raises_anything_else(sent, cuts):
@@ -463,6 +466,7 @@ def test_fuzz_the_decoder_refuses_with_a_close_code_and_never_raises_anything_el
             assert isinstance(event[1], (str, bytes)) and len(event[1]) <= 1 << 16
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=300), st.binary(max_size=300)), st.integers(1, 6),
        st.lists(st.integers(0, 1 << 12), max_size=8))
@@ -515,6 +519,7 @@ def test_unfinished_bytes_past_the_budget_are_refused_1013():
 
 
 # ================================================================ the bounds are flags of dotui serve
+@pytest.mark.slow
 def test_the_websocket_bounds_are_flags_of_dotui_serve(tmp_path):
     import subprocess
     import sys

@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = [pytest.mark.slow]
+
 TOLERANCE = 0.25  # growth allowed after warm-up (the full run: 0.10)
 RSS_PER_CALL = 250  # bytes of RSS growth per call after warm-up: a leak of a call record or more shows, noise does not
 SLACK = 8  # open files and tasks move with the connections open at the instant

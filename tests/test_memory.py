@@ -51,6 +51,7 @@ async def _work(engine: Engine, names: list[str]) -> None:
             await w.fail()
 
 
+@pytest.mark.slow
 @guarded
 async def test_hibernated_objects_leave_the_engine_as_it_was(tmp_path):
     async with engine_of(tmp_path, {"idle_timeout": 60}, worker=WORKER) as engine:

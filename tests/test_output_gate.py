@@ -160,6 +160,7 @@ async def test_a_timer_still_fires_while_a_caller_makes_durable_calls_without_pa
     assert calls < 5000, "asyncio.timeout never fired around 5,000 durable calls"
 
 
+@pytest.mark.slow
 async def test_a_method_making_many_durable_sub_calls_lets_timers_run(tmp_path):
     objs = write_objects(tmp_path / "objects", counter=COUNTER, fan="""
         from dotui import DurableObject

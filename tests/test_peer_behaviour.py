@@ -16,6 +16,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 async def test_every_difference_from_workerd_is_deliberate():
     sys.path.insert(0, str(ROOT / "bench"))
     try:
@@ -35,6 +36,7 @@ async def test_every_difference_from_workerd_is_deliberate():
     assert ours["2 overlapping bump_racy, then peek"] == theirs["2 overlapping bump_racy, then peek"] == [1, 1, 0]
 
 
+@pytest.mark.slow
 async def test_websockets_behave_as_on_workerd():
     """The Hibernation API scenario (bench/behaviour.py, ws_scenario) through both gateways, one client."""
     sys.path.insert(0, str(ROOT / "bench"))

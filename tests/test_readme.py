@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -25,6 +27,7 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert "pytest" in readme and "python -m" not in readme and "PYTHONPATH" not in readme
 
 
+@pytest.mark.slow
 def test_tests_run_with_plain_pytest_from_the_checkout():
     # `pytest` (not `python -m pytest`) must find this checkout's dotui and tests.* helpers.
     pytest = Path(sys.executable).with_name("pytest")

@@ -46,6 +46,7 @@ async def listed(pilot, app, facade) -> None:
     await until(pilot, lambda: key in app.main.rows.rows, "alice listed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keys", [
     ("slash", "a", "escape"),                  # filter, then Esc
     ("z", "slash", "a", "escape"),             # filter while zoomed (which shows the list again), then Esc
@@ -64,6 +65,7 @@ async def test_keys_never_stay_stuck_in_the_filter_box(facade, keys):
         assert app.main.maximized is None, "a pane is left zoomed over the instance list"
 
 
+@pytest.mark.slow
 async def test_a_on_a_class_without_alarm_says_why_nothing_happens(facade):
     app = make_app(facade)
     async with app.run_test(size=(120, 34), notifications=True) as pilot:
@@ -75,6 +77,7 @@ async def test_a_on_a_class_without_alarm_says_why_nothing_happens(facade):
         await until(pilot, lambda: any("has no alarm() method" in n for n in notes), "why a does nothing here")
 
 
+@pytest.mark.slow
 async def test_the_palette_says_what_an_entry_will_do_not_what_it_did(facade):
     app = make_app(facade)
     async with app.run_test(size=(120, 34)) as pilot:
@@ -98,6 +101,7 @@ def test_alarm_times_in_history_read_as_times_not_epoch_seconds(objects, tmp_pat
     assert "4102488000" not in history and history.count("2100-01-01") == 2
 
 
+@pytest.mark.slow
 async def test_a_new_objects_first_event_does_not_say_it_hibernated(facade):
     from dotui.present.render import event_parts
 
@@ -169,6 +173,7 @@ def test_a_fixed_file_unbreaks_its_objects_at_reload(tmp_path):
         assert row["state"] != "broken" and row["broken"] is None
 
 
+@pytest.mark.slow
 async def test_s_sorts_only_by_columns_on_screen(facade):
     app = make_app(facade)
     async with app.run_test(size=(120, 34)) as pilot:  # the list pane shows some of the columns only
@@ -182,6 +187,7 @@ async def test_s_sorts_only_by_columns_on_screen(facade):
         assert seen <= set(shown) and len(seen) > 1
 
 
+@pytest.mark.slow
 async def test_events_pause_follow_kind_and_find(facade):
     from dotui.tui.screens.find import FindScreen
 
@@ -214,6 +220,7 @@ async def test_events_pause_follow_kind_and_find(facade):
         assert lines and all("→ 8" in line for line in lines)
 
 
+@pytest.mark.slow
 async def test_event_lines_wrap_rather_than_being_cut(facade):
     facade.call("ChatRoom", "room", "join", ["someone"])
     app = make_app(facade)
@@ -266,6 +273,7 @@ def test_the_gateway_logs_every_request_when_asked(objects, tmp_path):
     assert ("GET", "/admin/stats", 200) in verbs_paths
 
 
+@pytest.mark.slow
 def test_dotui_serve_prints_the_request_lines(objects, tmp_path):
     import signal
     import socket

@@ -336,6 +336,7 @@ async def test_admin_reading_routes_answer_what_the_engine_says(client, engine):
     assert stats["calls"] == engine.stats()["calls"] >= 1
 
 
+@pytest.mark.slow
 async def test_stats_count_the_tasks_on_the_engines_loop(client, engine):
     before = (await get(client, "/admin/stats"))[1]["result"]["asyncio_tasks"]
     slow = asyncio.ensure_future(post(client, "/objects/Counter/alice/slow", {"args": [3]}))

@@ -21,6 +21,8 @@ import pytest
 from dotui.server import ServerUnreachableError, connect
 from server_support import ROOT, GatewayProcess, write_server_objects
 
+pytestmark = [pytest.mark.slow]
+
 CLIENTS = 50
 PER_CLIENT = 200
 

@@ -12,6 +12,8 @@ from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 from dotui.server import connect
 from server_support import ROOT, GatewayProcess
 
+pytestmark = [pytest.mark.slow]
+
 
 def _example():
     spec = importlib.util.spec_from_file_location("api_server_example", ROOT / "examples" / "api_server.py")

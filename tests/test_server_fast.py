@@ -154,6 +154,7 @@ def test_a_connection_goes_on_after_an_idle_pause_and_after_a_failure(served):
         assert sock.recv(65536).endswith(b'{"result":0}')
 
 
+@pytest.mark.slow
 def test_a_client_sending_many_calls_at_once_does_not_hold_up_another(served):
     """Two thousand durable calls sent at once on one connection; another client's call, sent
     while they run, is answered before they are all done."""

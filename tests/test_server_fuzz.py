@@ -142,6 +142,7 @@ def _files_outside(root: Path) -> set[str]:
     return {str(p) for p in root.rglob("*") if "data" not in p.relative_to(root).parts[:1]}
 
 
+@pytest.mark.slow
 def test_no_made_up_request_breaks_the_gateway(gateway):
     root, gw = gateway
     before = _files_outside(root)

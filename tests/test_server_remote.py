@@ -307,6 +307,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_an_unreachable_gateway_is_a_clear_connection_error_after_retries():
     port = _free_port()
     err = _raised(RemoteEngine(f"http://127.0.0.1:{port}", "t").start)

@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.slow]
 
 
 def test_a_short_soak_loses_nothing_and_never_hangs(tmp_path):

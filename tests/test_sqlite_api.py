@@ -277,6 +277,7 @@ async def test_alarm_is_stored_in_the_database_and_fires_after_a_restart(sql_obj
         assert await n.get_alarm() is None
 
 
+@pytest.mark.slow
 async def test_concurrent_single_row_writes_share_commits(sql_objects, data_dir):
     async with await _engine(sql_objects, data_dir) as e:
         n = e.env.Notes.get_by_name("a")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from textual.app import App, ComposeResult
 
 from dotui.tui.widgets.studio.grid import KEPT_PAGES, PAGE, RowGrid, cell_text
@@ -43,6 +44,7 @@ async def _wait_for(pilot, predicate, what: str, tries: int = 200) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 async def test_a_hundred_thousand_rows_fetch_only_the_pages_in_view():
     source = Source()
     app = GridApp()

@@ -23,6 +23,7 @@ def facade(objects: Path, tmp_path: Path):
     fe.close()
 
 
+@pytest.mark.slow
 def test_every_lesson_narrates_what_the_engine_does(facade):
     lines: list[tuple[str, str]] = []
     ran = run_lessons(facade, LESSONS, LineNarrator(lambda kind, text: lines.append((kind, text))))
@@ -55,6 +56,7 @@ def test_check_fails_when_the_engine_does_not_do_what_a_lesson_says(objects, tmp
     assert [line for line in out.splitlines() if line.lstrip().startswith("✗")]
 
 
+@pytest.mark.slow
 def test_tour_check_passes_on_the_bundled_objects(objects, capsys):
     status = main(["--objects", str(objects), "tour", "--check"])
     out = capsys.readouterr().out
@@ -64,6 +66,7 @@ def test_tour_check_passes_on_the_bundled_objects(objects, capsys):
     assert not [line for line in out.splitlines() if line.lstrip().startswith("✗")]
 
 
+@pytest.mark.slow
 def test_the_command_language_lists_and_runs_lessons(facade):
     listing = execute(Context(facade), "tour")
     assert [x["key"] for x in listing.result["lessons"]] == [x.key for x in LESSONS]
@@ -84,6 +87,7 @@ def test_commit_delay_holds_results_until_the_commit(facade):
 
 
 # ---------------------------------------------------------------- in the TUI
+@pytest.mark.slow
 async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False, tour_dwell=0.0, tour_auto=True)
     async with app.run_test(size=(120, 34)) as pilot:
@@ -105,6 +109,7 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
 
 
 # ---------------------------------------------------------------- the first screen
+@pytest.mark.slow
 async def test_the_first_screen_teaches_and_goes_once_there_is_an_object(facade):
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -119,6 +124,7 @@ async def test_the_first_screen_teaches_and_goes_once_there_is_an_object(facade)
                     "the instances instead of the welcome")
 
 
+@pytest.mark.slow
 async def test_the_new_object_dialog_says_what_the_class_teaches(facade):
     from textual.widgets import Select
 
@@ -135,6 +141,7 @@ async def test_the_new_object_dialog_says_what_the_class_teaches(facade):
         await until(pilot, lambda: "teaches: the input gate" in screen_text(app), "Interleave's lesson")
 
 
+@pytest.mark.slow
 async def test_help_starts_with_the_model(facade):
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=(120, 34)) as pilot:
@@ -144,6 +151,7 @@ async def test_help_starts_with_the_model(facade):
         assert "one call at a time" in text and text.index("The model") < text.index("hibernation")
 
 
+@pytest.mark.slow
 async def test_the_queue_tab_lists_the_results_the_output_gate_holds(facade):
     facade.call("Counter", "slow", "increment")
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)

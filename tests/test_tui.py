@@ -18,7 +18,7 @@ from dotui.tui.widgets.command_bar import CommandBar
 from dotui.tui.widgets.instances import InstanceTable
 from tui_support import flag_path, key_of, screen_text, shown, until, write_objects
 
-pytestmark = [pytest.mark.tui]
+pytestmark = [pytest.mark.tui, pytest.mark.slow]
 
 SIZE = (120, 34)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.events import Paste
+from textual.widgets import Input
 
 from dotui.ops import LocalEngine
 from dotui.tui.app import DotuiApp
 from test_hostile_controls import HOSTILE, OBJECT, raw_controls
 from tui_support import key_of, screen_text, until
 
-pytestmark = [pytest.mark.hostile, pytest.mark.tui]
+pytestmark = [pytest.mark.hostile, pytest.mark.tui, pytest.mark.slow]
 
 
 @pytest.fixture
@@ -39,7 +41,12 @@ async def test_instances_storage_queue_and_command_bar_show_controls_as_visible_
                         f"tab {tab} showing the hostile text")
             assert raw_controls(screen_text(app)) == [], (tab, screen_text(app))
         await pilot.press("colon")
-        await pilot.press(*f"Echo/{HOSTILE!r}.fail({HOSTILE!r})", "enter")
+        await until(pilot, lambda: isinstance(app.focused, Input), "the command bar's input")
+        # Pasted, as a user would bring in a 600-character line (typed key by key, it took minutes here).
+        line = f"Echo/{HOSTILE!r}.fail({HOSTILE!r})"
+        app.focused.post_message(Paste(line))
+        await until(pilot, lambda: app.focused.value == line, "the pasted command")
+        await pilot.press("enter")
         await until(pilot, lambda: "ValueError" in screen_text(app), "the error in the command bar")
         assert "\\u009b2J" in screen_text(app)
         assert raw_controls(screen_text(app)) == [], screen_text(app)

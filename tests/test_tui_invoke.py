@@ -11,7 +11,7 @@ from dotui.tui.app import DotuiApp
 from dotui.tui.screens.invoke import InvokeScreen
 from tui_support import flag_path, key_of, screen_text, shown, until, write_objects
 
-pytestmark = [pytest.mark.tui]
+pytestmark = [pytest.mark.tui, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -77,6 +77,7 @@ def test_the_view_is_ordered_by_each_rows_order_key():
                 assert rows._order == [rows._order_key(k, rows.rows[k]) for k in view]
 
 
+@pytest.mark.slow
 async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(tmp_path: Path):
     write_hibernated(tmp_path / "data", "Counter", N)
     objects = write_objects(tmp_path / "objects")

@@ -92,14 +92,17 @@ async def settle(pilot) -> None:
     await pilot.pause(0.1)
 
 
+@pytest.mark.slow
 def test_main_screen(snap_compare, frozen):
     assert snap_compare(make_app(frozen), terminal_size=(120, 34), run_before=settle)
 
 
+@pytest.mark.slow
 def test_main_screen_narrow(snap_compare, frozen):
     assert snap_compare(make_app(frozen), terminal_size=(80, 24), run_before=settle)
 
 
+@pytest.mark.slow
 def test_invoke_dialog(snap_compare, frozen):
     async def open_invoke(pilot) -> None:
         await settle(pilot)
@@ -140,5 +143,6 @@ def test_welcome_narrow(snap_compare, empty):
     assert snap_compare(make_app(empty), terminal_size=(80, 24), run_before=settle_empty)
 
 
+@pytest.mark.slow
 def test_welcome(snap_compare, empty):
     assert snap_compare(make_app(empty), terminal_size=(120, 34), run_before=settle_empty)

@@ -11,7 +11,7 @@ from dotui.tui.app import DotuiApp
 from tui_support import key_of, screen_text, until
 from ws_support import ROOM
 
-pytestmark = [pytest.mark.tui]
+pytestmark = [pytest.mark.tui, pytest.mark.slow]
 
 SIZE = (120, 34)
 

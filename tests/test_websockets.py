@@ -304,6 +304,7 @@ async def test_a_send_after_a_write_never_leaves_if_the_write_fails_to_commit(tm
         assert await engine.namespace("Room").get_by_name("r").count() == 1
 
 
+@pytest.mark.slow
 async def test_a_thousand_sockets_on_a_hundred_hibernated_objects_all_get_answers(engine):
     client = TestClient(TestServer(make_app(engine, TOKEN)), connector=aiohttp.TCPConnector(limit=0))
     await client.start_server()

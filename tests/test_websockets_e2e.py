@@ -7,6 +7,7 @@ import asyncio
 import json
 
 import aiohttp
+import pytest
 
 from conftest import write_objects
 from dotui.server import connect
@@ -34,6 +35,7 @@ async def _talk(url: str, token: str, room: str, acked: dict[str, list[int]], en
             acked[room].append(json.loads(msg.data)["n"])
 
 
+@pytest.mark.slow
 def test_sigkill_with_sockets_open_loses_no_acknowledged_write(tmp_path):
     objects = write_objects(tmp_path / "objects", room=ROOM)
     data = tmp_path / "data"

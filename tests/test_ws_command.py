@@ -40,6 +40,7 @@ def run(facade, line, **ctx):
     return outcome.result
 
 
+@pytest.mark.slow
 def test_ws_sends_and_shows_the_answers(facade):
     result = run(facade, "ws Room/r /chat?user=ann --send count")
     sent, received = result["messages"]
