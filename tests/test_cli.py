@@ -48,12 +48,14 @@ def test_dash_c_runs_commands_in_order_and_exits_0(workdir):
     assert (workdir / ".dotui").is_dir()  # the default data folder
 
 
+@pytest.mark.slow
 def test_the_data_survives_between_runs(workdir):
     dotui(workdir, "-c", "Counter/alice.increment(5)")
     proc = dotui(workdir, "-c", "Counter/alice.peek()")
     assert proc.stdout.strip() == "5"
 
 
+@pytest.mark.slow
 def test_run_file_with_comments(workdir):
     script = workdir / "s.dotui"
     script.write_text("# a comment\nCounter/bob.increment(2)   # trailing comment\n\nCounter/bob.increment(3)\n")
@@ -68,6 +70,7 @@ def test_run_dash_reads_stdin(workdir):
     assert proc.stdout.splitlines() == ["4", "4"]
 
 
+@pytest.mark.slow
 def test_a_pipe_on_stdin_is_read_as_a_script(workdir):
     proc = dotui(workdir, stdin="Counter/d.increment(1)\nls\n")
     assert proc.returncode == 0, proc.stderr
@@ -201,6 +204,7 @@ def test_a_broken_class_file_names_the_file_and_line(workdir):
     assert proc.returncode == 1 and proc.stdout.strip() == "1"
 
 
+@pytest.mark.slow
 def test_a_locked_data_folder_names_the_holder(workdir):
     with LocalEngine(str(workdir / "objects"), str(workdir / ".dotui")):
         proc = dotui(workdir, "-c", "ls")

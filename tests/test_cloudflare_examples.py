@@ -12,8 +12,11 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from server_support import ROOT, GatewayProcess
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES = ROOT / "examples" / "cloudflare"
 SERVE = ("-m", "dotui.cli", "serve")

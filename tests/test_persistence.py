@@ -92,6 +92,7 @@ async def test_after_a_crash_the_log_is_replayed_into_the_checkpoints(objects_di
         assert await e.env.Counter.get_by_name("a").peek() == 50
 
 
+@pytest.mark.slow
 async def test_a_torn_last_log_record_is_dropped_and_everything_before_recovered(objects_dir, data_dir):
     _crash_run(objects_dir, data_dir)
     segments = sorted((data_dir / "log").glob("*.log"))

@@ -297,6 +297,7 @@ def test_dotui_serve_prints_the_request_lines(objects, tmp_path):
     assert any("POST /admin/call 200" in line and line.endswith(" ms") for line in out.splitlines()), out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("opened", ["question_mark", "t"])
 async def test_t_and_q_work_after_closing_the_help_or_the_tour_picker(objects, tmp_path, opened):
     from dotui.tui.screens.tour import TourScreen

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import aiohttp
+import pytest
 
 from server_support import ROOT, GatewayProcess
 
@@ -23,6 +24,7 @@ def pytest_in(folder):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_a_workers_project_passes_its_tests_and_runs_under_dotui_serve(tmp_path):
     assert dotui(tmp_path, "init", "edge", "--workers").returncode == 0
     edge = tmp_path / "edge"

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -23,6 +24,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from dotui import Engine
 from tests.conftest import write_objects
 from tests.test_storage_model import EXAMPLES, STEPS, STORE, Model, _bytes_order, _same, nested_txn, simple_ops, txn_ops
+
+pytestmark = pytest.mark.slow
 
 SQL_STORE = (
     STORE.replace('"huge": "x" * (128 * 1024 + 1)', '"huge": "x" * (3 * 1024 * 1024)')

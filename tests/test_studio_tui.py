@@ -49,6 +49,7 @@ def state(facade) -> str:
     return facade.instance("TodoList", "home")["state"]
 
 
+@pytest.mark.slow
 async def test_the_storage_tab_shows_tables_and_rows_without_waking(facade):
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -63,6 +64,7 @@ async def test_the_storage_tab_shows_tables_and_rows_without_waking(facade):
         assert state(facade) == "hibernated"
 
 
+@pytest.mark.slow
 async def test_the_query_box_reads_and_refuses_writes(facade):
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -80,6 +82,7 @@ async def test_the_query_box_reads_and_refuses_writes(facade):
         assert state(facade) == "hibernated"
 
 
+@pytest.mark.slow
 async def test_editing_a_row_goes_through_the_objects_queue(facade):
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -97,6 +100,7 @@ async def test_editing_a_row_goes_through_the_objects_queue(facade):
         assert state(facade) != "hibernated"  # the UPDATE ran in the object, through its queue
 
 
+@pytest.mark.slow
 async def test_restore_to_a_bookmark_asks_first(facade):
     facade.sql_exec("TodoList", "home", "DELETE FROM todo WHERE id > 10", [])  # the mistake to undo
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)

@@ -143,11 +143,13 @@ async def test_check_quiet_names_open_calls(engine):
     engine.check_quiet()
 
 
-# The two tests below run in this order (pytest keeps a module's order): the second sees nothing
-# the first left behind.
+# The two tests below run in this order (pytest keeps a module's order; one xdist group keeps them on one
+# worker, in that order, under the README's `--dist loadgroup`): the second sees nothing the first left behind.
 LEFT_BEHIND: dict = {}
+IN_ORDER = pytest.mark.xdist_group("testing_kit_left_behind")
 
 
+@IN_ORDER
 async def test_leaves_an_alarm_and_a_moved_clock_behind(engine, clock):
     stub = engine.env.Flaky.get_by_name("left")
     await stub.arm(clock.now() + 86400)
@@ -156,6 +158,7 @@ async def test_leaves_an_alarm_and_a_moved_clock_behind(engine, clock):
     assert len(engine.pending_alarms()) == 1
 
 
+@IN_ORDER
 async def test_the_next_test_starts_with_no_alarm_no_object_and_a_fresh_clock(engine, clock):
     assert LEFT_BEHIND, "runs after the test above"
     assert engine.pending_alarms() == [] and engine.list_ids("Flaky") == []

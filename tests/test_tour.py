@@ -172,6 +172,7 @@ async def test_the_queue_tab_lists_the_results_the_output_gate_holds(facade):
 
 
 # ---------------------------------------------------------------- stepping, in the TUI
+@pytest.mark.slow
 async def test_a_lesson_waits_at_its_held_result_and_steps_forward_and_back(facade):
     """The output-gate lesson stops at its 10 held results; they stay held on the engine until →; ← runs the
     lesson again up to the held results; T ends the tour and the panel goes."""

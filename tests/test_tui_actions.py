@@ -72,6 +72,7 @@ def test_the_action_lane_grows_while_every_thread_waits():
     lane.stop()
 
 
+@pytest.mark.slow
 async def test_h_runs_hibernate_and_says_what_the_repl_says(facade):
     facade.call("Counter", "c", "increment")
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
@@ -89,6 +90,7 @@ async def test_h_runs_hibernate_and_says_what_the_repl_says(facade):
         assert expected in toasts
 
 
+@pytest.mark.slow
 async def test_an_objects_error_in_the_invoke_dialog_names_the_line_of_code(facade):
     from dotui.tui.screens.invoke import InvokeScreen
 

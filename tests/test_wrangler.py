@@ -135,6 +135,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 keys = st.sampled_from(["main", "durable_objects", "migrations", "vars", "name", "kv_namespaces"])
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(doc=st.dictionaries(keys, json_values, max_size=6), base=st.booleans())
 def test_any_document_is_a_config_or_a_wrangler_error(tmp_path, doc, base):
@@ -146,6 +147,7 @@ def test_any_document_is_a_config_or_a_wrangler_error(tmp_path, doc, base):
         assert str(exc).startswith(str(path))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=300), suffix=st.sampled_from(["wrangler.toml", "wrangler.jsonc", "wrangler.json"]))
 def test_any_bytes_are_a_config_or_a_wrangler_error(tmp_path, data, suffix):
