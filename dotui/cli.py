@@ -118,9 +118,9 @@ def _port(text: str) -> int:
     return value
 
 
-def _shared_flags() -> argparse.ArgumentParser:
+def _shared_flags() -> _Parser:
     """Flags accepted before or after a subcommand (SUPPRESS keeps the later one from erasing the earlier)."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = _Parser(add_help=False)
     g = p.add_argument_group("shared flags")
     s = argparse.SUPPRESS
     g.add_argument("--objects", metavar="DIR", default=s,
