@@ -320,3 +320,48 @@ async def _t_after_closing(facade, opened, TourScreen) -> None:
         await pilot.press("t")  # the first screen says: t takes the tour
         await until(pilot, lambda: isinstance(app.screen, TourScreen), "the lesson list, not 't' in the filter")
         assert "t" not in app.main.pane.filter_input.value
+
+
+def test_clear_clears_and_classes_says_what_its_mode_means(objects, tmp_path, capsys):
+    status = main(["--objects", str(objects), "--data", str(tmp_path / "data"), "-c", "clear", "-c", "classes"])
+    out = capsys.readouterr().out
+    assert status == 0 and "did you mean" not in out
+    assert "interleave" in out and "input-gate" not in out  # the mode in words, not its setting
+
+
+async def test_at_80x24_the_footer_keeps_quit_and_help(facade):
+    app = make_app(facade)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await listed(pilot, app, facade)
+        await until(pilot, lambda: "q Quit" in screen_text(app).splitlines()[-1], "q Quit in the footer")
+        assert "? Help" in screen_text(app).splitlines()[-1] and "t Tour" in screen_text(app).splitlines()[-1]
+
+
+async def test_a_broken_object_says_it_is_broken_not_that_nothing_finished(objects, tmp_path):
+    from dotui.engine.errors import BrokenObjectError
+    from tui_support import write_objects as write_tui_objects
+
+    folder = write_tui_objects(tmp_path / "broken_objects", """
+        from dotui import DurableObject
+
+        class Fragile(DurableObject):
+            def __init__(self, ctx, env):
+                super().__init__(ctx, env)
+                raise RuntimeError("the constructor fails")
+
+            def ping(self) -> int:
+                return 1
+    """)
+    fe = LocalEngine(str(folder), str(tmp_path / "bdata"), idle_timeout=600).start()
+    try:
+        with pytest.raises(BrokenObjectError):
+            fe.call("Fragile", "f", "ping")
+        app = make_app(fe)
+        async with app.run_test(size=(120, 34)) as pilot:
+            key = key_of(fe, "Fragile", "f")
+            await until(pilot, lambda: key in app.main.rows.rows, "Fragile/f listed")
+            app.main.go_to(key)
+            await until(pilot, lambda: "It is broken" in screen_text(app), "why nothing finished")
+            assert "none yet since it woke" not in screen_text(app)
+    finally:
+        fe.close()

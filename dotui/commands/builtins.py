@@ -599,6 +599,17 @@ def help_(ctx: Context, topic: str | None = None) -> dict[str, Any]:
 
 
 @command(
+    "clear",
+    aliases=("cls",),
+    summary="clear the screen (the REPL) or the command bar's output (the TUI)",
+    usage="clear",
+    examples=("clear",),
+)
+def clear(ctx: Context) -> dict[str, Any]:
+    return {"clear": True}
+
+
+@command(
     "quit",
     aliases=("exit", "q"),
     summary="leave (every write is made durable first)",

@@ -170,6 +170,11 @@ def event_style(ev: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------- the renderer
+# A class's concurrency mode, in words (``classes``): what a caller can expect of its calls.
+MODES = {"input-gate": "calls may interleave at an await (the input gate opens there)",
+         "serial": "serial: one call at a time, awaits included"}
+
+
 class Renderer:
     """Prints outcomes and events: results on ``out``, errors on ``err``."""
 
@@ -181,7 +186,8 @@ class Renderer:
             "get": self.get, "put": self.put, "del": self.delete, "queue": self.queue,
             "history": self.history, "hibernate": self.hibernate, "wake": self.wake, "alarm": self.alarm,
             "watch": self.watch_end, "reload": self.reload, "stats": self.stats, "sleep": self.sleep,
-            "help": self.help, "quit": lambda _: None, "ws": self.ws, "tour": self.tour, "load": self.load,
+            "help": self.help, "quit": lambda _: None, "clear": self.clear, "ws": self.ws, "tour": self.tour,
+            "load": self.load,
             "call": self.call_result,
         }
         self._by_command.update(sql_renderers(self))  # sql, tables, bookmark, restore (present/sql.py)
@@ -248,7 +254,7 @@ class Renderer:
         table.add_column("method")
         table.add_column("doc", overflow="fold")
         for ns in result["namespaces"]:
-            traits = [ns["mode"]] + (["alarm()"] if ns.get("alarm") else [])
+            traits = [MODES.get(ns["mode"], ns["mode"])] + (["has alarm()"] if ns.get("alarm") else [])
             name = Text(ns["name"], style="bold")
             name.append("\n" + relative_path(ns["file"]), style="dim")
             table.add_row(name, Text(", ".join(traits), style="dim"), Text(ns.get("doc") or "", style="italic"))
@@ -449,6 +455,11 @@ class Renderer:
         closed = result.get("closed")
         if closed:
             self.notice(f"the object closed the socket: {closed['code']} {closed['reason']}".rstrip())
+
+    def clear(self, result: dict[str, Any]) -> None:
+        """The screen, cleared when it is a terminal (a script's output stays as it is)."""
+        if self.out.is_terminal:
+            self.out.clear()
 
     def sleep(self, result: dict[str, Any]) -> None:
         self.notice(f"slept {result['seconds']:g}s")

@@ -113,31 +113,50 @@ ONE_INSTANCE = Lesson(
 
 
 # ================================================================ the queue and interleaving
-RACE = "tour-race"
 GO = "go"  # the storage key that lets bump_racy_until's await end (the lesson puts it when the learner moves on)
 
 
-def _race_start(run: Run) -> None:
-    run.call(IL, RACE, "reset")
-    run.facade.storage_delete(IL, RACE, GO)
-    run.seen["race"] = [run.facade.call_async(IL, RACE, "bump_racy_until", [GO]) for _ in range(2)]
-    run.seen["suspended"] = run.wait_for(lambda: _statuses(run, IL, RACE).count("suspended") == 2, 10.0)
-    run.seen["answered"] = sum(f.done() for f in run.seen["race"])
-    run.seen["n0"] = run.facade.storage_get(IL, RACE, "n")
+class Race:
+    """Two bump_racy_until calls on Interleave/``ref``, held at their await until ``let_go``."""
+
+    def __init__(self, ref: str):
+        self.ref = ref
+
+    def start(self, run: Run) -> None:
+        run.call(IL, self.ref, "reset")
+        run.facade.storage_delete(IL, self.ref, GO)
+        run.seen["race"] = [run.facade.call_async(IL, self.ref, "bump_racy_until", [GO]) for _ in range(2)]
+        run.seen["suspended"] = run.wait_for(lambda: self.statuses(run).count("suspended") == 2, 10.0)
+        run.seen["answered"] = sum(f.done() for f in run.seen["race"])
+        run.seen["n0"] = run.facade.storage_get(IL, self.ref, "n")
+
+    def statuses(self, run: Run) -> list[str]:
+        return [c.get("status") for c in run.facade.queue(IL, self.ref) if c.get("method") != "put"]
+
+    def let_go(self, run: Run) -> None:
+        run.facade.storage_put(IL, self.ref, GO, True)  # a call of its own: it gets in at the two calls' await
+
+    def end(self, run: Run) -> None:
+        run.seen["results"] = run.gather(run.seen.pop("race", []))
+        run.seen["n"] = run.call(IL, self.ref, "peek")
+        run.seen["history"] = [c for c in run.facade.history(IL, self.ref, 10)
+                               if c["method"] == "bump_racy_until"][-2:]
+
+    def held_ok(self, r: Run) -> str | None:
+        return _fail(r.seen["suspended"] and r.seen["answered"] == 0,
+                     f"queue {self.statuses(r)}, {r.seen['answered']} answered")
 
 
-def _statuses(run: Run, ns: str, ref: str) -> list[str]:
-    return [c.get("status") for c in run.facade.queue(ns, ref) if c.get("method") != "put"]
+def _lost_ok(r: Run) -> str | None:
+    return _fail(r.seen["results"] == [1, 1] and r.seen["n"] == 1, f"results {r.seen['results']}, n {r.seen['n']}")
 
 
-def _let_go(run: Run) -> None:
-    run.facade.storage_put(IL, RACE, GO, True)  # a call of its own: it gets in at the two calls' await
+def _lost_text(r: Run) -> str:
+    return (f"⚠ LOST UPDATE: both calls returned {r.seen['results'][0]} and n is {r.seen['n']} after 2 bumps; "
+            "the second read n before the first wrote it")
 
 
-def _race_end(run: Run) -> None:
-    run.seen["results"] = run.gather(run.seen.pop("race", []))
-    run.seen["n"] = run.call(IL, RACE, "peek")
-    run.seen["history"] = [c for c in run.facade.history(IL, RACE, 10) if c["method"] == "bump_racy_until"][-2:]
+RACE = Race("tour-race")
 
 
 def _overlapped(r: Run) -> str | None:
@@ -155,20 +174,14 @@ INTERLEAVING = Lesson(
     [
         Step("Two callers call bump_racy_until at the same moment. It reads n, then awaits (until the tour lets "
              "it go on), then writes n + 1. At the first call's await the second call gets in: it reads n too.",
-             do=_race_start, point=Point(IL, RACE, "queue", "two calls ⏸ suspended at their await"),
+             do=RACE.start, point=Point(IL, RACE.ref, "queue", "two calls ⏸ suspended at their await"),
              then=lambda r: f"both calls read n = {r.seen['n0'] or 0} and are suspended (⏸ ⏸) at their await; "
                             f"{r.seen['answered']} of 2 answered, nothing written yet. → lets them go on",
-             check=lambda r: _fail(r.seen["suspended"] and r.seen["answered"] == 0,
-                                   f"queue {_statuses(r, IL, RACE)}, {r.seen['answered']} answered"),
-             release=_let_go, dwell=3.0),
-        Step("Both go on: each writes the n it read, plus 1.", do=_race_end,
-             point=Point(IL, RACE, "queue", "finished: two bump_racy_until → 1"),
-             then=lambda r: f"⚠ LOST UPDATE: both calls returned {r.seen['results'][0]} and n is {r.seen['n']} "
-                            f"after 2 bumps; the second read n before the first wrote it",
-             check=lambda r: _fail(r.seen["results"] == [1, 1] and r.seen["n"] == 1,
-                                   f"results {r.seen['results']}, n {r.seen['n']}")),
+             check=RACE.held_ok, release=RACE.let_go, dwell=3.0),
+        Step("Both go on: each writes the n it read, plus 1.", do=RACE.end,
+             point=Point(IL, RACE.ref, "queue", "finished: two bump_racy_until → 1"), then=_lost_text, check=_lost_ok),
         Step("History shows it: the two calls overlap in time.",
-             point=Point(IL, RACE, "queue", "finished: two bump_racy_until → 1"),
+             point=Point(IL, RACE.ref, "queue", "finished: two bump_racy_until → 1"),
              then="the second call started before the first ended: they interleaved at the await",
              check=_overlapped),
     ],
@@ -473,6 +486,27 @@ TRANSACTIONS = Lesson(
              check=lambda r: _fail(r.seen["answer2"] == 70 and r.seen["bob2"] == 30, f"saw {r.seen}")),
     ],
     "Explore: history Account/tour-alice in the command bar shows the failed and the good transfer.",
+)
+
+
+# ================================================================ the welcome's first minute
+WELCOME_RACE = Race("welcome-race")
+
+FIRST_AHA = Lesson(
+    "first-aha", "Two callers, one object, one lost update",
+    "What the welcome screen runs by itself, before any reading: the interleaving lesson in three beats.",
+    ("Interleave/welcome-race",),
+    [
+        Step("Two callers call Interleave/welcome-race.bump_racy_until() at the same moment. It reads n, "
+             "awaits, then writes n + 1.", do=WELCOME_RACE.start,
+             then=lambda r: f"⏸ ⏸ both calls read n = {r.seen['n0'] or 0} and wait at their await: "
+                            "at the first call's await, the second one got in",
+             check=WELCOME_RACE.held_ok, release=WELCOME_RACE.let_go, dwell=4.0),
+        Step("They go on: each writes the n it read, plus 1.", do=WELCOME_RACE.end, then=_lost_text,
+             check=_lost_ok, dwell=4.0),
+    ],
+    "One object runs one call at a time, but an await lets the next one in. t: the tour shows why, step by "
+    "step, and lesson 4 the fix.",
 )
 
 

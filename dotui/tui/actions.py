@@ -122,6 +122,13 @@ def _tab(name: str, key: str) -> TuiAction:
 
 
 ROWS: list[TuiAction] = [
+    TuiAction("tour", "t", "Tour", "Tour: one lesson per concept, run on objects of its own",
+              "the tour: a lesson per concept (space pauses, → ← step, while a lesson runs)",
+              handler=lambda s: s.tour.pick()),
+    TuiAction("help", "question_mark", "Help", "Help: keys and what every glyph means", "this help",
+              handler=lambda s: s.view.help(), keys_text="?"),
+    TuiAction("quit", "q", "Quit", "Quit (after a clean flush)", "quit after a clean flush (every write durable, "
+              "checkpointed)", handler=lambda s: s.app.action_quit()),
     TuiAction("filter", "slash", "Filter", "Filter instances", "filter as you type: a name, #id prefix, or "
               "Namespace/ (Esc clears)", handler=lambda s: s.view.filter(), keys_text="/"),
     TuiAction("invoke", "i", "Invoke", "Invoke a method of {target}", "call a method through the object's stub "
@@ -132,7 +139,7 @@ ROWS: list[TuiAction] = [
               command=lambda s: f"hibernate {s.ref}"),
     TuiAction("wake", "w", "Wake", "Wake {target}", glossary.WAKE_DOES, _not_live, command=lambda s: f"wake {s.ref}"),
     TuiAction("alarm", "a", "Alarm", "Set or delete the alarm of {target}", "one alarm per object; it wakes the "
-              "object (runs: alarm REF set WHEN | delete)", _alarmable, handler=lambda s: s.dialogs.alarm()),
+              "object (runs: alarm REF set WHEN | delete)", _alarmable, handler=lambda s: s.dialogs.alarm(), show=False),
     TuiAction("edit_storage", "e", "Edit", "Edit a storage key of {target}", "put or delete a key, through the "
               "object's queue (runs: put REF KEY VALUE | del REF KEY)", _on_tab("storage", _selected),
               handler=lambda s: s.dialogs.edit_storage(), show=False),
@@ -140,18 +147,11 @@ ROWS: list[TuiAction] = [
               "Enter on one restores it there, after asking (runs: restore REF BOOKMARK)",
               _on_tab("storage", _sqlite_backed), handler=lambda s: s.view.studio_bookmarks(), show=False),
     TuiAction("reload", "r", "Reload", "Reload the objects folder", "re-import the classes; live objects restart "
-              "on the new code (also automatic when a file there is saved)", command=lambda s: "reload"),
+              "on the new code (also automatic when a file there is saved)", command=lambda s: "reload", show=False),
     TuiAction("command_bar", "colon", "Cmd", "Command bar", "type any REPL command, with completion",
               handler=lambda s: s.commands.open(), keys_text=":"),
-    TuiAction("tour", "t", "Tour", "Tour: one lesson per concept, run on objects of its own",
-              "the tour: a lesson per concept (space pauses, → ← step, while a lesson runs)",
-              handler=lambda s: s.tour.pick()),
     TuiAction("stop_tour", "T", "Stop tour", "Stop the lesson running", "stop the lesson running",
               handler=lambda s: s.tour.stop(), show=False),
-    TuiAction("help", "question_mark", "Help", "Help: keys and what every glyph means", "this help",
-              handler=lambda s: s.view.help(), keys_text="?"),
-    TuiAction("quit", "q", "Quit", "Quit (after a clean flush)", "quit after a clean flush (every write durable, "
-              "checkpointed)", handler=lambda s: s.app.action_quit()),
     TuiAction("sort", "s", "Sort", "Sort by the next column", "sort by the next column (or click a column title)",
               handler=lambda s: s.view.sort(), show=False),
     TuiAction("reverse", "S", "Reverse", "Reverse the order", "reverse the order", handler=lambda s: s.view.reverse(),
@@ -172,12 +172,12 @@ ROWS: list[TuiAction] = [
     TuiAction("events_find", "f", "Find", "Events: find", "find text in the Events tab", _on_tab("events"),
               handler=lambda s: s.view.events_find(), show=False),
     TuiAction("tour_pause", "space", "Pause", "Tour: pause or go on", "while a lesson runs: pause it at the step "
-              "shown, or go on", _touring, handler=lambda s: s.tour.key("pause"), keys_text="space"),
+              "shown, or go on", _touring, handler=lambda s: s.tour.key("pause"), keys_text="space", show=False),
     TuiAction("tour_forward", "right", "Step", "Tour: the next step", "while a lesson runs: the next step (its "
-              "calls run now)", _touring, handler=lambda s: s.tour.key("forward"), keys_text="→"),
+              "calls run now)", _touring, handler=lambda s: s.tour.key("forward"), keys_text="→", show=False),
     TuiAction("tour_back", "left", "Back", "Tour: the step before", "while a lesson runs: the step before (the "
               "lesson runs again, on the engine, up to it)", _touring, handler=lambda s: s.tour.key("back"),
-              keys_text="←"),
+              keys_text="←", show=False),  # the tour panel names these three
     TuiAction("escape", "escape", "Back", "Back", "close the filter, the zoom, the namespace shown",
               handler=lambda s: s.view.escape(), show=False),
 ]

@@ -32,6 +32,7 @@ from .controllers.dialogs import Dialogs
 from .controllers.refreshing import BUSY_AFTER, RefreshLoop
 from .controllers.tour import TourController
 from .controllers.view import ViewController
+from .controllers.welcome import WelcomeDemo
 from .gcpause import PAUSE_AT_MOST, StartupGC
 from .lanes import Lanes
 from .model import SORTABLE, EngineWatch, InstanceRows, Key
@@ -76,6 +77,7 @@ class MainScreen(Screen):
         self.commands = CommandRunner(self)
         self.dialogs = Dialogs(self)
         self.tour = TourController(self, tour, tour_dwell, tour_auto)
+        self.welcome_demo = WelcomeDemo(self)
         self.header = StatusHeader(id="header")
         self.pane = InstancesPane(self.rows, clock, id="instances")
         self.object_view = ObjectView(id="object")

@@ -128,6 +128,9 @@ class CommandRunner:
             self.screen.app.action_quit()
             return
         self.after(outcome)
+        if outcome.ok and outcome.command == "clear":
+            bar.output.clear()
+            return
         if bar.writes != mark:  # something else was written since the line: say what this answers
             bar.show_output(Text.assemble(("↳ ", "dim"), (line, "dim")))
         Renderer(bar.console()).outcome(outcome)

@@ -17,6 +17,7 @@ from ..refresh import Applied
 from ..snapshot import Detail
 from ..widgets.object.queue import render_queue
 from ..widgets.welcome import Welcome
+from .welcome import DEMO_KEY
 
 if TYPE_CHECKING:
     from ..app import MainScreen
@@ -159,10 +160,16 @@ class ViewController:
     def welcome_if_empty(self) -> None:
         """The welcome instead of the panes while there is no object (and no filter hiding them)."""
         s = self.screen
-        empty = not self.rows.rows and not self.rows.filter_text and self.rows.namespace is None
+        rows = self.rows.rows
+        only_demo = len(rows) == 1 and _is_demo(next(iter(rows.values())))  # O(1): the demo's object is no user's
+        empty = (not rows or only_demo) and not self.rows.filter_text and self.rows.namespace is None
         welcome = s.query_one(Welcome)
         if empty:
             welcome.show_for(list(s.namespaces.values()), _short_dir(s.facade.objects_dir))
+            if s.namespaces:
+                s.welcome_demo.offer(s.namespaces)
+        elif welcome.display:
+            s.welcome_demo.stop()
         if welcome.display != empty:
             welcome.display = empty
             s.query_one("#body").display = not empty
@@ -272,6 +279,10 @@ class ViewController:
                 view.find(text)
 
         self.screen.app.push_screen(FindScreen("this object's events", view.search), callback=found)
+
+
+def _is_demo(info: dict[str, Any]) -> bool:
+    return (info.get("namespace"), info.get("name")) == DEMO_KEY
 
 
 def _short_dir(path: str) -> str:

@@ -15,7 +15,11 @@ MODEL = ("A durable object is a Python object with its own storage, reached by n
          "One instance per id, one call at a time between awaits; asleep when idle.")
 
 
-def welcome_renderable(namespaces: list[dict[str, Any]], objects_dir: str = "objects") -> Group:
+MAX_LIVE = 6  # lines of the demo kept (the last ones)
+
+
+def welcome_renderable(namespaces: list[dict[str, Any]], objects_dir: str = "objects",
+                       live: list[Text] | None = None) -> Group:
     classes = Table(box=None, padding=(0, 1), show_header=False, expand=False)
     classes.add_column(style="bold", no_wrap=True)
     classes.add_column(overflow="fold")
@@ -30,12 +34,14 @@ def welcome_renderable(namespaces: list[dict[str, Any]], objects_dir: str = "obj
     keys.add_row(":", "type a command (help lists them; tour too)")
     keys.add_row("?", "the model, then the keys and glyphs")
     parts: list[Any] = [Text("Welcome to dotui: Durable Objects on your machine", style="bold"), Text(MODEL), Text("")]
+    if live:
+        parts += [Text("Happening now, on this engine:", style="bold underline"), *live, Text("")]
+    parts += [keys, Text("")]  # before the classes: on a short terminal the keys are what must show
     if namespaces:
-        parts += [Text(f"The classes in {objects_dir}, and what each teaches:", style="underline"), classes, Text("")]
+        parts += [Text(f"The classes in {objects_dir}, and what each teaches:", style="underline"), classes]
     else:
-        parts += [Text(f"No classes in {objects_dir} yet: put a DurableObject subclass in a .py file there.",
-                       style="yellow"), Text("")]
-    parts.append(keys)
+        parts.append(Text(f"No classes in {objects_dir} yet: put a DurableObject subclass in a .py file there.",
+                          style="yellow"))
     return Group(*parts)
 
 
@@ -46,9 +52,22 @@ class Welcome(Static, can_focus=True):
     def __init__(self, **kwargs) -> None:
         super().__init__("", **kwargs)
         self._drawn_for: tuple | None = None
+        self._namespaces: list[dict[str, Any]] = []
+        self._objects_dir = "objects"
+        self.live: list[Text] = []  # what the first-minute demo is showing (controllers/welcome.py)
 
     def show_for(self, namespaces: list[dict[str, Any]], objects_dir: str) -> None:
         sig = tuple((n["name"], n.get("teaches")) for n in namespaces)
         if sig != self._drawn_for:
             self._drawn_for = sig
-            self.update(welcome_renderable(namespaces, objects_dir))
+            self._namespaces, self._objects_dir = namespaces, objects_dir
+            self._draw()
+
+    def say(self, line: Text, replace_last: bool = False) -> None:
+        """One more line of the demo (or a new last line, for a countdown)."""
+        self.live = (self.live[:-1] if replace_last and self.live else self.live) + [line]
+        self.live = self.live[-MAX_LIVE:]
+        self._draw()
+
+    def _draw(self) -> None:
+        self.update(welcome_renderable(self._namespaces, self._objects_dir, self.live))

@@ -115,8 +115,13 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
 
     parts.append(Text(""))
     history = list(reversed(history or []))
-    parts.append(Text(f"Finished (last {len(history)}, newest first)" if history else "Finished: none yet since it woke",
-                      style="bold underline" if history else "dim"))
+    if history:
+        parts.append(Text(f"Finished (last {len(history)}, newest first)", style="bold underline"))
+    elif info and info.get("state") == "broken":
+        parts.append(Text("Finished: none. It is broken (its constructor raised, its file is unreadable or a commit "
+                          "failed): fix it and reload; the next call tries again from durable state", style="red"))
+    else:
+        parts.append(Text("Finished: none yet since it woke", style="dim"))
     for c in history:
         if c.get("status") == "failed" or "error" in c:
             err = c.get("error") or {}
