@@ -73,7 +73,7 @@ def failed(facade, line, **context):
 # ---------------------------------------------------------------- reading lines
 def test_every_command_of_the_design_is_registered_with_help_and_an_example():
     design = ["classes", "ls", "call", "storage", "get", "put", "del", "queue", "history", "hibernate",
-              "wake", "alarm", "watch", "ws", "reload", "stats", "sleep", "tour", "load", "help", "quit",
+              "wake", "alarm", "watch", "ws", "reload", "stats", "sleep", "tour", "load", "help", "clear", "quit",
               "sql", "tables", "bookmark", "restore",  # SQLite-backed objects (docs/sqlite.md)
               "requests"]  # a wrangler project's Worker (docs/cloudflare.md)
     assert sorted(REGISTRY.commands) == sorted(design)

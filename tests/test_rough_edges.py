@@ -365,3 +365,15 @@ async def test_a_broken_object_says_it_is_broken_not_that_nothing_finished(objec
             assert "none yet since it woke" not in screen_text(app)
     finally:
         fe.close()
+
+
+def test_the_storage_tab_gives_an_alarms_date_not_only_its_time():
+    import datetime as dt
+    import time as _time
+
+    from dotui.tui.widgets.object.storage import storage_summary
+
+    now = _time.time()
+    due = now + 23 * 3600
+    text = storage_summary({"values": {}, "alarm": due}, None, now).plain
+    assert dt.datetime.fromtimestamp(due).strftime("%Y-%m-%d %H:%M:%S") in text and "in 23h" in text

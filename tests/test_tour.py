@@ -215,3 +215,24 @@ async def test_a_lesson_waits_at_its_held_result_and_steps_forward_and_back(faca
         await until(pilot, lambda: not main_screen.tour_panel.display, "the panel gone with the tour")
         # stopped at the hold: the commit it held goes on, and later ones are at disk speed again
         assert facade.call_async("Counter", "tour-gate", "increment").result(10) == 11
+
+
+def test_the_repls_tour_names_commands_not_tabs_and_wraps_at_words(facade):
+    import io
+
+    from rich.console import Console
+
+    from dotui.present.render import Renderer
+
+    out = io.StringIO()
+    renderer = Renderer(Console(file=out, width=60, color_system=None))
+    ctx = Context(facade, on_event=renderer.event)
+    ran = execute(ctx, "tour output-gate")
+    assert ran.ok and ran.result["passed"]
+    text = out.getvalue()
+    assert "see it: queue Counter/tour-gate" in text and " tab" not in text.lower()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    said = " ".join(text.split())
+    for step in lesson_named("output-gate").steps:
+        assert " ".join(step.say.split()) in said  # every word whole: the lines break between words

@@ -566,9 +566,8 @@ def tour(ctx: Context, lesson: str | None = None) -> dict[str, Any]:
         if ctx.on_event is not None:
             ctx.on_event({"type": "tour.line", "kind": kind, "text": text})
 
-    narrator = LineNarrator(emit)
-    if ctx.interactive:
-        narrator.pause = lambda seconds: ctx.sleep(min(seconds, 1.5))  # type: ignore[method-assign]
+    wait = (lambda seconds: ctx.sleep(min(seconds, 1.5))) if ctx.interactive else None
+    narrator = LineNarrator(emit, wait=wait, prompt=True)
     ran = run_lessons(ctx.facade, chosen, narrator)
     checks = [{"lesson": x.key, "claim": c.claim, "ok": c.ok, "problem": c.problem} for x, cs in ran for c in cs]
     return {"lessons_run": [x.key for x, _ in ran], "checks": checks, "passed": all(c["ok"] for c in checks),

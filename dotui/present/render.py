@@ -497,7 +497,8 @@ class Renderer:
             style = "bold red"
         elif kind == "result" and "⚠" in text:
             style = "bold yellow"
-        self.out.print(Text(("\n" if kind == "lesson" else "  ") + text, style=style), soft_wrap=True)
+        # wrapped by rich at word boundaries (soft_wrap would leave it to the terminal, which cuts words)
+        self.out.print(Text(("\n" if kind == "lesson" else "  ") + text, style=style))
 
     def tour(self, result: dict[str, Any]) -> None:
         if "lessons" in result:

@@ -21,9 +21,13 @@ from .script import Check, Lesson, Point, run_lesson
 class LineNarrator:
     """Narration as lines of text: ``emit(kind, text)`` with kind lesson, step, point, result, progress."""
 
-    def __init__(self, emit: Callable[[str, str], None], dwell: bool = False):
+    def __init__(self, emit: Callable[[str, str], None], dwell: bool = False,
+                 wait: Callable[[float], None] | None = None, prompt: bool = False):
+        """``wait(seconds)`` paces the steps (``dwell`` uses time.sleep); ``prompt`` names the command that
+        shows what a step points at, not a TUI tab (the REPL's ``tour``)."""
         self.emit = emit
-        self.dwell = dwell
+        self.wait = wait if wait is not None else (time.sleep if dwell else None)
+        self.prompt = prompt
         self._last_progress = ""
 
     def lesson(self, lesson: Lesson, number: int, total: int) -> None:
@@ -33,7 +37,10 @@ class LineNarrator:
         self.emit("step", f"[{number}/{total}] {text}")
 
     def point(self, point: Point) -> None:
-        self.emit("point", f"look: {point.describe()}")
+        if self.prompt and point.command():
+            self.emit("point", f"see it: {point.command()}" + (f"  ({point.look})" if point.look else ""))
+        else:
+            self.emit("point", f"look: {point.describe()}")
 
     def result(self, text: str, check: Check | None) -> None:
         mark = "" if check is None else ("✓ " if check.ok else "✗ ")
@@ -45,8 +52,8 @@ class LineNarrator:
             self.emit("progress", text)
 
     def pause(self, seconds: float) -> str:
-        if self.dwell:
-            time.sleep(seconds)
+        if self.wait is not None:
+            self.wait(seconds)
         return FORWARD
 
 

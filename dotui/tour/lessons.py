@@ -203,7 +203,7 @@ INPUT_GATE = Lesson(
     ("Interleave/tour-gate",),
     [
         Step("The same two bumps, but bump_blocked does its read-sleep-write inside block_concurrency_while. "
-             "Watch the Queue tab: ⊘ input gate held, and the second call waits (…) instead of running.",
+             "The object's queue shows it: ⊘ input gate held, and the second call waits (…) instead of running.",
              do=_blocked, point=Point(IL, "tour-gate", "queue", "the line ⊘ input gate held"),
              then=lambda r: f"results {sorted(r.seen['results'])}, n = {r.seen['n']}: nothing lost; the second "
                             f"call waited for the gate",
@@ -274,7 +274,7 @@ OUTPUT_GATE = Lesson(
              check=lambda r: _fail(r.seen["delay"] == HOLD, f"commit_delay answered {r.seen['delay']}"),
              dwell=2.0),
         Step("10 increments at once. Each writes n and returns at once, but the output gate holds its result "
-             "(⧗ on the row, 'held' in the Queue tab; commits pending in the header) until the write is on disk.",
+             "(⧗, 'held' in its queue; the engine's commits pending) until the write is on disk.",
              do=_burst, point=Point(C, "tour-gate", "queue", "⧗ held results: no caller has its answer yet"),
              then=lambda r: f"{r.seen['held']} results held (⧗); {r.seen['answered']} of 10 callers have an "
                             "answer: the writes are in memory, not on disk. → commits them",
@@ -330,7 +330,7 @@ HIBERNATION = Lesson(
              then=lambda r: f"n = {r.seen['n']} (storage); calls since wake = {r.seen['since']} (memory)",
              check=lambda r: _fail(r.seen["n"] == 3 and r.seen["since"] == 3, f"saw {r.seen}")),
         Step("Now nobody calls it. When it has been idle for the idle timeout, the engine hibernates it: "
-             "its row turns ○.", do=_fall_asleep, point=Point(C, "tour-sleepy", "queue", "the state on its row"),
+             "its state turns hibernated (○).", do=_fall_asleep, point=Point(C, "tour-sleepy", "queue", "the state on its row"),
              then=lambda r: ("hibernated after " + f"{r.seen['idle']:g} s idle" if "forced" not in r.seen else
                              f"hibernated (the idle timeout is {r.seen['idle']:g} s; the tour did not wait so long)"),
              check=lambda r: _fail(r.seen["state"] == "hibernated", f"state {r.seen['state']}")),
@@ -381,7 +381,7 @@ ALARMS = Lesson(
              do=_days, point=Point(API, "tour-user", "storage", "keys day/…"),
              then=lambda r: f"totals: {short(r.seen['totals'], 80)}",
              check=lambda r: _fail(len(r.seen["totals"]) == 2, f"totals {r.seen['totals']}")),
-        Step("Set its alarm for 3 s from now, and hibernate it. A toast says when the alarm fires.",
+        Step("Set its alarm for 3 s from now, and hibernate it. The engine says when the alarm fires.",
              do=_alarm_wakes, point=Point(API, "tour-user", "storage", "the alarm line"),
              then=lambda r: "fired: " + ", ".join(r.seen["events"]),
              check=lambda r: _fail(r.seen["hibernated"] == "hibernated" and "alarm.fired" in r.seen["events"]
@@ -429,7 +429,7 @@ RELOAD = Lesson(
              then=lambda r: f"calls since wake = {r.seen['since']}",
              check=lambda r: _fail(r.seen["since"] == 2, f"since_wake {r.seen['since']}")),
         Step("Reload the objects folder, as r does. The object finishes its calls, then restarts on the new code: "
-             "its Events tab shows live → draining → hibernated, then the next call wakes it.",
+             "its events say live → draining → hibernated, then the next call wakes it.",
              do=_reload, point=Point(C, "tour-reload", "events", "live → draining → hibernated → waking"),
              then=lambda r: f"events: {', '.join(r.seen['events'])}; then since_wake = {r.seen['since2']}, "
                             f"n = {r.seen['n']}: memory reset, storage kept",

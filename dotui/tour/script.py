@@ -38,6 +38,14 @@ class Point:
     tab: str | None = None
     look: str = ""
 
+    def command(self) -> str:
+        """The command that shows it at a prompt (``queue Counter/tour-gate``), for front ends without tabs."""
+        if not (self.namespace and self.ref):
+            return ""
+        ref = f"{self.namespace}/{self.ref}"
+        return {"storage": f"storage {ref}", "events": f"watch {ref} --for 5", "methods": f"classes {self.namespace}",
+                "sockets": f"ls {self.namespace}"}.get(self.tab or "", f"queue {ref}; history {ref}")
+
     def describe(self) -> str:
         where = f"{self.namespace}/{self.ref}" if self.namespace and self.ref else ""
         tab = f"{self.tab.capitalize()} tab" if self.tab else ""

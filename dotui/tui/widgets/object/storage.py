@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static, Tree
 
-from ....present.formats import human_bytes, relative, short
+from ....present.formats import alarm_text, human_bytes, relative, short
 from ... import glossary
 from ...model import Commit
 
@@ -73,7 +73,7 @@ def storage_summary(doc: dict[str, Any], commit: Commit | None, now: float) -> T
     text = Text()
     text.append(f"{len(values)} durable key{'' if len(values) == 1 else 's'}", "bold")
     if doc.get("alarm") is not None:
-        text.append(f" · alarm {clock_time(doc['alarm'])} ({relative(doc['alarm'], now)})")
+        text.append(f" · alarm {alarm_text(doc['alarm'], now)}")  # with its date: an alarm may be days away
     text.append(" · checkpoint ", "dim")
     saved = doc.get("checkpoint_saved_at")
     text.append(f"saved {clock_time(saved)}" if saved else "not written yet")
