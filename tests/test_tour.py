@@ -101,7 +101,7 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
         await until(pilot, lambda: main_screen.tour.checks, "the lesson finishing", timeout=60)
         key, checks = main_screen.tour.checks[0]
         assert key == "interleaving" and all(c.ok for c in checks)
-        await until(pilot, lambda: all(w in screen_text(app) for w in ("LOST UPDATE", "Tour 3/10", "claims checked out")),
+        await until(pilot, lambda: all(w in screen_text(app) for w in ("LOST UPDATE", f"Tour 3/{len(LESSONS)}", "claims checked out")),
                     "the lesson's verdict beside the lost update")
         race = key_of(facade, "Interleave", "tour-race")
         await until(pilot, lambda: shown(app) == race, "the lesson's object selected")

@@ -396,48 +396,206 @@ ALARMS = Lesson(
 )
 
 
+# ================================================================ WebSockets and hibernation
+ROOM = "tour-sockets"
+
+
+def _messages(sock: Any, seconds: float = 0.5) -> list[dict]:
+    """What ``sock`` received within ``seconds`` (decoded; the room sends JSON)."""
+    import json
+
+    out: list[dict] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for m in sock.receive(0.05):
+            try:
+                out.append(json.loads(m) if isinstance(m, str) else {"bytes": len(m)})
+            except ValueError:
+                out.append({"text": m})
+    return out
+
+
+def _connect(run: Run) -> None:
+    run.facade.hibernate(CHAT, ROOM)  # a fresh start: whatever was open before, its room asleep
+    socks = run.seen["socks"] = {u: run.facade.open_websocket(CHAT, ROOM, f"?user={u}") for u in ("ann", "bob")}
+    for sock in socks.values():
+        run.ends.append(lambda s=sock: s.close(1000, "the lesson ended") if s.closed is None else None)
+    run.seen["welcome"] = _messages(socks["ann"], 0.3)
+    _messages(socks["bob"], 0.2)
+    run.seen["open"] = _open_sockets(run)
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+def _open_sockets(run: Run) -> int:
+    hexid = run.facade.resolve(CHAT, ROOM)["id"]
+    return next((n for ns, hx, n in run.facade.websocket_counts(CHAT) if hx == hexid), 0)
+
+
+def _room_sleeps(run: Run) -> None:
+    run.seen["hibernated"] = run.facade.hibernate(CHAT, ROOM)
+    run.seen["state"] = run.facade.instance(CHAT, ROOM)["state"]
+    run.seen["open2"] = _open_sockets(run)
+    run.seen["closed"] = [u for u, s in run.seen["socks"].items() if s.closed is not None]
+
+
+def _ping(run: Run) -> None:
+    ann = run.seen["socks"]["ann"]
+    ann.send("ping")
+    run.seen["pong"] = [m for m in _messages(ann, 0.5) if m.get("text") == "pong"]
+    run.seen["state_ping"] = run.facade.instance(CHAT, ROOM)["state"]
+
+
+def _wakes(run: Run) -> None:
+    ann, bob = run.seen["socks"]["ann"], run.seen["socks"]["bob"]
+    log = EventLog(run.facade, CHAT, ROOM)
+    run.ends.append(log.close)
+    ann.send("hello bob")
+    got = _messages(bob, 1.0)
+    run.seen["bob_got"] = [m for m in got if m.get("type") == "message" and m.get("text") == "hello bob"]
+    log.wait_for(lambda evs: any(e["type"] == "state" and e.get("new") == "live" for e in evs), 5.0)
+    run.seen["woke"] = [f"{e.get('old')}→{e.get('new')}" for e in log.events if e["type"] == "state"]
+    run.seen["state_msg"] = run.facade.instance(CHAT, ROOM)["state"]
+
+
+WEBSOCKETS = Lesson(
+    "websockets", "WebSockets: connected while the object hibernates",
+    "An object accepts WebSockets (ctx.accept_websocket); the engine holds them, so the object can hibernate "
+    "with its clients still connected, and a message wakes it.",
+    (f"ChatRoom/{ROOM}",),
+    [
+        Step(f"Two members, ann and bob, open a WebSocket to ChatRoom/{ROOM}: its fetch() accepts each, with an "
+             "attachment naming the user (it survives hibernation; an attribute would not).",
+             do=_connect, point=Point(CHAT, ROOM, "sockets", "two sockets, ann and bob"),
+             then=lambda r: f"{r.seen['open']} sockets open; ann was welcomed: "
+                            f"{short([m.get('type') for m in r.seen['welcome']], 60)}",
+             check=lambda r: _fail(r.seen["open"] == 2 and any(m.get("type") == "welcome" for m in r.seen["welcome"]),
+                                   f"{r.seen['open']} open, ann got {r.seen['welcome']}")),
+        Step("Nobody speaks, and the room hibernates (the tour does it now, as the idle timer would): its Python "
+             "object is gone. The two sockets stay open: the engine holds them, not the object.",
+             do=_room_sleeps, point=Point(CHAT, ROOM, "sockets", "○ hibernated, sockets still open"),
+             then=lambda r: f"ChatRoom/{ROOM} is {r.seen['state']}, with {r.seen['open2']} sockets open and none "
+                            "closed",
+             check=lambda r: _fail(r.seen["state"] == "hibernated" and r.seen["open2"] == 2 and not r.seen["closed"],
+                                   f"state {r.seen['state']}, {r.seen['open2']} open, closed {r.seen['closed']}")),
+        Step("ann sends 'ping'. The room set an auto response (ping → pong): the engine answers it without "
+             "waking the room.", do=_ping, point=Point(CHAT, ROOM, "sockets", "still ○ hibernated"),
+             then=lambda r: f"ann got {'pong' if r.seen['pong'] else 'nothing'}; the room is still "
+                            f"{r.seen['state_ping']}",
+             check=lambda r: _fail(bool(r.seen["pong"]) and r.seen["state_ping"] == "hibernated",
+                                   f"pong {r.seen['pong']}, state {r.seen['state_ping']}")),
+        Step("ann sends 'hello bob'. A message is a call: it wakes the room (its constructor runs), "
+             "websocket_message posts it, and every socket gets it.",
+             do=_wakes, point=Point(CHAT, ROOM, "events", "hibernated → waking → live, then the message"),
+             then=lambda r: f"the room woke ({', '.join(r.seen['woke'])}); bob received 'hello bob' "
+                            f"{_times(len(r.seen['bob_got']))}, through his socket that never closed",
+             check=lambda r: _fail(len(r.seen["bob_got"]) == 1 and "hibernated→waking" in r.seen["woke"]
+                                   and r.seen["state_msg"] == "live",
+                                   f"bob got {r.seen['bob_got']}, states {r.seen['woke']}")),
+    ],
+    "Explore: dotui serve, then python examples/chat_client.py lobby ann in two terminals.",
+)
+
+
 # ================================================================ code reload
-def _warm(run: Run) -> None:
-    run.facade.storage_put(C, "tour-reload", "n", 0)
-    run.facade.hibernate(C, "tour-reload")
-    run.call(C, "tour-reload", "increment")
-    run.call(C, "tour-reload", "increment")
-    run.seen["since"] = run.call(C, "tour-reload", "since_wake")
+RELOAD_FILE = "tour_reload.py"  # the lesson writes it into the objects folder, and removes it when it ends
+TR = "TourReload"
+RELOAD_SOURCE = '''"""Written by the tour's reload lesson (dotui tour --lesson reload); the lesson removes this file when it ends."""
+
+from dotui import DurableObject
 
 
-def _reload(run: Run) -> None:
-    log = EventLog(run.facade, C, "tour-reload", also=("reload",))
+class TourReload(DurableObject):
+    """Says hello; the tour edits this file and reloads it."""
+
+    def __init__(self, ctx, env):
+        super().__init__(ctx, env)
+        self.calls_since_wake = 0  # memory: a reload starts it over
+
+    async def hello(self) -> str:
+        """Count the call in storage and answer."""
+        self.calls_since_wake += 1
+        n = self.ctx.storage.get("n", 0) + 1
+        self.ctx.storage.put("n", n)
+        return {answer}
+'''
+V1 = 'f"hello #{n}"'
+V2 = 'f"HELLO #{n}, from the new code ({self.calls_since_wake} call since it woke)"'
+
+
+def _reload_path(run: Run) -> str:
+    import os
+
+    if run.facade.remote:
+        raise RuntimeError("the reload lesson edits a file of the objects folder, so it runs beside a local engine "
+                           "(dotui, not dotui --connect)")
+    return os.path.join(run.facade.objects_dir, RELOAD_FILE)
+
+
+def _write_version(run: Run, answer: str) -> None:
+    path = _reload_path(run)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(RELOAD_SOURCE.format(answer=answer))
+    if not run.seen.get("cleanup"):
+        run.seen["cleanup"] = True
+        run.ends.append(lambda: _remove(run, path))
+
+
+def _remove(run: Run, path: str) -> None:
+    import os
+
     try:
-        run.seen["errors"] = run.facade.reload()
-        log.wait_for(lambda evs: any(e["type"] == "state" and e.get("new") == "hibernated" for e in evs))
-        run.seen["events"] = [e["type"] if e["type"] != "state" else f"{e.get('old')}→{e.get('new')}"
-                              for e in log.events if e["type"] in ("reload", "state")]
-    finally:
-        log.close()
-    run.seen["since2"] = run.call(C, "tour-reload", "since_wake")
-    run.seen["n"] = run.call(C, "tour-reload", "peek")
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    run.facade.reload()
+
+
+def _version_one(run: Run) -> None:
+    _write_version(run, V1)
+    run.seen["errors1"] = run.facade.reload()
+    run.facade.storage_put(TR, "tour-reload", "n", 0)
+    run.seen["before"] = [run.call(TR, "tour-reload", "hello") for _ in range(2)]
+
+
+def _version_two(run: Run) -> None:
+    log = EventLog(run.facade, TR, "tour-reload", also=("reload",))
+    run.ends.append(log.close)
+    _write_version(run, V2)
+    run.seen["errors"] = run.facade.reload()
+    log.wait_for(lambda evs: any(e["type"] == "state" and e.get("new") == "hibernated" for e in evs))
+    run.seen["events"] = [e["type"] if e["type"] != "state" else f"{e.get('old')}→{e.get('new')}"
+                          for e in log.events if e["type"] in ("reload", "state")]
+    run.seen["after"] = run.call(TR, "tour-reload", "hello")
 
 
 RELOAD = Lesson(
     "reload", "Code reload: new code, same storage",
     "Reloading the objects folder (r, or saving a file) lets live objects finish, then restarts them on the "
     "new code. Storage stays; in-memory state starts over.",
-    ("Counter/tour-reload",),
+    ("TourReload/tour-reload",),
     [
-        Step("Two increments: calls_since_wake is 2 in memory.", do=_warm,
-             point=Point(C, "tour-reload", "storage", "n"),
-             then=lambda r: f"calls since wake = {r.seen['since']}",
-             check=lambda r: _fail(r.seen["since"] == 2, f"since_wake {r.seen['since']}")),
-        Step("Reload the objects folder, as r does. The object finishes its calls, then restarts on the new code: "
-             "its events say live → draining → hibernated, then the next call wakes it.",
-             do=_reload, point=Point(C, "tour-reload", "events", "live → draining → hibernated → waking"),
-             then=lambda r: f"events: {', '.join(r.seen['events'])}; then since_wake = {r.seen['since2']}, "
-                            f"n = {r.seen['n']}: memory reset, storage kept",
+        Step(f"The tour writes {RELOAD_FILE} into the objects folder: a class TourReload whose hello() counts "
+             f"its calls in storage and answers return {V1}. A reload loads it; two calls.",
+             do=_version_one, point=Point(TR, "tour-reload", "methods", "hello"),
+             then=lambda r: f"hello() → {r.seen['before'][0]!r}, then {r.seen['before'][1]!r}",
+             check=lambda r: _fail(r.seen["errors1"] == [] and r.seen["before"] == ["hello #1", "hello #2"],
+                                   f"reload errors {r.seen['errors1']}, answers {r.seen['before']}")),
+        Step(f"Now the tour edits the file, as you would: hello() answers return {V2}. Then it reloads (r, or the "
+             "save itself in the TUI): the live object finishes its calls, hibernates, and the next call wakes "
+             "it on the new code.",
+             do=_version_two, point=Point(TR, "tour-reload", "events", "live → draining → hibernated → waking"),
+             then=lambda r: f"events: {', '.join(r.seen['events'])}; hello() → {r.seen['after']!r}: the new code "
+                            "answers, n went on from storage (3), the attribute started over (1)",
              check=lambda r: _fail(r.seen["errors"] == [] and "reload" in r.seen["events"]
-                                   and "draining→hibernated" in r.seen["events"] and r.seen["since2"] == 0
-                                   and r.seen["n"] == 2, f"saw {r.seen}")),
+                                   and "draining→hibernated" in r.seen["events"]
+                                   and r.seen["after"] == "HELLO #3, from the new code (1 call since it woke)",
+                                   f"saw {r.seen}"), dwell=4.0),
     ],
-    "Explore: edit objects/counter.py and save: the TUI reloads by itself.",
+    f"The tour removes {RELOAD_FILE} as the lesson ends. Explore: edit any file of the objects folder and save: "
+    "the TUI reloads by itself.",
 )
 
 
@@ -511,7 +669,7 @@ FIRST_AHA = Lesson(
 
 
 LESSONS: list[Lesson] = [ADDRESSING, ONE_INSTANCE, INTERLEAVING, INPUT_GATE, OUTPUT_GATE, HIBERNATION, ALARMS,
-                         RELOAD, TRANSACTIONS, PITR]
+                         WEBSOCKETS, RELOAD, TRANSACTIONS, PITR]
 
 
 def lesson_named(key: str) -> Lesson:
