@@ -76,6 +76,16 @@ def test_the_command_language_lists_and_runs_lessons(facade):
     assert not bad.ok and "nope" in bad.error.message and "addressing" in bad.error.message
 
 
+@pytest.mark.slow
+def test_a_lesson_run_at_the_prompt_runs_every_step_and_passes(facade):
+    """At the REPL's prompt (interactive) each step dwells a moment, then the lesson moves on to the next."""
+    slept: list[float] = []
+    ran = execute(Context(facade, interactive=True, sleep=slept.append), "tour input-gate")
+    assert ran.ok and ran.result["passed"], ran.result["checks"]
+    steps = len(lesson_named("input-gate").steps)
+    assert len(slept) == steps and all(0 < s <= 1.5 for s in slept)  # a dwell at every step
+
+
 def test_commit_delay_holds_results_until_the_commit(facade):
     facade.commit_delay(0.5)
     fut = facade.call_async("Counter", "slow", "increment")
