@@ -230,6 +230,61 @@ async def test_a_client_that_sends_without_reading_stops_being_read_and_loses_no
         writing.cancel()
 
 
+def _watch_writes(gw, raw: RawSocket) -> dict:
+    """Count the transport writes of ``raw``'s connection and the most it ever held unwritten: its coalesced
+    sends plus its transport's buffer (docs/trust.md: at most 128 KiB more than its send queue)."""
+    port = raw.writer.get_extra_info("sockname")[1]
+    conn = next(c for c in gw.sockets.connections if c.transport.get_extra_info("peername")[1] == port)
+    seen = {"writes": 0, "held": 0, "conn": conn}
+    transport, write, send = conn.transport, conn.transport.write, conn.send
+
+    def counted_write(data):
+        seen["writes"] += 1
+        write(data)
+        seen["held"] = max(seen["held"], transport.get_write_buffer_size() + getattr(conn, "batch_bytes", 0))
+
+    def watched_send(data, after):
+        send(data, after)
+        seen["held"] = max(seen["held"], transport.get_write_buffer_size() + getattr(conn, "batch_bytes", 0))
+    transport.write, conn.send = counted_write, watched_send
+    return seen
+
+
+async def test_the_sends_of_one_turn_leave_in_one_write_in_order(gateway):
+    async with gateway() as gw:
+        member = await gw.raw("member")
+        seen = _watch_writes(gw, member)
+        driver = await gw.raw("driver", role="driver")
+        driver.text("blast:200:10")  # 200 sends to the member from one handler, in one turn of the loop
+        assert await driver.text_reply(30) == "blasted"
+        for _ in range(200):
+            assert await member.text_reply(30) == "x" * 10
+        assert seen["writes"] == 1, f"{seen['writes']} writes for 200 sends of one turn"
+
+
+async def test_a_slow_readers_coalesced_sends_stay_bounded_and_it_is_closed_1008(gateway):
+    # Every send of a blast is made in one turn: what the gateway holds for the reader that stopped, coalesced
+    # or in its transport, never passes 128 KiB beyond its queue, and the queue itself is bounded.
+    lim = limits(send_queue=256 << 10, close_timeout=60)
+    async with gateway(lim) as gw:
+        slow = await gw.raw("slow", rcvbuf=4096)
+        seen = _watch_writes(gw, slow)
+        driver = await gw.raw("driver", role="driver")
+        for _ in range(64):  # 64 x 4,096 x 100 bytes: 26 MiB, past any kernel buffer
+            driver.text("blast:4096:100")
+            assert await driver.text_reply(30) == "blasted"
+            if seen["conn"].ended:
+                break
+        closed = await gw.closed_for("slow")
+        assert closed[1] == 1008 and "fell behind" in closed[2]
+        assert seen["held"] <= 128 << 10, f"held {seen['held']:,} bytes beyond its queue"
+        assert gw.sockets.sending.peak <= lim.ws_send_queue + 102
+        assert seen["conn"].batch_bytes == 0
+        code, _ = await slow.closed_with(30)
+        assert code == 1008
+        await gw.still_serves()
+
+
 # ================================================================ reads: messages, fragments, unfinished bytes
 async def test_a_message_over_1_mib_in_fragments_is_refused_with_1009(gateway):
     async with gateway() as gw:

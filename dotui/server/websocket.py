@@ -20,6 +20,9 @@ After the handshake the gateway reads and writes the frames itself
   of it in ``websocket_close`` as of any close;
 - while a socket has sends waiting (its transport's buffer is above its high-water
   mark) the gateway stops reading it, and hands its object no further message;
+- the sends a socket is given in one turn of the loop leave in one write at the end of it
+  (``Connection.flush``), at most ``CHUNK`` bytes held so: a room's answers to the messages
+  one read brought cost one system call, not one each;
 - a message is at most 1 MiB (1009) in at most ``ws_max_fragments`` fragments (1009),
   arrives whole within ``ws_message_timeout`` seconds of its first byte (1008), and the
   bytes of unfinished messages summed over every socket are bounded
@@ -78,6 +81,19 @@ class WebSocketGateway:
         self.unfinished = Budget(self.limits.ws_unfinished_total)  # bytes of unfinished messages
         self.connections: set[Connection] = set()
         self.backlogged: set[Connection] = set()  # those with bytes queued (the only ones that can be closed for it)
+        self._unflushed: list[Connection] = []  # those given sends this turn, flushed at its end
+        self._context = contextvars.Context()  # the flush runs in no object's context
+
+    def flush_soon(self, conn: Connection) -> None:
+        """Write ``conn``'s coalesced sends once this turn of the loop is over. O(1)."""
+        if not self._unflushed:
+            asyncio.get_running_loop().call_soon(self._flush, context=self._context)
+        self._unflushed.append(conn)
+
+    def _flush(self) -> None:
+        unflushed, self._unflushed = self._unflushed, []
+        for conn in unflushed:
+            conn.flush()
 
     def make_room(self, n: int, asking: Connection) -> bool:
         """Count ``n`` bytes more to send; if the total is full, close the largest queues (1013) until they
@@ -105,8 +121,10 @@ class Connection:
     """One client's WebSocket after the handshake: the engine's ``websockets.Peer`` for it, and the parser
     aiohttp feeds its bytes to (``feed_data``/``feed_eof``).
 
-    Sends leave in order. One with nothing queued before it is handed to the
-    transport at once; one held by the output gate, or behind one, waits in
+    Sends leave in order. One with nothing queued before it joins ``batch``, the
+    frames written together when the loop's turn ends (``flush``, at most ``CHUNK``
+    bytes held: one that would pass it writes the batch first, and the transport's own
+    buffer stops the next at its high-water mark); one held by the output gate, or behind one, waits in
     ``out`` (counted against ``ws_send_queue`` and ``ws_send_total``) for a writer task,
     started then and ending when ``out`` is empty: an idle connection holds no task.
     Messages read wait in ``inbox`` (reading pauses past ``INBOX_BYTES``) for
@@ -124,6 +142,8 @@ class Connection:
         self.inbox_bytes = 0
         self.out: deque[tuple[Any, Any]] = deque()
         self.out_bytes = 0
+        self.batch: list[bytes] = []  # frames to write at the end of this turn of the loop
+        self.batch_bytes = 0
         self.task: asyncio.Task | None = None
         self.started = False
         self.dropped = False  # its object was reset: the connection must not stay open
@@ -143,11 +163,25 @@ class Connection:
         if self.sent_close or self.dropped or self.ended or self.transport.is_closing():
             return  # the gateway is closing it, or the client left (the object hears in websocket_close)
         frame = encode_frame(OP_TEXT, data.encode("utf-8")) if isinstance(data, str) else encode_frame(OP_BINARY, data)
-        if after is None and self.started and self.task is None and not self.out and len(frame) <= CHUNK \
-                and not self.protocol.writing_paused:
-            self.transport.write(frame)
-            return
+        n = len(frame)
+        if after is None and self.started and self.task is None and not self.out and n <= CHUNK:
+            if self.batch_bytes + n > CHUNK:
+                self.flush()
+            if not self.protocol.writing_paused:
+                if not self.batch:
+                    self.gateway.flush_soon(self)
+                self.batch.append(frame)
+                self.batch_bytes += n
+                return
         self._queue(after, frame)
+
+    def flush(self) -> None:
+        """Write the frames of ``batch`` in one write (before anything else is written). O(their bytes)."""
+        batch = self.batch
+        if batch:
+            self.batch, self.batch_bytes = [], 0
+            if not self.transport.is_closing():
+                self.transport.write(batch[0] if len(batch) == 1 else b"".join(batch))
 
     def close(self, code: int, reason: str, after: Awaitable[Any] | None = None) -> None:
         if self.dropped or self.ended:
@@ -165,6 +199,7 @@ class Connection:
         """The object was reset: end the connection now (the client sees 1006), sending nothing held."""
         self.dropped = True
         self._clear_out()
+        self.batch, self.batch_bytes = [], 0
         if self.task is not None:
             self.task.cancel()
         if self.started:  # before the handshake: serve_websocket refuses it
@@ -233,6 +268,7 @@ class Connection:
         buffered), then read and drop whatever comes until the client hangs up too; after ``ws_close_timeout``
         seconds, abort. (Closing with unread input would reset the connection, and the client might never
         read the close frame.)"""
+        self.flush()  # (what was sent before this still leaves first)
         self.sent_close = True  # nothing more is written
         self._arm_timer()
         self.reader.release()
@@ -255,6 +291,7 @@ class Connection:
         """The connection is over: give back every byte it counted."""
         self.reader.release()
         self._clear_out()
+        self.batch, self.batch_bytes = [], 0
         self.gateway.connections.discard(self)
 
     async def stop(self) -> None:
@@ -370,6 +407,7 @@ class Connection:
     def _send_close(self, code: int | None, reason: str) -> None:
         if self.sent_close or self.transport.is_closing():
             return
+        self.flush()
         self.sent_close = True
         self.transport.write(encode_close(code, reason))
         self._arm_timer()
@@ -392,6 +430,7 @@ class Connection:
 
     async def _write(self) -> None:
         out = self.out
+        self.flush()  # the sends coalesced before the first queued one
         try:
             while out:
                 after, item = out[0]
