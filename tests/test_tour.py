@@ -246,3 +246,35 @@ def test_the_repls_tour_names_commands_not_tabs_and_wraps_at_words(facade):
     said = " ".join(text.split())
     for step in lesson_named("output-gate").steps:
         assert " ".join(step.say.split()) in said  # every word whole: the lines break between words
+
+
+def _closing_and_stop(objects: str, data: Path) -> tuple[str, str | None]:
+    """The reload lesson's closing words on the workspace ``objects``, and how its first step fails there (if)."""
+    from dotui.tour.script import run_lesson
+
+    with LocalEngine(objects, str(data), idle_timeout=5.0) as fe:
+        try:
+            run_lesson(fe, lesson_named("reload"), LineNarrator(lambda kind, text: None), 1, 1)
+        except RuntimeError as exc:
+            return lesson_named("reload").closing_for(fe), str(exc)
+        return lesson_named("reload").closing_for(fe), None
+
+
+def test_the_reload_lesson_names_a_file_the_learners_workspace_has(tmp_path, monkeypatch):
+    from dotui.examples import OBJECTS as BUNDLED
+    from dotui.scaffold import init
+
+    monkeypatch.chdir(tmp_path)
+    closing, stop = _closing_and_stop(BUNDLED, tmp_path / "d1")  # a wheel's dotui, started where there is nothing
+    assert stop is None and "bundled examples" in closing and "dotui init myproject" in closing
+    assert "edit any file" not in closing  # a file inside the installed package is no learner's to edit
+
+    init(str(tmp_path / "mine"))  # a project of the learner's own
+    closing, stop = _closing_and_stop(str(tmp_path / "mine" / "objects"), tmp_path / "d2")
+    assert stop is None and f"edit {Path('mine', 'objects', 'counter.py')} and save" in closing
+
+    init(str(tmp_path / "edge"), workers=True)  # a wrangler project: its classes are the ones it binds
+    wrangler = next(p for p in (tmp_path / "edge").iterdir() if p.name.startswith("wrangler"))
+    closing, stop = _closing_and_stop(str(wrangler), tmp_path / "d3")
+    assert stop is not None and "wrangler project" in stop and "dotui tour reload" in stop
+    assert f"edit {Path('edge', 'src')}" in closing and "objects folder" not in closing

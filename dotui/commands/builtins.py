@@ -571,7 +571,7 @@ def tour(ctx: Context, lesson: str | None = None) -> dict[str, Any]:
     ran = run_lessons(ctx.facade, chosen, narrator)
     checks = [{"lesson": x.key, "claim": c.claim, "ok": c.ok, "problem": c.problem} for x, cs in ran for c in cs]
     return {"lessons_run": [x.key for x, _ in ran], "checks": checks, "passed": all(c["ok"] for c in checks),
-            "lines": lines, "closing": [x.closing for x, _ in ran if x.closing]}
+            "lines": lines, "closing": [c for x, _ in ran if (c := x.closing_for(ctx.facade))]}
 
 
 # ---------------------------------------------------------------- the session

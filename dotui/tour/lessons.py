@@ -543,13 +543,21 @@ def _reload_path(run: Run) -> str:
     if run.facade.remote:
         raise RuntimeError("the reload lesson edits a file of the objects folder, so it runs beside a local engine "
                            "(dotui, not dotui --connect)")
+    if not os.path.isdir(run.facade.objects_dir):
+        raise RuntimeError(f"the reload lesson writes a class of its own into an objects folder; this workspace is a "
+                           f"wrangler project ({run.facade.objects_dir}), whose classes are the ones it binds: run "
+                           "the lesson on the bundled examples with dotui tour reload")
     return os.path.join(run.facade.objects_dir, RELOAD_FILE)
 
 
 def _write_version(run: Run, answer: str) -> None:
     path = _reload_path(run)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(RELOAD_SOURCE.format(answer=answer))
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(RELOAD_SOURCE.format(answer=answer))
+    except OSError as exc:
+        raise RuntimeError(f"cannot write {path} ({exc.strerror}): the reload lesson needs an objects folder it may "
+                           "write to; dotui init DIR makes one, then run dotui in DIR") from None
     if not run.seen.get("cleanup"):
         run.seen["cleanup"] = True
         run.ends.append(lambda: _remove(run, path))
@@ -606,9 +614,29 @@ RELOAD = Lesson(
                                    and r.seen["after"] == "HELLO #3, from the new code (1 call since it woke)",
                                    f"saw {r.seen}"), dwell=4.0),
     ],
-    f"The tour removes {RELOAD_FILE} as the lesson ends. Explore: edit any file of the objects folder and save: "
-    "the TUI reloads by itself.",
+    lambda facade: f"The tour removes {RELOAD_FILE} as the lesson ends. {_explore_reload(facade)}",
 )
+
+
+def _explore_reload(facade: Any) -> str:
+    """Which file the learner can edit to see a reload: one their workspace really has (O(classes))."""
+    import os
+
+    from ..examples import OBJECTS as BUNDLED
+
+    if facade.remote:
+        return ("Explore: edit a class's file in the folder dotui serve runs on and save; r here reloads it (the "
+                "REPL: reload).")
+    files = [ns["file"] for ns in facade.namespaces() if ns["name"] != TR and ns.get("file")]
+    files.sort(key=lambda f: (os.path.basename(f) != "counter.py", f))
+    bundled = os.path.abspath(BUNDLED)
+    if not files or all(os.path.abspath(f).startswith(bundled + os.sep) for f in files):
+        return (f"Explore: these classes are dotui's bundled examples ({bundled}), part of dotui itself. "
+                "For code of your own: dotui init myproject, then dotui in myproject; edit objects/counter.py there "
+                "and save: the TUI reloads by itself (the REPL: reload).")
+    path = os.path.abspath(files[0])
+    shown = os.path.relpath(path) if path.startswith(os.path.abspath(os.curdir) + os.sep) else path
+    return f"Explore: edit {shown} and save: the TUI reloads by itself (the REPL: reload)."
 
 
 # ================================================================ two objects are not one transaction

@@ -79,7 +79,11 @@ class Lesson:
     teaches: str
     objects: tuple[str, ...]
     steps: list[Step]
-    closing: str = ""
+    closing: str | Callable[[EngineFacade], str] = ""  # a callable says what fits the learner's workspace
+
+    def closing_for(self, facade: EngineFacade) -> str:
+        """What the lesson says as it ends, for the workspace ``facade`` runs on."""
+        return self.closing(facade) if callable(self.closing) else self.closing
 
 
 class Narrator(Protocol):

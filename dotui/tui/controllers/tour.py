@@ -138,7 +138,7 @@ class TourController:
         true = sum(c.ok for c in checks)
         nxt = (f"→ lesson {number + 1}, {LESSONS[number].title} · ← this lesson again · T close"
                if number < len(LESSONS) else "the last lesson: t replays any · T close")
-        text = f"{true} of {len(checks)} claims checked out. {lesson.closing}\n{nxt}"
+        text = f"{true} of {len(checks)} claims checked out. {lesson.closing_for(screen.facade)}\n{nxt}"
         screen.app.call_from_thread(self._finished, lesson.key, checks, text, pacing)
 
     def _finished(self, key: str, checks: list, text: str, pacing: Pacing) -> None:

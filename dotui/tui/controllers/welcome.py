@@ -52,7 +52,7 @@ class WelcomeDemo:
             self._say(Text(f"(the demo stopped: {type(exc).__name__}: {exc})", style="dim"))
             return
         if all(c.ok for c in checks):
-            self._say(Text(FIRST_AHA.closing, style="bold"))
+            self._say(Text(FIRST_AHA.closing_for(self.screen.facade), style="bold"))
 
     def _say(self, line: Text, replace_last: bool = False) -> None:
         if self.pacing.stopped:
