@@ -25,7 +25,9 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.hostile, pytest.mark.slow]
+# One xdist group: the module fixture runs the harness once per worker that gets a test of this module, so
+# spread over four workers it ran four times over (76-139 s each under load).
+pytestmark = [pytest.mark.hostile, pytest.mark.slow, pytest.mark.xdist_group("attack")]
 
 ATTACKS = ["pipelined_no_read", "idle_and_half_sent", "slow_websocket_readers", "fragment_flood",
            "oversized_heads", "smuggling_heads"]

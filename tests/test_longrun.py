@@ -19,7 +19,9 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.slow]
+# One xdist group: the module fixture runs the one-minute long run once per worker that gets a test of this
+# module (it ran three times over, 92-104 s each, spread over the workers).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("longrun")]
 
 TOLERANCE = 0.25  # growth allowed after warm-up (the full run: 0.10)
 RSS_PER_CALL = 250  # bytes of RSS growth per call after warm-up: a leak of a call record or more shows, noise does not
