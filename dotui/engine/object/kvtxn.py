@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from .. import values
 from ..errors import TransactionError
@@ -24,6 +25,22 @@ _log = logging.getLogger("dotui")
 
 class KvTransactions:
     """The transaction methods of the KV ``Storage`` (storage.py)."""
+
+    # The fields of the Storage these methods run on (set in Storage.__init__; declared here for the type checker).
+    _data: dict[str, Any]
+    _sizes: dict[str, int]
+    _bytes: int | None
+    _sorted: list[str] | None
+    _alarm: float | None
+    _alarm_dirty: bool
+    _dirty: dict[str, str | None]
+    _cleared: bool
+    _closed: bool
+    _on_write: Callable[[], None]
+    _txns: list[Transaction]
+    _aborted: list[Transaction]
+    if TYPE_CHECKING:
+        def _check_writer(self, owner: Any) -> None: ...
 
     def transaction(self) -> Transaction:
         """``with storage.transaction() as txn:`` all-or-nothing writes (README, "Storage").
@@ -196,7 +213,7 @@ class Transaction:
         self._state = "open"
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         state, self._state = self._state, "ended"
         if state == "aborted":
             self._storage._forget_aborted(self)

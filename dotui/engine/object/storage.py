@@ -10,6 +10,7 @@ backend is sqlstorage.py (docs/sqlite.md).
 from __future__ import annotations
 
 import bisect
+import builtins
 from collections.abc import Callable
 from typing import Any
 
@@ -157,7 +158,9 @@ class Storage(KvTransactions, AlarmApi):
             lo = bisect.bisect_right(keys, start_after)
         if prefix:
             lo = max(lo, bisect.bisect_left(keys, prefix))
-            hi = min(hi, bisect.bisect_left(keys, _prefix_end(prefix)) if _prefix_end(prefix) else hi)
+            after = _prefix_end(prefix)
+            if after is not None:
+                hi = min(hi, bisect.bisect_left(keys, after))
         if end is not None:
             hi = min(hi, bisect.bisect_left(keys, end))
         if lo >= hi:
@@ -170,7 +173,7 @@ class Storage(KvTransactions, AlarmApi):
         data = self._data
         return {k: values.copy(data[k]) for k in chosen}
 
-    def _keys(self) -> list[str]:
+    def _keys(self) -> builtins.list[str]:  # builtins: list is the method's name in this class
         if self._sorted is None:
             # str order is code point order, which is the UTF-8 byte order.
             self._sorted = sorted(self._data)
@@ -216,7 +219,7 @@ class Storage(KvTransactions, AlarmApi):
             self._bytes += size - old_size
         self._mark(key, text)
 
-    def delete(self, key: str | list[str]) -> bool | int:
+    def delete(self, key: str | builtins.list[str]) -> bool | int:
         """Remove ``key`` → whether it existed; with a list → how many existed."""
         self._check_open()
         if isinstance(key, (list, tuple)):
