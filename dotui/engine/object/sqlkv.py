@@ -8,8 +8,9 @@ indexed statement: O(log keys) a key, O(keys listed) a list; nothing is held in 
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from .. import values
 from ..errors import SqlError
@@ -46,8 +47,17 @@ class SqlKv:
     """The KV methods of ``SqlStorage`` (it mixes them in): they run the engine's own statements
     (``_trusted``) in its open transaction and tell it what they wrote (``_wrote``)."""
 
+    # The fields and methods of the SqlStorage these run on (sqlstorage.py; declared here for the type checker).
     _kv_count: int | None
     _alarm: float | None
+    _conn: sqlite3.Connection
+    if TYPE_CHECKING:
+        def _check_open(self) -> None: ...
+        def _trusted(self, sql: str, params: tuple = ()) -> sqlite3.Cursor: ...
+        def _begin(self) -> None: ...
+        def _wrote(self) -> None: ...
+        def _failed(self, exc: BaseException, had_txn: bool) -> None: ...
+        def _set_alarm(self, when: float | None) -> None: ...
 
     def get(self, key: str | list[str], default: Any = None) -> Any:
         """The value of ``key`` (a fresh copy), or ``default``; with a list, a dict of those found."""
@@ -79,7 +89,8 @@ class SqlKv:
         """Keys and values in key order, as the KV backend's ``list`` (README, "Storage")."""
         self._check_open()
         check_list_bounds(start, start_after, end, prefix, limit)
-        where, params = [], []
+        where: builtins.list[str] = []
+        params: builtins.list[str | int] = []
         if start is not None:
             where.append("key >= ?")
             params.append(start)
@@ -125,7 +136,11 @@ class SqlKv:
         key_bytes(key)
         return value_text(key, value, SQLITE_MAX_VALUE_BYTES)[0]
 
-    def delete(self, key: str | list[str]) -> bool | int:
+    @overload
+    def delete(self, key: str) -> bool: ...
+    @overload
+    def delete(self, key: builtins.list[str]) -> int: ...
+    def delete(self, key: str | builtins.list[str]) -> bool | int:
         """Remove ``key`` → whether it existed; with a list → how many existed."""
         self._check_open()
         keys = list(dict.fromkeys(key)) if isinstance(key, (list, tuple)) else [key]
@@ -136,7 +151,7 @@ class SqlKv:
         gone = self._write_kv([], keys)
         return gone if isinstance(key, (list, tuple)) else gone > 0
 
-    def _write_kv(self, rows: list[tuple[str, str]], deletes: list[str]) -> int:
+    def _write_kv(self, rows: builtins.list[tuple[str, str]], deletes: builtins.list[str]) -> int:
         """Upsert ``rows`` and delete ``deletes`` in one savepoint (a batch is all or nothing);
         how many of ``deletes`` existed. Keeps the key count (O(1) a key once counted)."""
         self._begin()

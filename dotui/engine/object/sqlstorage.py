@@ -15,7 +15,7 @@ import asyncio
 import inspect
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from ..durability import sqlfile
 from ..errors import ObjectResetError, SqlError, TransactionError
@@ -147,6 +147,7 @@ class SqlStorage(SqlKv, AlarmApi):
                     self._writes[stmt] = writes
                 if writes:
                     self._wrote()
+            assert cur is not None  # split() gives at least one statement, or raises SqlError
             rows = cur.fetchmany(MAX_RESULT_ROWS + 1) if cur.description else []
         except (sqlite3.Error, OverflowError, ValueError) as exc:
             error = sql_error(exc, reg)
@@ -436,7 +437,7 @@ class SqlTransaction:
             except TransactionError:
                 pass
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         mark = self._mark
         if mark is None:
             raise TransactionError("this storage.transaction() was never entered")
