@@ -206,3 +206,37 @@ class Counter(DurableObject):
     def get(self, key):
         return self.ctx.storage.get(key)
 """
+
+
+async def test_rounds_of_a_big_object_reuse_its_rows_and_write_every_key_in_order(tmp_path, data_dir):
+    # A change, then a key added, a key deleted, one added before every other, and a change again: each
+    # round's file holds exactly the storage, its document ids in key order, as one made from nothing would.
+    from tests.conftest import write_objects
+
+    objs = write_objects(tmp_path / "objs", counter=FILL_COUNTER + DELETE)
+    async with _engine(objs, data_dir) as e:
+        s = await _big(e)
+        (path,) = (data_dir / "Counter").glob("*.json")
+        want = {f"key/{i:06d}": {"i": i, "payload": "x" * 24} for i in range(BIG)}
+        for step in [("put", "key/000007", 7), ("put", "key/0000075", "new"), ("delete", "key/000100"),
+                     ("put", "a first", 1), ("put", "key/000008", [8]), ("put", "key/000009", None)]:
+            if step[0] == "put":
+                await s.put(step[1], step[2])
+                want[step[1]] = step[2]
+            else:
+                await s.delete(step[1])
+                del want[step[1]]
+            assert await e.checkpoint() is True
+            with TinyDB(str(path), access_mode="r") as db:
+                table = db.table("storage")
+                ids = sorted(table.all(), key=lambda r: r.doc_id)
+                assert [r["key"] for r in ids] == sorted(want), step
+                assert {r["key"]: r["value"] for r in ids} == want, step
+                assert [r.doc_id for r in ids] == list(range(1, len(want) + 1))
+        assert e.durable.recent.hits >= 6
+
+
+DELETE = """
+    def delete(self, key):
+        self.ctx.storage.delete(key)
+"""

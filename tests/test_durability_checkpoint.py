@@ -8,6 +8,8 @@ import os
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dotui import BrokenObjectError, Engine
 from dotui.engine.durability import checkpoint
@@ -205,3 +207,24 @@ async def test_recovery_whose_checkpoints_fail_still_starts_and_loses_nothing(ob
     async with _engine(objects_dir, data_dir) as e:
         assert await e.env.Counter.get_by_name("a").peek() == 4
     assert not list((data_dir / "log").glob("*.log"))  # all checkpointed at the clean close
+
+
+_KEYS = st.text(alphabet="abcd", max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, st.integers()), st.dictionaries(_KEYS, st.one_of(st.none(), st.integers())))
+def test_a_table_made_from_the_last_one_is_the_table_made_from_nothing(first, changes):
+    # changes: None deletes the key, an int puts it; the table the next checkpoint reuses has the same
+    # rows, document ids and order as one made from every key.
+    last = checkpoint.table(first)
+    data = dict(first)
+    for k, v in changes.items():
+        if v is None:
+            data.pop(k, None)
+        else:
+            data[k] = v
+    made = checkpoint.table(data, last, changes)
+    fresh = checkpoint.table(data)
+    assert made.rows == fresh.rows and made.order == fresh.order
+    assert checkpoint.table(first).rows == last.rows  # the last one was not changed

@@ -368,7 +368,7 @@ class DurableState:
         """(Thread) Apply each change to its checkpoint file, folder by folder; then the index."""
         result = RoundResult()
         folders: dict[str, dict[str, tuple[Key, bytes | None]]] = {}
-        kept: dict[str, tuple[dict, dict]] = {}  # big checkpoints written: kept for the next (recent.py)
+        kept: dict[str, tuple] = {}  # checkpoints written (data, meta, rows): kept for the next (recent.py)
         now = self._clock.now()
         for key, (delta, name, nbytes) in work.items():
             if sqlfile.is_sqlite(self.data_dir, *key):  # its checkpoint is SQLite's own (docs/sqlite.md)
@@ -398,7 +398,8 @@ class DurableState:
                 kept = {p: m for p, m in kept.items() if p not in files}
             for p, (_, body) in files.items():
                 if p in kept and body is not None:
-                    self.recent.put(p, *kept[p], len(body))
+                    data, meta, made = kept[p]
+                    self.recent.put(p, data, meta, len(body), made)
                 else:
                     self.recent.drop(p)
         if rows or snap is not None:
@@ -409,11 +410,12 @@ class DurableState:
         return result
 
     def _encode(self, key: Key, delta: Delta, name: str | None, nbytes: int | None,
-                now: float) -> tuple[str, bytes | None, tuple[dict, dict] | None]:
+                now: float) -> tuple[str, bytes | None, tuple | None]:
         """(path, new file contents, or None when the object is now empty and has no alarm, and
-        (data, meta) of a big one, to keep once written). O(keys) with the last one kept."""
+        (data, meta, rows) to keep once written). O(keys) in C with the last one kept (checkpoint.table)."""
         path = self.path(*key)
         data, meta = self._checkpoint_of(key)
+        last = self.recent.table(path)  # the rows it wrote, if data is what it wrote (recent.py)
         alarm = delta.apply(data, meta.get("alarm"))
         if not data and alarm is None:
             return path, None, None
@@ -422,8 +424,9 @@ class DurableState:
             "keys": len(data), "bytes": nbytes if nbytes is not None else meta.get("bytes", 0),
             "saved_at": now,
         }
-        body = checkpoint.encode(checkpoint.build(data, meta))
-        return path, body, ((data, meta) if len(body) >= self.recent.MIN_BYTES else None)
+        rows = checkpoint.table(data, last, None if delta.cleared else delta.puts)
+        body = checkpoint.encode(checkpoint.build(data, meta, rows))
+        return path, body, ((data, meta, rows) if len(body) >= self.recent.MIN_BYTES else None)
 
     def _write_folder(self, folder: str, files: dict[str, tuple[Key, bytes | None]]) -> None:
         bodies = {p: body for p, (_, body) in files.items() if body is not None}

@@ -4,7 +4,8 @@ A checkpoint round applies an object's changes to its checkpoint: reading and ch
 file of 100,000 keys (8.6 MB) took most of a one-key change's 1.1-1.5 s of CPU, and a wake
 paid the same (bench/README.md, "KV objects"). What the round wrote is what the engine
 already holds: ``Recent`` keeps it, the storage values by key and the meta, with the file's
-stamp (inode, size, modification time) taken after the write. A later round, or a wake, whose
+stamp (inode, size, modification time) taken after the write, and the storage table as written
+(``checkpoint.Table``), which the next round copies with the changed rows replaced. A later round, or a wake, whose
 ``lstat`` of the file gives the same stamp uses it instead of the file; any other stamp (the
 file replaced, edited or gone) and the file is read and checked as always (checkpoint.load).
 
@@ -14,13 +15,16 @@ their files back either, and holds the GIL that much less. What is kept is never
 changed: a round copies it (a dict, O(keys), sharing the values) before applying changes, and
 a wake hands the storage a copy. Thread: written by the checkpoint thread, read by the loop;
 each step is one dict operation, atomic under the GIL. Memory: the values of the objects kept,
-as Python objects (about 3-4x the file's bytes), shared with a live object's storage.
+as Python objects (about 3-4x the file's bytes), shared with a live object's storage, and their
+tables' rows (a small dict and a document id a key: about 3x the file's bytes more).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from .checkpoint import Table
 
 Stamp = tuple[int, int, int]
 
@@ -39,7 +43,7 @@ class Recent:
     MAX_ENTRIES = 4096
 
     def __init__(self) -> None:
-        self._kept: dict[str, tuple[Stamp, dict[str, Any], dict[str, Any]]] = {}  # least recent first
+        self._kept: dict[str, tuple[Stamp, dict[str, Any], dict[str, Any], Table | None]] = {}  # least recent first
         self.bytes = 0
         self.hits = 0
 
@@ -55,14 +59,21 @@ class Recent:
         self.hits += 1
         return dict(kept[1]), dict(kept[2])
 
-    def put(self, path: str, data: dict[str, Any], meta: dict[str, Any], size: int) -> None:
-        """``data`` and ``meta`` were just written to ``path`` (``size`` bytes) and made durable;
-        the caller changes neither again. O(1), and O(evicted)."""
+    def table(self, path: str) -> Table | None:
+        """The storage table of the checkpoint at ``path`` as written, if kept: right after a ``get``
+        that answered its data (a ``get`` that found another file dropped it). O(1)."""
+        kept = self._kept.get(path)
+        return kept[3] if kept is not None else None
+
+    def put(self, path: str, data: dict[str, Any], meta: dict[str, Any], size: int,
+            rows: Table | None = None) -> None:
+        """``data``, ``meta`` and its table ``rows`` were just written to ``path`` (``size`` bytes)
+        and made durable; the caller changes none of them again. O(1), and O(evicted)."""
         self.drop(path)
         stamp = _stamp(path)
         if size < self.MIN_BYTES or size > self.MAX_BYTES or stamp is None or stamp[1] != size:
             return
-        self._kept[path] = (stamp, data, meta)
+        self._kept[path] = (stamp, data, meta, rows)
         self.bytes += size
         while self.bytes > self.MAX_BYTES or len(self._kept) > self.MAX_ENTRIES:
             self.drop(next(iter(self._kept)))
