@@ -251,3 +251,37 @@ def test_a_second_tab_after_a_namespace_lists_its_objects(facade):
         ("\x04", None),
     ])
     assert {"alice", "bob"} <= set(seen["menu"])
+
+
+def test_ctrl_c_on_a_suspended_call_leaves_it_running_and_quitting_ends_it_cleanly(tmp_path, capfd, caplog):
+    """Ctrl-C stops waiting (the call goes on, as the message says); quitting with it still suspended ends it
+    with the engine, without asyncio's 'Task was destroyed but it is pending!' on the terminal."""
+    import gc
+    import os
+    import signal
+
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    (objects / "counter.py").write_text(objects_source(COUNTER, '''
+        class Hang(DurableObject):
+            async def forever(self) -> str:
+                await asyncio.get_running_loop().create_future()  # nobody resolves it
+                return "never"
+    ''', imports="import asyncio"))
+    fe = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=60).start()
+    ctx = Context(fe, interactive=True)
+    def interrupt_once_suspended() -> None:  # Ctrl-C, as the terminal sends it, while the REPL waits
+        wait_for(lambda: [c["status"] for c in fe.queue("Hang", "h")] == ["suspended"], "the call suspended")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    ctrl_c = threading.Thread(target=interrupt_once_suspended)
+    ctrl_c.start()
+    outcome = execute(ctx, "Hang/h.forever()")
+    ctrl_c.join(WAIT)
+    assert not outcome.ok and outcome.error.message == "stopped waiting for the call; it goes on inside the object"
+    gc.collect()
+    assert [(c["method"], c["status"]) for c in fe.queue("Hang", "h")] == [("forever", "suspended")]  # it goes on
+    fe.close()
+    gc.collect()
+    said = capfd.readouterr().err + caplog.text  # asyncio says it through logging; the terminal shows it
+    assert "Task was destroyed" not in said

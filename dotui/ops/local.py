@@ -29,6 +29,17 @@ from .table import Operation
 log = logging.getLogger("dotui")
 
 
+async def _end_the_rest() -> None:
+    """Cancel what still runs on the engine's loop once the engine is closed (a call suspended for good, its
+    caller's wait) and let each end: a loop stopped with tasks pending destroys them, which asyncio reports
+    as 'Task was destroyed but it is pending!'. O(tasks)."""
+    rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    if rest:
+        await asyncio.wait(rest, timeout=5)
+
+
 async def _unwrapped(coro: Coroutine[Any, Any, Any]) -> Any:
     """In-process, a caller's mistake or a method's error is the original exception."""
     try:
@@ -114,6 +125,7 @@ class LocalEngine(EngineFacade):
             return
         try:
             self.run(self.engine.close())
+            self.run(_end_the_rest(), timeout=10)
         finally:
             self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
