@@ -94,6 +94,7 @@ class Cluster:
         return self
 
     def _create(self, shard: int, names: list[str]) -> Any:
+        assert self.manifest is not None  # start() opened it first
         pin = pin_resource(shard)
         resources = {pin: 0.001} if pin in ray.cluster_resources() else {}
         options = dict(name=names[shard], namespace=RAY_NAMESPACE, max_restarts=-1, max_task_retries=0,
@@ -109,7 +110,12 @@ class Cluster:
 
     async def ask(self, shard: int, method: str, *args: Any, admin: bool = True) -> Any:
         """``method`` of ``shard``'s actor, its outcome unwrapped (``wire.unwrap``)."""
-        return unwrap(await ask(self.handles.get(shard), shard, method, *args), admin=admin)
+        return unwrap(await ask(self._handles().get(shard), shard, method, *args), admin=admin)
+
+    def _handles(self) -> Handles:
+        if self.handles is None:
+            raise RuntimeError("the cluster is not started: await its start() first")
+        return self.handles
 
     async def call_id(self, shard: int, namespace: str, hx: str, name: str | None, method: str, args: list,
                       kwargs: dict) -> Any:
@@ -126,7 +132,7 @@ class Cluster:
         backoff = 0.1
         while True:
             try:
-                batch = await ask(self.handles.get(shard), shard, "next_events", EVENTS_WAIT)
+                batch = await ask(self._handles().get(shard), shard, "next_events", EVENTS_WAIT)
             except ShardUnavailableError as exc:
                 self.counters["events_unavailable"] += 1
                 log.warning("events of shard %d: %s", shard, exc)

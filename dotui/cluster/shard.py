@@ -55,6 +55,7 @@ class ShardHost:
         except BaseException:
             self._starting = None  # the next call tries again
             raise
+        assert self.engine is not None  # _start set it, with admin and _events
         return self.engine
 
     async def _start(self) -> None:
@@ -84,6 +85,7 @@ class ShardHost:
             engine = await self._ready()
             oid = engine.namespace(namespace).id_from_string(hx)
             oid.name = name
+            assert self.admin is not None  # set with the engine
             return await self.admin.call_id(namespace, oid, method, args, kwargs)
         return await outcome_of(go())
 
@@ -134,6 +136,7 @@ class ShardHost:
         """The events since the last read (waiting up to ``wait`` seconds for the first one)."""
         await self._ready()
         sub = self._events
+        assert sub is not None  # set with the engine
         try:
             first = await asyncio.wait_for(sub.get(), wait)
         except TimeoutError:

@@ -115,7 +115,7 @@ class Engine(EngineViews):
         self._reloading = asyncio.Lock()
         self._started = self._closed = self._crashed = False
         self.stats_counters = {"calls": 0}
-        self.router = None  # in a cluster: reaches the ids another shard owns (docs/cluster.md)
+        self.router: Any = None  # in a cluster (a ShardRouter): reaches the ids another shard owns (docs/cluster.md)
 
     # ================================================================ start / close
     async def __aenter__(self) -> Engine:
