@@ -79,6 +79,20 @@ async def test_arguments_are_bound_against_the_signature(facade):
         assert not dialog.running and facade.history("Counter", "c", 5)[-1]["method"] == "increment"
 
 
+async def test_an_argument_of_the_wrong_type_is_refused_as_you_type(facade):
+    facade.call("Counter", "c", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        dialog = await open_invoke(pilot, app, facade, "Counter", "c", "increment")
+        dialog.query_one("#invoke-args").value = '"five"'  # increment(by: int = 1): 'five' would fail in the object
+        await until(pilot, lambda: "✗ by expects int; 'five' is a str" in screen_text(app), "'five' refused")
+        assert "✓" not in screen_text(app)
+        await pilot.press("enter")
+        assert not dialog.running and [c["method"] for c in facade.history("Counter", "c", 5)] == ["increment"]
+        dialog.query_one("#invoke-args").value = "by=5"
+        await until(pilot, lambda: "✓ increment(by=5)" in screen_text(app), "an int accepted")
+
+
 async def test_each_method_keeps_its_own_arguments_and_check(facade):
     facade.call("Counter", "c", "increment")
     app = make_app(facade)
@@ -102,3 +116,13 @@ async def test_the_result_box_has_room_at_80x24(facade):
         await pilot.press("enter")
         await until(pilot, lambda: "increment returned" in screen_text(app), "the result shown")
         assert dialog.query_one("#invoke-result-box").size.height >= 3
+
+
+def test_plain_annotations_are_checked_and_any_other_accepts_anything():
+    from dotui.present.signature import bind_check
+
+    assert bind_check("(by: int = 1) -> int", [True], {}) == "by expects int; True is a bool"
+    assert bind_check("(x: float, y: str | None = None)", [1], {"y": None}) is None  # an int is a float's value
+    assert bind_check("(x: Optional[str] = None)", [3], {}) == "x expects Optional[str]; 3 is an int"
+    assert bind_check("(x: list[int])", [[1, 2]], {}) is None and bind_check("(x: 'int')", ["a"], {})
+    assert bind_check("(x: Point, *rest: int, **kw: str)", [object(), "a"], {"k": 1}) is None  # not checked
