@@ -34,9 +34,10 @@ from .. import __version__
 from ..engine import Engine
 from ..engine.ids import ObjectId
 from ..ops import OPERATIONS, Admin, Operation, Param
-from ..ops.codec import RETRY_AFTER_SECONDS, BadJSON, encode, loads, request_error
-from ..ops.codec import answer_for as operation_answer
+from ..ops.codec import RETRY_AFTER_SECONDS, encode, loads, request_error
 from .auth import check_bearer
+from .calls import ROUTES as CALL_ROUTES
+from .calls import BadRequest, RequestTimeout, answer_bytes, answer_call, call_target
 from .limits import MAX_EVENTS_MAXLEN, Limits, with_max_body
 from .openapi import describe
 from .websocket import WebSocketGateway, close_all, serve_websocket
@@ -53,14 +54,6 @@ STREAMS = web.AppKey("dotui_event_streams", set)
 PEERS = web.AppKey("dotui_websocket_peers", WebSocketGateway)
 
 
-class BadRequest(Exception):
-    """A request the gateway cannot read: 400, type ``BadRequest``."""
-
-
-class RequestTimeout(Exception):
-    """A request body that did not arrive within the gateway's --body-timeout: 408, and the connection closes."""
-
-
 _HTTP_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                405: "MethodNotAllowed", 413: "PayloadTooLarge"}
 
@@ -68,6 +61,16 @@ _HTTP_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "N
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=encode(data), status=status, content_type="application/json", charset="utf-8",
                         headers=headers)
+
+
+def bytes_response(status: int, body: bytes) -> web.Response:
+    """An answer already encoded (``calls.answer_bytes``, ``calls.answer_call``): a 503 says when to
+    retry, a 408 closes the connection (what is left of the body is not read)."""
+    response = web.Response(body=body, status=status, content_type="application/json", charset="utf-8",
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None)
+    if status == 408:
+        response.force_close()
+    return response
 
 
 def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
@@ -100,12 +103,7 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - the object's error is the answer
-        status, body = answer_bytes(exc)
-        response = web.Response(body=body, status=status, content_type="application/json", charset="utf-8",
-                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None)
-        if status == 408:
-            response.force_close()
-        return response
+        return bytes_response(*answer_bytes(exc))
 
 
 class JsonErrorsHandler(RequestHandler):
@@ -131,26 +129,6 @@ class JsonErrorsHandler(RequestHandler):
                                 status=status, content_type="application/json", charset="utf-8")
         response.force_close()
         return response
-
-
-def answer_bytes(exc: Exception) -> tuple[int, bytes]:
-    """The status and the encoded JSON answering a request that raised ``exc``; never raises, even for
-    an exception whose message cannot be made (its ``__str__`` raises) or encoded."""
-    try:
-        status, doc = answer_for(exc)
-        return status, encode(doc)
-    except Exception:  # noqa: BLE001 - the answer must go out whatever the exception holds
-        return 500, encode(request_error(type(exc).__name__, (
-            f"the call raised {type(exc).__name__}, whose message could not be made into text")))
-
-
-def answer_for(exc: Exception) -> tuple[int, dict[str, Any]]:
-    """The status and JSON body answering a request that raised ``exc``."""
-    if isinstance(exc, (BadJSON, BadRequest)):
-        return 400, request_error("BadRequest", str(exc))
-    if isinstance(exc, RequestTimeout):
-        return 408, request_error("RequestTimeout", str(exc))
-    return operation_answer(exc)
 
 
 @web.middleware
@@ -191,28 +169,6 @@ def _consume(task: asyncio.Future) -> None:
         task.exception()
 
 
-def parse_call_body(body: bytes) -> tuple[list[Any], dict[str, Any]]:
-    """``(args, kwargs)`` from ``{"args": [...], "kwargs": {...}}``; an empty body is no arguments."""
-    if not body.strip():
-        return [], {}
-    doc = loads(body)
-    if not isinstance(doc, dict):
-        raise BadRequest(f'the body must be a JSON object {{"args": [...], "kwargs": {{...}}}}, '
-                         f"not a {type(doc).__name__}")
-    unknown = sorted(set(doc) - {"args", "kwargs"})
-    if unknown:
-        raise BadRequest(f"unknown field {unknown[0]!r} in the body; it takes only \"args\" (a list) "
-                         "and \"kwargs\" (an object)")
-    args = doc.get("args") or []
-    kwargs = doc.get("kwargs") or {}
-    if not isinstance(args, list):
-        raise BadRequest(f'"args" must be a JSON list, e.g. {{"args": [5]}}, not a {type(args).__name__}')
-    if not isinstance(kwargs, dict):
-        raise BadRequest(f'"kwargs" must be a JSON object, e.g. {{"kwargs": {{"by": 5}}}}, '
-                         f"not a {type(kwargs).__name__}")
-    return args, kwargs
-
-
 async def read_body(request: web.Request) -> bytes:
     """The request's body, which must arrive whole within the gateway's body timeout (``RequestTimeout``,
     408, otherwise); aiohttp refuses one over ``--max-body`` (413)."""
@@ -237,25 +193,16 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     return params
 
 
-# ================================================================ object calls
-async def call_by_name(request: web.Request) -> web.Response:
-    admin = request.app[ADMIN]
-    mi = request.match_info
-    oid = admin.engine.namespace(mi["namespace"]).id_from_name(mi["name"])
-    return await _call(request, admin, mi["namespace"], oid, mi["method"])
-
-
-async def call_by_id(request: web.Request) -> web.Response:
-    admin = request.app[ADMIN]
-    mi = request.match_info
-    oid = admin.engine.namespace(mi["namespace"]).id_from_string(mi["hex"])
-    return await _call(request, admin, mi["namespace"], oid, mi["method"])
-
-
-async def _call(request: web.Request, admin: Admin, namespace: str, oid: ObjectId, method: str) -> web.Response:
-    args, kwargs = parse_call_body(await read_body(request))
-    result = await shielded(admin.call_id(namespace, oid, method, args, kwargs))
-    return json_response({"result": result})
+# ================================================================ object calls (calls.py: the route, written once)
+async def object_call(request: web.Request) -> web.Response:
+    """An object call fast.py handed over (or any, served by this application alone): parsed and
+    answered as fast.py answers it, by ``calls.answer_call``; it runs to its end whoever goes away."""
+    target = call_target(request.raw_path)
+    if target is None:  # matched by the route's pattern, but not a call calls.py reads (an empty segment)
+        raise web.HTTPNotFound()
+    body = await read_body(request)
+    status, payload = await shielded(answer_call(request.app[ADMIN], target, body))
+    return bytes_response(status, payload)
 
 
 # ================================================================ fetch
@@ -595,8 +542,8 @@ def make_app(engine: Engine, token: str, *, max_body: int | None = None, limits:
     app.on_shutdown.append(_end_streams)
     r = app.router
     r.add_get("/openapi.json", openapi)
-    r.add_post("/objects/{namespace}/id/{hex}/{method}", call_by_id)
-    r.add_post("/objects/{namespace}/{name}/{method}", call_by_name)
+    for path in reversed(CALL_ROUTES):  # /id/{hex} first: it is more specific
+        r.add_post(path, object_call)
     r.add_route("*", "/fetch/{namespace}/{name}", fetch)
     r.add_route("*", "/fetch/{namespace}/{name}/{path:.*}", fetch)
     r.add_get("/ws/{namespace}/{name}", websocket)

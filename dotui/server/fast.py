@@ -2,9 +2,10 @@
 
 Other programs reach objects with ``POST /objects/{Namespace}/{name}/{method}``
 (or ``/objects/{Namespace}/id/{hex}/{method}``), over keep-alive connections.
-``CallProtocol`` reads such a request itself and answers it through the same
-``Admin.call_id`` and the same error mapping (``app.answer_bytes``) as the web
-application, at a fraction of its cost per request.
+``CallProtocol`` reads such a request itself and answers it with the route's one
+definition (``calls.py``: ``call_target`` reads the path, ``answer_call`` the body,
+the call and every error), the same the web application's route answers with, at a
+fraction of its cost per request: only how the bytes arrive and leave is this file's.
 
 Every head is parsed by aiohttp's own parser (``aiohttp.http_parser.HttpRequestParser``,
 with the limits the application's parser has), so the two paths read one HTTP
@@ -37,15 +38,14 @@ import time
 import weakref
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 from aiohttp.http import HttpVersion11
 from aiohttp.http_parser import HttpRequestParser
 
 from ..ops.admin import Admin
 from ..ops.codec import RETRY_AFTER_SECONDS, encode, request_error
-from .app import answer_bytes, parse_call_body
 from .auth import check_bearer
+from .calls import Target, answer_call, call_target
 from .limits import MAX_FIELD, MAX_HEAD, MAX_HEADERS, MAX_LINE, READ_BUFSIZE, Limits
 
 _CANCELLED = encode({"error": {"type": "CancelledError", "message": (
@@ -182,7 +182,7 @@ class CallProtocol(asyncio.BufferedProtocol):
         self.busy = False  # a call is running; later requests wait in buf
         self.reading_paused = False
         self.writing_paused = False  # the transport's write buffer is above its high-water mark
-        self.request: tuple[list[str], bytes, bool, asyncio.Future] | None = None  # the next for the task
+        self.request: tuple[Target, str, bytes, bool, asyncio.Future] | None = None  # the next for the task
         self.task: asyncio.Task | None = None  # answers this connection's requests in turn, while it is open
         self.wake: asyncio.Future | None = None  # what the task waits on between requests
         self.waiting: str | None = HEAD  # HEAD, BODY, IDLE, SEND, or None while a call runs
@@ -337,7 +337,7 @@ class CallProtocol(asyncio.BufferedProtocol):
         if request is None:
             self._hand_over()
             return
-        target, length, close = request
+        target, path, length, close = request
         if len(buf) < start + length:
             self._expect(BODY)
             return
@@ -346,7 +346,7 @@ class CallProtocol(asyncio.BufferedProtocol):
         self.busy = True
         answered = self.calls.loop.create_future()  # FastCalls.stop waits for it
         self.calls.inflight.add(answered)
-        self.request = (target, body, close, answered)
+        self.request = (target, path, body, close, answered)
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self._serve())
         else:
@@ -394,8 +394,8 @@ class CallProtocol(asyncio.BufferedProtocol):
         finally:
             request, self.request = self.request, None
             if request is not None:  # read, never answered: the connection ended first
-                self.calls.inflight.discard(request[3])
-                request[3].set_result(None)
+                self.calls.inflight.discard(request[4])
+                request[4].set_result(None)
 
     async def _serve_requests(self) -> None:
         loop = asyncio.get_running_loop()
@@ -406,9 +406,9 @@ class CallProtocol(asyncio.BufferedProtocol):
                 self.wake = loop.create_future()
                 await self.wake
                 continue
-            target, body, close, answered = request
+            target, path, body, close, answered = request
             try:
-                await self._answer(target, body, close)
+                await self._answer(target, path, body, close)
             except asyncio.CancelledError:
                 # A cancel meant for one call (its own code cancelled its task) or for the loop
                 # shutting down: the call is answered as failed and the connection ends with it,
@@ -418,7 +418,7 @@ class CallProtocol(asyncio.BufferedProtocol):
                     task.uncancel()
                 self._respond(500, _CANCELLED, True)
                 if self.calls.log is not None:
-                    self.calls.log("POST", "/objects/" + "/".join(target), 500, 0.0)
+                    self.calls.log("POST", path, 500, 0.0)
                 self.close()
                 return
             finally:
@@ -427,34 +427,18 @@ class CallProtocol(asyncio.BufferedProtocol):
             if self.request is not None:
                 await asyncio.sleep(0)
 
-    async def _answer(self, target: list[str], body: bytes, close: bool) -> None:
+    async def _answer(self, target: Target, path: str, body: bytes, close: bool) -> None:
         started = time.perf_counter() if self.calls.log is not None else 0.0
-        try:
-            status, payload = 200, encode({"result": await self._call(target, body)})
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure is an answer, as in app.errors_middleware
-            status, payload = answer_bytes(exc)
+        status, payload = await answer_call(self.calls.admin, target, body)
         self._respond(status, payload, close)
         if self.calls.log is not None:
-            self.calls.log("POST", "/objects/" + "/".join(target), status, time.perf_counter() - started)
+            self.calls.log("POST", path, status, time.perf_counter() - started)
         self.busy = False
         if close:
             self.close()
         elif not self.writing_paused:
             self._next()
         # else resume_writing takes the next request once the client has read enough
-
-    async def _call(self, target: list[str], body: bytes) -> Any:
-        admin = self.calls.admin
-        args, kwargs = parse_call_body(body)
-        if len(target) == 3:
-            namespace, name, method = target
-            oid = admin.engine.namespace(namespace).id_from_name(name)
-        else:
-            namespace, _, hx, method = target
-            oid = admin.engine.namespace(namespace).id_from_string(hx)
-        return await admin.call_id(namespace, oid, method, args, kwargs)
 
     def _respond(self, status: int, payload: bytes, close: bool) -> None:
         if self.transport is None or self.transport.is_closing():
@@ -493,8 +477,8 @@ class CallProtocol(asyncio.BufferedProtocol):
         if buf:
             protocol.data_received(buf)
 
-    def _read_head(self, head: bytes) -> tuple[list[str], int, bool] | None:
-        """``(path segments after /objects/, body length, close after)`` of a plain, authorized object
+    def _read_head(self, head: bytes) -> tuple[Target, str, int, bool] | None:
+        """``(call target, path, body length, close after)`` of a plain, authorized object
         call; None for anything the web application should answer. A head that shows the token marks
         the connection authenticated, whichever path answers it. O(len(head))."""
         try:
@@ -518,17 +502,12 @@ class CallProtocol(asyncio.BufferedProtocol):
                 or msg.compression is not None or "Expect" in headers or "Transfer-Encoding" in headers):
             return None
         path = msg.path.partition("?")[0].partition("#")[0]
-        if not path.startswith("/objects/") or not path.isascii():
+        if not path.isascii():  # the application reads such a path as it was sent
             return None
         length = int(headers.get("Content-Length", "0"))  # the parser checked it is one whole number
         if length > self.calls.limits.max_body:
             return None
-        try:
-            target = [unquote(p, errors="strict") for p in path[9:].split("/")]
-        except (UnicodeDecodeError, ValueError):
+        target = call_target(path)
+        if target is None:
             return None
-        if len(target) == 4 and target[1] != "id":
-            return None
-        if len(target) not in (3, 4) or not all(target):
-            return None
-        return target, length, msg.should_close
+        return target, path, length, msg.should_close
