@@ -91,3 +91,88 @@ def test_no_module_takes_an_untyped_facade():
         text = path.read_text()
         assert "facade: Any" not in text, f"{path} takes facade: Any; use dotui.ops.EngineFacade"
         assert 'getattr(self.facade' not in text and "getattr(facade" not in text, f"{path} probes its facade"
+
+
+# ---------------------------------------------------------------- private names stay in their module
+# The internals of other libraries the engine relies on, each read by one module only, with a test
+# of its own that fails loudly if the library changes it (tests/test_loop_internals.py).
+BORROWED = {
+    "dotui/engine/loopinternals.py": {"_ready", "_asyncio_future_blocking"},
+    # aiohttp's compiled in-place XOR where it is built (the pure-Python XOR otherwise): tests/test_loop_internals.py
+    "dotui/server/wsframes.py": {"_websocket", "_websocket_mask_cython"},
+}
+
+
+def _own_names(tree: ast.AST) -> set[str]:
+    """The names a module defines itself: functions, classes, variables, parameters, imports, and the
+    attributes it sets on ``self`` or ``cls`` (its own classes' fields)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+        elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del))
+              and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+            names.add(node.attr)
+    return names
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_reads(path: Path, root: Path = PACKAGE.parent) -> list[str]:
+    """Where ``path`` imports, reads or sets a private name (``_x``) it does not define itself:
+    ``from m import _x``, ``obj._x``, ``getattr(obj, "_x")``. O(size of the file)."""
+    tree = ast.parse(path.read_text(), str(path))
+    own = _own_names(tree)
+    borrowed = BORROWED.get(str(path.relative_to(root)), set())
+    imported = {a.asname or a.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names}
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        theirs = False  # certainly another module's: imported from it, or read off it
+        if isinstance(node, ast.ImportFrom):
+            names, theirs = [a.name for a in node.names], True
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+            theirs = isinstance(node.value, ast.Name) and node.value.id in imported
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            names = [node.args[1].value]
+        for name in names:
+            if _private(name) and name not in borrowed and (theirs or name not in own):
+                found.append(f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    return found
+
+
+def test_no_module_imports_or_reads_a_private_name_of_another():
+    found = [hit for path in sorted(PACKAGE.rglob("*.py")) for hit in private_reads(path)]
+    assert not found, ("private names read across modules (make them public, or move the code to their "
+                       "module):\n" + "\n".join(found))
+
+
+def test_the_private_name_check_sees_each_way_of_reading_one(tmp_path):
+    probe = tmp_path / "dotui" / "probe.py"
+    probe.parent.mkdir(parents=True)
+    probe.write_text(
+        "from .engine.values import _SCALARS\n"
+        "from .engine import values\n"
+        "_SCALARS = values._SCALARS\n"
+        "class Mine:\n"
+        "    def __init__(self, other):\n"
+        "        self._mine = 1\n"
+        "        self._mine += other._theirs\n"
+        "        getattr(other, '_hidden', None)\n"
+        "        other._poked = 2\n"
+    )
+    found = "\n".join(private_reads(probe, tmp_path))
+    assert all(f":{n}:" in found for n in (1, 3, 7, 8, 9)), found
+    assert ":6:" not in found  # its own field

@@ -13,7 +13,7 @@ import sys
 from typing import TextIO
 
 from ..engine.errors import DataFolderError, EngineLockedError, ShardUnavailableError
-from ..server.cli import DEFAULT_HOST, DEFAULT_PORT, RunningGateway, _announce, start_gateway, until_stopped
+from ..server.cli import DEFAULT_HOST, DEFAULT_PORT, RunningGateway, announce, start_gateway, until_stopped
 from ..server.limits import Limits
 from .admin import ClusterAdmin
 from .runtime import Cluster
@@ -58,7 +58,7 @@ async def _serve(objects: str, data: str, shards: int, address: str | None, idle
               f"pick another --port, or stop what uses it", file=err)
         await cluster.close()
         return 1
-    _announce(admin.engine, gw, out, err)
+    announce(admin.engine, gw, out, err)
     print(f"  cluster  {shards} shard{'s' if shards != 1 else ''} on Ray: "
           + ", ".join(f"{p['shard']}: pid {p['pid']}" for p in cluster.placement), file=out, flush=True)
     await until_stopped()

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from types import MappingProxyType
 from typing import Any
 
 from . import history, values
@@ -43,12 +44,12 @@ from .object.instance import IN_MEMORY, Call, Instance, State, current_call
 from .object.stubs import Env, Namespace
 from .object.websockets import WebSockets
 from .sweeper import IdleSweeper
-from .views import EngineViews
+from .views import EngineViews, Holdings, ReadSide
 
 log = logging.getLogger("dotui")
 
 
-class Engine(EngineViews):
+class Engine(ReadSide):
     """A local Durable Objects engine over an objects folder and a data folder.
 
     ``async with Engine(objects="objects", data=".dotui") as engine:`` starts it
@@ -108,14 +109,23 @@ class Engine(EngineViews):
                                     publish=self.bus.publish, on_broken=self._on_checkpoint_broken, clock=clock)
         self.alarms = AlarmScheduler(self._alarm_target, self.bus, retry_base=alarm_retry_base,
                                      max_retries=alarm_max_retries, clock=clock)
-        self.sweeper = IdleSweeper(clock, idle_timeout, self._live, self._checkpoint_soon)
+        # Every unit reads what the engine holds through these read-only views; the engine alone writes.
+        self.holdings = Holdings(MappingProxyType(self._namespaces), MappingProxyType(self._instances),
+                                 MappingProxyType(self._live), MappingProxyType(self._broken),
+                                 MappingProxyType(self._ns_handles))
+        self.sweeper = IdleSweeper(clock, idle_timeout, self.holdings.live, self._checkpoint_soon)
         self._lock = DataLock(self.data_dir)
-        self.listing = Listing(self.index, self._instances, self._live)
+        self.listing = Listing(self.index, self.holdings.records, self.holdings.live)
         self._tasks: list[asyncio.Task] = []
         self._reloading = asyncio.Lock()
         self._started = self._closed = self._crashed = False
         self.stats_counters = {"calls": 0}
         self.router: Any = None  # in a cluster (a ShardRouter): reaches the ids another shard owns (docs/cluster.md)
+        self.views = EngineViews(self)
+
+    @property
+    def started(self) -> bool:
+        return self._started
 
     # ================================================================ start / close
     async def __aenter__(self) -> Engine:
@@ -135,8 +145,7 @@ class Engine(EngineViews):
             self._log_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-log")
             self._ckpt_io = ThreadPoolExecutor(1, thread_name_prefix="dotui-checkpoint")
             namespaces, errors = await self._load_objects()
-            errors = check_backends(namespaces, errors, self.data_dir, self.objects_dir)
-            self._namespaces, self.load_errors = namespaces, errors
+            self._set_code(namespaces, check_backends(namespaces, errors, self.data_dir, self.objects_dir))
             check_namespaces({n: i.file for n, i in self._namespaces.items()}, self.data_dir)
             folder.check(self.data_dir, self._namespaces)  # nothing in it the engine did not make
             self.log = self._log_class(os.path.join(self.data_dir, "log"))
@@ -410,9 +419,15 @@ class Engine(EngineViews):
         (loader.py): an import that blocks stalls no object, and costs at most that bound."""
         return await asyncio.to_thread(load_objects, self.objects_dir, self.import_timeout)
 
+    def _set_code(self, namespaces: dict[str, NamespaceInfo], errors: list[LoadError]) -> None:
+        """The classes the engine serves now: updated in place, so every view of them sees the new ones."""
+        self._namespaces.clear()
+        self._namespaces.update(namespaces)
+        self.load_errors = errors
+
     def _swap_code(self, namespaces: dict[str, NamespaceInfo], errors: list[LoadError]) -> None:
         errors = check_backends(namespaces, errors, self.data_dir, self.objects_dir)
-        self._namespaces, self.load_errors = namespaces, errors
+        self._set_code(namespaces, errors)
         for name in list(self._ns_handles):
             if name not in namespaces:
                 del self._ns_handles[name]

@@ -20,17 +20,17 @@ class EventBuffer:
 
     def __init__(self, maxlen: int, predicate=None):
         self._buf: deque[dict] = deque()
-        self._maxlen = maxlen
+        self.maxlen = maxlen
         self._predicate = predicate
         self._lock = threading.Lock()
         self.dropped = 0  # lost and not yet reported
         self.dropped_total = 0
 
-    def _push(self, event: dict) -> None:
+    def push(self, event: dict) -> None:
         if self._predicate is not None and not self._predicate(event):
             return
         with self._lock:
-            if len(self._buf) >= self._maxlen:
+            if len(self._buf) >= self.maxlen:
                 self._buf.popleft()
                 self.dropped += 1
                 self.dropped_total += 1
@@ -39,7 +39,7 @@ class EventBuffer:
     def __len__(self) -> int:
         return len(self._buf)
 
-    def _count_lost(self, n: int) -> None:
+    def count_lost(self, n: int) -> None:
         """Events lost before they reached this buffer (e.g. at a remote gateway)."""
         with self._lock:
             self.dropped += n
@@ -80,8 +80,8 @@ class Subscription(EventBuffer):
         self._waiter: asyncio.Future | None = None
         self.closed = False
 
-    def _push(self, event: dict) -> None:
-        super()._push(event)
+    def push(self, event: dict) -> None:
+        super().push(event)
         w = self._waiter
         if w is not None and not w.done():
             w.set_result(None)
@@ -145,7 +145,7 @@ class EventBus:
     def publish(self, type: str, **fields: Any) -> None:
         event = {"type": type, "t": time.time(), **fields}
         for sub in self._subs:
-            sub._push(event)
+            sub.push(event)
 
     def close(self) -> None:
         for sub in list(self._subs):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-_SCALARS = frozenset({int, str, float, bool, type(None)})
+SCALARS = frozenset({int, str, float, bool, type(None)})
 
 MAX_DEPTH = 100
 """How deep lists and dicts may nest in a stored value: ``[[1]]`` is 2 deep. Every reader of the
@@ -65,7 +65,7 @@ def _fits(value: Any, limit: int) -> bool:
                 items = c.values()
             elif kind is list or kind is tuple:
                 items = c
-            elif kind in _SCALARS:  # the value itself, at level 0
+            elif kind in SCALARS:  # the value itself, at level 0
                 items = (c,)
             else:
                 return False
@@ -148,7 +148,7 @@ def _problem(value: Any, where: str, limit: int) -> str:
                     f"nest at most {limit} deep: flatten it, or split it up")
         elif kind is float and (item != item or item in (_INF, -_INF)):
             return f"{path} is {item!r}, which JSON cannot represent"
-        elif kind not in _SCALARS and kind is not list and kind is not tuple and kind is not dict:
+        elif kind not in SCALARS and kind is not list and kind is not tuple and kind is not dict:
             return (f"{path} is of type {kind.__name__}, which is not JSON-compatible "
                     "(use dict, list, str, int, float, bool or None)")
     return f"{where} is not JSON-compatible"
@@ -250,7 +250,7 @@ def copy(value: Any, where: str = "value") -> Any:
     """A deep copy of a JSON-compatible value (tuples become lists) nested at most MAX_CALL_DEPTH
     deep; NotJSONCompatible naming the bad part. O(size)."""
     kind = type(value)
-    if kind in _SCALARS:
+    if kind in SCALARS:
         if kind is float:
             _check(value, where)
         return value

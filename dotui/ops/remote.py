@@ -98,11 +98,11 @@ class RemoteSubscription(EventBuffer):
         self._task: asyncio.Task | None = None
 
     # ------------------------------------------------------------ reading (any thread)
-    def _push(self, event: dict) -> None:
+    def push(self, event: dict) -> None:
         if event.get("type") == "events.lost":  # lost at the gateway: counted with ours
-            self._count_lost(event.get("count", 0))
+            self.count_lost(event.get("count", 0))
             return
-        super()._push(event)
+        super().push(event)
 
     def close(self) -> None:
         if self.closed:
@@ -128,20 +128,20 @@ class RemoteSubscription(EventBuffer):
                 return
             try:
                 async with session.ws_connect(
-                    remote.url + "/admin/events", params={"maxlen": str(self._maxlen)}, heartbeat=20.0,
+                    remote.url + "/admin/events", params={"maxlen": str(self.maxlen)}, heartbeat=20.0,
                     headers=remote._auth_header(), max_msg_size=EVENTS_MESSAGE_LIMIT,
                 ) as ws:
                     if not connected_once:
                         connected_once = True
                         self._first.set_result(None)
                     elif outage:
-                        self._push({"type": "connection.restored", "t": time.time(), "url": remote.url})
+                        self.push({"type": "connection.restored", "t": time.time(), "url": remote.url})
                     outage = False
                     delay = FIRST_BACKOFF
                     async for msg in ws:
                         if msg.type == aiohttp.WSMsgType.TEXT:
                             for ev in remote._events_of(msg.data):
-                                self._push(ev)
+                                self.push(ev)
                         elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                             break
                     reason = "the gateway closed the event stream (it is stopping?)"
@@ -171,7 +171,7 @@ class RemoteSubscription(EventBuffer):
                 return
             if not outage:
                 outage = True
-                self._push({"type": "connection.lost", "t": time.time(), "url": remote.url,
+                self.push({"type": "connection.lost", "t": time.time(), "url": remote.url,
                             "error": f"event stream from dotui serve at {remote.url} lost ({reason}); reconnecting"})
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)

@@ -291,7 +291,7 @@ async def _serve(objects: str, data: str, idle: float, host: str, port: int, tok
               f"pick another --port, or stop what uses it", file=err)
         await engine.close()
         return 1
-    _announce(engine, gw, out, err)
+    announce(engine, gw, out, err)
     try:
         await until_stopped()
     finally:
@@ -301,7 +301,7 @@ async def _serve(objects: str, data: str, idle: float, host: str, port: int, tok
     return 0
 
 
-def _announce(engine: Engine, gw: RunningGateway, out: TextIO, err: TextIO) -> None:
+def announce(engine: Engine, gw: RunningGateway, out: TextIO, err: TextIO) -> None:
     names = [ns["name"] for ns in engine.namespaces()]
     example = _example_call(engine)
     print(f"dotui serve: {gw.url}", file=out)

@@ -31,6 +31,7 @@ from concurrent.futures import Executor
 from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..loopinternals import ready_queue
 from ..clock import REAL, Clock
 from ..errors import CommitFailedError
 from ..events import EventBus
@@ -117,7 +118,7 @@ class Committer:
         self._turned_at = 0.0  # loop.time() when the loop last ran a scheduled commit
         # The loop's queue of callbacks ready to run (CPython's asyncio keeps one); None where
         # a loop has no such queue, and then commit_if_alone() never commits early.
-        self._ready = getattr(loop, "_ready", None)
+        self._ready = ready_queue(loop)
         self._task_busy = False  # the task is mid-commit or rotating: the loop must not commit too
         self._writing = False  # a batch is on its way to disk on the log's thread
         self._rotations: list[asyncio.Future] = []

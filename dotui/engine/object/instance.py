@@ -110,7 +110,7 @@ class CallStatus(str, enum.Enum):
     FAILED = "failed"
 
 
-_SCALARS = values._SCALARS
+_SCALARS = values.SCALARS
 _RUNNING = CallStatus.RUNNING
 _DONE = CallStatus.DONE
 

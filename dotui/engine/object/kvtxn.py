@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..loopinternals import release_yielded
 from .. import values
 from ..errors import TransactionError
 from .owners import awaited, finished, who
@@ -72,8 +73,7 @@ class KvTransactions:
             # happen rather than spin the loop, and end the transaction instead.
             self._abort_all(f"its code went on awaiting after {MAX_AWAIT_REFUSALS} refusals")
             return None
-        if getattr(yielded, "_asyncio_future_blocking", False):
-            yielded._asyncio_future_blocking = False
+        release_yielded(yielded)
         owner = outermost._owner
         what = awaited(coro)
         whose = "" if owner is call else ", which waits on this call"

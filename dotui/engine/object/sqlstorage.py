@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, Literal
 
+from ..loopinternals import release_yielded
 from ..durability import sqlfile
 from ..errors import ObjectResetError, SqlError, TransactionError
 from .alarmapi import AlarmApi
@@ -237,8 +238,7 @@ class SqlStorage(SqlKv, AlarmApi):
         would run inside it)."""
         if self._depth == 0:
             return None
-        if getattr(yielded, "_asyncio_future_blocking", False):
-            yielded._asyncio_future_blocking = False
+        release_yielded(yielded)
         return TransactionError(
             "storage.transaction() / transaction_sync() cannot span an await: a transaction is "
             "synchronous, as Cloudflare's transactionSync, since other calls run at an await. Finish the "

@@ -213,7 +213,7 @@ class Storage(KvTransactions, AlarmApi):
         else:
             old_size = self._size_of(key)
         # Own a private copy: the caller keeps theirs to mutate.
-        data[key] = value if type(value) in values._SCALARS else values.decode(text)
+        data[key] = value if type(value) in values.SCALARS else values.decode(text)
         self._sizes[key] = size
         if self._bytes is not None:
             self._bytes += size - old_size

@@ -98,4 +98,4 @@ class Env:
         return self._engine.namespace(name)
 
     def __dir__(self) -> Iterable[str]:
-        return list(self._engine._namespaces)
+        return list(self._engine.holdings.namespaces)
