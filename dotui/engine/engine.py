@@ -40,10 +40,12 @@ from .ids import ObjectId
 from .listing import Listing
 from .loader import IMPORT_TIMEOUT, LoadError, NamespaceInfo, check_backends, load_objects
 from .object.alarms import AlarmScheduler
-from .object.instance import IN_MEMORY, Call, Instance, State, current_call
+from .object.calls import Call, current_call
+from .object.host import IN_MEMORY, State
+from .object.instance import Instance
 from .object.stubs import Env, Namespace
 from .object.websockets import WebSockets
-from .sweeper import IdleSweeper
+from .sweeper import IdleSweeper, until_all_idle
 from .views import EngineViews, Holdings, ReadSide
 
 log = logging.getLogger("dotui")
@@ -184,7 +186,7 @@ class Engine(ReadSide):
         self._closed = True
         self.alarms.stop()
         self.sweeper.stop()
-        await self._until_all_idle(5.0)
+        await until_all_idle(self.holdings.live, 5.0, self.bus)
         await self.alarms.close()
         for t in self._tasks:
             t.cancel()
@@ -208,19 +210,6 @@ class Engine(ReadSide):
         if self._started and not self._closed:
             self._closed = self._crashed = True
             await stop_as_killed(self, list(self._live.values()), self._tasks, (self._log_io, self._ckpt_io), self._lock)
-
-    async def _until_all_idle(self, timeout: float) -> None:
-        """Let running calls, queued calls and the tasks objects started end, for ``timeout`` seconds."""
-        waits = [self._loop.create_task(inst.until_idle()) for inst in self._live.values()]
-        if not waits:
-            return
-        done, pending = await asyncio.wait(waits, timeout=timeout)
-        for w in pending:
-            w.cancel()
-        busy = [i for i in self._live.values() if not i.may_hibernate()]
-        for inst in busy:
-            log.warning("closing with %s %s still busy: its running work ends with the engine", inst.ns.name, inst.label)
-            self.bus.publish("close.busy", namespace=inst.ns.name, id=inst.id.hex, name=inst.id.name)
 
     # ================================================================ namespaces & calls
     def namespace(self, name: str) -> Namespace:

@@ -14,11 +14,15 @@ one timer per hibernation, not per second (docs/testing.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from .clock import Clock
+from .events import EventBus
 from .object.instance import Instance
+
+log = logging.getLogger("dotui")
 
 
 class IdleSweeper:
@@ -100,3 +104,19 @@ class IdleSweeper:
         if inst.key in self._live:
             last = inst.last_active if inst.last_active is not None else self._clock.now()
             self._arm(max(self._clock.now(), last + self.idle_timeout))
+
+
+async def until_all_idle(live: Mapping[Any, Instance], timeout: float, bus: EventBus) -> None:
+    """Let running calls, queued calls and the tasks of the objects in ``live`` (the engine's view)
+    end, for ``timeout`` seconds; each one still live and busy then is said (a warning, a
+    ``close.busy`` event). O(objects)."""
+    loop = asyncio.get_running_loop()
+    waits = [loop.create_task(inst.until_idle()) for inst in live.values()]
+    if not waits:
+        return
+    done, pending = await asyncio.wait(waits, timeout=timeout)
+    for w in pending:
+        w.cancel()
+    for inst in [i for i in live.values() if not i.may_hibernate()]:
+        log.warning("closing with %s %s still busy: its running work ends with the engine", inst.ns.name, inst.label)
+        bus.publish("close.busy", namespace=inst.ns.name, id=inst.id.hex, name=inst.id.name)

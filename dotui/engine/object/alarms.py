@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterable
 from ..clock import REAL, Clock
 from ..events import EventBus
 from ..history import cut
-from .instance import Call, Instance, alarm_call
+from .calls import Call, alarm_call
+from .instance import Instance
 from .storage import alarm_time as checked_alarm_time
 
 log = logging.getLogger("dotui")

@@ -22,7 +22,7 @@ from ..errors import OverloadedError
 
 if TYPE_CHECKING:
     from .gates import InputGate
-    from .instance import Call
+    from .calls import Call
 
 
 class CallQueue:
