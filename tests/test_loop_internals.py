@@ -15,7 +15,7 @@ import pytest
 from dotui.engine import Engine
 from dotui.engine.loopinternals import ready_queue, release_yielded
 
-COUNTER = '''
+COUNTER = """
 from dotui import DurableObject
 
 
@@ -24,7 +24,7 @@ class Counter(DurableObject):
         n = self.ctx.storage.get("n", 0) + by
         self.ctx.storage.put("n", n)
         return n
-'''
+"""
 
 
 def test_the_standard_loop_keeps_its_ready_callbacks_where_the_committer_looks():
@@ -33,13 +33,15 @@ def test_the_standard_loop_keeps_its_ready_callbacks_where_the_committer_looks()
         ready = ready_queue(loop)
         assert ready is not None, (
             "asyncio's event loop no longer has the deque BaseEventLoop._ready: Committer.commit_if_alone "
-            "(durability/committer.py) never commits early any more; see dotui/engine/loopinternals.py")
+            "(durability/committer.py) never commits early any more; see dotui/engine/loopinternals.py"
+        )
         before = len(ready)
         handle = loop.call_soon(lambda: None)
         assert len(ready) == before + 1 and ready[-1] is handle, (
-            "loop.call_soon no longer appends its handle to BaseEventLoop._ready, which commit_if_alone "
-            "takes it off")
+            "loop.call_soon no longer appends its handle to BaseEventLoop._ready, which commit_if_alone takes it off"
+        )
         handle.cancel()
+
     asyncio.run(main())
 
 
@@ -54,7 +56,8 @@ def test_a_released_future_can_be_awaited_again():
         yielded = coro.send(None)  # what a task's step gets at the await
         assert yielded is fut and fut._asyncio_future_blocking, (
             "a future yielded at an await no longer carries _asyncio_future_blocking: storage.await_error "
-            "cannot release it (dotui/engine/loopinternals.py)")
+            "cannot release it (dotui/engine/loopinternals.py)"
+        )
         release_yielded(yielded)
         assert not fut._asyncio_future_blocking
         coro.close()
@@ -63,6 +66,7 @@ def test_a_released_future_can_be_awaited_again():
         fut.set_result(None)
         await asyncio.wait_for(task, 5)
         release_yielded(object())  # anything without the mark is left alone
+
     asyncio.run(main())
 
 
@@ -74,12 +78,14 @@ def test_uvloop_has_no_ready_queue_and_the_engine_still_commits_every_call(tmp_p
 
     async def main() -> list[int]:
         assert ready_queue(asyncio.get_running_loop()) is None, (
-            "uvloop's loop now has a deque _ready: check that commit_if_alone's use of it holds there")
+            "uvloop's loop now has a deque _ready: check that commit_if_alone's use of it holds there"
+        )
         async with Engine(str(objects), str(tmp_path / "data")) as engine:
             oid = engine.namespace("Counter").id_from_name("a")
             alone = [await asyncio.wait_for(engine.call("Counter", oid, "increment", (), {}), 10) for _ in range(5)]
-            together = await asyncio.wait_for(asyncio.gather(
-                *(engine.call("Counter", oid, "increment", (), {}) for _ in range(5))), 10)
+            together = await asyncio.wait_for(
+                asyncio.gather(*(engine.call("Counter", oid, "increment", (), {}) for _ in range(5))), 10
+            )
             return alone + sorted(together)
 
     answers = uvloop.run(main())
@@ -89,6 +95,7 @@ def test_uvloop_has_no_ready_queue_and_the_engine_still_commits_every_call(tmp_p
         async with Engine(str(objects), str(tmp_path / "data")) as engine:
             oid = engine.namespace("Counter").id_from_name("a")
             return await asyncio.wait_for(engine.call("Counter", oid, "increment", (), {}), 10)
+
     assert asyncio.run(again()) == 11  # every call answered was on disk
 
 

@@ -27,8 +27,18 @@ from .table import Operation, Param
 
 _LATER = {"RemoteEngine": ".remote"}
 
-__all__ = ["OPERATIONS", "Admin", "ClientFault", "EngineFacade", "LocalEngine", "MethodRaised", "Operation",
-           "Param", "RemoteEngine", "parse_when"]
+__all__ = [
+    "OPERATIONS",
+    "Admin",
+    "ClientFault",
+    "EngineFacade",
+    "LocalEngine",
+    "MethodRaised",
+    "Operation",
+    "Param",
+    "RemoteEngine",
+    "parse_when",
+]
 
 
 def __getattr__(name: str) -> Any:

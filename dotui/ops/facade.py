@@ -77,8 +77,9 @@ class EngineFacade(ABC):
         """the classes: methods with signatures and docs, mode, alarm"""
 
     @operation("GET", "/admin/instances")
-    def instances(self, namespace: str | None = None, state: str | None = None,
-                  offset: int = 0, limit: int | None = None) -> list[InstanceRow]:
+    def instances(
+        self, namespace: str | None = None, state: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[InstanceRow]:
         """known objects, live or hibernated [namespace, state, offset, limit]"""
 
     @operation("POST", "/admin/instances/of")
@@ -131,19 +132,26 @@ class EngineFacade(ABC):
 
     # ------------------------------------------------------------ acting
     @operation("POST", "/admin/call", written=True, facade_only=("timeout",))
-    def call(self, namespace: str, ref: str, method: str, args: list | None = None,
-             kwargs: dict | None = None, timeout: float | None = None) -> Any:
+    def call(
+        self,
+        namespace: str,
+        ref: str,
+        method: str,
+        args: list | None = None,
+        kwargs: dict | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         """call a method [namespace, ref, method, args, kwargs]
 
         ``timeout``: how long this caller waits for the answer (the call itself goes on).
         """
         return self.call_async(namespace, ref, method, args, kwargs).result(timeout)
 
-    def call_async(self, namespace: str, ref: str, method: str, args: list | None = None,
-                   kwargs: dict | None = None) -> concurrent.futures.Future:
+    def call_async(
+        self, namespace: str, ref: str, method: str, args: list | None = None, kwargs: dict | None = None
+    ) -> concurrent.futures.Future:
         """``call``, answered by a future: the caller waits for it as it likes."""
-        return self.send(_CALL, {"namespace": namespace, "ref": ref, "method": method,
-                                 "args": args, "kwargs": kwargs})
+        return self.send(_CALL, {"namespace": namespace, "ref": ref, "method": method, "args": args, "kwargs": kwargs})
 
     @operation("GET", "/admin/storage/key")
     def storage_get(self, namespace: str, ref: str, key: str) -> Any:
@@ -175,8 +183,9 @@ class EngineFacade(ABC):
         """a SQLite-backed object's tables with their schema and row counts; wakes nothing [namespace, ref]"""
 
     @operation("GET", "/admin/sql/query")
-    def sql_query(self, namespace: str, ref: str, sql: str, bindings: list | None = None, offset: int = 0,
-                  limit: int = 100) -> dict[str, Any]:
+    def sql_query(
+        self, namespace: str, ref: str, sql: str, bindings: list | None = None, offset: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
         """a read-only query on a SQLite-backed object's database, one page; wakes nothing [namespace, ref, sql]"""
 
     @operation("POST", "/admin/sql/exec")

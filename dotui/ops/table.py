@@ -23,8 +23,16 @@ from typing import Any, TypeVar
 
 # A parameter's annotation (as written: the modules use postponed annotations) -> the JSON kind
 # the gateway checks a value against (``object``: any JSON value).
-KINDS: dict[str, type] = {"str": str, "str | None": str, "int": int, "int | None": int,
-                          "Any": object, "list": list, "list | None": list, "dict | None": dict}
+KINDS: dict[str, type] = {
+    "str": str,
+    "str | None": str,
+    "int": int,
+    "int | None": int,
+    "Any": object,
+    "list": list,
+    "list | None": list,
+    "dict | None": dict,
+}
 
 REQUIRED: Any = inspect.Parameter.empty
 
@@ -99,6 +107,7 @@ def operation(verb: str, path: str, *, written: bool = False, facade_only: tuple
     (``written=True`` keeps a body written by hand). ``facade_only`` names parameters the facade
     takes that are not the operation's (``call``'s ``timeout``: how long this caller waits).
     """
+
     def declare(fn: F) -> F:
         cell: list[Operation] = []  # the operation's row, once table_of has read it
         setattr(fn, _DECLARED, (verb, path, facade_only, cell))
@@ -116,6 +125,7 @@ def operation(verb: str, path: str, *, written: bool = False, facade_only: tuple
         forward.__wrapped__ = fn  # type: ignore[attr-defined]
         setattr(forward, _DECLARED, (verb, path, facade_only, cell))
         return forward  # type: ignore[return-value]
+
     return declare
 
 
@@ -160,5 +170,6 @@ def check_implements(cls: type, table: dict[str, Operation], *, asynchronous: bo
         elif asynchronous and not inspect.iscoroutinefunction(fn):
             wrong.append(f"{name} is not a coroutine function")
     if wrong:
-        raise TypeError(f"{cls.__name__} does not implement the operation table (dotui/ops/facade.py): "
-                        + "; ".join(wrong))
+        raise TypeError(
+            f"{cls.__name__} does not implement the operation table (dotui/ops/facade.py): " + "; ".join(wrong)
+        )

@@ -50,8 +50,11 @@ def answer_bytes(exc: BaseException) -> tuple[int, bytes]:
         status, doc = answer_of(exc)
         return status, encode(doc)
     except Exception:  # noqa: BLE001 - the answer must go out whatever the exception holds
-        return 500, encode(request_error(type(exc).__name__, (
-            f"the call raised {type(exc).__name__}, whose message could not be made into text")))
+        return 500, encode(
+            request_error(
+                type(exc).__name__, (f"the call raised {type(exc).__name__}, whose message could not be made into text")
+            )
+        )
 
 
 def call_target(path: str) -> Target | None:
@@ -62,7 +65,7 @@ def call_target(path: str) -> Target | None:
     if not path.startswith(PREFIX):
         return None
     try:
-        parts = [unquote(p, errors="strict") for p in path[len(PREFIX):].split("/")]
+        parts = [unquote(p, errors="strict") for p in path[len(PREFIX) :].split("/")]
     except (UnicodeDecodeError, ValueError):
         return None
     if not all(parts):
@@ -80,19 +83,22 @@ def parse_call_body(body: bytes) -> tuple[list[Any], dict[str, Any]]:
         return [], {}
     doc = loads(body)
     if not isinstance(doc, dict):
-        raise BadRequest(f'the body must be a JSON object {{"args": [...], "kwargs": {{...}}}}, '
-                         f"not a {type(doc).__name__}")
+        raise BadRequest(
+            f'the body must be a JSON object {{"args": [...], "kwargs": {{...}}}}, not a {type(doc).__name__}'
+        )
     unknown = sorted(set(doc) - {"args", "kwargs"})
     if unknown:
-        raise BadRequest(f"unknown field {unknown[0]!r} in the body; it takes only \"args\" (a list) "
-                         "and \"kwargs\" (an object)")
+        raise BadRequest(
+            f'unknown field {unknown[0]!r} in the body; it takes only "args" (a list) and "kwargs" (an object)'
+        )
     args = doc.get("args") or []
     kwargs = doc.get("kwargs") or {}
     if not isinstance(args, list):
         raise BadRequest(f'"args" must be a JSON list, e.g. {{"args": [5]}}, not a {type(args).__name__}')
     if not isinstance(kwargs, dict):
-        raise BadRequest(f'"kwargs" must be a JSON object, e.g. {{"kwargs": {{"by": 5}}}}, '
-                         f"not a {type(kwargs).__name__}")
+        raise BadRequest(
+            f'"kwargs" must be a JSON object, e.g. {{"kwargs": {{"by": 5}}}}, not a {type(kwargs).__name__}'
+        )
     return args, kwargs
 
 

@@ -31,10 +31,10 @@ from concurrent.futures import Executor
 from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..loopinternals import ready_queue
 from ..clock import REAL, Clock
 from ..errors import CommitFailedError
 from ..events import EventBus
+from ..loopinternals import ready_queue
 from . import sqlfile
 from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
 

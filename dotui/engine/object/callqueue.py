@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from ..errors import OverloadedError
 
 if TYPE_CHECKING:
-    from .gates import InputGate
     from .calls import Call
+    from .gates import InputGate
 
 
 class CallQueue:

@@ -32,7 +32,6 @@ class CallStatus(str, enum.Enum):
     FAILED = "failed"
 
 
-
 current_call: ContextVar[Call | None] = ContextVar("dotui_current_call", default=None)
 _seq = itertools.count(1)
 
@@ -41,9 +40,24 @@ class Call:
     """One call (or alarm, or storage edit) on its way through an object."""
 
     __slots__ = (
-        "seq", "kind", "method", "args", "kwargs", "chain", "status", "awaiting",
-        "queued_at", "started_at", "returned_at", "ended_at", "result", "error", "fn", "instance",
-        "reset_error", "kept_bytes",
+        "seq",
+        "kind",
+        "method",
+        "args",
+        "kwargs",
+        "chain",
+        "status",
+        "awaiting",
+        "queued_at",
+        "started_at",
+        "returned_at",
+        "ended_at",
+        "result",
+        "error",
+        "fn",
+        "instance",
+        "reset_error",
+        "kept_bytes",
     )
 
     def __init__(self, kind: str, method: str, args: tuple, kwargs: dict, chain: tuple, fn=None):
@@ -145,7 +159,6 @@ class Driven:
                 yielded = run(it.send, send) if exc is None else run(it.throw, exc)
             except StopIteration as stop:
                 return stop.value
-
 
 
 def owner() -> Instance | None:

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..loopinternals import release_yielded
 from .. import values
 from ..errors import TransactionError
+from ..loopinternals import release_yielded
 from .owners import awaited, finished, who
 from .owners import owner as current_owner
 

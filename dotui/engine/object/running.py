@@ -185,7 +185,9 @@ class CallRunner:
             self.pump()
         call.returned_at = call.ended_at = self._now()
 
-    async def _finish(self, call: Call, result: Any, error: BaseException | None, storage: Storage | None) -> Any:
+    async def _finish(
+        self, call: Call, result: Any, error: BaseException | None, storage: Storage | SqlStorage | None
+    ) -> Any:
         """The output gate, then the record: nothing leaves before the writes made before it are durable."""
         if storage is not None:
             w = self.output_gate.waiter(bool(storage))
@@ -225,8 +227,11 @@ class CallRunner:
             self._settle()  # draining, or out of memory already (a reset): this call may have been the last
 
     def _emit_finished(self, call: Call) -> None:
-        queued = call.queued_at
-        fields = {"queue_time": 0.0 if queued is None else call.started_at - queued, "run_time": call.returned_at - call.started_at}
+        queued, started, returned = call.queued_at, call.started_at or 0.0, call.returned_at or 0.0  # set by now
+        fields = {
+            "queue_time": 0.0 if queued is None else started - queued,
+            "run_time": returned - started,
+        }
         if call.error is not None:
             self.emit("call.finished", call, ok=False, error=error_fields(call.error), **fields)
         else:

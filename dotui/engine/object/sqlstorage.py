@@ -17,9 +17,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ..loopinternals import release_yielded
 from ..durability import sqlfile
 from ..errors import ObjectResetError, SqlError, TransactionError
+from ..loopinternals import release_yielded
 from .alarmapi import AlarmApi
 from .sqlapi import MAX_RESULT_ROWS, Cursor, Regulator, SqlApi, check_bindings, split, sql_error
 from .sqlkv import KvApi, SqlKv
