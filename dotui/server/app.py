@@ -34,7 +34,7 @@ from .. import __version__
 from ..engine import Engine
 from ..engine.ids import ObjectId
 from ..ops import OPERATIONS, Admin, Operation, Param
-from ..ops.codec import RETRY_AFTER_SECONDS, encode, loads, request_error
+from ..ops.codec import RETRY_AFTER_SECONDS, BadJSON, encode, loads, request_error
 from .auth import check_bearer
 from .calls import ROUTES as CALL_ROUTES
 from .calls import BadRequest, RequestTimeout, answer_bytes, answer_call, call_target
