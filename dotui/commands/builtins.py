@@ -36,7 +36,7 @@ def _check_namespace(ctx: Context, name: str) -> None:
                            did_you_mean(name, names) or "classes lists the namespaces")
 
 
-def _existing(ctx: Context, ref: Ref) -> InstanceRow:
+def existing_instance(ctx: Context, ref: Ref) -> InstanceRow:
     """The instance a reference names; CommandError (with the closest name) if it never existed."""
     info = ctx.facade.instance(ref.namespace, ref.ref)
     if info.get("state") != "unknown":
@@ -51,7 +51,7 @@ def _label(info: InstanceRow) -> str:
     return format_ref(info["namespace"], info.get("name"), info["id"])
 
 
-def _iso(epoch: float | None) -> str | None:
+def iso_time(epoch: float | None) -> str | None:
     if epoch is None:
         return None
     return _dt.datetime.fromtimestamp(epoch, _dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -223,7 +223,7 @@ def load(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {})
             "but not yet in the checkpoint file, and written but not yet committed.",
 )
 def storage(ctx: Context, ref: Ref, prefix: str | None = None) -> dict[str, Any]:
-    _existing(ctx, ref)
+    existing_instance(ctx, ref)
     data = ctx.facade.read_storage(ref.namespace, ref.ref)
     if prefix:
         def keep(d: dict) -> dict:
@@ -236,7 +236,7 @@ def storage(ctx: Context, ref: Ref, prefix: str | None = None) -> dict[str, Any]
         data["pending"]["put"] = keep(data["pending"]["put"])
         data["pending"]["deleted"] = [k for k in data["pending"]["deleted"] if k.startswith(prefix)]
     return {"object": format_ref(ref.namespace, data.get("name"), data["id"]), "prefix": prefix,
-            "alarm_iso": _iso(data.get("alarm")), **data}
+            "alarm_iso": iso_time(data.get("alarm")), **data}
 
 
 @command(
@@ -247,7 +247,7 @@ def storage(ctx: Context, ref: Ref, prefix: str | None = None) -> dict[str, Any]
     examples=("get Counter/alice n",),
 )
 def get(ctx: Context, ref: Ref, key: str) -> dict[str, Any]:
-    _existing(ctx, ref)
+    existing_instance(ctx, ref)
     value = ctx.facade.storage_get(ref.namespace, ref.ref, key)
     found = value is not None or _has_key(ctx, ref, key)
     return {"object": str(ref), "key": key, "found": found, "value": value}
@@ -285,7 +285,7 @@ def put(ctx: Context, ref: Ref, key: str, value: Any) -> dict[str, Any]:
     examples=("del Counter/alice n",),
 )
 def delete(ctx: Context, ref: Ref, key: str) -> dict[str, Any]:
-    _existing(ctx, ref)
+    existing_instance(ctx, ref)
     deleted = ctx.facade.storage_delete(ref.namespace, ref.ref, key)
     return {"object": str(ref), "key": key, "deleted": bool(deleted)}
 
@@ -299,7 +299,7 @@ def delete(ctx: Context, ref: Ref, key: str) -> dict[str, Any]:
     examples=("queue Counter/alice",),
 )
 def queue(ctx: Context, ref: Ref) -> dict[str, Any]:
-    _existing(ctx, ref)
+    existing_instance(ctx, ref)
     return {"object": str(ref), "calls": ctx.facade.queue(ref.namespace, ref.ref)}
 
 
@@ -311,7 +311,7 @@ def queue(ctx: Context, ref: Ref) -> dict[str, Any]:
     examples=("history Counter/alice", "history Counter/alice 5"),
 )
 def history(ctx: Context, ref: Ref, n: int | None = None) -> dict[str, Any]:
-    _existing(ctx, ref)
+    existing_instance(ctx, ref)
     return {"object": str(ref), "calls": ctx.facade.history(ref.namespace, ref.ref, n or 20)}
 
 
@@ -332,7 +332,7 @@ def hibernate(ctx: Context, ref: Ref | None = None, all: bool = False) -> dict[s
         return {"object": None, "all": True, "hibernated": ctx.facade.hibernate_all()}
     if ref is None:
         raise ParseError("hibernate needs REF or --all", "usage: hibernate REF|--all; e.g. hibernate Counter/alice")
-    _existing(ctx, ref)
+    existing_instance(ctx, ref)
     return {"object": str(ref), "all": False, "hibernated": int(bool(ctx.facade.hibernate(ref.namespace, ref.ref)))}
 
 
@@ -368,13 +368,13 @@ def alarm(ctx: Context, ref: Ref, action: str | None = None, when: str | None = 
     else:
         if when is not None:
             raise ParseError(f"alarm {action or 'REF'} takes no WHEN", "to set it: alarm REF set WHEN")
-        _existing(ctx, ref)
+        existing_instance(ctx, ref)
         if action == "delete":
             ctx.facade.alarm_delete(ref.namespace, ref.ref)
             epoch = None
         else:
             epoch = ctx.facade.alarm_get(ref.namespace, ref.ref)
-    return {"object": str(ref), "action": action or "get", "alarm": epoch, "alarm_iso": _iso(epoch)}
+    return {"object": str(ref), "action": action or "get", "alarm": epoch, "alarm_iso": iso_time(epoch)}
 
 
 def _check_alarm_handler(ctx: Context, namespace: str) -> None:

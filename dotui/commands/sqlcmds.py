@@ -12,7 +12,7 @@ import datetime as _dt
 import time
 from typing import Any
 
-from .builtins import _existing, _iso, command
+from .builtins import command, existing_instance, iso_time
 from .parsing import ParseError, Ref
 from .registry import Arg, Kind, Option
 from .runner import CommandError, Context
@@ -22,7 +22,7 @@ SQL_PAGE = 50  # rows a page of sql shows
 
 def _sqlite_object(ctx: Context, ref: Ref) -> dict[str, Any]:
     """The object ``ref`` names, which must exist and be of a SQLite-backed class."""
-    info = _existing(ctx, ref)
+    info = existing_instance(ctx, ref)
     for ns in ctx.facade.namespaces():
         if ns["name"] == ref.namespace and ns.get("backend", "kv") != "sqlite":
             raise CommandError(
@@ -146,10 +146,10 @@ def bookmark(ctx: Context, ref: Ref, at: str | None = None, list_: bool = False)
             raise ParseError("bookmark takes AT or --list, not both", "--list shows every bookmark kept")
         marks = ctx.facade.bookmarks(ref.namespace, ref.ref)
         return {"object": str(ref),
-                "bookmarks": [{**m, "time_iso": _iso(m.get("time"))} for m in reversed(marks)]}  # newest first
+                "bookmarks": [{**m, "time_iso": iso_time(m.get("time"))} for m in reversed(marks)]}  # newest first
     when = None if at is None else _past_time(at)
     mark = ctx.facade.bookmark(ref.namespace, ref.ref, when)
-    return {"object": str(ref), "bookmark": mark, "at_iso": _iso(when)}
+    return {"object": str(ref), "bookmark": mark, "at_iso": iso_time(when)}
 
 
 @command(
