@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..ops import EngineFacade
 from ..present.formats import short
 from .pitr import PITR
 from .script import Lesson, Point, Run, Step
@@ -618,7 +619,7 @@ RELOAD = Lesson(
 )
 
 
-def _explore_reload(facade: Any) -> str:
+def _explore_reload(facade: EngineFacade) -> str:
     """Which file the learner can edit to see a reload: one their workspace really has (O(classes))."""
     import os
 
