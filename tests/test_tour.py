@@ -278,3 +278,19 @@ def test_the_reload_lesson_names_a_file_the_learners_workspace_has(tmp_path, mon
     closing, stop = _closing_and_stop(str(wrangler), tmp_path / "d3")
     assert stop is not None and "wrangler project" in stop and "dotui tour reload" in stop
     assert f"edit {Path('edge', 'src')}" in closing and "objects folder" not in closing
+
+
+def test_lesson_two_shows_the_calls_waiting_in_the_rooms_queue(facade):
+    """While the learner reads the step, the room's queue really holds the 20 posts, not yet run."""
+    from dotui.tour.script import run_lesson
+
+    seen: list[list[tuple[str, str]]] = []
+
+    def emit(kind: str, text: str) -> None:
+        if kind == "result" and "wait in the room's queue" in text:  # the step shown; its state held
+            seen.append([(c["method"], c["status"]) for c in facade.queue("ChatRoom", "tour-lobby")])
+
+    checks = run_lesson(facade, lesson_named("one-instance"), LineNarrator(emit))
+    assert all(c.ok for c in checks), [c.problem for c in checks if not c.ok]
+    assert len(seen) == 1 and seen[0].count(("post", "queued")) == 20 and seen[0][0][0] == "announce"
+    assert facade.storage_get("ChatRoom", "tour-lobby", "seq") == 21  # then every post ran

@@ -75,6 +75,14 @@ ADDRESSING = Lesson(
 
 
 # ================================================================ one instance per id
+HOLD = 600.0  # seconds a commit may wait for the learner (the engine's most; → ends the wait at once)
+AUTO_HOLD = 4.0  # how long auto mode shows what a held commit holds
+
+
+def _commit_now(run: Run) -> None:
+    run.facade.commit_delay(0)  # the commit waiting for the learner goes on now, and every later one at once
+
+
 MEMBERS = [f"user{i:02d}" for i in range(1, 21)]
 
 
@@ -83,31 +91,69 @@ def _join(run: Run) -> None:
     run.seen["members"] = run.call(CHAT, "tour-lobby", "join", MEMBERS[0])
 
 
-def _post_all(run: Run) -> None:
+def _announce_and_post(run: Run) -> None:
     run.seen["base"] = run.facade.storage_get(CHAT, "tour-lobby", "seq") or 0
-    run.seen["posted"] = run.at_once([(CHAT, "tour-lobby", "post", [m, f"hello from {m}"]) for m in MEMBERS])
+    run.seen["delay"] = _hold_the_commit(run)
+    run.seen["announce"] = run.facade.call_async(CHAT, "tour-lobby", "announce", [MEMBERS[0], "quiet please"])
+    run.wait_for(lambda: [c["method"] for c in run.facade.queue(CHAT, "tour-lobby")] == ["announce"], 10.0)
+    run.seen["posts"] = [run.facade.call_async(CHAT, "tour-lobby", "post", [m, f"hello from {m}"]) for m in MEMBERS]
+    run.wait_for(lambda: _waiting(run) == len(MEMBERS), 10.0)
+    run.seen["waiting"] = _waiting(run)
+    run.seen["answered"] = sum(f.done() for f in run.seen["posts"])
+
+
+def _hold_the_commit(run: Run) -> float | str:
+    """Commits wait for the learner (commit_delay) until the step is left; what commit_delay answered."""
+    try:
+        delay = run.facade.commit_delay(HOLD)
+    except Exception as exc:  # noqa: BLE001 - a gateway's engine may not hold its commits
+        return f"{type(exc).__name__}: {exc}"
+    run.ends.append(lambda: _commit_now(run))  # however the lesson ends, commits are back at disk speed
+    return delay
+
+
+def _waiting(run: Run) -> int:
+    """The posts in the room's queue that have not started (O(queue))."""
+    return sum(c["method"] == "post" and c["status"] == "queued" for c in run.facade.queue(CHAT, "tour-lobby"))
+
+
+def _posts_ran(run: Run) -> None:
+    run.seen["announced"] = run.gather([run.seen.pop("announce")])[0]
+    run.seen["posted"] = run.gather(run.seen.pop("posts", []))
 
 
 def _posted_ok(r: Run) -> str | None:
     base, got = r.seen["base"], r.seen["posted"]
-    return _fail(sorted(got) == list(range(base + 1, base + 21)), f"message numbers {got}")
+    return _fail(r.seen["announced"] == base + 1 and sorted(got) == list(range(base + 2, base + 22)),
+                 f"announce {r.seen['announced']}, message numbers {got}")
 
 
 ONE_INSTANCE = Lesson(
     "one-instance", "One instance per id: 20 callers, one object",
     "Everyone who addresses the same id reaches the same single instance, which handles one call at a time "
-    "between awaits: no locks, no collisions.",
+    "between awaits: the others wait in its queue. No locks, no collisions.",
     ("ChatRoom/tour-lobby",),
     [
         Step("20 members join ChatRoom/tour-lobby, all at once.", do=_join,
              point=Point(CHAT, "tour-lobby", "storage", "the key members"),
              then=lambda r: f"{len(r.seen['members'])} members in one list: no join overwrote another",
              check=lambda r: _fail(sorted(r.seen["members"]) == MEMBERS, f"members {r.seen['members']}")),
-        Step("Now all 20 post at the same moment: 20 concurrent calls to one object. post() reads seq, adds 1 "
-             "and writes it back, with no lock.", do=_post_all,
+        Step(f"{MEMBERS[0]} announces: announce() posts and answers only once the message is on disk, letting no "
+             "other call in meanwhile (for this lesson the commit waits for you: → lets it go). Then all 20 "
+             "post at the same moment: 20 concurrent calls to one object.",
+             do=_announce_and_post, point=Point(CHAT, "tour-lobby", "queue", "the posts waiting (…) in its queue"),
+             then=lambda r: f"{r.seen['waiting']} posts wait in the room's queue behind the announcement; "
+                            f"{r.seen['answered']} of 20 have run. → lets the commit go",
+             check=lambda r: _fail(r.seen["delay"] == HOLD and r.seen["waiting"] == 20 and r.seen["answered"] == 0,
+                                   f"commit_delay {r.seen['delay']}, {r.seen['waiting']} waiting, "
+                                   f"{r.seen['answered']} answered"),
+             release=_commit_now, dwell=AUTO_HOLD),
+        Step("The announcement is on disk; the room takes the posts from its queue one at a time. post() reads "
+             "seq, adds 1 and writes it back, with no lock.", do=_posts_ran,
              point=Point(CHAT, "tour-lobby", "queue", "finished calls: one post after another"),
-             then=lambda r: f"message numbers {r.seen['base'] + 1}…{r.seen['base'] + 20}, each exactly once: "
-                            f"the one instance ran the posts one after another",
+             then=lambda r: f"the announcement is message {r.seen['announced']}, the posts "
+                            f"{r.seen['base'] + 2}…{r.seen['base'] + 21}, each exactly once: the one instance "
+                            "ran them one after another",
              check=_posted_ok),
     ],
     "Explore: ChatRoom/tour-lobby.read() in the command bar (:) lists the messages in order.",
@@ -217,18 +263,11 @@ INPUT_GATE = Lesson(
 
 
 # ================================================================ the output gate and group commit
-HOLD = 600.0  # seconds a commit may wait for the learner (the engine's most; → ends the wait at once)
-AUTO_HOLD = 4.0  # how long auto mode shows the held results
 
 
 def _hold_commits(run: Run) -> None:
     run.facade.storage_put(C, "tour-gate", "n", 0)  # a fresh start, at disk speed
-    try:
-        run.seen["delay"] = run.facade.commit_delay(HOLD)
-    except Exception as exc:  # noqa: BLE001 - a gateway's engine may not hold its commits
-        run.seen["delay"] = f"{type(exc).__name__}: {exc}"
-    else:
-        run.ends.append(lambda: _commit_now(run))  # however the lesson ends, commits are back at disk speed
+    run.seen["delay"] = _hold_the_commit(run)
 
 
 def _burst(run: Run) -> None:
@@ -238,10 +277,6 @@ def _burst(run: Run) -> None:
     log.wait_for(lambda evs: sum(e["type"] == "call.held" for e in evs) >= 10)
     run.seen["held"] = sum(e["type"] == "call.held" for e in log.events)
     run.seen["answered"] = sum(f.done() for f in run.seen["burst"])
-
-
-def _commit_now(run: Run) -> None:
-    run.facade.commit_delay(0)  # the commit waiting for the learner goes on now, and every later one at once
 
 
 def _released(run: Run) -> None:

@@ -49,6 +49,17 @@ class ChatRoom(DurableObject):
         self._broadcast({"type": "message", "seq": seq, "user": user, "text": text, "at": at})
         return seq
 
+    async def announce(self, user: str, text: str) -> int:
+        """Post `text` as `user` and answer only once it is on disk (storage.sync()), inside
+        block_concurrency_while: no other call gets into the room until then, so they wait in its queue."""
+
+        async def durable() -> int:
+            seq = self.post(user, text)
+            await self.ctx.storage.sync()
+            return seq
+
+        return await self.ctx.block_concurrency_while(durable)
+
     def read(self, after: int = 0, limit: int = 50) -> list:
         """Messages numbered above `after`, oldest first, at most `limit`."""
         items = self.ctx.storage.list(prefix="msg/", start_after=f"msg/{after:012d}", limit=limit)
