@@ -20,7 +20,7 @@ from typing import Any
 
 from . import history, values
 from .clock import REAL, Clock
-from .durability import folder, sqlfile, sqlhistory
+from .durability import folder, moves, sqlfile, sqlhistory
 from .durability.commitlog import CommitLog, Delta
 from .durability.committer import Committer
 from .durability.crash import stop_as_killed
@@ -38,7 +38,7 @@ from .errors import (
 from .events import EventBus
 from .ids import ObjectId
 from .listing import Listing
-from .loader import IMPORT_TIMEOUT, LoadError, NamespaceInfo, check_backends, load_objects
+from .loader import IMPORT_TIMEOUT, LoadError, NamespaceInfo, check_backends, class_moves, load_objects
 from .object.alarms import AlarmScheduler
 from .object.calls import Call, current_call
 from .object.host import IN_MEMORY, State
@@ -156,6 +156,8 @@ class Engine(ReadSide):
             self.durable.recover(self.log)  # bring checkpoints up to date with the log (README.md, "On disk")
             if sqlfile.reconcile_alarms(self.index, unclosed):
                 self.index.persist(self.index.take_changes())
+            moves.apply(self.data_dir, class_moves(self.objects_dir), {n: i.backend for n, i in namespaces.items()},
+                        self.index, self.durable.pending)  # renamed and deleted classes (durability/moves.py)
             self._report_classless()
             self.log.open_new_segment()
         except BaseException:

@@ -108,6 +108,15 @@ class IdFactory:
         body = time.time_ns().to_bytes(8, "big") + os.urandom(16)
         return self._make(body, None)
 
+    def adopt(self, hx: str, name: str | None = None) -> ObjectId:
+        """The id in this namespace of an object of another (a renamed class's, docs/cloudflare.md):
+        its 24 bytes with this namespace's check value; a named one's is ``from_name(name)``. O(1)."""
+        if name is not None:
+            return self.from_name(name)
+        if not isinstance(hx, str) or not _HEX64.fullmatch(hx):
+            raise InvalidIdError(MALFORMED_ID)
+        return self._make(bytes.fromhex(hx)[:24], None)
+
     def from_string(self, text: str) -> ObjectId:
         if not isinstance(text, str) or not _HEX64.fullmatch(text):
             raise InvalidIdError(MALFORMED_ID)

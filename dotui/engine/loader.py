@@ -301,6 +301,18 @@ def load_objects(folder: str, timeout: float = IMPORT_TIMEOUT) -> tuple[dict[str
     return namespaces, errors
 
 
+def class_moves(objects_dir: str) -> dict[str, str | None]:
+    """Old class -> the class its objects now belong to (None: deleted), from a wrangler project's
+    migrations (docs/cloudflare.md, "Migrations"); an objects folder has none. O(migrations)."""
+    from ..workers.wrangler import is_wrangler_file
+
+    if not is_wrangler_file(objects_dir):
+        return {}
+    from ..workers.project import moves_of
+
+    return moves_of(objects_dir)
+
+
 def check_backends(namespaces: dict[str, NamespaceInfo], errors: list[LoadError], data_dir: str,
                    objects_dir: str) -> list[LoadError]:
     """Drop (and add a load error for) each class whose ``storage_backend`` is not the one its objects

@@ -114,6 +114,12 @@ def load_project(path: str, timeout: float) -> tuple[dict[str, NamespaceInfo], l
     return namespaces, errors
 
 
+def moves_of(objects: str) -> dict[str, str | None]:
+    """The classes whose objects the last loaded project's migrations move or delete (``WranglerConfig.moves``)."""
+    project = worker_of(objects)
+    return project.config.moves() if project is not None else {}
+
+
 def is_project(objects: str) -> bool:
     from .wrangler import is_wrangler_file
 

@@ -57,6 +57,24 @@ class WranglerConfig:
     def folder(self) -> str:
         return os.path.dirname(self.path)
 
+    def moves(self) -> dict[str, str | None]:
+        """Each class no longer live whose objects the migrations give to another: old -> the live class
+        its renames end at, or None when they end deleted (``deleted_classes``). A class created again
+        after its rename keeps the objects on disk under its name. O(migrations)."""
+        out: dict[str, str | None] = {}
+        for old in [*self.renamed, *self.deleted]:
+            if old in self.backends or old in out:
+                continue
+            cur, seen = old, {old}
+            while cur not in self.backends and cur in self.renamed and self.renamed[cur] not in seen:
+                cur = self.renamed[cur]
+                seen.add(cur)
+            if cur in self.backends:
+                out[old] = cur
+            elif cur in self.deleted:
+                out[old] = None
+        return out
+
 
 def is_wrangler_file(path: str) -> bool:
     return os.path.basename(path) in WRANGLER_FILES
