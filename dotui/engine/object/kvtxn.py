@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .. import values
 from ..errors import TransactionError
@@ -40,9 +40,6 @@ class KvTransactions:
     _on_write: Callable[[], None]
     _txns: list[Transaction]
     _aborted: list[Transaction]
-    if TYPE_CHECKING:
-        def _check_writer(self, owner: Any) -> None: ...
-
     def transaction(self) -> Transaction:
         """``with storage.transaction() as txn:`` all-or-nothing writes (README, "Storage").
 
@@ -84,6 +81,19 @@ class KvTransactions:
             "back. Finish the transaction before awaiting, or use ctx.block_concurrency_while to keep "
             "other calls out across the await and write without a transaction."
         )
+
+    def _check_writer(self, owner: Any) -> None:
+        """Only the call that opened the transaction writes while it is open (README, "Storage")."""
+        for txn in self._aborted:
+            if txn._owner is owner:
+                raise txn._ended_error()
+        if self._txns and self._txns[0]._owner is not owner:
+            raise TransactionError(
+                f"{who(owner)} cannot write to this object while {who(self._txns[0]._owner)} has a "
+                "storage.transaction() open on it: a transaction undoes only its own call's writes. "
+                "(A call back into an object from inside its transaction is such a case: end the "
+                "transaction before calling out.)"
+            )
 
     def _open(self, txn: Transaction) -> None:
         owner = current_owner()

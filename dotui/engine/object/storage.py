@@ -12,12 +12,12 @@ from __future__ import annotations
 import bisect
 import builtins
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import values
 from ..errors import TransactionError
 from .alarmapi import AlarmApi
-from .kvtxn import _MISSING, KvTransactions, Transaction
+from .kvtxn import KvTransactions, Transaction
 from .limits import (  # the names the engine and the readers of the data folder import from here
     EARLIEST_ALARM,
     LATEST_ALARM,
@@ -44,10 +44,11 @@ from .limits import (
     value_text as _value_text,
 )
 from .owners import owner as _owner
-from .owners import who as _who
 
 __all__ = ["Changes", "Storage", "Transaction", "alarm_time", "check_entries", "check_entry", "check_key",
            "EARLIEST_ALARM", "LATEST_ALARM", "MAX_BATCH_KEYS", "MAX_DEPTH", "MAX_KEY_BYTES", "MAX_VALUE_BYTES"]
+
+_MISSING = object()  # no value given (put), no such key (get): never a stored value
 
 
 class Changes:
@@ -92,6 +93,11 @@ class Storage(KvTransactions, AlarmApi):
         self._aborted: list[Transaction] = []  # rolled back by the engine, not yet ended by their code
         self._closed = False  # set when the object is reset: its writes would be lost
 
+    if TYPE_CHECKING:  # what the transaction methods (kvtxn.py, mixed in) give the writes here
+        def _check_writer(self, owner: Any) -> None: ...
+        def _remember(self, key: str) -> None: ...
+        def _remember_alarm(self) -> None: ...
+
     def _check_open(self) -> None:
         if self._closed:
             from ..errors import ObjectResetError
@@ -100,18 +106,6 @@ class Storage(KvTransactions, AlarmApi):
         if self._txns or self._aborted:
             self._check_writer(_owner())
 
-    def _check_writer(self, owner: Any) -> None:
-        """Only the call that opened the transaction writes while it is open (README, "Storage")."""
-        for txn in self._aborted:
-            if txn._owner is owner:
-                raise txn._ended_error()
-        if self._txns and self._txns[0]._owner is not owner:
-            raise TransactionError(
-                f"{_who(owner)} cannot write to this object while {_who(self._txns[0]._owner)} has a "
-                "storage.transaction() open on it: a transaction undoes only its own call's writes. "
-                "(A call back into an object from inside its transaction is such a case: end the "
-                "transaction before calling out.)"
-            )
 
     # ---------------------------------------------------------------- reads
     def get(self, key: str | list[str], default: Any = None) -> Any:
