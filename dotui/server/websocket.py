@@ -506,7 +506,7 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
     conn = Connection(gateway, request)
     sock, answer = await shielded(hub.open(namespace, oid, fetch_request(request, path, b""), conn))
     if sock is None:
-        return fetch_response(namespace, _refusal(answer))
+        return fetch_response(namespace, refusal_answer(answer))
     return await hold_websocket(request, hub, namespace, sock, conn, headers, fetch_response, shielded, gateway)
 
 
@@ -553,7 +553,7 @@ async def hold_websocket(request: web.Request, hub: WebSockets, namespace: str, 
     return resp
 
 
-def _refusal(answer: Any) -> Any:
+def refusal_answer(answer: Any) -> Any:
     """What ``fetch`` answered without accepting the socket; a 101 without an accept is a mistake."""
     if isinstance(answer, dict) and answer.get("status") == 101:
         return {"status": 500, "body": "fetch answered 101 without self.ctx.accept_websocket(request['websocket'])"}

@@ -69,7 +69,7 @@ class _Upgrade:
     async def __call__(self, namespace: str, oid: Any, native_request: dict[str, Any]) -> Any:
         from ..workers.http import Response
         from .app import ADMIN, PEERS, shielded
-        from .websocket import Connection, _refusal, handshake_headers
+        from .websocket import Connection, handshake_headers, refusal_answer
 
         if self.opened is not None:
             raise RuntimeError("this WebSocket upgrade was forwarded already; a request is forwarded once")
@@ -78,7 +78,7 @@ class _Upgrade:
         hub = self.request.app[ADMIN].engine.websockets
         sock, answer = await shielded(hub.open(namespace, oid, native_request, conn))
         if sock is None:
-            return Response.from_native(_refusal(answer))
+            return Response.from_native(refusal_answer(answer))
         self.opened = (namespace, sock, conn, headers)
         return Response(None, status=101)
 
