@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from .http import Request, Response
+from .http import Request, Response, outgoing, received
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_BODY = 32 << 20
@@ -27,17 +27,14 @@ async def fetch(resource: Request | str, **options: Any) -> Response:
     if host not in LOCAL_HOSTS:
         raise ValueError(f"fetch({request.url!r}): dotui runs the project offline, so fetch() reaches the local "
                          f"gateway only ({', '.join(LOCAL_HOSTS)}); call other services from the deployed Worker")
-    body = request._take() if request._body else None
+    method, body = outgoing(request)
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        async with session.request(request._method, request.url, headers=request.headers.plain(), data=body,
+        async with session.request(method, request.url, headers=request.headers.plain(), data=body,
                                    allow_redirects=False) as r:
             data = await r.content.read(MAX_BODY + 1)
             if len(data) > MAX_BODY:
                 raise ValueError(f"fetch({request.url!r}): the answer is larger than {MAX_BODY:,} bytes")
             headers = [(k, v) for k, v in r.headers.items()
                        if k.lower() not in ("content-length", "transfer-encoding", "connection")]
-            out = Response(None, status=r.status, headers=headers)
-            out._body = data
-            out.url = request.url
-            return out
+            return received(r.status, headers, data, request.url)

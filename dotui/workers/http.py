@@ -309,3 +309,17 @@ class Response(_Body):
         resp = cls(None, status=int(answer.get("status") or 200), headers=headers)
         resp._body = _body_bytes(data)
         return resp
+
+
+# ------------------------------------------------------------ what workers.fetch sends and receives (fetch.py)
+def outgoing(request: Request) -> tuple[str, bytes | None]:
+    """The method and body ``fetch(request)`` sends: the body is taken (read once, as on workerd), None if none."""
+    return request._method, request._take() if request._body else None
+
+
+def received(status: int, headers: Any, data: bytes, url: str) -> Response:
+    """The ``Response`` ``fetch`` answers with: what the gateway answered, from ``url``."""
+    out = Response(None, status=status, headers=headers)
+    out._body = data
+    out.url = url
+    return out
