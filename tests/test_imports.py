@@ -153,31 +153,10 @@ def private_reads(path: Path, root: Path = PACKAGE.parent) -> list[str]:
     return found
 
 
-# Reads still to fix, by file: a mixin reading the fields of the class it is mixed into, or another
-# module's helpers. The list only shrinks: a read not listed fails, and so does an entry no longer read.
-STILL_TO_FIX = {
-    "dotui/engine/object/storage.py": {"_MISSING", "_remember", "_remember_alarm", "_ended_error"},
-    "dotui/server/worker.py": {"_refusal"},
-    "dotui/workers/fetch.py": {"_body", "_method", "_take"},
-}
-
-
 def test_no_module_imports_or_reads_a_private_name_of_another():
-    found: dict[str, set[str]] = {}
-    new = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        for hit in private_reads(path):
-            where = hit.split(":", 1)[0]
-            names = {n for n in STILL_TO_FIX.get(where, set()) if n in hit.split(": ", 1)[1]}
-            if names:
-                found.setdefault(where, set()).update(names)
-            else:
-                new.append(hit)
-    assert not new, ("private names read across modules (make them public, or move the code to their "
-                     "module):\n" + "\n".join(new))
-    stale = {where: names - found.get(where, set()) for where, names in STILL_TO_FIX.items()}
-    stale = {where: names for where, names in stale.items() if names}
-    assert not stale, f"no longer read, take them off STILL_TO_FIX: {stale}"
+    found = [hit for path in sorted(PACKAGE.rglob("*.py")) for hit in private_reads(path)]
+    assert not found, ("private names read across modules (make them public, or move the code to their "
+                       "module; a mixin declares what it runs on):\n" + "\n".join(found))
 
 
 def test_the_private_name_check_sees_each_way_of_reading_one(tmp_path):
