@@ -244,6 +244,9 @@ def _check_meta(meta: dict[str, Any], key: tuple[str, str] | None) -> None:
     schema.moment(meta.get("saved_at"), "its 'saved_at'", optional=True)
 
 
+REUSE_KEYS = 256  # a smaller table is made again each round: cheaper than the containers it would keep
+
+
 class Table:
     """A checkpoint's storage table as written: its rows by document id (``"1"``... in key order)
     and the keys in that order. Never changed once made (the next is a copy), so it can be kept

@@ -426,7 +426,8 @@ class DurableState:
         }
         rows = checkpoint.table(data, last, None if delta.cleared else delta.puts)
         body = checkpoint.encode(checkpoint.build(data, meta, rows))
-        return path, body, ((data, meta, rows) if len(body) >= self.recent.MIN_BYTES else None)
+        keep = rows if len(data) >= checkpoint.REUSE_KEYS else None  # (a small one's containers: fewer to collect)
+        return path, body, ((data, meta, keep) if len(body) >= self.recent.MIN_BYTES else None)
 
     def _write_folder(self, folder: str, files: dict[str, tuple[Key, bytes | None]]) -> None:
         bodies = {p: body for p, (_, body) in files.items() if body is not None}
