@@ -19,7 +19,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# bench/http.py would hide the standard library's http package (aiohttp needs it): this folder comes last.
+# this folder comes last: a module here must never hide one of the standard library.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 sys.path.insert(0, os.path.dirname(HERE))
 

@@ -1,6 +1,6 @@
 """Gateway benchmark: calls over HTTP (keep-alive) beside in-process calls, measured in one run.
 
-    python bench/http.py [--quick]
+    python bench/gateway_http.py [--quick]
 
 The gateway runs as its own process (``python -m dotui.server``), as a user
 runs it; the in-process engine runs in this process on its own thread

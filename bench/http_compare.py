@@ -44,7 +44,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEER = os.path.join(HERE, "peer")
-# bench/http.py would hide the standard library's http package: this folder comes last.
+# this folder comes last: a module here must never hide one of the standard library.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 
 from behaviour import WS_OBJECTS  # noqa: E402

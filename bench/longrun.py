@@ -54,7 +54,7 @@ from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-# bench/http.py would shadow the standard library's http: bench/ goes last.
+# bench/ goes last: a module here must never hide one of the standard library.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 sys.path.insert(0, ROOT)
 
