@@ -39,6 +39,7 @@ export async function startMiniflare(persistDir, backend = "sqlite", compatibili
       INTERLEAVE: { className: "Interleave", useSQLite },
       SOCKETS: { className: "Sockets", useSQLite },
       SQLSCENARIO: { className: "SqlScenario", useSQLite: true },
+      SQLBENCH: { className: "SqlBench", useSQLite: true },
     },
     durableObjectsPersist: path.resolve(persistDir),
     // keep miniflare quiet on stdout (we print exactly one JSON line per result)

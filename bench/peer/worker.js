@@ -544,11 +544,117 @@ async function sqlScenario(request, env) {
   return json(out);
 }
 
+// The SQL workloads of bench/sql.py (the Python twin is class SqlBench there): one table of
+// K rows (id INTEGER PRIMARY KEY, v TEXT of 100 bytes). bench/sql.py times each call from outside
+// and takes off the same call with n = 0, so a method only does its work and checks it.
+const ROW = "x".repeat(100);
+
+export class SqlBench extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)");
+  }
+
+  fill(k) {
+    for (let start = 0; start < k; start += 10_000) this.transaction(Math.min(10_000, k - start), start);
+    return this.count();
+  }
+
+  count() {
+    return this.ctx.storage.sql.exec("SELECT count(*) AS n FROM t").one().n;
+  }
+
+  peek() {
+    return this.ctx.storage.sql.exec("SELECT v FROM t WHERE id = 0").one().v.length;
+  }
+
+  pointReads(n, k) {
+    const sql = this.ctx.storage.sql;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += sql.exec("SELECT v FROM t WHERE id = ?", (i * 7919) % k).one().v.length;
+    return bytes === n * ROW.length;
+  }
+
+  pointWrites(n, k) {
+    const sql = this.ctx.storage.sql;
+    let written = 0;
+    for (let i = 0; i < n; i++) written += sql.exec("UPDATE t SET v = ? WHERE id = ?", ROW, (i * 7919) % k).rowsWritten;
+    return written === n;
+  }
+
+  inserts(n, base) {
+    const sql = this.ctx.storage.sql;
+    for (let i = 0; i < n; i++) sql.exec("INSERT INTO t VALUES (?, ?)", base + i, ROW);
+    return true;
+  }
+
+  transaction(n, base) {
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      for (let i = 0; i < n; i++) sql.exec("INSERT OR REPLACE INTO t VALUES (?, ?)", base + i, ROW);
+    });
+    return true;
+  }
+
+  scan(n, k) {
+    let ok = true;
+    for (let i = 0; i < n; i++) ok &&= this.ctx.storage.sql.exec("SELECT * FROM t").toArray().length === k;
+    return ok;
+  }
+
+  kvReads(n) {
+    const kv = this.ctx.storage.kv;
+    for (let i = 0; i < 100; i++) kv.put(`k${i}`, ROW);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += kv.get(`k${i % 100}`).length;
+    return bytes === n * ROW.length;
+  }
+
+  kvWrites(n) {
+    const kv = this.ctx.storage.kv;
+    for (let i = 0; i < n; i++) kv.put(`k${i % 100}`, ROW);
+    return true;
+  }
+
+  writeOne(i) {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO t VALUES (?, ?)", i, ROW);
+    return i;
+  }
+}
+
+async function sqlBenchRoute(env, q) {
+  const stub = env.SQLBENCH.get(env.SQLBENCH.idFromName(q.get("name")));
+  const n = Number(q.get("n") ?? "0");
+  const k = Number(q.get("k") ?? "0");
+  const op = q.get("op");
+  let r;
+  if (op === "fill") r = await stub.fill(k);
+  else if (op === "count") r = await stub.count();
+  else if (op === "peek") r = await stub.peek();
+  else if (op === "point_reads") r = await stub.pointReads(n, k);
+  else if (op === "point_writes") r = await stub.pointWrites(n, k);
+  else if (op === "inserts") r = await stub.inserts(n, k);
+  else if (op === "transaction") r = await stub.transaction(n, k);
+  else if (op === "scan") r = await stub.scan(n, k);
+  else if (op === "kv_reads") r = await stub.kvReads(n);
+  else if (op === "kv_writes") r = await stub.kvWrites(n);
+  else if (op === "write_one") r = await stub.writeOne(k);
+  else if (op === "sequential_writes") {
+    for (let i = 0; i < n; i++) await stub.writeOne(i % k);
+    r = true;
+  } else if (op === "concurrent_writes") {
+    const got = await Promise.all(Array.from({ length: n }, (_, i) => stub.writeOne(i % k)));
+    r = got.length === n;
+  } else return json({ error: `unknown op ${op}` }, 404);
+  return json({ r });
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname.startsWith("/ws/")) return socketRoute(request, env, url.pathname.split("/"));
     if (request.method === "POST" && url.pathname === "/sql_scenario") return sqlScenario(request, env);
+    if (url.pathname === "/sqlbench") return sqlBenchRoute(env, url.searchParams);
     if (request.method === "POST" && url.pathname.startsWith("/objects/")) {
       const parts = url.pathname.split("/");
       if (parts.length === 5) return objectCall(request, env, parts);
