@@ -13,7 +13,7 @@ from dotui.examples import OBJECTS as BUNDLED
 from dotui.tui.app import DotuiApp
 from dotui.tui.screens.studio_dialogs import RestoreScreen, RowEditScreen
 from dotui.tui.widgets.studio import RowGrid, StudioView
-from tui_support import key_of, screen_text, shown, until
+from tui_support import key_of, record_notifications, screen_text, shown, until
 
 SIZE = (120, 34)
 ROWS = 3_000
@@ -43,6 +43,11 @@ async def open_studio(pilot, app, facade, rows: int = ROWS) -> StudioView:
     studio = app.main.query_one(StudioView)
     await until(pilot, lambda: f"table todo: {rows:,} rows" in screen_text(app), "the todo table's rows")
     return studio
+
+
+def said(toasts: list[str], words: str) -> bool:
+    """Whether a toast says ``words`` (however its lines were wrapped)."""
+    return any(words in " ".join(t.split()) for t in toasts)
 
 
 def state(facade) -> str:
@@ -86,6 +91,7 @@ async def test_the_query_box_reads_and_refuses_writes(facade):
 async def test_editing_a_row_goes_through_the_objects_queue(facade):
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=SIZE) as pilot:
+        toasts = record_notifications(app)
         studio = await open_studio(pilot, app, facade)
         studio.query_one(RowGrid).focus()
         await pilot.press("down", "enter")
@@ -98,6 +104,30 @@ async def test_editing_a_row_goes_through_the_objects_queue(facade):
             ["renamed in the studio"]
         ]
         assert state(facade) != "hibernated"  # the UPDATE ran in the object, through its queue
+        # it ran as the REPL's `sql TodoList/home "UPDATE …" … --write` does, and says so in its words
+        await until(pilot, lambda: said(toasts, "1 row(s) written, 0 read, in TodoList/home (through its queue; "
+                                        "durable)"), "the registry's answer")
+
+
+def test_a_studio_edit_is_a_command_line_the_repl_runs(facade):
+    """The line an edit of the studio runs is the REPL's: a text with quotes of both kinds, a BLOB, a
+    NULL and a number come back as they were typed, and a DELETE by key removes one row."""
+    from dotui.commands import Context, execute
+    from dotui.tui.widgets.studio.studio import edit_line
+
+    facade.sql_exec("TodoList", "home", "CREATE TABLE odd (k INTEGER PRIMARY KEY, a, b, c, d)", [])
+    facade.sql_exec("TodoList", "home", "INSERT INTO odd VALUES (1, 0, 0, 0, 0), (2, 0, 0, 0, 0)", [])
+    changes = {"a": 'it\'s "quoted"; DROP TABLE todo; --', "b": {"$blob": "00ff"}, "c": None, "d": 1.5}
+    line = edit_line("TodoList/home", "odd", {"k": 1}, changes)
+    outcome = execute(Context(facade, interactive=False), line)
+    assert outcome.ok, outcome.error
+    assert outcome.result["rows_written"] == 1
+    got = facade.sql_query("TodoList", "home", "SELECT a, b, c, d FROM odd WHERE k = 1")["rows"]
+    assert got == [['it\'s "quoted"; DROP TABLE todo; --', {"$blob": "00ff"}, None, 1.5]]
+    outcome = execute(Context(facade, interactive=False), edit_line("TodoList/home", "odd", {"k": 2}, None))
+    assert outcome.ok and outcome.result["rows_written"] == 1
+    assert facade.sql_query("TodoList", "home", "SELECT k FROM odd")["rows"] == [[1]]
+    assert facade.sql_query("TodoList", "home", "SELECT count(*) FROM todo")["rows"] == [[ROWS]]
 
 
 @pytest.mark.slow
@@ -105,6 +135,7 @@ async def test_restore_to_a_bookmark_asks_first(facade):
     facade.sql_exec("TodoList", "home", "DELETE FROM todo WHERE id > 10", [])  # the mistake to undo
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=SIZE) as pilot:
+        toasts = record_notifications(app)
         await open_studio(pilot, app, facade, rows=10)
         await pilot.press("b")
         await until(pilot, lambda: "Bookmarks:" in screen_text(app) and "commit, " in screen_text(app), "the bookmarks")
@@ -121,3 +152,5 @@ async def test_restore_to_a_bookmark_asks_first(facade):
         await pilot.click("#studio-restore-yes")
         await until(pilot, lambda: f"table todo: {ROWS:,} rows" in screen_text(app), "the rows restored")
         assert facade.sql_query("TodoList", "home", "SELECT count(*) FROM todo")["rows"] == [[ROWS]]
+        # the registry's `restore` answered, in the REPL's words, with the line that undoes it
+        await until(pilot, lambda: said(toasts, "; undo: restore TodoList/home "), "the undo line")

@@ -24,6 +24,7 @@ from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent
 
+from ..commands import Outcome
 from ..ops import EngineFacade
 from . import actions, glossary
 from .actions import Scope
@@ -45,6 +46,7 @@ from .widgets.header import StatusHeader
 from .widgets.instances import InstancesPane, InstanceTable
 from .widgets.object import ObjectView
 from .widgets.object.methods import MethodsView
+from .widgets.studio import StudioView
 from .widgets.tour import TourPanel
 from .widgets.welcome import Welcome
 
@@ -185,6 +187,14 @@ class MainScreen(Screen):
     @on(MethodsView.InvokeRequested)
     def _invoke_requested(self, event: MethodsView.InvokeRequested) -> None:
         self.dialogs.invoke(event.method)
+
+    @on(StudioView.CommandRequested)
+    def _studio_command(self, event: StudioView.CommandRequested) -> None:
+        def done(outcome: Outcome) -> None:
+            self.commands.toast(outcome)
+            event.after(outcome)
+
+        self.commands.run(event.line, done)
 
     @on(CommandBar.Closed)
     def _bar_closed(self) -> None:

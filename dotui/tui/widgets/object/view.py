@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TabbedContent, TabPane
 
+from ....commands.parsing import format_ref
 from ....ops import EngineFacade
 from ... import glossary
 from ...model import Key, label_of, row_state
@@ -117,7 +118,8 @@ class ObjectView(Vertical):
         self.query_one(StorageView).set_class(shown, "-hidden")
         if shown:
             self.query_one(StudioView).show(facade, (info["namespace"], info["id"]),
-                                            f"{info['namespace']}/{label_of(info)}")
+                                            f"{info['namespace']}/{label_of(info)}",
+                                            format_ref(info["namespace"], info.get("name"), info["id"], digits=64))
         return shown
 
     @property

@@ -3,8 +3,10 @@
 The Storage tab shows it in place of the key-value view when the selected object's class is
 SQLite-backed (docs/sqlite.md, "The storage studio"). Everything it shows is read from the object's
 database file by the engine without waking the object (``sql_tables``, ``sql_query``, ``bookmarks``);
-what it changes goes through the object's own queue, as a call would (``sql_exec`` for an edited
-row, ``restore`` for "restore to here"), so the object's input gate and output gate hold for it.
+what it changes is a line of the command language, run by the registry as the REPL would run it
+(``sql REF "UPDATE …" … --write`` for an edited row, ``restore REF BOOKMARK`` for "restore to here":
+``CommandRequested``, which the screen runs on its action lane and answers in the REPL's words), and
+those go through the object's own queue, as a call would, so its input and output gates hold.
 
 - the tables (name, rows) on the left, the highlighted one's schema under them;
 - its rows in a ``RowGrid``: virtualized, a page read at a time, whatever the table's size;
@@ -24,9 +26,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ....commands import Outcome
 from ....present.formats import human_bytes, printable
 from .grid import PAGE, RowGrid
 
@@ -40,6 +44,21 @@ REFRESH_EVERY = 1.0  # seconds between re-reads of the table list while the tab 
 def quote_name(name: str) -> str:
     """A table or column name as SQL reads it, whatever it holds."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def edit_line(ref: str, table: str, key: dict[str, Any], changes: dict[str, Any] | None) -> str:
+    """The command that UPDATEs (``changes`` None: DELETEs) the row of ``table`` whose key columns are
+    ``key``: ``sql REF "UPDATE …" VALUES… --write``. The values are bindings written as literals of the
+    command language (a BLOB as ``{'$blob': hex}``, as the engine answers it), so nothing the user typed
+    becomes SQL text. O(the row's size)."""
+    where = " AND ".join(f"{quote_name(c)} IS ?" for c in key)
+    if changes is None:
+        sql, bindings = f"DELETE FROM {quote_name(table)} WHERE {where}", list(key.values())
+    else:
+        sets = ", ".join(f"{quote_name(c)} = ?" for c in changes)
+        sql = f"UPDATE {quote_name(table)} SET {sets} WHERE {where}"
+        bindings = [*changes.values(), *key.values()]
+    return " ".join(["sql", ref, repr(sql), *map(repr, bindings), "--write"])  # repr: a literal that reads back
 
 
 def row_key(table: dict[str, Any]) -> list[str]:
@@ -103,10 +122,20 @@ class StudioView(Vertical):
         Binding("ctrl+q", "focus_query", "Query", show=False),
     ]
 
+    class CommandRequested(Message):
+        """Run ``line`` through the registry (the screen does, on its action lane), then ``after`` with
+        its Outcome."""
+
+        def __init__(self, line: str, after: Callable[[Outcome], None]) -> None:
+            super().__init__()
+            self.line = line
+            self.after = after
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.facade: EngineFacade | None = None
         self.key: Key | None = None
+        self.ref = ""  # the object as the command language names it
         self.label = ""
         self.tables: list[dict[str, Any]] = []
         self.table: str | None = None  # the table whose rows the grid shows; None for a query's result
@@ -133,18 +162,26 @@ class StudioView(Vertical):
         return self.query_one(RowGrid)
 
     # ------------------------------------------------------------ what to show
-    def show(self, facade: EngineFacade, key: Key, label: str) -> None:
-        """Show the object ``key``: a new one at once, the same one re-read at most once a second."""
+    def show(self, facade: EngineFacade, key: Key, label: str, ref: str) -> None:
+        """Show the object ``key`` (``ref`` in the command language): a new one at once, the same one
+        re-read at most once a second."""
         now = time.monotonic()
         if key == self.key and now - self._read_at < REFRESH_EVERY:
             return
         if key != self.key:
-            self.key, self.label, self.table, self.query_text = key, label, None, None
+            self.key, self.label, self.ref, self.table, self.query_text = key, label, ref, None, None
             self.tables, self._counts = [], {}
             self.query_one("#studio-tables", OptionList).clear_options()
             self.query_one("#studio-status", Static).update("")
         self.facade, self._read_at = facade, now
         self._in_thread(self._read_tables, key)
+
+    @property
+    def engine(self) -> EngineFacade:
+        """The facade the object shown is read through (set by ``show``, before anything reads)."""
+        if self.facade is None:
+            raise RuntimeError("the studio shows no object yet: show() it one first")
+        return self.facade
 
     def _in_thread(self, fn: Callable[..., None], *args: Any) -> None:
         self.run_worker(lambda: fn(*args), thread=True, group=f"studio-{fn.__name__}")
@@ -154,7 +191,7 @@ class StudioView(Vertical):
 
     def _read_tables(self, key: Key) -> None:
         try:
-            doc = self.facade.sql_tables(*self._ref(key))
+            doc = self.engine.sql_tables(*self._ref(key))
         except Exception as exc:  # noqa: BLE001 - shown where the tables would be
             self.app.call_from_thread(self._failed, key, f"cannot read this object's tables: {exc}")
             return
@@ -180,7 +217,7 @@ class StudioView(Vertical):
         self.query_one("#studio-summary", Static).tooltip = doc.get("path")
         options = self.query_one("#studio-tables", OptionList)
         fresh = [(t["name"], t.get("rows")) for t in self.tables]
-        if fresh != [(o.id, self._counts.get(o.id)) for o in options.options]:
+        if fresh != [(o.id, self._counts.get(o.id or "")) for o in options.options]:
             highlighted = options.highlighted
             options.clear_options()
             options.add_options(
@@ -229,8 +266,8 @@ class StudioView(Vertical):
     def _run_query(self, sql: str, bindings: list, table: str | None, count: int | None = None) -> None:
         """Run ``sql`` read-only; with ``count`` given, ``sql`` ends in LIMIT ? OFFSET ? and has
         ``count`` rows (a table's page), else the engine counts the rows of the query."""
-        key = self.key
-        if key is None or self.facade is None:
+        key, facade = self.key, self.facade
+        if key is None or facade is None:
             return
         status = self.query_one("#studio-status", Static)
         status.update(Text("reading…", style="dim"))
@@ -239,9 +276,9 @@ class StudioView(Vertical):
             t0 = time.perf_counter()
             try:
                 if count is None:
-                    first = self.facade.sql_query(*self._ref(key), sql, bindings, 0, PAGE)
+                    first = facade.sql_query(*self._ref(key), sql, bindings, 0, PAGE)
                 else:
-                    first = self.facade.sql_query(*self._ref(key), sql, [*bindings, PAGE, 0], 0, PAGE)
+                    first = facade.sql_query(*self._ref(key), sql, [*bindings, PAGE, 0], 0, PAGE)
                     first["count"] = count
             except Exception as exc:  # noqa: BLE001 - the user's SQL was wrong: say what SQLite said
                 self.app.call_from_thread(self._query_failed, key, exc)
@@ -261,7 +298,7 @@ class StudioView(Vertical):
     ) -> None:
         if key != self.key:
             return
-        facade, ref = self.facade, self._ref(key)
+        facade, ref = self.engine, self._ref(key)
         count = first.get("count", len(first.get("rows", [])))
 
         def fetch(offset: int, limit: int) -> list[list[Any]]:
@@ -299,43 +336,26 @@ class StudioView(Vertical):
 
         def chosen(result: tuple[str, dict[str, Any] | None] | None) -> None:
             if result is not None:
-                self.edit_row(table, key, result[1], lambda message: self.app.notify(message, timeout=5))
+                self.edit_row(table, key, result[1])
 
         self.app.push_screen(RowEditScreen(self.label, table, columns, values, list(key)), callback=chosen)
 
-    def edit_row(
-        self, table: str, key: dict[str, Any], changes: dict[str, Any] | None, done: Callable[[str], None]
-    ) -> None:
-        """UPDATE (or with ``changes`` None, DELETE) the row of ``table`` whose key columns are ``key``,
-        through the object's queue (``sql_exec``: the object runs it, durable when it answers)."""
+    def edit_row(self, table: str, key: dict[str, Any], changes: dict[str, Any] | None) -> None:
+        """UPDATE (or with ``changes`` None, DELETE) the row of ``table`` whose key columns are ``key``:
+        ``sql REF … --write`` through the registry, which runs it in the object, through its queue
+        (durable when it answers)."""
+        if self.key is not None:
+            self._command(edit_line(self.ref, table, key, changes))
+
+    def _command(self, line: str) -> None:
+        """``line`` run by the screen's registry; the studio re-read after its answer."""
         target = self.key
-        if target is None or self.facade is None:
-            return
-        where = " AND ".join(f"{quote_name(c)} IS ?" for c in key)
-        if changes is None:
-            sql, bindings = f"DELETE FROM {quote_name(table)} WHERE {where}", list(key.values())
-        else:
-            sets = ", ".join(f"{quote_name(c)} = ?" for c in changes)
-            sql = f"UPDATE {quote_name(table)} SET {sets} WHERE {where}"
-            bindings = [*changes.values(), *key.values()]
-        facade = self.facade
+        self.post_message(self.CommandRequested(line, lambda outcome: self._edited(target, outcome)))
 
-        def run() -> None:
-            try:
-                result = facade.sql_exec(*self._ref(target), sql, bindings)
-                n = result.get("rows_written", 0)
-                message = f"{self.label}: {n} row{'' if n == 1 else 's'} written, through its queue (durable)"
-            except Exception as exc:  # noqa: BLE001 - what SQLite refused, said
-                message = f"✗ {type(exc).__name__}: {exc}"
-            self.app.call_from_thread(self._edited, target, message, done)
-
-        self.run_worker(run, thread=True, group="studio-edit")
-
-    def _edited(self, key: Key, message: str, done: Callable[[str], None]) -> None:
-        done(message)
-        if key == self.key:
+    def _edited(self, key: Key | None, outcome: Outcome) -> None:
+        if key is not None and key == self.key:
             self._read_at = 0.0
-            self.show(self.facade, key, self.label)
+            self.show(self.engine, key, self.label, self.ref)
             if self.table is not None:
                 self.open_table(self.table)
             if not self.query_one("#studio-marks", OptionList).has_class("-hidden"):
@@ -356,7 +376,7 @@ class StudioView(Vertical):
 
     def _read_marks(self, key: Key) -> None:
         try:
-            marks = self.facade.bookmarks(*self._ref(key))
+            marks = self.engine.bookmarks(*self._ref(key))
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self._failed, key, f"cannot read this object's bookmarks: {exc}")
             return
@@ -385,29 +405,16 @@ class StudioView(Vertical):
     def _mark_selected(self, event: OptionList.OptionSelected) -> None:
         from ...screens.studio_dialogs import RestoreScreen
 
-        mark = self.marks[int(event.option.id)]
+        mark = self.marks[int(event.option.id or 0)]
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.restore(mark, lambda message: self.app.notify(message, timeout=8))
+                self.restore(mark)
 
         self.app.push_screen(RestoreScreen(self.label, mark), callback=confirmed)
 
-    def restore(self, mark: dict[str, Any], done: Callable[[str], None]) -> None:
-        """Restore the object to ``mark`` (through its queue: it restarts there, as at that time)."""
-        key = self.key
-        if key is None:
-            return
-
-        def run() -> None:
-            try:
-                result = self.facade.restore(*self._ref(key), mark["bookmark"])
-                message = (
-                    f"{self.label} restored to {time.strftime('%H:%M:%S', time.localtime(mark['time']))}; "
-                    f"undo with bookmark {result.get('undo', '?')}"
-                )
-            except Exception as exc:  # noqa: BLE001
-                message = f"✗ {type(exc).__name__}: {exc}"
-            self.app.call_from_thread(self._edited, key, message, done)
-
-        self.run_worker(run, thread=True, group="studio-restore")
+    def restore(self, mark: dict[str, Any]) -> None:
+        """Restore the object to ``mark``: ``restore REF BOOKMARK`` through the registry (the object's
+        queue: it restarts there, as at that time; the answer names the bookmark that undoes it)."""
+        if self.key is not None:
+            self._command(f"restore {self.ref} {mark['bookmark']}")
