@@ -368,3 +368,81 @@ async def test_an_index_rebuilt_from_the_files_lists_sqlite_objects_with_their_a
         rows = [r for r in e.instances("Notes")]
         assert [(r["name"], r["alarm"]) for r in rows] == [("a", pytest.approx(t))]
         assert rows[0]["bytes"] > 0
+
+
+async def test_triggers_keep_an_fts5_index_in_step_as_on_workerd(sql_objects, data_dir):
+    """workerd lets a trigger write an FTS5 table (its sql-test.js does; bench/sql_scenario.py's "fts"
+    steps): an index kept in step by INSERT, UPDATE and DELETE triggers answers MATCH, after a restart
+    too, and the studio's read-only view of the file reads it."""
+    schema = (
+        "CREATE VIRTUAL TABLE notes_fts USING fts5(text, content='notes', content_rowid='id');"
+        "CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN "
+        "  INSERT INTO notes_fts(rowid, text) VALUES (new.id, new.text); END;"
+        "CREATE TRIGGER notes_ad AFTER DELETE ON notes BEGIN "
+        "  INSERT INTO notes_fts(notes_fts, rowid, text) VALUES ('delete', old.id, old.text); END;"
+        "CREATE TRIGGER notes_au AFTER UPDATE ON notes BEGIN "
+        "  INSERT INTO notes_fts(notes_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+        "  INSERT INTO notes_fts(rowid, text) VALUES (new.id, new.text); END;"
+    )
+    match = "SELECT rowid FROM notes_fts WHERE notes_fts MATCH ? ORDER BY rowid"
+    async with await _engine(sql_objects, data_dir) as e:
+        n = e.env.Notes.get_by_name("fts")
+        await n.q(schema)
+        for text in ("buy milk", "milk the cow", "call the bank"):
+            await n.add(text)
+        assert (await n.q(match, "milk"))["rows"] == [{"rowid": 1}, {"rowid": 2}]
+        await n.q("UPDATE notes SET text = 'buy bread' WHERE id = 1")
+        await n.q("DELETE FROM notes WHERE id = 3")
+        assert (await n.q(match, "milk"))["rows"] == [{"rowid": 2}]
+        assert (await n.q(match, "bread"))["rows"] == [{"rowid": 1}]
+        assert (await n.q(match, "bank"))["rows"] == []
+    async with await _engine(sql_objects, data_dir) as e:
+        n = e.env.Notes.get_by_name("fts")
+        await n.add("milk again")
+        assert (await n.q(match, "milk"))["rows"] == [{"rowid": 2}, {"rowid": 3}]  # id 3 free again
+        oid = e.env.Notes.id_from_name("fts")
+        assert await e.hibernate("Notes", oid)
+    from dotui.engine import sqlview
+    from dotui.engine.durability import sqlfile
+
+    path = sqlfile.path_of(str(data_dir), "Notes", oid.hex)
+    assert sqlview.query(path, match, ["milk"], 0, 10)["rows"] == [[2], [3]]
+
+
+async def test_a_trigger_still_calls_only_the_functions_workerd_allows(sql_objects, data_dir):
+    """The authorizer vets a trigger's body when the trigger runs, as it does a statement: an INSERT
+    whose trigger calls a function outside workerd's list is refused, and writes nothing."""
+    async with await _engine(sql_objects, data_dir) as e:
+        n = e.env.Notes.get_by_name("t")
+        await n.q("CREATE TRIGGER bad AFTER INSERT ON notes BEGIN SELECT load_extension('x'); END;")
+        with pytest.raises(SqlError, match="not authorized"):
+            await n.add("x")
+        assert await n.all() == []
+        await n.q("DROP TRIGGER bad")
+        await n.add("y")
+        assert [r["text"] for r in await n.all()] == ["y"]
+
+
+async def test_a_trigger_planted_on_the_engines_tables_breaks_only_its_object(sql_objects, data_dir):
+    """No object can make a trigger on an engine table (_cf_), so a file that holds one was edited
+    outside dotui: that object is broken with a clear error, the file left as it is, the others run."""
+    async with await _engine(sql_objects, data_dir) as e:
+        await e.env.Notes.get_by_name("edited").add("x")
+        await e.env.Notes.get_by_name("kept").add("y")
+        with pytest.raises(SqlError, match="not authorized"):
+            await e.env.Notes.get_by_name("kept").q(
+                "CREATE TRIGGER spy AFTER INSERT ON _cf_KV BEGIN DELETE FROM notes; END;"
+            )
+    path = data_dir / "Notes" / (e.namespace("Notes").id_from_name("edited").hex + ".sqlite")
+    conn = sqlite3.connect(str(path))
+    conn.execute("CREATE TRIGGER spy AFTER INSERT ON _cf_kv BEGIN DELETE FROM notes; END;")
+    conn.close()
+    async with await _engine(sql_objects, data_dir) as e:
+        with pytest.raises(BrokenObjectError, match=r"trigger \('spy'\) on the engine's table '_cf_kv'"):
+            await e.env.Notes.get_by_name("edited").all()
+        assert [r["text"] for r in await e.env.Notes.get_by_name("kept").all()] == ["y"]
+        await e.env.Notes.get_by_name("kept").kv_put("k", 1)
+        assert [r["text"] for r in await e.env.Notes.get_by_name("kept").all()] == ["y"]
+    conn = sqlite3.connect(str(path))
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'spy'").fetchone() == (1,)
+    conn.close()

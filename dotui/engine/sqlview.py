@@ -83,6 +83,10 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, db: str | None, 
         return sqlite3.SQLITE_DENY
     if action in _READS:
         return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master" and db == "main":
+        # FTS5 opening a table prepares a statement that names sqlite_master's columns for update (and
+        # runs nothing of it); SQLite writes no schema row here (query_only=ON, no writable_schema)
+        return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_PRAGMA:
         pragma = (arg1 or "").lower()
         if pragma in _NAMING_PRAGMAS and not (arg2 or "").startswith(HIDDEN):
