@@ -1,8 +1,8 @@
 """A SQLite-backed object's SQL + KV API against a plain in-memory model, with point-in-time
 restores and restarts (hypothesis's rule-based state machine; docs/sqlite.md).
 
-The KV half is tests/test_storage_model.py's (the same operations, model and checks, with the
-SQLite backend's 2 MiB value bound); the SQL half is rows of one table written, deleted, refused
+The KV half is tests/storage_model.py's, which tests/test_storage_model.py runs on the KV backend (the
+same operations, model, rules and checks, with the SQLite backend's 2 MiB value bound); the SQL half is rows of one table written, deleted, refused
 and in transaction_sync; bookmarks are taken at random points and restored later (the model goes
 back to what it was then), and every restore is undone with the bookmark it returned. After each
 step the object's answer, its KV storage, its alarm and its rows must equal the model's.
@@ -10,20 +10,14 @@ step the object's answer, its KV storage, its alarm and its rows must equal the 
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import invariant, precondition, rule
 
-from dotui import Engine
-from tests.conftest import write_objects
-from tests.test_storage_model import EXAMPLES, STEPS, STORE, Model, _bytes_order, _same, nested_txn, simple_ops, txn_ops
+from tests.storage_model import EXAMPLES, STEPS, STORE, Model, ModelMachine, _same
 
 pytestmark = pytest.mark.slow
 
@@ -137,36 +131,16 @@ class SqlModel(Model):
         self.data, self.alarm, self.rows = copy.deepcopy(snap)
 
 
-class SqlStorageMachine(RuleBasedStateMachine):
+class SqlStorageMachine(ModelMachine):
+    """The shared KV rules on a SQLite-backed object, SQL rows and point-in-time restores beside them."""
+
+    SOURCE = SQL_STORE
+    CLASS = "SqlStore"
+    MODEL = SqlModel
+
     def __init__(self) -> None:
         super().__init__()
-        self.tmp = Path(tempfile.mkdtemp(prefix="dotui-sqlmodel-"))
-        self.objects = write_objects(self.tmp / "objects", store=SQL_STORE)
-        self.loop = asyncio.new_event_loop()
-        self.engine: Engine | None = None
-        self.model = SqlModel()
         self.bookmarks: list[tuple[str, tuple]] = []
-
-    def _run(self, coro):
-        return self.loop.run_until_complete(asyncio.wait_for(coro, 30))
-
-    def _start(self) -> None:
-        self.engine = Engine(objects=str(self.objects), data=str(self.tmp / "data"), idle_timeout=3600)
-        self._run(self.engine.start())
-
-    @property
-    def stub(self):
-        return self.engine.env.SqlStore.get_by_name("model")
-
-    @initialize()
-    def start(self) -> None:
-        self._start()
-
-    @rule(ops=st.lists(st.one_of(simple_ops, txn_ops, nested_txn), min_size=1, max_size=4))
-    def run_kv(self, ops) -> None:
-        got = self._run(self.stub.run(ops))
-        want = [self.model.apply(op) for op in ops]
-        assert _same(got, want), f"ops {ops}\n got  {got}\n want {want}"
 
     @rule(ops=st.lists(sql_ops, min_size=1, max_size=4))
     def run_sql(self, ops) -> None:
@@ -188,30 +162,11 @@ class SqlStorageMachine(RuleBasedStateMachine):
         self.model.become(snap)
         self.bookmarks.append((undo, before))
 
-    @rule()
-    def hibernate(self) -> None:
-        self._run(self.engine.hibernate("SqlStore", self.stub.id))
-
-    @rule()
-    def restart(self) -> None:
-        self._run(self.engine.close())
-        self._start()
-
     @invariant()
-    def storage_matches(self) -> None:
+    def rows_match(self) -> None:
         if self.engine is None:
             return
-        data, alarm = self._run(self.stub.dump())
-        want = [[k, self.model.data[k]] for k in sorted(self.model.data, key=_bytes_order)]
-        assert _same(data, want), f"storage {data}\n model {want}"
-        assert alarm == self.model.alarm
         assert self._run(self.stub.sql_dump()) == [[k, v] for k, v in sorted(self.model.rows.items())]
-
-    def teardown(self) -> None:
-        if self.engine is not None:
-            self._run(self.engine.close())
-        self.loop.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 SqlStorageMachine.TestCase.settings = settings(
