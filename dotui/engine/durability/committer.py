@@ -5,7 +5,7 @@ object written since the last commit goes into one record (group commit). The
 record is appended to the commit log and fdatasynced either right there on the
 loop (a fast disk: the hop to a thread would cost more than the sync) or on the
 log's thread (a slow disk: calls go on meanwhile, and what they write forms the
-next group). Both go through the same steps: take the batch, append, settle.
+next group). Both go through the same steps: take the batch (batch.py), append, settle.
 
 Settling tells each object's output gate how its commit went. On success the
 committed changes go to the durable state through ``CommitHost.committed``; on
@@ -24,19 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import logging
 import time
 from concurrent.futures import Executor
-from json.scanner import make_scanner
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..clock import REAL, Clock
 from ..errors import CommitFailedError
 from ..events import EventBus
 from ..loopinternals import ready_queue
 from . import sqlfile
-from .commitlog import DELETED, CommitLog, Delta, encode_object, encode_record
+from .batch import Batch, delta_of, take_batch
+from .commitlog import CommitLog, Delta
 
 if TYPE_CHECKING:
     from ..object.instance import Instance
@@ -72,19 +71,6 @@ class Backlog(Protocol):
     @property
     def room(self) -> asyncio.Event:
         """Set when it has given some back (a checkpoint round settled)."""
-
-
-class _Batch:
-    """One group commit: the objects in it and the record that carries their changes."""
-
-    __slots__ = ("entries", "record", "now", "wals")
-
-    def __init__(self, entries: list, record: bytes, now: float):
-        self.entries = entries  # (instance, changes, output-gate future, keys, bytes)
-        self.record = record
-        self.now = now
-        # The -wal files of the SQLite-backed objects in it, fdatasynced with the append (sqlfile.py)
-        self.wals = [c.wal for _, c, *_ in entries if getattr(c, "wal", None) is not None]
 
 
 class Committer:
@@ -315,49 +301,10 @@ class Committer:
                 w.cancel()
 
     # ------------------------------------------------------------ take, append, settle
-    def _take_batch(self) -> _Batch | None:
+    def _take_batch(self) -> Batch | None:
+        """The changes of every object scheduled since the last one, in one record (batch.py)."""
         dirty, self._dirty = self._dirty, {}
-        entries = []
-        parts = []
-        for inst in dirty:
-            st = inst.storage
-            if st is None:
-                continue
-            try:
-                changes = st.take_changes()  # a SQLite-backed object COMMITs here (docs/sqlite.md)
-                if changes is None:
-                    continue  # a transaction is open: its end schedules the commit again
-                keys, nbytes = st.key_count, st.byte_size
-                part = encode_object(inst.ns.name, inst.id.hex, inst.id.name, changes, keys, nbytes)
-            except Exception as exc:  # noqa: BLE001 - only this object's commit fails
-                self._fail(inst, inst.output_gate.begin_commit(), exc)
-                continue
-            parts.append(part)
-            entries.append((inst, changes, inst.output_gate.begin_commit(), keys, nbytes))
-        if not entries:
-            return None
-        now = self._now()
-        try:
-            record = encode_record(now, parts)
-        except UnicodeEncodeError:
-            entries, parts = self._drop_unencodable(entries, parts)
-            if not entries:
-                return None
-            record = encode_record(now, parts)
-        return _Batch(entries, record, now)
-
-    def _drop_unencodable(self, entries: list, parts: list[str]) -> tuple[list, list[str]]:
-        """Fail the objects whose changes UTF-8 cannot encode (a lone surrogate); keep the rest."""
-        kept, kept_parts = [], []
-        for entry, part in zip(entries, parts, strict=False):
-            try:
-                part.encode()
-            except UnicodeEncodeError as exc:
-                self._fail(entry[0], entry[2], exc)
-                continue
-            kept.append(entry)
-            kept_parts.append(part)
-        return kept, kept_parts
+        return take_batch(dirty, self._now, self._fail)
 
     def _append(self, record: bytes, wals: list[str] | None = None) -> tuple[BaseException | None, float]:
         """(Loop or log thread) Append and fdatasync the record, and fdatasync the SQLite-backed
@@ -376,7 +323,7 @@ class Committer:
             return exc, 0.0
         return None, time.perf_counter() - t0
 
-    def _settle(self, batch: _Batch, error: BaseException | None, seconds: float) -> None:
+    def _settle(self, batch: Batch, error: BaseException | None, seconds: float) -> None:
         if error is not None:
             self._report("commit_failures", None, error,
                          f"a commit of {len(batch.entries)} object(s) failed (<error>); "
@@ -393,7 +340,7 @@ class Committer:
         host, now = self._host, batch.now
         for inst, changes, fut, keys, size in batch.entries:
             try:
-                host.committed(inst, _delta(changes), keys, size, now)
+                host.committed(inst, delta_of(changes), keys, size, now)
             except Exception as exc:  # noqa: BLE001 - a bug: loud, and no answer left hanging
                 self._report("committer_errors", "committer.error", exc,
                              f"the durable state refused a commit of {inst.ns.name} {inst.label} "
@@ -453,17 +400,3 @@ class Committer:
         if event is not None:
             self._bus.publish(event, error=text, folder=self.log.folder, segment=self.log.segment)
         log.error("%s", message.replace("<error>", text))
-
-
-def _delta(changes: Any) -> Delta:
-    """The committed form of a storage's ``Changes``: values decoded, deletes marked."""
-    puts = {}
-    for k, text in changes.puts.items():  # a loop, not a comprehension: no frame of its own per commit
-        puts[k] = DELETED if text is None else _decode(text, 0)[0]
-    return Delta(changes.cleared, puts, changes.alarm_changed, changes.alarm)
-
-
-# The texts are storage's own encoding of a value (one JSON value, no whitespace):
-# the C scanner alone reads them, without ``json.loads``'s checks around it.
-_decode = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-
