@@ -323,3 +323,36 @@ def test_a_port_is_a_url():
     assert RemoteEngine("localhost:9000/", "t").url == "http://localhost:9000"
     with pytest.raises(ValueError, match="give an http:// URL"):
         RemoteEngine("ftp://x", "t")
+
+
+def test_an_operation_on_a_closed_client_fails_at_once_and_one_in_flight_is_told(pair):
+    """A closed client's loop has stopped: what is sent then, or still waits then, would never be
+    answered. A TUI worker thread blocked on one hung the app's exit (and a test run) for good."""
+    import threading
+
+    from dotui.engine.errors import EngineClosedError
+
+    local, remote = pair
+    outcome: list[BaseException | object] = []
+
+    def call() -> None:
+        try:
+            outcome.append(remote.call("Counter", "slowpoke", "slow", [30]))
+        except BaseException as exc:  # noqa: BLE001 - the test reads what the caller got
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not any(c.get("method") == "slow" for c in local.queue("Counter", "slowpoke")):
+        assert time.monotonic() < deadline, "the slow call never reached the object"
+        time.sleep(0.02)
+    remote.close()
+    caller.join(10)
+    assert not caller.is_alive(), "the caller still waits for an answer that cannot come"
+    assert isinstance(outcome[0], (EngineClosedError, ServerUnreachableError)), outcome  # told, either way
+    later = threading.Thread(target=lambda: outcome.append(_raised(remote.stats)), daemon=True)
+    later.start()
+    later.join(10)
+    assert not later.is_alive(), "an operation sent after close waits for good"
+    assert isinstance(outcome[1], EngineClosedError) and "closed; connect again" in str(outcome[1]), outcome

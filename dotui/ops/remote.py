@@ -37,6 +37,7 @@ from typing import Any
 import aiohttp
 
 from ..engine import values
+from ..engine.errors import EngineClosedError
 from ..engine.events import EventBuffer
 from .admin import parse_when
 from .codec import BadJSON, dumps, loads, rebuild
@@ -205,6 +206,9 @@ class RemoteEngine(EngineFacade):
         self._info: dict[str, Any] = {}
         self._subs: list[RemoteSubscription] = []
         self._started = False
+        self._closed = False  # its loop has stopped: nothing sent any more is ever answered
+        self._waiting: set[concurrent.futures.Future] = set()  # sent, not yet answered
+        self._waiting_lock = threading.Lock()
 
     # ------------------------------------------------------------ running
     def start(self) -> RemoteEngine:
@@ -254,6 +258,7 @@ class RemoteEngine(EngineFacade):
 
     def _shutdown(self) -> None:
         if not self._thread.is_alive():
+            self._fail_waiting()
             return
         if self._session is not None:
             try:
@@ -263,6 +268,37 @@ class RemoteEngine(EngineFacade):
             self._session = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._fail_waiting()
+
+    def _fail_waiting(self) -> None:
+        """The client's loop has stopped: every operation still waiting fails now, as none will be
+        answered (a thread blocked on one, such as a TUI worker, would wait for good). O(waiting)."""
+        with self._waiting_lock:
+            self._closed = True
+            waiting, self._waiting = self._waiting, set()
+        error = EngineClosedError(f"the connection to {self.url} was closed; connect again to make more calls")
+        for fut in waiting:
+            if not fut.done():
+                try:
+                    fut.set_exception(error)
+                except concurrent.futures.InvalidStateError:  # answered or cancelled just now
+                    pass
+
+    def _submit(self, coro) -> concurrent.futures.Future:
+        """Run ``coro`` on the client's loop; its answer as a future that fails with
+        ``EngineClosedError`` if the client is closed first. O(1)."""
+        with self._waiting_lock:
+            if self._closed:
+                coro.close()
+                raise EngineClosedError(f"the connection to {self.url} is closed; connect again to make more calls")
+            fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+            self._waiting.add(fut)
+        fut.add_done_callback(self._answered)
+        return fut
+
+    def _answered(self, fut: concurrent.futures.Future) -> None:
+        with self._waiting_lock:
+            self._waiting.discard(fut)
 
     def __enter__(self) -> RemoteEngine:
         return self.start()
@@ -271,7 +307,7 @@ class RemoteEngine(EngineFacade):
         self.close()
 
     def _run(self, coro, timeout: float | None = None) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        return self._submit(coro).result(timeout)
 
     # ------------------------------------------------------------ HTTP
     def _unreachable(self, exc: BaseException, tries: int = 1) -> ServerUnreachableError:
@@ -430,7 +466,7 @@ class RemoteEngine(EngineFacade):
             work = self._request(op.verb, op.path, given, idempotent=True, limit=limit)
         else:
             work = self._request(op.verb, op.path, None, given or None, idempotent=False, limit=limit)
-        return asyncio.run_coroutine_threadsafe(work, self._loop)
+        return self._submit(work)
 
     # ------------------------------------------------------------ describing
     @property

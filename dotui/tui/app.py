@@ -349,6 +349,7 @@ class DotuiApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
                 screen.startup_gc.resume()
+                screen.welcome_demo.stop()  # its thread says nothing more and makes no more calls
         self.lanes.stop()
 
 
