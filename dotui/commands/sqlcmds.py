@@ -12,6 +12,7 @@ import datetime as _dt
 import time
 from typing import Any
 
+from ..engine.rows import InstanceRow
 from .builtins import command, existing_instance, iso_time
 from .parsing import ParseError, Ref
 from .registry import Arg, Kind, Option
@@ -20,7 +21,7 @@ from .runner import CommandError, Context
 SQL_PAGE = 50  # rows a page of sql shows
 
 
-def _sqlite_object(ctx: Context, ref: Ref) -> dict[str, Any]:
+def _sqlite_object(ctx: Context, ref: Ref) -> InstanceRow:
     """The object ``ref`` names, which must exist and be of a SQLite-backed class."""
     info = existing_instance(ctx, ref)
     for ns in ctx.facade.namespaces():

@@ -64,8 +64,8 @@ def _tables(r: Renderer, result: dict[str, Any]) -> None:
         r.notice("no tables yet" + ("" if result.get("exists", True) else " (no database file: nothing written)"))
         return
     table = Table(show_lines=False, expand=False)
-    for name, justify in (("table", "left"), ("rows", "right"), ("columns", "left"), ("indexes", "left")):
-        table.add_column(name, justify=justify, overflow="fold")
+    for name in ("table", "rows", "columns", "indexes"):
+        table.add_column(name, justify="right" if name == "rows" else "left", overflow="fold")
     for t in result["tables"]:
         cols = Text()
         for i, c in enumerate(t.get("columns", [])):

@@ -147,7 +147,7 @@ async def _fetch(worker: Any, req: Any) -> Any:
     return (await answer) if asyncio.iscoroutine(answer) or isinstance(answer, asyncio.Future) else answer
 
 
-def _answer_or_502(fetch_response: Any, bad: type, error_response: Any, request_error: Any) -> Any:
+def _answer_or_502(fetch_response: Any, bad: type[Exception], error_response: Any, request_error: Any) -> Any:
     def answer(namespace: str, native: Any) -> web.Response:
         try:
             return fetch_response(namespace, native)

@@ -8,6 +8,7 @@ fails on the first claim the engine does not bear out.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -178,7 +179,7 @@ class Race:
         run.seen["answered"] = sum(f.done() for f in run.seen["race"])
         run.seen["n0"] = run.facade.storage_get(IL, self.ref, "n")
 
-    def statuses(self, run: Run) -> list[str]:
+    def statuses(self, run: Run) -> list[str | None]:
         return [c.get("status") for c in run.facade.queue(IL, self.ref) if c.get("method") != "put"]
 
     def let_go(self, run: Run) -> None:
@@ -459,11 +460,16 @@ def _is(kind: str) -> Callable[[dict], bool]:
     return lambda m: m.get("type") == kind
 
 
+def _close_if_open(sock: Any) -> None:
+    if sock.closed is None:
+        sock.close(1000, "the lesson ended")
+
+
 def _connect(run: Run) -> None:
     run.facade.hibernate(CHAT, ROOM)  # a fresh start: whatever was open before, its room asleep
     socks = run.seen["socks"] = {u: run.facade.open_websocket(CHAT, ROOM, f"?user={u}") for u in ("ann", "bob")}
     for sock in socks.values():
-        run.ends.append(lambda s=sock: s.close(1000, "the lesson ended") if s.closed is None else None)
+        run.ends.append(functools.partial(_close_if_open, sock))
     run.seen["welcome"] = _messages(socks["ann"], _is("welcome"))
     _messages(socks["bob"], _is("welcome"))
     run.seen["open"] = _open_sockets(run)

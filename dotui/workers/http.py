@@ -15,6 +15,7 @@ Underneath, a request or a response is the gateway's plain dict (docs/server.md,
 from __future__ import annotations
 
 import base64
+import builtins
 import http.client
 import json as _json
 from collections.abc import Mapping
@@ -43,7 +44,7 @@ class Headers(http.client.HTTPMessage, Mapping):  # type: ignore[misc]
         for k, v in items:
             self.add_header(str(k), str(v))
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self):
         return iter(self.keys())
 
     def set(self, name: str, value: str) -> None:
@@ -109,12 +110,18 @@ class _Body:
     async def bytes(self) -> bytes:
         return self._take()
 
-    async def buffer(self) -> bytes:
+    async def buffer(self) -> builtins.bytes:  # builtins: bytes() is a method of this class
         return self._take()
 
 
 class Request(_Body):
     """``Request(url_or_request, method="GET", headers=..., body=...)``, or what ``fetch(request)`` receives."""
+
+    url: str
+    _method: str
+    websocket: Any  # the socket of an upgrade request, as the gateway hands it (native), or None
+    upgrade: Any  # the gateway's opener for an upgrade the Worker forwards, or None
+    _cf: Any
 
     def __init__(self, input: Request | str, *, method: HTTPMethod | str | None = None, headers: Any = None,
                  body: Any = None, cf: Any = None, **_options: Any):
@@ -252,7 +259,7 @@ class Response(_Body):
             h["Content-Type"] = JSON
         return Response(_json.dumps(data), status=status, status_text=status_text, headers=h)
 
-    def json(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def json(self, *args: Any, **kwargs: Any) -> Any:
         """``await response.json()``; called on the class, ``Response.json(data)`` is ``from_json`` (as the SDK)."""
         if isinstance(self, Response):
             return _Body.json(self, *args, **kwargs)

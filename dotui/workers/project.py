@@ -52,7 +52,7 @@ def install_modules() -> None:
     sys.modules.setdefault("js", js)
     if "pyodide" not in sys.modules:
         pkg = types.ModuleType("pyodide", "dotui's stand-in for Pyodide (dotui/workers/pyodide_ffi.py)")
-        pkg.__path__ = []  # type: ignore[attr-defined]
+        pkg.__path__ = []
         pkg.ffi = pyodide_ffi  # type: ignore[attr-defined]
         sys.modules["pyodide"] = pkg
         sys.modules["pyodide.ffi"] = pyodide_ffi
@@ -99,7 +99,7 @@ def load_project(path: str, timeout: float) -> tuple[dict[str, NamespaceInfo], l
             continue
         cls.__workers_config__ = config  # type: ignore[attr-defined]
         if "storage_backend" not in cls.__dict__:
-            cls.storage_backend = backend  # type: ignore[attr-defined]
+            cls.storage_backend = backend
         info = namespace_of(name, cls, config.main, module)
         if isinstance(info, LoadError):
             errors.append(info)

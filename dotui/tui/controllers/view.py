@@ -16,6 +16,7 @@ from ..model import SORTABLE, Key
 from ..refresh import Applied
 from ..snapshot import Detail
 from ..widgets.object.queue import render_queue
+from ..widgets.studio.studio import StudioView
 from ..widgets.welcome import Welcome
 from .welcome import DEMO_KEY
 
@@ -102,7 +103,7 @@ class ViewController:
 
     def studio_bookmarks(self) -> None:
         """b on the Storage tab of a SQLite-backed object: the studio's bookmarks (widgets/studio/)."""
-        studio = self.screen.object_view.query_one("#studio-view")
+        studio = self.screen.object_view.query_one("#studio-view", StudioView)
         if not studio.has_class("-hidden"):
             studio.action_bookmarks()
 

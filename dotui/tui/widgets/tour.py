@@ -84,4 +84,5 @@ class TourPanel(Static):
             out.append(self.status + "\n", style="bold" if ok else "bold red")
         if self.keys:
             out.append(self.keys, style="bold cyan" if self.keys.startswith("⏸") else "cyan")
-        self.update(out.rstrip() or out)
+        out.rstrip()  # in place: rich's Text.rstrip returns None
+        self.update(out)

@@ -110,7 +110,7 @@ class StorageView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Select an instance to read its storage.", style="dim"), id="storage-summary")
-        table = DataTable(id="storage-table", cursor_type="row", zebra_stripes=False)
+        table: DataTable[Any] = DataTable(id="storage-table", cursor_type="row", zebra_stripes=False)
         table.add_column("key", key="key")
         table.add_column("where", key="where")
         table.add_column("value", key="value")
