@@ -121,7 +121,8 @@ async def test_the_result_box_has_room_at_80x24(facade):
 def test_plain_annotations_are_checked_and_any_other_accepts_anything():
     from dotui.present.signature import bind_check
 
-    assert bind_check("(by: int = 1) -> int", [True], {}) == "by expects int; True is a bool"
+    assert bind_check("(by: int = 1) -> int", [2.5], {}) == "by expects int; 2.5 is a float"
+    assert bind_check("(by: int = 1) -> int", [True], {}) is None  # as Python has it: True is an int
     assert bind_check("(x: float, y: str | None = None)", [1], {"y": None}) is None  # an int is a float's value
     assert bind_check("(x: Optional[str] = None)", [3], {}) == "x expects Optional[str]; 3 is an int"
     assert bind_check("(x: list[int])", [[1, 2]], {}) is None and bind_check("(x: 'int')", ["a"], {})

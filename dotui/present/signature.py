@@ -75,7 +75,7 @@ def bind_check(signature: str, args: list[Any], kwargs: dict[str, Any]) -> str |
         accepts = param.annotation
         if accepts is P.empty or param.kind in (P.VAR_POSITIONAL, P.VAR_KEYWORD):
             continue
-        if not isinstance(value, accepts[0]) or (isinstance(value, bool) and bool not in accepts[0]):
+        if not isinstance(value, accepts[0]):  # as Python has it: True is an int
             kind = type(value).__name__
             return f"{name} expects {accepts[1]}; {value!r:.40} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
     return None
