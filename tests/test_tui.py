@@ -461,3 +461,19 @@ async def test_closing_the_invoke_dialog_does_not_cancel_the_call(facade, tmp_pa
                     "the result as the REPL prints it, told after the dialog closed")
         await until(pilot, lambda: any(c.get("result") == "through" for c in (app.main.detail.history or [])),
                     "the call finished in the Queue tab")
+
+
+async def test_the_header_at_80x24_names_the_objects_folder_whole(tmp_path, monkeypatch):
+    """At 80 columns the folders get the sparkline's room: the objects folder by its last two names, not 'ob…'
+    (dotui started in an empty folder, on the examples inside the installed package)."""
+    objects = write_objects(tmp_path / "site-packages" / "dotui" / "examples" / "objects")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    with LocalEngine(str(objects), ".dotui", idle_timeout=600) as fe:
+        app = make_app(fe)
+        async with app.run_test(size=(80, 24)) as pilot:
+            want = "data .dotui  objects examples/objects"
+            await until(pilot, lambda: want in screen_text(app).splitlines()[0]
+                        and "pending 0" in screen_text(app).splitlines()[0], want + ", then the counts")
+            first = screen_text(app).splitlines()[0]
+            assert "pending 0" in first and "/s" in first and "…" not in first

@@ -38,6 +38,7 @@ class StatusHeader(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._shown: dict[str, Any] = {}  # what each part shows now: unchanged parts are not redrawn
+        self._where: tuple[str | None, str | None, str | None] | None = None  # data, objects, url
 
     def _put(self, part: str, content: Any, plain: Any) -> None:
         if self._shown.get(part) != plain:
@@ -67,12 +68,28 @@ class StatusHeader(Vertical):
 
     def set_where(self, data_dir: str | None, objects_dir: str | None, url: str | None = None) -> None:
         """Where the engine is: its data and objects folders, and the gateway's URL when driven over HTTP."""
-        text = Text.assemble(("dotui ", "bold"))
+        self._where = (data_dir, objects_dir, url)
+        self._show_where()
+
+    def on_resize(self) -> None:
+        if self._where is not None:
+            self._show_where()
+
+    def _show_where(self) -> None:
+        """The folders in the room the row leaves them: on a narrow terminal (80 columns) without the word
+        dotui (the terminal's title says it); a folder outside this one by its last two names
+        (``examples/objects``)."""
+        assert self._where is not None
+        data_dir, objects_dir, url = self._where
+        compact = self.size.width < 110
+        text = Text() if compact else Text.assemble(("dotui ", "bold"))
         if url:
             text.append_text(Text.assemble(("→ ", "dim"), (url, "bold cyan"), ("  ", "")))
-        text.append_text(Text.assemble(("data ", "dim"), show_path(data_dir), ("  objects ", "dim"),
-                                       show_path(objects_dir)))
-        self.query_one("#header-where", Static).update(text)
+        objects = show_path(objects_dir)
+        if objects.startswith("…" + os.sep):  # the room is short: the last two names say which folder
+            objects = objects[2:]
+        text.append_text(Text.assemble(("data ", "dim"), show_path(data_dir), ("  objects ", "dim"), objects))
+        self._put("header-where", text, text.plain)
 
     def set_stats(self, stats: dict[str, Any], busy: int, samples: list[float], rate: float) -> None:
         live, hib = stats.get("live", 0), stats.get("hibernated", 0)
@@ -89,6 +106,7 @@ class StatusHeader(Vertical):
             self._shown["header-rate"] = samples
             self.query_one("#header-rate", Sparkline).data = samples
         value = f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
+        value += "/s" if compact else ""  # narrow: no label and no sparkline, the unit says what it is
         self._put("header-rate-value", value, value)
         pending = stats.get("commits_pending", 0)
         self._put("header-commits", Text.assemble(("pending " if compact else "commits pending ", "dim"),
