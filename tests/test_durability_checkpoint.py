@@ -183,8 +183,8 @@ async def test_an_index_write_failing_keeps_the_log_until_it_succeeds(objects_di
         await e.env.Counter.get_by_name("a").increment(4)
         await e.checkpoint()  # the index files exist
         await e.env.Counter.get_by_name("b").increment(2)
-        assert (data_dir / "index.journal").exists()
-        fault = disk_faults.inject(op, errno.EIO, times=None, match=f"{os.sep}index.journal")
+        assert (data_dir / "index.sqlite").exists()
+        fault = disk_faults.inject(op, errno.EIO, times=None, match=f"{os.sep}index.sqlite")
         assert await e.checkpoint() is False
         assert fault.hits >= 1 and e.stats()["checkpoint_failures"] >= 1
         assert list((data_dir / "log").glob("*.log"))  # kept: the index rows are only in the log

@@ -250,10 +250,18 @@ async def test_a_namespace_with_no_class_keeps_its_records_and_is_reported(box_o
 
 
 # ------------------------------------------------------------------ index rows are input
-async def two_checkpointed(objects: Path, data: Path) -> None:
+INDEX_FILES = ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.json", "index.journal")
+
+
+async def two_checkpointed(objects: Path, data: Path, drop_index: bool = False) -> None:
+    """Objects a and b checkpointed; with ``drop_index``, the index is removed then, so that the files
+    a test writes are what the next start reads (``index.json``/``index.journal``: an older engine's
+    folder)."""
     async with engine_on(objects, data) as e:
         for name in ("a", "b"):
             await e.env.Counter.get_by_name(name).increment()
+    for n in INDEX_FILES if drop_index else ():
+        (data / n).unlink(missing_ok=True)
 
 
 def journal_line(text: bytes) -> bytes:
@@ -290,9 +298,7 @@ BAD_ROWS = {
 @guarded
 async def test_one_bad_journal_row_never_poisons_listing(box_objects, tmp_path, what, caplog):
     data = tmp_path / "data"
-    await two_checkpointed(box_objects, data)
-    for p in (data / "index.json", data / "index.journal"):
-        p.unlink(missing_ok=True)
+    await two_checkpointed(box_objects, data, drop_index=True)
     (data / "index.journal").write_bytes(
         journal_line(b'{"journal":1,"base":0}') + journal_line(row(name="a")) + journal_line(BAD_ROWS[what])
         + journal_line(row(name="b")))
@@ -309,15 +315,58 @@ async def test_one_bad_journal_row_never_poisons_listing(box_objects, tmp_path, 
     assert "index" not in caplog.text
 
 
+SQL_BAD_ROWS = {  # what the index database's STRICT columns can hold and the engine never writes
+    "a negative byte count": {"bytes": -5},
+    "a forged id": {"hx": "cd" * 32},
+    "namespace ../x": {"ns": "../x"},
+    "a name not its id's": {"name": "mallory"},
+    "a negative call count": {"calls": -1},
+    "an alarm in the year 20000": {"alarm": 6.0e11},
+    "a key count changed under its checksum": {"keys": 7, "crc": None},
+}
+
+
+@pytest.mark.parametrize("what", list(SQL_BAD_ROWS))
+@guarded
+async def test_one_bad_row_of_the_index_database_never_poisons_listing(box_objects, tmp_path, what, caplog):
+    import sqlite3
+
+    from dotui.engine.durability.index_store import encode
+
+    data = tmp_path / "data"
+    await two_checkpointed(box_objects, data)
+    db = sqlite3.connect(data / "index.sqlite")
+    (row,) = db.execute("SELECT ns, hx, name, keys, bytes, alarm, last_active, calls, errors FROM objects "
+                        "WHERE name = 'a'").fetchall()
+    fields = dict(zip(("ns", "hx", "name", "keys", "bytes", "alarm", "last_active", "calls", "errors"), row))
+    change = dict(SQL_BAD_ROWS[what])
+    fields.update({k: v for k, v in change.items() if k != "crc"})
+    crc = encode(list(fields.values()))[-1] if "crc" not in change else encode(list(row))[-1]
+    with db:
+        db.execute("DELETE FROM objects WHERE name = 'a'")
+        db.execute("INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?)", (*fields.values(), crc))
+    db.close()
+    with caplog.at_level(logging.WARNING, logger="dotui"):
+        async with engine_on(box_objects, data) as e:
+            assert sorted((r["name"], r["keys"]) for r in e.instances()) == [("a", 1), ("b", 1)]
+            assert await e.env.Counter.get_by_name("a").increment() == 2
+            assert await e.checkpoint()  # the index is written again, whole
+    assert "index.sqlite" in caplog.text and "cannot be trusted" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dotui"):
+        async with engine_on(box_objects, data) as e:  # the index written back is whole
+            assert sorted((r["name"], r["keys"]) for r in e.instances()) == [("a", 1), ("b", 1)]
+            assert await e.env.Counter.get_by_name("a").peek() == 2
+    assert "index" not in caplog.text
+
+
 @pytest.mark.parametrize("what", ["a NaN alarm", "keys a string", "an int namespace", "namespace ../x",
                                   "nested 10^5 deep", "a name nested 950 deep", "a byte count of 10^400",
                                   "a name not its id's"])
 @guarded
 async def test_one_bad_snapshot_row_never_poisons_listing(box_objects, tmp_path, what):
     data = tmp_path / "data"
-    await two_checkpointed(box_objects, data)
-    for p in (data / "index.json", data / "index.journal"):
-        p.unlink(missing_ok=True)
+    await two_checkpointed(box_objects, data, drop_index=True)
     ns, hx, *fields = json.loads(row(name="a"))
     bad = BAD_ROWS[what] if what == "nested 10^5 deep" else None
     objects = {"Counter": {hx: fields}}

@@ -85,15 +85,15 @@ async def test_a_planted_checkpoint_temporary_is_never_written_through(objects_d
 async def test_a_planted_index_temporary_is_never_written_through(objects_dir, data_dir, tmp_path):
     await _populate(objects_dir, data_dir)
     target = _outside(tmp_path)
-    for name in ("index.json", "index.journal"):
-        (data_dir / name).unlink(missing_ok=True)  # rebuilt at the next start, then written as a snapshot
+    for name in ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm"):
+        (data_dir / name).unlink(missing_ok=True)  # rebuilt at the next start, then written as a new file
     async with _engine(objects_dir, data_dir) as e:
-        (data_dir / "index.json.tmp").symlink_to(target)  # planted while it runs: no start-up check sees it
+        (data_dir / "index.sqlite.tmp").symlink_to(target)  # planted while it runs: no start-up check sees it
         await e.env.Counter.get_by_name("b").increment()
         assert await e.checkpoint() is True
     assert target.read_bytes() == OUTSIDE
-    assert (data_dir / "index.json").is_file() and not (data_dir / "index.json").is_symlink()
-    await _start_fails(objects_dir, data_dir, str(data_dir / "index.json.tmp"), "symbolic link")
+    assert (data_dir / "index.sqlite").is_file() and not (data_dir / "index.sqlite").is_symlink()
+    await _start_fails(objects_dir, data_dir, str(data_dir / "index.sqlite.tmp"), "symbolic link")
 
 
 async def test_a_temporary_is_created_exclusively_under_a_name_no_one_can_guess(objects_dir, data_dir, tmp_path,
@@ -199,7 +199,7 @@ async def test_a_checkpoint_that_is_a_link_breaks_that_object_only_and_is_never_
     assert ckpt.is_symlink()
 
 
-@pytest.mark.parametrize("name", ["index.json", "index.journal"])
+@pytest.mark.parametrize("name", ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.json", "index.journal"])
 async def test_an_index_file_that_is_a_link_is_refused(objects_dir, data_dir, tmp_path, name):
     await _populate(objects_dir, data_dir)
     target = _outside(tmp_path)
@@ -304,12 +304,12 @@ async def test_the_folder_and_its_files_are_private_whatever_the_umask(objects_d
             await e.env.Counter.get_by_name(name).increment()
         await e.checkpoint()
         await e.env.Counter.get_by_name("d").increment()
-        await e.checkpoint()  # the index journal
-        modes = _modes(data_dir)  # while running: the lock and a live log segment
+        await e.checkpoint()  # a row written into the index
+        modes = _modes(data_dir)  # while running: the lock, a live log segment, the index's -wal and -shm
     modes.update(_modes(data_dir))
     kinds = {os.path.relpath(os.path.join(d, n), data_dir): "dir"
              for d, dirs, _ in os.walk(data_dir) for n in dirs}
-    assert {"lock", "index.journal", "Counter", "log"} <= modes.keys()
+    assert {"lock", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "Counter", "log"} <= modes.keys()
     assert any(k.startswith("log" + os.sep) for k in modes) and any(k.endswith(".json") for k in modes)
     wrong = {k: oct(m) for k, m in modes.items() if m != (0o700 if k == "." or k in kinds else 0o600)}
     assert wrong == {}
@@ -368,7 +368,7 @@ async def test_a_file_where_a_namespace_folder_should_be_is_a_clear_start_up_err
     assert (data_dir / "Counter").read_bytes() == OUTSIDE
 
 
-@pytest.mark.parametrize("name", ["index.json", "index.journal"])
+@pytest.mark.parametrize("name", ["index.sqlite", "index.sqlite-wal", "index.json", "index.journal"])
 async def test_an_index_file_that_is_a_folder_is_a_clear_start_up_error(objects_dir, data_dir, name):
     await _populate(objects_dir, data_dir)
     (data_dir / name).unlink(missing_ok=True)
@@ -376,7 +376,7 @@ async def test_an_index_file_that_is_a_folder_is_a_clear_start_up_error(objects_
     await _start_fails(objects_dir, data_dir, str(data_dir / name), "is a folder")
 
 
-@pytest.mark.parametrize("name", ["lock", "index.json"])
+@pytest.mark.parametrize("name", ["lock", "index.sqlite", "index.json"])
 async def test_a_fifo_in_the_folder_is_refused_not_waited_on(objects_dir, data_dir, name):
     await _populate(objects_dir, data_dir)
     (data_dir / name).unlink(missing_ok=True)

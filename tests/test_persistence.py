@@ -138,7 +138,7 @@ async def test_listing_reads_no_object_file(objects_dir, data_dir, monkeypatch):
 async def test_the_index_is_rebuilt_from_the_files_when_it_is_lost(objects_dir, data_dir):
     async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
         await e.env.Counter.get_by_name("a").increment(2)
-    lost = [data_dir / "index.json", data_dir / "index.journal"]
+    lost = [data_dir / n for n in ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm")]
     assert any(p.exists() for p in lost)
     for p in lost:
         if p.exists():

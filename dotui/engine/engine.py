@@ -98,7 +98,7 @@ class Engine(ReadSide):
         self.bus = EventBus()
         self.websockets = WebSockets(self)  # accepted sockets, held apart from their objects (websockets.py)
         self.env = Env(self)
-        self.index = Index(os.path.join(self.data_dir, "index.json"))
+        self.index = Index(os.path.join(self.data_dir, "index.sqlite"))
         self.load_errors: list[LoadError] = []
         self._namespaces: dict[str, NamespaceInfo] = {}
         self._ns_handles: dict[str, Namespace] = {}
@@ -170,7 +170,7 @@ class Engine(ReadSide):
         self._tasks = [self._loop.create_task(self.durable.run())]
         self.sweeper.start(self._loop)
         self._started = True
-        self.alarms.start(self._loop, ((ns, hx, e.alarm) for ns, hx, e in self.index.entries() if e.alarm is not None))
+        self.alarms.start(self._loop, self.index.alarms())
 
     def _report_classless(self) -> None:
         """Objects of a namespace no class defines (its file lost, or renamed) are kept as they are:
@@ -203,6 +203,7 @@ class Engine(ReadSide):
             self.durable.drop_unneeded_segments(self.log)
         self._log_io.shutdown(wait=True)
         self._ckpt_io.shutdown(wait=True)
+        self.index.close()
         self.bus.publish("engine.closed")
         self.bus.close()
         self._lock.release()
@@ -212,6 +213,7 @@ class Engine(ReadSide):
         if self._started and not self._closed:
             self._closed = self._crashed = True
             await stop_as_killed(self, list(self._live.values()), self._tasks, (self._log_io, self._ckpt_io), self._lock)
+            self.index.close()
 
     # ================================================================ namespaces & calls
     def namespace(self, name: str) -> Namespace:

@@ -1,20 +1,19 @@
 """Listing and paging: every known object, live or hibernated, as the front ends show them.
 
 Reads no object file and wakes nothing: an object in memory describes itself, every other
-one is known from the index alone (README "On disk": ``index.json`` and ``index.journal``).
-A page costs what the page holds, not the number of objects: the listing order is kept,
-sorted once, and sorted again only when objects were added.
+one is known from the index alone (README "On disk": ``index.sqlite``). A page costs what the
+page holds, not the number of objects: the index reads its rows in listing order from its file,
+a page at a time (``Index.ordered``: O(log N + page) for a first page).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Callable, Iterable, Mapping
 
-from .durability.index import Index
 from .errors import InvalidIdError
 from .ids import ObjectId
+from .durability.index import Index, order
 from .object.instance import Instance
 from .rows import hibernated_row
 
@@ -29,8 +28,6 @@ class Listing:
         self._index = index
         self._held = held
         self._live = live
-        self._sorted: list[Key] = []
-        self._sorted_version: int | None = None
 
     def instances(self, namespace: str | None = None, *, state: str | None = None,
                   offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
@@ -45,25 +42,22 @@ class Listing:
                     if (namespace is None or k[0] == namespace) and i.shown_state == state]
             rows.sort(key=lambda r: order(r["namespace"], r["name"], r["id"]))
             return rows[offset:stop]
-        found: Iterable[dict[str, Any]] = (
-            self._row(k) for k in self._sorted_keys() if namespace is None or k[0] == namespace)
-        if state is not None:
-            found = (r for r in found if r["state"] == state)
-        return list(itertools.islice(found, offset, stop))
+        if state is None:  # every object is in the index (``Engine.touch``): the index pages
+            return [self._row(ns, hx, e) for ns, hx, e in itertools.islice(self._index.ordered(namespace, offset), limit)]
+        rows = (self._row(ns, hx, e) for ns, hx, e in self._index.ordered(namespace))
+        return list(itertools.islice((r for r in rows if r["state"] == state), offset, stop))
 
     def table(self, namespace: str | None = None) -> dict[str, Any]:
         """Every known object at once, compactly (see ``Engine.instance_table``)."""
         objects = [i.describe() for k, i in self._held.items() if namespace is None or k[0] == namespace]
         hibernated: dict[str, dict[str, list]] = {}
-        for ns, entries in self._index.by_namespace().items():
-            if not entries or (namespace is not None and ns != namespace):
-                continue
-            held = {hx for (n, hx) in self._held if n == ns}
-            if held:
-                ids = [hx for hx in entries if hx not in held]
-                es = [entries[hx] for hx in ids]
-            else:
-                ids, es = list(entries), list(entries.values())
+        by_ns: dict[str, tuple[list, list]] = {}
+        for ns, hx, e in self._index.everything(namespace):
+            if (ns, hx) not in self._held:
+                ids, es = by_ns.setdefault(ns, ([], []))
+                ids.append(hx)
+                es.append(e)
+        for ns, (ids, es) in sorted(by_ns.items()):
             if ids:
                 hibernated[ns] = {
                     "id": ids,
@@ -106,7 +100,7 @@ class Listing:
             return self.named(handle.id_from_string(prefix))
         ns = handle.name
         matches = {hx for (n, hx) in self._held if n == ns and hx.startswith(prefix)}
-        matches |= {hx for _, hx, _ in self._index.entries(ns) if hx.startswith(prefix)}
+        matches |= self._index.with_prefix(ns, prefix, 2)
         if not matches:
             raise InvalidIdError(f"no {ns} object has an id starting with {prefix!r}")
         if len(matches) > 1:
@@ -135,32 +129,11 @@ class Listing:
         live = sum(1 for k in self._live if namespace is None or k[0] == namespace)
         return {"total": total, "live": live, "hibernated": total - live}
 
-    def _sorted_keys(self) -> list[Key]:
-        """Every known object's key in listing order; sorted again only when objects were added (or
-        named). Every object the engine holds is in the index (``Engine.touch``): records coming and
-        going as objects wake and hibernate change no order."""
-        version = self._index.version
-        if self._sorted_version != version:
-            names = {}
-            for ns, hx, e in self._index.entries():
-                names[(ns, hx)] = e.name
-            for key, inst in self._held.items():
-                if names.get(key) is None:
-                    names[key] = inst.id.name
-            self._sorted = sorted(names, key=lambda k: order(k[0], names[k], k[1]))
-            self._sorted_version = version
-        return self._sorted
-
-    def _row(self, key: Key) -> dict[str, Any]:
-        inst = self._held.get(key)
+    def _row(self, ns: str, hx: str, e) -> dict[str, Any]:
+        inst = self._held.get((ns, hx))
         if inst is not None:
             return inst.describe()
-        return index_row(key[0], key[1], self._index.get(*key))
-
-
-def order(ns: str, name: str | None, hx: str) -> tuple:
-    """The listing order: namespace, then named objects by name, then unnamed ones, then id."""
-    return (ns, name is None, name or "", hx)
+        return index_row(ns, hx, e)
 
 
 def index_row(ns: str, hx: str, e) -> dict[str, Any]:

@@ -336,6 +336,8 @@ class DurableState:
         self._broken.update(result.broken)
         if result.index_error is not None:
             self.index.restore_changes(snap if snap is not None else rows)
+        else:
+            self.index.persisted(rows, snap)  # the index's rows are durable: they may leave memory
         return self._ledger.settle(result.written, self._round_took, result.index_error is None, old)
 
     def _report(self, result: RoundResult, removed: int) -> bool:

@@ -1,7 +1,8 @@
 """The data folder's own entries: made private, and checked at start for anything the engine did not make.
 
 What the engine keeps in a data folder (README.md, "On disk"): ``lock`` (a file), ``log/``
-(a folder of ``<number>.log`` segments), ``index.json`` and ``index.journal`` (files), and one
+(a folder of ``<number>.log`` segments), ``index.sqlite`` with its ``-wal`` and ``-shm`` (and, from an
+older engine, ``index.json`` and ``index.journal``), and one
 folder per namespace holding ``<id hex>.json`` checkpoints. ``prepare`` makes the folder (0700)
 or tightens one that others can read; ``check`` looks at each entry of the folder and of
 ``log/`` with ``lstat`` (O(entries), never a checkpoint: those are checked when read) and
@@ -9,11 +10,12 @@ refuses, with a ``FolderEntryError`` naming the path and what to do:
 
 - a symbolic link anywhere in the folder (nothing is ever followed);
 - ``log``, or a namespace folder of a loaded class, that is not a folder;
-- ``index.json``, ``index.journal`` or a ``log/<number>.log`` that is not a regular file.
+- an index file (``index.sqlite``, its ``-wal`` or ``-shm``, ``index.json``, ``index.journal``) or a
+  ``log/<number>.log`` that is not a regular file.
 
 A stray file in ``log/`` whose name is not a segment's (``notes.log``) is not the engine's: it is
 left alone, with a warning. Temporaries of the index a crash left (``index.json.<hex>.tmp``) are
-removed. See docs/trust.md, "The folder itself".
+removed, as are the index database's (``index.sqlite.<hex>.tmp``). See docs/trust.md, "The folder itself".
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from .schema import RESERVED
 
 log = logging.getLogger("dotui")
 
-_FILES = {"lock": "lock file", "index.json": "index snapshot", "index.journal": "index journal"}
-_INDEX_TEMPORARY = "index.json."
+_FILES = {"lock": "lock file", "index.sqlite": "index database", "index.sqlite-wal": "index database's log",
+          "index.sqlite-shm": "index database's shared memory",
+          "index.json": "index snapshot", "index.journal": "index journal"}
+_INDEX_TEMPORARIES = ("index.json.", "index.sqlite.")
 
 
 def prepare(data_dir: str) -> None:
@@ -73,7 +77,7 @@ def check(data_dir: str, namespaces: Iterable[str] = ()) -> None:
             raise disk.refusal(path, mode, _FILES[name])
         if name in folders and not stat.S_ISDIR(mode):
             raise disk.refusal(path, mode, folders[name])
-        if name.startswith(_INDEX_TEMPORARY) and disk.is_temporary(name):
+        if name.startswith(_INDEX_TEMPORARIES) and disk.is_temporary(name):
             _remove_temporary(path, mode)
     _check_log(os.path.join(data_dir, "log"))
 

@@ -1,142 +1,43 @@
 """The index of every object the data folder holds, so listing reads no object file.
 
-Two files, kept with the log:
+On disk it is one SQLite database, ``<data>/index.sqlite`` (``index_store.py``: the tables, the
+checks of what is read back, the seam for SQLite's I/O), written in each checkpoint round on the
+checkpoint thread, in the same round as the checkpoints and before the log segments they make
+redundant are deleted: commit records carry the same fields, so replaying the log at start brings
+the index up to date after a crash. Why SQLite, with the figures: docs/persistence.md.
 
-- ``<data>/index.json``, a snapshot ``{"version": 1, "generation": G, "objects":
-  {namespace: {id hex: [name, keys, bytes, alarm, last_active, calls, errors]}}}``,
-  rewritten atomically when the journal has grown large (and after a rebuild);
-- ``<data>/index.journal``, appended (and fdatasynced) each time checkpoints are
-  written, so the cost of keeping the index follows what changed, not how many
-  objects there are. Each line is ``<crc32 hex> <JSON>``: the first line
-  ``{"journal": 1, "base": G}`` names the snapshot generation it extends (0: no
-  snapshot), then one row ``[namespace, id hex, name, keys, bytes, alarm,
-  last_active, calls, errors]`` per line. ``calls`` and ``errors`` count the object's
-  calls (and the failed ones) so far, over every wake; rows written before they were
-  kept have no such fields, and count 0.
+In memory it holds only what is not yet durable in the file: the entries changed since their row
+was written (and those being written), as ``Entry`` objects; every other object is read from the
+file when asked for. So opening costs O(namespaces), memory O(objects changed since the last
+round), a lookup O(log N), a page of the listing O(log N + page + objects new since the last round)
+(``ordered``), a count O(1) (the file's counts, kept by a trigger, plus the new ones).
 
-Only the last line of the journal may be torn (a kill mid-append): it is cut
-off on load, and appends always start at the end of the last whole line. Any
-other damage (a bad line with good lines after it, a damaged snapshot, a journal
-without the snapshot it extends, an empty journal with no snapshot) is never
-trusted partially: the index is rebuilt from the checkpoints, and the log
-replayed at start brings it up to date (commit records carry the same fields).
+A torn or unreadable index is never trusted partially: at start, or whenever a row read back fails
+its checks, the index is rebuilt from the checkpoints (everything then held in memory, with the
+changes not yet written over it) and written whole as a new file at the next round. A folder of an
+older engine (``index.json`` and ``index.journal``, ``index_legacy.py``) is read once the same way.
 """
 
 from __future__ import annotations
 
-import json
+import bisect
 import logging
 import os
 import sqlite3
 import stat
-import zlib
-from collections.abc import Iterator
+from typing import Iterator
 
-from .. import values
-from . import disk, schema, sqlfile
-from .checkpoint import atomic_write, fsync_dir
+from . import index_legacy, schema, sqlfile
+from .index_legacy import read_journal, read_snapshot  # noqa: F401 - the legacy readers, as before
+from .index_store import Damaged, Store, check_row  # noqa: F401 - Damaged and check_row, as before
 
 log = logging.getLogger("dotui")
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+Key = tuple[str, str]
 
 
-def _line(doc) -> bytes:
-    text = _dumps(doc).encode()
-    return b"%08x %s\n" % (zlib.crc32(text), text)
-
-
-class Damaged(Exception):
-    """An index file that must not be trusted."""
-
-
-def read_journal(path: str) -> tuple[int, list[list], int, int] | None:
-    """(base generation, rows, bytes of whole lines, bytes of a torn last line); None
-    when there is no journal or it is empty. Raises ``Damaged`` for anything but a
-    torn last line."""
-    try:
-        raw = disk.read_file(path)
-    except FileNotFoundError:
-        return None
-    if not raw:
-        return None
-    docs, good = [], 0
-    lines = raw.split(b"\n")
-    for i, line in enumerate(lines[:-1]):  # the piece after the last newline is torn (or empty)
-        try:
-            crc, text = line.split(b" ", 1)
-            if int(crc, 16) != zlib.crc32(text):
-                raise ValueError("checksum")
-        except ValueError:
-            if i < len(lines) - 2:
-                raise Damaged(f"{path}: line {i + 1} is damaged and lines follow it") from None
-            break  # a torn last line that happens to end in a newline
-        try:
-            docs.append(values.read(text))
-        except ValueError as exc:  # its checksum matches: no kill tore it
-            raise Damaged(f"{path}: line {i + 1} is not JSON ({exc})") from None
-        good += len(line) + 1
-    if not docs or not isinstance(docs[0], dict) or docs[0].get("journal") != 1:
-        if good == 0 and len(lines) <= 2:
-            return None  # only a torn first line: nothing was ever written whole
-        raise Damaged(f"{path}: no journal header (an older format, or damage)")
-    rows = docs[1:]
-    for i, r in enumerate(rows, 2):
-        try:
-            ns, hx, *row = _row_shape(r, "the row", 2)
-            check_row(ns, hx, row)
-        except schema.Malformed as exc:
-            raise Damaged(f"{path}: line {i} is not a row [namespace, id, name, keys, bytes, alarm, "
-                          f"last_active, calls, errors]: {exc}") from None
-    base = docs[0].get("base", -1)
-    if type(base) is not int:
-        raise Damaged(f"{path}: the header's base generation is {values.shown(base)}, not an int")
-    return base, rows, good, len(raw) - good
-
-
-def read_snapshot(path: str) -> tuple[int, dict] | None:
-    """(generation, objects) of ``index.json``; None when there is none. Raises ``Damaged``."""
-    try:
-        raw = disk.read_file(path)
-    except FileNotFoundError:
-        return None
-    try:
-        doc = schema.shape(values.read(raw), dict, "the document")
-        objects = schema.shape(doc.get("objects"), dict, "its objects")
-        for ns, entries in objects.items():
-            for hx, row in schema.shape(entries, dict, f"the objects of {ns!r}").items():
-                check_row(ns, hx, _row_shape(row, f"the row of {ns} {hx!r}", 0))
-        generation = doc.get("generation", 0)
-        if type(generation) is not int:
-            raise schema.Malformed(f"its generation is {values.shown(generation)}, not an int")
-        return generation, objects
-    except ValueError as exc:  # schema.Malformed, or not UTF-8 or JSON
-        raise Damaged(f"{path}: not an index snapshot ({exc})") from None
-
-
-ROW_FIELDS = (5, 7)  # an object's row: without the counters (folders written before them), with them
-
-
-def _row_shape(row: object, what: str, before: int) -> list:
-    """``row`` is a list of ``before`` fields (namespace and id in the journal) and an object's row."""
-    schema.shape(row, list, what)
-    if len(row) - before not in ROW_FIELDS:  # type: ignore[arg-type]
-        schema.shape(row, list, what, before + ROW_FIELDS[-1])  # raises, naming the length wanted
-    return row  # type: ignore[return-value]
-
-
-def check_row(ns: object, hx: object, row: list) -> None:
-    """One object's row of the index, ``[name, keys, bytes, alarm, last_active, calls, errors]``
-    (the last two may be missing: 0), with its namespace and id: every field as the engine writes
-    it (schema.py), or ``schema.Malformed``."""
-    schema.object_id(schema.namespace(ns), hx)
-    name, keys, nbytes, alarm, last_active, *counters = row
-    schema.name(name, ns, hx)  # type: ignore[arg-type]
-    schema.count(keys, "its key count")
-    schema.count(nbytes, "its byte count")
-    schema.alarm(alarm)
-    schema.moment(last_active, "its last_active", optional=True)
-    for n, what in zip(counters, ("its call count", "its error count"), strict=False):
-        schema.count(n, what)
+def order(ns: str, name: str | None, hx: str) -> tuple:
+    """The listing order: namespace, then named objects by name, then unnamed ones, then id."""
+    return (ns, name is None, name or "", hx)
 
 
 class Entry:
@@ -160,195 +61,332 @@ class Entry:
 
 class Index:
     def __init__(self, path: str):
-        self.path = path
-        self.journal_path = os.path.splitext(path)[0] + ".journal"
-        self._by_ns: dict[str, dict[str, Entry]] = {}
-        self._dirty: set[tuple[str, str]] = set()
-        self._journal_lines = 0
-        self._journal_size: int | None = None  # where the next append goes; None: start a new journal
-        self._generation = 0  # of the snapshot the journal extends (0: none)
-        self._needs_snapshot = False  # after a rebuild: replace whatever was on disk
+        self.path = path  # <data>/index.sqlite
+        self.data_dir = os.path.dirname(path) or "."
+        self._store = Store(path)
+        self._mem: dict[Key, Entry] = {}  # not yet durable in the file (detached: every entry)
+        self._dirty: set[Key] = set()
+        self._new: dict[Key, tuple] = {}  # in _mem, not in the file the reader sees: key -> order
+        self._moved: dict[Key, tuple] = {}  # in the file under an older order (named since): its order there
+        self._file_counts: dict[str, int] = {}
+        self._new_counts: dict[str, int] = {}
+        self._attached = False  # False: the file is not read (none, damaged, or not yet written)
+        self._needs_snapshot = False  # write the whole index as a new file at the next round
+        self._legacy = False  # the rows came from index.json/index.journal: remove them once written
+        self._overlay: dict[str | None, tuple[list, list, list]] = {}  # per namespace filter, until changed
         self.damage: str | None = None  # why load() refused the files, for a log line
-        self.version = 0  # bumped when an entry is added: sorted views rebuild then
 
-    # ------------------------------------------------------------ reading
+    # ------------------------------------------------------------ opening
     def load(self) -> bool:
-        """Read the snapshot and the journal; False when they are missing or cannot be
-        trusted whole (then ``rebuild_from_files``). Cuts a torn last journal line off."""
+        """Open the file (O(namespaces): nothing else is read), or read an older engine's files; False
+        when there is none, or it cannot be trusted whole (then ``rebuild_from_files``)."""
         try:
-            snap = read_snapshot(self.path)
-            journal = read_journal(self.journal_path)
+            if index_store_exists(self.path):
+                self._store.open_reader()
+                self._file_counts = self._store.counts()
+                self._attached = True
+                self._legacy = any(os.path.lexists(os.path.join(self.data_dir, n))
+                                   for n in (index_legacy.SNAPSHOT, index_legacy.JOURNAL))
+                self._needs_snapshot = False
+                return True
+            rows = index_legacy.read(self.data_dir)
         except (Damaged, OSError) as exc:
+            self._store.close_reader()
             self.damage = str(exc)
             return False
-        gen = snap[0] if snap is not None else 0
-        if journal is not None and (journal[0] > gen or (snap is None and journal[0] != 0)):
-            self.damage = f"{self.journal_path} extends a snapshot (generation {journal[0]}) that {self.path} is not"
+        if rows is None:
             return False
-        if snap is None and journal is None:
-            return False
-        self._by_ns = {ns: {hx: Entry(*row) for hx, row in entries.items()}
-                       for ns, entries in (snap[1] if snap else {}).items()}
-        self._generation = gen
-        if journal is not None and journal[0] == gen:
-            _, rows, good, torn = journal
-            for ns, hx, *row in rows:
-                self._by_ns.setdefault(ns, {})[hx] = Entry(*row)
-            self._journal_lines, self._journal_size = len(rows), good
-            if torn:
-                self._cut_torn_line(good)
-        self.version += 1
+        self._detach({(r[0], r[1]): Entry(*r[2:]) for r in rows})
+        self._legacy = True
+        self._write_whole()
         return True
 
-    def _cut_torn_line(self, good: int) -> None:
+    def _write_whole(self) -> None:
+        """(At start, no round running) Write the entries held in memory as a new file and read it
+        from now on; on failure they stay in memory and the next round tries again. O(N log N)."""
+        rows = self.all_rows()
         try:
-            disk.truncate(self.journal_path, good)
-        except OSError:
-            pass  # appends start at ``good`` and cut what follows anyway
+            self.persist([], rows)
+        except OSError as exc:
+            log.warning("the index could not be written (%s): it is held in memory and written at the "
+                        "next checkpoint", exc)
+            self._dirty.update(self._mem)
+            return
+        self.persisted([], rows)
 
+    def _detach(self, entries: dict[Key, Entry]) -> None:
+        """Hold every entry in memory and stop reading the file; the next round writes a new one."""
+        self._store.close_reader()
+        self._attached = False
+        self._mem = entries
+        self._dirty = set()
+        self._new, self._moved, self._file_counts = {}, {}, {}
+        self._new_counts = {}
+        for ns, _ in entries:
+            self._new_counts[ns] = self._new_counts.get(ns, 0) + 1
+        self._needs_snapshot = True
+        self._overlay.clear()
+
+    def close(self) -> None:
+        self._store.close()
+
+    def _damaged(self, exc: Exception) -> None:
+        """A row (or the file) read back failed its checks: rebuild from the checkpoints, keeping
+        every change not yet written over what they hold. O(checkpoints), once."""
+        log.warning("the index cannot be trusted (%s): rebuilding it from the checkpoints", exc)
+        kept = {k: self._mem[k] for k in self._mem}
+        self.rebuild_from_files(self.data_dir, keep=kept)  # written whole by the next round
+
+    def _file(self, fn, *args):
+        """``fn(*args)`` of the store, or None once a damage made the index rebuild itself."""
+        try:
+            return fn(*args)
+        except (Damaged, OSError) as exc:
+            self._damaged(exc)
+            return None
+
+    # ------------------------------------------------------------ reading (the loop thread)
     def get(self, ns: str, hx: str) -> Entry | None:
-        entries = self._by_ns.get(ns)
-        return entries.get(hx) if entries else None
-
-    def entries(self, ns: str | None = None) -> Iterator[tuple[str, str, Entry]]:
-        for name, entries in self._by_ns.items():
-            if ns is None or name == ns:
-                for hx, e in entries.items():
-                    yield name, hx, e
-
-    def namespaces(self) -> list[str]:
-        return list(self._by_ns)
-
-    def by_namespace(self) -> dict[str, dict[str, Entry]]:
-        """(Loop thread) The entries, ``{namespace: {id hex: Entry}}``: read them, do not change them."""
-        return self._by_ns
+        """The entry of an object (read from the file unless it is in memory): O(log N). Read it,
+        do not change it (``ensure`` for that)."""
+        e = self._mem.get((ns, hx))
+        if e is not None or not self._attached:
+            return e
+        r = self._file(self._store.get, ns, hx)
+        return Entry(*r[2:]) if r is not None else None
 
     def count(self, ns: str | None = None) -> int:
+        """How many objects the index holds (of ``ns``): O(namespaces)."""
         if ns is None:
-            return sum(len(v) for v in self._by_ns.values())
-        return len(self._by_ns.get(ns, {}))
+            return sum(self._file_counts.values()) + sum(self._new_counts.values())
+        return self._file_counts.get(ns, 0) + self._new_counts.get(ns, 0)
 
-    # ------------------------------------------------------------ changing
+    def namespaces(self) -> list[str]:
+        return sorted({*self._file_counts, *self._new_counts})
+
+    def alarms(self) -> list[tuple[str, str, float]]:
+        """(namespace, id, alarm) of every object with an alarm: O(alarms + entries in memory)."""
+        rows = (self._file(lambda: list(self._store.alarms())) if self._attached else None) or []
+        out = [(k[0], k[1], e.alarm) for k, e in self._mem.items() if e.alarm is not None]
+        return out + [(r[0], r[1], r[5]) for r in rows if (r[0], r[1]) not in self._mem]
+
+    def with_prefix(self, ns: str, prefix: str, limit: int = 2) -> set[str]:
+        """Ids of ``ns`` starting with ``prefix``, at most ``limit`` (and those in memory): O(log N + limit)."""
+        found = {hx for (n, hx) in self._mem if n == ns and hx.startswith(prefix)}
+        if self._attached:
+            found.update(self._file(self._store.with_prefix, ns, prefix, limit) or ())
+        return found
+
+    def everything(self, ns: str | None = None) -> list[tuple[str, str, Entry]]:
+        """Every entry (of ``ns``), in no particular order: O(N)."""
+        rows = (self._file(lambda: list(self._store.everything(ns))) if self._attached else None) or []
+        out = [(k[0], k[1], e) for k, e in self._mem.items() if ns is None or k[0] == ns]
+        return out + [(r[0], r[1], Entry(*r[2:])) for r in rows if (r[0], r[1]) not in self._mem]
+
+    def ordered(self, ns: str | None = None, start: int = 0) -> Iterator[tuple[str, str, Entry]]:
+        """Entries (of ``ns``) in listing order (``order``), from the ``start``-th on.
+
+        The file's rows, merged with the entries in memory that are not in the file the reader sees
+        (new, or named since: their old place is skipped). Reading starts ``len(new)`` rows before
+        ``start`` in the file, and the rank of the first row read is known from the two short sorted
+        lists: O(log N + page + objects new since the last round) a page, none of it Python work
+        for the rows stepped over."""
+        shown = 0
+        try:
+            for item in self._ordered(ns, start):
+                yield item
+                shown += 1
+        except (Damaged, OSError) as exc:
+            self._damaged(exc)
+            yield from self._ordered(ns, start + shown)  # detached now: from memory
+
+    def _ordered(self, ns: str | None, start: int) -> Iterator[tuple[str, str, Entry]]:
+        orders, keys, moved = self._overlay_of(ns)
+        if not self._attached:
+            for k in keys[start:]:
+                yield k[0], k[1], self._mem[k]
+            return
+        in_file = sum(self._file_counts.values()) if ns is None else self._file_counts.get(ns, 0)
+        q = min(max(0, start - len(orders)), max(0, in_file - 1))
+        rank, ai = None, 0
+        for p, r in enumerate(self._store.ordered(ns, q), q):
+            key, place = (r[0], r[1]), order(r[0], r[2], r[1])
+            if self._moved.get(key) == place:
+                continue  # it is listed at its new place
+            if rank is None:  # the first row shown: its rank from its place in the file
+                ai = bisect.bisect_left(orders, place)
+                rank = p - bisect.bisect_left(moved, place) + ai
+                if q == 0:  # those in memory before it come first (else they rank before ``start``)
+                    for k in keys[start:ai]:
+                        yield k[0], k[1], self._mem[k]
+            while ai < len(orders) and orders[ai] < place:
+                if rank >= start:
+                    k = keys[ai]
+                    yield k[0], k[1], self._mem[k]
+                ai, rank = ai + 1, rank + 1
+            if rank >= start:
+                e = self._mem.get(key)
+                yield key[0], key[1], e if e is not None else Entry(*r[2:])
+            rank += 1
+        if rank is None:  # nothing in the file: the entries in memory alone
+            rank, ai = 0, 0
+        for k in keys[ai:]:
+            if rank >= start:
+                yield k[0], k[1], self._mem[k]
+            rank += 1
+
+    def _overlay_of(self, ns: str | None) -> tuple[list, list, list]:
+        """(sorted orders, their keys, sorted old orders of the moved) of the entries listed from
+        memory; sorted again only after entries were added, named or written."""
+        got = self._overlay.get(ns)
+        if got is None:
+            if self._attached:
+                listed = {**self._new, **{k: order(k[0], self._mem[k].name, k[1]) for k in self._moved}}
+            else:
+                listed = {k: order(k[0], e.name, k[1]) for k, e in self._mem.items()}
+            pairs = sorted((o, k) for k, o in listed.items() if ns is None or k[0] == ns)
+            moved = sorted(o for k, o in self._moved.items() if ns is None or k[0] == ns)
+            got = self._overlay[ns] = ([o for o, _ in pairs], [k for _, k in pairs], moved)
+        return got
+
+    # ------------------------------------------------------------ changing (the loop thread)
     def ensure(self, ns: str, hx: str, name: str | None) -> Entry:
-        """The entry of an object (made if new), marked as changed."""
-        entries = self._by_ns.get(ns)
-        if entries is None:
-            entries = self._by_ns[ns] = {}
-        entry = entries.get(hx)
+        """The entry of an object (made if new), marked as changed: O(1) when it is in memory, else
+        one lookup."""
+        key = (ns, hx)
+        entry = self._mem.get(key)
+        if entry is None and self._attached:
+            r = self._file(self._store.get, ns, hx)
+            if r is not None:
+                entry = self._mem[key] = Entry(*r[2:])
+            else:
+                entry = self._mem.get(key)  # a damage found just now rebuilt the index: it may be there
         if entry is None:
-            entry = entries[hx] = Entry(name)
-            self.version += 1
-        elif name is not None and entry.name is None:
+            entry = self._mem[key] = Entry(name)
+            if self._attached:
+                self._new[key] = order(ns, name, hx)
+            self._new_counts[ns] = self._new_counts.get(ns, 0) + 1
+            self._overlay.clear()
+        if name is not None and entry.name is None:
             entry.name = name
-            self.version += 1  # the listing order may change with a name
-        self._dirty.add((ns, hx))
+            if key in self._new:
+                self._new[key] = order(ns, name, hx)
+            elif self._attached:
+                self._moved[key] = order(ns, None, hx)
+            self._overlay.clear()  # the listing order changes with a name
+        self._dirty.add(key)
         return entry
 
     def take_changes(self) -> list[list]:
         """(Loop thread) Rows of the entries changed since the last call, for ``persist``."""
         dirty, self._dirty = self._dirty, set()
-        rows = []
-        for ns, hx in dirty:
-            e = self.get(ns, hx)
-            if e is not None:
-                rows.append([ns, hx, *e.row()])
-        return rows
+        if self._attached:
+            self._file(self._store.hold)  # the round stays unseen until ``persisted``
+        return [[ns, hx, *self._mem[(ns, hx)].row()] for ns, hx in dirty if (ns, hx) in self._mem]
 
     def restore_changes(self, rows: list[list]) -> None:
         """(Loop thread) ``persist`` of these rows failed: they are written next time."""
         for ns, hx, *_ in rows:
             self._dirty.add((ns, hx))
-
-    def persist(self, rows: list[list], snapshot_rows: list | None = None) -> None:
-        """(Any thread) Make ``rows`` durable: append them to the journal, or, when
-        ``snapshot_rows`` is given, write a whole new snapshot and drop the journal.
-        Raises ``OSError``; nothing half-written is ever read back."""
-        if snapshot_rows is not None:
-            self._write_snapshot(snapshot_rows)
-        elif rows:
-            self._append(b"".join(_line(r) for r in rows), len(rows))
-
-    def _write_snapshot(self, snapshot_rows: list) -> None:
-        objects: dict[str, dict[str, list]] = {}
-        for ns, hx, *row in snapshot_rows:
-            objects.setdefault(ns, {})[hx] = row
-        gen = self._generation + 1
-        if self._needs_snapshot:
-            # After a rebuild the journal on disk is not ours: it goes first, so it can
-            # never be read as extending the snapshot written next.
-            self._remove_journal()
-        self._needs_snapshot = True  # until it is durable
-        atomic_write(self.path, _dumps({"version": 1, "generation": gen, "objects": objects}).encode())
-        self._generation, self._journal_size, self._journal_lines = gen, None, 0
-        self._needs_snapshot = False
-        self._remove_journal()  # a stale journal (base < gen) would be ignored anyway
-
-    def _remove_journal(self) -> None:
-        if os.path.lexists(self.journal_path):
-            disk.remove(self.journal_path)
-            fsync_dir(os.path.dirname(self.journal_path))
-
-    def _append(self, body: bytes, n: int) -> None:
-        new = self._journal_size is None
-        offset = self._journal_size or 0
-        if new:
-            body = _line({"journal": 1, "base": self._generation}) + body
-        fd = disk.open(self.journal_path, os.O_WRONLY | os.O_CREAT)
-        try:
-            if new:
-                disk.ftruncate(fd, 0)  # a stale journal's rows must never follow the new header
-            view, pos = memoryview(body), offset
-            while view:
-                written = disk.pwrite(fd, view, pos)
-                view, pos = view[written:], pos + written
-            disk.ftruncate(fd, pos)  # what a failed earlier append left after it
-            disk.fdatasync(fd)
-        finally:
-            disk.close(fd)
-        if new:
-            fsync_dir(os.path.dirname(self.journal_path))
-        self._journal_size = pos
-        self._journal_lines += n
+        if self._attached:
+            self._file(self._store.release)
+        if self._store.damaged is not None and self._attached:  # found by the writer: rebuild
+            self._damaged(Damaged(self._store.damaged))
 
     def wants_snapshot(self, pending: int) -> bool:
-        """Whether to write a snapshot: after a rebuild, or when the journal has grown past
-        half the index (then a snapshot is cheaper)."""
-        return self._needs_snapshot or self._journal_lines + pending > max(10_000, self.count() // 2)
+        """Whether the next round writes the whole index as a new file: after a rebuild or an older
+        engine's files (a file that is not read cannot be written in part)."""
+        return self._needs_snapshot or not self._attached
 
     def all_rows(self) -> list[list]:
+        """(Loop thread) Every row, for a snapshot: the file's (if it is read) and memory's. O(N)."""
         self._dirty.clear()
-        return [[ns, hx, *e.row()] for ns, hx, e in self.entries()]
+        return [[ns, hx, *e.row()] for ns, hx, e in self.everything()]
 
-    def _rebuild_sqlite(self, data_dir: str, ns: str, hx: str) -> None:
-        """The entry of a SQLite-backed object, from its database's metadata (read-only: O(1))."""
+    # ------------------------------------------------------------ writing (the checkpoint thread)
+    def persist(self, rows: list[list], snapshot_rows: list | None = None) -> None:
+        """(Any thread) Make ``rows`` durable in the file, or, with ``snapshot_rows``, write a whole
+        new file of them. Raises ``OSError``; nothing half-written is ever read back."""
+        if snapshot_rows is not None:
+            self._store.close_reader()  # (detached: closed already) no reader may see the file go
+            self._store.replace(snapshot_rows)
+            if self._legacy:
+                index_legacy.remove(self.data_dir)
+        elif rows:
+            self._store.write(rows)
+
+    def persisted(self, rows: list[list], snapshot_rows: list | None = None) -> None:
+        """(Loop thread) ``persist(rows, snapshot_rows)`` succeeded: the reader moves on to the file as
+        written, and the entries written and not changed since leave memory."""
+        written = snapshot_rows if snapshot_rows is not None else rows
+        if snapshot_rows is None and not self._attached:
+            return  # everything stays in memory until a whole file is written
+        try:
+            if snapshot_rows is not None:
+                self._store.open_reader()
+                self._attached, self._needs_snapshot, self._legacy = True, False, False
+            else:
+                self._store.release()
+            self._file_counts = self._store.counts()
+        except (Damaged, OSError) as exc:
+            self._store.close_reader()
+            self._attached = False
+            self._needs_snapshot = True  # the next round writes a new file
+            log.warning("the index cannot be read back (%s): it is written again at the next checkpoint", exc)
+            return
+        names = {(r[0], r[1]): r[2] for r in written}
+        for key in list(self._mem if snapshot_rows is not None else names):
+            if key not in names:  # added after the snapshot was taken: still new
+                self._new[key] = order(key[0], self._mem[key].name, key[1])
+                continue
+            self._new.pop(key, None)
+            if key in self._dirty:
+                e = self._mem[key]
+                if e.name != names[key]:
+                    self._moved[key] = order(key[0], names[key], key[1])
+                else:
+                    self._moved.pop(key, None)
+            else:
+                self._mem.pop(key, None)
+                self._moved.pop(key, None)
+        self._new_counts = {}
+        for ns, _ in self._new:
+            self._new_counts[ns] = self._new_counts.get(ns, 0) + 1
+        self._overlay.clear()
+
+    # ------------------------------------------------------------ rebuilding
+    def _sqlite_entry(self, data_dir: str, ns: str, hx: str) -> Entry | None:
+        """The entry of a SQLite-backed object, from its database's metadata (read-only: O(1)); None
+        for a database that names another object."""
         try:
             path = sqlfile.path_of(data_dir, ns, hx)
             meta = sqlfile.meta_of(path)
         except schema.Malformed as exc:
             log.warning("%s is not a database of this data folder (%s); left as it is",
                         os.path.join(data_dir, ns, hx + sqlfile.SUFFIX), exc)
-            return
+            return None
         except (sqlite3.Error, OSError):
             meta = {}  # listed all the same: a call says what is wrong
-        e = self.ensure(ns, hx, meta.get("name"))
-        e.bytes = meta.get("bytes", 0)
-        e.alarm = meta.get("alarm")
+        return Entry(meta.get("name"), 0, meta.get("bytes", 0), meta.get("alarm"), None)
 
-    def rebuild_from_files(self, data_dir: str, skip: tuple[str, ...] = ("log",)) -> None:
-        """Slow path when the index is lost or damaged: read the meta of every checkpoint.
-        The next ``persist`` writes a whole snapshot in place of the files on disk."""
-        from ..errors import BrokenObjectError
+    def rebuild_from_files(self, data_dir: str, skip: tuple[str, ...] = ("log",),
+                           keep: dict[Key, Entry] | None = None) -> None:
+        """Slow path when the index is lost or damaged: read the meta of every checkpoint (and put
+        ``keep``, newer, over it). Everything is then held in memory; the next ``persist`` writes a
+        whole new file. O(checkpoints)."""
         from . import checkpoint
+        from ..errors import BrokenObjectError
 
-        self._by_ns = {}
-        self.version += 1
+        entries: dict[Key, Entry] = {}
         for ns in sorted(os.listdir(data_dir)):
             folder = os.path.join(data_dir, ns)
             if ns in skip or not ns.isidentifier() or not stat.S_ISDIR(os.lstat(folder).st_mode):  # no link followed
                 continue
             for fname in os.listdir(folder):
                 if fname.endswith(sqlfile.SUFFIX) and len(fname) == 64 + len(sqlfile.SUFFIX):
-                    self._rebuild_sqlite(data_dir, ns, fname[:64])  # a SQLite-backed object (docs/sqlite.md)
+                    entry = self._sqlite_entry(data_dir, ns, fname[:64])  # SQLite-backed (docs/sqlite.md)
+                    if entry is not None:
+                        entries[(ns, fname[:64])] = entry
                     continue
                 if not fname.endswith(".json") or len(fname) != 69:
                     continue
@@ -363,10 +401,16 @@ class Index:
                     data, meta = checkpoint.load(path, (ns, hx))
                 except (BrokenObjectError, OSError):
                     data, meta = {}, {}  # listed all the same: a call says what is wrong
-                e = self.ensure(ns, hx, meta.get("name"))
-                e.keys = meta.get("keys", len(data))
-                e.bytes = meta.get("bytes", 0)
-                e.alarm = meta.get("alarm")
-                e.last_active = meta.get("saved_at")
-        # Replace what is on disk with a whole snapshot, unless there was nothing at all.
-        self._needs_snapshot = bool(self._by_ns) or self.damage is not None
+                entries[(ns, hx)] = Entry(meta.get("name"), meta.get("keys", len(data)), meta.get("bytes", 0),
+                                          meta.get("alarm"), meta.get("saved_at"))
+        entries.update(keep or {})
+        self._detach(entries)
+        self._dirty = set(entries)
+        if keep is None:  # at start: written now (the log replayed next brings it up to date)
+            self._write_whole()
+
+
+def index_store_exists(path: str) -> bool:
+    from .index_store import check_files
+
+    return check_files(path)

@@ -103,7 +103,7 @@ def apply(repair: RepairPlan) -> None:
 
 def replay(data_dir: str) -> DurableState:
     """Replay what is left of the log into the checkpoints, as an engine's start would."""
-    state = DurableState(data_dir, Index(os.path.join(data_dir, "index.json")), interval=60.0,
+    state = DurableState(data_dir, Index(os.path.join(data_dir, "index.sqlite")), interval=60.0,
                          publish=lambda *a, **k: None, on_broken=lambda key, reason: None)
     state.recover(CommitLog(os.path.join(data_dir, "log")))
     return state

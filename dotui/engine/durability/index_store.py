@@ -1,0 +1,382 @@
+"""The index's file: one SQLite database, ``<data>/index.sqlite``, read a page at a time.
+
+Tables (docs/persistence.md: the costs, and the choice with its figures)::
+
+    objects(ns, hx, name, keys, bytes, alarm, last_active, calls, errors, crc)   -- one row an object
+    counts(ns, n)      -- objects per namespace, kept by a trigger in the same transaction as the rows
+
+``objects`` is keyed by (namespace, id) and has two indexes: the listing order (namespace, named
+first, name, id), so a page is a seek and a short scan, and the objects with an alarm. Nothing is
+loaded at open: a row is read when a page, a lookup or the start's alarms ask for it, so opening
+costs O(1) and a page O(log N + page) (a page at offset k steps over k entries of the order index,
+in C). Each connection's page cache is bounded (``CACHE_KIB``).
+
+What is read back is input (docs/trust.md): the file's application id, format and schema are
+checked at open, and every row read is held to ``check_row`` and to its ``crc`` (a CRC-32 of its
+fields as written), so a flipped bit inside a row is damage too. Damage raises ``Damaged``; the
+index is then rebuilt from the checkpoints, never trusted partially.
+
+SQLite does its own I/O, so this module is the seam for it that ``disk.py`` is for the rest: each
+operation first asks ``disk.faults`` (``open``, ``read``, ``write``, ``fsync``: the commit, where
+SQLite syncs; ``match`` is the database's path), and SQLite's own I/O errors come out as
+``OSError`` (a full disk as ``ENOSPC``). The file and its ``-wal`` and ``-shm`` are checked with
+``lstat`` before every open (no link followed, nothing but a regular file) and made 0600.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import stat
+import threading
+import zlib
+from typing import Iterable, Iterator
+
+from . import disk, schema
+from .. import values
+
+FORMAT = 1
+APPLICATION_ID = 0x64745569  # "dtUi": a file of this format, not some other SQLite database
+CACHE_KIB = 2048  # each connection's page cache
+SIDE_FILES = ("-wal", "-shm")
+FIELDS = "ns, hx, name, keys, bytes, alarm, last_active, calls, errors, crc"
+ORDER = "ns, name IS NULL, name, hx"
+SCHEMA = (
+    "CREATE TABLE objects (ns TEXT NOT NULL, hx TEXT NOT NULL, name TEXT, keys INTEGER NOT NULL, "
+    "bytes INTEGER NOT NULL, alarm REAL, last_active REAL, calls INTEGER NOT NULL, errors INTEGER NOT NULL, "
+    "crc INTEGER NOT NULL, PRIMARY KEY (ns, hx)) STRICT, WITHOUT ROWID",
+    f"CREATE INDEX objects_order ON objects ({ORDER})",
+    "CREATE INDEX objects_alarm ON objects (alarm) WHERE alarm IS NOT NULL",
+    "CREATE TABLE counts (ns TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT, WITHOUT ROWID",
+    "CREATE TRIGGER objects_counted AFTER INSERT ON objects BEGIN "
+    "INSERT INTO counts VALUES (NEW.ns, 1) ON CONFLICT (ns) DO UPDATE SET n = n + 1; END",
+)
+_UPSERT = (f"INSERT INTO objects ({FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (ns, hx) DO UPDATE SET "
+           + ", ".join(f"{f} = excluded.{f}" for f in FIELDS.split(", ")[2:]))
+
+
+class Damaged(Exception):
+    """An index file that must not be trusted."""
+
+
+ROW_FIELDS = (5, 7)  # an object's row: without the counters (folders written before them), with them
+
+
+def check_row(ns: object, hx: object, row: list) -> None:
+    """One object's row of the index, ``[name, keys, bytes, alarm, last_active, calls, errors]``
+    (the last two may be missing: 0), with its namespace and id: every field as the engine writes
+    it (schema.py), or ``schema.Malformed``."""
+    schema.object_id(schema.namespace(ns), hx)
+    name, keys, nbytes, alarm, last_active, *counters = row
+    schema.name(name, ns, hx)  # type: ignore[arg-type]
+    schema.count(keys, "its key count")
+    schema.count(nbytes, "its byte count")
+    schema.alarm(alarm)
+    schema.moment(last_active, "its last_active", optional=True)
+    for n, what in zip(counters, ("its call count", "its error count")):
+        schema.count(n, what)
+
+
+def _float(x):
+    return None if x is None else float(x)
+
+
+def encode(r: list) -> tuple:
+    """A row ``[ns, hx, name, keys, bytes, alarm, last_active, calls, errors]`` as it is stored,
+    with its CRC (times as floats: what a REAL column gives back)."""
+    ns, hx, name, keys, nbytes, alarm, last, calls, errors = r
+    fields = [ns, hx, name, keys, nbytes, _float(alarm), _float(last), calls, errors]
+    return (*fields, _crc(fields))
+
+
+def _crc(fields: list) -> int:
+    """CRC-32 of the fields' ``repr`` (exact for str, int, float and None; 4x cheaper than JSON)."""
+    return zlib.crc32(repr(fields).encode("utf-8", "surrogatepass"))
+
+
+def decode(t: tuple, path: str) -> list:
+    """A stored row back, checked (``Damaged`` naming the file and the row otherwise). O(row)."""
+    *fields, crc = t
+    try:
+        if crc != _crc(fields):
+            raise schema.Malformed("its checksum does not match its fields")
+        check_row(fields[0], fields[1], fields[2:])
+    except (schema.Malformed, TypeError, ValueError) as exc:
+        raise Damaged(f"{path}: the row {values.shown(fields[:2])} is not one the engine wrote: {exc}") from None
+    return fields
+
+
+def _oserror(exc: sqlite3.Error, path: str) -> Exception:
+    """SQLite's error as the engine's: I/O (a full disk) as ``OSError``, anything else ``Damaged``."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == 13:  # SQLITE_FULL
+        return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({exc})", path)
+    if code in (5, 6, 10, 14, 15):  # BUSY, LOCKED, IOERR, CANTOPEN, PROTOCOL: may pass
+        return OSError(errno.EIO, f"{os.strerror(errno.EIO)} ({exc})", path)
+    return Damaged(f"{path}: not an index database of this engine ({exc})")
+
+
+def _seam(op: str, path: str) -> None:
+    if disk.faults.active:
+        disk.faults.check(op, path)
+
+
+def check_files(path: str) -> bool:
+    """Whether the database exists; ``FolderEntryError`` if it, or its ``-wal``/``-shm``, is a link
+    or anything but a regular file (nothing is followed). Three lstats: O(1)."""
+    exists = False
+    for p in (path, *(path + s for s in SIDE_FILES)):
+        try:
+            mode = os.lstat(p).st_mode
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(mode):
+            raise disk.refusal(p, mode, "index database")
+        exists = exists or p == path
+    return exists
+
+
+class Store:
+    """The database, through two connections: the loop's reader (``hold`` keeps it on the file as
+    the loop knows it while a round is written) and the checkpoint thread's writer. Each is used by
+    one thread at a time."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # open and close against each other
+        self.damaged: str | None = None  # set by the writer's thread: damage found while writing
+
+    # ------------------------------------------------------------ opening
+    def _connect(self, path: str, create: bool = False) -> sqlite3.Connection:
+        _seam("open", path)
+        if not check_files(path):
+            if not create:
+                raise FileNotFoundError(errno.ENOENT, "no index database", path)
+            disk.close(disk.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))  # 0600, never a link
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        except sqlite3.Error as exc:
+            raise _oserror(exc, path) from None
+        return conn
+
+    def open_reader(self) -> None:
+        """Open the loop's connection and check the file is this engine's index (``Damaged``)."""
+        conn = self._connect(self.path)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            self._check_schema(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _oserror(exc, self.path) from None
+        except Damaged:
+            conn.close()
+            raise
+        with self._lock:
+            self._reader = conn
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        app = conn.execute("PRAGMA application_id").fetchone()[0]
+        fmt = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app != APPLICATION_ID or fmt != FORMAT:
+            raise Damaged(f"{self.path}: not an index database of format {FORMAT} "
+                          f"(application id {app:#x}, format {fmt})")
+        found = sorted(sql for (sql,) in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
+        if found != sorted(SCHEMA):
+            raise Damaged(f"{self.path}: its tables are not the index's")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in (self._reader, self._writer):
+                if conn is not None:
+                    conn.close()
+            self._reader = self._writer = None
+
+    def close_reader(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+            self._reader = None
+
+    # ------------------------------------------------------------ reading (the loop)
+    def _read(self, sql: str, args: Iterable = ()) -> list[tuple]:
+        _seam("read", self.path)
+        if self._reader is None:
+            raise Damaged(f"{self.path}: not open")
+        try:
+            return self._reader.execute(sql, tuple(args)).fetchall()
+        except sqlite3.Error as exc:
+            raise _oserror(exc, self.path) from None
+
+    def hold(self) -> None:
+        """Keep seeing the file as it is now until ``release`` (a read transaction): a round being
+        written stays unseen until the loop knows it is durable. Held only that long, so the
+        write-ahead log can start over between rounds."""
+        if self._reader is not None and not self._reader.in_transaction:
+            self._read("BEGIN")
+            self._read("SELECT 1 FROM counts LIMIT 1")
+
+    def release(self) -> None:
+        """From now on the reader sees every committed row."""
+        if self._reader is not None and self._reader.in_transaction:
+            self._read("COMMIT")
+
+    def counts(self) -> dict[str, int]:
+        """Objects per namespace, checked. O(namespaces)."""
+        out = {}
+        for ns, n in self._read("SELECT ns, n FROM counts"):
+            try:
+                out[schema.namespace(ns)] = schema.count(n, f"the count of {ns}")
+            except schema.Malformed as exc:
+                raise Damaged(f"{self.path}: its counts are not the index's: {exc}") from None
+        return out
+
+    def get(self, ns: str, hx: str) -> list | None:
+        rows = self._read(f"SELECT {FIELDS} FROM objects WHERE ns = ? AND hx = ?", (ns, hx))
+        return decode(rows[0], self.path) if rows else None
+
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list]:
+        """The rows of ``keys`` that exist, by key: O(len(keys) log N)."""
+        by_ns: dict[str, list[str]] = {}
+        for ns, hx in keys:
+            by_ns.setdefault(ns, []).append(hx)
+        out = {}
+        for ns, ids in by_ns.items():
+            for i in range(0, len(ids), 500):
+                batch = ids[i:i + 500]
+                sql = f"SELECT {FIELDS} FROM objects WHERE ns = ? AND hx IN ({','.join('?' * len(batch))})"
+                for t in self._read(sql, (ns, *batch)):
+                    r = decode(t, self.path)
+                    out[(r[0], r[1])] = r
+        return out
+
+    def ordered(self, ns: str | None, offset: int, batch: int = 64) -> Iterator[list]:
+        """Rows in listing order from ``offset``: each batch's keys from the order index alone
+        (covered: no row read for those stepped over), then their rows. O(offset + rows read)."""
+        where, args = ("WHERE ns = ?", (ns,)) if ns is not None else ("", ())
+        while True:
+            keys = self._read(f"SELECT ns, hx FROM objects {where} ORDER BY {ORDER} LIMIT ? OFFSET ?",
+                              (*args, batch, offset))
+            if not keys:
+                return
+            rows = self.get_many([tuple(k) for k in keys])
+            for k in keys:
+                r = rows.get(tuple(k))
+                if r is None:
+                    raise Damaged(f"{self.path}: its order index names {values.shown(list(k))}, which it does not hold")
+                yield r
+            if len(keys) < batch:
+                return
+            offset += batch
+            batch = min(batch * 4, 4096)
+
+    def with_prefix(self, ns: str, prefix: str, limit: int) -> list[str]:
+        """Ids of ``ns`` starting with ``prefix`` (lowercase hex), at most ``limit``: O(log N + limit)."""
+        rows = self._read("SELECT hx FROM objects WHERE ns = ? AND hx >= ? AND hx < ? ORDER BY hx LIMIT ?",
+                          (ns, prefix, prefix + "g", limit))
+        return [hx for (hx,) in rows]
+
+    def alarms(self) -> Iterator[list]:
+        """Rows with an alarm (from the alarm index): O(alarms)."""
+        for t in self._read(f"SELECT {FIELDS} FROM objects WHERE alarm IS NOT NULL"):
+            yield decode(t, self.path)
+
+    def everything(self, ns: str | None) -> Iterator[list]:
+        """Every row (of ``ns``), in key order: O(N)."""
+        where, args = ("WHERE ns = ?", (ns,)) if ns is not None else ("", ())
+        for t in self._read(f"SELECT {FIELDS} FROM objects {where}", args):
+            yield decode(t, self.path)
+
+    # ------------------------------------------------------------ writing (the checkpoint thread)
+    def write(self, rows: list[list]) -> None:
+        """Upsert ``rows`` in one transaction, durable when it returns (WAL, synchronous FULL).
+        O(rows log N). Raises ``OSError``; on failure nothing of it is applied."""
+        if self._writer is None:
+            conn = self._connect(self.path)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error as exc:
+                conn.close()
+                raise _oserror(exc, self.path) from None
+            self._writer = conn
+        conn = self._writer
+        _seam("write", self.path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_UPSERT, [encode(r) for r in rows])
+                _seam("fsync", self.path)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            err = _oserror(exc, self.path)
+            if isinstance(err, Damaged):
+                self.damaged = str(err)
+                raise OSError(errno.EIO, str(err), self.path) from None
+            raise err from None
+
+    def replace(self, rows: list[list]) -> None:
+        """A new database holding exactly ``rows`` in place of whatever is there: built beside it
+        under a temporary name (``disk.create_temporary``), synced, then the old file and its
+        ``-wal``/``-shm`` removed and the new one renamed in. A kill at any point leaves the new
+        database, or none (then the next start rebuilds from the checkpoints): never an old
+        write-ahead log applied to a new file. O(N log N). The reader must be closed."""
+        tmp, fd = disk.create_temporary(self.path)
+        disk.close(fd)
+        try:
+            conn = self._connect(tmp)
+            try:
+                conn.execute("PRAGMA journal_mode = OFF")
+                conn.execute("PRAGMA synchronous = OFF")
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {FORMAT}")
+                conn.execute("BEGIN")
+                tables = [sql for sql in SCHEMA if sql.startswith("CREATE TABLE")]
+                for sql in tables:
+                    conn.execute(sql)
+                _seam("write", tmp)
+                conn.executemany(f"INSERT INTO objects ({FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                 sorted(encode(r) for r in rows))  # in key order, then the indexes: a bulk build
+                conn.execute("INSERT INTO counts SELECT ns, count(*) FROM objects GROUP BY ns")
+                for sql in SCHEMA:
+                    if sql not in tables:
+                        conn.execute(sql)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise _oserror(exc, tmp) from None
+            finally:
+                conn.close()
+            fd = disk.open(tmp, os.O_RDONLY)
+            try:
+                disk.fsync(fd)
+            finally:
+                disk.close(fd)
+            with self._lock:
+                if self._writer is not None:
+                    self._writer.close()
+                self._writer = None
+            self.remove()
+            disk.replace(tmp, self.path)
+        except BaseException:
+            if os.path.lexists(tmp):
+                disk.remove(tmp)
+            raise
+        disk.fsync_dir(os.path.dirname(self.path) or ".")
+        self.damaged = None
+
+    def remove(self) -> None:
+        """Remove the database, then its ``-wal`` and ``-shm`` (the log must never outlive its file)."""
+        gone = False
+        for p in (self.path, *(self.path + s for s in SIDE_FILES)):
+            if os.path.lexists(p):
+                disk.remove(p)
+                gone = True
+        if gone:
+            disk.fsync_dir(os.path.dirname(self.path) or ".")
