@@ -68,7 +68,7 @@ def test_pages_merge_the_file_and_the_entries_in_memory_in_listing_order(tmp_pat
     index.rebuild_from_files(str(tmp_path))
     model: dict[tuple[str, str], str | None] = {}
     unnamed: list[tuple[str, str, str]] = []
-    for step in range(40):
+    for _ in range(40):
         for _ in range(rng.randrange(1, 30)):
             ns = rng.choice("AB")
             name = f"n{rng.randrange(400):03d}"

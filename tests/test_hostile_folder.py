@@ -338,7 +338,7 @@ async def test_one_bad_row_of_the_index_database_never_poisons_listing(box_objec
     db = sqlite3.connect(data / "index.sqlite")
     (row,) = db.execute("SELECT ns, hx, name, keys, bytes, alarm, last_active, calls, errors FROM objects "
                         "WHERE name = 'a'").fetchall()
-    fields = dict(zip(("ns", "hx", "name", "keys", "bytes", "alarm", "last_active", "calls", "errors"), row))
+    fields = dict(zip(("ns", "hx", "name", "keys", "bytes", "alarm", "last_active", "calls", "errors"), row, strict=True))
     change = dict(SQL_BAD_ROWS[what])
     fields.update({k: v for k, v in change.items() if k != "crc"})
     crc = encode(list(fields.values()))[-1] if "crc" not in change else encode(list(row))[-1]

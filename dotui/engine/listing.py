@@ -9,11 +9,12 @@ a page at a time (``Index.ordered``: O(log N + page) for a first page).
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
+from .durability.index import Index, order
 from .errors import InvalidIdError
 from .ids import ObjectId
-from .durability.index import Index, order
 from .object.instance import Instance
 from .rows import hibernated_row
 

@@ -25,7 +25,7 @@ import logging
 import os
 import sqlite3
 import stat
-from typing import Iterator
+from collections.abc import Iterator
 
 from . import index_legacy, schema, sqlfile
 from .index_legacy import read_journal, read_snapshot  # noqa: F401 - the legacy readers, as before
@@ -374,8 +374,8 @@ class Index:
         """Slow path when the index is lost or damaged: read the meta of every checkpoint (and put
         ``keep``, newer, over it). Everything is then held in memory; the next ``persist`` writes a
         whole new file. O(checkpoints)."""
-        from . import checkpoint
         from ..errors import BrokenObjectError
+        from . import checkpoint
 
         entries: dict[Key, Entry] = {}
         for ns in sorted(os.listdir(data_dir)):

@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 import zlib
 
-from . import disk, schema
 from .. import values
+from . import disk, schema
 from .index_store import ROW_FIELDS, Damaged, check_row
 
 SNAPSHOT, JOURNAL = "index.json", "index.journal"

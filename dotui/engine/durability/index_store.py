@@ -31,10 +31,10 @@ import sqlite3
 import stat
 import threading
 import zlib
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from . import disk, schema
 from .. import values
+from . import disk, schema
 
 FORMAT = 1
 APPLICATION_ID = 0x64745569  # "dtUi": a file of this format, not some other SQLite database
@@ -74,7 +74,7 @@ def check_row(ns: object, hx: object, row: list) -> None:
     schema.count(nbytes, "its byte count")
     schema.alarm(alarm)
     schema.moment(last_active, "its last_active", optional=True)
-    for n, what in zip(counters, ("its call count", "its error count")):
+    for n, what in zip(counters, ("its call count", "its error count"), strict=False):
         schema.count(n, what)
 
 
