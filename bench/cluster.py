@@ -9,7 +9,9 @@ flight, over N objects (1,000) named ``user-i``. Workloads:
 - ``cpu``: a method doing about 1 ms of pure-Python work per call;
 - ``durable``: an increment per call (a storage write, answered once durable);
 - ``hop``: one object calling another with a stub, in its own shard and across shards
-  (per call, measured inside the calling object).
+  (per call, measured inside the calling object);
+- ``reshard``: a simulated resharding, 2 shards to 3 and back, objects moving under load with no
+  acknowledged write lost (bench/reshard.py: real shard engines in one process, no Ray).
 
 1 and 2 shards are run in alternating rounds, each on a fresh data root; the ratio
 is the median of the rounds' calls/s with 2 shards over that with 1. Every increment's
@@ -155,11 +157,20 @@ async def main() -> None:
     p.add_argument("--objects", type=int, default=1000)
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--only", default="cpu,durable,hop")
+    p.add_argument("--only", default="cpu,durable,hop", help="of cpu, durable, hop, reshard")
     p.add_argument("--in-flight", type=int, default=IN_FLIGHT, help=f"calls in flight (default {IN_FLIGHT})")
     args = p.parse_args()
     only = set(args.only.split(","))
     globals()["IN_FLIGHT"] = args.in_flight
+    if "reshard" in only:
+        sys.path.insert(0, os.path.join(ROOT, "bench"))
+        import reshard
+
+        out = await reshard.run(args.objects, args.seconds)
+        reshard.report(out)
+        only.discard("reshard")
+        if not only:
+            return
     folder = tempfile.mkdtemp(prefix="dotui-bench-objects-")
     with open(os.path.join(folder, "worker.py"), "w") as f:
         f.write(textwrap.dedent(OBJECTS))

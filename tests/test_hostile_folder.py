@@ -326,26 +326,32 @@ SQL_BAD_ROWS = {  # what the index database's STRICT columns can hold and the en
 }
 
 
-@pytest.mark.parametrize("what", list(SQL_BAD_ROWS))
-@guarded
-async def test_one_bad_row_of_the_index_database_never_poisons_listing(box_objects, tmp_path, what, caplog):
+def replace_index_row(data: Path, name: str, change: dict) -> None:
+    """Rewrite the index database's row of ``name`` with ``change`` (its CRC made for the new fields,
+    unless ``change`` names ``crc``: then the old one stays)."""
     import sqlite3
 
     from dotui.engine.durability.index_store import encode
 
-    data = tmp_path / "data"
-    await two_checkpointed(box_objects, data)
     db = sqlite3.connect(data / "index.sqlite")
     (row,) = db.execute("SELECT ns, hx, name, keys, bytes, alarm, last_active, calls, errors FROM objects "
-                        "WHERE name = 'a'").fetchall()
-    fields = dict(zip(("ns", "hx", "name", "keys", "bytes", "alarm", "last_active", "calls", "errors"), row, strict=True))
-    change = dict(SQL_BAD_ROWS[what])
+                        "WHERE name = ?", (name,)).fetchall()
+    names = ("ns", "hx", "name", "keys", "bytes", "alarm", "last_active", "calls", "errors")
+    fields = dict(zip(names, row, strict=True))
     fields.update({k: v for k, v in change.items() if k != "crc"})
-    crc = encode(list(fields.values()))[-1] if "crc" not in change else encode(list(row))[-1]
+    crc = encode(list(row if "crc" in change else fields.values()))[-1]
     with db:
-        db.execute("DELETE FROM objects WHERE name = 'a'")
+        db.execute("DELETE FROM objects WHERE name = ?", (name,))
         db.execute("INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?)", (*fields.values(), crc))
     db.close()
+
+
+@pytest.mark.parametrize("what", list(SQL_BAD_ROWS))
+@guarded
+async def test_one_bad_row_of_the_index_database_never_poisons_listing(box_objects, tmp_path, what, caplog):
+    data = tmp_path / "data"
+    await two_checkpointed(box_objects, data)
+    replace_index_row(data, "a", SQL_BAD_ROWS[what])
     with caplog.at_level(logging.WARNING, logger="dotui"):
         async with engine_on(box_objects, data) as e:
             assert sorted((r["name"], r["keys"]) for r in e.instances()) == [("a", 1), ("b", 1)]
@@ -358,6 +364,21 @@ async def test_one_bad_row_of_the_index_database_never_poisons_listing(box_objec
             assert sorted((r["name"], r["keys"]) for r in e.instances()) == [("a", 1), ("b", 1)]
             assert await e.env.Counter.get_by_name("a").peek() == 2
     assert "index" not in caplog.text
+
+
+@pytest.mark.parametrize("what", ["a negative byte count", "namespace ../x", "a negative call count",
+                                  "an alarm in the year 20000"])
+@guarded
+async def test_the_whole_table_refuses_a_bad_row_of_the_index_database_too(box_objects, tmp_path, what, caplog):
+    data = tmp_path / "data"
+    await two_checkpointed(box_objects, data)
+    replace_index_row(data, "a", SQL_BAD_ROWS[what])
+    with caplog.at_level(logging.WARNING, logger="dotui"):
+        async with engine_on(box_objects, data) as e:
+            table = e.instance_table()  # the TUI's whole listing: checked in one query, not row by row
+            assert sorted(table["hibernated"]["Counter"]["name"]) == ["a", "b"]
+            assert table["hibernated"]["Counter"]["bytes"] == [table["hibernated"]["Counter"]["bytes"][0]] * 2
+    assert "index.sqlite" in caplog.text and "cannot be trusted" in caplog.text
 
 
 @pytest.mark.parametrize("what", ["a NaN alarm", "keys a string", "an int namespace", "namespace ../x",

@@ -52,24 +52,17 @@ class Listing:
         """Every known object at once, compactly (see ``Engine.instance_table``)."""
         objects = [i.describe() for k, i in self._held.items() if namespace is None or k[0] == namespace]
         hibernated: dict[str, dict[str, list]] = {}
-        by_ns: dict[str, tuple[list, list]] = {}
-        for ns, hx, e in self._index.everything(namespace):
-            if (ns, hx) not in self._held:
-                ids, es = by_ns.setdefault(ns, ([], []))
-                ids.append(hx)
-                es.append(e)
-        for ns, (ids, es) in sorted(by_ns.items()):
-            if ids:
-                hibernated[ns] = {
-                    "id": ids,
-                    "name": [e.name for e in es],
-                    "last_active": [e.last_active for e in es],
-                    "keys": [e.keys for e in es],
-                    "bytes": [e.bytes for e in es],
-                    "alarm": [e.alarm for e in es],
-                    "calls": [e.calls for e in es],
-                    "errors": [e.errors for e in es],
-                }
+        by_ns: dict[str, list[tuple]] = {}
+        held = self._held
+        for r in self._index.table(namespace):
+            if (r[0], r[1]) not in held:
+                rows = by_ns.get(r[0])
+                if rows is None:
+                    rows = by_ns[r[0]] = []
+                rows.append(r)
+        fields = ("id", "name", "last_active", "keys", "bytes", "alarm", "calls", "errors")
+        for ns, rows in sorted(by_ns.items()):
+            hibernated[ns] = dict(zip(fields, map(list, list(zip(*rows, strict=True))[1:9]), strict=True))
         return {"objects": objects, "hibernated": hibernated}
 
     def info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:

@@ -183,6 +183,16 @@ class Index:
         out = [(k[0], k[1], e) for k, e in self._mem.items() if ns is None or k[0] == ns]
         return out + [(r[0], r[1], Entry(*r[2:])) for r in rows if (r[0], r[1]) not in self._mem]
 
+    def table(self, ns: str | None = None) -> list[tuple]:
+        """Every entry (of ``ns``) as ``(ns, hx, name, last_active, keys, bytes, alarm, calls, errors, 0)``,
+        memory's over the file's (``Store.table``: checked in C, for the front ends' whole table): O(N)."""
+        rows = (self._file(self._store.table, ns) if self._attached else None) or []
+        mem = self._mem
+        out = [r for r in rows if (r[0], r[1]) not in mem] if mem else rows
+        out.extend((k[0], k[1], e.name, e.last_active, e.keys, e.bytes, e.alarm, e.calls, e.errors, 0)
+                   for k, e in mem.items() if ns is None or k[0] == ns)
+        return out
+
     def ordered(self, ns: str | None = None, start: int = 0) -> Iterator[tuple[str, str, Entry]]:
         """Entries (of ``ns``) in listing order (``order``), from the ``start``-th on.
 
@@ -406,8 +416,8 @@ class Index:
         entries.update(keep or {})
         self._detach(entries)
         self._dirty = set(entries)
-        if keep is None:  # at start: written now (the log replayed next brings it up to date)
-            self._write_whole()
+        if keep is None and (entries or self.damage is not None):  # at start: written now (the log
+            self._write_whole()  # replayed next brings it up to date); a new folder's, by its first round
 
 
 def index_store_exists(path: str) -> bool:

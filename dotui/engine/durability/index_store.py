@@ -34,6 +34,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 
 from .. import values
+from ..object import storage
 from . import disk, schema
 
 FORMAT = 1
@@ -76,6 +77,13 @@ def check_row(ns: object, hx: object, row: list) -> None:
     schema.moment(last_active, "its last_active", optional=True)
     for n, what in zip(counters, ("its call count", "its error count"), strict=False):
         schema.count(n, what)
+
+
+_TABLE_CHECK = ("ns IN (SELECT ns FROM counts) AND length(hx) = 64 "
+                "AND keys BETWEEN 0 AND :max AND bytes BETWEEN 0 AND :max AND calls BETWEEN 0 AND :max "
+                "AND errors BETWEEN 0 AND :max AND (alarm IS NULL OR alarm BETWEEN :lo AND :hi) "
+                "AND (last_active IS NULL OR last_active BETWEEN :lo AND :hi)")
+_TABLE_BOUNDS = {"max": schema.MAX_COUNT, "lo": storage.EARLIEST_ALARM, "hi": storage.LATEST_ALARM}
 
 
 def _float(x):
@@ -202,12 +210,12 @@ class Store:
             self._reader = None
 
     # ------------------------------------------------------------ reading (the loop)
-    def _read(self, sql: str, args: Iterable = ()) -> list[tuple]:
+    def _read(self, sql: str, args: Iterable | dict = ()) -> list[tuple]:
         _seam("read", self.path)
         if self._reader is None:
             raise Damaged(f"{self.path}: not open")
         try:
-            return self._reader.execute(sql, tuple(args)).fetchall()
+            return self._reader.execute(sql, args if isinstance(args, dict) else tuple(args)).fetchall()
         except sqlite3.Error as exc:
             raise _oserror(exc, self.path) from None
 
@@ -285,10 +293,25 @@ class Store:
             yield decode(t, self.path)
 
     def everything(self, ns: str | None) -> Iterator[list]:
-        """Every row (of ``ns``), in key order: O(N)."""
+        """Every row (of ``ns``), in key order: O(N), ~5 us a row for its checks."""
         where, args = ("WHERE ns = ?", (ns,)) if ns is not None else ("", ())
         for t in self._read(f"SELECT {FIELDS} FROM objects {where}", args):
             yield decode(t, self.path)
+
+    def table(self, ns: str | None) -> list[tuple]:
+        """Every row (of ``ns``) as ``(ns, hx, name, last_active, keys, bytes, alarm, calls, errors, 0)``,
+        for the front ends' whole table: checked in the same scan, in C (``_TABLE_CHECK``: the namespace
+        one the counts name, the id 64 characters, the counts and times in range; the last field is 1 for
+        a row that fails), not row by row in Python (the CRC and the id's keyed hash cost ~5 us a row,
+        5 s at a million): a row used on its own (a page, a lookup, an alarm, a wake, a ``#hex``) is
+        read whole. O(N), in C but the tuples."""
+        where = "WHERE ns = :ns" if ns is not None else ""
+        rows = self._read(f"SELECT ns, hx, name, last_active, keys, bytes, alarm, calls, errors, NOT ({_TABLE_CHECK}) "
+                          f"FROM objects {where}", {"ns": ns, **_TABLE_BOUNDS})
+        for r in rows:
+            if r[-1]:
+                raise Damaged(f"{self.path}: the row {values.shown(list(r[:2]))} is not one the engine wrote")
+        return rows
 
     # ------------------------------------------------------------ writing (the checkpoint thread)
     def write(self, rows: list[list]) -> None:
