@@ -392,27 +392,32 @@ class Index:
             folder = os.path.join(data_dir, ns)
             if ns in skip or not ns.isidentifier() or not stat.S_ISDIR(os.lstat(folder).st_mode):  # no link followed
                 continue
-            for fname in os.listdir(folder):
-                if fname.endswith(sqlfile.SUFFIX) and len(fname) == 64 + len(sqlfile.SUFFIX):
-                    entry = self._sqlite_entry(data_dir, ns, fname[:64])  # SQLite-backed (docs/sqlite.md)
-                    if entry is not None:
-                        entries[(ns, fname[:64])] = entry
-                    continue
-                if not fname.endswith(".json") or len(fname) != 69:
-                    continue
-                hx = fname[:-5]
-                try:
-                    path = schema.object_path(data_dir, ns, hx)
-                except schema.Malformed as exc:  # no id of the namespace can reach it
-                    log.warning("%s is not a checkpoint of this data folder (%s); left as it is",
-                                os.path.join(folder, fname), exc)
-                    continue
-                try:
-                    data, meta = checkpoint.load(path, (ns, hx))
-                except (BrokenObjectError, OSError):
-                    data, meta = {}, {}  # listed all the same: a call says what is wrong
-                entries[(ns, hx)] = Entry(meta.get("name"), meta.get("keys", len(data)), meta.get("bytes", 0),
-                                          meta.get("alarm"), meta.get("saved_at"))
+            # Wherever schema.object_path puts a checkpoint below its namespace's folder (one folder,
+            # or a fan-out of them): a file is one only if that is the path of the id it names.
+            for where, _, names in os.walk(folder):
+                for fname in names:
+                    if fname.endswith(sqlfile.SUFFIX) and len(fname) == 64 + len(sqlfile.SUFFIX):
+                        hx = fname[:64]  # a SQLite-backed object (docs/sqlite.md), at its id's path only
+                        entry = self._sqlite_entry(data_dir, ns, hx) if where == folder else None
+                        if entry is not None:
+                            entries[(ns, hx)] = entry
+                        continue
+                    if not fname.endswith(".json") or len(fname) != 69:
+                        continue
+                    hx, found = fname[:-5], os.path.join(where, fname)
+                    try:
+                        path = schema.object_path(data_dir, ns, hx)
+                    except schema.Malformed as exc:  # no id of the namespace can reach it
+                        log.warning("%s is not a checkpoint of this data folder (%s); left as it is", found, exc)
+                        continue
+                    if path != found:
+                        continue
+                    try:
+                        data, meta = checkpoint.load(path, (ns, hx))
+                    except (BrokenObjectError, OSError):
+                        data, meta = {}, {}  # listed all the same: a call says what is wrong
+                    entries[(ns, hx)] = Entry(meta.get("name"), meta.get("keys", len(data)), meta.get("bytes", 0),
+                                              meta.get("alarm"), meta.get("saved_at"))
         entries.update(keep or {})
         self._detach(entries)
         self._dirty = set(entries)
