@@ -17,8 +17,6 @@ import zlib
 
 import pytest
 
-import pytest
-
 from dotui import Engine
 from dotui.engine.durability.index import Index, order
 from dotui.engine.ids import IdFactory
