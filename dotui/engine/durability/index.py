@@ -102,16 +102,23 @@ class Index:
         return True
 
     def _write_whole(self) -> None:
-        """(At start, no round running) Write the entries held in memory as a new file and read it
-        from now on; on failure they stay in memory and the next round tries again. O(N log N)."""
-        rows = self.all_rows()
+        """(At start, no round running) ``write_whole``; on failure the entries stay in memory and the
+        next round tries again."""
         try:
-            self.persist([], rows)
+            self.write_whole()
         except OSError as exc:
             log.warning("the index could not be written (%s): it is held in memory and written at the "
                         "next checkpoint", exc)
+
+    def write_whole(self) -> None:
+        """(At start, no round running) Write every entry as a new file and read it from now on; raises
+        ``OSError`` (the entries then stay in memory, to be written by the next round). O(N log N)."""
+        rows = self.all_rows()
+        try:
+            self.persist([], rows)
+        except OSError:
             self._dirty.update(self._mem)
-            return
+            raise
         self.persisted([], rows)
 
     def _detach(self, entries: dict[Key, Entry]) -> None:

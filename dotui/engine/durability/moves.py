@@ -288,8 +288,8 @@ def apply(data_dir: str, plan: dict[str, str | None], backends: dict[str, str], 
             moved = True
         journal = journal if not resuming else None
     if moved:
-        index.rebuild_from_files(data_dir, skip=tuple(RESERVED))
-        index.persist([], index.all_rows())
+        index.rebuild_from_files(data_dir, skip=tuple(RESERVED), keep={})  # written next, or raises:
+        index.write_whole()  # the move's journal goes only once the index names the new class
         _remove_if_there(os.path.join(data_dir, JOURNAL))
         disk.fsync_dir(data_dir)
     return moved
