@@ -322,7 +322,8 @@ async def _t_after_closing(facade, opened, TourScreen) -> None:
         assert "t" not in app.main.pane.filter_input.value
 
 
-def test_clear_clears_and_classes_says_what_its_mode_means(objects, tmp_path, capsys):
+def test_clear_clears_and_classes_says_what_its_mode_means(objects, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the table whole: at 80 columns its cells are cut, the words with them
     status = main(["--objects", str(objects), "--data", str(tmp_path / "data"), "-c", "clear", "-c", "classes"])
     out = capsys.readouterr().out
     assert status == 0 and "did you mean" not in out
