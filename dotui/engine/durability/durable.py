@@ -298,6 +298,10 @@ class DurableState:
                 await self._loop.run_in_executor(self._io, _remove_segments, deletable)
             except OSError as exc:  # they are replayed (harmlessly) at the next start
                 log.warning("could not delete checkpointed log segments: %s", _what(exc))
+            try:  # the round is settled: no snapshot of the index is held until the next one
+                await self._loop.run_in_executor(self._io, self.index.fold_log)
+            except OSError as exc:  # the index's log stays valid, only longer: the next round tries again
+                log.warning("could not fold the index's write-ahead log into it: %s", _what(exc))
             return self._report(result, len(deletable))
 
     def _take_work(self, limit: int | None = None) -> tuple[dict[Key, tuple], list[list], list | None]:

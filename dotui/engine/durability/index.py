@@ -332,6 +332,11 @@ class Index:
         elif rows:
             self._store.write(rows)
 
+    def fold_log(self) -> bool:
+        """(The checkpoint thread, between rounds) Keep the file's write-ahead log bounded
+        (``Store.fold_log``). Raises ``OSError``."""
+        return self._store.fold_log()
+
     def persisted(self, rows: list[list], snapshot_rows: list | None = None) -> None:
         """(Loop thread) ``persist(rows, snapshot_rows)`` succeeded: the reader moves on to the file as
         written, and the entries written and not changed since leave memory."""
