@@ -29,6 +29,13 @@ from .table import Operation
 log = logging.getLogger("dotui")
 
 
+class _NotStarted:
+    """The loop of a LocalEngine not yet started: an operation sent to it is refused."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise EngineClosedError("this engine is not started; start it (or use it as a context manager) first")
+
+
 async def _end_the_rest() -> None:
     """Cancel what still runs on the engine's loop once the engine is closed (a call suspended for good, its
     caller's wait) and let each end: a loop stopped with tasks pending destroys them, which asyncio reports
@@ -65,7 +72,8 @@ class LocalEngine(EngineFacade):
         options.setdefault("log_class", SlowCommitLog)  # commit_delay can slow it to show the output gate
         self.engine = Engine(objects, data, **options)
         self.admin = Admin(self.engine)
-        self._loop = asyncio.new_event_loop()
+        # made by start(): an engine never started leaves no unclosed loop behind at exit
+        self._loop: asyncio.AbstractEventLoop = _NotStarted()  # type: ignore[assignment]
         self._thread = threading.Thread(target=self._serve, name="dotui-engine", daemon=True)
         self._started = False
         self._closed = False
@@ -102,6 +110,7 @@ class LocalEngine(EngineFacade):
 
     # ------------------------------------------------------------ running
     def start(self) -> LocalEngine:
+        self._loop = asyncio.new_event_loop()
         self._thread.start()
         try:
             self.run(self.engine.start())
