@@ -118,6 +118,7 @@ class LocalEngine(EngineFacade):
             self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
+            self._loop.close()  # an unclosed loop's __del__ prints a traceback at exit
             raise
         self._started = True
         return self
@@ -131,6 +132,9 @@ class LocalEngine(EngineFacade):
         self._started = False
         if self._stopped is not None:
             self._closed = True
+            self._thread.join(timeout=10)
+            if not self._thread.is_alive():
+                self._loop.close()
             return
         try:
             self.run(self.engine.close())
@@ -139,6 +143,8 @@ class LocalEngine(EngineFacade):
             self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+            if not self._thread.is_alive():
+                self._loop.close()  # an unclosed loop's __del__ prints a traceback at exit
 
     def __enter__(self) -> LocalEngine:
         return self.start()
