@@ -25,6 +25,7 @@ from ..engine.wsession import LocalWebSocket, upgrade_request
 from .admin import Admin, ClientFault, MethodRaised
 from .facade import EngineFacade
 from .table import Operation
+from .waiting import Waiting
 
 log = logging.getLogger("dotui")
 
@@ -77,8 +78,7 @@ class LocalEngine(EngineFacade):
         self._thread = threading.Thread(target=self._serve, name="dotui-engine", daemon=True)
         self._started = False
         self._closed = False
-        self._waiting: set[concurrent.futures.Future] = set()  # submitted, not yet answered
-        self._waiting_lock = threading.Lock()
+        self._waiting = Waiting()  # submitted, not yet answered
         self._stopped: str | None = None  # why the engine's thread ended, once it has
 
     def _serve(self) -> None:
@@ -97,16 +97,9 @@ class LocalEngine(EngineFacade):
 
     def _thread_ended(self, why: str) -> None:
         """Fail every operation still waiting for an answer: none will come. O(waiting)."""
-        with self._waiting_lock:
+        def mark() -> None:
             self._stopped = why
-            waiting, self._waiting = self._waiting, set()
-        error = EngineClosedError(f"the engine thread stopped ({why}); start the engine again")
-        for fut in waiting:
-            if not fut.done():
-                try:
-                    fut.set_exception(error)
-                except concurrent.futures.InvalidStateError:  # answered or cancelled just now
-                    pass
+        self._waiting.end(EngineClosedError(f"the engine thread stopped ({why}); start the engine again"), mark)
 
     # ------------------------------------------------------------ running
     def start(self) -> LocalEngine:
@@ -155,29 +148,26 @@ class LocalEngine(EngineFacade):
     def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
         """Run ``coro`` on the engine's thread; its answer, as a future that fails with
         ``EngineClosedError`` if the thread stops first. O(1)."""
-        with self._waiting_lock:
-            stopped = self._stopped
-            if self._closed or stopped is not None:
-                coro.close()
-                if stopped is not None and not self._closed:
-                    raise EngineClosedError(f"the engine thread stopped ({stopped}); start the engine again")
-                raise EngineClosedError("this engine is closed; start a new one to make more calls")
-            fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
-            self._waiting.add(fut)
-        fut.add_done_callback(self._answered)
-        return fut
+        return self._waiting.send(coro, self._loop, self._refusal)
 
-    def _answered(self, fut: concurrent.futures.Future) -> None:
-        with self._waiting_lock:
-            self._waiting.discard(fut)
+    def _refusal(self) -> EngineClosedError | None:
+        if isinstance(self._loop, _NotStarted):
+            return EngineClosedError("this engine is not started; start it (or use it as a context manager) first")
+        if self._closed:
+            return EngineClosedError("this engine is closed; start a new one to make more calls")
+        if self._stopped is not None:
+            return EngineClosedError(f"the engine thread stopped ({self._stopped}); start the engine again")
+        return None
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
         return self.submit(coro).result(timeout)
 
     def _submit_op(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
-        if self._closed or self._stopped is not None:
-            coro.close()
-        return self.submit(_unwrapped(coro))
+        try:
+            return self.submit(_unwrapped(coro))
+        except EngineClosedError:
+            coro.close()  # closing its unstarted wrapper leaves it unclosed (and warned of when collected)
+            raise
 
     # ------------------------------------------------------------ describing
     @property

@@ -43,6 +43,7 @@ from .admin import parse_when
 from .codec import BadJSON, dumps, loads, rebuild
 from .facade import EngineFacade, load_errors_of
 from .table import Operation
+from .waiting import Waiting
 from .wsclient import RemoteWebSocket
 
 DEFAULT_RETRIES = 4  # attempts for a read: after 0.2 s, 0.5 s, 1.25 s
@@ -207,8 +208,7 @@ class RemoteEngine(EngineFacade):
         self._subs: list[RemoteSubscription] = []
         self._started = False
         self._closed = False  # its loop has stopped: nothing sent any more is ever answered
-        self._waiting: set[concurrent.futures.Future] = set()  # sent, not yet answered
-        self._waiting_lock = threading.Lock()
+        self._waiting = Waiting()  # sent, not yet answered
 
     # ------------------------------------------------------------ running
     def start(self) -> RemoteEngine:
@@ -273,32 +273,20 @@ class RemoteEngine(EngineFacade):
     def _fail_waiting(self) -> None:
         """The client's loop has stopped: every operation still waiting fails now, as none will be
         answered (a thread blocked on one, such as a TUI worker, would wait for good). O(waiting)."""
-        with self._waiting_lock:
+        def mark() -> None:
             self._closed = True
-            waiting, self._waiting = self._waiting, set()
-        error = EngineClosedError(f"the connection to {self.url} was closed; connect again to make more calls")
-        for fut in waiting:
-            if not fut.done():
-                try:
-                    fut.set_exception(error)
-                except concurrent.futures.InvalidStateError:  # answered or cancelled just now
-                    pass
+        self._waiting.end(EngineClosedError(f"the connection to {self.url} was closed; connect again to make "
+                                            "more calls"), mark)
 
     def _submit(self, coro) -> concurrent.futures.Future:
         """Run ``coro`` on the client's loop; its answer as a future that fails with
         ``EngineClosedError`` if the client is closed first. O(1)."""
-        with self._waiting_lock:
-            if self._closed:
-                coro.close()
-                raise EngineClosedError(f"the connection to {self.url} is closed; connect again to make more calls")
-            fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
-            self._waiting.add(fut)
-        fut.add_done_callback(self._answered)
-        return fut
+        return self._waiting.send(coro, self._loop, self._refusal)
 
-    def _answered(self, fut: concurrent.futures.Future) -> None:
-        with self._waiting_lock:
-            self._waiting.discard(fut)
+    def _refusal(self) -> EngineClosedError | None:
+        if self._closed:
+            return EngineClosedError(f"the connection to {self.url} is closed; connect again to make more calls")
+        return None
 
     def __enter__(self) -> RemoteEngine:
         return self.start()
