@@ -126,10 +126,12 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
     def checks(self) -> dict[str, bool]:
-        c = {"rss": self.peak_mb - self.idle_mb <= RSS_TARGET_MB,
-             "holder": self.holder_failed == 0 and self.holder_max_s <= HOLDER_TARGET_S,
-             "closed": self.closed == self.attack_conns,
-             "alive": self.server_died is None}
+        c = {
+            "rss": self.peak_mb - self.idle_mb <= RSS_TARGET_MB,
+            "holder": self.holder_failed == 0 and self.holder_max_s <= HOLDER_TARGET_S,
+            "closed": self.closed == self.attack_conns,
+            "alive": self.server_died is None,
+        }
         if "shapes" in self.extra:
             c["refused"] = self.extra["refused"] == self.extra["shapes"] and self.extra.get("smuggled", 0) == 0
         return c
@@ -226,9 +228,14 @@ class Attack:
         if s is None:
             return None
         key = base64.b64encode(os.urandom(16)).decode()
-        await self.send(s, (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                            f"Authorization: Bearer {self.token}\r\n\r\n").encode())
+        await self.send(
+            s,
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Authorization: Bearer {self.token}\r\n\r\n"
+            ).encode(),
+        )
         head = b""
         loop = asyncio.get_running_loop()
         while b"\r\n\r\n" not in head:
@@ -341,8 +348,10 @@ async def call(a: Attack, ns: str, name: str, method: str, *args) -> object:
 
 
 def post_head(target: str, body: bytes, token: str, extra: str = "") -> bytes:
-    return (f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n{extra}"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n{extra}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 async def pipelined_no_read(a: Attack) -> None:
@@ -351,8 +360,12 @@ async def pipelined_no_read(a: Attack) -> None:
         await call(a, "ChatRoom", "big", "join", "a")
         text = "x" * 8000
         for _ in range(0, 1000, 50):
-            await asyncio.gather(*(s.post(f"{a.url}/objects/ChatRoom/big/post", headers=a.auth,
-                                          json={"args": ["a", text]}) for _ in range(50)))
+            await asyncio.gather(
+                *(
+                    s.post(f"{a.url}/objects/ChatRoom/big/post", headers=a.auth, json={"args": ["a", text]})
+                    for _ in range(50)
+                )
+            )
     n = a.run.scale.pipelined
     await a.begin(f"{n} pipelined ChatRoom.read calls (~8 MB answers) the client never reads")
     sock = await a.connect(rcvbuf=4096)
@@ -365,8 +378,9 @@ async def pipelined_no_read(a: Attack) -> None:
 async def idle_and_half_sent(a: Attack) -> None:
     """2,000 connections with no token: half idle, half in the middle of a request head that never ends."""
     n = a.run.scale.flood
-    await a.begin(f"{n:,} connections without a token, half idle, half half-sent, server under ulimit -n "
-                  f"{SERVER_NOFILE}")
+    await a.begin(
+        f"{n:,} connections without a token, half idle, half half-sent, server under ulimit -n {SERVER_NOFILE}"
+    )
     stderr0 = a.served.stderr_bytes()
     half = b"POST /objects/Counter/x/increment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le"
     socks = []
@@ -387,8 +401,12 @@ async def slow_websocket_readers(a: Attack) -> None:
     text = "y" * 16000
     async with aiohttp.ClientSession() as s:  # the set-up: the room at its steady size (it keeps 1,000 posts)
         for _ in range(0, 2000, 50):
-            await asyncio.gather(*(s.post(f"{a.url}/objects/ChatRoom/busy/post", headers=a.auth,
-                                          json={"args": ["poster", text]}) for _ in range(50)))
+            await asyncio.gather(
+                *(
+                    s.post(f"{a.url}/objects/ChatRoom/busy/post", headers=a.auth, json={"args": ["poster", text]})
+                    for _ in range(50)
+                )
+            )
     await a.begin(f"{a.run.scale.slow_readers} ChatRoom members that never read; 16 KB posts as fast as answered")
     for k in range(a.run.scale.slow_readers):
         await a.websocket(f"/ws/ChatRoom/busy/?user=slow{k}", rcvbuf=4096)
@@ -399,6 +417,7 @@ async def slow_websocket_readers(a: Attack) -> None:
     hold_until = a.started + a.run.scale.hold
     deadline = hold_until + (a.run.close_within or 0) + a.run.scale.grace
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HOLDER_CAP_S)) as s:
+
         def posting() -> bool:
             now = time.monotonic()
             return now < hold_until or (now < deadline and a.open_count() > 0)
@@ -407,14 +426,16 @@ async def slow_websocket_readers(a: Attack) -> None:
             nonlocal posted
             while posting():
                 try:
-                    async with s.post(f"{a.url}/objects/ChatRoom/busy/post", headers=a.auth,
-                                      json={"args": ["poster", text]}) as r:
+                    async with s.post(
+                        f"{a.url}/objects/ChatRoom/busy/post", headers=a.auth, json={"args": ["poster", text]}
+                    ) as r:
                         body = await r.json(content_type=None)
                     if r.status == 200:
                         a.run.note_post(body["result"])
                         posted += 1
                 except (TimeoutError, aiohttp.ClientError, ValueError):
                     await asyncio.sleep(0.1)
+
         await asyncio.gather(*(poster() for _ in range(4)))
     a.outcome.extra["posts_answered"] = posted
     await a.hold()
@@ -439,10 +460,12 @@ async def fragment_flood(a: Attack) -> None:
 
 OVERSIZED = {
     "64 KB header line": lambda tok: post_head("/objects/Counter/o/noop", b"", tok, "X-Big: " + "b" * 65536 + "\r\n"),
-    "1 MB of header lines": lambda tok: post_head("/objects/Counter/o/noop", b"", tok,
-                                                  "".join(f"X-H{i}: {'h' * 1000}\r\n" for i in range(1000))),
-    "10,000 headers": lambda tok: post_head("/objects/Counter/o/noop", b"", tok,
-                                            "".join(f"X-{i}: v\r\n" for i in range(10000))),
+    "1 MB of header lines": lambda tok: post_head(
+        "/objects/Counter/o/noop", b"", tok, "".join(f"X-H{i}: {'h' * 1000}\r\n" for i in range(1000))
+    ),
+    "10,000 headers": lambda tok: post_head(
+        "/objects/Counter/o/noop", b"", tok, "".join(f"X-{i}: v\r\n" for i in range(10000))
+    ),
     "1 MB request line": lambda tok: post_head("/objects/Counter/o/noop?" + "q" * 1_000_000, b"", tok),
 }
 
@@ -478,8 +501,14 @@ async def oversized_heads(a: Attack) -> None:
         socks = [s for s in [await a.connect() for _ in range(n)] if s is not None]
         await asyncio.gather(*(a.send(s, head) for s in socks))
         got = await asyncio.gather(*(read_answers(a, s, quiet=3.0) for s in socks))
-        answers[shape] = sorted({f"{st[0]}" + (" and closed" if closed else "") if st else
-                                 ("closed, no answer" if closed else "no answer") for st, closed in got})
+        answers[shape] = sorted(
+            {
+                f"{st[0]}" + (" and closed" if closed else "")
+                if st
+                else ("closed, no answer" if closed else "no answer")
+                for st, closed in got
+            }
+        )
         refused += all(closed and (not st or 400 <= st[0] < 500) for st, closed in got)
     a.outcome.extra.update(shapes=len(OVERSIZED), refused=refused, answers=answers)
     await a.hold()
@@ -491,8 +520,12 @@ def hidden(token: str, shape: str) -> bytes:
 
 def noop_head(token: str, fields: list[str], *, host: bool = True, eol: str = "\r\n") -> bytes:
     """A ``Counter/s.noop`` call's head with the token and ``fields``; ``host``, ``eol``: what a shape bends."""
-    lines = ["POST /objects/Counter/s/noop HTTP/1.1", *(["Host: 127.0.0.1"] if host else []),
-             f"Authorization: Bearer {token}", *fields]
+    lines = [
+        "POST /objects/Counter/s/noop HTTP/1.1",
+        *(["Host: 127.0.0.1"] if host else []),
+        f"Authorization: Bearer {token}",
+        *fields,
+    ]
     return (eol.join(lines) + eol + eol).encode()
 
 
@@ -503,8 +536,9 @@ SMUGGLING = {
     "bare LF": lambda tok, h: noop_head(tok, ["Content-Length: 0"], eol="\n") + h,
     "NUL in a value": lambda tok, h: noop_head(tok, ["X-Nul: a\x00b", "Content-Length: 0"]) + h,
     "no Host": lambda tok, h: noop_head(tok, ["Content-Length: 0"], host=False) + h,
-    "Content-Length with chunked": lambda tok, h: noop_head(
-        tok, ["Content-Length: 5", "Transfer-Encoding: chunked"]) + b"0\r\n\r\n" + h,
+    "Content-Length with chunked": lambda tok, h: (
+        noop_head(tok, ["Content-Length: 5", "Transfer-Encoding: chunked"]) + b"0\r\n\r\n" + h
+    ),
 }
 
 
@@ -614,17 +648,26 @@ def print_outcome(o: Outcome) -> None:
 
     def mark(ok: bool) -> str:
         return "ok" if ok else "MISSED"
+
     print(f"\n== {o.name}: {o.what}")
-    print(f"   server RSS   idle {o.idle_mb:,.0f} MB, peak {o.peak_mb:,.0f} MB: {o.peak_mb - o.idle_mb:+,.0f} MB"
-          f"{'':8}target <= +{RSS_TARGET_MB} MB  {mark(c['rss'])}")
-    print(f"   token holder slowest {o.holder_max_s:.2f} s over {o.holder_calls} calls, {o.holder_failed} failed"
-          f"{'':4}target <= {HOLDER_TARGET_S:g} s, none failed  {mark(c['holder'])}")
+    print(
+        f"   server RSS   idle {o.idle_mb:,.0f} MB, peak {o.peak_mb:,.0f} MB: {o.peak_mb - o.idle_mb:+,.0f} MB"
+        f"{'':8}target <= +{RSS_TARGET_MB} MB  {mark(c['rss'])}"
+    )
+    print(
+        f"   token holder slowest {o.holder_max_s:.2f} s over {o.holder_calls} calls, {o.holder_failed} failed"
+        f"{'':4}target <= {HOLDER_TARGET_S:g} s, none failed  {mark(c['holder'])}"
+    )
     within = f"{o.closed_within:g} s" if o.closed_within is not None else "no timeout documented"
-    print(f"   attack connections closed by the server: {o.closed:,} of {o.attack_conns:,} ({within})"
-          f"{'':4}target: all, within the timeout  {mark(c['closed'])}")
+    print(
+        f"   attack connections closed by the server: {o.closed:,} of {o.attack_conns:,} ({within})"
+        f"{'':4}target: all, within the timeout  {mark(c['closed'])}"
+    )
     if "refused" in c:
-        print(f"   shapes refused (a 4xx and a close): {o.extra['refused']} of {o.extra['shapes']}, hidden requests "
-              f"run: {o.extra.get('smuggled', 0)}{'':4}target: all refused, none run  {mark(c['refused'])}")
+        print(
+            f"   shapes refused (a 4xx and a close): {o.extra['refused']} of {o.extra['shapes']}, hidden requests "
+            f"run: {o.extra.get('smuggled', 0)}{'':4}target: all refused, none run  {mark(c['refused'])}"
+        )
     print(f"   after the attacker left: {o.held_after_mb:+,.0f} MB over idle; stderr {o.stderr_kb:,.1f} KB")
     for k, v in o.extra.items():
         print(f"   {k}: {v}")
@@ -640,9 +683,14 @@ async def run_all(run: Run) -> dict:
             print_outcome(o)
         outcomes.append(o)
     back = await run.read_back()
-    return {"scale": run.scale.__dict__, "timeouts_documented": run.timeouts, "close_within": run.close_within,
-            "serve_args": run.serve_args,
-            "attacks": [{**o.__dict__, "checks": o.checks()} for o in outcomes], "read_back": back}
+    return {
+        "scale": run.scale.__dict__,
+        "timeouts_documented": run.timeouts,
+        "close_within": run.close_within,
+        "serve_args": run.serve_args,
+        "attacks": [{**o.__dict__, "checks": o.checks()} for o in outcomes],
+        "read_back": back,
+    }
 
 
 def main() -> int:
@@ -650,8 +698,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="the one-minute form (CI: tests/test_attack.py)")
     ap.add_argument("--minutes", type=float, help="hold each attack so the whole run takes about this long")
     ap.add_argument("--only", action="append", choices=list(ATTACKS), help="run only this attack (repeat)")
-    ap.add_argument("--close-within", type=float, help="the timeout attack connections must be closed within "
-                                                       "(default: the largest timeout dotui serve --help documents)")
+    ap.add_argument(
+        "--close-within",
+        type=float,
+        help="the timeout attack connections must be closed within "
+        "(default: the largest timeout dotui serve --help documents)",
+    )
     ap.add_argument("--serve-arg", action="append", default=[], help="one more argument for dotui serve (repeat)")
     ap.add_argument("--base", help="work folder (default: a new temporary one, removed afterwards)")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON document")
@@ -661,8 +713,10 @@ def main() -> int:
     base.mkdir(parents=True, exist_ok=True)
     run = Run(args, base)
     if not args.json:
-        print(f"dotui serve under ulimit -n {SERVER_NOFILE}; timeouts documented by dotui serve --help: "
-              f"{run.timeouts or 'none'}; extra arguments: {run.serve_args or 'none'}")
+        print(
+            f"dotui serve under ulimit -n {SERVER_NOFILE}; timeouts documented by dotui serve --help: "
+            f"{run.timeouts or 'none'}; extra arguments: {run.serve_args or 'none'}"
+        )
     try:
         report = asyncio.run(run_all(run))
     finally:
@@ -675,9 +729,11 @@ def main() -> int:
         print(json.dumps(report))
     else:
         rb = report["read_back"]
-        print(f"\nacknowledged writes: token holder {rb['holder_acked']:,} (holds {rb['holder_held']:,}), "
-              f"busy room posts up to {rb['posts_acked']:,}; lost {len(rb['lost'])}   target 0  "
-              f"{'ok' if not rb['lost'] else 'MISSED'}")
+        print(
+            f"\nacknowledged writes: token holder {rb['holder_acked']:,} (holds {rb['holder_held']:,}), "
+            f"busy room posts up to {rb['posts_acked']:,}; lost {len(rb['lost'])}   target 0  "
+            f"{'ok' if not rb['lost'] else 'MISSED'}"
+        )
         print("all targets met" if not missed else "targets missed: " + "; ".join(missed))
     return 1 if missed else 0
 

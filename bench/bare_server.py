@@ -24,8 +24,10 @@ import hashlib
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, 1.3
 _NULL = b'{"result":null}'
-_ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s"
-           % (len(_NULL), _NULL))
+_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s" % (
+    len(_NULL),
+    _NULL,
+)
 _OK_FRAME = b"\x81\x02ok"  # FIN, text, 2 bytes, unmasked (server to client)
 
 
@@ -45,20 +47,23 @@ class Bare(asyncio.Protocol):
         out = []
         while (end := self.buf.find(b"\r\n\r\n")) >= 0:
             head = self.buf[:end].decode("latin1")
-            headers = {k.strip().lower(): v.strip() for k, _, v in
-                       (line.partition(":") for line in head.split("\r\n")[1:])}
+            headers = {
+                k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head.split("\r\n")[1:])
+            }
             if headers.get("upgrade", "").lower() == "websocket":
                 accept = base64.b64encode(hashlib.sha1(headers["sec-websocket-key"].encode() + _GUID).digest())
-                out.append(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-                self.buf = self.buf[end + 4:]
+                out.append(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+                )
+                self.buf = self.buf[end + 4 :]
                 self.websocket = True
                 out.append(self._frames())
                 break
             length = int(headers.get("content-length", "0"))
             if len(self.buf) < end + 4 + length:
                 break
-            self.buf = self.buf[end + 4 + length:]
+            self.buf = self.buf[end + 4 + length :]
             out.append(_ANSWER)
         return b"".join(out)
 
@@ -71,7 +76,7 @@ class Bare(asyncio.Protocol):
                 size = int.from_bytes(buf[2:4], "big")
             if len(buf) < start + size:
                 break
-            buf = buf[start + size:]
+            buf = buf[start + size :]
             if opcode == 0x8:  # close: answer it and stop
                 self.transport.write(b"\x88\x02\x03\xe8")
                 self.transport.close()

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from dotui import Engine  # noqa: E402
 
-OBJECTS = '''
+OBJECTS = """
 import asyncio
 from dotui import DurableObject
 
@@ -138,7 +138,7 @@ class Scenario(DurableObject):
         out["delete(129 keys)"] = attempt(lambda: s.delete(keys129))
         s.delete_all()
         return out
-'''
+"""
 
 # Differences that are choices, not bugs: key -> why.
 DELIBERATE = {
@@ -149,13 +149,18 @@ DELIBERATE = {
     "put(129 entries)": "dotui enforces the production batch limit (128 keys); the local workerd does not",
     "delete(129 keys)": "dotui enforces the production batch limit (128 keys); the local workerd does not",
 }
-_ATTACHMENT_SIZE = ("dotui measures an attachment as its JSON text (UTF-8), workerd as its V8 serialization "
-                    "(a few bytes of header more); the limit, 16,384 bytes, and the message are workerd's")
+_ATTACHMENT_SIZE = (
+    "dotui measures an attachment as its JSON text (UTF-8), workerd as its V8 serialization "
+    "(a few bytes of header more); the limit, 16,384 bytes, and the message are workerd's"
+)
 DELIBERATE.update({f"ws: serializeAttachment(string of {n})": _ATTACHMENT_SIZE for n in (16382, 16383, 16384, 20000)})
 # Steps that only one side can have.
-ONLY_PEER = {'backend: ctx.storage.sql.exec("SELECT 1")': (
-    "dotui's Scenario class keeps key-value storage (the default backend, as the bundled lessons); the SQL "
-    "API runs in the SQL steps below, on a storage_backend = \"sqlite\" class")}
+ONLY_PEER = {
+    'backend: ctx.storage.sql.exec("SELECT 1")': (
+        "dotui's Scenario class keeps key-value storage (the default backend, as the bundled lessons); the SQL "
+        'API runs in the SQL steps below, on a storage_backend = "sqlite" class'
+    )
+}
 
 
 @contextlib.asynccontextmanager
@@ -196,8 +201,10 @@ def id_scenario(e: Engine) -> dict:
         "COUNTER.idFromString(64 x '0')": attempt(lambda: C.id_from_string("0" * 64)),
         "COUNTER.idFromString(id from OTHER namespace)": attempt(lambda: C.id_from_string(Other.new_unique_id().hex)),
         'idFromName("alice").toString()': {
-            "length": len(hx), "lowercase_hex": hx == hx.lower() and all(c in "0123456789abcdef" for c in hx),
-            "stable": C.id_from_name("alice").hex == hx, "differs_across_namespaces": Other.id_from_name("alice").hex != hx,
+            "length": len(hx),
+            "lowercase_hex": hx == hx.lower() and all(c in "0123456789abcdef" for c in hx),
+            "stable": C.id_from_name("alice").hex == hx,
+            "differs_across_namespaces": Other.id_from_name("alice").hex != hx,
         },
         "newUniqueId().toString().length": len(C.new_unique_id().hex),
         'idFromName("alice").name': named.name,
@@ -212,17 +219,25 @@ async def ordering_scenario(e: Engine, name: str) -> dict:
     blocked = e.env.Interleave.get_by_name(f"{name}-blocked")
     racy = e.env.Interleave.get_by_name(f"{name}-racy")
     return {
-        "3 overlapping bump_blocked, then peek": list(await asyncio.gather(
-            blocked.bump_blocked(), blocked.bump_blocked(), blocked.bump_blocked(), blocked.peek())),
-        "2 overlapping bump_racy, then peek": list(await asyncio.gather(racy.bump_racy(), racy.bump_racy(), racy.peek())),
+        "3 overlapping bump_blocked, then peek": list(
+            await asyncio.gather(blocked.bump_blocked(), blocked.bump_blocked(), blocked.bump_blocked(), blocked.peek())
+        ),
+        "2 overlapping bump_racy, then peek": list(
+            await asyncio.gather(racy.bump_racy(), racy.bump_racy(), racy.peek())
+        ),
         "2 overlapping bump_racy; peek after both": await racy.peek(),
     }
 
 
 def run_peer() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run(["node", "scenario.mjs", "--persist", tmp], cwd=os.path.join(HERE, "peer"),
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            ["node", "scenario.mjs", "--persist", tmp],
+            cwd=os.path.join(HERE, "peer"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"the peer scenario failed:\n{out.stderr[-2000:]}")
         return json.loads(out.stdout)
@@ -252,7 +267,7 @@ def _normalize(value):
 
 def _extends(a, b) -> bool:
     """dotui's message is workerd's, followed by advice on what to do."""
-    return isinstance(a, str) and isinstance(b, str) and b != "no error" and a.startswith(b.rstrip(".") )
+    return isinstance(a, str) and isinstance(b, str) and b != "no error" and a.startswith(b.rstrip("."))
 
 
 def diff(dotui: dict, peer: dict) -> list[tuple[str, object, object]]:
@@ -363,9 +378,14 @@ async def ws_scenario(url: str, token: str) -> dict:
     room = f"room-{time.time_ns()}"
     out: dict = {}
     async with aiohttp.ClientSession() as session:
+
         async def connect(**query):
-            return await session.ws_connect(f"{url}/ws/Sockets/{room}/x", params=query, headers=headers,
-                                            timeout=aiohttp.ClientWSTimeout(ws_close=2.0))
+            return await session.ws_connect(
+                f"{url}/ws/Sockets/{room}/x",
+                params=query,
+                headers=headers,
+                timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+            )
 
         async def receive(ws):
             m = await ws.receive(timeout=10)
@@ -418,6 +438,7 @@ async def ws_scenario(url: str, token: str) -> dict:
         out["ws: handler throws; the same socket next"] = await ask(a, "after boom")
         d = await connect(user="dee")
         e = await connect(user="eve")
+
         async def after_abort(ws):
             """What a client of an aborted object sees: its socket ending, or an answer if still open."""
             try:
@@ -459,8 +480,13 @@ def run_ws_peer() -> dict:
 
     token = secrets.token_hex(16)
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(["node", "serve.mjs", "--persist", tmp, "--token", token], cwd=os.path.join(HERE, "peer"),
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            ["node", "serve.mjs", "--persist", tmp, "--token", token],
+            cwd=os.path.join(HERE, "peer"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         try:
             line = proc.stdout.readline()
             if not line.startswith("miniflare: "):

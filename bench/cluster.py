@@ -37,7 +37,7 @@ from dotui.cluster.placement import shard_of  # noqa: E402
 from dotui.cluster.runtime import Cluster, init_ray  # noqa: E402
 from dotui.engine.ids import IdFactory  # noqa: E402
 
-OBJECTS = '''
+OBJECTS = """
 import time
 from dotui import DurableObject
 
@@ -74,7 +74,7 @@ class Worker(DurableObject):
         for _ in range(k):
             await stub.peek()
         return (time.perf_counter() - t) / k
-'''
+"""
 IN_FLIGHT = 256
 
 
@@ -86,8 +86,10 @@ async def start(objects: str, shards: int) -> tuple[Cluster, ClusterAdmin]:
 
 async def calibrate(admin: ClusterAdmin, shards: int, target: float = 0.001) -> int:
     """The loop count giving about ``target`` seconds of work, set on every shard."""
-    names = [next(f"cal{i}" for i in range(1000) if shard_of(_ids.from_name(f"cal{i}").hex, shards) == s)
-             for s in range(shards)]
+    names = [
+        next(f"cal{i}" for i in range(1000) if shard_of(_ids.from_name(f"cal{i}").hex, shards) == s)
+        for s in range(shards)
+    ]
     n = 20_000
     for _ in range(4):
         took = await admin.call("Worker", names[0], "calibrate", [n])
@@ -115,6 +117,7 @@ async def drive(admin: ClusterAdmin, method: str, objects: int, seconds: float) 
             answers.setdefault(oid.hex, []).append(await admin.call_id("Worker", oid, method, [], {}))
             done += 1
             i += IN_FLIGHT
+
     t = time.perf_counter()
     await asyncio.gather(*(client(k) for k in range(IN_FLIGHT)))
     return done / (time.perf_counter() - t), answers
@@ -177,7 +180,7 @@ async def main() -> None:
     init_ray(num_cpus=2)
     runs: dict[int, list[dict[str, float]]] = {1: [], 2: []}
     for r in range(args.rounds):
-        for shards in ((1, 2) if r % 2 == 0 else (2, 1)):
+        for shards in (1, 2) if r % 2 == 0 else (2, 1):
             runs[shards].append(await one_round(folder, shards, args, only))
             print(f"round {r + 1}, {shards} shard(s): {runs[shards][-1]}", file=sys.stderr, flush=True)
     report(runs, args, only)
@@ -185,8 +188,10 @@ async def main() -> None:
 
 def report(runs: dict[int, list[dict[str, float]]], args: argparse.Namespace, only: set[str]) -> None:
     med = lambda shards, key: statistics.median(x[key] for x in runs[shards])  # noqa: E731
-    print(f"dotui cluster on Ray, {os.cpu_count()} cores, {args.objects:,} objects, {IN_FLIGHT} calls in flight, "
-          f"median of {args.rounds} round(s) of {args.seconds:g} s")
+    print(
+        f"dotui cluster on Ray, {os.cpu_count()} cores, {args.objects:,} objects, {IN_FLIGHT} calls in flight, "
+        f"median of {args.rounds} round(s) of {args.seconds:g} s"
+    )
     print(f"{'workload':<10}{'1 shard calls/s':>17}{'2 shards calls/s':>18}{'ratio':>8}  what")
     for key, what in (("cpu", "~1 ms of pure-Python work per call"), ("durable", "a durable increment per call")):
         if key in only:
@@ -197,8 +202,10 @@ def report(runs: dict[int, list[dict[str, float]]], args: argparse.Namespace, on
         print(f"every increment's answer distinct per object (1..n): {'yes' if ok else 'NO'}")
     if "hop" in only:
         same, cross = med(2, "hop_same"), med(2, "hop_cross")
-        print(f"a stub call from an object: {same * 1e6:,.0f} us within its shard, {cross * 1e6:,.0f} us to "
-              f"the other shard ({cross / same:.1f}x, +{(cross - same) * 1e6:,.0f} us)")
+        print(
+            f"a stub call from an object: {same * 1e6:,.0f} us within its shard, {cross * 1e6:,.0f} us to "
+            f"the other shard ({cross / same:.1f}x, +{(cross - same) * 1e6:,.0f} us)"
+        )
 
 
 if __name__ == "__main__":

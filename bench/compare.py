@@ -32,7 +32,6 @@ from bench_objects import write_counter  # noqa: E402
 WORKLOADS = {"noop": 20_000, "increment": 2_000, "concurrent": 10_000, "new_objects": 2_000}
 
 
-
 # ---------------------------------------------------------------- the dotui side
 async def _dotui_workload(workload: str, n: int, data: str, objects: str) -> dict:
     from dotui import Engine
@@ -77,7 +76,9 @@ def run_dotui(workload: str, n: int, tmp: str) -> dict:
     objects = os.path.join(tmp, "objects")
     out = subprocess.run(
         [sys.executable, __file__, "--dotui-workload", workload, "--n", str(n), "--data", data, "--objects", objects],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if out.returncode != 0:
         raise SystemExit(f"dotui {workload} failed:\n{out.stderr}")
@@ -90,7 +91,9 @@ def ensure_peer() -> None:
     if os.path.isdir(os.path.join(PEER, "node_modules", "miniflare")):
         return
     if shutil.which("npm") is None:
-        raise SystemExit("bench/compare.py needs Node.js and npm for the workerd peer (bench/peer); install Node.js 20+")
+        raise SystemExit(
+            "bench/compare.py needs Node.js and npm for the workerd peer (bench/peer); install Node.js 20+"
+        )
     print("installing the peer (npm ci in bench/peer) …", file=sys.stderr)
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER, check=True)
 
@@ -99,7 +102,10 @@ def run_peer(workload: str, n: int, tmp: str) -> dict:
     persist = tempfile.mkdtemp(prefix="workerd-", dir=tmp)
     out = subprocess.run(
         ["node", "run.mjs", "--persist", persist, "--workload", workload, "--n", str(n)],
-        cwd=PEER, capture_output=True, text=True, timeout=600,
+        cwd=PEER,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if out.returncode != 0:
         raise SystemExit(f"workerd {workload} failed:\n{out.stderr[-2000:]}")
@@ -165,7 +171,9 @@ def main() -> int:
     p = med("new_objects", "workerd", "disk_bytes_per_object")
     met = d / p <= 0.1
     all_met &= met
-    rows.append(("disk bytes per object", f"{d:,.0f}", f"{p:,.0f}", f"{d / p:.3f}x", "<= 0.1x", "met" if met else "MISSED"))
+    rows.append(
+        ("disk bytes per object", f"{d:,.0f}", f"{p:,.0f}", f"{d / p:.3f}x", "<= 0.1x", "met" if met else "MISSED")
+    )
     for w in WORKLOADS:
         d = max(x["peak_rss_bytes"] for x in runs[w]["dotui"]) / 2**20
         p = max(x["peak_rss_bytes"] for x in runs[w]["workerd"]) / 2**20

@@ -96,8 +96,9 @@ async def record_size(e: Engine) -> int:
     return after["commit_bytes"] - before["commit_bytes"]
 
 
-async def sequential_increments(e: Engine, n: int, floor: AppendFloor,
-                                slices: int = 10) -> tuple[float, float, list[float]]:
+async def sequential_increments(
+    e: Engine, n: int, floor: AppendFloor, slices: int = 10
+) -> tuple[float, float, list[float]]:
     """Seconds per sequential durable increment, per bare append+fdatasync beside it, and
     the engine's speed over the floor's in each slice.
 
@@ -194,8 +195,7 @@ async def main(quick: bool) -> int:
     n_new = 500 if quick else 2_000
     tmp = tempfile.mkdtemp(prefix="dotui-bench-")
     objs = write_counter(os.path.join(tmp, "objects"))
-    results: dict[str, list[float]] = {k: [] for k in ("bare", "noop", "floor", "seq", "spin", "conc", "new",
-                                                             "wake")}
+    results: dict[str, list[float]] = {k: [] for k in ("bare", "noop", "floor", "seq", "spin", "conc", "new", "wake")}
     slice_ratios: list[float] = []
     started = time.perf_counter()
     try:
@@ -226,21 +226,31 @@ async def main(quick: bool) -> int:
         ("bare asyncio queue round trip", "bare", "1.00x (the floor)"),
         ("sequential no-op calls, one object", "noop", f"{m['bare'] / m['noop']:.2f}x bare speed (target >= 0.4x)"),
         (f"append+fdatasync of a {record_bytes}-byte record", "floor", "1.00x (the durable floor)"),
-        ("sequential durable increments", "seq",
-         f"{durable:.2f}x append+fdatasync speed (target >= 0.8x; median of {len(slice_ratios)} paired slices)"),
-        ("  the same, fdatasync replaced by a spin as long", "spin",
-         f"{m['floor'] / m['spin']:.2f}x (diagnosis: the engine's own cost, without the sync's sleep)"),
-        (f"{n_conc:,} concurrent durable increments", "conc",
-         f"{m['seq'] / m['conc']:.1f}x sequential speed (target >= 5x)"),
+        (
+            "sequential durable increments",
+            "seq",
+            f"{durable:.2f}x append+fdatasync speed (target >= 0.8x; median of {len(slice_ratios)} paired slices)",
+        ),
+        (
+            "  the same, fdatasync replaced by a spin as long",
+            "spin",
+            f"{m['floor'] / m['spin']:.2f}x (diagnosis: the engine's own cost, without the sync's sleep)",
+        ),
+        (
+            f"{n_conc:,} concurrent durable increments",
+            "conc",
+            f"{m['seq'] / m['conc']:.1f}x sequential speed (target >= 5x)",
+        ),
         (f"first calls to {n_new:,} new objects", "new", f"{m['seq'] / m['new']:.2f}x sequential increment speed"),
         ("wake an object with 1,000 keys", "wake", f"{'OK' if m['wake'] < 0.005 else 'OVER'} (target < 5 ms)"),
     ]
     for label, key, ratio in rows:
         print(f"{label:44} {fmt(m[key]):>11} {1 / m[key]:10,.0f}  {ratio}")
-    print(f"commits: {stats['commits']:,} for {stats['calls']:,} calls "
-          f"({stats['calls'] / max(1, stats['commits']):.1f} calls per fsync)")
-    ok = (m["bare"] / m["noop"] >= 0.4 and durable >= 0.8
-          and m["seq"] / m["conc"] >= 5 and m["wake"] < 0.005)
+    print(
+        f"commits: {stats['commits']:,} for {stats['calls']:,} calls "
+        f"({stats['calls'] / max(1, stats['commits']):.1f} calls per fsync)"
+    )
+    ok = m["bare"] / m["noop"] >= 0.4 and durable >= 0.8 and m["seq"] / m["conc"] >= 5 and m["wake"] < 0.005
     print("targets:", "all met" if ok else "NOT all met")
     return 0
 

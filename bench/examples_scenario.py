@@ -32,17 +32,36 @@ EXAMPLES = HERE.parent / "examples" / "cloudflare"
 
 # example -> its binding, its class, and the requests: (kind, path, body); SLEEP's body is milliseconds.
 PLAN: dict[str, dict] = {
-    "counter": {"binding": "COUNTERS", "cls": "Counter", "steps": [
-        ["GET", "/", ""], ["GET", "/?name=A", ""], ["GET", "/increment?name=A", ""],
-        ["GET", "/increment?name=A", ""], ["GET", "/decrement?name=A", ""], ["GET", "/increment?name=B", ""],
-        ["GET", "/?name=A", ""], ["GET", "/other?name=A", ""]]},
-    "ttl": {"binding": "MY_DURABLE_OBJECT", "cls": "MyDurableObject", "steps": [
-        ["GET", "/", ""], ["GET", "/", ""], ["SLEEP", "", "3000"], ["GET", "/", ""]]},
+    "counter": {
+        "binding": "COUNTERS",
+        "cls": "Counter",
+        "steps": [
+            ["GET", "/", ""],
+            ["GET", "/?name=A", ""],
+            ["GET", "/increment?name=A", ""],
+            ["GET", "/increment?name=A", ""],
+            ["GET", "/decrement?name=A", ""],
+            ["GET", "/increment?name=B", ""],
+            ["GET", "/?name=A", ""],
+            ["GET", "/other?name=A", ""],
+        ],
+    },
+    "ttl": {
+        "binding": "MY_DURABLE_OBJECT",
+        "cls": "MyDurableObject",
+        "steps": [["GET", "/", ""], ["GET", "/", ""], ["SLEEP", "", "3000"], ["GET", "/", ""]],
+    },
     "location": {"binding": "LOCATION", "cls": "Location", "steps": [["GET", "/", ""], ["GET", "/", ""]]},
-    "batcher": {"binding": "BATCHER", "cls": "Batcher", "steps": [
-        ["POST", "/", "a"], ["POST", "/", "b"], ["POST", "/", "c"]]},
-    "websocket-hibernation": {"binding": "WEBSOCKET_HIBERNATION_SERVER", "cls": "WebSocketHibernationServer",
-                              "steps": [["GET", "/websocket", ""], ["GET", "/", ""], ["WS", "/websocket", "hello"]]},
+    "batcher": {
+        "binding": "BATCHER",
+        "cls": "Batcher",
+        "steps": [["POST", "/", "a"], ["POST", "/", "b"], ["POST", "/", "c"]],
+    },
+    "websocket-hibernation": {
+        "binding": "WEBSOCKET_HIBERNATION_SERVER",
+        "cls": "WebSocketHibernationServer",
+        "steps": [["GET", "/websocket", ""], ["GET", "/", ""], ["WS", "/websocket", "hello"]],
+    },
 }
 
 # Differences that are choices, not bugs: key -> why.
@@ -52,8 +71,10 @@ DELIBERATE: dict[str, str] = {}
 def _normalize(answer):
     """request.cf.city is the edge's: Miniflare's guess of where the machine is, dotui's "local"."""
     if isinstance(answer, list) and len(answer) == 2 and isinstance(answer[1], str):
-        return [answer[0], re.sub(r"The last request was from .*?\.\n", "The last request was from <city>.\n",
-                                  answer[1])]
+        return [
+            answer[0],
+            re.sub(r"The last request was from .*?\.\n", "The last request was from <city>.\n", answer[1]),
+        ]
     return answer
 
 
@@ -85,8 +106,9 @@ def run_dotui() -> dict:
 
 
 def run_peer() -> dict:
-    proc = subprocess.run(["node", "examples.mjs"], cwd=HERE / "peer", input=json.dumps(PLAN), capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        ["node", "examples.mjs"], cwd=HERE / "peer", input=json.dumps(PLAN), capture_output=True, text=True, timeout=300
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"the peer's examples failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout)
@@ -94,8 +116,11 @@ def run_peer() -> dict:
 
 def flatten(answers: dict) -> dict:
     """One key per step: ``counter #3 GET /increment?name=A``."""
-    return {f"{name} #{i} {kind} {path}".rstrip(): _normalize(a)
-            for name, got in answers.items() for i, ((kind, path, _), a) in enumerate(zip(PLAN[name]["steps"], got, strict=True))}
+    return {
+        f"{name} #{i} {kind} {path}".rstrip(): _normalize(a)
+        for name, got in answers.items()
+        for i, ((kind, path, _), a) in enumerate(zip(PLAN[name]["steps"], got, strict=True))
+    }
 
 
 def diff(dotui: dict, peer: dict) -> list[tuple[str, object, object]]:

@@ -44,12 +44,14 @@ from bench_objects import write_counter  # noqa: E402
 # ---------------------------------------------------------------- in-process
 def inproc_sequential(local: LocalEngine, n: int) -> float:
     """``await engine.call`` in a loop on the engine's own thread: the engine's own cost."""
+
     async def go():
         oid = local.engine.object_id("Counter", "noop")
         t = time.perf_counter()
         for _ in range(n):
             await local.engine.call("Counter", oid, "noop")
         return time.perf_counter() - t
+
     return local.run(go()) / n
 
 
@@ -68,9 +70,11 @@ def inproc_concurrent_increments(local: LocalEngine, clients: int, per: int, nam
         async def client():
             for _ in range(per):
                 await local.engine.call("Counter", oid, "increment")
+
         t = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
         return time.perf_counter() - t
+
     return local.run(go()) / (clients * per)
 
 
@@ -96,8 +100,8 @@ async def http_concurrent(url: str, token: str, clients: int, per: int, path: st
             async with session.post(url + path) as r:
                 assert r.status == 200, await r.text()
                 await r.read()
-    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), headers=headers)
-                for _ in range(clients)]
+
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), headers=headers) for _ in range(clients)]
     try:
         t = time.perf_counter()
         await asyncio.gather(*(client(s) for s in sessions))
@@ -134,8 +138,9 @@ web.run_app(app, sock=sock, print=None, access_log=None)
 # ---------------------------------------------------------------- running it
 def start_bare() -> tuple[subprocess.Popen, str]:
     """A bare aiohttp server answering the same request: the floor an HTTP call cannot go below."""
-    proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARE_SERVER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
+    )
     m = re.match(r"dotui serve: (\S+)", proc.stdout.readline())
     if not m:
         proc.kill()
@@ -146,7 +151,10 @@ def start_bare() -> tuple[subprocess.Popen, str]:
 def start_gateway(objects: str, data: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "dotui.server", "--objects", objects, "--data", data, "--port", "0", "--idle", "3600"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
         env={**os.environ, "PYTHONPATH": ROOT},
     )
     m = re.match(r"dotui serve: (\S+)", proc.stdout.readline())
@@ -176,8 +184,10 @@ def main(quick: bool) -> int:
     started = time.perf_counter()
     try:
         token = open(os.path.join(tmp, "served", "serve.token")).read().strip()
-        with LocalEngine(objects, os.path.join(tmp, "local"), idle_timeout=3600) as local, \
-                connect(url, token=token) as remote:
+        with (
+            LocalEngine(objects, os.path.join(tmp, "local"), idle_timeout=3600) as local,
+            connect(url, token=token) as remote,
+        ):
             local.call("Counter", "noop", "noop")
             for r in range(rounds):
                 results["inproc"].append(inproc_sequential(local, n_inproc))
@@ -186,10 +196,12 @@ def main(quick: bool) -> int:
                 results["bare"].append(asyncio.run(http_sequential(bare_url, token, n_seq)))
                 results["http_seq"].append(asyncio.run(http_sequential(url, token, n_seq)))
                 results["remote"].append(remote_sequential(remote, n_seq))
-                results["http_conc"].append(asyncio.run(
-                    http_concurrent(url, token, clients, per, "/objects/Counter/noop/noop")))
-                results["http_incr"].append(asyncio.run(
-                    http_concurrent(url, token, clients, per, f"/objects/Counter/incr-{r}/increment")))
+                results["http_conc"].append(
+                    asyncio.run(http_concurrent(url, token, clients, per, "/objects/Counter/noop/noop"))
+                )
+                results["http_incr"].append(
+                    asyncio.run(http_concurrent(url, token, clients, per, f"/objects/Counter/incr-{r}/increment"))
+                )
                 assert remote.call("Counter", f"incr-{r}", "increment", [0]) == clients * per
     finally:
         bare.kill()
@@ -204,16 +216,20 @@ def main(quick: bool) -> int:
         ("in-process: await engine.call, no-op", "inproc", "1.00x (the engine alone)"),
         ("in-process: LocalEngine.call (thread hop), no-op", "facade", f"{m['inproc'] / m['facade']:.3f}x engine"),
         ("bare aiohttp round trip, 1 client (HTTP floor)", "bare", "1.00x (no engine, no auth, no JSON parsing)"),
-        ("HTTP keep-alive, 1 client, no-op", "http_seq",
-         f"{m['bare'] / m['http_seq']:.2f}x bare aiohttp, {m['facade'] / m['http_seq']:.3f}x LocalEngine.call, "
-         f"{m['inproc'] / m['http_seq']:.4f}x engine"),
-        ("RemoteEngine.call (--connect), no-op", "remote",
-         f"{m['facade'] / m['remote']:.2f}x LocalEngine.call"),
-        (f"HTTP keep-alive, {clients} clients, no-op", "http_conc",
-         f"{m['http_seq'] / m['http_conc']:.2f}x 1 client"),
+        (
+            "HTTP keep-alive, 1 client, no-op",
+            "http_seq",
+            f"{m['bare'] / m['http_seq']:.2f}x bare aiohttp, {m['facade'] / m['http_seq']:.3f}x LocalEngine.call, "
+            f"{m['inproc'] / m['http_seq']:.4f}x engine",
+        ),
+        ("RemoteEngine.call (--connect), no-op", "remote", f"{m['facade'] / m['remote']:.2f}x LocalEngine.call"),
+        (f"HTTP keep-alive, {clients} clients, no-op", "http_conc", f"{m['http_seq'] / m['http_conc']:.2f}x 1 client"),
         (f"in-process: {clients} callers, durable increments", "inproc_incr", "1.00x (one object)"),
-        (f"HTTP keep-alive, {clients} clients, durable increments", "http_incr",
-         f"{m['inproc_incr'] / m['http_incr']:.3f}x in-process increments"),
+        (
+            f"HTTP keep-alive, {clients} clients, durable increments",
+            "http_incr",
+            f"{m['inproc_incr'] / m['http_incr']:.3f}x in-process increments",
+        ),
     ]
     for label, key, ratio in rows:
         print(f"{label:52} {fmt(m[key]):>11} {1 / m[key]:10,.0f}  {ratio}")

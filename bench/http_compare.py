@@ -76,9 +76,27 @@ def drive(url: str, token: str, workload: str, clients: int, calls: int, tag: st
     if workload == "ws_stream":
         workload = "ws_noop"
     out = subprocess.run(
-        ["node", "drive_ws.mjs" if workload.startswith("ws_") else "drive.mjs", "--url", url, "--token", token,
-         "--workload", workload, "--clients", str(clients), "--calls", str(calls), "--tag", tag, *extra],
-        cwd=PEER, capture_output=True, text=True, timeout=600,
+        [
+            "node",
+            "drive_ws.mjs" if workload.startswith("ws_") else "drive.mjs",
+            "--url",
+            url,
+            "--token",
+            token,
+            "--workload",
+            workload,
+            "--clients",
+            str(clients),
+            "--calls",
+            str(calls),
+            "--tag",
+            tag,
+            *extra,
+        ],
+        cwd=PEER,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if out.returncode != 0:
         raise SystemExit(f"drive.mjs {workload} against {url} failed:\n{out.stderr[-2000:]}")
@@ -114,12 +132,29 @@ def main() -> int:
     servers = []
     try:
         dotui, dotui_url = start(
-            [sys.executable, "-m", "dotui.server", "--objects", objects, "--data", os.path.join(tmp, "data"),
-             "--port", "0", "--idle", "3600", "--token", token],
-            "dotui serve", ROOT, {**os.environ, "PYTHONPATH": ROOT})
+            [
+                sys.executable,
+                "-m",
+                "dotui.server",
+                "--objects",
+                objects,
+                "--data",
+                os.path.join(tmp, "data"),
+                "--port",
+                "0",
+                "--idle",
+                "3600",
+                "--token",
+                token,
+            ],
+            "dotui serve",
+            ROOT,
+            {**os.environ, "PYTHONPATH": ROOT},
+        )
         servers.append(dotui)
-        workerd, workerd_url = start(["node", "serve.mjs", "--persist", os.path.join(tmp, "mf"), "--token", token],
-                                     "miniflare", PEER)
+        workerd, workerd_url = start(
+            ["node", "serve.mjs", "--persist", os.path.join(tmp, "mf"), "--token", token], "miniflare", PEER
+        )
         servers.append(workerd)
         bare, bare_url = start([sys.executable, os.path.join(HERE, "bare_server.py")], "bare server", HERE)
         servers.append(bare)
@@ -149,8 +184,10 @@ def run_rounds(urls: dict[str, str], token: str, rounds: int, scale: int) -> dic
 
 def report(results: dict, rounds: int) -> int:
     print(f"dotui serve vs workerd (miniflare), same client (bench/peer/drive.mjs), median of {rounds} round(s)")
-    print(f"{'workload':<10} {'dotui calls/s':>14} {'workerd calls/s':>16} {'ratio':>7}  {'bare calls/s':>12} "
-          f"{'ceiling':>8}  distinct  what")
+    print(
+        f"{'workload':<10} {'dotui calls/s':>14} {'workerd calls/s':>16} {'ratio':>7}  {'bare calls/s':>12} "
+        f"{'ceiling':>8}  distinct  what"
+    )
     worst = float("inf")
     all_distinct = True
     for workload, _, _, what in WORKLOADS:
@@ -165,10 +202,14 @@ def report(results: dict, rounds: int) -> int:
             bare = f"{b:>12,.0f} {b / w:>7.2f}x"
         else:
             bare = f"{'-':>12} {'-':>8}"
-        print(f"{workload:<10} {d:>14,.0f} {w:>16,.0f} {d / w:>6.2f}x  {bare}  {'yes' if distinct else 'NO':<8}  {what}")
+        print(
+            f"{workload:<10} {d:>14,.0f} {w:>16,.0f} {d / w:>6.2f}x  {bare}  {'yes' if distinct else 'NO':<8}  {what}"
+        )
     print(f"lowest ratio {worst:.2f}x; every answer distinct per object: {'yes' if all_distinct else 'NO'}")
-    print("bare: bench/bare_server.py, which answers without doing anything, with the same client; "
-          "ceiling: its rate over workerd's, the highest ratio any Python server could show here")
+    print(
+        "bare: bench/bare_server.py, which answers without doing anything, with the same client; "
+        "ceiling: its rate over workerd's, the highest ratio any Python server could show here"
+    )
     return 0 if all_distinct else 1
 
 

@@ -186,8 +186,11 @@ async def alarm_setter(run: Run) -> None:
         while run.running():
             name, seq = f"w{random.randrange(WAKERS)}", run.next_seq()
             try:
-                async with s.post(f"{run.url}/objects/Waker/{name}/arm", headers=run.auth,
-                                  json={"args": [seq, random.uniform(0.05, 3.0)]}) as r:
+                async with s.post(
+                    f"{run.url}/objects/Waker/{name}/arm",
+                    headers=run.auth,
+                    json={"args": [seq, random.uniform(0.05, 3.0)]},
+                ) as r:
                     body = await r.json(content_type=None)
                     run.status("alarm", r.status, f"Waker/{name}.arm")
                 if r.status == 200 and body.get("result") == seq:
@@ -227,9 +230,22 @@ async def repl_session(run: Run) -> None:
     while run.running():
         await asyncio.sleep(7)
         proc = await asyncio.create_subprocess_exec(
-            *DOTUI, "--connect", run.url, "--token", run.served.token, "--json",
-            "-c", "stats", "-c", "Counter/repl.increment()", "-c", "ls Counter --live",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=child_env())
+            *DOTUI,
+            "--connect",
+            run.url,
+            "--token",
+            run.served.token,
+            "--json",
+            "-c",
+            "stats",
+            "-c",
+            "Counter/repl.increment()",
+            "-c",
+            "ls Counter --live",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=child_env(),
+        )
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 60)
         except TimeoutError:
@@ -249,6 +265,7 @@ async def repl_session(run: Run) -> None:
 def _tui_reads(url: str, token: str) -> None:
     """What the TUI's refresh asks of a remote engine (dotui/tui/snapshot.py), on one RemoteEngine."""
     from dotui.server import connect
+
     with connect(url, token=token) as engine:
         sub = engine.subscribe(maxlen=1000)
         engine.info()
@@ -304,11 +321,15 @@ async def bad_request(run: Run) -> None:
             ("bad JSON", lambda: s.post(f"{run.url}/objects/Counter/x/increment", headers=run.auth, data=b"{")),
             ("unknown route", lambda: s.get(f"{run.url}/nope/{random.random()}", headers=run.auth)),
             ("no token", lambda: s.post(f"{run.url}/objects/Counter/x/increment")),
-            ("wrong token", lambda: s.post(f"{run.url}/objects/Counter/x/increment",
-                                           headers={"Authorization": "Bearer wrong"})),
+            (
+                "wrong token",
+                lambda: s.post(f"{run.url}/objects/Counter/x/increment", headers={"Authorization": "Bearer wrong"}),
+            ),
             ("unknown method", lambda: s.post(f"{run.url}/objects/Counter/x/nope", headers=run.auth)),
-            ("bad arguments", lambda: s.post(f"{run.url}/objects/Counter/x/increment", headers=run.auth,
-                                             json={"args": [1, 2, 3]})),
+            (
+                "bad arguments",
+                lambda: s.post(f"{run.url}/objects/Counter/x/increment", headers=run.auth, json={"args": [1, 2, 3]}),
+            ),
         ]
         while run.running():
             await asyncio.sleep(0.5)
@@ -370,24 +391,38 @@ class Figures:
         index, log = disk_bytes(run.served.data)
         cpu, self.cpu = self.cpu, run.served.cpu_seconds()
         row = {
-            "t": round(t), "calls": len(lat), "calls_per_s": round(len(lat) / seconds), "p50_ms": percentile(lat, .5) * 1000,
-            "p99_ms": percentile(lat, .99) * 1000, "p999_ms": percentile(lat, .999) * 1000,
+            "t": round(t),
+            "calls": len(lat),
+            "calls_per_s": round(len(lat) / seconds),
+            "p50_ms": percentile(lat, 0.5) * 1000,
+            "p99_ms": percentile(lat, 0.99) * 1000,
+            "p999_ms": percentile(lat, 0.999) * 1000,
             "cpu_us_per_call": (self.cpu - cpu) / len(lat) * 1e6 if lat else 0.0,
-            "rss_mb": w.rss / MB, "files": w.files, "tasks": w.tasks, "live": stats.get("live", 0),
-            "known": stats.get("live", 0) + stats.get("hibernated", 0), "index_mb": index / MB, "log_mb": log / MB,
-            "status5xx": w.status5xx, "failed": sum(w.failed.values()), "done": w.done,
+            "rss_mb": w.rss / MB,
+            "files": w.files,
+            "tasks": w.tasks,
+            "live": stats.get("live", 0),
+            "known": stats.get("live", 0) + stats.get("hibernated", 0),
+            "index_mb": index / MB,
+            "log_mb": log / MB,
+            "status5xx": w.status5xx,
+            "failed": sum(w.failed.values()),
+            "done": w.done,
             "warm": run.sweep >= run.args.objects and t >= run.args.warmup,
         }
         for k, n in w.done.items():
             run.totals[k] = run.totals.get(k, 0) + n
         self.rows.append(row)
         if not run.args.json:
-            print(f"{row['t']:>5}s {row['calls_per_s']:>6,} calls/s  p50 {row['p50_ms']:6.1f}  p99 {row['p99_ms']:6.1f}"
-                  f"  p99.9 {row['p999_ms']:6.1f} ms  cpu {row['cpu_us_per_call']:4.0f} us/call"
-                  f"  rss {row['rss_mb']:6.1f} MB  files {row['files']:>4}"
-                  f"  tasks {row['tasks']:>4}  objects {row['known']:>7,} ({row['live']:,} live)"
-                  f"  index {row['index_mb']:5.1f} MB  log {row['log_mb']:5.1f} MB  5xx {row['status5xx']}"
-                  f"  failed {row['failed']}{'' if row['warm'] else '  (warm-up)'}", flush=True)
+            print(
+                f"{row['t']:>5}s {row['calls_per_s']:>6,} calls/s  p50 {row['p50_ms']:6.1f}  p99 {row['p99_ms']:6.1f}"
+                f"  p99.9 {row['p999_ms']:6.1f} ms  cpu {row['cpu_us_per_call']:4.0f} us/call"
+                f"  rss {row['rss_mb']:6.1f} MB  files {row['files']:>4}"
+                f"  tasks {row['tasks']:>4}  objects {row['known']:>7,} ({row['live']:,} live)"
+                f"  index {row['index_mb']:5.1f} MB  log {row['log_mb']:5.1f} MB  5xx {row['status5xx']}"
+                f"  failed {row['failed']}{'' if row['warm'] else '  (warm-up)'}",
+                flush=True,
+            )
         return row
 
 
@@ -431,13 +466,23 @@ def flatness(rows: list[dict], tolerance: float, slack: int) -> dict:
         return {"checked": False, "why": f"{len(warm)} window(s) after warm-up: the run is too short to judge"}
     first, last = warm[0], warm[-1]
     calls = sum(r["calls"] for r in warm[1:])
-    out: dict = {"checked": True, "from_t": first["t"], "to_t": last["t"], "calls_between": calls,
-                 "rss_bytes_per_call": rss_slope(warm)}
+    out: dict = {
+        "checked": True,
+        "from_t": first["t"],
+        "to_t": last["t"],
+        "calls_between": calls,
+        "rss_bytes_per_call": rss_slope(warm),
+    }
     for key, extra in (("rss_mb", 0), ("files", slack), ("tasks", slack)):
         bound = first[key] * (1 + tolerance) + extra
-        out[key] = {"first": first[key], "last": last[key], "max": max(r[key] for r in warm),
-                    "growth": (last[key] / first[key] - 1) if first[key] else 0.0, "bound": bound,
-                    "flat": last[key] <= bound}
+        out[key] = {
+            "first": first[key],
+            "last": last[key],
+            "max": max(r[key] for r in warm),
+            "growth": (last[key] / first[key] - 1) if first[key] else 0.0,
+            "bound": bound,
+            "flat": last[key] <= bound,
+        }
     return out
 
 
@@ -518,8 +563,10 @@ def judge(report: dict) -> list[str]:
     for key in ("rss_mb", "files", "tasks"):
         if flat.get(key) and not flat[key]["flat"]:
             f = flat[key]
-            bad.append(f"{key} grew {f['growth']:+.0%} after warm-up ({f['first']:.1f} -> {f['last']:.1f}; "
-                       f"bound {f['bound']:.1f})")
+            bad.append(
+                f"{key} grew {f['growth']:+.0%} after warm-up ({f['first']:.1f} -> {f['last']:.1f}; "
+                f"bound {f['bound']:.1f})"
+            )
     if report["status5xx"]:
         bad.append(f"{report['status5xx']} 5xx answers")
     if report["failed"]:
@@ -537,8 +584,12 @@ def main() -> int:
     ap.add_argument("--objects", type=int, default=120_000, help="distinct objects in the sweep (default 120,000)")
     ap.add_argument("--idle", type=float, default=1.0, help="the server's --idle: hibernate after this (default 1 s)")
     ap.add_argument("--window", type=float, default=30.0, help="seconds per printed window (default 30)")
-    ap.add_argument("--warmup", type=float, default=60.0,
-                    help="at least this many seconds of warm-up, and until the sweep has touched every object")
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        default=60.0,
+        help="at least this many seconds of warm-up, and until the sweep has touched every object",
+    )
     ap.add_argument("--tolerance", type=float, default=0.10, help="allowed growth after warm-up (default 0.10)")
     ap.add_argument("--slack", type=int, default=4, help="allowed extra open files and tasks (default 4)")
     ap.add_argument("--http-clients", type=int, default=12)
@@ -555,8 +606,11 @@ def main() -> int:
     data = base / "data"
     served = Served(base / "objects", data, idle=args.idle, extra=args.serve_arg)
     if not args.json:
-        print(f"dotui serve pid {served.pid} at {served.url}; data {data}; {args.minutes:g} min, "
-              f"{args.objects:,} objects in the sweep, --idle {args.idle:g}", flush=True)
+        print(
+            f"dotui serve pid {served.pid} at {served.url}; data {data}; {args.minutes:g} min, "
+            f"{args.objects:,} objects in the sweep, --idle {args.idle:g}",
+            flush=True,
+        )
     run = Run(served, args, base)
     try:
         figures = asyncio.run(drive(run))
@@ -570,12 +624,21 @@ def main() -> int:
     finally:
         restarted.stop()
     report = {
-        "minutes": args.minutes, "objects": args.objects, "windows": figures.rows, "tasks_from": figures.tasks_from,
-        "flatness": flatness(figures.rows, args.tolerance, args.slack), "totals": run.totals,
-        "objects_written": run.acks.total_objects(), "sweep_calls": run.sweep,
-        "status5xx": sum(r["status5xx"] for r in figures.rows), "failed": sum(r["failed"] for r in figures.rows),
-        "findings": run.findings[:20], "stop_status": stop_status, "restart_seconds": restarted.started_in,
-        "read_back": back, "server_stderr": served.stderr_tail(1500),
+        "minutes": args.minutes,
+        "objects": args.objects,
+        "windows": figures.rows,
+        "tasks_from": figures.tasks_from,
+        "flatness": flatness(figures.rows, args.tolerance, args.slack),
+        "totals": run.totals,
+        "objects_written": run.acks.total_objects(),
+        "sweep_calls": run.sweep,
+        "status5xx": sum(r["status5xx"] for r in figures.rows),
+        "failed": sum(r["failed"] for r in figures.rows),
+        "findings": run.findings[:20],
+        "stop_status": stop_status,
+        "restart_seconds": restarted.started_in,
+        "read_back": back,
+        "server_stderr": served.stderr_tail(1500),
     }
     report["verdict"] = judge(report)
     if args.json:
@@ -591,15 +654,21 @@ def print_verdict(report: dict) -> None:
     flat = report["flatness"]
     print(f"\ntasks counted from: {report['tasks_from']}")
     print("answered by load kind: " + ", ".join(f"{k} {n:,}" for k, n in sorted(report["totals"].items())))
-    print(f"objects written {report['objects_written']:,}; sweep calls {report['sweep_calls']:,}; "
-          f"restart took {report['restart_seconds']:.1f} s")
+    print(
+        f"objects written {report['objects_written']:,}; sweep calls {report['sweep_calls']:,}; "
+        f"restart took {report['restart_seconds']:.1f} s"
+    )
     if flat["checked"]:
         for key, unit in (("rss_mb", " MB"), ("files", ""), ("tasks", "")):
             f = flat[key]
-            print(f"{key:>7}: {f['first']:.1f}{unit} at {flat['from_t']} s -> {f['last']:.1f}{unit} at {flat['to_t']} s "
-                  f"({f['growth']:+.1%}, bound {f['bound']:.1f}): {'flat' if f['flat'] else 'GREW'}")
-        print(f"RSS growth per HTTP call after warm-up: {flat['rss_bytes_per_call']:+,.0f} bytes "
-              f"({flat['calls_between']:,} calls)")
+            print(
+                f"{key:>7}: {f['first']:.1f}{unit} at {flat['from_t']} s -> {f['last']:.1f}{unit} at {flat['to_t']} s "
+                f"({f['growth']:+.1%}, bound {f['bound']:.1f}): {'flat' if f['flat'] else 'GREW'}"
+            )
+        print(
+            f"RSS growth per HTTP call after warm-up: {flat['rss_bytes_per_call']:+,.0f} bytes "
+            f"({flat['calls_between']:,} calls)"
+        )
     rb = report["read_back"]
     print(f"read back after a clean restart: {rb['checked']:,} objects in {rb['seconds']:.1f} s, {rb['lost']} lost")
     print(f"5xx {report['status5xx']}, failed requests {report['failed']}, stop status {report['stop_status']}")

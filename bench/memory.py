@@ -52,9 +52,14 @@ async def held_per_object(objects: int, calls: int) -> dict:
             del stubs
             after = _held()
             counted = sum(e.instance_info("Counter", oid)["calls"] for oid in ids[:100])
-        return {"objects": objects, "calls": calls, "bytes_per_object": (after - before) / objects,
-                "live_before_hibernate": live_peak, "calls_counted_of_first_100": counted,
-                "seconds": elapsed}
+        return {
+            "objects": objects,
+            "calls": calls,
+            "bytes_per_object": (after - before) / objects,
+            "live_before_hibernate": live_peak,
+            "calls_counted_of_first_100": counted,
+            "seconds": elapsed,
+        }
 
 
 async def main() -> None:
@@ -65,9 +70,12 @@ async def main() -> None:
     tracemalloc.start()
     for calls in [int(c) for c in args.calls.split(",")]:
         r = await held_per_object(args.objects, calls)
-        print(f"{r['objects']:,} objects x {r['calls']} calls: {r['bytes_per_object']:,.0f} bytes held per "
-              f"hibernated object (counters kept: {r['calls_counted_of_first_100']:,} calls on the first 100; "
-              f"{r['seconds']:.1f} s of calls)", flush=True)
+        print(
+            f"{r['objects']:,} objects x {r['calls']} calls: {r['bytes_per_object']:,.0f} bytes held per "
+            f"hibernated object (counters kept: {r['calls_counted_of_first_100']:,} calls on the first 100; "
+            f"{r['seconds']:.1f} s of calls)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

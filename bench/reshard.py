@@ -43,7 +43,7 @@ from dotui import Engine  # noqa: E402
 from dotui.cluster.placement import shard_of  # noqa: E402
 from dotui.engine.ids import IdFactory  # noqa: E402
 
-OBJECTS = '''
+OBJECTS = """
 from dotui import DurableObject
 
 class Account(DurableObject):
@@ -65,7 +65,7 @@ class Account(DurableObject):
 
     def drop(self):
         self.ctx.storage.delete_all()
-'''
+"""
 SLOTS = 64
 CLIENTS = 64
 DRAIN_LIMIT = 30.0  # seconds a drain may take
@@ -227,18 +227,26 @@ async def verify(router: Router, acks: dict[str, list[int]]) -> tuple[int, int]:
 
 
 def report(out: dict) -> None:
-    print(f"simulated resharding: {out['objects']:,} objects in {out['slots']} slots, {CLIENTS} clients incrementing "
-          "throughout (real engines, one process, no Ray)")
+    print(
+        f"simulated resharding: {out['objects']:,} objects in {out['slots']} slots, {CLIENTS} clients incrementing "
+        "throughout (real engines, one process, no Ray)"
+    )
     for label, calls, took in out["windows"]:
         print(f"  {label:<16} {calls / took:8,.0f} calls/s over {took:5.1f} s")
     moved_grow = out["grow_moved"] / out["objects"]
-    print(f"  2 -> 3 moved {out['grow_moved']:,} objects ({moved_grow:.0%}; placement by id mod N would move 67%), "
-          f"3 -> 2 moved {out['shrink_moved']:,} (shard 1's)")
+    print(
+        f"  2 -> 3 moved {out['grow_moved']:,} objects ({moved_grow:.0%}; placement by id mod N would move 67%), "
+        f"3 -> 2 moved {out['shrink_moved']:,} (shard 1's)"
+    )
     p = sorted(out["pauses"])
-    print(f"  a slot frozen: median {statistics.median(p) * 1e3:.0f} ms, longest {p[-1] * 1e3:.0f} ms "
-          f"(one of them with the target killed and restarted); longest a call waited {out['held_longest'] * 1e3:.0f} ms")
-    print(f"  acknowledged writes: {out['acked']:,}; lost: {out['lost']}; objects not as their answers say: "
-          f"{out['wrong']}")
+    print(
+        f"  a slot frozen: median {statistics.median(p) * 1e3:.0f} ms, longest {p[-1] * 1e3:.0f} ms "
+        f"(one of them with the target killed and restarted); longest a call waited {out['held_longest'] * 1e3:.0f} ms"
+    )
+    print(
+        f"  acknowledged writes: {out['acked']:,}; lost: {out['lost']}; objects not as their answers say: "
+        f"{out['wrong']}"
+    )
 
 
 async def main() -> int:

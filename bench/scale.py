@@ -124,18 +124,27 @@ print(json.dumps(out))
 
 def _run(code: str, checkout: str, *args: str, timeout: float = 3600) -> dict:
     env = dict(os.environ, PYTHONPATH=checkout)
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                         timeout=timeout, cwd=checkout)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=checkout
+    )
     if out.returncode != 0:
         raise SystemExit(f"failed in {checkout}: {out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _layout(checkout: str, data: str) -> str:
-    code = ("import sys; from dotui.engine.durability import schema; from dotui.engine.ids import IdFactory; "
-            "print(schema.object_path(sys.argv[1], 'Counter', IdFactory('Counter').from_name('x').hex))")
-    out = subprocess.run([sys.executable, "-c", code, data], capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=checkout), cwd=checkout, timeout=60)
+    code = (
+        "import sys; from dotui.engine.durability import schema; from dotui.engine.ids import IdFactory; "
+        "print(schema.object_path(sys.argv[1], 'Counter', IdFactory('Counter').from_name('x').hex))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, data],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=checkout),
+        cwd=checkout,
+        timeout=60,
+    )
     return out.stdout.strip()
 
 
@@ -189,8 +198,11 @@ def main() -> int:
                 link = folders["this"]
             took = generate(checkout, data, n, link)
             if took is not None:
-                print(f"generated {n:,} objects for {label} ({checkout}) in {took:.1f} s"
-                      + (" (checkpoints hard-linked)" if link else ""), flush=True)
+                print(
+                    f"generated {n:,} objects for {label} ({checkout}) in {took:.1f} s"
+                    + (" (checkpoints hard-linked)" if link else ""),
+                    flush=True,
+                )
         if args.rounds == 0:  # generate only
             continue
         for _ in range(args.rounds):
@@ -200,8 +212,10 @@ def main() -> int:
             report(label, checkouts[label], n, results[(label, n)], _disk(folders[label]), folders[label])
         if args.compare:
             a, b = results[("this", n)], results[("compare", n)]
-            ratios = "  ".join(f"{k} {_med(b, k) / _med(a, k):.1f}x" for k in ("start", "first_page", "ls_first_page",
-                                                                                   "rss_per_object"))
+            ratios = "  ".join(
+                f"{k} {_med(b, k) / _med(a, k):.1f}x"
+                for k in ("start", "first_page", "ls_first_page", "rss_per_object")
+            )
             print(f"  this checkout against the other at {n:,}: {ratios} (how many times less)", flush=True)
     return 0
 
@@ -223,11 +237,15 @@ def report(label: str, checkout: str, n: int, runs: list[dict], disk: dict, data
     print(f"  engine start               {_ms(runs, 'start')}   (target <= 100 ms at 100k)")
     print(f"  first page (50 rows)       {_ms(runs, 'first_page')}   (target <= 50 ms at 100k)")
     print(f"  a page in the middle       {_ms(runs, 'middle_page')}")
-    print(f"  `ls` on a LocalEngine      {_ms(runs, 'ls_first_page')}   (its start {_med(runs, 'ls_start') * 1e3:.0f} ms)")
+    print(
+        f"  `ls` on a LocalEngine      {_ms(runs, 'ls_first_page')}   (its start {_med(runs, 'ls_start') * 1e3:.0f} ms)"
+    )
     print(f"  memory per object (RSS)    {_med(runs, 'rss_per_object'):8.0f} B    (target <= 250 B)")
     print(f"  index on disk per object   {disk['index_bytes'] / n:8.0f} B")
-    print(f"  checkpoint per object      {disk['checkpoint_bytes'] / n:8.0f} B in {disk['checkpoint_blocks'] / n:.0f} B "
-          "of blocks")
+    print(
+        f"  checkpoint per object      {disk['checkpoint_bytes'] / n:8.0f} B in {disk['checkpoint_blocks'] / n:.0f} B "
+        "of blocks"
+    )
     print(f"  close                      {_med(runs, 'close') * 1e3:8.1f} ms", flush=True)
 
 

@@ -39,7 +39,9 @@ DOTUI = [sys.executable, "-c", "import sys; from dotui.cli import main; sys.exit
 
 
 def serve_help() -> str:
-    return subprocess.run([*DOTUI, "serve", "--help"], capture_output=True, text=True, env=child_env(), timeout=60).stdout
+    return subprocess.run(
+        [*DOTUI, "serve", "--help"], capture_output=True, text=True, env=child_env(), timeout=60
+    ).stdout
 
 
 def serve_flags(text: str | None = None) -> dict[str, str | None]:
@@ -59,19 +61,45 @@ class GatewayDidNotStart(RuntimeError):
 class Served:
     """One ``dotui serve`` process; see the module docstring."""
 
-    def __init__(self, objects: Path, data: Path, *, idle: float = 10.0, extra: list[str] | None = None,
-                 nofile: int | None = None, start_timeout: float = 120.0):
+    def __init__(
+        self,
+        objects: Path,
+        data: Path,
+        *,
+        idle: float = 10.0,
+        extra: list[str] | None = None,
+        nofile: int | None = None,
+        start_timeout: float = 120.0,
+    ):
         self.data = Path(data)
         self.err_path = Path(tempfile.mkstemp(prefix="dotui-serve-", suffix=".stderr")[1])
         self._err = open(self.err_path, "wb")
         preexec = None
         if nofile is not None:
+
             def preexec() -> None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen(
-            [*DOTUI, "serve", "--objects", str(objects), "--data", str(data), "--port", "0",
-             "--idle", str(idle), "--no-log-requests", *(extra or [])],
-            stdout=subprocess.PIPE, stderr=self._err, env=child_env(), cwd=str(ROOT), preexec_fn=preexec,
+            [
+                *DOTUI,
+                "serve",
+                "--objects",
+                str(objects),
+                "--data",
+                str(data),
+                "--port",
+                "0",
+                "--idle",
+                str(idle),
+                "--no-log-requests",
+                *(extra or []),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            env=child_env(),
+            cwd=str(ROOT),
+            preexec_fn=preexec,
         )
         self.pid = self.proc.pid
         self.started_in = self._read_url(start_timeout)
@@ -80,6 +108,7 @@ class Served:
     def _read_url(self, timeout: float) -> float:
         t0 = time.monotonic()
         import selectors
+
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)
         first = b""

@@ -219,7 +219,11 @@ class Acks:
                 self.rows.setdefault(parts[1], []).append(int(parts[2]))
                 self.total += 1
                 self.kinds["sqlrow"] = self.kinds.get("sqlrow", 0) + 1
-            elif parts[0] in ("LEDGER", "BIN", "WAKER", "FAN", "WS", "SQLLEDGER") and len(parts) == 3 and parts[2].isdigit():
+            elif (
+                parts[0] in ("LEDGER", "BIN", "WAKER", "FAN", "WS", "SQLLEDGER")
+                and len(parts) == 3
+                and parts[2].isdigit()
+            ):
                 key = (parts[0].lower(), parts[1])
                 self.seqs[key] = max(self.seqs.get(key, 0), int(parts[2]))
                 self.total += 1
@@ -290,7 +294,7 @@ async def _check(e: Engine, acks: Acks, tally: Tally, label: str) -> None:
         stub = e.env.SqlRows.get_by_name(name)
         tally.checked += 1
         for i in range(0, len(seqs), 90):
-            missing = await stub.has(seqs[i:i + 90])
+            missing = await stub.has(seqs[i : i + 90])
             if missing:
                 lost(f"SqlRows/{name}: acknowledged rows {missing[:5]} are not in the table")
         await _check_alarm(e, name, 0, lost, stub)
@@ -350,8 +354,11 @@ def plan_round(rng: random.Random, round_no: int) -> dict:
     plan = {"seed": rng.randrange(1 << 30), "seq0": (round_no + 1) * 1_000_000, "fault": None, "tail": 0.3}
     if round_no % 2:
         plan["fault"] = {
-            "op": rng.choice(OPS), "errno": ERRNOS[rng.choice(list(ERRNOS))],
-            "persistent": rng.random() < 0.5, "after": rng.uniform(0.1, 0.8), "hold": rng.uniform(0.05, 0.5),
+            "op": rng.choice(OPS),
+            "errno": ERRNOS[rng.choice(list(ERRNOS))],
+            "persistent": rng.random() < 0.5,
+            "after": rng.uniform(0.1, 0.8),
+            "hold": rng.uniform(0.05, 0.5),
         }
     return plan
 
@@ -435,32 +442,52 @@ def main() -> int:
     for r in range(args.rounds):
         run_round(objects, data, rng, r, acks, tally)
         if not args.json:
-            print(f"\rround {r + 1}/{args.rounds}: {acks.total} acknowledged, {len(tally.losses)} losses",
-                  end="", flush=True, file=sys.stderr)
+            print(
+                f"\rround {r + 1}/{args.rounds}: {acks.total} acknowledged, {len(tally.losses)} losses",
+                end="",
+                flush=True,
+                file=sys.stderr,
+            )
         if args.verbose:
             for line in (tally.losses + tally.unreadable + tally.hangs + tally.not_serving)[shown:]:
                 print(f"\n  {line}", file=sys.stderr)
             shown = len(tally.losses + tally.unreadable + tally.hangs + tally.not_serving)
     report = {
-        "rounds": tally.rounds, "kills": tally.kills, "faults": tally.faults,
-        "acknowledged": acks.total, "acknowledged_by_kind": acks.kinds, "checked": tally.checked, "losses": len(tally.losses),
-        "unreadable_files": len(tally.unreadable), "hangs": len(tally.hangs),
+        "rounds": tally.rounds,
+        "kills": tally.kills,
+        "faults": tally.faults,
+        "acknowledged": acks.total,
+        "acknowledged_by_kind": acks.kinds,
+        "checked": tally.checked,
+        "losses": len(tally.losses),
+        "unreadable_files": len(tally.unreadable),
+        "hangs": len(tally.hangs),
         "not_serving_after_fault": len(tally.not_serving),
-        "calls_failed_by_faults": tally.failed_calls, "seconds": round(time.monotonic() - t0, 1),
-        "seed": args.seed, "data": str(data),
+        "calls_failed_by_faults": tally.failed_calls,
+        "seconds": round(time.monotonic() - t0, 1),
+        "seed": args.seed,
+        "data": str(data),
         "findings": (tally.losses + tally.unreadable + tally.hangs + tally.not_serving)[:20],
     }
     if args.json:
         print(json.dumps(report))
     else:
         print(file=sys.stderr)
-        print(f"rounds {report['rounds']} ({report['kills']} SIGKILL, {report['faults']} disk faults) in "
-              f"{report['seconds']} s; seed {args.seed}")
-        print("acknowledged by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(report["acknowledged_by_kind"].items())))
-        print(f"acknowledged operations {report['acknowledged']}, objects checked {report['checked']}, "
-              f"calls failed by the faults {report['calls_failed_by_faults']}")
-        print(f"losses {report['losses']}, unreadable files {report['unreadable_files']}, hangs {report['hangs']}, "
-              f"not serving after a fault {report['not_serving_after_fault']}")
+        print(
+            f"rounds {report['rounds']} ({report['kills']} SIGKILL, {report['faults']} disk faults) in "
+            f"{report['seconds']} s; seed {args.seed}"
+        )
+        print(
+            "acknowledged by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(report["acknowledged_by_kind"].items()))
+        )
+        print(
+            f"acknowledged operations {report['acknowledged']}, objects checked {report['checked']}, "
+            f"calls failed by the faults {report['calls_failed_by_faults']}"
+        )
+        print(
+            f"losses {report['losses']}, unreadable files {report['unreadable_files']}, hangs {report['hangs']}, "
+            f"not serving after a fault {report['not_serving_after_fault']}"
+        )
         for line in report["findings"]:
             print("  " + line)
     bad = report["losses"] or report["unreadable_files"] or report["hangs"] or report["not_serving_after_fault"]

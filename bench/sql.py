@@ -165,8 +165,10 @@ class Peer:
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"the workerd side stopped answering (at {req}); run it alone: cd bench/peer && "
-                               f"node sql_bench.mjs --persist /tmp/x")
+            raise RuntimeError(
+                f"the workerd side stopped answering (at {req}); run it alone: cd bench/peer && "
+                f"node sql_bench.mjs --persist /tmp/x"
+            )
         answer = json.loads(line)
         if "error" in answer:
             raise RuntimeError(f"workerd: {req}: {answer['error']}")
@@ -436,8 +438,10 @@ def report(results: dict[str, dict[str, float]]) -> None:
     for base, points in families.items():
         if len(points) < 2:
             continue
-        cells = [_growth(got) if len(got := [(k, by[s]) for k, by in points if by.get(s)]) > 1 else ""
-                 for s in ("workerd", "dotui")]
+        cells = [
+            _growth(got) if len(got := [(k, by[s]) for k, by in points if by.get(s)]) > 1 else ""
+            for s in ("workerd", "dotui")
+        ]
         print(f"{base:52} {cells[0]:>18} {cells[1]:>18}")
 
 

@@ -96,6 +96,7 @@ class Probe:
 def burst_until(fe, stop: threading.Event, count: list[int]) -> None:
     """Calls in batches of 50 over 200 objects, as fast as they are answered, until ``stop``."""
     import concurrent.futures
+
     i = 0
     while not stop.is_set():
         batch = [fe.call_async("Counter", f"user-{(i + j) % 200:05d}", "increment") for j in range(50)]
@@ -187,9 +188,22 @@ async def run(n: int, seconds: float) -> None:
             rows_live = main.rows.counts()
         fe.close()
 
-        rows = [{"namespace": "Counter", "id": f"{i:064x}", "name": f"user-{i:05d}", "state": "hibernated",
-                 "queued": 0, "calls": 0, "errors": 0, "last_active": time.time() - i, "keys": 1, "bytes": 12,
-                 "alarm": None} for i in range(n)]
+        rows = [
+            {
+                "namespace": "Counter",
+                "id": f"{i:064x}",
+                "name": f"user-{i:05d}",
+                "state": "hibernated",
+                "queued": 0,
+                "calls": 0,
+                "errors": 0,
+                "last_active": time.time() - i,
+                "keys": 1,
+                "bytes": 12,
+                "alarm": None,
+            }
+            for i in range(n)
+        ]
         dt_paint = await first_paint_datatable(rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -200,30 +214,49 @@ async def run(n: int, seconds: float) -> None:
     print(f"dotui TUI at {n:,} instances, {SIZE[0]}x{SIZE[1]}, refresh every 0.25 s, {seconds:g} s per phase")
     print()
     print(f"first paint (engine listing + diff + sort + visible lines): {ms(first_paint)}")
-    print(f"first paint of a DataTable holding every row:               {ms(dt_paint)}"
-          f"  ({dt_paint / first_paint:.1f}x the virtualized table)")
+    print(
+        f"first paint of a DataTable holding every row:               {ms(dt_paint)}"
+        f"  ({dt_paint / first_paint:.1f}x the virtualized table)"
+    )
     print()
     for label, (apply, render, poll_t, full), lag in (("idle", idle, lag_idle), ("burst", busy, lag_burst)):
         fr = frame(apply, render)
-        print(f"{label}: {len(fr)} refreshes"
-              + (f", {count[0]:,} calls ({count[0] / seconds:,.0f}/s), {sum(full)} full listings" if label == "burst"
-                 else f", {sum(full)} full listings"))
-        print(f"  UI thread per refresh (apply + render lines): median {ms(statistics.median(fr))}, "
-              f"p95 {ms(pct(fr, 0.95))}, max {ms(max(fr))}")
-        print(f"    of which apply (diff, sort, repaint):       median {ms(statistics.median(apply))}, "
-              f"p95 {ms(pct(apply, 0.95))}")
+        print(
+            f"{label}: {len(fr)} refreshes"
+            + (
+                f", {count[0]:,} calls ({count[0] / seconds:,.0f}/s), {sum(full)} full listings"
+                if label == "burst"
+                else f", {sum(full)} full listings"
+            )
+        )
+        print(
+            f"  UI thread per refresh (apply + render lines): median {ms(statistics.median(fr))}, "
+            f"p95 {ms(pct(fr, 0.95))}, max {ms(max(fr))}"
+        )
+        print(
+            f"    of which apply (diff, sort, repaint):       median {ms(statistics.median(apply))}, "
+            f"p95 {ms(pct(apply, 0.95))}"
+        )
         print(f"    of which visible lines rendered:           median {ms(statistics.median(render))}")
-        print(f"  engine answer (gateway thread):              median {ms(statistics.median(poll_t))}, "
-              f"p95 {ms(pct(poll_t, 0.95))}")
-        print(f"  UI loop lag for a 10 ms timer (key press wait): median {ms(statistics.median(lag))}, "
-              f"p99 {ms(pct(lag, 0.99))}, max {ms(max(lag))}")
+        print(
+            f"  engine answer (gateway thread):              median {ms(statistics.median(poll_t))}, "
+            f"p95 {ms(pct(poll_t, 0.95))}"
+        )
+        print(
+            f"  UI loop lag for a 10 ms timer (key press wait): median {ms(statistics.median(lag))}, "
+            f"p99 {ms(pct(lag, 0.99))}, max {ms(max(lag))}"
+        )
         print(f"  refresh share of the UI thread: {sum(fr) / seconds * 100:.1f}%")
-    print(f"  the same burst with no TUI: {count0[0] / seconds:,.0f} calls/s, loop lag median "
-          f"{ms(statistics.median(lag_alone))}, p99 {ms(pct(lag_alone, 0.99))}, max {ms(max(lag_alone))}"
-          f"  (the TUI adds {ms(max(0.0, pct(lag_burst, 0.99) - pct(lag_alone, 0.99)))} at p99;"
-          f" calls/s with the TUI: {count[0] / count0[0]:.2f}x)")
-    print(f"  lines rendered per refresh during the burst: median {statistics.median(lines) if lines else 0:.0f}"
-          f" (the screen shows {SIZE[1]} lines; {n:,} rows are never all drawn)")
+    print(
+        f"  the same burst with no TUI: {count0[0] / seconds:,.0f} calls/s, loop lag median "
+        f"{ms(statistics.median(lag_alone))}, p99 {ms(pct(lag_alone, 0.99))}, max {ms(max(lag_alone))}"
+        f"  (the TUI adds {ms(max(0.0, pct(lag_burst, 0.99) - pct(lag_alone, 0.99)))} at p99;"
+        f" calls/s with the TUI: {count[0] / count0[0]:.2f}x)"
+    )
+    print(
+        f"  lines rendered per refresh during the burst: median {statistics.median(lines) if lines else 0:.0f}"
+        f" (the screen shows {SIZE[1]} lines; {n:,} rows are never all drawn)"
+    )
     print(f"  after the burst: {rows_live['idle'] + rows_live['busy']} live, {rows_live['hibernated']:,} hibernated")
 
 

@@ -42,8 +42,12 @@ async def open_sockets(url: str, token: str, n: int, objects: int) -> list:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     sockets = []
     for i in range(n):
-        ws = await session.ws_connect(f"{url}/ws/Sockets/room{i % objects}/x", params={"user": f"u{i}"},
-                                      headers={"Authorization": f"Bearer {token}"}, compress=0)
+        ws = await session.ws_connect(
+            f"{url}/ws/Sockets/room{i % objects}/x",
+            params={"user": f"u{i}"},
+            headers={"Authorization": f"Bearer {token}"},
+            compress=0,
+        )
         sockets.append(ws)
     for ws in sockets:
         await ws.send_str("noop")
@@ -62,10 +66,28 @@ def main() -> int:
     with open(os.path.join(objects, "sockets.py"), "w") as f:
         f.write(WS_OBJECTS)
     token = secrets.token_urlsafe(24)
-    proc = subprocess.Popen([sys.executable, "-m", "dotui.server", "--objects", objects, "--data",
-                             os.path.join(tmp, "data"), "--port", "0", "--idle", "3600", "--token", token],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": ROOT})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dotui.server",
+            "--objects",
+            objects,
+            "--data",
+            os.path.join(tmp, "data"),
+            "--port",
+            "0",
+            "--idle",
+            "3600",
+            "--token",
+            token,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
     url = re.match(r"dotui serve: (\S+)", proc.stdout.readline()).group(1)
     loop = asyncio.new_event_loop()
     try:
@@ -86,8 +108,10 @@ def main() -> int:
         proc.wait(30)
         loop.close()
     per = (with_sockets - base) / a.sockets
-    print(f"dotui serve: {a.sockets:,} open WebSockets on {a.objects} hibernated objects: "
-          f"RSS {base / 2**20:.1f} MiB -> {with_sockets / 2**20:.1f} MiB, {per / 1024:.1f} KiB per socket")
+    print(
+        f"dotui serve: {a.sockets:,} open WebSockets on {a.objects} hibernated objects: "
+        f"RSS {base / 2**20:.1f} MiB -> {with_sockets / 2**20:.1f} MiB, {per / 1024:.1f} KiB per socket"
+    )
     return 0
 
 

@@ -26,9 +26,27 @@ from .engine import (
 )
 
 __all__ = [
-    "AlarmInfo", "BrokenObjectError", "CommitFailedError", "DataFolderError", "DurableObject", "DurableObjectError",
-    "Engine", "EngineClosedError", "EngineLockedError", "InvalidIdError", "LogCorruptError", "MethodNotFoundError",
-    "Namespace", "NamespaceNotFoundError", "ObjectAbortedError", "ObjectContext", "ObjectId",
-    "ObjectResetError", "OverloadedError", "SqlError", "Stub", "TransactionError",
+    "AlarmInfo",
+    "BrokenObjectError",
+    "CommitFailedError",
+    "DataFolderError",
+    "DurableObject",
+    "DurableObjectError",
+    "Engine",
+    "EngineClosedError",
+    "EngineLockedError",
+    "InvalidIdError",
+    "LogCorruptError",
+    "MethodNotFoundError",
+    "Namespace",
+    "NamespaceNotFoundError",
+    "ObjectAbortedError",
+    "ObjectContext",
+    "ObjectId",
+    "ObjectResetError",
+    "OverloadedError",
+    "SqlError",
+    "Stub",
+    "TransactionError",
 ]
 __version__ = "0.1.0"

@@ -64,9 +64,11 @@ the command language: dotui -c help, or docs/commands.md.
 """
 
 
-ATTACH_HINT = ("to drive that engine from here as well (two REPLs, a REPL beside the TUI): start the first one "
-               "with --serve PORT (e.g. dotui --serve 8787, or dotui serve), then run this one with --connect, "
-               "e.g. dotui repl --connect http://127.0.0.1:8787")
+ATTACH_HINT = (
+    "to drive that engine from here as well (two REPLs, a REPL beside the TUI): start the first one "
+    "with --serve PORT (e.g. dotui --serve 8787, or dotui serve), then run this one with --connect, "
+    "e.g. dotui repl --connect http://127.0.0.1:8787"
+)
 
 
 class StartupError(Exception):
@@ -123,25 +125,60 @@ def _shared_flags() -> _Parser:
     p = _Parser(add_help=False)
     g = p.add_argument_group("shared flags")
     s = argparse.SUPPRESS
-    g.add_argument("--objects", metavar="DIR", default=s,
-                   help="the objects folder (default ./objects, else the examples bundled with dotui)")
+    g.add_argument(
+        "--objects",
+        metavar="DIR",
+        default=s,
+        help="the objects folder (default ./objects, else the examples bundled with dotui)",
+    )
     g.add_argument("--data", metavar="DIR", default=s, help="the data folder (default ./.dotui)")
-    g.add_argument("--idle", metavar="SECONDS", type=_positive, default=s,
-                   help="hibernate objects idle this long (default 10)")
-    g.add_argument("--json", action="store_true", default=s,
-                   help="batch: print one JSON document per command (see docs/commands.md)")
-    g.add_argument("--on-error", choices=("stop", "continue"), default=s,
-                   help="batch: stop at the first failed command (default) or go on")
-    g.add_argument("--echo", action="store_true", default=s,
-                   help="batch: print each command (› line  # file:line) before its result")
-    g.add_argument("--connect", metavar="URL", default=s,
-                   help="drive the engine of a running `dotui serve` at URL instead of one here")
-    g.add_argument("--token", metavar="TOKEN", default=s,
-                   help="the token for --connect (default: $DOTUI_TOKEN, else <data>/serve.token)")
-    g.add_argument("--commit-delay", metavar="SECONDS", type=_delay, default=s,
-                   help="hold each commit SECONDS before its fsync, to watch the output gate hold results (⧗)")
-    g.add_argument("--serve", metavar="PORT", type=_port, default=s,
-                   help="TUI or REPL: also serve this engine over HTTP on 127.0.0.1:PORT")
+    g.add_argument(
+        "--idle", metavar="SECONDS", type=_positive, default=s, help="hibernate objects idle this long (default 10)"
+    )
+    g.add_argument(
+        "--json",
+        action="store_true",
+        default=s,
+        help="batch: print one JSON document per command (see docs/commands.md)",
+    )
+    g.add_argument(
+        "--on-error",
+        choices=("stop", "continue"),
+        default=s,
+        help="batch: stop at the first failed command (default) or go on",
+    )
+    g.add_argument(
+        "--echo",
+        action="store_true",
+        default=s,
+        help="batch: print each command (› line  # file:line) before its result",
+    )
+    g.add_argument(
+        "--connect",
+        metavar="URL",
+        default=s,
+        help="drive the engine of a running `dotui serve` at URL instead of one here",
+    )
+    g.add_argument(
+        "--token",
+        metavar="TOKEN",
+        default=s,
+        help="the token for --connect (default: $DOTUI_TOKEN, else <data>/serve.token)",
+    )
+    g.add_argument(
+        "--commit-delay",
+        metavar="SECONDS",
+        type=_delay,
+        default=s,
+        help="hold each commit SECONDS before its fsync, to watch the output gate hold results (⧗)",
+    )
+    g.add_argument(
+        "--serve",
+        metavar="PORT",
+        type=_port,
+        default=s,
+        help="TUI or REPL: also serve this engine over HTTP on 127.0.0.1:PORT",
+    )
     return p
 
 
@@ -154,75 +191,108 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[shared],
     )
-    parser.add_argument("-c", dest="commands", metavar="CMD", action="append", default=argparse.SUPPRESS,
-                        help="run a command of the command language, then exit (repeatable)")
+    parser.add_argument(
+        "-c",
+        dest="commands",
+        metavar="CMD",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="run a command of the command language, then exit (repeatable)",
+    )
     sub = parser.add_subparsers(dest="subcommand", metavar="{repl,run,serve,tour,init,recover}", parser_class=_Parser)
     sub.add_parser(
-        "repl", parents=[shared], help="the interactive REPL",
+        "repl",
+        parents=[shared],
+        help="the interactive REPL",
         description="The REPL: Tab completes commands, objects and methods; the toolbar shows the engine; "
-                    "Ctrl-C cancels a line, Ctrl-D quits. With a pipe on stdin it runs it as a script.",
+        "Ctrl-C cancels a line, Ctrl-D quits. With a pipe on stdin it runs it as a script.",
         epilog="example:\n  dotui repl --objects objects --idle 5\n  dotui> Counter/alice.increment(5)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run = sub.add_parser(
-        "run", parents=[shared], help="run a script of commands (- for stdin)",
+        "run",
+        parents=[shared],
+        help="run a script of commands (- for stdin)",
         description="Run a script: one command per line; # starts a comment.",
         epilog="example:\n  dotui --idle 1 run examples/hibernation.dotui\n  dotui run - --json < script.dotui",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("file", metavar="FILE", help="the script, or - for stdin")
     serve = sub.add_parser(
-        "serve", parents=[shared], help="the HTTP gateway: every object addressable over HTTP",
+        "serve",
+        parents=[shared],
+        help="the HTTP gateway: every object addressable over HTTP",
         description="Run the engine and serve it over HTTP (on loopback unless --host says otherwise). "
-                    "Every request needs the bearer token written to <data>/serve.token. See docs/server.md.",
+        "Every request needs the bearer token written to <data>/serve.token. See docs/server.md.",
         epilog="example:\n  dotui serve --port 8787\n"
-               "  curl -X POST -H \"Authorization: Bearer $(cat .dotui/serve.token)\" \\\n"
-               "       -d '{\"args\": [5]}' http://127.0.0.1:8787/objects/Counter/alice/increment",
+        '  curl -X POST -H "Authorization: Bearer $(cat .dotui/serve.token)" \\\n'
+        "       -d '{\"args\": [5]}' http://127.0.0.1:8787/objects/Counter/alice/increment",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     tour = sub.add_parser(
-        "tour", parents=[shared], help="the guided tour of the model, in the TUI (t there opens it too)",
+        "tour",
+        parents=[shared],
+        help="the guided tour of the model, in the TUI (t there opens it too)",
         description="One lesson per concept (addressing, one instance per id, interleaving, the input and output "
-                    "gates, hibernation, alarms, reload, transactions), each run on objects of its own (tour-…) "
-                    "with real concurrent calls, narrated beside what the screen shows. See docs/tour.md.",
+        "gates, hibernation, alarms, reload, transactions), each run on objects of its own (tour-…) "
+        "with real concurrent calls, narrated beside what the screen shows. See docs/tour.md.",
         epilog="examples:\n  dotui tour                 the TUI, the tour open\n"
-               "  dotui tour --lesson 3      start at lesson 3\n"
-               "  dotui tour --check         run every lesson headless on a scratch data folder; exit 1 if a "
-               "claim fails",
+        "  dotui tour --lesson 3      start at lesson 3\n"
+        "  dotui tour --check         run every lesson headless on a scratch data folder; exit 1 if a "
+        "claim fails",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tour.add_argument("--check", action="store_true",
-                      help="run every lesson without a screen and check what it narrates (a scratch data folder)")
+    tour.add_argument(
+        "--check",
+        action="store_true",
+        help="run every lesson without a screen and check what it narrates (a scratch data folder)",
+    )
     tour.add_argument("--lesson", metavar="LESSON", help="start at this lesson (name or number)")
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     serve.add_argument("--port", type=_port, default=8787, help="default 8787; 0 picks a free port")
-    serve.add_argument("--log-requests", action=argparse.BooleanOptionalAction, default=None,
-                       help="print a line per request: time, verb, path, status, milliseconds "
-                            "(default: when the output is a terminal)")
+    serve.add_argument(
+        "--log-requests",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print a line per request: time, verb, path, status, milliseconds "
+        "(default: when the output is a terminal)",
+    )
     add_limit_flags(serve)
-    serve.add_argument("--cluster", metavar="SHARDS", type=_shards, default=None,
-                       help="serve the objects from SHARDS shards on Ray (pip install -e '.[cluster]'), "
-                            "fixed when the data folder's cluster is created; see docs/cluster.md")
-    serve.add_argument("--ray-address", metavar="ADDR", default=None,
-                       help="with --cluster: join the Ray cluster at ADDR (default: start a local one)")
+    serve.add_argument(
+        "--cluster",
+        metavar="SHARDS",
+        type=_shards,
+        default=None,
+        help="serve the objects from SHARDS shards on Ray (pip install -e '.[cluster]'), "
+        "fixed when the data folder's cluster is created; see docs/cluster.md",
+    )
+    serve.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        default=None,
+        help="with --cluster: join the Ray cluster at ADDR (default: start a local one)",
+    )
     recover = sub.add_parser(
-        "recover", parents=[shared], help="a damaged commit log: say what dropping it would lose, then drop it",
+        "recover",
+        parents=[shared],
+        help="a damaged commit log: say what dropping it would lose, then drop it",
         description="When the engine stops at start because a commit log record is damaged (not a torn\n"
-                    "last append), this says what recovering would drop: the segment and byte offset, how\n"
-                    "many records and bytes, which objects lose committed writes. Nothing is changed unless\n"
-                    "--yes is given: then it keeps the log up to the damage, drops the rest, and replays it\n"
-                    "into the checkpoints. Stop the engine first. See README.md, \"On disk\".",
+        "last append), this says what recovering would drop: the segment and byte offset, how\n"
+        "many records and bytes, which objects lose committed writes. Nothing is changed unless\n"
+        "--yes is given: then it keeps the log up to the damage, drops the rest, and replays it\n"
+        'into the checkpoints. Stop the engine first. See README.md, "On disk".',
         epilog="example:\n  dotui recover --data .dotui          look: changes nothing\n"
-               "  dotui recover --data .dotui --yes    drop the damaged part and recover",
+        "  dotui recover --data .dotui --yes    drop the damaged part and recover",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     recover.add_argument("--yes", action="store_true", help="drop what it says, then recover")
     init = sub.add_parser(
-        "init", help="a new project in DIR: a dotui objects folder, or (--workers) a Cloudflare Python Workers one",
+        "init",
+        help="a new project in DIR: a dotui objects folder, or (--workers) a Cloudflare Python Workers one",
         description="Write a new project into DIR (a new or empty folder; nothing is overwritten): objects/, a test "
-                    "using dotui's pytest plugin and a README with the two commands. With --workers, a Python "
-                    "Workers project instead (wrangler.toml, src/entry.py, a test): it runs on dotui and deploys "
-                    "with Cloudflare's tools unchanged (docs/cloudflare.md).",
+        "using dotui's pytest plugin and a README with the two commands. With --workers, a Python "
+        "Workers project instead (wrangler.toml, src/entry.py, a test): it runs on dotui and deploys "
+        "with Cloudflare's tools unchanged (docs/cloudflare.md).",
         epilog="examples:\n  dotui init demo && cd demo && pytest\n  dotui init edge --workers && cd edge && dotui serve",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -260,8 +330,10 @@ def make_facade(args: argparse.Namespace) -> EngineFacade:
     if args.token:
         raise Unavailable("--token goes with --connect URL (the gateway it authenticates to)")
     if not _is_workspace(args.objects):
-        raise StartupError(f"objects folder {args.objects!r} not found: create it and put a DurableObject class "
-                           f"in a .py file there, or pass --objects DIR")
+        raise StartupError(
+            f"objects folder {args.objects!r} not found: create it and put a DurableObject class "
+            f"in a .py file there, or pass --objects DIR"
+        )
     from .ops import LocalEngine
 
     facade = LocalEngine(args.objects, args.data, idle_timeout=args.idle)
@@ -274,8 +346,9 @@ def make_facade(args: argparse.Namespace) -> EngineFacade:
     except DataFolderError as exc:
         raise StartupError(str(exc)) from None
     except OSError as exc:
-        raise StartupError(f"cannot use the data folder {args.data!r}: {exc.strerror or exc}; "
-                           "pass another one with --data DIR") from None
+        raise StartupError(
+            f"cannot use the data folder {args.data!r}: {exc.strerror or exc}; pass another one with --data DIR"
+        ) from None
     return facade
 
 
@@ -302,8 +375,11 @@ def _tour_check(args: argparse.Namespace, out: Renderer, err: Renderer) -> int:
             ran = run_lessons(facade, lessons, narrator)
     checks = [c for _, _, _, c in narrator.arrivals]  # every claim, at every arrival at its step
     failed = [c for c in checks if not c.ok]
-    out.notice(f"tour check: {len(checks) - len(failed)} of {len(checks)} claims checked out in {len(ran)} lessons, "
-               "each stepped forward and back one step at a time", "bold red" if failed else "green")
+    out.notice(
+        f"tour check: {len(checks) - len(failed)} of {len(checks)} claims checked out in {len(ran)} lessons, "
+        "each stepped forward and back one step at a time",
+        "bold red" if failed else "green",
+    )
     return FAILED if failed else OK
 
 
@@ -326,16 +402,26 @@ def open_script(path: str):
     as /dev/zero, a FIFO, a folder): a script is a file, and stdin is ``-``. Never blocks on a FIFO."""
     mode = os.stat(path).st_mode
     if not stat.S_ISREG(mode):
-        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
-        raise ValueError(f"the script {path!r} is {kind}, not a regular file: give a script file, or - to "
-                         f"read one from stdin (dotui run - < {path})")
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a file"
+        )
+        raise ValueError(
+            f"the script {path!r} is {kind}, not a regular file: give a script file, or - to "
+            f"read one from stdin (dotui run - < {path})"
+        )
     return open(path, "rb")
 
 
 def _run_batch(facade: EngineFacade, args: argparse.Namespace, lines: Any, renderer: Renderer) -> int:
-    runner = BatchRunner(facade, renderer, json_out=sys.stdout if args.json else None, on_error=args.on_error,
-                         echo=args.echo)
+    runner = BatchRunner(
+        facade, renderer, json_out=sys.stdout if args.json else None, on_error=args.on_error, echo=args.echo
+    )
     for e in facade.load_errors():
         renderer.error(_load_error(e))
         if not runner.fail(FAILED):
@@ -344,8 +430,7 @@ def _run_batch(facade: EngineFacade, args: argparse.Namespace, lines: Any, rende
 
 
 def _load_error(text: str):
-    return ErrorInfo("LoadError", f"cannot load {relative_path(text)}",
-                     "fix the file; the other classes are loaded")
+    return ErrorInfo("LoadError", f"cannot load {relative_path(text)}", "fix the file; the other classes are loaded")
 
 
 def _run_tui(facade: EngineFacade, args: argparse.Namespace, run_tui: Callable[..., int]) -> int:
@@ -360,8 +445,11 @@ def _tui_entry(err: Renderer) -> Callable[..., int] | None:
     except ModuleNotFoundError as exc:
         if exc.name not in ("dotui.tui", "dotui.tui.app", "textual"):
             raise
-        err.notice("dotui: the TUI is not available in this install; use `dotui repl` for the REPL "
-                   "(or `dotui -c CMD`, `dotui run FILE`)", "yellow")
+        err.notice(
+            "dotui: the TUI is not available in this install; use `dotui repl` for the REPL "
+            "(or `dotui -c CMD`, `dotui run FILE`)",
+            "yellow",
+        )
         return None
     return module.run_tui
 
@@ -386,8 +474,17 @@ def _serve_cluster(args: argparse.Namespace, err: Renderer) -> int:
     except ImportError as exc:
         err.notice(f"dotui: error: --cluster needs Ray ({exc}): pip install -e '.[cluster]'", "red")
         return FAILED
-    return serve_cluster_main(args.objects, args.data, args.cluster, args.ray_address, args.idle,
-                              args.host, args.port, args.token, limits=limits_from_args(args))
+    return serve_cluster_main(
+        args.objects,
+        args.data,
+        args.cluster,
+        args.ray_address,
+        args.idle,
+        args.host,
+        args.port,
+        args.token,
+        limits=limits_from_args(args),
+    )
 
 
 def _recover_main(args: argparse.Namespace, err: Renderer) -> int:
@@ -446,8 +543,11 @@ def _init_main(args: argparse.Namespace, out: Renderer, err: Renderer) -> int:
         return FAILED
     for path in written:
         out.notice(f"  wrote {path}")
-    kind = "Python Workers project (dotui serve runs it; uv run pywrangler deploy deploys it)" if args.workers \
+    kind = (
+        "Python Workers project (dotui serve runs it; uv run pywrangler deploy deploys it)"
+        if args.workers
         else "dotui project"
+    )
     out.notice(f"dotui: a new {kind} in {args.folder}: cd {args.folder} && pytest", "green")
     return OK
 
@@ -473,8 +573,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve_cluster(args, err)
         from .server.cli import serve_main
 
-        return serve_main(args.objects, args.data, args.idle, args.host, args.port, args.token,
-                          limits=limits_from_args(args), log_requests=args.log_requests)
+        return serve_main(
+            args.objects,
+            args.data,
+            args.idle,
+            args.host,
+            args.port,
+            args.token,
+            limits=limits_from_args(args),
+            log_requests=args.log_requests,
+        )
     if args.subcommand == "tour" and args.check:
         return _tour_check(args, out, err)
     if args.serve is not None and (args.connect or args.commands or args.subcommand == "run"):
@@ -518,8 +626,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 gateway = start_gateway_thread(facade, port=args.serve)
             except OSError as exc:
-                err.notice(f"dotui: error: cannot serve on port {args.serve}: {exc.strerror or exc}; "
-                           "pick another with --serve PORT", "red")
+                err.notice(
+                    f"dotui: error: cannot serve on port {args.serve}: {exc.strerror or exc}; "
+                    "pick another with --serve PORT",
+                    "red",
+                )
                 return FAILED
             err.notice(f"dotui: serving {gateway.url} (token in {gateway.token_path})", "green")
         if lines is not None:

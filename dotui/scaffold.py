@@ -1,4 +1,4 @@
-'''`dotui init DIR [--workers]`: a new project, ready to run and to test.
+"""`dotui init DIR [--workers]`: a new project, ready to run and to test.
 
 ``dotui init DIR`` writes a dotui project: ``objects/counter.py`` (one DurableObject class),
 ``tests/test_counter.py`` (using the pytest plugin, ``dotui.testing``), ``pytest.ini`` and a README
@@ -7,7 +7,7 @@ writes a Cloudflare Python Workers project instead: ``wrangler.toml``, ``src/ent
 SQLite-backed Durable Object and the ``Default`` Worker), ``pyproject.toml`` as Cloudflare's tools
 (``pywrangler``) expect it, a test and a README: it runs on dotui (``dotui serve``) and deploys with
 ``uv run pywrangler deploy`` unchanged. ``DIR`` must not exist or be empty: nothing is overwritten.
-'''
+"""
 
 from __future__ import annotations
 
@@ -58,13 +58,13 @@ async def test_what_was_answered_survives_a_crash(dotui_engine):
     assert await dotui_engine.env.Counter.get_by_name("bob").increment() == 6
 '''
 
-PYTEST_INI = '''[pytest]
+PYTEST_INI = """[pytest]
 # dotui's plugin (installed with dotui) gives the dotui_engine and dotui_clock fixtures over this folder
 dotui_objects = objects
 testpaths = tests
-'''
+"""
 
-README = '''# {name}
+README = """# {name}
 
 A dotui project: durable objects in `objects/`, their tests in `tests/`.
 
@@ -72,9 +72,9 @@ A dotui project: durable objects in `objects/`, their tests in `tests/`.
 dotui            # the TUI on objects/ (dotui repl for the REPL, dotui serve for HTTP)
 pytest           # the tests, with dotui's pytest plugin
 ```
-'''
+"""
 
-WRANGLER = '''name = "{name}"
+WRANGLER = """name = "{name}"
 main = "src/entry.py"
 compatibility_date = "2025-11-02"
 compatibility_flags = ["python_workers"]
@@ -86,7 +86,7 @@ class_name = "Counter"
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["Counter"]
-'''
+"""
 
 ENTRY = '''"""GET /?name=A shows counter A, GET /increment?name=A adds one: each counter is a Durable Object."""
 
@@ -139,7 +139,7 @@ async def test_the_counter_counts_and_survives_hibernation(dotui_engine, dotui_c
     assert await counter.value() == 3
 '''
 
-PYPROJECT = '''[project]
+PYPROJECT = """[project]
 name = "{name}"
 version = "0.1.0"
 requires-python = ">=3.12"
@@ -147,14 +147,14 @@ dependencies = []
 
 [dependency-groups]
 dev = ["workers-py", "workers-runtime-sdk"]
-'''
+"""
 
-WORKER_PYTEST_INI = '''[pytest]
+WORKER_PYTEST_INI = """[pytest]
 # dotui's plugin loads the project from wrangler.toml (the dotui_engine and dotui_clock fixtures)
 testpaths = tests
-'''
+"""
 
-WORKER_README = '''# {name}
+WORKER_README = """# {name}
 
 A Cloudflare Python Workers project: `wrangler.toml`, `src/entry.py`.
 
@@ -164,7 +164,7 @@ pytest           # its tests, with dotui's pytest plugin
 ```
 
 Deploy it with Cloudflare's tools, unchanged: `uv run pywrangler deploy`.
-'''
+"""
 
 
 class InitError(Exception):
@@ -173,19 +173,30 @@ class InitError(Exception):
 
 def files_for(name: str, workers: bool) -> dict[str, str]:
     if workers:
-        return {"wrangler.toml": WRANGLER.format(name=name), "src/entry.py": ENTRY,
-                "tests/test_counter.py": WORKER_TEST, "pyproject.toml": PYPROJECT.format(name=name),
-                "pytest.ini": WORKER_PYTEST_INI, "README.md": WORKER_README.format(name=name)}
-    return {"objects/counter.py": COUNTER, "tests/test_counter.py": COUNTER_TEST, "pytest.ini": PYTEST_INI,
-            "README.md": README.format(name=name)}
+        return {
+            "wrangler.toml": WRANGLER.format(name=name),
+            "src/entry.py": ENTRY,
+            "tests/test_counter.py": WORKER_TEST,
+            "pyproject.toml": PYPROJECT.format(name=name),
+            "pytest.ini": WORKER_PYTEST_INI,
+            "README.md": WORKER_README.format(name=name),
+        }
+    return {
+        "objects/counter.py": COUNTER,
+        "tests/test_counter.py": COUNTER_TEST,
+        "pytest.ini": PYTEST_INI,
+        "README.md": README.format(name=name),
+    }
 
 
 def init(folder: str, workers: bool = False) -> list[str]:
     """Write a new project into ``folder`` (made if need be); the paths written. ``InitError`` if it
     exists and is not an empty folder."""
     if os.path.exists(folder) and (not os.path.isdir(folder) or os.listdir(folder)):
-        raise InitError(f"{folder} exists and is not an empty folder: dotui init writes a new project into a "
-                        "new (or empty) folder, overwriting nothing")
+        raise InitError(
+            f"{folder} exists and is not an empty folder: dotui init writes a new project into a "
+            "new (or empty) folder, overwriting nothing"
+        )
     name = os.path.basename(os.path.abspath(folder)) or "project"
     written = []
     for rel, text in files_for(name, workers).items():

@@ -31,8 +31,10 @@ class Workspace:
     def notice(self, data: str) -> str | None:
         """What to tell the user about a workspace they did not name, or None."""
         if self.kind == "bundled":
-            return (f"dotui: no objects/ folder or wrangler file here: opening the bundled examples "
-                    f"({self.objects}); data goes to {os.path.abspath(data)}.")
+            return (
+                f"dotui: no objects/ folder or wrangler file here: opening the bundled examples "
+                f"({self.objects}); data goes to {os.path.abspath(data)}."
+            )
         return None
 
 

@@ -44,8 +44,9 @@ class GatewayError(Exception):
 async def call_object(app: web.Application, namespace: str, name: str, method: str, *args) -> object:
     """Call a method of a durable object through the gateway; its result."""
     url = f"{app[GATEWAY]}/objects/{namespace}/{quote(name, safe='')}/{method}"
-    async with app[SESSION].post(url, json={"args": list(args)},
-                                 headers={"Authorization": f"Bearer {app[TOKEN]}"}) as resp:
+    async with app[SESSION].post(
+        url, json={"args": list(args)}, headers={"Authorization": f"Bearer {app[TOKEN]}"}
+    ) as resp:
         body = await resp.json(content_type=None)
         if resp.status != 200:
             err = body.get("error", {}) if isinstance(body, dict) else {}

@@ -43,8 +43,9 @@ def show(data: str) -> str:
 
 async def chat(url: str, token: str, room: str, user: str) -> int:
     async with ClientSession() as session:
-        ws = await session.ws_connect(f"{url}/ws/ChatRoom/{room}", params={"user": user},
-                                      headers={"Authorization": f"Bearer {token}"})
+        ws = await session.ws_connect(
+            f"{url}/ws/ChatRoom/{room}", params={"user": user}, headers={"Authorization": f"Bearer {token}"}
+        )
         loop = asyncio.get_running_loop()
 
         async def typed() -> None:

@@ -10,8 +10,7 @@ import pytest
 
 import dotui.cluster  # noqa: F401 - before Ray: the session's Ray listens on loopback (its docstring)
 
-ray = pytest.importorskip(
-    "ray", reason="the cluster tests need Ray: pip install -e '.[cluster]' (.ci/run installs it)")
+ray = pytest.importorskip("ray", reason="the cluster tests need Ray: pip install -e '.[cluster]' (.ci/run installs it)")
 
 from dotui.cluster.admin import ClusterAdmin  # noqa: E402
 from dotui.cluster.placement import shard_of  # noqa: E402
@@ -62,8 +61,17 @@ class ServedCluster:
             self._thread.join(10)
 
 
-__all__ = ["ClusterAdmin", "Cluster", "ServedCluster", "is_loopback", "listening", "local_ray", "names_on", "ray",
-           "shard_of"]
+__all__ = [
+    "ClusterAdmin",
+    "Cluster",
+    "ServedCluster",
+    "is_loopback",
+    "listening",
+    "local_ray",
+    "names_on",
+    "ray",
+    "shard_of",
+]
 
 
 def listening(pid: int) -> list[tuple[str, int, int]]:
@@ -103,7 +111,7 @@ def listening(pid: int) -> list[tuple[str, int, int]]:
                 continue
             addr, port = cols[1].split(":")
             raw = bytes.fromhex(addr)
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # each 32-bit word is host order
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # each 32-bit word is host order
             out.append((str(ipaddress.ip_address(raw)), int(port, 16), sockets[cols[9]]))
     return out
 

@@ -145,13 +145,29 @@ class GatewayDidNotStart(RuntimeError):
 class GatewayProcess:
     """``python -m dotui.server`` in a subprocess; ``.url`` is read from its first line."""
 
-    def __init__(self, objects: Path, data: Path, port: int = 0, *extra: str,
-                 command: tuple[str, ...] = ("-m", "dotui.server")):
+    def __init__(
+        self, objects: Path, data: Path, port: int = 0, *extra: str, command: tuple[str, ...] = ("-m", "dotui.server")
+    ):
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen(
-            [sys.executable, *command, "--objects", str(objects), "--data", str(data),
-             "--port", str(port), "--idle", "60", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT),
+            [
+                sys.executable,
+                *command,
+                "--objects",
+                str(objects),
+                "--data",
+                str(data),
+                "--port",
+                str(port),
+                "--idle",
+                "60",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=str(ROOT),
         )
         first = self.proc.stdout.readline()
         m = re.match(r"dotui serve: (http://\S+)", first)

@@ -109,19 +109,39 @@ EXAMPLES = int(os.environ.get("DOTUI_MODEL_EXAMPLES", "60"))
 STEPS = int(os.environ.get("DOTUI_MODEL_STEPS", "30"))
 
 keys = st.text(alphabet="ab\u00e9\U0001f600\uffffz", min_size=1, max_size=3)
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53),
-                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=5))
-json_values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)), max_leaves=6)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53), 2**53),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=6,
+)
 bad_values = st.sampled_from(["nan", "inf", "set", "surrogate", "nested_surrogate", "bytes", "huge"]).map(
-    lambda b: {"__bad__": b})
+    lambda b: {"__bad__": b}
+)
 bad_keys = st.sampled_from(["surrogate", "long", "int"]).map(lambda b: {"__badkey__": b})
 FAR = 4_102_444_800.0  # 2100-01-01: never fires during a test
-alarm_times = st.one_of(st.integers(int(FAR), int(FAR) + 10**6).map(float), bad_values.filter(lambda v: v["__bad__"] in ("nan", "inf")),
-                        st.sampled_from([{"__bad__": "set"}]))
-list_opts = st.fixed_dictionaries({}, optional={
-    "start": keys, "start_after": keys, "end": keys, "prefix": st.text(alphabet="ab\u00e9", max_size=2),
-    "reverse": st.booleans(), "limit": st.integers(0, 4)})
+alarm_times = st.one_of(
+    st.integers(int(FAR), int(FAR) + 10**6).map(float),
+    bad_values.filter(lambda v: v["__bad__"] in ("nan", "inf")),
+    st.sampled_from([{"__bad__": "set"}]),
+)
+list_opts = st.fixed_dictionaries(
+    {},
+    optional={
+        "start": keys,
+        "start_after": keys,
+        "end": keys,
+        "prefix": st.text(alphabet="ab\u00e9", max_size=2),
+        "reverse": st.booleans(),
+        "limit": st.integers(0, 4),
+    },
+)
 
 
 def _bytes_order(k: str) -> bytes:
@@ -192,11 +212,14 @@ class Model:
         if "limit" in o and o["limit"] < 1:
             return ["error", "?"]
         ks = sorted(self.data, key=_bytes_order)
-        ks = [k for k in ks
-              if ("start" not in o or _bytes_order(k) >= _bytes_order(o["start"]))
-              and ("start_after" not in o or _bytes_order(k) > _bytes_order(o["start_after"]))
-              and ("end" not in o or _bytes_order(k) < _bytes_order(o["end"]))
-              and k.startswith(o.get("prefix") or "")]
+        ks = [
+            k
+            for k in ks
+            if ("start" not in o or _bytes_order(k) >= _bytes_order(o["start"]))
+            and ("start_after" not in o or _bytes_order(k) > _bytes_order(o["start_after"]))
+            and ("end" not in o or _bytes_order(k) < _bytes_order(o["end"]))
+            and k.startswith(o.get("prefix") or "")
+        ]
         if o.get("reverse"):
             ks.reverse()
         if "limit" in o:
@@ -226,10 +249,14 @@ simple_ops = st.one_of(
     st.tuples(st.just("get_alarm")),
     st.tuples(st.just("delete_alarm")),
 ).map(list)
-txn_ops = st.tuples(st.just("txn"), st.lists(simple_ops, max_size=4),
-                    st.sampled_from(["commit", "rollback", "raise"])).map(list)
-nested_txn = st.tuples(st.just("txn"), st.lists(st.one_of(simple_ops, txn_ops), max_size=3),
-                       st.sampled_from(["commit", "rollback", "raise"])).map(list)
+txn_ops = st.tuples(
+    st.just("txn"), st.lists(simple_ops, max_size=4), st.sampled_from(["commit", "rollback", "raise"])
+).map(list)
+nested_txn = st.tuples(
+    st.just("txn"),
+    st.lists(st.one_of(simple_ops, txn_ops), max_size=3),
+    st.sampled_from(["commit", "rollback", "raise"]),
+).map(list)
 
 
 def _same(got, want) -> bool:
@@ -241,7 +268,6 @@ def _same(got, want) -> bool:
     if isinstance(want, dict) and isinstance(got, dict):
         return list(got) == list(want) and all(_same(got[k], want[k]) for k in want)
     return got == want and type(got) is type(want) or (isinstance(got, float) and got == want)
-
 
 
 class ModelMachine(RuleBasedStateMachine):

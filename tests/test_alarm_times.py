@@ -90,8 +90,10 @@ async def test_a_refused_time_stops_no_alarm_of_the_engine(objs, tmp_path):
             with pytest.raises(ValueError):
                 await bad.set_at(text)
         await good.set_in(0.05)
+
         async def fired():
             return await good.fired() == 1
+
         assert await eventually(fired)
 
 
@@ -102,8 +104,10 @@ async def test_a_bad_time_already_known_to_the_scheduler_stops_no_other_alarm(ob
         good = e.env.Clock.get_by_name("good")
         e.alarms.schedule("Clock", e.env.Clock.id_from_name("bad").hex, float("nan"))
         await good.set_in(0.05)
+
         async def fired():
             return await good.fired() == 1
+
         assert await eventually(fired)
         [ev] = [ev for ev in sub.drain() if ev["type"] == "alarm.invalid"]
         assert "nan" in ev["error"]
@@ -150,8 +154,13 @@ def test_dash_c_refuses_a_nan_alarm_and_ls_still_works(objs, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
     def dotui(*args):
-        return subprocess.run([sys.executable, "-m", "dotui.cli", "--objects", str(objs), "--data",
-                               str(tmp_path / "data"), *args], capture_output=True, text=True, env=env, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "dotui.cli", "--objects", str(objs), "--data", str(tmp_path / "data"), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
 
     proc = dotui("--json", "-c", "alarm Clock/c set 4102444800")
     assert proc.returncode == 0, proc.stderr

@@ -212,15 +212,19 @@ async def test_while_alarm_runs_other_calls_read_none_but_the_disk_keeps_the_ala
         await s.plan(hold=True)
         when = time.time() + 0.05
         await e.env.Seer.get_by_name("s").set_in(0.05)
+
         async def inside():
             return await s.inside_alarm()
+
         assert await eventually(inside)
         assert await s.alarm_time() is None  # as getAlarm() while an alarm runs
         on_disk = e.read_storage("Seer", s.id)["alarm"]
         assert on_disk is not None and abs(on_disk - when) < 1  # not cleared before the handler succeeds
         await s.release()
+
         async def cleared():
             return e.read_storage("Seer", s.id)["alarm"] is None
+
         assert await eventually(cleared)
 
 
@@ -230,8 +234,10 @@ async def test_an_alarm_set_inside_alarm_is_kept_and_survives_restart(objs, tmp_
         s = e.env.Seer.get_by_name("s")
         await s.plan(again=later)
         await s.set_in(0)
+
         async def fired():
             return len(await s.seen()) == 2
+
         assert await eventually(fired)
         assert await s.seen() == [None, later]
         assert await s.alarm_time() == later
@@ -256,8 +262,10 @@ async def test_an_alarm_set_inside_alarm_that_is_already_due_fires_after_the_han
         s = e.env.Seer.get_by_name("s")
         await s.plan(again=past)
         await s.set_in(0)
+
         async def twice():
             return len(await s.seen()) == 3
+
         assert await eventually(twice)
         assert await s.seen() == [None, past, None]
         assert await s.alarm_time() is None
@@ -293,8 +301,10 @@ async def test_close_cancels_a_handler_that_never_ends_and_the_alarm_fires_at_th
         s = e.env.Seer.get_by_name("s")
         await s.plan(hold=True)  # the first try never ends by itself
         await s.set_in(0)
+
         async def inside():
             return await s.inside_alarm()
+
         assert await eventually(inside)
         await s.plan(hold=False)
         closing = asyncio.ensure_future(e.close())
@@ -303,7 +313,9 @@ async def test_close_cancels_a_handler_that_never_ends_and_the_alarm_fires_at_th
         closing.result()
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
         s = e.env.Seer.get_by_name("s")
+
         async def fired_again():
             return len(await s.seen()) == 2
+
         assert await eventually(fired_again)  # at least once: the cancelled try did not count
         assert await s.alarm_time() is None

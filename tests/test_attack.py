@@ -29,8 +29,14 @@ from tests.conftest import ROOT
 # spread over four workers it ran four times over (76-139 s each under load).
 pytestmark = [pytest.mark.hostile, pytest.mark.slow, pytest.mark.xdist_group("attack")]
 
-ATTACKS = ["pipelined_no_read", "idle_and_half_sent", "slow_websocket_readers", "fragment_flood",
-           "oversized_heads", "smuggling_heads"]
+ATTACKS = [
+    "pipelined_no_read",
+    "idle_and_half_sent",
+    "slow_websocket_readers",
+    "fragment_flood",
+    "oversized_heads",
+    "smuggling_heads",
+]
 
 
 def case(attack: str, check: str, *marks):
@@ -63,8 +69,12 @@ CASES = [
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     base = tmp_path_factory.mktemp("attack")
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "attack.py"), "--quick", "--json", "--base", str(base)],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "attack.py"), "--quick", "--json", "--base", str(base)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.stdout.strip(), f"the attack harness printed nothing: {proc.stderr[-3000:]}"
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     report["by_name"] = {a["name"]: a for a in report["attacks"]}
@@ -87,8 +97,10 @@ def test_attack_target(report, attack, check):
     elif check == "closed":
         assert a["checks"]["closed"], f"{a['closed']} of {a['attack_conns']} attack connections closed by the server"
     elif check == "holder_answered":
-        assert a["holder_failed"] == 0, (f"{a['holder_failed']} of the token holder's {a['holder_calls']} calls "
-                                         f"failed: {a['extra'].get('holder_errors')}")
+        assert a["holder_failed"] == 0, (
+            f"{a['holder_failed']} of the token holder's {a['holder_calls']} calls "
+            f"failed: {a['extra'].get('holder_errors')}"
+        )
     else:
         assert a["checks"]["refused"], a["extra"]
 

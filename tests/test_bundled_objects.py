@@ -27,7 +27,7 @@ async def test_counter_keeps_n_and_forgets_attributes_when_it_hibernates(engine,
     await c.increment()
     await c.increment(4)
     assert await c.since_wake() == 2
-    await clock.advance(10)                    # the default idle_timeout: it hibernates
+    await clock.advance(10)  # the default idle_timeout: it hibernates
     assert engine.state(c) == "hibernated"
     assert await c.peek() == 5
     assert await c.since_wake() == 0
@@ -53,18 +53,18 @@ async def test_api_usage_alarm_drops_days_past_the_retention_window(engine, cloc
     await u.record("/search", day=_day(clock, 3))
     await u.record("/search", day=_day(clock, 30))
     assert len(engine.pending_alarms()) == 1  # the first record set it, for a day later
-    await clock.advance(days=1)               # the alarm fires: the 30-day-old count goes
+    await clock.advance(days=1)  # the alarm fires: the 30-day-old count goes
     assert await u.totals() == {_day(clock, 4): 1, today: 1}
-    await clock.advance(days=7)               # a day at a time, until today is past the window
+    await clock.advance(days=7)  # a day at a time, until today is past the window
     assert await u.totals() == {}
-    assert engine.pending_alarms() == []      # nothing left: it did not set the next one
+    assert engine.pending_alarms() == []  # nothing left: it did not set the next one
 
 
 async def test_api_usage_alarm_runs_on_demand(engine, clock):
     u = engine.env.ApiUsage.get_by_name("bob")
     await u.record("/a", day=_day(clock, 8))
     await u.record("/a")
-    assert await run_alarm(u)                 # now, without moving the clock
+    assert await run_alarm(u)  # now, without moving the clock
     assert await u.totals() == {_day(clock): 1}
     assert [i.name for i in list_ids(engine.env.ApiUsage)] == ["bob"]
 
@@ -75,10 +75,10 @@ async def test_account_transfer_compensation_is_durable_across_a_crash(engine):
     await alice.deposit(100)
     await bob.freeze()
     with pytest.raises(PermissionError, match="frozen"):
-        await alice.transfer("bob", 30)       # the deposit fails: the debit is refunded
+        await alice.transfer("bob", 30)  # the deposit fails: the debit is refunded
     await engine.crash()
     await engine.restart()
-    assert await alice.balance() == 100       # the refund was durable before the error came back
+    assert await alice.balance() == 100  # the refund was durable before the error came back
     assert await bob.balance() == 0
 
 
@@ -93,14 +93,14 @@ async def test_account_a_crash_between_the_two_halves_loses_the_money_in_flight(
         if len(engine.queue("Account", bob.id)) == 2:  # the holder running, the deposit queued
             break
         await asyncio.sleep(0)
-    await engine.crash()                      # the debit is durable; the deposit never ran
+    await engine.crash()  # the debit is durable; the deposit never ran
     release.set()
     with pytest.raises(EngineClosedError):
         await holding
-    with pytest.raises(ObjectResetError):     # its compensation ran into the crash: refused
+    with pytest.raises(ObjectResetError):  # its compensation ran into the crash: refused
         await transfer
     await engine.restart()
-    assert await alice.balance() == 70        # no transaction spans two objects: nothing refunds it
+    assert await alice.balance() == 70  # no transaction spans two objects: nothing refunds it
     assert await bob.balance() == 0
 
 
@@ -111,7 +111,7 @@ async def test_rate_limiter_refills_with_the_clock(engine, clock):
     await clock.advance(3)
     assert await r.tokens() == 3.0
     await clock.advance(60)
-    assert await r.tokens() == 10.0           # never more than the capacity
+    assert await r.tokens() == 10.0  # never more than the capacity
 
 
 # ---------------------------------------------------------------- ChatRoom
@@ -123,7 +123,9 @@ async def test_chat_room_numbers_messages_in_order_across_hibernation(engine, cl
     assert engine.state(room) == "hibernated"
     assert await room.post("ann", "again") == 2
     assert [(m["seq"], m["text"], m["at"]) for m in await room.read()] == [
-        (1, "hi", clock.now() - 60), (2, "again", clock.now())]
+        (1, "hi", clock.now() - 60),
+        (2, "again", clock.now()),
+    ]
 
 
 # ---------------------------------------------------------------- Interleave

@@ -97,8 +97,10 @@ def gateways(tmp_path):
 def test_calls_on_one_connection_do_not_share_what_they_set(gateways, path):
     address = gateways[0] if path == "fast" else gateways[1]
     auth = f"Authorization: Bearer {TOKEN}\r\n"
-    calls = [post(f"/objects/Marked/{name}/set_now", json.dumps({"args": [value]}).encode(), auth)
-             for name, value in (("a", "one"), ("a", "two"), ("b", "three"), ("a", "four"))]
+    calls = [
+        post(f"/objects/Marked/{name}/set_now", json.dumps({"args": [value]}).encode(), auth)
+        for name, value in (("a", "one"), ("a", "two"), ("b", "three"), ("a", "four"))
+    ]
     answers = exchange(address, b"".join(calls), answers=4)  # one keep-alive connection, one after another
     assert [(status, json.loads(body)["result"]) for status, _, body in answers] == [(200, "unset")] * 4
 

@@ -1,6 +1,5 @@
 """Stubs and calls: what a caller sees."""
 
-
 import pytest
 
 from dotui import Engine, MethodNotFoundError, NamespaceNotFoundError
@@ -110,7 +109,9 @@ async def test_values_that_cannot_cross_are_type_errors(things):
 
 
 async def test_a_stub_call_from_inside_an_object_reaches_the_other_object(tmp_path):
-    objs = write_objects(tmp_path / "o", pair="""
+    objs = write_objects(
+        tmp_path / "o",
+        pair="""
         from dotui import DurableObject
         class Caller(DurableObject):
             async def relay(self, name, x):
@@ -118,13 +119,16 @@ async def test_a_stub_call_from_inside_an_object_reaches_the_other_object(tmp_pa
         class Callee(DurableObject):
             def double(self, x):
                 return 2 * x
-    """)
+    """,
+    )
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
         assert await e.env.Caller.get_by_name("c").relay("d", 4) == 8
 
 
 async def test_a_method_may_use_asyncio_timeout_and_a_shielded_call_outlives_its_caller(tmp_path):
-    objs = write_objects(tmp_path / "o", t="""
+    objs = write_objects(
+        tmp_path / "o",
+        t="""
         import asyncio
         from dotui import DurableObject
         class T(DurableObject):
@@ -142,7 +146,8 @@ async def test_a_method_may_use_asyncio_timeout_and_a_shielded_call_outlives_its
 
             def done(self):
                 return self.ctx.storage.get("done", False)
-    """)
+    """,
+    )
     import asyncio
 
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:

@@ -218,8 +218,14 @@ async def test_rounds_of_a_big_object_reuse_its_rows_and_write_every_key_in_orde
         s = await _big(e)
         (path,) = (data_dir / "Counter").glob("*.json")
         want = {f"key/{i:06d}": {"i": i, "payload": "x" * 24} for i in range(BIG)}
-        for step in [("put", "key/000007", 7), ("put", "key/0000075", "new"), ("delete", "key/000100"),
-                     ("put", "a first", 1), ("put", "key/000008", [8]), ("put", "key/000009", None)]:
+        for step in [
+            ("put", "key/000007", 7),
+            ("put", "key/0000075", "new"),
+            ("delete", "key/000100"),
+            ("put", "a first", 1),
+            ("put", "key/000008", [8]),
+            ("put", "key/000009", None),
+        ]:
             if step[0] == "put":
                 await s.put(step[1], step[2])
                 want[step[1]] = step[2]

@@ -21,7 +21,7 @@ from dotui.engine.errors import DataFolderError
 
 ROOT = Path(__file__).resolve().parent.parent
 
-V1 = '''
+V1 = """
 name = "moves"
 main = "src/entry.py"
 [[durable_objects.bindings]]
@@ -30,9 +30,9 @@ class_name = "{cls}"
 [[migrations]]
 tag = "v1"
 {new} = ["{first}"]
-'''
+"""
 
-ENTRY = '''
+ENTRY = """
 from workers import DurableObject
 
 
@@ -58,7 +58,7 @@ class {cls}(DurableObject):
 
     async def alarm(self):
         pass
-'''
+"""
 
 ALARM_MS = 4102444800000  # 2100-01-01: never fires during a test
 
@@ -72,16 +72,16 @@ def write_project(folder: Path, cls: str, backend: str, migrations: str = "") ->
     return folder / "wrangler.toml"
 
 
-RENAME = '''
+RENAME = """
 [[migrations]]
 tag = "v2"
 renamed_classes = [{ from = "Counter", to = "Tally" }]
-'''
-DELETE = '''
+"""
+DELETE = """
 [[migrations]]
 tag = "v2"
 deleted_classes = ["Counter"]
-'''
+"""
 
 
 async def make_objects(wrangler: Path, data: Path, sql: bool) -> str:
@@ -105,10 +105,15 @@ async def read_moved(wrangler: Path, data: Path, unnamed: str, sql: bool) -> dic
         ns = e.env.Tally
         alice, bob = ns.get_by_name("alice"), ns.get_by_name("bob")
         adopted = ns.get(ns.id_from_string(moves_target(unnamed)))
-        out = {"alice": await alice.get("n"), "alarm": await alice.alarm_at(), "bob": await bob.get("list"),
-               "unnamed": await adopted.get("u"),
-               "listed": sorted(((r["namespace"], r["name"]) for r in e.instances()), key=str),
-               "counter_folder": (data / "Counter").exists(), "journal": (data / moves.JOURNAL).exists()}
+        out = {
+            "alice": await alice.get("n"),
+            "alarm": await alice.alarm_at(),
+            "bob": await bob.get("list"),
+            "unnamed": await adopted.get("u"),
+            "listed": sorted(((r["namespace"], r["name"]) for r in e.instances()), key=str),
+            "counter_folder": (data / "Counter").exists(),
+            "journal": (data / moves.JOURNAL).exists(),
+        }
         if sql:
             out["rows"] = await alice.rows()
         return out
@@ -145,8 +150,15 @@ def renamed(tmp_path: Path, backend: str, data: Path) -> tuple[Path, str, bool]:
 
 def assert_moved(got: dict, why: object = None) -> None:
     assert got.pop("rows", ["one", "two"]) == ["one", "two"], why
-    assert got == {"alice": 1, "alarm": ALARM_MS, "bob": [1, {"b": True}], "unnamed": "x",
-                   "listed": EXPECTED_LISTED, "counter_folder": False, "journal": False}, why
+    assert got == {
+        "alice": 1,
+        "alarm": ALARM_MS,
+        "bob": [1, {"b": True}],
+        "unnamed": "x",
+        "listed": EXPECTED_LISTED,
+        "counter_folder": False,
+        "journal": False,
+    }, why
 
 
 @pytest.mark.parametrize("backend", ["kv", "sqlite"])
@@ -168,28 +180,35 @@ def test_a_deleted_class_loses_its_objects_as_on_cloudflare(tmp_path):
     async def after():
         async with Engine(objects=str(wrangler), data=str(data)) as e:
             return e.instances(), e.index.count(), (data / "Counter").exists()
+
     assert asyncio.run(after()) == ([], 0, False)
 
 
 def test_a_chain_of_renames_ends_at_the_live_class(tmp_path):
     wrangler, data = write_project(tmp_path / "p", "Counter", "kv"), tmp_path / "data"
     unnamed = asyncio.run(make_objects(wrangler, data, False))
-    rename_code(wrangler, '''
+    rename_code(
+        wrangler,
+        """
         [[migrations]]
         tag = "v2"
         renamed_classes = [{ from = "Counter", to = "Middle" }]
         [[migrations]]
         tag = "v3"
         renamed_classes = [{ from = "Middle", to = "Tally" }]
-        ''')
+        """,
+    )
     got = asyncio.run(read_moved(wrangler, data, unnamed, False))
     assert (got["alice"], got["listed"]) == (1, EXPECTED_LISTED)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
     """Every object file and the log (not the lock, not the index: a start rewrites those)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-            and not p.name.startswith(("index", "lock"))}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(("index", "lock"))
+    }
 
 
 def test_a_target_holding_objects_of_its_own_is_refused_and_nothing_is_written(tmp_path):
@@ -201,6 +220,7 @@ def test_a_target_holding_objects_of_its_own_is_refused_and_nothing_is_written(t
     async def tally_of_its_own():
         async with Engine(objects=str(other), data=str(data)) as e:
             await e.env.Tally.get_by_name("carol").put("n", 9)
+
     asyncio.run(tally_of_its_own())
     before = _files(data)
     rename_code(wrangler, RENAME)
@@ -266,8 +286,13 @@ CHILD = textwrap.dedent("""
 def _child(tmp_path: Path, wrangler: Path, data: Path, kill_at: int) -> subprocess.CompletedProcess:
     script = tmp_path / "child.py"
     script.write_text(CHILD.format(root=str(ROOT)))
-    return subprocess.run([sys.executable, str(script), str(wrangler), str(data), str(kill_at)],
-                          capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    return subprocess.run(
+        [sys.executable, str(script), str(wrangler), str(data), str(kill_at)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(tmp_path),
+    )
 
 
 @pytest.mark.slow

@@ -31,8 +31,15 @@ def workdir(tmp_path):
 def dotui(cwd, *args, stdin=None):
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("FORCE_COLOR", None)
-    return subprocess.run([sys.executable, "-m", "dotui.cli", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dotui.cli", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def documents(stdout):
@@ -41,8 +48,15 @@ def documents(stdout):
 
 # ---------------------------------------------------------------- -c, files, stdin
 def test_dash_c_runs_commands_in_order_and_exits_0(workdir):
-    proc = dotui(workdir, "-c", "Counter/alice.increment(5)", "-c", "call Counter/alice increment by=2",
-                 "-c", "get Counter/alice n")
+    proc = dotui(
+        workdir,
+        "-c",
+        "Counter/alice.increment(5)",
+        "-c",
+        "call Counter/alice increment by=2",
+        "-c",
+        "get Counter/alice n",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["5", "7", "7"]
     assert (workdir / ".dotui").is_dir()  # the default data folder
@@ -81,15 +95,20 @@ def test_a_pipe_on_stdin_is_read_as_a_script(workdir):
 
 
 def test_no_prompt_colour_or_toolbar_when_not_a_terminal(workdir):
-    proc = dotui(workdir, "repl", stdin="ls\nCounter/e.nope()\n", )
+    proc = dotui(
+        workdir,
+        "repl",
+        stdin="ls\nCounter/e.nope()\n",
+    )
     assert "\x1b[" not in proc.stdout + proc.stderr
     assert "dotui>" not in proc.stdout and "commits pending" not in proc.stdout
 
 
 # ---------------------------------------------------------------- --json
 def test_json_prints_one_document_per_command_with_stable_keys(workdir):
-    proc = dotui(workdir, "--json", "-c", "Counter/alice.increment(3)", "-c", "ls", "-c", "# only a comment",
-                 "-c", "stats")
+    proc = dotui(
+        workdir, "--json", "-c", "Counter/alice.increment(3)", "-c", "ls", "-c", "# only a comment", "-c", "stats"
+    )
     assert proc.returncode == 0, proc.stderr
     docs = documents(proc.stdout)
     assert [d["command"] for d in docs] == ["call", "ls", "stats"]
@@ -110,7 +129,9 @@ def test_json_reports_an_error_as_a_document_and_on_stderr(workdir):
 
 # ---------------------------------------------------------------- --on-error and exit statuses
 def test_on_error_stop_is_the_default(workdir):
-    proc = dotui(workdir, "--json", "-c", "Counter/a.increment()", "-c", "Counter/a.fail()", "-c", "Counter/a.increment()")
+    proc = dotui(
+        workdir, "--json", "-c", "Counter/a.increment()", "-c", "Counter/a.fail()", "-c", "Counter/a.increment()"
+    )
     assert proc.returncode == 1
     assert [d["ok"] for d in documents(proc.stdout)] == [True, False]
     assert "ValueError: boom" in proc.stderr
@@ -118,8 +139,18 @@ def test_on_error_stop_is_the_default(workdir):
 
 
 def test_on_error_continue_runs_every_line_and_still_exits_1(workdir):
-    proc = dotui(workdir, "--json", "--on-error", "continue", "-c", "Counter/a.increment()", "-c", "Counter/a.fail()",
-                 "-c", "Counter/a.increment()")
+    proc = dotui(
+        workdir,
+        "--json",
+        "--on-error",
+        "continue",
+        "-c",
+        "Counter/a.increment()",
+        "-c",
+        "Counter/a.fail()",
+        "-c",
+        "Counter/a.increment()",
+    )
     assert proc.returncode == 1
     assert [d["ok"] for d in documents(proc.stdout)] == [True, False, True]
     assert documents(proc.stdout)[2]["result"] == 2
@@ -133,8 +164,17 @@ def test_exit_2_for_a_line_that_is_not_a_command(workdir):
 
 
 def test_exit_2_wins_over_1_when_going_on(workdir):
-    proc = dotui(workdir, "--on-error", "continue", "-c", "Counter/a.fail()", "-c", "Counter/a.increment(x)",
-                 "-c", "Counter/a.peek()")
+    proc = dotui(
+        workdir,
+        "--on-error",
+        "continue",
+        "-c",
+        "Counter/a.fail()",
+        "-c",
+        "Counter/a.increment(x)",
+        "-c",
+        "Counter/a.peek()",
+    )
     assert proc.returncode == 2
     assert proc.stdout.strip() == "0"
 
@@ -222,11 +262,14 @@ def test_connect_to_a_gateway_that_is_not_there_is_a_clear_error(workdir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args, says", [
-    (["--token", "t", "-c", "ls"], "--token goes with --connect"),
-    (["--serve", "8787", "-c", "ls"], "--serve PORT goes with the TUI or the REPL"),
-    (["serve", "--connect", "http://127.0.0.1:8787"], "does not go with --connect"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--token", "t", "-c", "ls"], "--token goes with --connect"),
+        (["--serve", "8787", "-c", "ls"], "--serve PORT goes with the TUI or the REPL"),
+        (["serve", "--connect", "http://127.0.0.1:8787"], "does not go with --connect"),
+    ],
+)
 def test_remote_flags_in_the_wrong_company_are_usage_errors(workdir, args, says):
     proc = dotui(workdir, *args)
     assert proc.returncode == 2
@@ -262,8 +305,9 @@ def test_without_a_tui_dotui_suggests_the_repl(monkeypatch, capsys):
 @pytest.mark.parametrize("runs", [1, 2], ids=["fresh data folder", "second run on the same folder"])
 def test_the_hibernation_example_shows_storage_survives_and_the_constructor_runs_again(tmp_path, runs):
     for _ in range(runs):
-        proc = dotui(REPO, "--idle", "1", "--data", str(tmp_path / "data"), "--json",
-                     "run", "examples/hibernation.dotui")
+        proc = dotui(
+            REPO, "--idle", "1", "--data", str(tmp_path / "data"), "--json", "run", "examples/hibernation.dotui"
+        )
         assert proc.returncode == 0, proc.stderr
     docs = documents(proc.stdout)
     calls = [(d["input"].split("#")[0].strip(), d["result"]) for d in docs if d["command"] == "call"]
@@ -271,11 +315,14 @@ def test_the_hibernation_example_shows_storage_survives_and_the_constructor_runs
         ("Counter/alice.increment(5)", 5),
         ("Counter/alice.increment()", 6),
         ("Counter/alice.since_wake()", 2),
-        ("Counter/alice.peek()", 6),          # storage intact after hibernation
-        ("Counter/alice.since_wake()", 0),    # the constructor ran again
+        ("Counter/alice.peek()", 6),  # storage intact after hibernation
+        ("Counter/alice.since_wake()", 0),  # the constructor ran again
     ]
-    states = [[o["state"] for o in d["result"]["objects"] if o["ref"] == "Counter/alice"]
-              for d in docs if d["command"] == "ls"]
+    states = [
+        [o["state"] for o in d["result"]["objects"] if o["ref"] == "Counter/alice"]
+        for d in docs
+        if d["command"] == "ls"
+    ]
     assert states == [["live"], ["hibernated"], ["live"]]
     [storage] = [d["result"] for d in docs if d["command"] == "storage"]
     assert storage["values"] == {"n": 6}
@@ -284,6 +331,12 @@ def test_the_hibernation_example_shows_storage_survives_and_the_constructor_runs
 def test_python_dash_m_dotui_is_the_dotui_command(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     (tmp_path / "objects").mkdir()
-    proc = subprocess.run([sys.executable, "-m", "dotui", "--objects", "objects", "-c", "ls", "-c", "nope"],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dotui", "--objects", "objects", "-c", "ls", "-c", "nope"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "no objects" in proc.stdout and "unknown command 'nope'" in proc.stderr

@@ -52,9 +52,13 @@ def test_hello_answers_as_workerd_labels_it(tmp_path):
 def test_lists_keeps_each_lists_messages(tmp_path):
     # the requests, and the answers, of Cloudflare's own test of its Durable Objects example (examples/cloudflare/README.md)
     with serve(project(tmp_path, "lists")) as gw:
+
         async def script():
-            return [(await get(gw.url + path))[:2] for path in
-                    ("/room-1/show", "/room-1/add/hi", "/room-1/show", "/room-2/show", "/")]
+            return [
+                (await get(gw.url + path))[:2]
+                for path in ("/room-1/show", "/room-1/add/hi", "/room-1/show", "/room-2/show", "/")
+            ]
+
         answers = run(script())
     assert answers[:4] == [(200, "No messages"), (200, "Message sent"), (200, "hi"), (200, "No messages")]
     assert answers[4][0] == 400 and "Go to /<list_id>/show" in answers[4][1]
@@ -62,6 +66,7 @@ def test_lists_keeps_each_lists_messages(tmp_path):
 
 def test_the_worker_is_public_and_the_gateways_routes_keep_the_token(tmp_path):
     with serve(project(tmp_path, "lists")) as gw:
+
         async def script():
             async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
                 async with s.get(gw.url + "/admin/stats") as r:
@@ -69,15 +74,18 @@ def test_the_worker_is_public_and_the_gateways_routes_keep_the_token(tmp_path):
                 async with s.post(gw.url + "/objects/MessageList/room-1/messages") as r:
                     call_no_token = r.status
                 auth = {"Authorization": f"Bearer {gw.token}"}
-                async with s.post(gw.url + "/objects/MessageList/room-1/add", json={"args": ["from rpc"]},
-                                  headers=auth) as r:
+                async with s.post(
+                    gw.url + "/objects/MessageList/room-1/add", json={"args": ["from rpc"]}, headers=auth
+                ) as r:
                     rpc = r.status
             return no_token, call_no_token, rpc, (await get(gw.url + "/room-1/show"))[1]
+
         assert run(script()) == (401, 401, 200, "from rpc")
 
 
 def test_chatroom_a_websocket_forwarded_by_the_worker_reaches_the_room(tmp_path):
     with serve(project(tmp_path, "chatroom")) as gw:
+
         async def script():
             async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
                 status, html, headers = await get(gw.url + "/")
@@ -94,6 +102,7 @@ def test_chatroom_a_websocket_forwarded_by_the_worker_reaches_the_room(tmp_path)
                     assert history["type"] == "history" and history["messages"][0]["text"] == "hello"
                 async with s.get(gw.url + "/room/lobby") as r:
                     assert (r.status, await r.text()) == (400, "Expected WebSocket upgrade")
+
         run(script())
 
 
@@ -101,26 +110,46 @@ def test_a_bad_wrangler_file_is_a_usage_error_naming_the_file_and_the_key(tmp_pa
     folder = project(tmp_path, "lists")
     cfg = folder / "wrangler.jsonc"
     cfg.write_text(cfg.read_text().replace('"class_name": "MessageList"', '"class_name": "MessageLists"'))
-    proc = subprocess.run([sys.executable, "-m", "dotui.cli", "-c", "classes"], cwd=folder, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dotui.cli", "-c", "classes"], cwd=folder, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2, proc.stderr
     err = " ".join(proc.stderr.split())
-    assert "wrangler.jsonc: durable_objects.bindings: LISTS binds class MessageLists" in err and "new_sqlite_classes" in err
+    assert (
+        "wrangler.jsonc: durable_objects.bindings: LISTS binds class MessageLists" in err
+        and "new_sqlite_classes" in err
+    )
     assert "Traceback" not in proc.stderr
 
 
 # ---------------------------------------------------------------- the Durable Objects docs' examples, in Python
 def test_counter_counts_per_name_as_the_docs_say(tmp_path):
     with serve(project(tmp_path, "counter")) as gw:
+
         async def script():
-            return [(await get(gw.url + path))[:2] for path in
-                    ("/", "/?name=A", "/increment?name=A", "/increment?name=A", "/decrement?name=A",
-                     "/increment?name=B", "/?name=A", "/nope?name=A")]
+            return [
+                (await get(gw.url + path))[:2]
+                for path in (
+                    "/",
+                    "/?name=A",
+                    "/increment?name=A",
+                    "/increment?name=A",
+                    "/decrement?name=A",
+                    "/increment?name=B",
+                    "/?name=A",
+                    "/nope?name=A",
+                )
+            ]
+
         answers = run(script())
-    assert answers[0] == (200, "Select a Durable Object to contact by using the `name` URL query string parameter, "
-                               "for example, ?name=A")
-    assert answers[1:7] == [(200, f"Durable Object '{n}' count: {c}") for n, c in
-                            (("A", 0), ("A", 1), ("A", 2), ("A", 1), ("B", 1), ("A", 1))]
+    assert answers[0] == (
+        200,
+        "Select a Durable Object to contact by using the `name` URL query string parameter, for example, ?name=A",
+    )
+    assert answers[1:7] == [
+        (200, f"Durable Object '{n}' count: {c}")
+        for n, c in (("A", 0), ("A", 1), ("A", 2), ("A", 1), ("B", 1), ("A", 1))
+    ]
     assert answers[7] == (404, "Not found")
 
 
@@ -143,14 +172,18 @@ def test_rate_limiter_refuses_past_its_capacity_until_the_alarm_refills(tmp_path
     # 10,000 tokens, 5,000 more every 5 s: spent by RPC through the gateway (pipelined, faster than the refill),
     # then the Worker refuses that IP with 429 while another IP's bucket is full, and the refill lets it in again.
     with serve(project(tmp_path, "rate-limiter")) as gw:
-        spend = (f"POST /objects/RateLimiter/10.0.0.1/getMillisecondsToNextRequest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 f"Authorization: Bearer {gw.token}\r\nContent-Length: 0\r\n\r\n").encode()
+        spend = (
+            f"POST /objects/RateLimiter/10.0.0.1/getMillisecondsToNextRequest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {gw.token}\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
 
         async def script():
             async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
+
                 async def page(ip: str) -> tuple[int, str]:
                     async with s.get(gw.url + "/", headers={"CF-Connecting-IP": ip}) as r:
                         return r.status, await r.text()
+
                 first = await page("10.0.0.1")
                 over = None
                 for _ in range(30):  # at most 60,000 tokens
@@ -166,6 +199,7 @@ def test_rate_limiter_refuses_past_its_capacity_until_the_alarm_refills(tmp_path
                     if refilled[0] == 200:
                         break
                 return first, over, other, refilled
+
         first, over, other, refilled = run(script())
     assert first == (200, "Call some upstream resource...")
     assert over == (429, "Rate limit exceeded")
@@ -176,6 +210,7 @@ def test_rate_limiter_refuses_past_its_capacity_until_the_alarm_refills(tmp_path
 def test_batcher_queues_requests_and_sets_one_alarm_ten_seconds_ahead(tmp_path):
     folder = project(tmp_path, "batcher")
     with serve(folder) as gw:
+
         async def script():
             async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
                 out = []
@@ -183,11 +218,27 @@ def test_batcher_queues_requests_and_sets_one_alarm_ten_seconds_ahead(tmp_path):
                     async with s.post(gw.url + "/", data=body) as r:
                         out.append((r.status, r.headers["Content-Type"], await r.json()))
                 return out
+
         answers = run(script())
         assert [a[2] for a in answers] == [{"queued": 1}, {"queued": 2}, {"queued": 3}]
         assert answers[0][1] == "application/json;charset=UTF-8"
-        ls = subprocess.run([sys.executable, "-m", "dotui.cli", "--connect", gw.url, "--data", str(folder / ".dotui"),
-                             "--json", "-c", "storage Batcher/foo"], capture_output=True, text=True, timeout=60)
+        ls = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dotui.cli",
+                "--connect",
+                gw.url,
+                "--data",
+                str(folder / ".dotui"),
+                "--json",
+                "-c",
+                "storage Batcher/foo",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert ls.returncode == 0, ls.stderr
         doc = json.loads(ls.stdout)
         assert "a" in json.dumps(doc) and "c" in json.dumps(doc)
@@ -196,22 +247,26 @@ def test_batcher_queues_requests_and_sets_one_alarm_ten_seconds_ahead(tmp_path):
 def test_ttl_deletes_the_objects_storage_once_its_alarm_fires(tmp_path):
     folder = project(tmp_path, "ttl")
     with serve(folder) as gw:
+
         async def script():
             first = (await get(gw.url + "/"))[:2]
             second = (await get(gw.url + "/"))[:2]  # each request pushes the alarm 1 s back
             await asyncio.sleep(3)  # no request for 3 s: the alarm fires and deletes everything
             return first, second, (await get(gw.url + "/"))[:2]
+
         assert run(script()) == ((200, "visits: 1"), (200, "visits: 2"), (200, "visits: 1"))
 
 
 def test_location_remembers_in_memory_until_the_object_hibernates(tmp_path):
     with serve(project(tmp_path, "location"), "--idle", "1") as gw:
+
         async def script():
             a = (await get(gw.url + "/"))[1]
             b = (await get(gw.url + "/"))[1]
             await asyncio.sleep(2.5)  # idle past --idle 1: hibernated, its attributes gone
             c = (await get(gw.url + "/"))[1]
             return a, b, c
+
         a, b, c = run(script())
     assert "This is the first request, you called the constructor" in a
     assert "The last request was from local." in b
@@ -220,6 +275,7 @@ def test_location_remembers_in_memory_until_the_object_hibernates(tmp_path):
 
 def test_websocket_hibernation_server_echoes_with_the_connection_count(tmp_path):
     with serve(project(tmp_path, "websocket-hibernation"), "--idle", "1") as gw:
+
         async def script():
             async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
                 async with s.get(gw.url + "/websocket") as r:
@@ -234,6 +290,7 @@ def test_websocket_hibernation_server_echoes_with_the_connection_count(tmp_path)
                     second = (await two.receive(timeout=10)).data
                     await one.close()
                 return plain, bad, first, second
+
         plain, bad, first, second = run(script())
     assert plain == (426, "Durable Object expected Upgrade: websocket") and bad == 400
     assert first == "[Durable Object] message: hello, connections: 2"
@@ -242,9 +299,13 @@ def test_websocket_hibernation_server_echoes_with_the_connection_count(tmp_path)
 
 def test_sql_counter_reads_rows_as_attributes(tmp_path):
     with serve(project(tmp_path, "sql-counter")) as gw:
+
         async def script():
-            return [(await get(gw.url + p))[:2] for p in
-                    ("/", "/increment/a", "/increment/a", "/increment/b", "/counts", "/reset", "/counts")]
+            return [
+                (await get(gw.url + p))[:2]
+                for p in ("/", "/increment/a", "/increment/a", "/increment/b", "/counts", "/reset", "/counts")
+            ]
+
         answers = run(script())
     assert answers[:4] == [(200, "Hello, World!"), (200, "1"), (200, "2"), (200, "1")]
     assert json.loads(answers[4][1]) == {"columns": ["name", "value"], "rows": [["a", 2], ["b", 1]]}
@@ -258,27 +319,38 @@ def test_a_project_as_the_docs_write_one_survives_a_sigkill_with_nothing_acknowl
     folder = project(tmp_path, "notes")
     acknowledged: dict[str, list[str]] = {"work": [], "home": []}
     with serve(folder) as gw:
+
         async def script():
             async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
+
                 async def add(book: str, i: int) -> None:
                     async with s.post(f"{gw.url}/{book}", data=f"{book} note {i}") as r:
                         if r.status == 201:
                             acknowledged[book].append(f"{book} note {i}")
+
                 await asyncio.gather(*(add(book, i) for i in range(40) for book in acknowledged))
+
         run(script())
         gw.kill()  # SIGKILL: no shutdown code runs
     assert all(len(v) == 40 for v in acknowledged.values())
     with serve(folder) as gw:
+
         async def after():
             notes = {b: json.loads((await get(f"{gw.url}/{b}"))[1]) for b in acknowledged}
             meta = json.loads((await get(f"{gw.url}/work/meta"))[1])
             return notes, meta
+
         notes, meta = run(after())
     for book, texts in acknowledged.items():
         assert sorted(notes[book]) == sorted(texts)
     assert meta["name"] == "work" and meta["meta"]["count"] == 40
-    ls = subprocess.run([sys.executable, "-m", "dotui.cli", "--json", "-c", "ls"], cwd=folder, capture_output=True,
-                        text=True, timeout=60)
+    ls = subprocess.run(
+        [sys.executable, "-m", "dotui.cli", "--json", "-c", "ls"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ls.returncode == 0, ls.stderr
     names = {(r["namespace"], r["name"]) for r in json.loads(ls.stdout)["result"]["objects"]}
     assert names == {("Notebook", "work"), ("Notebook", "home")}

@@ -34,10 +34,12 @@ async def test_the_behaviour_scenario_gives_a_single_engines_answers_on_a_cluste
         ours = await admin.call("Scenario", "scenario-cluster", "run")
         # The objects of the ordering steps on both shards; calls made together travel in one message.
         blocked, racy = names_on("Interleave", 0, prefix="blocked")[0], names_on("Interleave", 1, prefix="racy")[0]
-        ours["3 overlapping bump_blocked, then peek"] = list(await asyncio.gather(
-            *(admin.call("Interleave", blocked, m) for m in ("bump_blocked",) * 3 + ("peek",))))
-        ours["2 overlapping bump_racy, then peek"] = list(await asyncio.gather(
-            *(admin.call("Interleave", racy, m) for m in ("bump_racy", "bump_racy", "peek"))))
+        ours["3 overlapping bump_blocked, then peek"] = list(
+            await asyncio.gather(*(admin.call("Interleave", blocked, m) for m in ("bump_blocked",) * 3 + ("peek",)))
+        )
+        ours["2 overlapping bump_racy, then peek"] = list(
+            await asyncio.gather(*(admin.call("Interleave", racy, m) for m in ("bump_racy", "bump_racy", "peek")))
+        )
         ours["2 overlapping bump_racy; peek after both"] = await admin.call("Interleave", racy, "peek")
         ours["setAlarm() on class without alarm() handler"] = await admin.call("Other", "x", "try_set_alarm")
     finally:

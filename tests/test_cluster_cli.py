@@ -19,8 +19,14 @@ pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
 
 def _dotui(*args: str, **kw):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "dotui.cli", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dotui.cli", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
 
 
 def test_ray_address_without_cluster_is_a_usage_error(tmp_path):
@@ -53,8 +59,12 @@ def test_serve_cluster_answers_over_http_stops_cleanly_and_keeps_its_shard_count
             announced.append(p.stdout.readline())
         token = open(os.path.join(root, "serve.token")).read().strip()
         for name in ("alice", "bob", "carol"):
-            req = urllib.request.Request(f"{url}/objects/Counter/{name}/increment", method="POST", data=b"{}",
-                                         headers={"Authorization": f"Bearer {token}"})
+            req = urllib.request.Request(
+                f"{url}/objects/Counter/{name}/increment",
+                method="POST",
+                data=b"{}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
             with urllib.request.urlopen(req, timeout=30) as resp:
                 assert json.loads(resp.read()) == {"result": 1}
     finally:
@@ -74,9 +84,26 @@ def test_a_local_ray_listens_on_loopback_only(tmp_path):
     objects = str(write_objects(tmp_path / "objects", counter=COUNTER))
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     env["PYTHONPATH"] = str(ROOT)  # a fresh process, as a user starts it: dotui.cluster asks Ray for loopback
-    p = subprocess.Popen([sys.executable, "-m", "dotui.cli", "serve", "--cluster", "1", "--port", "0",
-                          "--objects", objects, "--data", str(tmp_path / "root")],
-                         env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dotui.cli",
+            "serve",
+            "--cluster",
+            "1",
+            "--port",
+            "0",
+            "--objects",
+            objects,
+            "--data",
+            str(tmp_path / "root"),
+        ],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         announced = [p.stdout.readline()]
         while announced[-1] and not announced[-1].startswith("  cluster"):

@@ -71,8 +71,12 @@ def test_http_clients_reach_objects_on_every_shard_through_one_address(served):
     token = (served["root"] / "serve.token").read_text().strip()
     for shard in (0, 1):
         name = names_on("Counter", shard, prefix="http")[0]
-        req = urllib.request.Request(f"{served['served'].url}/objects/Counter/{name}/increment", method="POST",
-                                     data=b'{"args": [3]}', headers={"Authorization": f"Bearer {token}"})
+        req = urllib.request.Request(
+            f"{served['served'].url}/objects/Counter/{name}/increment",
+            method="POST",
+            data=b'{"args": [3]}',
+            headers={"Authorization": f"Bearer {token}"},
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             assert json.loads(resp.read()) == {"result": 3}
         assert served["remote"].instance("Counter", name)["shard"] == shard
@@ -83,9 +87,25 @@ def test_ls_shows_the_shard_and_stats_each_shard_beside_the_total(served):
     for shard in (0, 1):
         served["remote"].call("Counter", names_on("Counter", shard, prefix="ls")[0], "increment")
     url = served["served"].url
-    out = subprocess.run([sys.executable, "-m", "dotui.cli", "--connect", url, "--data", str(served["root"]),
-                          "-c", "ls Counter --all", "-c", "stats"], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dotui.cli",
+            "--connect",
+            url,
+            "--data",
+            str(served["root"]),
+            "-c",
+            "ls Counter --all",
+            "-c",
+            "stats",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 0, out.stderr
     header = next(line for line in out.stdout.splitlines() if "object" in line and "state" in line)
     assert "shard" in header

@@ -79,7 +79,9 @@ class _Recorder:
 
 
 async def test_a_call_to_another_shard_leaves_only_once_the_callers_writes_are_durable(tmp_path):
-    objects = write_objects(tmp_path / "objects", sender="""
+    objects = write_objects(
+        tmp_path / "objects",
+        sender="""
         from dotui import DurableObject
 
         class Sender(DurableObject):
@@ -89,7 +91,8 @@ async def test_a_call_to_another_shard_leaves_only_once_the_callers_writes_are_d
 
             def receive(self):
                 return "here"
-    """)
+    """,
+    )
     async with Engine(str(objects), str(tmp_path / "data")) as engine:
         engine.router = router = _Recorder(engine)
         assert await engine.call("Sender", engine.namespace("Sender").id_from_name("a"), "send") == "sent"
@@ -104,8 +107,7 @@ def test_only_the_cluster_package_imports_ray():
 
     from test_imports import PACKAGE, imports_of
 
-    code = ("import sys, dotui, dotui.ops, dotui.server, dotui.cli, dotui.cluster\n"
-            "print('ray' in sys.modules)")
+    code = "import sys, dotui, dotui.ops, dotui.server, dotui.cli, dotui.cluster\nprint('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # the manifest and placement need no Ray
     for sub in [p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name not in ("cluster", "__pycache__")]:

@@ -38,8 +38,9 @@ async def test_each_shard_runs_on_the_node_offering_its_resource(two_nodes, tmp_
             assert f"dotui_shard_{place['shard']}" in offers[place["node"]]
         assert c.placement[0]["node"] != c.placement[1]["node"]
         names = names_on("Counter", 0, prefix="n") + names_on("Counter", 1, prefix="n")
-        assert await asyncio.wait_for(asyncio.gather(*(admin.call("Counter", n, "increment", [2])
-                                                       for n in names)), 60) == [2, 2]
+        assert await asyncio.wait_for(
+            asyncio.gather(*(admin.call("Counter", n, "increment", [2]) for n in names)), 60
+        ) == [2, 2]
         assert sorted(r["shard"] for r in await admin.instances("Counter")) == [0, 1]
     finally:
         await c.close()

@@ -14,7 +14,8 @@ from dotui.examples import OBJECTS as BUNDLED_OBJECTS
 from dotui.ops import LocalEngine
 from fixture_objects import counter, objects_source
 
-THINGS = objects_source(counter('''
+THINGS = objects_source(
+    counter("""
     def echo(self, *args, **kwargs):
         return {"args": list(args), "kwargs": kwargs}
 
@@ -25,7 +26,8 @@ THINGS = objects_source(counter('''
 
     def release(self) -> None:
         self.released = True
-'''), '''
+"""),
+    '''
     class Pinger(DurableObject):
         """Has an alarm."""
 
@@ -34,7 +36,9 @@ THINGS = objects_source(counter('''
 
         def fired(self) -> int:
             return self.ctx.storage.get("fired", 0)
-''', imports="import asyncio")
+''',
+    imports="import asyncio",
+)
 
 
 @pytest.fixture
@@ -72,10 +76,35 @@ def failed(facade, line, **context):
 
 # ---------------------------------------------------------------- reading lines
 def test_every_command_of_the_design_is_registered_with_help_and_an_example():
-    design = ["classes", "ls", "call", "storage", "get", "put", "del", "queue", "history", "hibernate",
-              "wake", "alarm", "watch", "ws", "reload", "stats", "sleep", "tour", "load", "help", "clear", "quit",
-              "sql", "tables", "bookmark", "restore",  # SQLite-backed objects (docs/sqlite.md)
-              "requests"]  # a wrangler project's Worker (docs/cloudflare.md)
+    design = [
+        "classes",
+        "ls",
+        "call",
+        "storage",
+        "get",
+        "put",
+        "del",
+        "queue",
+        "history",
+        "hibernate",
+        "wake",
+        "alarm",
+        "watch",
+        "ws",
+        "reload",
+        "stats",
+        "sleep",
+        "tour",
+        "load",
+        "help",
+        "clear",
+        "quit",
+        "sql",
+        "tables",
+        "bookmark",
+        "restore",  # SQLite-backed objects (docs/sqlite.md)
+        "requests",
+    ]  # a wrangler project's Worker (docs/cloudflare.md)
     assert sorted(REGISTRY.commands) == sorted(design)
     for name in design:
         cmd = REGISTRY.commands[name]
@@ -97,7 +126,12 @@ def test_blank_lines_and_comments_are_not_commands(facade):
 
 def test_a_hash_inside_a_reference_or_a_string_is_not_a_comment():
     assert strip_comment("get Counter/#3f2a 'a # b'") == "get Counter/#3f2a 'a # b'"
-    assert [t.text for t in tokenize("put Counter/a k {'x': [1, 2]}").items] == ["put", "Counter/a", "k", "{'x': [1, 2]}"]
+    assert [t.text for t in tokenize("put Counter/a k {'x': [1, 2]}").items] == [
+        "put",
+        "Counter/a",
+        "k",
+        "{'x': [1, 2]}",
+    ]
 
 
 def test_values_are_python_or_json_literals():
@@ -107,14 +141,17 @@ def test_values_are_python_or_json_literals():
     assert parse_value("(1, 2)") == [1, 2]
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("__import__('os').system('touch pwned')", "never evaluated"),
-    ("1 + 1", "never evaluated"),
-    ("alice", "quotes"),
-    ("{1, 2}", "list"),
-    ("{1: 'a'}", "string"),
-    ("[1, 2", "close"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("__import__('os').system('touch pwned')", "never evaluated"),
+        ("1 + 1", "never evaluated"),
+        ("alice", "quotes"),
+        ("{1, 2}", "list"),
+        ("{1: 'a'}", "string"),
+        ("[1, 2", "close"),
+    ],
+)
 def test_anything_but_a_literal_is_refused_with_what_to_type(text, fragment):
     with pytest.raises(ParseError) as info:
         parse_value(text)
@@ -128,13 +165,16 @@ def test_references_by_name_by_id_prefix_and_quoted():
     assert str(Ref("Counter", "bob smith")) == "Counter/'bob smith'"
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("alice", "Namespace/name"),
-    ("Counter/", "names no object"),
-    ("Counter/#xyz", "hex digits"),
-    ("9x/alice", "not a namespace"),
-    ("Counter/'#tag'", "marks an id"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("alice", "Namespace/name"),
+        ("Counter/", "names no object"),
+        ("Counter/#xyz", "hex digits"),
+        ("9x/alice", "not a namespace"),
+        ("Counter/'#tag'", "marks an id"),
+    ],
+)
 def test_bad_references_say_how_to_write_one(text, fragment):
     with pytest.raises(ParseError) as info:
         parse_ref(text)
@@ -143,7 +183,12 @@ def test_bad_references_say_how_to_write_one(text, fragment):
 
 def test_the_call_form_reads_the_method_and_arguments():
     form = parse_call_form("Counter/a.b.echo(1, 'x.y(2)', k=[true])")
-    assert (form.ref, form.method, form.args, form.kwargs) == (Ref("Counter", "a.b"), "echo", [1, "x.y(2)"], {"k": [True]})
+    assert (form.ref, form.method, form.args, form.kwargs) == (
+        Ref("Counter", "a.b"),
+        "echo",
+        [1, "x.y(2)"],
+        {"k": [True]},
+    )
     assert parse_call_form("Counter/alice.peek").args == []
 
 
@@ -419,7 +464,9 @@ def test_the_examples_of_help_alarm_work_in_order(tmp_path):
 def test_reload_picks_up_new_methods_and_reports_broken_files(facade, objects_dir):
     ok(facade, "Counter/alice.increment(2)")
     source = (objects_dir / "things.py").read_text()
-    (objects_dir / "things.py").write_text(source + "\n\nclass Extra(DurableObject):\n    def hi(self):\n        return 'hi'\n")
+    (objects_dir / "things.py").write_text(
+        source + "\n\nclass Extra(DurableObject):\n    def hi(self):\n        return 'hi'\n"
+    )
     result = ok(facade, "reload")
     assert "Extra" in result["namespaces"] and result["errors"] == []
     assert ok(facade, "Extra/x.hi()") == "hi"
@@ -459,6 +506,7 @@ def test_watch_streams_the_events_of_one_object(facade):
     def act():
         facade.call("Counter", "bob", "increment", [7])
         facade.call("Counter", "alice", "increment", [5])
+
     t = FakeTime(on_sleep=act)
     seen = []
     result = ok(facade, "watch Counter/alice --for 1", sleep=t.sleep, clock=t.clock, on_event=seen.append)
@@ -515,9 +563,21 @@ def test_quit_ends_the_session(facade):
 
 
 def test_every_result_is_a_json_document(facade):
-    lines = ["Counter/alice.increment()", "ls", "classes", "storage Counter/alice", "get Counter/alice n",
-             "history Counter/alice", "queue Counter/alice", "stats", "help", "alarm Pinger/p set +60",
-             "hibernate --all", "wake Counter/alice", "Counter/alice.nope()"]
+    lines = [
+        "Counter/alice.increment()",
+        "ls",
+        "classes",
+        "storage Counter/alice",
+        "get Counter/alice n",
+        "history Counter/alice",
+        "queue Counter/alice",
+        "stats",
+        "help",
+        "alarm Pinger/p set +60",
+        "hibernate --all",
+        "wake Counter/alice",
+        "Counter/alice.nope()",
+    ]
     for line in lines:
         doc = run(facade, line).to_dict()
         assert set(doc) == {"command", "input", "ok", "result", "error"}

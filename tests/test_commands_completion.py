@@ -128,8 +128,10 @@ def test_the_commands_package_imports_no_ui_library():
     import subprocess
     import sys
 
-    code = ("import sys, dotui.commands, dotui.commands.completion; "
-            "bad = [m for m in ('rich', 'prompt_toolkit', 'textual') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, dotui.commands, dotui.commands.completion; "
+        "bad = [m for m in ('rich', 'prompt_toolkit', 'textual') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

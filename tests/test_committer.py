@@ -131,8 +131,7 @@ async def test_an_object_whose_changes_cannot_be_encoded_fails_alone(committer, 
     assert [[o.name for o in r] for r in records(committer)] == [["good"]]
 
 
-async def test_a_failed_append_fails_every_object_of_its_batch_and_is_reported(
-        committer, disk_faults, caplog):
+async def test_a_failed_append_fails_every_object_of_its_batch_and_is_reported(committer, disk_faults, caplog):
     writers = [Writer(n, {"n": "1"}) for n in "ab"]
     answers = [w.answer() for w in writers]
     disk_faults.inject("fsync", errno.EIO)
@@ -185,8 +184,7 @@ async def test_the_host_hears_when_the_log_segment_is_full(committer, host):
     assert host.full_sizes == [s for s in sizes if s >= 300]
 
 
-async def test_a_durable_state_that_raises_fails_that_object_loudly_and_hangs_nothing(
-        committer, host, caplog):
+async def test_a_durable_state_that_raises_fails_that_object_loudly_and_hangs_nothing(committer, host, caplog):
     refused, good = Writer("refused", {"n": "1"}), Writer("good", {"n": "1"})
     answers = [refused.answer(), good.answer()]
     with caplog.at_level(logging.ERROR, logger="dotui"):

@@ -80,7 +80,9 @@ def test_every_acknowledged_write_survives_sigkill(tmp_path):
     total_acks = 0
     for round_no in range(20):
         code = CHILD.format(root=str(ROOT), objects=str(objs), data=str(data), round_no=round_no)
-        child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         # Kill at a random moment: sometimes during start-up and recovery, mostly under load.
         time.sleep(rng.uniform(0.05, 1.2))
         child.send_signal(signal.SIGKILL)
@@ -116,7 +118,7 @@ async def _verify(objs, data, acked_counts, acked_keys):
             ordered = sorted(keys)
             stub = e.env.Journal.get_by_name(name)
             for i in range(0, len(ordered), 128):
-                chunk = ordered[i:i + 128]
+                chunk = ordered[i : i + 128]
                 found = await stub.get(chunk)
                 missing = [k for k in chunk if found.get(k) != keys[k]]
                 assert not missing, f"{name}: acknowledged keys lost after the kill: {missing[:5]}"

@@ -24,11 +24,13 @@ def _engine(objects_dir, data_dir, **kw):
 
 async def _next(sub, kind: str) -> dict:
     """The next event of ``kind`` (the engine reports every checkpoint, failed or done)."""
+
     async def wait():
         while True:
             ev = await sub.get()
             if ev["type"] == kind:
                 return ev
+
     return await asyncio.wait_for(wait(), 30)
 
 
@@ -56,7 +58,9 @@ async def test_a_checkpoint_failing_once_loses_no_acknowledged_write(objects_dir
 
 
 @pytest.mark.parametrize("op", ["mkdir", "write", "fsync", "rename"])
-async def test_a_checkpoint_failing_until_the_fault_clears_loses_nothing(objects_dir, data_dir, disk_faults, caplog, op):
+async def test_a_checkpoint_failing_until_the_fault_clears_loses_nothing(
+    objects_dir, data_dir, disk_faults, caplog, op
+):
     caplog.set_level(logging.WARNING, logger="dotui")
     loop_thread = threading.get_ident()
     published_on = set()
@@ -165,13 +169,16 @@ async def test_a_lock_path_that_is_a_folder_is_a_clear_start_up_error(objects_di
 
 
 async def test_a_class_named_lock_is_a_clear_start_up_error(tmp_path, data_dir):
-    objs = write_objects(tmp_path / "objs", clash="""
+    objs = write_objects(
+        tmp_path / "objs",
+        clash="""
         from dotui import DurableObject
 
         class lock(DurableObject):
             def hi(self):
                 return 1
-    """)
+    """,
+    )
     with pytest.raises(DataFolderError, match=r"class 'lock'.*rename"):
         async with _engine(objs, data_dir):
             pass

@@ -36,7 +36,8 @@ async def _workload(objects_dir, data, read_back: bool) -> int:
 
 @pytest.mark.parametrize("op", OPS)
 async def test_any_disk_operation_failing_from_its_nth_use_loses_no_acknowledged_write(
-        tmp_path, objects_dir, disk_faults, monkeypatch, op):
+    tmp_path, objects_dir, disk_faults, monkeypatch, op
+):
     monkeypatch.setattr(Committer, "ROTATE_BACKOFF", 0.001)  # the same tries, without the waiting
     fired = 0
     for skip in range(40):

@@ -44,7 +44,7 @@ def _model_check(index: Index, model: dict, rng: random.Random) -> None:
         assert index.count(ns) == len(want)
         for start in {0, 1, len(want) // 2, max(0, len(want) - 3), len(want), rng.randrange(len(want) + 2)}:
             got = [(n, hx) for n, hx, _ in _take(index.ordered(ns, start), 7)]
-            assert got == want[start:start + 7], (ns, start)
+            assert got == want[start : start + 7], (ns, start)
 
 
 def _take(it, n):
@@ -101,8 +101,10 @@ def test_pages_merge_the_file_and_the_entries_in_memory_in_listing_order(tmp_pat
 def test_a_page_reads_the_page_not_the_index(tmp_path):
     """After a start on 20,000 objects the index holds nothing of them in memory, and a page reads
     only the rows it shows (plus one batch of the order index)."""
-    rows = [["Counter", IdFactory("Counter").from_name(f"u{i:05d}").hex, f"u{i:05d}", 1, 10, None, 1.7e9, 0, 0]
-            for i in range(20_000)]
+    rows = [
+        ["Counter", IdFactory("Counter").from_name(f"u{i:05d}").hex, f"u{i:05d}", 1, 10, None, 1.7e9, 0, 0]
+        for i in range(20_000)
+    ]
     seed = Index(str(tmp_path / "index.sqlite"))
     seed.persist([], rows)
     seed.close()
@@ -197,8 +199,9 @@ async def test_an_index_that_cannot_be_opened_is_rebuilt(objects_dir, data_dir, 
     assert "rebuilding it from the checkpoints" in caplog.text
 
 
-async def test_a_read_fault_while_listing_rebuilds_the_index_and_the_listing_is_whole(objects_dir, data_dir,
-                                                                                    disk_faults):
+async def test_a_read_fault_while_listing_rebuilds_the_index_and_the_listing_is_whole(
+    objects_dir, data_dir, disk_faults
+):
     await _fill(objects_dir, data_dir, [f"u{i}" for i in range(30)])
     async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
         disk_faults.inject("read", errno.EIO, match=f"{os.sep}index.sqlite", skip=1)
@@ -270,11 +273,15 @@ async def test_an_older_engines_index_is_read_once_then_replaced(objects_dir, da
     a, b, c = (ids.from_name(n).hex for n in "abc")
     for n in ("index.sqlite", *SIDE):
         (data_dir / n).unlink(missing_ok=True)
-    (data_dir / "index.json").write_text(json.dumps(
-        {"version": 1, "generation": 3, "objects": {"Counter": {a: ["a", 1, 6, None, 1.7e9, 5, 1]}}}))
+    (data_dir / "index.json").write_text(
+        json.dumps({"version": 1, "generation": 3, "objects": {"Counter": {a: ["a", 1, 6, None, 1.7e9, 5, 1]}}})
+    )
     (data_dir / "index.journal").write_bytes(
-        _line({"journal": 1, "base": 3}) + _line(["Counter", b, "b", 1, 6, None, 1.7e9, 2, 0])
-        + _line(["Counter", c, "c", 4, 60, None, 1.7e9]) + b'["Counter","')  # a torn last line
+        _line({"journal": 1, "base": 3})
+        + _line(["Counter", b, "b", 1, 6, None, 1.7e9, 2, 0])
+        + _line(["Counter", c, "c", 4, 60, None, 1.7e9])
+        + b'["Counter","'
+    )  # a torn last line
     async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
         listed = {i["name"]: (i["keys"], i["calls"]) for i in e.instances()}
         assert listed == {"a": (1, 5), "b": (1, 2), "c": (4, 0)}  # their counters kept

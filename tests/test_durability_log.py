@@ -32,8 +32,9 @@ CRASHER = textwrap.dedent("""
 
 
 def _crash_run(objects_dir, data_dir, n=20, names=("a", "b")):
-    code = CRASHER.format(root=str(ROOT), objects=str(objects_dir), data=str(data_dir), n=n,
-                          names=list(names), count=len(names))
+    code = CRASHER.format(
+        root=str(ROOT), objects=str(objects_dir), data=str(data_dir), n=n, names=list(names), count=len(names)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "acked", out.stderr
 
@@ -43,7 +44,7 @@ def _offsets(path) -> list[int]:
     raw = open(path, "rb").read()
     out, pos = [], 0
     while pos + 8 <= len(raw):
-        length = int.from_bytes(raw[pos:pos + 4], "little")
+        length = int.from_bytes(raw[pos : pos + 4], "little")
         if length == 0:
             break
         out.append(pos)
@@ -52,8 +53,12 @@ def _offsets(path) -> list[int]:
 
 
 def _snapshot(root) -> dict[str, bytes]:
-    return {os.path.join(d, f): open(os.path.join(d, f), "rb").read()
-            for d, _, fs in os.walk(root) for f in fs if f != "lock"}
+    return {
+        os.path.join(d, f): open(os.path.join(d, f), "rb").read()
+        for d, _, fs in os.walk(root)
+        for f in fs
+        if f != "lock"
+    }
 
 
 def _flip(path, offset):
@@ -88,7 +93,7 @@ async def test_a_torn_record_in_a_segment_that_is_not_the_last_is_corruption(obj
     _, end, _ = read_records(str(first))
     raw = first.read_bytes()
     later = first.with_name(f"{int(first.stem) + 1:08d}.log")
-    later.write_bytes(raw[_offsets(first)[0]:_offsets(first)[1]])  # one valid record after it
+    later.write_bytes(raw[_offsets(first)[0] : _offsets(first)[1]])  # one valid record after it
     with open(first, "r+b") as f:
         f.seek(end)
         f.write((500).to_bytes(4, "little") + (1).to_bytes(4, "little") + b'{"t":1,"o":[[')

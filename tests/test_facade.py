@@ -12,17 +12,21 @@ from tests.conftest import write_objects
 
 
 def test_calls_from_other_threads_and_a_clear_error_after_close(tmp_path):
-    objs = write_objects(tmp_path / "o", c="""
+    objs = write_objects(
+        tmp_path / "o",
+        c="""
         from dotui import DurableObject
         class C(DurableObject):
             def add(self, n):
                 total = self.ctx.storage.get("t", 0) + n
                 self.ctx.storage.put("t", total)
                 return total
-    """)
+    """,
+    )
     facade = LocalEngine(str(objs), str(tmp_path / "d")).start()
-    threads = [threading.Thread(target=lambda: [facade.call("C", "x", "add", [1]) for _ in range(50)])
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: [facade.call("C", "x", "add", [1]) for _ in range(50)]) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -37,15 +41,17 @@ def test_calls_from_other_threads_and_a_clear_error_after_close(tmp_path):
     assert time.monotonic() - started < 5  # an error, not a hang (a generous bound, not a timing test)
 
 
-
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_an_operation_sent_before_start_is_refused_and_nothing_is_left_unrun(tmp_path):
-    objs = write_objects(tmp_path / "o", c="""
+    objs = write_objects(
+        tmp_path / "o",
+        c="""
         from dotui import DurableObject
         class C(DurableObject):
             def add(self, n):
                 return n
-    """)
+    """,
+    )
     facade = LocalEngine(str(objs), str(tmp_path / "d"))
     with pytest.raises(EngineClosedError, match="not started"):
         facade.call("C", "x", "add", [1])
@@ -53,15 +59,19 @@ def test_an_operation_sent_before_start_is_refused_and_nothing_is_left_unrun(tmp
     with facade:  # and it still starts afterwards
         assert facade.call("C", "x", "add", [2]) == 2
 
+
 def test_a_method_that_blocks_the_engine_thread_does_not_block_the_caller_thread_forever(tmp_path):
-    objs = write_objects(tmp_path / "o", s="""
+    objs = write_objects(
+        tmp_path / "o",
+        s="""
         import time
         from dotui import DurableObject
         class S(DurableObject):
             def block(self, seconds):
                 time.sleep(seconds)
                 return "done"
-    """)
+    """,
+    )
     with LocalEngine(str(objs), str(tmp_path / "d")) as facade:
         pending = facade.call_async("S", "x", "block", [0.5])
         with pytest.raises(TimeoutError):

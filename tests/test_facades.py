@@ -24,8 +24,22 @@ from dotui.server import RemoteEngine, connect, make_app, start_gateway_thread
 from server_support import write_server_objects
 
 ROW_FIELDS = set(InstanceRow.__annotations__)
-VOLATILE = {"last_active", "queued_at", "started_at", "ended_at", "queue_time", "run_time", "held_time", "t",
-            "checkpoint_saved_at", "seq", "path", "data_dir", "objects_dir", "pid"}
+VOLATILE = {
+    "last_active",
+    "queued_at",
+    "started_at",
+    "ended_at",
+    "queue_time",
+    "run_time",
+    "held_time",
+    "t",
+    "checkpoint_saved_at",
+    "seq",
+    "path",
+    "data_dir",
+    "objects_dir",
+    "pid",
+}
 
 
 def stable(value: Any) -> Any:
@@ -66,8 +80,12 @@ def _fresh_id_called(f: EngineFacade) -> tuple:
     """A fresh id names no object until its first call; two fresh ids differ."""
     made = f.new_unique_id("Counter")
     before = f.instance("Counter", "#" + made["id"])["state"]
-    return (len(made["id"]), made["name"], f.call("Counter", "#" + made["id"], "increment"),
-            before == "unknown" and f.new_unique_id("Counter")["id"] != made["id"])
+    return (
+        len(made["id"]),
+        made["name"],
+        f.call("Counter", "#" + made["id"], "increment"),
+        before == "unknown" and f.new_unique_id("Counter")["id"] != made["id"],
+    )
 
 
 NOTES = """
@@ -101,90 +119,165 @@ def _restored(f: EngineFacade, n: str) -> tuple:
 
 # Each case: (what it does on a facade, with an object name of its own; what its answer must be).
 CASES: dict[str, tuple[Callable[[EngineFacade, str], Any], Callable[[Any], bool]]] = {
-    "info": (lambda f, n: f.info(),
-             lambda r: r["load_errors"] == [] and r["version"]),
-    "namespaces": (lambda f, n: sorted(ns["name"] for ns in f.namespaces()),
-                   lambda r: {"Counter", "Ledger", "Web"} <= set(r)),
-    "instances": (lambda f, n: (f.call("Counter", n, "increment"),
-                                [r for r in f.instances("Counter") if r["name"] == n],
-                                f.instances("Counter", state="live", limit=1),
-                                f.instances(offset=10_000)),
-                  lambda r: _rows_ok(r[1]) and r[1][0]["state"] == "live" and len(r[2]) == 1 and r[3] == []),
-    "instances_of": (lambda f, n: (f.call("Counter", n, "peek"),
-                                   f.instances_of([["Counter", _hx(f, n)], ["Nope", "00"], ["Counter", "zz"]])),
-                     lambda r: _rows_ok(r[1]) and len(r[1]) == 1),
-    "count_instances": (lambda f, n: (f.call("Counter", n, "peek"), f.count_instances("Counter")),
-                        lambda r: r[1]["total"] >= 1 and r[1]["total"] == r[1]["live"] + r[1]["hibernated"]),
-    "instance_table": (lambda f, n: (f.call("Counter", n, "peek"),
-                                     [r for r in f.instance_table("Counter")["objects"] if r["name"] == n]),
-                       lambda r: _rows_ok(r[1])),
-    "instance": (lambda f, n: (f.instance("Counter", n), f.call("Counter", n, "peek"), f.instance("Counter", n)),
-                 lambda r: r[0]["state"] == "unknown" and r[2]["state"] == "live" and set(r[2]) <= ROW_FIELDS),
-    "resolve": (lambda f, n: (f.call("Counter", n, "peek"), f.resolve("Counter", n),
-                              f.resolve("Counter", "#" + _hx(f, n)[:10])),
-                lambda r: r[1] == r[2] and r[1]["name"] == r[1]["name"] and len(r[1]["id"]) == 64),
-    "read_storage": (lambda f, n: (f.call("Counter", n, "increment", [4]), f.flush(),
-                                   f.read_storage("Counter", n)["values"]),
-                     lambda r: r[2] == {"n": 4}),
+    "info": (lambda f, n: f.info(), lambda r: r["load_errors"] == [] and r["version"]),
+    "namespaces": (
+        lambda f, n: sorted(ns["name"] for ns in f.namespaces()),
+        lambda r: {"Counter", "Ledger", "Web"} <= set(r),
+    ),
+    "instances": (
+        lambda f, n: (
+            f.call("Counter", n, "increment"),
+            [r for r in f.instances("Counter") if r["name"] == n],
+            f.instances("Counter", state="live", limit=1),
+            f.instances(offset=10_000),
+        ),
+        lambda r: _rows_ok(r[1]) and r[1][0]["state"] == "live" and len(r[2]) == 1 and r[3] == [],
+    ),
+    "instances_of": (
+        lambda f, n: (
+            f.call("Counter", n, "peek"),
+            f.instances_of([["Counter", _hx(f, n)], ["Nope", "00"], ["Counter", "zz"]]),
+        ),
+        lambda r: _rows_ok(r[1]) and len(r[1]) == 1,
+    ),
+    "count_instances": (
+        lambda f, n: (f.call("Counter", n, "peek"), f.count_instances("Counter")),
+        lambda r: r[1]["total"] >= 1 and r[1]["total"] == r[1]["live"] + r[1]["hibernated"],
+    ),
+    "instance_table": (
+        lambda f, n: (
+            f.call("Counter", n, "peek"),
+            [r for r in f.instance_table("Counter")["objects"] if r["name"] == n],
+        ),
+        lambda r: _rows_ok(r[1]),
+    ),
+    "instance": (
+        lambda f, n: (f.instance("Counter", n), f.call("Counter", n, "peek"), f.instance("Counter", n)),
+        lambda r: r[0]["state"] == "unknown" and r[2]["state"] == "live" and set(r[2]) <= ROW_FIELDS,
+    ),
+    "resolve": (
+        lambda f, n: (
+            f.call("Counter", n, "peek"),
+            f.resolve("Counter", n),
+            f.resolve("Counter", "#" + _hx(f, n)[:10]),
+        ),
+        lambda r: r[1] == r[2] and r[1]["name"] == r[1]["name"] and len(r[1]["id"]) == 64,
+    ),
+    "read_storage": (
+        lambda f, n: (f.call("Counter", n, "increment", [4]), f.flush(), f.read_storage("Counter", n)["values"]),
+        lambda r: r[2] == {"n": 4},
+    ),
     "queue": (lambda f, n: f.queue("Counter", n), lambda r: r == []),
-    "history": (lambda f, n: (f.call("Counter", n, "increment"), f.call("Counter", n, "increment", [2]),
-                              [(c["method"], c["args"], c["result"]) for c in f.history("Counter", n, 1)]),
-                lambda r: r[2] == [("increment", [2], 3)]),
+    "history": (
+        lambda f, n: (
+            f.call("Counter", n, "increment"),
+            f.call("Counter", n, "increment", [2]),
+            [(c["method"], c["args"], c["result"]) for c in f.history("Counter", n, 1)],
+        ),
+        lambda r: r[2] == [("increment", [2], 3)],
+    ),
     # An objects folder has no Worker: no requests (tests/test_worker_requests.py runs a wrangler project's).
     "worker_requests": (lambda f, n: f.worker_requests(5), lambda r: r == []),
     "stats": (lambda f, n: sorted(f.stats()), lambda r: {"live", "hibernated", "calls", "websockets"} <= set(r)),
-    "websockets": (lambda f, n: (f.call("Counter", n, "peek"), f.websockets("Counter", n)),
-                   lambda r: r[1] == {"sockets": [], "auto_response": None}),
+    "websockets": (
+        lambda f, n: (f.call("Counter", n, "peek"), f.websockets("Counter", n)),
+        lambda r: r[1] == {"sockets": [], "auto_response": None},
+    ),
     "websocket_counts": (lambda f, n: f.websocket_counts("Counter"), lambda r: r == []),
-    "call": (lambda f, n: (f.call("Counter", n, "echo", [1, [2]], {"k": None}),
-                           f.call_async("Counter", n, "increment", [5]).result(10)),
-             lambda r: r == ({"args": [1, [2]], "kwargs": {"k": None}}, 5)),
-    "storage_get": (lambda f, n: (f.storage_get("Counter", n, "n"), f.call("Counter", n, "increment"),
-                                  f.storage_get("Counter", n, "n")),
-                    lambda r: r == (None, 1, 1)),
-    "storage_put": (lambda f, n: (f.storage_put("Counter", n, "n", 41), f.call("Counter", n, "increment")),
-                    lambda r: r == (None, 42)),
-    "storage_delete": (lambda f, n: (f.storage_put("Counter", n, "k", 1), f.storage_delete("Counter", n, "k"),
-                                     f.storage_delete("Counter", n, "k")),
-                       lambda r: r == (None, True, False)),
+    "call": (
+        lambda f, n: (
+            f.call("Counter", n, "echo", [1, [2]], {"k": None}),
+            f.call_async("Counter", n, "increment", [5]).result(10),
+        ),
+        lambda r: r == ({"args": [1, [2]], "kwargs": {"k": None}}, 5),
+    ),
+    "storage_get": (
+        lambda f, n: (
+            f.storage_get("Counter", n, "n"),
+            f.call("Counter", n, "increment"),
+            f.storage_get("Counter", n, "n"),
+        ),
+        lambda r: r == (None, 1, 1),
+    ),
+    "storage_put": (
+        lambda f, n: (f.storage_put("Counter", n, "n", 41), f.call("Counter", n, "increment")),
+        lambda r: r == (None, 42),
+    ),
+    "storage_delete": (
+        lambda f, n: (
+            f.storage_put("Counter", n, "k", 1),
+            f.storage_delete("Counter", n, "k"),
+            f.storage_delete("Counter", n, "k"),
+        ),
+        lambda r: r == (None, True, False),
+    ),
     "alarm_get": (lambda f, n: f.alarm_get("Counter", n), lambda r: r is None),
-    "alarm_set": (lambda f, n: (f.alarm_set("Counter", n, "2100-01-01T00:00:00Z"), f.alarm_get("Counter", n),
-                                abs(f.alarm_set("Counter", n, "+3600") - time.time() - 3600) < 60),
-                  lambda r: r == (4102444800.0, 4102444800.0, True)),
-    "alarm_delete": (lambda f, n: (f.alarm_set("Counter", n, 4102444800), f.alarm_delete("Counter", n),
-                                   f.alarm_get("Counter", n)),
-                     lambda r: r == (4102444800.0, None, None)),
-    "hibernate": (lambda f, n: (f.call("Counter", n, "peek"), f.hibernate("Counter", n),
-                                f.instance("Counter", n)["state"]),
-                  lambda r: r == (0, True, "hibernated")),
-    "hibernate_all": (lambda f, n: (f.call("Counter", n, "peek"), f.hibernate_all() >= 1,
-                                    f.instance("Counter", n)["state"]),
-                      lambda r: r == (0, True, "hibernated")),
-    "wake": (lambda f, n: (f.call("Counter", n, "increment"), f.hibernate("Counter", n),
-                           f.wake("Counter", n)),
-             lambda r: r[2]["state"] == "live" and r[2]["keys"] == 1 and set(r[2]) <= ROW_FIELDS),
+    "alarm_set": (
+        lambda f, n: (
+            f.alarm_set("Counter", n, "2100-01-01T00:00:00Z"),
+            f.alarm_get("Counter", n),
+            abs(f.alarm_set("Counter", n, "+3600") - time.time() - 3600) < 60,
+        ),
+        lambda r: r == (4102444800.0, 4102444800.0, True),
+    ),
+    "alarm_delete": (
+        lambda f, n: (f.alarm_set("Counter", n, 4102444800), f.alarm_delete("Counter", n), f.alarm_get("Counter", n)),
+        lambda r: r == (4102444800.0, None, None),
+    ),
+    "hibernate": (
+        lambda f, n: (f.call("Counter", n, "peek"), f.hibernate("Counter", n), f.instance("Counter", n)["state"]),
+        lambda r: r == (0, True, "hibernated"),
+    ),
+    "hibernate_all": (
+        lambda f, n: (f.call("Counter", n, "peek"), f.hibernate_all() >= 1, f.instance("Counter", n)["state"]),
+        lambda r: r == (0, True, "hibernated"),
+    ),
+    "wake": (
+        lambda f, n: (f.call("Counter", n, "increment"), f.hibernate("Counter", n), f.wake("Counter", n)),
+        lambda r: r[2]["state"] == "live" and r[2]["keys"] == 1 and set(r[2]) <= ROW_FIELDS,
+    ),
     "reload": (lambda f, n: f.reload(), lambda r: r == []),
     "flush": (lambda f, n: f.flush(), lambda r: r is None),
-    "new_unique_id": (lambda f, n: _fresh_id_called(f),
-                      lambda r: r == (64, None, 1, True)),
-    "sql_tables": (lambda f, n: (f.call("Notes", n, "add", ["x"]), f.hibernate("Notes", n),
-                                 [t["name"] for t in f.sql_tables("Notes", n)["tables"]], f.instance("Notes", n)["state"]),
-                   lambda r: r[2:] == (["notes"], "hibernated")),
-    "sql_query": (lambda f, n: (f.call("Notes", n, "add", ["x"]), f.hibernate("Notes", n), _texts(f, n),
-                                f.instance("Notes", n)["state"]),
-                  lambda r: r[2:] == ([["x"]], "hibernated")),
-    "sql_exec": (lambda f, n: (f.sql_exec("Notes", n, "INSERT INTO notes(text) VALUES (?) RETURNING id", ["y"]),
-                               _texts(f, n)),
-                 lambda r: r[0]["rows"] == [[1]] and r[0]["rows_written"] == 1 and r[1] == [["y"]]),
-    "bookmarks": (lambda f, n: (f.call("Notes", n, "add", ["x"]), f.bookmarks("Notes", n)[-1]["bookmark"],
-                                f.bookmark("Notes", n)),
-                  lambda r: r[1] == r[2]),
-    "bookmark": (lambda f, n: (f.call("Notes", n, "add", ["x"]), f.bookmark("Notes", n),
-                               f.bookmark("Notes", n, "+0")),
-                 lambda r: r[1] == r[2] and len(r[1]) == 33),
+    "new_unique_id": (lambda f, n: _fresh_id_called(f), lambda r: r == (64, None, 1, True)),
+    "sql_tables": (
+        lambda f, n: (
+            f.call("Notes", n, "add", ["x"]),
+            f.hibernate("Notes", n),
+            [t["name"] for t in f.sql_tables("Notes", n)["tables"]],
+            f.instance("Notes", n)["state"],
+        ),
+        lambda r: r[2:] == (["notes"], "hibernated"),
+    ),
+    "sql_query": (
+        lambda f, n: (
+            f.call("Notes", n, "add", ["x"]),
+            f.hibernate("Notes", n),
+            _texts(f, n),
+            f.instance("Notes", n)["state"],
+        ),
+        lambda r: r[2:] == ([["x"]], "hibernated"),
+    ),
+    "sql_exec": (
+        lambda f, n: (f.sql_exec("Notes", n, "INSERT INTO notes(text) VALUES (?) RETURNING id", ["y"]), _texts(f, n)),
+        lambda r: r[0]["rows"] == [[1]] and r[0]["rows_written"] == 1 and r[1] == [["y"]],
+    ),
+    "bookmarks": (
+        lambda f, n: (
+            f.call("Notes", n, "add", ["x"]),
+            f.bookmarks("Notes", n)[-1]["bookmark"],
+            f.bookmark("Notes", n),
+        ),
+        lambda r: r[1] == r[2],
+    ),
+    "bookmark": (
+        lambda f, n: (f.call("Notes", n, "add", ["x"]), f.bookmark("Notes", n), f.bookmark("Notes", n, "+0")),
+        lambda r: r[1] == r[2] and len(r[1]) == 33,
+    ),
     "restore": (_restored, lambda r: r == ([["one"]], [["one"], ["two"]])),
-    "commit_delay": (lambda f, n: (f.commit_delay(0.2), f.call("Counter", n, "increment"), f.commit_delay(0)),
-                     lambda r: r == (0.2, 1, 0.0)),
+    "commit_delay": (
+        lambda f, n: (f.commit_delay(0.2), f.call("Counter", n, "increment"), f.commit_delay(0)),
+        lambda r: r == (0.2, 1, 0.0),
+    ),
 }
 
 
@@ -275,8 +368,9 @@ def test_the_operation_behaves_the_same_on_both_facades(facades, name):
     assert stable(answers["remote"]) == stable(answers["local"])
 
 
-@pytest.mark.parametrize("name", sorted(n for n, op in OPERATIONS.items()
-                                        if any(p.name == "namespace" and p.required for p in op.params)))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, op in OPERATIONS.items() if any(p.name == "namespace" and p.required for p in op.params))
+)
 def test_an_unknown_namespace_is_the_same_error_on_both_facades(facades, name):
     op = OPERATIONS[name]
     args = {p.name: "+30" if p.name == "when" else "x" for p in op.params if p.required}
@@ -301,7 +395,8 @@ def test_every_row_the_engine_lists_has_the_one_row_shape(tmp_path):
         table = again.instance_table()
     assert all(set(r) == ROW_FIELDS for r in rows), rows
     sleeper = next(r for r in rows if r["name"] == "sleeper")
-    assert sleeper == hibernated_row("Counter", sleeper["id"], "sleeper", sleeper["last_active"], 1,
-                                     sleeper["bytes"], None, calls=1)  # its counters outlive the restart
+    assert sleeper == hibernated_row(
+        "Counter", sleeper["id"], "sleeper", sleeper["last_active"], 1, sleeper["bytes"], None, calls=1
+    )  # its counters outlive the restart
     assert set(table["hibernated"]["Counter"]) == set(HIBERNATED_FIELDS)
     assert [set(r) for r in table["objects"]] == [ROW_FIELDS]

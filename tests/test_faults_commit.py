@@ -39,7 +39,8 @@ def log_folder(data_dir) -> str:
 
 # ---------------------------------------------------------------- defect 8: a failed rotation
 async def test_a_failed_log_rotation_leaves_the_log_serving_and_is_retried(
-        objects_dir, data_dir, disk_faults, fast_retries, caplog):
+    objects_dir, data_dir, disk_faults, fast_retries, caplog
+):
     async with Engine(objects=str(objects_dir), data=str(data_dir), idle_timeout=60) as e:
         c = e.env.Counter.get_by_name("a")
         assert await c.increment() == 1
@@ -64,8 +65,7 @@ async def test_a_failed_log_rotation_leaves_the_log_serving_and_is_retried(
 
 
 @pytest.mark.parametrize("op", ["open", "fallocate", "fsync"])
-async def test_one_failure_to_create_a_segment_is_retried_at_once(
-        objects_dir, data_dir, disk_faults, fast_retries, op):
+async def test_one_failure_to_create_a_segment_is_retried_at_once(objects_dir, data_dir, disk_faults, fast_retries, op):
     async with Engine(objects=str(objects_dir), data=str(data_dir), idle_timeout=60) as e:
         c = e.env.Counter.get_by_name("a")
         assert await c.increment() == 1
@@ -156,7 +156,8 @@ async def _one_run(objects_dir, folder, disk_faults, op: str, skip: int, times: 
 @pytest.mark.parametrize("times", [1, None], ids=["once", "repeatedly"])
 @pytest.mark.parametrize("op", ["write", "fsync", "open", "fallocate"])
 async def test_every_nth_log_operation_failing_loses_no_acknowledged_write(
-        objects_dir, tmp_path, disk_faults, fast_retries, op, times, log_class):
+    objects_dir, tmp_path, disk_faults, fast_retries, op, times, log_class
+):
     n = 0
     while await _one_run(objects_dir, tmp_path / f"data-{n}", disk_faults, op, n, times, log_class):
         n += 1
@@ -165,7 +166,8 @@ async def test_every_nth_log_operation_failing_loses_no_acknowledged_write(
 
 
 async def test_a_segment_that_cannot_be_preallocated_is_appended_to_and_asked_once(
-        objects_dir, data_dir, disk_faults, caplog):
+    objects_dir, data_dir, disk_faults, caplog
+):
     async with Engine(objects=str(objects_dir), data=str(data_dir), idle_timeout=60) as e:
         c = e.env.Counter.get_by_name("a")
         assert await c.increment() == 1  # something to checkpoint: a checkpoint with nothing to do starts no segment

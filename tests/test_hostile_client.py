@@ -110,6 +110,7 @@ def client(gateway: FakeGateway, **kw) -> RemoteEngine:
 def raw(body: bytes, status: int = 200, **headers: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=body, status=status, headers={"Content-Type": "application/json", **headers})
+
     return handler
 
 
@@ -206,12 +207,25 @@ def error_answer(error: Any, status: int = 500) -> Handler:
 
 
 def test_details_cannot_set_the_machinery_of_an_exception(gateway):
-    gateway.answer = error_answer({
-        "type": "MethodNotFoundError", "engine": True, "message": "no method 'x'",
-        "details": {"__class__": "builtins.str", "__dict__": {"method": "forged"}, "__traceback__": 5,
-                    "with_traceback": None, "args": ["forged"], "method": "x", "namespace": "Counter",
-                    "callable_methods": ["increment", "peek"], "extra": "ignored"},
-    }, 404)
+    gateway.answer = error_answer(
+        {
+            "type": "MethodNotFoundError",
+            "engine": True,
+            "message": "no method 'x'",
+            "details": {
+                "__class__": "builtins.str",
+                "__dict__": {"method": "forged"},
+                "__traceback__": 5,
+                "with_traceback": None,
+                "args": ["forged"],
+                "method": "x",
+                "namespace": "Counter",
+                "callable_methods": ["increment", "peek"],
+                "extra": "ignored",
+            },
+        },
+        404,
+    )
     with client(gateway) as remote:
         with pytest.raises(MethodNotFoundError) as caught:
             remote.call("Counter", "alice", "x")
@@ -223,22 +237,36 @@ def test_details_cannot_set_the_machinery_of_an_exception(gateway):
 
 
 def test_details_of_the_wrong_type_are_dropped_not_applied(gateway):
-    gateway.answer = error_answer({
-        "type": "NamespaceNotFoundError", "engine": True, "message": "no namespace 'Q'",
-        "details": {"name": ["not", "a", "str"], "known": "Counter"},
-    }, 404)
+    gateway.answer = error_answer(
+        {
+            "type": "NamespaceNotFoundError",
+            "engine": True,
+            "message": "no namespace 'Q'",
+            "details": {"name": ["not", "a", "str"], "known": "Counter"},
+        },
+        404,
+    )
     with client(gateway) as remote:
         with pytest.raises(NamespaceNotFoundError) as caught:
             remote.call("Q", "alice", "x")
     assert caught.value.name == "" and caught.value.known == []  # the fields, typed, empty
 
 
-@pytest.mark.parametrize("error", [
-    5, "text", [], None, {"type": ["x"], "message": {"m": 1}}, {"type": "MethodNotFoundError", "engine": True,
-                                                               "details": "x"},
-    {"type": "DurableObjectError", "engine": True, "details": [1, 2]}, {"type": "__class__", "engine": True},
-    {"type": "x" * 10_000, "message": "m" * 10}, {"type": "StopIteration", "message": "stop"},
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        5,
+        "text",
+        [],
+        None,
+        {"type": ["x"], "message": {"m": 1}},
+        {"type": "MethodNotFoundError", "engine": True, "details": "x"},
+        {"type": "DurableObjectError", "engine": True, "details": [1, 2]},
+        {"type": "__class__", "engine": True},
+        {"type": "x" * 10_000, "message": "m" * 10},
+        {"type": "StopIteration", "message": "stop"},
+    ],
+)
 def test_an_error_answer_of_any_shape_is_a_named_error(gateway, error):
     gateway.answer = error_answer(error)
     with client(gateway) as remote:
@@ -249,8 +277,15 @@ def test_an_error_answer_of_any_shape_is_a_named_error(gateway, error):
 
 @pytest.mark.slow
 def test_a_hostile_gateway_makes_the_cli_print_one_error_not_a_traceback(gateway):
-    gateway.answer = error_answer({"type": "MethodNotFoundError", "engine": True, "message": "m",
-                                   "details": {"__class__": 1, "callable_methods": 7}}, 404)
+    gateway.answer = error_answer(
+        {
+            "type": "MethodNotFoundError",
+            "engine": True,
+            "message": "m",
+            "details": {"__class__": 1, "callable_methods": 7},
+        },
+        404,
+    )
     gateway.answer_info = raw(b"[" * 200_000)
     proc = _cli(gateway, "-c", "stats")
     assert proc.returncode == 1, proc.stderr
@@ -262,8 +297,13 @@ def test_a_hostile_gateway_makes_the_cli_print_one_error_not_a_traceback(gateway
 
 def _cli(gateway: FakeGateway, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DOTUI_TOKEN": "token"}
-    return subprocess.run([sys.executable, "-m", "dotui.cli", "--connect", gateway.url, *args],
-                          capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "dotui.cli", "--connect", gateway.url, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 # ---------------------------------------------------------------- any answer at all (fuzz)
@@ -274,11 +314,33 @@ def _bodies() -> st.SearchStrategy[bytes]:
         st.integers(0, len(sound)).map(lambda n: sound[:n]),  # truncated
         st.integers(1, 200_000).map(lambda n: b"[" * n + b"]" * n),  # deep
         st.integers(1, 200_000).map(lambda n: b'{"error":' * n),
-        st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-                         st.sampled_from(["result", "error", "type", "message", "engine", "details", "__class__",
-                                          "__dict__", "method", "name", "known", "callable_methods"]),
-                         inner, max_size=5), max_leaves=20).map(lambda v: json.dumps(v).encode()),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "result",
+                            "error",
+                            "type",
+                            "message",
+                            "engine",
+                            "details",
+                            "__class__",
+                            "__dict__",
+                            "method",
+                            "name",
+                            "known",
+                            "callable_methods",
+                        ]
+                    ),
+                    inner,
+                    max_size=5,
+                )
+            ),
+            max_leaves=20,
+        ).map(lambda v: json.dumps(v).encode()),
     )
 
 

@@ -53,12 +53,37 @@ def test_dash_c_prints_names_results_storage_errors_and_docs_escaped(tmp_path):
     (tmp_path / "objects" / "echo.py").write_text(OBJECT)
     ref = "Echo/" + repr(HOSTILE)
     lit = repr(HOSTILE)
-    lines = [f"{ref}.echo({lit})", f"{ref}.keep({lit}, {lit})", f"put {ref} {lit} {lit}", f"storage {ref}",
-             f"get {ref} {lit}", "ls", f"history {ref}", f"{ref}.fail({lit})", "classes", "stats"]
+    lines = [
+        f"{ref}.echo({lit})",
+        f"{ref}.keep({lit}, {lit})",
+        f"put {ref} {lit} {lit}",
+        f"storage {ref}",
+        f"get {ref} {lit}",
+        "ls",
+        f"history {ref}",
+        f"{ref}.fail({lit})",
+        "classes",
+        "stats",
+    ]
     args = [a for line in lines for a in ("-c", line)]
-    proc = subprocess.run([sys.executable, "-m", "dotui.cli", "--objects", str(tmp_path / "objects"),
-                           "--data", str(tmp_path / "data"), "--on-error", "continue", *args],
-                          capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dotui.cli",
+            "--objects",
+            str(tmp_path / "objects"),
+            "--data",
+            str(tmp_path / "data"),
+            "--on-error",
+            "continue",
+            *args,
+        ],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+    )
     out = proc.stdout.decode("utf-8") + proc.stderr.decode("utf-8")
     assert "Traceback" not in out, out[-3000:]
     assert raw_controls(out) == [], out[-3000:]
@@ -72,17 +97,31 @@ def rendered(show) -> str:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("show", [
-    lambda r: r.ws({"messages": [{"direction": "in", "text": HOSTILE}, {"direction": "out", "text": HOSTILE}]}),
-    lambda r: r.event({"t": 0.0, "kind": "call", "object": HOSTILE, "namespace": "Echo", "method": HOSTILE,
-                       "result": HOSTILE, "error": HOSTILE}),
-    lambda r: r.notice(HOSTILE),
-    lambda r: r.value({HOSTILE: [HOSTILE]}),
-], ids=["ws", "event", "notice", "value"])
+@pytest.mark.parametrize(
+    "show",
+    [
+        lambda r: r.ws({"messages": [{"direction": "in", "text": HOSTILE}, {"direction": "out", "text": HOSTILE}]}),
+        lambda r: r.event(
+            {
+                "t": 0.0,
+                "kind": "call",
+                "object": HOSTILE,
+                "namespace": "Echo",
+                "method": HOSTILE,
+                "result": HOSTILE,
+                "error": HOSTILE,
+            }
+        ),
+        lambda r: r.notice(HOSTILE),
+        lambda r: r.value({HOSTILE: [HOSTILE]}),
+    ],
+    ids=["ws", "event", "notice", "value"],
+)
 def test_on_a_terminal_only_rich_styles_are_escape_sequences(show):
     out = rendered(show)
     # A terminal console styles with SGR (ESC [ ... m); nothing else of the text may be a control.
     import re
+
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
     assert raw_controls(plain) == [], out
     assert "\\u009b2J" in plain

@@ -103,7 +103,8 @@ def engine_on(objects: Path, data: Path) -> Engine:
 @pytest.mark.parametrize("headroom", [0, 40])
 @guarded
 async def test_a_value_nested_past_the_bound_is_a_type_error_naming_the_key_at_any_stack_depth(
-        box_objects, tmp_path, headroom):
+    box_objects, tmp_path, headroom
+):
     async with engine_on(box_objects, tmp_path / "data") as e:
         box = e.env.Box.get_by_name("b")
         await box.put_nested("ok", MAX_DEPTH, headroom)  # the bound itself is accepted
@@ -145,10 +146,30 @@ def counter_id(name: str = "a") -> str:
     return IdFactory("Counter").from_name(name).hex
 
 
-def part(ns="Counter", hx=None, name="a", cleared=False, puts=None, dels=(), alarm_changed=False,
-         alarm=None, keys=1, nbytes=10) -> list:
-    return [ns, counter_id(name) if hx is None else hx, name, cleared, {"n": 5} if puts is None else puts,
-            dels, alarm_changed, alarm, keys, nbytes]
+def part(
+    ns="Counter",
+    hx=None,
+    name="a",
+    cleared=False,
+    puts=None,
+    dels=(),
+    alarm_changed=False,
+    alarm=None,
+    keys=1,
+    nbytes=10,
+) -> list:
+    return [
+        ns,
+        counter_id(name) if hx is None else hx,
+        name,
+        cleared,
+        {"n": 5} if puts is None else puts,
+        dels,
+        alarm_changed,
+        alarm,
+        keys,
+        nbytes,
+    ]
 
 
 NEAR = "__nested 950 deep__"  # just inside what a JSON decoder follows: read back whole, then checked
@@ -211,7 +232,8 @@ BAD_RECORDS = {
 @pytest.mark.parametrize("what", list(BAD_RECORDS))
 @guarded
 async def test_a_record_with_a_valid_checksum_but_bad_fields_is_damage_named_with_its_place(
-        box_objects, tmp_path, what, last, capsys):
+    box_objects, tmp_path, what, last, capsys
+):
     data = tmp_path / "data"
     good = frame(payload(part(name="b", puts={"n": 1})))
     records = [good, frame(BAD_RECORDS[what])] + ([] if last else [good])
@@ -300,8 +322,11 @@ async def test_one_bad_journal_row_never_poisons_listing(box_objects, tmp_path, 
     data = tmp_path / "data"
     await two_checkpointed(box_objects, data, drop_index=True)
     (data / "index.journal").write_bytes(
-        journal_line(b'{"journal":1,"base":0}') + journal_line(row(name="a")) + journal_line(BAD_ROWS[what])
-        + journal_line(row(name="b")))
+        journal_line(b'{"journal":1,"base":0}')
+        + journal_line(row(name="a"))
+        + journal_line(BAD_ROWS[what])
+        + journal_line(row(name="b"))
+    )
     with caplog.at_level(logging.WARNING, logger="dotui"):
         async with engine_on(box_objects, data) as e:
             assert sorted((r["name"], r["keys"]) for r in e.instances()) == [("a", 1), ("b", 1)]
@@ -334,8 +359,9 @@ def replace_index_row(data: Path, name: str, change: dict) -> None:
     from dotui.engine.durability.index_store import encode
 
     db = sqlite3.connect(data / "index.sqlite")
-    (row,) = db.execute("SELECT ns, hx, name, keys, bytes, alarm, last_active, calls, errors FROM objects "
-                        "WHERE name = ?", (name,)).fetchall()
+    (row,) = db.execute(
+        "SELECT ns, hx, name, keys, bytes, alarm, last_active, calls, errors FROM objects WHERE name = ?", (name,)
+    ).fetchall()
     names = ("ns", "hx", "name", "keys", "bytes", "alarm", "last_active", "calls", "errors")
     fields = dict(zip(names, row, strict=True))
     fields.update({k: v for k, v in change.items() if k != "crc"})
@@ -366,8 +392,9 @@ async def test_one_bad_row_of_the_index_database_never_poisons_listing(box_objec
     assert "index" not in caplog.text
 
 
-@pytest.mark.parametrize("what", ["a negative byte count", "namespace ../x", "a negative call count",
-                                  "an alarm in the year 20000"])
+@pytest.mark.parametrize(
+    "what", ["a negative byte count", "namespace ../x", "a negative call count", "an alarm in the year 20000"]
+)
 @guarded
 async def test_the_whole_table_refuses_a_bad_row_of_the_index_database_too(box_objects, tmp_path, what, caplog):
     data = tmp_path / "data"
@@ -381,9 +408,19 @@ async def test_the_whole_table_refuses_a_bad_row_of_the_index_database_too(box_o
     assert "index.sqlite" in caplog.text and "cannot be trusted" in caplog.text
 
 
-@pytest.mark.parametrize("what", ["a NaN alarm", "keys a string", "an int namespace", "namespace ../x",
-                                  "nested 10^5 deep", "a name nested 950 deep", "a byte count of 10^400",
-                                  "a name not its id's"])
+@pytest.mark.parametrize(
+    "what",
+    [
+        "a NaN alarm",
+        "keys a string",
+        "an int namespace",
+        "namespace ../x",
+        "nested 10^5 deep",
+        "a name nested 950 deep",
+        "a byte count of 10^400",
+        "a name not its id's",
+    ],
+)
 @guarded
 async def test_one_bad_snapshot_row_never_poisons_listing(box_objects, tmp_path, what):
     data = tmp_path / "data"
@@ -412,8 +449,9 @@ def rewrite_checkpoint(path: Path, edit) -> None:
 
 
 BAD_CHECKPOINTS = {
-    "a value nested 10^5 deep": lambda d: json.dumps(d).encode().replace(b'"value": 1', b'"value": ' + b"[" * 10**5
-                                                                         + b"]" * 10**5),
+    "a value nested 10^5 deep": lambda d: (
+        json.dumps(d).encode().replace(b'"value": 1', b'"value": ' + b"[" * 10**5 + b"]" * 10**5)
+    ),
     "a value nested past the bound": lambda d: d["storage"]["1"].update(value=nested(MAX_DEPTH + 1)),
     "a NaN value": lambda d: d["storage"]["1"].update(value=float("nan")),
     "a key over 2,048 bytes": lambda d: d["storage"]["1"].update(key="k" * (MAX_KEY_BYTES + 1)),
@@ -424,8 +462,9 @@ BAD_CHECKPOINTS = {
     "a negative key count": lambda d: d["meta"]["1"].update(keys=-1),
     "a name that is a dict": lambda d: d["meta"]["1"].update(name={"a": 1}),
     "not UTF-8": lambda d: json.dumps(d).encode().replace(b'"n"', b'"\xff"'),
-    "a name nested 950 deep": lambda d: near(json.dumps({**d, "meta": {"1": {**d["meta"]["1"], "name": NEAR}}})
-                                             .encode()),
+    "a name nested 950 deep": lambda d: near(
+        json.dumps({**d, "meta": {"1": {**d["meta"]["1"], "name": NEAR}}}).encode()
+    ),
     "a storage row nested 950 deep": lambda d: near(json.dumps({**d, "storage": {"1": NEAR}}).encode()),
     "a byte count of 10^400": lambda d: d["meta"]["1"].update(bytes=10**400),
     "a name not its id's": lambda d: d["meta"]["1"].update(name="mallory"),
@@ -437,7 +476,8 @@ BAD_CHECKPOINTS = {
 @pytest.mark.parametrize("what", list(BAD_CHECKPOINTS))
 @guarded
 async def test_a_checkpoint_that_fails_its_checks_makes_that_object_broken_never_the_listing(
-        box_objects, tmp_path, what):
+    box_objects, tmp_path, what
+):
     data = tmp_path / "data"
     await two_checkpointed(box_objects, data)
     path = data / "Counter" / f"{counter_id('a')}.json"
@@ -453,8 +493,10 @@ async def test_a_checkpoint_that_fails_its_checks_makes_that_object_broken_never
 
 
 # ------------------------------------------------------------------ the cluster's manifest is input too
-@pytest.mark.parametrize("text", [b"[" * 10**5 + b"]" * 10**5, b'{"version": 1, "shards": NaN}', b"\xff\xfe",
-                                  b'{"version": 1, "shards": "2"}'])
+@pytest.mark.parametrize(
+    "text",
+    [b"[" * 10**5 + b"]" * 10**5, b'{"version": 1, "shards": NaN}', b"\xff\xfe", b'{"version": 1, "shards": "2"}'],
+)
 def test_a_manifest_no_decoder_reads_is_refused_naming_it(tmp_path, text):
     from dotui.cluster.manifest import ManifestError, open_manifest
 

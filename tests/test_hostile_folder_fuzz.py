@@ -42,10 +42,18 @@ FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 # ------------------------------------------------------------------ generating what the engine writes
 NAMESPACES = ("Counter", "Box", "Ghost")  # Ghost: a namespace no class of the objects folder defines
 names = st.text(alphabet="abxyz", min_size=1, max_size=3)
-scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63)
-           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12))
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=12)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
 keys = st.text(max_size=8)
 future_alarms = st.floats(4e9, 5e9)  # far ahead: none fires while a test runs
 
@@ -58,20 +66,37 @@ def hex_of(ns: str, name: str) -> str:
 def object_parts(draw) -> list:
     ns, name = draw(st.sampled_from(NAMESPACES)), draw(names)
     alarm_changed = draw(st.booleans())
-    return [ns, hex_of(ns, name), name, draw(st.booleans()), draw(st.dictionaries(keys, json_values, max_size=3)),
-            draw(st.lists(keys, max_size=2)), alarm_changed, draw(future_alarms) if alarm_changed else None,
-            draw(st.integers(0, 10)), draw(st.integers(0, 10_000))]
+    return [
+        ns,
+        hex_of(ns, name),
+        name,
+        draw(st.booleans()),
+        draw(st.dictionaries(keys, json_values, max_size=3)),
+        draw(st.lists(keys, max_size=2)),
+        alarm_changed,
+        draw(future_alarms) if alarm_changed else None,
+        draw(st.integers(0, 10)),
+        draw(st.integers(0, 10_000)),
+    ]
 
 
-records = st.builds(lambda t, parts: {"t": t, "o": parts}, st.floats(1e9, 2e9), st.lists(object_parts(), min_size=1,
-                                                                                          max_size=3))
+records = st.builds(
+    lambda t, parts: {"t": t, "o": parts}, st.floats(1e9, 2e9), st.lists(object_parts(), min_size=1, max_size=3)
+)
 
 
 @st.composite
 def index_rows(draw) -> list:
     ns, name = draw(st.sampled_from(NAMESPACES)), draw(names)
-    row = [ns, hex_of(ns, name), name, draw(st.integers(0, 10)), draw(st.integers(0, 10_000)),
-           draw(st.none() | future_alarms), draw(st.none() | st.floats(1e9, 2e9))]
+    row = [
+        ns,
+        hex_of(ns, name),
+        name,
+        draw(st.integers(0, 10)),
+        draw(st.integers(0, 10_000)),
+        draw(st.none() | future_alarms),
+        draw(st.none() | st.floats(1e9, 2e9)),
+    ]
     if draw(st.booleans()):  # the call and error counters (rows written before them have none)
         row += [draw(st.integers(0, 1000)), draw(st.integers(0, 10))]
     return row
@@ -80,8 +105,15 @@ def index_rows(draw) -> list:
 @st.composite
 def checkpoints(draw) -> dict:
     data = draw(st.dictionaries(keys, json_values, max_size=4))
-    meta = {"namespace": "Counter", "id": hex_of("Counter", "a"), "name": "a", "alarm": None,
-            "keys": len(data), "bytes": draw(st.integers(0, 10_000)), "saved_at": draw(st.floats(1e9, 2e9))}
+    meta = {
+        "namespace": "Counter",
+        "id": hex_of("Counter", "a"),
+        "name": "a",
+        "alarm": None,
+        "keys": len(data),
+        "bytes": draw(st.integers(0, 10_000)),
+        "saved_at": draw(st.floats(1e9, 2e9)),
+    }
     rows = {str(i): {"key": k, "value": data[k]} for i, k in enumerate(sorted(data), 1)}
     return {"meta": {"1": meta}, "storage": rows}
 
@@ -90,8 +122,29 @@ def checkpoints(draw) -> dict:
 DEEP = "__nested 10^5 deep__"
 NEAR = "__nested 950 deep__"  # decoded whole, then refused: its error message must not recurse into it
 hostile = st.one_of(
-    st.sampled_from([DEEP, NEAR, 2**63, 10**400, float("nan"), float("inf"), -1, -(2**70), True, None, [], {}, "", "../outside", "/abs",
-                     "\ud800", "x" * (MAX_VALUE_BYTES + 1), "k" * (MAX_KEY_BYTES + 1), 10**30]),
+    st.sampled_from(
+        [
+            DEEP,
+            NEAR,
+            2**63,
+            10**400,
+            float("nan"),
+            float("inf"),
+            -1,
+            -(2**70),
+            True,
+            None,
+            [],
+            {},
+            "",
+            "../outside",
+            "/abs",
+            "\ud800",
+            "x" * (MAX_VALUE_BYTES + 1),
+            "k" * (MAX_KEY_BYTES + 1),
+            10**30,
+        ]
+    ),
     st.just(None).map(lambda _: _nested(MAX_DEPTH + 1)),
     json_values,
 )
@@ -149,7 +202,7 @@ def broken(data, doc) -> bytes:
         return text[: data.draw(st.integers(0, max(0, len(text) - 1)))]
     if how == "byte":
         i = data.draw(st.integers(0, len(text) - 1))
-        return text[:i] + bytes([data.draw(st.integers(0, 255))]) + text[i + 1:]
+        return text[:i] + bytes([data.draw(st.integers(0, 255))]) + text[i + 1 :]
     if how == "not UTF-8":
         i = data.draw(st.integers(0, len(text)))
         return text[:i] + b"\xff" + text[i:]
@@ -294,8 +347,10 @@ def _same(a, b) -> bool:
 # (a value, how many lists and dicts the object wraps it in): around the bound, and the band
 # (~975-978 deep) that was acknowledged and then made the folder unreadable.
 storable = st.tuples(
-    json_values | st.sampled_from(["\ud800", float("nan"), 10**5000, "x" * (MAX_VALUE_BYTES - 2),
-                                   "x" * MAX_VALUE_BYTES, (1, [2.5, "t"])]),
+    json_values
+    | st.sampled_from(
+        ["\ud800", float("nan"), 10**5000, "x" * (MAX_VALUE_BYTES - 2), "x" * MAX_VALUE_BYTES, (1, [2.5, "t"])]
+    ),
     st.integers(0, 3) | st.integers(MAX_DEPTH - 3, MAX_DEPTH + 3) | st.sampled_from([500, 975, 976, 977, 978]),
 )
 

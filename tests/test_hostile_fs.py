@@ -96,8 +96,9 @@ async def test_a_planted_index_temporary_is_never_written_through(objects_dir, d
     await _start_fails(objects_dir, data_dir, str(data_dir / "index.sqlite.tmp"), "symbolic link")
 
 
-async def test_a_temporary_is_created_exclusively_under_a_name_no_one_can_guess(objects_dir, data_dir, tmp_path,
-                                                                               monkeypatch):
+async def test_a_temporary_is_created_exclusively_under_a_name_no_one_can_guess(
+    objects_dir, data_dir, tmp_path, monkeypatch
+):
     """Even a link planted under the very name chosen is refused, not written through."""
     import secrets
 
@@ -119,8 +120,7 @@ async def test_a_temporary_is_created_exclusively_under_a_name_no_one_can_guess(
         assert await e.env.Counter.get_by_name("a").peek() == 2
 
 
-async def test_a_log_folder_that_is_a_link_is_refused_and_the_foreign_folder_untouched(objects_dir, data_dir,
-                                                                                      tmp_path):
+async def test_a_log_folder_that_is_a_link_is_refused_and_the_foreign_folder_untouched(objects_dir, data_dir, tmp_path):
     await _populate(objects_dir, data_dir)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -164,7 +164,8 @@ async def test_a_namespace_folder_that_is_a_link_is_refused(objects_dir, data_di
 
 
 async def test_a_namespace_folder_swapped_for_a_link_while_running_is_neither_read_nor_written(
-        objects_dir, data_dir, tmp_path):
+    objects_dir, data_dir, tmp_path
+):
     from dotui import BrokenObjectError
 
     await _populate(objects_dir, data_dir, names=("a", "b"))
@@ -184,8 +185,7 @@ async def test_a_namespace_folder_swapped_for_a_link_while_running_is_neither_re
         assert [await e.env.Counter.get_by_name(n).peek() for n in "ab"] == [1, 2]
 
 
-async def test_a_checkpoint_that_is_a_link_breaks_that_object_only_and_is_never_read(objects_dir, data_dir,
-                                                                                    tmp_path):
+async def test_a_checkpoint_that_is_a_link_breaks_that_object_only_and_is_never_read(objects_dir, data_dir, tmp_path):
     from dotui import BrokenObjectError
 
     ids = await _populate(objects_dir, data_dir, names=("a", "b"))
@@ -199,7 +199,9 @@ async def test_a_checkpoint_that_is_a_link_breaks_that_object_only_and_is_never_
     assert ckpt.is_symlink()
 
 
-@pytest.mark.parametrize("name", ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.json", "index.journal"])
+@pytest.mark.parametrize(
+    "name", ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.json", "index.journal"]
+)
 async def test_an_index_file_that_is_a_link_is_refused(objects_dir, data_dir, tmp_path, name):
     await _populate(objects_dir, data_dir)
     target = _outside(tmp_path)
@@ -249,8 +251,9 @@ HOLDER = textwrap.dedent("""
 
 async def test_deleting_the_lock_file_does_not_let_a_second_engine_in(objects_dir, data_dir):
     code = HOLDER.format(root=str(ROOT), objects=str(objects_dir), data=str(data_dir))
-    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 60)
         assert line.strip() == "acked", holder.stderr.read() if holder.poll() is not None else line
@@ -307,8 +310,7 @@ async def test_the_folder_and_its_files_are_private_whatever_the_umask(objects_d
         await e.checkpoint()  # a row written into the index
         modes = _modes(data_dir)  # while running: the lock, a live log segment, the index's -wal and -shm
     modes.update(_modes(data_dir))
-    kinds = {os.path.relpath(os.path.join(d, n), data_dir): "dir"
-             for d, dirs, _ in os.walk(data_dir) for n in dirs}
+    kinds = {os.path.relpath(os.path.join(d, n), data_dir): "dir" for d, dirs, _ in os.walk(data_dir) for n in dirs}
     assert {"lock", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "Counter", "log"} <= modes.keys()
     assert any(k.startswith("log" + os.sep) for k in modes) and any(k.endswith(".json") for k in modes)
     wrong = {k: oct(m) for k, m in modes.items() if m != (0o700 if k == "." or k in kinds else 0o600)}

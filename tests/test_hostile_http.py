@@ -144,8 +144,9 @@ def token_holder_answered(served) -> bool:
 
 # ---------------------------------------------------------------- one HTTP grammar
 SHAPES = {  # heads aiohttp refuses; the first three once smuggled a second request past the fast path
-    "duplicate Content-Length": post("/objects/Counter/s/increment", b"", extra="Content-Length: 0\r\n")
-    .replace(b"Content-Length: 0\r\n\r\n", b"Content-Length: 0\r\nContent-Length: 60\r\n\r\n")
+    "duplicate Content-Length": post("/objects/Counter/s/increment", b"", extra="Content-Length: 0\r\n").replace(
+        b"Content-Length: 0\r\n\r\n", b"Content-Length: 0\r\nContent-Length: 60\r\n\r\n"
+    )
     + post("/objects/Counter/s/increment"),
     "obs-fold": post("/objects/Counter/s/increment", extra="X-A: a\r\n b\r\n"),
     "space before the colon": post("/objects/Counter/s/increment", None, extra="Content-Length : 60\r\n")
@@ -155,8 +156,9 @@ SHAPES = {  # heads aiohttp refuses; the first three once smuggled a second requ
     "NUL in a value": post("/objects/Counter/s/increment", extra="X-A: a\x00b\r\n"),
     "no Host": post("/objects/Counter/s/increment").replace(b"Host: x\r\n", b""),
     "64 KB header line": post("/objects/Counter/s/increment", extra="X-A: " + "a" * 65536 + "\r\n"),
-    "Content-Length and Transfer-Encoding": post("/objects/Counter/s/increment",
-                                                 extra="Transfer-Encoding: chunked\r\n"),
+    "Content-Length and Transfer-Encoding": post(
+        "/objects/Counter/s/increment", extra="Transfer-Encoding: chunked\r\n"
+    ),
     "Content-Length with a sign": post("/objects/Counter/s/increment", None, extra="Content-Length: +12\r\n")
     + b'{"args": []}',
     "lower-case method": post("/objects/Counter/s/increment").replace(b"POST", b"post"),
@@ -175,8 +177,28 @@ def test_a_head_aiohttp_refuses_is_refused_by_both_paths_and_smuggles_nothing(se
     assert local.call("Counter", "s", "peek") == before, "a hidden request ran"
 
 
-_HEAD_BYTES = st.sampled_from([b"\r\n", b"\n", b"\r", b" ", b"\t", b":", b"\x00", b"\x7f", b"\xff", b"a", b"0",
-                               b"Content-Length", b"Transfer-Encoding", b"chunked", b"Host", b"x", b",", b"-"])
+_HEAD_BYTES = st.sampled_from(
+    [
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b" ",
+        b"\t",
+        b":",
+        b"\x00",
+        b"\x7f",
+        b"\xff",
+        b"a",
+        b"0",
+        b"Content-Length",
+        b"Transfer-Encoding",
+        b"chunked",
+        b"Host",
+        b"x",
+        b",",
+        b"-",
+    ]
+)
 
 
 @st.composite
@@ -188,16 +210,19 @@ def malformed_heads(draw):
         how = draw(st.sampled_from(["replace", "insert", "drop"]))
         piece = draw(_HEAD_BYTES)
         if how == "replace":
-            head[at:at + len(piece)] = piece
+            head[at : at + len(piece)] = piece
         elif how == "insert":
             head[at:at] = piece
         else:
-            del head[at:at + draw(st.integers(1, 8))]
+            del head[at : at + draw(st.integers(1, 8))]
     return bytes(head) + draw(st.sampled_from([b"", b"X-Extra: 1\r\n", b"Content-Length: 0\r\n"])) + b"\r\n"
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+)
 @given(head=malformed_heads())
 def test_generated_heads_get_the_same_status_from_both_paths(served, head):
     assume(head.find(b"\r\n\r\n") == len(head) - 4)  # one request (aiohttp refuses a pipelined batch whole)
@@ -259,18 +284,36 @@ def test_arguments_nested_past_the_call_bound_but_decodable_are_400_naming_the_b
 
 _BODY_PIECES = st.one_of(
     st.binary(max_size=64),
-    st.sampled_from([b"[" * 100_000, b'{"a":' * 50_000, b'{"args": [', b'{"args": ["\xff\xfe"]}', b"\xef\xbb\xbf{}",
-                     b'{"args": ["\\ud800"]}', b'{"args": [1e999999]}', b'{"args":[1e310]}', b'{"args": [NaN]}',
-                     b'"\\u12', b'[' + b"9" * 5000 + b']',
-                     b'{"kwargs": {"' + b"k" * 5000 + b'": 1}}', b"\x00" * 100, b"\xff" * 100]))
+    st.sampled_from(
+        [
+            b"[" * 100_000,
+            b'{"a":' * 50_000,
+            b'{"args": [',
+            b'{"args": ["\xff\xfe"]}',
+            b"\xef\xbb\xbf{}",
+            b'{"args": ["\\ud800"]}',
+            b'{"args": [1e999999]}',
+            b'{"args":[1e310]}',
+            b'{"args": [NaN]}',
+            b'"\\u12',
+            b"[" + b"9" * 5000 + b"]",
+            b'{"kwargs": {"' + b"k" * 5000 + b'": 1}}',
+            b"\x00" * 100,
+            b"\xff" * 100,
+        ]
+    ),
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pieces=st.lists(_BODY_PIECES, min_size=1, max_size=3), cut=st.integers(0, 40),
-       path=st.sampled_from(["/objects/Counter/fz/echo", "/admin/call", "/admin/storage/key"]))
+@given(
+    pieces=st.lists(_BODY_PIECES, min_size=1, max_size=3),
+    cut=st.integers(0, 40),
+    path=st.sampled_from(["/objects/Counter/fz/echo", "/admin/call", "/admin/storage/key"]),
+)
 def test_no_body_gets_a_5xx(served, pieces, cut, path):
     body = b"".join(pieces)
-    body = body[:len(body) - cut] if cut < len(body) else body  # truncated, often mid-token
+    body = body[: len(body) - cut] if cut < len(body) else body  # truncated, often mid-token
     (answer,) = both(served, post(path, body))
     assert answer is not None and answer[0] < 500, (body[:200], answer)
 
@@ -382,7 +425,7 @@ def test_a_flood_of_sockets_without_the_token_closes_its_own_oldest_never_a_toke
             if i % 2:
                 s.sendall(b"POST /objects/Counter/x/peek HTTP/1.1\r\nHost: x\r\n")  # never finished
         assert token_holder_answered(served)
-        oldest = flood[:LIMITS.max_unauthenticated]
+        oldest = flood[: LIMITS.max_unauthenticated]
         assert all(closed_within(s, WAIT)[0] for s in oldest), "the oldest sockets without the token stay open"
     finally:
         for s in flood:
@@ -402,7 +445,7 @@ def test_a_token_holder_accepted_amid_a_flood_is_answered_and_the_flood_still_lo
         holder.sendall(post("/objects/Counter/holder/peek"))
         answer, _ = read_answer(holder)
         assert answer is not None and answer[0] == 200, "the cap closed a connection before it could send its head"
-        assert all(closed_within(s, WAIT)[0] for s in flood[:cap - 1]), "the flood's oldest stay open past the cap"
+        assert all(closed_within(s, WAIT)[0] for s in flood[: cap - 1]), "the flood's oldest stay open past the cap"
     finally:
         holder.close()
         for s in flood:
@@ -431,8 +474,10 @@ def test_shutdown_ends_every_connection_task_even_for_a_client_that_stops_readin
         stuck.connect(address)
         stuck.sendall(post("/objects/Big/stuck/blob", call_body(16 << 20)))
         handed = socket.create_connection(address)
-        handed.sendall(f"GET /admin/history?namespace=Big&ref=stuck&n=1 HTTP/1.1\r\nHost: x\r\n{AUTH}\r\n".encode()
-                       + b"GET /admin/stats HTTP/1.1\r\n")
+        handed.sendall(
+            f"GET /admin/history?namespace=Big&ref=stuck&n=1 HTTP/1.1\r\nHost: x\r\n{AUTH}\r\n".encode()
+            + b"GET /admin/stats HTTP/1.1\r\n"
+        )
         deadline = time.monotonic() + WAIT
         while local.call("Big", "stuck", "made") < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -444,12 +489,16 @@ def test_shutdown_ends_every_connection_task_even_for_a_client_that_stops_readin
         async def pending() -> list[str]:
             me, left = asyncio.current_task(), ["?"]
             for _ in range(20):  # a few turns of the loop for the last callbacks, never a wait for a client
-                left = [repr(t) for t in asyncio.all_tasks() if t is not me and not t.done()
-                        and ("CallProtocol" in repr(t) or "RequestHandler" in repr(t))]
+                left = [
+                    repr(t)
+                    for t in asyncio.all_tasks()
+                    if t is not me and not t.done() and ("CallProtocol" in repr(t) or "RequestHandler" in repr(t))
+                ]
                 if not left:
                     break
                 await asyncio.sleep(0.1)
             return left
+
         assert local.run(pending()) == []
         assert took < 15 + 5  # within its shutdown bound, not waiting for the client to read
         for s in (idle, stuck, handed):
@@ -460,21 +509,42 @@ def test_shutdown_ends_every_connection_task_even_for_a_client_that_stops_readin
 
 
 # ---------------------------------------------------------------- fetch answers, client-chosen sizes
-@pytest.mark.parametrize("headers", [
-    {"X-A": "one\r\nSet-Cookie: injected=1"}, {"X-A": "a\nb"}, {"X-A": "a\rb"}, {"X-A": "a\x00b"},
-    {"X A": "v"}, {"X-A\r\n": "v"}, {"": "v"}, {"X-\u00e9": "v"}, {"X-A": "\ud800"},
-    {"Transfer-Encoding": "chunked"}, {"Content-Length": "5"}, {"connection": "close"}, {"Upgrade": "h2c"},
-    {"Keep-Alive": "timeout=5"}, {"Trailer": "X-B"},
-], ids=repr)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-A": "one\r\nSet-Cookie: injected=1"},
+        {"X-A": "a\nb"},
+        {"X-A": "a\rb"},
+        {"X-A": "a\x00b"},
+        {"X A": "v"},
+        {"X-A\r\n": "v"},
+        {"": "v"},
+        {"X-\u00e9": "v"},
+        {"X-A": "\ud800"},
+        {"Transfer-Encoding": "chunked"},
+        {"Content-Length": "5"},
+        {"connection": "close"},
+        {"Upgrade": "h2c"},
+        {"Keep-Alive": "timeout=5"},
+        {"Trailer": "X-B"},
+    ],
+    ids=repr,
+)
 def test_a_fetch_answer_with_a_forbidden_or_framing_header_is_502(served, headers):
     body = json.dumps({"status": 200, "headers": headers, "body": "hi"}).encode()
     (answer,) = both(served, post("/fetch/Site/one/", body) + post("/objects/Counter/f/peek"))
     assert answer[0] == 502 and answer[1]["error"]["type"] == "BadFetchResponse", answer
 
 
-@pytest.mark.parametrize("answer_doc", [
-    "\ud800", {"status": 200, "body": "\udfff"}, {"status": 204, "body": "not empty"},
-], ids=repr)
+@pytest.mark.parametrize(
+    "answer_doc",
+    [
+        "\ud800",
+        {"status": 200, "body": "\udfff"},
+        {"status": 204, "body": "not empty"},
+    ],
+    ids=repr,
+)
 def test_a_fetch_answer_http_cannot_carry_is_502(served, answer_doc):
     body = json.dumps(answer_doc).encode()
     (answer,) = both(served, post("/fetch/Site/two/", body))
@@ -509,8 +579,11 @@ def test_accept_errors_are_reported_once_per_interval(monkeypatch):
         loop.call_exception_handler({"message": "something else"})
         now[0] += ACCEPT_ERROR_INTERVAL
         loop.call_exception_handler({"message": AcceptErrors.MESSAGE, "exception": OSError(24, "Too many")})
-        assert seen == [AcceptErrors.MESSAGE, "something else",
-                        f"{AcceptErrors.MESSAGE} (499 more like it in the last {ACCEPT_ERROR_INTERVAL:g} s not shown)"]
+        assert seen == [
+            AcceptErrors.MESSAGE,
+            "something else",
+            f"{AcceptErrors.MESSAGE} (499 more like it in the last {ACCEPT_ERROR_INTERVAL:g} s not shown)",
+        ]
         handler.remove()
         loop.call_exception_handler({"message": AcceptErrors.MESSAGE})
         assert len(seen) == 4
@@ -522,8 +595,24 @@ def test_dotui_serve_takes_every_limit_flag():
     from dotui.cli import parse_args
     from dotui.server.limits import limits_from_args
 
-    args = parse_args(["serve", "--max-body", "2048", "--head-timeout", "3", "--body-timeout", "4",
-                       "--keepalive-timeout", "5", "--send-timeout", "6", "--max-unauthenticated", "7"])
-    assert limits_from_args(args) == Limits(max_body=2048, head_timeout=3, body_timeout=4, keepalive_timeout=5,
-                                            send_timeout=6, max_unauthenticated=7)
+    args = parse_args(
+        [
+            "serve",
+            "--max-body",
+            "2048",
+            "--head-timeout",
+            "3",
+            "--body-timeout",
+            "4",
+            "--keepalive-timeout",
+            "5",
+            "--send-timeout",
+            "6",
+            "--max-unauthenticated",
+            "7",
+        ]
+    )
+    assert limits_from_args(args) == Limits(
+        max_body=2048, head_timeout=3, body_timeout=4, keepalive_timeout=5, send_timeout=6, max_unauthenticated=7
+    )
     assert limits_from_args(parse_args(["serve"])) == Limits()

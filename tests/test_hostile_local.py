@@ -26,13 +26,13 @@ pytestmark = pytest.mark.hostile
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ECHO = '''
+ECHO = """
 from dotui import DurableObject
 
 class Echo(DurableObject):
     def echo(self, x=None):
         return x
-'''
+"""
 
 
 @pytest.fixture
@@ -44,9 +44,23 @@ def project(tmp_path):
 
 def dotui(project: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "dotui.cli", "--objects", str(project / "objects"),
-                           "--data", str(project / "data"), *args],
-                          input=stdin, capture_output=True, timeout=120, env=env, cwd=project)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dotui.cli",
+            "--objects",
+            str(project / "objects"),
+            "--data",
+            str(project / "data"),
+            *args,
+        ],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        env=env,
+        cwd=project,
+    )
 
 
 def clear_usage_error(proc: subprocess.CompletedProcess) -> str:
@@ -156,9 +170,15 @@ def test_the_line_cap_holds_for_a_typed_line_too():
 # ---------------------------------------------------------------- fuzz
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=400) | st.lists(st.sampled_from([b"\n", b"\r\n", b"\x00", b"\xff", b"\xc3", b"\xef\xbb\xbf",
-                                                          b"ls", b"Echo/x.echo(", b"[", b"'", b"a" * 50]),
-                                         max_size=40).map(b"".join))
+@given(
+    st.binary(max_size=400)
+    | st.lists(
+        st.sampled_from(
+            [b"\n", b"\r\n", b"\x00", b"\xff", b"\xc3", b"\xef\xbb\xbf", b"ls", b"Echo/x.echo(", b"[", b"'", b"a" * 50]
+        ),
+        max_size=40,
+    ).map(b"".join)
+)
 def test_any_bytes_read_as_lines_or_a_usage_error(data):
     for line in lines_of(io.BytesIO(data), "fuzz", limit=64):
         assert line.error is not None or len(line.text) <= 64
@@ -169,16 +189,51 @@ def test_any_bytes_read_as_lines_or_a_usage_error(data):
                 assert exc.message
 
 
-_ATOMS = st.sampled_from(["1", "-", "+", "'x'", '"y"', "true", "null", ",", ":", "[", "]", "{", "}", "(", ")",
-                          "=", "a", "1e999", "\\", "'", "\x00", "\ud800", "\x9b", " ", "*", "**", "f(", ".5"])
+_ATOMS = st.sampled_from(
+    [
+        "1",
+        "-",
+        "+",
+        "'x'",
+        '"y"',
+        "true",
+        "null",
+        ",",
+        ":",
+        "[",
+        "]",
+        "{",
+        "}",
+        "(",
+        ")",
+        "=",
+        "a",
+        "1e999",
+        "\\",
+        "'",
+        "\x00",
+        "\ud800",
+        "\x9b",
+        " ",
+        "*",
+        "**",
+        "f(",
+        ".5",
+    ]
+)
 
 
 @pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_ATOMS, max_size=60).map("".join), st.integers(0, 3000))
 def test_any_literal_is_a_value_or_a_parse_error(text, repeat):
-    for line in (f"Echo/x.echo({text})", f"put Echo/x k {text}", f"call Echo/x echo {text}",
-                 f"Echo/x.echo({'[' * repeat}{text}{']' * repeat})", f"put Echo/x k {'-' * repeat}{text}"):
+    for line in (
+        f"Echo/x.echo({text})",
+        f"put Echo/x k {text}",
+        f"call Echo/x echo {text}",
+        f"Echo/x.echo({'[' * repeat}{text}{']' * repeat})",
+        f"put Echo/x k {'-' * repeat}{text}",
+    ):
         try:
             parse_line(line, REGISTRY)
         except ParseError as exc:
@@ -190,7 +245,9 @@ def test_any_literal_is_a_value_or_a_parse_error(text, repeat):
 def test_results_and_error_messages_print_no_control_characters(project):
     (project / "objects" / "echo.py").write_text(ECHO + "\n    def fail(self, m):\n        raise ValueError(m)\n")
     hostile = "a\\x9b2J\\x1b[2J\\x9d52;c;x\\x07\\r"
-    proc = dotui(project, "--on-error", "continue", "-c", f"Echo/x.echo('{hostile}')", "-c", f"Echo/x.fail('{hostile}')")
+    proc = dotui(
+        project, "--on-error", "continue", "-c", f"Echo/x.echo('{hostile}')", "-c", f"Echo/x.fail('{hostile}')"
+    )
     out = proc.stdout.decode() + proc.stderr.decode()
     assert not [c for c in out if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0], out
     assert "\\u009b2J" in out and "\\u001b[2J" in out

@@ -37,8 +37,15 @@ BATCH_GUARD = 60  # seconds a `dotui` subprocess may take before the test calls 
 def dotui(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("FORCE_COLOR", None)
-    return subprocess.run([sys.executable, "-m", "dotui.cli", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, env=env, timeout=BATCH_GUARD)
+    return subprocess.run(
+        [sys.executable, "-m", "dotui.cli", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=BATCH_GUARD,
+    )
 
 
 def blocking_import(flag: Path, seconds: float = 3.0) -> str:
@@ -64,12 +71,16 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("exit_line, named", [
-    ("import sys; sys.exit()", "SystemExit"),
-    ("raise SystemExit(3)", "SystemExit: 3"),
-    ("raise GeneratorExit('at import')", "GeneratorExit: at import"),
-    ("class Stop(BaseException): pass\nraise Stop('everything')", "Stop: everything"),
-], ids=["sys.exit", "SystemExit", "GeneratorExit", "own-BaseException"])
+@pytest.mark.parametrize(
+    "exit_line, named",
+    [
+        ("import sys; sys.exit()", "SystemExit"),
+        ("raise SystemExit(3)", "SystemExit: 3"),
+        ("raise GeneratorExit('at import')", "GeneratorExit: at import"),
+        ("class Stop(BaseException): pass\nraise Stop('everything')", "Stop: everything"),
+    ],
+    ids=["sys.exit", "SystemExit", "GeneratorExit", "own-BaseException"],
+)
 def test_an_exit_at_import_is_that_files_load_error(tmp_path, exit_line, named):
     objs = write_objects(tmp_path / "objects", counter=COUNTER, quitter=f"x = 1\n{exit_line}\n")
     namespaces, errors = load_objects(str(objs))
@@ -166,7 +177,8 @@ async def test_an_exit_in_a_method_is_the_callers_error_and_the_engine_goes_on(t
 def test_a_batch_command_never_waits_on_a_dead_engine_thread(workdir):
     # A callback object code schedules runs outside every call: its SystemExit stops the engine's
     # loop. The front end notices the thread's death and says so, instead of waiting forever.
-    (workdir / "objects" / "killer.py").write_text(textwrap.dedent("""
+    (workdir / "objects" / "killer.py").write_text(
+        textwrap.dedent("""
         import asyncio, sys
         from dotui import DurableObject
 
@@ -174,16 +186,19 @@ def test_a_batch_command_never_waits_on_a_dead_engine_thread(workdir):
             def kill(self):
                 asyncio.get_running_loop().call_soon(sys.exit, 9)
                 return "scheduled"
-    """))
-    proc = dotui(workdir, "--on-error", "continue", "-c", "Killer/k.kill()", "-c", "sleep 0.2",
-                 "-c", "Counter/a.increment()")
+    """)
+    )
+    proc = dotui(
+        workdir, "--on-error", "continue", "-c", "Killer/k.kill()", "-c", "sleep 0.2", "-c", "Counter/a.increment()"
+    )
     assert proc.returncode == 1
     assert "engine thread stopped" in proc.stderr and "SystemExit" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_every_wait_on_a_dead_engine_thread_ends(workdir):
-    (workdir / "objects" / "killer.py").write_text(textwrap.dedent("""
+    (workdir / "objects" / "killer.py").write_text(
+        textwrap.dedent("""
         import asyncio, sys
         from dotui import DurableObject
 
@@ -191,7 +206,8 @@ def test_every_wait_on_a_dead_engine_thread_ends(workdir):
             async def kill(self):
                 asyncio.get_running_loop().call_soon(sys.exit, 9)
                 await asyncio.sleep(3600)
-    """))
+    """)
+    )
     from dotui.engine.errors import EngineClosedError
 
     facade = LocalEngine(str(workdir / "objects"), str(workdir / "data")).start()
@@ -282,8 +298,10 @@ def test_files_that_are_not_python_source_are_load_errors_and_the_others_load(tm
 
 def test_a_declared_source_encoding_is_honoured(tmp_path):
     objs = write_objects(tmp_path / "objects")
-    (objs / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\nfrom dotui import DurableObject\n\n"
-                                    b"class Cafe(DurableObject):\n    def name(self):\n        return 'caf\xe9'\n")
+    (objs / "latin.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\nfrom dotui import DurableObject\n\n"
+        b"class Cafe(DurableObject):\n    def name(self):\n        return 'caf\xe9'\n"
+    )
     namespaces, errors = load_objects(str(objs))
     assert errors == [] and list(namespaces) == ["Cafe"]
 
@@ -321,6 +339,7 @@ async def test_the_checkpoint_interval_still_comes_while_changes_wait_for_it(tmp
 
         async def checkpointed() -> bool:
             return kit.durable.held_count == 0
+
         assert await eventually(checkpointed)
         fired = kit.clock.timers_fired
         await kit.clock.advance(days=400)
@@ -330,7 +349,9 @@ async def test_the_checkpoint_interval_still_comes_while_changes_wait_for_it(tmp
 
 
 async def test_an_object_kept_busy_by_its_own_task_costs_no_timer_per_second(tmp_path):
-    objs = write_objects(tmp_path / "objects", worker="""
+    objs = write_objects(
+        tmp_path / "objects",
+        worker="""
         import asyncio
         from dotui import DurableObject
 
@@ -342,7 +363,8 @@ async def test_an_object_kept_busy_by_its_own_task_costs_no_timer_per_second(tmp
 
             def finish(self):
                 self.go.set()
-    """)
+    """,
+    )
     kit = TestEngine(str(objs), str(tmp_path / "data"), idle_timeout=10)
     await kit.start()
     try:

@@ -9,13 +9,16 @@ from dotui.server.auth import TOKEN_FILE, TokenNotFound, find_token, new_token
 pytestmark = pytest.mark.hostile
 
 
-@pytest.mark.parametrize("text", [
-    b"abc\r\nX-Injected: 1",        # a second header through the Authorization line
-    b"\xff\xfe not UTF-8",
-    b"x" * 10_000_000,              # no token is 10 MB
-    b"tok en",
-    b"\x1b[2J",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"abc\r\nX-Injected: 1",  # a second header through the Authorization line
+        b"\xff\xfe not UTF-8",
+        b"x" * 10_000_000,  # no token is 10 MB
+        b"tok en",
+        b"\x1b[2J",
+    ],
+)
 def test_a_token_file_holding_no_token_is_refused_naming_it(tmp_path, text, monkeypatch):
     monkeypatch.delenv("DOTUI_TOKEN", raising=False)
     (tmp_path / TOKEN_FILE).write_bytes(text)

@@ -98,8 +98,9 @@ class Gateway:
         self.sockets = client.server.app[PEERS]
         self.raws: list[RawSocket] = []
 
-    async def raw(self, user: str, role: str = "member", name: str = "h", rcvbuf: int | None = None,
-                  namespace: str = "Hub") -> RawSocket:
+    async def raw(
+        self, user: str, role: str = "member", name: str = "h", rcvbuf: int | None = None, namespace: str = "Hub"
+    ) -> RawSocket:
         raw = await RawSocket.open(self.port, f"/ws/{namespace}/{name}/x?user={user}&role={role}", TOKEN, rcvbuf)
         self.raws.append(raw)
         return raw
@@ -112,8 +113,10 @@ class Gateway:
 
     async def closed_for(self, user: str) -> list:
         """Wait for the object's websocket_close of ``user``'s socket: ``[user, code, reason, was_clean]``."""
+
         async def seen():
             return any(c[0] == user for c in await self.closes())
+
         assert await eventually(seen, 20), f"websocket_close never ran for {user}: {await self.closes()}"
         return next(c for c in await self.closes() if c[0] == user)
 
@@ -131,8 +134,9 @@ def gateway(tmp_path, request):
 
     @contextlib.asynccontextmanager
     async def start(limits=None, engine_options=None, **objects):
-        async with engine_of(tmp_path, {"idle_timeout": 60, **(engine_options or {})}, **(objects or {"hub": HUB})) \
-                as engine:
+        async with engine_of(
+            tmp_path, {"idle_timeout": 60, **(engine_options or {})}, **(objects or {"hub": HUB})
+        ) as engine:
             kwargs = {} if limits is None else {"limits": limits}
             client = TestClient(TestServer(make_app(engine, TOKEN, **kwargs)))
             await client.start_server()
@@ -143,11 +147,13 @@ def gateway(tmp_path, request):
                 for raw in gw.raws:  # a client that never answers would hold the stop for its close timeout
                     raw.abort()
                 await client.close()
+
     return start
 
 
 def limits(**kw):
     from dotui.server.limits import Limits
+
     return Limits(**{f"ws_{k}": v for k, v in kw.items()})
 
 
@@ -163,6 +169,7 @@ async def test_a_member_that_stops_reading_is_closed_1008_and_its_object_sees_th
             async def read_fast():
                 async for msg in fast:
                     got.append(len(msg.data))
+
             reader = asyncio.ensure_future(read_fast())
             driver = await gw.raw("driver", role="driver")
             for _ in range(128):  # 128 x 8 x 16 KiB: 16 MiB for each member, past any kernel buffer
@@ -217,6 +224,7 @@ async def test_a_client_that_sends_without_reading_stops_being_read_and_loses_no
 
         async def handled():
             return gw.engine.websockets.describe(("Hub", oid.hex))["sockets"][0]["messages_in"]
+
         before = -1
         while before != await handled():  # until the object is handed no more messages
             before = await handled()
@@ -246,6 +254,7 @@ def _watch_writes(gw, raw: RawSocket) -> dict:
     def watched_send(data, after):
         send(data, after)
         seen["held"] = max(seen["held"], transport.get_write_buffer_size() + getattr(conn, "batch_bytes", 0))
+
     transport.write, conn.send = counted_write, watched_send
     return seen
 
@@ -318,7 +327,7 @@ async def test_unfinished_messages_over_every_socket_are_bounded_1013(gateway):
             if i < 2:  # held in this order
                 assert await eventually(lambda i=i: _true(gw.sockets.unfinished.held >= (i + 1) * (400 << 10)))
         partial = await gw.raw("partial")  # a frame announced whole and sent in part counts too
-        partial.send(frame(OP_BINARY, b"p" * (900 << 10))[:(500 << 10)])
+        partial.send(frame(OP_BINARY, b"p" * (900 << 10))[: (500 << 10)])
         codes = [await ws.closed_with() for ws in held[2:]] + [await partial.closed_with()]
         assert all(c is not None and c[0] == 1013 and "unfinished" in c[1] for c in codes), codes
         assert gw.sockets.unfinished.peak <= lim.ws_unfinished_total
@@ -430,8 +439,9 @@ async def test_an_overloaded_objects_websocket_is_closed_1013_not_silently_dropp
             else:
                 answers.append(got[1].decode())
         overloaded = [a for a in answers if isinstance(a, tuple)]
-        assert overloaded and all(a == (1013, "Durable Object is overloaded. Too many requests queued.")
-                                  for a in overloaded), answers
+        assert overloaded and all(
+            a == (1013, "Durable Object is overloaded. Too many requests queued.") for a in overloaded
+        ), answers
         assert len(overloaded) < len(others)  # the queue's two got their answers
         assert gw.engine.websockets.counters["websocket_overloaded"] == len(overloaded)
         assert await holder.text_reply(30) == "done hold"
@@ -451,11 +461,19 @@ async def test_json_nested_100000_deep_in_a_message_is_only_text_to_the_gateway(
 
 frames = st.one_of(
     st.binary(max_size=64),  # raw garbage
-    st.builds(lambda op, payload, fin, mask, rsv: frame(op, payload, fin=fin, mask=mask, rsv=rsv),
-              st.sampled_from([0x0, 0x1, 0x2, 0x3, 0x8, 0x9, 0xA, 0xF]), st.binary(max_size=300),
-              st.booleans(), st.booleans(), st.integers(0, 7)),
-    st.builds(lambda n, payload: frame(OP_BINARY, payload, length=n),  # truncated or oversized
-              st.integers(0, (1 << 63) - 1), st.binary(max_size=40)),
+    st.builds(
+        lambda op, payload, fin, mask, rsv: frame(op, payload, fin=fin, mask=mask, rsv=rsv),
+        st.sampled_from([0x0, 0x1, 0x2, 0x3, 0x8, 0x9, 0xA, 0xF]),
+        st.binary(max_size=300),
+        st.booleans(),
+        st.booleans(),
+        st.integers(0, 7),
+    ),
+    st.builds(
+        lambda n, payload: frame(OP_BINARY, payload, length=n),  # truncated or oversized
+        st.integers(0, (1 << 63) - 1),
+        st.binary(max_size=40),
+    ),
 )
 
 
@@ -464,6 +482,7 @@ frames = st.one_of(
 @given(st.lists(frames, min_size=1, max_size=6))
 async def test_fuzz_whatever_a_client_sends_ends_in_a_close_code_or_an_answer(gateway, sent):
     from dotui.server.wsframes import peer_may_send
+
     async with gateway(limits(close_timeout=0.5)) as gw:
         ws = await gw.raw("fuzz")
         ws.send(*sent, frame(OP_TEXT, b"echo:end"))
@@ -489,6 +508,7 @@ async def test_fuzz_whatever_a_client_sends_ends_in_a_close_code_or_an_answer(ga
 # ================================================================ fuzz: the frame decoder alone (no I/O)
 def _decode(chunks: list[bytes], limit: int = 1 << 20, fragments: int = 8):
     from dotui.server.wsframes import Budget, FrameError, MessageReader
+
     budget = Budget(limit)
     reader = MessageReader(1 << 16, fragments, budget)
     events, error = [], None
@@ -523,15 +543,17 @@ def test_fuzz_the_decoder_refuses_with_a_close_code_and_never_raises_anything_el
 
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.text(max_size=300), st.binary(max_size=300)), st.integers(1, 6),
-       st.lists(st.integers(0, 1 << 12), max_size=8))
+@given(
+    st.one_of(st.text(max_size=300), st.binary(max_size=300)),
+    st.integers(1, 6),
+    st.lists(st.integers(0, 1 << 12), max_size=8),
+)
 def test_fuzz_a_message_in_any_fragments_and_any_reads_decodes_to_itself(message, parts, cuts):
     data = message.encode() if isinstance(message, str) else message
     op = OP_TEXT if isinstance(message, str) else OP_BINARY
     size = -(-len(data) // parts) or 1
-    pieces = [data[i:i + size] for i in range(0, len(data), size)] or [b""]
-    wire = b"".join(frame(op if i == 0 else OP_CONTINUATION, p, fin=i == len(pieces) - 1)
-                    for i, p in enumerate(pieces))
+    pieces = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+    wire = b"".join(frame(op if i == 0 else OP_CONTINUATION, p, fin=i == len(pieces) - 1) for i, p in enumerate(pieces))
     events, error = _decode(_chunked(wire, cuts))
     assert error is None and events == [("message", message)]
 
@@ -540,7 +562,7 @@ def test_fuzz_a_message_in_any_fragments_and_any_reads_decodes_to_itself(message
 @given(st.binary(min_size=1, max_size=200), st.integers(1, 199))
 def test_fuzz_a_truncated_frame_is_held_counted_and_given_back(payload, keep):
     wire = frame(OP_BINARY, payload)
-    events, error = _decode([wire[:min(keep, len(wire) - 1)]])
+    events, error = _decode([wire[: min(keep, len(wire) - 1)]])
     assert events == [] and error is None  # nothing handed out, nothing refused: it waits for the rest
 
 
@@ -551,15 +573,26 @@ def test_a_64_bit_length_with_its_most_significant_bit_set_is_a_protocol_error()
 
 
 def test_frames_split_at_every_byte_with_control_frames_between_fragments_decode_in_order():
-    wire = (frame(OP_TEXT, "h\u00e9".encode(), fin=False) + frame(OP_PING, b"p1")
-            + frame(OP_CONTINUATION, "llo \u2603".encode(), fin=False) + frame(OP_PING, b"p2")
-            + frame(OP_CONTINUATION, b"!") + frame(OP_BINARY, bytes(range(200)))
-            + frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye") + frame(OP_TEXT, b"after the close"))
+    wire = (
+        frame(OP_TEXT, "h\u00e9".encode(), fin=False)
+        + frame(OP_PING, b"p1")
+        + frame(OP_CONTINUATION, "llo \u2603".encode(), fin=False)
+        + frame(OP_PING, b"p2")
+        + frame(OP_CONTINUATION, b"!")
+        + frame(OP_BINARY, bytes(range(200)))
+        + frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye")
+        + frame(OP_TEXT, b"after the close")
+    )
     whole, error = _decode([wire])
     assert error is None
-    assert whole == [("ping", b"p1"), ("ping", b"p2"), ("message", "h\u00e9llo \u2603!"),
-                     ("message", bytes(range(200))), ("close", 1000, "bye")]
-    bytewise, error = _decode([wire[i:i + 1] for i in range(len(wire))])
+    assert whole == [
+        ("ping", b"p1"),
+        ("ping", b"p2"),
+        ("message", "h\u00e9llo \u2603!"),
+        ("message", bytes(range(200))),
+        ("close", 1000, "bye"),
+    ]
+    bytewise, error = _decode([wire[i : i + 1] for i in range(len(wire))])
     assert error is None and bytewise == whole
 
 
@@ -583,23 +616,46 @@ def test_the_websocket_bounds_are_flags_of_dotui_serve(tmp_path):
     from server_support import ROOT, GatewayProcess
 
     objects = write_objects(tmp_path / "objects", hub=HUB)
-    with GatewayProcess(objects, tmp_path / "data", 0, "--ws-max-fragments", "4", "--ws-close-timeout", "0.5",
-                        "--ws-send-queue", str(2 << 20)) as gw:
+    with GatewayProcess(
+        objects,
+        tmp_path / "data",
+        0,
+        "--ws-max-fragments",
+        "4",
+        "--ws-close-timeout",
+        "0.5",
+        "--ws-send-queue",
+        str(2 << 20),
+    ) as gw:
+
         async def run():
             ws = await RawSocket.open(gw.port, "/ws/Hub/h/x?user=flags", gw.token)
             ws.send(frame(OP_TEXT, b"a", fin=False), *(frame(OP_CONTINUATION, b"a", fin=False) for _ in range(4)))
             got = await ws.closed_with()
             ws.abort()
             return got
+
         assert asyncio.run(run()) == (1009, "a message in more than 4 fragments")
-    bad = subprocess.run([sys.executable, "-c", "import sys; from dotui.cli import main; sys.exit(main())", "serve",
-                          "--ws-send-total", "0"], cwd=str(ROOT),
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from dotui.cli import main; sys.exit(main())",
+            "serve",
+            "--ws-send-total",
+            "0",
+        ],
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "--ws-send-total must be more than 0" in bad.stderr
 
 
 def test_a_front_ends_unread_inbox_is_bounded_and_counts_what_it_dropped():
     from dotui.engine.wsession import MAX_INBOX_MESSAGES, Inbox
+
     inbox = Inbox()
     for i in range(MAX_INBOX_MESSAGES + 500):
         inbox.put(f"m{i}")

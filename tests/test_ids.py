@@ -51,13 +51,16 @@ async def test_an_id_of_another_namespace_is_rejected(tmp_path):
     from dotui import Engine
     from tests.conftest import write_objects
 
-    objs = write_objects(tmp_path / "o", a="""
+    objs = write_objects(
+        tmp_path / "o",
+        a="""
         from dotui import DurableObject
         class A(DurableObject):
             def hi(self): return 1
         class B(DurableObject):
             def hi(self): return 2
-    """)
+    """,
+    )
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
         a_id = e.env.A.id_from_name("x")
         with pytest.raises(InvalidIdError, match="not valid for this namespace"):

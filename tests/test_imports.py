@@ -56,9 +56,11 @@ def test_no_front_end_imports_another():
 
 def test_the_presentation_layer_uses_rich_only():
     for path, modules in imports_of("present").items():
-        bad = sorted(m for m in modules
-                     if m.split(".")[0] in ("textual", "prompt_toolkit")
-                     or m.startswith(tuple(f"dotui.{f}" for f in FRONT_ENDS)))
+        bad = sorted(
+            m
+            for m in modules
+            if m.split(".")[0] in ("textual", "prompt_toolkit") or m.startswith(tuple(f"dotui.{f}" for f in FRONT_ENDS))
+        )
         assert not bad, f"{path} imports {bad}"
     code = (
         "import sys, dotui.present.render, dotui.present.formats\n"
@@ -90,7 +92,7 @@ def test_no_module_takes_an_untyped_facade():
     for path in PACKAGE.rglob("*.py"):
         text = path.read_text()
         assert "facade: Any" not in text, f"{path} takes facade: Any; use dotui.ops.EngineFacade"
-        assert 'getattr(self.facade' not in text and "getattr(facade" not in text, f"{path} probes its facade"
+        assert "getattr(self.facade" not in text and "getattr(facade" not in text, f"{path} probes its facade"
 
 
 # ---------------------------------------------------------------- private names stay in their module
@@ -116,8 +118,12 @@ def _own_names(tree: ast.AST) -> set[str]:
             names.add(node.arg)
         elif isinstance(node, ast.alias):
             names.add(node.asname or node.name.split(".")[0])
-        elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del))
-              and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, (ast.Store, ast.Del))
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("self", "cls")
+        ):
             names.add(node.attr)
     return names
 
@@ -132,8 +138,12 @@ def private_reads(path: Path, root: Path = PACKAGE.parent) -> list[str]:
     tree = ast.parse(path.read_text(), str(path))
     own = _own_names(tree)
     borrowed = BORROWED.get(str(path.relative_to(root)), set())
-    imported = {a.asname or a.name.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names}
+    imported = {
+        a.asname or a.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for a in node.names
+    }
     found = []
     for node in ast.walk(tree):
         names: list[str] = []
@@ -143,9 +153,14 @@ def private_reads(path: Path, root: Path = PACKAGE.parent) -> list[str]:
         elif isinstance(node, ast.Attribute):
             names = [node.attr]
             theirs = isinstance(node.value, ast.Name) and node.value.id in imported
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2
-              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
             names = [node.args[1].value]
         for name in names:
             if _private(name) and name not in borrowed and (theirs or name not in own):
@@ -155,8 +170,10 @@ def private_reads(path: Path, root: Path = PACKAGE.parent) -> list[str]:
 
 def test_no_module_imports_or_reads_a_private_name_of_another():
     found = [hit for path in sorted(PACKAGE.rglob("*.py")) for hit in private_reads(path)]
-    assert not found, ("private names read across modules (make them public, or move the code to their "
-                       "module; a mixin declares what it runs on):\n" + "\n".join(found))
+    assert not found, (
+        "private names read across modules (make them public, or move the code to their "
+        "module; a mixin declares what it runs on):\n" + "\n".join(found)
+    )
 
 
 def test_the_private_name_check_sees_each_way_of_reading_one(tmp_path):

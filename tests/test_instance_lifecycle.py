@@ -167,9 +167,15 @@ async def test_calls_kept_out_by_block_concurrency_while_start_in_order_one_at_a
     calls = [o.bump_blocked("b1"), o.bump_blocked("b2"), o.bump_blocked("b3"), o.peek()]
     assert await asyncio.gather(*calls) == [1, 2, 3, 3]
     assert await o.story() == [
-        "start b1", "enter b1", "leave b1",
-        "start b2", "enter b2", "leave b2",
-        "start b3", "enter b3", "leave b3",
+        "start b1",
+        "enter b1",
+        "leave b1",
+        "start b2",
+        "enter b2",
+        "leave b2",
+        "start b3",
+        "enter b3",
+        "leave b3",
         "peek",
     ]
 
@@ -187,8 +193,9 @@ async def test_a_call_arriving_while_one_is_let_in_waits_behind_it(eng):
 
 
 # ---------------------------------------------------------------- defect 14: tasks keep it awake
-@pytest.mark.parametrize("cls, method", [("Bg", "start_task"), ("Bg", "start_wait_until"),
-                                         ("BgInit", "start_in_constructor")])
+@pytest.mark.parametrize(
+    "cls, method", [("Bg", "start_task"), ("Bg", "start_wait_until"), ("BgInit", "start_in_constructor")]
+)
 async def test_a_task_the_object_started_keeps_it_from_hibernating(eng, cls, method):
     b = getattr(eng.env, cls).get_by_name("x")
     assert await getattr(b, method)() == "started"
@@ -239,7 +246,6 @@ async def test_failed_block_concurrency_while_leaves_the_object_counted_as_hiber
     with pytest.raises(RuntimeError, match="bad setup"):
         await q.block_and_fail()
     assert _counts(eng) == (0, 0, 0)
-
 
 
 async def test_failed_commit_leaves_the_object_counted_as_hibernated(tmp_path):
@@ -319,7 +325,9 @@ async def test_reload_that_removes_a_class_fails_the_calls_waiting_for_it(tmp_pa
 
 
 async def test_a_caller_giving_up_while_the_object_wakes_does_not_break_it(tmp_path):
-    objs = write_objects(tmp_path / "objects", slow="""
+    objs = write_objects(
+        tmp_path / "objects",
+        slow="""
         import asyncio
         from dotui import DurableObject
 
@@ -330,7 +338,8 @@ async def test_a_caller_giving_up_while_the_object_wakes_does_not_break_it(tmp_p
 
             def hello(self):
                 return "hello"
-    """)
+    """,
+    )
     async with Engine(objects=str(objs), data=str(tmp_path / "data")) as e:
         s = e.env.SlowStart.get_by_name("x")
         first = asyncio.ensure_future(s.hello())

@@ -42,10 +42,14 @@ async def test_reload_picks_up_new_code_and_keeps_storage(objects_dir, data_dir)
     async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
         c = e.env.Counter.get_by_name("a")
         await c.increment(7)
-        write_objects(objects_dir, counter=COUNTER + """
+        write_objects(
+            objects_dir,
+            counter=COUNTER
+            + """
         def doubled(self):
             return 2 * self.ctx.storage.get("n", 0)
-""")
+""",
+        )
         errors = await e.reload()
         assert errors == []
         assert await c.doubled() == 14

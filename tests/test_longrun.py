@@ -32,16 +32,37 @@ SLACK = 8  # open files and tasks move with the connections open at the instant
 def report(tmp_path_factory):
     base = tmp_path_factory.mktemp("longrun")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "longrun.py"), "--minutes", "1", "--objects", "4000", "--window", "10",
-         "--warmup", "15", "--tolerance", str(TOLERANCE), "--slack", str(SLACK), "--base", str(base), "--json"],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            str(ROOT / "bench" / "longrun.py"),
+            "--minutes",
+            "1",
+            "--objects",
+            "4000",
+            "--window",
+            "10",
+            "--warmup",
+            "15",
+            "--tolerance",
+            str(TOLERANCE),
+            "--slack",
+            str(SLACK),
+            "--base",
+            str(base),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.stdout.strip(), f"the long run printed nothing: {proc.stderr[-2000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_every_kind_of_load_ran(report):
-    assert {"http", "ws", "alarm", "reload", "repl", "tui", "bad"} <= {k for k, n in report["totals"].items() if n}, \
+    assert {"http", "ws", "alarm", "reload", "repl", "tui", "bad"} <= {k for k, n in report["totals"].items() if n}, (
         report["totals"]
+    )
     assert report["sweep_calls"] > 4000, "the sweep did not go round its objects even once: nothing hibernated and woke"
     assert report["flatness"]["checked"], report["flatness"]
 
@@ -60,8 +81,10 @@ def test_server_memory_is_flat_after_warm_up(report):
     flat = report["flatness"]
     rss, per_call = flat["rss_mb"], flat["rss_bytes_per_call"]
     # Per call rather than in percent: the shared machine decides how many calls a minute holds.
-    assert per_call <= RSS_PER_CALL, (f"RSS grew {per_call:,.0f} bytes per call after warm-up "
-                                      f"({rss['first']:.1f} -> {rss['last']:.1f} MB over {flat['calls_between']:,} calls)")
+    assert per_call <= RSS_PER_CALL, (
+        f"RSS grew {per_call:,.0f} bytes per call after warm-up "
+        f"({rss['first']:.1f} -> {rss['last']:.1f} MB over {flat['calls_between']:,} calls)"
+    )
 
 
 def test_open_files_and_asyncio_tasks_are_flat_after_warm_up(report):

@@ -37,8 +37,18 @@ WORKER = """
             return 1
 """
 
-GROWING = ("records", "live", "broken_kept", "history_entries", "history_bytes", "websocket_objects",
-           "alarms_pending", "alarm_heap", "uncheckpointed_objects", "events_buffered")
+GROWING = (
+    "records",
+    "live",
+    "broken_kept",
+    "history_entries",
+    "history_bytes",
+    "websocket_objects",
+    "alarms_pending",
+    "alarm_heap",
+    "uncheckpointed_objects",
+    "events_buffered",
+)
 
 
 async def _work(engine: Engine, names: list[str]) -> None:
@@ -201,8 +211,9 @@ async def test_the_gateway_refuses_an_event_buffer_past_the_bound(tmp_path):
         client = TestClient(TestServer(make_app(engine, "t" * 24)))
         await client.start_server()
         try:
-            resp = await client.get("/admin/events", params={"maxlen": "1000000000"},
-                                    headers={"Authorization": "Bearer " + "t" * 24})
+            resp = await client.get(
+                "/admin/events", params={"maxlen": "1000000000"}, headers={"Authorization": "Bearer " + "t" * 24}
+            )
             assert resp.status == 400 and "from 1 to 100,000" in (await resp.json())["error"]["message"]
         finally:
             await client.close()
@@ -214,8 +225,9 @@ def test_the_tuis_watch_of_events_is_bounded():
     watch = EngineWatch(per_object=5, objects_kept=10)
     watch.fold({"type": "commit", "namespace": "N", "id": f"{i:064x}", "keys": ["k"]} for i in range(100))
     assert len(watch.events) == len(watch.last_commit) == 10
-    watch.fold({"type": "call.started", "namespace": "N", "id": "0" * 64, "call": seq, "method": "m"}
-               for seq in range(1, 3000))  # their ends were lost
+    watch.fold(
+        {"type": "call.started", "namespace": "N", "id": "0" * 64, "call": seq, "method": "m"} for seq in range(1, 3000)
+    )  # their ends were lost
     assert len(watch.on_thread) == EngineWatch.RUNNING_KEPT and watch.blocking().method == "m"
     assert min(watch.on_thread) == 3000 - EngineWatch.RUNNING_KEPT
 
@@ -226,7 +238,9 @@ async def test_a_shards_detached_outcomes_do_not_wait_forever_for_their_caller(t
 
     monkeypatch.setattr(shard, "DETACH_AFTER", 0.01)
     monkeypatch.setattr(shard, "TICKET_KEPT", 0.05)
-    objects = write_objects(tmp_path / "objects", slow="""
+    objects = write_objects(
+        tmp_path / "objects",
+        slow="""
         import asyncio
         from dotui import DurableObject
 
@@ -234,7 +248,8 @@ async def test_a_shards_detached_outcomes_do_not_wait_forever_for_their_caller(t
             async def wait(self, seconds):
                 await asyncio.sleep(seconds)
                 return seconds
-    """)
+    """,
+    )
     host = shard.ShardHost(0, ["shard-0"], str(objects), str(tmp_path / "data"), {"idle_timeout": 60})
     hx = IdFactory("Slow").from_name("s").hex
     try:

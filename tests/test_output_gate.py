@@ -32,13 +32,17 @@ async def held(tmp_path):
     ControlledLog.gate.set()
     ControlledLog.fail = False
     ControlledLog.syncs = 0
-    objs = write_objects(tmp_path / "objects", counter=COUNTER, relay="""
+    objs = write_objects(
+        tmp_path / "objects",
+        counter=COUNTER,
+        relay="""
         from dotui import DurableObject
         class Relay(DurableObject):
             async def write_then_call(self, name):
                 self.ctx.storage.put("sent", True)
                 return await self.env.Counter.get_by_name(name).increment()
-    """)
+    """,
+    )
     async with Engine(objects=str(objs), data=str(tmp_path / "data"), log_class=ControlledLog) as e:
         yield e
         ControlledLog.gate.set()
@@ -107,7 +111,6 @@ async def test_concurrent_callers_still_share_one_commit_when_a_lone_caller_comm
     assert engine.stats()["commits"] - before == 5  # one durable commit per sequential call, none skipped
 
 
-
 async def test_a_lone_callers_call_commits_in_its_own_turn_of_the_loop(engine, monkeypatch):
     """A sequential caller's durable call costs no turn of the loop (no poll for I/O, a system
     call), while callers that are ready together still wait for one shared commit."""
@@ -162,7 +165,10 @@ async def test_a_timer_still_fires_while_a_caller_makes_durable_calls_without_pa
 
 @pytest.mark.slow
 async def test_a_method_making_many_durable_sub_calls_lets_timers_run(tmp_path):
-    objs = write_objects(tmp_path / "objects", counter=COUNTER, fan="""
+    objs = write_objects(
+        tmp_path / "objects",
+        counter=COUNTER,
+        fan="""
         from dotui import DurableObject
 
         class Fan(DurableObject):
@@ -171,7 +177,8 @@ async def test_a_method_making_many_durable_sub_calls_lets_timers_run(tmp_path):
                 for _ in range(n):
                     await c.increment()
                 return n
-    """)
+    """,
+    )
     async with Engine(objects=str(objs), data=str(tmp_path / "data"), idle_timeout=60) as e:
         await e.env.Counter.get_by_name("target").increment()
         ticks = 0
@@ -204,7 +211,9 @@ async def test_a_commit_scheduled_by_one_caller_is_not_taken_by_another_in_a_lat
     """Task X writes after waking caller Y; in the next turn Y writes and finds the commit X
     scheduled alone in the loop's queue, in the batch the loop is running: it must leave it there
     (taking it would break the loop's own count of that batch)."""
-    objs = write_objects(tmp_path / "objects", pair="""
+    objs = write_objects(
+        tmp_path / "objects",
+        pair="""
         import asyncio
         from dotui import DurableObject
 
@@ -229,7 +238,8 @@ async def test_a_commit_scheduled_by_one_caller_is_not_taken_by_another_in_a_lat
 
             def peek_n(self):
                 return self.ctx.storage.get("n")
-    """)
+    """,
+    )
     async with Engine(objects=str(objs), data=str(tmp_path / "data"), idle_timeout=60) as e:
         answers = []
 

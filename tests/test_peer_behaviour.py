@@ -32,7 +32,9 @@ async def test_every_difference_from_workerd_is_deliberate():
     assert ours["put(key of 2049 bytes)"].startswith("ValueError: Keys cannot be larger than 2048 bytes")
     assert ours["get(129 keys)"].startswith("ValueError: A batch get takes at most 128 keys")
     # The input gate's order (README, "Semantics"), the same on both.
-    assert ours["3 overlapping bump_blocked, then peek"] == theirs["3 overlapping bump_blocked, then peek"] == [1, 2, 3, 3]
+    assert (
+        ours["3 overlapping bump_blocked, then peek"] == theirs["3 overlapping bump_blocked, then peek"] == [1, 2, 3, 3]
+    )
     assert ours["2 overlapping bump_racy, then peek"] == theirs["2 overlapping bump_racy, then peek"] == [1, 1, 0]
 
 
@@ -52,7 +54,8 @@ async def test_websockets_behave_as_on_workerd():
     assert ours["ws: ping (auto-response)"] == theirs["ws: ping (auto-response)"] == "pong"
     assert ours["ws: server close(4000, 'bye')"] == {"closed": 4000, "reason": "bye"}
     assert ours["ws: serializeAttachment(string of 20000)"].startswith(
-        "ValueError: A WebSocket 'attachment' cannot be larger than 16384 bytes.")
+        "ValueError: A WebSocket 'attachment' cannot be larger than 16384 bytes."
+    )
 
 
 async def test_sql_behaves_as_on_workerd():
@@ -69,7 +72,10 @@ async def test_sql_behaves_as_on_workerd():
     theirs = await asyncio.to_thread(sql_scenario.run_peer)
     assert theirs == json.loads((ROOT / "bench" / "peer" / "sql_expected.json").read_text()), (
         "workerd answers differently from bench/peer/sql_expected.json: record it again with "
-        "python bench/sql_scenario.py --record")
+        "python bench/sql_scenario.py --record"
+    )
     ours = sql_scenario.flatten(await sql_scenario.run_dotui(behaviour.engine_on))
-    unexpected = [d for d in sql_scenario.diff(ours, sql_scenario.flatten(theirs)) if d[0] not in sql_scenario.DELIBERATE]
+    unexpected = [
+        d for d in sql_scenario.diff(ours, sql_scenario.flatten(theirs)) if d[0] not in sql_scenario.DELIBERATE
+    ]
     assert not unexpected, f"SQL differences from workerd neither fixed nor listed as deliberate: {unexpected}"

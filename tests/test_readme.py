@@ -21,8 +21,9 @@ def _setup_blocks() -> dict[str, str]:
 
 def test_ci_runs_the_readme_test_command_verbatim():
     readme = _setup_blocks()["Run the tests"]
-    out = subprocess.run(["bash", str(ROOT / ".ci" / "run"), "--print-command"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "run"), "--print-command"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == readme
     assert "pytest" in readme and "python -m" not in readme and "PYTHONPATH" not in readme
 
@@ -31,8 +32,7 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_tests_run_with_plain_pytest_from_the_checkout():
     # `pytest` (not `python -m pytest`) must find this checkout's dotui and tests.* helpers.
     pytest = Path(sys.executable).with_name("pytest")
-    out = subprocess.run([str(pytest), "-q", "--co", "tests/test_ids.py"], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run([str(pytest), "-q", "--co", "tests/test_ids.py"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ModuleNotFoundError" not in out.stdout + out.stderr
 

@@ -19,11 +19,14 @@ from dotui.repl import Renderer, Repl, history_for, make_console
 from dotui.repl.prompt import EventPrinter, PromptCompleter, Status
 from fixture_objects import COUNTER, objects_source
 
-OBJECTS = objects_source(COUNTER, '''
+OBJECTS = objects_source(
+    COUNTER,
+    """
     class Pinger(DurableObject):
         async def alarm(self, info):
             self.ctx.storage.put("fired", True)
-''')
+""",
+)
 
 WAIT = 30.0  # a safeguard against a hung test, not a measurement
 
@@ -50,8 +53,14 @@ def drive(facade, steps, **options):
     out = io.StringIO()
     failures = []
     with create_pipe_input() as pipe:
-        repl = Repl(facade, console=make_console(out, terminal=False, width=200), input=pipe,
-                    output=DummyOutput(), patch=False, **options)
+        repl = Repl(
+            facade,
+            console=make_console(out, terminal=False, width=200),
+            input=pipe,
+            output=DummyOutput(),
+            patch=False,
+            **options,
+        )
 
         def feed():
             try:
@@ -96,27 +105,37 @@ def test_tab_completes_a_method_name_after_a_reference_and_a_dot(facade):
         seen["menu"] = [(c.text, c.display_meta_text) for c in state.completions]
         return any(text == "since_wake()" for text, _ in seen["menu"])  # completions arrive one by one
 
-    status, output, _ = drive(facade, [
-        ("Counter/alice.", None),
-        ("\t", menu_open),
-        ("\x03", None),  # Ctrl-C: drop the line
-        ("Counter/alice.inc", lambda r: buffer_text(r) == "Counter/alice.inc"),
-        ("\t", lambda r: buffer_text(r) == "Counter/alice.increment("),
-        ("41)\r", None),
-        ("\x04", None),
-    ])
-    assert seen["menu"] == [("fail(", "(why: str = 'boom')"), ("increment(", "(by: int = 1) -> int"), ("peek()", "() -> int"),
-                            ("since_wake()", "() -> int")]
+    status, output, _ = drive(
+        facade,
+        [
+            ("Counter/alice.", None),
+            ("\t", menu_open),
+            ("\x03", None),  # Ctrl-C: drop the line
+            ("Counter/alice.inc", lambda r: buffer_text(r) == "Counter/alice.inc"),
+            ("\t", lambda r: buffer_text(r) == "Counter/alice.increment("),
+            ("41)\r", None),
+            ("\x04", None),
+        ],
+    )
+    assert seen["menu"] == [
+        ("fail(", "(why: str = 'boom')"),
+        ("increment(", "(by: int = 1) -> int"),
+        ("peek()", "() -> int"),
+        ("since_wake()", "() -> int"),
+    ]
     assert "42" in output.splitlines()
 
 
 def test_ctrl_c_cancels_the_line_and_the_session_goes_on(facade):
-    status, output, _ = drive(facade, [
-        ("Counter/alice.increment(100", lambda r: buffer_text(r).endswith("(100")),
-        ("\x03", lambda r: buffer_text(r) == ""),
-        ("Counter/alice.peek()\r", None),
-        ("\x04", None),
-    ])
+    status, output, _ = drive(
+        facade,
+        [
+            ("Counter/alice.increment(100", lambda r: buffer_text(r).endswith("(100")),
+            ("\x03", lambda r: buffer_text(r) == ""),
+            ("Counter/alice.peek()\r", None),
+            ("\x04", None),
+        ],
+    )
     assert status == 0
     assert facade.call("Counter", "alice", "peek") == 0
     assert "100" not in output
@@ -128,8 +147,10 @@ def test_quit_ends_the_session(facade):
 
 
 def test_errors_are_one_line_with_a_suggestion_and_the_session_goes_on(facade):
-    status, output, _ = drive(facade, [("Counter/alice.incremnt()\r", None), ("lss\r", None),
-                                       ("Counter/alice.increment()\r", None), ("\x04", None)])
+    status, output, _ = drive(
+        facade,
+        [("Counter/alice.incremnt()\r", None), ("lss\r", None), ("Counter/alice.increment()\r", None), ("\x04", None)],
+    )
     lines = output.splitlines()
     method_error = [line for line in lines if "incremnt" in line]
     assert len(method_error) == 1 and "did you mean 'increment'?" in method_error[0]
@@ -197,8 +218,9 @@ def render(facade, *lines, width=200):
 
 
 def test_tables_for_ls_classes_queue_history_and_stats(facade):
-    text = render(facade, "Counter/alice.increment(3)", "ls", "classes", "history Counter/alice", "stats",
-                  "queue Counter/alice")
+    text = render(
+        facade, "Counter/alice.increment(3)", "ls", "classes", "history Counter/alice", "stats", "queue Counter/alice"
+    )
     assert "1 object (1 live)" in text
     assert "increment(by: int = 1) -> int" in text and "Counts." in text
     assert "history of Counter/alice" in text and "increment(3)" in text
@@ -243,13 +265,16 @@ def test_a_second_tab_after_a_namespace_lists_its_objects(facade):
         seen["menu"] = [c.display_text for c in state.completions] if state else None
         return bool(seen["menu"]) and {"alice", "bob"} <= set(seen["menu"])
 
-    drive(facade, [
-        ("Coun", lambda r: buffer_text(r) == "Coun"),
-        ("\t", lambda r: buffer_text(r) == "Counter/"),
-        ("\t", objects_listed),
-        ("\x03", None),
-        ("\x04", None),
-    ])
+    drive(
+        facade,
+        [
+            ("Coun", lambda r: buffer_text(r) == "Coun"),
+            ("\t", lambda r: buffer_text(r) == "Counter/"),
+            ("\t", objects_listed),
+            ("\x03", None),
+            ("\x04", None),
+        ],
+    )
     assert {"alice", "bob"} <= set(seen["menu"])
 
 
@@ -262,12 +287,18 @@ def test_ctrl_c_on_a_suspended_call_leaves_it_running_and_quitting_ends_it_clean
 
     objects = tmp_path / "objects"
     objects.mkdir()
-    (objects / "counter.py").write_text(objects_source(COUNTER, '''
+    (objects / "counter.py").write_text(
+        objects_source(
+            COUNTER,
+            """
         class Hang(DurableObject):
             async def forever(self) -> str:
                 await asyncio.get_running_loop().create_future()  # nobody resolves it
                 return "never"
-    ''', imports="import asyncio"))
+    """,
+            imports="import asyncio",
+        )
+    )
     fe = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=60).start()
     ctx = Context(fe, interactive=True)
     never: list[AssertionError] = []

@@ -47,11 +47,14 @@ async def listed(pilot, app, facade) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("keys", [
-    ("slash", "a", "escape"),                  # filter, then Esc
-    ("z", "slash", "a", "escape"),             # filter while zoomed (which shows the list again), then Esc
-    ("slash", "a", "enter", "z", "z"),         # filter kept, zoom in and out
-])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("slash", "a", "escape"),  # filter, then Esc
+        ("z", "slash", "a", "escape"),  # filter while zoomed (which shows the list again), then Esc
+        ("slash", "a", "enter", "z", "z"),  # filter kept, zoom in and out
+    ],
+)
 async def test_keys_never_stay_stuck_in_the_filter_box(facade, keys):
     app = make_app(facade)
     async with app.run_test(size=(120, 34)) as pilot:
@@ -93,11 +96,21 @@ def test_alarm_times_in_history_read_as_times_not_epoch_seconds(objects, tmp_pat
     # Wide enough that no cell wraps: at 80 columns the call's text wrapped inside its date when the
     # timing columns took a digit more, and the date was no longer one string to find.
     monkeypatch.setenv("COLUMNS", "200")
-    status = main(["--objects", str(objects), "--data", str(tmp_path / "data"),
-                   "-c", "alarm ApiUsage/u set 2100-01-01T12:00:00Z", "-c", "history ApiUsage/u 1"])
+    status = main(
+        [
+            "--objects",
+            str(objects),
+            "--data",
+            str(tmp_path / "data"),
+            "-c",
+            "alarm ApiUsage/u set 2100-01-01T12:00:00Z",
+            "-c",
+            "history ApiUsage/u 1",
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0
-    history = out[out.index("history of"):]
+    history = out[out.index("history of") :]
     assert "4102488000" not in history and history.count("2100-01-01") == 2
 
 
@@ -115,11 +128,14 @@ async def test_a_new_objects_first_event_does_not_say_it_hibernated(facade):
         assert first and first[0] == "state new → waking", first
         facade.hibernate("Counter", "newcomer")
         facade.call("Counter", "newcomer", "peek")
-        await until(pilot, lambda: "state hibernated → waking" in
-                    [event_parts(e)[2] for e in app.main.watch.events_of(key)], "a real return from hibernation")
+        await until(
+            pilot,
+            lambda: "state hibernated → waking" in [event_parts(e)[2] for e in app.main.watch.events_of(key)],
+            "a real return from hibernation",
+        )
 
 
-CALLER = '''
+CALLER = """
 import asyncio
 import os
 
@@ -136,7 +152,7 @@ class Holder(DurableObject):
         while not os.path.exists(flag):
             await asyncio.sleep(0.01)
         return "done"
-'''
+"""
 
 
 def test_a_call_awaiting_another_object_names_that_call(tmp_path):
@@ -260,8 +276,12 @@ def test_the_gateway_logs_every_request_when_asked(objects, tmp_path):
         try:
             import urllib.request
 
-            req = urllib.request.Request(gw.url + "/objects/Counter/alice/increment", data=b"{}", method="POST",
-                                         headers={"Authorization": f"Bearer {gw.token}"})
+            req = urllib.request.Request(
+                gw.url + "/objects/Counter/alice/increment",
+                data=b"{}",
+                method="POST",
+                headers={"Authorization": f"Bearer {gw.token}"},
+            )
             with urllib.request.urlopen(req, timeout=10) as resp:  # an object call: the fast path
                 assert resp.status == 200
             with connect(gw.url, gw.token) as remote:
@@ -342,7 +362,9 @@ async def test_a_broken_object_says_it_is_broken_not_that_nothing_finished(objec
     from dotui.engine.errors import BrokenObjectError
     from tui_support import write_objects as write_tui_objects
 
-    folder = write_tui_objects(tmp_path / "broken_objects", """
+    folder = write_tui_objects(
+        tmp_path / "broken_objects",
+        """
         from dotui import DurableObject
 
         class Fragile(DurableObject):
@@ -352,7 +374,8 @@ async def test_a_broken_object_says_it_is_broken_not_that_nothing_finished(objec
 
             def ping(self) -> int:
                 return 1
-    """)
+    """,
+    )
     fe = LocalEngine(str(folder), str(tmp_path / "bdata"), idle_timeout=600).start()
     try:
         with pytest.raises(BrokenObjectError):

@@ -14,14 +14,21 @@ from server_support import ROOT, GatewayProcess
 
 def dotui(cwd, *args):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "dotui.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dotui.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def pytest_in(folder):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -32,6 +39,7 @@ def test_a_workers_project_passes_its_tests_and_runs_under_dotui_serve(tmp_path)
     tests = pytest_in(edge)
     assert tests.returncode == 0 and "1 passed" in tests.stdout, tests.stdout + tests.stderr
     with GatewayProcess(edge, edge / ".dotui", 0, command=("-m", "dotui.cli", "serve")) as gw:
+
         async def script():
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as s:
                 out = []
@@ -39,8 +47,13 @@ def test_a_workers_project_passes_its_tests_and_runs_under_dotui_serve(tmp_path)
                     async with s.get(gw.url + path) as r:
                         out.append((r.status, await r.text()))
                 return out
+
         assert asyncio.run(asyncio.wait_for(script(), 60)) == [
-            (200, "A: 1"), (200, "A: 2"), (200, "A: 2"), (400, "Name a counter: ?name=A")]
+            (200, "A: 1"),
+            (200, "A: 2"),
+            (200, "A: 2"),
+            (400, "Name a counter: ?name=A"),
+        ]
 
 
 def test_init_writes_nothing_over_an_existing_folder(tmp_path):

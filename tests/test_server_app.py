@@ -97,7 +97,9 @@ async def test_call_by_name_with_no_body_args_and_kwargs(client):
     assert await post(client, "/objects/Counter/alice/increment") == (200, {"result": 1})
     assert await post(client, "/objects/Counter/alice/increment", {"args": [5]}) == (200, {"result": 6})
     assert await post(client, "/objects/Counter/alice/increment", {"kwargs": {"by": 10}}) == (200, {"result": 16})
-    status, body = await post(client, "/objects/Counter/alice/echo", {"args": [1, [2], {"x": None}], "kwargs": {"k": "v"}})
+    status, body = await post(
+        client, "/objects/Counter/alice/echo", {"args": [1, [2], {"x": None}], "kwargs": {"k": "v"}}
+    )
     assert body == {"result": {"args": [1, [2], {"x": None}], "kwargs": {"k": "v"}}}
     assert await post(client, "/objects/Counter/bob/peek") == (200, {"result": 0})
 
@@ -115,14 +117,17 @@ async def test_a_name_may_hold_a_slash_when_encoded(client, engine):
     assert any(i["name"] == "team/blue" for i in engine.instances("Counter"))
 
 
-@pytest.mark.parametrize("data,fragment", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "must be a JSON object"),
-    ('{"args": {"by": 1}}', '"args" must be a JSON list'),
-    ('{"kwargs": [1]}', '"kwargs" must be a JSON object'),
-    ('{"arg": [1]}', "unknown field 'arg'"),
-    ('{"args": [NaN]}', "NaN"),
-])
+@pytest.mark.parametrize(
+    "data,fragment",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"args": {"by": 1}}', '"args" must be a JSON list'),
+        ('{"kwargs": [1]}', '"kwargs" must be a JSON object'),
+        ('{"arg": [1]}', "unknown field 'arg'"),
+        ('{"args": [NaN]}', "NaN"),
+    ],
+)
 async def test_bad_bodies_are_400_and_run_nothing(client, engine, data, fragment):
     status, body = await post(client, "/objects/Counter/alice/increment", data=data)
     assert status == 400
@@ -147,9 +152,11 @@ async def test_a_call_that_fitted_does_not_let_a_different_shape_through(client,
     for payload in ({"args": [2]}, {"kwargs": {"by": 3}}, {"args": []}):
         status, _ = await post(client, "/objects/Counter/ivy/increment", payload)
         assert status == 200
-    for payload, fragment in (({"args": [1, 2]}, "too many positional arguments"),
-                              ({"kwargs": {"step": 3}}, "unexpected keyword argument 'step'"),
-                              ({"args": [1], "kwargs": {"by": 3}}, "multiple values for argument 'by'")):
+    for payload, fragment in (
+        ({"args": [1, 2]}, "too many positional arguments"),
+        ({"kwargs": {"step": 3}}, "unexpected keyword argument 'step'"),
+        ({"args": [1], "kwargs": {"by": 3}}, "multiple values for argument 'by'"),
+    ):
         status, body = await post(client, "/objects/Counter/ivy/increment", payload)
         assert status == 400 and fragment in error_of(body)[1], payload
     status, body = await post(client, "/objects/Counter/ivy/peek")
@@ -244,8 +251,12 @@ async def test_an_overloaded_object_is_503_with_retry_after(client, engine):
 async def test_a_client_that_goes_away_does_not_cancel_the_call(client, engine):
     oid = engine.namespace("Counter").id_from_name("patient")
     with pytest.raises(asyncio.TimeoutError):
-        await client.post("/objects/Counter/patient/slow", json={"args": [0.3]}, headers=AUTH,
-                          timeout=aiohttp.ClientTimeout(total=0.05))
+        await client.post(
+            "/objects/Counter/patient/slow",
+            json={"args": [0.3]},
+            headers=AUTH,
+            timeout=aiohttp.ClientTimeout(total=0.05),
+        )
     await _wait_for(lambda: any(c["method"] == "slow" for c in engine.history("Counter", oid)))
     [call] = [c for c in engine.history("Counter", oid) if c["method"] == "slow"]
     assert call["status"] == "done" and call["result"] == "done"
@@ -254,8 +265,7 @@ async def test_a_client_that_goes_away_does_not_cancel_the_call(client, engine):
 
 # ================================================================ fetch
 async def test_fetch_passes_the_request_and_returns_the_response(client):
-    resp = await client.post("/fetch/Web/site/echo?q=1&r=two", data="hello body",
-                             headers={**AUTH, "X-Custom": "yes"})
+    resp = await client.post("/fetch/Web/site/echo?q=1&r=two", data="hello body", headers={**AUTH, "X-Custom": "yes"})
     assert resp.status == 200
     assert resp.headers["X-Seen"] == "POST"
     assert resp.headers["Content-Type"].startswith("application/json")
@@ -269,7 +279,7 @@ async def test_fetch_passes_the_request_and_returns_the_response(client):
 
 
 async def test_fetch_binary_bodies_travel_as_base64(client):
-    raw = bytes([0xff, 0x00, 0xfe])
+    raw = bytes([0xFF, 0x00, 0xFE])
     resp = await client.put("/fetch/Web/site/echo", data=raw, headers=AUTH)
     req = await resp.json()
     assert req["body_base64"] is True and base64.b64decode(req["body"]) == raw
@@ -318,7 +328,8 @@ async def test_admin_reading_routes_answer_what_the_engine_says(client, engine):
     assert (await get(client, "/admin/instances"))[1]["result"] == engine.instances()
     assert (await get(client, "/admin/instances", namespace="Web"))[1]["result"] == []
     assert (await get(client, "/admin/instances", state="live", limit="1"))[1]["result"] == engine.instances(
-        state="live", limit=1)
+        state="live", limit=1
+    )
     assert (await get(client, "/admin/instances", offset="1"))[1]["result"] == []
     status, body = await get(client, "/admin/instances", limit="-1")
     assert status == 400 and "'limit' must be a whole number >= 0" in error_of(body)[1]
@@ -326,7 +337,10 @@ async def test_admin_reading_routes_answer_what_the_engine_says(client, engine):
     assert (await get(client, "/admin/instances/count", namespace="Counter"))[1]["result"]["live"] == 1
     assert (await get(client, "/admin/instance", **target))[1]["result"] == engine.instance_info("Counter", oid)
     assert (await get(client, "/admin/resolve", namespace="Counter", ref="#" + oid.hex[:6]))[1]["result"] == {
-        "namespace": "Counter", "id": oid.hex, "name": "alice"}
+        "namespace": "Counter",
+        "id": oid.hex,
+        "name": "alice",
+    }
     storage = (await get(client, "/admin/storage", **target))[1]["result"]
     assert storage["values"] == {"n": 3} and storage == engine.read_storage("Counter", oid)
     assert (await get(client, "/admin/queue", **target))[1]["result"] == []
@@ -343,6 +357,7 @@ async def test_stats_count_the_tasks_on_the_engines_loop(client, engine):
 
     async def running():
         return engine.stats()["running"] == 1
+
     assert await eventually(running)
     during = (await get(client, "/admin/stats"))[1]["result"]["asyncio_tasks"]
     assert during > before >= 1, (before, during)  # the suspended call is a task of its own
@@ -350,11 +365,14 @@ async def test_stats_count_the_tasks_on_the_engines_loop(client, engine):
 
 
 async def test_admin_call_and_storage_edits(client, engine):
-    assert await post(client, "/admin/call", {"namespace": "Counter", "ref": "alice", "method": "increment",
-                                              "args": [2]}) == (200, {"result": 2})
+    assert await post(
+        client, "/admin/call", {"namespace": "Counter", "ref": "alice", "method": "increment", "args": [2]}
+    ) == (200, {"result": 2})
     target = {"namespace": "Counter", "ref": "alice"}
     assert (await get(client, "/admin/storage/key", key="n", **target)) == (200, {"result": 2})
-    resp = await client.put("/admin/storage/key", json={**target, "key": "greeting", "value": {"hi": [1]}}, headers=AUTH)
+    resp = await client.put(
+        "/admin/storage/key", json={**target, "key": "greeting", "value": {"hi": [1]}}, headers=AUTH
+    )
     assert resp.status == 200 and await resp.json() == {"result": None}
     assert (await get(client, "/admin/storage/key", key="greeting", **target))[1]["result"] == {"hi": [1]}
     resp = await client.delete("/admin/storage/key", params={**target, "key": "greeting"}, headers=AUTH)
@@ -450,8 +468,13 @@ async def test_the_websocket_stream_is_bounded_and_says_what_it_lost(client, eng
             await engine.call("Counter", oid, "peek")
         batch = await asyncio.wait_for(ws.receive_json(), 5)
     assert batch[0]["type"] == "events.lost" and batch[0]["count"] == 95
-    assert [e["type"] for e in batch[1:]] == ["call.finished", "call.started", "call.finished",
-                                             "call.started", "call.finished"]
+    assert [e["type"] for e in batch[1:]] == [
+        "call.finished",
+        "call.started",
+        "call.finished",
+        "call.started",
+        "call.finished",
+    ]
 
 
 async def test_events_maxlen_must_be_positive(client):

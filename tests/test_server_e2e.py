@@ -70,8 +70,13 @@ def test_fifty_keep_alive_clients_count_to_ten_thousand_exactly(objects, tmp_pat
         received: list[int] = []
 
         async def load():
-            await asyncio.gather(*(_client_loop(gw.url, gw.token, "/objects/Counter/shared/increment",
-                                                PER_CLIENT, received) for _ in range(CLIENTS)))
+            await asyncio.gather(
+                *(
+                    _client_loop(gw.url, gw.token, "/objects/Counter/shared/increment", PER_CLIENT, received)
+                    for _ in range(CLIENTS)
+                )
+            )
+
         asyncio.run(load())
         assert len(received) == CLIENTS * PER_CLIENT
         assert sorted(received) == list(range(1, CLIENTS * PER_CLIENT + 1))  # distinct: one instance, in turn
@@ -85,6 +90,7 @@ def test_every_value_a_client_received_survives_a_sigkill(objects, tmp_path):
     received: list[int] = []
     gw = GatewayProcess(objects, data)
     try:
+
         async def load_then_kill():
             async def client():
                 try:
@@ -97,6 +103,7 @@ def test_every_value_a_client_received_survives_a_sigkill(objects, tmp_path):
                 await asyncio.sleep(0.005)
             gw.kill()  # SIGKILL, mid-load: no shutdown code runs
             await asyncio.gather(*tasks)
+
         asyncio.run(load_then_kill())
     finally:
         gw.kill()
@@ -107,7 +114,7 @@ def test_every_value_a_client_received_survives_a_sigkill(objects, tmp_path):
         missing = []
         ordered = sorted(received)
         for i in range(0, len(ordered), 2_000):
-            missing += remote.call("Ledger", "book", "missing", [ordered[i:i + 2_000]])
+            missing += remote.call("Ledger", "book", "missing", [ordered[i : i + 2_000]])
         assert missing == []
 
 
@@ -136,8 +143,13 @@ def test_a_second_gateway_on_the_same_data_says_who_holds_it(objects, tmp_path):
     with GatewayProcess(objects, data) as gw:
         token_before = gw.token
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.run([sys.executable, "-m", "dotui.server", "--objects", str(objects), "--data", str(data),
-                               "--port", "0"], capture_output=True, text=True, env=env, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "dotui.server", "--objects", str(objects), "--data", str(data), "--port", "0"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert proc.returncode == 1
         assert f"pid {gw.proc.pid}" in proc.stderr and "Traceback" not in proc.stderr
         assert gw.token == token_before  # the refused one did not replace the token
@@ -146,9 +158,23 @@ def test_a_second_gateway_on_the_same_data_says_who_holds_it(objects, tmp_path):
 def test_a_taken_port_is_a_message_not_a_traceback(objects, tmp_path):
     with GatewayProcess(objects, tmp_path / "a") as gw:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.run([sys.executable, "-m", "dotui.server", "--objects", str(objects),
-                               "--data", str(tmp_path / "b"), "--port", str(gw.port)],
-                              capture_output=True, text=True, env=env, timeout=60)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dotui.server",
+                "--objects",
+                str(objects),
+                "--data",
+                str(tmp_path / "b"),
+                "--port",
+                str(gw.port),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert proc.returncode == 1
         assert f"cannot listen on 127.0.0.1:{gw.port}" in proc.stderr and "--port" in proc.stderr
         assert "Traceback" not in proc.stderr
@@ -167,19 +193,34 @@ def test_another_host_prints_a_warning(objects, tmp_path):
 
 def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "dotui.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dotui.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def test_dotui_c_connect_drives_the_gateway(objects, tmp_path):
     data = tmp_path / "data"
     with GatewayProcess(objects, data) as gw:
-        proc = _cli("--connect", gw.url, "--data", str(data), "--json",
-                    "-c", "call Counter/alice increment 5", "-c", "storage Counter/alice")
+        proc = _cli(
+            "--connect",
+            gw.url,
+            "--data",
+            str(data),
+            "--json",
+            "-c",
+            "call Counter/alice increment 5",
+            "-c",
+            "storage Counter/alice",
+        )
         assert proc.returncode == 0, proc.stderr
         docs = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-        assert docs[0] == {"command": "call", "input": "call Counter/alice increment 5", "ok": True,
-                           "result": 5, "error": None}
+        assert docs[0] == {
+            "command": "call",
+            "input": "call Counter/alice increment 5",
+            "ok": True,
+            "result": 5,
+            "error": None,
+        }
         assert docs[1]["result"]["values"] == {"n": 5}
         with connect(gw.url, data=str(data)) as remote:
             assert remote.call("Counter", "alice", "peek") == 5

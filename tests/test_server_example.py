@@ -44,8 +44,12 @@ async def test_each_request_is_counted_in_its_users_object(gateway, tmp_path):
 
         today = dt.datetime.now(dt.UTC).date().isoformat()
         resp = await api.get("/usage", headers={"X-User": "alice"})
-        assert await resp.json() == {"user": "alice", "day": None,
-                                     "by_endpoint": {"/search": 3, "/weather": 1}, "by_day": {today: 4}}
+        assert await resp.json() == {
+            "user": "alice",
+            "day": None,
+            "by_endpoint": {"/search": 3, "/weather": 1},
+            "by_day": {today: 4},
+        }
         resp = await api.get("/usage", headers={"X-User": "bob/the builder"})
         assert (await resp.json())["by_endpoint"] == {"/search": 1}
     # One object per user, on the gateway's engine, each with the alarm that drops old days.
@@ -53,7 +57,9 @@ async def test_each_request_is_counted_in_its_users_object(gateway, tmp_path):
         names = sorted(i["name"] for i in remote.instances("ApiUsage"))
         assert names == ["alice", "bob/the builder"]
         assert remote.read_storage("ApiUsage", "alice")["values"] == {
-            f"day/{today}//search": 3, f"day/{today}//weather": 1}
+            f"day/{today}//search": 3,
+            f"day/{today}//weather": 1,
+        }
         assert remote.alarm_get("ApiUsage", "alice") is not None
 
 

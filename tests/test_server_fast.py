@@ -70,36 +70,39 @@ def same(served, raw: bytes, answers: int = 1) -> list[tuple[int, dict]]:
     return got
 
 
-@pytest.mark.parametrize("raw", [
-    post("/objects/Counter/alice/echo", b'{"args": [1, "x"], "kwargs": {"k": [true, null]}}'),
-    post("/objects/Counter/alice/echo", b""),
-    post("/objects/Counter/a%2Fb/echo", b'{"args": ["slash"]}'),
-    post("/objects/Counter/%C3%A9t%C3%A9/peek"),
-    post("/objects/Counter/alice/echo?x=1", b'{"args": [2]}'),
-    post("/objects/Counter/id/" + "0" * 64 + "/peek"),
-    post("/objects/Counter/id/xyz/peek"),
-    post("/objects/Counter/alice/nope"),
-    post("/objects/Nope/alice/peek"),
-    post("/objects/Counter/alice/_private"),
-    post("/objects/Counter/alice/fail", b'{"args": ["boom"]}'),
-    post("/objects/Counter/alice/ask_nowhere"),
-    post("/objects/Counter/alice/echo", b"{not json"),
-    post("/objects/Counter/alice/echo", b'{"args": 5}'),
-    post("/objects/Counter/alice/echo", b'{"argz": []}'),
-    post("/objects/Counter/alice/echo", b'[1]'),
-    post("/objects/Counter/alice/echo", b'{"args": [NaN]}'),
-    post("/objects/Counter/alice/peek", b'{"args": [1, 2, 3]}'),
-    post("/objects/Counter/alice/echo", auth=""),
-    post("/objects/Counter/alice/echo", auth="Authorization: Bearer wrong\r\n"),
-    post("/objects/Counter/alice/echo", auth=f"Authorization: bearer {TOKEN}\r\n"),
-    post("/objects/Counter/alice/echo", b"x" * (2 << 20)),
-    post("/objects/Counter//echo"),
-    post("/objects/Counter/alice/echo/more"),
-    b"GET /objects/Counter/alice/peek HTTP/1.1\r\nHost: x\r\n" + AUTH.encode() + b"\r\n",
-    b"GET /admin/stats HTTP/1.1\r\nHost: x\r\n" + AUTH.encode() + b"\r\n",
-    post("/objects/Counter/alice/echo", None,
-         extra="Transfer-Encoding: chunked\r\n") + b"4\r\n{\"a\"\r\n0\r\n\r\n",
-], ids=lambda raw: raw.split(b"\r\n")[0].decode()[:60] + f"-{len(raw)}")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        post("/objects/Counter/alice/echo", b'{"args": [1, "x"], "kwargs": {"k": [true, null]}}'),
+        post("/objects/Counter/alice/echo", b""),
+        post("/objects/Counter/a%2Fb/echo", b'{"args": ["slash"]}'),
+        post("/objects/Counter/%C3%A9t%C3%A9/peek"),
+        post("/objects/Counter/alice/echo?x=1", b'{"args": [2]}'),
+        post("/objects/Counter/id/" + "0" * 64 + "/peek"),
+        post("/objects/Counter/id/xyz/peek"),
+        post("/objects/Counter/alice/nope"),
+        post("/objects/Nope/alice/peek"),
+        post("/objects/Counter/alice/_private"),
+        post("/objects/Counter/alice/fail", b'{"args": ["boom"]}'),
+        post("/objects/Counter/alice/ask_nowhere"),
+        post("/objects/Counter/alice/echo", b"{not json"),
+        post("/objects/Counter/alice/echo", b'{"args": 5}'),
+        post("/objects/Counter/alice/echo", b'{"argz": []}'),
+        post("/objects/Counter/alice/echo", b"[1]"),
+        post("/objects/Counter/alice/echo", b'{"args": [NaN]}'),
+        post("/objects/Counter/alice/peek", b'{"args": [1, 2, 3]}'),
+        post("/objects/Counter/alice/echo", auth=""),
+        post("/objects/Counter/alice/echo", auth="Authorization: Bearer wrong\r\n"),
+        post("/objects/Counter/alice/echo", auth=f"Authorization: bearer {TOKEN}\r\n"),
+        post("/objects/Counter/alice/echo", b"x" * (2 << 20)),
+        post("/objects/Counter//echo"),
+        post("/objects/Counter/alice/echo/more"),
+        b"GET /objects/Counter/alice/peek HTTP/1.1\r\nHost: x\r\n" + AUTH.encode() + b"\r\n",
+        b"GET /admin/stats HTTP/1.1\r\nHost: x\r\n" + AUTH.encode() + b"\r\n",
+        post("/objects/Counter/alice/echo", None, extra="Transfer-Encoding: chunked\r\n") + b'4\r\n{"a"\r\n0\r\n\r\n',
+    ],
+    ids=lambda raw: raw.split(b"\r\n")[0].decode()[:60] + f"-{len(raw)}",
+)
 def test_every_answer_is_the_applications(served, raw):
     same(served, raw)
 
@@ -111,16 +114,20 @@ def test_an_overloaded_object_is_503_with_retry_after(served):
     with socket.create_connection(fast) as sock:
         sock.sendall(hold)
         time.sleep(0.1)  # the hold has the object's gate
-        (status, headers, body), = exchange(fast, post("/objects/Counter/bob/peek"))
+        ((status, headers, body),) = exchange(fast, post("/objects/Counter/bob/peek"))
     assert status == 503 and headers["retry-after"] == "1"
     assert json.loads(body)["error"]["type"] == "OverloadedError"
 
 
 def test_calls_then_another_route_on_one_connection_are_answered_in_order(served):
-    raw = (post("/objects/Counter/carol/increment", b'{"args": [2]}')
-           + post("/objects/Counter/carol/increment", b'{"args": [3]}')
-           + b"GET /admin/instance?namespace=Counter&ref=carol HTTP/1.1\r\nHost: x\r\n" + AUTH.encode() + b"\r\n"
-           + post("/objects/Counter/carol/increment"))
+    raw = (
+        post("/objects/Counter/carol/increment", b'{"args": [2]}')
+        + post("/objects/Counter/carol/increment", b'{"args": [3]}')
+        + b"GET /admin/instance?namespace=Counter&ref=carol HTTP/1.1\r\nHost: x\r\n"
+        + AUTH.encode()
+        + b"\r\n"
+        + post("/objects/Counter/carol/increment")
+    )
     fast, _, _ = served
     answers = exchange(fast, raw, answers=4)
     assert [status for status, _, _ in answers] == [200] * 4
@@ -132,10 +139,12 @@ def test_a_method_runs_in_a_task_so_asyncio_timeout_and_blocking_work(served):
     """One task answers a connection's calls in turn; a method still has a task of its own to
     time out in (asyncio.timeout needs one) and may block concurrency, on the fast path as in
     the application."""
-    raw = (post("/objects/Counter/gina/within", b'{"args": [5, 0.01]}')
-           + post("/objects/Counter/gina/within", b'{"args": [0.01, 5]}')
-           + post("/objects/Counter/gina/hold", b'{"args": [0.05]}')
-           + post("/objects/Counter/gina/peek"))
+    raw = (
+        post("/objects/Counter/gina/within", b'{"args": [5, 0.01]}')
+        + post("/objects/Counter/gina/within", b'{"args": [0.01, 5]}')
+        + post("/objects/Counter/gina/hold", b'{"args": [0.05]}')
+        + post("/objects/Counter/gina/peek")
+    )
     got = same(served, raw, answers=4)
     assert got[0] == (200, {"result": "in time"})
     assert got[1][0] == 500 and got[1][1]["error"]["type"] == "TimeoutError"
@@ -188,7 +197,8 @@ def test_a_stray_cancel_from_a_method_ends_its_connection_with_an_answer_not_a_h
     cancels that task hits the call running then. That call is answered (500, CancelledError)
     and the connection closes; a new connection works."""
     objects = write_server_objects(tmp_path / "objects")
-    (objects / "watch.py").write_text(textwrap.dedent("""
+    (objects / "watch.py").write_text(
+        textwrap.dedent("""
         import asyncio
         from dotui import DurableObject
 
@@ -201,13 +211,17 @@ def test_a_stray_cancel_from_a_method_ends_its_connection_with_an_answer_not_a_h
             async def slow(self, seconds):
                 await asyncio.sleep(seconds)
                 return "slow done"
-    """))
+    """)
+    )
     with LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=60) as local:
         gateway = start_gateway_thread(local, "127.0.0.1", 0, TOKEN)
         try:
-            answers = exchange(("127.0.0.1", gateway.port),
-                               post("/objects/Watch/a/watchdog", b'{"args": [0.05]}')
-                               + post("/objects/Watch/a/slow", b'{"args": [0.5]}'), answers=2)
+            answers = exchange(
+                ("127.0.0.1", gateway.port),
+                post("/objects/Watch/a/watchdog", b'{"args": [0.05]}')
+                + post("/objects/Watch/a/slow", b'{"args": [0.5]}'),
+                answers=2,
+            )
             assert json.loads(answers[0][2]) == {"result": "ok"}
             status, headers, body = answers[1]
             assert status == 500 and json.loads(body)["error"]["type"] == "CancelledError"
@@ -268,6 +282,7 @@ def test_many_clients_each_get_their_own_answers(served):
 
     async def all_clients():
         return await asyncio.gather(*(client(i) for i in range(9)))
+
     results = asyncio.run(all_clients())
     for obj in range(3):
         answers = sorted(n for i, r in enumerate(results) if i % 3 == obj for n in r)

@@ -68,15 +68,17 @@ def test_every_route_is_in_the_description(gateway):
 
 # ---------------------------------------------------------------- made-up requests
 SPEC = describe()
-ROUTES = [(verb, path, op) for path, ops in SPEC["paths"].items() for verb, op in ops.items()
-          if path != "/admin/events"]  # a stream: it answers by not ending; tested in test_server_app
-names = st.one_of(st.sampled_from(["Counter", "Ledger", "Nope", "alice", "#", "#00", "id", "x" * 300]),
-                  st.text(max_size=12))
-json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                                     st.text(max_size=8)),
-                           lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                   st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                           max_leaves=8)
+ROUTES = [
+    (verb, path, op) for path, ops in SPEC["paths"].items() for verb, op in ops.items() if path != "/admin/events"
+]  # a stream: it answers by not ending; tested in test_server_app
+names = st.one_of(
+    st.sampled_from(["Counter", "Ledger", "Nope", "alice", "#", "#00", "id", "x" * 300]), st.text(max_size=12)
+)
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 FIELD_VALUES = {
@@ -85,12 +87,17 @@ FIELD_VALUES = {
     "method": st.sampled_from(["increment", "peek", "echo", "fail", "append", "nope", "_private", "alarm"]),
     "key": st.one_of(st.sampled_from(["n", "x" * 3000]), st.text(max_size=6)),
     "value": json_values,
-    "when": st.one_of(st.sampled_from(["+5", "+nan", "+inf", "+1e308", "-1", "2030-01-01T00:00:00Z", "soon"]),
-                      st.floats(), st.integers()),
+    "when": st.one_of(
+        st.sampled_from(["+5", "+nan", "+inf", "+1e308", "-1", "2030-01-01T00:00:00Z", "soon"]),
+        st.floats(),
+        st.integers(),
+    ),
     "args": st.lists(json_values, max_size=3),
     "kwargs": st.dictionaries(st.sampled_from(["by", "x", "message"]), json_values, max_size=2),
-    "n": st.one_of(st.integers(-5, 10**12), names), "offset": st.integers(-5, 10**6),
-    "limit": st.integers(-5, 10**6), "state": st.sampled_from(["live", "hibernated", "broken", "??"]),
+    "n": st.one_of(st.integers(-5, 10**12), names),
+    "offset": st.integers(-5, 10**6),
+    "limit": st.integers(-5, 10**6),
+    "state": st.sampled_from(["live", "hibernated", "broken", "??"]),
     "keys": st.lists(st.lists(st.one_of(st.sampled_from(list(METHODS)), names), max_size=3), max_size=3),
 }
 
@@ -101,9 +108,13 @@ def requests(draw):
     if draw(st.integers(0, 9)) == 0:
         verb = draw(st.sampled_from(["get", "post", "put", "delete", "patch", "options"]))
     namespace = draw(st.one_of(st.sampled_from(list(METHODS)), names))
-    values = {"namespace": namespace, "name": draw(names), "hex": draw(st.one_of(names, st.just("0" * 64))),
-              "method": draw(st.one_of(st.sampled_from(METHODS.get(namespace, ["increment"])), names)),
-              "path": draw(names)}
+    values = {
+        "namespace": namespace,
+        "name": draw(names),
+        "hex": draw(st.one_of(names, st.just("0" * 64))),
+        "method": draw(st.one_of(st.sampled_from(METHODS.get(namespace, ["increment"])), names)),
+        "path": draw(names),
+    }
     url = re.sub(r"{(\w+)}", lambda m: urllib.parse.quote(values[m.group(1)], safe=""), path)
     props = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
     schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
@@ -111,8 +122,11 @@ def requests(draw):
     fields = {}
     for prop in props:  # mostly sensible values for the operation's own fields, sometimes not
         if draw(st.integers(0, 3)):
-            fields[prop] = draw(st.one_of(FIELD_VALUES.get(prop, json_values), json_values)
-                                if draw(st.integers(0, 4)) == 0 else FIELD_VALUES.get(prop, json_values))
+            fields[prop] = draw(
+                st.one_of(FIELD_VALUES.get(prop, json_values), json_values)
+                if draw(st.integers(0, 4)) == 0
+                else FIELD_VALUES.get(prop, json_values)
+            )
     if draw(st.integers(0, 5)) == 0:
         fields[draw(st.text(max_size=5))] = draw(json_values)  # a field no operation takes
     if "method" in fields and isinstance(fields["method"], str) and fields["method"] in ("slow", "hold"):
@@ -122,9 +136,14 @@ def requests(draw):
         query = urllib.parse.urlencode({k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()})
         url += "?" + query if query else ""
     else:
-        body = draw(st.one_of(st.just(json.dumps(fields).encode()), st.binary(max_size=20),
-                              st.just(json.dumps({"args": draw(st.lists(json_values, max_size=3))}).encode()),
-                              json_values.map(lambda v: json.dumps(v).encode())))
+        body = draw(
+            st.one_of(
+                st.just(json.dumps(fields).encode()),
+                st.binary(max_size=20),
+                st.just(json.dumps({"args": draw(st.lists(json_values, max_size=3))}).encode()),
+                json_values.map(lambda v: json.dumps(v).encode()),
+            )
+        )
     token = draw(st.sampled_from(["fuzz-token", "fuzz-token", "wrong", None]))
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if body is not None:
@@ -134,8 +153,9 @@ def requests(draw):
 
 def _may_raise(url: str, values: dict) -> bool:
     """Whether a 500 can be the object's own method raising (a real method of a real class ran)."""
-    return (url.startswith(("/objects/", "/fetch/", "/admin/call"))
-            and (values["namespace"] in METHODS or url.startswith("/admin/call")))
+    return url.startswith(("/objects/", "/fetch/", "/admin/call")) and (
+        values["namespace"] in METHODS or url.startswith("/admin/call")
+    )
 
 
 def _files_outside(root: Path) -> set[str]:
@@ -147,8 +167,11 @@ def test_no_made_up_request_breaks_the_gateway(gateway):
     root, gw = gateway
     before = _files_outside(root)
 
-    @settings(max_examples=int(os.environ.get("DOTUI_FUZZ_EXAMPLES", "400")), deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=int(os.environ.get("DOTUI_FUZZ_EXAMPLES", "400")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(requests())
     def check(req):
         verb, url, body, headers, values = req
@@ -162,7 +185,10 @@ def test_no_made_up_request_breaks_the_gateway(gateway):
         elif headers["Authorization"] != "Bearer fuzz-token":
             assert status == 403, (verb, url, status, text[:200])
         if status >= 500:
-            assert status in (500, 502) and _may_raise(url, values), f"{verb} {url} {body!r:.100} -> {status} {text[:300]}"
+            assert status in (500, 502) and _may_raise(url, values), (
+                f"{verb} {url} {body!r:.100} -> {status} {text[:300]}"
+            )
+
     check()
     assert _files_outside(root) == before, "the gateway wrote outside its data folder"
 
@@ -179,7 +205,7 @@ def test_a_slow_client_does_not_hold_up_the_others(gateway):
     try:
         head = b"POST /objects/Counter/slowpoke/increment HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
         for i in range(0, len(head), 8):
-            slow.sendall(head[i:i + 8])
+            slow.sendall(head[i : i + 8])
             assert _ok(gw)  # others are answered while this one dribbles
     finally:
         slow.close()

@@ -47,9 +47,23 @@ def pair(tmp_path):
 def strip_times(value):
     """Drop the fields that change between two looks (times, durations)."""
     if isinstance(value, dict):
-        return {k: strip_times(v) for k, v in value.items()
-                if k not in ("last_active", "queued_at", "started_at", "ended_at", "queue_time", "run_time",
-                             "held_time", "t", "checkpoint_saved_at", "seq")}
+        return {
+            k: strip_times(v)
+            for k, v in value.items()
+            if k
+            not in (
+                "last_active",
+                "queued_at",
+                "started_at",
+                "ended_at",
+                "queue_time",
+                "run_time",
+                "held_time",
+                "t",
+                "checkpoint_saved_at",
+                "seq",
+            )
+        }
     if isinstance(value, list):
         return [strip_times(v) for v in value]
     return value
@@ -82,8 +96,11 @@ def test_reading_answers_the_same(pair):
     assert remote.count_instances("Web") == local.count_instances("Web")
     hx = remote.resolve("Counter", "alice")["id"]
     for ref in ("alice", "#" + hx[:8], "#" + hx):
-        assert remote.resolve("Counter", ref) == local.resolve("Counter", ref) == {
-            "namespace": "Counter", "id": hx, "name": "alice"}
+        assert (
+            remote.resolve("Counter", ref)
+            == local.resolve("Counter", ref)
+            == {"namespace": "Counter", "id": hx, "name": "alice"}
+        )
         assert strip_times(remote.instance("Counter", ref)) == strip_times(local.instance("Counter", ref))
         assert strip_times(remote.read_storage("Counter", ref)) == strip_times(local.read_storage("Counter", ref))
     assert remote.read_storage("Counter", "alice")["values"] == {"n": 7, "note": {"a": [1, 2]}}
@@ -126,12 +143,15 @@ def _raised(fn, *args, **kwargs) -> BaseException:
     raise AssertionError("nothing was raised")
 
 
-@pytest.mark.parametrize("args", [
-    ("Nope", "alice", "increment"),
-    ("Counter", "alice", "nope"),
-    ("Counter", "#ffffff", "increment"),
-    ("Counter", "#" + "g" * 64, "increment"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("Nope", "alice", "increment"),
+        ("Counter", "alice", "nope"),
+        ("Counter", "#ffffff", "increment"),
+        ("Counter", "#" + "g" * 64, "increment"),
+    ],
+)
 def test_engine_errors_come_back_as_the_same_class_and_message(pair, args):
     local, remote = pair
     mine, theirs = _raised(local.call, *args), _raised(remote.call, *args)
@@ -208,8 +228,10 @@ def test_a_slow_remote_reader_loses_the_oldest_events_and_is_told(pair):
         time.sleep(0.02)
     sub.close()
     assert got[0]["type"] == "events.lost"
-    assert sum(e["count"] for e in got if e["type"] == "events.lost") + sum(
-        1 for e in got if e["type"] != "events.lost") == 20
+    assert (
+        sum(e["count"] for e in got if e["type"] == "events.lost") + sum(1 for e in got if e["type"] != "events.lost")
+        == 20
+    )
     assert len([e for e in got if e["type"] != "events.lost"]) == 3
 
 
@@ -229,12 +251,29 @@ def test_a_subscription_predicate_filters(pair):
 
 # ================================================================ the command registry, unchanged
 SCRIPT = [
-    "classes", "Counter/alice.increment(3)", "call Counter/alice increment by=2", "ls", "ls Counter --live",
-    "storage Counter/alice", "put Counter/alice note 'hi'", "get Counter/alice note", "del Counter/alice note",
-    "alarm Counter/alice set 2100-01-01T00:00:00Z", "alarm Counter/alice", "alarm Counter/alice delete",
-    "queue Counter/alice", "history Counter/alice 3", "hibernate Counter/alice", "wake Counter/alice",
-    "Counter/alice.incremnt()", "Nope/alice.increment()", "Counter/alice.fail('no cheese')",
-    "Counter/alice.echo(1, [2], k={'x': None})", "hibernate --all", "reload", "watch Counter --for 0.3",
+    "classes",
+    "Counter/alice.increment(3)",
+    "call Counter/alice increment by=2",
+    "ls",
+    "ls Counter --live",
+    "storage Counter/alice",
+    "put Counter/alice note 'hi'",
+    "get Counter/alice note",
+    "del Counter/alice note",
+    "alarm Counter/alice set 2100-01-01T00:00:00Z",
+    "alarm Counter/alice",
+    "alarm Counter/alice delete",
+    "queue Counter/alice",
+    "history Counter/alice 3",
+    "hibernate Counter/alice",
+    "wake Counter/alice",
+    "Counter/alice.incremnt()",
+    "Nope/alice.increment()",
+    "Counter/alice.fail('no cheese')",
+    "Counter/alice.echo(1, [2], k={'x': None})",
+    "hibernate --all",
+    "reload",
+    "watch Counter --for 0.3",
 ]
 
 

@@ -197,7 +197,9 @@ def test_sql_with_bindings_through_a_gateway(folder):
     try:
         remote.call("TodoList", "home", "add_many", [["a", "b", "c"]])
         assert ok(remote, 'sql TodoList/home "SELECT title FROM todo WHERE id >= ? ORDER BY id" 2')["rows"] == [
-            ["b"], ["c"]]
+            ["b"],
+            ["c"],
+        ]
         assert ok(remote, 'sql TodoList/home "SELECT count(*) FROM todo"')["rows"] == [[3]]
     finally:
         remote.close()
@@ -209,7 +211,8 @@ def test_a_blob_crosses_as_hex_both_ways(facade, home):
     """What the studio's row editor sends for x'00ff', and what every read answers for a BLOB."""
     facade.sql_exec("TodoList", "home", "UPDATE todo SET title = ? WHERE id = 1", [{"$blob": "00ff"}])
     assert facade.sql_query("TodoList", "home", "SELECT title FROM todo WHERE title = ?", [{"$blob": "00ff"}])[
-        "rows"] == [[{"$blob": "00ff"}]]
+        "rows"
+    ] == [[{"$blob": "00ff"}]]
     assert "x'00ff'" in rendered(run(facade, 'sql TodoList/home "SELECT title FROM todo WHERE id = 1"'))
     with pytest.raises(ValueError, match="hex digits"):
         facade.sql_exec("TodoList", "home", "SELECT ?", [{"$blob": "xyz"}])

@@ -124,11 +124,14 @@ async def test_keys_are_ordered_by_utf8_bytes(box):
 
 def _model(keys, start=None, start_after=None, end=None, prefix=None, reverse=False, limit=None):
     ks = sorted(keys, key=lambda k: k.encode())
-    ks = [k for k in ks
-          if (start is None or k.encode() >= start.encode())
-          and (start_after is None or k.encode() > start_after.encode())
-          and (end is None or k.encode() < end.encode())
-          and (prefix is None or k.startswith(prefix))]
+    ks = [
+        k
+        for k in ks
+        if (start is None or k.encode() >= start.encode())
+        and (start_after is None or k.encode() > start_after.encode())
+        and (end is None or k.encode() < end.encode())
+        and (prefix is None or k.startswith(prefix))
+    ]
     if reverse:
         ks.reverse()
     return ks[:limit] if limit is not None else ks
@@ -187,7 +190,9 @@ async def test_limits_are_checked_before_anything_is_stored(box):
 
 
 async def test_a_value_that_is_not_json_compatible_names_the_key_and_type(tmp_path):
-    objs = write_objects(tmp_path / "o", s="""
+    objs = write_objects(
+        tmp_path / "o",
+        s="""
         from dotui import DurableObject
         class S(DurableObject):
             def put_set(self):
@@ -196,7 +201,8 @@ async def test_a_value_that_is_not_json_compatible_names_the_key_and_type(tmp_pa
                 self.ctx.storage.put("x", float("nan"))
             def put_intkey(self):
                 self.ctx.storage.put("m", {1: "a"})
-    """)
+    """,
+    )
     async with Engine(objects=str(objs), data=str(tmp_path / "d")) as e:
         s = e.env.S.get_by_name("s")
         with pytest.raises(TypeError, match=r"cannot store key 'colours'.*type set"):

@@ -35,7 +35,10 @@ class StorageMachine(ModelMachine):
 
 
 StorageMachine.TestCase.settings = settings(
-    max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    max_examples=EXAMPLES,
+    stateful_step_count=STEPS,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 test_storage_matches_the_model = StorageMachine.TestCase
 test_storage_matches_the_model.pytestmark = [pytest.mark.slow]

@@ -223,8 +223,11 @@ async def test_a_call_back_into_the_object_cannot_write_into_its_transaction(eng
 @guarded
 async def test_a_call_back_writing_while_its_callers_transaction_is_open_is_refused(eng):
     t = eng.env.Txn.get_by_name("t")
-    with pytest.raises(RuntimeError, match=r"cannot write to this object while call #\d+ "
-                       r"\(Txn.txn_calls_out_first\) has a storage.transaction\(\) open"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"cannot write to this object while call #\d+ "
+        r"\(Txn.txn_calls_out_first\) has a storage.transaction\(\) open",
+    ):
         await asyncio.wait_for(t.txn_calls_out_first(), GUARD)
     assert await t.keys() == []
     assert await asyncio.wait_for(t.write_other(), GUARD) == "ok"

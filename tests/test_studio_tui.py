@@ -105,8 +105,11 @@ async def test_editing_a_row_goes_through_the_objects_queue(facade):
         ]
         assert state(facade) != "hibernated"  # the UPDATE ran in the object, through its queue
         # it ran as the REPL's `sql TodoList/home "UPDATE …" … --write` does, and says so in its words
-        await until(pilot, lambda: said(toasts, "1 row(s) written, 0 read, in TodoList/home (through its queue; "
-                                        "durable)"), "the registry's answer")
+        await until(
+            pilot,
+            lambda: said(toasts, "1 row(s) written, 0 read, in TodoList/home (through its queue; durable)"),
+            "the registry's answer",
+        )
 
 
 def test_a_studio_edit_is_a_command_line_the_repl_runs(facade):

@@ -106,10 +106,13 @@ async def test_a_simulated_crash_keeps_exactly_what_a_sigkill_keeps(tmp_path, mo
 
     killed = tmp_path / "killed"
     code = CHILD.format(root=str(ROOT), lib=str(lib), workload=WORKLOAD, objects=str(objects), data=str(killed))
-    proc = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -9, proc.stderr
 
     import crashpoint
+
     scope: dict = {}
     exec(textwrap.dedent(WORKLOAD), scope)
     kit = TestEngine(str(objects), str(tmp_path / "simulated"), idle_timeout=3600, checkpoint_interval=3600)

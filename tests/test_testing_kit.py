@@ -126,6 +126,7 @@ async def test_advance_refuses_to_go_back(clock):
 
 async def test_check_quiet_names_open_calls(engine):
     import asyncio
+
     stub = engine.env.Flaky.get_by_name("open")
     await stub.tries()
     started = asyncio.Event()
@@ -167,11 +168,13 @@ async def test_the_next_test_starts_with_no_alarm_no_object_and_a_fresh_clock(en
 
 async def test_call_timings_are_on_the_engines_clock(engine, clock):
     import asyncio
+
     stub = engine.env.Flaky.get_by_name("timed")
     await stub.tries()
     release = asyncio.Event()
     holding = asyncio.ensure_future(
-        engine.run_in_object(stub, lambda obj, ctx: ctx.block_concurrency_while(release.wait)))
+        engine.run_in_object(stub, lambda obj, ctx: ctx.block_concurrency_while(release.wait))
+    )
     waiting = asyncio.ensure_future(stub.tries())
     while len(engine.queue("Flaky", stub.id)) < 2:
         await asyncio.sleep(0)

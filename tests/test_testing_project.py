@@ -35,7 +35,7 @@ class Visits(DurableObject):
         self.ctx.storage.delete_all()
 '''
 
-TEST = '''
+TEST = """
 from dotui.testing import list_ids, run_in_object
 
 
@@ -65,7 +65,7 @@ async def test_idle_objects_hibernate(engine, clock):
     await clock.advance(10)
     assert engine.state(stub) == "hibernated"
     assert await run_in_object(stub, lambda obj, ctx: obj.seen_since_wake) == 0
-'''
+"""
 
 
 def test_a_fresh_project_passes_pytest_with_only_the_plugin(tmp_path):
@@ -73,13 +73,19 @@ def test_a_fresh_project_passes_pytest_with_only_the_plugin(tmp_path):
     (tmp_path / "objects" / "visits.py").write_text(textwrap.dedent(OBJECT))
     (tmp_path / "test_visits.py").write_text(textwrap.dedent(TEST))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH"))}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
 
 
-SETTINGS_TEST = '''
+SETTINGS_TEST = """
 import asyncio
 
 
@@ -100,7 +106,7 @@ async def test_a_call_left_open_fails_at_teardown(engine):
         engine.run_in_object(stub, lambda obj, ctx: ctx.block_concurrency_while(release.wait)))
     await asyncio.sleep(0)
     engine.release = release
-'''
+"""
 
 
 def test_settings_come_from_pytest_ini_and_teardown_names_open_calls(tmp_path):
@@ -109,8 +115,14 @@ def test_settings_come_from_pytest_ini_and_teardown_names_open_calls(tmp_path):
     (tmp_path / "pytest.ini").write_text("[pytest]\ndotui_objects = src/things\ndotui_idle_timeout = 5\n")
     (tmp_path / "test_settings.py").write_text(textwrap.dedent(SETTINGS_TEST))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH"))}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "2 passed, 1 error" in proc.stdout, proc.stdout + proc.stderr
     assert "ERROR at teardown of test_a_call_left_open_fails_at_teardown" in proc.stdout
     assert "the test ended with 1 call(s) still open" in proc.stdout

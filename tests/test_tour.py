@@ -37,8 +37,9 @@ def test_every_lesson_narrates_what_the_engine_does(facade):
 
 def test_a_lesson_can_be_replayed_on_its_own_objects(facade):
     for _ in range(2):
-        ran = run_lessons(facade, [lesson_named("one-instance"), lesson_named("transactions")],
-                          LineNarrator(lambda kind, text: None))
+        ran = run_lessons(
+            facade, [lesson_named("one-instance"), lesson_named("transactions")], LineNarrator(lambda kind, text: None)
+        )
         assert all(c.ok for _, checks in ran for c in checks)
 
 
@@ -46,7 +47,7 @@ def test_check_fails_when_the_engine_does_not_do_what_a_lesson_says(objects, tmp
     # An Interleave whose racy bump does not await cannot lose an update: the lesson's claim must fail.
     path = objects / "interleave.py"
     wait = "        while not self.ctx.storage.get(key):\n            await asyncio.sleep(0.02)\n"
-    write = "        self.ctx.storage.put(\"n\", n + 1)\n"
+    write = '        self.ctx.storage.put("n", n + 1)\n'
     source = path.read_text()
     assert wait + write in source
     path.write_text(source.replace(wait + write, write + wait, 1))
@@ -111,8 +112,11 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
         await until(pilot, lambda: main_screen.tour.checks, "the lesson finishing", timeout=60)
         key, checks = main_screen.tour.checks[0]
         assert key == "interleaving" and all(c.ok for c in checks)
-        await until(pilot, lambda: all(w in screen_text(app) for w in ("LOST UPDATE", f"Tour 3/{len(LESSONS)}", "claims checked out")),
-                    "the lesson's verdict beside the lost update")
+        await until(
+            pilot,
+            lambda: all(w in screen_text(app) for w in ("LOST UPDATE", f"Tour 3/{len(LESSONS)}", "claims checked out")),
+            "the lesson's verdict beside the lost update",
+        )
         race = key_of(facade, "Interleave", "tour-race")
         await until(pilot, lambda: shown(app) == race, "the lesson's object selected")
         assert main_screen.object_view.active_tab == "queue"
@@ -123,15 +127,21 @@ async def test_t_runs_a_lesson_beside_what_it_points_at(facade):
 async def test_the_first_screen_teaches_and_goes_once_there_is_an_object(facade):
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=(120, 34)) as pilot:
-        await until(pilot, lambda: "Welcome" in screen_text(app) and "Interleave" in screen_text(app),
-                    "the welcome with the classes")
+        await until(
+            pilot,
+            lambda: "Welcome" in screen_text(app) and "Interleave" in screen_text(app),
+            "the welcome with the classes",
+        )
         text = screen_text(app)
         assert "A durable object is" in text and "take the tour" in text
         assert "the input gate" in text and "storage outlives the Python object" in text  # what each class teaches
         facade.call("Counter", "first", "increment")
         app.main.kick(full=True)
-        await until(pilot, lambda: "Welcome" not in screen_text(app) and "first" in screen_text(app),
-                    "the instances instead of the welcome")
+        await until(
+            pilot,
+            lambda: "Welcome" not in screen_text(app) and "first" in screen_text(app),
+            "the instances instead of the welcome",
+        )
 
 
 @pytest.mark.slow
@@ -161,8 +171,11 @@ async def test_the_new_object_dialog_says_what_the_class_teaches(facade):
         await until(pilot, lambda: app.main.namespaces, "the classes")
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, NewObjectScreen), "the new-object dialog")
-        await until(pilot, lambda: "teaches: each object is its own unit of consistency" in screen_text(app),
-                    "Account's lesson, first")  # Account, first
+        await until(
+            pilot,
+            lambda: "teaches: each object is its own unit of consistency" in screen_text(app),
+            "Account's lesson, first",
+        )  # Account, first
         app.screen.query_one(Select).value = "Interleave"
         await until(pilot, lambda: "teaches: the input gate" in screen_text(app), "Interleave's lesson")
 
@@ -189,8 +202,11 @@ async def test_the_queue_tab_lists_the_results_the_output_gate_holds(facade):
         facade.commit_delay(3)
         try:
             futures = [facade.call_async("Counter", "slow", "increment") for _ in range(3)]
-            await until(pilot, lambda: screen_text(app).count("⧗ held") >= 2 and "increment()" in screen_text(app),
-                        "the held calls in the Queue tab")
+            await until(
+                pilot,
+                lambda: screen_text(app).count("⧗ held") >= 2 and "increment()" in screen_text(app),
+                "the held calls in the Queue tab",
+            )
             assert "Running, and results held" in screen_text(app)
         finally:
             facade.commit_delay(0)
@@ -205,11 +221,18 @@ async def test_a_lesson_waits_at_its_held_result_and_steps_forward_and_back(faca
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False, tour="output-gate")
     async with app.run_test(size=(120, 34)) as pilot:
         main_screen = app.main
-        await until(pilot, lambda: "waiting for you" in screen_text(app) and "step 1/3" in screen_text(app),
-                    "the first step, waiting")
+        await until(
+            pilot,
+            lambda: "waiting for you" in screen_text(app) and "step 1/3" in screen_text(app),
+            "the first step, waiting",
+        )
         await pilot.press("right")
-        await until(pilot, lambda: "10 results held" in screen_text(app) and "waiting for you" in screen_text(app),
-                    "the held results, waiting", timeout=60)
+        await until(
+            pilot,
+            lambda: "10 results held" in screen_text(app) and "waiting for you" in screen_text(app),
+            "the held results, waiting",
+            timeout=60,
+        )
         gate = key_of(facade, "Counter", "tour-gate")
         await pilot.pause(1.0)  # held by the commit the lesson holds, not by a dwell: nothing moves on its own
         assert [c for c in facade.history("Counter", "tour-gate", 20) if c["method"] == "increment"] == []
@@ -219,8 +242,12 @@ async def test_a_lesson_waits_at_its_held_result_and_steps_forward_and_back(faca
         await until(pilot, lambda: "released by commit 1" in screen_text(app), "the results released", timeout=60)
         assert facade.call("Counter", "tour-gate", "peek") == 10
         await pilot.press("left")
-        await until(pilot, lambda: "10 results held" in screen_text(app) and "step 2/3" in screen_text(app),
-                    "back at the held results, run again on the engine", timeout=60)
+        await until(
+            pilot,
+            lambda: "10 results held" in screen_text(app) and "step 2/3" in screen_text(app),
+            "back at the held results, run again on the engine",
+            timeout=60,
+        )
         await pilot.press("T")
         await until(pilot, lambda: not main_screen.tour_panel.display, "the panel gone with the tour")
         # stopped at the hold: the commit it held goes on, and later ones are at disk speed again

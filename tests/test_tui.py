@@ -63,8 +63,9 @@ async def test_instances_are_listed_and_arrow_keys_select_them(facade):
         facade.call("Counter", name, "increment", [1])
     app = make_app(facade)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all(listed(app, facade, "Counter", n) for n in ("alice", "bob", "carol")),
-                    "three counters")
+        await until(
+            pilot, lambda: all(listed(app, facade, "Counter", n) for n in ("alice", "bob", "carol")), "three counters"
+        )
         table = app.main.query_one(InstanceTable)
         first = table.selected
         await pilot.press("down")
@@ -82,8 +83,11 @@ async def test_queue_tab_shows_finished_calls_with_results(facade):
     app = make_app(facade)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, facade, "Counter", "alice")
-        await until(pilot, lambda: "increment(5)" in screen_text(app) and "→ 5" in screen_text(app),
-                    "the finished call increment(5) → 5 in the Queue tab")
+        await until(
+            pilot,
+            lambda: "increment(5)" in screen_text(app) and "→ 5" in screen_text(app),
+            "the finished call increment(5) → 5 in the Queue tab",
+        )
 
 
 async def test_queue_tab_shows_a_suspended_call_and_one_queued_behind_it(facade, tmp_path):
@@ -158,14 +162,20 @@ async def test_invoke_with_good_and_bad_arguments(facade):
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, facade, "Counter", "alice")
         await pilot.press("i")
-        await until(pilot, lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
-                    "the invoke dialog, composed")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
+            "the invoke dialog, composed",
+        )
         dialog = app.screen
         dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("increment")
         await pilot.pause()
         await pilot.press("x")  # a bare word is not a literal
-        await until(pilot, lambda: "'x' is not a value" in screen_text(app) and "needs quotes" in screen_text(app),
-                    "the argument refused, with the fix")
+        await until(
+            pilot,
+            lambda: "'x' is not a value" in screen_text(app) and "needs quotes" in screen_text(app),
+            "the argument refused, with the fix",
+        )
         assert dialog.query_one("#invoke-args").has_class("-invalid")
         await pilot.press("enter")  # refused: nothing is called
         assert not dialog.running
@@ -197,8 +207,11 @@ async def test_methods_tab_lists_signatures_and_enter_invokes(facade):
         assert "Add `by`; returns the count." in screen_text(app)
         app.main.object_view.methods_view.focus()
         await pilot.press("down", "enter")  # boom, then increment
-        await until(pilot, lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
-                    "the invoke dialog, composed")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
+            "the invoke dialog, composed",
+        )
         assert app.screen.method == "increment"
 
 
@@ -231,8 +244,11 @@ async def test_new_object_by_name_wakes_and_selects_it(facade):
         await pilot.press("backspace", *"zed", "enter")
         await until(pilot, lambda: not isinstance(app.screen, NewObjectScreen), "the dialog closed")
         ns = app.main.rows.rows and next(iter({k[0] for k in app.main.rows.rows}), None)
-        await until(pilot, lambda: app.main.selected_info is not None and app.main.selected_info["name"] == "zed",
-                    "zed selected")
+        await until(
+            pilot,
+            lambda: app.main.selected_info is not None and app.main.selected_info["name"] == "zed",
+            "zed selected",
+        )
         assert app.main.selected_info["state"] == "live"
         assert ns is not None
 
@@ -307,8 +323,11 @@ async def test_events_tab_streams_the_objects_events(facade):
         await select(pilot, app, facade, "Counter", "alice")
         await pilot.press("4")
         await asyncio.wrap_future(facade.call_async("Counter", "alice", "increment", [2]))
-        await until(pilot, lambda: "call.finished" in screen_text(app) and "→ 3" in screen_text(app),
-                    "call.finished → 3 in the Events tab")
+        await until(
+            pilot,
+            lambda: "call.finished" in screen_text(app) and "→ 3" in screen_text(app),
+            "call.finished → 3 in the Events tab",
+        )
         assert "commit" in screen_text(app)
 
 
@@ -376,8 +395,11 @@ async def test_reload_by_key_and_when_a_file_is_saved(facade, objects):
         await select(pilot, app, facade, "Counter", "alice")
         await pilot.press("3")
         source = (objects / "tui_objects.py").read_text()
-        new = source.replace('    def peek(self) -> int:', '    def double(self) -> int:\n        """Twice the count."""\n'
-                             '        return 2 * self.ctx.storage.get("n", 0)\n\n    def peek(self) -> int:')
+        new = source.replace(
+            "    def peek(self) -> int:",
+            '    def double(self) -> int:\n        """Twice the count."""\n'
+            '        return 2 * self.ctx.storage.get("n", 0)\n\n    def peek(self) -> int:',
+        )
         await pilot.pause(1.1)  # the file watcher has taken its first look
         (objects / "tui_objects.py").write_text(new)
         await until(pilot, lambda: "double() -> int" in screen_text(app), "the new method after the save")
@@ -445,8 +467,11 @@ async def test_closing_the_invoke_dialog_does_not_cancel_the_call(facade, tmp_pa
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await select(pilot, app, facade, "Gate", "g")
         await pilot.press("i")
-        await until(pilot, lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
-                    "the invoke dialog, composed")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
+            "the invoke dialog, composed",
+        )
         dialog = app.screen
         dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("wait")
         await pilot.pause()  # each method keeps its own arguments: type them once it is chosen
@@ -457,10 +482,16 @@ async def test_closing_the_invoke_dialog_does_not_cancel_the_call(facade, tmp_pa
         await until(pilot, lambda: not isinstance(app.screen, InvokeScreen), "the dialog closed")
         await until(pilot, lambda: "⏸ suspended" in screen_text(app), "the call still suspended in the Queue tab")
         Path(flag).touch()
-        await until(pilot, lambda: 'returned "through"' in screen_text(app),
-                    "the result as the REPL prints it, told after the dialog closed")
-        await until(pilot, lambda: any(c.get("result") == "through" for c in (app.main.detail.history or [])),
-                    "the call finished in the Queue tab")
+        await until(
+            pilot,
+            lambda: 'returned "through"' in screen_text(app),
+            "the result as the REPL prints it, told after the dialog closed",
+        )
+        await until(
+            pilot,
+            lambda: any(c.get("result") == "through" for c in (app.main.detail.history or [])),
+            "the call finished in the Queue tab",
+        )
 
 
 async def test_the_header_at_80x24_names_the_objects_folder_whole(tmp_path, monkeypatch):
@@ -473,7 +504,10 @@ async def test_the_header_at_80x24_names_the_objects_folder_whole(tmp_path, monk
         app = make_app(fe)
         async with app.run_test(size=(80, 24)) as pilot:
             want = "data .dotui  objects examples/objects"
-            await until(pilot, lambda: want in screen_text(app).splitlines()[0]
-                        and "pending 0" in screen_text(app).splitlines()[0], want + ", then the counts")
+            await until(
+                pilot,
+                lambda: want in screen_text(app).splitlines()[0] and "pending 0" in screen_text(app).splitlines()[0],
+                want + ", then the counts",
+            )
             first = screen_text(app).splitlines()[0]
             assert "pending 0" in first and "/s" in first and "…" not in first

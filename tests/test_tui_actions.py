@@ -101,8 +101,11 @@ async def test_an_objects_error_in_the_invoke_dialog_names_the_line_of_code(faca
         await until(pilot, lambda: key in app.main.rows.rows, "Counter/c listed")
         app.main.go_to(key)
         await pilot.press("i")
-        await until(pilot, lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
-                    "the invoke dialog, composed")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
+            "the invoke dialog, composed",
+        )
         dialog = app.screen
         dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index("boom")
         await pilot.pause()

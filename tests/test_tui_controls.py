@@ -37,8 +37,11 @@ async def test_instances_storage_queue_and_command_bar_show_controls_as_visible_
         assert raw_controls(screen_text(app)) == [], screen_text(app)
         for tab in ("2", "3", "4"):  # storage, queue, methods (docstrings)
             await pilot.press(tab)
-            await until(pilot, lambda: "␛[2J" in screen_text(app) or "\\u001b[2J" in screen_text(app),
-                        f"tab {tab} showing the hostile text")
+            await until(
+                pilot,
+                lambda: "␛[2J" in screen_text(app) or "\\u001b[2J" in screen_text(app),
+                f"tab {tab} showing the hostile text",
+            )
             assert raw_controls(screen_text(app)) == [], (tab, screen_text(app))
         await pilot.press("colon")
         await until(pilot, lambda: isinstance(app.focused, Input), "the command bar's input")

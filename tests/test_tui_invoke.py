@@ -27,8 +27,11 @@ async def open_invoke(pilot, app, facade, ns: str, name: str, method: str) -> In
     app.main.go_to(key)
     await until(pilot, lambda: shown(app) == key, "selected")
     await pilot.press("i")
-    await until(pilot, lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
-                "the invoke dialog, composed")
+    await until(
+        pilot,
+        lambda: isinstance(app.screen, InvokeScreen) and bool(app.screen.query("#invoke-methods")),
+        "the invoke dialog, composed",
+    )
     dialog = app.screen
     dialog.query_one("#invoke-methods").highlighted = list(dialog.methods).index(method)
     await pilot.pause()

@@ -40,8 +40,7 @@ def started() -> tuple[Refresh, Clock]:
     r = Refresh(monotonic=clock)
     req = r.request(None)
     assert req.full and req.namespaces and req.keys == []
-    r.apply(Snapshot(rows={A: row(A, name="alice"), B: row(B)}, namespaces=[{"name": "Counter"}], load_errors=[]),
-            req)
+    r.apply(Snapshot(rows={A: row(A, name="alice"), B: row(B)}, namespaces=[{"name": "Counter"}], load_errors=[]), req)
     return r, clock
 
 

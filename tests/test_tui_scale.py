@@ -59,13 +59,38 @@ def test_the_compact_table_lists_what_instances_lists(tmp_path: Path):
 
 def test_the_view_is_ordered_by_each_rows_order_key():
     rows = InstanceRows()
-    rows.replace_all([
-        {"namespace": ns, "id": f"{i:064x}", "name": None if i % 7 == 0 else f"n{i % 13}", "state": state,
-         "busy": i % 5 == 0, "calls": i % 4, "errors": i % 3, "last_active": None if i % 11 == 0 else 1000.0 + i % 17,
-         "keys": i % 6, "bytes": (i * 37) % 100, "alarm": None if i % 2 else 2000.0 + i % 9, "queued": i % 2}
-        for i, (ns, state) in enumerate((ns, state) for ns in ("B", "A") for state in ("live", "hibernated"))
-    ] + [{"namespace": "A", "id": f"{i:064x}", "name": f"h{i % 5}", "state": "hibernated", "last_active": 5.0,
-          "keys": 1, "bytes": 12, "alarm": None} for i in range(100, 160)])
+    rows.replace_all(
+        [
+            {
+                "namespace": ns,
+                "id": f"{i:064x}",
+                "name": None if i % 7 == 0 else f"n{i % 13}",
+                "state": state,
+                "busy": i % 5 == 0,
+                "calls": i % 4,
+                "errors": i % 3,
+                "last_active": None if i % 11 == 0 else 1000.0 + i % 17,
+                "keys": i % 6,
+                "bytes": (i * 37) % 100,
+                "alarm": None if i % 2 else 2000.0 + i % 9,
+                "queued": i % 2,
+            }
+            for i, (ns, state) in enumerate((ns, state) for ns in ("B", "A") for state in ("live", "hibernated"))
+        ]
+        + [
+            {
+                "namespace": "A",
+                "id": f"{i:064x}",
+                "name": f"h{i % 5}",
+                "state": "hibernated",
+                "last_active": 5.0,
+                "keys": 1,
+                "bytes": 12,
+                "alarm": None,
+            }
+            for i in range(100, 160)
+        ]
+    )
     for column in SORTABLE:
         for reverse in (False, True):
             for group in (False, True):
@@ -102,14 +127,18 @@ async def test_ten_thousand_instances_and_a_burst_of_calls_keys_still_answered(t
             await until(pilot, lambda: f"Instances {N:,}" in screen_text(app), f"Instances {N:,}")
             thread = threading.Thread(target=burst, daemon=True)
             thread.start()
-            await until(pilot, lambda: main.rows.counts()["idle"] + main.rows.counts()["busy"] > 0,
-                        "objects woken by the burst")
+            await until(
+                pilot, lambda: main.rows.counts()["idle"] + main.rows.counts()["busy"] > 0, "objects woken by the burst"
+            )
             # keys go through the driver as a terminal's would (see send_keys) while calls stream in
             send_keys(app, "slash")
             await until(pilot, lambda: main.pane.filter_input.has_focus, "the filter field focused")
             send_keys(app, *"09999")
-            await until(pilot, lambda: [main.rows.rows[k]["name"] for k in main.rows.view()] == ["user-09999"],
-                        "the filter narrowing to user-09999")
+            await until(
+                pilot,
+                lambda: [main.rows.rows[k]["name"] for k in main.rows.view()] == ["user-09999"],
+                "the filter narrowing to user-09999",
+            )
             await until(pilot, lambda: main.selected == main.rows.view()[0], "user-09999 selected")
             send_keys(app, "escape")
             await until(pilot, lambda: len(main.rows.view()) == N, "every instance back")

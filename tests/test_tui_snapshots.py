@@ -66,7 +66,9 @@ def frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setattr(module, "_seq", itertools.count(1))
     write_objects(tmp_path / "objects")
     write_hibernated(tmp_path / "data", "Counter", 12, last_active=T0 - 3600)
-    fe = LocalEngine("objects", "data", idle_timeout=600, clock=ManualClock(T0)).start()  # the engine's time stands still
+    fe = LocalEngine(
+        "objects", "data", idle_timeout=600, clock=ManualClock(T0)
+    ).start()  # the engine's time stands still
     fe.call("Counter", "alice", "increment", [5])
     fe.call("Counter", "alice", "increment", kwargs={"by": 2})
     with pytest.raises(ValueError):
@@ -84,6 +86,7 @@ def make_app(facade) -> DotuiApp:
 async def settle(pilot) -> None:
     """Until the first refreshes have landed and the selected object's queue is shown; a screen that
     never gets there fails the test here (a snapshot of it would show whatever half-drawn state it had)."""
+
     def ready() -> bool:
         main = pilot.app.main
         return main.state.refreshes >= 3 and main.detail is not None and main.detail.history is not None
@@ -137,8 +140,11 @@ def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 async def settle_empty(pilot) -> None:
-    await until(pilot, lambda: pilot.app.main.state.refreshes >= 3 and bool(pilot.app.main.namespaces),
-                "the first refreshes and the classes")
+    await until(
+        pilot,
+        lambda: pilot.app.main.state.refreshes >= 3 and bool(pilot.app.main.namespaces),
+        "the first refreshes and the classes",
+    )
     await pilot.pause(0.1)
 
 

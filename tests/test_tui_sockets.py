@@ -18,8 +18,9 @@ SIZE = (120, 34)
 
 @pytest.fixture
 def facade(tmp_path):
-    fe = LocalEngine(str(write_objects(tmp_path / "objects", room=ROOM)), str(tmp_path / "data"),
-                     idle_timeout=600).start()
+    fe = LocalEngine(
+        str(write_objects(tmp_path / "objects", room=ROOM)), str(tmp_path / "data"), idle_timeout=600
+    ).start()
     yield fe
     fe.close()
 
@@ -63,19 +64,28 @@ async def test_the_instance_list_counts_each_objects_sockets_while_any_is_open(f
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: key_of(facade, "Room", "quiet") in app.main.rows.rows, "Room/quiet listed")
-        await until(pilot, lambda: "sockets" not in screen_text(app).splitlines()[2],
-                    "no sockets column while no socket is open")
+        await until(
+            pilot,
+            lambda: "sockets" not in screen_text(app).splitlines()[2],
+            "no sockets column while no socket is open",
+        )
         socks = [facade.open_websocket("Room", "busy", f"/?user=u{i}") for i in range(3)]
 
         await until(pilot, lambda: "sockets" in screen_text(app), "the sockets column")
         await until(pilot, lambda: row_line(app, "busy").split().count("3") >= 1, "Room/busy with 3 sockets")
         facade.hibernate("Room", "busy")  # its sockets stay open while it sleeps
-        await until(pilot, lambda: app.main.rows.rows[key_of(facade, "Room", "busy")]["state"] == "hibernated",
-                    "Room/busy hibernated")
+        await until(
+            pilot,
+            lambda: app.main.rows.rows[key_of(facade, "Room", "busy")]["state"] == "hibernated",
+            "Room/busy hibernated",
+        )
         assert app.main.rows.rows[key_of(facade, "Room", "busy")]["websockets"] == 3
         socks[0].close()
-        await until(pilot, lambda: app.main.rows.rows[key_of(facade, "Room", "busy")].get("websockets") == 2,
-                    "2 sockets after one closed")
+        await until(
+            pilot,
+            lambda: app.main.rows.rows[key_of(facade, "Room", "busy")].get("websockets") == 2,
+            "2 sockets after one closed",
+        )
         for s in socks[1:]:
             s.close()
         await until(pilot, lambda: "sockets" not in screen_text(app), "the column gone with the last socket")

@@ -284,7 +284,6 @@ async def test_events_for_accept_message_and_close(client, engine):
     assert types == ["websocket.accepted", "websocket.message", "websocket.closed"]
 
 
-
 async def test_a_send_after_a_write_never_leaves_if_the_write_fails_to_commit(tmp_path):
     objects = write_objects(tmp_path / "objects", room=ROOM)
     async with Engine(objects=str(objects), data=str(tmp_path / "data"), log_class=FailingLog) as engine:
@@ -367,7 +366,8 @@ async def test_close_codes_and_attachment_limits_are_workerds(engine):
         assert attempt(lambda code=code: ws.close(code)).startswith(f"Invalid WebSocket close code: {code}.")
     assert attempt(lambda: ws.serialize_attachment("x" * 16382)) == "ok"  # 16,384 bytes as JSON
     assert attempt(lambda: ws.serialize_attachment("x" * 16383)).startswith(
-        "A WebSocket 'attachment' cannot be larger than 16384 bytes. 'attachment' was 16385 bytes")
+        "A WebSocket 'attachment' cannot be larger than 16384 bytes. 'attachment' was 16385 bytes"
+    )
     assert attempt(lambda: ws.serialize_attachment({1, 2})).startswith("serialize_attachment takes a JSON")
     ws.close(2999)
     assert got == {"closed": 2999}

@@ -43,13 +43,18 @@ def test_sigkill_with_sockets_open_loses_no_acknowledged_write(tmp_path):
     ends: list = []
     gw = GatewayProcess(objects, data)
     try:
+
         async def talk_then_kill() -> None:
-            tasks = [asyncio.ensure_future(_talk(gw.url, gw.token, room, acked, ends))
-                     for room in acked for _ in range(PER_ROOM)]
+            tasks = [
+                asyncio.ensure_future(_talk(gw.url, gw.token, room, acked, ends))
+                for room in acked
+                for _ in range(PER_ROOM)
+            ]
             while sum(map(len, acked.values())) < 500 and not all(t.done() for t in tasks):
                 await asyncio.sleep(0.005)
             gw.kill()  # SIGKILL: no shutdown code runs
             await asyncio.gather(*tasks)
+
         asyncio.run(talk_then_kill())
     finally:
         gw.kill()
@@ -67,13 +72,16 @@ def test_a_clean_stop_closes_every_socket_with_1001(tmp_path):
 
     async def run() -> list:
         async with aiohttp.ClientSession() as session:
-            sockets = [await session.ws_connect(f"{gw.url}/ws/Room/r{i}/x",
-                                                headers={"Authorization": f"Bearer {gw.token}"}) for i in range(3)]
+            sockets = [
+                await session.ws_connect(f"{gw.url}/ws/Room/r{i}/x", headers={"Authorization": f"Bearer {gw.token}"})
+                for i in range(3)
+            ]
             for ws in sockets:
                 await ws.send_str("hi")
                 assert (await ws.receive(timeout=10)).data == "echo:hi"
             assert await asyncio.to_thread(gw.stop) == 0
             return [await ws.receive(timeout=10) for ws in sockets]
+
     try:
         closes = asyncio.run(run())
     finally:

@@ -27,8 +27,14 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTH
 
 
 def cli(gw, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dotui.cli", "--connect", gw.url, "--token", gw.token, *args],
-                          capture_output=True, text=True, timeout=timeout, env=ENV, cwd=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "dotui.cli", "--connect", gw.url, "--token", gw.token, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+        cwd=str(ROOT),
+    )
 
 
 @pytest.fixture
@@ -41,15 +47,23 @@ def test_requests_lists_each_worker_request_with_the_object_calls_it_made(lists)
     async def script():
         for path in ("/room-1/add/hi", "/room-1/show", "/room-2/show", "/"):
             await get(lists.url + path)
+
     run(script())
     proc = cli(lists, "--json", "-c", "requests")
     assert proc.returncode == 0, proc.stderr
     reqs = json.loads(proc.stdout)["result"]["requests"]
     assert [(r["method"], r["path"], r["status"]) for r in reqs] == [
-        ("GET", "/room-1/add/hi", 200), ("GET", "/room-1/show", 200), ("GET", "/room-2/show", 200), ("GET", "/", 400)]
+        ("GET", "/room-1/add/hi", 200),
+        ("GET", "/room-1/show", 200),
+        ("GET", "/room-2/show", 200),
+        ("GET", "/", 400),
+    ]
     assert [[(c["namespace"], c["name"], c["method"], c["ok"]) for c in r["calls"]] for r in reqs] == [
-        [("MessageList", "room-1", "add", True)], [("MessageList", "room-1", "messages", True)],
-        [("MessageList", "room-2", "messages", True)], []]
+        [("MessageList", "room-1", "add", True)],
+        [("MessageList", "room-1", "messages", True)],
+        [("MessageList", "room-2", "messages", True)],
+        [],
+    ]
     assert all(r["run_time"] >= c["run_time"] for r in reqs for c in r["calls"])
     text = cli(lists, "-c", "requests 2")
     assert text.returncode == 0, text.stderr
@@ -60,10 +74,13 @@ def test_requests_lists_each_worker_request_with_the_object_calls_it_made(lists)
 def test_a_failing_object_call_and_a_worker_that_raises_are_shown_failed(tmp_path):
     folder = Path(shutil.copytree(EXAMPLES / "lists", tmp_path / "lists"))
     entry = folder / "src" / "entry.py"
-    entry.write_text(entry.read_text().replace(
-        '        return Response("Not Found", status=404)',
-        '        if parts[1] == "boom":\n            await stub.nothing_here()\n'
-        '        return Response("Not Found", status=404)'))
+    entry.write_text(
+        entry.read_text().replace(
+            '        return Response("Not Found", status=404)',
+            '        if parts[1] == "boom":\n            await stub.nothing_here()\n'
+            '        return Response("Not Found", status=404)',
+        )
+    )
     with serve(folder) as gw:
         status, text, _ = run(get(gw.url + "/room-1/boom"))
         assert status == 500 and "Worker threw exception" in text
@@ -75,10 +92,16 @@ def test_a_failing_object_call_and_a_worker_that_raises_are_shown_failed(tmp_pat
 
 
 def test_watch_shows_the_request_with_its_calls_under_it(lists):
-    watch = subprocess.Popen([sys.executable, "-m", "dotui.cli", "--connect", lists.url, "--token", lists.token,
-                              "-c", "watch --for 6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=ENV, cwd=str(ROOT))
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "dotui.cli", "--connect", lists.url, "--token", lists.token, "-c", "watch --for 6"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=str(ROOT),
+    )
     try:
+
         async def until_watched():
             # requests until the watch ends: it subscribes some time after it starts
             async with aiohttp.ClientSession() as s:
@@ -86,6 +109,7 @@ def test_watch_shows_the_request_with_its_calls_under_it(lists):
                     async with s.get(lists.url + "/room-7/show") as r:
                         await r.read()
                     await asyncio.sleep(0.2)
+
         run(until_watched())
         out, err = watch.communicate(timeout=30)
     finally:
@@ -96,18 +120,52 @@ def test_watch_shows_the_request_with_its_calls_under_it(lists):
     assert "└ MessageList/room-7.messages() ✓" in lines[i + 1]
 
 
-EVENT = {"type": "worker.request", "t": time.time(), "request": 4, "method": "GET", "path": "/room-1/show",
-         "status": 200, "run_time": 0.0021,
-         "calls": [{"namespace": "MessageList", "id": "a" * 64, "name": "room-1", "method": "messages",
-                    "ok": True, "run_time": 0.0012},
-                   {"namespace": "MessageList", "id": "b" * 64, "name": "room-2", "method": "add",
-                    "ok": False, "run_time": 0.001, "error": {"type": "ValueError", "message": "full"}}]}
+EVENT = {
+    "type": "worker.request",
+    "t": time.time(),
+    "request": 4,
+    "method": "GET",
+    "path": "/room-1/show",
+    "status": 200,
+    "run_time": 0.0021,
+    "calls": [
+        {
+            "namespace": "MessageList",
+            "id": "a" * 64,
+            "name": "room-1",
+            "method": "messages",
+            "ok": True,
+            "run_time": 0.0012,
+        },
+        {
+            "namespace": "MessageList",
+            "id": "b" * 64,
+            "name": "room-2",
+            "method": "add",
+            "ok": False,
+            "run_time": 0.001,
+            "error": {"type": "ValueError", "message": "full"},
+        },
+    ],
+}
 
 
 def test_the_tui_shows_the_request_on_the_events_of_each_object_it_called():
     watch = EngineWatch()
-    folded = watch.fold([EVENT, {"type": "worker.request", "t": 1.0, "method": "GET", "path": "/", "status": 400,
-                                 "run_time": 0.001, "calls": []}])
+    folded = watch.fold(
+        [
+            EVENT,
+            {
+                "type": "worker.request",
+                "t": 1.0,
+                "method": "GET",
+                "path": "/",
+                "status": 400,
+                "run_time": 0.001,
+                "calls": [],
+            },
+        ]
+    )
     assert folded.touched == {("MessageList", "a" * 64), ("MessageList", "b" * 64)}
     assert watch.events_of(("MessageList", "a" * 64)) == [EVENT] == watch.events_of(("MessageList", "b" * 64))
     line = event_line(EVENT).plain

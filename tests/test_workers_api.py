@@ -32,7 +32,7 @@ new_classes = ["Caller", "Plain"]
 GREETING = "hi"
 """
 
-ENTRY = '''
+ENTRY = """
 import datetime as dt
 from workers import DurableObject, Response, WorkerEntrypoint
 from dotui import DurableObject as NativeDurableObject
@@ -153,7 +153,7 @@ class Plain(NativeDurableObject):
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         return Response("ok")
-'''
+"""
 
 
 @pytest.fixture
@@ -184,9 +184,14 @@ async def test_rpc_values_round_trip_as_on_cloudflare(engine):
     assert out["var"] == "hi"
 
 
-@pytest.mark.parametrize("what,says", [("tuple", "<class 'tuple'> cannot be sent over RPC."),
-                                       ("bytearray", "<class 'bytearray'> cannot be sent over RPC."),
-                                       ("function", "a function or a stub cannot be copied")])
+@pytest.mark.parametrize(
+    "what,says",
+    [
+        ("tuple", "<class 'tuple'> cannot be sent over RPC."),
+        ("bytearray", "<class 'bytearray'> cannot be sent over RPC."),
+        ("function", "a function or a stub cannot be copied"),
+    ],
+)
 async def test_what_rpc_cannot_carry_is_refused_saying_why(engine, what, says):
     assert says in await engine.env.Caller.get_by_name("c").refused(what)
 

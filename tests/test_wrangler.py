@@ -14,12 +14,17 @@ from hypothesis import strategies as st
 from dotui.workers.wrangler import MAX_BYTES, WranglerError, read_wrangler, strip_jsonc
 
 GOOD = {
-    "name": "p", "main": "src/entry.py", "compatibility_flags": ["python_workers"],
+    "name": "p",
+    "main": "src/entry.py",
+    "compatibility_flags": ["python_workers"],
     "durable_objects": {"bindings": [{"name": "ROOMS", "class_name": "Room"}]},
-    "migrations": [{"tag": "v1", "new_sqlite_classes": ["Room"], "new_classes": ["Old"]},
-                   {"tag": "v2", "renamed_classes": [{"from": "Old", "to": "New"}]},
-                   {"tag": "v3", "deleted_classes": ["New"]}],
-    "vars": {"GREETING": "hi"}, "kv_namespaces": [{"binding": "CACHE", "id": "x"}],
+    "migrations": [
+        {"tag": "v1", "new_sqlite_classes": ["Room"], "new_classes": ["Old"]},
+        {"tag": "v2", "renamed_classes": [{"from": "Old", "to": "New"}]},
+        {"tag": "v3", "deleted_classes": ["New"]},
+    ],
+    "vars": {"GREETING": "hi"},
+    "kv_namespaces": [{"binding": "CACHE", "id": "x"}],
 }
 
 
@@ -40,19 +45,19 @@ def test_a_good_file_gives_bindings_backends_renames_and_vars(tmp_path):
 
 
 def test_toml_and_jsonc_read_the_same(tmp_path):
-    toml = '''main = "src/entry.py"
+    toml = """main = "src/entry.py"
 [[durable_objects.bindings]]
 name = "ROOMS"
 class_name = "Room"
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["Room"]
-'''
-    jsonc = '''{ // a comment, and a "string // that is not one"
+"""
+    jsonc = """{ // a comment, and a "string // that is not one"
   "main": "src/entry.py", /* block */
   "durable_objects": {"bindings": [{"name": "ROOMS", "class_name": "Room",},],},
   "migrations": [{"tag": "v1", "new_sqlite_classes": ["Room"]}],
-}'''
+}"""
     a = read_wrangler(str(project(tmp_path, toml, "wrangler.toml")))
     b = read_wrangler(str(project(tmp_path, jsonc, "wrangler.jsonc")))
     assert (a.bindings, a.backends) == (b.bindings, b.backends) == ({"ROOMS": "Room"}, {"Room": "sqlite"})
@@ -107,14 +112,17 @@ def test_each_bad_key_is_named_with_what_to_do(tmp_path, key, value, says):
     assert str(err.value).startswith(f"{path}: ") and says in str(err.value)
 
 
-@pytest.mark.parametrize("data,says", [
-    (b"\0{}", "NUL byte"),
-    (b"{\"main\": \"\xff\"}", "not UTF-8"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b"{" * 10 + b"oops", "not valid JSON"),
-    (b"[1, 2]", "a wrangler file is a table"),
-    (b" " * (MAX_BYTES + 1), "larger than"),
-])
+@pytest.mark.parametrize(
+    "data,says",
+    [
+        (b"\0{}", "NUL byte"),
+        (b'{"main": "\xff"}', "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"{" * 10 + b"oops", "not valid JSON"),
+        (b"[1, 2]", "a wrangler file is a table"),
+        (b" " * (MAX_BYTES + 1), "larger than"),
+    ],
+)
 def test_what_is_not_a_wrangler_file_is_refused_naming_it(tmp_path, data, says):
     path = tmp_path / "wrangler.json"
     path.write_bytes(data)
@@ -129,9 +137,11 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
         read_wrangler(str(path))
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
-                                                                                       max_size=4), max_leaves=30)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=30,
+)
 keys = st.sampled_from(["main", "durable_objects", "migrations", "vars", "name", "kv_namespaces"])
 
 

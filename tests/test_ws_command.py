@@ -69,8 +69,9 @@ def test_ws_outside_the_prompt_needs_send_or_for(local):
 def test_ws_at_the_prompt_sends_each_typed_line(local):
     lines = iter(["hello", "tags", None])
     shown = []
-    result = run(local, "ws Room/r /?tags=a,b", interactive=True, on_event=shown.append,
-                 read_line=lambda prompt: next(lines))
+    result = run(
+        local, "ws Room/r /?tags=a,b", interactive=True, on_event=shown.append, read_line=lambda prompt: next(lines)
+    )
     texts = [m["text"] for m in result["messages"]]
     assert texts == ["hello", "echo:hello", "tags", '["a", "b"]']
     assert [e["type"] for e in shown] == ["ws.sent", "ws.received", "ws.sent", "ws.received"]

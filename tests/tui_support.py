@@ -84,8 +84,9 @@ def write_objects(folder: Path, source: str = OBJECTS) -> Path:
     return folder
 
 
-def write_hibernated(data_dir: Path, namespace: str, count: int, last_active: float | None = None,
-                     prefix: str = "user-") -> list[str]:
+def write_hibernated(
+    data_dir: Path, namespace: str, count: int, last_active: float | None = None, prefix: str = "user-"
+) -> list[str]:
     """``count`` hibernated objects in the data folder's index (what listing reads); returns their ids."""
     data_dir.mkdir(parents=True, exist_ok=True)
     ids = IdFactory(namespace)

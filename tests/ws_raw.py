@@ -20,8 +20,9 @@ def masked(payload: bytes, key: bytes) -> bytes:
     return (int.from_bytes(payload, "little") ^ k).to_bytes(n, "little")
 
 
-def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, mask: bool = True, rsv: int = 0,
-          length: int | None = None) -> bytes:
+def frame(
+    opcode: int, payload: bytes = b"", *, fin: bool = True, mask: bool = True, rsv: int = 0, length: int | None = None
+) -> bytes:
     """One client frame; ``length`` announces a size other than the payload's (for truncation)."""
     n = len(payload) if length is None else length
     head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
@@ -53,9 +54,13 @@ class RawSocket:
         await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port)), 10)
         reader, writer = await asyncio.open_connection(sock=sock, limit=rcvbuf or 1 << 16)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                      f"Authorization: Bearer {token}\r\n\r\n").encode())
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Authorization: Bearer {token}\r\n\r\n"
+            ).encode()
+        )
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         assert head.split(b"\r\n")[0].split()[1] == b"101", head
         return cls(reader, writer)

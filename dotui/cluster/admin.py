@@ -42,9 +42,12 @@ class NoWebSockets:
         pass
 
     async def open(self, namespace: str, oid: Any, request: Any, peer: Any) -> Any:
-        raise ClientFault(ValueError(
-            "WebSockets are not served over a cluster yet (docs/cluster.md); serve the objects that "
-            "accept WebSockets from a single engine (dotui serve without --cluster)"))
+        raise ClientFault(
+            ValueError(
+                "WebSockets are not served over a cluster yet (docs/cluster.md); serve the objects that "
+                "accept WebSockets from a single engine (dotui serve without --cluster)"
+            )
+        )
 
 
 class ClusterView:
@@ -140,8 +143,10 @@ class ClusterAdmin(Admin):
         prefix = ref[1:].lower()
         if len(prefix) == 64:
             return shard_of(oid.id_from_string(prefix).hex, self.shards), ref
-        found = await asyncio.gather(*(self.cluster.op(i, "resolve", namespace=namespace, ref=ref)
-                                       for i in range(self.shards)), return_exceptions=True)
+        found = await asyncio.gather(
+            *(self.cluster.op(i, "resolve", namespace=namespace, ref=ref) for i in range(self.shards)),
+            return_exceptions=True,
+        )
         hits = [r["id"] for r in found if isinstance(r, dict)]
         if len(hits) > 1:
             raise InvalidIdError(f"{len(hits)} {namespace} objects have ids starting with {prefix!r}; give more digits")
@@ -159,8 +164,9 @@ class ClusterAdmin(Admin):
         shard = shard_of(oid.hex, self.shards)
         return await self.cluster.call_id(shard, namespace, oid.hex, oid.name, method, list(args), kwargs)
 
-    async def call(self, namespace: str, ref: str, method: str, args: list | None = None,
-                   kwargs: dict | None = None) -> Any:
+    async def call(
+        self, namespace: str, ref: str, method: str, args: list | None = None, kwargs: dict | None = None
+    ) -> Any:
         """``Admin.call``, sent with the other calls to its shard of this moment (``ShardChannel``)."""
         shard, ref = await self.home(namespace, ref)
         ids = self.engine.namespace(namespace)
@@ -174,8 +180,12 @@ class ClusterAdmin(Admin):
     # ------------------------------------------------------------ reading, merged
     async def info(self) -> dict[str, Any]:
         first = await self.cluster.op(0, "info")
-        return {**first, "pid": os.getpid(), "data_dir": self.cluster.root,
-                "cluster": {"shards": self.shards, "placement": self.cluster.placement}}
+        return {
+            **first,
+            "pid": os.getpid(),
+            "data_dir": self.cluster.root,
+            "cluster": {"shards": self.shards, "placement": self.cluster.placement},
+        }
 
     async def namespaces(self) -> list[dict[str, Any]]:
         return await self.cluster.op(0, "namespaces")
@@ -183,8 +193,9 @@ class ClusterAdmin(Admin):
     async def worker_requests(self, n: int = 20) -> list[dict[str, Any]]:
         return []  # a cluster's gateway serves no Worker (docs/cluster.md)
 
-    async def instances(self, namespace: str | None = None, state: str | None = None,
-                        offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    async def instances(
+        self, namespace: str | None = None, state: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         at_least("offset", offset, 0)
         if limit is not None:
             at_least("limit", limit, 0)
@@ -250,6 +261,8 @@ for _name in ON_ONE_OBJECT:
 
 _missing = sorted(set(OPERATIONS) - set(vars(ClusterAdmin)))
 if _missing:  # the one table: an operation on no one object needs its cluster form written above
-    raise TypeError(f"ClusterAdmin lacks the operations {', '.join(_missing)} of the table (dotui/ops/facade.py): "
-                    "write how each spreads over the shards and merges")
+    raise TypeError(
+        f"ClusterAdmin lacks the operations {', '.join(_missing)} of the table (dotui/ops/facade.py): "
+        "write how each spreads over the shards and merges"
+    )
 check_implements(ClusterAdmin, OPERATIONS)

@@ -58,7 +58,7 @@ def read_manifest(root: str) -> Manifest | None:
     except (OSError, ValueError, KeyError, TypeError, ManifestError) as exc:
         raise ManifestError(
             f"the cluster manifest {path} cannot be read ({exc}); it says how many shards hold the objects: "
-            f"restore it (it is {{\"version\": {VERSION}, \"shards\": N}} with N the count the cluster was created with)"
+            f'restore it (it is {{"version": {VERSION}, "shards": N}} with N the count the cluster was created with)'
         ) from None
 
 

@@ -26,10 +26,10 @@ class ShardRouter:
     def owns(self, oid: ObjectId) -> bool:
         return shard_of(oid.hex, self.shards) == self.shard
 
-    async def call(self, namespace: str, oid: ObjectId, method: str, args: tuple, kwargs: dict,
-                   chain: tuple) -> Any:
+    async def call(self, namespace: str, oid: ObjectId, method: str, args: tuple, kwargs: dict, chain: tuple) -> Any:
         """The call on the owning shard; its result, or the error its method raised."""
         owner = shard_of(oid.hex, self.shards)
-        outcome = await self.channels[owner].send(("call", namespace, oid.hex, oid.name, method, list(args),
-                                                   kwargs, export_chain(chain, self.shard)))
+        outcome = await self.channels[owner].send(
+            ("call", namespace, oid.hex, oid.name, method, list(args), kwargs, export_chain(chain, self.shard))
+        )
         return unwrap(outcome)

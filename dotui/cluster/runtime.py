@@ -51,10 +51,10 @@ def init_ray(address: str | None = None, **options: Any) -> None:
                 f"a local Ray would listen on every interface (its node address would be {node}): Ray was "
                 "imported before dotui.cluster could ask it for loopback. Import dotui.cluster first, or set "
                 "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before Ray is imported, or join a running cluster "
-                "(--ray-address)")
+                "(--ray-address)"
+            )
         options.setdefault("_node_ip_address", LOOPBACK)
-    ray.init(address=address, namespace=RAY_NAMESPACE, include_dashboard=False, log_to_driver=False,
-             **options)
+    ray.init(address=address, namespace=RAY_NAMESPACE, include_dashboard=False, log_to_driver=False, **options)
 
 
 def pin_resource(shard: int) -> str:
@@ -63,8 +63,7 @@ def pin_resource(shard: int) -> str:
 
 
 class Cluster:
-    def __init__(self, objects: str, root: str, shards: int, *, address: str | None = None,
-                 **engine_options: Any):
+    def __init__(self, objects: str, root: str, shards: int, *, address: str | None = None, **engine_options: Any):
         self.objects = objects
         self.root = root
         self.shards = shards
@@ -97,11 +96,19 @@ class Cluster:
         assert self.manifest is not None  # start() opened it first
         pin = pin_resource(shard)
         resources = {pin: 0.001} if pin in ray.cluster_resources() else {}
-        options = dict(name=names[shard], namespace=RAY_NAMESPACE, max_restarts=-1, max_task_retries=0,
-                       num_cpus=0, max_concurrency=100_000, resources=resources)
+        options = dict(
+            name=names[shard],
+            namespace=RAY_NAMESPACE,
+            max_restarts=-1,
+            max_task_retries=0,
+            num_cpus=0,
+            max_concurrency=100_000,
+            resources=resources,
+        )
         try:
             return ShardActor.options(**options).remote(
-                shard, names, self.objects, self.manifest.folder(shard), self.engine_options)
+                shard, names, self.objects, self.manifest.folder(shard), self.engine_options
+            )
         except ValueError as exc:  # the name is taken: this root is served already
             raise ManifestError(
                 f"shard {shard} of {self.root} is already hosted on this Ray cluster ({exc}); "
@@ -117,8 +124,9 @@ class Cluster:
             raise RuntimeError("the cluster is not started: await its start() first")
         return self.handles
 
-    async def call_id(self, shard: int, namespace: str, hx: str, name: str | None, method: str, args: list,
-                      kwargs: dict) -> Any:
+    async def call_id(
+        self, shard: int, namespace: str, hx: str, name: str | None, method: str, args: list, kwargs: dict
+    ) -> Any:
         """A checked call (``Admin.call_id``) on ``shard``, sent with the others of this moment (``ShardChannel``)."""
         outcome = await self.channels[shard].send(("call_id", namespace, hx, name, method, args, kwargs))
         return unwrap(outcome, admin=True)
@@ -150,8 +158,7 @@ class Cluster:
             t.cancel()
         await asyncio.gather(*self._pumps, return_exceptions=True)
         if self.handles is not None:
-            results = await asyncio.gather(*(self.ask(i, "close") for i in range(self.shards)),
-                                           return_exceptions=True)
+            results = await asyncio.gather(*(self.ask(i, "close") for i in range(self.shards)), return_exceptions=True)
             for i, r in enumerate(results):
                 if isinstance(r, BaseException):
                     log.warning("closing shard %d: %s", i, r)

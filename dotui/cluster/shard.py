@@ -67,8 +67,9 @@ class ShardHost:
         self.engine = engine
 
     # ------------------------------------------------------------ calls
-    async def call(self, namespace: str, hx: str, name: str | None, method: str, args: list, kwargs: dict,
-                   chain: tuple) -> Outcome:
+    async def call(
+        self, namespace: str, hx: str, name: str | None, method: str, args: list, kwargs: dict, chain: tuple
+    ) -> Outcome:
         """A stub's call from an object on another shard, with its call chain."""
         return await outcome_of(self._call(namespace, hx, name, method, args, kwargs, chain))
 
@@ -78,15 +79,18 @@ class ShardHost:
         oid.name = name
         return await engine.call(namespace, oid, method, tuple(args), kwargs, import_chain(chain, self.shard))
 
-    async def call_id(self, namespace: str, hx: str, name: str | None, method: str, args: list,
-                      kwargs: dict) -> Outcome:
+    async def call_id(
+        self, namespace: str, hx: str, name: str | None, method: str, args: list, kwargs: dict
+    ) -> Outcome:
         """A checked call from the gateway (``Admin.call_id``): nothing runs if the method or arguments are wrong."""
+
         async def go() -> Any:
             engine = await self._ready()
             oid = engine.namespace(namespace).id_from_string(hx)
             oid.name = name
             assert self.admin is not None  # set with the engine
             return await self.admin.call_id(namespace, oid, method, args, kwargs)
+
         return await outcome_of(go())
 
     async def calls(self, batch: list[tuple]) -> list[Outcome]:
@@ -126,9 +130,11 @@ class ShardHost:
 
     async def op(self, name: str, kwargs: dict[str, Any]) -> Outcome:
         """The admin operation ``name`` (``ops/admin.py``) on this shard."""
+
         async def go() -> Any:
             await self._ready()
             return await getattr(self.admin, name)(**kwargs)
+
         return await outcome_of(go())
 
     # ------------------------------------------------------------ events and life
@@ -145,10 +151,16 @@ class ShardHost:
 
     async def describe(self) -> Outcome:
         """Where this shard runs: pid, node, data folder (and its engine started)."""
+
         async def go() -> dict[str, Any]:
             await self._ready()
-            return {"shard": self.shard, "pid": os.getpid(), "folder": self._folder,
-                    "node": ray.get_runtime_context().get_node_id()}
+            return {
+                "shard": self.shard,
+                "pid": os.getpid(),
+                "folder": self._folder,
+                "node": ray.get_runtime_context().get_node_id(),
+            }
+
         return await outcome_of(go())
 
     async def close(self) -> Outcome:

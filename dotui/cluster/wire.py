@@ -67,5 +67,4 @@ def import_chain(chain: tuple, shard: int) -> tuple:
     """A chain arriving at ``shard``: its own calls become ints again, so its input gates let a
     re-entering call (A -> B -> A) in; other shards' stay strings, which match no local call."""
     mine = f"{shard}:"
-    return tuple(int(seq[len(mine):]) if isinstance(seq, str) and seq.startswith(mine) else seq
-                 for seq in chain)
+    return tuple(int(seq[len(mine) :]) if isinstance(seq, str) and seq.startswith(mine) else seq for seq in chain)

@@ -18,7 +18,23 @@ from .registry import Arg, Command, Kind, Option, Parsed, Registry
 from .runner import CommandError, Context, ErrorInfo, Outcome, execute, parse_line, run
 
 __all__ = [
-    "REGISTRY", "Arg", "Command", "CommandError", "Context", "ErrorInfo", "Kind", "Option", "Outcome",
-    "ParseError", "Parsed", "Ref", "Registry", "execute", "format_ref", "parse_line", "parse_ref",
-    "parse_value", "run",
+    "REGISTRY",
+    "Arg",
+    "Command",
+    "CommandError",
+    "Context",
+    "ErrorInfo",
+    "Kind",
+    "Option",
+    "Outcome",
+    "ParseError",
+    "Parsed",
+    "Ref",
+    "Registry",
+    "execute",
+    "format_ref",
+    "parse_line",
+    "parse_ref",
+    "parse_value",
+    "run",
 ]

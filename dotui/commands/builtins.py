@@ -32,8 +32,10 @@ def _namespace_names(ctx: Context) -> list[str]:
 def _check_namespace(ctx: Context, name: str) -> None:
     names = _namespace_names(ctx)
     if name not in names:
-        raise CommandError(f"no namespace {name!r}; namespaces: {', '.join(names) or '(none)'}",
-                           did_you_mean(name, names) or "classes lists the namespaces")
+        raise CommandError(
+            f"no namespace {name!r}; namespaces: {', '.join(names) or '(none)'}",
+            did_you_mean(name, names) or "classes lists the namespaces",
+        )
 
 
 def existing_instance(ctx: Context, ref: Ref) -> InstanceRow:
@@ -43,8 +45,9 @@ def existing_instance(ctx: Context, ref: Ref) -> InstanceRow:
         return info
     names = [name for i in ctx.facade.instances(ref.namespace) if (name := i.get("name")) is not None]
     hint = did_you_mean(ref.ref, names) or f"ls {ref.namespace} lists its objects"
-    raise CommandError(f"no {ref.namespace} object named {ref.ref!r} yet; an object comes to exist at its first call",
-                       hint)
+    raise CommandError(
+        f"no {ref.namespace} object named {ref.ref!r} yet; an object comes to exist at its first call", hint
+    )
 
 
 def _label(info: InstanceRow) -> str:
@@ -62,8 +65,11 @@ def _validate_when(text: str) -> None:
     try:
         parse_when(text)
     except ValueError as exc:
-        raise ParseError(str(exc), "give +SECONDS (e.g. +30), an ISO time (e.g. 2026-12-01T09:00:00Z) or epoch "
-                                   "seconds, between 0001-01-02 and 9999-12-30 (UTC)") from None
+        raise ParseError(
+            str(exc),
+            "give +SECONDS (e.g. +30), an ISO time (e.g. 2026-12-01T09:00:00Z) or epoch "
+            "seconds, between 0001-01-02 and 9999-12-30 (UTC)",
+        ) from None
 
 
 # ---------------------------------------------------------------- describing
@@ -93,16 +99,23 @@ LS_PAGE = 50
     summary="objects, live or hibernated: state, queue, calls, storage size, alarm",
     usage="ls [NS] [--live|--hibernated] [--page N|--all]",
     args=(Arg("namespace", Kind.NAMESPACE, optional=True, help="only this namespace"),),
-    options=(Option("--live", "live", help="only live objects"),
-             Option("--hibernated", "hibernated", help="only hibernated objects"),
-             Option("--page", "page", kind=Kind.COUNT, help=f"page N of {LS_PAGE} objects (default 1)"),
-             Option("--all", "all", help="every object, not one page")),
+    options=(
+        Option("--live", "live", help="only live objects"),
+        Option("--hibernated", "hibernated", help="only hibernated objects"),
+        Option("--page", "page", kind=Kind.COUNT, help=f"page N of {LS_PAGE} objects (default 1)"),
+        Option("--all", "all", help="every object, not one page"),
+    ),
     examples=("ls", "ls Counter --live", "ls --page 2"),
-    details=f"Objects are listed by namespace, then name, {LS_PAGE} to a page. "
-            "Reads no object file and wakes nothing.",
+    details=f"Objects are listed by namespace, then name, {LS_PAGE} to a page. Reads no object file and wakes nothing.",
 )
-def ls(ctx: Context, namespace: str | None = None, live: bool = False, hibernated: bool = False,
-       page: int | None = None, all: bool = False) -> dict[str, Any]:
+def ls(
+    ctx: Context,
+    namespace: str | None = None,
+    live: bool = False,
+    hibernated: bool = False,
+    page: int | None = None,
+    all: bool = False,
+) -> dict[str, Any]:
     if live and hibernated:
         raise ParseError("ls takes --live or --hibernated, not both", "leave both out to list every object")
     if page is not None and all:
@@ -120,9 +133,20 @@ def ls(ctx: Context, namespace: str | None = None, live: bool = False, hibernate
     pages = 1 if all else max(1, -(-total // LS_PAGE))
     sockets = {(ns, hx): n for ns, hx, n in ctx.facade.websocket_counts(namespace)}
     backends = {ns["name"]: ns.get("backend", "kv") for ns in ctx.facade.namespaces()}  # docs/sqlite.md
-    return {"objects": [{"ref": _label(o), **o, "websockets": sockets.get((o["namespace"], o["id"]), 0),
-                         "backend": backends.get(o["namespace"], "kv")} for o in objects], "total": total,
-            "page": 1 if all else page, "pages": pages}
+    return {
+        "objects": [
+            {
+                "ref": _label(o),
+                **o,
+                "websockets": sockets.get((o["namespace"], o["id"]), 0),
+                "backend": backends.get(o["namespace"], "kv"),
+            }
+            for o in objects
+        ],
+        "total": total,
+        "page": 1 if all else page,
+        "pages": pages,
+    }
 
 
 @command(
@@ -141,30 +165,46 @@ def stats(ctx: Context) -> dict[str, Any]:
     summary="call a method of an object; REF.METHOD(ARGS) is the same",
     usage="call REF METHOD [ARG ...] [--times N [--concurrent]]",
     args=(Arg("ref", Kind.REF), Arg("method", Kind.METHOD), Arg("args", Kind.ARGS, optional=True)),
-    options=(Option("--times", "times", Kind.COUNT, help="make N calls (one after another unless --concurrent)"),
-             Option("--concurrent", "concurrent", help="with --times: start all N at once, as N callers would")),
-    examples=("call Counter/alice increment 5", "Counter/alice.increment(by=5)", "call Counter/#3f2a peek",
-              "call Interleave/x bump_racy --times 2 --concurrent"),
+    options=(
+        Option("--times", "times", Kind.COUNT, help="make N calls (one after another unless --concurrent)"),
+        Option("--concurrent", "concurrent", help="with --times: start all N at once, as N callers would"),
+    ),
+    examples=(
+        "call Counter/alice increment 5",
+        "Counter/alice.increment(by=5)",
+        "call Counter/#3f2a peek",
+        "call Interleave/x bump_racy --times 2 --concurrent",
+    ),
     details="Arguments are Python or JSON literals (5, 'text', [1, 2], {'k': 1}, true, null); "
-            "keyword arguments are key=literal. Nothing is evaluated. The result arrives once the "
-            "call's writes are durable. With --times N --concurrent the N calls queue in the object "
-            "together: watch interleaving (and lost updates) happen.",
+    "keyword arguments are key=literal. Nothing is evaluated. The result arrives once the "
+    "call's writes are durable. With --times N --concurrent the N calls queue in the object "
+    "together: watch interleaving (and lost updates) happen.",
 )
-def call(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {}), times: int | None = None,
-         concurrent: bool = False) -> Any:
+def call(
+    ctx: Context,
+    ref: Ref,
+    method: str,
+    args: tuple[list, dict] = ([], {}),
+    times: int | None = None,
+    concurrent: bool = False,
+) -> Any:
     if "(" in method:
-        raise ParseError(f"{method!r} is not a method name",
-                         f"write {ref}.{method} or call {ref} {method.partition('(')[0]} ARG ...")
+        raise ParseError(
+            f"{method!r} is not a method name", f"write {ref}.{method} or call {ref} {method.partition('(')[0]} ARG ..."
+        )
     if concurrent and times is None:
-        raise ParseError("--concurrent goes with --times N", "e.g. call Counter/alice increment --times 10 --concurrent")
+        raise ParseError(
+            "--concurrent goes with --times N", "e.g. call Counter/alice increment --times 10 --concurrent"
+        )
     positional, keywords = args
     if times is None:
         return ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)
     return _call_times(ctx, ref, method, positional, keywords, times, concurrent)
 
 
-def _call_times(ctx: Context, ref: Ref, method: str, positional: list, keywords: dict, times: int,
-                concurrent: bool) -> dict[str, Any]:
+def _call_times(
+    ctx: Context, ref: Ref, method: str, positional: list, keywords: dict, times: int, concurrent: bool
+) -> dict[str, Any]:
     import concurrent.futures as cf
 
     start = ctx.clock()
@@ -181,10 +221,15 @@ def _call_times(ctx: Context, ref: Ref, method: str, positional: list, keywords:
                 outcomes.append((True, ctx.facade.call(ref.namespace, ref.ref, method, positional, keywords)))
             except Exception as exc:  # noqa: BLE001 - each call's error is part of the answer
                 outcomes.append((False, exc))
-    return {"object": str(ref), "method": method, "times": times, "concurrent": concurrent,
-            "seconds": round(ctx.clock() - start, 3),
-            "results": [r for ok, r in outcomes if ok],
-            "errors": [{"type": type(e).__name__, "message": str(e)} for ok, e in outcomes if not ok]}
+    return {
+        "object": str(ref),
+        "method": method,
+        "times": times,
+        "concurrent": concurrent,
+        "seconds": round(ctx.clock() - start, 3),
+        "results": [r for ok, r in outcomes if ok],
+        "errors": [{"type": type(e).__name__, "message": str(e)} for ok, e in outcomes if not ok],
+    }
 
 
 @command(
@@ -192,22 +237,32 @@ def _call_times(ctx: Context, ref: Ref, method: str, positional: list, keywords:
     summary="a steady stream of calls (RATE a second for SECONDS), to watch queues build",
     usage="load REF METHOD [ARG ...] --rate PER_SECOND --for SECONDS",
     args=(Arg("ref", Kind.REF), Arg("method", Kind.METHOD), Arg("args", Kind.ARGS, optional=True)),
-    options=(Option("--rate", "rate", Kind.RATE, help="calls started a second (default 10)"),
-             Option("--for", "seconds", Kind.SECONDS, help="how long to keep starting them (default 5)")),
+    options=(
+        Option("--rate", "rate", Kind.RATE, help="calls started a second (default 10)"),
+        Option("--for", "seconds", Kind.SECONDS, help="how long to keep starting them (default 5)"),
+    ),
     examples=("load Counter/alice increment --rate 50 --for 5", "load Interleave/x bump_racy 0.2 --rate 10 --for 3"),
     details="Calls are started on schedule whether or not earlier ones returned (as independent clients "
-            "would), so a method slower than the rate builds a queue: watch it in the TUI's Queue tab or with "
-            "queue REF. Reports calls started, returned and raised, the latency, and the deepest queue seen.",
+    "would), so a method slower than the rate builds a queue: watch it in the TUI's Queue tab or with "
+    "queue REF. Reports calls started, returned and raised, the latency, and the deepest queue seen.",
 )
-def load(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {}), rate: float | None = None,
-         seconds: float | None = None) -> dict[str, Any]:
+def load(
+    ctx: Context,
+    ref: Ref,
+    method: str,
+    args: tuple[list, dict] = ([], {}),
+    rate: float | None = None,
+    seconds: float | None = None,
+) -> dict[str, Any]:
     from .loadgen import run_load
 
     rate = 10.0 if rate is None else rate
     seconds = 5.0 if seconds is None else seconds
     if rate * seconds > 100_000:
-        raise ParseError(f"{rate:g} a second for {seconds:g} s is {rate * seconds:,.0f} calls; at most 100,000",
-                         "lower --rate or --for")
+        raise ParseError(
+            f"{rate:g} a second for {seconds:g} s is {rate * seconds:,.0f} calls; at most 100,000",
+            "lower --rate or --for",
+        )
     ctx.facade.instance(ref.namespace, ref.ref)  # an unknown namespace fails here, before any call
     return run_load(ctx, ref, method, args[0], args[1], rate, seconds)
 
@@ -220,12 +275,13 @@ def load(ctx: Context, ref: Ref, method: str, args: tuple[list, dict] = ([], {})
     args=(Arg("ref", Kind.REF), Arg("prefix", Kind.PREFIX, optional=True, help="only keys starting with it")),
     examples=("storage Counter/alice", "storage ChatRoom/lobby msg:"),
     details="Shows the values, the alarm, and the path of recent writes: committed to the log "
-            "but not yet in the checkpoint file, and written but not yet committed.",
+    "but not yet in the checkpoint file, and written but not yet committed.",
 )
 def storage(ctx: Context, ref: Ref, prefix: str | None = None) -> dict[str, Any]:
     existing_instance(ctx, ref)
     data = ctx.facade.read_storage(ref.namespace, ref.ref)
     if prefix:
+
         def keep(d: dict) -> dict:
             return {k: v for k, v in d.items() if k.startswith(prefix)}
 
@@ -235,8 +291,12 @@ def storage(ctx: Context, ref: Ref, prefix: str | None = None) -> dict[str, Any]
         data["logged"]["deleted"] = [k for k in data["logged"]["deleted"] if k.startswith(prefix)]
         data["pending"]["put"] = keep(data["pending"]["put"])
         data["pending"]["deleted"] = [k for k in data["pending"]["deleted"] if k.startswith(prefix)]
-    return {"object": format_ref(ref.namespace, data.get("name"), data["id"]), "prefix": prefix,
-            "alarm_iso": iso_time(data.get("alarm")), **data}
+    return {
+        "object": format_ref(ref.namespace, data.get("name"), data["id"]),
+        "prefix": prefix,
+        "alarm_iso": iso_time(data.get("alarm")),
+        **data,
+    }
 
 
 @command(
@@ -352,11 +412,14 @@ def wake(ctx: Context, ref: Ref) -> dict[str, Any]:
     "alarm",
     summary="an object's alarm: show it, set it, or delete it",
     usage="alarm REF [set WHEN|delete]",
-    args=(Arg("ref", Kind.REF), Arg("action", Kind.WORD, optional=True, choices=("set", "delete")),
-          Arg("when", Kind.WHEN, optional=True, help="+SECONDS, an ISO time, or epoch seconds")),
+    args=(
+        Arg("ref", Kind.REF),
+        Arg("action", Kind.WORD, optional=True, choices=("set", "delete")),
+        Arg("when", Kind.WHEN, optional=True, help="+SECONDS, an ISO time, or epoch seconds"),
+    ),
     examples=("alarm ApiUsage/alice set +30", "alarm ApiUsage/alice", "alarm ApiUsage/alice delete"),
     details="WHEN is +SECONDS from now, an ISO 8601 time (UTC unless it says otherwise), or epoch seconds. "
-            "The class needs an alarm(self, info) method (ApiUsage has one).",
+    "The class needs an alarm(self, info) method (ApiUsage has one).",
 )
 def alarm(ctx: Context, ref: Ref, action: str | None = None, when: str | None = None) -> dict[str, Any]:
     if action == "set":
@@ -384,9 +447,11 @@ def _check_alarm_handler(ctx: Context, namespace: str) -> None:
         _check_namespace(ctx, namespace)
     if not spaces[namespace].get("alarm"):
         with_alarm = [n for n, ns in spaces.items() if ns.get("alarm")]
-        raise CommandError(f"{namespace} has no alarm() method, so an alarm would have nothing to run",
-                           "add `async def alarm(self, info):` to the class"
-                           + (f", or use a class that has one: {', '.join(with_alarm)}" if with_alarm else ""))
+        raise CommandError(
+            f"{namespace} has no alarm() method, so an alarm would have nothing to run",
+            "add `async def alarm(self, info):` to the class"
+            + (f", or use a class that has one: {', '.join(with_alarm)}" if with_alarm else ""),
+        )
 
 
 @command(
@@ -413,8 +478,7 @@ def reload(ctx: Context) -> dict[str, Any]:
 )
 def watch(ctx: Context, target: Ref | str | None = None, seconds: float | None = None) -> dict[str, Any]:
     if seconds is None and not ctx.interactive:
-        raise ParseError("watch needs --for SECONDS outside the prompt, or it would never end",
-                         "e.g. watch --for 5")
+        raise ParseError("watch needs --for SECONDS outside the prompt, or it would never end", "e.g. watch --for 5")
     match = _event_filter(ctx, target)
     sub = ctx.facade.subscribe()
     kept: list[dict] = []
@@ -446,8 +510,14 @@ def watch(ctx: Context, target: Ref | str | None = None, seconds: float | None =
     finally:
         sub.close()
     label = str(target) if target is not None else None
-    return {"target": label, "seconds": seconds, "count": count, "lost": lost,
-            "interrupted": interrupted, "events": kept}
+    return {
+        "target": label,
+        "seconds": seconds,
+        "count": count,
+        "lost": lost,
+        "interrupted": interrupted,
+        "events": kept,
+    }
 
 
 def _event_filter(ctx: Context, target: Ref | str | None):
@@ -464,18 +534,23 @@ def _event_filter(ctx: Context, target: Ref | str | None):
     "ws",
     summary="open a WebSocket to an object (its fetch accepts it): send and receive",
     usage="ws REF [PATH] [--send TEXT] [--for SECONDS]",
-    args=(Arg("ref", Kind.REF),
-          Arg("path", Kind.PREFIX, optional=True, help="path and query handed to fetch, e.g. /?user=ann")),
-    options=(Option("--send", "send", Kind.KEY, help="send this text, then listen"),
-             Option("--for", "seconds", Kind.SECONDS, help=f"listen this long for what arrives (default {WS_LISTEN:g})")),
+    args=(
+        Arg("ref", Kind.REF),
+        Arg("path", Kind.PREFIX, optional=True, help="path and query handed to fetch, e.g. /?user=ann"),
+    ),
+    options=(
+        Option("--send", "send", Kind.KEY, help="send this text, then listen"),
+        Option("--for", "seconds", Kind.SECONDS, help=f"listen this long for what arrives (default {WS_LISTEN:g})"),
+    ),
     examples=("ws ChatRoom/lobby /?user=ann --send 'hello'", "ws ChatRoom/lobby /?user=ann"),
     details="The object's fetch(request) gets request['websocket'] and accepts it with "
-            "self.ctx.accept_websocket; each text you send is a websocket_message call. At the prompt, "
-            "without --send, every line you type is sent and what arrives is shown, until an empty line. "
-            "The socket closes (1000) when the command ends. Against dotui serve it is a real WebSocket.",
+    "self.ctx.accept_websocket; each text you send is a websocket_message call. At the prompt, "
+    "without --send, every line you type is sent and what arrives is shown, until an empty line. "
+    "The socket closes (1000) when the command ends. Against dotui serve it is a real WebSocket.",
 )
-def ws(ctx: Context, ref: Ref, path: str | None = None, send: str | None = None,
-       seconds: float | None = None) -> dict[str, Any]:
+def ws(
+    ctx: Context, ref: Ref, path: str | None = None, send: str | None = None, seconds: float | None = None
+) -> dict[str, Any]:
     interactive = send is None and ctx.interactive and ctx.read_line is not None
     if send is None and not interactive and seconds is None:
         raise ParseError("ws needs --send TEXT or --for SECONDS outside the prompt", "e.g. ws ChatRoom/lobby --send hi")
@@ -494,9 +569,13 @@ def ws(ctx: Context, ref: Ref, path: str | None = None, send: str | None = None,
         closed = sock.closed
         if closed is None:
             sock.close(1000, "")
-    return {"ref": str(ref), "path": path or "/", "messages": log,
-            "streamed": ctx.interactive and ctx.on_event is not None,
-            "closed": None if closed is None else {"code": closed[0], "reason": closed[1]}}
+    return {
+        "ref": str(ref),
+        "path": path or "/",
+        "messages": log,
+        "streamed": ctx.interactive and ctx.on_event is not None,
+        "closed": None if closed is None else {"code": closed[0], "reason": closed[1]},
+    }
 
 
 def _ws_send(ctx: Context, sock: Any, log: list, text: str, listen: float) -> None:
@@ -541,20 +620,31 @@ _LESSON_WORDS = ("all", *(x.key for x in _TOUR_LESSONS), *(str(i) for i in range
     "tour",
     summary="the guided tour: one lesson per concept of the model, run on objects of its own",
     usage="tour [LESSON|all]",
-    args=(Arg("lesson", Kind.WORD, optional=True, choices=_LESSON_WORDS,
-              help="a lesson's name or number; all runs every one"),),
+    args=(
+        Arg(
+            "lesson",
+            Kind.WORD,
+            optional=True,
+            choices=_LESSON_WORDS,
+            help="a lesson's name or number; all runs every one",
+        ),
+    ),
     examples=("tour", "tour interleaving", "tour 1", "tour all"),
     details="Without LESSON it lists the lessons. A lesson makes real (concurrent) calls on objects named "
-            "tour-…, narrates what happened and checks each claim (✓, or ✗ with what was seen instead). "
-            "The objects stay, to explore. In the TUI, t opens the tour beside the objects it points at.",
+    "tour-…, narrates what happened and checks each claim (✓, or ✗ with what was seen instead). "
+    "The objects stay, to explore. In the TUI, t opens the tour beside the objects it points at.",
 )
 def tour(ctx: Context, lesson: str | None = None) -> dict[str, Any]:
     from ..tour import LESSONS, lesson_named
     from ..tour.headless import LineNarrator, run_lessons
 
     if lesson is None:
-        return {"lessons": [{"number": i, "key": x.key, "title": x.title, "teaches": x.teaches,
-                             "objects": list(x.objects)} for i, x in enumerate(LESSONS, 1)]}
+        return {
+            "lessons": [
+                {"number": i, "key": x.key, "title": x.title, "teaches": x.teaches, "objects": list(x.objects)}
+                for i, x in enumerate(LESSONS, 1)
+            ]
+        }
     try:
         chosen = list(LESSONS) if lesson == "all" else [lesson_named(lesson)]
     except ValueError as exc:
@@ -570,8 +660,13 @@ def tour(ctx: Context, lesson: str | None = None) -> dict[str, Any]:
     narrator = LineNarrator(emit, wait=wait, prompt=True)
     ran = run_lessons(ctx.facade, chosen, narrator)
     checks = [{"lesson": x.key, "claim": c.claim, "ok": c.ok, "problem": c.problem} for x, cs in ran for c in cs]
-    return {"lessons_run": [x.key for x, _ in ran], "checks": checks, "passed": all(c["ok"] for c in checks),
-            "lines": lines, "closing": [c for x, _ in ran if (c := x.closing_for(ctx.facade))]}
+    return {
+        "lessons_run": [x.key for x, _ in ran],
+        "checks": checks,
+        "passed": all(c["ok"] for c in checks),
+        "lines": lines,
+        "closing": [c for x, _ in ran if (c := x.closing_for(ctx.facade))],
+    }
 
 
 # ---------------------------------------------------------------- the session

@@ -48,8 +48,13 @@ _METHOD_PART = re.compile(r"(?P<name>.+)\.(?P<partial>[A-Za-z_0-9]*)", re.DOTALL
 class Completer:
     """Completions against a facade; what it asks the facade is cached for ``ttl`` seconds."""
 
-    def __init__(self, facade: EngineFacade, registry: Registry | None = None, ttl: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        facade: EngineFacade,
+        registry: Registry | None = None,
+        ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if registry is None:
             from . import REGISTRY
 
@@ -126,8 +131,13 @@ class Completer:
     def _namespace_words(self, word: Token, suffix: str = "") -> list[Completion]:
         prefix = word.text.lower()
         return [
-            Completion(ns["name"] + suffix, word.start, ns["name"] + suffix, _first_line(ns.get("doc")) or "namespace",
-                       "namespace")
+            Completion(
+                ns["name"] + suffix,
+                word.start,
+                ns["name"] + suffix,
+                _first_line(ns.get("doc")) or "namespace",
+                "namespace",
+            )
             for ns in sorted(self.namespaces(), key=lambda n: n["name"])
             if ns["name"].lower().startswith(prefix)
         ]
@@ -140,7 +150,9 @@ class Completer:
         if with_method:
             m = _METHOD_PART.fullmatch(rest)
             if m is not None:
-                methods = self._methods(ns_name, m.group("partial"), word.start + len(word.text) - len(m.group("partial")))
+                methods = self._methods(
+                    ns_name, m.group("partial"), word.start + len(word.text) - len(m.group("partial"))
+                )
                 if methods or not self._object_names(ns_name, word, rest):
                     return methods
         return self._object_names(ns_name, word, rest)
@@ -189,8 +201,11 @@ class Completer:
         if pending_option is not None:
             return []  # a value for an option: nothing to offer
         if current.text.startswith("-"):
-            return [Completion(o.flag, current.start, o.flag, o.help, "option")
-                    for o in cmd.options if o.flag.startswith(current.text)]
+            return [
+                Completion(o.flag, current.start, o.flag, o.help, "option")
+                for o in cmd.options
+                if o.flag.startswith(current.text)
+            ]
         index = len(positional)
         if index >= len(cmd.args):
             if cmd.args and cmd.args[-1].kind is Kind.ARGS:
@@ -214,9 +229,11 @@ class Completer:
         if kind in (Kind.KEY, Kind.PREFIX) and positional:
             return self._keys(positional[0], current)
         if kind is Kind.COMMAND:
-            return [Completion(c.name, current.start, c.name, c.summary, "command")
-                    for c in sorted(self.registry.commands.values(), key=lambda c: c.name)
-                    if c.name.startswith(current.text)]
+            return [
+                Completion(c.name, current.start, c.name, c.summary, "command")
+                for c in sorted(self.registry.commands.values(), key=lambda c: c.name)
+                if c.name.startswith(current.text)
+            ]
         if kind is Kind.WORD:
             return [Completion(w, current.start, w, "", "word") for w in arg.choices if w.startswith(current.text)]
         return []

@@ -16,8 +16,9 @@ from .parsing import Ref
 from .runner import Context
 
 
-def run_load(ctx: Context, ref: Ref, method: str, args: list, kwargs: dict, rate: float,
-             seconds: float) -> dict[str, Any]:
+def run_load(
+    ctx: Context, ref: Ref, method: str, args: list, kwargs: dict, rate: float, seconds: float
+) -> dict[str, Any]:
     total = max(1, int(round(rate * seconds)))
     start = ctx.clock()
     started: dict[cf.Future, float] = {}
@@ -51,10 +52,18 @@ def run_load(ctx: Context, ref: Ref, method: str, args: list, kwargs: dict, rate
         else:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
     lat = sorted(latencies)
-    return {"object": str(ref), "method": method, "rate": rate, "seconds": seconds, "started": len(started),
-            "returned": returned, "raised": errors, "deepest_queue": deepest,
-            "latency_ms": {"p50": _ms(lat, 0.5), "p95": _ms(lat, 0.95), "max": _ms(lat, 1.0)},
-            "took": round(ctx.clock() - start, 3)}
+    return {
+        "object": str(ref),
+        "method": method,
+        "rate": rate,
+        "seconds": seconds,
+        "started": len(started),
+        "returned": returned,
+        "raised": errors,
+        "deepest_queue": deepest,
+        "latency_ms": {"p50": _ms(lat, 0.5), "p95": _ms(lat, 0.95), "max": _ms(lat, 1.0)},
+        "took": round(ctx.clock() - start, 3),
+    }
 
 
 def _record_latency(latencies: list[float], t0: float, _fut: cf.Future) -> None:
@@ -74,8 +83,16 @@ def _progress(ctx: Context, ref: Ref, n: int, started: dict[cf.Future, float]) -
     if ctx.on_event is None or not ctx.interactive:
         return
     pending = sum(1 for f in started if not f.done())
-    ctx.on_event({"type": "load.progress", "t": time.time(), "namespace": ref.namespace,
-                  "started": n, "pending": pending, "text": f"{n} started, {pending} not returned yet"})
+    ctx.on_event(
+        {
+            "type": "load.progress",
+            "t": time.time(),
+            "namespace": ref.namespace,
+            "started": n,
+            "pending": pending,
+            "text": f"{n} started, {pending} not returned yet",
+        }
+    )
 
 
 def _ms(sorted_values: list[float], q: float) -> float | None:

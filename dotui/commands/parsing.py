@@ -92,19 +92,23 @@ def check_text(text: str) -> None:
     """ParseError if ``text`` is longer than MAX_LINE, or holds a NUL or a lone surrogate (what invalid
     UTF-8 bytes decode to): not a line of text at all. O(length)."""
     if len(text) > MAX_LINE:
-        raise ParseError(f"the line is {len(text):,} characters long, more than the {MAX_LINE:,} a command line "
-                         "may have", "split the value over several commands (put one key each)")
+        raise ParseError(
+            f"the line is {len(text):,} characters long, more than the {MAX_LINE:,} a command line may have",
+            "split the value over several commands (put one key each)",
+        )
     nul = text.find("\0")
     if nul >= 0:
-        raise ParseError(f"the line holds a NUL character at column {nul + 1}",
-                         "write it as an escape inside quotes: '\\x00'")
+        raise ParseError(
+            f"the line holds a NUL character at column {nul + 1}", "write it as an escape inside quotes: '\\x00'"
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ParseError(
             f"the line is not valid text: column {exc.start + 1} holds {text[exc.start]!r}, a lone surrogate "
             "(invalid UTF-8 in the input decodes to one)",
-            "retype that part, or write the character as an escape inside quotes, e.g. '\\u00e9'") from None
+            "retype that part, or write the character as an escape inside quotes, e.g. '\\u00e9'",
+        ) from None
 
 
 def tokenize(line: str, strict: bool = True) -> Tokens:
@@ -137,16 +141,19 @@ def tokenize(line: str, strict: bool = True) -> Tokens:
                 if stack and stack[-1] == c:
                     stack.pop()
                 elif strict:
-                    raise ParseError(f"unexpected {c!r} at column {i + 1} of {line!r}",
-                                     "check that every bracket is opened before it is closed")
+                    raise ParseError(
+                        f"unexpected {c!r} at column {i + 1} of {line!r}",
+                        "check that every bracket is opened before it is closed",
+                    )
             elif c.isspace() and not stack:
                 break
             i += 1
         if quote is not None or stack:
             if strict:
                 what = f"a {quote} quote" if quote is not None else f"{stack[-1]!r}"
-                raise ParseError(f"{line[start:].strip()!r} is missing {what} to close it",
-                                 "close every quote and bracket")
+                raise ParseError(
+                    f"{line[start:].strip()!r} is missing {what} to close it", "close every quote and bracket"
+                )
             items.append(Token(line[start:], start, n))
             return Tokens(items, None, open=True)
         items.append(Token(line[start:i], start, i))
@@ -171,8 +178,7 @@ def parse_value(text: str) -> Any:
     try:
         node = _parse(source).body
     except SyntaxError as exc:
-        raise ParseError(f"cannot read {_shown(source)} as a value ({exc.msg})",
-                         _value_hint(source)) from None
+        raise ParseError(f"cannot read {_shown(source)} as a value ({exc.msg})", _value_hint(source)) from None
     return literal(node, source)
 
 
@@ -190,15 +196,19 @@ def check_structure(source: str, what: str, outer: int = 0) -> None:
         if c in "([{":
             depth += 1
             if depth - outer > MAX_DEPTH:
-                raise ParseError(f"{what} nests lists and dicts more than {MAX_DEPTH} deep (at column {m.start() + 1})",
-                                 f"a value may nest at most {MAX_DEPTH} deep, as a stored value may: flatten it")
+                raise ParseError(
+                    f"{what} nests lists and dicts more than {MAX_DEPTH} deep (at column {m.start() + 1})",
+                    f"a value may nest at most {MAX_DEPTH} deep, as a stored value may: flatten it",
+                )
         elif c in ")]}":
             depth -= 1
         elif c in ",:":
             items += 1
             if items >= MAX_LITERAL_ITEMS:
-                raise ParseError(f"{what} holds more than {MAX_LITERAL_ITEMS:,} items",
-                                 "split it over several commands (put one key each)")
+                raise ParseError(
+                    f"{what} holds more than {MAX_LITERAL_ITEMS:,} items",
+                    "split it over several commands (put one key each)",
+                )
 
 
 def _parse(source: str) -> ast.Expression:
@@ -224,8 +234,10 @@ def literal(node: ast.AST, source: str) -> Any:
         value = node.value
         if isinstance(value, (str, int, float, bool)) or value is None:
             return value
-        raise ParseError(f"{ast.get_source_segment(source, node) or value!r} is not a JSON-compatible value",
-                         "use numbers, strings, true/false/null, lists and dicts")
+        raise ParseError(
+            f"{ast.get_source_segment(source, node) or value!r} is not a JSON-compatible value",
+            "use numbers, strings, true/false/null, lists and dicts",
+        )
     if isinstance(node, (ast.List, ast.Tuple)):
         return [literal(e, source) for e in node.elts]
     if isinstance(node, ast.Dict):
@@ -235,8 +247,7 @@ def literal(node: ast.AST, source: str) -> Any:
                 raise ParseError("'**' is not allowed inside a value", "write the dict's items out")
             key = literal(k, source)
             if not isinstance(key, str):
-                raise ParseError(f"dict key {key!r} is not a string; JSON keys are strings",
-                                 f"quote it: {str(key)!r}")
+                raise ParseError(f"dict key {key!r} is not a string; JSON keys are strings", f"quote it: {str(key)!r}")
             out[key] = literal(v, source)
         return out
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -255,8 +266,10 @@ def literal(node: ast.AST, source: str) -> Any:
     if isinstance(node, ast.Set):
         raise ParseError("a set is not a JSON value", "use a list: [1, 2]")
     segment = ast.get_source_segment(source, node) or source
-    raise ParseError(f"{segment!r} is not a literal value; expressions are never evaluated",
-                     "give the value itself: 5, 'text', [1, 2], {'k': 1}, true, null")
+    raise ParseError(
+        f"{segment!r} is not a literal value; expressions are never evaluated",
+        "give the value itself: 5, 'text', [1, 2], {'k': 1}, true, null",
+    )
 
 
 def parse_call_args(text: str) -> tuple[list, dict]:
@@ -267,8 +280,10 @@ def parse_call_args(text: str) -> tuple[list, dict]:
     try:
         node = _parse(source).body
     except SyntaxError as exc:
-        raise ParseError(f"cannot read the arguments {_shown(text)} ({exc.msg})",
-                         "arguments are literals, keywords as key=literal: (5, by=2)") from None
+        raise ParseError(
+            f"cannot read the arguments {_shown(text)} ({exc.msg})",
+            "arguments are literals, keywords as key=literal: (5, by=2)",
+        ) from None
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "f"):
         raise ParseError(f"cannot read the arguments {text!r}", "write one argument list: (5, 'x', by=2)")
     args = []
@@ -297,8 +312,9 @@ def parse_arg_tokens(tokens: Iterable[str]) -> tuple[list, dict]:
             kwargs[m.group(1)] = parse_value(m.group(2))
         else:
             if kwargs:
-                raise ParseError(f"positional argument {text!r} follows a keyword argument",
-                                 "put positional arguments first")
+                raise ParseError(
+                    f"positional argument {text!r} follows a keyword argument", "put positional arguments first"
+                )
             args.append(parse_value(text))
     return args, kwargs
 
@@ -318,7 +334,9 @@ def parse_number(text: str, what: str, *, integer: bool = False, minimum: float 
         value = int(text) if integer else float(text)
     except ValueError:
         kind = "a whole number" if integer else "a number"
-        raise ParseError(f"{what} must be {kind}, got {text!r}", f"for example: {what} 5" if not integer else None) from None
+        raise ParseError(
+            f"{what} must be {kind}, got {text!r}", f"for example: {what} 5" if not integer else None
+        ) from None
     if value != value or value in (float("inf"), float("-inf")):
         raise ParseError(f"{what} must be a finite number, got {text!r}")
     if minimum is not None and value < minimum:
@@ -371,11 +389,14 @@ def parse_ref(text: str, *, allow_namespace: bool = False) -> Ref | str:
     if not slash:
         if allow_namespace and _IDENT.fullmatch(text):
             return text
-        raise ParseError(f"{text!r} is not an object reference",
-                         "write Namespace/name (e.g. Counter/alice) or Namespace/#hex (e.g. Counter/#3f2a)")
+        raise ParseError(
+            f"{text!r} is not an object reference",
+            "write Namespace/name (e.g. Counter/alice) or Namespace/#hex (e.g. Counter/#3f2a)",
+        )
     if not _IDENT.fullmatch(ns):
-        raise ParseError(f"{ns!r} in {text!r} is not a namespace name",
-                         "a namespace is a class name, e.g. Counter/alice")
+        raise ParseError(
+            f"{ns!r} in {text!r} is not a namespace name", "a namespace is a class name, e.g. Counter/alice"
+        )
     if not rest:
         raise ParseError(f"{text!r} names no object", f"add a name or an id: {ns}/alice or {ns}/#3f2a")
     if rest[0] in "'\"":
@@ -384,14 +405,17 @@ def parse_ref(text: str, *, allow_namespace: bool = False) -> Ref | str:
             raise ParseError(f"the object name in {text!r} is not a string")
         if name.startswith("#"):
             # The facade reads a reference starting with # as an id prefix.
-            raise ParseError(f"object name {name!r} starts with '#', which marks an id",
-                             f"address it by its id: ls {ns} shows it, then {ns}/#HEX")
+            raise ParseError(
+                f"object name {name!r} starts with '#', which marks an id",
+                f"address it by its id: ls {ns} shows it, then {ns}/#HEX",
+            )
         return Ref(ns, name)
     if rest.startswith("#"):
         digits = rest[1:]
         if not _HEX.fullmatch(digits):
-            raise ParseError(f"{rest!r} is not an id prefix: after '#' come hex digits",
-                             f"e.g. {ns}/#3f2a; ls {ns} shows the ids")
+            raise ParseError(
+                f"{rest!r} is not an id prefix: after '#' come hex digits", f"e.g. {ns}/#3f2a; ls {ns} shows the ids"
+            )
         return Ref(ns, "#" + digits.lower())
     if re.search(r"\s", rest):
         raise ParseError(f"object name {rest!r} has spaces", f"quote it: {ns}/{rest!r}")

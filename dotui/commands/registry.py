@@ -27,21 +27,21 @@ from .parsing import (
 class Kind(enum.Enum):
     """What an argument is: how it is read, and what the completer offers for it."""
 
-    REF = "REF"                # Namespace/name or Namespace/#hex
-    TARGET = "REF|NS"          # a REF, or a bare Namespace
+    REF = "REF"  # Namespace/name or Namespace/#hex
+    TARGET = "REF|NS"  # a REF, or a bare Namespace
     NAMESPACE = "NS"
-    METHOD = "METHOD"          # a method of the class of the preceding REF
-    ARGS = "ARG ..."           # the rest: literals and key=literal
-    KEY = "KEY"                # a storage key: quoted, or as typed
-    VALUE = "VALUE"            # a literal
-    PREFIX = "PREFIX"          # a key prefix: quoted, or as typed
-    SECONDS = "SECONDS"        # a number >= 0
-    COUNT = "N"                # a whole number >= 1
-    RATE = "PER_SECOND"        # a number > 0 of events a second
-    WHEN = "WHEN"              # +SECONDS, an ISO time, or epoch seconds
-    COMMAND = "COMMAND"        # a command name
-    WORD = "WORD"              # one of ``choices``
-    TEXT = "TEXT"              # free text (a SQL query, a bookmark): quoted, or as typed; nothing to complete
+    METHOD = "METHOD"  # a method of the class of the preceding REF
+    ARGS = "ARG ..."  # the rest: literals and key=literal
+    KEY = "KEY"  # a storage key: quoted, or as typed
+    VALUE = "VALUE"  # a literal
+    PREFIX = "PREFIX"  # a key prefix: quoted, or as typed
+    SECONDS = "SECONDS"  # a number >= 0
+    COUNT = "N"  # a whole number >= 1
+    RATE = "PER_SECOND"  # a number > 0 of events a second
+    WHEN = "WHEN"  # +SECONDS, an ISO time, or epoch seconds
+    COMMAND = "COMMAND"  # a command name
+    WORD = "WORD"  # one of ``choices``
+    TEXT = "TEXT"  # free text (a SQL query, a bookmark): quoted, or as typed; nothing to complete
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,13 @@ class Command:
             "usage": self.usage,
             "summary": self.summary,
             "details": self.details,
-            "arguments": [{"name": a.metavar, "kind": a.kind.name.lower(), "optional": a.optional, "help": a.help}
-                          for a in self.args],
-            "options": [{"flag": o.flag + (f" {o.kind.value}" if o.kind else ""), "help": o.help}
-                        for o in self.options],
+            "arguments": [
+                {"name": a.metavar, "kind": a.kind.name.lower(), "optional": a.optional, "help": a.help}
+                for a in self.args
+            ],
+            "options": [
+                {"flag": o.flag + (f" {o.kind.value}" if o.kind else ""), "help": o.help} for o in self.options
+            ],
             "examples": list(self.examples),
         }
 
@@ -132,8 +135,9 @@ class Registry:
         """Register ``fn(ctx, **values)`` as a command; ``values`` are named after args and options."""
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            cmd = Command(name, fn, summary, usage, tuple(args), tuple(options), tuple(aliases),
-                          tuple(examples), details)
+            cmd = Command(
+                name, fn, summary, usage, tuple(args), tuple(options), tuple(aliases), tuple(examples), details
+            )
             for word in (name, *aliases):
                 if word in self._by_alias:
                     raise ValueError(f"command word {word!r} is registered twice")
@@ -172,8 +176,9 @@ class Registry:
                 opt = cmd.option(tok)
                 if opt is None:
                     known = [o.flag for o in cmd.options]
-                    hint = did_you_mean(tok, known) or (f"{cmd.name} takes {', '.join(known)}" if known
-                                                        else f"{cmd.name} takes no options")
+                    hint = did_you_mean(tok, known) or (
+                        f"{cmd.name} takes {', '.join(known)}" if known else f"{cmd.name} takes no options"
+                    )
                     raise ParseError(f"{cmd.name} has no option {tok}", _with_usage(hint, cmd))
                 if opt.kind is None:
                     values[opt.dest] = True
@@ -204,8 +209,7 @@ class Registry:
             extra = positional[len(args)]
             most = len(args)
             raise ParseError(
-                f"{cmd.name} takes at most {most} argument{'s' if most != 1 else ''}; "
-                f"{extra!r} is one too many",
+                f"{cmd.name} takes at most {most} argument{'s' if most != 1 else ''}; {extra!r} is one too many",
                 _with_usage(None, cmd),
             )
 

@@ -65,8 +65,13 @@ class ErrorInfo:
     usage: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "message": self.message, "hint": self.hint,
-                "traceback": self.traceback, "usage": self.usage}
+        return {
+            "type": self.type,
+            "message": self.message,
+            "hint": self.hint,
+            "traceback": self.traceback,
+            "usage": self.usage,
+        }
 
 
 @dataclass
@@ -127,13 +132,18 @@ def _not_a_call(text: str, tokens: list[str]) -> ParseError:
     ref = parse_ref(first.rstrip("."))  # raises for a malformed reference
     assert isinstance(ref, Ref)
     if len(tokens) == 1 and first.endswith("."):
-        return ParseError(f"{first!r} names no method after the dot",
-                          f"write {ref}.METHOD(ARGS); Tab lists the methods; classes shows them")
+        return ParseError(
+            f"{first!r} names no method after the dot",
+            f"write {ref}.METHOD(ARGS); Tab lists the methods; classes shows them",
+        )
     if len(tokens) == 1:
-        return ParseError(f"{first} is an object; say what to do with it",
-                          f"call a method: {ref}.METHOD(ARGS); see its storage: storage {ref}")
-    return ParseError(f"cannot read {text!r} as a call",
-                      f"write {ref}.METHOD(ARG, key=ARG) or call {ref} METHOD ARG key=ARG")
+        return ParseError(
+            f"{first} is an object; say what to do with it",
+            f"call a method: {ref}.METHOD(ARGS); see its storage: storage {ref}",
+        )
+    return ParseError(
+        f"cannot read {text!r} as a call", f"write {ref}.METHOD(ARG, key=ARG) or call {ref} METHOD ARG key=ARG"
+    )
 
 
 # ---------------------------------------------------------------- running
@@ -146,8 +156,7 @@ def execute(ctx: Context, line: str, registry: Registry | None = None) -> Outcom
         word = line.strip().split(maxsplit=1)[0] if line.strip() else ""
         cmd = registry.get(word)
         name = cmd.name if cmd else ("call" if "/" in word else None)
-        return Outcome(name, line.strip(), False,
-                       error=ErrorInfo("UsageError", exc.message, exc.hint, usage=True))
+        return Outcome(name, line.strip(), False, error=ErrorInfo("UsageError", exc.message, exc.hint, usage=True))
     if parsed is None:
         return None
     return run(ctx, parsed)
@@ -172,8 +181,10 @@ def run(ctx: Context, parsed: Parsed) -> Outcome:
 def _interrupted(parsed: Parsed) -> tuple[str, str | None]:
     if parsed.command.name == "call":
         ref = parsed.values["ref"]
-        return ("stopped waiting for the call; it goes on inside the object",
-                f"see it with: queue {ref}, then history {ref}")
+        return (
+            "stopped waiting for the call; it goes on inside the object",
+            f"see it with: queue {ref}, then history {ref}",
+        )
     return (f"{parsed.command.name} interrupted", None)
 
 

@@ -146,8 +146,10 @@ def bookmark(ctx: Context, ref: Ref, at: str | None = None, list_: bool = False)
         if at is not None:
             raise ParseError("bookmark takes AT or --list, not both", "--list shows every bookmark kept")
         marks = ctx.facade.bookmarks(ref.namespace, ref.ref)
-        return {"object": str(ref),
-                "bookmarks": [{**m, "time_iso": iso_time(m.get("time"))} for m in reversed(marks)]}  # newest first
+        return {
+            "object": str(ref),
+            "bookmarks": [{**m, "time_iso": iso_time(m.get("time"))} for m in reversed(marks)],
+        }  # newest first
     when = None if at is None else _past_time(at)
     mark = ctx.facade.bookmark(ref.namespace, ref.ref, when)
     return {"object": str(ref), "bookmark": mark, "at_iso": iso_time(when)}

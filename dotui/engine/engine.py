@@ -107,14 +107,25 @@ class Engine(ReadSide):
         self._instances: dict[tuple[str, str], Instance] = {}
         self._live: dict[tuple[str, str], Instance] = {}
         self._broken: dict[tuple[str, str], None] = {}  # keys of kept broken records, oldest first
-        self.durable = DurableState(self.data_dir, self.index, interval=checkpoint_interval,
-                                    publish=self.bus.publish, on_broken=self._on_checkpoint_broken, clock=clock)
-        self.alarms = AlarmScheduler(self._alarm_target, self.bus, retry_base=alarm_retry_base,
-                                     max_retries=alarm_max_retries, clock=clock)
+        self.durable = DurableState(
+            self.data_dir,
+            self.index,
+            interval=checkpoint_interval,
+            publish=self.bus.publish,
+            on_broken=self._on_checkpoint_broken,
+            clock=clock,
+        )
+        self.alarms = AlarmScheduler(
+            self._alarm_target, self.bus, retry_base=alarm_retry_base, max_retries=alarm_max_retries, clock=clock
+        )
         # Every unit reads what the engine holds through these read-only views; the engine alone writes.
-        self.holdings = Holdings(MappingProxyType(self._namespaces), MappingProxyType(self._instances),
-                                 MappingProxyType(self._live), MappingProxyType(self._broken),
-                                 MappingProxyType(self._ns_handles))
+        self.holdings = Holdings(
+            MappingProxyType(self._namespaces),
+            MappingProxyType(self._instances),
+            MappingProxyType(self._live),
+            MappingProxyType(self._broken),
+            MappingProxyType(self._ns_handles),
+        )
         self.sweeper = IdleSweeper(clock, idle_timeout, self.holdings.live, self._checkpoint_soon)
         self._lock = DataLock(self.data_dir)
         self.listing = Listing(self.index, self.holdings.records, self.holdings.live)
@@ -156,15 +167,28 @@ class Engine(ReadSide):
             self.durable.recover(self.log)  # bring checkpoints up to date with the log (README.md, "On disk")
             if sqlfile.reconcile_alarms(self.index, unclosed):
                 self.index.persist(self.index.take_changes())
-            moves.apply(self.data_dir, class_moves(self.objects_dir), {n: i.backend for n, i in namespaces.items()},
-                        self.index, self.durable.pending)  # renamed and deleted classes (durability/moves.py)
+            moves.apply(
+                self.data_dir,
+                class_moves(self.objects_dir),
+                {n: i.backend for n, i in namespaces.items()},
+                self.index,
+                self.durable.pending,
+            )  # renamed and deleted classes (durability/moves.py)
             self._report_classless()
             self.log.open_new_segment()
         except BaseException:
             self._lock.release()
             raise
-        self.committer = Committer(self.log, self, self.bus, self._loop, self._log_io,
-                                   full_at=self.checkpoint_log_bytes, clock=self.clock, backlog=self.durable)
+        self.committer = Committer(
+            self.log,
+            self,
+            self.bus,
+            self._loop,
+            self._log_io,
+            full_at=self.checkpoint_log_bytes,
+            clock=self.clock,
+            backlog=self.durable,
+        )
         self.committer.start()
         self.durable.start(self._loop, self._ckpt_io, self._rotate_log)
         self._tasks = [self._loop.create_task(self.durable.run())]
@@ -177,9 +201,13 @@ class Engine(ReadSide):
         listed, their checkpoints and log records untouched, until the class is back. Said once."""
         for ns in self.index.namespaces():
             if ns not in self._namespaces and self.index.count(ns):
-                log.warning("the data folder holds %d object(s) of namespace %s, which no class in %s "
-                            "defines: they are kept as they are (restore the class to reach them)",
-                            self.index.count(ns), ns, self.objects_dir)
+                log.warning(
+                    "the data folder holds %d object(s) of namespace %s, which no class in %s "
+                    "defines: they are kept as they are (restore the class to reach them)",
+                    self.index.count(ns),
+                    ns,
+                    self.objects_dir,
+                )
 
     async def close(self) -> None:
         """Finish: let running calls end, make every write durable, checkpoint, unlock."""
@@ -212,7 +240,9 @@ class Engine(ReadSide):
         """Stop at this instant as a kill would (crash.py; the testing kit's ``engine.crash()``)."""
         if self._started and not self._closed:
             self._closed = self._crashed = True
-            await stop_as_killed(self, list(self._live.values()), self._tasks, (self._log_io, self._ckpt_io), self._lock)
+            await stop_as_killed(
+                self, list(self._live.values()), self._tasks, (self._log_io, self._ckpt_io), self._lock
+            )
             self.index.close()
 
     # ================================================================ namespaces & calls
@@ -238,8 +268,15 @@ class Engine(ReadSide):
             inst = self._instances[key] = Instance(self, info, oid)
         return inst
 
-    async def call(self, namespace: str, oid: ObjectId, method: str, args: tuple = (), kwargs: dict | None = None,
-                   chain: tuple = ()) -> Any:
+    async def call(
+        self,
+        namespace: str,
+        oid: ObjectId,
+        method: str,
+        args: tuple = (),
+        kwargs: dict | None = None,
+        chain: tuple = (),
+    ) -> Any:
         """Call ``method`` on the object ``oid``; its result, once durable, as a copy.
 
         ``chain``: the calls this one was made from, when it comes from another shard (docs/cluster.md).
@@ -271,7 +308,9 @@ class Engine(ReadSide):
             if w is not None:
                 await w
 
-    async def run_on(self, namespace: str, oid: ObjectId, label: str, fn, args: tuple = (), kind: str = "storage") -> Any:
+    async def run_on(
+        self, namespace: str, oid: ObjectId, label: str, fn, args: tuple = (), kind: str = "storage"
+    ) -> Any:
         """Run ``fn(instance)`` in the object's own queue (storage edits from the front ends)."""
         if self._closed or not self._started:
             raise EngineClosedError("the engine is not running")
@@ -357,8 +396,9 @@ class Engine(ReadSide):
         if self._crashed:
             raise BrokenObjectError("the engine crashed (engine.crash()); start a new one on its folder")
         if inst.ns.backend == "sqlite":  # its database, opened: O(1) in its size (docs/sqlite.md)
-            return sqlhistory.open_for_wake(self.data_dir, inst.key, inst.id.name, self.clock.now,
-                                            self.index.get(*inst.key))
+            return sqlhistory.open_for_wake(
+                self.data_dir, inst.key, inst.id.name, self.clock.now, self.index.get(*inst.key)
+            )
         data, alarm, meta = self.durable.load(inst.key)
         if inst.id.name is None and meta.get("name"):
             inst.id.name = meta["name"]
@@ -425,8 +465,9 @@ class Engine(ReadSide):
             if name not in namespaces:
                 del self._ns_handles[name]
         for inst in list(self._instances.values()):
-            inst.reload(namespaces.get(inst.ns.name),
-                        f"class {inst.ns.name} is no longer defined in {self.objects_dir}")
+            inst.reload(
+                namespaces.get(inst.ns.name), f"class {inst.ns.name} is no longer defined in {self.objects_dir}"
+            )
         self.bus.publish("reload", errors=[str(e) for e in errors], namespaces=list(namespaces))
 
     # ================================================================ the committer (committer.py)

@@ -25,9 +25,7 @@ class MethodNotFoundError(DurableObjectError, AttributeError):
         self.method = method
         self.callable_methods = list(callable_methods)
         listed = ", ".join(self.callable_methods) or "(none)"
-        super().__init__(
-            f"{namespace} has no callable method {method!r}; callable methods: {listed}"
-        )
+        super().__init__(f"{namespace} has no callable method {method!r}; callable methods: {listed}")
 
 
 class NamespaceNotFoundError(DurableObjectError, LookupError):
@@ -73,8 +71,9 @@ def contained(exc: BaseException, where: str) -> BaseException:
     if isinstance(exc, (Exception, asyncio.CancelledError, KeyboardInterrupt, GeneratorExit)):
         return exc
     what = f"{type(exc).__name__}({exc})" if str(exc) else type(exc).__name__
-    error = ObjectExitError(f"{where} raised {what}: object code cannot stop the engine; "
-                            "raise an Exception to fail the call instead")
+    error = ObjectExitError(
+        f"{where} raised {what}: object code cannot stop the engine; raise an Exception to fail the call instead"
+    )
     error.__cause__ = exc
     return error
 

@@ -125,8 +125,7 @@ class CallHistory:
     """The engine's one history of finished calls (``Engine.history``), of the objects in memory."""
 
     def __init__(self, per_object: int = 100, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES):
-        for what, v in (("history_size", per_object), ("history_entries", max_entries),
-                        ("history_bytes", max_bytes)):
+        for what, v in (("history_size", per_object), ("history_entries", max_entries), ("history_bytes", max_bytes)):
             if type(v) is not int or v < 1:
                 raise ValueError(f"{what} must be a whole number >= 1; got {v!r}")
         self.per_object = per_object

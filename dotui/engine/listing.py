@@ -30,8 +30,9 @@ class Listing:
         self._held = held
         self._live = live
 
-    def instances(self, namespace: str | None = None, *, state: str | None = None,
-                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    def instances(
+        self, namespace: str | None = None, *, state: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """Known objects, ordered by namespace then name (named objects first), then id.
 
         ``state`` keeps one state ("live", "hibernated", ...); ``offset``/``limit`` page.
@@ -39,12 +40,17 @@ class Listing:
         stop = None if limit is None else offset + limit
         if state is not None and state != "hibernated":
             # The few objects in memory: sort just them.
-            rows = [i.describe() for k, i in self._held.items()
-                    if (namespace is None or k[0] == namespace) and i.shown_state == state]
+            rows = [
+                i.describe()
+                for k, i in self._held.items()
+                if (namespace is None or k[0] == namespace) and i.shown_state == state
+            ]
             rows.sort(key=lambda r: order(r["namespace"], r["name"], r["id"]))
             return rows[offset:stop]
         if state is None:  # every object is in the index (``Engine.touch``): the index pages
-            return [self._row(ns, hx, e) for ns, hx, e in itertools.islice(self._index.ordered(namespace, offset), limit)]
+            return [
+                self._row(ns, hx, e) for ns, hx, e in itertools.islice(self._index.ordered(namespace, offset), limit)
+            ]
         rows = (self._row(ns, hx, e) for ns, hx, e in self._index.ordered(namespace))
         return list(itertools.islice((r for r in rows if r["state"] == state), offset, stop))
 

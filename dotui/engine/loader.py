@@ -19,9 +19,17 @@ from typing import Any
 
 from .object.api import DurableObject
 
-_RESERVED = {"alarm", "fetch_internal", "websocket_message", "websocket_close", "websocket_error",
-             # the same handlers under workerd's names (Python Workers classes: dotui/workers/)
-             "webSocketMessage", "webSocketClose", "webSocketError"}
+_RESERVED = {
+    "alarm",
+    "fetch_internal",
+    "websocket_message",
+    "websocket_close",
+    "websocket_error",
+    # the same handlers under workerd's names (Python Workers classes: dotui/workers/)
+    "webSocketMessage",
+    "webSocketClose",
+    "webSocketError",
+}
 
 
 @dataclass
@@ -130,8 +138,10 @@ def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> str:
         raise SourceError(f"cannot open it: {exc.strerror or exc}") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SourceError("not a regular file (a folder, a FIFO or a device); an objects file is Python "
-                              "source: move it out of the objects folder or rename it")
+            raise SourceError(
+                "not a regular file (a folder, a FIFO or a device); an objects file is Python "
+                "source: move it out of the objects folder or rename it"
+            )
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, limit + 1 - size)
@@ -145,12 +155,17 @@ def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> str:
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise SourceError(f"larger than {limit:,} bytes: an objects file is a class's source; move data it "
-                          "reads into a file of its own, or split the file")
+        raise SourceError(
+            f"larger than {limit:,} bytes: an objects file is a class's source; move data it "
+            "reads into a file of its own, or split the file"
+        )
     nul = data.find(b"\0")
     if nul >= 0:
-        raise SourceError(f"holds a NUL byte (at byte {nul:,}): it is not Python source text "
-                          "(a binary file?); move it out of the objects folder", _line_of(data, nul))
+        raise SourceError(
+            f"holds a NUL byte (at byte {nul:,}): it is not Python source text "
+            "(a binary file?); move it out of the objects folder",
+            _line_of(data, nul),
+        )
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
@@ -159,8 +174,11 @@ def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         named = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
-        raise SourceError(f"not {named} text: byte 0x{data[exc.start]:02x} at byte {exc.start:,} cannot be "
-                          f"decoded; save the file as UTF-8", _line_of(data, exc.start)) from None
+        raise SourceError(
+            f"not {named} text: byte 0x{data[exc.start]:02x} at byte {exc.start:,} cannot be "
+            f"decoded; save the file as UTF-8",
+            _line_of(data, exc.start),
+        ) from None
 
 
 class _Import:
@@ -231,18 +249,26 @@ def import_file(path: str, modname: str, timeout: float) -> Any:
     with _still_running_lock:
         earlier = _still_running.get(key)
         if earlier is not None and earlier.is_alive():
-            return LoadError(path, None, f"an earlier import of this same text is still running (it took longer "
-                                         f"than {timeout:g} s and cannot be stopped): its top level must not "
-                                         "block; fix the file, or restart to end that import")
+            return LoadError(
+                path,
+                None,
+                f"an earlier import of this same text is still running (it took longer "
+                f"than {timeout:g} s and cannot be stopped): its top level must not "
+                "block; fix the file, or restart to end that import",
+            )
     job = _Import(modname, path, source)
     try:
         return job.run(timeout)
     except TimeoutError:
         with _still_running_lock:
             _still_running[key] = job.thread
-        return LoadError(path, None, f"import took longer than {timeout:g} s: a file's top level must not block "
-                                     "(move slow work into a method); that import goes on in a thread of its "
-                                     "own, since a thread cannot be stopped, and its classes are not used")
+        return LoadError(
+            path,
+            None,
+            f"import took longer than {timeout:g} s: a file's top level must not block "
+            "(move slow work into a method); that import goes on in a thread of its "
+            "own, since a thread cannot be stopped, and its classes are not used",
+        )
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - a user's file may raise anything
@@ -290,8 +316,13 @@ def load_objects(folder: str, timeout: float = IMPORT_TIMEOUT) -> tuple[dict[str
             if cls.__module__ != modname:
                 continue
             if name in namespaces:
-                errors.append(LoadError(path, None, f"class {name} is also defined in {namespaces[name].file}; "
-                                        "namespace names must be unique"))
+                errors.append(
+                    LoadError(
+                        path,
+                        None,
+                        f"class {name} is also defined in {namespaces[name].file}; namespace names must be unique",
+                    )
+                )
                 continue
             info = namespace_of(name, cls, path, module)
             if isinstance(info, LoadError):
@@ -313,8 +344,9 @@ def class_moves(objects_dir: str) -> dict[str, str | None]:
     return moves_of(objects_dir)
 
 
-def check_backends(namespaces: dict[str, NamespaceInfo], errors: list[LoadError], data_dir: str,
-                   objects_dir: str) -> list[LoadError]:
+def check_backends(
+    namespaces: dict[str, NamespaceInfo], errors: list[LoadError], data_dir: str, objects_dir: str
+) -> list[LoadError]:
     """Drop (and add a load error for) each class whose ``storage_backend`` is not the one its objects
     on disk have: a class cannot change backend once objects exist, as Cloudflare refuses that
     migration (docs/sqlite.md). O(1) a class (the first object file of its folder tells)."""
@@ -324,10 +356,17 @@ def check_backends(namespaces: dict[str, NamespaceInfo], errors: list[LoadError]
     for name, info in list(namespaces.items()):
         found = backend_of_folder(os.path.join(data_dir, name))
         if found is not None and found != info.backend:
-            out.append(LoadError(info.file, None, (
-                f"class {name} in {objects_dir} declares storage_backend = {info.backend!r}, but its objects in "
-                f"{os.path.join(data_dir, name)} are {found!r}-backed: a class cannot change backend once "
-                f"objects exist; set storage_backend = {found!r} again, or give the new backend a new class name")))
+            out.append(
+                LoadError(
+                    info.file,
+                    None,
+                    (
+                        f"class {name} in {objects_dir} declares storage_backend = {info.backend!r}, but its objects in "
+                        f"{os.path.join(data_dir, name)} are {found!r}-backed: a class cannot change backend once "
+                        f"objects exist; set storage_backend = {found!r} again, or give the new backend a new class name"
+                    ),
+                )
+            )
             del namespaces[name]
     return out
 

@@ -52,13 +52,35 @@ class InstanceTable(TypedDict):
     hibernated: dict[str, dict[str, list[Any]]]
 
 
-def hibernated_row(namespace: str, hx: str, name: str | None, last_active: float | None, keys: int,
-                   nbytes: int, alarm: float | None, calls: int = 0, errors: int = 0) -> InstanceRow:
+def hibernated_row(
+    namespace: str,
+    hx: str,
+    name: str | None,
+    last_active: float | None,
+    keys: int,
+    nbytes: int,
+    alarm: float | None,
+    calls: int = 0,
+    errors: int = 0,
+) -> InstanceRow:
     """The row of a hibernated object known from the index alone (as ``Engine.instances()`` shows it):
     ``calls`` and ``errors`` are its counters so far, kept in the index."""
     return {
-        "namespace": namespace, "id": hx, "name": name, "state": "hibernated",
-        "busy": False, "queued": 0, "running": [], "gate_held": False, "output_held": False,
-        "calls": calls, "errors": errors, "last_active": last_active, "keys": keys, "bytes": nbytes,
-        "pending_writes": 0, "alarm": alarm, "broken": None,
+        "namespace": namespace,
+        "id": hx,
+        "name": name,
+        "state": "hibernated",
+        "busy": False,
+        "queued": 0,
+        "running": [],
+        "gate_held": False,
+        "output_held": False,
+        "calls": calls,
+        "errors": errors,
+        "last_active": last_active,
+        "keys": keys,
+        "bytes": nbytes,
+        "pending_writes": 0,
+        "alarm": alarm,
+        "broken": None,
     }

@@ -28,8 +28,7 @@ log = logging.getLogger("dotui")
 class IdleSweeper:
     """Hibernates idle objects of ``live``; ``evicted()`` is told after a sweep hibernated some."""
 
-    def __init__(self, clock: Clock, idle_timeout: float, live: Mapping[Any, Instance],
-                 evicted: Callable[[], None]):
+    def __init__(self, clock: Clock, idle_timeout: float, live: Mapping[Any, Instance], evicted: Callable[[], None]):
         self._clock = clock
         self.idle_timeout = idle_timeout
         self._live = live

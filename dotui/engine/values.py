@@ -43,7 +43,7 @@ def shown(value: Any, width: int = 80) -> str:
     shown 3 levels deep (``[[[[...]]]]``), so what it costs never depends on how deep ``value``
     nests (a plain ``repr`` of a value read back ~990 deep runs out of stack). O(width)."""
     text = repr(value) if type(value) in (str, bool, float, type(None)) else _reprs.repr(value)
-    return text if len(text) <= width else f"{text[:width - 20]}…{text[-12:]}"
+    return text if len(text) <= width else f"{text[: width - 20]}…{text[-12:]}"
 
 
 def _fits(value: Any, limit: int) -> bool:
@@ -100,7 +100,8 @@ def text_size(value: Any) -> int:
 # The C encoder ``_encode_raw`` runs, made once: (markers, default, encoder, indent, key and item
 # separators, sort_keys, skipkeys, allow_nan); markers None: a value ``fits`` accepted has no cycle.
 _c_encode = (c_make_encoder or (lambda *a: lambda v, _: [_encode_raw(v)]))(
-    None, None, encode_basestring, None, ":", ",", False, False, False)
+    None, None, encode_basestring, None, ":", ",", False, False, False
+)
 
 
 def _parts(value: Any, where: str, limit: int = MAX_CALL_DEPTH) -> Iterator[tuple[str, Any, int, bool]]:
@@ -144,13 +145,17 @@ def _problem(value: Any, where: str, limit: int) -> str:
         elif depth >= limit and (kind is list or kind is tuple or kind is dict):
             at = path if len(path) <= 80 else f"{path[:56]}…{path[-20:]}"
             what = "a stored value" if limit == MAX_DEPTH else "a call's argument or result"
-            return (f"{where} nests lists and dicts more than {limit} deep (at {at}); {what} may "
-                    f"nest at most {limit} deep: flatten it, or split it up")
+            return (
+                f"{where} nests lists and dicts more than {limit} deep (at {at}); {what} may "
+                f"nest at most {limit} deep: flatten it, or split it up"
+            )
         elif kind is float and (item != item or item in (_INF, -_INF)):
             return f"{path} is {item!r}, which JSON cannot represent"
         elif kind not in SCALARS and kind is not list and kind is not tuple and kind is not dict:
-            return (f"{path} is of type {kind.__name__}, which is not JSON-compatible "
-                    "(use dict, list, str, int, float, bool or None)")
+            return (
+                f"{path} is of type {kind.__name__}, which is not JSON-compatible "
+                "(use dict, list, str, int, float, bool or None)"
+            )
     return f"{where} is not JSON-compatible"
 
 
@@ -242,8 +247,10 @@ def read(raw: bytes | str) -> Any:
     try:
         return _on_fresh_stack(_decode_read, text)
     except RecursionError:
-        raise ValueError("it nests lists and objects deeper than a JSON decoder can follow "
-                         f"(the engine writes values at most {MAX_DEPTH} deep)") from None
+        raise ValueError(
+            "it nests lists and objects deeper than a JSON decoder can follow "
+            f"(the engine writes values at most {MAX_DEPTH} deep)"
+        ) from None
 
 
 def copy(value: Any, where: str = "value") -> Any:

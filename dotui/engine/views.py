@@ -80,8 +80,9 @@ class EngineViews:
         return [info.describe() for info in self.held.namespaces.values()]
 
     # Listing (listing.py): every row reads the index or an object in memory, wakes nothing.
-    def instances(self, namespace: str | None = None, *, state: str | None = None,
-                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    def instances(
+        self, namespace: str | None = None, *, state: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """Known objects in listing order, one page (``Listing.instances``)."""
         return self.engine.listing.instances(namespace, state=state, offset=offset, limit=limit)
 
@@ -141,7 +142,7 @@ class EngineViews:
             "queued": sum(len(i.queue) for i in live.values()),
             "running": sum(len(i.running) for i in live.values()),
             "commits_pending": (e.committer.pending if started else 0)
-                               + sum(1 for i in live.values() if i.output_gate.holding),
+            + sum(1 for i in live.values() if i.output_gate.holding),
             "uncheckpointed_objects": e.durable.held_count,
             "broken_checkpoints": len(e.durable.broken),
             "log_bytes": e.log.size if started else 0,
@@ -182,6 +183,7 @@ R = TypeVar("R")
 def delegated(view: Callable[Concatenate[EngineViews, P], R]) -> Callable[Concatenate[Any, P], R]:
     """A method of ``Engine`` answering with its ``views``' method ``view``: the engine's read API is
     views.py's. O(1) more than the view."""
+
     def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
         return view(self.views, *args, **kwargs)
 

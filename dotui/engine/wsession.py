@@ -38,8 +38,9 @@ class Inbox:
         with self._cond:
             self._messages.append(message)
             self._bytes += len(message)
-            while len(self._messages) > 1 and (len(self._messages) > MAX_INBOX_MESSAGES
-                                               or self._bytes > MAX_INBOX_BYTES):
+            while len(self._messages) > 1 and (
+                len(self._messages) > MAX_INBOX_MESSAGES or self._bytes > MAX_INBOX_BYTES
+            ):
                 self._bytes -= len(self._messages.popleft())
                 self.dropped += 1
             self._cond.notify_all()
@@ -142,6 +143,12 @@ class LocalWebSocket:
 def upgrade_request(label: str, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """The request dict an in-process upgrade hands to ``fetch`` (as ``app.fetch_request`` builds it)."""
     parts = urlsplit(path if path.startswith("/") else "/" + path)
-    return {"method": "GET", "url": f"dotui://{label}{path}", "path": parts.path or "/",
-            "query": dict(parse_qsl(parts.query)), "headers": {"Upgrade": "websocket", **(headers or {})},
-            "body": "", "body_base64": False}
+    return {
+        "method": "GET",
+        "url": f"dotui://{label}{path}",
+        "path": parts.path or "/",
+        "query": dict(parse_qsl(parts.query)),
+        "headers": {"Upgrade": "websocket", **(headers or {})},
+        "body": "",
+        "body_base64": False,
+    }

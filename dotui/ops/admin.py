@@ -63,7 +63,9 @@ def parse_when(when: Any, now: float | None = None) -> float:
         t = _read_time(when.strip(), now)
         if t is not None:
             return alarm_time(t, when)
-    raise ValueError(f"cannot read {when!r} as a time: give +SECONDS (e.g. +30) or an ISO time (e.g. 2026-12-01T09:00:00Z)")
+    raise ValueError(
+        f"cannot read {when!r} as a time: give +SECONDS (e.g. +30) or an ISO time (e.g. 2026-12-01T09:00:00Z)"
+    )
 
 
 def _read_time(text: str, now: float | None) -> float | None:
@@ -130,9 +132,9 @@ class Admin:
                 self._fits.clear()
             self._fits.add(shape)  # binding depends on the count and the names, never on the values
         except TypeError as exc:
-            raise ClientFault(TypeError(
-                f"{namespace}.{method}{info.methods[method].signature} cannot take these arguments: {exc}"
-            )) from None
+            raise ClientFault(
+                TypeError(f"{namespace}.{method}{info.methods[method].signature} cannot take these arguments: {exc}")
+            ) from None
 
     def _signature(self, cls: type, method: str) -> inspect.Signature | None:
         fn = getattr(cls, method, None)
@@ -169,15 +171,21 @@ class Admin:
     # ------------------------------------------------------------ reading
     async def info(self) -> dict[str, Any]:
         e = self.engine
-        return {"version": __version__, "pid": os.getpid(), "data_dir": e.data_dir,
-                "objects_dir": e.objects_dir, "load_errors": [str(x) for x in e.load_errors],
-                "idle_timeout": e.idle_timeout}
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "data_dir": e.data_dir,
+            "objects_dir": e.objects_dir,
+            "load_errors": [str(x) for x in e.load_errors],
+            "idle_timeout": e.idle_timeout,
+        }
 
     async def namespaces(self) -> list[dict[str, Any]]:
         return self.engine.namespaces()
 
-    async def instances(self, namespace: str | None = None, state: str | None = None,
-                        offset: int = 0, limit: int | None = None) -> list[InstanceRow]:
+    async def instances(
+        self, namespace: str | None = None, state: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[InstanceRow]:
         at_least("offset", offset, 0)
         if limit is not None:
             at_least("limit", limit, 0)
@@ -218,8 +226,12 @@ class Admin:
         """The engine's counters, its open WebSockets, and the tasks on its loop (``asyncio_tasks``, O(tasks):
         the long-run soak, bench/longrun.py, watches it stay flat)."""
         ws = self.engine.websockets
-        return {**self.engine.stats(), "websockets": ws.open_count, **ws.counters,
-                "asyncio_tasks": len(asyncio.all_tasks())}
+        return {
+            **self.engine.stats(),
+            "websockets": ws.open_count,
+            **ws.counters,
+            "asyncio_tasks": len(asyncio.all_tasks()),
+        }
 
     async def websockets(self, namespace: str, ref: str) -> dict[str, Any]:
         oid = self.target(namespace, ref)
@@ -227,12 +239,16 @@ class Admin:
 
     async def websocket_counts(self, namespace: str | None = None) -> list[list[Any]]:
         namespace = self._known(namespace)
-        return [[ns, hx, n] for (ns, hx), n in sorted(self.engine.websockets.counts().items())
-                if namespace is None or ns == namespace]
+        return [
+            [ns, hx, n]
+            for (ns, hx), n in sorted(self.engine.websockets.counts().items())
+            if namespace is None or ns == namespace
+        ]
 
     # ------------------------------------------------------------ acting
-    async def call(self, namespace: str, ref: str, method: str, args: list | None = None,
-                   kwargs: dict | None = None) -> Any:
+    async def call(
+        self, namespace: str, ref: str, method: str, args: list | None = None, kwargs: dict | None = None
+    ) -> Any:
         return await self.call_id(namespace, self.target(namespace, ref), method, args or [], kwargs or {})
 
     async def storage_get(self, namespace: str, ref: str, key: str) -> Any:
@@ -256,6 +272,7 @@ class Admin:
         def set_it(i: Any) -> float:
             i.storage.set_alarm(t)
             return t
+
         return await self._on(namespace, ref, "storage.set_alarm", set_it, (t,))
 
     async def alarm_delete(self, namespace: str, ref: str) -> None:
@@ -266,16 +283,21 @@ class Admin:
         """(id, database path) of a SQLite-backed object; the caller's fault for a KV class."""
         oid = self.target(namespace, ref)
         if self.engine.namespace_info(namespace).backend != "sqlite":
-            raise ClientFault(ValueError(f"{namespace} is not SQLite-backed (storage_backend = 'kv'): its "
-                                         "storage is key-value only; use storage/get/put"))
+            raise ClientFault(
+                ValueError(
+                    f"{namespace} is not SQLite-backed (storage_backend = 'kv'): its "
+                    "storage is key-value only; use storage/get/put"
+                )
+            )
         return oid, sqlfile.path_of(self.engine.data_dir, namespace, oid.hex)
 
     async def sql_tables(self, namespace: str, ref: str) -> dict[str, Any]:
         _, path = self._database(namespace, ref)
         return await asyncio.to_thread(sqlview.tables, path)
 
-    async def sql_query(self, namespace: str, ref: str, sql: str, bindings: list | None = None, offset: int = 0,
-                        limit: int = 100) -> dict[str, Any]:
+    async def sql_query(
+        self, namespace: str, ref: str, sql: str, bindings: list | None = None, offset: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
         _, path = self._database(namespace, ref)
         try:
             return await asyncio.to_thread(sqlview.query, path, sql, bindings, offset, limit)
@@ -292,8 +314,13 @@ class Admin:
         def run(i: Any) -> dict[str, Any]:
             cur = i.storage.sql.exec(sql, *(bindings or []))
             rows = [[sqlview.encode(v) for v in row] for row in cur.raw()]
-            return {"columns": cur.column_names, "rows": rows, "rows_read": cur.rows_read,
-                    "rows_written": cur.rows_written}
+            return {
+                "columns": cur.column_names,
+                "rows": rows,
+                "rows_read": cur.rows_read,
+                "rows_written": cur.rows_written,
+            }
+
         try:
             return await self._on(namespace, ref, "sql.exec", run, (sql,))
         except SqlError as exc:
@@ -317,6 +344,7 @@ class Admin:
 
         async def ask(i: Any) -> str:
             return await i.storage.on_next_session_restore_bookmark(bookmark)
+
         undo = await self._on(namespace, ref, "storage.restore", ask, (bookmark,))
         inst = self.engine.held((namespace, oid.hex))
         if inst is not None:  # its next session starts now, at the bookmark (as ctx.abort() would)
@@ -360,9 +388,12 @@ class Admin:
     async def commit_delay(self, seconds: Any) -> float:
         log = self.engine.log
         if not hasattr(log, "set_delay"):
-            raise ClientFault(ValueError(
-                "this engine's commit log cannot be slowed: start it with dotui (the TUI or the REPL), "
-                "which uses one that can, e.g. dotui --commit-delay 1"))
+            raise ClientFault(
+                ValueError(
+                    "this engine's commit log cannot be slowed: start it with dotui (the TUI or the REPL), "
+                    "which uses one that can, e.g. dotui --commit-delay 1"
+                )
+            )
         try:
             return log.set_delay(seconds)
         except ValueError as exc:
@@ -383,8 +414,7 @@ def at_least(name: str, value: int, least: int) -> None:
 
 def key_pairs(keys: list) -> list[tuple[str, str]]:
     """``keys`` as ``(namespace, id hex)`` pairs; ClientFault if it is not a list of such pairs. O(keys)."""
-    if not all(isinstance(k, (list, tuple)) and len(k) == 2 and all(isinstance(x, str) for x in k)
-               for k in keys):
+    if not all(isinstance(k, (list, tuple)) and len(k) == 2 and all(isinstance(x, str) for x in k) for k in keys):
         raise ClientFault(ValueError(f'"keys" must be a list of [namespace, id hex] pairs; got {keys!r:.200}'))
     return [(k[0], k[1]) for k in keys]
 

@@ -62,8 +62,10 @@ def _no_constants(name: str) -> Any:
 def _finite(text: str) -> float:
     value = float(text)
     if value in (math.inf, -math.inf):
-        raise BadJSON(f"the number {text:.40} is too large for a float (JSON numbers here are 64-bit floats); "
-                      "send a smaller one, or the digits as a string")
+        raise BadJSON(
+            f"the number {text:.40} is too large for a float (JSON numbers here are 64-bit floats); "
+            "send a smaller one, or the digits as a string"
+        )
     return value
 
 
@@ -82,8 +84,10 @@ def loads(text: str | bytes) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadJSON(f"the body is not valid JSON ({exc})") from None
     except RecursionError:
-        raise BadJSON("the body nests lists or objects too deeply for the gateway's JSON decoder (it stops "
-                      "short of 1,000 levels); send a flatter value") from None
+        raise BadJSON(
+            "the body nests lists or objects too deeply for the gateway's JSON decoder (it stops "
+            "short of 1,000 levels); send a flatter value"
+        ) from None
 
 
 # ---------------------------------------------------------------- server side
@@ -155,8 +159,11 @@ def request_error(type_name: str, message: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- client side
-_ENGINE_ERRORS = {name: cls for name, cls in vars(engine_errors).items()
-                  if isinstance(cls, type) and issubclass(cls, DurableObjectError)}
+_ENGINE_ERRORS = {
+    name: cls
+    for name, cls in vars(engine_errors).items()
+    if isinstance(cls, type) and issubclass(cls, DurableObjectError)
+}
 MAX_MESSAGE_CHARS = 64 * 1024  # of a rebuilt error's message and type name: an error is a line, not a payload
 
 

@@ -56,7 +56,6 @@ async def _unwrapped(coro: Coroutine[Any, Any, Any]) -> Any:
         raise exc.original from None
 
 
-
 class LocalEngine(EngineFacade):
     """An in-process engine on a background thread, driven synchronously.
 
@@ -88,8 +87,11 @@ class LocalEngine(EngineFacade):
             self._loop.run_forever()
         except BaseException as exc:  # noqa: BLE001 - whatever ended the thread is what the waiters hear
             why = f"{type(exc).__name__}{': ' + str(exc) if str(exc) else ''} escaped the engine's loop"
-            log.error("the engine thread stopped: %s (raised by code run outside any call, such as a "
-                      "callback an object scheduled); start the engine again", why)
+            log.error(
+                "the engine thread stopped: %s (raised by code run outside any call, such as a "
+                "callback an object scheduled); start the engine again",
+                why,
+            )
             # Its tasks stay pending for good: their destruction at exit is not news.
             self._loop.set_exception_handler(lambda loop, context: log.debug("%s", context.get("message")))
         finally:
@@ -97,8 +99,10 @@ class LocalEngine(EngineFacade):
 
     def _thread_ended(self, why: str) -> None:
         """Fail every operation still waiting for an answer: none will come. O(waiting)."""
+
         def mark() -> None:
             self._stopped = why
+
         self._waiting.end(EngineClosedError(f"the engine thread stopped ({why}); start the engine again"), mark)
 
     # ------------------------------------------------------------ running
@@ -186,8 +190,10 @@ class LocalEngine(EngineFacade):
 
     def subscribe(self, maxlen: int = 10_000, predicate: Callable[[dict], bool] | None = None) -> EventBuffer:
         """Events, buffered; read with ``drain()`` or ``get_nowait()`` from any thread."""
+
         async def go() -> EventBuffer:
             return self.admin.subscribe(maxlen, predicate)
+
         return self.run(go())
 
     def open_websocket(self, namespace: str, ref: str, path: str = "/") -> LocalWebSocket:
@@ -197,6 +203,7 @@ class LocalEngine(EngineFacade):
 
         async def go() -> Any:
             return await sock.open(namespace, self.admin.target(namespace, ref), upgrade_request(label, path))
+
         answer = self.run(_unwrapped(go()))
         if sock.ws is None:
             raise WebSocketError(f"{label} did not accept the WebSocket; its fetch answered {answer!r:.200}")

@@ -130,8 +130,11 @@ class RemoteSubscription(EventBuffer):
                 return
             try:
                 async with session.ws_connect(
-                    remote.url + "/admin/events", params={"maxlen": str(self.maxlen)}, heartbeat=20.0,
-                    headers=remote._auth_header(), max_msg_size=EVENTS_MESSAGE_LIMIT,
+                    remote.url + "/admin/events",
+                    params={"maxlen": str(self.maxlen)},
+                    heartbeat=20.0,
+                    headers=remote._auth_header(),
+                    max_msg_size=EVENTS_MESSAGE_LIMIT,
                 ) as ws:
                     if not connected_once:
                         connected_once = True
@@ -152,9 +155,13 @@ class RemoteSubscription(EventBuffer):
             except aiohttp.WSServerHandshakeError as exc:
                 if exc.status in (401, 403) and remote._reload_token():
                     continue
-                err: BaseException = (remote._auth_error(exc.status, exc.message) if exc.status in (401, 403)
-                                      else ServerUnreachableError(f"dotui serve at {remote.url} refused the "
-                                                                  f"event stream ({exc.status} {exc.message})"))
+                err: BaseException = (
+                    remote._auth_error(exc.status, exc.message)
+                    if exc.status in (401, 403)
+                    else ServerUnreachableError(
+                        f"dotui serve at {remote.url} refused the event stream ({exc.status} {exc.message})"
+                    )
+                )
                 if not connected_once:
                     self._first.set_exception(err)
                     return
@@ -173,8 +180,14 @@ class RemoteSubscription(EventBuffer):
                 return
             if not outage:
                 outage = True
-                self.push({"type": "connection.lost", "t": time.time(), "url": remote.url,
-                            "error": f"event stream from dotui serve at {remote.url} lost ({reason}); reconnecting"})
+                self.push(
+                    {
+                        "type": "connection.lost",
+                        "t": time.time(),
+                        "url": remote.url,
+                        "error": f"event stream from dotui serve at {remote.url} lost ({reason}); reconnecting",
+                    }
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
@@ -188,9 +201,16 @@ class RemoteEngine(EngineFacade):
     remote = True
     url: str  # the gateway's, always
 
-    def __init__(self, url: str, token: str, *, retries: int = DEFAULT_RETRIES,
-                 token_loader: Callable[[], str] | None = None, max_answer: int = ANSWER_LIMIT,
-                 max_listing: int = LISTING_LIMIT):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        retries: int = DEFAULT_RETRIES,
+        token_loader: Callable[[], str] | None = None,
+        max_answer: int = ANSWER_LIMIT,
+        max_listing: int = LISTING_LIMIT,
+    ):
         """``max_answer`` caps the bytes of one answer, ``max_listing`` those of a listing of every
         object (``LISTINGS``); a larger answer is a ``BadAnswerError`` naming the cap."""
         self.url = normalize_url(url)
@@ -244,7 +264,8 @@ class RemoteEngine(EngineFacade):
             raise BadAnswerError(
                 f"dotui serve at {self.url} answered {params.method} {params.url.path} with a redirect "
                 f"({params.response.status} to {where[:200]!r}); dotui never follows one (the token and the "
-                "body would go there): --connect the gateway's own address")
+                "body would go there): --connect the gateway's own address"
+            )
 
         trace.on_request_redirect.append(refuse)
         return trace
@@ -273,10 +294,13 @@ class RemoteEngine(EngineFacade):
     def _fail_waiting(self) -> None:
         """The client's loop has stopped: every operation still waiting fails now, as none will be
         answered (a thread blocked on one, such as a TUI worker, would wait for good). O(waiting)."""
+
         def mark() -> None:
             self._closed = True
-        self._waiting.end(EngineClosedError(f"the connection to {self.url} was closed; connect again to make "
-                                            "more calls"), mark)
+
+        self._waiting.end(
+            EngineClosedError(f"the connection to {self.url} was closed; connect again to make more calls"), mark
+        )
 
     def _submit(self, coro) -> concurrent.futures.Future:
         """Run ``coro`` on the client's loop; its answer as a future that fails with
@@ -332,8 +356,9 @@ class RemoteEngine(EngineFacade):
 
     def _bad_answer(self, what: str, verb: str, path: str, status: int | str = "") -> BadAnswerError:
         status = f" ({status})" if status else ""
-        return BadAnswerError(f"dotui serve at {self.url} answered {verb} {path}{status} with {what}; "
-                              "is that address a dotui gateway?")
+        return BadAnswerError(
+            f"dotui serve at {self.url} answered {verb} {path}{status} with {what}; is that address a dotui gateway?"
+        )
 
     def _decode(self, raw: bytes | str, verb: str, path: str, status: int | str = "") -> Any:
         """The JSON of an answer, nested at most ANSWER_DEPTH deep; BadAnswerError if it is not. O(size)."""
@@ -342,8 +367,9 @@ class RemoteEngine(EngineFacade):
         except BadJSON as exc:
             raise self._bad_answer(f"a body that is not JSON ({str(exc)[:200]})", verb, path, status) from None
         if not values.fits(doc, ANSWER_DEPTH):
-            raise self._bad_answer(f"JSON nested more than {ANSWER_DEPTH} deep (no answer of the engine is)",
-                                   verb, path, status)
+            raise self._bad_answer(
+                f"JSON nested more than {ANSWER_DEPTH} deep (no answer of the engine is)", verb, path, status
+            )
         return doc
 
     def _answer(self, status: int, raw: bytes, verb: str, path: str) -> Any:
@@ -381,29 +407,45 @@ class RemoteEngine(EngineFacade):
         return BadAnswerError(
             f"dotui serve at {self.url} answered {verb} {path} with {size}more than the cap of {_mib(limit)} "
             f"on one answer (RemoteEngine's {which}; docs/trust.md); ask for less (ls --page, a prefix), "
-            "or raise the cap")
+            "or raise the cap"
+        )
 
     def _events_of(self, text: str) -> list[dict]:
         """One message of the event stream: a JSON list of events (dicts); BadAnswerError if not."""
         batch = self._decode(text, "GET", "/admin/events")
         if not (isinstance(batch, list) and all(isinstance(ev, dict) for ev in batch)):
-            raise self._bad_answer(f"an event message that is not a list of events ({text[:200]!r})",
-                                   "GET", "/admin/events")
+            raise self._bad_answer(
+                f"an event message that is not a list of events ({text[:200]!r})", "GET", "/admin/events"
+            )
         return batch
 
     def _checked_info(self, info: Any) -> dict[str, Any]:
         """``info``'s answer, which the facade's properties read: a dict with the folders as str."""
-        if not (isinstance(info, dict) and isinstance(info.get("data_dir", ""), str)
-                and isinstance(info.get("objects_dir", ""), str)):
+        if not (
+            isinstance(info, dict)
+            and isinstance(info.get("data_dir", ""), str)
+            and isinstance(info.get("objects_dir", ""), str)
+        ):
             raise self._bad_answer(f"an info that is not the engine's ({str(info)[:200]!r})", "GET", "/admin/info")
         return info
 
-    async def _request(self, verb: str, path: str, params: dict[str, Any] | None = None,
-                       body: Any = None, *, idempotent: bool, limit: int | None = None) -> Any:
+    async def _request(
+        self,
+        verb: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        *,
+        idempotent: bool,
+        limit: int | None = None,
+    ) -> Any:
         assert self._session is not None, "start() the RemoteEngine first (or use dotui.server.connect)"
         url = self.url + path
-        query = {k: dumps(v) if isinstance(v, (list, dict)) else str(v)  # a list or dict: JSON (server/app.py)
-                 for k, v in (params or {}).items() if v is not None}
+        query = {
+            k: dumps(v) if isinstance(v, (list, dict)) else str(v)  # a list or dict: JSON (server/app.py)
+            for k, v in (params or {}).items()
+            if v is not None
+        }
         data = None if body is None else dumps(body).encode()
         content = {"Content-Type": "application/json"} if data is not None else {}
         delay = FIRST_BACKOFF
@@ -413,8 +455,9 @@ class RemoteEngine(EngineFacade):
         while attempt < self.retries:
             attempt += 1
             try:
-                async with self._session.request(verb, url, params=query, data=data,
-                                                 headers={**content, **self._auth_header()}) as resp:
+                async with self._session.request(
+                    verb, url, params=query, data=data, headers={**content, **self._auth_header()}
+                ) as resp:
                     raw = await self._read_answer(resp, limit or self.max_answer, verb, path)
                     if resp.status in (401, 403) and not reloaded and self._reload_token():
                         reloaded, attempt = True, attempt - 1  # refused before anything ran: safe to resend
@@ -447,8 +490,11 @@ class RemoteEngine(EngineFacade):
                 refused: concurrent.futures.Future = concurrent.futures.Future()
                 refused.set_exception(exc)
                 return refused
-        given = {p.name: params[p.name] for p in op.params
-                 if p.required or params.get(p.name, p.default) not in (None, p.default)}
+        given = {
+            p.name: params[p.name]
+            for p in op.params
+            if p.required or params.get(p.name, p.default) not in (None, p.default)
+        }
         limit = self.max_listing if op.name in LISTINGS else self.max_answer
         if op.resendable:
             work = self._request(op.verb, op.path, given, idempotent=True, limit=limit)
@@ -520,15 +566,21 @@ def _alarm(params: dict[str, Any]) -> dict[str, Any]:
 
 def _call(params: dict[str, Any]) -> dict[str, Any]:
     # The same check, and the same TypeError, as an in-process call.
-    args, kwargs = values.copy_args(tuple(params["args"] or ()), params["kwargs"] or {},
-                                    f"{params['namespace']}.{params['method']}")
+    args, kwargs = values.copy_args(
+        tuple(params["args"] or ()), params["kwargs"] or {}, f"{params['namespace']}.{params['method']}"
+    )
     return {**params, "args": list(args), "kwargs": kwargs}
 
 
 # What a value is checked and turned into before it leaves, by operation: what in-process refuses
 # with a TypeError or ValueError is refused here the same way, not by the gateway as a RemoteError.
 PREPARE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "storage_get": _key, "storage_delete": _key, "storage_put": _stored, "alarm_set": _alarm, "call": _call}
+    "storage_get": _key,
+    "storage_delete": _key,
+    "storage_put": _stored,
+    "alarm_set": _alarm,
+    "call": _call,
+}
 
 
 def _mib(n: int) -> str:

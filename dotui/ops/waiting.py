@@ -21,8 +21,9 @@ class Waiting:
         self._futures: set[concurrent.futures.Future] = set()
         self._lock = threading.Lock()
 
-    def send(self, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop,
-             refusal: Callable[[], Exception | None]) -> concurrent.futures.Future:
+    def send(
+        self, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop, refusal: Callable[[], Exception | None]
+    ) -> concurrent.futures.Future:
         """``coro`` on ``loop``, as a future; ``refusal()`` (asked under the same lock as ``end``), if it
         names an error, is raised instead and ``coro`` closed unrun."""
         with self._lock:

@@ -26,13 +26,15 @@ class RemoteWebSocket:
     def closed(self) -> tuple[int, str] | None:
         return self.inbox.closed
 
-    async def open(self, session: aiohttp.ClientSession, url: str, namespace: str, ref: str, path: str,
-                   headers: dict[str, str]) -> None:
+    async def open(
+        self, session: aiohttp.ClientSession, url: str, namespace: str, ref: str, path: str, headers: dict[str, str]
+    ) -> None:
         path, _, query = path.partition("?")
         target = f"{url}/ws/{quote(namespace, safe='')}/{quote(ref, safe='')}/{path.lstrip('/')}"
         try:
-            self._ws = await session.ws_connect(target + (f"?{query}" if query else ""), headers=headers,
-                                                max_msg_size=MAX_MESSAGE_BYTES)
+            self._ws = await session.ws_connect(
+                target + (f"?{query}" if query else ""), headers=headers, max_msg_size=MAX_MESSAGE_BYTES
+            )
         except aiohttp.WSServerHandshakeError as exc:
             raise WebSocketError(f"{self.label} did not accept the WebSocket ({exc.status}: {exc.message})") from None
         self._reader = asyncio.get_running_loop().create_task(self._read())

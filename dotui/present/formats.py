@@ -98,8 +98,9 @@ def printable(text: str) -> str:
 
 # Each control as one visible cell: C0 and DEL as their Control Pictures (U+2400-U+2421), C1 (which has none) as
 # U+FFFD. For a screen already laid out, where an escape's extra width would shift every cell after it.
-_CONTROL_CELLS = {c: (0x2421 if c == 0x7F else 0x2400 + c if c < 0x20 else 0xFFFD)
-                  for c in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROL_CELLS = {
+    c: (0x2421 if c == 0x7F else 0x2400 + c if c < 0x20 else 0xFFFD) for c in [*range(0x20), *range(0x7F, 0xA0)]
+}
 
 
 def visible(text: str) -> str:
@@ -137,8 +138,9 @@ def result_text(method: str, value: Any, width: int = 60) -> str:
     return short(value, width)
 
 
-def call_text(method: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None,
-              width: int | None = None) -> str:
+def call_text(
+    method: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None, width: int | None = None
+) -> str:
     """``method(1, 'x', by=2)``: a call as it would be typed in the command language
     (each argument cut to 40 characters; the whole to ``width`` if given). An alarm time reads as a time."""
     if method in TIMED_METHODS:
@@ -157,4 +159,4 @@ def _arg(value: Any, limit: int = 40) -> str:
 def relative_path(path: str) -> str:
     """``path`` from the working folder when it is inside it."""
     cwd = os.getcwd() + os.sep
-    return path[len(cwd):] if path.startswith(cwd) else path
+    return path[len(cwd) :] if path.startswith(cwd) else path

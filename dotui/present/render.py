@@ -171,8 +171,10 @@ def event_style(ev: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------- the renderer
 # A class's concurrency mode, in words (``classes``): what a caller can expect of its calls.
-MODES = {"input-gate": "calls may interleave at an await (the input gate opens there)",
-         "serial": "serial: one call at a time, awaits included"}
+MODES = {
+    "input-gate": "calls may interleave at an await (the input gate opens there)",
+    "serial": "serial: one call at a time, awaits included",
+}
 
 
 class Renderer:
@@ -182,11 +184,26 @@ class Renderer:
         self.out = out
         self.err = err or out
         self._by_command: dict[str, Callable[[Any], None]] = {
-            "classes": self.classes, "ls": self.ls, "storage": self.storage,
-            "get": self.get, "put": self.put, "del": self.delete, "queue": self.queue,
-            "history": self.history, "hibernate": self.hibernate, "wake": self.wake, "alarm": self.alarm,
-            "watch": self.watch_end, "reload": self.reload, "stats": self.stats, "sleep": self.sleep,
-            "help": self.help, "quit": lambda _: None, "clear": self.clear, "ws": self.ws, "tour": self.tour,
+            "classes": self.classes,
+            "ls": self.ls,
+            "storage": self.storage,
+            "get": self.get,
+            "put": self.put,
+            "del": self.delete,
+            "queue": self.queue,
+            "history": self.history,
+            "hibernate": self.hibernate,
+            "wake": self.wake,
+            "alarm": self.alarm,
+            "watch": self.watch_end,
+            "reload": self.reload,
+            "stats": self.stats,
+            "sleep": self.sleep,
+            "help": self.help,
+            "quit": lambda _: None,
+            "clear": self.clear,
+            "ws": self.ws,
+            "tour": self.tour,
             "load": self.load,
             "call": self.call_result,
         }
@@ -218,16 +235,23 @@ class Renderer:
         if error.traceback:
             self.err.print(Text("  your code, most recent call last:", style="dim"))
             for f in error.traceback:
-                self.err.print(Text.assemble(
-                    ("    ", ""), (relative_path(f["file"]), "bold"), (f":{f['line']}", ""),
-                    (f" in {f['function']}", "dim")), soft_wrap=True)
+                self.err.print(
+                    Text.assemble(
+                        ("    ", ""),
+                        (relative_path(f["file"]), "bold"),
+                        (f":{f['line']}", ""),
+                        (f" in {f['function']}", "dim"),
+                    ),
+                    soft_wrap=True,
+                )
                 if f.get("code"):
                     self.err.print(Text("      " + f["code"], style="cyan"), soft_wrap=True)
 
     def echo(self, line: str, where: str | None = None) -> None:
         """A command line as it was typed, before its result (``dotui run --echo``)."""
-        self.out.print(Text.assemble(("› ", "bold cyan"), (line, "bold"), (f"  # {where}" if where else "", "dim")),
-                       soft_wrap=True)
+        self.out.print(
+            Text.assemble(("› ", "bold cyan"), (line, "bold"), (f"  # {where}" if where else "", "dim")), soft_wrap=True
+        )
 
     def notice(self, text: str, style: str = "dim") -> None:
         self.out.print(Text(text, style=style), soft_wrap=True)
@@ -241,8 +265,10 @@ class Renderer:
             self.tour_line(ev["kind"], ev["text"])
             return
         t, who, what = event_parts(ev)
-        self.out.print(Text.assemble((t + "  ", "dim"), (who + ("  " if who else ""), "bold"),
-                                     (what, event_style(ev))), soft_wrap=True)
+        self.out.print(
+            Text.assemble((t + "  ", "dim"), (who + ("  " if who else ""), "bold"), (what, event_style(ev))),
+            soft_wrap=True,
+        )
 
     # ------------------------------------------------------------ values
     def value(self, value: Any) -> None:
@@ -284,8 +310,17 @@ class Renderer:
         if total > len(objects):
             title = f"{title}, page {result['page']} of {result['pages']} ({total:,} in all)"
         table = Table(title=title, title_justify="left")
-        columns: list[tuple[str, JustifyMethod]] = [("object", "left"), ("state", "left"), ("queue", "right"), ("calls", "right"),
-                   ("errors", "right"), ("keys", "right"), ("bytes", "right"), ("alarm", "left"), ("active", "left")]
+        columns: list[tuple[str, JustifyMethod]] = [
+            ("object", "left"),
+            ("state", "left"),
+            ("queue", "right"),
+            ("calls", "right"),
+            ("errors", "right"),
+            ("keys", "right"),
+            ("bytes", "right"),
+            ("alarm", "left"),
+            ("active", "left"),
+        ]
         sockets = any(o.get("websockets") for o in objects)  # the column shows once an object has one
         if sockets:
             columns.insert(2, ("sockets", "right"))
@@ -302,9 +337,17 @@ class Renderer:
             state = o["state"]
             if o.get("busy"):
                 state += ", busy"
-            cells = [o["ref"], Text(state, style=STATE_STYLE.get(o["state"], "")), str(o.get("queued", 0)),
-                     str(o.get("calls", 0)), str(o.get("errors", 0)), str(o.get("keys", 0)),
-                     str(o.get("bytes", 0)), alarm_text(o.get("alarm")), ago(o.get("last_active"))]
+            cells = [
+                o["ref"],
+                Text(state, style=STATE_STYLE.get(o["state"], "")),
+                str(o.get("queued", 0)),
+                str(o.get("calls", 0)),
+                str(o.get("errors", 0)),
+                str(o.get("keys", 0)),
+                str(o.get("bytes", 0)),
+                alarm_text(o.get("alarm")),
+                ago(o.get("last_active")),
+            ]
             if sql:
                 cells.insert(5, o.get("backend", "kv"))
             if sockets:
@@ -357,7 +400,11 @@ class Renderer:
         self._calls(result, f"{result['object']}: no calls running or queued", "queue")
 
     def history(self, result: dict[str, Any]) -> None:
-        self._calls(result, f"{result['object']}: no finished calls since it woke (a hibernated object keeps only its counts: ls)", "history")
+        self._calls(
+            result,
+            f"{result['object']}: no finished calls since it woke (a hibernated object keeps only its counts: ls)",
+            "history",
+        )
 
     def _calls(self, result: dict[str, Any], empty: str, title: str) -> None:
         calls = result["calls"]
@@ -373,12 +420,15 @@ class Renderer:
             table.add_column(col, justify="right")
         for c in calls:
             status = c["status"]
-            style = {"done": "green", "failed": "red", "suspended": "yellow", "queued": "blue", "held": "cyan"}.get(status, "")
+            style = {"done": "green", "failed": "red", "suspended": "yellow", "queued": "blue", "held": "cyan"}.get(
+                status, ""
+            )
             if "error" in c:
                 outcome = Text(f"{c['error']['type']}: {c['error']['message']}", style="red")
             elif "result" in c:
-                outcome = Text(result_text(c["method"], c["result"]) if c["method"] in TIMED_METHODS
-                               else short_json(c["result"]))
+                outcome = Text(
+                    result_text(c["method"], c["result"]) if c["method"] in TIMED_METHODS else short_json(c["result"])
+                )
             elif c.get("awaiting"):
                 outcome = Text(f"awaiting {c['awaiting']}", style="yellow")
             else:
@@ -386,8 +436,15 @@ class Renderer:
             label = call_text(c["method"], c.get("args") or [], c.get("kwargs") or {})
             if c.get("kind") not in (None, "call"):
                 label = f"[{c['kind']}] {label}"
-            table.add_row(str(c["seq"]), label, Text(status, style=style), outcome,
-                          ms(c.get("queue_time")), ms(c.get("run_time")), ms(c.get("held_time")))
+            table.add_row(
+                str(c["seq"]),
+                label,
+                Text(status, style=style),
+                outcome,
+                ms(c.get("queue_time")),
+                ms(c.get("run_time")),
+                ms(c.get("held_time")),
+            )
         self.out.print(table)
 
     def hibernate(self, result: dict[str, Any]) -> None:
@@ -402,8 +459,12 @@ class Renderer:
     def wake(self, result: dict[str, Any]) -> None:
         info = result["instance"]
         state = info["state"]
-        line = Text.assemble((result["object"], "bold"), " is ", (state, STATE_STYLE.get(state, "")),
-                             f" ({info.get('keys', 0)} keys, {info.get('bytes', 0)} bytes)")
+        line = Text.assemble(
+            (result["object"], "bold"),
+            " is ",
+            (state, STATE_STYLE.get(state, "")),
+            f" ({info.get('keys', 0)} keys, {info.get('bytes', 0)} bytes)",
+        )
         self.out.print(line)
 
     def alarm(self, result: dict[str, Any]) -> None:
@@ -413,8 +474,11 @@ class Renderer:
             self.notice(f"{result['object']} has no alarm")
         else:
             verb = "set for" if result["action"] == "set" else "is at"
-            self.out.print(Text.assemble(("alarm of ", ""), (result["object"], "bold"), f" {verb} ",
-                                         (alarm_text(result["alarm"]), "magenta")))
+            self.out.print(
+                Text.assemble(
+                    ("alarm of ", ""), (result["object"], "bold"), f" {verb} ", (alarm_text(result["alarm"]), "magenta")
+                )
+            )
 
     def watch_end(self, result: dict[str, Any]) -> None:
         how = "stopped" if result["interrupted"] else f"watched {result['seconds']:g}s"
@@ -470,11 +534,15 @@ class Renderer:
             self.value(result)
             return
         how = "at once" if result["concurrent"] else "one after another"
-        line = Text.assemble((f"{result['times']} × {result['object']}.{result['method']} {how}: ", "bold"),
-                             (f"{len(result['results'])} returned", "green"))
+        line = Text.assemble(
+            (f"{result['times']} × {result['object']}.{result['method']} {how}: ", "bold"),
+            (f"{len(result['results'])} returned", "green"),
+        )
         if result["errors"]:
-            line.append(f", {len(result['errors'])} raised ({result['errors'][0]['type']}: "
-                        f"{result['errors'][0]['message']})", style="red")
+            line.append(
+                f", {len(result['errors'])} raised ({result['errors'][0]['type']}: {result['errors'][0]['message']})",
+                style="red",
+            )
         line.append(f" in {result['seconds']:g} s", style="dim")
         self.out.print(line, soft_wrap=True)
         self.out.print(json_text(result["results"]), soft_wrap=True)
@@ -482,12 +550,17 @@ class Renderer:
     def load(self, result: dict[str, Any]) -> None:
         lat = result["latency_ms"]
         raised = ", ".join(f"{n} {t}" for t, n in result["raised"].items()) or "none"
-        self.out.print(Text.assemble(
-            (f"load {result['object']}.{result['method']}: ", "bold"),
-            f"{result['started']} calls at {result['rate']:g}/s for {result['seconds']:g} s; ",
-            (f"{result['returned']} returned", "green"), f", raised: {raised}; deepest queue ",
-            (str(result["deepest_queue"]), "bold yellow" if result["deepest_queue"] > 1 else ""),
-            f"; latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, max {lat['max']} ms"), soft_wrap=True)
+        self.out.print(
+            Text.assemble(
+                (f"load {result['object']}.{result['method']}: ", "bold"),
+                f"{result['started']} calls at {result['rate']:g}/s for {result['seconds']:g} s; ",
+                (f"{result['returned']} returned", "green"),
+                f", raised: {raised}; deepest queue ",
+                (str(result["deepest_queue"]), "bold yellow" if result["deepest_queue"] > 1 else ""),
+                f"; latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, max {lat['max']} ms",
+            ),
+            soft_wrap=True,
+        )
 
     TOUR_STYLES = {"lesson": "bold cyan", "step": "", "point": "magenta", "progress": "dim", "result": "green"}
 
@@ -517,7 +590,9 @@ class Renderer:
         for note in result["closing"]:
             self.notice(note, "cyan")
         held = sum(c["ok"] for c in result["checks"])
-        self.notice(f"{held} of {len(result['checks'])} claims checked out", "green" if result["passed"] else "bold red")
+        self.notice(
+            f"{held} of {len(result['checks'])} claims checked out", "green" if result["passed"] else "bold red"
+        )
 
     _streamed_tour = False  # the lines were printed as they came (on_event); set by front ends that stream
 

@@ -20,9 +20,20 @@ _cache: dict[str, inspect.Signature | None] = {}
 
 # what a value of each plain annotation may be, as the command language's literals make them (JSON's, Python's)
 _PLAIN: dict[str, tuple[type, ...]] = {
-    "int": (int,), "float": (int, float), "complex": (int, float, complex), "str": (str,), "bool": (bool,),
-    "bytes": (bytes,), "list": (list,), "tuple": (tuple, list), "dict": (dict,), "set": (set, list),
-    "None": (type(None),), "List": (list,), "Dict": (dict,), "Tuple": (tuple, list),
+    "int": (int,),
+    "float": (int, float),
+    "complex": (int, float, complex),
+    "str": (str,),
+    "bool": (bool,),
+    "bytes": (bytes,),
+    "list": (list,),
+    "tuple": (tuple, list),
+    "dict": (dict,),
+    "set": (set, list),
+    "None": (type(None),),
+    "List": (list,),
+    "Dict": (dict,),
+    "Tuple": (tuple, list),
 }
 
 
@@ -49,13 +60,20 @@ def _from_ast(a: ast.arguments) -> inspect.Signature:
     first_default = len(positional) - len(a.defaults)
     for i, arg in enumerate(positional):
         kind = P.POSITIONAL_ONLY if i < len(a.posonlyargs) else P.POSITIONAL_OR_KEYWORD
-        params.append(P(arg.arg, kind, default=None if i >= first_default else P.empty,
-                        annotation=_accepts(arg.annotation)))
+        params.append(
+            P(arg.arg, kind, default=None if i >= first_default else P.empty, annotation=_accepts(arg.annotation))
+        )
     if a.vararg:
         params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
     for arg, default in zip(a.kwonlyargs, a.kw_defaults, strict=False):
-        params.append(P(arg.arg, P.KEYWORD_ONLY, default=P.empty if default is None else None,
-                        annotation=_accepts(arg.annotation)))
+        params.append(
+            P(
+                arg.arg,
+                P.KEYWORD_ONLY,
+                default=P.empty if default is None else None,
+                annotation=_accepts(arg.annotation),
+            )
+        )
     if a.kwarg:
         params.append(P(a.kwarg.arg, P.VAR_KEYWORD))
     return inspect.Signature(params)

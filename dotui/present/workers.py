@@ -57,8 +57,10 @@ def touched(ev: dict[str, Any]) -> list[tuple[str, str]]:
 def _requests(r: Renderer, result: dict[str, Any]) -> None:
     reqs = result["requests"]
     if not reqs:
-        r.notice("no Worker requests yet: dotui serve answers at / with the project's Default.fetch "
-                 "(a dotui objects folder has no Worker)")
+        r.notice(
+            "no Worker requests yet: dotui serve answers at / with the project's Default.fetch "
+            "(a dotui objects folder has no Worker)"
+        )
         return
     table = Table(title="Worker requests", title_justify="left")
     table.add_column("#", justify="right", style="dim")
@@ -70,9 +72,14 @@ def _requests(r: Renderer, result: dict[str, Any]) -> None:
     for q in reqs:
         status = q.get("status")
         style = "red" if q.get("error") or (isinstance(status, int) and status >= 500) else "green"
-        table.add_row(str(q.get("request")), clock(q.get("started_at")), f"{q.get('method')} {q.get('path')}",
-                      Text(str(status), style=style), ms(q.get("run_time")),
-                      "\n".join(call_lines(q)) or Text("(none)", style="dim"))
+        table.add_row(
+            str(q.get("request")),
+            clock(q.get("started_at")),
+            f"{q.get('method')} {q.get('path')}",
+            Text(str(status), style=style),
+            ms(q.get("run_time")),
+            "\n".join(call_lines(q)) or Text("(none)", style="dim"),
+        )
     r.out.print(table)
 
 

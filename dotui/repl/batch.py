@@ -52,16 +52,24 @@ def lines_of(stream: TextIO | BinaryIO, name: str, limit: int = MAX_LINE) -> Ite
         where, start = f"{name}:{number}", offset
         offset += len(raw)
         if len(raw) > limit:
-            yield Line("", where, f"line {number} of {name} is longer than {limit:,} {unit} (the cap on one "
-                                  "line of a script; is it a script?)")
+            yield Line(
+                "",
+                where,
+                f"line {number} of {name} is longer than {limit:,} {unit} (the cap on one "
+                "line of a script; is it a script?)",
+            )
             offset += _skip_line(source)
             continue
         if isinstance(raw, bytes):
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                yield Line("", where, f"{name} is not UTF-8 text: byte {start + exc.start:,} "
-                                      f"({raw[exc.start:exc.start + 1]!r}, line {number}) does not decode")
+                yield Line(
+                    "",
+                    where,
+                    f"{name} is not UTF-8 text: byte {start + exc.start:,} "
+                    f"({raw[exc.start : exc.start + 1]!r}, line {number}) does not decode",
+                )
                 continue
         else:
             text = raw
@@ -80,8 +88,14 @@ def _skip_line(source, chunk: int = 1 << 16) -> int:
 
 def unreadable(line: Line) -> Outcome:
     """The usage error of a line that could not be read."""
-    return Outcome(None, "", False, error=ErrorInfo(
-        "UsageError", line.error or "", "save the script as UTF-8 text, one command a line", usage=True))
+    return Outcome(
+        None,
+        "",
+        False,
+        error=ErrorInfo(
+            "UsageError", line.error or "", "save the script as UTF-8 text, one command a line", usage=True
+        ),
+    )
 
 
 def status_of(outcome: Outcome) -> int:
@@ -99,8 +113,16 @@ def json_document(outcome: Outcome) -> str:
 class BatchRunner:
     """Runs lines against a facade and reports each outcome (rendered, or as JSON)."""
 
-    def __init__(self, facade: EngineFacade, renderer: Renderer, *, json_out: TextIO | None = None,
-                 on_error: str = "stop", registry: Registry = REGISTRY, echo: bool = False):
+    def __init__(
+        self,
+        facade: EngineFacade,
+        renderer: Renderer,
+        *,
+        json_out: TextIO | None = None,
+        on_error: str = "stop",
+        registry: Registry = REGISTRY,
+        echo: bool = False,
+    ):
         """``echo`` prints each command line (and where it came from) before its result."""
         if on_error not in ("stop", "continue"):
             raise ValueError(f"on_error is {on_error!r}; use 'stop' or 'continue'")

@@ -41,13 +41,15 @@ HISTORY_FILE = "repl_history"
 # Events worth interrupting the user for; `watch` shows the rest.
 BACKGROUND_EVENTS = ("alarm.", "reset", "commit.failed", "checkpoint.failed", "events.lost", "reload")
 
-STYLE = Style.from_dict({
-    "prompt": "ansigreen bold",
-    "bottom-toolbar": "noreverse bg:#303030 #d0d0d0",
-    "bottom-toolbar.live": "#5fd75f bold",
-    "bottom-toolbar.warn": "#ffaf00 bold",
-    "bottom-toolbar.dim": "#8a8a8a",
-})
+STYLE = Style.from_dict(
+    {
+        "prompt": "ansigreen bold",
+        "bottom-toolbar": "noreverse bg:#303030 #d0d0d0",
+        "bottom-toolbar.live": "#5fd75f bold",
+        "bottom-toolbar.warn": "#ffaf00 bold",
+        "bottom-toolbar.dim": "#8a8a8a",
+    }
+)
 
 
 class PromptCompleter(PTCompleter):
@@ -59,8 +61,12 @@ class PromptCompleter(PTCompleter):
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[PTCompletion]:
         text = document.text_before_cursor
         for c in self.completer.complete(text):
-            yield PTCompletion(c.text, start_position=c.start_position(text), display=printable(c.display),
-                               display_meta=printable(c.meta))
+            yield PTCompletion(
+                c.text,
+                start_position=c.start_position(text),
+                display=printable(c.display),
+                display_meta=printable(c.meta),
+            )
 
 
 def tab_bindings() -> KeyBindings:
@@ -111,8 +117,10 @@ class Status:
             ("", f" · {s.get('hibernated', 0)} hibernated"),
             ("class:bottom-toolbar.warn" if s.get("queued") else "", f" · {s.get('queued', 0)} queued"),
             ("", f" · {s.get('running', 0)} running"),
-            ("class:bottom-toolbar.warn" if s.get("commits_pending") else "",
-             f" · {s.get('commits_pending', 0)} commits pending"),
+            (
+                "class:bottom-toolbar.warn" if s.get("commits_pending") else "",
+                f" · {s.get('commits_pending', 0)} commits pending",
+            ),
             ("class:bottom-toolbar.dim", "   Tab completes · help · Ctrl-D quits "),
         ]
         return FormattedText(parts)
@@ -132,7 +140,8 @@ class EventPrinter:
 
     def start(self) -> None:
         self._sub = self.facade.subscribe(
-            maxlen=1000, predicate=lambda ev: ev.get("type", "").startswith(BACKGROUND_EVENTS))
+            maxlen=1000, predicate=lambda ev: ev.get("type", "").startswith(BACKGROUND_EVENTS)
+        )
         self._thread = threading.Thread(target=self._loop, name="dotui-repl-events", daemon=True)
         self._thread.start()
 
@@ -155,8 +164,17 @@ class EventPrinter:
 class Repl:
     """One REPL session on a facade. ``run()`` returns the exit status when the user quits."""
 
-    def __init__(self, facade: EngineFacade, *, history: History | None = None, console: Console | None = None,
-                 input: Any = None, output: Any = None, patch: bool = True, banner: bool = True):
+    def __init__(
+        self,
+        facade: EngineFacade,
+        *,
+        history: History | None = None,
+        console: Console | None = None,
+        input: Any = None,
+        output: Any = None,
+        patch: bool = True,
+        banner: bool = True,
+    ):
         self.facade = facade
         self.console = console
         self.patch = patch
@@ -199,9 +217,13 @@ class Repl:
         objects_dir = relative_path(self.facade.objects_dir)
         self.renderer.notice(
             f"dotui: {len(names)} namespace{'s' if len(names) != 1 else ''} from {objects_dir}"
-            f" ({', '.join(names) or 'none'}); data in {relative_path(self.facade.data_dir)}", "bold")
-        self.renderer.notice("Try Counter/alice.increment(5), or tour for a guided tour of the model. "
-                             "Tab completes; help lists commands; Ctrl-D quits.")
+            f" ({', '.join(names) or 'none'}); data in {relative_path(self.facade.data_dir)}",
+            "bold",
+        )
+        self.renderer.notice(
+            "Try Counter/alice.increment(5), or tour for a guided tour of the model. "
+            "Tab completes; help lists commands; Ctrl-D quits."
+        )
         for e in self.facade.load_errors():
             self.renderer.notice(f"error: cannot load {relative_path(e)} (fix it, then reload)", "red")
 
@@ -225,7 +247,9 @@ class Repl:
             watching = line.split(maxsplit=1)[:1] == ["watch"]
             if watching:
                 self.events.paused.set()  # watch prints every event itself
-                self.renderer.notice("watching; Ctrl-C stops" if "--for" not in line else "watching; Ctrl-C stops early")
+                self.renderer.notice(
+                    "watching; Ctrl-C stops" if "--for" not in line else "watching; Ctrl-C stops early"
+                )
             try:
                 outcome = execute(ctx, line, REGISTRY)
             finally:

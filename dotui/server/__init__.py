@@ -13,12 +13,21 @@ from importlib import import_module
 from typing import Any
 
 _WHERE = {
-    "DEFAULT_MAX_BODY": ".app", "make_app": ".app",
-    "TokenNotFound": ".auth", "find_token": ".auth", "new_token": ".auth",
-    "RunningGateway": ".cli", "connect": ".cli", "serve_main": ".cli", "start_gateway": ".cli",
+    "DEFAULT_MAX_BODY": ".app",
+    "make_app": ".app",
+    "TokenNotFound": ".auth",
+    "find_token": ".auth",
+    "new_token": ".auth",
+    "RunningGateway": ".cli",
+    "connect": ".cli",
+    "serve_main": ".cli",
+    "start_gateway": ".cli",
     "start_gateway_thread": ".cli",
-    "BadAnswerError": "..ops.remote", "GatewayAuthError": "..ops.remote", "RemoteEngine": "..ops.remote",
-    "RemoteSubscription": "..ops.remote", "ServerUnreachableError": "..ops.remote",
+    "BadAnswerError": "..ops.remote",
+    "GatewayAuthError": "..ops.remote",
+    "RemoteEngine": "..ops.remote",
+    "RemoteSubscription": "..ops.remote",
+    "ServerUnreachableError": "..ops.remote",
 }
 
 __all__ = sorted(_WHERE)

@@ -54,20 +54,32 @@ STREAMS = web.AppKey("dotui_event_streams", set)
 PEERS = web.AppKey("dotui_websocket_peers", WebSocketGateway)
 
 
-_HTTP_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-               405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+_HTTP_TYPES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+}
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=encode(data), status=status, content_type="application/json", charset="utf-8",
-                        headers=headers)
+    return web.Response(
+        body=encode(data), status=status, content_type="application/json", charset="utf-8", headers=headers
+    )
 
 
 def bytes_response(status: int, body: bytes) -> web.Response:
     """An answer already encoded (``calls.answer_bytes``, ``calls.answer_call``): a 503 says when to
     retry, a 408 closes the connection (what is left of the body is not read)."""
-    response = web.Response(body=body, status=status, content_type="application/json", charset="utf-8",
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None)
+    response = web.Response(
+        body=body,
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None,
+    )
     if status == 408:
         response.force_close()
     return response
@@ -91,14 +103,20 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
         headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
         if exc.status == 404:
-            message = (f"no route {request.method} {request.path}; object calls are "
-                       "POST /objects/{Namespace}/{name}/{method} (GET / lists every route)")
+            message = (
+                f"no route {request.method} {request.path}; object calls are "
+                "POST /objects/{Namespace}/{name}/{method} (GET / lists every route)"
+            )
         elif exc.status == 405:
-            message = f"{request.method} is not allowed on {request.path}; use {exc.headers.get('Allow', 'another method')}"
+            message = (
+                f"{request.method} is not allowed on {request.path}; use {exc.headers.get('Allow', 'another method')}"
+            )
         elif exc.status == 413:
             limit = request.app[LIMITS].max_body
-            message = (f"the request body is larger than the gateway's limit of {limit:,} bytes; "
-                       "send less, or start the gateway with a larger --max-body")
+            message = (
+                f"the request body is larger than the gateway's limit of {limit:,} bytes; "
+                "send less, or start the gateway with a larger --max-body"
+            )
         return error_response(exc.status, request_error(_HTTP_TYPES.get(exc.status, "HTTPError"), message), headers)
     except asyncio.CancelledError:
         raise
@@ -111,8 +129,9 @@ class JsonErrorsHandler(RequestHandler):
     long) with a JSON error like every other, and logging it at debug level only: a client sending
     bad heads fills no log. The connection closes after the answer, as aiohttp's own does."""
 
-    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
+    def handle_error(
+        self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
         if status >= 500:
             self.log_exception("Error handling request", exc_info=exc)
         else:
@@ -121,12 +140,18 @@ class JsonErrorsHandler(RequestHandler):
             raise ConnectionError("Response is sent already, cannot send another response with the error message")
         detail = " ".join(str(getattr(exc, "message", None) or message or exc or "").split())
         if status == 400:
-            text = (f"the request is not HTTP/1.1 this gateway reads ({detail:.300}); send a well-formed "
-                    "request (docs/server.md, \"Limits\")")
+            text = (
+                f"the request is not HTTP/1.1 this gateway reads ({detail:.300}); send a well-formed "
+                'request (docs/server.md, "Limits")'
+            )
         else:
             text = detail or f"the gateway could not answer this request ({status})"
-        response = web.Response(body=encode(request_error(_HTTP_TYPES.get(status, "HTTPError"), text)),
-                                status=status, content_type="application/json", charset="utf-8")
+        response = web.Response(
+            body=encode(request_error(_HTTP_TYPES.get(status, "HTTPError"), text)),
+            status=status,
+            content_type="application/json",
+            charset="utf-8",
+        )
         response.force_close()
         return response
 
@@ -139,15 +164,24 @@ async def auth_middleware(request: web.Request, handler: Callable[[web.Request],
     if status == 200 or is_public(request):  # a wrangler project's Worker is public (server/worker.py)
         return await handler(request)
     if status == 401:
-        response = json_response(request_error(
-            "Unauthorized",
-            "this gateway needs 'Authorization: Bearer <token>'; the token is in <data>/serve.token "
-            "(written by `dotui serve`)"), 401, {"WWW-Authenticate": 'Bearer realm="dotui"'})
+        response = json_response(
+            request_error(
+                "Unauthorized",
+                "this gateway needs 'Authorization: Bearer <token>'; the token is in <data>/serve.token "
+                "(written by `dotui serve`)",
+            ),
+            401,
+            {"WWW-Authenticate": 'Bearer realm="dotui"'},
+        )
     else:
-        response = json_response(request_error(
-            "Forbidden",
-            "wrong token; use the one in <data>/serve.token of the running `dotui serve` "
-            "(a restart makes a new one)"), 403)
+        response = json_response(
+            request_error(
+                "Forbidden",
+                "wrong token; use the one in <data>/serve.token of the running `dotui serve` "
+                "(a restart makes a new one)",
+            ),
+            403,
+        )
     response.force_close()
     return response
 
@@ -177,8 +211,10 @@ async def read_body(request: web.Request) -> bytes:
         async with asyncio.timeout(timeout):
             return await request.read()
     except TimeoutError:
-        raise RequestTimeout(f"the request body did not arrive whole within {timeout:g} s (the gateway's "
-                             "--body-timeout); send it at once, on a new connection") from None
+        raise RequestTimeout(
+            f"the request body did not arrive whole within {timeout:g} s (the gateway's "
+            "--body-timeout); send it at once, on a new connection"
+        ) from None
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
@@ -238,8 +274,10 @@ def fetch_response(namespace: str, answer: Any) -> web.Response:
     if isinstance(answer, str):
         return web.Response(body=_text(namespace, answer), content_type="text/plain", charset="utf-8")
     if not isinstance(answer, dict):
-        raise BadFetchResponse(f"{namespace}.fetch returned a {type(answer).__name__}; return a str, "
-                               "or a dict {\"status\": 200, \"headers\": {...}, \"body\": ...}")
+        raise BadFetchResponse(
+            f"{namespace}.fetch returned a {type(answer).__name__}; return a str, "
+            'or a dict {"status": 200, "headers": {...}, "body": ...}'
+        )
     status = answer.get("status", 200)
     if type(status) is not int or not 200 <= status <= 599:
         raise BadFetchResponse(f"{namespace}.fetch returned status {status!r}; use an int from 200 to 599")
@@ -260,8 +298,10 @@ def fetch_response(namespace: str, answer: Any) -> web.Response:
         data = encode(body)
         content_type = content_type or "application/json"
     if data and status in (204, 304):
-        raise BadFetchResponse(f"{namespace}.fetch returned status {status} with a body; a {status} has none: "
-                               "drop the body, or use another status")
+        raise BadFetchResponse(
+            f"{namespace}.fetch returned status {status} with a body; a {status} has none: "
+            "drop the body, or use another status"
+        )
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     if content_type:
         headers["Content-Type"] = content_type
@@ -273,28 +313,34 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # The gateway frames every answer itself (Content-Length, keep-alive): an object's framing header
 # would contradict it, or smuggle a second answer into the connection.
-FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
-                             "te", "trailer", "proxy-connection"})
+FRAMING_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection"}
+)
 
 
 def _fetch_headers(namespace: str, headers: Any) -> dict[str, str]:
     """``fetch``'s headers, checked: a dict of str to str, each name a token, each value free of
     CR/LF/NUL and other controls, and no framing header; ``BadFetchResponse`` naming the first that is
     not. O(total header size)."""
-    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in headers.items()):
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         raise BadFetchResponse(f"{namespace}.fetch returned headers {headers!r:.200}; use a dict of str to str")
     for name, value in headers.items():
         if not _TOKEN.fullmatch(name):
-            raise BadFetchResponse(f"{namespace}.fetch returned a header named {name!r:.100}, which is not a "
-                                   "header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+            raise BadFetchResponse(
+                f"{namespace}.fetch returned a header named {name!r:.100}, which is not a "
+                "header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+            )
         if name.lower() in FRAMING_HEADERS:
-            raise BadFetchResponse(f"{namespace}.fetch returned a {name!r} header; the gateway frames every "
-                                   f"answer itself: drop it (it may not set {', '.join(sorted(FRAMING_HEADERS))})")
+            raise BadFetchResponse(
+                f"{namespace}.fetch returned a {name!r} header; the gateway frames every "
+                f"answer itself: drop it (it may not set {', '.join(sorted(FRAMING_HEADERS))})"
+            )
         if _BAD_VALUE.search(value) or not _is_utf8(value):
-            raise BadFetchResponse(f"{namespace}.fetch returned header {name!r} with the value {value!r:.100}, "
-                                   "which holds a control character (CR, LF, NUL, ...) or a lone surrogate; "
-                                   "remove it")
+            raise BadFetchResponse(
+                f"{namespace}.fetch returned header {name!r} with the value {value!r:.100}, "
+                "which holds a control character (CR, LF, NUL, ...) or a lone surrogate; "
+                "remove it"
+            )
     return headers
 
 
@@ -310,9 +356,11 @@ def _text(namespace: str, text: str) -> bytes:
     try:
         return text.encode()
     except UnicodeEncodeError as exc:
-        raise BadFetchResponse(f"{namespace}.fetch returned text holding {text[exc.start]!r} at {exc.start}, "
-                               "a lone surrogate UTF-8 cannot carry; return valid text, or bytes as "
-                               "base64 with \"body_base64\": true") from None
+        raise BadFetchResponse(
+            f"{namespace}.fetch returned text holding {text[exc.start]!r} at {exc.start}, "
+            "a lone surrogate UTF-8 cannot carry; return valid text, or bytes as "
+            'base64 with "body_base64": true'
+        ) from None
 
 
 async def fetch(request: web.Request) -> web.StreamResponse:
@@ -339,8 +387,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 
 async def _websocket(request: web.Request, admin: Admin, namespace: str, oid: ObjectId) -> web.StreamResponse:
-    return await serve_websocket(request, admin.engine.websockets, namespace, oid, request.match_info.get("path", ""),
-                                 fetch_request, _fetch_response_or_502, shielded, request.app[PEERS])
+    return await serve_websocket(
+        request,
+        admin.engine.websockets,
+        namespace,
+        oid,
+        request.match_info.get("path", ""),
+        fetch_request,
+        _fetch_response_or_502,
+        shielded,
+        request.app[PEERS],
+    )
 
 
 def _fetch_response_or_502(namespace: str, answer: Any) -> web.Response:
@@ -361,8 +418,10 @@ def _coerce(op: Operation, params: dict[str, Any]) -> dict[str, Any]:
     for p in op.params:
         if p.name not in params or (params[p.name] == "" and not p.required):
             if p.required:
-                raise BadRequest(f"missing {p.name!r}: give it in the query string or the JSON body "
-                                 f"of {op.verb} {op.path} (it takes: {', '.join(q.name for q in op.params)})")
+                raise BadRequest(
+                    f"missing {p.name!r}: give it in the query string or the JSON body "
+                    f"of {op.verb} {op.path} (it takes: {', '.join(q.name for q in op.params)})"
+                )
             continue
         out[p.name] = _kind(op, p, params[p.name])
     return out
@@ -398,6 +457,7 @@ def _operation_handler(admin: Admin, op: Operation) -> Callable[[web.Request], A
         kwargs = _coerce(op, await read_params(request))
         work = method(admin, **kwargs)
         return json_response({"result": await (shielded(work) if shield else work)})
+
     handler.__name__ = op.name
     handler.__doc__ = op.doc
     return handler
@@ -411,8 +471,10 @@ def _maxlen(request: web.Request) -> int:
     except ValueError:
         n = 0
     if not 1 <= n <= MAX_EVENTS_MAXLEN:
-        raise BadRequest(f"'maxlen' must be a whole number from 1 to {MAX_EVENTS_MAXLEN:,} (each connection's "
-                         f"event buffer), e.g. maxlen=10000; got {raw!r:.40}")
+        raise BadRequest(
+            f"'maxlen' must be a whole number from 1 to {MAX_EVENTS_MAXLEN:,} (each connection's "
+            f"event buffer), e.g. maxlen=10000; got {raw!r:.40}"
+        )
     return n
 
 
@@ -523,8 +585,9 @@ async def _end_streams(app: web.Application) -> None:
     await close_all(app[ADMIN].engine.websockets, app[PEERS])
 
 
-def make_app(engine: Engine, token: str, *, max_body: int | None = None, limits: Limits | None = None,
-             admin: Admin | None = None) -> web.Application:
+def make_app(
+    engine: Engine, token: str, *, max_body: int | None = None, limits: Limits | None = None, admin: Admin | None = None
+) -> web.Application:
     """The gateway for ``engine`` (which must run on the loop that serves the app).
 
     ``limits``: its bounds (``limits.py``; ``max_body`` overrides that one of them).

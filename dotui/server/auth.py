@@ -75,7 +75,9 @@ def find_token(token: str | None = None, data: str | None = None) -> str:
             f"(or set {TOKEN_ENV})"
         ) from None
     except OSError as exc:
-        raise TokenNotFound(f"cannot read the token file {path}: {exc}; pass --token TOKEN or set {TOKEN_ENV}") from None
+        raise TokenNotFound(
+            f"cannot read the token file {path}: {exc}; pass --token TOKEN or set {TOKEN_ENV}"
+        ) from None
     raw = found.strip()
     if not raw:
         raise TokenNotFound(f"the token file {path} is empty; restart `dotui serve`, or pass --token TOKEN")

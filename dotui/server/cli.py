@@ -55,8 +55,10 @@ def exposure_warning(host: str) -> str | None:
     """What to tell the user when the gateway listens beyond this machine; None on loopback."""
     if is_loopback(host):
         return None
-    return (f"warning: serving on {host}, not loopback: anyone who can reach this address and has the token "
-            "can call every method and edit every object's storage; serve on 127.0.0.1 unless you mean it")
+    return (
+        f"warning: serving on {host}, not loopback: anyone who can reach this address and has the token "
+        "can call every method and edit every object's storage; serve on 127.0.0.1 unless you mean it"
+    )
 
 
 def url_for(host: str, port: int) -> str:
@@ -101,10 +103,17 @@ class RunningGateway:
         self._submit(self.stop()).result(SHUTDOWN_SECONDS + 5)
 
 
-async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                        token: str | None = None, *, max_body: int | None = None, limits: Limits | None = None,
-                        log: Callable[[str, str, int, float], None] | None = None,
-                        admin: Any = None) -> RunningGateway:
+async def start_gateway(
+    engine: Engine,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    *,
+    max_body: int | None = None,
+    limits: Limits | None = None,
+    log: Callable[[str, str, int, float], None] | None = None,
+    admin: Any = None,
+) -> RunningGateway:
     """Serve a started ``engine`` (on the running loop); writes the token to ``<data>/serve.token``.
 
     Port 0 picks a free port (see ``.port``). Raises OSError if the address is taken.
@@ -115,11 +124,18 @@ async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DE
     token = token or new_token()
     limits = with_max_body(limits, max_body)
     app = make_app(engine, token, limits=limits, admin=admin)
-    access: dict[str, Any] = {"access_log_class": _RequestLog, "access_log": _log_target(log)} if log is not None else \
-        {"access_log": None}
+    access: dict[str, Any] = (
+        {"access_log_class": _RequestLog, "access_log": _log_target(log)} if log is not None else {"access_log": None}
+    )
     # The parser limits are fast.py's too (FastCalls.parser): one grammar for both paths.
-    handler: dict[str, Any] = {"keepalive_timeout": limits.keepalive_timeout, "max_line_size": MAX_LINE,
-               "max_field_size": MAX_FIELD, "max_headers": MAX_HEADERS, "read_bufsize": READ_BUFSIZE, **access}
+    handler: dict[str, Any] = {
+        "keepalive_timeout": limits.keepalive_timeout,
+        "max_line_size": MAX_LINE,
+        "max_field_size": MAX_FIELD,
+        "max_headers": MAX_HEADERS,
+        "read_bufsize": READ_BUFSIZE,
+        **access,
+    }
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_SECONDS, **handler)
     await runner.setup()
     web_server, loop = runner.server, asyncio.get_running_loop()
@@ -143,8 +159,19 @@ async def start_gateway(engine: Engine, host: str = DEFAULT_HOST, port: int = DE
         raise
     bound = server.sockets[0].getsockname()[1]
     path = write_token(engine.data_dir, token)
-    return RunningGateway(url_for(host, bound), host, bound, token, path, exposure_warning(host),
-                          runner, engine.data_dir, server, fast, accept_errors)
+    return RunningGateway(
+        url_for(host, bound),
+        host,
+        bound,
+        token,
+        path,
+        exposure_warning(host),
+        runner,
+        engine.data_dir,
+        server,
+        fast,
+        accept_errors,
+    )
 
 
 class AcceptErrors:
@@ -170,8 +197,11 @@ class AcceptErrors:
                 return
             self.last = now
             if self.held:
-                context = {**context, "message": f"{self.MESSAGE} ({self.held} more like it in the last "
-                                                 f"{ACCEPT_ERROR_INTERVAL:g} s not shown)"}
+                context = {
+                    **context,
+                    "message": f"{self.MESSAGE} ({self.held} more like it in the last "
+                    f"{ACCEPT_ERROR_INTERVAL:g} s not shown)",
+                }
                 self.held = 0
         if self.previous is not None:
             self.previous(loop, context)
@@ -202,22 +232,35 @@ def request_printer(out: TextIO) -> Callable[[str, str, int, float], None]:
 
     The path is a client's text: its control characters (C0, DEL, C1) and lone surrogates are
     printed escaped (``\\x1b``), never sent to the terminal."""
+
     def log(verb: str, path: str, status: int, seconds: float) -> None:
-        print(f"{_dt.datetime.now().strftime('%H:%M:%S')} {_printable(verb)} {_printable(path)} {status} "
-              f"{seconds * 1000:.1f} ms", file=out, flush=True)
+        print(
+            f"{_dt.datetime.now().strftime('%H:%M:%S')} {_printable(verb)} {_printable(path)} {status} "
+            f"{seconds * 1000:.1f} ms",
+            file=out,
+            flush=True,
+        )
+
     return log
 
 
 def _printable(text: str) -> str:
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for c in text)
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text
+    )
 
 
-def start_gateway_thread(local_engine: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                         token: str | None = None, *, max_body: int | None = None,
-                         limits: Limits | None = None) -> RunningGateway:
+def start_gateway_thread(
+    local_engine: Any,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    *,
+    max_body: int | None = None,
+    limits: Limits | None = None,
+) -> RunningGateway:
     """Serve a started ``LocalEngine`` over HTTP from its own engine thread (the TUI's ``--serve PORT``).
 
     The gateway runs on the engine's loop, beside the engine, so it costs no
@@ -245,10 +288,20 @@ def connect(url: str | None = None, token: str | None = None, data: str | None =
 
 
 # ================================================================ dotui serve
-def serve_main(objects: str = "objects", data: str = ".dotui", idle: float | None = None,
-               host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None, *,
-               max_body: int | None = None, limits: Limits | None = None, out: TextIO | None = None,
-               err: TextIO | None = None, log_requests: bool | None = None) -> int:
+def serve_main(
+    objects: str = "objects",
+    data: str = ".dotui",
+    idle: float | None = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    *,
+    max_body: int | None = None,
+    limits: Limits | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    log_requests: bool | None = None,
+) -> int:
     """``dotui serve``: the engine and its gateway in this process until Ctrl-C or SIGTERM.
 
     The first line on ``out`` is ``dotui serve: <URL>``; then one line per request answered
@@ -261,9 +314,20 @@ def serve_main(objects: str = "objects", data: str = ".dotui", idle: float | Non
     if log_requests is None:
         log_requests = _is_terminal(out)
     try:
-        return asyncio.run(_serve(objects, data, 10.0 if idle is None else idle, host, port, token,
-                                  with_max_body(limits, max_body), out, err,
-                                  request_printer(out) if log_requests else None))
+        return asyncio.run(
+            _serve(
+                objects,
+                data,
+                10.0 if idle is None else idle,
+                host,
+                port,
+                token,
+                with_max_body(limits, max_body),
+                out,
+                err,
+                request_printer(out) if log_requests else None,
+            )
+        )
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
 
@@ -275,9 +339,18 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-async def _serve(objects: str, data: str, idle: float, host: str, port: int, token: str | None,
-                 limits: Limits, out: TextIO, err: TextIO,
-                 log: Callable[[str, str, int, float], None] | None = None) -> int:
+async def _serve(
+    objects: str,
+    data: str,
+    idle: float,
+    host: str,
+    port: int,
+    token: str | None,
+    limits: Limits,
+    out: TextIO,
+    err: TextIO,
+    log: Callable[[str, str, int, float], None] | None = None,
+) -> int:
     engine = Engine(objects, data, idle_timeout=idle, log_class=SlowCommitLog)  # commit_delay works here too
     try:
         await engine.start()
@@ -287,8 +360,11 @@ async def _serve(objects: str, data: str, idle: float, host: str, port: int, tok
     try:
         gw = await start_gateway(engine, host, port, token, limits=limits, log=log)
     except OSError as exc:
-        print(f"dotui serve: cannot listen on {host}:{port} ({exc.strerror or exc}); "
-              f"pick another --port, or stop what uses it", file=err)
+        print(
+            f"dotui serve: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            f"pick another --port, or stop what uses it",
+            file=err,
+        )
         await engine.close()
         return 1
     announce(engine, gw, out, err)
@@ -307,11 +383,13 @@ def announce(engine: Engine, gw: RunningGateway, out: TextIO, err: TextIO) -> No
     print(f"dotui serve: {gw.url}", file=out)
     print(f"  objects  {engine.objects_dir} ({', '.join(names) or 'no DurableObject classes'})", file=out)
     print(f"  data     {engine.data_dir}", file=out)
-    print(f"  token    written to {gw.token_path} (mode 0600); `--connect {gw.url}` finds it there "
-          f"when --data points at this data folder, or pass --token", file=out)
+    print(
+        f"  token    written to {gw.token_path} (mode 0600); `--connect {gw.url}` finds it there "
+        f"when --data points at this data folder, or pass --token",
+        file=out,
+    )
     if example:
-        print(f"  try      curl -X POST -H \"Authorization: Bearer $(cat {gw.token_path})\" {gw.url}{example}",
-              file=out)
+        print(f'  try      curl -X POST -H "Authorization: Bearer $(cat {gw.token_path})" {gw.url}{example}', file=out)
     print("  Ctrl-C stops it.", file=out, flush=True)
     for e in engine.load_errors:
         print(f"dotui serve: could not load {e}", file=err)
@@ -342,4 +420,3 @@ async def until_stopped() -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-

@@ -48,11 +48,27 @@ from .auth import check_bearer
 from .calls import Target, answer_call, call_target
 from .limits import MAX_FIELD, MAX_HEAD, MAX_HEADERS, MAX_LINE, READ_BUFSIZE, Limits
 
-_CANCELLED = encode({"error": {"type": "CancelledError", "message": (
-    "the call was cancelled (asyncio) before it answered; the connection is closed: send the call again "
-    "on a new one"), "engine": False}})
-_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 408: b"Request Timeout",
-            431: b"Request Header Fields Too Large", 500: b"Internal Server Error", 503: b"Service Unavailable"}
+_CANCELLED = encode(
+    {
+        "error": {
+            "type": "CancelledError",
+            "message": (
+                "the call was cancelled (asyncio) before it answered; the connection is closed: send the call again "
+                "on a new one"
+            ),
+            "engine": False,
+        }
+    }
+)
+_REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    404: b"Not Found",
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+}
 
 # Seconds a new connection without the token is safe from the cap on them (FastCalls.admit), unless
 # there are twice as many (docs/server.md, "Limits").
@@ -83,16 +99,21 @@ class FastCalls:
         # bytes at most a read: what a connection has received is copied out at once, so an unfinished
         # head holds at most MAX_HEAD + READ_BUFSIZE bytes, and the loop is never handed more at a time.
         self.read_buffer = memoryview(bytearray(READ_BUFSIZE))
-        self.timeouts = {HEAD: limits.head_timeout, BODY: limits.body_timeout, IDLE: limits.keepalive_timeout,
-                         SEND: limits.send_timeout}
+        self.timeouts = {
+            HEAD: limits.head_timeout,
+            BODY: limits.body_timeout,
+            IDLE: limits.keepalive_timeout,
+            SEND: limits.send_timeout,
+        }
 
     def __call__(self) -> CallProtocol:
         return CallProtocol(self)
 
     def parser(self, protocol: Any) -> HttpRequestParser:
         """A parser of one head, as the application's (web_protocol.RequestHandler) is made. O(1), < 1 µs."""
-        return HttpRequestParser(protocol, self.loop, READ_BUFSIZE, max_line_size=MAX_LINE,
-                                 max_field_size=MAX_FIELD, max_headers=MAX_HEADERS)
+        return HttpRequestParser(
+            protocol, self.loop, READ_BUFSIZE, max_line_size=MAX_LINE, max_field_size=MAX_FIELD, max_headers=MAX_HEADERS
+        )
 
     def admit(self, transport: asyncio.Transport) -> None:
         """A new connection, not yet authenticated. Past ``max_unauthenticated`` of them the oldest are
@@ -217,7 +238,7 @@ class CallProtocol(asyncio.BufferedProtocol):
         at most MAX_HEAD + 1 bytes. O(1)."""
         if self.busy or self.waiting not in (HEAD, IDLE):
             return self.calls.read_buffer
-        return self.calls.read_buffer[:max(1, MAX_HEAD + 1 - len(self.buf))]
+        return self.calls.read_buffer[: max(1, MAX_HEAD + 1 - len(self.buf))]
 
     def buffer_updated(self, nbytes: int) -> None:
         self.data_received(bytes(self.calls.read_buffer[:nbytes]))
@@ -286,11 +307,19 @@ class CallProtocol(asyncio.BufferedProtocol):
         elif self.waiting == IDLE or (self.waiting == HEAD and not self.buf):
             self.close()  # idle: nothing to say to it, nothing unsent
         elif self.waiting == HEAD:
-            self._refuse(408, "RequestTimeout", f"the request head did not arrive whole within "
-                         f"{limits.head_timeout:g} s (the gateway's --head-timeout); send it at once")
+            self._refuse(
+                408,
+                "RequestTimeout",
+                f"the request head did not arrive whole within "
+                f"{limits.head_timeout:g} s (the gateway's --head-timeout); send it at once",
+            )
         else:
-            self._refuse(408, "RequestTimeout", f"the request body did not arrive whole within "
-                         f"{limits.body_timeout:g} s (the gateway's --body-timeout); send it at once")
+            self._refuse(
+                408,
+                "RequestTimeout",
+                f"the request body did not arrive whole within "
+                f"{limits.body_timeout:g} s (the gateway's --body-timeout); send it at once",
+            )
 
     def _refuse(self, status: int, type_name: str, message: str) -> None:
         """Answer the request being read with an error, and close the connection."""
@@ -341,7 +370,7 @@ class CallProtocol(asyncio.BufferedProtocol):
         if len(buf) < start + length:
             self._expect(BODY)
             return
-        body, self.buf = buf[start:start + length], buf[start + length:]
+        body, self.buf = buf[start : start + length], buf[start + length :]
         self.waiting = None
         self.busy = True
         answered = self.calls.loop.create_future()  # FastCalls.stop waits for it
@@ -360,7 +389,7 @@ class CallProtocol(asyncio.BufferedProtocol):
         if self.probe is None:
             self.probe, self.probed = self.calls.parser(self), 0
         try:
-            messages, _, _ = self.probe.feed_data(buf[self.probed:])
+            messages, _, _ = self.probe.feed_data(buf[self.probed :])
         except Exception:  # noqa: BLE001 - the application's parser refuses it
             return True
         self.probed = len(buf)
@@ -374,8 +403,11 @@ class CallProtocol(asyncio.BufferedProtocol):
         except Exception:  # noqa: BLE001 - the application's parser refuses it: so does the application
             self._hand_over(refused=True)
             return
-        self._refuse(431, "RequestHeaderFieldsTooLarge", (
-            f"the request head is over the gateway's limit of {MAX_HEAD:,} bytes; send fewer or shorter headers"))
+        self._refuse(
+            431,
+            "RequestHeaderFieldsTooLarge",
+            (f"the request head is over the gateway's limit of {MAX_HEAD:,} bytes; send fewer or shorter headers"),
+        )
 
     def _wake_task(self) -> None:
         wake, self.wake = self.wake, None
@@ -446,9 +478,10 @@ class CallProtocol(asyncio.BufferedProtocol):
         extra = b"Retry-After: %d\r\n" % RETRY_AFTER_SECONDS if status == 503 else b""
         if close:
             extra += b"Connection: close\r\n"
-        self.transport.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
-                             b"Content-Length: %d\r\n%s\r\n%s"
-                             % (status, _REASONS.get(status, b"Error"), len(payload), extra, payload))
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+            b"Content-Length: %d\r\n%s\r\n%s" % (status, _REASONS.get(status, b"Error"), len(payload), extra, payload)
+        )
 
     def _hand_over(self, refused: bool = False) -> None:
         """From here on, aiohttp serves this connection, starting with the bytes not yet answered.
@@ -498,8 +531,15 @@ class CallProtocol(asyncio.BufferedProtocol):
             if check_bearer(auth, self.calls.token) == 200:
                 self.calls.authenticated(self.transport)  # type: ignore[arg-type]
             return None
-        if (msg.method != "POST" or msg.version != HttpVersion11 or msg.upgrade or msg.chunked
-                or msg.compression is not None or "Expect" in headers or "Transfer-Encoding" in headers):
+        if (
+            msg.method != "POST"
+            or msg.version != HttpVersion11
+            or msg.upgrade
+            or msg.chunked
+            or msg.compression is not None
+            or "Expect" in headers
+            or "Transfer-Encoding" in headers
+        ):
             return None
         path = msg.path.partition("?")[0].partition("#")[0]
         if not path.isascii():  # the application reads such a path as it was sent

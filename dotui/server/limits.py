@@ -62,12 +62,24 @@ class Limits:
     """Seconds a WebSocket close handshake may take before the connection is cut (``--ws-close-timeout``)."""
 
     def __post_init__(self) -> None:
-        for name in ("head_timeout", "body_timeout", "keepalive_timeout", "send_timeout", "ws_message_timeout",
-                     "ws_close_timeout"):
+        for name in (
+            "head_timeout",
+            "body_timeout",
+            "keepalive_timeout",
+            "send_timeout",
+            "ws_message_timeout",
+            "ws_close_timeout",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds, not {getattr(self, name)!r}")
-        for name in ("max_body", "max_unauthenticated", "ws_send_queue", "ws_send_total", "ws_unfinished_total",
-                     "ws_max_fragments"):
+        for name in (
+            "max_body",
+            "max_unauthenticated",
+            "ws_send_queue",
+            "ws_send_total",
+            "ws_unfinished_total",
+            "ws_max_fragments",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)!r}")
 
@@ -81,31 +93,70 @@ def with_max_body(limits: Limits | None, max_body: int | None) -> Limits:
 # ================================================================ the bounds, as flags of dotui serve
 _FLAGS = {  # Limits field: (flag, metavar, type, help); docs/server.md "Limits" says more
     "max_body": ("--max-body", "BYTES", int, "largest request body; a larger one is 413"),
-    "head_timeout": ("--head-timeout", "SECONDS", float,
-                     "time for a request head to arrive whole (from the connection's start or the "
-                     "request's first byte); then 408 and the connection closes"),
-    "body_timeout": ("--body-timeout", "SECONDS", float,
-                     "time for a body to arrive whole after its head; then 408 and the connection closes"),
-    "keepalive_timeout": ("--keepalive-timeout", "SECONDS", float,
-                          "time a connection may wait between requests before it is closed"),
-    "send_timeout": ("--send-timeout", "SECONDS", float,
-                     "time a client may read nothing of an answer being sent before it is cut off"),
-    "max_unauthenticated": ("--max-unauthenticated", "N", int,
-                            "connections open at once that have not shown the token; past it the oldest "
-                            "of them open for 1 s are closed, past twice it the oldest at once (keep it "
-                            "well below ulimit -n)"),
-    "ws_send_queue": ("--ws-send-queue", "BYTES", int,
-                      "bytes waiting to be sent to one WebSocket; a client that lets more pile up is closed 1008"),
-    "ws_send_total": ("--ws-send-total", "BYTES", int,
-                      "bytes waiting to be sent over every WebSocket; when full, the largest queue's client "
-                      "is closed 1013"),
-    "ws_unfinished_total": ("--ws-unfinished-total", "BYTES", int,
-                            "bytes of WebSocket messages not yet whole, over every socket; past it, 1013"),
+    "head_timeout": (
+        "--head-timeout",
+        "SECONDS",
+        float,
+        "time for a request head to arrive whole (from the connection's start or the "
+        "request's first byte); then 408 and the connection closes",
+    ),
+    "body_timeout": (
+        "--body-timeout",
+        "SECONDS",
+        float,
+        "time for a body to arrive whole after its head; then 408 and the connection closes",
+    ),
+    "keepalive_timeout": (
+        "--keepalive-timeout",
+        "SECONDS",
+        float,
+        "time a connection may wait between requests before it is closed",
+    ),
+    "send_timeout": (
+        "--send-timeout",
+        "SECONDS",
+        float,
+        "time a client may read nothing of an answer being sent before it is cut off",
+    ),
+    "max_unauthenticated": (
+        "--max-unauthenticated",
+        "N",
+        int,
+        "connections open at once that have not shown the token; past it the oldest "
+        "of them open for 1 s are closed, past twice it the oldest at once (keep it "
+        "well below ulimit -n)",
+    ),
+    "ws_send_queue": (
+        "--ws-send-queue",
+        "BYTES",
+        int,
+        "bytes waiting to be sent to one WebSocket; a client that lets more pile up is closed 1008",
+    ),
+    "ws_send_total": (
+        "--ws-send-total",
+        "BYTES",
+        int,
+        "bytes waiting to be sent over every WebSocket; when full, the largest queue's client is closed 1013",
+    ),
+    "ws_unfinished_total": (
+        "--ws-unfinished-total",
+        "BYTES",
+        int,
+        "bytes of WebSocket messages not yet whole, over every socket; past it, 1013",
+    ),
     "ws_max_fragments": ("--ws-max-fragments", "N", int, "frames in one WebSocket message; more is 1009"),
-    "ws_message_timeout": ("--ws-message-timeout", "SECONDS", float,
-                           "time a WebSocket message begun may take to arrive whole; then 1008"),
-    "ws_close_timeout": ("--ws-close-timeout", "SECONDS", float,
-                         "time a WebSocket close handshake may take before the connection is cut"),
+    "ws_message_timeout": (
+        "--ws-message-timeout",
+        "SECONDS",
+        float,
+        "time a WebSocket message begun may take to arrive whole; then 1008",
+    ),
+    "ws_close_timeout": (
+        "--ws-close-timeout",
+        "SECONDS",
+        float,
+        "time a WebSocket close handshake may take before the connection is cut",
+    ),
 }
 
 
@@ -114,14 +165,25 @@ def add_limit_flags(parser: argparse.ArgumentParser) -> None:
     defaults = Limits()
     for f in fields(Limits):
         flag, metavar, kind, text = _FLAGS[f.name]
-        parser.add_argument(flag, dest=f"limit_{f.name}", metavar=metavar, type=_positive(kind, flag),
-                            default=None, help=f"{text} (default {getattr(defaults, f.name):,})")
+        parser.add_argument(
+            flag,
+            dest=f"limit_{f.name}",
+            metavar=metavar,
+            type=_positive(kind, flag),
+            default=None,
+            help=f"{text} (default {getattr(defaults, f.name):,})",
+        )
 
 
 def limits_from_args(args: argparse.Namespace) -> Limits:
     """The ``Limits`` the flags of ``add_limit_flags`` give (the default for each one not given)."""
-    return Limits(**{f.name: getattr(args, f"limit_{f.name}") for f in fields(Limits)
-                     if getattr(args, f"limit_{f.name}", None) is not None})
+    return Limits(
+        **{
+            f.name: getattr(args, f"limit_{f.name}")
+            for f in fields(Limits)
+            if getattr(args, f"limit_{f.name}", None) is not None
+        }
+    )
 
 
 def _positive(kind: type, flag: str) -> Callable[[str], Any]:
@@ -129,9 +191,11 @@ def _positive(kind: type, flag: str) -> Callable[[str], Any]:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} takes a {'whole ' if kind is int else ''}number, "
-                                             f"not {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"{flag} takes a {'whole ' if kind is int else ''}number, not {text!r}"
+            ) from None
         if not value > 0:
             raise argparse.ArgumentTypeError(f"{flag} must be more than 0, not {text}")
         return value
+
     return parse

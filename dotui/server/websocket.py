@@ -101,9 +101,12 @@ class WebSocketGateway:
         sending = self.sending
         while not sending.take(n):
             largest = max(self.backlogged | {asking}, key=lambda c: c.out_bytes)
-            largest.overflow(TRY_AGAIN_LATER, f"the client fell behind: the gateway holds its limit of "
-                             f"{sending.limit:,} bytes to send over every socket, and this one's "
-                             f"{largest.out_bytes:,} was the most (--ws-send-total); try again later")
+            largest.overflow(
+                TRY_AGAIN_LATER,
+                f"the client fell behind: the gateway holds its limit of "
+                f"{sending.limit:,} bytes to send over every socket, and this one's "
+                f"{largest.out_bytes:,} was the most (--ws-send-total); try again later",
+            )
             if largest is asking:
                 return False
         return True
@@ -326,8 +329,10 @@ class Connection:
     def _too_slow(self) -> None:
         self._unfinished = None
         if self.reader.held and not self.ended:
-            self._fail(POLICY_VIOLATION, f"a message begun {self.limits.ws_message_timeout:g} s ago is still not "
-                       "whole (--ws-message-timeout)")
+            self._fail(
+                POLICY_VIOLATION,
+                f"a message begun {self.limits.ws_message_timeout:g} s ago is still not whole (--ws-message-timeout)",
+            )
 
     def feed_eof(self) -> None:
         self.reader.release()
@@ -364,8 +369,11 @@ class Connection:
     def _queue(self, after: Any, frame: bytes) -> None:
         n = len(frame)
         if self.out_bytes + n > self.limits.ws_send_queue:
-            self.overflow(POLICY_VIOLATION, f"the client fell behind: {self.out_bytes + n:,} bytes to send, over "
-                          f"the limit of {self.limits.ws_send_queue:,} for one socket (--ws-send-queue)")
+            self.overflow(
+                POLICY_VIOLATION,
+                f"the client fell behind: {self.out_bytes + n:,} bytes to send, over "
+                f"the limit of {self.limits.ws_send_queue:,} for one socket (--ws-send-queue)",
+            )
             return
         if not self.gateway.make_room(n, self):
             return
@@ -448,7 +456,7 @@ class Connection:
                     if self.transport.is_closing():
                         self._clear_out()
                         return
-                    chunk = view[i:i + CHUNK]
+                    chunk = view[i : i + CHUNK]
                     self.transport.write(chunk)
                     self.out_bytes -= len(chunk)
                     self.gateway.sending.give(len(chunk))
@@ -481,11 +489,15 @@ def handshake_headers(request: web.Request) -> dict[str, str]:
     h = request.headers
     connection = {t.strip().lower() for t in h.get("Connection", "").split(",")}
     if request.method != "GET" or h.get("Upgrade", "").strip().lower() != "websocket" or "upgrade" not in connection:
-        raise web.HTTPBadRequest(text=f"{request.path} is a WebSocket route: send a GET with "
-                                 "'Connection: Upgrade' and 'Upgrade: websocket' (e.g. `ws REF` in the REPL)")
+        raise web.HTTPBadRequest(
+            text=f"{request.path} is a WebSocket route: send a GET with "
+            "'Connection: Upgrade' and 'Upgrade: websocket' (e.g. `ws REF` in the REPL)"
+        )
     if h.get("Sec-WebSocket-Version", "") not in ("13", "8", "7"):
-        raise web.HTTPBadRequest(text=f"Sec-WebSocket-Version {h.get('Sec-WebSocket-Version')!r} is not "
-                                 "supported; send 13", headers={"Sec-WebSocket-Version": "13"})
+        raise web.HTTPBadRequest(
+            text=f"Sec-WebSocket-Version {h.get('Sec-WebSocket-Version')!r} is not supported; send 13",
+            headers={"Sec-WebSocket-Version": "13"},
+        )
     key = h.get("Sec-WebSocket-Key", "")
     try:
         if len(base64.b64decode(key, validate=True)) != 16:
@@ -496,9 +508,17 @@ def handshake_headers(request: web.Request) -> dict[str, str]:
     return {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept}
 
 
-async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str, oid: Any, path: str,
-                          fetch_request: Any, fetch_response: Any, shielded: Any,
-                          gateway: WebSocketGateway) -> web.StreamResponse:
+async def serve_websocket(
+    request: web.Request,
+    hub: WebSockets,
+    namespace: str,
+    oid: Any,
+    path: str,
+    fetch_request: Any,
+    fetch_response: Any,
+    shielded: Any,
+    gateway: WebSocketGateway,
+) -> web.StreamResponse:
     """Upgrade ``request`` to a WebSocket held for the object, if its ``fetch`` accepts it."""
     headers = handshake_headers(request)
     if request.transport is None:
@@ -510,19 +530,34 @@ async def serve_websocket(request: web.Request, hub: WebSockets, namespace: str,
     return await hold_websocket(request, hub, namespace, sock, conn, headers, fetch_response, shielded, gateway)
 
 
-async def hold_websocket(request: web.Request, hub: WebSockets, namespace: str, sock: Any, conn: Connection,
-                         headers: dict[str, str], fetch_response: Any, shielded: Any,
-                         gateway: WebSocketGateway) -> web.StreamResponse:
+async def hold_websocket(
+    request: web.Request,
+    hub: WebSockets,
+    namespace: str,
+    sock: Any,
+    conn: Connection,
+    headers: dict[str, str],
+    fetch_response: Any,
+    shielded: Any,
+    gateway: WebSocketGateway,
+) -> web.StreamResponse:
     """Answer 101 and carry the messages of ``sock``, which the object's ``fetch`` accepted on ``conn``,
     until the connection ends (also for an upgrade a Worker forwarded: dotui/server/worker.py)."""
     if sock.state != "open":  # the object was reset after fetch accepted it: refuse, do not open a dead socket
-        return fetch_response(namespace, {"status": 500, "body": "the object was reset before its WebSocket "
-                                          "opened (see the engine's log); connect again"})
+        return fetch_response(
+            namespace,
+            {
+                "status": 500,
+                "body": "the object was reset before its WebSocket opened (see the engine's log); connect again",
+            },
+        )
     told: list[asyncio.Future] = []
 
     def tell(code: int, reason: str) -> None:  # the gateway closed it: its object hears at once
-        told.append(contextvars.Context().run(asyncio.ensure_future, shielded(hub.closed(sock, code, reason, False,
-                                                                                          "gateway"))))
+        told.append(
+            contextvars.Context().run(asyncio.ensure_future, shielded(hub.closed(sock, code, reason, False, "gateway")))
+        )
+
     conn.on_end = tell
     gateway.connections.add(conn)
     resp = web.StreamResponse(status=101, headers=headers)

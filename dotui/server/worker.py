@@ -126,9 +126,17 @@ async def _serve(request: web.Request, project: Any) -> web.StreamResponse:
     if upgrade is not None and upgrade.opened is not None and isinstance(answer, Response) and answer.status == 101:
         namespace, sock, conn, hs = upgrade.opened
         _publish(engine, record, 101)
-        return await hold_websocket(request, engine.websockets, namespace, sock, conn, hs,
-                                    _answer_or_502(fetch_response, BadFetchResponse, error_response, request_error),
-                                    shielded, request.app[PEERS])
+        return await hold_websocket(
+            request,
+            engine.websockets,
+            namespace,
+            sock,
+            conn,
+            hs,
+            _answer_or_502(fetch_response, BadFetchResponse, error_response, request_error),
+            shielded,
+            request.app[PEERS],
+        )
     try:
         native = answer.to_native() if isinstance(answer, Response) else answer
         response = fetch_response(project.worker.__name__, native)
@@ -153,6 +161,7 @@ def _answer_or_502(fetch_response: Any, bad: type[Exception], error_response: An
             return fetch_response(namespace, native)
         except bad as exc:
             return error_response(502, request_error("BadFetchResponse", str(exc)))
+
     return answer
 
 

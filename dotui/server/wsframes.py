@@ -94,7 +94,6 @@ except ImportError:  # pragma: no cover - a pure-Python aiohttp
 _U64 = struct.Struct("!Q").unpack_from
 
 
-
 def encode_frame(opcode: int, payload: bytes) -> bytes:
     """One final, unmasked frame (a server never masks, RFC 6455 5.1)."""
     n = len(payload)
@@ -120,8 +119,19 @@ class MessageReader:
     gives them back; call it when the connection ends, whatever the reason.
     """
 
-    __slots__ = ("max_message", "max_fragments", "unfinished", "held", "closed",
-                 "_buf", "_parts", "_size", "_fragments", "_opcode", "_decoder")
+    __slots__ = (
+        "max_message",
+        "max_fragments",
+        "unfinished",
+        "held",
+        "closed",
+        "_buf",
+        "_parts",
+        "_size",
+        "_fragments",
+        "_opcode",
+        "_decoder",
+    )
 
     def __init__(self, max_message: int, max_fragments: int, unfinished: Budget):
         self.max_message = max_message
@@ -159,12 +169,13 @@ class MessageReader:
                         break
                     length, head = _U64(buf, pos + 2)[0], pos + 10
                     if length >> 63:
-                        raise FrameError(PROTOCOL_ERROR, "a 64-bit payload length with its most significant "
-                                         "bit set (RFC 6455, 5.2: it must be 0)")
+                        raise FrameError(
+                            PROTOCOL_ERROR,
+                            "a 64-bit payload length with its most significant bit set (RFC 6455, 5.2: it must be 0)",
+                        )
                 # a whole, masked text or binary frame with no message open and under the limit needs no
                 # other check (``_check_header``'s common case, decided here at the cost of one comparison)
-                if not ((b0 == 0x81 or b0 == 0x82) and b1 & 0x80 and not self._opcode
-                        and length <= self.max_message):
+                if not ((b0 == 0x81 or b0 == 0x82) and b1 & 0x80 and not self._opcode and length <= self.max_message):
                     self._check_header(b0, b1, length)
                 start = head + 4
                 if end < start + length:
@@ -223,8 +234,10 @@ class MessageReader:
         if opcode != OP_CONTINUATION and self._opcode:
             raise FrameError(PROTOCOL_ERROR, "a new message began before the last one's final fragment")
         if length > self.max_message - self._size:
-            raise FrameError(MESSAGE_TOO_BIG, f"a message of more than {self.max_message:,} bytes "
-                             f"({self._size + length:,} announced)")
+            raise FrameError(
+                MESSAGE_TOO_BIG,
+                f"a message of more than {self.max_message:,} bytes ({self._size + length:,} announced)",
+            )
         if (opcode == OP_CONTINUATION or not b0 & 0x80) and self._fragments >= self.max_fragments:
             raise FrameError(MESSAGE_TOO_BIG, f"a message in more than {self.max_fragments:,} fragments")
 
@@ -248,8 +261,11 @@ class MessageReader:
             try:
                 self._parts.append(self._decoder.decode(payload, bool(fin)))
             except UnicodeDecodeError as exc:
-                raise FrameError(INVALID_DATA, f"a text message that is not UTF-8 ({exc.reason} at byte "
-                                 f"{self._size - len(payload) + exc.start:,})") from None
+                raise FrameError(
+                    INVALID_DATA,
+                    f"a text message that is not UTF-8 ({exc.reason} at byte "
+                    f"{self._size - len(payload) + exc.start:,})",
+                ) from None
         else:
             self._parts.append(payload)
         if fin:
@@ -260,8 +276,11 @@ class MessageReader:
     def _count(self, held: int) -> None:
         more = held - self.held
         if more > 0 and not self.unfinished.take(more):
-            raise FrameError(TRY_AGAIN_LATER, f"the gateway holds its limit of {self.unfinished.limit:,} bytes "
-                             "of unfinished messages; send whole messages, or try again later")
+            raise FrameError(
+                TRY_AGAIN_LATER,
+                f"the gateway holds its limit of {self.unfinished.limit:,} bytes "
+                "of unfinished messages; send whole messages, or try again later",
+            )
         if more < 0:
             self.unfinished.give(-more)
         self.held = held
@@ -271,8 +290,9 @@ def _text(payload: bytes | bytearray) -> str:
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FrameError(INVALID_DATA, f"a text message that is not UTF-8 ({exc.reason} at byte {exc.start:,})") \
-            from None
+        raise FrameError(
+            INVALID_DATA, f"a text message that is not UTF-8 ({exc.reason} at byte {exc.start:,})"
+        ) from None
 
 
 def _close_of(payload: bytes) -> tuple[int, str]:

@@ -100,8 +100,10 @@ class TestClock:
             await asyncio.sleep(0)
             if not engine.alarms.firing():
                 return
-        raise KitError(f"alarms kept firing for {SETTLE_ROUNDS} rounds at one instant: does an alarm() "
-                       "set its next alarm in the past (e.g. from real time instead of self.ctx.now())?")
+        raise KitError(
+            f"alarms kept firing for {SETTLE_ROUNDS} rounds at one instant: does an alarm() "
+            "set its next alarm in the past (e.g. from real time instead of self.ctx.now())?"
+        )
 
 
 class TestEngine:
@@ -222,5 +224,7 @@ class TestEngine:
         s = self.current.stats()
         open_calls = s["queued"] + s["running"]
         if open_calls or s["commits_pending"]:
-            raise KitError(f"the test ended with {open_calls} call(s) still open and {s['commits_pending']} "
-                           "commit(s) pending: await every call (and cancel what must not finish) before it ends")
+            raise KitError(
+                f"the test ended with {open_calls} call(s) still open and {s['commits_pending']} "
+                "commit(s) pending: await every call (and cancel what must not finish) before it ends"
+            )

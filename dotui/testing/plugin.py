@@ -28,15 +28,21 @@ FIXTURES = {"dotui_engine", "engine", "dotui_clock", "clock"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("dotui_objects", "dotui: the objects folder the engine fixture loads, relative to the rootdir",
-                  default="objects")
-    parser.addini("dotui_idle_timeout", "dotui: seconds of idleness before the engine fixture hibernates an object",
-                  default="10")
+    parser.addini(
+        "dotui_objects",
+        "dotui: the objects folder the engine fixture loads, relative to the rootdir",
+        default="objects",
+    )
+    parser.addini(
+        "dotui_idle_timeout", "dotui: seconds of idleness before the engine fixture hibernates an object", default="10"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "dotui(objects=None, **engine_options): options of the dotui engine fixture "
-                                       "for this test (docs/testing.md)")
+    config.addinivalue_line(
+        "markers",
+        "dotui(objects=None, **engine_options): options of the dotui engine fixture for this test (docs/testing.md)",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -63,9 +69,12 @@ def _options(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
         found = resolve(None, root)
         objects = found.objects if found.kind == "wrangler" else objects
     if not (os.path.isdir(objects) or os.path.isfile(objects)):
-        pytest.fail(f"dotui: the objects folder {objects!r} does not exist; set dotui_objects in pytest.ini "
-                    "(or [tool.pytest.ini_options]) or @pytest.mark.dotui(objects=...) to the folder of your "
-                    "DurableObject classes", pytrace=False)
+        pytest.fail(
+            f"dotui: the objects folder {objects!r} does not exist; set dotui_objects in pytest.ini "
+            "(or [tool.pytest.ini_options]) or @pytest.mark.dotui(objects=...) to the folder of your "
+            "DurableObject classes",
+            pytrace=False,
+        )
     value = request.config.getini("dotui_idle_timeout")
     try:
         opts.setdefault("idle_timeout", float(value))
@@ -103,6 +112,7 @@ if pytest_asyncio is not None:
     async def _engine_alias(dotui_engine: TestEngine):
         yield dotui_engine
 else:  # pragma: no cover
+
     @pytest.fixture(name="dotui_engine")
     def _missing():
         pytest.fail("dotui.testing needs pytest-asyncio: pip install 'dotui[test]'", pytrace=False)

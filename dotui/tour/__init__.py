@@ -13,5 +13,16 @@ from .lessons import LESSONS, lesson_named
 from .pacing import Pacing, TourStopped
 from .script import Check, Lesson, Narrator, Point, Run, Step, run_lesson
 
-__all__ = ["LESSONS", "Check", "Lesson", "Narrator", "Pacing", "Point", "Run", "Step", "TourStopped",
-           "lesson_named", "run_lesson"]
+__all__ = [
+    "LESSONS",
+    "Check",
+    "Lesson",
+    "Narrator",
+    "Pacing",
+    "Point",
+    "Run",
+    "Step",
+    "TourStopped",
+    "lesson_named",
+    "run_lesson",
+]

@@ -21,8 +21,13 @@ from .script import Check, Lesson, Point, run_lesson
 class LineNarrator:
     """Narration as lines of text: ``emit(kind, text)`` with kind lesson, step, point, result, progress."""
 
-    def __init__(self, emit: Callable[[str, str], None], dwell: bool = False,
-                 wait: Callable[[float], None] | None = None, prompt: bool = False):
+    def __init__(
+        self,
+        emit: Callable[[str, str], None],
+        dwell: bool = False,
+        wait: Callable[[float], None] | None = None,
+        prompt: bool = False,
+    ):
         """``wait(seconds)`` paces the steps (``dwell`` uses time.sleep); ``prompt`` names the command that
         shows what a step points at, not a TUI tab (the REPL's ``tour``)."""
         self.emit = emit

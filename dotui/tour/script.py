@@ -43,8 +43,12 @@ class Point:
         if not (self.namespace and self.ref):
             return ""
         ref = f"{self.namespace}/{self.ref}"
-        return {"storage": f"storage {ref}", "events": f"watch {ref} --for 5", "methods": f"classes {self.namespace}",
-                "sockets": f"ls {self.namespace}"}.get(self.tab or "", f"queue {ref}; history {ref}")
+        return {
+            "storage": f"storage {ref}",
+            "events": f"watch {ref} --for 5",
+            "methods": f"classes {self.namespace}",
+            "sockets": f"ls {self.namespace}",
+        }.get(self.tab or "", f"queue {ref}; history {ref}")
 
     def describe(self) -> str:
         where = f"{self.namespace}/{self.ref}" if self.namespace and self.ref else ""
@@ -143,8 +147,9 @@ class Run:
         return True
 
 
-def run_lesson(facade: EngineFacade, lesson: Lesson, narrator: Narrator, number: int = 1,
-               total: int = 1) -> list[Check]:
+def run_lesson(
+    facade: EngineFacade, lesson: Lesson, narrator: Narrator, number: int = 1, total: int = 1
+) -> list[Check]:
     """Run ``lesson`` as the learner steps it; the checks of its narrated claims, one per step (the last time
     each step ran). Back and replay run the lesson again from its first step, on the engine."""
     checks: dict[int, Check] = {}
@@ -162,8 +167,9 @@ def run_lesson(facade: EngineFacade, lesson: Lesson, narrator: Narrator, number:
         target = max(1, i - 1) if move == BACK else 1
 
 
-def _run_steps(run: Run, lesson: Lesson, narrator: Narrator, number: int, total: int, target: int,
-               checks: dict[int, Check]) -> tuple[str, int]:
+def _run_steps(
+    run: Run, lesson: Lesson, narrator: Narrator, number: int, total: int, target: int, checks: dict[int, Check]
+) -> tuple[str, int]:
     """One pass over the steps, quiet before ``target``; the learner's move that ended it, at which step."""
     narrator.lesson(lesson, number, total)
     move, i = FORWARD, 0

@@ -61,9 +61,18 @@ class MainScreen(Screen):
 
     BINDINGS = actions.bindings()
 
-    def __init__(self, facade: EngineFacade, lanes: Lanes, clock: Callable[[], float], refresh_interval: float,
-                 watch_files: bool, busy_after: float = BUSY_AFTER, tour: str | None = None,
-                 tour_dwell: float = 1.0, tour_auto: bool = False) -> None:
+    def __init__(
+        self,
+        facade: EngineFacade,
+        lanes: Lanes,
+        clock: Callable[[], float],
+        refresh_interval: float,
+        watch_files: bool,
+        busy_after: float = BUSY_AFTER,
+        tour: str | None = None,
+        tour_dwell: float = 1.0,
+        tour_auto: bool = False,
+    ) -> None:
         super().__init__()
         self.facade = facade
         self.lanes = lanes
@@ -123,8 +132,9 @@ class MainScreen(Screen):
         self.query_one(Footer).show_command_palette = event.size.width >= 100
 
     def on_mount(self) -> None:
-        self.header.set_where(self.facade.data_dir, self.facade.objects_dir,
-                              self.facade.url if self.facade.remote else None)
+        self.header.set_where(
+            self.facade.data_dir, self.facade.objects_dir, self.facade.url if self.facade.remote else None
+        )
         self.table.focus()
         self.refresher.start()
         self.set_timer(PAUSE_AT_MOST, self.startup_gc.resume)
@@ -140,8 +150,9 @@ class MainScreen(Screen):
         if self.watch_files:
             changed = self.folder.changed()
             if changed:
-                self.commands.run("reload", done=lambda o: self.commands.toast(o, prefix=f"{', '.join(changed)} "
-                                                                                          "changed: "))
+                self.commands.run(
+                    "reload", done=lambda o: self.commands.toast(o, prefix=f"{', '.join(changed)} changed: ")
+                )
 
     # ------------------------------------------------------------ the selected object
     @property
@@ -212,8 +223,13 @@ class MainScreen(Screen):
     def scope(self) -> Scope:
         """What the action table's rows decide on: the selected row, its class, the active tab."""
         info = self.selected_info
-        return Scope(info, self.namespaces.get(info["namespace"]) if info else None, len(self.namespaces),
-                     self.object_view.active_tab, self.tour.running)
+        return Scope(
+            info,
+            self.namespaces.get(info["namespace"]) if info else None,
+            len(self.namespaces),
+            self.object_view.active_tab,
+            self.tour.running,
+        )
 
     def enabled(self, name: str) -> bool | None:
         """Whether the row ``name`` applies now: True, None (greyed out) or False (hidden)."""
@@ -241,9 +257,12 @@ class MainScreen(Screen):
             info = self.selected_info
             if info is not None:
                 event.stop()
-                self.notify(f"{info['namespace']} has no alarm() method, so an alarm would have nothing to run. "
-                            "Add `async def alarm(self, info):` to the class (ApiUsage has one).",
-                            severity="warning", timeout=6)
+                self.notify(
+                    f"{info['namespace']} has no alarm() method, so an alarm would have nothing to run. "
+                    "Add `async def alarm(self, info):` to the class (ApiUsage has one).",
+                    severity="warning",
+                    timeout=6,
+                )
 
     def palette_commands(self) -> Iterable[tuple[str, str, Callable[[], Any]]]:
         scope = self.scope()
@@ -254,13 +273,21 @@ class MainScreen(Screen):
             if row.name == "edit_storage":
                 ok = True if scope.info is not None else None  # the palette opens the Storage tab for it
             if ok is True:
-                yield (row.palette.format(target=scope.label), row.help,
-                       (lambda n=row.name: self.action_act(n)) if row.name != "edit_storage" else self.dialogs.edit_storage)
+                yield (
+                    row.palette.format(target=scope.label),
+                    row.help,
+                    (lambda n=row.name: self.action_act(n))
+                    if row.name != "edit_storage"
+                    else self.dialogs.edit_storage,
+                )
         for col in SORTABLE:
             yield f"Sort instances by {col.replace('_', ' ')}", "", lambda c=col: self.view.sort_by(c)
         for ns in sorted(self.namespaces):
-            yield (f"Show namespace {ns}", self.namespaces[ns].get("doc") or "",
-                   lambda n=ns: self.view.show_namespace(n))
+            yield (
+                f"Show namespace {ns}",
+                self.namespaces[ns].get("doc") or "",
+                lambda n=ns: self.view.show_namespace(n),
+            )
         for tab in ("queue", "storage", "methods", "events"):
             yield f"Tab: {tab}", glossary.TABS[tab], lambda t=tab: self.view.tab(t)
 
@@ -278,9 +305,18 @@ class DotuiApp(App[int]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, facade: EngineFacade, *, clock: Callable[[], float] = time.time, refresh_interval: float = 0.25,
-                 watch_files: bool = True, busy_after: float = BUSY_AFTER, tour: str | None = None,
-                 tour_dwell: float = 1.0, tour_auto: bool = False) -> None:
+    def __init__(
+        self,
+        facade: EngineFacade,
+        *,
+        clock: Callable[[], float] = time.time,
+        refresh_interval: float = 0.25,
+        watch_files: bool = True,
+        busy_after: float = BUSY_AFTER,
+        tour: str | None = None,
+        tour_dwell: float = 1.0,
+        tour_auto: bool = False,
+    ) -> None:
         """``clock`` gives "now" for relative times (tests freeze it); ``refresh_interval`` is the
         seconds between refreshes; ``watch_files`` reloads when the objects folder changes;
         ``busy_after`` is how long the engine may take to answer before the header says it is busy;
@@ -303,8 +339,17 @@ class DotuiApp(App[int]):
         return [*super().get_line_filters(), PRINTABLE]
 
     def get_default_screen(self) -> Screen:
-        return MainScreen(self.facade, self.lanes, self.clock, self.refresh_interval, self.watch_files,
-                          self.busy_after, self.tour, self.tour_dwell, self.tour_auto)
+        return MainScreen(
+            self.facade,
+            self.lanes,
+            self.clock,
+            self.refresh_interval,
+            self.watch_files,
+            self.busy_after,
+            self.tour,
+            self.tour_dwell,
+            self.tour_auto,
+        )
 
     @property
     def main(self) -> MainScreen:
@@ -330,10 +375,14 @@ class DotuiApp(App[int]):
         done, _ = await asyncio.wait([fut], timeout=2.0)
         if not done:
             blocking = main.watch.blocking()
-            what = (f"{blocking.namespace}/{blocking.label}.{blocking.method} is still running" if blocking
-                    else "the engine has not answered")
-            main.notify(f"waiting: {what}. Press q again to quit without a clean flush.", severity="warning",
-                        timeout=30)
+            what = (
+                f"{blocking.namespace}/{blocking.label}.{blocking.method} is still running"
+                if blocking
+                else "the engine has not answered"
+            )
+            main.notify(
+                f"waiting: {what}. Press q again to quit without a clean flush.", severity="warning", timeout=30
+            )
             await fut
         else:
             try:

@@ -60,7 +60,7 @@ TABS: dict[str, str] = {
     "methods": "Methods: what a stub can call on this class; Enter invokes",
     "events": "Events: this object's event stream (calls, commits, state changes, alarms), newest last",
     "sockets": "Sockets: the WebSockets this object accepted (ctx.accept_websocket), shown while it has some; "
-               "the gateway holds them open while the object hibernates (the instance list counts them)",
+    "the gateway holds them open while the object hibernates (the instance list counts them)",
 }
 
 STORAGE_WHERE: dict[str, str] = {

@@ -45,8 +45,15 @@ def row_state(info: dict[str, Any]) -> str:
 # keeps hibernated rows without these fields (read with ``.get``), so a row built from the
 # engine's compact table and one the engine describes in full compare equal.
 HIBERNATED_DEFAULTS: tuple[tuple[str, Any], ...] = (
-    ("busy", False), ("queued", 0), ("running", 0), ("gate_held", False), ("output_held", False),
-    ("calls", 0), ("errors", 0), ("pending_writes", 0), ("broken", None),
+    ("busy", False),
+    ("queued", 0),
+    ("running", 0),
+    ("gate_held", False),
+    ("output_held", False),
+    ("calls", 0),
+    ("errors", 0),
+    ("pending_writes", 0),
+    ("broken", None),
 )
 
 
@@ -72,12 +79,29 @@ def rows_from_table(table: InstanceTable) -> dict[Key, InstanceRow]:
     hibernated object (its ``HIBERNATED_FIELDS``), built from its columns (no per-row function call)."""
     out: dict[Key, InstanceRow] = {}
     for ns, cols in (table.get("hibernated") or {}).items():
-        out.update({
-            (ns, hx): {"namespace": ns, "id": hx, "name": name, "state": "hibernated",
-                       "last_active": last, "keys": keys, "bytes": nbytes, "alarm": alarm}
-            for hx, name, last, keys, nbytes, alarm in zip(
-                cols["id"], cols["name"], cols["last_active"], cols["keys"], cols["bytes"], cols["alarm"], strict=False)
-        })
+        out.update(
+            {
+                (ns, hx): {
+                    "namespace": ns,
+                    "id": hx,
+                    "name": name,
+                    "state": "hibernated",
+                    "last_active": last,
+                    "keys": keys,
+                    "bytes": nbytes,
+                    "alarm": alarm,
+                }
+                for hx, name, last, keys, nbytes, alarm in zip(
+                    cols["id"],
+                    cols["name"],
+                    cols["last_active"],
+                    cols["keys"],
+                    cols["bytes"],
+                    cols["alarm"],
+                    strict=False,
+                )
+            }
+        )
         for counter in ("calls", "errors"):  # the counters so far; a 0 is left out, as ``lean`` does
             for hx, n in zip(cols["id"], cols.get(counter) or (), strict=False):
                 if n:
@@ -157,10 +181,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", "name", 14, lambda i: (i.get("name") is None, i.get("name") or i["id"])),
     Column("queued", "queue", 5, _num("queued"), right=True, descending=True, sort_all=_num_all("queued")),
     Column("calls", "calls", 6, _num("calls"), right=True, descending=True, priority=2, sort_all=_num_all("calls")),
-    Column("errors", "err", 4, _num("errors"), right=True, descending=True, priority=4,
-           sort_all=_num_all("errors")),
-    Column("last_active", "active", 8, _time("last_active"), right=True, descending=True,
-           sort_all=_num_all("last_active", 0.0)),
+    Column("errors", "err", 4, _num("errors"), right=True, descending=True, priority=4, sort_all=_num_all("errors")),
+    Column(
+        "last_active",
+        "active",
+        8,
+        _time("last_active"),
+        right=True,
+        descending=True,
+        sort_all=_num_all("last_active", 0.0),
+    ),
     Column("keys", "keys", 5, _num("keys"), right=True, descending=True, priority=3, sort_all=_num_all("keys")),
     Column("bytes", "size", 8, _num("bytes"), right=True, descending=True, priority=5, sort_all=_num_all("bytes")),
     Column("alarm", "alarm", 7, _alarm, right=True, sort_all=_alarm_all),
@@ -169,8 +199,16 @@ COLUMNS: tuple[Column, ...] = (
 SHARD = Column("shard", "shard", 5, _num("shard"), right=True, priority=1, sort_all=_num_all("shard"))
 # Shown only while some object has a WebSocket open (README.md, "WebSockets"): hibernated
 # objects keep theirs, so this is how a learner sees a sleeping object still holding clients.
-SOCKETS = Column("websockets", "sockets", 7, _num("websockets"), right=True, descending=True, priority=1,
-                 sort_all=_num_all("websockets"))
+SOCKETS = Column(
+    "websockets",
+    "sockets",
+    7,
+    _num("websockets"),
+    right=True,
+    descending=True,
+    priority=1,
+    sort_all=_num_all("websockets"),
+)
 COLUMN_BY_NAME = {c.name: c for c in (*COLUMNS, SHARD, SOCKETS)}
 SORTABLE = [c.name for c in COLUMNS]
 
@@ -187,8 +225,10 @@ def fit_columns(width: int, sharded: bool = False, sockets: bool = False) -> lis
         cols.insert(4, SOCKETS)
     if sharded:
         cols.insert(3, SHARD)
+
     def total(cs: list[Column]) -> int:
         return sum(c.width for c in cs) + len(cs) - 1
+
     while total(cols) > width and any(c.priority for c in cols):
         cols.remove(max(cols, key=lambda c: c.priority))
     spare = max(0, width - total(cols))
@@ -584,10 +624,15 @@ class EngineWatch:
             elif typ in ("call.suspended", "call.held", "call.finished") and seq is not None:
                 self.on_thread.pop(seq, None)
             elif typ == "commit":
-                self.last_commit[key] = Commit(ev.get("t", 0.0), ev.get("keys", []), ev.get("record_bytes", 0),
-                                               ev.get("objects", 1))
+                self.last_commit[key] = Commit(
+                    ev.get("t", 0.0), ev.get("keys", []), ev.get("record_bytes", 0), ev.get("objects", 1)
+                )
             elif typ == "state" and ev.get("new") in ("hibernated", "broken"):
-                for s in [s for s, r in self.on_thread.items() if r.namespace == ns and r.label == (ev.get("name") or "#" + hx[:12])]:
+                for s in [
+                    s
+                    for s, r in self.on_thread.items()
+                    if r.namespace == ns and r.label == (ev.get("name") or "#" + hx[:12])
+                ]:
                     del self.on_thread[s]
         return out
 

@@ -21,5 +21,9 @@ class PrintableFilter(LineFilter):
     the filtered line with the line."""
 
     def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
-        return [segment if segment.control or segment.text.isprintable() else
-                Segment(visible(segment.text), segment.style, None) for segment in segments]
+        return [
+            segment
+            if segment.control or segment.text.isprintable()
+            else Segment(visible(segment.text), segment.style, None)
+            for segment in segments
+        ]

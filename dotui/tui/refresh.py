@@ -94,16 +94,24 @@ class Refresh:
         shown = self.shown
         if shown is not None and shown in fold.touched:
             self._need_detail = True
-            out.shown_events = [ev for ev in events if (ev.get("id") == shown[1] and ev.get("namespace") == shown[0])
-                                or (ev.get("type") == "worker.request" and shown in touched(ev))]
+            out.shown_events = [
+                ev
+                for ev in events
+                if (ev.get("id") == shown[1] and ev.get("namespace") == shown[0])
+                or (ev.get("type") == "worker.request" and shown in touched(ev))
+            ]
         return out
 
     def request(self, tab: str | None) -> PollRequest:
         """What the next poll asks for (``tab``: the object view's active tab); resets what it covers."""
         now = self.monotonic()
         full = self._need_full or now - self._last_full >= FULL_EVERY
-        req = PollRequest(full=full, keys=[(k, "#" + k[1]) for k in self._touched], namespaces=self._need_namespaces,
-                          sockets=self.rows.has_sockets)
+        req = PollRequest(
+            full=full,
+            keys=[(k, "#" + k[1]) for k in self._touched],
+            namespaces=self._need_namespaces,
+            sockets=self.rows.has_sockets,
+        )
         shown = self.shown
         if shown is not None and (self._need_detail or shown in self._touched):
             info = self.rows.rows.get(shown)

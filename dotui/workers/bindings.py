@@ -154,10 +154,13 @@ class Env:
         if name in cfg.vars:
             return cfg.vars[name]
         if name in cfg.other_bindings:
-            raise AttributeError(f"env.{name} is a binding of {cfg.other_bindings[name]} in {cfg.path}: dotui "
-                                 "provides Durable Object bindings and vars only")
-        raise AttributeError(f"env has no binding {name}: {cfg.path} binds "
-                             f"{', '.join(list(cfg.bindings) + list(cfg.vars)) or 'nothing'}")
+            raise AttributeError(
+                f"env.{name} is a binding of {cfg.other_bindings[name]} in {cfg.path}: dotui "
+                "provides Durable Object bindings and vars only"
+            )
+        raise AttributeError(
+            f"env has no binding {name}: {cfg.path} binds {', '.join(list(cfg.bindings) + list(cfg.vars)) or 'nothing'}"
+        )
 
     def __dir__(self) -> list[str]:
         return list(self._config.bindings) + list(self._config.vars)

@@ -98,9 +98,11 @@ class WebSocketPair:
     def __init__(self) -> None:
         native = upgrade_socket.get()
         if native is None:
-            raise TypeError("a WebSocketPair can be made in a Durable Object's fetch() of a WebSocket upgrade "
-                            "request only: dotui's gateway holds the connections (an outgoing WebSocket is "
-                            "not supported)")
+            raise TypeError(
+                "a WebSocketPair can be made in a Durable Object's fetch() of a WebSocket upgrade "
+                "request only: dotui's gateway holds the connections (an outgoing WebSocket is "
+                "not supported)"
+            )
         self.server = socket_of(native)
         self.client = ClientSocket(self.server)
 

@@ -72,6 +72,7 @@ def _boundary(fn: Callable[..., Any], enter: Callable, leave: Callable) -> Calla
     if getattr(fn, "__workers_wrapped__", False):
         return fn
     if inspect.iscoroutinefunction(fn):
+
         @functools.wraps(fn)
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             if _inside.get():
@@ -83,6 +84,7 @@ def _boundary(fn: Callable[..., Any], enter: Callable, leave: Callable) -> Calla
             finally:
                 _inside.reset(token)
     else:
+
         @functools.wraps(fn)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             if _inside.get():
@@ -96,6 +98,7 @@ def _boundary(fn: Callable[..., Any], enter: Callable, leave: Callable) -> Calla
                 return leave(result)
             finally:
                 _inside.reset(token)
+
     wrapper.__workers_wrapped__ = True  # type: ignore[attr-defined]
     return wrapper
 

@@ -25,16 +25,22 @@ async def fetch(resource: Request | str, **options: Any) -> Response:
     request = Request(resource, **options) if options or not isinstance(resource, Request) else resource
     host = urlsplit(request.url).hostname
     if host not in LOCAL_HOSTS:
-        raise ValueError(f"fetch({request.url!r}): dotui runs the project offline, so fetch() reaches the local "
-                         f"gateway only ({', '.join(LOCAL_HOSTS)}); call other services from the deployed Worker")
+        raise ValueError(
+            f"fetch({request.url!r}): dotui runs the project offline, so fetch() reaches the local "
+            f"gateway only ({', '.join(LOCAL_HOSTS)}); call other services from the deployed Worker"
+        )
     method, body = outgoing(request)
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        async with session.request(method, request.url, headers=request.headers.plain(), data=body,
-                                   allow_redirects=False) as r:
+        async with session.request(
+            method, request.url, headers=request.headers.plain(), data=body, allow_redirects=False
+        ) as r:
             data = await r.content.read(MAX_BODY + 1)
             if len(data) > MAX_BODY:
                 raise ValueError(f"fetch({request.url!r}): the answer is larger than {MAX_BODY:,} bytes")
-            headers = [(k, v) for k, v in r.headers.items()
-                       if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+            headers = [
+                (k, v)
+                for k, v in r.headers.items()
+                if k.lower() not in ("content-length", "transfer-encoding", "connection")
+            ]
             return received(r.status, headers, data, request.url)

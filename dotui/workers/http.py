@@ -25,8 +25,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 TEXT = "text/plain;charset=UTF-8"
 # request.cf of a client's request: no edge here, so each property says so (as wrangler dev gives placeholders)
-LOCAL_CF = {"colo": "local", "city": "local", "country": "local", "region": "local", "timezone": "UTC",
-            "asn": 0, "httpProtocol": "HTTP/1.1"}
+LOCAL_CF = {
+    "colo": "local",
+    "city": "local",
+    "country": "local",
+    "region": "local",
+    "timezone": "UTC",
+    "asn": 0,
+    "httpProtocol": "HTTP/1.1",
+}
 JSON = "application/json"
 
 
@@ -123,8 +130,16 @@ class Request(_Body):
     upgrade: Any  # the gateway's opener for an upgrade the Worker forwards, or None
     _cf: Any
 
-    def __init__(self, input: Request | str, *, method: HTTPMethod | str | None = None, headers: Any = None,
-                 body: Any = None, cf: Any = None, **_options: Any):
+    def __init__(
+        self,
+        input: Request | str,
+        *,
+        method: HTTPMethod | str | None = None,
+        headers: Any = None,
+        body: Any = None,
+        cf: Any = None,
+        **_options: Any,
+    ):
         if isinstance(input, Request):
             self.url = input.url
             self._method = input._method
@@ -185,9 +200,15 @@ class Request(_Body):
             text, b64 = body.decode("utf-8"), False
         except UnicodeDecodeError:
             text, b64 = base64.b64encode(body).decode("ascii"), True
-        out = {"method": self._method, "url": self.url, "path": parts.path or "/",
-               "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
-               "headers": self._headers.plain(), "body": text, "body_base64": b64}
+        out = {
+            "method": self._method,
+            "url": self.url,
+            "path": parts.path or "/",
+            "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
+            "headers": self._headers.plain(),
+            "body": text,
+            "body_base64": b64,
+        }
         if self._cf is not None:
             out["cf"] = dict(self._cf)
         return out
@@ -203,8 +224,12 @@ class Request(_Body):
             raise TypeError(f"fetch() takes a Request or a URL, not {type(request).__name__}")
         body = request.get("body") or ""
         data = base64.b64decode(body) if request.get("body_base64") else body.encode()
-        req = cls(str(request.get("url") or "http://localhost/"), method=str(request.get("method") or "GET"),
-                  headers=request.get("headers") or {}, body=data or None)
+        req = cls(
+            str(request.get("url") or "http://localhost/"),
+            method=str(request.get("method") or "GET"),
+            headers=request.get("headers") or {},
+            body=data or None,
+        )
         req.websocket = request.get("websocket")
         cf = request.get("cf")
         if isinstance(cf, dict):
@@ -217,14 +242,22 @@ class Request(_Body):
 class Response(_Body):
     """``Response(body=None, status=200, status_text="", headers=None, web_socket=None)``."""
 
-    def __init__(self, body: Any = None, status: HTTPStatus | int | None = None, status_text: str = "",
-                 headers: Any = None, web_socket: Any = None):
+    def __init__(
+        self,
+        body: Any = None,
+        status: HTTPStatus | int | None = None,
+        status_text: str = "",
+        headers: Any = None,
+        web_socket: Any = None,
+    ):
         if body is not None and not isinstance(body, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
         self.status = int(status) if status else 200
         if not (self.status == 101 or 200 <= self.status <= 599):
-            raise ValueError(f"Responses may only be constructed with status codes in the range 200 to 599, "
-                             f"inclusive; got {self.status}")  # workerd's RangeError, as the SDK maps it
+            raise ValueError(
+                f"Responses may only be constructed with status codes in the range 200 to 599, "
+                f"inclusive; got {self.status}"
+            )  # workerd's RangeError, as the SDK maps it
         self.status_text = status_text
         self._headers = headers_of(headers)
         if isinstance(body, str) and "content-type" not in self._headers:
@@ -252,8 +285,9 @@ class Response(_Body):
         return self
 
     @staticmethod
-    def from_json(data: Any, status: HTTPStatus | int = HTTPStatus.OK, status_text: str = "",
-                  headers: Any = None) -> Response:
+    def from_json(
+        data: Any, status: HTTPStatus | int = HTTPStatus.OK, status_text: str = "", headers: Any = None
+    ) -> Response:
         h = headers_of(headers)
         if "content-type" not in h:
             h["Content-Type"] = JSON
@@ -289,8 +323,11 @@ class Response(_Body):
             text, b64 = base64.b64encode(body).decode("ascii"), True
         out: dict[str, Any] = {"status": self.status, "headers": self._headers.plain()}
         if body:
-            out["body"], out["body_base64"] = (text, b64) if b64 or "content-type" in self._headers else \
-                (base64.b64encode(body).decode("ascii"), True)
+            out["body"], out["body_base64"] = (
+                (text, b64)
+                if b64 or "content-type" in self._headers
+                else (base64.b64encode(body).decode("ascii"), True)
+            )
         return out
 
     @classmethod

@@ -90,12 +90,24 @@ def load_project(path: str, timeout: float) -> tuple[dict[str, NamespaceInfo], l
         cls = getattr(module, name, None)
         where = f"the migrations of {os.path.basename(path)} create class {name}"
         if cls is None:
-            errors.append(LoadError(config.main, None, f"{where}, which this module does not define: define "
-                                                       f"class {name}(DurableObject) here, or fix the name"))
+            errors.append(
+                LoadError(
+                    config.main,
+                    None,
+                    f"{where}, which this module does not define: define "
+                    f"class {name}(DurableObject) here, or fix the name",
+                )
+            )
             continue
         if not (isinstance(cls, type) and issubclass(cls, NativeDurableObject)):
-            errors.append(LoadError(config.main, None, f"{where}, but {name} is not a DurableObject subclass: "
-                                                       "write class {name}(DurableObject), from workers"))
+            errors.append(
+                LoadError(
+                    config.main,
+                    None,
+                    f"{where}, but {name} is not a DurableObject subclass: "
+                    "write class {name}(DurableObject), from workers",
+                )
+            )
             continue
         cls.__workers_config__ = config  # type: ignore[attr-defined]
         if "storage_backend" not in cls.__dict__:
@@ -107,8 +119,13 @@ def load_project(path: str, timeout: float) -> tuple[dict[str, NamespaceInfo], l
             namespaces[name] = info
     worker = getattr(module, "Default", None)
     if worker is not None and not (isinstance(worker, type) and issubclass(worker, WorkerEntrypoint)):
-        errors.append(LoadError(config.main, None, "Default is not a WorkerEntrypoint subclass: write "
-                                                   "class Default(WorkerEntrypoint), from workers"))
+        errors.append(
+            LoadError(
+                config.main,
+                None,
+                "Default is not a WorkerEntrypoint subclass: write class Default(WorkerEntrypoint), from workers",
+            )
+        )
         worker = None
     _projects[path] = Project(config, worker)
     return namespaces, errors
@@ -131,5 +148,8 @@ def describe(objects: str) -> dict[str, Any] | None:
     project = worker_of(objects)
     if project is None:
         return None
-    return {"wrangler": project.config.path, "worker": project.worker.__name__ if project.worker else None,
-            "bindings": dict(project.config.bindings)}
+    return {
+        "wrangler": project.config.path,
+        "worker": project.worker.__name__ if project.worker else None,
+        "bindings": dict(project.config.bindings),
+    }

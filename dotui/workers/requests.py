@@ -31,8 +31,7 @@ _seq = itertools.count(1)
 class WorkerRequest:
     """One request to the Worker: what came in, what it answered, the object calls it made."""
 
-    __slots__ = ("seq", "method", "path", "started_at", "status", "run_time", "error", "calls", "more_calls",
-                 "_t0")
+    __slots__ = ("seq", "method", "path", "started_at", "status", "run_time", "error", "calls", "more_calls", "_t0")
 
     def __init__(self, method: str, path: str):
         self.seq = next(_seq)
@@ -50,8 +49,14 @@ class WorkerRequest:
         if len(self.calls) >= CALLS_KEPT:
             self.more_calls += 1
             return
-        call: dict[str, Any] = {"namespace": namespace, "id": oid.hex, "name": oid.name, "method": method,
-                                "ok": error is None, "run_time": time.perf_counter() - started}
+        call: dict[str, Any] = {
+            "namespace": namespace,
+            "id": oid.hex,
+            "name": oid.name,
+            "method": method,
+            "ok": error is None,
+            "run_time": time.perf_counter() - started,
+        }
         if error is not None:
             call["error"] = {"type": type(error).__name__, "message": str(error)[:1024]}
         self.calls.append(call)
@@ -62,9 +67,15 @@ class WorkerRequest:
 
     def describe(self) -> dict[str, Any]:
         """The request as the event and ``requests`` carry it (JSON)."""
-        out: dict[str, Any] = {"request": self.seq, "method": self.method, "path": self.path,
-                               "started_at": self.started_at, "status": self.status, "run_time": self.run_time,
-                               "calls": list(self.calls)}
+        out: dict[str, Any] = {
+            "request": self.seq,
+            "method": self.method,
+            "path": self.path,
+            "started_at": self.started_at,
+            "status": self.status,
+            "run_time": self.run_time,
+            "calls": list(self.calls),
+        }
         if self.more_calls:
             out["more_calls"] = self.more_calls
         if self.error:

@@ -68,10 +68,14 @@ def encode(value: Any) -> Any:
     if inspect.isawaitable(value):
         raise TypeError(f"Awaitable {type(value)} cannot be sent over RPC. Await it first.")
     if callable(value):
-        raise _refused(value, "dotui passes RPC values as copies: a function or a stub cannot be copied "
-                              "(on Cloudflare it becomes a stub the other side calls back through)")
-    raise _refused(value, "RPC carries None, bool, int, float, str, bytes, datetime, set, list, dict and "
-                          "Exception values")
+        raise _refused(
+            value,
+            "dotui passes RPC values as copies: a function or a stub cannot be copied "
+            "(on Cloudflare it becomes a stub the other side calls back through)",
+        )
+    raise _refused(
+        value, "RPC carries None, bool, int, float, str, bytes, datetime, set, list, dict and Exception values"
+    )
 
 
 def _key(k: Any, where: dict) -> str:

@@ -61,8 +61,15 @@ def _key(key: Any) -> str:
     raise TypeError(f"a storage key is a str (or a number, stored as its digits), not {type(key).__name__}")
 
 
-_LIST_OPTIONS = {"start": "start", "startAfter": "start_after", "start_after": "start_after", "end": "end",
-                 "prefix": "prefix", "reverse": "reverse", "limit": "limit"}
+_LIST_OPTIONS = {
+    "start": "start",
+    "startAfter": "start_after",
+    "start_after": "start_after",
+    "end": "end",
+    "prefix": "prefix",
+    "reverse": "reverse",
+    "limit": "limit",
+}
 
 
 def list_options(options: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +82,9 @@ def list_options(options: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     for name, value in given.items():
         native = _LIST_OPTIONS.get(name)
         if native is None:
-            raise TypeError(f"list() has no option {name!r}; it takes {', '.join(sorted(set(_LIST_OPTIONS) - {'start_after'}))}")
+            raise TypeError(
+                f"list() has no option {name!r}; it takes {', '.join(sorted(set(_LIST_OPTIONS) - {'start_after'}))}"
+            )
         if value is not None:
             out[native] = _key(value) if native in ("start", "start_after", "end", "prefix") else value
     return out
@@ -90,8 +99,9 @@ def from_ms(when: Any) -> float:
     if isinstance(when, _dt.datetime):
         return when.timestamp()
     if isinstance(when, bool) or not isinstance(when, (int, float)) or not math.isfinite(when):
-        raise TypeError(f"setAlarm() takes milliseconds since the epoch (Date.now() + ms) or a datetime, "
-                        f"not {when!r:.50}")
+        raise TypeError(
+            f"setAlarm() takes milliseconds since the epoch (Date.now() + ms) or a datetime, not {when!r:.50}"
+        )
     return when / 1000
 
 
@@ -199,8 +209,10 @@ class Storage(AsyncKV):
     def sql(self) -> Any:
         native = getattr(self._native, "sql", None)
         if native is None:
-            raise TypeError("ctx.storage.sql is for SQLite-backed classes: list the class in new_sqlite_classes "
-                            "of a migration in the wrangler file")
+            raise TypeError(
+                "ctx.storage.sql is for SQLite-backed classes: list the class in new_sqlite_classes "
+                "of a migration in the wrangler file"
+            )
         from .sql import SqlStorage
 
         return SqlStorage(native)

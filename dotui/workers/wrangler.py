@@ -26,11 +26,30 @@ MAX_BYTES = 1 << 20  # a wrangler file is configuration: 1 MiB is far past any r
 WRANGLER_FILES = ("wrangler.toml", "wrangler.jsonc", "wrangler.json")  # the order wrangler prefers them in
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Binding kinds of other Cloudflare products: env.NAME of one says dotui does not provide it.
-OTHER_BINDINGS = ("kv_namespaces", "r2_buckets", "d1_databases", "queues", "services", "vectorize", "ai",
-                  "analytics_engine_datasets", "hyperdrive", "workflows", "browser", "images", "send_email",
-                  "mtls_certificates", "dispatch_namespaces", "version_metadata", "ratelimits", "worker_loaders")
-SUPPORTED = ("main, durable_objects.bindings (name, class_name), migrations (tag, new_classes, new_sqlite_classes, "
-             "renamed_classes, deleted_classes) and vars")
+OTHER_BINDINGS = (
+    "kv_namespaces",
+    "r2_buckets",
+    "d1_databases",
+    "queues",
+    "services",
+    "vectorize",
+    "ai",
+    "analytics_engine_datasets",
+    "hyperdrive",
+    "workflows",
+    "browser",
+    "images",
+    "send_email",
+    "mtls_certificates",
+    "dispatch_namespaces",
+    "version_metadata",
+    "ratelimits",
+    "worker_loaders",
+)
+SUPPORTED = (
+    "main, durable_objects.bindings (name, class_name), migrations (tag, new_classes, new_sqlite_classes, "
+    "renamed_classes, deleted_classes) and vars"
+)
 
 
 class WranglerError(ValueError):
@@ -106,8 +125,11 @@ def read_text(path: str, limit: int = MAX_BYTES) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise WranglerError(path, "", f"not UTF-8 text: byte 0x{data[exc.start]:02x} at byte {exc.start:,} "
-                                      "cannot be decoded; save it as UTF-8") from None
+        raise WranglerError(
+            path,
+            "",
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at byte {exc.start:,} cannot be decoded; save it as UTF-8",
+        ) from None
 
 
 _COMMENTS = re.compile(r'("(?:[^"\\\n]|\\.)*")|//[^\n]*|/\*.*?\*/', re.S)
@@ -133,8 +155,9 @@ def parse(path: str, text: str) -> dict[str, Any]:
     except RecursionError:
         raise WranglerError(path, "", "nested too deeply to read: a wrangler file is a few levels deep") from None
     if not isinstance(doc, dict):
-        raise WranglerError(path, "", f"holds a {type(doc).__name__} at the top; a wrangler file is a table "
-                                      "(TOML) or an object (JSON)")
+        raise WranglerError(
+            path, "", f"holds a {type(doc).__name__} at the top; a wrangler file is a table (TOML) or an object (JSON)"
+        )
     return doc
 
 
@@ -159,12 +182,17 @@ class Reader:
         cfg.backends, cfg.renamed, cfg.deleted = self._migrations()
         for binding, cls in cfg.bindings.items():
             if cls in cfg.deleted and cls not in cfg.backends:
-                raise self.fail("durable_objects.bindings", f"{binding} binds class {cls}, which deleted_classes "
-                                                            "of the migrations deletes: bind a live class")
+                raise self.fail(
+                    "durable_objects.bindings",
+                    f"{binding} binds class {cls}, which deleted_classes of the migrations deletes: bind a live class",
+                )
             if cls not in cfg.backends:
-                raise self.fail("durable_objects.bindings", f"{binding} binds class {cls}, which no migration "
-                                f"creates: add {cls!r} to new_sqlite_classes (or new_classes) of a migration, "
-                                "as Cloudflare requires before it deploys the class")
+                raise self.fail(
+                    "durable_objects.bindings",
+                    f"{binding} binds class {cls}, which no migration "
+                    f"creates: add {cls!r} to new_sqlite_classes (or new_classes) of a migration, "
+                    "as Cloudflare requires before it deploys the class",
+                )
         cfg.vars = self._vars()
         cfg.other_bindings = self._other_bindings()
         return cfg
@@ -172,12 +200,15 @@ class Reader:
     def _main(self) -> str:
         main = self.doc.get("main")
         if main is None:
-            raise self.fail("main", "missing: name the Worker's Python module, e.g. main = \"src/entry.py\"")
+            raise self.fail("main", 'missing: name the Worker\'s Python module, e.g. main = "src/entry.py"')
         if not isinstance(main, str) or not main:
-            raise self.fail("main", f"is {main!r}; give the path of the Worker's Python module, e.g. \"src/entry.py\"")
+            raise self.fail("main", f'is {main!r}; give the path of the Worker\'s Python module, e.g. "src/entry.py"')
         if not main.endswith(".py"):
-            raise self.fail("main", f"is {main!r}: dotui runs Python Workers, so main is a .py module "
-                                    "(a JavaScript Worker runs on wrangler dev)")
+            raise self.fail(
+                "main",
+                f"is {main!r}: dotui runs Python Workers, so main is a .py module "
+                "(a JavaScript Worker runs on wrangler dev)",
+            )
         folder = os.path.dirname(self.path)
         full = os.path.normpath(os.path.join(folder, main))
         if os.path.isabs(main) or not full.startswith(folder + os.sep):
@@ -208,11 +239,14 @@ class Reader:
         for i, b in enumerate(self._list(dos.get("bindings"), "durable_objects.bindings")):
             key = f"durable_objects.bindings[{i}]"
             if not isinstance(b, dict):
-                raise self.fail(key, "is not a table; each binding is {name = \"...\", class_name = \"...\"}")
+                raise self.fail(key, 'is not a table; each binding is {name = "...", class_name = "..."}')
             for extra in ("script_name", "environment"):
                 if extra in b:
-                    raise self.fail(f"{key}.{extra}", "binds a class of another Worker; dotui runs one Worker's "
-                                    "own classes (bind classes that main defines)")
+                    raise self.fail(
+                        f"{key}.{extra}",
+                        "binds a class of another Worker; dotui runs one Worker's "
+                        "own classes (bind classes that main defines)",
+                    )
             name = self._class_name(b.get("name"), f"{key}.name")
             cls = self._class_name(b.get("class_name"), f"{key}.class_name")
             if name in out:
@@ -231,11 +265,13 @@ class Reader:
                 raise self.fail(key, "is not a table; each migration is {tag, new_sqlite_classes, ...}")
             tag = m.get("tag")
             if not isinstance(tag, str) or not tag or tag in tags:
-                raise self.fail(f"{key}.tag", f"is {tag!r}; each migration has a tag of its own (\"v1\", \"v2\", ...)")
+                raise self.fail(f"{key}.tag", f'is {tag!r}; each migration has a tag of its own ("v1", "v2", ...)')
             tags.add(tag)
             if "transferred_classes" in m:
-                raise self.fail(f"{key}.transferred_classes", "moves classes between Workers; dotui runs one "
-                                f"Worker: {SUPPORTED} are what it reads")
+                raise self.fail(
+                    f"{key}.transferred_classes",
+                    f"moves classes between Workers; dotui runs one Worker: {SUPPORTED} are what it reads",
+                )
             for field_name, backend in (("new_classes", "kv"), ("new_sqlite_classes", "sqlite")):
                 for j, c in enumerate(self._list(m.get(field_name), f"{key}.{field_name}")):
                     c = self._class_name(c, f"{key}.{field_name}[{j}]")
@@ -245,7 +281,7 @@ class Reader:
             for j, r in enumerate(self._list(m.get("renamed_classes"), f"{key}.renamed_classes")):
                 rk = f"{key}.renamed_classes[{j}]"
                 if not isinstance(r, dict):
-                    raise self.fail(rk, "is not a table; a rename is {from = \"Old\", to = \"New\"}")
+                    raise self.fail(rk, 'is not a table; a rename is {from = "Old", to = "New"}')
                 old = self._class_name(r.get("from"), f"{rk}.from")
                 new = self._class_name(r.get("to"), f"{rk}.to")
                 if old not in backends:

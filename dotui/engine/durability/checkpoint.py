@@ -203,10 +203,10 @@ def load(path: str, key: tuple[str, str] | None = None) -> tuple[dict[str, Any],
         return {}, {}
     metas, table = doc.get("meta"), doc.get("storage")
     if not isinstance(metas, dict) or not isinstance(table, dict):
-        raise _broken(path, "it is JSON but not a dotui checkpoint (the \"meta\" and \"storage\" tables are missing)")
+        raise _broken(path, 'it is JSON but not a dotui checkpoint (the "meta" and "storage" tables are missing)')
     meta = next(iter(metas.values()), None)
     if len(metas) != 1 or not isinstance(meta, dict):
-        raise _broken(path, f"it is JSON but its \"meta\" table holds {len(metas)} rows, not one document")
+        raise _broken(path, f'it is JSON but its "meta" table holds {len(metas)} rows, not one document')
     try:
         _check_meta(meta, key)
     except schema.Malformed as exc:
@@ -214,8 +214,11 @@ def load(path: str, key: tuple[str, str] | None = None) -> tuple[dict[str, Any],
     data = {}
     for doc_id, row in table.items():
         if not isinstance(row, dict) or not isinstance(row.get("key"), str) or "value" not in row:
-            raise _broken(path, f"storage row {values.shown(doc_id)} is not a {{\"key\": string, \"value\": ...}} "
-                                f"document: {values.shown(row)}")
+            raise _broken(
+                path,
+                f'storage row {values.shown(doc_id)} is not a {{"key": string, "value": ...}} '
+                f"document: {values.shown(row)}",
+            )
         data[row["key"]] = row["value"]
     try:
         # Only an escape can spell a lone surrogate in text that decoded as UTF-8.
@@ -234,8 +237,10 @@ def _check_meta(meta: dict[str, Any], key: tuple[str, str] | None) -> None:
     if key is not None:
         for field, mine in zip(("namespace", "id"), key, strict=False):
             if meta.get(field, mine) != mine:
-                raise schema.Malformed(f"its {field!r} is {values.shown(meta[field])}, not this file's "
-                                       f"{mine!r} (a checkpoint of another object)")
+                raise schema.Malformed(
+                    f"its {field!r} is {values.shown(meta[field])}, not this file's "
+                    f"{mine!r} (a checkpoint of another object)"
+                )
     schema.name(meta.get("name"), *(key or (None, None)))
     schema.alarm(meta.get("alarm"))
     for field in ("keys", "bytes"):

@@ -110,7 +110,7 @@ def encode_object(namespace: str, hex: str, name: str | None, changes: Any, keys
             puts.append(f"{_quote(k)}:{text}")
     alarm = changes.alarm
     return (
-        f"[{_quote(namespace)},\"{hex}\",{'null' if name is None else _quote(name)},"
+        f'[{_quote(namespace)},"{hex}",{"null" if name is None else _quote(name)},'
         f"{'true' if changes.cleared else 'false'},{{{','.join(puts)}}},[{','.join(dels)}],"
         f"{'true' if changes.alarm_changed else 'false'},{'null' if alarm is None else _dumps(alarm)},"
         f"{keys},{nbytes}]"
@@ -147,14 +147,23 @@ def decode_payload(payload: bytes) -> tuple[float, list[ObjectRecord]]:
 def _object_part(part: Any) -> ObjectRecord:
     ns, hx, name, cleared, puts, dels, alarm_changed, alarm, keys, nbytes = schema.shape(part, list, "it", 10)
     ns = schema.namespace(ns)
-    d = Delta(cleared=schema.flag(cleared, "cleared"), alarm_changed=schema.flag(alarm_changed, "alarm_changed"),
-              alarm=schema.alarm(alarm))
+    d = Delta(
+        cleared=schema.flag(cleared, "cleared"),
+        alarm_changed=schema.flag(alarm_changed, "alarm_changed"),
+        alarm=schema.alarm(alarm),
+    )
     d.puts.update(schema.entries(puts, "its written keys"))
     for k in schema.shape(dels, list, "its deleted keys"):
         d.puts[schema.key(k)] = DELETED
     hx = schema.object_id(ns, hx)
-    return ObjectRecord(ns, hx, schema.name(name, ns, hx), d,
-                        schema.count(keys, "its key count"), schema.count(nbytes, "its byte count"))
+    return ObjectRecord(
+        ns,
+        hx,
+        schema.name(name, ns, hx),
+        d,
+        schema.count(keys, "its key count"),
+        schema.count(nbytes, "its byte count"),
+    )
 
 
 @dataclass
@@ -247,7 +256,8 @@ def corrupt_error(scan: SegmentScan, last: bool) -> LogCorruptError:
         f"and {why}, so it is not a torn last append. Recovery stopped and changed no file. "
         f"Run `dotui recover --data {data}` to see what dropping the damaged part would lose, "
         f"then `dotui recover --data {data} --yes` to drop it.",
-        scan.path, scan.bad_at or 0,
+        scan.path,
+        scan.bad_at or 0,
     )
 
 
@@ -325,8 +335,12 @@ class CommitLog:
             if exc.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
                 self._can_preallocate = False  # this file system cannot: stop asking
             else:
-                log.warning("could not preallocate %d bytes of the commit log in %s (%s); "
-                            "appending without preallocation", length, self.folder, exc)
+                log.warning(
+                    "could not preallocate %d bytes of the commit log in %s (%s); appending without preallocation",
+                    length,
+                    self.folder,
+                    exc,
+                )
             return 0
         return length
 

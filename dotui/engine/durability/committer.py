@@ -87,9 +87,18 @@ class Committer:
     ROTATE_BACKOFF = 0.05  # seconds before the second try; doubles after each failure
     ROOM_WAIT = 1.0  # seconds a wait for the backlog to have room lasts before it looks again
 
-    def __init__(self, log: CommitLog, host: CommitHost, bus: EventBus,
-                 loop: asyncio.AbstractEventLoop, io: Executor, *, full_at: int = 16 << 20,
-                 clock: Clock = REAL, backlog: Backlog | None = None):
+    def __init__(
+        self,
+        log: CommitLog,
+        host: CommitHost,
+        bus: EventBus,
+        loop: asyncio.AbstractEventLoop,
+        io: Executor,
+        *,
+        full_at: int = 16 << 20,
+        clock: Clock = REAL,
+        backlog: Backlog | None = None,
+    ):
         self.log = log
         self.full_at = full_at
         self._host = host
@@ -116,9 +125,15 @@ class Committer:
         self._wake = asyncio.Event()
         self._context = contextvars.Context()
         self._task: asyncio.Task | None = None
-        self._counters = {"commits": 0, "commit_bytes": 0, "commit_failures": 0,
-                         "log_rotations": 0, "log_rotate_failures": 0, "committer_errors": 0,
-                          "backlog_waits": 0}
+        self._counters = {
+            "commits": 0,
+            "commit_bytes": 0,
+            "commit_failures": 0,
+            "log_rotations": 0,
+            "log_rotate_failures": 0,
+            "committer_errors": 0,
+            "backlog_waits": 0,
+        }
 
     # ------------------------------------------------------------ the engine's calls
     def start(self) -> None:
@@ -169,9 +184,15 @@ class Committer:
         be the one asking.
         """
         ready, handle = self._ready, self._kick_handle
-        if (self._kick_scheduled and ready is not None and len(ready) == 1 and ready[0] is handle
-                and self._kick_owner is not None and _current_task(self._loop) is self._kick_owner
-                and self._loop.time() - self._turned_at < self.INLINE_BUDGET):
+        if (
+            self._kick_scheduled
+            and ready is not None
+            and len(ready) == 1
+            and ready[0] is handle
+            and self._kick_owner is not None
+            and _current_task(self._loop) is self._kick_owner
+            and self._loop.time() - self._turned_at < self.INLINE_BUDGET
+        ):
             ready.clear()
             self._context.run(self._kick, True)
 
@@ -229,8 +250,12 @@ class Committer:
         self._kick_owner = None
         if not inline:
             self._turned_at = self._loop.time()
-        if (self._task_busy or self._rotations or not (self._inline and self.log.inline_sync)
-                or (self._backlog is not None and self._backlog.full)):
+        if (
+            self._task_busy
+            or self._rotations
+            or not (self._inline and self.log.inline_sync)
+            or (self._backlog is not None and self._backlog.full)
+        ):
             self._wake.set()  # (inline_sync asked each time: a log may turn slow at run time)
             return
         batch = self._take_batch()
@@ -251,8 +276,9 @@ class Committer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a bug here must not stop every commit
-                self._report("committer_errors", "committer.error", exc,
-                             "the committer failed (<error>); it goes on in 0.1 s")
+                self._report(
+                    "committer_errors", "committer.error", exc, "the committer failed (<error>); it goes on in 0.1 s"
+                )
                 await asyncio.sleep(0.1)
                 self._wake.set()
 
@@ -325,9 +351,13 @@ class Committer:
 
     def _settle(self, batch: Batch, error: BaseException | None, seconds: float) -> None:
         if error is not None:
-            self._report("commit_failures", None, error,
-                         f"a commit of {len(batch.entries)} object(s) failed (<error>); "
-                         "their calls get CommitFailedError and the objects are reset")
+            self._report(
+                "commit_failures",
+                None,
+                error,
+                f"a commit of {len(batch.entries)} object(s) failed (<error>); "
+                "their calls get CommitFailedError and the objects are reset",
+            )
             for inst, _changes, fut, _keys, _size in batch.entries:
                 self._fail(inst, fut, error)
             return
@@ -342,17 +372,26 @@ class Committer:
             try:
                 host.committed(inst, delta_of(changes), keys, size, now)
             except Exception as exc:  # noqa: BLE001 - a bug: loud, and no answer left hanging
-                self._report("committer_errors", "committer.error", exc,
-                             f"the durable state refused a commit of {inst.ns.name} {inst.label} "
-                             "(<error>); the object is reset")
+                self._report(
+                    "committer_errors",
+                    "committer.error",
+                    exc,
+                    f"the durable state refused a commit of {inst.ns.name} {inst.label} (<error>); the object is reset",
+                )
                 self._fail(inst, fut, exc)
                 continue
             inst.output_gate.end_commit(fut, None)
             if publish:
                 keys = sorted(changes.puts)
-                inst.emit("commit", keys=keys[:EVENT_KEYS], key_count=len(keys), cleared=changes.cleared,
-                          alarm_changed=changes.alarm_changed, record_bytes=len(batch.record),
-                          objects=len(batch.entries))
+                inst.emit(
+                    "commit",
+                    keys=keys[:EVENT_KEYS],
+                    key_count=len(keys),
+                    cleared=changes.cleared,
+                    alarm_changed=changes.alarm_changed,
+                    record_bytes=len(batch.record),
+                    objects=len(batch.entries),
+                )
         if self.log.size >= self.full_at:
             host.log_full(self.log.size)
 
@@ -379,9 +418,13 @@ class Committer:
         try:
             await self._loop.run_in_executor(self._io, self.log.open_new_segment)
         except Exception as exc:  # noqa: BLE001 - the current segment stays in use
-            self._report("log_rotate_failures", "log.rotate_failed", exc,
-                         f"could not start a new commit log segment in {self.log.folder} (<error>); "
-                         f"commits go on in segment {self.log.segment}, and it is tried again")
+            self._report(
+                "log_rotate_failures",
+                "log.rotate_failed",
+                exc,
+                f"could not start a new commit log segment in {self.log.folder} (<error>); "
+                f"commits go on in segment {self.log.segment}, and it is tried again",
+            )
             for w in waiters:
                 if not w.done():
                     w.set_exception(exc)

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from ..object.instance import Instance
 
 
-async def stop_as_killed(engine: Engine, live: Iterable[Instance], tasks: list[asyncio.Task],
-                         executors: tuple, lock) -> None:
+async def stop_as_killed(
+    engine: Engine, live: Iterable[Instance], tasks: list[asyncio.Task], executors: tuple, lock
+) -> None:
     """(Engine.crash) ``live`` are the objects in memory, ``tasks`` the engine's background
     tasks, ``executors`` its disk threads, ``lock`` its data folder's lock."""
     engine.alarms.stop()

@@ -71,8 +71,9 @@ class FaultPlan:
         self._lock = threading.Lock()
         self.active = False  # checked first, so the normal path costs one attribute read
 
-    def inject(self, op: str, err: int = _errno.EIO, *, times: int | None = 1,
-               match: str | None = None, skip: int = 0) -> Fault:
+    def inject(
+        self, op: str, err: int = _errno.EIO, *, times: int | None = 1, match: str | None = None, skip: int = 0
+    ) -> Fault:
         if op not in OPS:
             raise ValueError(f"unknown disk operation {op!r}; one of {', '.join(OPS)}")
         fault = Fault(op, err, times, match, skip)
@@ -110,8 +111,13 @@ def _fd_path(fd: int) -> str:
 
 def kind(mode: int) -> str:
     """What an ``st_mode`` is, in words: "a symbolic link", "a folder", "a FIFO", ..."""
-    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"),
-                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "a device"
@@ -124,9 +130,12 @@ def refusal(path: str, mode: int, want: str | None = "file") -> FolderEntryError
         where = f", not the {want} dotui keeps there" if want else ""
         return FolderEntryError(
             f"{path} is a symbolic link{where}; dotui follows no links in its data folder, so that nothing "
-            "outside it is read or written: replace the link with what it points to, or remove it", path)
-    return FolderEntryError(f"{path} is {kind(mode)}, not the {want} dotui keeps there: "
-                            "move it out of the data folder", path)
+            "outside it is read or written: replace the link with what it points to, or remove it",
+            path,
+        )
+    return FolderEntryError(
+        f"{path} is {kind(mode)}, not the {want} dotui keeps there: move it out of the data folder", path
+    )
 
 
 def _refuse_or_raise(path: str, exc: OSError, want: str = "file") -> None:
@@ -223,7 +232,7 @@ def write(fd: int, data: bytes | memoryview) -> int:
 def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[write(fd, view):]
+        view = view[write(fd, view) :]
 
 
 def fdatasync(fd: int) -> None:
@@ -326,4 +335,3 @@ def fsync_dir(path: str) -> None:
         fsync(fd)
     finally:
         close(fd)
-

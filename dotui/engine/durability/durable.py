@@ -75,8 +75,16 @@ class DurableState:
     ROUND_OBJECTS = 2048  # objects a round takes at most: the next one starts at once if more wait
     MAX_HELD = 32 * ROUND_OBJECTS  # objects with changes held at most: then commits wait (docs/trust.md)
 
-    def __init__(self, data_dir: str, index, *, interval: float,
-                 publish: Callable[..., None], on_broken: Callable[[Key, str], None], clock: Clock = REAL):
+    def __init__(
+        self,
+        data_dir: str,
+        index,
+        *,
+        interval: float,
+        publish: Callable[..., None],
+        on_broken: Callable[[Key, str], None],
+        clock: Clock = REAL,
+    ):
         self.data_dir = data_dir
         self.index = index
         self.interval = interval
@@ -91,11 +99,9 @@ class DurableState:
         self.recent = recent.Recent()  # big objects' last checkpoints: not read back (recent.py)
         self._more = False  # the last round was full: more work waits for the next at once
         self._round_took = 0  # the ledger's number of the last change the current round took
-        self.counters = {"checkpoints": 0, "checkpoint_failures": 0,
-                         "recovered_records": 0, "torn_bytes_dropped": 0}
+        self.counters = {"checkpoints": 0, "checkpoint_failures": 0, "recovered_records": 0, "torn_bytes_dropped": 0}
 
-    def start(self, loop: asyncio.AbstractEventLoop, executor,
-              rotate: Callable[[], Awaitable[list[str]]]) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop, executor, rotate: Callable[[], Awaitable[list[str]]]) -> None:
         """``rotate()`` starts a new log segment between commits and returns the older ones."""
         self._loop, self._io, self._rotate = loop, executor, rotate
         self._wanted = asyncio.Event()
@@ -167,9 +173,14 @@ class DurableState:
                 else:
                     shown["put"][k] = values.decode(text)
         return {
-            "namespace": namespace, "id": oid.hex, "name": oid.name or meta.get("name"),
-            "path": self.path(*key), "values": {k: data[k] for k in sorted(data)}, "alarm": alarm,
-            "checkpoint": {k: ckpt[k] for k in sorted(ckpt)}, "checkpoint_saved_at": meta.get("saved_at"),
+            "namespace": namespace,
+            "id": oid.hex,
+            "name": oid.name or meta.get("name"),
+            "path": self.path(*key),
+            "values": {k: data[k] for k in sorted(data)},
+            "alarm": alarm,
+            "checkpoint": {k: ckpt[k] for k in sorted(ckpt)},
+            "checkpoint_saved_at": meta.get("saved_at"),
             "logged": {
                 "cleared": logged.cleared,
                 "put": {k: v for k, v in sorted(logged.puts.items()) if v is not DELETED},
@@ -290,8 +301,9 @@ class DurableState:
             try:
                 result = await self._loop.run_in_executor(self._io, self._write_round, work, rows, snap)
             except BaseException as exc:
-                self._settle(work, rows, snap, RoundResult(failed={k: _what(exc) for k in work},
-                                                           index_error=_what(exc)), [])
+                self._settle(
+                    work, rows, snap, RoundResult(failed={k: _what(exc) for k in work}, index_error=_what(exc)), []
+                )
                 raise
             deletable = self._settle(work, rows, snap, result, old)
             try:
@@ -324,8 +336,9 @@ class DurableState:
             return work, [], self.index.all_rows()
         return work, rows, None
 
-    def _settle(self, work: dict[Key, tuple], rows: list, snap: list | None,
-                result: RoundResult, old: list[str]) -> list[str]:
+    def _settle(
+        self, work: dict[Key, tuple], rows: list, snap: list | None, result: RoundResult, old: list[str]
+    ) -> list[str]:
         """(Loop) Give back what failed (under any newer changes); the segments now redundant."""
         self._writing = {}
         room = getattr(self, "room", None)
@@ -356,12 +369,13 @@ class DurableState:
             failed[("index", "")] = f"writing the index: {result.index_error}"
         if failed:
             first = next(iter(failed.values()))
-            self._report_failure(f"checkpoint failed for {len(failed)} object(s), kept in the log: {first}",
-                                 [f"{ns}/{hx}" for ns, hx in list(failed)[:10]])
+            self._report_failure(
+                f"checkpoint failed for {len(failed)} object(s), kept in the log: {first}",
+                [f"{ns}/{hx}" for ns, hx in list(failed)[:10]],
+            )
             return False
         self.counters["checkpoints"] += 1
-        self._publish("checkpoint.done", objects=len(result.written), segments_removed=removed,
-                      held=self.held_count)
+        self._publish("checkpoint.done", objects=len(result.written), segments_removed=removed, held=self.held_count)
         return True
 
     def _report_failure(self, message: str, objects: list[str]) -> None:
@@ -415,8 +429,9 @@ class DurableState:
                 result.index_error = _what(exc)
         return result
 
-    def _encode(self, key: Key, delta: Delta, name: str | None, nbytes: int | None,
-                now: float) -> tuple[str, bytes | None, tuple | None]:
+    def _encode(
+        self, key: Key, delta: Delta, name: str | None, nbytes: int | None, now: float
+    ) -> tuple[str, bytes | None, tuple | None]:
         """(path, new file contents, or None when the object is now empty and has no alarm, and
         (data, meta, rows) to keep once written). O(keys) in C with the last one kept (checkpoint.table)."""
         path = self.path(*key)
@@ -426,8 +441,12 @@ class DurableState:
         if not data and alarm is None:
             return path, None, None
         meta = {
-            "namespace": key[0], "id": key[1], "name": name or meta.get("name"), "alarm": alarm,
-            "keys": len(data), "bytes": nbytes if nbytes is not None else meta.get("bytes", 0),
+            "namespace": key[0],
+            "id": key[1],
+            "name": name or meta.get("name"),
+            "alarm": alarm,
+            "keys": len(data),
+            "bytes": nbytes if nbytes is not None else meta.get("bytes", 0),
             "saved_at": now,
         }
         rows = checkpoint.table(data, last, None if delta.cleared else delta.puts)
@@ -455,8 +474,7 @@ class DurableState:
         scans = list(log_.records())
         if not self.index.load():
             if self.index.damage:
-                log.warning("the index cannot be trusted (%s): rebuilding it from the checkpoints",
-                            self.index.damage)
+                log.warning("the index cannot be trusted (%s): rebuilding it from the checkpoints", self.index.damage)
             self.index.rebuild_from_files(self.data_dir, skip=tuple(RESERVED))
         for path, records, _, torn in scans:
             self._replay(path, records, torn)

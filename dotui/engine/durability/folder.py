@@ -32,9 +32,14 @@ from .schema import RESERVED
 
 log = logging.getLogger("dotui")
 
-_FILES = {"lock": "lock file", "index.sqlite": "index database", "index.sqlite-wal": "index database's log",
-          "index.sqlite-shm": "index database's shared memory",
-          "index.json": "index snapshot", "index.journal": "index journal"}
+_FILES = {
+    "lock": "lock file",
+    "index.sqlite": "index database",
+    "index.sqlite-wal": "index database's log",
+    "index.sqlite-shm": "index database's shared memory",
+    "index.json": "index snapshot",
+    "index.journal": "index journal",
+}
 _INDEX_TEMPORARIES = ("index.json.", "index.sqlite.")
 
 
@@ -48,19 +53,31 @@ def prepare(data_dir: str) -> None:
         disk.makedirs(data_dir, "data folder")
         return
     if not stat.S_ISDIR(found):
-        raise DataFolderError(f"the data folder {data_dir} is {disk.kind(found)}, not a folder: "
-                              "pass a folder (--data DIR), or move that one away")
+        raise DataFolderError(
+            f"the data folder {data_dir} is {disk.kind(found)}, not a folder: "
+            "pass a folder (--data DIR), or move that one away"
+        )
     loose = stat.S_IMODE(found)
     if loose & 0o077:
         private = loose & 0o700
         try:
             os.chmod(data_dir, private)
         except OSError as exc:
-            log.warning("the data folder %s can be read by other users (mode %04o) and could not be made "
-                        "private (%s): its files hold every object's storage; chmod 0700 it", data_dir, loose, exc)
+            log.warning(
+                "the data folder %s can be read by other users (mode %04o) and could not be made "
+                "private (%s): its files hold every object's storage; chmod 0700 it",
+                data_dir,
+                loose,
+                exc,
+            )
             return
-        log.warning("the data folder %s could be read by other users (mode %04o): made it private (%04o), "
-                    "as its files hold every object's storage", data_dir, loose, private)
+        log.warning(
+            "the data folder %s could be read by other users (mode %04o): made it private (%04o), "
+            "as its files hold every object's storage",
+            data_dir,
+            loose,
+            private,
+        )
 
 
 def check(data_dir: str, namespaces: Iterable[str] = ()) -> None:
@@ -87,9 +104,12 @@ def _check_log(folder: str) -> None:
     if os.path.isdir(folder):
         strays = sorted(n for n in os.listdir(folder) if not is_segment(n))
         if strays:
-            log.warning("the commit log folder %s holds %s, which %s not the engine's: left alone",
-                        folder, ", ".join(strays[:5]) + (" ..." if len(strays) > 5 else ""),
-                        "is" if len(strays) == 1 else "are")
+            log.warning(
+                "the commit log folder %s holds %s, which %s not the engine's: left alone",
+                folder,
+                ", ".join(strays[:5]) + (" ..." if len(strays) > 5 else ""),
+                "is" if len(strays) == 1 else "are",
+            )
 
 
 def remove_stale_temporaries(data_dir: str, skip: Iterable[str] = RESERVED) -> None:

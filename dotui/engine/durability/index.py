@@ -85,8 +85,10 @@ class Index:
                 self._store.open_reader()
                 self._file_counts = self._store.counts()
                 self._attached = True
-                self._legacy = any(os.path.lexists(os.path.join(self.data_dir, n))
-                                   for n in (index_legacy.SNAPSHOT, index_legacy.JOURNAL))
+                self._legacy = any(
+                    os.path.lexists(os.path.join(self.data_dir, n))
+                    for n in (index_legacy.SNAPSHOT, index_legacy.JOURNAL)
+                )
                 self._needs_snapshot = False
                 return True
             rows = index_legacy.read(self.data_dir)
@@ -107,8 +109,9 @@ class Index:
         try:
             self.write_whole()
         except OSError as exc:
-            log.warning("the index could not be written (%s): it is held in memory and written at the "
-                        "next checkpoint", exc)
+            log.warning(
+                "the index could not be written (%s): it is held in memory and written at the next checkpoint", exc
+            )
 
     def write_whole(self) -> None:
         """(At start, no round running) Write every entry as a new file and read it from now on; raises
@@ -196,8 +199,11 @@ class Index:
         rows = (self._file(self._store.table, ns) if self._attached else None) or []
         mem = self._mem
         out = [r for r in rows if (r[0], r[1]) not in mem] if mem else rows
-        out.extend((k[0], k[1], e.name, e.last_active, e.keys, e.bytes, e.alarm, e.calls, e.errors, 0)
-                   for k, e in mem.items() if ns is None or k[0] == ns)
+        out.extend(
+            (k[0], k[1], e.name, e.last_active, e.keys, e.bytes, e.alarm, e.calls, e.errors, 0)
+            for k, e in mem.items()
+            if ns is None or k[0] == ns
+        )
         return out
 
     def ordered(self, ns: str | None = None, start: int = 0) -> Iterator[tuple[str, str, Entry]]:
@@ -384,15 +390,19 @@ class Index:
             path = sqlfile.path_of(data_dir, ns, hx)
             meta = sqlfile.meta_of(path)
         except schema.Malformed as exc:
-            log.warning("%s is not a database of this data folder (%s); left as it is",
-                        os.path.join(data_dir, ns, hx + sqlfile.SUFFIX), exc)
+            log.warning(
+                "%s is not a database of this data folder (%s); left as it is",
+                os.path.join(data_dir, ns, hx + sqlfile.SUFFIX),
+                exc,
+            )
             return None
         except (sqlite3.Error, OSError):
             meta = {}  # listed all the same: a call says what is wrong
         return Entry(meta.get("name"), 0, meta.get("bytes", 0), meta.get("alarm"), None)
 
-    def rebuild_from_files(self, data_dir: str, skip: tuple[str, ...] = ("log",),
-                           keep: dict[Key, Entry] | None = None) -> None:
+    def rebuild_from_files(
+        self, data_dir: str, skip: tuple[str, ...] = ("log",), keep: dict[Key, Entry] | None = None
+    ) -> None:
         """Slow path when the index is lost or damaged: read the meta of every checkpoint (and put
         ``keep``, newer, over it). Everything is then held in memory; the next ``persist`` writes a
         whole new file. O(checkpoints)."""
@@ -428,8 +438,13 @@ class Index:
                         data, meta = checkpoint.load(path, (ns, hx))
                     except (BrokenObjectError, OSError):
                         data, meta = {}, {}  # listed all the same: a call says what is wrong
-                    entries[(ns, hx)] = Entry(meta.get("name"), meta.get("keys", len(data)), meta.get("bytes", 0),
-                                              meta.get("alarm"), meta.get("saved_at"))
+                    entries[(ns, hx)] = Entry(
+                        meta.get("name"),
+                        meta.get("keys", len(data)),
+                        meta.get("bytes", 0),
+                        meta.get("alarm"),
+                        meta.get("saved_at"),
+                    )
         entries.update(keep or {})
         self._detach(entries)
         self._dirty = set(entries)

@@ -64,8 +64,10 @@ def read_journal(path: str) -> tuple[int, list[list], int, int] | None:
             ns, hx, *row = _row_shape(r, "the row", 2)
             check_row(ns, hx, row)
         except schema.Malformed as exc:
-            raise Damaged(f"{path}: line {i} is not a row [namespace, id, name, keys, bytes, alarm, "
-                          f"last_active, calls, errors]: {exc}") from None
+            raise Damaged(
+                f"{path}: line {i} is not a row [namespace, id, name, keys, bytes, alarm, "
+                f"last_active, calls, errors]: {exc}"
+            ) from None
     base = docs[0].get("base", -1)
     if type(base) is not int:
         raise Damaged(f"{path}: the header's base generation is {values.shown(base)}, not an int")

@@ -54,8 +54,10 @@ SCHEMA = (
     "CREATE TRIGGER objects_counted AFTER INSERT ON objects BEGIN "
     "INSERT INTO counts VALUES (NEW.ns, 1) ON CONFLICT (ns) DO UPDATE SET n = n + 1; END",
 )
-_UPSERT = (f"INSERT INTO objects ({FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (ns, hx) DO UPDATE SET "
-           + ", ".join(f"{f} = excluded.{f}" for f in FIELDS.split(", ")[2:]))
+_UPSERT = (
+    f"INSERT INTO objects ({FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (ns, hx) DO UPDATE SET "
+    + ", ".join(f"{f} = excluded.{f}" for f in FIELDS.split(", ")[2:])
+)
 
 
 class Damaged(Exception):
@@ -80,10 +82,12 @@ def check_row(ns: object, hx: object, row: list) -> None:
         schema.count(n, what)
 
 
-_TABLE_CHECK = ("ns IN (SELECT ns FROM counts) AND length(hx) = 64 "
-                "AND keys BETWEEN 0 AND :max AND bytes BETWEEN 0 AND :max AND calls BETWEEN 0 AND :max "
-                "AND errors BETWEEN 0 AND :max AND (alarm IS NULL OR alarm BETWEEN :lo AND :hi) "
-                "AND (last_active IS NULL OR last_active BETWEEN :lo AND :hi)")
+_TABLE_CHECK = (
+    "ns IN (SELECT ns FROM counts) AND length(hx) = 64 "
+    "AND keys BETWEEN 0 AND :max AND bytes BETWEEN 0 AND :max AND calls BETWEEN 0 AND :max "
+    "AND errors BETWEEN 0 AND :max AND (alarm IS NULL OR alarm BETWEEN :lo AND :hi) "
+    "AND (last_active IS NULL OR last_active BETWEEN :lo AND :hi)"
+)
 _TABLE_BOUNDS = {"max": schema.MAX_COUNT, "lo": storage.EARLIEST_ALARM, "hi": storage.LATEST_ALARM}
 
 
@@ -191,8 +195,9 @@ class Store:
         app = conn.execute("PRAGMA application_id").fetchone()[0]
         fmt = conn.execute("PRAGMA user_version").fetchone()[0]
         if app != APPLICATION_ID or fmt != FORMAT:
-            raise Damaged(f"{self.path}: not an index database of format {FORMAT} "
-                          f"(application id {app:#x}, format {fmt})")
+            raise Damaged(
+                f"{self.path}: not an index database of format {FORMAT} (application id {app:#x}, format {fmt})"
+            )
         found = sorted(sql for (sql,) in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
         if found != sorted(SCHEMA):
             raise Damaged(f"{self.path}: its tables are not the index's")
@@ -255,7 +260,7 @@ class Store:
         out = {}
         for ns, ids in by_ns.items():
             for i in range(0, len(ids), 500):
-                batch = ids[i:i + 500]
+                batch = ids[i : i + 500]
                 sql = f"SELECT {FIELDS} FROM objects WHERE ns = ? AND hx IN ({','.join('?' * len(batch))})"
                 for t in self._read(sql, (ns, *batch)):
                     r = decode(t, self.path)
@@ -267,8 +272,9 @@ class Store:
         (covered: no row read for those stepped over), then their rows. O(offset + rows read)."""
         where, args = ("WHERE ns = ?", (ns,)) if ns is not None else ("", ())
         while True:
-            keys = self._read(f"SELECT ns, hx FROM objects {where} ORDER BY {ORDER} LIMIT ? OFFSET ?",
-                              (*args, batch, offset))
+            keys = self._read(
+                f"SELECT ns, hx FROM objects {where} ORDER BY {ORDER} LIMIT ? OFFSET ?", (*args, batch, offset)
+            )
             if not keys:
                 return
             rows = self.get_many([tuple(k) for k in keys])
@@ -284,8 +290,10 @@ class Store:
 
     def with_prefix(self, ns: str, prefix: str, limit: int) -> list[str]:
         """Ids of ``ns`` starting with ``prefix`` (lowercase hex), at most ``limit``: O(log N + limit)."""
-        rows = self._read("SELECT hx FROM objects WHERE ns = ? AND hx >= ? AND hx < ? ORDER BY hx LIMIT ?",
-                          (ns, prefix, prefix + "g", limit))
+        rows = self._read(
+            "SELECT hx FROM objects WHERE ns = ? AND hx >= ? AND hx < ? ORDER BY hx LIMIT ?",
+            (ns, prefix, prefix + "g", limit),
+        )
         return [hx for (hx,) in rows]
 
     def alarms(self) -> Iterator[list]:
@@ -307,8 +315,11 @@ class Store:
         5 s at a million): a row used on its own (a page, a lookup, an alarm, a wake, a ``#hex``) is
         read whole. O(N), in C but the tuples."""
         where = "WHERE ns = :ns" if ns is not None else ""
-        rows = self._read(f"SELECT ns, hx, name, last_active, keys, bytes, alarm, calls, errors, NOT ({_TABLE_CHECK}) "
-                          f"FROM objects {where}", {"ns": ns, **_TABLE_BOUNDS})
+        rows = self._read(
+            f"SELECT ns, hx, name, last_active, keys, bytes, alarm, calls, errors, NOT ({_TABLE_CHECK}) "
+            f"FROM objects {where}",
+            {"ns": ns, **_TABLE_BOUNDS},
+        )
         for r in rows:
             if r[-1]:
                 raise Damaged(f"{self.path}: the row {values.shown(list(r[:2]))} is not one the engine wrote")
@@ -386,8 +397,9 @@ class Store:
                 for sql in tables:
                     conn.execute(sql)
                 _seam("write", tmp)
-                conn.executemany(f"INSERT INTO objects ({FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                                 sorted(encode(r) for r in rows))  # in key order, then the indexes: a bulk build
+                conn.executemany(
+                    f"INSERT INTO objects ({FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?)", sorted(encode(r) for r in rows)
+                )  # in key order, then the indexes: a bulk build
                 conn.execute("INSERT INTO counts SELECT ns, count(*) FROM objects GROUP BY ns")
                 for sql in SCHEMA:
                     if sql not in tables:

@@ -98,12 +98,20 @@ def _journal(data_dir: str) -> dict[str, str | None] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise DataFolderError(f"{path} cannot be read ({exc}): it is the journal of a class being moved; "
-                              "restore it from a backup, or remove it if no move was under way") from None
-    if (not isinstance(doc, dict) or set(doc) != {"from", "to"} or not isinstance(doc["from"], str)
-            or not (doc["to"] is None or isinstance(doc["to"], str))):
-        raise DataFolderError(f"{path} is not a journal dotui writes ({{\"from\": class, \"to\": class or "
-                              "null}}): restore it, or remove it if no move was under way")
+        raise DataFolderError(
+            f"{path} cannot be read ({exc}): it is the journal of a class being moved; "
+            "restore it from a backup, or remove it if no move was under way"
+        ) from None
+    if (
+        not isinstance(doc, dict)
+        or set(doc) != {"from", "to"}
+        or not isinstance(doc["from"], str)
+        or not (doc["to"] is None or isinstance(doc["to"], str))
+    ):
+        raise DataFolderError(
+            f'{path} is not a journal dotui writes ({{"from": class, "to": class or '
+            "null}}): restore it, or remove it if no move was under way"
+        )
     schema.namespace(doc["from"])
     if doc["to"] is not None:
         schema.namespace(doc["to"])
@@ -200,8 +208,11 @@ def _remove_folder(data_dir: str, ns: str) -> None:
     for where, _dirs, names in os.walk(folder, topdown=False):
         for fname in names:
             path = os.path.join(where, fname)
-            ours = (disk.is_temporary(fname) or _SIDE.fullmatch(fname) is not None
-                    or (os.path.basename(where) == SPARE_FOLDER and fname.endswith(SPARE_SUFFIX)))
+            ours = (
+                disk.is_temporary(fname)
+                or _SIDE.fullmatch(fname) is not None
+                or (os.path.basename(where) == SPARE_FOLDER and fname.endswith(SPARE_SUFFIX))
+            )
             if ours and stat.S_ISREG(os.lstat(path).st_mode):
                 disk.remove(path)
             else:
@@ -212,8 +223,12 @@ def _remove_folder(data_dir: str, ns: str) -> None:
             except OSError:
                 left.append(where)
     if left:
-        log.warning("class %s's objects are gone, but its folder %s holds %s, which dotui did not write: left "
-                    "as it is", ns, folder, ", ".join(left[:3]) + (" ..." if len(left) > 3 else ""))
+        log.warning(
+            "class %s's objects are gone, but its folder %s holds %s, which dotui did not write: left as it is",
+            ns,
+            folder,
+            ", ".join(left[:3]) + (" ..." if len(left) > 3 else ""),
+        )
     disk.fsync_dir(data_dir)
 
 
@@ -229,22 +244,33 @@ def _one(data_dir: str, old: str, new: str | None, backends: dict[str, str], res
             try:
                 hx, name = _target(ids, f, old)
             except (BrokenObjectError, schema.Malformed, OSError) as exc:
-                raise _refuse(old, new, f"{f.path} cannot be read ({exc})",
-                              "restore it from a backup, or move it away to leave that object behind") from None
+                raise _refuse(
+                    old,
+                    new,
+                    f"{f.path} cannot be read ({exc})",
+                    "restore it from a backup, or move it away to leave that object behind",
+                ) from None
             targets[hx] = (f, name)
         want = backends.get(new)
         other = [f for f in found if want is not None and f.backend != want]
         if other:
-            raise _refuse(old, new, f"{len(other)} of its objects are {other[0].backend}-backed ({other[0].path}), "
-                          f"but class {new} is {want}-backed",
-                          "a rename keeps a class's storage backend: fix new_classes / new_sqlite_classes")
+            raise _refuse(
+                old,
+                new,
+                f"{len(other)} of its objects are {other[0].backend}-backed ({other[0].path}), "
+                f"but class {new} is {want}-backed",
+                "a rename keeps a class's storage backend: fix new_classes / new_sqlite_classes",
+            )
         # Resumed, every object of the new class is this move's: it was checked to hold none before
         # the journal was written, and nothing is served until the move ends.
         theirs = [] if resuming else objects_of(data_dir, new)
         if theirs:
-            raise _refuse(old, new, f"class {new} holds {len(theirs)} object(s) of its own already ({theirs[0].path})",
-                          f"a rename's target is a new class: move {os.path.join(data_dir, new)} away, "
-                          "or rename to another name")
+            raise _refuse(
+                old,
+                new,
+                f"class {new} holds {len(theirs)} object(s) of its own already ({theirs[0].path})",
+                f"a rename's target is a new class: move {os.path.join(data_dir, new)} away, or rename to another name",
+            )
     if not resuming:
         checkpoint.atomic_write(os.path.join(data_dir, JOURNAL), json.dumps({"from": old, "to": new}).encode())
     for hx, (f, _) in targets.items():
@@ -281,8 +307,13 @@ def apply(data_dir: str, plan: dict[str, str | None], backends: dict[str, str], 
         if not resuming and not objects_of(data_dir, old) and not os.path.isdir(os.path.join(data_dir, old)):
             continue
         if pending:
-            raise _refuse(old, new, "the commit log holds changes that are not in their checkpoints yet (the "
-                          "checkpoint at start failed: see the warning above)", "start again once the disk is writable")
+            raise _refuse(
+                old,
+                new,
+                "the commit log holds changes that are not in their checkpoints yet (the "
+                "checkpoint at start failed: see the warning above)",
+                "start again once the disk is writable",
+            )
         moved = _one(data_dir, old, new, backends, resuming) or moved
         if resuming:
             moved = True

@@ -65,8 +65,7 @@ class Recent:
         kept = self._kept.get(path)
         return kept[3] if kept is not None else None
 
-    def put(self, path: str, data: dict[str, Any], meta: dict[str, Any], size: int,
-            rows: Table | None = None) -> None:
+    def put(self, path: str, data: dict[str, Any], meta: dict[str, Any], size: int, rows: Table | None = None) -> None:
         """``data``, ``meta`` and its table ``rows`` were just written to ``path`` (``size`` bytes)
         and made durable; the caller changes none of them again. O(1), and O(evicted)."""
         self.drop(path)

@@ -56,7 +56,7 @@ def plan(data_dir: str) -> RepairPlan | None:
         repair = RepairPlan(scan)
         repair.drops.append(Drop(path, scan.bad_at or 0, scan.tail, len(scan.after)))
         repair._count((t, objs) for _, t, objs in scan.after)
-        for later in paths[i + 1:]:
+        for later in paths[i + 1 :]:
             s = scan_segment(later)
             repair.drops.append(Drop(later, 0, s.end + s.tail, len(s.records) + len(s.after)))
             repair._count(s.records)
@@ -71,13 +71,14 @@ def describe(repair: RepairPlan, data_dir: str, done: bool) -> list[str]:
     lines.append("dropped:" if done else "`dotui recover --yes` keeps everything before it and would drop:")
     for drop in repair.drops:
         where = f"from byte {drop.offset}" if drop.offset else "the whole segment"
-        lines.append(f"  {drop.path} {where}: {drop.nbytes} bytes, "
-                     f"{drop.records} readable records after the damage")
+        lines.append(f"  {drop.path} {where}: {drop.nbytes} bytes, {drop.records} readable records after the damage")
     if repair.objects:
-        lines.append("objects whose committed writes after the damage are lost "
-                     "(each goes back to its state just before it):" if done else
-                     "objects whose committed writes after the damage would be lost "
-                     "(each would go back to its state just before it):")
+        lines.append(
+            "objects whose committed writes after the damage are lost (each goes back to its state just before it):"
+            if done
+            else "objects whose committed writes after the damage would be lost "
+            "(each would go back to its state just before it):"
+        )
         for (ns, hx), (name, n) in sorted(repair.objects.items(), key=lambda kv: (kv[0][0], kv[1][0] or "", kv[0][1])):
             lines.append(f"  {ns} {name if name is not None else '#' + hx[:12]} (#{hx[:12]}): {n} records")
     else:
@@ -103,8 +104,13 @@ def apply(repair: RepairPlan) -> None:
 
 def replay(data_dir: str) -> DurableState:
     """Replay what is left of the log into the checkpoints, as an engine's start would."""
-    state = DurableState(data_dir, Index(os.path.join(data_dir, "index.sqlite")), interval=60.0,
-                         publish=lambda *a, **k: None, on_broken=lambda key, reason: None)
+    state = DurableState(
+        data_dir,
+        Index(os.path.join(data_dir, "index.sqlite")),
+        interval=60.0,
+        publish=lambda *a, **k: None,
+        on_broken=lambda key, reason: None,
+    )
     state.recover(CommitLog(os.path.join(data_dir, "log")))
     return state
 
@@ -116,8 +122,10 @@ def recover(data_dir: str, yes: bool) -> list[str]:
     folder.check(data_dir)  # as an engine's start: nothing in it followed that it did not make
     repair = plan(data_dir)
     if repair is None:
-        return [f"the commit log in {data_dir} is sound: nothing to drop "
-                "(a torn last append, if any, is dropped by the engine at start)."]
+        return [
+            f"the commit log in {data_dir} is sound: nothing to drop "
+            "(a torn last append, if any, is dropped by the engine at start)."
+        ]
     if not yes:
         return describe(repair, data_dir, done=False)
     apply(repair)

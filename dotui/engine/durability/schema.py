@@ -114,8 +114,9 @@ def alarm(value: Any) -> float | None:
     if value is None:
         return None
     if type(value) not in (int, float) or not storage.EARLIEST_ALARM <= value <= storage.LATEST_ALARM:
-        raise Malformed(f"the alarm {_shown(value)} is not a moment an alarm can name "
-                        "(epoch seconds within the years 1 to 9999)")
+        raise Malformed(
+            f"the alarm {_shown(value)} is not a moment an alarm can name (epoch seconds within the years 1 to 9999)"
+        )
     return float(value)
 
 

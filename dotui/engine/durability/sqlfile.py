@@ -156,8 +156,7 @@ def _check_metadata(conn: sqlite3.Connection, path: str, namespace: str, hx: str
             conn.execute("SELECT key, value FROM _cf_METADATA WHERE key IN ('namespace', 'id', 'name', 'alarm')")
         )
         planted = conn.execute(  # O(schema): no object can make one (the authorizer), so the file was edited
-            "SELECT name, tbl_name FROM sqlite_master "
-            "WHERE type = 'trigger' AND tbl_name LIKE '\\_cf\\_%' ESCAPE '\\'"
+            "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE '\\_cf\\_%' ESCAPE '\\'"
         ).fetchone()
         if "id" not in meta:
             conn.executemany(
@@ -169,8 +168,11 @@ def _check_metadata(conn: sqlite3.Connection, path: str, namespace: str, hx: str
             conn.execute("ROLLBACK")
         raise _broken(path, f"SQLite cannot read it ({exc})") from None
     if planted is not None:
-        raise _broken(path, f"it holds a trigger ({planted[0]!r}) on the engine's table {planted[1]!r}, which no "
-                      "object can make: the file was edited outside dotui")
+        raise _broken(
+            path,
+            f"it holds a trigger ({planted[0]!r}) on the engine's table {planted[1]!r}, which no "
+            "object can make: the file was edited outside dotui",
+        )
     try:
         if "id" in meta:
             for field, mine in (("namespace", namespace), ("id", hx)):
@@ -302,7 +304,9 @@ def meta_of(path: str) -> dict[str, Any]:
     seam("open", path)
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        meta = dict(conn.execute("SELECT key, value FROM _cf_METADATA WHERE key IN ('namespace', 'id', 'name', 'alarm')"))
+        meta = dict(
+            conn.execute("SELECT key, value FROM _cf_METADATA WHERE key IN ('namespace', 'id', 'name', 'alarm')")
+        )
         size = database_size(conn)
     finally:
         conn.close()
@@ -354,8 +358,15 @@ def storage_view(data_dir: str, namespace: str, oid: Any, pending: Any = None) -
             conn.close()
     shown = {"put": {}, "deleted": [], "cleared": False}
     return {
-        "namespace": namespace, "id": oid.hex, "name": oid.name or meta.get("name"), "path": path,
-        "values": found, "alarm": meta.get("alarm"), "checkpoint": dict(found), "checkpoint_saved_at": None,
-        "logged": {"cleared": False, "put": {}, "deleted": []}, "pending": shown,
+        "namespace": namespace,
+        "id": oid.hex,
+        "name": oid.name or meta.get("name"),
+        "path": path,
+        "values": found,
+        "alarm": meta.get("alarm"),
+        "checkpoint": dict(found),
+        "checkpoint_saved_at": None,
+        "logged": {"cleared": False, "put": {}, "deleted": []},
+        "pending": shown,
         "backend": "sqlite",
     }

@@ -79,8 +79,13 @@ class AlarmScheduler:
         self._timer = None  # the clock's handle
         self._timer_due: float | None = None
         self._closed = False
-        self.counters = {"alarms_fired": 0, "alarms_retried": 0, "alarms_given_up": 0,
-                         "alarms_invalid": 0, "alarm_errors": 0}
+        self.counters = {
+            "alarms_fired": 0,
+            "alarms_retried": 0,
+            "alarms_given_up": 0,
+            "alarms_invalid": 0,
+            "alarm_errors": 0,
+        }
 
     # ------------------------------------------------------------ start, schedule, close
     def start(self, loop: asyncio.AbstractEventLoop, known: Iterable[tuple[str, str, float]] = ()) -> None:
@@ -256,7 +261,7 @@ class AlarmScheduler:
             return "replaced"  # the handler set a new alarm: that one replaces these retries
         error = cut(f"{type(exc).__name__}: {exc}")  # the handler's message may be any size
         if retry < self.max_retries and getattr(exc, "retry_alarm", True):  # ctx.abort(retry_alarm=False): dropped
-            delay = self.retry_base * (2 ** retry)
+            delay = self.retry_base * (2**retry)
             inst.emit("alarm.retry", retry_count=retry + 1, delay=delay, error=error)
             self.counters["alarms_retried"] += 1
             self._retry_later(key, retry, alarm_time, delay)
@@ -276,11 +281,13 @@ class AlarmScheduler:
 
     async def _delete(self, inst: Instance, key: Key, alarm_time: float) -> None:
         """After the last retry: delete the alarm, through the object's queue."""
+
         def delete(i: Instance) -> None:
             storage = i.storage
             assert storage is not None  # a call runs on an awake object
             if storage.alarm_epoch == alarm_time:
                 storage.delete_alarm()
+
         try:
             await inst.invoke(Call("storage", "storage.delete_alarm", (), {}, (), fn=delete))
         except asyncio.CancelledError:

@@ -153,12 +153,21 @@ class Instance(CallRunner):
     def _construct(self, data: Any, alarm: float | None) -> None:
         if self.ns.backend == "sqlite":  # data: (connection, path, history, restored) (docs/sqlite.md)
             conn, path, history, restored = data
-            self.storage = SqlStorage(conn, path, history, alarm, on_write=self._on_write,
-                                      wait_durable=self._wait_durable, has_alarm_handler=self.ns.has_alarm,
-                                      on_lost=self.reset, restored=restored)
+            self.storage = SqlStorage(
+                conn,
+                path,
+                history,
+                alarm,
+                on_write=self._on_write,
+                wait_durable=self._wait_durable,
+                has_alarm_handler=self.ns.has_alarm,
+                on_lost=self.reset,
+                restored=restored,
+            )
         else:
             self.storage = Storage(
-                data, alarm,
+                data,
+                alarm,
                 on_write=self._on_write,
                 wait_durable=self._wait_durable,
                 has_alarm_handler=self.ns.has_alarm,
@@ -197,8 +206,14 @@ class Instance(CallRunner):
     def _quiet(self) -> bool:
         """Nothing runs, holds the gate, runs in a task it started, or is on its way to disk."""
         st = self.storage
-        return (not self.running and self.input_gate.holder is None and not self._tasks
-                and st is not None and not st and not self.output_gate.holding)
+        return (
+            not self.running
+            and self.input_gate.holder is None
+            and not self._tasks
+            and st is not None
+            and not st
+            and not self.output_gate.holding
+        )
 
     def may_hibernate(self) -> bool:
         """The one rule for the sweeper, ``hibernate()`` and ``close()``: live, and idle."""
@@ -230,9 +245,15 @@ class Instance(CallRunner):
         """Out of memory (hibernated or broken) with nothing running, queued, waking, waited on,
         pending or on its way to disk: nothing would notice if this record were forgotten."""
         state = self.state
-        return ((state is State.HIBERNATED or state is State.BROKEN) and not self.running
-                and not self.queue.busy and self._waking is None and not self._idle_waiters
-                and not self._tasks and not self.output_gate.holding)
+        return (
+            (state is State.HIBERNATED or state is State.BROKEN)
+            and not self.running
+            and not self.queue.busy
+            and self._waking is None
+            and not self._idle_waiters
+            and not self._tasks
+            and not self.output_gate.holding
+        )
 
     def hibernate(self) -> bool:
         """Drop the Python object if it may hibernate now: attributes go, storage and alarm stay."""
@@ -417,8 +438,9 @@ class Instance(CallRunner):
             "state": self.shown_state,
             "busy": bool(running),
             "queued": len(self.queue),
-            "running": [{"seq": c.seq, "method": c.method, "status": c.status.value, "awaiting": c.awaiting}
-                        for c in running],
+            "running": [
+                {"seq": c.seq, "method": c.method, "status": c.status.value, "awaiting": c.awaiting} for c in running
+            ],
             "gate_held": self.input_gate.held,
             "output_held": self.output_gate.holding,
             "calls": self.calls,
@@ -445,5 +467,3 @@ async def _done() -> None:
 
 async def _await_future(fut: asyncio.Future) -> None:
     await fut
-
-

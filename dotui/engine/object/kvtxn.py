@@ -40,6 +40,7 @@ class KvTransactions:
     _on_write: Callable[[], None]
     _txns: list[Transaction]
     _aborted: list[Transaction]
+
     def transaction(self) -> Transaction:
         """``with storage.transaction() as txn:`` all-or-nothing writes (README, "Storage").
 

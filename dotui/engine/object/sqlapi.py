@@ -43,12 +43,16 @@ _NAMED = {
 }
 _TWO_NAMES = {_S.SQLITE_CREATE_INDEX, _S.SQLITE_DROP_INDEX, _S.SQLITE_CREATE_TRIGGER, _S.SQLITE_DROP_TRIGGER}
 # What writes: every named action but a read, and the schema changes that name none or two.
-WRITES = (_NAMED - {_S.SQLITE_READ}) | _TWO_NAMES | {
-    _S.SQLITE_ANALYZE,
-    _S.SQLITE_ALTER_TABLE,
-    _S.SQLITE_CREATE_VTABLE,
-    _S.SQLITE_DROP_VTABLE,
-}
+WRITES = (
+    (_NAMED - {_S.SQLITE_READ})
+    | _TWO_NAMES
+    | {
+        _S.SQLITE_ANALYZE,
+        _S.SQLITE_ALTER_TABLE,
+        _S.SQLITE_CREATE_VTABLE,
+        _S.SQLITE_DROP_VTABLE,
+    }
+)
 _VTABLES = {"fts5", "fts5vocab", "rtree", "rtree_i32"}
 _BOOLEAN_PRAGMAS = {
     "case_sensitive_like",

@@ -45,8 +45,21 @@ from .limits import (
 )
 from .owners import owner as _owner
 
-__all__ = ["Changes", "Storage", "Transaction", "alarm_time", "check_entries", "check_entry", "check_key",
-           "EARLIEST_ALARM", "LATEST_ALARM", "MAX_BATCH_KEYS", "MAX_DEPTH", "MAX_KEY_BYTES", "MAX_VALUE_BYTES"]
+__all__ = [
+    "Changes",
+    "Storage",
+    "Transaction",
+    "alarm_time",
+    "check_entries",
+    "check_entry",
+    "check_key",
+    "EARLIEST_ALARM",
+    "LATEST_ALARM",
+    "MAX_BATCH_KEYS",
+    "MAX_DEPTH",
+    "MAX_KEY_BYTES",
+    "MAX_VALUE_BYTES",
+]
 
 _MISSING = object()  # no value given (put), no such key (get): never a stored value
 
@@ -94,6 +107,7 @@ class Storage(KvTransactions, AlarmApi):
         self._closed = False  # set when the object is reset: its writes would be lost
 
     if TYPE_CHECKING:  # what the transaction methods (kvtxn.py, mixed in) give the writes here
+
         def _check_writer(self, owner: Any) -> None: ...
         def _remember(self, key: str) -> None: ...
         def _remember_alarm(self) -> None: ...
@@ -105,7 +119,6 @@ class Storage(KvTransactions, AlarmApi):
             raise ObjectResetError("this object was reset; a call still running on it cannot write")
         if self._txns or self._aborted:
             self._check_writer(_owner())
-
 
     # ---------------------------------------------------------------- reads
     def get(self, key: str | list[str], default: Any = None) -> Any:
@@ -346,5 +359,3 @@ class Storage(KvTransactions, AlarmApi):
     @property
     def alarm_epoch(self) -> float | None:
         return self._alarm
-
-

@@ -74,7 +74,9 @@ class Namespace:
 
     def get(self, oid: ObjectId) -> Stub:
         if not isinstance(oid, ObjectId):
-            raise TypeError(f"get() takes an ObjectId (from id_from_name, new_unique_id or id_from_string), not {type(oid).__name__}")
+            raise TypeError(
+                f"get() takes an ObjectId (from id_from_name, new_unique_id or id_from_string), not {type(oid).__name__}"
+            )
         if oid.namespace != self.name:
             raise InvalidIdError("Durable Object ID is not valid for this namespace.")
         return Stub(self._engine, self.name, oid)

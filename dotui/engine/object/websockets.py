@@ -68,8 +68,22 @@ class Peer(Protocol):
 class WebSocket:
     """``ws`` in an object's code: one client connection, accepted with ``ctx.accept_websocket``."""
 
-    __slots__ = ("seq", "key", "peer", "tags", "state", "closed_by", "opened_at", "last_message_at", "messages_in",
-                 "messages_out", "auto_response_at", "_attachment", "_hub", "__weakref__")
+    __slots__ = (
+        "seq",
+        "key",
+        "peer",
+        "tags",
+        "state",
+        "closed_by",
+        "opened_at",
+        "last_message_at",
+        "messages_in",
+        "messages_out",
+        "auto_response_at",
+        "_attachment",
+        "_hub",
+        "__weakref__",
+    )
 
     def __init__(self, hub: WebSockets, key: tuple[str, str], seq: int, peer: Peer):
         self._hub = hub
@@ -103,11 +117,14 @@ class WebSocket:
             text = values.encode(value, "the attachment")  # at most values.MAX_DEPTH deep, as storage
             size = len(text.encode("utf-8"))
         except (TypeError, ValueError, UnicodeEncodeError) as exc:
-            raise TypeError(f"serialize_attachment takes a JSON-compatible value (dict, list, str, "
-                            f"int, float, bool, None); {exc}") from None
+            raise TypeError(
+                f"serialize_attachment takes a JSON-compatible value (dict, list, str, int, float, bool, None); {exc}"
+            ) from None
         if size > MAX_ATTACHMENT_BYTES:
-            raise ValueError(f"A WebSocket 'attachment' cannot be larger than {MAX_ATTACHMENT_BYTES} bytes. "
-                             f"'attachment' was {size} bytes (as JSON); keep an id in it and the data in storage")
+            raise ValueError(
+                f"A WebSocket 'attachment' cannot be larger than {MAX_ATTACHMENT_BYTES} bytes. "
+                f"'attachment' was {size} bytes (as JSON); keep an id in it and the data in storage"
+            )
         self._attachment = text
 
     def deserialize_attachment(self) -> Any:
@@ -115,10 +132,17 @@ class WebSocket:
         return None if self._attachment is None else json.loads(self._attachment)
 
     def describe(self) -> dict[str, Any]:
-        return {"seq": self.seq, "tags": list(self.tags), "state": self.state,
-                "attachment": self.deserialize_attachment(), "opened_at": self.opened_at,
-                "last_message_at": self.last_message_at, "messages_in": self.messages_in,
-                "messages_out": self.messages_out, "auto_response_at": self.auto_response_at}
+        return {
+            "seq": self.seq,
+            "tags": list(self.tags),
+            "state": self.state,
+            "attachment": self.deserialize_attachment(),
+            "opened_at": self.opened_at,
+            "last_message_at": self.last_message_at,
+            "messages_in": self.messages_in,
+            "messages_out": self.messages_out,
+            "auto_response_at": self.auto_response_at,
+        }
 
     def __repr__(self) -> str:
         return f"<WebSocket #{self.seq} {self.state} tags={list(self.tags)}>"
@@ -144,8 +168,13 @@ class WebSockets:
         self._engine = engine
         self._objects: dict[tuple[str, str], ObjectSockets] = {}
         self._seq = itertools.count(1)
-        self.counters = {"websockets_accepted": 0, "websocket_messages": 0, "websocket_auto_responses": 0,
-                         "websocket_handler_errors": 0, "websocket_overloaded": 0}
+        self.counters = {
+            "websockets_accepted": 0,
+            "websocket_messages": 0,
+            "websocket_auto_responses": 0,
+            "websocket_handler_errors": 0,
+            "websocket_overloaded": 0,
+        }
 
     # ------------------------------------------------------------ counting
     @property
@@ -169,12 +198,15 @@ class WebSockets:
         o = self._objects.get(key)
         if o is None:
             return {"sockets": [], "auto_response": None}
-        return {"sockets": [ws.describe() for ws in o.sockets.values()],
-                "auto_response": list(o.auto_response) if o.auto_response else None}
+        return {
+            "sockets": [ws.describe() for ws in o.sockets.values()],
+            "auto_response": list(o.auto_response) if o.auto_response else None,
+        }
 
     # ------------------------------------------------------------ the gateway's side
-    async def open(self, namespace: str, oid: ObjectId, request: dict[str, Any],
-                   peer: Peer) -> tuple[WebSocket | None, Any]:
+    async def open(
+        self, namespace: str, oid: ObjectId, request: dict[str, Any], peer: Peer
+    ) -> tuple[WebSocket | None, Any]:
         """Hand an upgrade request to the object's ``fetch``; ``(ws, answer)``, ``ws`` None unless accepted.
 
         The request carries the new socket as ``request["websocket"]``.
@@ -186,8 +218,10 @@ class WebSockets:
         def fetch(inst: Instance) -> Any:
             handler = getattr(inst.obj, "fetch", None)
             if handler is None:
-                raise WebSocketError(f"{namespace} has no fetch(request) method: define one that calls "
-                                     "self.ctx.accept_websocket(request['websocket']) to take WebSockets")
+                raise WebSocketError(
+                    f"{namespace} has no fetch(request) method: define one that calls "
+                    "self.ctx.accept_websocket(request['websocket']) to take WebSockets"
+                )
             return handler(req)
 
         try:
@@ -235,12 +269,12 @@ class WebSockets:
 
     def drop_all(self, peers: set[Any] | None = None) -> list[WebSocket]:
         """Forget every socket (of these peers): the gateway is stopping and closes them itself."""
-        gone = [ws for o in self._objects.values() for ws in o.sockets.values()
-                if peers is None or ws.peer in peers]
+        gone = [ws for o in self._objects.values() for ws in o.sockets.values() if peers is None or ws.peer in peers]
         for ws in gone:
             self._forget(ws, "gateway")
-            self._emit(ws, "websocket.closed", code=1001, reason="the gateway is stopping",
-                       was_clean=True, by="gateway")
+            self._emit(
+                ws, "websocket.closed", code=1001, reason="the gateway is stopping", was_clean=True, by="gateway"
+            )
         return gone
 
     def drop_object(self, key: tuple[str, str], error: BaseException) -> list[WebSocket]:
@@ -258,8 +292,9 @@ class WebSockets:
             return []
         gone = list(o.sockets.values())
         for ws in gone:
-            self._emit(ws, "websocket.closed", code=1006, reason=f"the object was reset: {error}",
-                       was_clean=False, by="reset")  # (before _forget: the event names the object)
+            self._emit(
+                ws, "websocket.closed", code=1006, reason=f"the object was reset: {error}", was_clean=False, by="reset"
+            )  # (before _forget: the event names the object)
             self._forget(ws, "reset")
             ws.peer.drop()
         return gone
@@ -272,8 +307,10 @@ class WebSockets:
             fn = getattr(inst.obj, handler, None)
             if fn is None:
                 if handler == "websocket_message":
-                    raise WebSocketError(f"{namespace} accepted a WebSocket but has no "
-                                         "websocket_message(ws, message) method; the message was dropped")
+                    raise WebSocketError(
+                        f"{namespace} accepted a WebSocket but has no "
+                        "websocket_message(ws, message) method; the message was dropped"
+                    )
                 return None
             return fn(*args)
 
@@ -287,17 +324,23 @@ class WebSockets:
                 log.warning("%s %s %s refused: %s", namespace, o.oid.name or "#" + hx[:12], handler, exc)
         except Exception as exc:  # noqa: BLE001 - the socket stays open, as on Cloudflare
             self.counters["websocket_handler_errors"] += 1
-            log.warning("%s %s %s raised %s: %s", namespace, o.oid.name or "#" + hx[:12], handler, type(exc).__name__, exc)
-            self._emit(ws, "websocket.handler_failed", handler=handler,
-                       error={"type": type(exc).__name__, "message": str(exc)})
+            log.warning(
+                "%s %s %s raised %s: %s", namespace, o.oid.name or "#" + hx[:12], handler, type(exc).__name__, exc
+            )
+            self._emit(
+                ws, "websocket.handler_failed", handler=handler, error={"type": type(exc).__name__, "message": str(exc)}
+            )
 
     async def _overloaded(self, o: ObjectSockets, ws: WebSocket, exc: OverloadedError) -> None:
         """A message the object's queue refused: the client is told, with close code 1013 (try again later)
         and the error's message, rather than losing the message unseen; then the object, as of any close."""
         reason = str(exc)[:123]
         self.counters["websocket_overloaded"] += 1
-        log.warning("%s %s is overloaded: a WebSocket's message was refused; the socket is closed with 1013",
-                    ws.key[0], o.oid.name or "#" + ws.key[1][:12])
+        log.warning(
+            "%s %s is overloaded: a WebSocket's message was refused; the socket is closed with 1013",
+            ws.key[0],
+            o.oid.name or "#" + ws.key[1][:12],
+        )
         self._emit(ws, "websocket.closed", code=1013, reason=reason, was_clean=False, by="gateway")
         self._forget(ws, "gateway")
         ws.peer.close(1013, reason, None)
@@ -308,16 +351,19 @@ class WebSockets:
         if not isinstance(ws, WebSocket):
             raise TypeError(f"accept_websocket takes request['websocket'] (a WebSocket), not {type(ws).__name__}")
         if ws.key != inst.key or ws.state != "pending":
-            what = "already accepted" if ws.state == "open" else ("closed" if ws.state == "closed"
-                                                                   else "another object's")
+            what = (
+                "already accepted" if ws.state == "open" else ("closed" if ws.state == "closed" else "another object's")
+            )
             raise WebSocketError(f"this WebSocket is {what}; accept the one in this request, once")
         ws.tags = _check_tags(tags)
         o = self._objects.get(inst.key)
         if o is None:
             o = self._objects[inst.key] = ObjectSockets(inst.id)
         if len(o.sockets) >= MAX_SOCKETS:
-            raise WebSocketError(f"{inst.ns.name} {inst.label} has {MAX_SOCKETS:,} WebSockets open, "
-                                 "Cloudflare's limit per object; close some first")
+            raise WebSocketError(
+                f"{inst.ns.name} {inst.label} has {MAX_SOCKETS:,} WebSockets open, "
+                "Cloudflare's limit per object; close some first"
+            )
         o.sockets[ws.seq] = ws
         ws.state = "open"
         self.counters["websockets_accepted"] += 1
@@ -344,8 +390,10 @@ class WebSockets:
             return
         for what, text in (("request", request), ("response", response)):
             if not isinstance(text, str) or not text or len(text) > MAX_AUTO_RESPONSE_CHARS:
-                raise ValueError(f"the auto-response's {what} must be a str of 1 to {MAX_AUTO_RESPONSE_CHARS:,} "
-                                 f"characters; got {text!r:.80}")
+                raise ValueError(
+                    f"the auto-response's {what} must be a str of 1 to {MAX_AUTO_RESPONSE_CHARS:,} "
+                    f"characters; got {text!r:.80}"
+                )
         if o is None:
             o = self._objects[inst.key] = ObjectSockets(inst.id)
         o.auto_response = (request, response)  # type: ignore[assignment]
@@ -358,8 +406,7 @@ class WebSockets:
         if isinstance(message, (bytearray, memoryview)):
             message = bytes(message)
         if not isinstance(message, (str, bytes)):
-            raise TypeError(f"ws.send takes a str or bytes, not {type(message).__name__}; "
-                            "json.dumps a value first")
+            raise TypeError(f"ws.send takes a str or bytes, not {type(message).__name__}; json.dumps a value first")
         if ws.state == "closed":
             if ws.closed_by == "object":
                 raise WebSocketError("Can't call WebSocket send() after close().")
@@ -367,8 +414,10 @@ class WebSockets:
         try:
             size = len(message) if isinstance(message, bytes) else len(message.encode("utf-8"))
         except UnicodeEncodeError as exc:
-            raise ValueError(f"ws.send takes text that UTF-8 can encode; this has {exc.reason} at "
-                             f"{exc.start} ({message[exc.start:exc.end]!r})") from None
+            raise ValueError(
+                f"ws.send takes text that UTF-8 can encode; this has {exc.reason} at "
+                f"{exc.start} ({message[exc.start : exc.end]!r})"
+            ) from None
         if size > MAX_MESSAGE_BYTES:
             raise ValueError(f"the message is {size:,} bytes; the limit is {MAX_MESSAGE_BYTES:,} (Cloudflare's)")
         ws.messages_out += 1
@@ -376,8 +425,10 @@ class WebSockets:
 
     def close(self, ws: WebSocket, code: int, reason: str) -> None:
         if type(code) is not int or not 1000 <= code <= 4999 or code in _RESERVED_CLOSE_CODES:
-            raise WebSocketError(f"Invalid WebSocket close code: {code}. Use 1000 (normal), or 3000-4999 "
-                                 "for your application's own codes")
+            raise WebSocketError(
+                f"Invalid WebSocket close code: {code}. Use 1000 (normal), or 3000-4999 "
+                "for your application's own codes"
+            )
         if not isinstance(reason, str) or len(reason.encode("utf-8")) > 123:
             raise WebSocketError(f"the close reason must be a str of at most 123 bytes; got {reason!r:.80}")
         if ws.state == "closed":

@@ -43,7 +43,7 @@ class ApiUsage(DurableObject):
     def usage(self, day: str | None = None) -> dict:
         """Counts by endpoint for one day (default today)."""
         prefix = f"day/{day or _date(self.ctx.now()).isoformat()}/"
-        return {k[len(prefix):]: v for k, v in self.ctx.storage.list(prefix=prefix).items()}
+        return {k[len(prefix) :]: v for k, v in self.ctx.storage.list(prefix=prefix).items()}
 
     def totals(self) -> dict:
         """Counts by day, summed over endpoints."""
@@ -58,6 +58,6 @@ class ApiUsage(DurableObject):
         cutoff = (_date(self.ctx.now()) - dt.timedelta(days=RETENTION_DAYS)).isoformat()
         old = list(self.ctx.storage.list(prefix="day/", end=f"day/{cutoff}").keys())
         for i in range(0, len(old), 128):
-            self.ctx.storage.delete(old[i:i + 128])
+            self.ctx.storage.delete(old[i : i + 128])
         if self.ctx.storage.list(prefix="day/", limit=1):
             self.ctx.storage.set_alarm(self.ctx.now() + DAY)

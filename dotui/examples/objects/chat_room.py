@@ -80,7 +80,11 @@ class ChatRoom(DurableObject):
         self.ctx.accept_websocket(ws, tags=[f"user:{user}"])
         ws.serialize_attachment({"user": user})  # survives hibernation; self.* does not
         self.ctx.set_websocket_auto_response("ping", "pong")
-        ws.send(json.dumps({"type": "welcome", "user": user, "history": self.read(max(0, self.ctx.storage.get("seq", 0) - 10))}))
+        ws.send(
+            json.dumps(
+                {"type": "welcome", "user": user, "history": self.read(max(0, self.ctx.storage.get("seq", 0) - 10))}
+            )
+        )
         self._broadcast({"type": "joined", "user": user})
         return {"status": 101}
 

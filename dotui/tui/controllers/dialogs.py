@@ -136,9 +136,10 @@ class Dialogs:
                 return
             what, k, value = result
             s.object_view.active_tab = "storage"
-            s.commands.run(f"put {scope.ref} {literal(k)} {literal(value)}" if what == "put" else
-                           f"del {scope.ref} {literal(k)}")
+            s.commands.run(
+                f"put {scope.ref} {literal(k)} {literal(value)}" if what == "put" else f"del {scope.ref} {literal(k)}"
+            )
 
-        s.app.push_screen(StorageEditScreen(scope.label, key, view.current_value() if exists else None, exists),
-                          callback=chosen)
-
+        s.app.push_screen(
+            StorageEditScreen(scope.label, key, view.current_value() if exists else None, exists), callback=chosen
+        )

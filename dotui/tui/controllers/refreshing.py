@@ -42,7 +42,9 @@ class RefreshLoop:
         self._subscribed = lanes.act(facade.subscribe)
         req = self.refresh.request(None)
         self._prefetched: tuple[PollRequest, concurrent.futures.Future] | None = (
-            req, lanes.poll(_after, self._subscribed, poll, facade, req))
+            req,
+            lanes.poll(_after, self._subscribed, poll, facade, req),
+        )
 
     def start(self) -> None:
         self.screen.run_worker(self._run(), group="refresh", exclusive=True, exit_on_error=False)
@@ -60,8 +62,11 @@ class RefreshLoop:
         try:
             self.subscription = await asyncio.wrap_future(self._subscribed)
         except Exception as exc:  # noqa: BLE001
-            self.screen.notify(f"cannot watch the engine's events ({type(exc).__name__}: {exc}); "
-                               "the screen refreshes by listing instead", severity="warning")
+            self.screen.notify(
+                f"cannot watch the engine's events ({type(exc).__name__}: {exc}); "
+                "the screen refreshes by listing instead",
+                severity="warning",
+            )
         while not self.stopping:
             try:
                 await self._once()
@@ -82,8 +87,11 @@ class RefreshLoop:
         for i, ev in enumerate(events):
             kind = ev.get("type")
             if kind == "alarm.fired":
-                self.screen.notify(f"⏰ alarm of {ev.get('namespace')}/{ev.get('name') or '#' + ev.get('id', '')[:8]} "
-                                   "fired: alarm() runs, waking the object if it hibernated", timeout=5)
+                self.screen.notify(
+                    f"⏰ alarm of {ev.get('namespace')}/{ev.get('name') or '#' + ev.get('id', '')[:8]} "
+                    "fired: alarm() runs, waking the object if it hibernated",
+                    timeout=5,
+                )
             elif kind == "state" and ev.get("old") == "hibernated" and (ev.get("namespace"), ev.get("id")) not in rows:
                 events[i] = {**ev, "old": "new"}  # never listed: its first wake, not a return from hibernation
         folded = self.refresh.fold(events)
@@ -116,13 +124,21 @@ class RefreshLoop:
         if applied.busy is not None:
             screen.header.set_busy(applied.busy)
         if applied.new_load_errors:
-            screen.notify("\n".join(applied.new_load_errors), title="cannot load some of the objects folder",
-                          severity="error", timeout=10)
+            screen.notify(
+                "\n".join(applied.new_load_errors),
+                title="cannot load some of the objects folder",
+                severity="error",
+                timeout=10,
+            )
         with screen.app.batch_update():
             screen.view.drew(applied)
             if applied.stats_changed:
-                screen.header.set_stats(self.refresh.stats, self.refresh.rows.counts()["busy"],
-                                        list(self.refresh.rate.samples), applied.rate)
+                screen.header.set_stats(
+                    self.refresh.stats,
+                    self.refresh.rows.counts()["busy"],
+                    list(self.refresh.rate.samples),
+                    applied.rate,
+                )
         if applied.listed is not None:
             screen.startup_gc.listed(applied.listed)
         elif snap.error is not None:
@@ -143,7 +159,8 @@ class RefreshLoop:
             self.screen.header.set_busy(
                 f"engine busy {held:.1f} s: {blocking.namespace}/{blocking.label}.{blocking.method} is blocking its "
                 f"object (it has not awaited; every object shares the engine's thread). "
-                f"Keys still work; figures resume when it returns.")
+                f"Keys still work; figures resume when it returns."
+            )
         else:
             self.screen.header.set_busy(f"engine busy: no answer for {waited:.1f} s; keys still work")
 

@@ -132,12 +132,16 @@ class TourController:
             return
         except Exception as exc:  # noqa: BLE001 - say it in the panel; the screen goes on
             if not pacing.stopped:
-                screen.app.call_from_thread(screen.tour_panel.finished, f"the lesson stopped: {type(exc).__name__}: "
-                                            f"{exc}", False)
+                screen.app.call_from_thread(
+                    screen.tour_panel.finished, f"the lesson stopped: {type(exc).__name__}: {exc}", False
+                )
             return
         true = sum(c.ok for c in checks)
-        nxt = (f"→ lesson {number + 1}, {LESSONS[number].title} · ← this lesson again · T close"
-               if number < len(LESSONS) else "the last lesson: t replays any · T close")
+        nxt = (
+            f"→ lesson {number + 1}, {LESSONS[number].title} · ← this lesson again · T close"
+            if number < len(LESSONS)
+            else "the last lesson: t replays any · T close"
+        )
         text = f"{true} of {len(checks)} claims checked out. {lesson.closing_for(screen.facade)}\n{nxt}"
         screen.app.call_from_thread(self._finished, lesson.key, checks, text, pacing)
 

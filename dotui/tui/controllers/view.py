@@ -117,8 +117,9 @@ class ViewController:
             return
         info = d.info or s.selected_info
         ns = s.namespaces.get(d.key[0], {})
-        queue = list(d.queue or []) + (self._held_calls(d.key, d.queue or []) if info and info.get("output_held")
-                                        else [])
+        queue = list(d.queue or []) + (
+            self._held_calls(d.key, d.queue or []) if info and info.get("output_held") else []
+        )
         s.object_view.queue_view.show(render_queue(info, queue, d.history, ns.get("mode", "input-gate"), s.clock()))
 
     def _held_calls(self, key: Key, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,8 +129,12 @@ class ViewController:
         for ev in self.screen.watch.events_of(key):
             kind = ev.get("type")
             if kind == "call.held":
-                held[ev.get("call")] = {"seq": ev.get("call"), "method": ev.get("method", "?"), "status": "held",
-                                        "started_at": ev.get("t")}
+                held[ev.get("call")] = {
+                    "seq": ev.get("call"),
+                    "method": ev.get("method", "?"),
+                    "status": "held",
+                    "started_at": ev.get("t"),
+                }
             elif kind == "call.finished":
                 held.pop(ev.get("call"), None)
         listed = {c.get("seq") for c in queue}
@@ -235,8 +240,10 @@ class ViewController:
         at = names.index(cur) + 1 if cur in names else len(names)
         nxt = names[0] if cur is None else (names[at] if at < len(names) else None)
         self.show_namespace(nxt)
-        s.notify(f"showing {nxt}: {(s.namespaces.get(nxt) or {}).get('doc') or ''}" if nxt else
-                 "showing every namespace", timeout=3)
+        s.notify(
+            f"showing {nxt}: {(s.namespaces.get(nxt) or {}).get('doc') or ''}" if nxt else "showing every namespace",
+            timeout=3,
+        )
 
     def grouping(self) -> None:
         self.rows.set_grouping(not self.rows.group_by_namespace)

@@ -28,8 +28,9 @@ class AlarmScreen(ModalScreen[tuple[str, str | None] | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, target: str, alarm: float | None, has_handler: bool,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, target: str, alarm: float | None, has_handler: bool, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__()
         self.target = target
         self.alarm = alarm
@@ -40,16 +41,27 @@ class AlarmScreen(ModalScreen[tuple[str, str | None] | None]):
         now = self.clock()
         with Vertical(id="alarm-dialog", classes="dialog"):
             yield Label(Text.assemble("Alarm of ", (self.target, "bold")))
-            current = (f"set for {_dt.datetime.fromtimestamp(self.alarm).isoformat(timespec='seconds')} "
-                       f"({relative(self.alarm, now)})" if self.alarm is not None else "no alarm set")
+            current = (
+                f"set for {_dt.datetime.fromtimestamp(self.alarm).isoformat(timespec='seconds')} "
+                f"({relative(self.alarm, now)})"
+                if self.alarm is not None
+                else "no alarm set"
+            )
             yield Static(Text(current))
-            yield Static(Text(
-                "One alarm per object, stored with it. When it falls due the engine wakes the object (even "
-                "hibernated) and calls alarm(info); an exception retries with backoff." if self.has_handler else
-                "This class has no alarm() method, so an alarm cannot be set (it would never fire).",
-                style="dim" if self.has_handler else "yellow"))
-            yield Input(placeholder="+30 (seconds from now) or 2026-12-01T09:00:00Z", id="alarm-when",
-                        disabled=not self.has_handler)
+            yield Static(
+                Text(
+                    "One alarm per object, stored with it. When it falls due the engine wakes the object (even "
+                    "hibernated) and calls alarm(info); an exception retries with backoff."
+                    if self.has_handler
+                    else "This class has no alarm() method, so an alarm cannot be set (it would never fire).",
+                    style="dim" if self.has_handler else "yellow",
+                )
+            )
+            yield Input(
+                placeholder="+30 (seconds from now) or 2026-12-01T09:00:00Z",
+                id="alarm-when",
+                disabled=not self.has_handler,
+            )
             yield Static(id="alarm-check")
             with Horizontal(classes="buttons"):
                 yield Button("Set", id="alarm-set", variant="primary", disabled=not self.has_handler)

@@ -50,8 +50,11 @@ def help_renderable() -> Group:
     gates.add_column()
     gates.add_row("input gate", "when " + glossary.GATES["input_open"] + ". When " + glossary.GATES["input_held"] + ".")
     gates.add_row("serial", glossary.GATES["input_serial"])
-    gates.add_row("output gate", "when " + glossary.GATES["output_held"] + ". That is why a result can arrive "
-                  "a moment after its method returned.")
+    gates.add_row(
+        "output gate",
+        "when " + glossary.GATES["output_held"] + ". That is why a result can arrive "
+        "a moment after its method returned.",
+    )
     for status in ("running", "suspended", "held", "queued"):
         gates.add_row(status, glossary.CALL_STATUS[status])
     tabs = Table(box=None, padding=(0, 2), show_header=False)
@@ -67,11 +70,21 @@ def help_renderable() -> Group:
     for k, d in MODEL:
         model.add_row(k, d)
     return Group(
-        Text("The model", style="bold underline"), model, Text(""),
-        Text("Instances", style="bold underline"), states, Text(""),
-        Text("Gates and calls", style="bold underline"), gates, Text(""),
-        Text("Tabs", style="bold underline"), tabs, Text(""),
-        Text("Keys", style="bold underline"), keys, Text(""),
+        Text("The model", style="bold underline"),
+        model,
+        Text(""),
+        Text("Instances", style="bold underline"),
+        states,
+        Text(""),
+        Text("Gates and calls", style="bold underline"),
+        gates,
+        Text(""),
+        Text("Tabs", style="bold underline"),
+        tabs,
+        Text(""),
+        Text("Keys", style="bold underline"),
+        keys,
+        Text(""),
         Text("Esc, q or ? closes this help.", style="dim"),
     )
 

@@ -61,8 +61,14 @@ class InvokeScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "close", "Close")]
 
-    def __init__(self, target: str, namespace: dict[str, Any], invoker: Invoker, method: str | None = None,
-                 on_leave_running: Callable[[str, concurrent.futures.Future], None] | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        namespace: dict[str, Any],
+        invoker: Invoker,
+        method: str | None = None,
+        on_leave_running: Callable[[str, concurrent.futures.Future], None] | None = None,
+    ) -> None:
         """``on_leave_running(method, future)`` is told of each call still running when the dialog closes:
         closing the dialog does not cancel the call (a caller that stops waiting cancels nothing)."""
         super().__init__()
@@ -90,13 +96,24 @@ class InvokeScreen(ModalScreen[str | None]):
                     yield Static(id="invoke-signature")
                     with Horizontal(id="invoke-line"):
                         yield Input(placeholder="arguments, as in Python: 5, 'text', by=2", id="invoke-args")
-                        yield Input(placeholder="×1", id="invoke-times", restrict=r"[0-9]*", max_length=4,
-                                    tooltip="how many calls to start at once (concurrent callers)")
+                        yield Input(
+                            placeholder="×1",
+                            id="invoke-times",
+                            restrict=r"[0-9]*",
+                            max_length=4,
+                            tooltip="how many calls to start at once (concurrent callers)",
+                        )
                     yield Static(id="invoke-check")
                     with VerticalScroll(id="invoke-result-box"):
                         yield Static(id="invoke-result")
-            yield Static(Text("Enter calls (again while calls run) · Tab: ×N calls at once · ↑↓ method · "
-                              "Esc closes (running calls go on)", style="dim"), id="invoke-hint")
+            yield Static(
+                Text(
+                    "Enter calls (again while calls run) · Tab: ×N calls at once · ↑↓ method · "
+                    "Esc closes (running calls go on)",
+                    style="dim",
+                ),
+                id="invoke-hint",
+            )
 
     def on_mount(self) -> None:
         methods = self.query_one("#invoke-methods", OptionList)
@@ -231,13 +248,19 @@ def _batch_renderable(batch: Batch, in_flight: int) -> Group:
     took = duration(batch.took)
     out = batch.outcome
     if batch.failure is not None:
-        parts.append(Text(f"✗ the call could not be sent: {type(batch.failure).__name__}: {batch.failure}",
-                          style="bold red"))
+        parts.append(
+            Text(f"✗ the call could not be sent: {type(batch.failure).__name__}: {batch.failure}", style="bold red")
+        )
     elif out is None:
         what = call_text(batch.method, batch.args, batch.kwargs, 50)
-        parts.append(Text(f"calling {what}{f' ×{batch.times} at once' if batch.times > 1 else ''}… waiting for "
-                          "the answer (the Queue tab shows whether it is queued, running, suspended at an await, "
-                          "or held by the output gate)", style="yellow"))
+        parts.append(
+            Text(
+                f"calling {what}{f' ×{batch.times} at once' if batch.times > 1 else ''}… waiting for "
+                "the answer (the Queue tab shows whether it is queued, running, suspended at an await, "
+                "or held by the output gate)",
+                style="yellow",
+            )
+        )
     elif not out.ok:
         parts.append(_error_text(out.error, took))
     elif batch.times == 1:
@@ -245,9 +268,15 @@ def _batch_renderable(batch: Batch, in_flight: int) -> Group:
     else:
         result = out.result
         errors = result.get("errors", [])
-        parts.append(Text.assemble((f"×{batch.times} {call_text(batch.method, batch.args, batch.kwargs, 50)} at once: ",
-                                    "bold"), (f"{len(result['results'])} returned", "green"), ", ",
-                                   (f"{len(errors)} raised", "red" if errors else ""), (f"  in {took}", "dim")))
+        parts.append(
+            Text.assemble(
+                (f"×{batch.times} {call_text(batch.method, batch.args, batch.kwargs, 50)} at once: ", "bold"),
+                (f"{len(result['results'])} returned", "green"),
+                ", ",
+                (f"{len(errors)} raised", "red" if errors else ""),
+                (f"  in {took}", "dim"),
+            )
+        )
         for i, value in enumerate(result["results"], 1):
             parts.append(Text.assemble(f"  {i:>3} → ", (short(value, 60), "green")))
         for e in errors:
@@ -272,5 +301,7 @@ def _error_text(error: ErrorInfo, took: str) -> Text:
 
 
 def _result_renderable(method: str, result: Any, took: str) -> Group:
-    return Group(Text.assemble(("→ ", "bold green"), (f"{method} returned", "green"), (f" in {took} (durable)", "dim")),
-                 Pretty(result))
+    return Group(
+        Text.assemble(("→ ", "bold green"), (f"{method} returned", "green"), (f" in {took} (durable)", "dim")),
+        Pretty(result),
+    )

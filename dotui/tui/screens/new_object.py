@@ -27,13 +27,28 @@ class NewObjectScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="new-dialog", classes="dialog"):
             yield Label(Text("New object", style="bold"))
-            yield Static(Text(
-                "An id made from a name is the same every time (id_from_name). Making an id creates nothing: "
-                "the object comes to exist at its first call. dotui wakes it now, so you can watch it.",
-                style="dim"))
-            yield Select([(ns["name"], ns["name"]) for ns in self.namespaces], value=self.current,
-                         allow_blank=False, id="new-namespace") if self.namespaces else Static(
-                Text("No classes in the objects folder: add a DurableObject subclass to a .py file there.", style="red"))
+            yield Static(
+                Text(
+                    "An id made from a name is the same every time (id_from_name). Making an id creates nothing: "
+                    "the object comes to exist at its first call. dotui wakes it now, so you can watch it.",
+                    style="dim",
+                )
+            )
+            yield (
+                Select(
+                    [(ns["name"], ns["name"]) for ns in self.namespaces],
+                    value=self.current,
+                    allow_blank=False,
+                    id="new-namespace",
+                )
+                if self.namespaces
+                else Static(
+                    Text(
+                        "No classes in the objects folder: add a DurableObject subclass to a .py file there.",
+                        style="red",
+                    )
+                )
+            )
             yield Static(self._teaching(self.current), id="new-teaches")
             yield Input(placeholder="name, e.g. alice", id="new-name")
             yield Static(id="new-check")

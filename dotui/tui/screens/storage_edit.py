@@ -30,9 +30,13 @@ class StorageEditScreen(ModalScreen[tuple[str, str, Any] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="edit-dialog", classes="dialog"):
             yield Label(Text.assemble("Storage of ", (self.target, "bold")))
-            yield Static(Text(
-                "The write is queued on the object like a call: it runs when the object's input gate lets it in, "
-                "and this dialog's change is durable once the commit lands.", style="dim"))
+            yield Static(
+                Text(
+                    "The write is queued on the object like a call: it runs when the object's input gate lets it in, "
+                    "and this dialog's change is durable once the commit lands.",
+                    style="dim",
+                )
+            )
             yield Input(self.key, placeholder="key", id="edit-key")
             yield Input(self.value_text, placeholder="value: 5, 'text', [1, 2], {'a': 1}, True, None", id="edit-value")
             yield Static(id="edit-check")
@@ -58,7 +62,9 @@ class StorageEditScreen(ModalScreen[tuple[str, str, Any] | None]):
             check.update(Text("✗ type a key", style="red"))
             return None
         if len(key.encode()) > 2048:
-            check.update(Text(f"✗ the key is {len(key.encode())} bytes; keys are at most 2,048 UTF-8 bytes", style="red"))
+            check.update(
+                Text(f"✗ the key is {len(key.encode())} bytes; keys are at most 2,048 UTF-8 bytes", style="red")
+            )
             return None
         try:
             value = parse_value(text)  # the command language's literals (true/null as well as True/None)

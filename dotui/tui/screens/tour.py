@@ -29,11 +29,18 @@ class TourScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="tour-dialog", classes="dialog"):
             yield Label(Text("The tour: one lesson per concept", style="bold"))
-            yield Static(Text("Each lesson makes real calls, several at once, on objects of its own (tour-…), "
-                              "says what happens and points at it on the screen. About a minute each; "
-                              "replay any; the objects stay to explore.", style="dim"))
-            options = [Option(Text.assemble((f"{i}. {x.title}", "bold"), "\n   ", (x.teaches, "dim")), id=x.key)
-                       for i, x in enumerate(LESSONS, 1)]
+            yield Static(
+                Text(
+                    "Each lesson makes real calls, several at once, on objects of its own (tour-…), "
+                    "says what happens and points at it on the screen. About a minute each; "
+                    "replay any; the objects stay to explore.",
+                    style="dim",
+                )
+            )
+            options = [
+                Option(Text.assemble((f"{i}. {x.title}", "bold"), "\n   ", (x.teaches, "dim")), id=x.key)
+                for i, x in enumerate(LESSONS, 1)
+            ]
             if self.running:
                 options.insert(0, Option(Text("■ stop the lesson running now", style="yellow"), id=STOP))
             yield OptionList(*options, id="tour-lessons")

@@ -64,8 +64,10 @@ class CommandBar(Vertical):
     def compose(self) -> ComposeResult:
         yield RichLog(id="command-output", max_lines=400, wrap=True, markup=False, highlight=False)
         yield OptionList(id="command-completions")
-        yield Input(placeholder="a command: ls, Counter/alice.increment(5), storage Counter/alice, help … (Tab completes)",
-                    id="command-input")
+        yield Input(
+            placeholder="a command: ls, Counter/alice.increment(5), storage Counter/alice, help … (Tab completes)",
+            id="command-input",
+        )
 
     def on_mount(self) -> None:
         self.display = False
@@ -130,7 +132,7 @@ class CommandBar(Vertical):
             return False
         c = self._completions[index]
         before = self._before_cursor()
-        after = self.input.value[self.input.cursor_position:]
+        after = self.input.value[self.input.cursor_position :]
         new_before = before[: c.start] + c.text
         self.input.value = new_before + after
         self.input.cursor_position = len(new_before)

@@ -25,7 +25,7 @@ def show_path(path: str | None) -> str:
         return rel
     home = os.path.expanduser("~")
     if path.startswith(home + os.sep):
-        path = "~" + path[len(home):]
+        path = "~" + path[len(home) :]
     if len(path) > 28:
         parts = path.rstrip(os.sep).split(os.sep)
         path = "…" + os.sep + os.sep.join(parts[-2:])
@@ -61,9 +61,9 @@ class StatusHeader(Vertical):
             f"{glossary.GLYPHS['idle']} live: {glossary.STATES['idle']}\n"
             f"{glossary.GLYPHS['hibernated']} {glossary.STATES['hibernated']}"
         )
-        self.query_one("#header-commits").tooltip = (
-            "objects with writes not yet durable: their results wait at the output gate until the commit lands"
-        )
+        self.query_one(
+            "#header-commits"
+        ).tooltip = "objects with writes not yet durable: their results wait at the output gate until the commit lands"
         self.query_one("#header-rate").tooltip = "calls per second, the last minute"
 
     def set_where(self, data_dir: str | None, objects_dir: str | None, url: str | None = None) -> None:
@@ -95,7 +95,9 @@ class StatusHeader(Vertical):
         live, hib = stats.get("live", 0), stats.get("hibernated", 0)
         compact = self.size.width < 110
         counts = Text.assemble(
-            (glossary.GLYPHS["idle"] + " ", "green"), f"{live:,} live", ("  " + glossary.GLYPHS["hibernated"] + " ", "dim"),
+            (glossary.GLYPHS["idle"] + " ", "green"),
+            f"{live:,} live",
+            ("  " + glossary.GLYPHS["hibernated"] + " ", "dim"),
             f"{hib:,} {'hib.' if compact else 'hibernated'}",
         )
         if busy:
@@ -109,8 +111,13 @@ class StatusHeader(Vertical):
         value += "/s" if compact else ""  # narrow: no label and no sparkline, the unit says what it is
         self._put("header-rate-value", value, value)
         pending = stats.get("commits_pending", 0)
-        self._put("header-commits", Text.assemble(("pending " if compact else "commits pending ", "dim"),
-                                                  (str(pending), "bold yellow" if pending else "")), (compact, pending))
+        self._put(
+            "header-commits",
+            Text.assemble(
+                ("pending " if compact else "commits pending ", "dim"), (str(pending), "bold yellow" if pending else "")
+            ),
+            (compact, pending),
+        )
 
     def set_busy(self, message: str | None) -> None:
         if self._shown.get("header-busy") == message:

@@ -250,7 +250,11 @@ class InstanceTable(ScrollView, can_focus=True):
         for i, (col, w) in enumerate(self._layout()):
             title = col.title
             if col.name == sort:
-                title = (title + ("↓" if self.rows.sort_reverse else "↑")) if title else ("↓" if self.rows.sort_reverse else "↑")
+                title = (
+                    (title + ("↓" if self.rows.sort_reverse else "↑"))
+                    if title
+                    else ("↓" if self.rows.sort_reverse else "↑")
+                )
             cell = title[:w].rjust(w) if col.right else title[:w].ljust(w)
             text.append(cell + (" " if i < len(self._columns) - 1 else ""))
         text.truncate(width, pad=True)
@@ -281,8 +285,11 @@ class InstanceTable(ScrollView, can_focus=True):
         for i, (col, w) in enumerate(layout):
             sep = " " if i < len(layout) - 1 else ""
             if col.name == "state":
-                mark = glossary.GATE_MARK if info.get("gate_held") else (
-                    glossary.HELD_MARK if info.get("output_held") else " ")
+                mark = (
+                    glossary.GATE_MARK
+                    if info.get("gate_held")
+                    else (glossary.HELD_MARK if info.get("output_held") else " ")
+                )
                 text.append(glossary.GLYPHS[state], state_style)
                 text.append(mark[: max(0, w - 1)].ljust(w - 1), self._style("instance-table--mark"))
                 text.append(sep)
@@ -305,7 +312,8 @@ class InstanceTable(ScrollView, can_focus=True):
         line_style = self._style("")
         if cursor:
             line_style = line_style + self._style(
-                "instance-table--cursor" if self.has_focus else "instance-table--cursor-blurred")
+                "instance-table--cursor" if self.has_focus else "instance-table--cursor-blurred"
+            )
         text.stylize_before(line_style)
         return Strip(text.render(self.app.console), width)
 

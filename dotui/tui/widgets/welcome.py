@@ -11,15 +11,18 @@ from textual.widgets import Static
 
 from ...tour import LESSONS
 
-MODEL = ("A durable object is a Python object with its own storage, reached by name.\n"
-         "One instance per id, one call at a time between awaits; asleep when idle.")
+MODEL = (
+    "A durable object is a Python object with its own storage, reached by name.\n"
+    "One instance per id, one call at a time between awaits; asleep when idle."
+)
 
 
 MAX_LIVE = 6  # lines of the demo kept (the last ones)
 
 
-def welcome_renderable(namespaces: list[dict[str, Any]], objects_dir: str = "objects",
-                       live: list[Text] | None = None) -> Group:
+def welcome_renderable(
+    namespaces: list[dict[str, Any]], objects_dir: str = "objects", live: list[Text] | None = None
+) -> Group:
     classes = Table(box=None, padding=(0, 1), show_header=False, expand=False)
     classes.add_column(style="bold", no_wrap=True)
     classes.add_column(overflow="fold")
@@ -28,8 +31,9 @@ def welcome_renderable(namespaces: list[dict[str, Any]], objects_dir: str = "obj
     keys = Table(box=None, padding=(0, 1), show_header=False, expand=False)
     keys.add_column(style="bold cyan", no_wrap=True)
     keys.add_column()
-    keys.add_row("t", Text.assemble(("take the tour", "bold"),
-                                    f": {len(LESSONS)} lessons, about a minute each (start here)"))
+    keys.add_row(
+        "t", Text.assemble(("take the tour", "bold"), f": {len(LESSONS)} lessons, about a minute each (start here)")
+    )
     keys.add_row("n", "make an object by name, and watch it")
     keys.add_row(":", "type a command (help lists them; tour too)")
     keys.add_row("?", "the model, then the keys and glyphs")
@@ -40,8 +44,9 @@ def welcome_renderable(namespaces: list[dict[str, Any]], objects_dir: str = "obj
     if namespaces:
         parts += [Text(f"The classes in {objects_dir}, and what each teaches:", style="underline"), classes]
     else:
-        parts.append(Text(f"No classes in {objects_dir} yet: put a DurableObject subclass in a .py file there.",
-                          style="yellow"))
+        parts.append(
+            Text(f"No classes in {objects_dir} yet: put a DurableObject subclass in a .py file there.", style="yellow")
+        )
     return Group(*parts)
 
 

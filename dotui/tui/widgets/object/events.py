@@ -13,9 +13,19 @@ from ....present.formats import duration, short
 from ....present.workers import call_lines, request_line
 
 STYLE = {
-    "call.queued": "dim", "call.started": "yellow", "call.suspended": "cyan", "call.resumed": "yellow",
-    "call.held": "magenta", "call.finished": "green", "commit": "blue", "state": "bold", "reset": "bold red",
-    "gate.blocked": "red", "gate.released": "red", "commit.failed": "bold red", "worker.request": "bold cyan",
+    "call.queued": "dim",
+    "call.started": "yellow",
+    "call.suspended": "cyan",
+    "call.resumed": "yellow",
+    "call.held": "magenta",
+    "call.finished": "green",
+    "commit": "blue",
+    "state": "bold",
+    "reset": "bold red",
+    "gate.blocked": "red",
+    "gate.released": "red",
+    "commit.failed": "bold red",
+    "worker.request": "bold cyan",
 }
 
 
@@ -23,7 +33,9 @@ def event_line(ev: dict[str, Any]) -> Text:
     typ = ev.get("type", "?")
     t = ev.get("t")
     stamp = _dt.datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3] if t else "--:--:--"
-    text = Text.assemble((stamp + " ", "dim"), (f"{typ:<15}", STYLE.get(typ, "bold" if typ.startswith("alarm") else "")))
+    text = Text.assemble(
+        (stamp + " ", "dim"), (f"{typ:<15}", STYLE.get(typ, "bold" if typ.startswith("alarm") else ""))
+    )
     if typ == "worker.request":  # a call of the Worker that called this object (present/workers.py)
         text.append(f" Worker #{ev.get('request')} {request_line(ev)}")
         for line in call_lines(ev):
@@ -32,7 +44,9 @@ def event_line(ev: dict[str, Any]) -> Text:
     if ev.get("call") is not None:
         text.append(f" #{ev['call']} {ev.get('method', '')}")
     if typ == "call.queued" and (ev.get("args") or ev.get("kwargs")):
-        text.append(" " + short(ev.get("args"), 120) + (" " + short(ev.get("kwargs"), 120) if ev.get("kwargs") else ""), "dim")
+        text.append(
+            " " + short(ev.get("args"), 120) + (" " + short(ev.get("kwargs"), 120) if ev.get("kwargs") else ""), "dim"
+        )
     elif typ == "call.suspended" and ev.get("awaiting"):
         text.append(f" on {ev['awaiting']}", "dim")
     elif typ == "call.finished":
@@ -50,9 +64,11 @@ def event_line(ev: dict[str, Any]) -> Text:
             what.append("the alarm")
         if ev.get("cleared"):
             what.insert(0, "delete_all")
-        text.append(f" {' + '.join(what) or 'nothing'}, {ev.get('record_bytes', 0)} B log record"
-                    + (f", shared with {ev.get('objects', 1) - 1} other objects" if ev.get('objects', 1) > 1 else ""),
-                    "dim")
+        text.append(
+            f" {' + '.join(what) or 'nothing'}, {ev.get('record_bytes', 0)} B log record"
+            + (f", shared with {ev.get('objects', 1) - 1} other objects" if ev.get("objects", 1) > 1 else ""),
+            "dim",
+        )
     elif typ == "state":
         text.append(f" {ev.get('old')} → {ev.get('new')}")
     elif typ in ("reset", "commit.failed"):
@@ -65,8 +81,12 @@ def event_line(ev: dict[str, Any]) -> Text:
 
 
 KINDS: list[tuple[str, tuple[str, ...]]] = [
-    ("all", ()), ("calls", ("call.", "worker.")), ("commits", ("commit",)), ("state", ("state", "reset")),
-    ("alarms", ("alarm",)), ("gates", ("gate.", "call.held")),
+    ("all", ()),
+    ("calls", ("call.", "worker.")),
+    ("commits", ("commit",)),
+    ("state", ("state", "reset")),
+    ("alarms", ("alarm",)),
+    ("gates", ("gate.", "call.held")),
 ]
 
 
@@ -91,13 +111,13 @@ class EventsView(RichLog):
         self.border_subtitle = self.status()
 
     def replay(self, events: Iterable[dict[str, Any]]) -> None:
-        self.events = list(events)[-self.KEEP:]
+        self.events = list(events)[-self.KEEP :]
         self.missed = 0
         self._redraw()
 
     def append(self, events: Iterable[dict[str, Any]]) -> None:
         new = list(events)
-        self.events = (self.events + new)[-self.KEEP:]
+        self.events = (self.events + new)[-self.KEEP :]
         if not self.following:
             self.missed += len(new)
             self.border_subtitle = self.status()

@@ -42,8 +42,11 @@ class MethodsView(OptionList):
         if namespace is None:
             return
         header = Text.assemble((namespace["name"], "bold"), ("  " + (namespace.get("doc") or ""), "dim"))
-        header.append(f"\n  {namespace.get('mode', 'input-gate')} mode"
-                      + (" · has alarm()" if namespace.get("alarm") else " · no alarm()"), "dim")
+        header.append(
+            f"\n  {namespace.get('mode', 'input-gate')} mode"
+            + (" · has alarm()" if namespace.get("alarm") else " · no alarm()"),
+            "dim",
+        )
         self.add_option(Option(header, id="__class__", disabled=True))
         if not methods:
             self.add_option(Option(Text("no public methods", style="dim"), disabled=True))

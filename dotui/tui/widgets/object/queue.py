@@ -14,8 +14,14 @@ from ....present.formats import call_text, duration, result_text
 from ... import glossary
 
 STATUS_GLYPH = {"running": "▶", "suspended": "⏸", "held": glossary.HELD_MARK, "queued": "…", "done": "✓", "failed": "✗"}
-STATUS_STYLE = {"running": "bold yellow", "suspended": "cyan", "held": "magenta", "queued": "dim", "done": "green",
-                "failed": "bold red"}
+STATUS_STYLE = {
+    "running": "bold yellow",
+    "suspended": "cyan",
+    "held": "magenta",
+    "queued": "dim",
+    "done": "green",
+    "failed": "bold red",
+}
 
 
 def why_waiting(info: dict[str, Any], mode: str, active: list[dict[str, Any]]) -> str:
@@ -36,11 +42,16 @@ def why_waiting(info: dict[str, Any], mode: str, active: list[dict[str, Any]]) -
     return "waits its turn in the FIFO queue"
 
 
-def _call_line(c: dict[str, Any], status: str, style: str, took: str, detail: str | None,
-               result: Text | None = None) -> Table:
+def _call_line(
+    c: dict[str, Any], status: str, style: str, took: str, detail: str | None, result: Text | None = None
+) -> Table:
     """One call: its number, then its status and arguments, with ``detail`` below (wrapped under it)."""
-    body = Text.assemble((status, style), (f" {took}" if took else "", "dim"), "  ",
-                         (call_text(c["method"], c.get("args", ()), c.get("kwargs"), 36), "bold"))
+    body = Text.assemble(
+        (status, style),
+        (f" {took}" if took else "", "dim"),
+        "  ",
+        (call_text(c["method"], c.get("args", ()), c.get("kwargs"), 36), "bold"),
+    )
     if result is not None:
         body.append("  ")
         body.append_text(result)
@@ -53,8 +64,13 @@ def _call_line(c: dict[str, Any], status: str, style: str, took: str, detail: st
     return grid
 
 
-def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None,
-                 history: list[dict[str, Any]] | None, mode: str, now: float) -> RenderableType:
+def render_queue(
+    info: dict[str, Any] | None,
+    queue: list[dict[str, Any]] | None,
+    history: list[dict[str, Any]] | None,
+    mode: str,
+    now: float,
+) -> RenderableType:
     if info is None:
         return Text("Select an instance to see its call queue.", style="dim")
     parts: list[RenderableType] = []
@@ -63,13 +79,16 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
     if mode == "serial":
         gate_in = Text.assemble(("input gate ", "bold"), ("serial: one call at a time, start to finish", "dim"))
     elif held_in:
-        gate_in = Text.assemble((f"{glossary.GATE_MARK} input gate held", "bold red"),
-                                " (block_concurrency_while): nothing else starts or resumes")
+        gate_in = Text.assemble(
+            (f"{glossary.GATE_MARK} input gate held", "bold red"),
+            " (block_concurrency_while): nothing else starts or resumes",
+        )
     else:
         gate_in = Text.assemble(("input gate ", "bold"), ("open: calls may interleave where a call awaits", "dim"))
     if held_out:
-        gate_out = Text.assemble((f"{glossary.HELD_MARK} output gate holding", "bold magenta"),
-                                 " results until their writes are durable")
+        gate_out = Text.assemble(
+            (f"{glossary.HELD_MARK} output gate holding", "bold magenta"), " results until their writes are durable"
+        )
     else:
         gate_out = Text.assemble(("output gate ", "bold"), ("clear: results go out as they return", "dim"))
     if held_in or held_out:
@@ -83,7 +102,8 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
     if not active and not waiting:
         state = info.get("state")
         idle = "nothing running, nothing queued" + (
-            " (hibernated: the next call wakes it)" if state == "hibernated" else "")
+            " (hibernated: the next call wakes it)" if state == "hibernated" else ""
+        )
         parts.append(Text(idle, style="dim"))
     if active:
         any_held = any(c.get("status") == "held" for c in active)
@@ -101,15 +121,25 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
             elif status == "held":
                 detail = "returned; its result waits at the output gate for the commit of its writes"
             since = c.get("started_at")
-            parts.append(_call_line(c, f"{STATUS_GLYPH[status]} {status}", STATUS_STYLE[status],
-                                    duration(max(0.0, now - since)) if since else "", detail))
+            parts.append(
+                _call_line(
+                    c,
+                    f"{STATUS_GLYPH[status]} {status}",
+                    STATUS_STYLE[status],
+                    duration(max(0.0, now - since)) if since else "",
+                    detail,
+                )
+            )
     if waiting:
         parts.append(Text(f"Queued ({len(waiting)}), in arrival order", style="bold underline"))
         reason = why_waiting(info, mode, active)
         for i, c in enumerate(waiting[:200]):
             waited = duration(max(0.0, now - c["queued_at"])) if c.get("queued_at") else ""
-            parts.append(_call_line(c, f"{STATUS_GLYPH['queued']} queued", STATUS_STYLE["queued"], waited,
-                                    reason if i == 0 else None))
+            parts.append(
+                _call_line(
+                    c, f"{STATUS_GLYPH['queued']} queued", STATUS_STYLE["queued"], waited, reason if i == 0 else None
+                )
+            )
         if len(waiting) > 200:
             parts.append(Text(f"     … and {len(waiting) - 200} more", style="dim"))
 
@@ -118,8 +148,13 @@ def render_queue(info: dict[str, Any] | None, queue: list[dict[str, Any]] | None
     if history:
         parts.append(Text(f"Finished (last {len(history)}, newest first)", style="bold underline"))
     elif info and info.get("state") == "broken":
-        parts.append(Text("Finished: none. It is broken (its constructor raised, its file is unreadable or a commit "
-                          "failed): fix it and reload; the next call tries again from durable state", style="red"))
+        parts.append(
+            Text(
+                "Finished: none. It is broken (its constructor raised, its file is unreadable or a commit "
+                "failed): fix it and reload; the next call tries again from durable state",
+                style="red",
+            )
+        )
     else:
         parts.append(Text("Finished: none yet since it woke", style="dim"))
     for c in history:

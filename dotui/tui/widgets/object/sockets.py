@@ -37,9 +37,13 @@ def render_sockets(doc: dict[str, Any], now: float | None = None) -> RenderableT
         head.append(f"  · auto-response {auto[0]!r} → {auto[1]!r} (answered without waking the object)", "dim")
     lines = [head]
     for s in sockets:
-        line = Text.assemble((f"#{s['seq']}", "bold"), "  tags ", (", ".join(s.get("tags") or []) or "—", "cyan"),
-                             f"  in {s.get('messages_in', 0)} / out {s.get('messages_out', 0)}",
-                             f"  last message {_ago(s.get('last_message_at'), now)}")
+        line = Text.assemble(
+            (f"#{s['seq']}", "bold"),
+            "  tags ",
+            (", ".join(s.get("tags") or []) or "—", "cyan"),
+            f"  in {s.get('messages_in', 0)} / out {s.get('messages_out', 0)}",
+            f"  last message {_ago(s.get('last_message_at'), now)}",
+        )
         if s.get("auto_response_at"):
             line.append(f"  auto-responded {_ago(s['auto_response_at'], now)}", "dim")
         if s.get("attachment") is not None:

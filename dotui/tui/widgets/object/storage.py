@@ -83,11 +83,16 @@ def storage_summary(doc: dict[str, Any], commit: Commit | None, now: float) -> T
         text.append(f" · {npending} not committed", "bold yellow")
     if commit is not None:
         text.append("\nlast commit ", "dim")
-        text.append(f"{clock_time(commit.t)} ({relative(commit.t, now)}): "
-                    f"{len(commit.keys)} key{'s' if len(commit.keys) != 1 else ''}, "
-                    f"{human_bytes(commit.nbytes)} log record"
-                    + (f", shared with {commit.objects - 1} other object{'s' if commit.objects > 2 else ''}"
-                       if commit.objects > 1 else ""))
+        text.append(
+            f"{clock_time(commit.t)} ({relative(commit.t, now)}): "
+            f"{len(commit.keys)} key{'s' if len(commit.keys) != 1 else ''}, "
+            f"{human_bytes(commit.nbytes)} log record"
+            + (
+                f", shared with {commit.objects - 1} other object{'s' if commit.objects > 2 else ''}"
+                if commit.objects > 1
+                else ""
+            )
+        )
     text.append("\nfile ", "dim")
     text.append(_show_path(doc.get("path", "?")), "dim")
     text.append("  ·  e: edit a key", "dim italic")
@@ -119,7 +124,8 @@ class StorageView(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#storage-table").tooltip = "\n".join(
-            f"{w}: {glossary.STORAGE_WHERE[w]}" for w in ("checkpoint", "log", "pending", "deleted"))
+            f"{w}: {glossary.STORAGE_WHERE[w]}" for w in ("checkpoint", "log", "pending", "deleted")
+        )
         self.query_one("#storage-tree").add_class("-empty")
 
     @property

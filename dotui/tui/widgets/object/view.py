@@ -31,7 +31,9 @@ def title_text(info: dict[str, Any] | None) -> Text:
     state = row_state(info)
     name, _, meaning = glossary.STATES[state].partition(": ")
     text = Text.assemble(
-        (info["namespace"] + "/", "dim"), (label_of(info), "bold"), "  ",
+        (info["namespace"] + "/", "dim"),
+        (label_of(info), "bold"),
+        "  ",
         (f"{glossary.GLYPHS[state]} {name}", STATE_STYLE[state]),
     )
     if info.get("broken"):
@@ -85,6 +87,7 @@ class ObjectView(Vertical):
             except Exception:  # noqa: BLE001 - e.g. an older gateway without this operation: no tab
                 doc = {"sockets": []}
             self.app.call_from_thread(self._show_sockets, key, doc)
+
         self.run_worker(read, thread=True, group="sockets", exclusive=True)
 
     def _show_sockets(self, key: Key | None, doc: dict[str, Any]) -> None:
@@ -117,9 +120,12 @@ class ObjectView(Vertical):
         self.query_one(StudioView).set_class(not shown, "-hidden")
         self.query_one(StorageView).set_class(shown, "-hidden")
         if shown:
-            self.query_one(StudioView).show(facade, (info["namespace"], info["id"]),
-                                            f"{info['namespace']}/{label_of(info)}",
-                                            format_ref(info["namespace"], info.get("name"), info["id"], digits=64))
+            self.query_one(StudioView).show(
+                facade,
+                (info["namespace"], info["id"]),
+                f"{info['namespace']}/{label_of(info)}",
+                format_ref(info["namespace"], info.get("name"), info["id"], digits=64),
+            )
         return shown
 
     @property

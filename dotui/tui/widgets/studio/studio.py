@@ -99,8 +99,9 @@ def bookmark_label(mark: dict[str, Any], now: float) -> Text:
     ago = now - mark["time"]
     text = Text.assemble((when, "bold"), (f"  {_ago(ago)}", "dim"))
     pages = mark.get("pages", 0)
-    text.append("\n  whole database" if mark.get("kind") == "base" else f"\n  commit, {pages} page{'s' * (pages != 1)}",
-                "dim")
+    text.append(
+        "\n  whole database" if mark.get("kind") == "base" else f"\n  commit, {pages} page{'s' * (pages != 1)}", "dim"
+    )
     return text
 
 

@@ -33,8 +33,12 @@ class Room(DurableObject):
 
     async def webSocketMessage(self, ws, message):
         data = json.loads(message)
-        said = {"type": "message", "username": data.get("username", "Anonymous"), "text": data.get("text", ""),
-                "timestamp": now()}
+        said = {
+            "type": "message",
+            "username": data.get("username", "Anonymous"),
+            "text": data.get("text", ""),
+            "timestamp": now(),
+        }
         self.recent = (self.recent + [said])[-HISTORY:]
         for other in self.state.getWebSockets():
             other.send(json.dumps(said))
@@ -49,7 +53,7 @@ class Default(WorkerEntrypoint):
         if path == "/":
             page = Path(__file__).parent / "index.html"
             return Response(page.read_text(), headers={"Content-Type": "text/html"})
-        if path.startswith("/room/") and path[len("/room/"):]:
+        if path.startswith("/room/") and path[len("/room/") :]:
             rooms = self.env.ROOMS
-            return await rooms.get(rooms.idFromName(path[len("/room/"):])).fetch(request)
+            return await rooms.get(rooms.idFromName(path[len("/room/") :])).fetch(request)
         return Response("Not found. Use /room/<name> to connect to a chatroom.", status=404)

@@ -20,7 +20,8 @@ class MyDurableObject(DurableObject):
         row = self.sql.exec(
             "INSERT INTO counters (name, value) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value",
-            name, by,
+            name,
+            by,
         ).one()
         return row.value
 
@@ -32,6 +33,7 @@ class MyDurableObject(DurableObject):
         def both():
             self.sql.exec("DELETE FROM counters")
             self.sql.exec("INSERT INTO counters (name, value) VALUES ('resets', 1)")
+
         self.ctx.storage.transactionSync(both)
         return self.sql.exec("SELECT count(*) AS n FROM counters").one().n
 
@@ -43,7 +45,7 @@ class Default(WorkerEntrypoint):
         if path == "/":
             return await stub.fetch(request.url)
         if path.startswith("/increment/"):
-            return Response(str(await stub.increment(path[len("/increment/"):])))
+            return Response(str(await stub.increment(path[len("/increment/") :])))
         if path == "/counts":
             return Response.json(await stub.counts())
         if path == "/reset":
