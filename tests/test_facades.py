@@ -23,7 +23,7 @@ from dotui.ops import OPERATIONS, Admin, EngineFacade, LocalEngine
 from dotui.server import RemoteEngine, connect, make_app, start_gateway_thread
 from server_support import write_server_objects
 
-ROW_FIELDS = set(InstanceRow.__annotations__)
+ROW_FIELDS = set(InstanceRow.__annotations__) - {"shard"}  # one engine's rows: a cluster's add their shard
 VOLATILE = {
     "last_active",
     "queued_at",

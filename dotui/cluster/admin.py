@@ -17,6 +17,7 @@ parameters and answers, so the gateway serves it unchanged and ``RemoteEngine``
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import os
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from typing import Any
 from ..engine.errors import InvalidIdError, NamespaceNotFoundError
 from ..engine.events import Subscription
 from ..engine.ids import IdFactory, ObjectId
+from ..engine.rows import InstanceRow, InstanceTable
 from ..ops.admin import Admin, at_least, key_pairs
 from ..ops.codec import ClientFault
 from ..ops.facade import OPERATIONS
@@ -65,7 +67,7 @@ class ClusterView:
     def namespaces(self) -> list[dict[str, Any]]:
         return self._namespaces
 
-    def namespace(self, name: str) -> IdFactory:
+    def namespace(self, name: str) -> _Ids:
         ids = self._ids.get(name)
         if ids is None:
             raise NamespaceNotFoundError(name, list(self._ids), self.load_errors)
@@ -89,6 +91,7 @@ def _one_object(name: str) -> Callable:
     """``ClusterAdmin.<name>``: ``Admin.<name>`` with the same signature, sent to the owning shard."""
     sig = inspect.signature(getattr(Admin, name))
 
+    @functools.wraps(getattr(Admin, name))  # its name, doc and (through __wrapped__) signature
     async def operation(self: ClusterAdmin, *args: Any, **kwargs: Any) -> Any:
         bound = sig.bind(self, *args, **kwargs)
         bound.apply_defaults()
@@ -98,9 +101,7 @@ def _one_object(name: str) -> Callable:
         answer = await self.cluster.op(shard, name, **params)
         return {**answer, "shard": shard} if name in _WITH_ROW else answer
 
-    operation.__name__ = operation.__qualname__ = name
-    operation.__doc__ = getattr(Admin, name).__doc__
-    operation.__signature__ = sig
+    operation.__qualname__ = name
     return operation
 
 
@@ -113,7 +114,7 @@ def _total(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _order(row: dict[str, Any]) -> tuple:
+def _order(row: InstanceRow) -> tuple:
     return (row["namespace"], row.get("name") is None, row.get("name") or "", row["id"])
 
 
@@ -121,7 +122,9 @@ class ClusterAdmin(Admin):
     """``Admin``'s operations over every shard of a started ``Cluster``; call them on the driver's loop."""
 
     def __init__(self, cluster: Cluster, view: ClusterView):
-        super().__init__(view)  # type: ignore[arg-type] - the gateway reads ids and folders from it
+        # The view is no Engine: it serves what the gateway reads of ``admin.engine`` (ids, folders, load
+        # errors), and every operation that would read the engine is overridden here (check_implements).
+        super().__init__(view)  # type: ignore[arg-type]
         self.cluster = cluster
         self.shards = cluster.shards
 
@@ -195,17 +198,17 @@ class ClusterAdmin(Admin):
 
     async def instances(
         self, namespace: str | None = None, state: str | None = None, offset: int = 0, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[InstanceRow]:
         at_least("offset", offset, 0)
         if limit is not None:
             at_least("limit", limit, 0)
         upto = None if limit is None else offset + limit
         pages = await self._every("instances", namespace=namespace, state=state, offset=0, limit=upto)
-        rows = [{**r, "shard": i} for i, page in enumerate(pages) for r in page]
+        rows: list[InstanceRow] = [{**r, "shard": i} for i, page in enumerate(pages) for r in page]
         rows.sort(key=_order)
         return rows[offset:upto]
 
-    async def instances_of(self, keys: list) -> list[dict[str, Any]]:
+    async def instances_of(self, keys: list) -> list[InstanceRow]:
         mine: dict[int, list] = {}
         for ns, hx in key_pairs(keys):
             mine.setdefault(shard_of(hx, self.shards), []).append([ns, hx])
@@ -215,9 +218,9 @@ class ClusterAdmin(Admin):
     async def count_instances(self, namespace: str | None = None) -> dict[str, int]:
         return _total(await self._every("count_instances", namespace=namespace))
 
-    async def instance_table(self, namespace: str | None = None) -> dict[str, Any]:
+    async def instance_table(self, namespace: str | None = None) -> InstanceTable:
         tables = await self._every("instance_table", namespace=namespace)
-        objects = [{**o, "shard": i} for i, t in enumerate(tables) for o in t["objects"]]
+        objects: list[InstanceRow] = [{**o, "shard": i} for i, t in enumerate(tables) for o in t["objects"]]
         hibernated: dict[str, dict[str, list]] = {}
         for i, t in enumerate(tables):
             for ns, fields in t["hibernated"].items():

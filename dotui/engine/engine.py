@@ -40,7 +40,7 @@ from .ids import ObjectId
 from .listing import Listing
 from .loader import IMPORT_TIMEOUT, LoadError, NamespaceInfo, check_backends, class_moves, load_objects
 from .object.alarms import AlarmScheduler
-from .object.calls import Call, current_call
+from .object.calls import Call, ConstructorCall, current_call
 from .object.host import IN_MEMORY, State
 from .object.instance import Instance
 from .object.stubs import Env, Namespace
@@ -300,7 +300,7 @@ class Engine(ReadSide):
         self.stats_counters["calls"] += 1
         return await inst.invoke(Call("call", method, args, kwargs, chain))
 
-    async def _hold_outgoing(self, parent: Call) -> None:
+    async def _hold_outgoing(self, parent: Call | ConstructorCall) -> None:
         """The output gate also holds messages an object sends to other objects."""
         owner = parent.instance
         if owner is not None and owner.storage is not None:

@@ -47,7 +47,12 @@ class ObjectResetError(DurableObjectError):
 
 
 class ObjectAbortedError(ObjectResetError):
-    """The object called ``ctx.abort(reason)``."""
+    """The object called ``ctx.abort(reason)``; ``retry_alarm`` (read by the alarm scheduler,
+    ``object/alarms.py``, when ``alarm()`` aborted) is False when the alarm is to be dropped."""
+
+    def __init__(self, *args: object, retry_alarm: bool = True) -> None:
+        super().__init__(*args)
+        self.retry_alarm = retry_alarm
 
 
 class CommitFailedError(ObjectResetError):

@@ -16,7 +16,7 @@ from .durability.index import Index, order
 from .errors import InvalidIdError
 from .ids import ObjectId
 from .object.instance import Instance
-from .rows import hibernated_row
+from .rows import InstanceRow, InstanceTable, hibernated_row
 
 Key = tuple[str, str]  # (namespace, id hex)
 
@@ -32,7 +32,7 @@ class Listing:
 
     def instances(
         self, namespace: str | None = None, *, state: str | None = None, offset: int = 0, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[InstanceRow]:
         """Known objects, ordered by namespace then name (named objects first), then id.
 
         ``state`` keeps one state ("live", "hibernated", ...); ``offset``/``limit`` page.
@@ -51,10 +51,10 @@ class Listing:
             return [
                 self._row(ns, hx, e) for ns, hx, e in itertools.islice(self._index.ordered(namespace, offset), limit)
             ]
-        rows = (self._row(ns, hx, e) for ns, hx, e in self._index.ordered(namespace))
-        return list(itertools.islice((r for r in rows if r["state"] == state), offset, stop))
+        every = (self._row(ns, hx, e) for ns, hx, e in self._index.ordered(namespace))
+        return list(itertools.islice((r for r in every if r["state"] == state), offset, stop))
 
-    def table(self, namespace: str | None = None) -> dict[str, Any]:
+    def table(self, namespace: str | None = None) -> InstanceTable:
         """Every known object at once, compactly (see ``Engine.instance_table``)."""
         objects = [i.describe() for k, i in self._held.items() if namespace is None or k[0] == namespace]
         hibernated: dict[str, dict[str, list]] = {}
@@ -71,7 +71,7 @@ class Listing:
             hibernated[ns] = dict(zip(fields, map(list, list(zip(*rows, strict=True))[1:9]), strict=True))
         return {"objects": objects, "hibernated": hibernated}
 
-    def info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
+    def info(self, namespace: str, oid: ObjectId) -> InstanceRow:
         """One object as ``instances()`` shows it; state "unknown" if it never existed."""
         inst = self._held.get((namespace, oid.hex))
         if inst is not None:
@@ -81,7 +81,7 @@ class Listing:
             return index_row(namespace, oid.hex, e)
         return {"namespace": namespace, "id": oid.hex, "name": oid.name, "state": "unknown"}
 
-    def instances_of(self, keys: Iterable[Key], resolve: Callable[[str, str], ObjectId | None]) -> list[dict[str, Any]]:
+    def instances_of(self, keys: Iterable[Key], resolve: Callable[[str, str], ObjectId | None]) -> list[InstanceRow]:
         """``info`` of each ``(namespace, id hex)`` that ``resolve`` makes an id of; the others are left out."""
         out = []
         for namespace, hx in keys:
@@ -129,13 +129,13 @@ class Listing:
         live = sum(1 for k in self._live if namespace is None or k[0] == namespace)
         return {"total": total, "live": live, "hibernated": total - live}
 
-    def _row(self, ns: str, hx: str, e) -> dict[str, Any]:
+    def _row(self, ns: str, hx: str, e) -> InstanceRow:
         inst = self._held.get((ns, hx))
         if inst is not None:
             return inst.describe()
         return index_row(ns, hx, e)
 
 
-def index_row(ns: str, hx: str, e) -> dict[str, Any]:
+def index_row(ns: str, hx: str, e) -> InstanceRow:
     """How a hibernated object looks, from its index entry alone (its counters included)."""
     return hibernated_row(ns, hx, e.name, e.last_active, e.keys, e.bytes, e.alarm, e.calls, e.errors)

@@ -39,6 +39,7 @@ class InstanceRow(TypedDict, total=False):
     pending_writes: int
     alarm: float | None
     broken: str | None
+    shard: int  # over a cluster only: the shard that holds it (cluster/admin.py)
 
 
 HIBERNATED_FIELDS = ("id", "name", "last_active", "keys", "bytes", "alarm", "calls", "errors")

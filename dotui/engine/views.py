@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .object.instance import Instance
     from .object.stubs import Namespace
     from .object.websockets import WebSockets
+    from .rows import InstanceRow, InstanceTable
 
 Key = tuple[str, str]  # (namespace, id hex)
 
@@ -82,15 +83,15 @@ class EngineViews:
     # Listing (listing.py): every row reads the index or an object in memory, wakes nothing.
     def instances(
         self, namespace: str | None = None, *, state: str | None = None, offset: int = 0, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[InstanceRow]:
         """Known objects in listing order, one page (``Listing.instances``)."""
         return self.engine.listing.instances(namespace, state=state, offset=offset, limit=limit)
 
-    def instance_table(self, namespace: str | None = None) -> dict[str, Any]:
+    def instance_table(self, namespace: str | None = None) -> InstanceTable:
         """Every known object at once, hibernated ones as one list per field (``Listing.table``)."""
         return self.engine.listing.table(namespace)
 
-    def instances_of(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    def instances_of(self, keys: Iterable[tuple[str, str]]) -> list[InstanceRow]:
         """``instance_info`` of each ``(namespace, id hex)`` (``Listing.instances_of``)."""
         listing = self.engine.listing
         return listing.instances_of(keys, lambda ns, hx: listing.known_id(self._handle_for(ns), hx))
@@ -106,7 +107,7 @@ class EngineViews:
     def _handle_for(self, namespace: str) -> Namespace | None:
         return self.engine.namespace(namespace) if namespace in self.held.namespaces else None
 
-    def instance_info(self, namespace: str, oid: ObjectId) -> dict[str, Any]:
+    def instance_info(self, namespace: str, oid: ObjectId) -> InstanceRow:
         """One object as ``instances()`` shows it; state "unknown" if it never existed."""
         return self.engine.listing.info(namespace, oid)
 

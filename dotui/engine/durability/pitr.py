@@ -252,21 +252,22 @@ class HistoryFile:
     def append(self, rec: Record) -> None:
         if self._fd is None:
             self._fd = disk.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-            self._cut_torn_tail()
+            self._cut_torn_tail(self._fd)
         disk.write_all(self._fd, encode(rec))
         self.unsynced = True
 
-    def _cut_torn_tail(self) -> None:
-        """A kill mid-append left a partial record: cut it off, so the next record follows a whole
-        one. O(1) when the file ends in a whole record (read from its end); a scan otherwise."""
-        size = os.fstat(self._fd).st_size
+    def _cut_torn_tail(self, fd: int) -> None:
+        """A kill mid-append left a partial record in the file open as ``fd``: cut it off, so the next
+        record follows a whole one. O(1) when the file ends in a whole record (read from its end); a scan
+        otherwise."""
+        size = os.fstat(fd).st_size
         rec = last(self.path)
         if size == 0 or (rec is not None and rec.end == size):
             return
         good = 0
         for rec in read(self.path):
             good = rec.end
-        disk.ftruncate(self._fd, good)
+        disk.ftruncate(fd, good)
 
     def sync(self) -> None:
         if self._fd is not None and self.unsynced:
@@ -377,9 +378,9 @@ def compact(path: str, now: float, retention: float | None = None, max_bytes: in
     return seq
 
 
-def image_at(path: str, seq: int) -> tuple[bytes, int] | None:
-    """(the database file as it was at ``seq``, the seq's time), or None if the history does not
-    reach back to it. O(size of the history up to ``seq``)."""
+def image_at(path: str, seq: int) -> tuple[bytes, float] | None:
+    """(the database file as it was at ``seq``, the seq's time in seconds since the epoch), or None if
+    the history does not reach back to it. O(size of the history up to ``seq``)."""
     pages: dict[int, bytes] = {}
     found = None
     for rec in read(path):

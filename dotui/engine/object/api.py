@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from ..ids import ObjectId
     from .instance import Instance
+    from .sqlstorage import SqlStorage
     from .storage import Storage
 
 
@@ -67,10 +68,10 @@ class ObjectContext:
 
     __slots__ = ("id", "storage", "_instance")
 
-    def __init__(self, instance: Instance, storage: Storage):
+    def __init__(self, instance: Instance, storage: Storage | SqlStorage):
         self._instance = instance
         self.id: ObjectId = instance.id
-        self.storage = storage
+        self.storage = storage  # SqlStorage for a class with ``storage_backend = "sqlite"`` (docs/sqlite.md)
 
     def block_concurrency_while(self, fn: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
         """Run ``fn()`` with every other call kept out until it finishes.

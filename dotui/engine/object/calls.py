@@ -32,7 +32,8 @@ class CallStatus(str, enum.Enum):
     FAILED = "failed"
 
 
-current_call: ContextVar[Call | None] = ContextVar("dotui_current_call", default=None)
+# The code running now: a call, or an object's constructor (``ConstructorCall``, while it runs).
+current_call: ContextVar[Call | ConstructorCall | None] = ContextVar("dotui_current_call", default=None)
 _seq = itertools.count(1)
 
 

@@ -38,6 +38,7 @@ from .storage import Storage
 
 if TYPE_CHECKING:
     from ..loader import NamespaceInfo
+    from ..rows import InstanceRow
 
 __all__ = ["IN_MEMORY", "Call", "CallStatus", "Host", "Instance", "State", "current_call"]
 
@@ -100,6 +101,7 @@ class Instance(CallRunner):
     async def ensure_live(self) -> None:
         while self.state is not State.LIVE:
             if self.state is State.WAKING:
+                assert self._waking is not None  # set for as long as the state is WAKING (wake)
                 await asyncio.shield(self._waking)
                 continue
             if self.state is State.DRAINING:
@@ -194,6 +196,7 @@ class Instance(CallRunner):
         try:
             while self.queue.busy and self.state is not State.LIVE:
                 if self.state is State.WAKING:
+                    assert self._waking is not None  # set for as long as the state is WAKING (wake)
                     await asyncio.shield(self._waking)
                 elif self.state is State.DRAINING:
                     await self.until_idle()
@@ -410,8 +413,7 @@ class Instance(CallRunner):
 
     def abort(self, reason: str, retry_alarm: bool = True) -> None:
         """Reset the object; the calls running on it fail with the error, caught or not (``_run``)."""
-        err = ObjectAbortedError(f"{self.ns.name} {self.label} aborted: {reason}")
-        err.retry_alarm = retry_alarm  # read by the alarm scheduler (alarms.py) when alarm() aborted
+        err = ObjectAbortedError(f"{self.ns.name} {self.label} aborted: {reason}", retry_alarm=retry_alarm)
         self.reset(err)
         raise err
 
@@ -420,7 +422,7 @@ class Instance(CallRunner):
         """The state the front ends show: a draining object is live (it runs its last calls)."""
         return State.LIVE.value if self.state is State.DRAINING else self.state.value
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> InstanceRow:
         """What the front ends show for this object (never wakes it). A draining object shows as live."""
         st = self.storage
         entry = self.host.index.get(*self.key)

@@ -31,6 +31,7 @@ class TodoList(DurableObject):
     def __init__(self, ctx, env):
         super().__init__(ctx, env)
         self.sql = ctx.storage.sql
+        self.transaction_sync = ctx.storage.transaction_sync  # several statements, one change
         self.sql.exec(SCHEMA)  # IF NOT EXISTS: runs at every wake, creates the tables only once
 
     def add(self, title: str, project: str = "inbox") -> dict:
@@ -48,7 +49,7 @@ class TodoList(DurableObject):
                 self.sql.exec("INSERT INTO todo (title, project) VALUES (?, ?)", title, project)
             return len(titles)
 
-        return self.ctx.storage.transaction_sync(insert_all)
+        return self.transaction_sync(insert_all)
 
     def finish(self, id: int) -> bool:
         """Mark task `id` done; False if there is no such open task."""
