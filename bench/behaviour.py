@@ -521,7 +521,11 @@ def main() -> int:
 
     print("\nCloudflare's Durable Objects docs examples (bench/examples_scenario.py):")
     examples_failed = examples_scenario.main()
-    return 1 if examples_failed or any(k not in DELIBERATE for k, _, _ in differences) else 0
+    import nesting  # blockConcurrencyWhile nested in one object, 1 to 5,000 deep
+
+    print("\nblockConcurrencyWhile nesting (bench/nesting.py):")
+    nesting_failed = nesting.main([])
+    return 1 if examples_failed or nesting_failed or any(k not in DELIBERATE for k, _, _ in differences) else 0
 
 
 if __name__ == "__main__":

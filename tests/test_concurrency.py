@@ -40,6 +40,15 @@ SOURCE = """
                 await asyncio.sleep(3600)
             return await self.ctx.block_concurrency_while(critical)
 
+        async def bump_nested(self, depth, bottom="bump"):
+            async def inner(n):
+                if n:
+                    return await self.ctx.block_concurrency_while(lambda: inner(n - 1))
+                if bottom == "raise":
+                    raise RuntimeError("bad at the bottom")
+                return await (asyncio.sleep(3600) if bottom == "forever" else self.bump())
+            return await inner(depth)
+
         def mark(self, value):
             self.marker = value
 
@@ -155,6 +164,40 @@ async def test_too_many_queued_calls_is_an_overload_error(eng):
         await r.peek()
     assert await holder == 1
     assert await asyncio.gather(*waiting) == [1] * 50
+
+
+@pytest.fixture
+async def patient(tmp_path):
+    async with engine_of(tmp_path, {"block_timeout": 60}, racy=SOURCE) as e:
+        yield e
+
+
+async def test_block_concurrency_while_nested_deep_keeps_other_calls_out(patient):
+    # 1,000 deep ended in a RecursionError when every level awaited the next in one coroutine chain
+    r = patient.env.Racy.get_by_name("x")
+    assert sorted(await asyncio.wait_for(asyncio.gather(r.bump_nested(1000), r.bump_nested(1000), r.bump()), 60)) == [
+        1,
+        2,
+        3,
+    ]
+    assert await r.peek() == 3
+
+
+async def test_block_concurrency_while_nested_deep_raising_resets_the_object(patient):
+    r = patient.env.Racy.get_by_name("x")
+    await r.mark("in memory")
+    with pytest.raises(RuntimeError, match="bad at the bottom"):
+        await asyncio.wait_for(r.bump_nested(1000, "raise"), 60)
+    assert await r.marker_value() == "fresh"
+
+
+async def test_block_concurrency_while_nested_deep_past_its_timeout_resets_the_object(eng):
+    r = eng.env.Racy.get_by_name("x")
+    await r.mark("in memory")
+    with pytest.raises(ObjectResetError, match="ran past"):
+        await asyncio.wait_for(r.bump_nested(1000, "forever"), 60)
+    assert await r.marker_value() == "fresh"
+    assert await r.bump() == 1  # the gate is open again
 
 
 async def test_block_concurrency_while_raising_resets_the_object(eng):

@@ -79,3 +79,17 @@ async def test_sql_behaves_as_on_workerd():
         d for d in sql_scenario.diff(ours, sql_scenario.flatten(theirs)) if d[0] not in sql_scenario.DELIBERATE
     ]
     assert not unexpected, f"SQL differences from workerd neither fixed nor listed as deliberate: {unexpected}"
+
+
+@pytest.mark.slow
+def test_block_concurrency_while_nests_as_deep_as_on_workerd():
+    """bench/nesting.py: each runtime's Worker nests blockConcurrencyWhile 1 to 5,000 deep in one object."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import nesting
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    depths = [1, 500, 5000]  # 500 and more ended in a RecursionError when levels shared one coroutine chain
+    theirs = nesting.run_peer(depths)
+    assert theirs == {str(d): "200 bottom" for d in depths}, "workerd answers differently: see bench/nesting.py"
+    assert nesting.run_dotui(depths) == theirs

@@ -378,17 +378,23 @@ class Instance(CallRunner):
         return self._blocked(call, fn)
 
     async def _blocked(self, call: Call | None, fn: Callable[[], Any]) -> Any:
+        """Hold the input gate for ``call`` while ``fn()`` (and what it returns, awaited) runs. Nested
+        in the same call, that awaitable runs apart (``tasks.awaited_apart``): workerd nests to any
+        depth (docs/cloudflare.md, "blockConcurrencyWhile nesting"). O(1) a level."""
         gate = self.input_gate
         while call is not None and not gate.admits(call):
             await gate.wait_open()
         previous = gate.holder
-        gate.holder = call if call is not None else _CONSTRUCTOR
+        holder = gate.holder = call if call is not None else _CONSTRUCTOR
         self.emit("gate.blocked", call)
         try:
             async with asyncio.timeout(self.host.block_timeout):
                 result = fn()
                 if inspect.isawaitable(result):
-                    result = await result
+                    if previous is holder:  # nested: in a task of its own, so depth costs no stack
+                        result = await tasks.awaited_apart(result, f"block_concurrency_while in {self.ns.name}")
+                    else:
+                        result = await result
             return result
         except BaseException as exc:
             err = self._block_failed(exc)

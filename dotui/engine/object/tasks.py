@@ -47,6 +47,33 @@ async def _contained(coro: Any, where: str) -> Any:
         raise
 
 
+async def awaited_apart(awaitable: Any, where: str) -> Any:
+    """Await an object's ``awaitable`` in a task of its own (a nested ``block_concurrency_while``),
+    so that a chain of them costs no stack: awaited inline, each adds its frames to one coroutine
+    chain that Python's recursion limit ends a few hundred deep. The task is the engine's (this
+    coroutine is engine code), not tracked as the object's, with its ``SystemExit`` contained.
+
+    The task is awaited through a future of its own: cancelling a task cancels what it awaits
+    at once, so a task awaiting a task awaiting ... would recurse through the whole chain.
+    Cancelled, this cancels the task and waits for it to end before raising, so a chain unwinds
+    innermost first, as it would inline: one level a loop turn. O(1) a level."""
+    task = asyncio.ensure_future(_contained(awaitable, where))
+    done = task.get_loop().create_future()
+
+    def settle(_: asyncio.Future) -> None:
+        if not done.done():  # cancelled with this coroutine
+            done.set_result(None)
+
+    task.add_done_callback(settle)
+    try:
+        await done
+    except asyncio.CancelledError:
+        task.cancel()
+        await asyncio.wait((task,))
+        raise
+    return task.result()
+
+
 def ensure_installed(loop: asyncio.AbstractEventLoop, owner: Callable[[], Any]) -> None:
     """Make ``loop`` hand each task to ``owner()``'s ``track`` (an Instance, or None); once per loop."""
     previous = loop.get_task_factory()
