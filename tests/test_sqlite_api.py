@@ -446,3 +446,74 @@ async def test_a_trigger_planted_on_the_engines_tables_breaks_only_its_object(sq
     conn = sqlite3.connect(str(path))
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'spy'").fetchone() == (1,)
     conn.close()
+
+
+def _checkpoint_outside(data_dir) -> int:
+    """A TRUNCATE checkpoint from a connection of its own, not waiting: 1 if a reader still holds a
+    snapshot of the WAL (SQLite's busy flag), 0 once it could start the WAL over."""
+    path = next(p for p in (data_dir / "Notes").iterdir() if p.suffix == ".sqlite")
+    conn = sqlite3.connect(path, timeout=0)
+    try:
+        return conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def test_reads_share_a_transaction_that_ends_when_the_loop_runs(sql_objects, data_dir):
+    """The reads of one stretch of a call share one read transaction (no BEGIN and COMMIT around
+    each), and it ends when the event loop next runs: the object holds no snapshot of the WAL once
+    the loop has run after a read-only call, so a checkpoint can start the WAL over."""
+    async with await _engine(sql_objects, data_dir) as e:
+        n = e.env.Notes.get_by_name("a")
+        await n.add("one")
+        await n.kv_put("k", 1)
+        for read in (n.all(), n.kv_get("k"), n.kv_list(), n.one("SELECT count(*) AS c FROM notes")):
+            await read
+            await asyncio.sleep(0)
+            assert _checkpoint_outside(data_dir) == 0
+
+        def read_then_write(inst):  # a write after reads in the same stretch commits with the call
+            before = len(inst.obj.all())
+            inst.obj.ctx.storage.kv.get("k")
+            inst.obj.add("after the reads")
+            return before
+
+        oid = e.namespace("Notes").id_from_name("a")
+        assert await e.run_on("Notes", oid, "test", read_then_write) == 1
+        await asyncio.sleep(0)
+        assert _checkpoint_outside(data_dir) == 0
+    async with await _engine(sql_objects, data_dir) as e:
+        assert [r["text"] for r in await e.env.Notes.get_by_name("a").all()] == ["one", "after the reads"]
+
+
+async def test_kv_key_count_follows_new_keys_and_overwrites(sql_objects, data_dir):
+    """A key written again is one UPDATE and adds no key; a new key is counted; a batch too."""
+    async with await _engine(sql_objects, data_dir) as e:
+        n = e.env.Notes.get_by_name("a")
+        for key, value in (("a", 1), ("a", 2), ("b", 3), ("a", 4)):
+            await n.kv_put(key, value)
+        assert e.instances("Notes")[0]["keys"] == 2
+        assert await n.kv_list() == {"a": 4, "b": 3}
+        await n.kv_ns("c", 5)  # put, get, delete, get
+        assert e.instances("Notes")[0]["keys"] == 2
+
+
+def test_the_statements_remembered_are_bounded():
+    """Each query's statements are parsed once and remembered, within a bound of queries and of
+    text (a connection's memory does not grow with the distinct queries it runs)."""
+    from dotui.engine.object.sqlapi import PLAN_CHARS, PLANS_KEPT, Plans
+
+    plans = Plans()
+    first = plans.get("SELECT 1; SELECT 2")
+    assert [s.text.strip() for s in first] == ["SELECT 1;", "SELECT 2"]
+    assert plans.get("SELECT 1; SELECT 2") is first
+    for i in range(PLANS_KEPT * 4):
+        plans.get(f"SELECT {i}")
+        assert len(plans) <= PLANS_KEPT
+    long = "SELECT '" + "x" * PLAN_CHARS + "'"
+    assert plans.get(long)[0].text == long and plans.get(long) is not plans.get(long)
+    assert plans.chars <= PLAN_CHARS
+    with pytest.raises(SqlError, match="did not contain a statement"):
+        plans.get("-- nothing")
+    with pytest.raises(TypeError, match="takes the query as a str"):
+        plans.get(["SELECT 1"])  # type: ignore[arg-type]

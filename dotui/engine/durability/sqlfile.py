@@ -188,9 +188,12 @@ def _check_metadata(conn: sqlite3.Connection, path: str, namespace: str, hx: str
 
 def database_size(conn: sqlite3.Connection) -> int:
     """Bytes the database takes (pages in use times the page size); O(1)."""
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    size = conn.execute("PRAGMA page_size").fetchone()[0]
-    return pages * size
+    return conn.execute("PRAGMA page_count").fetchone()[0] * page_size(conn)
+
+
+def page_size(conn: sqlite3.Connection) -> int:
+    """The database's page size: fixed once it is in WAL mode (an object cannot set it: sqlapi.py)."""
+    return conn.execute("PRAGMA page_size").fetchone()[0]
 
 
 def _sync_one(path: str) -> None:

@@ -207,27 +207,88 @@ def _blank(piece: str) -> bool:
 
 
 _BINDABLE = (type(None), int, float, str, bytes, bytearray, memoryview, bool)
+_INT_MIN, _INT_END = -(2**63), 2**63
 
 
 def check_bindings(bindings: tuple) -> tuple:
     """Bindings SQLite can store: None, int (64-bit), float, str, bytes (a BLOB); TypeError naming
-    the first one that is not, before anything runs."""
+    the first one that is not, before anything runs. O(bindings), plus O(len) of a str that is not
+    ASCII (its UTF-8 is checked)."""
     for n, v in enumerate(bindings, 1):
-        if not isinstance(v, _BINDABLE):
-            raise TypeError(
-                f"sql.exec binding {n} is a {type(v).__name__} ({v!r:.60}); SQLite stores None, int, "
-                "float, str and bytes only: encode it first (e.g. json.dumps for a dict or list)"
-            )
-        if type(v) is int and not -(2**63) <= v < 2**63:
-            raise TypeError(f"sql.exec binding {n} is {v}, past SQLite's 64-bit integers; store it as text")
-        if type(v) is str:
+        kind = type(v)
+        if kind is str:
+            if v.isascii():
+                continue
             try:
                 v.encode()
             except UnicodeEncodeError:
                 raise TypeError(
                     f"sql.exec binding {n} is not valid Unicode text (a lone surrogate); SQLite stores UTF-8 text"
                 ) from None
+        elif kind is int:
+            if not _INT_MIN <= v < _INT_END:
+                raise TypeError(f"sql.exec binding {n} is {v}, past SQLite's 64-bit integers; store it as text")
+        elif kind is float or kind is bytes or v is None:
+            continue
+        elif not isinstance(v, _BINDABLE):
+            raise TypeError(
+                f"sql.exec binding {n} is a {kind.__name__} ({v!r:.60}); SQLite stores None, int, "
+                "float, str and bytes only: encode it first (e.g. json.dumps for a dict or list)"
+            )
     return bindings
+
+
+class Statement:
+    """One statement of a query, as ``exec`` runs it: its text, whether it is an ALTER (run in a
+    savepoint of its own: sqlstorage.py), and whether it writes (``None`` until SQLite's
+    authorizer has seen it: a statement from SQLite's cache is not authorized again)."""
+
+    __slots__ = ("text", "alter", "writes")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.alter = text.lstrip()[:5].upper() == "ALTER"
+        self.writes: bool | None = None
+
+
+PLANS_KEPT = 256  # queries whose statements one connection remembers (as its SQLite statement cache)
+PLAN_CHARS = 64 * 1024  # and at most this much of their text: a bound on the memory, O(1) a query
+
+
+class Plans:
+    """The statements of each query an object ran (``split``'s answer and what each was seen to
+    do), so a query run again is one dict lookup, not a parse. Bounded: past ``PLANS_KEPT``
+    queries or ``PLAN_CHARS`` of text it starts over (a query then costs one ``split`` again)."""
+
+    __slots__ = ("_plans", "_chars")
+
+    def __init__(self) -> None:
+        self._plans: dict[str, tuple[Statement, ...]] = {}
+        self._chars = 0
+
+    def get(self, query: str) -> tuple[Statement, ...]:
+        """``query``'s statements (``SqlError`` or ``TypeError`` as ``split``). O(1) for a query
+        seen before, O(len(query)) the first time."""
+        if type(query) is str:
+            plan = self._plans.get(query)
+            if plan is not None:
+                return plan
+        plan = tuple(Statement(text) for text in split(query))
+        if len(query) <= PLAN_CHARS:
+            if len(self._plans) >= PLANS_KEPT or self._chars + len(query) > PLAN_CHARS:
+                self._plans.clear()
+                self._chars = 0
+            self._plans[query] = plan
+            self._chars += len(query)
+        return plan
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    @property
+    def chars(self) -> int:
+        """The text of the queries remembered, in characters (at most ``PLAN_CHARS``)."""
+        return self._chars
 
 
 def sql_error(exc: BaseException, regulator: Regulator) -> SqlError:
@@ -257,8 +318,9 @@ class Cursor:
         self._next = 0
 
     def _take(self) -> list[tuple]:
-        rows, self._rows = self._rows[self._next :], []
-        self._next = 0
+        rows, self._rows = self._rows, []
+        if self._next:
+            rows, self._next = rows[self._next :], 0
         return rows
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -275,16 +337,17 @@ class Cursor:
 
     def to_array(self) -> list[dict[str, Any]]:
         """Every row not read yet, as dicts."""
-        return list(self)
+        names = self.column_names
+        return [dict(zip(names, row, strict=False)) for row in self._take()]
 
     def one(self) -> dict[str, Any]:
         """The one row; an error (Cloudflare's message) unless exactly one is left."""
         rows = self._take()
+        if len(rows) == 1:
+            return dict(zip(self.column_names, rows[0], strict=False))
         if not rows:
             raise SqlError("Expected exactly one result from SQL query, but got no results.")
-        if len(rows) > 1:
-            raise SqlError("Expected exactly one result from SQL query, but got multiple results.")
-        return dict(zip(self.column_names, rows[0], strict=False))
+        raise SqlError("Expected exactly one result from SQL query, but got multiple results.")
 
     def raw(self) -> Iterator[list[Any]]:
         """Every row not read yet, as lists in column order."""

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from .sqlstorage import SqlStorage
 
 _MISSING = object()
+_GET = "SELECT value FROM _cf_KV WHERE key = ?"
+_UPDATE = "UPDATE _cf_KV SET value = ? WHERE key = ?"
+_INSERT = "INSERT INTO _cf_KV VALUES (?, ?)"
+_DELETE = "DELETE FROM _cf_KV WHERE key = ?"
 
 
 class KvApi:
@@ -56,25 +60,31 @@ class SqlKv:
         def _check_open(self) -> None: ...
         def _trusted(self, sql: str, params: tuple = ()) -> sqlite3.Cursor: ...
         def _begin(self) -> None: ...
+        def _end_read(self) -> None: ...
         def _wrote(self) -> None: ...
         def _failed(self, exc: BaseException, had_txn: bool) -> None: ...
         def _set_alarm(self, when: float | None) -> None: ...
 
     def get(self, key: str | list[str], default: Any = None) -> Any:
-        """The value of ``key`` (a fresh copy), or ``default``; with a list, a dict of those found."""
+        """The value of ``key`` (a fresh copy), or ``default``; with a list, a dict of those found.
+        One indexed statement a key, in the read transaction of this stretch (``_end_read``)."""
         self._check_open()
         if isinstance(key, (list, tuple)):
             check_batch(key, "get")
             for k in key:
                 key_bytes(k)
+            self._begin()
             found = {}
             for k in sorted(set(key)):
-                row = self._trusted("SELECT value FROM _cf_KV WHERE key = ?", (k,)).fetchone()
+                row = self._trusted(_GET, (k,)).fetchone()
                 if row is not None:
                     found[k] = values.decode(row[0])
+            self._end_read()
             return found
         key_bytes(key)
-        row = self._trusted("SELECT value FROM _cf_KV WHERE key = ?", (key,)).fetchone()
+        self._begin()
+        row = self._trusted(_GET, (key,)).fetchone()
+        self._end_read()
         return default if row is None else values.decode(row[0])
 
     def list(
@@ -115,7 +125,10 @@ class SqlKv:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return {k: values.decode(v) for k, v in self._trusted(sql, tuple(params))}
+        self._begin()
+        found = {k: values.decode(v) for k, v in self._trusted(sql, tuple(params))}
+        self._end_read()
+        return found
 
     # ---------------------------------------------------------------- KV writes
     def put(self, key: str | dict[str, Any], value: Any = _MISSING) -> None:
@@ -153,26 +166,31 @@ class SqlKv:
         return gone if isinstance(key, (list, tuple)) else gone > 0
 
     def _write_kv(self, rows: builtins.list[tuple[str, str]], deletes: builtins.list[str]) -> int:
-        """Upsert ``rows`` and delete ``deletes`` in one savepoint (a batch is all or nothing);
-        how many of ``deletes`` existed. Keeps the key count (O(1) a key once counted)."""
+        """Upsert ``rows`` and delete ``deletes`` (a batch is all or nothing: a savepoint around
+        several); how many of ``deletes`` existed. Keeps the key count (O(1) a key once counted):
+        an UPDATE of the key, and an INSERT only if it changed no row, so a key written again costs
+        one statement (a SELECT, an upsert and a savepoint were four)."""
         self._begin()
         count = self._counted()
+        several = len(rows) + len(deletes) > 1
         try:
-            self._trusted("SAVEPOINT _cf_kv")
+            if several:
+                self._trusted("SAVEPOINT _cf_kv")
             added = gone = 0
             for k, text in rows:
-                added += self._trusted("SELECT 1 FROM _cf_KV WHERE key = ?", (k,)).fetchone() is None
-                self._trusted(
-                    "INSERT INTO _cf_KV VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (k, text)
-                )
+                if self._trusted(_UPDATE, (text, k)).rowcount == 0:
+                    self._trusted(_INSERT, (k, text))
+                    added += 1
             for k in deletes:
-                gone += self._trusted("DELETE FROM _cf_KV WHERE key = ?", (k,)).rowcount
-            self._trusted("RELEASE _cf_kv")
+                gone += self._trusted(_DELETE, (k,)).rowcount
+            if several:
+                self._trusted("RELEASE _cf_kv")
         except sqlite3.Error as exc:
-            if self._conn.in_transaction:
+            if several and self._conn.in_transaction:
                 self._trusted("ROLLBACK TO _cf_kv")
                 self._trusted("RELEASE _cf_kv")
             self._failed(exc, True)
+            self._end_read()
             raise SqlError(f"{exc}: {getattr(exc, 'sqlite_errorname', 'SQLITE_ERROR')}") from None
         self._kv_count = count + added - gone
         self._wrote()

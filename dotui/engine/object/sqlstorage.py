@@ -21,13 +21,12 @@ from ..durability import sqlfile
 from ..errors import ObjectResetError, SqlError, TransactionError
 from ..loopinternals import release_yielded
 from .alarmapi import AlarmApi
-from .sqlapi import MAX_RESULT_ROWS, Cursor, Regulator, SqlApi, check_bindings, split, sql_error
+from .sqlapi import MAX_RESULT_ROWS, Cursor, Plans, Regulator, SqlApi, check_bindings, sql_error
 from .sqlkv import KvApi, SqlKv
 from .storage import Changes
 
 _TAG = "/*dotui-engine*/"  # the engine's statements: never the text of an object's own (cache keys)
 _AUTO_ROLLBACK = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_NOMEM", "SQLITE_INTERRUPT"}
-_WRITES_KNOWN = 1024  # statements whose write-or-not is remembered (a cached statement is not re-authorized)
 
 
 class SqlChanges(Changes):
@@ -69,9 +68,11 @@ class SqlStorage(SqlKv, AlarmApi):
         self._wait_durable = wait_durable
         self._on_lost = on_lost  # SQLite rolled back the open transaction itself: reset the object
         self._has_alarm_handler = has_alarm_handler
+        self._page_size = sqlfile.page_size(conn)
         self._regulator = Regulator()
         conn.set_authorizer(self._regulator)
-        self._writes: dict[str, bool] = {}
+        self._plans = Plans()  # each query's statements, parsed once (sqlapi.py)
+        self._read_ending = False  # the read transaction's end is scheduled (_end_read)
         self._dirty = False  # the open transaction holds writes not yet committed
         self._alarm_dirty = False
         self._depth = 0  # transaction_sync / transaction() savepoints open (len of _stack)
@@ -120,51 +121,70 @@ class SqlStorage(SqlKv, AlarmApi):
             self._on_lost(err)
 
     def _end_read(self) -> None:
-        """Nothing was written: end the read transaction, so it holds no snapshot of the WAL."""
-        if not self._dirty and not self._alarm_dirty and self._depth == 0 and self._conn.in_transaction:
-            self._trusted("COMMIT")
+        """Nothing was written: end the read transaction, so it holds no snapshot of the WAL, when
+        the event loop next runs. The reads of one stretch of a call share it (a read inside an
+        open transaction costs one statement; a BEGIN and a COMMIT around each read were two
+        more: bench/README.md, "SQLite-backed objects beside workerd"). O(1)."""
+        if self._read_ending or self._dirty or self._alarm_dirty or self._depth or not self._conn.in_transaction:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a test driving the storage directly): end it now
+            self._end_read_now()
+            return
+        self._read_ending = True
+        loop.call_soon(self._end_read_now)
+
+    def _end_read_now(self) -> None:
+        self._read_ending = False
+        if not self._closed and not self._dirty and not self._alarm_dirty and self._depth == 0:
+            if self._conn.in_transaction:
+                self._trusted("COMMIT")
 
     # ---------------------------------------------------------------- SQL
     def run_sql(self, query: str, bindings: tuple) -> Cursor:
-        """``sql.exec``: each statement in order, the bindings to the last; a cursor of the last."""
-        self._check_open()
-        statements = split(query)
-        check_bindings(bindings)
-        self._begin()
+        """``sql.exec``: each statement in order, the bindings to the last; a cursor of the last.
+        O(1) in Python for a query run before (its statements are remembered: ``Plans``) plus
+        O(bindings) and O(rows returned); SQLite's own cost besides."""
+        if self._closed:
+            self._check_open()
+        plan = self._plans.get(query)
+        if bindings:
+            check_bindings(bindings)
         reg, conn = self._regulator, self._conn
+        if not conn.in_transaction:
+            self._trusted("BEGIN")
         before = conn.total_changes
+        last = plan[-1]
         cur = None
         try:
-            for n, stmt in enumerate(statements, 1):
+            for st in plan:
                 reg.reset()
-                if stmt.lstrip()[:5].upper() == "ALTER":
-                    cur = self._alter(stmt, bindings if n == len(statements) else ())
-                else:
-                    cur = conn.execute(stmt, bindings if n == len(statements) else ())
-                writes = reg.saw_write if reg.asked else self._writes.get(stmt, True)
+                args = bindings if st is last else ()
+                cur = self._alter(st.text, args) if st.alter else conn.execute(st.text, args)
                 if reg.asked:
-                    if len(self._writes) >= _WRITES_KNOWN:
-                        self._writes.clear()
-                    self._writes[stmt] = writes
-                if writes:
+                    st.writes = reg.saw_write
+                if st.writes is not False:  # a write, or not seen by the authorizer: counted as one
                     self._wrote()
-            assert cur is not None  # split() gives at least one statement, or raises SqlError
-            rows = cur.fetchmany(MAX_RESULT_ROWS + 1) if cur.description else []
+            assert cur is not None  # a plan holds at least one statement (split() raises SqlError)
+            desc = cur.description
+            rows = cur.fetchmany(MAX_RESULT_ROWS + 1) if desc else []
         except (sqlite3.Error, OverflowError, ValueError) as exc:
             error = sql_error(exc, reg)
             self._failed(exc, True)
             self._end_read()
             raise error from None
         if len(rows) > MAX_RESULT_ROWS:
+            cur.close()
             self._end_read()
             raise SqlError(
                 f"SQL query result set is too large: more than {MAX_RESULT_ROWS} rows; add a LIMIT "
                 "clause or page with WHERE"
             )
-        names = [d[0] for d in cur.description] if cur.description else []
         written = conn.total_changes - before
-        self._end_read()
-        return Cursor(names, rows, len(rows), written)
+        if not self._dirty:
+            self._end_read()
+        return Cursor([d[0] for d in desc] if desc else [], rows, len(rows), written)
 
     def _alter(self, stmt: str, bindings: tuple) -> sqlite3.Cursor:
         """ALTER TABLE inside a savepoint, undone if it named a table ``_cf_...`` (SQLite's authorizer
@@ -394,12 +414,7 @@ class SqlStorage(SqlKv, AlarmApi):
     def byte_size(self) -> int:
         if self._closed:
             return 0
-        reg = self._regulator
-        reg.trusted = True
-        try:
-            return sqlfile.database_size(self._conn)
-        finally:
-            reg.trusted = False
+        return self._trusted("PRAGMA page_count").fetchone()[0] * self._page_size  # O(1): read at each commit
 
     @property
     def alarm_epoch(self) -> float | None:
