@@ -131,7 +131,10 @@ async def test_a_failed_call_is_kept_as_plain_text_not_its_exception(tmp_path):
         with pytest.raises(ValueError):
             await w.fail()
         [call] = engine.history("Worker", w.id, 1)
-        assert call["error"] == {"type": "ValueError", "message": "asked to fail"}
+        error = dict(call["error"])
+        frame = error.pop("frame")  # where in the object's code: plain text and a number, no frame object
+        assert error == {"type": "ValueError", "message": "asked to fail"}
+        assert frame["function"] == "fail" and type(frame["line"]) is int and type(frame["file"]) is str
         assert call["status"] == "failed" and "result" not in call
 
 

@@ -401,3 +401,37 @@ def test_the_storage_tab_gives_an_alarms_date_not_only_its_time():
     due = now + 23 * 3600
     text = storage_summary({"values": {}, "alarm": due}, None, now).plain
     assert dt.datetime.fromtimestamp(due).strftime("%Y-%m-%d %H:%M:%S") in text and "in 23h" in text
+
+
+async def test_a_failed_call_says_where_in_the_objects_code_it_raised(objects, tmp_path, monkeypatch):
+    """The Queue and Events tabs name the file, line and method that raised, as the REPL prints it."""
+    from dotui.present.formats import error_line
+
+    monkeypatch.chdir(tmp_path)  # paths are shown from the working folder: objects/account.py
+    fe = LocalEngine(str(objects), str(tmp_path / "data"), idle_timeout=600).start()
+    try:
+        with pytest.raises(ValueError):
+            fe.call("Account", "acme", "deposit", [-5])
+        line = next(
+            i for i, text in enumerate((objects / "account.py").read_text().splitlines(), 1) if "positive int" in text
+        )
+        where = f"objects/account.py:{line} in deposit"
+        assert any(where in error_line(c["error"]) for c in fe.history("Account", "acme") if "error" in c)
+        app = make_app(fe)
+        async with app.run_test(size=(160, 34)) as pilot:
+            key = key_of(fe, "Account", "acme")
+            await until(pilot, lambda: key in app.main.rows.rows, "Account/acme listed")
+            app.main.go_to(key)
+            await until(pilot, lambda: where in screen_text(app).replace("\n", ""), f"'{where}' on the Queue tab")
+    finally:
+        fe.close()
+
+
+def test_the_repl_says_where_a_bundled_example_raised(tmp_path, capsys, monkeypatch):
+    """The bundled examples are the user's code too: their frames are printed under the error."""
+    from conftest import BUNDLED_OBJECTS
+
+    monkeypatch.setenv("COLUMNS", "200")
+    status = main(["--data", str(tmp_path / "data"), "--objects", BUNDLED_OBJECTS, "-c", "Account/acme.deposit(-5)"])
+    err = capsys.readouterr().err
+    assert status == 1 and "account.py:" in err and " in deposit" in err, err

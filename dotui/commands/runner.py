@@ -7,12 +7,7 @@ suggestion when one is known, and the user's own frames of a traceback.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import os
-import threading
 import time
-import traceback as tb
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +19,7 @@ from ..engine.errors import (
     NamespaceNotFoundError,
     OverloadedError,
 )
+from ..engine.frames import user_frames
 from ..ops import EngineFacade
 from .parsing import CallForm, ParseError, Ref, did_you_mean, parse_call_form, parse_ref, strip_comment, tokenize
 from .registry import Parsed, Registry
@@ -224,30 +220,6 @@ def _signature_hint(ctx: Context, parsed: Parsed) -> str | None:
     except Exception:  # noqa: BLE001 - a hint is a nicety
         return None
     return None
-
-
-# Frames inside these folders are dotui's or the event loop's, not the user's.
-_DOTUI_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_INTERNAL_DIRS = tuple(
-    folder + os.sep
-    for folder in (
-        _DOTUI_DIR,
-        os.path.dirname(os.path.abspath(asyncio.__file__)),
-        os.path.dirname(os.path.abspath(concurrent.futures.__file__)),
-    )
-)
-_INTERNAL_FILES = (os.path.abspath(threading.__file__),)
-
-
-def user_frames(exc: BaseException) -> list[dict[str, Any]]:
-    """The traceback frames of the user's own code: dotui's and asyncio's frames left out."""
-    frames = []
-    for fs in tb.extract_tb(exc.__traceback__):
-        path = os.path.abspath(fs.filename)
-        if path.startswith(_INTERNAL_DIRS) or path in _INTERNAL_FILES:
-            continue
-        frames.append({"file": fs.filename, "line": fs.lineno, "function": fs.name, "code": fs.line or ""})
-    return frames
 
 
 def _default_registry() -> Registry:

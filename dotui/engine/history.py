@@ -22,6 +22,8 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 from typing import Any
 
+from .frames import innermost
+
 Key = tuple[str, str]
 
 VALUE_BYTES = 1024  # an argument list, a result or an error message kept whole up to this size
@@ -59,24 +61,32 @@ def elided(nbytes: int) -> str:
 
 
 class ErrorNote:
-    """What the history keeps of a call's exception: its type's name and its message (never the
-    exception, whose traceback holds the frames it went through)."""
+    """What the history keeps of a call's exception: its type's name, its message and where in the
+    user's code it was raised (never the exception, whose traceback holds the frames it went through)."""
 
-    __slots__ = ("type", "message")
+    __slots__ = ("type", "message", "frame")
 
     def __init__(self, error: BaseException):
         self.type = type(error).__name__
         self.message = cut(str(error))
+        self.frame = innermost(error)  # O(frames), once a failed call
 
     def __str__(self) -> str:
         return self.message
 
 
-def error_fields(error: Any) -> dict[str, str]:
-    """``{type, message}`` of an exception, or of the note the history keeps of one."""
+def error_fields(error: Any) -> dict[str, Any]:
+    """``{type, message}`` of an exception, or of the note the history keeps of one, and ``frame``
+    (``{file, line, function}``, frames.innermost) when it was raised in the user's code."""
     if type(error) is ErrorNote:
-        return {"type": error.type, "message": error.message}
-    return {"type": type(error).__name__, "message": cut(str(error))}
+        fields: dict[str, Any] = {"type": error.type, "message": error.message}
+        frame = error.frame
+    else:
+        fields = {"type": type(error).__name__, "message": cut(str(error))}
+        frame = innermost(error) if isinstance(error, BaseException) else None
+    if frame is not None:
+        fields["frame"] = frame
+    return fields
 
 
 _SMALL = frozenset({int, float, bool, type(None)})  # results counted as 8 bytes, kept as they are
@@ -107,7 +117,8 @@ def keep(call: Any) -> int:
     error = call.error
     if error is not None:
         note = call.error = ErrorNote(error)
-        return nbytes + len(note.message)
+        frame = note.frame
+        return nbytes + len(note.message) + (len(frame["file"]) + len(frame["function"]) + 16 if frame else 0)
     result = call.result
     kind = type(result)
     if kind is str:

@@ -160,3 +160,14 @@ def relative_path(path: str) -> str:
     """``path`` from the working folder when it is inside it."""
     cwd = os.getcwd() + os.sep
     return path[len(cwd) :] if path.startswith(cwd) else path
+
+
+def error_line(error: dict[str, Any]) -> str:
+    """A failed call's error as the front ends show it, where it was raised in the user's code after it:
+    ``ValueError: no such item (objects/todo.py:24 in done)``. ``error`` is the engine's ``{type,
+    message, frame?}`` (engine/history.error_fields)."""
+    text = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    frame = error.get("frame")
+    if isinstance(frame, dict) and frame.get("file"):
+        text += f" ({relative_path(str(frame['file']))}:{frame.get('line')} in {frame.get('function')})"
+    return text

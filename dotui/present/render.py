@@ -27,6 +27,7 @@ from .formats import (
     alarm_text,
     call_text,
     clock,
+    error_line,
     ms,
     printable,
     relative_path,
@@ -99,7 +100,7 @@ def event_parts(ev: dict[str, Any]) -> tuple[str, str, str]:
             what = f"{kind} {method} → {short_json(ev.get('result'))} ({ms(ev.get('run_time'))} ms)"
         else:
             err = ev.get("error") or {}
-            what = f"{kind} {method} ✗ {err.get('type')}: {err.get('message')}"
+            what = f"{kind} {method} ✗ {error_line(err)}"
     elif kind == "call.queued":
         what = f"{kind} {call_text(method or '?', ev.get('args') or [], ev.get('kwargs') or {})}"
     elif kind == "call.suspended":
@@ -424,7 +425,7 @@ class Renderer:
                 status, ""
             )
             if "error" in c:
-                outcome = Text(f"{c['error']['type']}: {c['error']['message']}", style="red")
+                outcome = Text(error_line(c["error"]), style="red")
             elif "result" in c:
                 outcome = Text(
                     result_text(c["method"], c["result"]) if c["method"] in TIMED_METHODS else short_json(c["result"])

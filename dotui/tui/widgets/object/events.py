@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import RichLog
 
-from ....present.formats import duration, short
+from ....present.formats import duration, error_line, short
 from ....present.workers import call_lines, request_line
 
 STYLE = {
@@ -54,7 +54,7 @@ def event_line(ev: dict[str, Any]) -> Text:
             text.append(" → " + short(ev.get("result"), 240), "green")  # wrapped, not cut
         else:
             err = ev.get("error") or {}
-            text.append(f" ✗ {err.get('type')}: {err.get('message')}", "red")
+            text.append(f" ✗ {error_line(err)}", "red")
         text.append(f"  run {duration(ev.get('run_time'))}", "dim")
     elif typ == "commit":
         keys = ev.get("keys", [])

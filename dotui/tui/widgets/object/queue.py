@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ....present.formats import call_text, duration, result_text
+from ....present.formats import call_text, duration, error_line, result_text
 from ... import glossary
 
 STATUS_GLYPH = {"running": "▶", "suspended": "⏸", "held": glossary.HELD_MARK, "queued": "…", "done": "✓", "failed": "✗"}
@@ -161,7 +161,7 @@ def render_queue(
         if c.get("status") == "failed" or "error" in c:
             err = c.get("error") or {}
             glyph, style = f"{STATUS_GLYPH['failed']}", STATUS_STYLE["failed"]
-            result = Text(f"{err.get('type', 'Error')}: {err.get('message', '')}", "red")
+            result = Text(error_line(err), "red")
         else:
             glyph, style = f"{STATUS_GLYPH['done']}", STATUS_STYLE["done"]
             result = Text("→ " + result_text(c.get("method", ""), c.get("result"), 60), "green")
