@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+import orjson
+
 from .. import values
 
 MAX_KEY_BYTES = 2048
@@ -104,6 +106,30 @@ def check_entries(entries: dict[Any, Any], may_hold_surrogates: bool = True) -> 
         return
     for k, v in entries.items():
         check_entry(k, v)
+
+
+# A value whose compact JSON text is at most this long is surely put's: it nests at most half as deep as it is long
+# (each level costs "[]" or "{}"), and the engine's own text of it is the same text but a float's exponent (1e-09
+# against orjson's 1e-9): a few bytes longer, far under MAX_VALUE_BYTES.
+_SURELY_FITS = MAX_DEPTH
+
+
+def check_decoded(entries: dict[str, Any]) -> None:
+    """``check_entries`` of entries orjson read from a JSON text holding no run of 19 digits: every value is then
+    JSON (a str key, finite floats, ints within 64 bits, text with no lone surrogate), so what is left to check is
+    the keys' size and each value's size and depth. One C-speed pass (``orjson.dumps`` of each value) where
+    ``check_entries`` walks every value in Python: O(size); a value longer than ``_SURELY_FITS`` is checked
+    exactly (``check_entry``), raising as it does."""
+    keys = "".join(entries)
+    if not keys.isascii() or max(map(len, entries), default=0) > MAX_KEY_BYTES:
+        for k in entries:
+            key_bytes(k)
+    sizes = list(map(len, map(orjson.dumps, entries.values())))
+    if max(sizes, default=0) <= _SURELY_FITS:
+        return
+    for (k, v), n in zip(entries.items(), sizes, strict=True):
+        if n > _SURELY_FITS:
+            check_entry(k, v)
 
 
 def _entries_fit(entries: dict[Any, Any], may_hold_surrogates: bool) -> bool:
