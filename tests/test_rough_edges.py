@@ -124,13 +124,13 @@ async def test_a_new_objects_first_event_does_not_say_it_hibernated(facade):
         facade.call("Counter", "newcomer", "increment")
         key = key_of(facade, "Counter", "newcomer")
         await until(pilot, lambda: key in app.main.rows.rows, "the newcomer listed")
-        first = [event_parts(e)[2] for e in app.main.watch.events_of(key) if e["type"] == "state"]
+        first = [event_parts(e)[2] for e in app.main.engine_watch.events_of(key) if e["type"] == "state"]
         assert first and first[0] == "state new → waking", first
         facade.hibernate("Counter", "newcomer")
         facade.call("Counter", "newcomer", "peek")
         await until(
             pilot,
-            lambda: "state hibernated → waking" in [event_parts(e)[2] for e in app.main.watch.events_of(key)],
+            lambda: "state hibernated → waking" in [event_parts(e)[2] for e in app.main.engine_watch.events_of(key)],
             "a real return from hibernation",
         )
 

@@ -424,6 +424,17 @@ async def test_quit_flushes_and_leaves_the_engine_to_its_owner(facade, objects, 
         assert again.call("Counter", "alice", "peek") == 2
 
 
+async def test_quit_typed_in_the_command_bar_flushes_and_exits(facade):
+    facade.call("Counter", "alice", "increment", [2])
+    app = make_app(facade)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.main.rows.rows), "an instance")
+        await pilot.press("colon", *"quit", "enter")
+        await until(pilot, lambda: app.return_value is not None, "the app exiting")
+    assert app.return_value == 0
+    assert facade.stats()["commits_pending"] == 0  # every write durable before the app exits
+
+
 # ---------------------------------------------------------------- responsiveness
 async def test_keys_answered_while_a_method_blocks_the_engine(facade, tmp_path):
     facade.call("Counter", "alice", "increment")

@@ -130,3 +130,25 @@ def test_plain_annotations_are_checked_and_any_other_accepts_anything():
     assert bind_check("(x: Optional[str] = None)", [3], {}) == "x expects Optional[str]; 3 is an int"
     assert bind_check("(x: list[int])", [[1, 2]], {}) is None and bind_check("(x: 'int')", ["a"], {})
     assert bind_check("(x: Point, *rest: int, **kw: str)", [object(), "a"], {"k": 1}) is None  # not checked
+
+
+def shadowed(node: object) -> list[str]:
+    """The public methods of ``node``'s class that one of its own attributes hides (``self.batch = ...``
+    on a widget hides Textual's ``Widget.batch``, which Textual calls when it recomposes)."""
+    cls = type(node)
+    return [
+        f"{cls.__name__}.{name}"
+        for name, value in vars(node).items()
+        if not name.startswith("_") and callable(getattr(cls, name, None)) and not callable(value)
+    ]
+
+
+async def test_no_screen_or_widget_hides_a_textual_method_and_the_dialog_recomposes(facade):
+    facade.call("Counter", "c", "increment")
+    app = make_app(facade)
+    async with app.run_test(size=(120, 34)) as pilot:
+        dialog = await open_invoke(pilot, app, facade, "Counter", "c", "increment")
+        nodes = [node for screen in app.screen_stack for node in (screen, *screen.walk_children())]
+        assert [name for node in nodes for name in shadowed(node)] == []
+        await dialog.recompose()  # Textual's: it batches the screen's updates (Widget.batch)
+        await until(pilot, lambda: "Invoke Counter/c" in screen_text(app), "the dialog, composed again")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from rich.console import Console, ConsoleOptions, Group, JustifyMethod, RenderableType, RenderResult
 from rich.highlighter import JSONHighlighter
 from rich.json import JSON
 from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -178,10 +179,22 @@ MODES = {
 }
 
 
+class Output(Protocol):
+    """What a ``Renderer`` writes to: a rich ``Console``, or the TUI's command bar (``LogConsole`` in
+    tui/widgets/command_bar.py)."""
+
+    @property
+    def is_terminal(self) -> bool: ...
+
+    def print(self, *objects: Any, style: str | Style | None = None, soft_wrap: bool | None = None) -> None: ...
+
+    def clear(self) -> None: ...
+
+
 class Renderer:
     """Prints outcomes and events: results on ``out``, errors on ``err``."""
 
-    def __init__(self, out: Console, err: Console | None = None):
+    def __init__(self, out: Output, err: Output | None = None):
         self.out = out
         self.err = err or out
         self._by_command: dict[str, Callable[[Any], None]] = {

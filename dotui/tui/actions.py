@@ -16,11 +16,11 @@ read from this one table: a new action is one row here (and its command).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from ..commands.parsing import format_ref
 from . import glossary
@@ -40,10 +40,16 @@ class Scope:
     touring: bool = False  # a lesson of the tour is running
 
     @property
+    def row(self) -> dict[str, Any]:
+        """The selected row: for the rows of an action that needs one (enabled only with one)."""
+        assert self.info is not None
+        return self.info
+
+    @property
     def ref(self) -> str:
         """The selected object as the command language writes it (``Counter/alice``, ``Counter/#3f2a…``)."""
-        assert self.info is not None
-        return format_ref(self.info["namespace"], self.info.get("name"), self.info["id"], digits=64)
+        row = self.row
+        return format_ref(row["namespace"], row.get("name"), row["id"], digits=64)
 
     @property
     def label(self) -> str:
@@ -114,7 +120,8 @@ class TuiAction:
     help: str  # one line: what it does (the palette and the help screen say it)
     enabled: Enabled = _always
     command: Callable[[Scope], str] | None = None  # the registry command it runs
-    handler: Callable[[MainScreen], None] | None = None  # a dialog or a change of view
+    # a dialog or a change of view; an awaitable it returns (the app's quit) runs as a worker
+    handler: Callable[[MainScreen], Awaitable[None] | None] | None = None
     show: bool = True  # in the footer
     keys_text: str = ""  # how the help screen writes the key, when not ``key``
 
@@ -388,7 +395,7 @@ ROWS: list[TuiAction] = [
 ACTIONS: dict[str, TuiAction] = {row.name: row for row in ROWS}
 
 
-def bindings() -> list[Binding]:
+def bindings() -> list[BindingType]:
     """The main screen's bindings, one per row: each runs ``act(NAME)``."""
     return [Binding(row.key, f"act('{row.name}')", row.label, show=row.show) for row in ROWS]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -83,11 +84,11 @@ class MainScreen(Screen):
         self.refresher = RefreshLoop(self, clock, refresh_interval, busy_after)
         self.state = self.refresher.refresh  # what the screen knows of the engine (refresh.py)
         self.rows: InstanceRows = self.state.rows
-        self.watch: EngineWatch = self.refresher.refresh.watch
-        self.view = ViewController(self)
-        self.commands = CommandRunner(self)
-        self.dialogs = Dialogs(self)
-        self.tour = TourController(self, tour, tour_dwell, tour_auto)
+        self.engine_watch: EngineWatch = self.refresher.refresh.watch  # not ``watch``: Textual's DOMNode.watch
+        self.view: ViewController = ViewController(self)
+        self.commands: CommandRunner = CommandRunner(self)
+        self.dialogs: Dialogs = Dialogs(self)
+        self.tour: TourController = TourController(self, tour, tour_dwell, tour_auto)
         self.welcome_demo = WelcomeDemo(self)
         self.header = StatusHeader(id="header")
         self.pane = InstancesPane(self.rows, clock, id="instances")
@@ -249,7 +250,9 @@ class MainScreen(Screen):
         if row.command is not None:
             self.commands.run(row.command(scope))
         elif row.handler is not None:
-            row.handler(self)
+            pending = row.handler(self)
+            if pending is not None:
+                self.run_worker(pending, group="act", exit_on_error=False)
 
     def on_key(self, event) -> None:
         # a greyed key does nothing by itself: say why, rather than nothing
@@ -276,20 +279,20 @@ class MainScreen(Screen):
                 yield (
                     row.palette.format(target=scope.label),
                     row.help,
-                    (lambda n=row.name: self.action_act(n))
+                    functools.partial(self.action_act, row.name)
                     if row.name != "edit_storage"
                     else self.dialogs.edit_storage,
                 )
         for col in SORTABLE:
-            yield f"Sort instances by {col.replace('_', ' ')}", "", lambda c=col: self.view.sort_by(c)
+            yield f"Sort instances by {col.replace('_', ' ')}", "", functools.partial(self.view.sort_by, col)
         for ns in sorted(self.namespaces):
             yield (
                 f"Show namespace {ns}",
                 self.namespaces[ns].get("doc") or "",
-                lambda n=ns: self.view.show_namespace(n),
+                functools.partial(self.view.show_namespace, ns),
             )
         for tab in ("queue", "storage", "methods", "events"):
-            yield f"Tab: {tab}", glossary.TABS[tab], lambda t=tab: self.view.tab(t)
+            yield f"Tab: {tab}", glossary.TABS[tab], functools.partial(self.view.tab, tab)
 
 
 PRINTABLE = PrintableFilter()
@@ -358,8 +361,9 @@ class DotuiApp(App[int]):
                 return screen
         raise LookupError("the main screen is not running")
 
-    def action_quit(self) -> None:
-        """Quit after a clean flush (every write durable); a second press quits without waiting."""
+    async def action_quit(self) -> None:
+        """Quit after a clean flush (every write durable); a second press quits without waiting.
+        A coroutine, as Textual's ``App.action_quit`` is: a caller awaits it (it returns at once)."""
         self.run_worker(self._quit(), group="quit", exit_on_error=False)
 
     async def _quit(self) -> None:
@@ -374,7 +378,7 @@ class DotuiApp(App[int]):
         fut = asyncio.wrap_future(self.lanes.act(self.facade.flush))
         done, _ = await asyncio.wait([fut], timeout=2.0)
         if not done:
-            blocking = main.watch.blocking()
+            blocking = main.engine_watch.blocking()
             what = (
                 f"{blocking.namespace}/{blocking.label}.{blocking.method} is still running"
                 if blocking

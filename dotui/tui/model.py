@@ -14,24 +14,27 @@ import math
 import operator
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..engine.rows import InstanceRow, InstanceTable
 from ..present.formats import human_bytes, relative
 from ..present.workers import touched
 
 Key = tuple[str, str]  # (namespace, id hex)
+# A row as the model keeps it: an ``InstanceRow`` made ``lean`` (``running`` a count, defaults left out),
+# with the object's open WebSockets (``websockets``) when it has some.
+Row = dict[str, Any]
 
 STATE_RANK = {"busy": 0, "waking": 1, "idle": 2, "broken": 3, "hibernated": 4}
 
 
-def key_of(info: InstanceRow) -> Key:
+def key_of(info: Mapping[str, Any]) -> Key:
     return (info["namespace"], info["id"])
 
 
-def row_state(info: dict[str, Any]) -> str:
+def row_state(info: Mapping[str, Any]) -> str:
     """``busy``, ``idle``, ``waking``, ``hibernated`` or ``broken``."""
     state = info.get("state")
     if state == "live":
@@ -57,13 +60,14 @@ HIBERNATED_DEFAULTS: tuple[tuple[str, Any], ...] = (
 )
 
 
-def lean(info: InstanceRow) -> InstanceRow:
+def lean(engine_row: InstanceRow) -> Row:
     """The row as the model keeps it (changed in place): ``running`` as a count, and a
     hibernated row without the fields that hold their default.
 
     A row holding no container is a dict the garbage collector does not track, which
     keeps its full passes short at 100,000 rows.
     """
+    info = cast(Row, engine_row)  # the same dict, reshaped in place: ``running`` becomes a count
     running = info.get("running")
     if isinstance(running, list):
         info["running"] = len(running)
@@ -74,10 +78,10 @@ def lean(info: InstanceRow) -> InstanceRow:
     return info
 
 
-def rows_from_table(table: InstanceTable) -> dict[Key, InstanceRow]:
+def rows_from_table(table: InstanceTable) -> dict[Key, Row]:
     """Every row by key, from the engine's ``instance_table()``: one small ``InstanceRow`` per
     hibernated object (its ``HIBERNATED_FIELDS``), built from its columns (no per-row function call)."""
-    out: dict[Key, InstanceRow] = {}
+    out: dict[Key, Row] = {}
     for ns, cols in (table.get("hibernated") or {}).items():
         out.update(
             {
@@ -110,17 +114,18 @@ def rows_from_table(table: InstanceTable) -> dict[Key, InstanceRow]:
             for hx, shard in zip(cols["id"], cols["shard"], strict=False):
                 out[(ns, hx)]["shard"] = shard
     for r in table.get("objects") or ():
-        out[key_of(lean(r))] = r
+        row = lean(r)
+        out[key_of(row)] = row
     return out
 
 
-def label_of(info: dict[str, Any]) -> str:
+def label_of(info: Mapping[str, Any]) -> str:
     """The name of the object, or ``#`` and the start of its id when it has none."""
     name = info.get("name")
     return name if name is not None else "#" + info["id"][:12]
 
 
-def ref_of(info: dict[str, Any]) -> str:
+def ref_of(info: Mapping[str, Any]) -> str:
     """The reference the facade takes: the name, or ``#`` and the full id."""
     name = info.get("name")
     return name if name is not None else "#" + info["id"]
@@ -316,7 +321,7 @@ class InstanceRows:
         self.sockets: dict[Key, int] = {}  # open WebSockets per object (only objects that have some)
 
     # --- data in
-    def replace_all(self, rows: Iterable[dict[str, Any]] | dict[Key, dict[str, Any]]) -> set[Key]:
+    def replace_all(self, rows: Iterable[InstanceRow] | dict[Key, Row]) -> set[Key]:
         """The engine's full list: rows not in it are removed. Returns changed keys.
 
         ``rows`` is a list of rows, or rows by key already ``lean`` (``rows_from_table``),
@@ -355,7 +360,7 @@ class InstanceRows:
         """Some object has WebSockets open (the table shows their count)."""
         return bool(self.sockets)
 
-    def update(self, rows: Iterable[dict[str, Any]]) -> set[Key]:
+    def update(self, rows: Iterable[InstanceRow]) -> set[Key]:
         """New or changed rows; returns the keys whose values changed."""
         return self._merge(map(lean, rows))
 

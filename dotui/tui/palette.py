@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any, Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from . import glossary
-from .model import Key, label_of, row_state
+from .model import InstanceRows, Key, label_of, row_state
 
 MAX_OBJECT_HITS = 20
 
@@ -25,12 +27,23 @@ def objects_matching(rows: dict[Key, dict], query: str, limit: int) -> list[tupl
     return out
 
 
+@runtime_checkable
+class Offering(Protocol):
+    """A screen with entries of its own in the palette (the main screen): its commands, its instances."""
+
+    rows: InstanceRows
+
+    def palette_commands(self) -> Iterable[tuple[str, str, Callable[[], Any]]]: ...
+
+    def go_to(self, key: Key) -> None: ...
+
+
 class PaletteProvider(Provider):
     """Asks the screen it was opened from for its commands (``palette_commands``)."""
 
-    def _commands(self) -> list[tuple[str, str, object]]:
-        get = getattr(self.screen, "palette_commands", None)
-        return list(get()) if get is not None else []
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        screen = self.screen
+        return list(screen.palette_commands()) if isinstance(screen, Offering) else []
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._commands():
@@ -42,11 +55,11 @@ class PaletteProvider(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
-        rows = getattr(self.screen, "rows", None)
-        if rows is None or len(query.strip()) < 2:
+        screen = self.screen
+        if not isinstance(screen, Offering) or len(query.strip()) < 2:
             return
-        for label, help_text, key in objects_matching(rows.rows, query, MAX_OBJECT_HITS):
+        for label, help_text, key in objects_matching(screen.rows.rows, query, MAX_OBJECT_HITS):
             text = f"Go to {label}"
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(self.screen.go_to, key), help=help_text)
+                yield Hit(score, matcher.highlight(text), partial(screen.go_to, key), help=help_text)

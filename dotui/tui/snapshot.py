@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.rows import InstanceRow
 from ..ops import EngineFacade
-from .model import Key, rows_from_table
+from .model import Key, Row, rows_from_table
 
 
 @dataclass
@@ -32,7 +33,7 @@ class PollRequest:
 @dataclass
 class Detail:
     key: Key
-    info: dict[str, Any] | None = None
+    info: InstanceRow | None = None
     queue: list[dict[str, Any]] | None = None
     history: list[dict[str, Any]] | None = None
     storage: dict[str, Any] | None = None
@@ -42,8 +43,8 @@ class Detail:
 
 @dataclass
 class Snapshot:
-    rows: dict[Key, dict[str, Any]] | None = None  # every instance by key (``lean``), when asked
-    changed: list[dict[str, Any]] = field(default_factory=list)
+    rows: dict[Key, Row] | None = None  # every instance by key (``lean``), when asked
+    changed: list[InstanceRow] = field(default_factory=list)
     stats: dict[str, Any] | None = None
     namespaces: list[dict[str, Any]] | None = None
     load_errors: list[str] | None = None
@@ -74,14 +75,14 @@ def poll(facade: EngineFacade, req: PollRequest) -> Snapshot:
         if req.sockets or snap.stats.get("websockets"):
             snap.sockets = {(ns, hx): n for ns, hx, n in facade.websocket_counts()}
         if req.selected is not None and req.selected_ref is not None:
-            snap.detail = _detail(facade, req)
+            snap.detail = _detail(facade, req, req.selected, req.selected_ref)
     except Exception as exc:  # noqa: BLE001 - shown in the header; the next refresh tries again
         snap.error = f"{type(exc).__name__}: {exc}"
     snap.took = time.perf_counter() - t0
     return snap
 
 
-def full_listing(facade: EngineFacade) -> dict[Key, dict[str, Any]]:
+def full_listing(facade: EngineFacade) -> dict[Key, Row]:
     """(Thread) Every instance by key, rows made ``lean`` here rather than on the UI thread.
 
     From ``instance_table`` (hibernated objects as one list per field): at 100,000 objects
@@ -90,10 +91,10 @@ def full_listing(facade: EngineFacade) -> dict[Key, dict[str, Any]]:
     return rows_from_table(facade.instance_table())
 
 
-def _detail(facade: EngineFacade, req: PollRequest) -> Detail:
-    ns, _ = req.selected
-    ref = req.selected_ref
-    d = Detail(req.selected)
+def _detail(facade: EngineFacade, req: PollRequest, key: Key, ref: str) -> Detail:
+    """The detail of the selected object ``key``, named ``ref`` as the engine resolves it."""
+    ns, _ = key
+    d = Detail(key)
     try:
         d.info = facade.instance(ns, ref)
         if req.want_queue:

@@ -125,7 +125,7 @@ class CommandRunner:
         if outcome is None:
             return
         if outcome.quit:
-            self.screen.app.action_quit()
+            await self.screen.app.action_quit()
             return
         self.after(outcome)
         if outcome.ok and outcome.command == "clear":

@@ -50,7 +50,7 @@ class Dialogs:
         scope = self._scope("invoke")
         if scope is None:
             return
-        ns, ref, label = scope.info["namespace"], scope.ref, scope.label
+        ns, ref, label = scope.row["namespace"], scope.ref, scope.label
         runner = s.commands
 
         def invoker(m: str, args: list, kwargs: dict, times: int):
@@ -119,7 +119,7 @@ class Dialogs:
             what, when = result
             s.commands.run(f"alarm {scope.ref} set {when}" if what == "set" else f"alarm {scope.ref} delete")
 
-        s.app.push_screen(AlarmScreen(scope.label, scope.info.get("alarm"), has_handler, s.clock), callback=chosen)
+        s.app.push_screen(AlarmScreen(scope.label, scope.row.get("alarm"), has_handler, s.clock), callback=chosen)
 
     def edit_storage(self) -> None:
         s = self.screen

@@ -58,7 +58,7 @@ class ViewController:
         s = self.screen
         if s.refresher.refresh.show(key):
             s.object_view.key = key
-            s.object_view.events_view.replay(s.watch.events_of(key) if key else [])
+            s.object_view.events_view.replay(s.engine_watch.events_of(key) if key else [])
             s.object_view.storage_view.clear("reading storage…" if key else "Select an instance to read its storage.")
             s.object_view.queue_view.show(Text("…", style="dim"))
             s.kick(detail=True)
@@ -99,7 +99,7 @@ class ViewController:
             if detail.storage_error:
                 view.clear(f"cannot read this object's storage: {detail.storage_error}")
             elif detail.storage is not None:
-                view.show(detail.storage, s.watch.last_commit.get(detail.key), s.clock())
+                view.show(detail.storage, s.engine_watch.last_commit.get(detail.key), s.clock())
 
     def studio_bookmarks(self) -> None:
         """b on the Storage tab of a SQLite-backed object: the studio's bookmarks (widgets/studio/)."""
@@ -126,7 +126,7 @@ class ViewController:
         """Calls that returned and wait at the output gate, from the object's events (the engine's queue
         lists running and queued calls only)."""
         held: dict[Any, dict[str, Any]] = {}
-        for ev in self.screen.watch.events_of(key):
+        for ev in self.screen.engine_watch.events_of(key):
             kind = ev.get("type")
             if kind == "call.held":
                 held[ev.get("call")] = {

@@ -80,7 +80,7 @@ class InvokeScreen(ModalScreen[str | None]):
         self.methods = {m["name"]: m for m in namespace.get("methods", [])}
         self.method = method if method in self.methods else next(iter(self.methods), None)
         self.last_called: str | None = None
-        self.batch: Batch | None = None
+        self.shown_batch: Batch | None = None  # the calls the result shows (not ``batch``: Widget.batch)
         self._args_of: dict[str, str] = {}  # per method: the arguments typed for it
 
     @property
@@ -194,7 +194,7 @@ class InvokeScreen(ModalScreen[str | None]):
 
     def _start(self, method: str, args: list, kwargs: dict, times: int = 1) -> None:
         """Start ``times`` calls at once, whatever is still running; their answer reports into this batch."""
-        batch = self.batch = Batch(method, args, kwargs, times)
+        batch = self.shown_batch = Batch(method, args, kwargs, times)
         self.last_called = method
         fut = self.invoker(method, list(args), dict(kwargs), times)
         self._in_flight[fut] = method
@@ -211,11 +211,11 @@ class InvokeScreen(ModalScreen[str | None]):
             batch.failure = exc
         batch.took = time.monotonic() - batch.started
         self._in_flight.pop(fut, None)
-        if batch is self.batch:
+        if batch is self.shown_batch:
             self._show_batch()
 
     def _show_batch(self) -> None:
-        batch = self.batch
+        batch = self.shown_batch
         if batch is None:
             return
         box = self.query_one("#invoke-result-box")
@@ -262,6 +262,7 @@ def _batch_renderable(batch: Batch, in_flight: int) -> Group:
             )
         )
     elif not out.ok:
+        assert out.error is not None  # a failed Outcome carries its error (commands/runner.py)
         parts.append(_error_text(out.error, took))
     elif batch.times == 1:
         parts.append(_result_renderable(batch.method, out.result, took))

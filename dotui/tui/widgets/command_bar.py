@@ -23,10 +23,15 @@ from ...present.render import Printable
 
 
 class LogConsole:
-    """Enough of a rich Console (``print``) for the REPL's renderer to write into a RichLog."""
+    """Enough of a rich Console (``present.render.Output``) for the REPL's renderer to write into a RichLog."""
+
+    is_terminal = False  # a log: the renderer's ``clear`` leaves it (the bar clears it for ``clear``)
 
     def __init__(self, bar: CommandBar):
         self.bar = bar
+
+    def clear(self) -> None:
+        self.bar.output.clear()
 
     def print(self, *objects: Any, **_: Any) -> None:
         for obj in objects:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -24,7 +25,7 @@ STATUS_STYLE = {
 }
 
 
-def why_waiting(info: dict[str, Any], mode: str, active: list[dict[str, Any]]) -> str:
+def why_waiting(info: Mapping[str, Any], mode: str, active: list[dict[str, Any]]) -> str:
     """Why the first queued call has not started, in the model's words."""
     state = info.get("state")
     if state == "hibernated" or state == "broken":
@@ -65,7 +66,7 @@ def _call_line(
 
 
 def render_queue(
-    info: dict[str, Any] | None,
+    info: Mapping[str, Any] | None,
     queue: list[dict[str, Any]] | None,
     history: list[dict[str, Any]] | None,
     mode: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -25,7 +26,7 @@ STATE_STYLE = {"busy": "bold yellow", "idle": "green", "waking": "cyan", "hibern
 TAB_TITLES = {"queue": "Queue", "storage": "Storage", "methods": "Methods", "events": "Events"}
 
 
-def title_text(info: dict[str, Any] | None) -> Text:
+def title_text(info: Mapping[str, Any] | None) -> Text:
     if info is None:
         return Text("No instance selected: pick one on the left, or press n to make one by name.", style="dim")
     state = row_state(info)
@@ -113,13 +114,13 @@ class ObjectView(Vertical):
     def queue_view(self) -> QueueView:
         return self.query_one(QueueView)
 
-    def show_studio(self, facade: EngineFacade | None, info: dict[str, Any] | None) -> bool:
+    def show_studio(self, facade: EngineFacade | None, info: Mapping[str, Any] | None) -> bool:
         """The storage studio in place of the key-value view while a SQLite-backed object is shown
         (``facade`` None: the key-value view). Whether the studio is shown."""
         shown = facade is not None and info is not None
         self.query_one(StudioView).set_class(not shown, "-hidden")
         self.query_one(StorageView).set_class(shown, "-hidden")
-        if shown:
+        if facade is not None and info is not None:
             self.query_one(StudioView).show(
                 facade,
                 (info["namespace"], info["id"]),
@@ -140,7 +141,7 @@ class ObjectView(Vertical):
     def events_view(self) -> EventsView:
         return self.query_one(EventsView)
 
-    def show_title(self, info: dict[str, Any] | None) -> None:
+    def show_title(self, info: Mapping[str, Any] | None) -> None:
         sig = info and (info["namespace"], info["id"], info.get("name"), row_state(info), info.get("broken"))
         if sig == getattr(self, "_title_sig", 0):
             return
