@@ -263,6 +263,16 @@ def test_a_lone_surrogate_in_an_admin_call_method_is_a_json_404(served):
     assert answer[0] == 404 and answer[1]["error"]["type"] == "MethodNotFoundError"
 
 
+def test_a_name_with_a_lone_surrogate_is_400_naming_it_and_nothing_is_made(served):
+    """No UTF-8 holds a lone surrogate, so no id, file or log record could: the name is refused."""
+    made = post("/admin/call", b'{"namespace": "Counter", "ref": "\\udc80 named", "method": "increment"}')
+    (answer,) = both(served, made)
+    assert answer[0] == 400 and answer[1]["error"]["type"] == "ValueError"
+    assert "lone surrogate" in answer[1]["error"]["message"]
+    (listed,) = both(served, f"GET /admin/instances/table HTTP/1.1\r\nHost: x\r\n{AUTH}\r\n".encode())
+    assert listed[0] == 200 and "named" not in json.dumps(listed[1])
+
+
 @pytest.mark.parametrize("path", ["/objects/Counter/deep/echo", "/admin/call"])
 @pytest.mark.parametrize("opener", [b"[", b'{"a":'])
 def test_a_body_nested_ten_to_the_five_deep_is_400_naming_it(served, path, opener):

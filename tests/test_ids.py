@@ -26,6 +26,13 @@ def test_ids_from_names_stay_the_same_past_the_names_remembered():
     assert IdFactory("Other").from_name("user-1") != remembering.from_name("user-1")
 
 
+async def test_a_name_with_a_lone_surrogate_is_refused_saying_why_and_nothing_is_made(engine):
+    with pytest.raises(ValueError, match="lone surrogate .* at character 2"):
+        engine.env.Counter.get_by_name("ab\udc80")
+    assert engine.instances() == []
+    assert await engine.env.Counter.get_by_name("ab\ufffd").increment() == 1  # the character it stood for is fine
+
+
 async def test_new_unique_ids_differ_and_have_no_name(engine):
     ns = engine.env.Counter
     ids = {ns.new_unique_id() for _ in range(100)}

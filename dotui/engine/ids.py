@@ -95,7 +95,14 @@ class IdFactory:
             raise TypeError(f"id_from_name takes a str name, not {type(name).__name__}")
         hx = self._hex_of_name.get(name)
         if hx is None:
-            body = self._mac(b"name\0" + name.encode())[:24]
+            try:
+                raw = name.encode()
+            except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 holds it, so no file or record could
+                raise ValueError(
+                    f"an object's name must be Unicode text that UTF-8 can hold; {name!r:.60} has a lone "
+                    f"surrogate ({name[exc.start]!r}) at character {exc.start}: send the name without it"
+                ) from None
+            body = self._mac(b"name\0" + raw)[:24]
             hx = (body + self._check(body)).hex()
             if len(name) <= self.NAME_CHARS_KEPT:
                 if len(self._hex_of_name) >= self.NAMES_KEPT:

@@ -98,7 +98,14 @@ class Admin:
 
     # ------------------------------------------------------------ helpers (not operations)
     def target(self, namespace: str, ref: str) -> ObjectId:
-        return self.engine.object_id(namespace, ref)
+        """The object ``ref`` names: InvalidIdError (404) for an id that is none of this namespace's,
+        ClientFault(ValueError) for a name no id can be made of (``IdFactory.from_name``)."""
+        try:
+            return self.engine.object_id(namespace, ref)
+        except InvalidIdError:
+            raise
+        except ValueError as exc:
+            raise ClientFault(exc) from None
 
     def _known(self, namespace: str | None) -> str | None:
         """``namespace`` (None for every one); NamespaceNotFoundError if there is no such class."""
@@ -198,7 +205,7 @@ class Admin:
         return self.engine.count_instances(self._known(namespace))
 
     async def instance_table(self, namespace: str | None = None) -> InstanceTable:
-        return self.engine.instance_table(self._known(namespace))
+        return await self.engine.instance_table(self._known(namespace))
 
     async def instance(self, namespace: str, ref: str) -> InstanceRow:
         return self.engine.instance_info(namespace, self.target(namespace, ref))
