@@ -26,7 +26,8 @@ report them, and it says so), live/known objects, index and log bytes on disk,
 5xx answers and failed requests.
 
 Warm-up lasts until the sweep has touched every object once (and at least
-``--warmup`` seconds): until then the index grows, as it should. After it, the
+``--warmup`` seconds): until then the index grows, as it should. The windows after
+it are those that begin after it (the one it ends in still grew). The
 last window's highest RSS, open files and tasks must be within ``--tolerance``
 (default 10%) of the first post-warm-up window's (open files and tasks get a
 slack of ``--slack`` on top: they move with the connections open at the instant).
@@ -80,6 +81,7 @@ class Window:
     rss: int = 0
     files: int = 0
     tasks: int = 0
+    warm: bool = False  # the warm-up was over when the window began: all of it is after warm-up
 
 
 @dataclass
@@ -386,7 +388,7 @@ class Figures:
 
     def close_window(self, t: float, seconds: float, stats: dict) -> dict:
         run, w = self.run, self.run.window
-        run.window = Window()
+        run.window = Window(warm=run.sweep >= run.args.objects and t >= run.args.warmup)
         lat = sorted(w.latencies)
         index, log = disk_bytes(run.served.data)
         cpu, self.cpu = self.cpu, run.served.cpu_seconds()
@@ -408,7 +410,7 @@ class Figures:
             "status5xx": w.status5xx,
             "failed": sum(w.failed.values()),
             "done": w.done,
-            "warm": run.sweep >= run.args.objects and t >= run.args.warmup,
+            "warm": w.warm,
         }
         for k, n in w.done.items():
             run.totals[k] = run.totals.get(k, 0) + n

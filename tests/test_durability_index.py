@@ -2,6 +2,7 @@
 kills and disk faults; a torn or damaged index is never trusted partially, it is rebuilt from the
 checkpoints and the log; an older engine's index.json/index.journal is read once and replaced."""
 
+import asyncio
 import errno
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tracemalloc
 import zlib
@@ -19,6 +21,7 @@ import pytest
 
 from dotui import Engine
 from dotui.engine.durability.index import Index, order
+from dotui.engine.durability.index_store import Store
 from dotui.engine.ids import IdFactory
 from tests.conftest import ROOT
 
@@ -207,6 +210,45 @@ async def test_a_read_fault_while_listing_rebuilds_the_index_and_the_listing_is_
         disk_faults.inject("read", errno.EIO, match=f"{os.sep}index.sqlite", skip=1)
         assert len(e.instances()) == 30
         assert e.count_instances()["total"] == 30
+        assert await e.checkpoint()
+    assert len(await _listed(objects_dir, data_dir)) == 30
+
+
+async def test_the_whole_table_is_read_off_the_loop_and_calls_go_on_meanwhile(objects_dir, data_dir, monkeypatch):
+    """The front ends' whole table (the TUI asks for it) reads 100,000s of rows: while it is read, the
+    engine answers calls; the table is whole when it comes, and holds the objects in memory as they were."""
+    await _fill(objects_dir, data_dir, [f"u{i}" for i in range(40)])
+    reading, go_on = threading.Event(), threading.Event()
+    real = Store.table
+
+    def slow_table(self, ns):
+        reading.set()
+        assert go_on.wait(20), "the call made meanwhile never came"
+        return real(self, ns)
+
+    monkeypatch.setattr(Store, "table", slow_table)
+    async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
+        awake = e.env.Counter.get_by_name("u0")
+        assert await awake.increment() == 2  # in memory: described by itself, not by its index row
+        table = asyncio.ensure_future(e.instance_table("Counter"))
+        assert await asyncio.to_thread(reading.wait, 20)
+        assert await asyncio.wait_for(e.env.Counter.get_by_name("new").increment(), 20) == 1  # while it reads
+        go_on.set()
+        got = await asyncio.wait_for(table, 20)
+    names = sorted(got["hibernated"]["Counter"]["name"]) + [o["name"] for o in got["objects"]]
+    assert sorted(names) == sorted(f"u{i}" for i in range(40))  # as the engine was when it was asked
+    assert [o["name"] for o in got["objects"] if o["name"] == "u0"] == ["u0"]  # once, as the object in memory
+    assert "u0" not in got["hibernated"]["Counter"]["name"]
+
+
+async def test_a_read_fault_while_making_the_whole_table_rebuilds_the_index_and_the_table_is_whole(
+    objects_dir, data_dir, disk_faults
+):
+    await _fill(objects_dir, data_dir, [f"u{i}" for i in range(30)])
+    async with Engine(objects=str(objects_dir), data=str(data_dir)) as e:
+        disk_faults.inject("read", errno.EIO, match=f"{os.sep}index.sqlite")
+        table = await e.instance_table()
+        assert sorted(table["hibernated"]["Counter"]["name"]) == sorted(f"u{i}" for i in range(30))
         assert await e.checkpoint()
     assert len(await _listed(objects_dir, data_dir)) == 30
 

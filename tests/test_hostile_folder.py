@@ -402,7 +402,7 @@ async def test_the_whole_table_refuses_a_bad_row_of_the_index_database_too(box_o
     replace_index_row(data, "a", SQL_BAD_ROWS[what])
     with caplog.at_level(logging.WARNING, logger="dotui"):
         async with engine_on(box_objects, data) as e:
-            table = e.instance_table()  # the TUI's whole listing: checked in one query, not row by row
+            table = await e.instance_table()  # the TUI's whole listing: checked in one query, not row by row
             assert sorted(table["hibernated"]["Counter"]["name"]) == ["a", "b"]
             assert table["hibernated"]["Counter"]["bytes"] == [table["hibernated"]["Counter"]["bytes"][0]] * 2
     assert "index.sqlite" in caplog.text and "cannot be trusted" in caplog.text

@@ -226,7 +226,7 @@ def run(coro):
 async def start_and_list(objects: Path, data: Path) -> list:
     async with Engine(objects=str(objects), data=str(data), checkpoint_interval=3600) as e:
         rows = e.instances()
-        e.instance_table()
+        await e.instance_table()
         e.count_instances()
         return rows
 

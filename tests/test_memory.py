@@ -87,7 +87,7 @@ async def test_hibernated_objects_leave_the_engine_as_it_was(tmp_path):
         assert (row["state"], row["calls"], row["errors"]) == ("hibernated", 5, 1)  # ... their counts stayed
         rows = engine.instances("Worker", state="hibernated")
         assert len(rows) == 301 and {(r["calls"], r["errors"]) for r in rows} == {(5, 1)}
-        table = engine.instance_table("Worker")["hibernated"]["Worker"]
+        table = (await engine.instance_table("Worker"))["hibernated"]["Worker"]
         assert set(table["calls"]) == {5} and set(table["errors"]) == {1}
 
         await ns.get(oid).add()  # it wakes with its counts, and counts on

@@ -8,6 +8,7 @@ a page at a time (``Index.ordered``: O(log N + page) for a first page).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -54,22 +55,15 @@ class Listing:
         every = (self._row(ns, hx, e) for ns, hx, e in self._index.ordered(namespace))
         return list(itertools.islice((r for r in every if r["state"] == state), offset, stop))
 
-    def table(self, namespace: str | None = None) -> InstanceTable:
-        """Every known object at once, compactly (see ``Engine.instance_table``)."""
-        objects = [i.describe() for k, i in self._held.items() if namespace is None or k[0] == namespace]
-        hibernated: dict[str, dict[str, list]] = {}
-        by_ns: dict[str, list[tuple]] = {}
+    async def table(self, namespace: str | None = None) -> InstanceTable:
+        """Every known object at once, compactly (see ``Engine.instance_table``): those in memory as they
+        describe themselves when it is called, the others from the index, read and put in columns on a
+        thread (``Index.table``), so the loop's calls go on while a table of 100,000s is made. O(N), of
+        it O(objects in memory) on the loop."""
         held = self._held
-        for r in self._index.table(namespace):
-            if (r[0], r[1]) not in held:
-                rows = by_ns.get(r[0])
-                if rows is None:
-                    rows = by_ns[r[0]] = []
-                rows.append(r)
-        fields = ("id", "name", "last_active", "keys", "bytes", "alarm", "calls", "errors")
-        for ns, rows in sorted(by_ns.items()):
-            hibernated[ns] = dict(zip(fields, map(list, list(zip(*rows, strict=True))[1:9]), strict=True))
-        return {"objects": objects, "hibernated": hibernated}
+        objects = [i.describe() for k, i in held.items() if namespace is None or k[0] == namespace]
+        rows = await self._index.table(namespace, leave_out=held.keys())
+        return {"objects": objects, "hibernated": await asyncio.to_thread(_columns, rows)}
 
     def info(self, namespace: str, oid: ObjectId) -> InstanceRow:
         """One object as ``instances()`` shows it; state "unknown" if it never existed."""
@@ -139,3 +133,20 @@ class Listing:
 def index_row(ns: str, hx: str, e) -> InstanceRow:
     """How a hibernated object looks, from its index entry alone (its counters included)."""
     return hibernated_row(ns, hx, e.name, e.last_active, e.keys, e.bytes, e.alarm, e.calls, e.errors)
+
+
+_FIELDS = ("id", "name", "last_active", "keys", "bytes", "alarm", "calls", "errors")
+
+
+def _columns(rows: list[tuple]) -> dict[str, dict[str, list]]:
+    """The index's rows ``(ns, hx, name, ...)`` as one list per field, by namespace. O(N)."""
+    by_ns: dict[str, list[tuple]] = {}
+    for r in rows:
+        ns_rows = by_ns.get(r[0])
+        if ns_rows is None:
+            ns_rows = by_ns[r[0]] = []
+        ns_rows.append(r)
+    return {
+        ns: dict(zip(_FIELDS, map(list, list(zip(*ns_rows, strict=True))[1:9]), strict=True))
+        for ns, ns_rows in sorted(by_ns.items())
+    }

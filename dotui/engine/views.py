@@ -87,9 +87,10 @@ class EngineViews:
         """Known objects in listing order, one page (``Listing.instances``)."""
         return self.engine.listing.instances(namespace, state=state, offset=offset, limit=limit)
 
-    def instance_table(self, namespace: str | None = None) -> InstanceTable:
-        """Every known object at once, hibernated ones as one list per field (``Listing.table``)."""
-        return self.engine.listing.table(namespace)
+    async def instance_table(self, namespace: str | None = None) -> InstanceTable:
+        """Every known object at once, hibernated ones as one list per field (``Listing.table``): made
+        on a thread, the loop's calls going on meanwhile."""
+        return await self.engine.listing.table(namespace)
 
     def instances_of(self, keys: Iterable[tuple[str, str]]) -> list[InstanceRow]:
         """``instance_info`` of each ``(namespace, id hex)`` (``Listing.instances_of``)."""

@@ -17,6 +17,8 @@ import json
 import math
 from typing import Any
 
+import orjson
+
 from ..engine import errors as engine_errors
 from ..engine.errors import (
     DurableObjectError,
@@ -49,6 +51,18 @@ def encode(value: Any) -> bytes:
         return text.encode()
     except UnicodeEncodeError:
         return _ascii_encoder.encode(value).encode()
+
+
+def encode_rows(value: Any) -> bytes:
+    """The same JSON as ``encode`` for the engine's own rows (``table.LISTINGS``), made by orjson
+    where it can: 13 MB of 120,000 objects' rows took 225-1,070 ms with the standard encoder,
+    50-94 ms with orjson, on the loop. Not for a value an object made: orjson writes NaN as null
+    where ``encode`` refuses it (the engine's rows hold no NaN: the index checks its times). What
+    orjson refuses (a lone surrogate in a name, an int past 64 bits) goes through ``encode``. O(size)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return encode(value)
 
 
 class BadJSON(ValueError):

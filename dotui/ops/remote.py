@@ -42,7 +42,7 @@ from ..engine.events import EventBuffer
 from .admin import parse_when
 from .codec import BadJSON, dumps, loads, rebuild
 from .facade import EngineFacade, load_errors_of
-from .table import Operation
+from .table import LISTINGS, Operation
 from .waiting import Waiting
 from .wsclient import RemoteWebSocket
 
@@ -51,7 +51,6 @@ FIRST_BACKOFF = 0.2
 CONNECT_TIMEOUT = 5.0
 ANSWER_LIMIT = 64 << 20  # bytes of one answer, decompressed (docs/trust.md)
 LISTING_LIMIT = 512 << 20  # one listing of every object: ~250 bytes an object, so ~2M objects
-LISTINGS = frozenset({"instances", "instances_of", "instance_table"})  # the operations LISTING_LIMIT is for
 EVENTS_MESSAGE_LIMIT = 64 << 20  # one message of the event stream: a batch of up to maxlen events
 ANSWER_DEPTH = values.MAX_CALL_DEPTH + 8  # a result, wrapped in a history row wrapped in an answer
 

@@ -39,6 +39,12 @@ REQUIRED: Any = inspect.Parameter.empty
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# The listings of objects: rows the engine makes of its own counters and names (no value an object
+# returned or stored), answers that grow with the number of objects. The remote facade reads them
+# with a larger cap (``ops/remote.py``), the gateway encodes them with ``codec.encode_rows``.
+LISTINGS = frozenset({"instances", "instances_of", "instance_table"})
+
+
 @dataclass(frozen=True)
 class Param:
     """One parameter of an operation: its name, kind (``str``, ``int``, ``list``, ``dict``, ``object``

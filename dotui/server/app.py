@@ -34,7 +34,8 @@ from .. import __version__
 from ..engine import Engine
 from ..engine.ids import ObjectId
 from ..ops import OPERATIONS, Admin, Operation, Param
-from ..ops.codec import RETRY_AFTER_SECONDS, BadJSON, encode, loads, request_error
+from ..ops.codec import RETRY_AFTER_SECONDS, BadJSON, encode, encode_rows, loads, request_error
+from ..ops.table import LISTINGS
 from .auth import check_bearer
 from .calls import ROUTES as CALL_ROUTES
 from .calls import BadRequest, RequestTimeout, answer_bytes, answer_call, call_target
@@ -64,9 +65,11 @@ _HTTP_TYPES = {
 }
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None, encoder: Callable[[Any], bytes] = encode
+) -> web.Response:
     return web.Response(
-        body=encode(data), status=status, content_type="application/json", charset="utf-8", headers=headers
+        body=encoder(data), status=status, content_type="application/json", charset="utf-8", headers=headers
     )
 
 
@@ -452,11 +455,12 @@ def _operation_handler(admin: Admin, op: Operation) -> Callable[[web.Request], A
     """The handler serving ``op``: its parameters from the request, ``{"result": ...}`` from Admin."""
     method = getattr(type(admin), op.name)  # Admin's, or a subclass's (a cluster's)
     shield = not op.resendable  # an edit or a call runs to its end, whoever went away
+    encoder = encode_rows if op.name in LISTINGS else encode
 
     async def handler(request: web.Request) -> web.Response:
         kwargs = _coerce(op, await read_params(request))
         work = method(admin, **kwargs)
-        return json_response({"result": await (shielded(work) if shield else work)})
+        return json_response({"result": await (shielded(work) if shield else work)}, encoder=encoder)
 
     handler.__name__ = op.name
     handler.__doc__ = op.doc

@@ -20,12 +20,13 @@ older engine (``index.json`` and ``index.journal``, ``index_legacy.py``) is read
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 
 from . import index_legacy, schema, sqlfile
 from .index_legacy import read_journal, read_snapshot  # noqa: F401 - the legacy readers, as before
@@ -193,18 +194,35 @@ class Index:
         out = [(k[0], k[1], e) for k, e in self._mem.items() if ns is None or k[0] == ns]
         return out + [(r[0], r[1], Entry(*r[2:])) for r in rows if (r[0], r[1]) not in self._mem]
 
-    def table(self, ns: str | None = None) -> list[tuple]:
-        """Every entry (of ``ns``) as ``(ns, hx, name, last_active, keys, bytes, alarm, calls, errors, 0)``,
-        memory's over the file's (``Store.table``: checked in C, for the front ends' whole table): O(N)."""
-        rows = (self._file(self._store.table, ns) if self._attached else None) or []
+    async def table(self, ns: str | None = None, leave_out: Set[Key] = frozenset()) -> list[tuple]:
+        """Every entry (of ``ns``) but those of ``leave_out`` as ``(ns, hx, name, last_active, keys, bytes,
+        alarm, calls, errors, 0)``, memory's over the file's, as they are when it is called.
+
+        The file's rows are read and sifted on a thread (``Store.table``: checked in C, on a connection of
+        its own), so the loop's calls go on meanwhile; the entries in memory, and what to leave out, are
+        taken on the loop before. O(N) on the thread, O(entries in memory) on the loop."""
         mem = self._mem
-        out = [r for r in rows if (r[0], r[1]) not in mem] if mem else rows
-        out.extend(
+        out = [
             (k[0], k[1], e.name, e.last_active, e.keys, e.bytes, e.alarm, e.calls, e.errors, 0)
             for k, e in mem.items()
-            if ns is None or k[0] == ns
-        )
-        return out
+            if (ns is None or k[0] == ns) and k not in leave_out
+        ]
+        if not self._attached:
+            return out
+        skip = frozenset(leave_out) | mem.keys() if mem else leave_out
+        store = self._store
+
+        def read() -> list[tuple]:
+            rows = store.table(ns)
+            return [r for r in rows if (r[0], r[1]) not in skip] if skip else rows
+
+        try:
+            rows = await asyncio.to_thread(read)
+        except (Damaged, OSError) as exc:
+            self._damaged(exc)
+            return await self.table(ns, leave_out)  # from the entries the rebuild holds in memory
+        rows.extend(out)
+        return rows
 
     def ordered(self, ns: str | None = None, start: int = 0) -> Iterator[tuple[str, str, Entry]]:
         """Entries (of ``ns``) in listing order (``order``), from the ``start``-th on.

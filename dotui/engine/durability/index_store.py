@@ -313,13 +313,25 @@ class Store:
         one the counts name, the id 64 characters, the counts and times in range; the last field is 1 for
         a row that fails), not row by row in Python (the CRC and the id's keyed hash cost ~5 us a row,
         5 s at a million): a row used on its own (a page, a lookup, an alarm, a wake, a ``#hex``) is
-        read whole. O(N), in C but the tuples."""
-        where = "WHERE ns = :ns" if ns is not None else ""
-        rows = self._read(
-            f"SELECT ns, hx, name, last_active, keys, bytes, alarm, calls, errors, NOT ({_TABLE_CHECK}) "
-            f"FROM objects {where}",
-            {"ns": ns, **_TABLE_BOUNDS},
-        )
+        read whole. O(N), in C but the tuples.
+
+        Read on a connection of its own, opened and closed here, so any thread may call it while the loop
+        goes on with its reader: the sqlite3 module lets go of the GIL while SQLite steps through the
+        rows, most of the cost (0.5-2 s at 120,000 rows). It sees every committed row, a round's too."""
+        _seam("read", self.path)
+        conn = self._connect(self.path)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            where = "WHERE ns = :ns" if ns is not None else ""
+            rows = conn.execute(
+                f"SELECT ns, hx, name, last_active, keys, bytes, alarm, calls, errors, NOT ({_TABLE_CHECK}) "
+                f"FROM objects {where}",
+                {"ns": ns, **_TABLE_BOUNDS},
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _oserror(exc, self.path) from None
+        finally:
+            conn.close()
         for r in rows:
             if r[-1]:
                 raise Damaged(f"{self.path}: the row {values.shown(list(r[:2]))} is not one the engine wrote")
