@@ -141,7 +141,9 @@ async def test_restore_to_a_bookmark_asks_first(facade):
         toasts = record_notifications(app)
         await open_studio(pilot, app, facade, rows=10)
         await pilot.press("b")
-        await until(pilot, lambda: "Bookmarks:" in screen_text(app) and "commit, " in screen_text(app), "the bookmarks")
+        await until(
+            pilot, lambda: "Bookmarks:" in screen_text(app) and "a change, " in screen_text(app), "the bookmarks"
+        )
         studio = app.main.query_one(StudioView)
         assert studio.marks[0]["kind"] == "commit"  # newest first: the DELETE
         await pilot.press("down", "enter")  # the commit before it
@@ -157,3 +159,64 @@ async def test_restore_to_a_bookmark_asks_first(facade):
         assert facade.sql_query("TodoList", "home", "SELECT count(*) FROM todo")["rows"] == [[ROWS]]
         # the registry's `restore` answered, in the REPL's words, with the line that undoes it
         await until(pilot, lambda: said(toasts, "; undo: restore TodoList/home "), "the undo line")
+
+
+SMALL = (80, 24)
+
+
+@pytest.mark.slow
+async def test_at_80x24_the_rows_the_editor_buttons_and_a_failed_edit_say_what_to_do(facade):
+    """On an 80x24 terminal the studio gives its rows the room (the summary on one line, the query box
+    without its frame), the row editor keeps Save in view, and an edit the table refuses says that it
+    changed nothing and where the rule is, the row as it was."""
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=SMALL) as pilot:
+        toasts = record_notifications(app)
+        studio = await open_studio(pilot, app, facade)
+        text = screen_text(app)
+        assert "task 0" in text and "task 1" in text, text  # rows in view, not only the grid's header
+        assert "read from its file, without waking it" in text
+        studio.query_one(RowGrid).focus()
+        await until(pilot, lambda: "Edit row" in screen_text(app), "the footer naming Enter on a row")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RowEditScreen), "the row editor")
+        await until(pilot, lambda: "Save" in screen_text(app) and "Cancel" in screen_text(app), "the buttons")
+        app.screen.query_one("#studio-edit-1").value = ""  # the title: its CHECK wants 1 to 200 characters
+        await pilot.press("enter")
+        await until(pilot, lambda: said(toasts, "the statement that failed changed nothing"), "the hint")
+        assert said(toasts, "CHECK constraint failed") and said(toasts, "tables TodoList/home shows them")
+        assert facade.sql_query("TodoList", "home", "SELECT title FROM todo WHERE id = 1")["rows"] == [["task 0"]]
+
+
+@pytest.mark.slow
+async def test_a_query_refused_shows_its_hint_and_enter_on_the_table_brings_its_rows_back(facade):
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=SIZE) as pilot:
+        studio = await open_studio(pilot, app, facade)
+        box = app.main.query_one("#studio-query")
+        box.focus()
+        box.value = "UPDATE todo SET done = 1"
+        await pilot.press("enter")
+        # the whole message, with what to do instead (its last words), not its first line
+        await until(pilot, lambda: "goes through its queue" in screen_text(app), "the hint")
+        assert "SqlReadError" not in screen_text(app)
+        box.value = "SELECT count(*) AS n FROM todo"
+        await pilot.press("enter")
+        await until(pilot, lambda: "query: 1 row" in screen_text(app), "the query's row")
+        studio.query_one("#studio-tables").focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: f"table todo: {ROWS:,} rows" in screen_text(app), "the table's rows again")
+        assert studio.query_one(RowGrid).has_focus
+
+
+@pytest.mark.slow
+async def test_a_restore_shows_as_a_full_copy_in_the_bookmarks(facade):
+    facade.sql_exec("TodoList", "home", "DELETE FROM todo WHERE id > 10", [])
+    marks = facade.bookmarks("TodoList", "home")
+    facade.restore("TodoList", "home", marks[-2]["bookmark"])
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await open_studio(pilot, app, facade)
+        await pilot.press("b")
+        await until(pilot, lambda: "a full copy" in screen_text(app), "the restore's bookmark")
+        assert app.main.query_one(StudioView).marks[0]["kind"] == "base"  # newest first: the restore

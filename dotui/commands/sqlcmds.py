@@ -12,6 +12,7 @@ import datetime as _dt
 import time
 from typing import Any
 
+from ..engine.errors import SqlError
 from ..engine.rows import InstanceRow
 from .builtins import command, existing_instance, iso_time
 from .parsing import ParseError, Ref
@@ -79,7 +80,10 @@ def sql(
         raise ParseError("--page goes with a read: --write answers every row the statement gave", "leave --page out")
     _sqlite_object(ctx, ref)
     if write:
-        result = ctx.facade.sql_exec(ref.namespace, ref.ref, query, positional)
+        try:
+            result = ctx.facade.sql_exec(ref.namespace, ref.ref, query, positional)
+        except SqlError as exc:
+            raise CommandError(str(exc), write_hint(str(exc), ref)) from None
         return {"object": str(ref), "query": query, "write": True, "page": 1, "pages": 1, **result}
     page = page or 1
     result = ctx.facade.sql_query(ref.namespace, ref.ref, query, positional, (page - 1) * SQL_PAGE, SQL_PAGE)
@@ -90,6 +94,22 @@ def sql(
             f"there is no page {page}: the query gave {count:,} row(s), {pages} page(s)", "pages count from 1"
         )
     return {"object": str(ref), "query": query, "write": False, "page": page, "pages": pages, **result}
+
+
+def write_hint(message: str, ref: Ref) -> str:
+    """What a failed ``sql --write`` means, and what to look at: SQLite's message names the rule, the
+    hint says that the statement changed nothing and where the rule is written down."""
+    if "SQLITE_CONSTRAINT" in message:
+        why = f"a rule of the table refused the change (NOT NULL, CHECK, UNIQUE or its key: tables {ref} shows them)"
+    elif "no such table" in message or "no such column" in message:
+        why = f"tables {ref} lists the tables and their columns"
+    elif "syntax error" in message or "incomplete input" in message:
+        why = "SQLite could not read the statement: check its quotes, commas and keywords"
+    elif "not authorized" in message or "prohibited" in message or "transaction" in message:
+        why = 'an object\'s SQL may not do this (docs/sqlite.md, "What is refused")'
+    else:
+        why = f"the object's database is as it was (tables {ref} shows it)"
+    return f"the statement that failed changed nothing; {why}"
 
 
 @command(

@@ -76,7 +76,7 @@ class RowEditScreen(ModalScreen[tuple[str, dict[str, Any] | None] | None]):
                 Text(
                     "The change is sent to the object's queue as an UPDATE, like a call, and is durable "
                     "once it commits. NULL, 12, 1.5, x'00ff' and 'quoted text' are read as SQL values; "
-                    "anything else is text.",
+                    "anything else is text. Enter saves, Esc cancels.",
                     style="dim",
                 )
             )

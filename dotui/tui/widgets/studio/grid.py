@@ -65,7 +65,7 @@ class RowGrid(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First row", show=False),
         Binding("end", "jump(-1)", "Last row", show=False),
-        Binding("enter", "choose", "Edit row", show=False),
+        Binding("enter", "choose", "Edit row"),
     ]
 
     class RowChosen(Message):

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 Key = tuple[str, str]  # (namespace, id hex)
 REFRESH_EVERY = 1.0  # seconds between re-reads of the table list while the tab is shown
+HINT = "Tab: to the rows · Enter: edit a row · b: bookmarks (history)"
 
 
 def quote_name(name: str) -> str:
@@ -100,7 +101,8 @@ def bookmark_label(mark: dict[str, Any], now: float) -> Text:
     text = Text.assemble((when, "bold"), (f"  {_ago(ago)}", "dim"))
     pages = mark.get("pages", 0)
     text.append(
-        "\n  whole database" if mark.get("kind") == "base" else f"\n  commit, {pages} page{'s' * (pages != 1)}", "dim"
+        "\n  a full copy" if mark.get("kind") == "base" else f"\n  a change, {pages} page{'s' * (pages != 1)}",
+        "dim",
     )
     return text
 
@@ -149,13 +151,14 @@ class StudioView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Select a SQLite-backed object.", style="dim"), id="studio-summary")
+        yield Static(Text(HINT, style="dim italic"), id="studio-hint")
         with Horizontal(id="studio-body"):
             with Vertical(id="studio-side"):
                 yield OptionList(id="studio-tables")
                 yield OptionList(id="studio-marks", classes="-hidden")
                 yield Static(id="studio-schema")
             yield RowGrid(id="studio-grid")
-        yield Input(placeholder="SELECT … (read-only, on the file: wakes nothing)  Enter runs it", id="studio-query")
+        yield Input(placeholder="a SELECT to run on the file (read-only) · Enter runs it", id="studio-query")
         yield Static(id="studio-status")
 
     @property
@@ -213,7 +216,7 @@ class StudioView(Vertical):
             summary.append(f" · {human_bytes(doc['size'])}")
         if doc.get("exists") is False:
             summary.append(" · no database file yet (the object has not written)", "dim")
-        summary.append("  ·  read from the file, wakes nothing · Enter: edit a row · b: bookmarks", "dim italic")
+        summary.append(" · read from its file, without waking it", "dim")
         self.query_one("#studio-summary", Static).update(summary)
         self.query_one("#studio-summary", Static).tooltip = doc.get("path")
         options = self.query_one("#studio-tables", OptionList)
@@ -242,6 +245,14 @@ class StudioView(Vertical):
     def _table_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id is not None and event.option.id != self.table:
             self.open_table(event.option.id)
+
+    @on(OptionList.OptionSelected, "#studio-tables")
+    def _table_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a table: its rows again (after a query showed its own), the grid to move in."""
+        if event.option.id is not None:
+            if event.option.id != self.table:
+                self.open_table(event.option.id)
+            self.grid.focus()
 
     def open_table(self, name: str) -> None:
         """The grid shows every row of table ``name``, a page at a time (the row count is the table
@@ -292,7 +303,7 @@ class StudioView(Vertical):
 
     def _query_failed(self, key: Key, exc: Exception) -> None:
         if key == self.key:
-            self.query_one("#studio-status", Static).update(Text(f"✗ {type(exc).__name__}: {exc}", style="red"))
+            self.query_one("#studio-status", Static).update(Text(f"✗ {exc or type(exc).__name__}", style="red"))
 
     def _query_done(
         self, key: Key, sql: str, bindings: list, table: str | None, paged: bool, first: dict[str, Any], seconds: float
@@ -369,6 +380,7 @@ class StudioView(Vertical):
         showing = marks.has_class("-hidden")
         marks.set_class(not showing, "-hidden")
         tables.set_class(showing, "-hidden")
+        self.query_one("#studio-side").set_class(showing, "-marks")  # wider: a bookmark's time on one line
         if showing and self.key is not None:
             self._in_thread(self._read_marks, self.key)
             marks.focus()
@@ -397,7 +409,8 @@ class StudioView(Vertical):
         self.query_one("#studio-schema", Static).update(
             Text(
                 "Bookmarks: the object's states over time, newest first. Enter on one restores the object to it "
-                "(asked first); the restore can itself be undone.",
+                "(asked first); the restore can itself be undone. A full copy is where the history starts: its "
+                "beginning, a restore, or the oldest state kept.",
                 style="dim",
             )
         )
