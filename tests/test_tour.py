@@ -303,7 +303,7 @@ def test_the_reload_lesson_names_a_file_the_learners_workspace_has(tmp_path, mon
     init(str(tmp_path / "edge"), workers=True)  # a wrangler project: its classes are the ones it binds
     wrangler = next(p for p in (tmp_path / "edge").iterdir() if p.name.startswith("wrangler"))
     closing, stop = _closing_and_stop(str(wrangler), tmp_path / "d3")
-    assert stop is not None and "wrangler project" in stop and "dotui tour reload" in stop
+    assert stop is not None and "wrangler project" in stop and "dotui tour --lesson reload" in stop
     assert f"edit {Path('edge', 'src')}" in closing and "objects folder" not in closing
 
 
@@ -321,3 +321,16 @@ def test_lesson_two_shows_the_calls_waiting_in_the_rooms_queue(facade):
     assert all(c.ok for c in checks), [c.problem for c in checks if not c.ok]
     assert len(seen) == 1 and seen[0].count(("post", "queued")) == 20 and seen[0][0][0] == "announce"
     assert facade.storage_get("ChatRoom", "tour-lobby", "seq") == 21  # then every post ran
+
+
+def test_the_reload_lesson_holds_when_the_learner_reads_past_the_idle_timeout(facade):
+    """The learner reads step 1 longer than the idle timeout (1 s here, 10 s by default): the object has
+    hibernated by the time they move on, and the reload must still drain a live object, as step 2 says."""
+    import time as _time
+
+    from dotui.tour import run_lesson
+
+    lines: list[str] = []
+    narrator = LineNarrator(lambda kind, text: lines.append(text), wait=lambda s: _time.sleep(2.5))
+    checks = run_lesson(facade, lesson_named("reload"), narrator)
+    assert all(c.ok for c in checks), lines

@@ -732,7 +732,7 @@ def _reload_path(run: Run) -> str:
         raise RuntimeError(
             f"the reload lesson writes a class of its own into an objects folder; this workspace is a "
             f"wrangler project ({run.facade.objects_dir}), whose classes are the ones it binds: run "
-            "the lesson on the bundled examples with dotui tour reload"
+            "the lesson on the bundled examples with dotui tour --lesson reload"
         )
     return os.path.join(run.facade.objects_dir, RELOAD_FILE)
 
@@ -770,6 +770,9 @@ def _version_one(run: Run) -> None:
 
 
 def _version_two(run: Run) -> None:
+    # Live, as the step says, however long the learner read step 1: past the idle timeout it had hibernated,
+    # the reload had nothing to drain, and the claim failed (seen in the TUI at the default 10 s).
+    run.facade.wake(TR, "tour-reload")
     log = EventLog(run.facade, TR, "tour-reload", also=("reload",))
     run.ends.append(log.close)
     _write_version(run, V2)
@@ -803,8 +806,8 @@ RELOAD = Lesson(
         ),
         Step(
             f"Now the tour edits the file, as you would: hello() answers return {V2}. Then it reloads (r, or the "
-            "save itself in the TUI): the live object finishes its calls, hibernates, and the next call wakes "
-            "it on the new code.",
+            "save itself in the TUI): the live object (the tour wakes it first if it fell asleep while you read) "
+            "finishes its calls, hibernates, and the next call wakes it on the new code.",
             do=_version_two,
             point=Point(TR, "tour-reload", "events", "live → draining → hibernated → waking"),
             then=lambda r: (
@@ -822,6 +825,7 @@ RELOAD = Lesson(
         ),
     ],
     lambda facade: f"The tour removes {RELOAD_FILE} as the lesson ends. {_explore_reload(facade)}",
+    edits_objects=True,
 )
 
 

@@ -84,6 +84,9 @@ class Lesson:
     objects: tuple[str, ...]
     steps: list[Step]
     closing: str | Callable[[EngineFacade], str] = ""  # a callable says what fits the learner's workspace
+    # The lesson writes files of the objects folder and reloads them itself: a front end that reloads on
+    # save (the TUI) leaves those files to it, or its own late reload drains an object the lesson just woke.
+    edits_objects: bool = False
 
     def closing_for(self, facade: EngineFacade) -> str:
         """What the lesson says as it ends, for the workspace ``facade`` runs on."""

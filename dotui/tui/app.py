@@ -150,7 +150,7 @@ class MainScreen(Screen):
             self.view.render_queue()
         if self.watch_files:
             changed = self.folder.changed()
-            if changed:
+            if changed and not self.tour.edits_objects:  # the lesson reloads what it writes
                 self.commands.run(
                     "reload", done=lambda o: self.commands.toast(o, prefix=f"{', '.join(changed)} changed: ")
                 )

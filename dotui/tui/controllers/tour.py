@@ -72,6 +72,19 @@ class TourController:
         self._pacing: Pacing | None = None
         self._next = 0
         self._hide_timer = None
+        self._editing = 0  # lessons running that edit the objects folder themselves (Lesson.edits_objects)
+
+    @property
+    def edits_objects(self) -> bool:
+        """A lesson is writing files of the objects folder and reloading them itself: the screen's
+        reload on save leaves them alone (or its late reload would drain the lesson's object)."""
+        return self._editing > 0
+
+    def _edited(self) -> None:
+        """(UI thread) A lesson that edits the objects folder has ended: its files, as it left them, are
+        taken note of without a reload (the lesson reloaded them itself)."""
+        self._editing -= 1
+        self.screen.folder.changed()
 
     @property
     def running(self) -> bool:
@@ -120,9 +133,21 @@ class TourController:
             self._pacing.stop()
         pacing = self._pacing = Pacing(auto=self.auto, dwell_scale=self.dwell)
         self._next = LESSONS.index(lesson) + 1
+        if lesson.edits_objects:
+            self._editing += 1
         self.screen.run_worker(lambda: self._thread(lesson, pacing), thread=True, group="tour", exit_on_error=False)
 
     def _thread(self, lesson: Lesson, pacing: Pacing) -> None:
+        try:
+            self._run(lesson, pacing)
+        finally:
+            if lesson.edits_objects:
+                try:
+                    self.screen.app.call_from_thread(self._edited)
+                except RuntimeError:  # the app has ended: nothing left to watch
+                    pass
+
+    def _run(self, lesson: Lesson, pacing: Pacing) -> None:
         screen = self.screen
         narrator = TuiNarrator(screen, pacing)
         number = LESSONS.index(lesson) + 1
