@@ -435,13 +435,3 @@ def test_the_repl_says_where_a_bundled_example_raised(tmp_path, capsys, monkeypa
     status = main(["--data", str(tmp_path / "data"), "--objects", BUNDLED_OBJECTS, "-c", "Account/acme.deposit(-5)"])
     err = capsys.readouterr().err
     assert status == 1 and "account.py:" in err and " in deposit" in err, err
-
-
-def test_the_instances_table_keeps_the_namespace_when_sockets_are_open():
-    """At 120 columns the instance list is 53 cells wide: with a WebSocket open, the sockets column took the
-    namespace's place, and Counter/tour-gate and Interleave/tour-gate were two rows both named tour-gate."""
-    from dotui.tui.model import fit_columns
-
-    names = [c.name for c, _ in fit_columns(51, sockets=True)]
-    assert "namespace" in names and "name" in names, names
-    assert "websockets" in [c.name for c, _ in fit_columns(80, sockets=True)]  # shown where there is room

@@ -185,8 +185,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("namespace", "namespace", 10, lambda i: i["namespace"], priority=1),
     Column("name", "name", 14, lambda i: (i.get("name") is None, i.get("name") or i["id"])),
     Column("queued", "queue", 5, _num("queued"), right=True, descending=True, sort_all=_num_all("queued")),
-    Column("calls", "calls", 6, _num("calls"), right=True, descending=True, priority=3, sort_all=_num_all("calls")),
-    Column("errors", "err", 4, _num("errors"), right=True, descending=True, priority=5, sort_all=_num_all("errors")),
+    Column("calls", "calls", 6, _num("calls"), right=True, descending=True, priority=2, sort_all=_num_all("calls")),
+    Column("errors", "err", 4, _num("errors"), right=True, descending=True, priority=4, sort_all=_num_all("errors")),
     Column(
         "last_active",
         "active",
@@ -196,8 +196,8 @@ COLUMNS: tuple[Column, ...] = (
         descending=True,
         sort_all=_num_all("last_active", 0.0),
     ),
-    Column("keys", "keys", 5, _num("keys"), right=True, descending=True, priority=4, sort_all=_num_all("keys")),
-    Column("bytes", "size", 8, _num("bytes"), right=True, descending=True, priority=6, sort_all=_num_all("bytes")),
+    Column("keys", "keys", 5, _num("keys"), right=True, descending=True, priority=3, sort_all=_num_all("keys")),
+    Column("bytes", "size", 8, _num("bytes"), right=True, descending=True, priority=5, sort_all=_num_all("bytes")),
     Column("alarm", "alarm", 7, _alarm, right=True, sort_all=_alarm_all),
 )
 # Shown only when the rows come from a cluster (docs/cluster.md): the shard owning each object.
@@ -211,7 +211,7 @@ SOCKETS = Column(
     _num("websockets"),
     right=True,
     descending=True,
-    priority=2,  # dropped before the namespace: without it two objects of one name in two classes look alike
+    priority=1,
     sort_all=_num_all("websockets"),
 )
 COLUMN_BY_NAME = {c.name: c for c in (*COLUMNS, SHARD, SOCKETS)}
