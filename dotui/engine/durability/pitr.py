@@ -196,6 +196,8 @@ def read(path: str) -> Iterator[Record]:
             end = pos + _REC.size + (n or 0) + _PAGE.size
             if n is None or n > MAX_RECORD or end > size:
                 return  # torn at the end: a kill mid-append (never needed: the WAL still holds it)
+            if n < _HEAD.size and _zeros_to_end(fd, pos, size):
+                return  # an append the file grew for and never received (a crash keeps the length, not the bytes)
             payload = disk.pread(fd, n, pos + _REC.size)
             if zlib.crc32(payload) != crc:
                 if end == size:
@@ -220,7 +222,7 @@ def last(path: str) -> Record | None:
             return None
         (n,) = _PAGE.unpack(disk.pread(fd, _PAGE.size, size - _PAGE.size))
         start = size - _PAGE.size - n - _REC.size
-        if start < 0 or n > MAX_RECORD:
+        if start < 0 or n > MAX_RECORD or n < _HEAD.size:
             return _scan_last(path)
         head = disk.pread(fd, _REC.size, start)
         length, crc = _REC.unpack(head)
@@ -232,6 +234,16 @@ def last(path: str) -> Record | None:
         return rec
     finally:
         disk.close(fd)
+
+
+def _zeros_to_end(fd: int, pos: int, size: int) -> bool:
+    """Whether the file holds only zero bytes from ``pos`` to its end. O(size - pos)."""
+    while pos < size:
+        chunk = disk.pread(fd, min(1 << 20, size - pos), pos)
+        if not chunk or chunk.count(0) != len(chunk):
+            return not chunk
+        pos += len(chunk)
+    return True
 
 
 def _scan_last(path: str) -> Record | None:
