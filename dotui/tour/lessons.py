@@ -165,7 +165,12 @@ ONE_INSTANCE = Lesson(
             "other call in meanwhile (for this lesson the commit waits for you: → lets it go). Then all 20 "
             "post at the same moment: 20 concurrent calls to one object.",
             do=_announce_and_post,
-            point=Point(CHAT, "tour-lobby", "queue", "the posts waiting (…) in its queue"),
+            point=Point(
+                CHAT,
+                "tour-lobby",
+                "queue",
+                "the posts waiting (…) in its queue; its ⊘ line, the input gate, is lesson 4's",
+            ),
             then=lambda r: (
                 f"{r.seen['waiting']} posts wait in the room's queue behind the announcement; "
                 f"{r.seen['answered']} of 20 have run. → lets the commit go"
@@ -278,7 +283,7 @@ INTERLEAVING = Lesson(
             check=_lost_ok,
         ),
         Step(
-            "History shows it: the two calls overlap in time.",
+            "Its finished calls show it: each ran as long as the hold, both at the same time, not one after the other.",
             point=Point(IL, RACE.ref, "queue", "finished: two bump_racy_until → 1"),
             then="the second call started before the first ended: they interleaved at the await",
             check=_overlapped,
@@ -303,10 +308,11 @@ INPUT_GATE = Lesson(
     ("Interleave/tour-gate",),
     [
         Step(
-            "The same two bumps, but bump_blocked does its read-sleep-write inside block_concurrency_while. "
-            "The object's queue shows it: ⊘ input gate held, and the second call waits (…) instead of running.",
+            "The same two bumps, but bump_blocked does its read-sleep-write (1 s) inside "
+            "block_concurrency_while. While it runs, its queue shows ⊘ input gate held and the second call "
+            "waiting (…) instead of running; once both are done, the second's 'queued 1.0 s' says it waited.",
             do=_blocked,
-            point=Point(IL, "tour-gate", "queue", "the line ⊘ input gate held"),
+            point=Point(IL, "tour-gate", "queue", "finished: the second bump_blocked queued 1.0 s, outside the gate"),
             then=lambda r: (
                 f"results {sorted(r.seen['results'])}, n = {r.seen['n']}: nothing lost; the second "
                 f"call waited for the gate"
