@@ -47,3 +47,10 @@ def test_docs_and_comments_cite_only_the_repositorys_own_docs():
         if re.search(r"DESIGN(\.md| §)", text) and name != "tests/test_readme.py":
             offenders.append(name)
     assert not offenders, f"these cite a design file that is not in the repository: {offenders}"
+
+
+def test_the_set_up_says_to_make_a_virtual_environment_first():
+    """A new user ran the README's pip install into the system's Python: the set-up starts with a venv."""
+    text = (ROOT / "README.md").read_text()
+    setup = text[text.index("## Set-up") :]
+    assert "python3 -m venv" in setup and setup.index("python3 -m venv") < setup.index("pip install -e .")
