@@ -334,3 +334,15 @@ def test_the_reload_lesson_holds_when_the_learner_reads_past_the_idle_timeout(fa
     narrator = LineNarrator(lambda kind, text: lines.append(text), wait=lambda s: _time.sleep(2.5))
     checks = run_lesson(facade, lesson_named("reload"), narrator)
     assert all(c.ok for c in checks), lines
+
+
+@pytest.mark.slow
+async def test_at_80x24_the_tour_panel_says_how_to_move_on(facade):
+    """At 80x24 the panel is a few lines high: the line with → next step was its last, and was cut."""
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False, tour="websockets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        try:
+            await until(pilot, lambda: "→ next step" in screen_text(app), "how to move on, on screen", timeout=60)
+            await until(pilot, lambda: "2 sockets open" in screen_text(app), "the step's result beside it")
+        finally:
+            app.main.tour.stop()  # the lesson's thread ends with the test, whatever it found

@@ -70,6 +70,8 @@ class TourPanel(Static):
         out = Text()
         out.append(self.title, style="bold cyan")
         out.append("   t: lessons · T: end the tour\n", style="dim")
+        if self.keys:  # second, so a short panel (80x24) cuts the oldest result, never how to move on
+            out.append(self.keys + "\n", style="bold cyan" if self.keys.startswith("⏸") else "cyan")
         out.append(self.narration + "\n")
         if self.look:
             out.append("▶ look: ", style="bold magenta")
@@ -82,7 +84,5 @@ class TourPanel(Static):
                 out.append(("✓ " if check is not None else "  ") + text + "\n", style=style)
         if self.status:
             out.append(self.status + "\n", style="bold" if ok else "bold red")
-        if self.keys:
-            out.append(self.keys, style="bold cyan" if self.keys.startswith("⏸") else "cyan")
         out.rstrip()  # in place: rich's Text.rstrip returns None
         self.update(out)
