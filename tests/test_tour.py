@@ -346,3 +346,16 @@ async def test_at_80x24_the_tour_panel_says_how_to_move_on(facade):
             await until(pilot, lambda: "2 sockets open" in screen_text(app), "the step's result beside it")
         finally:
             app.main.tour.stop()  # the lesson's thread ends with the test, whatever it found
+
+
+@pytest.mark.slow
+async def test_at_80x24_the_tour_panel_shows_the_steps_own_result(facade):
+    """The panel showed the step before's result above this one's, and at 80x24 this one's was cut."""
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False, tour="output-gate")
+    async with app.run_test(size=(80, 24)) as pilot:
+        try:
+            await until(pilot, lambda: "→ next step" in screen_text(app), "the first step, waiting", timeout=60)
+            await pilot.press("right")
+            await until(pilot, lambda: "10 results held" in screen_text(app), "the held results", timeout=60)
+        finally:
+            app.main.tour.stop()
