@@ -98,8 +98,19 @@ class Target(DurableObject):
     async def alarm(self):
         await self.ctx.storage.put("alarm_ran", True)
 
+    async def put_kv(self, key):
+        await self.ctx.storage.put(key, 1)
+
+    async def read_kv(self, key):
+        return await self.ctx.storage.get(key)
+
+    def write_sql(self):
+        self.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS only_sql (v INTEGER)")
+
 
 class Caller(DurableObject):
+    '''Reaches the others through env bindings.'''
+
     async def roundtrip(self, name):
         stub = self.env.TARGET.getByName(name)
         when = dt.datetime(2025, 5, 4, 3, 2, 1, 123456, tzinfo=dt.UTC)
@@ -244,3 +255,27 @@ async def test_abort_in_an_alarm_retries_it_unless_retry_alarm_is_false(engine, 
     await plain.arm(mode)
     assert (await engine.alarms.fire_now("Plain", plain.id.hex))[0] == outcome
     assert await plain.fired() is False
+
+
+async def test_a_sqlite_objects_kv_keys_are_counted_in_every_wake(engine):
+    # Counted only once a wake wrote KV, a live object that had only read (or written SQL) showed 0 keys,
+    # and a commit of SQL alone wrote that 0 into the index its hibernated row is read from.
+    t = engine.env.Target.get_by_name("counted")
+
+    def keys() -> int:
+        return next(i["keys"] for i in engine.instances() if i["name"] == "counted")
+
+    await t.put_kv("a")
+    await t.put_kv("b")
+    assert keys() == 2
+    await engine.hibernate("Target", t.id)
+    assert await t.read_kv("a") == 1
+    assert keys() == 2  # live, having only read
+    await t.write_sql()
+    await engine.hibernate("Target", t.id)
+    assert keys() == 2  # hibernated, from the index the SQL commit wrote
+
+
+def test_a_class_without_a_docstring_shows_none_not_its_base_classes(engine):
+    docs = {ns["name"]: ns["doc"] for ns in engine.namespaces()}
+    assert docs["Target"] == "" and docs["Caller"] == "Reaches the others through env bindings."

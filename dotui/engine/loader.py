@@ -383,7 +383,7 @@ def namespace_of(name: str, cls: type, path: str, module: Any) -> NamespaceInfo 
         name=name,
         cls=cls,
         file=path,
-        doc=inspect.getdoc(cls) or "",
+        doc=inspect.cleandoc(vars(cls).get("__doc__") or ""),  # its own: not the base class's
         mode=mode,
         has_alarm=callable(getattr(cls, "alarm", None)),
         methods=callable_methods(cls),

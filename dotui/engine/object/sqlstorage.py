@@ -407,8 +407,9 @@ class SqlStorage(SqlKv, AlarmApi):
     # ---------------------------------------------------------------- introspection
     @property
     def key_count(self) -> int:
-        """KV keys (counted once a wake when the object first writes KV; 0 before)."""
-        return self._kv_count or 0
+        """KV keys: counted the first time a wake asks (a listing, a commit, a KV write; O(keys) in C),
+        then kept by each write, O(1)."""
+        return 0 if self._closed else self._counted()
 
     @property
     def byte_size(self) -> int:
