@@ -313,7 +313,7 @@ class Renderer:
     def ls(self, result: dict[str, Any]) -> None:
         objects = result["objects"]
         if not objects:
-            self.notice("no objects; the first call creates one, e.g. Counter/alice.increment()")
+            self.notice("no objects yet: a call creates one, as Class/name.method(...) (`classes` lists them)")
             return
         counts: dict[str, int] = {}
         for o in objects:
