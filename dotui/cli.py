@@ -549,6 +549,14 @@ def _init_main(args: argparse.Namespace, out: Renderer, err: Renderer) -> int:
         else "dotui project"
     )
     out.notice(f"dotui: a new {kind} in {args.folder}: cd {args.folder} && pytest", "green")
+    from importlib.util import find_spec
+
+    missing = [name for name in ("pytest", "pytest_asyncio") if find_spec(name) is None]
+    if missing:
+        out.notice(
+            f"  its tests need {' and '.join(n.replace('_', '-') for n in missing)}, not installed beside dotui: "
+            "pip install pytest pytest-asyncio"
+        )
     return OK
 
 

@@ -62,6 +62,8 @@ PYTEST_INI = """[pytest]
 # dotui's plugin (installed with dotui) gives the dotui_engine and dotui_clock fixtures over this folder
 dotui_objects = objects
 testpaths = tests
+# each test's fixtures on that test's event loop (pytest-asyncio warns when this is unset)
+asyncio_default_fixture_loop_scope = function
 """
 
 README = """# {name}
@@ -72,6 +74,8 @@ A dotui project: durable objects in `objects/`, their tests in `tests/`.
 dotui            # the TUI on objects/ (dotui repl for the REPL, dotui serve for HTTP)
 pytest           # the tests, with dotui's pytest plugin
 ```
+
+The tests need pytest and pytest-asyncio where dotui is installed: `pip install pytest pytest-asyncio`.
 """
 
 WRANGLER = """name = "{name}"
@@ -152,6 +156,8 @@ dev = ["workers-py", "workers-runtime-sdk"]
 WORKER_PYTEST_INI = """[pytest]
 # dotui's plugin loads the project from wrangler.toml (the dotui_engine and dotui_clock fixtures)
 testpaths = tests
+# each test's fixtures on that test's event loop (pytest-asyncio warns when this is unset)
+asyncio_default_fixture_loop_scope = function
 """
 
 WORKER_README = """# {name}
@@ -162,6 +168,8 @@ A Cloudflare Python Workers project: `wrangler.toml`, `src/entry.py`.
 dotui serve      # runs it here: http://127.0.0.1:8787/increment?name=A (dotui for the TUI)
 pytest           # its tests, with dotui's pytest plugin
 ```
+
+The tests need pytest and pytest-asyncio where dotui is installed: `pip install pytest pytest-asyncio`.
 
 Deploy it with Cloudflare's tools, unchanged: `uv run pywrangler deploy`.
 """

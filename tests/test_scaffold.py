@@ -22,7 +22,8 @@ def dotui(cwd, *args):
 def pytest_in(folder):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        # a deprecation warning is an error: with pytest 9 a user sees it (pytest-asyncio's unset loop scope)
+        [sys.executable, "-W", "error::DeprecationWarning", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -63,3 +64,28 @@ def test_init_writes_nothing_over_an_existing_folder(tmp_path):
     assert proc.returncode == 2 and "exists and is not an empty folder" in proc.stderr
     assert [p.name for p in (tmp_path / "demo").iterdir()] == ["notes.txt"]
     assert (tmp_path / "demo" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_a_dotui_project_passes_its_tests_and_its_readme_says_what_they_need(tmp_path):
+    assert dotui(tmp_path, "init", "demo").returncode == 0
+    tests = pytest_in(tmp_path / "demo")
+    assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout + tests.stderr
+    readme = (tmp_path / "demo" / "README.md").read_text()
+    assert "pip install pytest pytest-asyncio" in readme
+
+
+def test_init_says_what_its_tests_need_when_it_is_not_installed(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from dotui import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pytest_asyncio" else real(name, *a)
+    )
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["init", "demo"]) == 0
+    said = capsys.readouterr()
+    assert "cd demo && pytest" in said.out + said.err
+    assert "pip install pytest pytest-asyncio" in said.out + said.err

@@ -21,7 +21,7 @@ from .kit import TestEngine
 
 try:
     import pytest_asyncio
-except ImportError:  # pragma: no cover - dotui[test] brings it
+except ImportError:  # pragma: no cover - a project's README says to install it
     pytest_asyncio = None  # type: ignore[assignment]
 
 FIXTURES = {"dotui_engine", "engine", "dotui_clock", "clock"}
@@ -115,7 +115,9 @@ else:  # pragma: no cover
 
     @pytest.fixture(name="dotui_engine")
     def _missing():
-        pytest.fail("dotui.testing needs pytest-asyncio: pip install 'dotui[test]'", pytrace=False)
+        pytest.fail(
+            "dotui.testing needs pytest-asyncio, where dotui is installed: pip install pytest-asyncio", pytrace=False
+        )
 
 
 @pytest.fixture(name="dotui_clock")
