@@ -171,7 +171,7 @@ class SqlKv:
         an UPDATE of the key, and an INSERT only if it changed no row, so a key written again costs
         one statement (a SELECT, an upsert and a savepoint were four)."""
         self._begin()
-        count = self._counted()
+        count = self.counted_keys()
         several = len(rows) + len(deletes) > 1
         try:
             if several:
@@ -196,7 +196,8 @@ class SqlKv:
         self._wrote()
         return gone
 
-    def _counted(self) -> int:
+    def counted_keys(self) -> int:
+        """The KV keys this object holds: counted the first time, then kept by each write."""
         if self._kv_count is None:  # once a wake, and only for an object that writes KV: O(keys) in C
             self._kv_count = self._trusted("SELECT count(*) FROM _cf_KV").fetchone()[0]
         return self._kv_count

@@ -409,7 +409,7 @@ class SqlStorage(SqlKv, AlarmApi):
     def key_count(self) -> int:
         """KV keys: counted the first time a wake asks (a listing, a commit, a KV write; O(keys) in C),
         then kept by each write, O(1)."""
-        return 0 if self._closed else self._counted()
+        return 0 if self._closed else self.counted_keys()
 
     @property
     def byte_size(self) -> int:
