@@ -61,11 +61,11 @@ ROOT = os.path.dirname(HERE)
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 sys.path.insert(0, ROOT)
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from bench_objects import write_counter  # noqa: E402
-from dotui.examples import OBJECTS as BUNDLED_OBJECTS  # noqa: E402
-from served import MB, Served, raise_own_file_limit, serve_flags  # noqa: E402
+from bench_objects import write_counter
+from dotui.examples import OBJECTS as BUNDLED_OBJECTS
+from served import MB, Served, raise_own_file_limit, serve_flags
 
 RSS_TARGET_MB = 100
 HOLDER_TARGET_S = 1.0

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 sys.path.insert(0, os.path.dirname(HERE))
 
-from dotui import Engine  # noqa: E402
+from dotui import Engine
 
 OBJECTS = """
 import asyncio
@@ -190,7 +190,7 @@ def id_scenario(e: Engine) -> dict:
         try:
             fn()
             return "no error"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the error is the scenario's result, compared with the peer's
             return f"{type(exc).__name__}: {exc}"
 
     C, Other = e.env.Counter, e.env.Other

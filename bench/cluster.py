@@ -32,10 +32,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[0] = ROOT  # not bench/: its http.py would shadow the standard library's for Ray's imports
 
-from dotui.cluster.admin import ClusterAdmin  # noqa: E402
-from dotui.cluster.placement import shard_of  # noqa: E402
-from dotui.cluster.runtime import Cluster, init_ray  # noqa: E402
-from dotui.engine.ids import IdFactory  # noqa: E402
+from dotui.cluster.admin import ClusterAdmin
+from dotui.cluster.placement import shard_of
+from dotui.cluster.runtime import Cluster, init_ray
+from dotui.engine.ids import IdFactory
 
 OBJECTS = """
 import time
@@ -187,7 +187,9 @@ async def main() -> None:
 
 
 def report(runs: dict[int, list[dict[str, float]]], args: argparse.Namespace, only: set[str]) -> None:
-    med = lambda shards, key: statistics.median(x[key] for x in runs[shards])  # noqa: E731
+    def med(shards: int, key: str) -> float:
+        return statistics.median(x[key] for x in runs[shards])
+
     print(
         f"dotui cluster on Ray, {os.cpu_count()} cores, {args.objects:,} objects, {IN_FLIGHT} calls in flight, "
         f"median of {args.rounds} round(s) of {args.seconds:g} s"

@@ -27,7 +27,7 @@ ROOT = os.path.dirname(HERE)
 PEER = os.path.join(HERE, "peer")
 sys.path.insert(0, ROOT)
 
-from bench_objects import write_counter  # noqa: E402
+from bench_objects import write_counter
 
 WORKLOADS = {"noop": 20_000, "increment": 2_000, "concurrent": 10_000, "new_objects": 2_000}
 

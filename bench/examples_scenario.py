@@ -24,9 +24,9 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != str(HERE)] + [str(HERE)]
 sys.path.insert(0, str(HERE.parent))
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from served import Served  # noqa: E402
+from served import Served
 
 EXAMPLES = HERE.parent / "examples" / "cloudflare"
 

@@ -19,26 +19,26 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import argparse
+import asyncio
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
 
 ROOT = os.path.dirname(_HERE)
 sys.path.insert(0, ROOT)
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from dotui.ops import LocalEngine  # noqa: E402
-from dotui.server import connect  # noqa: E402
+from dotui.ops import LocalEngine
+from dotui.server import connect
 
 sys.path.append(_HERE)  # aiohttp has its http package now; our sibling modules may come last
-from bench_objects import write_counter  # noqa: E402
+from bench_objects import write_counter
 
 
 # ---------------------------------------------------------------- in-process

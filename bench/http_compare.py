@@ -47,8 +47,8 @@ PEER = os.path.join(HERE, "peer")
 # this folder comes last: a module here must never hide one of the standard library.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 
-from behaviour import WS_OBJECTS  # noqa: E402
-from bench_objects import write_counter  # noqa: E402
+from behaviour import WS_OBJECTS
+from bench_objects import write_counter
 
 WORKLOADS = [  # (name, clients, calls, what)
     ("noop", 1, 10000, "1 keep-alive client, no-op calls on one object"),

@@ -59,9 +59,9 @@ ROOT = os.path.dirname(HERE)
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 sys.path.insert(0, ROOT)
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from served import DOTUI, MB, Served, child_env, percentile  # noqa: E402
+from served import DOTUI, MB, Served, child_env, percentile
 
 HOT = 32  # hot objects (stay live): the rest of the calls sweep
 ROOMS = 8

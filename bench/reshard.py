@@ -39,9 +39,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from dotui import Engine  # noqa: E402
-from dotui.cluster.placement import shard_of  # noqa: E402
-from dotui.engine.ids import IdFactory  # noqa: E402
+from dotui import Engine
+from dotui.cluster.placement import shard_of
+from dotui.engine.ids import IdFactory
 
 OBJECTS = """
 from dotui import DurableObject

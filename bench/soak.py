@@ -46,10 +46,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tinydb import TinyDB  # noqa: E402
+from tinydb import TinyDB
 
-from dotui import Engine  # noqa: E402
-from dotui.engine.durability import pitr  # noqa: E402
+from dotui import Engine
+from dotui.engine.durability import pitr
 
 OPS = ("write", "fsync", "open", "rename", "mkdir")
 ERRNOS = {"EIO": 5, "ENOSPC": 28}

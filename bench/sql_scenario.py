@@ -613,7 +613,7 @@ def _run_sync(ctx, step: dict, out: dict):
 
         try:
             result = s.transaction_sync(body)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the error is the step's result, compared with the peer's
             return {"inner": inner, "error": str(exc)}
         return {"inner": inner, "returned": result}
     if "size_delta" in step:
@@ -674,12 +674,12 @@ async def _groups(stub_for) -> dict:
     for group, steps in GROUPS.items():
         try:
             answer = {"steps": await stub_for(group).run(steps), "call": "returned"}
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the error is the group's result, compared with the peer's
             answer = {"steps": None, "call": f"error: {exc}"}
         if group in AFTER:
             try:
                 answer["after"] = await stub_for(group).run(AFTER[group])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - the error is the result, compared with the peer's
                 answer["after"] = f"error: {exc}"
         out[group] = answer
     return out

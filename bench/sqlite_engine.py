@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dotui import Engine  # noqa: E402
+from dotui import Engine
 
 OBJECTS = """
 from dotui import DurableObject

@@ -27,10 +27,10 @@ ROOT = os.path.dirname(HERE)
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 sys.path.insert(0, ROOT)
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from behaviour import WS_OBJECTS  # noqa: E402
-from dotui.server import connect  # noqa: E402
+from behaviour import WS_OBJECTS
+from dotui.server import connect
 
 
 def rss(pid: int) -> int:

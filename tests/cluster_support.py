@@ -12,11 +12,11 @@ import dotui.cluster  # noqa: F401 - before Ray: the session's Ray listens on lo
 
 ray = pytest.importorskip("ray", reason="the cluster tests need Ray: pip install -e '.[cluster]' (.ci/run installs it)")
 
-from dotui.cluster.admin import ClusterAdmin  # noqa: E402
-from dotui.cluster.placement import shard_of  # noqa: E402
-from dotui.cluster.runtime import Cluster, init_ray  # noqa: E402
-from dotui.cluster.serve import start_cluster_gateway  # noqa: E402
-from dotui.engine.ids import IdFactory  # noqa: E402
+from dotui.cluster.admin import ClusterAdmin  # noqa: E402 - after importorskip: these import Ray
+from dotui.cluster.placement import shard_of  # noqa: E402 - after importorskip: these import Ray
+from dotui.cluster.runtime import Cluster, init_ray  # noqa: E402 - after importorskip: these import Ray
+from dotui.cluster.serve import start_cluster_gateway  # noqa: E402 - after importorskip: these import Ray
+from dotui.engine.ids import IdFactory  # noqa: E402 - after importorskip: these import Ray
 
 
 def local_ray() -> None:

@@ -172,7 +172,10 @@ async def test_a_killed_shard_host_restarts_on_its_folder_and_no_acknowledged_wr
             await asyncio.sleep(0.02)
 
     clients = [asyncio.ensure_future(client(n)) for n in names for _ in range(3)]
-    total = lambda: sum(len(v) for v in acked.values())  # noqa: E731
+
+    def total() -> int:
+        return sum(len(v) for v in acked.values())
+
     await asyncio.wait_for(until(lambda: total() >= 60), 60)
     os.kill(c.placement[1]["pid"], signal.SIGKILL)
     await asyncio.wait_for(until(lambda: refused), 30)

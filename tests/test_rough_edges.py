@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 
 from dotui.cli import main
+from dotui.ops import LocalEngine
+from dotui.tui.app import DotuiApp
+from dotui.tui.widgets.command_bar import CommandBar
+from tui_support import key_of, record_notifications, screen_text, shown, until
 
 
 def test_run_echo_prints_each_command_beside_its_result(objects, tmp_path, capsys):
@@ -22,10 +26,6 @@ def test_run_echo_prints_each_command_beside_its_result(objects, tmp_path, capsy
 
 
 # ---------------------------------------------------------------- the TUI
-from dotui.ops import LocalEngine  # noqa: E402
-from dotui.tui.app import DotuiApp  # noqa: E402
-from dotui.tui.widgets.command_bar import CommandBar  # noqa: E402
-from tui_support import key_of, record_notifications, screen_text, shown, until  # noqa: E402
 
 
 @pytest.fixture

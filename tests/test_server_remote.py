@@ -138,7 +138,7 @@ def test_acting_answers_the_same(pair):
 def _raised(fn, *args, **kwargs) -> BaseException:
     try:
         fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - the test reads what was raised
         return exc
     raise AssertionError("nothing was raised")
 

@@ -359,7 +359,7 @@ async def test_close_codes_and_attachment_limits_are_workerds(engine):
         try:
             fn()
             return "ok"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the test reads the refusal's message
             return str(exc)
 
     for code in (999, 1004, 1005, 1006, 1015, 5000):

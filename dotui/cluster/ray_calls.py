@@ -137,7 +137,7 @@ class ShardChannel:
     async def _later(self, ticket: int, fut: asyncio.Future) -> None:
         try:
             outcome = await ask(self._handles.get(self.shard), self.shard, "later", ticket)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:  # noqa: BLE001 - the caller's future hears it, a cancellation too
             if not fut.done():
                 fut.set_exception(exc)
         else:

@@ -21,6 +21,7 @@ from typing import Any
 from textual import on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent
@@ -161,7 +162,7 @@ class MainScreen(Screen):
         """The instance under the cursor (read from the table, so a key pressed right after a move acts on it)."""
         try:
             return self.table.selected
-        except Exception:  # noqa: BLE001 - not mounted yet
+        except NoMatches:  # not mounted yet
             return None
 
     @property
@@ -391,7 +392,7 @@ class DotuiApp(App[int]):
         else:
             try:
                 fut.result()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - said, and the app exits with 1: the writes may not be durable
                 main.notify(f"the flush failed: {type(exc).__name__}: {exc}", severity="error")
                 await asyncio.sleep(2)
                 self.exit(1)

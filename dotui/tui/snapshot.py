@@ -100,7 +100,7 @@ def _detail(facade: EngineFacade, req: PollRequest, key: Key, ref: str) -> Detai
         if req.want_queue:
             d.queue = facade.queue(ns, ref)
             d.history = facade.history(ns, ref, 30)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - shown in the object view; the next refresh tries again
         d.error = f"{type(exc).__name__}: {exc}"
         return d
     if req.want_storage:

@@ -151,7 +151,7 @@ class Driven:
                 call.awaiting = "input gate (block_concurrency_while)"
                 try:
                     yield from gate.wait_open()
-                except BaseException as e:  # noqa: BLE001
+                except BaseException as e:  # noqa: BLE001 - forwarded into the coroutine
                     exc = e
             call.status = CallStatus.RUNNING
             call.awaiting = None

@@ -117,7 +117,7 @@ class CommandRunner:
         bar = self.bar
         try:
             outcome = await asyncio.wrap_future(self.submit(line))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the registry answers every mistake; this is dotui's own: shown in the bar
             bar.show_output(Text(f"error: {type(exc).__name__}: {exc}", style="red"))
             return
         finally:

@@ -78,7 +78,7 @@ class Dialogs:
         s = self.screen
         try:
             outcome: Outcome = await asyncio.shield(asyncio.wrap_future(fut))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - its dialog is closed: the toast is where it is said
             s.notify(f"{what}: {type(exc).__name__}: {exc}", severity="error", timeout=8, markup=False)
         else:
             s.commands.toast(outcome, prefix=f"{what} returned " if outcome.ok else f"{what}: ")

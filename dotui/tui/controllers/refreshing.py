@@ -61,7 +61,7 @@ class RefreshLoop:
     async def _run(self) -> None:
         try:
             self.subscription = await asyncio.wrap_future(self._subscribed)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the events only speed refreshes up: say so, list instead
             self.screen.notify(
                 f"cannot watch the engine's events ({type(exc).__name__}: {exc}); "
                 "the screen refreshes by listing instead",

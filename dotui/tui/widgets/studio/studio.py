@@ -390,7 +390,7 @@ class StudioView(Vertical):
     def _read_marks(self, key: Key) -> None:
         try:
             marks = self.engine.bookmarks(*self._ref(key))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown in the studio in place of the bookmarks
             self.app.call_from_thread(self._failed, key, f"cannot read this object's bookmarks: {exc}")
             return
         self.app.call_from_thread(self._marks_read, key, marks)
