@@ -209,7 +209,7 @@ class Index:
         ]
         if not self._attached:
             return out
-        skip = frozenset(leave_out) | mem.keys() if mem else leave_out
+        skip = frozenset(leave_out).union(mem)  # taken now: the thread must not read dicts the loop changes
         store = self._store
 
         def read() -> list[tuple]:
