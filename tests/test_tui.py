@@ -522,3 +522,23 @@ async def test_the_header_at_80x24_names_the_objects_folder_whole(tmp_path, monk
             )
             first = screen_text(app).splitlines()[0]
             assert "pending 0" in first and "/s" in first and "…" not in first
+
+
+async def test_the_header_at_120x34_names_the_objects_folder_whole_while_an_object_is_busy(tmp_path, monkeypatch):
+    """With a call running the counts grow by '◉ 1 busy': at 120 columns the objects folder was cut
+    ('objects examples…'); the row gives up the word dotui and the 'calls/s' label first."""
+    objects = write_objects(tmp_path / "site-packages" / "dotui" / "examples" / "objects")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    flag = flag_path(tmp_path, "busy")
+    with LocalEngine(str(objects), ".dotui", idle_timeout=600) as fe:
+        app = make_app(fe)
+        async with app.run_test(size=SIZE) as pilot:
+            fe.call_async("Gate", "g", "wait", [flag])
+            want = "objects examples/objects"
+            await until(pilot, lambda: "1 busy" in screen_text(app).splitlines()[0], "the busy count in the header")
+            await until(pilot, lambda: want in screen_text(app).splitlines()[0], want + " beside the busy count")
+            first = screen_text(app).splitlines()[0]
+            assert "pending 0" in first and "…" not in first, first
+            Path(flag).touch()
+

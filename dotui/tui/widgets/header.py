@@ -76,13 +76,12 @@ class StatusHeader(Vertical):
             self._show_where()
 
     def _show_where(self) -> None:
-        """The folders in the room the row leaves them: on a narrow terminal (80 columns) without the word
-        dotui (the terminal's title says it); a folder outside this one by its last two names
-        (``examples/objects``)."""
+        """The folders in the room the row leaves them: on a short row (80 columns, or 120 with an object
+        busy) without the word dotui (the terminal's title says it) nor the 'calls/s' label; a folder outside
+        this one by its last two names (``examples/objects``). O(1) a redraw."""
         assert self._where is not None
         data_dir, objects_dir, url = self._where
-        compact = self.size.width < 110
-        text = Text() if compact else Text.assemble(("dotui ", "bold"))
+        text = Text() if self._tight() else Text.assemble(("dotui ", "bold"))
         if url:
             text.append_text(Text.assemble(("→ ", "dim"), (url, "bold cyan"), ("  ", "")))
         objects = show_path(objects_dir)
@@ -91,9 +90,26 @@ class StatusHeader(Vertical):
         text.append_text(Text.assemble(("data ", "dim"), show_path(data_dir), ("  objects ", "dim"), objects))
         self._put("header-where", text, text.plain)
 
+    def _tight(self) -> bool:
+        """Whether the row is too short for everything at full length: the folders (with the word dotui), the
+        counts, 'calls/s', the sparkline, the rate and the commits pending, as the stylesheet sizes them."""
+        width = self.size.width
+        if width < 110:
+            return True
+        where = 6 + len(self._where_plain()) + 2  # "dotui " and the padding
+        others = sum(len(str(self._shown.get(part, ""))) + 2 for part in ("counts-plain", "commits-plain"))
+        return where + others + len("calls/s") + 14 + 6 > width
+
+    def _where_plain(self) -> str:
+        if self._where is None:
+            return ""
+        data_dir, objects_dir, url = self._where
+        return (f"→ {url}  " if url else "") + f"data {show_path(data_dir)}  objects {show_path(objects_dir)}"
+
     def set_stats(self, stats: dict[str, Any], busy: int, samples: list[float], rate: float) -> None:
         live, hib = stats.get("live", 0), stats.get("hibernated", 0)
         compact = self.size.width < 110
+        tight_before = self._tight()
         counts = Text.assemble(
             (glossary.GLYPHS["idle"] + " ", "green"),
             f"{live:,} live",
@@ -103,21 +119,23 @@ class StatusHeader(Vertical):
         if busy:
             counts.append(f"  {glossary.GLYPHS['busy']} {busy:,}" + ("" if compact else " busy"), "yellow")
         self._put("header-counts", counts, counts.plain)
+        pending = stats.get("commits_pending", 0)
+        commits = Text.assemble(
+            ("pending " if compact else "commits pending ", "dim"), (str(pending), "bold yellow" if pending else "")
+        )
+        self._shown["counts-plain"], self._shown["commits-plain"] = counts.plain, commits.plain
+        tight = self._tight()
+        self.set_class(tight and not compact, "-tight")
+        if tight != tight_before and self._where is not None:
+            self._show_where()
         samples = list(samples)
         if self._shown.get("header-rate") != samples:
             self._shown["header-rate"] = samples
             self.query_one("#header-rate", Sparkline).data = samples
         value = f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
-        value += "/s" if compact else ""  # narrow: no label and no sparkline, the unit says what it is
+        value += "/s" if tight else ""  # short: no label (narrow: no sparkline either), the unit says what it is
         self._put("header-rate-value", value, value)
-        pending = stats.get("commits_pending", 0)
-        self._put(
-            "header-commits",
-            Text.assemble(
-                ("pending " if compact else "commits pending ", "dim"), (str(pending), "bold yellow" if pending else "")
-            ),
-            (compact, pending),
-        )
+        self._put("header-commits", commits, (compact, pending))
 
     def set_busy(self, message: str | None) -> None:
         if self._shown.get("header-busy") == message:
