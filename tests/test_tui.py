@@ -542,3 +542,18 @@ async def test_the_header_at_120x34_names_the_objects_folder_whole_while_an_obje
             assert "pending 0" in first and "…" not in first, first
             Path(flag).touch()
 
+
+@pytest.mark.parametrize("size", [(120, 34), (80, 24)])
+async def test_the_footer_shows_what_fits_and_quit_always(facade, size):
+    """At 120 columns the footer names a (alarm) and r (reload) too; at 80 it shows only the keys that fit
+    whole, never one cut in half ('Cm'), and q Quit among them."""
+    app = make_app(facade)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: "Quit" in screen_text(app).splitlines()[-1], "the footer")
+        await pilot.pause(0.2)
+        last = screen_text(app).splitlines()[-1]
+        labels = ("Tour", "Help", "Quit", "Filter", "Invoke", "New", "Hibernate", "Wake", "Alarm", "Reload", "Cmd")
+        words = last.replace("▏", " ").split()
+        assert all(len(w) == 1 or w in labels or w in ("^p", "palette") for w in words), last
+        if size[0] >= 120:
+            assert "a Alarm" in last and "r Reload" in last, last

@@ -24,7 +24,7 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.filter import LineFilter
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent
+from textual.widgets import TabbedContent
 
 from ..commands import Outcome
 from ..ops import EngineFacade
@@ -44,6 +44,7 @@ from .printable import PrintableFilter
 from .snapshot import Detail
 from .watcher import FolderWatcher
 from .widgets.command_bar import CommandBar
+from .widgets.footer import FittingFooter
 from .widgets.header import StatusHeader
 from .widgets.instances import InstancesPane, InstanceTable
 from .widgets.object import ObjectView
@@ -123,7 +124,7 @@ class MainScreen(Screen):
         yield Welcome(id="welcome")
         yield self.tour_panel
         yield self.command_bar
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True)
 
     @property
     def table(self) -> InstanceTable:
@@ -131,7 +132,7 @@ class MainScreen(Screen):
 
     def on_resize(self, event) -> None:
         # the palette hint gives its room to the action keys on a narrow terminal
-        self.query_one(Footer).show_command_palette = event.size.width >= 100
+        self.query_one(FittingFooter).show_command_palette = event.size.width >= 100
 
     def on_mount(self) -> None:
         self.header.set_where(
