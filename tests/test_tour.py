@@ -359,3 +359,37 @@ async def test_at_80x24_the_tour_panel_says_how_to_move_on(facade):
 async def test_at_80x24_the_tour_panel_shows_the_steps_own_result(facade):
     """The panel showed the step before's result above this one's, and at 80x24 this one's was cut."""
     await _shown_at_80x24(facade, "output-gate", ("right",), "10 results held")
+
+
+TUI_WORDS = (" tab", "(i)", "(3)", "(:)", "command bar", "dialog", "selected", " n makes", "Enter on one", "TUI")
+
+
+def test_the_repls_tour_closes_in_commands_not_tui_keys(facade):
+    """Each lesson's last words in the REPL name commands the REPL takes: they spoke of the invoke dialog (i),
+    Methods (3), the selected object and the command bar, which the REPL has none of; and they wrap between
+    words (they were printed for the terminal to cut)."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from dotui.commands import REGISTRY
+    from dotui.present.render import Renderer
+
+    for lesson in LESSONS:
+        said = lesson.closing_for(facade, commands=True)
+        assert said and not [w for w in TUI_WORDS if w in said], (lesson.key, said)
+        assert lesson.closing_for(facade) != said or "Explore" not in said, lesson.key
+        words = said.replace(";", " ").replace(",", " ").split()
+        named = [w for w in words if w in REGISTRY.commands or re.match(r"\w+/[\w#-]+\.\w+\(", w)]
+        assert named, f"{lesson.key}: no command or call named in {said!r}"
+    out = io.StringIO()
+    Renderer(Console(file=out, width=60, color_system=None)).tour(
+        {
+            "lines": [],
+            "closing": [lesson_named("reload").closing_for(facade, commands=True)],
+            "checks": [],
+            "passed": True,
+        }
+    )
+    assert max(len(line) for line in out.getvalue().splitlines()) <= 60

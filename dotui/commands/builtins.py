@@ -665,7 +665,7 @@ def tour(ctx: Context, lesson: str | None = None) -> dict[str, Any]:
         "checks": checks,
         "passed": all(c["ok"] for c in checks),
         "lines": lines,
-        "closing": [c for x, _ in ran if (c := x.closing_for(ctx.facade))],
+        "closing": [c for x, _ in ran if (c := x.closing_for(ctx.facade, commands=True))],
     }
 
 

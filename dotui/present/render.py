@@ -602,7 +602,7 @@ class Renderer:
                 self.tour_line(line["kind"], line["text"])
         self._streamed_tour = False
         for note in result["closing"]:
-            self.notice(note, "cyan")
+            self.out.print(Text(note, style="cyan"))  # wrapped between words, not by the terminal
         held = sum(c["ok"] for c in result["checks"])
         self.notice(
             f"{held} of {len(result['checks'])} claims checked out", "green" if result["passed"] else "bold red"

@@ -87,6 +87,8 @@ ADDRESSING = Lesson(
         ),
     ],
     "Explore: n makes a Counter by name; :call Counter/#… increment reaches one by id.",
+    commands="Explore: Counter/anyname.increment() makes a Counter by name; ls Counter shows its id, and "
+    "Counter/#3f2a.increment() (a unique prefix of the id) reaches it by id.",
 )
 
 
@@ -196,6 +198,7 @@ ONE_INSTANCE = Lesson(
         ),
     ],
     "Explore: ChatRoom/tour-lobby.read() in the command bar (:) lists the messages in order.",
+    commands="Explore: ChatRoom/tour-lobby.read() lists the messages in order.",
 )
 
 
@@ -290,6 +293,8 @@ INTERLEAVING = Lesson(
         ),
     ],
     "Explore: invoke bump_racy with ×2 in the invoke dialog (i) and watch it lose an update again.",
+    commands="Explore: call Interleave/tour-race bump_racy --times 2 --concurrent, then storage "
+    "Interleave/tour-race: two calls, one more in n, an update lost again.",
 )
 
 
@@ -324,6 +329,8 @@ INPUT_GATE = Lesson(
         ),
     ],
     "Explore: Interleave/tour-gate, then Methods (3): compare bump_racy and bump_blocked.",
+    commands="Explore: call Interleave/tour-gate bump_blocked --times 2 --concurrent loses nothing; "
+    "classes Interleave says what bump_racy and bump_blocked do.",
 )
 
 
@@ -410,6 +417,8 @@ OUTPUT_GATE = Lesson(
         ),
     ],
     "Explore: dotui --commit-delay 1 keeps commits slow, to watch ⧗ on any object.",
+    commands="Explore: dotui repl --commit-delay 1 keeps commits slow: each call then answers about a second "
+    "late, the time its write takes to be on disk.",
 )
 
 
@@ -481,6 +490,7 @@ HIBERNATION = Lesson(
         ),
     ],
     "Explore: h hibernates the selected object, w wakes it.",
+    commands="Explore: hibernate Counter/tour-sleepy, then ls Counter (○ hibernated) and wake Counter/tour-sleepy.",
 )
 
 
@@ -553,6 +563,7 @@ ALARMS = Lesson(
         ),
     ],
     "Explore: a sets or deletes the alarm of the selected object.",
+    commands="Explore: alarm ApiUsage/tour-user set +10 sets its alarm ten seconds from now, alarm ApiUsage/tour-user delete deletes it.",
 )
 
 
@@ -697,6 +708,8 @@ WEBSOCKETS = Lesson(
         ),
     ],
     "Explore: dotui serve, then python examples/chat_client.py lobby ann in two terminals.",
+    commands="Explore: ws ChatRoom/tour-lobby /?user=ann --send hello says hello to the room as ann and shows what it answers; "
+    "dotui serve, then python examples/chat_client.py lobby ann in two terminals.",
 )
 
 
@@ -831,21 +844,24 @@ RELOAD = Lesson(
         ),
     ],
     lambda facade: f"The tour removes {RELOAD_FILE} as the lesson ends. {_explore_reload(facade)}",
+    commands=lambda facade: (
+        f"The tour removes {RELOAD_FILE} as the lesson ends. {_explore_reload(facade, commands=True)}"
+    ),
     edits_objects=True,
 )
 
 
-def _explore_reload(facade: EngineFacade) -> str:
-    """Which file the learner can edit to see a reload: one their workspace really has (O(classes))."""
+def _explore_reload(facade: EngineFacade, commands: bool = False) -> str:
+    """Which file the learner can edit to see a reload: one their workspace really has (O(classes)); in the
+    TUI's words, or (``commands``) in the command language's."""
     import os
 
     from ..examples import OBJECTS as BUNDLED
 
+    then = "save, then reload" if commands else "save: the TUI reloads by itself (the REPL: reload)"
     if facade.remote:
-        return (
-            "Explore: edit a class's file in the folder dotui serve runs on and save; r here reloads it (the "
-            "REPL: reload)."
-        )
+        how = "save, then reload" if commands else "save; r here reloads it (the REPL: reload)"
+        return f"Explore: edit a class's file in the folder dotui serve runs on and {how}."
     files = [ns["file"] for ns in facade.namespaces() if ns["name"] != TR and ns.get("file")]
     files.sort(key=lambda f: (os.path.basename(f) != "counter.py", f))
     bundled = os.path.abspath(BUNDLED)
@@ -853,11 +869,11 @@ def _explore_reload(facade: EngineFacade) -> str:
         return (
             f"Explore: these classes are dotui's bundled examples ({bundled}), part of dotui itself. "
             "For code of your own: dotui init myproject, then dotui in myproject; edit objects/counter.py there "
-            "and save: the TUI reloads by itself (the REPL: reload)."
+            f"and {then}."
         )
     path = os.path.abspath(files[0])
     shown = os.path.relpath(path) if path.startswith(os.path.abspath(os.curdir) + os.sep) else path
-    return f"Explore: edit {shown} and save: the TUI reloads by itself (the REPL: reload)."
+    return f"Explore: edit {shown} and {then}."
 
 
 # ================================================================ two objects are not one transaction
@@ -919,6 +935,7 @@ TRANSACTIONS = Lesson(
         ),
     ],
     "Explore: history Account/tour-alice in the command bar shows the failed and the good transfer.",
+    commands="Explore: history Account/tour-alice shows the failed and the good transfer.",
 )
 
 

@@ -92,4 +92,5 @@ PITR = Lesson(
     ],
     f"Explore: on the Storage tab of {T}/{NAME}, b lists the bookmarks; Enter on one restores to it. "
     f"In the command bar: bookmark {T}/{NAME} --list, restore {T}/{NAME} BOOKMARK.",
+    commands=f"Explore: bookmark {T}/{NAME} --list lists its bookmarks; restore {T}/{NAME} BOOKMARK restores to one.",
 )

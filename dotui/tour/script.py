@@ -84,13 +84,16 @@ class Lesson:
     objects: tuple[str, ...]
     steps: list[Step]
     closing: str | Callable[[EngineFacade], str] = ""  # a callable says what fits the learner's workspace
+    commands: str | Callable[[EngineFacade], str] = ""  # the closing in the command language's words (the REPL)
     # The lesson writes files of the objects folder and reloads them itself: a front end that reloads on
     # save (the TUI) leaves those files to it, or its own late reload drains an object the lesson just woke.
     edits_objects: bool = False
 
-    def closing_for(self, facade: EngineFacade) -> str:
-        """What the lesson says as it ends, for the workspace ``facade`` runs on."""
-        return self.closing(facade) if callable(self.closing) else self.closing
+    def closing_for(self, facade: EngineFacade, commands: bool = False) -> str:
+        """What the lesson says as it ends, for the workspace ``facade`` runs on: in the TUI's keys and tabs,
+        or (``commands``) in the commands the REPL and the command bar take."""
+        said = self.commands if commands and self.commands else self.closing
+        return said(facade) if callable(said) else said
 
 
 class Narrator(Protocol):
