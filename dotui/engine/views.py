@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from .durability import sqlfile
 from .events import Subscription
 from .ids import ObjectId
 
 if TYPE_CHECKING:
+    from .backends import Backends
     from .durability.commitlog import CommitLog
     from .durability.committer import Committer
     from .durability.durable import DurableState
@@ -52,7 +52,7 @@ class ViewedEngine(Protocol):
     """What the views read of the engine."""
 
     holdings: Holdings
-    data_dir: str
+    backends: Backends
     listing: Listing
     durable: DurableState
     index: Index
@@ -120,9 +120,7 @@ class EngineViews:
         info = self.engine.namespace_info(namespace)
         inst = self.held.records.get((namespace, oid.hex))
         pending = inst.storage.pending() if inst is not None and inst.storage is not None else None
-        if info.backend == "sqlite":  # its KV and alarm, read from the database (docs/sqlite.md)
-            return sqlfile.storage_view(self.engine.data_dir, namespace, oid, pending)
-        return self.engine.durable.storage_view(namespace, oid, pending)
+        return self.engine.backends.storage_view(info.backend, namespace, oid, pending)
 
     def queue(self, namespace: str, oid: ObjectId) -> list[dict[str, Any]]:
         inst = self.held.records.get((namespace, oid.hex))

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import values
 from ..clock import REAL, Clock
-from ..errors import BrokenObjectError, DataFolderError
-from . import checkpoint, disk, recent, schema, spares, sqlfile
+from . import checkpoint, disk, recent, schema, spares
 from .commitlog import DELETED, Delta
 from .folder import remove_stale_temporaries
 from .ledger import SegmentLedger, segment_number
+from .rounds import RoundResult, RoundWriter, remove_segments, what
 from .schema import RESERVED
 
 log = logging.getLogger("dotui")
@@ -36,37 +34,14 @@ log = logging.getLogger("dotui")
 Key = tuple[str, str]  # (namespace, id hex)
 
 
-@dataclass
-class RoundResult:
-    """What one checkpoint round achieved (built on the checkpoint thread, read on the loop)."""
-
-    written: list[Key] = field(default_factory=list)
-    failed: dict[Key, str] = field(default_factory=dict)  # may pass: tried again
-    broken: dict[Key, str] = field(default_factory=dict)  # unreadable checkpoint
-    index_error: str | None = None
-
-
-def check_namespaces(files: dict[str, str], data_dir: str) -> None:
-    """Refuse a class whose folder would be one of the engine's own files (``files``: name -> source)."""
-    for name, source in files.items():
-        if name in RESERVED:
-            raise DataFolderError(
-                f"class {name!r} (in {source}) cannot keep its objects in {os.path.join(data_dir, name)}: "
-                f"that is the engine's {RESERVED[name]}; rename the class"
-            )
-
-
-def _what(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
 class DurableState:
     """Owns the overlay of committed-not-checkpointed changes, writes checkpoints,
     and recovers from the log at start.
 
     Loop thread: ``committed``, ``load``, ``view``, ``want``, ``checkpoint``, ``run``.
-    The checkpoint files are written on the executor given to ``start``; everything
-    that thread learns comes back as a ``RoundResult`` and is published on the loop.
+    The checkpoint files are written on the executor given to ``start``, by its
+    ``RoundWriter`` (rounds.py); everything that thread learns comes back as a
+    ``RoundResult`` and is published on the loop.
     """
 
     BACKOFF_BASE = 0.05
@@ -95,8 +70,7 @@ class DurableState:
         self._writing: dict[Key, Delta] = {}  # being written by the current round
         self._ledger = SegmentLedger()  # the log segments still needed (ledger.py)
         self._broken: dict[Key, str] = {}  # unreadable checkpoint: left out until it loads again
-        self.spares = spares.Spares(keep=self.ROUND_OBJECTS)  # the checkpoint thread's (spares.py)
-        self.recent = recent.Recent()  # big objects' last checkpoints: not read back (recent.py)
+        self.writer = RoundWriter(data_dir, index, clock, keep=self.ROUND_OBJECTS)  # (rounds.py, its thread)
         self._more = False  # the last round was full: more work waits for the next at once
         self._round_took = 0  # the ledger's number of the last change the current round took
         self.counters = {"checkpoints": 0, "checkpoint_failures": 0, "recovered_records": 0, "torn_bytes_dropped": 0}
@@ -133,7 +107,7 @@ class DurableState:
     def load(self, key: Key) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
         """(data, alarm, meta) of an object waking: its checkpoint plus the committed changes
         not yet in it. Raises ``BrokenObjectError`` naming an unreadable file."""
-        data, meta = self._checkpoint_of(key)
+        data, meta = self.writer.checkpoint_of(key)
         alarm = meta.get("alarm")
         for d in self._logged(key):
             alarm = d.apply(data, alarm)
@@ -141,12 +115,15 @@ class DurableState:
             self.want()  # readable again: its kept changes go into the next checkpoint
         return data, alarm, meta
 
-    def _checkpoint_of(self, key: Key) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``checkpoint.load`` of an object's file, or what the last round wrote there when it is
-        kept (recent.py) and the file is still the one it wrote: O(keys), no read."""
-        path = self.path(*key)
-        kept = self.recent.get(path)
-        return kept if kept is not None else checkpoint.load(path, key)
+    @property
+    def spares(self) -> spares.Spares:
+        """The checkpoint thread's spare files (the writer's: spares.py)."""
+        return self.writer.spares
+
+    @property
+    def recent(self) -> recent.Recent:
+        """The big objects' last checkpoints, kept by the writer (recent.py)."""
+        return self.writer.recent
 
     def view(self, key: Key) -> tuple[dict[str, Any], dict[str, Any], Delta]:
         """(checkpoint data, its meta, the committed changes not in it), reading the file."""
@@ -256,7 +233,7 @@ class DurableState:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported; the loop goes on
-                self._report_failure(f"checkpoint failed: {_what(exc)}", [])
+                self._report_failure(f"checkpoint failed: {what(exc)}", [])
                 ok = False
             delay = 0.0 if ok else min(self.BACKOFF_MAX, max(self.BACKOFF_BASE, delay * 2))
 
@@ -294,26 +271,26 @@ class DurableState:
             try:
                 old = await self._rotate()
             except Exception as exc:  # noqa: BLE001 - nothing was taken: nothing to give back
-                self._report_failure(f"checkpoint failed: cannot start a new log segment: {_what(exc)}", [])
+                self._report_failure(f"checkpoint failed: cannot start a new log segment: {what(exc)}", [])
                 return False
             work, rows, snap = self._take_work(self.ROUND_OBJECTS)
             self._more = len(work) == self.ROUND_OBJECTS
             try:
-                result = await self._loop.run_in_executor(self._io, self._write_round, work, rows, snap)
+                result = await self._loop.run_in_executor(self._io, self.writer.write, work, rows, snap)
             except BaseException as exc:
                 self._settle(
-                    work, rows, snap, RoundResult(failed={k: _what(exc) for k in work}, index_error=_what(exc)), []
+                    work, rows, snap, RoundResult(failed={k: what(exc) for k in work}, index_error=what(exc)), []
                 )
                 raise
             deletable = self._settle(work, rows, snap, result, old)
             try:
-                await self._loop.run_in_executor(self._io, _remove_segments, deletable)
+                await self._loop.run_in_executor(self._io, remove_segments, deletable)
             except OSError as exc:  # they are replayed (harmlessly) at the next start
-                log.warning("could not delete checkpointed log segments: %s", _what(exc))
+                log.warning("could not delete checkpointed log segments: %s", what(exc))
             try:  # the round is settled: no snapshot of the index is held until the next one
                 await self._loop.run_in_executor(self._io, self.index.fold_log)
             except OSError as exc:  # the index's log stays valid, only longer: the next round tries again
-                log.warning("could not fold the index's write-ahead log into it: %s", _what(exc))
+                log.warning("could not fold the index's write-ahead log into it: %s", what(exc))
             return self._report(result, len(deletable))
 
     def _take_work(self, limit: int | None = None) -> tuple[dict[Key, tuple], list[list], list | None]:
@@ -383,89 +360,6 @@ class DurableState:
         log.warning("%s; retrying with backoff", message)
         self._publish("checkpoint.failed", error=message, objects=objects)
 
-    # ------------------------------------------------------------ the checkpoint thread
-    def _write_round(self, work: dict[Key, tuple], rows: list, snap: list | None) -> RoundResult:
-        """(Thread) Apply each change to its checkpoint file, folder by folder; then the index."""
-        result = RoundResult()
-        folders: dict[str, dict[str, tuple[Key, bytes | None]]] = {}
-        kept: dict[str, tuple] = {}  # checkpoints written (data, meta, rows): kept for the next (recent.py)
-        now = self._clock.now()
-        for key, (delta, name, nbytes) in work.items():
-            if sqlfile.is_sqlite(self.data_dir, *key):  # its checkpoint is SQLite's own (docs/sqlite.md)
-                try:
-                    sqlfile.checkpoint(sqlfile.path_of(self.data_dir, *key))
-                    result.written.append(key)
-                except OSError as exc:
-                    result.failed[key] = _what(exc)
-                continue
-            try:
-                path, body, made = self._encode(key, delta, name, nbytes, now)
-            except BrokenObjectError as exc:
-                result.broken[key] = str(exc)
-                continue
-            except (OSError, ValueError, TypeError) as exc:
-                result.failed[key] = _what(exc)
-                continue
-            folders.setdefault(os.path.dirname(path), {})[path] = (key, body)
-            if made is not None:
-                kept[path] = made
-        for folder, files in folders.items():
-            try:
-                self._write_folder(folder, files)
-                result.written.extend(k for k, _ in files.values())
-            except OSError as exc:
-                result.failed.update((k, _what(exc)) for k, _ in files.values())
-                kept = {p: m for p, m in kept.items() if p not in files}
-            for p, (_, body) in files.items():
-                if p in kept and body is not None:
-                    data, meta, made = kept[p]
-                    self.recent.put(p, data, meta, len(body), made)
-                else:
-                    self.recent.drop(p)
-        if rows or snap is not None:
-            try:
-                self.index.persist(rows, snap)
-            except OSError as exc:
-                result.index_error = _what(exc)
-        return result
-
-    def _encode(
-        self, key: Key, delta: Delta, name: str | None, nbytes: int | None, now: float
-    ) -> tuple[str, bytes | None, tuple | None]:
-        """(path, new file contents, or None when the object is now empty and has no alarm, and
-        (data, meta, rows) to keep once written). O(keys) in C with the last one kept (checkpoint.table)."""
-        path = self.path(*key)
-        data, meta = self._checkpoint_of(key)
-        last = self.recent.table(path)  # the rows it wrote, if data is what it wrote (recent.py)
-        alarm = delta.apply(data, meta.get("alarm"))
-        if not data and alarm is None:
-            return path, None, None
-        meta = {
-            "namespace": key[0],
-            "id": key[1],
-            "name": name or meta.get("name"),
-            "alarm": alarm,
-            "keys": len(data),
-            "bytes": nbytes if nbytes is not None else meta.get("bytes", 0),
-            "saved_at": now,
-        }
-        rows = checkpoint.table(data, last, None if delta.cleared else delta.puts)
-        body = checkpoint.encode(checkpoint.build(data, meta, rows))
-        keep = rows if len(data) >= checkpoint.REUSE_KEYS else None  # (a small one's containers: fewer to collect)
-        return path, body, ((data, meta, keep) if len(body) >= self.recent.MIN_BYTES else None)
-
-    def _write_folder(self, folder: str, files: dict[str, tuple[Key, bytes | None]]) -> None:
-        bodies = {p: body for p, (_, body) in files.items() if body is not None}
-        gone = [p for p, (_, body) in files.items() if body is None and os.path.lexists(p)]
-        if bodies:
-            disk.makedirs(folder, f"folder of class {os.path.basename(folder)}'s objects")
-            spares.replace_many(bodies, self.data_dir, self.spares)
-        for p in gone:
-            self.spares.retire(p)
-        if gone:
-            for changed in {folder} | self.spares.touched():
-                disk.fsync_dir(changed)
-
     # ------------------------------------------------------------ recovery
     def recover(self, log_) -> None:
         """(At start, before the log takes appends) Bring the checkpoints up to date with the
@@ -482,12 +376,12 @@ class DurableState:
             return
         remove_stale_temporaries(self.data_dir)  # a crash mid-checkpoint may leave some (folder.py)
         work, rows, snap = self._take_work()
-        result = self._write_round(work, rows, snap)
+        result = self.writer.write(work, rows, snap)
         deletable = self._settle(work, rows, snap, result, [p for p, *_ in scans])
         last, _, good, torn = scans[-1]
         if torn and last not in deletable:
             disk.truncate(last, good)  # kept: it must not end in a torn record once it is not the last
-        _remove_segments(deletable)
+        remove_segments(deletable)
         self._report(result, len(deletable))
 
     def _replay(self, path: str, records: list, torn: int) -> None:
@@ -503,15 +397,3 @@ class DurableState:
                 e.keys, e.bytes, e.last_active = r.keys, r.bytes, t
                 if r.delta.alarm_changed:
                     e.alarm = r.delta.alarm
-
-
-def _remove_segments(paths: Iterable[str]) -> None:
-    folders = set()
-    for p in paths:
-        try:
-            disk.remove(p)
-        except FileNotFoundError:
-            pass
-        folders.add(os.path.dirname(p))
-    for folder in folders:
-        disk.fsync_dir(folder)
