@@ -9,7 +9,10 @@ front ends read rows of this shape only (``tui/model.py``, the REPL's
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from .object.instance import Instance
 
 
 class RunningCall(TypedDict):
@@ -84,4 +87,40 @@ def hibernated_row(
         "pending_writes": 0,
         "alarm": alarm,
         "broken": None,
+    }
+
+
+def live_row(inst: Instance) -> InstanceRow:
+    """The row of an object whose record the engine holds (``Instance.describe``), read from it and,
+    when its storage is not in memory, from its index entry; never wakes it. A draining object shows
+    as live. O(its running calls)."""
+    st = inst.storage
+    entry = inst.host.index.get(*inst.key)
+    running = list(inst.running.values())
+    if st is not None:
+        keys, nbytes, alarm = st.key_count, st.byte_size, st.alarm_epoch
+    elif entry is not None:
+        keys, nbytes, alarm = entry.keys, entry.bytes, entry.alarm
+    else:
+        keys, nbytes, alarm = 0, 0, None
+    return {
+        "namespace": inst.ns.name,
+        "id": inst.id.hex,
+        "name": inst.id.name,
+        "state": inst.shown_state,
+        "busy": bool(running),
+        "queued": len(inst.queue),
+        "running": [
+            {"seq": c.seq, "method": c.method, "status": c.status.value, "awaiting": c.awaiting} for c in running
+        ],
+        "gate_held": inst.input_gate.held,
+        "output_held": inst.output_gate.holding,
+        "calls": inst.calls,
+        "errors": inst.errors,
+        "last_active": inst.last_active if inst.last_active is not None else (entry.last_active if entry else None),
+        "keys": keys,
+        "bytes": nbytes,
+        "pending_writes": st.pending_count if st is not None else 0,
+        "alarm": alarm,
+        "broken": inst.broken_reason,
     }

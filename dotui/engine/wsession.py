@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .object.websockets import WebSocket
+from .object.wshandle import WebSocket
 
 MAX_INBOX_MESSAGES = 10_000  # what a front end's socket keeps unread; past it (or the bytes) the oldest go
 MAX_INBOX_BYTES = 16 << 20

@@ -20,7 +20,7 @@ from ..engine.durability.slowcommit import SlowCommitLog
 from ..engine.engine import Engine
 from ..engine.errors import EngineClosedError
 from ..engine.events import EventBuffer
-from ..engine.object.websockets import WebSocketError
+from ..engine.object.wshandle import WebSocketError
 from ..engine.wsession import LocalWebSocket, upgrade_request
 from .admin import Admin, ClientFault, MethodRaised
 from .facade import EngineFacade

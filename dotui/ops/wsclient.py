@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from ..engine.object.websockets import MAX_MESSAGE_BYTES, WebSocketError
+from ..engine.object.wshandle import MAX_MESSAGE_BYTES, WebSocketError
 from ..engine.wsession import Inbox
 
 

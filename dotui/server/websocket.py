@@ -46,7 +46,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..engine.object.websockets import MAX_MESSAGE_BYTES, WebSocket, WebSockets
+from ..engine.object.websockets import WebSockets
+from ..engine.object.wshandle import MAX_MESSAGE_BYTES, WebSocket
 from .limits import Limits
 from .wsframes import (
     OP_BINARY,

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .websockets import WebSocket, timestamp
+from .wshandle import WebSocket, timestamp
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -21,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import (
     BrokenObjectError,
     ObjectAbortedError,
-    ObjectResetError,
     contained,
 )
 from ..history import error_fields
 from ..ids import ObjectId
-from . import tasks
+from ..rows import InstanceRow, live_row
+from . import blocking, tasks
 from .api import ObjectContext
 from .callqueue import CallQueue
 from .calls import Call, CallStatus, ConstructorCall, current_call, owner
@@ -368,54 +367,16 @@ class Instance(CallRunner):
 
     # ------------------------------------------------------------ input gate, ctx
     def block_concurrency_while(self, fn: Callable[[], Any]):
+        """``ctx.block_concurrency_while(fn)``: no other event reaches the object until ``fn`` ends
+        (blocking.py); in the constructor, the calls wait until it ends."""
         call = current_call.get()
         if self.state is State.WAKING and call is not None and call.kind == "init" and call.instance is self:
-            task = asyncio.get_running_loop().create_task(self._blocked(None, fn))
+            task = asyncio.get_running_loop().create_task(blocking.held_while(self, None, fn))
             self._blockers.append(task)
             return task
         if call is None or self.running.get(call.seq) is not call:
             raise RuntimeError("block_concurrency_while must be called from inside one of this object's calls")
-        return self._blocked(call, fn)
-
-    async def _blocked(self, call: Call | None, fn: Callable[[], Any]) -> Any:
-        """Hold the input gate for ``call`` while ``fn()`` (and what it returns, awaited) runs. Nested
-        in the same call, that awaitable runs apart (``tasks.awaited_apart``): workerd nests to any
-        depth (docs/cloudflare.md, "blockConcurrencyWhile nesting"). O(1) a level."""
-        gate = self.input_gate
-        while call is not None and not gate.admits(call):
-            await gate.wait_open()
-        previous = gate.holder
-        holder = gate.holder = call if call is not None else _CONSTRUCTOR
-        self.emit("gate.blocked", call)
-        try:
-            async with asyncio.timeout(self.host.block_timeout):
-                result = fn()
-                if inspect.isawaitable(result):
-                    if previous is holder:  # nested: in a task of its own, so depth costs no stack
-                        result = await tasks.awaited_apart(result, f"block_concurrency_while in {self.ns.name}")
-                    else:
-                        result = await result
-            return result
-        except BaseException as exc:
-            err = self._block_failed(exc)
-            gate.release(None)
-            if self.state in IN_MEMORY:
-                self.reset(err)
-            if isinstance(exc, TimeoutError):
-                raise err from exc
-            raise
-        finally:
-            if gate.holder is (call if call is not None else _CONSTRUCTOR):
-                gate.release(previous)
-            self.emit("gate.released", call)
-            self.pump()
-
-    def _block_failed(self, exc: BaseException) -> ObjectResetError:
-        if isinstance(exc, TimeoutError):
-            what = f"ran past {self.host.block_timeout:g} s"
-        else:
-            what = f"raised {type(exc).__name__}: {exc}"
-        return ObjectResetError(f"block_concurrency_while {what}; {self.ns.name} {self.label} was reset")
+        return blocking.held_while(self, call, fn)
 
     def abort(self, reason: str, retry_alarm: bool = True) -> None:
         """Reset the object; the calls running on it fail with the error, caught or not (``_run``)."""
@@ -429,44 +390,8 @@ class Instance(CallRunner):
         return State.LIVE.value if self.state is State.DRAINING else self.state.value
 
     def describe(self) -> InstanceRow:
-        """What the front ends show for this object (never wakes it). A draining object shows as live."""
-        st = self.storage
-        entry = self.host.index.get(*self.key)
-        running = list(self.running.values())
-        if st is not None:
-            keys, nbytes, alarm = st.key_count, st.byte_size, st.alarm_epoch
-        elif entry is not None:
-            keys, nbytes, alarm = entry.keys, entry.bytes, entry.alarm
-        else:
-            keys, nbytes, alarm = 0, 0, None
-        return {
-            "namespace": self.ns.name,
-            "id": self.id.hex,
-            "name": self.id.name,
-            "state": self.shown_state,
-            "busy": bool(running),
-            "queued": len(self.queue),
-            "running": [
-                {"seq": c.seq, "method": c.method, "status": c.status.value, "awaiting": c.awaiting} for c in running
-            ],
-            "gate_held": self.input_gate.held,
-            "output_held": self.output_gate.holding,
-            "calls": self.calls,
-            "errors": self.errors,
-            "last_active": self.last_active if self.last_active is not None else (entry.last_active if entry else None),
-            "keys": keys,
-            "bytes": nbytes,
-            "pending_writes": st.pending_count if st is not None else 0,
-            "alarm": alarm,
-            "broken": self.broken_reason,
-        }
-
-
-class _Constructor:
-    seq = 0
-
-
-_CONSTRUCTOR: Any = _Constructor()
+        """What the front ends show for this object (never wakes it): ``rows.live_row``."""
+        return live_row(self)
 
 
 async def _done() -> None:
