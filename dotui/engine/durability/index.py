@@ -24,11 +24,9 @@ import asyncio
 import bisect
 import logging
 import os
-import sqlite3
-import stat
 from collections.abc import Iterator, Set
 
-from . import index_legacy, schema, sqlfile
+from . import index_legacy, index_rebuild
 from .index_legacy import read_journal, read_snapshot  # noqa: F401 - the legacy readers, as before
 from .index_store import Damaged, Store, check_row  # noqa: F401 - Damaged and check_row, as before
 
@@ -401,68 +399,13 @@ class Index:
         self._overlay.clear()
 
     # ------------------------------------------------------------ rebuilding
-    def _sqlite_entry(self, data_dir: str, ns: str, hx: str) -> Entry | None:
-        """The entry of a SQLite-backed object, from its database's metadata (read-only: O(1)); None
-        for a database that names another object."""
-        try:
-            path = sqlfile.path_of(data_dir, ns, hx)
-            meta = sqlfile.meta_of(path)
-        except schema.Malformed as exc:
-            log.warning(
-                "%s is not a database of this data folder (%s); left as it is",
-                os.path.join(data_dir, ns, hx + sqlfile.SUFFIX),
-                exc,
-            )
-            return None
-        except (sqlite3.Error, OSError):
-            meta = {}  # listed all the same: a call says what is wrong
-        return Entry(meta.get("name"), 0, meta.get("bytes", 0), meta.get("alarm"), None)
-
     def rebuild_from_files(
         self, data_dir: str, skip: tuple[str, ...] = ("log",), keep: dict[Key, Entry] | None = None
     ) -> None:
-        """Slow path when the index is lost or damaged: read the meta of every checkpoint (and put
-        ``keep``, newer, over it). Everything is then held in memory; the next ``persist`` writes a
-        whole new file. O(checkpoints)."""
-        from ..errors import BrokenObjectError
-        from . import checkpoint
-
-        entries: dict[Key, Entry] = {}
-        for ns in sorted(os.listdir(data_dir)):
-            folder = os.path.join(data_dir, ns)
-            if ns in skip or not ns.isidentifier() or not stat.S_ISDIR(os.lstat(folder).st_mode):  # no link followed
-                continue
-            # Wherever schema.object_path puts a checkpoint below its namespace's folder (one folder,
-            # or a fan-out of them): a file is one only if that is the path of the id it names.
-            for where, _, names in os.walk(folder):
-                for fname in names:
-                    if fname.endswith(sqlfile.SUFFIX) and len(fname) == 64 + len(sqlfile.SUFFIX):
-                        hx = fname[:64]  # a SQLite-backed object (docs/sqlite.md), at its id's path only
-                        entry = self._sqlite_entry(data_dir, ns, hx) if where == folder else None
-                        if entry is not None:
-                            entries[(ns, hx)] = entry
-                        continue
-                    if not fname.endswith(".json") or len(fname) != 69:
-                        continue
-                    hx, found = fname[:-5], os.path.join(where, fname)
-                    try:
-                        path = schema.object_path(data_dir, ns, hx)
-                    except schema.Malformed as exc:  # no id of the namespace can reach it
-                        log.warning("%s is not a checkpoint of this data folder (%s); left as it is", found, exc)
-                        continue
-                    if path != found:
-                        continue
-                    try:
-                        data, meta = checkpoint.load(path, (ns, hx))
-                    except (BrokenObjectError, OSError):
-                        data, meta = {}, {}  # listed all the same: a call says what is wrong
-                    entries[(ns, hx)] = Entry(
-                        meta.get("name"),
-                        meta.get("keys", len(data)),
-                        meta.get("bytes", 0),
-                        meta.get("alarm"),
-                        meta.get("saved_at"),
-                    )
+        """Slow path when the index is lost or damaged: the entries read from every checkpoint and
+        database (index_rebuild.py), ``keep`` (newer) over them. Everything is then held in memory; the
+        next ``persist`` writes a whole new file. O(checkpoints)."""
+        entries = {key: Entry(*fields) for key, fields in index_rebuild.entries_of_files(data_dir, skip).items()}
         entries.update(keep or {})
         self._detach(entries)
         self._dirty = set(entries)
