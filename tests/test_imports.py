@@ -193,3 +193,77 @@ def test_the_private_name_check_sees_each_way_of_reading_one(tmp_path):
     found = "\n".join(private_reads(probe, tmp_path))
     assert all(f":{n}:" in found for n in (1, 3, 7, 8, 9)), found
     assert ":6:" not in found  # its own field
+
+
+# ---------------------------------------------------------------- units stay small (ARCHITECTURE.md)
+ENGINE_FILE_LINES = 450  # no engine file longer: split it by concept (one unit per concept, one owner per state)
+SCREEN_METHODS = 30  # no TUI screen (or app) class with more: move a concern into a controller (dotui/tui/controllers/)
+
+
+def long_files(folder: Path, limit: int) -> dict[str, int]:
+    """The ``.py`` files under ``folder`` longer than ``limit`` lines, with their length. O(size)."""
+    lengths = {str(p.relative_to(folder.parent)): len(p.read_text().splitlines()) for p in sorted(folder.rglob("*.py"))}
+    return {path: n for path, n in lengths.items() if n > limit}
+
+
+def test_no_engine_file_is_longer_than_its_bound():
+    found = long_files(PACKAGE / "engine", ENGINE_FILE_LINES)
+    assert not found, f"engine files over {ENGINE_FILE_LINES} lines (split each by concept): {found}"
+
+
+def test_the_length_check_sees_a_long_file(tmp_path):
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "engine" / "long.py").write_text("x = 1\n" * (ENGINE_FILE_LINES + 1))
+    (tmp_path / "engine" / "short.py").write_text("x = 1\n" * ENGINE_FILE_LINES)
+    assert long_files(tmp_path / "engine", ENGINE_FILE_LINES) == {"engine/long.py": ENGINE_FILE_LINES + 1}
+
+
+def methods_of(cls: type) -> set[str]:
+    """The methods (properties too) a class defines itself or takes from a dotui class it derives from
+    (a mixin counts): what a reader of the class must keep in mind."""
+    import inspect
+
+    return {
+        name
+        for klass in cls.__mro__
+        if klass.__module__.split(".")[0] == "dotui"
+        for name, value in vars(klass).items()
+        if inspect.isfunction(value) or isinstance(value, (property, staticmethod, classmethod))
+    }
+
+
+def test_no_screen_class_has_more_methods_than_its_bound():
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.app import App
+    from textual.screen import Screen
+
+    import dotui.tui
+
+    counts = {}
+    for info in pkgutil.walk_packages(dotui.tui.__path__, "dotui.tui."):
+        module = importlib.import_module(info.name)
+        for cls in vars(module).values():
+            if inspect.isclass(cls) and issubclass(cls, (Screen, App)) and cls.__module__ == module.__name__:
+                counts[f"{cls.__module__}.{cls.__qualname__}"] = len(methods_of(cls))
+    assert "dotui.tui.app.MainScreen" in counts and "dotui.tui.app.DotuiApp" in counts, sorted(counts)
+    over = {name: n for name, n in counts.items() if n > SCREEN_METHODS}
+    assert not over, f"screen classes over {SCREEN_METHODS} methods (move a concern into a controller): {over}"
+
+
+def test_the_method_count_takes_a_mixin_in():
+    class Mixin:
+        def a(self): ...
+
+        @property
+        def b(self): ...
+
+    Mixin.__module__ = "dotui.probe"
+
+    class Screenish(Mixin):
+        def c(self): ...
+
+    Screenish.__module__ = "dotui.probe"
+    assert methods_of(Screenish) == {"a", "b", "c"}
