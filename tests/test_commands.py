@@ -587,3 +587,22 @@ def test_every_result_is_a_json_document(facade):
 def test_argument_kinds_have_readable_metavars():
     assert Arg("ref", Kind.REF).metavar == "REF"
     assert Arg("action", Kind.WORD, choices=("set", "delete")).metavar == "set|delete"
+
+
+def test_an_answer_that_says_one_line_is_printed_as_that_line_and_kept_whole_in_json():
+    import io
+
+    from rich.console import Console
+
+    from dotui.commands.runner import Outcome
+    from dotui.present.render import Renderer
+
+    def printed(result):
+        console = Console(file=io.StringIO(), width=100, color_system=None, record=True)
+        Renderer(console).outcome(Outcome("a-command-with-no-renderer", "x", True, result))
+        return console.export_text().strip()
+
+    answer = {"object": "Counter/alice", "reset": True, "said": "Counter/alice was reset"}
+    assert printed(answer) == "Counter/alice was reset"
+    assert Outcome("x", "x", True, answer).to_dict()["result"] == answer  # --json: every field
+    assert '"reset": true' in printed({"object": "Counter/alice", "reset": True})  # no line to say: the JSON

@@ -43,6 +43,7 @@ from ..engine.object.storage import alarm_time
 from ..engine.rows import InstanceRow, InstanceTable
 from .codec import ClientFault, MethodRaised
 from .facade import OPERATIONS
+from .lifecycle import LifecycleAdmin
 from .table import check_implements
 
 if TYPE_CHECKING:
@@ -88,8 +89,9 @@ def _read_time(text: str, now: float | None) -> float | None:
 
 
 # ================================================================ the operations
-class Admin:
-    """The admin operations of one ``Engine``; call them on the engine's loop."""
+class Admin(LifecycleAdmin):
+    """The admin operations of one ``Engine``; call them on the engine's loop. Those of a group of their
+    own are carried out in its module, which this class derives from (``LifecycleAdmin``: ops/lifecycle.py)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -358,17 +360,6 @@ class Admin:
             inst.reset(ObjectResetError(f"restored to bookmark {bookmark}; undo with {undo}"))
         await self.engine.wake(namespace, oid)  # made now: what reads the file (sql_query, the studio) shows it
         return {"bookmark": bookmark, "undo": undo}
-
-    async def hibernate(self, namespace: str, ref: str) -> bool:
-        return await self.engine.hibernate(namespace, self.target(namespace, ref))
-
-    async def hibernate_all(self) -> int:
-        return await self.engine.hibernate_all()
-
-    async def wake(self, namespace: str, ref: str) -> InstanceRow:
-        oid = self.target(namespace, ref)
-        await self.engine.wake(namespace, oid)
-        return self.engine.instance_info(namespace, oid)
 
     async def reload(self) -> list[str]:
         errors = [str(e) for e in await self.engine.reload()]

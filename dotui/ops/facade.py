@@ -29,11 +29,14 @@ from typing import Any
 
 from ..engine.events import EventBuffer
 from ..engine.rows import InstanceRow, InstanceTable
+from .lifecycle import Lifecycle
 from .table import Operation, operation, table_of
 
 
-class EngineFacade(ABC):
-    """An engine, here or behind ``dotui serve``: the operations of the table, and the rest."""
+class EngineFacade(Lifecycle, ABC):
+    """An engine, here or behind ``dotui serve``: the operations of the table, and the rest. The operations
+    of a group of their own are declared in its module, which this class derives from (``Lifecycle``:
+    ops/lifecycle.py)."""
 
     remote: bool
     url: str | None  # the gateway's URL for a remote engine; None in-process
@@ -203,18 +206,6 @@ class EngineFacade(ABC):
     @operation("POST", "/admin/sql/restore")
     def restore(self, namespace: str, ref: str, bookmark: str) -> dict[str, Any]:
         """restore a SQLite-backed object to a bookmark (its next session starts there, now); the undo bookmark [namespace, ref, bookmark]"""
-
-    @operation("POST", "/admin/hibernate")
-    def hibernate(self, namespace: str, ref: str) -> bool:
-        """hibernate one object once its calls end [namespace, ref]"""
-
-    @operation("POST", "/admin/hibernate-all")
-    def hibernate_all(self) -> int:
-        """hibernate every idle object"""
-
-    @operation("POST", "/admin/wake")
-    def wake(self, namespace: str, ref: str) -> InstanceRow:
-        """wake one object [namespace, ref]"""
 
     @operation("POST", "/admin/reload")
     def reload(self) -> list[str]:

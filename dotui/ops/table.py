@@ -1,7 +1,7 @@
 """The operation table's machinery: what one operation is, and how the table is read.
 
-An operation is declared once, as a method of ``EngineFacade`` (``ops/facade.py``)
-marked with ``@operation(verb, path)``: its name, its parameters with their types
+An operation is declared once, as a method of ``EngineFacade`` (``ops/facade.py``, or
+the module of its group, which ``EngineFacade`` derives from) marked with ``@operation(verb, path)``: its name, its parameters with their types
 and defaults, its result type and its help line are that method's. ``table_of``
 reads the marked methods into ``Operation`` rows; ``OPERATIONS`` (``ops/__init__``)
 is that table, and everything else is generated from it or checked against it:
@@ -136,12 +136,14 @@ def operation(verb: str, path: str, *, written: bool = False, facade_only: tuple
 
 
 def table_of(cls: type) -> dict[str, Operation]:
-    """The operations declared on ``cls``, in declaration order. TypeError for a parameter
-    with no JSON kind: the gateway could not check it."""
+    """The operations declared on ``cls`` and on the classes it derives from (an operation group's
+    declarations: ops/lifecycle.py), ``cls``'s own first, each in declaration order. TypeError for a
+    parameter with no JSON kind: the gateway could not check it. O(attributes of the classes)."""
     table: dict[str, Operation] = {}
-    for name, fn in vars(cls).items():
+    declared = [(name, fn) for klass in cls.__mro__ for name, fn in vars(klass).items()]
+    for name, fn in declared:
         spec = getattr(fn, _DECLARED, None)
-        if spec is None:
+        if spec is None or name in table:
             continue
         verb, path, facade_only, cell = spec
         sig = inspect.signature(getattr(fn, "__wrapped__", fn))

@@ -39,6 +39,10 @@ from .sql import renderers as sql_renderers
 from .workers import call_lines, request_line
 from .workers import renderers as worker_renderers
 
+# The field of a command's answer that is its one line for people: printed by the REPL, toasted by the
+# TUI, kept in --json with the rest of the answer, so a command that says one thing needs no renderer.
+SAID = "said"
+
 STATE_STYLE = {"live": "green", "hibernated": "blue", "waking": "yellow", "broken": "bold red"}
 
 
@@ -286,7 +290,13 @@ class Renderer:
 
     # ------------------------------------------------------------ values
     def value(self, value: Any) -> None:
-        self.out.print(json_text(value), soft_wrap=True)
+        """An answer with no renderer of its own: its ``said`` line, when a command answers one
+        (ARCHITECTURE.md, "How to add a command"), else the value as JSON."""
+        said = value.get(SAID) if isinstance(value, dict) else None
+        if isinstance(said, str):
+            self.notice(said)
+        else:
+            self.out.print(json_text(value), soft_wrap=True)
 
     def classes(self, result: dict[str, Any]) -> None:
         table = Table(title="namespaces", title_justify="left", show_lines=False, expand=False)
