@@ -354,3 +354,47 @@ async def test_a_caller_giving_up_while_the_object_wakes_does_not_break_it(tmp_p
         first.cancel()
         assert await second == "hello"
         assert e.instance_info("SlowStart", s.id)["broken"] is None
+
+
+SERIAL = """
+    import asyncio
+    from dotui import DurableObject
+
+    class Serial(DurableObject):
+        concurrency = "serial"
+
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+            self.go = asyncio.Event()
+
+        async def hang(self):
+            await self.go.wait()
+            return "ended"
+
+        def ping(self):
+            return "pong"
+"""
+
+
+async def until_true(predicate, what: str) -> None:
+    async with asyncio.timeout(30):  # fails naming nothing but the line: what is awaited is beside it
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_serial_objects_queue_does_not_wait_for_a_call_of_the_object_it_was_before_a_reset(tmp_path):
+    # A reset (a failed commit, ctx.abort(), the reset operation) drops the object; a call of it still
+    # suspended belongs to the object dropped: the calls queued behind it run on the new one.
+    async with engine_of(tmp_path, serial=SERIAL) as engine:
+        oid = engine.env.Serial.id_from_name("s")
+        stuck = asyncio.ensure_future(engine.call("Serial", oid, "hang"))
+        await until_true(lambda: engine.queue("Serial", oid), "hang running")
+        dropped = engine.held(("Serial", oid.hex)).obj
+        queued = asyncio.ensure_future(engine.call("Serial", oid, "ping"))
+        await until_true(lambda: len(engine.queue("Serial", oid)) == 2, "ping queued behind hang")
+        engine.held(("Serial", oid.hex)).reset(ObjectAbortedError("reset by the test"))
+        assert await asyncio.wait_for(queued, 30) == "pong"
+        dropped.go.set()
+        with pytest.raises(ObjectAbortedError, match="reset by the test"):
+            await asyncio.wait_for(stuck, 30)
+        assert await engine.call("Serial", oid, "ping") == "pong"

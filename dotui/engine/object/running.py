@@ -68,7 +68,14 @@ class CallRunner:
     def pump(self) -> None:
         """Let the next queued call in, if the object is live and its input gate admits it."""
         if self.state is State.LIVE:
-            self.queue.admit(self.input_gate, self.ns.mode == "serial", bool(self.running))
+            serial = self.ns.mode == "serial"
+            self.queue.admit(self.input_gate, serial, serial and self.runs_one())
+
+    def runs_one(self) -> bool:
+        """A call of this object runs (a serial class runs one at a time). A call still suspended on
+        the object a reset dropped (``Call.reset_error``) does not count: it is that object's, and
+        fails as it returns. O(running calls)."""
+        return any(c.reset_error is None for c in self.running.values())
 
     def _must_queue(self, call: Call) -> bool:
         state = self.state
@@ -80,7 +87,7 @@ class CallRunner:
             return not (gate.holder is not None and gate.admits(call) and gate.holder is not call)
         if not gate.admits(call):
             return True
-        if self.ns.mode == "serial" and gate.holder is None and self.running:
+        if self.ns.mode == "serial" and gate.holder is None and self.runs_one():
             return True
         return False
 
