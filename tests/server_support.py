@@ -1,7 +1,8 @@
-"""For the gateway tests: the objects they serve, and a gateway in a subprocess."""
+"""For the gateway tests: the objects they serve, a gateway in a subprocess, and a pair of facades."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -9,7 +10,9 @@ import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 SERVER_OBJECTS = {
     "counter": """
@@ -207,3 +210,23 @@ class GatewayProcess:
     def __exit__(self, *exc) -> None:
         if self.proc.poll() is None:
             self.stop()
+
+
+@contextlib.contextmanager
+def local_and_remote(objects: str, folder: Path, **options: Any) -> Iterator[dict[str, Any]]:
+    """{"local": a LocalEngine, "remote": a RemoteEngine to a gateway on a thread}: two engines on the same
+    ``objects``, each over a data folder of its own below ``folder``, closed at the end."""
+    from dotui.ops import LocalEngine
+    from dotui.server import connect, start_gateway_thread
+
+    local = LocalEngine(objects, str(folder / "local"), **options).start()
+    served = LocalEngine(objects, str(folder / "served"), **options).start()
+    gateway = start_gateway_thread(served, "127.0.0.1", 0)
+    remote = connect(gateway.url, data=str(folder / "served"))
+    try:
+        yield {"local": local, "remote": remote}
+    finally:
+        remote.close()
+        gateway.close()
+        served.close()
+        local.close()

@@ -20,8 +20,8 @@ import pytest
 from dotui.engine.errors import NamespaceNotFoundError
 from dotui.engine.rows import InstanceRow
 from dotui.ops import OPERATIONS, Admin, EngineFacade, LocalEngine
-from dotui.server import RemoteEngine, connect, make_app, start_gateway_thread
-from server_support import write_server_objects
+from dotui.server import RemoteEngine, make_app
+from server_support import local_and_remote, write_server_objects
 
 ROW_FIELDS = set(InstanceRow.__annotations__) - {"shard"}  # one engine's rows: a cluster's add their shard
 VOLATILE = {
@@ -57,15 +57,8 @@ def facades(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("facades")
     objects = str(write_server_objects(tmp / "objects"))
     (tmp / "objects" / "notes.py").write_text(NOTES)
-    local = LocalEngine(objects, str(tmp / "local"), idle_timeout=60).start()
-    served = LocalEngine(objects, str(tmp / "served"), idle_timeout=60).start()
-    gateway = start_gateway_thread(served, "127.0.0.1", 0)
-    remote = connect(gateway.url, data=str(tmp / "served"))
-    yield {"local": local, "remote": remote}
-    remote.close()
-    gateway.close()
-    served.close()
-    local.close()
+    with local_and_remote(objects, tmp, idle_timeout=60) as both:
+        yield both
 
 
 def _rows_ok(rows: list[dict]) -> bool:
