@@ -88,6 +88,7 @@ def test_every_command_of_the_design_is_registered_with_help_and_an_example():
         "history",
         "hibernate",
         "wake",
+        "reset",
         "alarm",
         "watch",
         "ws",

@@ -229,6 +229,18 @@ CASES: dict[str, tuple[Callable[[EngineFacade, str], Any], Callable[[Any], bool]
         lambda f, n: (f.call("Counter", n, "increment"), f.hibernate("Counter", n), f.wake("Counter", n)),
         lambda r: r[2]["state"] == "live" and r[2]["keys"] == 1 and set(r[2]) <= ROW_FIELDS,
     ),
+    "reset": (  # in-memory state goes, what is durable stays; an object not in memory has nothing to reset
+        lambda f, n: (
+            f.call("Counter", n, "increment"),
+            f.call("Counter", n, "increment"),
+            f.reset("Counter", n),
+            f.instance("Counter", n)["state"],
+            f.call("Counter", n, "peek"),
+            f.hibernate("Counter", n),
+            f.reset("Counter", n),
+        ),
+        lambda r: r == (1, 2, True, "hibernated", 2, True, False),
+    ),
     "reload": (lambda f, n: f.reload(), lambda r: r == []),
     "flush": (lambda f, n: f.flush(), lambda r: r is None),
     "new_unique_id": (lambda f, n: _fresh_id_called(f), lambda r: r == (64, None, 1, True)),

@@ -73,20 +73,27 @@ def test_the_action_lane_grows_while_every_thread_waits():
 
 
 @pytest.mark.slow
-async def test_h_runs_hibernate_and_says_what_the_repl_says(facade):
+@pytest.mark.parametrize(
+    "key, action, command, toast",
+    [
+        ("h", "hibernate", "hibernate", "Counter/c hibernated"),
+        ("X", "reset", "reset", "Counter/c was reset"),  # (the worked example of ARCHITECTURE.md)
+    ],
+)
+async def test_a_key_runs_its_command_and_says_what_the_repl_says(facade, key, action, command, toast):
     facade.call("Counter", "c", "increment")
     app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
     async with app.run_test(size=(120, 34)) as pilot:
         toasts = record_notifications(app)
-        key = key_of(facade, "Counter", "c")
-        await until(pilot, lambda: key in app.main.rows.rows, "Counter/c listed")
-        app.main.go_to(key)
-        await until(pilot, lambda: app.main.enabled("hibernate") is True, "h enabled on a live object")
-        await pilot.press("h")
-        await until(pilot, lambda: facade.instance("Counter", "c")["state"] == "hibernated", "Counter/c hibernated")
-        await until(pilot, lambda: any("Counter/c hibernated" in t for t in toasts), "the toast")
-        facade.call("Counter", "c", "peek")
-        expected = repl_words(facade, "hibernate Counter/c")
+        key_ = key_of(facade, "Counter", "c")
+        await until(pilot, lambda: key_ in app.main.rows.rows, "Counter/c listed")
+        app.main.go_to(key_)
+        await until(pilot, lambda: app.main.enabled(action) is True, f"{key} enabled on a live object")
+        await pilot.press(key)
+        await until(pilot, lambda: facade.instance("Counter", "c")["state"] == "hibernated", "Counter/c out of memory")
+        await until(pilot, lambda: any(toast in t for t in toasts), "the toast")
+        assert facade.call("Counter", "c", "peek") == 1  # what was durable stayed; live again
+        expected = repl_words(facade, f"{command} Counter/c")
         assert expected in toasts
 
 

@@ -409,6 +409,28 @@ def wake(ctx: Context, ref: Ref) -> dict[str, Any]:
 
 
 @command(
+    "reset",
+    summary="reset an object stuck in a call, as ctx.abort() would: it starts again from its durable state",
+    usage="reset REF",
+    args=(Arg("ref", Kind.REF),),
+    examples=("reset Counter/alice",),
+    details=(
+        "Its running calls fail with ObjectAbortedError as they return, its writes not yet durable are dropped, "
+        "its WebSockets close; what is on disk stays. Its next call runs the constructor again."
+    ),
+)
+def reset(ctx: Context, ref: Ref) -> dict[str, Any]:
+    existing_instance(ctx, ref)
+    done = ctx.facade.reset(ref.namespace, ref.ref)
+    said = (
+        f"{ref} was reset: its calls in flight fail, its next call starts from its durable state"
+        if done
+        else f"{ref} is not in memory: nothing to reset (its next call starts from its durable state)"
+    )
+    return {"object": str(ref), "reset": done, "said": said}
+
+
+@command(
     "alarm",
     summary="an object's alarm: show it, set it, or delete it",
     usage="alarm REF [set WHEN|delete]",

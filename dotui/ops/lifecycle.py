@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from ..engine.errors import ObjectAbortedError
+from ..engine.object.host import IN_MEMORY
 from ..engine.rows import InstanceRow
 from .table import operation
 
@@ -36,6 +38,10 @@ class Lifecycle:
     def wake(self, namespace: str, ref: str) -> InstanceRow:
         """wake one object [namespace, ref]"""
 
+    @operation("POST", "/admin/reset")
+    def reset(self, namespace: str, ref: str) -> bool:
+        """reset one object as ctx.abort() would: its calls in flight fail, its uncommitted writes go, it starts again from its durable state at its next call; False if it was not in memory [namespace, ref]"""
+
 
 class LifecycleAdmin:
     """The operations (part of ``Admin``), on the engine's loop."""
@@ -55,3 +61,20 @@ class LifecycleAdmin:
         oid = self.target(namespace, ref)
         await self.engine.wake(namespace, oid)
         return cast(InstanceRow, self.engine.instance_info(namespace, oid))  # (the views answer plain dicts)
+
+    async def reset(self, namespace: str, ref: str) -> bool:
+        """For an object stuck in a call or holding its input gate: what ``ctx.abort()`` does from inside
+        (README.md, "The input gate"), from outside. Its running calls fail with ``ObjectAbortedError``
+        as they return (a call awaiting for ever still waits: it runs in its caller's task), the held
+        results with it; its WebSockets close; the next call wakes it afresh. O(its running calls)."""
+        oid = self.target(namespace, ref)
+        inst = self.engine.held((namespace, oid.hex))
+        if inst is None or inst.state not in IN_MEMORY:
+            return False
+        inst.reset(
+            ObjectAbortedError(
+                f"{namespace} {inst.label} was reset (the reset operation): its calls in flight are lost, "
+                "its next call starts from its durable state"
+            )
+        )
+        return True

@@ -202,6 +202,16 @@ ROWS: list[TuiAction] = [
     ),
     TuiAction("wake", "w", "Wake", "Wake {target}", glossary.WAKE_DOES, _not_live, command=lambda s: f"wake {s.ref}"),
     TuiAction(
+        "reset",
+        "X",
+        "Reset",
+        "Reset {target}: it starts again from its durable state",
+        "reset the selected object, as ctx.abort() would: its calls in flight fail, what is on disk stays",
+        _live,
+        command=lambda s: f"reset {s.ref}",
+        show=False,
+    ),
+    TuiAction(
         "edit_storage",
         "e",
         "Edit",
