@@ -11,7 +11,7 @@ declaration and one coroutine here, side by side (ARCHITECTURE.md, "How to add a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from ..engine.errors import ObjectAbortedError
 from ..engine.object.host import IN_MEMORY
@@ -60,7 +60,7 @@ class LifecycleAdmin:
     async def wake(self, namespace: str, ref: str) -> InstanceRow:
         oid = self.target(namespace, ref)
         await self.engine.wake(namespace, oid)
-        return cast(InstanceRow, self.engine.instance_info(namespace, oid))  # (the views answer plain dicts)
+        return self.engine.instance_info(namespace, oid)
 
     async def reset(self, namespace: str, ref: str) -> bool:
         """For an object stuck in a call or holding its input gate: what ``ctx.abort()`` does from inside

@@ -11,6 +11,7 @@ alarm in ``_cf_METADATA`` (docs/sqlite.md, "The API").
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
 from typing import Any
