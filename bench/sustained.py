@@ -27,6 +27,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_objects import write_counter
 from dotui import Engine
+from dotui.server import gcpolicy
 
 MB = 1 << 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -152,8 +154,10 @@ async def run(args: argparse.Namespace, base: str) -> dict:
         for start in range(0, args.objects, 200):  # every object exists and is live before the clock starts
             await asyncio.gather(*(s.increment(0) for s in load.stubs[start : start + 200]))
         await e.checkpoint()
-        if args.freeze:  # what is alive now lives as long as the engine: out of the collector's passes
+        if args.gc == "freeze":  # what is alive now lives as long as the engine: out of the collector's passes
             gc.freeze()
+        elif args.gc == "serve":  # what `dotui serve` does once its engine has started
+            gcpolicy.settle_after_start()
         pauses = GcPauses()
         callers = [asyncio.ensure_future(load.caller(k)) for k in range(args.callers)]
         t0 = last = time.monotonic()
@@ -232,6 +236,46 @@ def judge(report: dict, args: argparse.Namespace) -> list[str]:
     return out
 
 
+def side_by_side(args: argparse.Namespace) -> int:
+    """``--ab``: the same load with CPython's collector and with `dotui serve`'s policy, in processes taking
+    turns (the machine is shared: its load moves between runs, so each pair is as close in time as it can be)."""
+    own = [f"--{k}={args.__dict__[k]}" for k in ("minutes", "callers", "objects", "window", "interval", "p999_ms")]
+    own = [a.replace("p999_ms", "p999-ms") for a in own] + ["--no-checkpoints"] * args.no_checkpoints
+    worst: dict[str, list[float]] = {"default": [], "serve": []}
+    lost = 0
+    print(
+        f"{args.callers} callers over {args.objects:,} objects, {args.minutes:g} min a run, {args.ab} pairs", flush=True
+    )
+    for pair in range(args.ab):
+        got = {}
+        for policy in ("default", "serve"):
+            load = os.getloadavg()[0]
+            cmd = [sys.executable, os.path.abspath(__file__), *own, "--gc", policy, "--json"]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.minutes * 60 * 3 + 120)
+            report = json.loads(out.stdout.strip().splitlines()[-1])
+            got[policy] = (load, report)
+            lost += report["lost"] + report["failed"]
+            worst[policy] += [r["p999_ms"] for r in report["windows"][1:] or report["windows"]]
+        print(f"pair {pair + 1}: load {got['default'][0]:.1f} / {got['serve'][0]:.1f} at the starts")
+        print(f"  {'':>5}  {'CPython gc (default)':^44}  {'dotui serve gc policy':^44}")
+        rows = zip(got["default"][1]["windows"], got["serve"][1]["windows"], strict=False)  # as many as both had
+        for a, b in rows:
+            print(f"  {a['t']:>4}s  {_cell(a)}  {_cell(b)}")
+    print(
+        "p99.9 after the first window, worst/median: default "
+        f"{max(worst['default']):.1f}/{statistics.median(worst['default']):.1f} ms, serve "
+        f"{max(worst['serve']):.1f}/{statistics.median(worst['serve']):.1f} ms; {lost} lost or failed"
+    )
+    return 1 if lost else 0
+
+
+def _cell(r: dict) -> str:
+    return (
+        f"{r['calls_per_s']:>7,}/s p50 {r['p50_ms']:5.1f} p99.9 {r['p999_ms']:6.1f} "
+        f"gc {r['gc_cpu_ms']:4.1f}x{r['gc_full']}"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -247,14 +291,25 @@ def main() -> int:
         help="no checkpoint until the end (interval and log size out of reach): the same load without them",
     )
     ap.add_argument(
-        "--freeze",
-        action="store_true",
-        help="gc.freeze() once every object is live, before the clock starts (the collector skips that heap)",
+        "--gc",
+        choices=("default", "freeze", "serve"),
+        default="default",
+        help="once every object is live, before the clock starts: nothing (CPython's thresholds), gc.freeze(), "
+        "or what `dotui serve` does (dotui/server/gcpolicy.py)",
+    )
+    ap.add_argument(
+        "--ab",
+        type=int,
+        default=0,
+        metavar="PAIRS",
+        help="run PAIRS pairs of processes in turn, --gc default then --gc serve, and print their windows side by side",
     )
     ap.add_argument("--p999-ms", type=float, default=20.0)
     ap.add_argument("--steady", type=float, default=0.25)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.ab:
+        return side_by_side(args)
     base = tempfile.mkdtemp(prefix="dotui-sustained-")
     try:
         if not args.json:

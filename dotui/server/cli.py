@@ -29,6 +29,7 @@ from ..engine import Engine
 from ..engine.durability.slowcommit import SlowCommitLog
 from ..engine.errors import DataFolderError, EngineLockedError
 from ..ops.remote import RemoteEngine
+from . import gcpolicy
 from .app import ADMIN, JsonErrorsHandler, make_app
 from .auth import find_token, new_token, remove_token, write_token
 from .fast import FastCalls
@@ -368,9 +369,11 @@ async def _serve(
         await engine.close()
         return 1
     announce(engine, gw, out, err)
+    collector = gcpolicy.settle_after_start()  # no full collection in every window of a load (gcpolicy.py)
     try:
         await until_stopped()
     finally:
+        gcpolicy.restore(collector)
         print("dotui serve: stopping (finishing calls in flight, making every write durable)", file=err, flush=True)
         await gw.stop()
         await engine.close()
