@@ -356,7 +356,7 @@ def replace_index_row(data: Path, name: str, change: dict) -> None:
     unless ``change`` names ``crc``: then the old one stays)."""
     import sqlite3
 
-    from dotui.engine.durability.index_store import encode
+    from dotui.engine.durability.index_rows import encode
 
     db = sqlite3.connect(data / "index.sqlite")
     (row,) = db.execute(

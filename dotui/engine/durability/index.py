@@ -1,10 +1,11 @@
 """The index of every object the data folder holds, so listing reads no object file.
 
-On disk it is one SQLite database, ``<data>/index.sqlite`` (``index_store.py``: the tables, the
-checks of what is read back, the seam for SQLite's I/O), written in each checkpoint round on the
-checkpoint thread, in the same round as the checkpoints and before the log segments they make
-redundant are deleted: commit records carry the same fields, so replaying the log at start brings
-the index up to date after a crash. Why SQLite, with the figures: docs/persistence.md.
+On disk it is one SQLite database, ``<data>/index.sqlite`` (``index_rows.py``: the tables and the
+checks of what is read back; ``index_store.py``: the connections, the seam for SQLite's I/O),
+written in each checkpoint round on the checkpoint thread, in the same round as the checkpoints and
+before the log segments they make redundant are deleted: commit records carry the same fields, so
+replaying the log at start brings the index up to date after a crash. Why SQLite, with the
+figures: docs/persistence.md.
 
 In memory it holds only what is not yet durable in the file: the entries changed since their row
 was written (and those being written), as ``Entry`` objects; every other object is read from the
@@ -28,7 +29,8 @@ from collections.abc import Iterator, Set
 
 from . import index_legacy, index_rebuild
 from .index_legacy import read_journal, read_snapshot  # noqa: F401 - the legacy readers, as before
-from .index_store import Damaged, Store, check_row  # noqa: F401 - Damaged and check_row, as before
+from .index_rows import Damaged
+from .index_store import Store
 
 log = logging.getLogger("dotui")
 Key = tuple[str, str]

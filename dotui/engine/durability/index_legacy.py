@@ -1,7 +1,7 @@
 """The index as folders before ``index.sqlite`` kept it: ``index.json`` and ``index.journal``.
 
 Read once, at the first start on such a folder, and written again as the database
-(``index_store.py``); then removed. Read as strictly as ever (docs/trust.md):
+(``index_store.py``, its rows ``index_rows.py``); then removed. Read as strictly as ever (docs/trust.md):
 
 - ``<data>/index.json``, a snapshot ``{"version": 1, "generation": G, "objects":
   {namespace: {id hex: [name, keys, bytes, alarm, last_active, calls, errors]}}}``;
@@ -23,7 +23,7 @@ import zlib
 
 from .. import values
 from . import disk, schema
-from .index_store import ROW_FIELDS, Damaged, check_row
+from .index_rows import ROW_FIELDS, Damaged, check_row
 
 SNAPSHOT, JOURNAL = "index.json", "index.journal"
 

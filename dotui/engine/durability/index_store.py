@@ -1,20 +1,10 @@
 """The index's file: one SQLite database, ``<data>/index.sqlite``, read a page at a time.
 
-Tables (docs/persistence.md: the costs, and the choice with its figures)::
-
-    objects(ns, hx, name, keys, bytes, alarm, last_active, calls, errors, crc)   -- one row an object
-    counts(ns, n)      -- objects per namespace, kept by a trigger in the same transaction as the rows
-
-``objects`` is keyed by (namespace, id) and has two indexes: the listing order (namespace, named
-first, name, id), so a page is a seek and a short scan, and the objects with an alarm. Nothing is
-loaded at open: a row is read when a page, a lookup or the start's alarms ask for it, so opening
-costs O(1) and a page O(log N + page) (a page at offset k steps over k entries of the order index,
-in C). Each connection's page cache is bounded (``CACHE_KIB``).
-
-What is read back is input (docs/trust.md): the file's application id, format and schema are
-checked at open, and every row read is held to ``check_row`` and to its ``crc`` (a CRC-32 of its
-fields as written), so a flipped bit inside a row is damage too. Damage raises ``Damaged``; the
-index is then rebuilt from the checkpoints, never trusted partially.
+Its tables, and how a row is written and checked, are ``index_rows.py``'s. Nothing is loaded at
+open: a row is read when a page, a lookup or the start's alarms ask for it, so opening costs O(1)
+and a page O(log N + page) (a page at offset k steps over k entries of the order index, in C). Each
+connection's page cache is bounded (``CACHE_KIB``). Every row read is checked (``index_rows.decode``);
+damage raises ``Damaged``.
 
 SQLite does its own I/O, so this module is the seam for it that ``disk.py`` is for the rest: each
 operation first asks ``disk.faults`` (``open``, ``read``, ``write``, ``fsync``: the commit, where
@@ -30,94 +20,27 @@ import os
 import sqlite3
 import stat
 import threading
-import zlib
 from collections.abc import Iterable, Iterator
 
 from .. import values
-from ..object import storage
 from . import disk, schema
+from .index_rows import (
+    APPLICATION_ID,
+    FIELDS,
+    FORMAT,
+    ORDER,
+    SCHEMA,
+    TABLE_BOUNDS,
+    TABLE_CHECK,
+    UPSERT,
+    Damaged,
+    decode,
+    encode,
+)
 
-FORMAT = 1
-APPLICATION_ID = 0x64745569  # "dtUi": a file of this format, not some other SQLite database
 CACHE_KIB = 2048  # each connection's page cache
 WAL_LIMIT = 4 << 20  # bytes of write-ahead log past which a round's end folds it into the file
 SIDE_FILES = ("-wal", "-shm")
-FIELDS = "ns, hx, name, keys, bytes, alarm, last_active, calls, errors, crc"
-ORDER = "ns, name IS NULL, name, hx"
-SCHEMA = (
-    "CREATE TABLE objects (ns TEXT NOT NULL, hx TEXT NOT NULL, name TEXT, keys INTEGER NOT NULL, "
-    "bytes INTEGER NOT NULL, alarm REAL, last_active REAL, calls INTEGER NOT NULL, errors INTEGER NOT NULL, "
-    "crc INTEGER NOT NULL, PRIMARY KEY (ns, hx)) STRICT, WITHOUT ROWID",
-    f"CREATE INDEX objects_order ON objects ({ORDER})",
-    "CREATE INDEX objects_alarm ON objects (alarm) WHERE alarm IS NOT NULL",
-    "CREATE TABLE counts (ns TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT, WITHOUT ROWID",
-    "CREATE TRIGGER objects_counted AFTER INSERT ON objects BEGIN "
-    "INSERT INTO counts VALUES (NEW.ns, 1) ON CONFLICT (ns) DO UPDATE SET n = n + 1; END",
-)
-_UPSERT = (
-    f"INSERT INTO objects ({FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (ns, hx) DO UPDATE SET "
-    + ", ".join(f"{f} = excluded.{f}" for f in FIELDS.split(", ")[2:])
-)
-
-
-class Damaged(Exception):
-    """An index file that must not be trusted."""
-
-
-ROW_FIELDS = (5, 7)  # an object's row: without the counters (folders written before them), with them
-
-
-def check_row(ns: object, hx: object, row: list) -> None:
-    """One object's row of the index, ``[name, keys, bytes, alarm, last_active, calls, errors]``
-    (the last two may be missing: 0), with its namespace and id: every field as the engine writes
-    it (schema.py), or ``schema.Malformed``."""
-    schema.object_id(schema.namespace(ns), hx)
-    name, keys, nbytes, alarm, last_active, *counters = row
-    schema.name(name, ns, hx)  # type: ignore[arg-type]
-    schema.count(keys, "its key count")
-    schema.count(nbytes, "its byte count")
-    schema.alarm(alarm)
-    schema.moment(last_active, "its last_active", optional=True)
-    for n, what in zip(counters, ("its call count", "its error count"), strict=False):
-        schema.count(n, what)
-
-
-_TABLE_CHECK = (
-    "ns IN (SELECT ns FROM counts) AND length(hx) = 64 "
-    "AND keys BETWEEN 0 AND :max AND bytes BETWEEN 0 AND :max AND calls BETWEEN 0 AND :max "
-    "AND errors BETWEEN 0 AND :max AND (alarm IS NULL OR alarm BETWEEN :lo AND :hi) "
-    "AND (last_active IS NULL OR last_active BETWEEN :lo AND :hi)"
-)
-_TABLE_BOUNDS = {"max": schema.MAX_COUNT, "lo": storage.EARLIEST_ALARM, "hi": storage.LATEST_ALARM}
-
-
-def _float(x):
-    return None if x is None else float(x)
-
-
-def encode(r: list) -> tuple:
-    """A row ``[ns, hx, name, keys, bytes, alarm, last_active, calls, errors]`` as it is stored,
-    with its CRC (times as floats: what a REAL column gives back)."""
-    ns, hx, name, keys, nbytes, alarm, last, calls, errors = r
-    fields = [ns, hx, name, keys, nbytes, _float(alarm), _float(last), calls, errors]
-    return (*fields, _crc(fields))
-
-
-def _crc(fields: list) -> int:
-    """CRC-32 of the fields' ``repr`` (exact for str, int, float and None; 4x cheaper than JSON)."""
-    return zlib.crc32(repr(fields).encode("utf-8", "surrogatepass"))
-
-
-def decode(t: tuple, path: str) -> list:
-    """A stored row back, checked (``Damaged`` naming the file and the row otherwise). O(row)."""
-    *fields, crc = t
-    try:
-        if crc != _crc(fields):
-            raise schema.Malformed("its checksum does not match its fields")
-        check_row(fields[0], fields[1], fields[2:])
-    except (schema.Malformed, TypeError, ValueError) as exc:
-        raise Damaged(f"{path}: the row {values.shown(fields[:2])} is not one the engine wrote: {exc}") from None
-    return fields
 
 
 def _oserror(exc: sqlite3.Error, path: str) -> Exception:
@@ -309,7 +232,7 @@ class Store:
 
     def table(self, ns: str | None) -> list[tuple]:
         """Every row (of ``ns``) as ``(ns, hx, name, last_active, keys, bytes, alarm, calls, errors, 0)``,
-        for the front ends' whole table: checked in the same scan, in C (``_TABLE_CHECK``: the namespace
+        for the front ends' whole table: checked in the same scan, in C (``TABLE_CHECK``: the namespace
         one the counts name, the id 64 characters, the counts and times in range; the last field is 1 for
         a row that fails), not row by row in Python (the CRC and the id's keyed hash cost ~5 us a row,
         5 s at a million): a row used on its own (a page, a lookup, an alarm, a wake, a ``#hex``) is
@@ -324,9 +247,9 @@ class Store:
             conn.execute("PRAGMA query_only = ON")
             where = "WHERE ns = :ns" if ns is not None else ""
             rows = conn.execute(
-                f"SELECT ns, hx, name, last_active, keys, bytes, alarm, calls, errors, NOT ({_TABLE_CHECK}) "
+                f"SELECT ns, hx, name, last_active, keys, bytes, alarm, calls, errors, NOT ({TABLE_CHECK}) "
                 f"FROM objects {where}",
-                {"ns": ns, **_TABLE_BOUNDS},
+                {"ns": ns, **TABLE_BOUNDS},
             ).fetchall()
         except sqlite3.Error as exc:
             raise _oserror(exc, self.path) from None
@@ -375,7 +298,7 @@ class Store:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_UPSERT, [encode(r) for r in rows])
+                conn.executemany(UPSERT, [encode(r) for r in rows])
                 _seam("fsync", self.path)
                 conn.execute("COMMIT")
             except BaseException:
