@@ -16,8 +16,10 @@ from types import SimpleNamespace
 import pytest
 
 from dotui import CommitFailedError
-from dotui.engine.durability.commitlog import DELETED, CommitLog, read_records
+from dotui.engine.durability.commitlog import CommitLog
 from dotui.engine.durability.committer import Committer
+from dotui.engine.durability.logformat import DELETED
+from dotui.engine.durability.logscan import read_records
 from dotui.engine.events import EventBus
 from dotui.engine.ids import IdFactory
 from dotui.engine.object.gates import OutputGate

@@ -10,7 +10,7 @@ import pytest
 
 from dotui import Engine
 from dotui.cli import main
-from dotui.engine.durability.commitlog import read_records
+from dotui.engine.durability.logscan import read_records
 from dotui.engine.errors import LogCorruptError
 from tests.conftest import ROOT
 

@@ -10,7 +10,7 @@ import pytest
 from tinydb import TinyDB
 
 from dotui import BrokenObjectError, Engine, EngineLockedError
-from dotui.engine.durability.commitlog import read_records
+from dotui.engine.durability.logscan import read_records
 from tests.conftest import ROOT
 
 

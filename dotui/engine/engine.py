@@ -24,13 +24,14 @@ from .backends import Backends
 from .classes import Classes
 from .clock import REAL, Clock
 from .durability import folder
-from .durability.commitlog import CommitLog, Delta
+from .durability.commitlog import CommitLog
 from .durability.committer import Committer
 from .durability.crash import stop_as_killed
 from .durability.durable import DurableState
 from .durability.index import Index
 from .durability.ledger import segment_number
 from .durability.lock import DataLock
+from .durability.logformat import Delta
 from .durability.opening import open_folder
 from .errors import (
     BrokenObjectError,

@@ -2,7 +2,7 @@
 
 The committer (committer.py) takes a batch at each commit: every scheduled object's changes
 (``Storage.take_changes``; a SQLite-backed object COMMITs there, docs/sqlite.md) are encoded
-into one log record (commitlog.py), with the output-gate future each object's results wait on.
+into one log record (logformat.py), with the output-gate future each object's results wait on.
 An object whose changes cannot be taken or encoded fails alone (``fail``), the others go on.
 Once the record is durable, ``delta_of`` turns each object's changes into the committed form
 the durable state applies. O(objects + bytes written) a batch.
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any
 
-from .commitlog import DELETED, Delta, encode_object, encode_record
+from .logformat import DELETED, Delta, encode_object, encode_record
 
 if TYPE_CHECKING:
     import asyncio

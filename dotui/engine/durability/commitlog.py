@@ -1,276 +1,31 @@
 """The engine-wide commit log: one append and one fdatasync per group commit.
 
-A record is ``<length:u32><crc32:u32><payload>``; the payload is JSON::
-
-    {"t": epoch seconds, "o": [[namespace, id hex, name, cleared, {key: value, ...},
-                                 [deleted key, ...], alarm_changed, alarm, keys, bytes], ...]}
-
-It carries only the keys a commit changed. The log is a series of segments
+Its records are ``logformat.py``'s (``<length:u32><crc32:u32><payload>``, the payload JSON
+carrying only the keys a commit changed). The log is a series of segments
 (``log/00000001.log`` …): the engine starts a new segment, writes the objects
 the older segments touched into their checkpoints, then deletes each older
 segment whose every record is in a durable checkpoint.
 
-Reading (``read_records``) tells a torn last append from damage. A record that
-is cut short or fails its checksum at the very end of the last segment, with
-nothing readable after it, is a kill in the middle of an append: it was never
-acknowledged, so it is dropped. A bad record anywhere else (readable records
-after it, or in a segment that is not the last) is damage: reading stops with
-``LogCorruptError`` naming the segment and the byte offset, and ``dotui
-recover`` is the explicit way out (see README.md, "On disk").
+Reading a segment back (``read_records``, ``logscan.py``) tells a torn last append
+from damage: a torn last record was never acknowledged and is dropped; damage stops
+the start with ``LogCorruptError`` (see README.md, "On disk").
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import re
 import stat
-import struct
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from json.encoder import encode_basestring
-from typing import Any
 
-from .. import values
-from ..errors import LogCorruptError
-from . import disk, schema
+from . import disk
+from .logformat import ObjectRecord
+from .logscan import read_records
 
 log = logging.getLogger("dotui")
 _UNRESERVED = 1 << 62  # "allocated" of a segment that could not be preallocated: never try again
-
-_HEADER = struct.Struct("<II")
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_quote = encode_basestring  # a str as JSON, as _dumps writes it (ensure_ascii=False), minus the dispatch
-
-
-@dataclass
-class Delta:
-    """Committed changes of one object not yet in its checkpoint."""
-
-    cleared: bool = False
-    puts: dict[str, Any] = field(default_factory=dict)  # key -> value, or DELETED
-    alarm_changed: bool = False
-    alarm: float | None = None
-
-    def merge(self, other: Delta) -> None:
-        if other.cleared:
-            self.cleared = True
-            self.puts = {}
-        self.puts.update(other.puts)
-        if other.alarm_changed:
-            self.alarm_changed = True
-            self.alarm = other.alarm
-
-    def apply(self, data: dict[str, Any], alarm: float | None) -> float | None:
-        """Apply to ``data`` in place; returns the alarm after it."""
-        if self.cleared:
-            data.clear()
-        for k, v in self.puts.items():
-            if v is DELETED:
-                data.pop(k, None)
-            else:
-                data[k] = v
-        return self.alarm if self.alarm_changed else alarm
-
-
-class _Deleted:
-    def __repr__(self) -> str:
-        return "DELETED"
-
-
-DELETED = _Deleted()
-
-
-@dataclass
-class ObjectRecord:
-    namespace: str
-    hex: str
-    name: str | None
-    delta: Delta
-    keys: int
-    bytes: int
-
-
-def encode_object(namespace: str, hex: str, name: str | None, changes: Any, keys: int, nbytes: int) -> str:
-    """One object's part of a record; ``changes.puts`` maps keys to JSON text or None.
-
-    The JSON of ``[namespace, hex, name, cleared, {key: value}, [deleted key], alarm_changed,
-    alarm, keys, bytes]``, built from the values' JSON texts (every commit runs this: no
-    encoder objects, just the C string quoting).
-    """
-    puts = []
-    dels = []
-    for k, text in changes.puts.items():
-        if text is None:
-            dels.append(_quote(k))
-        else:
-            puts.append(f"{_quote(k)}:{text}")
-    alarm = changes.alarm
-    return (
-        f'[{_quote(namespace)},"{hex}",{"null" if name is None else _quote(name)},'
-        f"{'true' if changes.cleared else 'false'},{{{','.join(puts)}}},[{','.join(dels)}],"
-        f"{'true' if changes.alarm_changed else 'false'},{'null' if alarm is None else _dumps(alarm)},"
-        f"{keys},{nbytes}]"
-    )
-
-
-def encode_record(t: float, parts: list[str]) -> bytes:
-    """A whole record (header and payload) holding the objects' ``parts``.
-
-    ``UnicodeEncodeError`` if a part holds a string UTF-8 cannot encode (a lone surrogate).
-    """
-    payload = f'{{"t":{t!r},"o":[{",".join(parts)}]}}'.encode()
-    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
-
-
-def decode_payload(payload: bytes) -> tuple[float, list[ObjectRecord]]:
-    """The time and object parts of a record's payload, every field checked (schema.py): a
-    namespace that is a class name, an id valid for it, keys and values ``put`` would accept,
-    counts and times of the right type. ``ValueError`` (``schema.Malformed`` for a field) says
-    what is not a commit record. O(size of the payload)."""
-    doc = values.read(payload)
-    if type(doc) is not dict or doc.keys() != {"t", "o"}:
-        raise schema.Malformed('it is not a {"t": time, "o": [object, ...]} document')
-    t = schema.moment(doc["t"], "its time")
-    out = []
-    for i, part in enumerate(schema.shape(doc["o"], list, "its list of objects")):
-        try:
-            out.append(_object_part(part))
-        except schema.Malformed as exc:
-            raise schema.Malformed(f"object {i + 1} of the record: {exc}") from None
-    return t, out
-
-
-def _object_part(part: Any) -> ObjectRecord:
-    ns, hx, name, cleared, puts, dels, alarm_changed, alarm, keys, nbytes = schema.shape(part, list, "it", 10)
-    ns = schema.namespace(ns)
-    d = Delta(
-        cleared=schema.flag(cleared, "cleared"),
-        alarm_changed=schema.flag(alarm_changed, "alarm_changed"),
-        alarm=schema.alarm(alarm),
-    )
-    d.puts.update(schema.entries(puts, "its written keys"))
-    for k in schema.shape(dels, list, "its deleted keys"):
-        d.puts[schema.key(k)] = DELETED
-    hx = schema.object_id(ns, hx)
-    return ObjectRecord(
-        ns,
-        hx,
-        schema.name(name, ns, hx),
-        d,
-        schema.count(keys, "its key count"),
-        schema.count(nbytes, "its byte count"),
-    )
-
-
-@dataclass
-class SegmentScan:
-    """What one segment holds: its readable records and, if any, where the damage starts."""
-
-    path: str
-    records: list[tuple[float, list[ObjectRecord]]]  # the readable prefix
-    end: int  # bytes of the readable prefix
-    bad_at: int | None = None  # where the first bad record starts; None: a clean end
-    reason: str = ""
-    tail: int = 0  # bytes from bad_at to the last non-zero byte (what dropping it drops)
-    checksum_ok: bool = False  # the bad record's checksum matches: no kill tore it, it is damage
-    after: list[tuple[int, float, list[ObjectRecord]]] = field(default_factory=list)  # readable records after it
-
-
-_MAGIC = b'{"t":'  # every payload starts so: how readable records after damage are found
-
-
-def _record_at(raw: bytes, pos: int) -> tuple[int, tuple[float, list[ObjectRecord]] | None, str]:
-    """(its length on disk, the decoded record or None, why not) of the record at ``pos``; a
-    length of -1 with None: its checksum matches but it is not a commit record (never torn)."""
-    length, crc = _HEADER.unpack_from(raw, pos)
-    if length == 0:
-        return 0, None, "zeroed bytes followed by data"
-    payload = raw[pos + _HEADER.size : pos + _HEADER.size + length]
-    if len(payload) < length:
-        return 0, None, f"a record of {length} bytes cut short by the end of the file"
-    if zlib.crc32(payload) != crc:
-        return 0, None, "a record whose checksum does not match"
-    try:
-        return _HEADER.size + length, decode_payload(payload), ""
-    except ValueError as exc:  # schema.Malformed, bad JSON or UTF-8: what the engine never writes
-        return -1, None, f"a record whose checksum matches but which is not a commit record: {exc}"
-
-
-def _readable_after(raw: bytes, start: int) -> list[tuple[int, float, list[ObjectRecord]]]:
-    """Every readable record starting after ``start`` (found by their payload's first bytes)."""
-    out = []
-    s = raw.find(_MAGIC, start + _HEADER.size)
-    while s != -1:
-        size, rec, _ = _record_at(raw, s - _HEADER.size)
-        if rec is not None:
-            out.append((s - _HEADER.size, *rec))
-            s = raw.find(_MAGIC, s - _HEADER.size + size + _HEADER.size)
-        else:
-            s = raw.find(_MAGIC, s + 1)
-    return out
-
-
-def scan_segment(path: str) -> SegmentScan:
-    """Read a segment without judging it: the readable prefix, and what follows a bad record."""
-    raw = disk.read_file(path)
-    scan = SegmentScan(path, [], 0)
-    pos = 0
-    while pos + _HEADER.size <= len(raw):
-        size, rec, reason = _record_at(raw, pos)
-        if rec is None:
-            scan.reason, scan.checksum_ok = reason, size == -1
-            break
-        scan.records.append(rec)
-        pos += size
-    scan.end = pos
-    rest = raw[pos:].rstrip(b"\0")
-    if rest:  # not only the zeroed space a segment is preallocated with
-        scan.bad_at = pos
-        scan.reason = scan.reason or "a record header cut short by the end of the file"
-        scan.tail = len(rest)
-        scan.after = _readable_after(raw, pos + 1)
-    return scan
-
-
-def is_damage(scan: SegmentScan, last: bool) -> bool:
-    """Whether what stopped the scan of a segment is damage, not a torn last append: a record
-    whose checksum matches but that is not a commit record, or a bad one with readable records
-    after it, or at the end of a segment that is not the ``last``."""
-    return scan.bad_at is not None and (scan.checksum_ok or bool(scan.after) or not last)
-
-
-def corrupt_error(scan: SegmentScan, last: bool) -> LogCorruptError:
-    data = os.path.dirname(os.path.dirname(scan.path)) or "."
-    if scan.checksum_ok:
-        why = "its checksum matches, so no kill tore it"
-    elif scan.after:
-        why = f"{len(scan.after)} readable records follow it"
-    else:
-        why = "it is not in the last segment"
-    return LogCorruptError(
-        f"the commit log is damaged: segment {scan.path} at byte {scan.bad_at} holds {scan.reason}, "
-        f"and {why}, so it is not a torn last append. Recovery stopped and changed no file. "
-        f"Run `dotui recover --data {data}` to see what dropping the damaged part would lose, "
-        f"then `dotui recover --data {data} --yes` to drop it.",
-        scan.path,
-        scan.bad_at or 0,
-    )
-
-
-def read_records(path: str, *, last: bool = True) -> tuple[list[tuple[float, list[ObjectRecord]]], int, int]:
-    """(records, bytes of the readable prefix, bytes of a torn tail dropped).
-
-    Only a torn *last* record may be dropped: anything ``is_damage`` calls damage raises
-    ``LogCorruptError`` naming the segment and the offset.
-    """
-    scan = scan_segment(path)
-    if is_damage(scan, last):
-        raise corrupt_error(scan, last)
-    return scan.records, scan.end, scan.tail
 
 
 class CommitLog:

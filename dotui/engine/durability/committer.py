@@ -35,7 +35,8 @@ from ..events import EventBus
 from ..loopinternals import ready_queue
 from . import sqlfile
 from .batch import Batch, delta_of, take_batch
-from .commitlog import CommitLog, Delta
+from .commitlog import CommitLog
+from .logformat import Delta
 
 if TYPE_CHECKING:
     from ..object.instance import Instance

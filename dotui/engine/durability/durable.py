@@ -23,9 +23,9 @@ from typing import Any
 from .. import values
 from ..clock import REAL, Clock
 from . import checkpoint, disk, recent, schema, spares
-from .commitlog import DELETED, Delta
 from .folder import remove_stale_temporaries
 from .ledger import SegmentLedger, segment_number
+from .logformat import DELETED, Delta
 from .rounds import RoundResult, RoundWriter, remove_segments, what
 from .schema import RESERVED
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 from ..errors import DataFolderError
 from . import disk, folder
-from .commitlog import CommitLog, SegmentScan, is_damage, list_segments, scan_segment
+from .commitlog import CommitLog, list_segments
 from .durable import DurableState
 from .index import Index
+from .logscan import SegmentScan, is_damage, scan_segment
 
 
 @dataclass

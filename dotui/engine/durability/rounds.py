@@ -19,7 +19,7 @@ from typing import Any
 from ..clock import Clock
 from ..errors import BrokenObjectError
 from . import checkpoint, disk, recent, schema, spares, sqlfile
-from .commitlog import Delta
+from .logformat import Delta
 
 Key = tuple[str, str]  # (namespace, id hex)
 

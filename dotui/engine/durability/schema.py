@@ -2,7 +2,7 @@
 
 A log record, an index row and a checkpoint are read back as strictly as a request
 (docs/trust.md, "The commit log, the index and the checkpoints"): each of their readers
-(``commitlog.decode_payload``, ``index.read_snapshot`` and ``read_journal``,
+(``logformat.decode_payload``, ``index.read_snapshot`` and ``read_journal``,
 ``checkpoint.load``) checks every field with the functions here, and a field that fails
 raises ``Malformed`` saying what is wrong; the reader names the place (segment and
 offset, file and line). Stored entries are held to what ``put`` accepts
