@@ -516,4 +516,4 @@ def test_the_statements_remembered_are_bounded():
     with pytest.raises(SqlError, match="did not contain a statement"):
         plans.get("-- nothing")
     with pytest.raises(TypeError, match="takes the query as a str"):
-        plans.get(["SELECT 1"])  # type: ignore[arg-type]
+        plans.get(["SELECT 1"])  # type: ignore[arg-type]  # the wrong type on purpose

@@ -124,7 +124,7 @@ class ClusterAdmin(Admin):
     def __init__(self, cluster: Cluster, view: ClusterView):
         # The view is no Engine: it serves what the gateway reads of ``admin.engine`` (ids, folders, load
         # errors), and every operation that would read the engine is overridden here (check_implements).
-        super().__init__(view)  # type: ignore[arg-type]
+        super().__init__(view)  # type: ignore[arg-type]  # the view is no Engine: see the comment above
         self.cluster = cluster
         self.shards = cluster.shards
 

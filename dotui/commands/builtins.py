@@ -582,8 +582,8 @@ def ws(
         _ws_listen(ctx, sock, log, 0.2)
         if send is not None:
             _ws_send(ctx, sock, log, send, WS_LISTEN if seconds is None else seconds)
-        elif interactive:
-            while sock.closed is None and (line := ctx.read_line(f"ws {ref}> ")):  # type: ignore[misc]
+        elif interactive and (read_line := ctx.read_line) is not None:
+            while sock.closed is None and (line := read_line(f"ws {ref}> ")):
                 _ws_send(ctx, sock, log, line, 0.3)
         else:
             _ws_listen(ctx, sock, log, seconds or 0.0)

@@ -11,7 +11,7 @@ import json
 import reprlib
 import threading
 from collections.abc import Callable, Iterator
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]  # the C encoder is not in typeshed (None without it: _c_encode falls back)
 from typing import Any
 
 SCALARS = frozenset({int, str, float, bool, type(None)})

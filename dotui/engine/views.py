@@ -189,7 +189,7 @@ def delegated(view: Callable[Concatenate[EngineViews, P], R]) -> Callable[Concat
 
     method.__name__ = method.__qualname__ = view.__name__
     method.__doc__ = view.__doc__
-    method.__wrapped__ = view  # type: ignore[attr-defined]
+    method.__wrapped__ = view  # type: ignore[attr-defined]  # a function attribute inspect.unwrap reads
     return method
 
 

@@ -73,7 +73,7 @@ class LocalEngine(EngineFacade):
         self.engine = Engine(objects, data, **options)
         self.admin = Admin(self.engine)
         # made by start(): an engine never started leaves no unclosed loop behind at exit
-        self._loop: asyncio.AbstractEventLoop = _NotStarted()  # type: ignore[assignment]
+        self._loop: asyncio.AbstractEventLoop = _NotStarted()  # type: ignore[assignment]  # a stand-in that raises on use until start() sets the loop
         self._thread = threading.Thread(target=self._serve, name="dotui-engine", daemon=True)
         self._started = False
         self._closed = False

@@ -127,10 +127,10 @@ def operation(verb: str, path: str, *, written: bool = False, facade_only: tuple
 
         forward.__name__ = forward.__qualname__ = name
         forward.__doc__ = fn.__doc__
-        forward.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
-        forward.__wrapped__ = fn  # type: ignore[attr-defined]
+        forward.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]  # a function attribute inspect.signature reads
+        forward.__wrapped__ = fn  # type: ignore[attr-defined]  # a function attribute inspect.unwrap reads
         setattr(forward, _DECLARED, (verb, path, facade_only, cell))
-        return forward  # type: ignore[return-value]
+        return forward  # type: ignore[return-value]  # the forwarder takes the declaration's parameters: its signature says so
 
     return declare
 

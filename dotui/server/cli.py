@@ -218,13 +218,13 @@ class _RequestLog(AbstractAccessLogger):
     """aiohttp's access log, as one ``log(verb, path, status, seconds)`` call per request."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.dotui_log(request.method, request.path, response.status, time)  # type: ignore[attr-defined]
+        self.logger.dotui_log(request.method, request.path, response.status, time)  # type: ignore[attr-defined]  # aiohttp hands the access-log class only a Logger: _log_target put the callback on it
 
 
 def _log_target(log: Callable[[str, str, int, float], None]) -> logging.Logger:
     """A logger object carrying ``log`` (aiohttp hands the access-log class a logger)."""
     logger = logging.getLogger("dotui.serve.requests")
-    logger.dotui_log = log  # type: ignore[attr-defined]
+    logger.dotui_log = log  # type: ignore[attr-defined]  # the callback rides on the Logger aiohttp hands _RequestLog
     return logger
 
 

@@ -216,7 +216,7 @@ class CallProtocol(asyncio.BufferedProtocol):
 
     # ------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # a stream transport (the server is TCP)
         self.calls.connections.add(self)
         self.calls.admit(transport)  # type: ignore[arg-type]  # a stream transport (the server is TCP)
         self._expect(HEAD, force=True)
@@ -526,10 +526,10 @@ class CallProtocol(asyncio.BufferedProtocol):
         if auth is None:
             return None
         if hmac.compare_digest(auth.encode(errors="surrogateescape"), self.calls.authorization.encode()):
-            self.calls.authenticated(self.transport)  # type: ignore[arg-type]
+            self.calls.authenticated(self.transport)  # type: ignore[arg-type]  # set by connection_made before any data arrives
         else:
             if check_bearer(auth, self.calls.token) == 200:
-                self.calls.authenticated(self.transport)  # type: ignore[arg-type]
+                self.calls.authenticated(self.transport)  # type: ignore[arg-type]  # set by connection_made before any data arrives
             return None
         if (
             msg.method != "POST"

@@ -138,7 +138,7 @@ class Connection:
     def __init__(self, gateway: WebSocketGateway, request: web.Request):
         self.gateway = gateway
         self.limits = gateway.limits
-        self.transport: asyncio.Transport = request.transport  # type: ignore[assignment]
+        self.transport: asyncio.Transport = request.transport  # type: ignore[assignment]  # None only before a request is connected or after it is gone; an upgrade is connected
         self.protocol: Any = request.protocol  # aiohttp's: pause_reading, resume_reading, writing_paused
         self.writer: Any = None  # aiohttp's payload writer, for drain()
         self.reader = MessageReader(MAX_MESSAGE_BYTES, self.limits.ws_max_fragments, gateway.unfinished)

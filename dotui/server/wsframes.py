@@ -87,7 +87,7 @@ def _mask_python(mask: bytes | bytearray, data: bytearray) -> None:
 
 
 try:  # aiohttp's compiled unmasking (the same in-place XOR, in C), where this build of aiohttp has it
-    from aiohttp._websocket.mask import _websocket_mask_cython as _mask  # type: ignore[import-not-found]
+    from aiohttp._websocket.mask import _websocket_mask_cython as _mask  # type: ignore[import-not-found]  # aiohttp's compiled mask, without stubs; an ImportError falls back
 except ImportError:  # pragma: no cover - a pure-Python aiohttp
     _mask = _mask_python
 

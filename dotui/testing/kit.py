@@ -140,7 +140,7 @@ class TestEngine:
         handle = self._ns.get(name)
         if handle is None:
             self.current.namespace(name)  # raises NamespaceNotFoundError for an unknown class
-            handle = self._ns[name] = Namespace(self, name)  # type: ignore[arg-type]
+            handle = self._ns[name] = Namespace(self, name)  # type: ignore[arg-type]  # TestEngine offers what a Namespace uses of an Engine
         return handle
 
     def call(self, namespace: str, oid: ObjectId, method: str, args: tuple = (), kwargs: dict | None = None):

@@ -22,7 +22,7 @@ from .kit import TestEngine
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - a project's README says to install it
-    pytest_asyncio = None  # type: ignore[assignment]
+    pytest_asyncio = None  # type: ignore[assignment]  # pytest-asyncio is optional: None when it is not installed
 
 FIXTURES = {"dotui_engine", "engine", "dotui_clock", "clock"}
 

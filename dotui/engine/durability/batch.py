@@ -95,4 +95,4 @@ def delta_of(changes: Any) -> Delta:
 
 # The texts are storage's own encoding of a value (one JSON value, no whitespace):
 # the C scanner alone reads them, without ``json.loads``'s checks around it.
-_decode = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+_decode = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed types it as its own class; the C scanner takes a decoder

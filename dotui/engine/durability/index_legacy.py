@@ -96,10 +96,10 @@ def read_snapshot(path: str) -> tuple[int, dict] | None:
 
 def _row_shape(row: object, what: str, before: int) -> list:
     """``row`` is a list of ``before`` fields (namespace and id in the journal) and an object's row."""
-    schema.shape(row, list, what)
-    if len(row) - before not in ROW_FIELDS:  # type: ignore[arg-type]
-        schema.shape(row, list, what, before + ROW_FIELDS[-1])  # raises, naming the length wanted
-    return row  # type: ignore[return-value]
+    fields: list = schema.shape(row, list, what)
+    if len(fields) - before not in ROW_FIELDS:
+        schema.shape(fields, list, what, before + ROW_FIELDS[-1])  # raises, naming the length wanted
+    return fields
 
 
 def read(data_dir: str) -> list[list] | None:

@@ -54,9 +54,10 @@ def check_row(ns: object, hx: object, row: list) -> None:
     """One object's row of the index, ``[name, keys, bytes, alarm, last_active, calls, errors]``
     (the last two may be missing: 0), with its namespace and id: every field as the engine writes
     it (schema.py), or ``schema.Malformed``."""
-    schema.object_id(schema.namespace(ns), hx)
+    namespace = schema.namespace(ns)
+    hex = schema.object_id(namespace, hx)
     name, keys, nbytes, alarm, last_active, *counters = row
-    schema.name(name, ns, hx)  # type: ignore[arg-type]
+    schema.name(name, namespace, hex)
     schema.count(keys, "its key count")
     schema.count(nbytes, "its byte count")
     schema.alarm(alarm)

@@ -139,9 +139,9 @@ def entries(written: Any, what: str) -> dict[str, Any]:
     return written
 
 
-def shape(value: Any, kind: type, what: str, length: int | None = None) -> Any:
+def shape(value: Any, kind: type[list] | type[dict], what: str, length: int | None = None) -> Any:
     """``value`` is a ``kind`` (list or dict), of ``length`` items when given."""
-    if type(value) is not kind or (length is not None and len(value) != length):  # type: ignore[arg-type]
+    if type(value) is not kind or (length is not None and len(value) != length):
         size = f" of {length}" if length is not None else ""
         raise Malformed(f"{what} is {_shown(value)}, not a {kind.__name__}{size}")
     return value

@@ -31,7 +31,7 @@ class SlowCommitLog(CommitLog):
         self._wake = threading.Event()
 
     @property
-    def inline_sync(self) -> bool:  # type: ignore[override]
+    def inline_sync(self) -> bool:  # type: ignore[override]  # a property over CommitLog's class attribute: the delay can change it
         return self._delay <= 0
 
     @property

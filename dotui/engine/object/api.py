@@ -40,7 +40,7 @@ class DurableObject:
         super().__init_subclass__(**kwargs)
         alarm = cls.__dict__.get("alarm")
         if inspect.isfunction(alarm) and len(inspect.signature(alarm).parameters) == 1:
-            cls.alarm = _taking_info(alarm)  # type: ignore[attr-defined]
+            cls.alarm = _taking_info(alarm)  # type: ignore[attr-defined]  # alarm() is declared by the subclass, not by DurableObject
 
 
 def _taking_info(alarm: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:

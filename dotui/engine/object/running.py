@@ -95,7 +95,7 @@ class CallRunner:
         """Run ``call`` when its turn comes; return its result once it is durable."""
         call.instance = self  # type: ignore[assignment]  # CallRunner is always an Instance's part
         if self.state is State.HIBERNATED or self.state is State.BROKEN:
-            current = self.host.touch(self)  # type: ignore[arg-type]
+            current = self.host.touch(self)  # type: ignore[arg-type]  # CallRunner is always an Instance's part
             if current is not self:  # this record was forgotten while its caller held it
                 return await current.invoke(call)
             call.queued_at = self._now()  # it waits for the wake
@@ -165,7 +165,7 @@ class CallRunner:
                         # inside a method work): cancelling the caller cancels the method at
                         # its current await, as with any coroutine. asyncio.shield() the call
                         # to let it finish regardless.
-                        result = await Driven(self, call, result, it, first, context)  # type: ignore[arg-type]
+                        result = await Driven(self, call, result, it, first, context)  # type: ignore[arg-type]  # CallRunner is always an Instance's part
                 result = values.copy(result, "the result")
         except values.NotJSONCompatible as exc:
             error = self._bad_result(call, exc)

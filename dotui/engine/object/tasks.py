@@ -93,5 +93,5 @@ def ensure_installed(loop: asyncio.AbstractEventLoop, owner: Callable[[], Any]) 
             inst.track(task)
         return task
 
-    factory.dotui_tracks = True  # type: ignore[attr-defined]
+    factory.dotui_tracks = True  # type: ignore[attr-defined]  # a mark on the factory function, read by getattr
     loop.set_task_factory(factory)

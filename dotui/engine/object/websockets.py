@@ -46,6 +46,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("dotui")
 
 
+def _auto_text(what: str, text: object) -> str:
+    """``text``, one side of an auto-response: a str of 1 to ``MAX_AUTO_RESPONSE_CHARS`` characters,
+    or ``ValueError`` saying so."""
+    if not isinstance(text, str) or not text or len(text) > MAX_AUTO_RESPONSE_CHARS:
+        raise ValueError(
+            f"the auto-response's {what} must be a str of 1 to {MAX_AUTO_RESPONSE_CHARS:,} characters; got {text!r:.80}"
+        )
+    return text
+
+
 class WebSockets:
     """Every object's sockets, for one engine (``engine.websockets``)."""
 
@@ -273,15 +283,10 @@ class WebSockets:
             if o is not None:
                 o.auto_response = None
             return
-        for what, text in (("request", request), ("response", response)):
-            if not isinstance(text, str) or not text or len(text) > MAX_AUTO_RESPONSE_CHARS:
-                raise ValueError(
-                    f"the auto-response's {what} must be a str of 1 to {MAX_AUTO_RESPONSE_CHARS:,} "
-                    f"characters; got {text!r:.80}"
-                )
+        pair = (_auto_text("request", request), _auto_text("response", response))
         if o is None:
             o = self._objects[inst.key] = ObjectSockets(inst.id)
-        o.auto_response = (request, response)  # type: ignore[assignment]
+        o.auto_response = pair
 
     def get_auto_response(self, inst: Instance) -> tuple[str, str] | None:
         o = self._objects.get(inst.key)
