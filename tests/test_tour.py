@@ -393,3 +393,26 @@ def test_the_repls_tour_closes_in_commands_not_tui_keys(facade):
         }
     )
     assert max(len(line) for line in out.getvalue().splitlines()) <= 60
+
+
+@pytest.mark.slow
+async def test_the_input_gate_lesson_waits_with_its_gate_held(facade):
+    """Lesson 4 stops with the input gate held and the second call waiting outside it, for as long as the
+    learner reads (it showed the gate only while two 1 s bumps ran, then moved on); → lets them go on."""
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False, tour="input-gate")
+    async with app.run_test(size=(120, 34)) as pilot:
+        await until(
+            pilot,
+            lambda: "input gate held (⊘)" in screen_text(app) and "waiting for you" in screen_text(app),
+            "the held gate, waiting",
+            timeout=60,
+        )
+        await until(pilot, lambda: "⊘ input gate held" in screen_text(app), "⊘ in the Queue tab")
+        await pilot.pause(1.5)  # held by the lesson, not by a sleep: nothing moves on its own
+        row = facade.instance("Interleave", "tour-gate")
+        assert row["gate_held"] and row["queued"] == 1, row
+        await pilot.press("right")
+        await until(pilot, lambda: "nothing lost" in screen_text(app), "both bumps done", timeout=60)
+        assert facade.call("Interleave", "tour-gate", "peek") == 2
+        await pilot.press("T")
+        await until(pilot, lambda: not app.main.tour_panel.display, "the panel gone with the tour")

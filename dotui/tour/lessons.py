@@ -299,10 +299,31 @@ INTERLEAVING = Lesson(
 
 
 # ================================================================ the input gate
-def _blocked(run: Run) -> None:
-    run.call(IL, "tour-gate", "reset")
-    run.seen["results"] = run.at_once([(IL, "tour-gate", "bump_blocked", [1.0])] * 2)
-    run.seen["n"] = run.call(IL, "tour-gate", "peek")
+GATE, GATE_KEY = "tour-gate", "tour-gate-key"  # the object held, and the one whose storage lets it go on
+
+
+def _gate_start(run: Run) -> None:
+    run.call(IL, GATE, "reset")
+    run.facade.storage_delete(IL, GATE_KEY, GO)
+    run.seen["gated"] = [run.facade.call_async(IL, GATE, "bump_blocked_until", [GATE_KEY]) for _ in range(2)]
+
+    def held() -> bool:
+        row = run.facade.instance(IL, GATE)
+        return bool(row.get("gate_held")) and row.get("queued") == 1
+
+    run.seen["held"] = run.wait_for(held, 10.0)
+    run.seen["answered"] = sum(f.done() for f in run.seen["gated"])
+
+
+def _gate_let_go(run: Run) -> None:
+    run.facade.storage_put(IL, GATE_KEY, GO, True)  # another object's storage: no call gets into the held one
+
+
+def _gate_end(run: Run) -> None:
+    run.seen["results"] = run.gather(run.seen.pop("gated", []))
+    run.seen["n"] = run.call(IL, GATE, "peek")
+    calls = [c for c in run.facade.history(IL, GATE, 10) if c["method"] == "bump_blocked_until"][-2:]
+    run.seen["queued"] = calls[-1].get("queue_time") if len(calls) == 2 else None
 
 
 INPUT_GATE = Lesson(
@@ -313,18 +334,33 @@ INPUT_GATE = Lesson(
     ("Interleave/tour-gate",),
     [
         Step(
-            "The same two bumps, but bump_blocked does its read-sleep-write (1 s) inside "
-            "block_concurrency_while. While it runs, its queue shows ⊘ input gate held and the second call "
-            "waiting (…) instead of running; once both are done, the second's 'queued 1.0 s' says it waited.",
-            do=_blocked,
-            point=Point(IL, "tour-gate", "queue", "finished: the second bump_blocked queued 1.0 s, outside the gate"),
+            "The same two bumps, but bump_blocked_until does its read-await-write inside "
+            "block_concurrency_while. Its await lasts until the tour lets it go on, and meanwhile its queue "
+            "shows ⊘ input gate held and the second call waiting (…), not running: the gate keeps it out.",
+            do=_gate_start,
+            point=Point(IL, GATE, "queue", "⊘ input gate held; the second bump_blocked_until waiting"),
             then=lambda r: (
-                f"results {sorted(r.seen['results'])}, n = {r.seen['n']}: nothing lost; the second "
-                f"call waited for the gate"
+                f"input gate held (⊘): the first call is at its await, the second waits outside; "
+                f"{r.seen['answered']} of 2 answered. → lets the first go on"
             ),
             check=lambda r: _fail(
-                sorted(r.seen["results"]) == [1, 2] and r.seen["n"] == 2,
-                f"results {r.seen['results']}, n {r.seen['n']}",
+                r.seen["held"] and r.seen["answered"] == 0,
+                f"gate held {r.seen['held']}, {r.seen['answered']} answered",
+            ),
+            release=_gate_let_go,
+            dwell=3.0,
+        ),
+        Step(
+            "The first call writes and ends; the gate opens and the second runs: it reads the n the first wrote.",
+            do=_gate_end,
+            point=Point(IL, GATE, "queue", "finished: the second bump_blocked_until queued as long as the hold"),
+            then=lambda r: (
+                f"results {sorted(r.seen['results'])}, n = {r.seen['n']}: nothing lost; the second call "
+                f"waited {r.seen['queued'] or 0:.1f} s for the gate"
+            ),
+            check=lambda r: _fail(
+                sorted(r.seen["results"]) == [1, 2] and r.seen["n"] == 2 and (r.seen["queued"] or 0) > 0,
+                f"results {r.seen['results']}, n {r.seen['n']}, queued {r.seen['queued']}",
             ),
         ),
     ],

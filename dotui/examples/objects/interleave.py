@@ -44,6 +44,24 @@ class Interleave(DurableObject):
 
         return await self.ctx.block_concurrency_while(critical)
 
+    async def bump_blocked_until(self, holder: str, key: str = "go") -> int:
+        """bump_blocked whose await lasts until Interleave/`holder` has `key` in storage: the input gate stays
+        shut meanwhile, so the word that lets it go on comes from another object (the tour holds the gate while
+        you look, then lets it go on)."""
+
+        async def critical():
+            n = self.ctx.storage.get("n", 0)
+            while not await self.env.Interleave.get_by_name(holder).has(key):
+                await asyncio.sleep(0.05)
+            self.ctx.storage.put("n", n + 1)
+            return n + 1
+
+        return await self.ctx.block_concurrency_while(critical)
+
+    def has(self, key: str) -> bool:
+        """Whether `key` is in storage."""
+        return bool(self.ctx.storage.get(key))
+
     def peek(self) -> int:
         """The count."""
         return self.ctx.storage.get("n", 0)
