@@ -416,3 +416,20 @@ async def test_the_input_gate_lesson_waits_with_its_gate_held(facade):
         assert facade.call("Interleave", "tour-gate", "peek") == 2
         await pilot.press("T")
         await until(pilot, lambda: not app.main.tour_panel.display, "the panel gone with the tour")
+
+
+async def test_the_lesson_picker_indents_every_wrapped_line_at_80x24(facade):
+    """What a lesson teaches wraps under its title, indented on every line: the wrapped lines went back to the
+    margin, under the lesson's number."""
+    app = DotuiApp(facade, refresh_interval=0.05, watch_files=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "Tour" in screen_text(app).splitlines()[-1], "the footer")
+        await pilot.press("t")
+        await until(pilot, lambda: "2. One instance per id" in screen_text(app), "the lesson list")
+        lines = screen_text(app).splitlines()
+        first = next(i for i, line in enumerate(lines) if "1. Addressing" in line)
+        second = next(i for i, line in enumerate(lines) if "2. One instance per id" in line)
+        title_at = lines[first].index("1.")
+        under = lines[first + 1 : second]
+        assert len(under) >= 2, under  # it wraps at 80 columns
+        assert all(line[title_at : title_at + 3] == "   " and line[title_at + 3] != " " for line in under), under

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,6 +16,12 @@ from textual.widgets.option_list import Option
 from ...tour import LESSONS
 
 STOP = "__stop__"
+
+
+def _entry(number: int, title: str, teaches: str) -> Group:
+    """A lesson's entry: its title, and what it teaches indented under it on every line it wraps to (the
+    wrapped lines went back to the margin, under the number)."""
+    return Group(Text(f"{number}. {title}", style="bold"), Padding(Text(teaches, style="dim"), (0, 0, 0, 3)))
 
 
 class TourScreen(ModalScreen[str | None]):
@@ -37,10 +45,7 @@ class TourScreen(ModalScreen[str | None]):
                     style="dim",
                 )
             )
-            options = [
-                Option(Text.assemble((f"{i}. {x.title}", "bold"), "\n   ", (x.teaches, "dim")), id=x.key)
-                for i, x in enumerate(LESSONS, 1)
-            ]
+            options = [Option(_entry(i, x.title, x.teaches), id=x.key) for i, x in enumerate(LESSONS, 1)]
             if self.running:
                 options.insert(0, Option(Text("■ stop the lesson running now", style="yellow"), id=STOP))
             yield OptionList(*options, id="tour-lessons")
