@@ -377,6 +377,14 @@ async def run(args) -> dict[str, dict[str, float]]:
                 for side in (peer, ours):
                     names = {k: f"k{k}-{os.urandom(4).hex()}" for k in args.rows}
                     t_start = time.perf_counter()
+                    if args.writes:
+                        got = await writes(side, args.sequential, args.concurrent)
+                        for label, v in got.items():
+                            results.setdefault(label, {}).setdefault(side.name, []).append(v)
+                        print(
+                            f"round {r + 1}: {side.name} done in {time.perf_counter() - t_start:.1f} s", file=sys.stderr
+                        )
+                        continue
                     for k, name in names.items():
                         await fill(side, name, k)
                     got = await loops(side, names, args.n, args.txn)
@@ -454,6 +462,7 @@ def main() -> int:
     p.add_argument("--sequential", type=int, default=1_000)
     p.add_argument("--concurrent", type=int, default=2_000)
     p.add_argument("--quick", action="store_true", help="one round, K up to 10,000, 2,000-operation loops")
+    p.add_argument("--writes", action="store_true", help="only the calls from outside (single caller, concurrent)")
     args = p.parse_args()
     args.rows = sorted(int(x) for x in args.rows.split(","))
     args.txn = sorted(int(x) for x in args.txn.split(","))

@@ -28,7 +28,7 @@ Fail = Callable[["Instance", "asyncio.Future", BaseException], None]
 class Batch:
     """One group commit: the objects in it and the record that carries their changes."""
 
-    __slots__ = ("entries", "record", "now", "wals")
+    __slots__ = ("entries", "record", "now", "wals", "log_sync")
 
     def __init__(self, entries: list, record: bytes, now: float):
         self.entries = entries  # (instance, changes, output-gate future, keys, bytes)
@@ -36,6 +36,10 @@ class Batch:
         self.now = now
         # The -wal files of the SQLite-backed objects in it, fdatasynced with the append (sqlfile.py)
         self.wals = [c.wal for _, c, *_ in entries if getattr(c, "wal", None) is not None]
+        # Whether the record itself must be durable before the results are released: not when
+        # every object in it is SQLite-backed and tells only counts its database holds too
+        # (SqlChanges.log_sync; docs/sqlite.md, "One fdatasync a commit"). O(objects).
+        self.log_sync = len(self.wals) < len(entries) or any(c.log_sync for _, c, *_ in entries)
 
 
 def take_batch(dirty: Iterable[Instance], now: Callable[[], float], fail: Fail) -> Batch | None:

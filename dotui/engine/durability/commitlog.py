@@ -33,6 +33,12 @@ class CommitLog:
 
     ``append(record)`` returns once the record is on disk (fdatasync). Segments
     are preallocated, so a commit's fdatasync flushes data, not a new file size.
+    ``append(record, sync=False)`` only writes it: for a record whose every field
+    can be read again from elsewhere (a SQLite-backed object's counts: its database
+    is made durable instead, docs/sqlite.md "One fdatasync a commit"). The next
+    synced append makes it durable with itself (an fdatasync covers every earlier
+    write to the file); so do a rotation and ``close`` (``sync_pending``), so only
+    the last segment's tail can ever miss a record, which reading already allows.
     On failure the record's bytes are zeroed again, so a later record never sits
     behind a torn one. ``open_new_segment()`` either starts a complete new
     segment or, when it fails, leaves the current one open and in use: a disk
@@ -51,6 +57,7 @@ class CommitLog:
         self._size = 0
         self._allocated = 0
         self._can_preallocate = True
+        self._unsynced = False  # a record was appended with sync=False since the last fdatasync
         self.segment = 0
 
     def segments(self) -> list[str]:
@@ -63,6 +70,7 @@ class CommitLog:
         it or of the folder); the current segment then stays open and in use, and
         the half-made file is removed.
         """
+        self.sync_pending()  # a later segment never holds records while this one's tail may be lost
         existing = self.segments()
         number = int(os.path.basename(existing[-1])[:-4]) + 1 if existing else 1
         path = os.path.join(self.folder, f"{number:08d}.log")
@@ -99,7 +107,9 @@ class CommitLog:
             return 0
         return length
 
-    def append(self, record: bytes) -> None:
+    def append(self, record: bytes, sync: bool = True) -> None:
+        """Write ``record`` after the last one and, unless ``sync`` is False, fdatasync it (and
+        every record written before it). O(record) bytes written, one fdatasync or none."""
         fd = self._fd
         if fd is None:
             raise OSError(errno.EBADF, f"the commit log in {self.folder} is closed")
@@ -109,11 +119,20 @@ class CommitLog:
             self._allocated = self._allocated + got if got else _UNRESERVED
         try:
             self.write(fd, record, size)
-            self.sync(fd)
+            if sync:
+                self.sync(fd)
         except BaseException:
             self._unwrite(fd, len(record))
             raise
         self._size = size + len(record)
+        self._unsynced = not sync
+
+    def sync_pending(self) -> None:
+        """fdatasync the records appended with ``sync=False`` since the last fdatasync, if any;
+        ``OSError`` if it fails (they stay pending). O(1) when there are none."""
+        if self._unsynced and self._fd is not None:
+            self.sync(self._fd)
+            self._unsynced = False
 
     def _unwrite(self, fd: int, length: int) -> None:
         """Zero a failed record's bytes, so a later record never sits behind them."""
@@ -142,6 +161,10 @@ class CommitLog:
 
     def close(self) -> None:
         if self._fd is not None:
+            try:
+                self.sync_pending()
+            except OSError as exc:  # only counts the databases hold too (append): a warning
+                log.warning("could not fdatasync the last records of the commit log in %s (%s)", self.folder, exc)
             disk.close(self._fd)
             self._fd = None
 

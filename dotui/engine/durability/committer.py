@@ -261,7 +261,7 @@ class Committer:
             return
         batch = self._take_batch()
         if batch is not None:
-            self._settle(batch, *self._append(batch.record, batch.wals))
+            self._settle(batch, *self._append(batch))
         if self._flushers:
             self._notify_idle()
 
@@ -293,11 +293,11 @@ class Committer:
         batch = self._take_batch()
         if batch is not None:
             if self._inline and self.log.inline_sync:
-                outcome = self._append(batch.record, batch.wals)
+                outcome = self._append(batch)
             else:
                 self._writing = True
                 try:
-                    outcome = await self._loop.run_in_executor(self._io, self._append, batch.record, batch.wals)
+                    outcome = await self._loop.run_in_executor(self._io, self._append, batch)
                 except Exception as exc:  # noqa: BLE001 - e.g. the executor is gone
                     outcome = (exc, 0.0)
                 finally:
@@ -333,12 +333,19 @@ class Committer:
         dirty, self._dirty = self._dirty, {}
         return take_batch(dirty, self._now, self._fail)
 
-    def _append(self, record: bytes, wals: list[str] | None = None) -> tuple[BaseException | None, float]:
-        """(Loop or log thread) Append and fdatasync the record, and fdatasync the SQLite-backed
-        objects' ``wals`` meanwhile (all at once); (the error or None, seconds it took)."""
+    def _append(self, batch: Batch) -> tuple[BaseException | None, float]:
+        """(Loop or log thread) Append and fdatasync the batch's record, and fdatasync the
+        SQLite-backed objects' ``wals`` meanwhile (all at once); (the error or None, seconds it
+        took). Without ``log_sync`` the record is only written and the ``wals`` alone are
+        fdatasynced: one fdatasync for a lone SQLite-backed object's commit, not two
+        (docs/sqlite.md, "One fdatasync a commit")."""
+        record, wals, log_sync = batch.record, batch.wals, batch.log_sync
         t0 = time.perf_counter()
         try:
-            if wals:  # the SQLite-backed objects' -wal fdatasyncs run while the log appends
+            if wals and not log_sync:
+                self.log.append(record, sync=False)
+                sqlfile.sync_wals(wals)
+            elif wals:  # the SQLite-backed objects' -wal fdatasyncs run while the log appends
                 syncing = sqlfile.begin_wal_syncs(wals)
                 try:
                     self.log.append(record)

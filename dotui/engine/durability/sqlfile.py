@@ -222,7 +222,11 @@ def end_wal_syncs(futures: list[Future]) -> None:
 
 
 def sync_wals(paths: list[str]) -> None:
-    """fdatasync each ``-wal`` file, all at once on the pool. O(files) syncs, about one's latency."""
+    """fdatasync each ``-wal`` file, all at once on the pool (one alone on this thread, without a
+    hand-off to the pool). O(files) syncs, about one's latency."""
+    if len(paths) == 1:
+        _sync_one(paths[0])
+        return
     end_wal_syncs(begin_wal_syncs(paths))
 
 

@@ -261,20 +261,25 @@ class Instance(CallRunner):
         """Drop the Python object if it may hibernate now: attributes go, storage and alarm stay."""
         if not self.may_hibernate():
             return False
-        self._drop()
-        self._become(State.HIBERNATED)
+        try:
+            self._drop()
+        finally:  # a release that failed still leaves it hibernated: the next call wakes it again
+            self._become(State.HIBERNATED)
         return True
 
     def _drop(self) -> None:
-        """Forget the Python object and cancel the tasks it started (a reset, or nothing is left)."""
+        """Forget the Python object and cancel the tasks it started (a reset, or nothing is left);
+        all of it even when the storage's release raises (then raised after)."""
         self.obj = None
-        if self.storage is not None:
-            self.storage.release()  # a SQLite-backed object's connection closes
-        self.storage = None
-        self.ctx = None
-        pending, self._tasks = self._tasks, set()
-        for task in pending:
-            task.cancel()
+        storage, self.storage = self.storage, None
+        try:
+            if storage is not None:
+                storage.release()  # a SQLite-backed object's connection closes
+        finally:
+            self.ctx = None
+            pending, self._tasks = self._tasks, set()
+            for task in pending:
+                task.cancel()
 
     def reset(self, error: BaseException) -> None:
         """Drop in-memory state and uncommitted writes; the next call starts from durable state.

@@ -30,13 +30,17 @@ _AUTO_ROLLBACK = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_NOMEM", 
 
 class SqlChanges(Changes):
     """What a SQLite-backed object's commit carries: the index's fields (the alarm) for the
-    engine's log, and the ``-wal`` file the committer fdatasyncs."""
+    engine's log, and the ``-wal`` file the committer fdatasyncs. ``log_sync``: whether the log
+    record must be durable too (docs/sqlite.md, "One fdatasync a commit"): when it changes the
+    alarm, or is the first commit since the database was opened (the index may not know the
+    object yet); otherwise it carries only the key and byte counts, which the database holds."""
 
-    __slots__ = ("wal",)
+    __slots__ = ("wal", "log_sync")
 
-    def __init__(self, alarm_changed: bool, alarm: float | None, wal: str):
+    def __init__(self, alarm_changed: bool, alarm: float | None, wal: str, log_sync: bool):
         super().__init__(False, {}, alarm_changed, alarm)
         self.wal = wal
+        self.log_sync = log_sync
 
     def __bool__(self) -> bool:
         return True
@@ -62,6 +66,7 @@ class SqlStorage(SqlTransactions, SqlKv, AlarmApi):
         self._path = path
         self._history = history  # sqlhistory.ObjectHistory: each commit's pages, the bookmarks
         self._wal = sqlfile.wal_of(path)
+        self._logged = False  # a commit since the database was opened told the log of this object
         self._alarm = alarm
         self._on_write = on_write
         self._wait_durable = wait_durable
@@ -238,7 +243,8 @@ class SqlStorage(SqlTransactions, SqlKv, AlarmApi):
         is kept) is raised to the committer, which resets the object."""
         if self._depth or not self or self._closed:
             return None
-        changes = SqlChanges(self._alarm_dirty, self._alarm, self._wal)
+        changes = SqlChanges(self._alarm_dirty, self._alarm, self._wal, self._alarm_dirty or not self._logged)
+        self._logged = True
         self._dirty = self._alarm_dirty = False
         try:
             sqlfile.seam("write", self._path)
