@@ -354,3 +354,102 @@ def test_a_project_as_the_docs_write_one_survives_a_sigkill_with_nothing_acknowl
     assert ls.returncode == 0, ls.stderr
     names = {(r["namespace"], r["name"]) for r in json.loads(ls.stdout)["result"]["objects"]}
     assert names == {("Notebook", "work"), ("Notebook", "home")}
+
+
+# ---------------------------------------------------------------- an object's own WebSocket to another server
+class StreamServer:
+    """A stand-in for Bluesky's Jetstream on 127.0.0.1, in a thread of its own: each connection is sent
+    ``events`` and kept open until ``hang_up()``; ``cursors`` is the ``cursor`` each connection asked for."""
+
+    def __init__(self, events: list[dict]):
+        import threading
+
+        from aiohttp import web
+
+        self.events, self.cursors, self.sockets = events, [], []
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        async def subscribe(request):
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            self.cursors.append(request.query.get("cursor"))
+            self.sockets.append(ws)
+            for event in self.events:
+                await ws.send_str(json.dumps(event))
+            async for _ in ws:
+                pass
+            return ws
+
+        async def start():
+            app = web.Application()
+            app.router.add_get("/subscribe", subscribe)
+            self.runner = web.AppRunner(app)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = self.runner.addresses[0][1]
+            started.set()
+
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(start(), self.loop)
+        assert started.wait(10)
+
+    def hang_up(self) -> None:
+        async def close_all():
+            for ws in self.sockets:
+                await ws.close(code=1001, message=b"going away")
+
+        asyncio.run_coroutine_threadsafe(close_all(), self.loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+async def until(fn, want, what: str, seconds: float = 20):
+    """Poll ``fn()`` (async) until it answers ``want``, for at most ``seconds``."""
+    got = None
+    for _ in range(int(seconds / 0.1)):
+        got = await fn()
+        if got == want:
+            return got
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what}: still {got!r}, never {want!r}")
+
+
+def test_stream_consumer_keeps_its_websocket_to_the_stream_and_resumes_from_its_cursor(tmp_path):
+    post = {"kind": "commit", "commit": {"collection": "app.bsky.feed.post", "record": {"text": "hi"}}}
+    like = {"kind": "commit", "commit": {"collection": "app.bsky.feed.like"}}
+    stream = StreamServer([{**post, "time_us": 101}, {**like, "time_us": 102}, {**post, "time_us": 103}])
+    try:
+        folder = project(tmp_path, "websocket-stream-consumer")
+        cfg = folder / "wrangler.toml"
+        url = f"ws://127.0.0.1:{stream.port}/subscribe?wantedCollections=app.bsky.feed.post"
+        cfg.write_text(cfg.read_text().replace(cfg.read_text().split('STREAM_URL = "')[1].split('"')[0], url))
+        with serve(folder, "--idle", "1") as gw:
+
+            async def status():
+                return (await get(gw.url + "/status"))[:2]
+
+            async def script():
+                await until(status, (200, "Firehose status: connected, 2 posts"), "the first connection")
+                await asyncio.sleep(2.5)  # past --idle: an object with an open WebSocket stays in memory
+                assert await status() == (200, "Firehose status: connected, 2 posts")
+                stream.hang_up()  # the handler aborts the object; the next request connects again
+                await until(status, (200, "Firehose status: connected, 2 posts"), "the second connection")
+
+            run(script())
+        assert stream.cursors == [None, "103"]  # the cursor put from the message handler was on disk
+    finally:
+        stream.stop()
+
+
+def test_stream_consumer_offline_says_why_the_stream_is_unreachable(tmp_path):
+    with serve(project(tmp_path, "websocket-stream-consumer")) as gw:
+        assert run(get(gw.url + "/status"))[:2] == (200, "Firehose status: disconnected, 0 posts")
+        gw.stop()
+    assert "dotui runs the project offline: a WebSocket reaches the local hosts only" in gw.stderr
+    assert "not jetstream2.us-east.bsky.network" in gw.stderr

@@ -1,6 +1,7 @@
 """``js``: the few JavaScript globals Python Workers code imports, for CPython (``from js import ...``).
 
-``WebSocketPair`` and ``WebSocketRequestResponsePair`` (``context.py``), ``Date.now()`` (milliseconds),
+``WebSocketPair`` and ``WebSocketRequestResponsePair`` (``context.py``), ``WebSocket`` (a socket to
+another server, ``outbound.py``), ``Date.now()`` (milliseconds),
 ``Object.fromEntries``, ``JSON`` and ``console``. Anything else of the JavaScript global scope is not
 here: ``from js import X`` of another name is an ``ImportError`` naming what is.
 """
@@ -13,8 +14,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from .context import WebSocketPair, WebSocketRequestResponsePair
+from .outbound import WebSocket
 
-__all__ = ["Date", "JSON", "Object", "WebSocketPair", "WebSocketRequestResponsePair", "console"]
+__all__ = ["Date", "JSON", "Object", "WebSocket", "WebSocketPair", "WebSocketRequestResponsePair", "console"]
 
 
 class Date:
