@@ -11,7 +11,7 @@ import os
 import pytest
 
 from dotui import Engine
-from dotui.engine.durability import commitlog, disk
+from dotui.engine.durability import commitlog, disk, logformat, logscan
 from tests.conftest import write_objects
 
 ROWS = """
@@ -111,7 +111,7 @@ class _Recording(commitlog.CommitLog):
 def test_a_record_written_without_its_fdatasync_is_synced_before_a_rotation_and_at_close(tmp_path):
     log = _Recording(str(tmp_path / "log"))
     log.open_new_segment()
-    record = commitlog.encode_record(1.0, [])
+    record = logformat.encode_record(1.0, [])
     log.append(record, sync=False)
     log.append(record, sync=False)
     assert log.syncs == 0
@@ -123,5 +123,5 @@ def test_a_record_written_without_its_fdatasync_is_synced_before_a_rotation_and_
     log.append(record, sync=False)
     log.close()
     assert log.syncs == 3
-    records, _, _ = commitlog.read_records(log.segments()[-1])
+    records, _, _ = logscan.read_records(log.segments()[-1])
     assert len(records) == 3
