@@ -223,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[shared],
         help="the HTTP gateway: every object addressable over HTTP",
         description="Run the engine and serve it over HTTP (on loopback unless --host says otherwise). "
-        "Every request needs the bearer token written to <data>/serve.token. See docs/server.md.",
+        "The gateway's own routes (/objects/, /fetch/, /ws/, /admin/) need the bearer token written to "
+        "<data>/serve.token. In a wrangler project every other path is the project's Worker, public as "
+        "under `wrangler dev` (docs/cloudflare.md). See docs/server.md.",
         epilog="example:\n  dotui serve --port 8787\n"
         '  curl -X POST -H "Authorization: Bearer $(cat .dotui/serve.token)" \\\n'
         "       -d '{\"args\": [5]}' http://127.0.0.1:8787/objects/Counter/alice/increment",

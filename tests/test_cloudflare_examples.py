@@ -453,3 +453,12 @@ def test_stream_consumer_offline_says_why_the_stream_is_unreachable(tmp_path):
         gw.stop()
     assert "dotui runs the project offline: a WebSocket reaches the local hosts only" in gw.stderr
     assert "not jetstream2.us-east.bsky.network" in gw.stderr
+
+
+def test_serve_help_says_which_routes_need_the_token_and_that_the_worker_is_public():
+    proc = subprocess.run(
+        [sys.executable, "-m", "dotui.cli", "serve", "--help"], capture_output=True, text=True, timeout=60
+    )
+    text = " ".join(proc.stdout.split())
+    assert "(/objects/, /fetch/, /ws/, /admin/) need the bearer token" in text
+    assert "the project's Worker, public as under `wrangler dev`" in text
