@@ -98,6 +98,11 @@ def test_pages_merge_the_file_and_the_entries_in_memory_in_listing_order(tmp_pat
             _model_check(index, model, rng)  # written, not yet known to be: the file's new rows unseen
             index.persisted(rows, snap)
         _model_check(index, model, rng)
+        everything = sorted(model, key=lambda k: order(k[0], model[k], k[1]))
+        for ns in (None, "A"):  # a whole listing: many batches, each after the last key of the one before
+            want = [k for k in everything if ns is None or k[0] == ns]
+            start = rng.randrange(len(want) + 1)
+            assert [(n, hx) for n, hx, _ in index.ordered(ns, start)] == want[start:], (ns, start)
     index.close()
 
 
