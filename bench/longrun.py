@@ -26,7 +26,10 @@ report them, and it says so), live/known objects, index and log bytes on disk,
 5xx answers and failed requests.
 
 Warm-up lasts until the sweep has touched every object once (and at least
-``--warmup`` seconds): until then the index grows, as it should. The windows after
+``--warmup`` seconds): until then the index grows, as it should; and until the
+backlog of changes not yet checkpointed is at its steady state (it held no more
+than in the window before, or met its bound and commits waited for room): until
+then it fills, and memory with it, as a bounded buffer does. The windows after
 it are those that begin after it (the one it ends in still grew). The
 last window's highest RSS, open files and tasks must be within ``--tolerance``
 (default 10%) of the first post-warm-up window's (open files and tasks get a
@@ -78,6 +81,7 @@ class Window:
     done: dict[str, int] = field(default_factory=dict)  # load kind -> requests answered as expected
     failed: dict[str, int] = field(default_factory=dict)  # load kind -> requests failed (no answer, wrong answer)
     status5xx: int = 0
+    held: int = 0  # most objects with committed changes not yet checkpointed (the backlog) seen in the window
     rss: int = 0
     files: int = 0
     tasks: int = 0
@@ -375,11 +379,13 @@ class Figures:
         self.rows: list[dict] = []
         self.cpu = run.served.cpu_seconds()
         self.tasks_from = "asyncio_tasks in /admin/stats"
+        self.settled = False  # the backlog of changes not yet checkpointed stopped growing (or met its bound)
 
     def sample(self, stats: dict) -> None:
         w, served = self.run.window, self.run.served
         w.rss = max(w.rss, served.rss())
         w.files = max(w.files, served.open_files())
+        w.held = max(w.held, stats.get("uncheckpointed_objects", 0))
         if "asyncio_tasks" in stats:
             w.tasks = max(w.tasks, stats["asyncio_tasks"])
         else:
@@ -388,7 +394,8 @@ class Figures:
 
     def close_window(self, t: float, seconds: float, stats: dict) -> dict:
         run, w = self.run, self.run.window
-        run.window = Window(warm=run.sweep >= run.args.objects and t >= run.args.warmup)
+        self.settled = self.settled or backlog_settled(self.rows, w.held, stats)
+        run.window = Window(warm=self.settled and run.sweep >= run.args.objects and t >= run.args.warmup)
         lat = sorted(w.latencies)
         index, log = disk_bytes(run.served.data)
         cpu, self.cpu = self.cpu, run.served.cpu_seconds()
@@ -403,6 +410,8 @@ class Figures:
             "rss_mb": w.rss / MB,
             "files": w.files,
             "tasks": w.tasks,
+            "held": w.held,
+            "backlog_waits": stats.get("backlog_waits", 0),
             "live": stats.get("live", 0),
             "known": stats.get("live", 0) + stats.get("hibernated", 0),
             "index_mb": index / MB,
@@ -421,6 +430,7 @@ class Figures:
                 f"  p99.9 {row['p999_ms']:6.1f} ms  cpu {row['cpu_us_per_call']:4.0f} us/call"
                 f"  rss {row['rss_mb']:6.1f} MB  files {row['files']:>4}"
                 f"  tasks {row['tasks']:>4}  objects {row['known']:>7,} ({row['live']:,} live)"
+                f"  backlog {row['held']:>6,}{' full' if row['backlog_waits'] else ''}"
                 f"  index {row['index_mb']:5.1f} MB  log {row['log_mb']:5.1f} MB  5xx {row['status5xx']}"
                 f"  failed {row['failed']}{'' if row['warm'] else '  (warm-up)'}",
                 flush=True,
@@ -445,6 +455,16 @@ async def sampler(run: Run, figures: Figures) -> None:
                 last = now
             if not run.running():
                 return
+
+
+def backlog_settled(rows: list[dict], held: int, stats: dict) -> bool:
+    """Whether the backlog of objects with committed changes not yet checkpointed is at its steady
+    state: it reached its bound (commits waited for room: ``backlog_waits``) or held no more in this
+    window than in the last. Until then it grows, as a buffer filling should, and so does memory with
+    it (docs/trust.md, "Memory: every buffer and its bound")."""
+    if stats.get("backlog_waits", 0):
+        return True
+    return bool(rows) and held <= rows[-1]["held"] * 1.05 + 256
 
 
 def rss_slope(warm: list[dict]) -> float:

@@ -48,7 +48,7 @@ class DurableState:
     BACKOFF_MAX = 30.0
     GATHER = 0.05  # after a request, wait this long for more before a round
     ROUND_OBJECTS = 2048  # objects a round takes at most: the next one starts at once if more wait
-    MAX_HELD = 32 * ROUND_OBJECTS  # objects with changes held at most: then commits wait (docs/trust.md)
+    MAX_HELD = 8 * ROUND_OBJECTS  # objects with changes held at most: then commits wait (docs/trust.md)
 
     def __init__(
         self,

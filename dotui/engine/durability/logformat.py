@@ -27,7 +27,7 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _quote = encode_basestring  # a str as JSON, as _dumps writes it (ensure_ascii=False), minus the dispatch
 
 
-@dataclass
+@dataclass(slots=True)
 class Delta:
     """Committed changes of one object not yet in its checkpoint."""
 
