@@ -69,6 +69,7 @@ from served import DOTUI, MB, Served, child_env, percentile
 HOT = 32  # hot objects (stay live): the rest of the calls sweep
 ROOMS = 8
 WAKERS = 200
+ROUND_OBJECTS = 2048  # objects one checkpoint round takes (DurableState.ROUND_OBJECTS): a backlog this small is settled
 CALL_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
@@ -459,10 +460,10 @@ async def sampler(run: Run, figures: Figures) -> None:
 
 def backlog_settled(rows: list[dict], held: int, stats: dict) -> bool:
     """Whether the backlog of objects with committed changes not yet checkpointed is at its steady
-    state: it reached its bound (commits waited for room: ``backlog_waits``) or held no more in this
-    window than in the last. Until then it grows, as a buffer filling should, and so does memory with
+    state: it reached its bound (commits waited for room: ``backlog_waits``), held no more in this
+    window than in the last, or no more than one checkpoint round takes (``ROUND_OBJECTS``). Until then it grows, as a buffer filling should, and so does memory with
     it (docs/trust.md, "Memory: every buffer and its bound")."""
-    if stats.get("backlog_waits", 0):
+    if stats.get("backlog_waits", 0) or held <= ROUND_OBJECTS:
         return True
     return bool(rows) and held <= rows[-1]["held"] * 1.05 + 256
 
