@@ -189,6 +189,10 @@ def rebuild(err: dict[str, Any]) -> BaseException:
     message = str(err.get("message") or "")[:MAX_MESSAGE_CHARS]
     cls = _ENGINE_ERRORS.get(type_name) if err.get("engine") is True else None
     if cls is None:
+        if not message and (type_name == "Error" or not type_name.isidentifier()):  # nothing to go on
+            message = (
+                f"the gateway answered an error with no message and no usable type (type: {err.get('type')!r:.200})"
+            )
         return remote_error_class(type_name)(type_name, message)
     details = err.get("details")
     details = details if isinstance(details, dict) else {}
