@@ -607,3 +607,29 @@ def test_an_answer_that_says_one_line_is_printed_as_that_line_and_kept_whole_in_
     assert printed(answer) == "Counter/alice was reset"
     assert Outcome("x", "x", True, answer).to_dict()["result"] == answer  # --json: every field
     assert '"reset": true' in printed({"object": "Counter/alice", "reset": True})  # no line to say: the JSON
+
+
+def test_classes_says_each_class_storage_backend_in_words(tmp_path):
+    """`namespaces` (and the TUI's Methods tab, through the same words) tells a key-value class from a
+    SQLite-backed one: the bundled TodoList declares storage_backend = "sqlite" (docs/sqlite.md)."""
+    import io
+
+    from rich.console import Console
+
+    from dotui.commands.runner import Outcome
+    from dotui.present.render import Renderer
+
+    engine = LocalEngine(str(BUNDLED_OBJECTS), str(tmp_path / "data"), idle_timeout=60).start()
+    try:
+        result = ok(engine, "classes")
+    finally:
+        engine.close()
+    by_name = {ns["name"]: ns for ns in result["namespaces"]}
+    assert by_name["TodoList"]["backend"] == "sqlite" and by_name["Counter"]["backend"] == "kv"
+    console = Console(file=io.StringIO(), width=400, color_system=None, record=True)
+    Renderer(console).outcome(Outcome("classes", "classes", True, result))
+    lines = console.export_text().splitlines()
+    todo = next(i for i, line in enumerate(lines) if "TodoList" in line)
+    counter = next(i for i, line in enumerate(lines) if line.lstrip("│ ").startswith("Counter"))
+    assert "SQLite storage (ctx.storage.sql)" in " ".join(lines[todo : todo + 3])
+    assert "key-value storage" in " ".join(lines[counter : counter + 3])

@@ -171,3 +171,10 @@ def error_line(error: dict[str, Any]) -> str:
     if isinstance(frame, dict) and frame.get("file"):
         text += f" ({relative_path(str(frame['file']))}:{frame.get('line')} in {frame.get('function')})"
     return text
+
+
+# A class's storage backend, in words (docs/sqlite.md): what ``ctx.storage`` is in its objects.
+STORAGE = {
+    "kv": "key-value storage",
+    "sqlite": "SQLite storage (ctx.storage.sql)",
+}

@@ -23,6 +23,7 @@ from rich.text import Text
 from ..commands.parsing import format_ref
 from ..commands.runner import ErrorInfo, Outcome
 from .formats import (
+    STORAGE,
     TIMED_METHODS,
     ago,
     alarm_text,
@@ -305,6 +306,7 @@ class Renderer:
         table.add_column("doc", overflow="fold")
         for ns in result["namespaces"]:
             traits = [MODES.get(ns["mode"], ns["mode"])] + (["has alarm()"] if ns.get("alarm") else [])
+            traits.append(STORAGE.get(ns.get("backend", "kv"), str(ns.get("backend"))))
             name = Text(ns["name"], style="bold")
             name.append("\n" + relative_path(ns["file"]), style="dim")
             table.add_row(name, Text(", ".join(traits), style="dim"), Text(ns.get("doc") or "", style="italic"))

@@ -9,6 +9,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from ....present.formats import STORAGE
+
 
 def method_prompt(m: dict[str, Any]) -> Text:
     text = Text.assemble((m["name"], "bold"), (m.get("signature", "()"), ""))
@@ -44,7 +46,9 @@ class MethodsView(OptionList):
         header = Text.assemble((namespace["name"], "bold"), ("  " + (namespace.get("doc") or ""), "dim"))
         header.append(
             f"\n  {namespace.get('mode', 'input-gate')} mode"
-            + (" · has alarm()" if namespace.get("alarm") else " · no alarm()"),
+            + (" · has alarm()" if namespace.get("alarm") else " · no alarm()")
+            + " · "
+            + STORAGE.get(namespace.get("backend", "kv"), str(namespace.get("backend"))),
             "dim",
         )
         self.add_option(Option(header, id="__class__", disabled=True))
