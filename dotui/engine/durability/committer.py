@@ -27,7 +27,7 @@ import contextvars
 import logging
 import time
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from ..clock import REAL, Clock
 from ..errors import CommitFailedError
@@ -35,8 +35,8 @@ from ..events import EventBus
 from ..loopinternals import ready_queue
 from . import sqlfile
 from .batch import Batch, delta_of, take_batch
+from .commithost import Backlog, CommitHost
 from .commitlog import CommitLog
-from .logformat import Delta
 
 if TYPE_CHECKING:
     from ..object.instance import Instance
@@ -49,29 +49,6 @@ INLINE_SYNC_BELOW = 0.002
 # A commit event names at most this many of the keys it wrote (``key_count`` says how many it
 # wrote): an event's size stays bounded, whatever a commit holds (docs/trust.md, "Memory").
 EVENT_KEYS = 32
-
-
-class CommitHost(Protocol):
-    """What the committer needs from its engine: where committed changes go."""
-
-    def committed(self, inst: Instance, delta: Delta, keys: int, nbytes: int, now: float) -> None:
-        """``inst``'s changes ``delta`` are durable in the log (it now has ``keys`` keys, ``nbytes`` bytes)."""
-
-    def log_full(self, size: int) -> None:
-        """A commit made the current log segment ``size`` bytes long, past ``full_at``: time for
-        a checkpoint (which starts a new segment and drops the old ones)."""
-
-
-class Backlog(Protocol):
-    """What holds committed changes until they are checkpointed (durable.py): its bound."""
-
-    @property
-    def full(self) -> bool:
-        """Whether it holds as much as it may: commits wait (O(1))."""
-
-    @property
-    def room(self) -> asyncio.Event:
-        """Set when it has given some back (a checkpoint round settled)."""
 
 
 class Committer:
