@@ -156,7 +156,7 @@ async def run(args: argparse.Namespace, base: str) -> dict:
         await e.checkpoint()
         if args.gc == "freeze":  # what is alive now lives as long as the engine: out of the collector's passes
             gc.freeze()
-        elif args.gc == "serve":  # what `dotui serve` does once its engine has started
+        elif args.gc == "serve":  # what `dotui serve --gc latency` does once its engine has started
             gcpolicy.settle_after_start()
         pauses = GcPauses()
         callers = [asyncio.ensure_future(load.caller(k)) for k in range(args.callers)]
@@ -257,7 +257,7 @@ def side_by_side(args: argparse.Namespace) -> int:
             lost += report["lost"] + report["failed"]
             worst[policy] += [r["p999_ms"] for r in report["windows"][1:] or report["windows"]]
         print(f"pair {pair + 1}: load {got['default'][0]:.1f} / {got['serve'][0]:.1f} at the starts")
-        print(f"  {'':>5}  {'CPython gc (default)':^44}  {'dotui serve gc policy':^44}")
+        print(f"  {'':>5}  {'CPython gc (default)':^44}  {'dotui serve --gc latency':^44}")
         rows = zip(got["default"][1]["windows"], got["serve"][1]["windows"], strict=False)  # as many as both had
         for a, b in rows:
             print(f"  {a['t']:>4}s  {_cell(a)}  {_cell(b)}")
@@ -295,7 +295,7 @@ def main() -> int:
         choices=("default", "freeze", "serve"),
         default="default",
         help="once every object is live, before the clock starts: nothing (CPython's thresholds), gc.freeze(), "
-        "or what `dotui serve` does (dotui/server/gcpolicy.py)",
+        "or what `dotui serve --gc latency` does (dotui/server/gcpolicy.py)",
     )
     ap.add_argument(
         "--ab",

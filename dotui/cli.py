@@ -259,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a line per request: time, verb, path, status, milliseconds "
         "(default: when the output is a terminal)",
     )
+    serve.add_argument(
+        "--gc",
+        choices=("cpython", "latency"),
+        default="cpython",
+        help="the garbage collector's policy: cpython (its own thresholds; the default: memory stays flat) or "
+        "latency (freeze the heap at start, collect far less often: fewer pauses, more memory; "
+        "bench/README.md, Sustained load)",
+    )
     add_limit_flags(serve)
     serve.add_argument(
         "--cluster",
@@ -592,6 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.token,
             limits=limits_from_args(args),
             log_requests=args.log_requests,
+            gc_policy=args.gc,
         )
     if args.subcommand == "tour" and args.check:
         return _tour_check(args, out, err)

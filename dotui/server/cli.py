@@ -302,13 +302,15 @@ def serve_main(
     out: TextIO | None = None,
     err: TextIO | None = None,
     log_requests: bool | None = None,
+    gc_policy: str = "cpython",
 ) -> int:
     """``dotui serve``: the engine and its gateway in this process until Ctrl-C or SIGTERM.
 
-    The first line on ``out`` is ``dotui serve: <URL>``; then one line per request answered
-    (``log_requests``; by default when ``out`` is a terminal, since a pipe nobody reads would
-    fill and stall the gateway). Returns 0 after a clean stop, 1 if the engine or the gateway
-    could not start (the reason on ``err``).
+        The first line on ``out`` is ``dotui serve: <URL>``; then one line per request answered
+        (``log_requests``; by default when ``out`` is a terminal, since a pipe nobody reads would
+        fill and stall the gateway). ``gc_policy`` "latency" applies gcpolicy.py once the engine has
+    started (fewer collector pauses, more memory held); "cpython" leaves CPython's. Returns 0 after a clean stop, 1 if the engine or the gateway
+        could not start (the reason on ``err``).
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -327,6 +329,7 @@ def serve_main(
                 out,
                 err,
                 request_printer(out) if log_requests else None,
+                gc_policy,
             )
         )
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
@@ -351,6 +354,7 @@ async def _serve(
     out: TextIO,
     err: TextIO,
     log: Callable[[str, str, int, float], None] | None = None,
+    gc_policy: str = "cpython",
 ) -> int:
     engine = Engine(objects, data, idle_timeout=idle, log_class=SlowCommitLog)  # commit_delay works here too
     try:
@@ -369,11 +373,13 @@ async def _serve(
         await engine.close()
         return 1
     announce(engine, gw, out, err)
-    collector = gcpolicy.settle_after_start()  # no full collection in every window of a load (gcpolicy.py)
+    # "latency": no full collection in every window of a load, at a cost in memory (gcpolicy.py)
+    collector = gcpolicy.settle_after_start() if gc_policy == "latency" else None
     try:
         await until_stopped()
     finally:
-        gcpolicy.restore(collector)
+        if collector is not None:
+            gcpolicy.restore(collector)
         print("dotui serve: stopping (finishing calls in flight, making every write durable)", file=err, flush=True)
         await gw.stop()
         await engine.close()

@@ -1,4 +1,4 @@
-"""How the garbage collector runs in a long-lived server process (``dotui serve``), a policy apart from it.
+"""How the garbage collector runs in a long-lived server process (`dotui serve --gc latency`), a policy apart from it.
 
 CPython collects the young generation after 700 net container allocations and the whole heap every tenth
 collection of the middle one. Under a sustained load every collection finds the calls in flight alive (their
@@ -13,7 +13,9 @@ waits out (bench/README.md, Sustained load). So, once the engine has started:
 - a full collection waits for ``FULL`` collections of the middle generation (CPython also waits until a quarter
   of the old generation is new since the last one).
 
-Cycles of garbage still go: later, in larger, rarer passes. O(1) to apply; what a young pass costs is
+Cycles of garbage still go: later, in larger, rarer passes. The cost is memory: what is promoted stays until a
+full pass, and RSS grows 3x faster per call in bench/longrun.py (bench/README.md, Sustained load), which is why
+it is not the default. O(1) to apply; what a young pass costs is
 O(``YOUNG``) (about 1-2 ms at 50,000), a full one O(the heap made since the freeze).
 """
 
